@@ -1,0 +1,229 @@
+"""A project's eligible costs and each party's share, as the guidance tables compute them.
+
+`cost_project` reproduces the worked examples of RULES.md to the pound: pro rata by whole
+months (R-02), maxima rounded down and other amounts half up (R-20), each share of each line
+rounded on its own and totals summed from rounded lines (R-21).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
+from ktpledger.domain.rules import (
+    MONTHS_PER_YEAR,
+    BusinessType,
+    Category,
+    LimitKind,
+    Methodology,
+    RuleSet,
+    rule_set_for,
+)
+
+
+@dataclass(frozen=True)
+class CostingRequest:
+    """What `ktpledger costing` asks for; annual figures are per 12 months."""
+
+    methodology: Methodology
+    business_type: BusinessType
+    months: int
+    salary: Decimal
+    london: bool = False
+    virtual: bool = False
+    supervisor_cost: Decimal | None = None
+    supervisor_fte: Decimal = Decimal("0.1")
+    support_costs: Decimal | None = None
+    support_rate: Decimal = Decimal("0.5")
+    estates: Decimal = ZERO
+    grant_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CostingLine:
+    """One line: `requested` before any cut, `cut` what a maximum removed (R-10, R-12, R-17, R-18)."""
+
+    category: Category
+    limit_kind: LimitKind
+    requested: Decimal
+    eligible: Decimal
+    grant: Decimal
+    business: Decimal
+    limit: Decimal | None
+    note: str = ""
+
+    @property
+    def cut(self) -> Decimal:
+        return self.requested - self.eligible
+
+
+@dataclass(frozen=True)
+class Costing:
+    """The eligible costs of a project and each party's share; totals are sums of the lines."""
+
+    request: CostingRequest
+    rule_set: RuleSet
+    grant_rate: Decimal
+    lines: tuple[CostingLine, ...]
+
+    @property
+    def eligible(self) -> Decimal:
+        return sum((line.eligible for line in self.lines), ZERO)
+
+    @property
+    def grant(self) -> Decimal:
+        return sum((line.grant for line in self.lines), ZERO)
+
+    @property
+    def business(self) -> Decimal:
+        return sum((line.business for line in self.lines), ZERO)
+
+
+def check_rate(value: Decimal, *, field: str, rule: str) -> Decimal:
+    """A fraction between 0 and 1 inclusive."""
+    if not value.is_finite() or not ZERO <= value <= 1:
+        raise RuleViolation(rule, f"{field} must be between 0 and 1, got {value}", field=field)
+    return value
+
+
+def validate(request: CostingRequest, rules: RuleSet) -> None:
+    """Refuse a request the rules do not allow, naming the rule and what to fix."""
+    rules.check_months(request.months)
+    if request.virtual and request.london:
+        raise RuleViolation(
+            "R-11", "a virtual business cannot claim London weighting: drop --london or --virtual",
+            field="london",
+        )
+    for name, amount in (
+        ("salary", request.salary),
+        ("supervisor cost", request.supervisor_cost),
+        ("support costs", request.support_costs),
+        ("estates", request.estates),
+    ):
+        if amount is not None:
+            parse_money(amount, field=name)
+    check_rate(request.supervisor_fte, field="supervisor FTE", rule="R-16")
+    check_rate(request.support_rate, field="support rate", rule="R-01")
+    if request.grant_rate is not None:
+        check_rate(request.grant_rate, field="grant rate", rule="R-03")
+    if request.methodology is Methodology.NON_FEC:
+        for name, given, rule in (
+            ("--supervisor-cost", request.supervisor_cost is not None, "R-16"),
+            ("--support-costs", request.support_costs is not None, "R-01"),
+            ("--estates", request.estates != 0, "R-17"),
+        ):
+            if given:
+                raise RuleViolation(
+                    rule,
+                    f"{name} applies to fec projects only: a non_fec knowledge base's supervision and "
+                    "support are covered by knowledge_base_overheads (R-19)",
+                    field=name.lstrip("-"),
+                )
+
+
+def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
+    """The costing of `request` under the rules in force on `on` (default: today)."""
+    rules = rule_set_for(on or date.today())
+    validate(request, rules)
+    rate = request.grant_rate
+    if rate is None:
+        rate = rules.grant_rate(request.methodology, request.business_type)
+    fraction = Decimal(request.months) / MONTHS_PER_YEAR
+    lines: list[CostingLine] = []
+    for category in rules.categories_for(request.methodology):
+        if category is Category.KNOWLEDGE_BASE_OVERHEADS:
+            continue
+        kind = rules.category_rule(request.methodology, category).kind
+        limit = rules.limit(
+            request.methodology,
+            category,
+            request.months,
+            london=request.london,
+            supervisor_cost=request.supervisor_cost,
+        )
+        requested, note = _requested(category, request, rules, fraction, limit)
+        eligible = requested
+        if kind is LimitKind.MAXIMUM and limit is not None and requested > limit:
+            eligible = limit
+            note = f"above the maximum of {limit:,} ({_rule_of(rules, request, category)})"
+        lines.append(_shared(category, kind, requested, eligible, rate, limit, note))
+    if request.methodology is Methodology.NON_FEC:
+        lines.append(_overheads(lines, rules))
+    return Costing(request=request, rule_set=rules, grant_rate=rate, lines=tuple(lines))
+
+
+def _rule_of(rules: RuleSet, request: CostingRequest, category: Category) -> str:
+    return rules.category_rule(request.methodology, category).rule
+
+
+def _requested(
+    category: Category,
+    request: CostingRequest,
+    rules: RuleSet,
+    fraction: Decimal,
+    limit: Decimal | None,
+) -> tuple[Decimal, str]:
+    """What the request asks for on `category` before any maximum, and a note for people."""
+    if category is Category.ASSOCIATE_EMPLOYMENT:
+        return round_pound_half_up(request.salary * fraction), ""
+    if category is Category.KNOWLEDGE_BASE_SUPERVISOR:
+        if request.supervisor_cost is None:
+            return ZERO, "no --supervisor-cost given"
+        amount = round_pound_half_up(request.supervisor_cost * request.supervisor_fte * fraction)
+        if request.supervisor_fte > rules.supervisor_fte_standard:
+            return amount, (
+                f"{request.supervisor_fte} FTE is above the {rules.supervisor_fte_standard} FTE standard: "
+                "needs a justification and approval (R-16)"
+            )
+        return amount, ""
+    if category is Category.ASSOCIATE_ESTATES:
+        return round_pound_half_up(request.estates), ""
+    if category is Category.ADDITIONAL_ASSOCIATE_SUPPORT:
+        if request.support_costs is None:
+            return ZERO, "no --support-costs given"
+        return round_pound_half_up(request.support_costs * request.support_rate * fraction), ""
+    # Development, travel, consumables, academic support: the guidance's per-12-month figure.
+    assert limit is not None
+    return limit, ""
+
+
+def _shared(
+    category: Category,
+    kind: LimitKind,
+    requested: Decimal,
+    eligible: Decimal,
+    rate: Decimal,
+    limit: Decimal | None,
+    note: str,
+) -> CostingLine:
+    return CostingLine(
+        category=category,
+        limit_kind=kind,
+        requested=requested,
+        eligible=eligible,
+        grant=round_pound_half_up(eligible * rate),
+        business=round_pound_half_up(eligible * (1 - rate)),
+        limit=limit,
+        note=note,
+    )
+
+
+def _overheads(lines: list[CostingLine], rules: RuleSet) -> CostingLine:
+    """Non-fec overheads: 46% of the grant share of their source lines, all of it grant (R-19)."""
+    base = sum((line.grant for line in lines if line.category in rules.overheads_sources), ZERO)
+    amount = round_pound_half_up(base * rules.overheads_rate)
+    return CostingLine(
+        category=Category.KNOWLEDGE_BASE_OVERHEADS,
+        limit_kind=LimitKind.DERIVED,
+        requested=amount,
+        eligible=amount,
+        grant=amount,
+        business=ZERO,
+        limit=None,
+        note=f"{rules.overheads_rate:.0%} of the grant share of "
+        + " + ".join(c.value for c in rules.overheads_sources)
+        + " (R-19)",
+    )
