@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy.exc import ArgumentError, OperationalError
 
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import parse_money
 from ktpledger.domain.rules import BusinessType, Methodology, parse_choice
+from ktpledger.service.ledger import parse_json
+from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
+from ktpledger.settings import Settings
 from ktpledger.views import costing_json, costing_rows, render_table
 
 P = ParamSpec("P")
@@ -81,6 +89,133 @@ def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
 FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="table for people, json for scripts")
 
 
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="SQLAlchemy database URL (default: KTPLEDGER_DATABASE_URL or sqlite:///ktpledger.db)",
+    ),
+) -> None:
+    """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
+    ctx.obj = Settings.from_env().with_database(db)
+
+
+@contextmanager
+def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
+    """The composition root's objects for one command; a database that cannot be reached or has no
+    schema is a clear error (exit 1), not a traceback."""
+    settings: Settings = ctx.find_root().obj or Settings.from_env()
+    try:
+        application = bootstrap(settings)
+    except (ValueError, ArgumentError) as error:
+        typer.echo(f"error: bad database URL {settings.database_url!r}: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        if migrate:
+            ensure_schema(application.database)
+        yield application
+    except SchemaNotReady as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except OperationalError as error:
+        url = application.database.engine.url.render_as_string(hide_password=True)
+        typer.echo(f"error: cannot use the database at {url}: {error.orig}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        application.close()
+
+
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the schema (Alembic, to head)."""
+    with opened(ctx, migrate=False) as application:
+        before, after = upgrade(application.database)
+        typer.echo(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@app.command()
+def record(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="a JSON Lines file of events, or - for stdin"),
+) -> None:
+    """Append events; prints one JSON result a line; exit 1 if any was refused."""
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        typer.echo(f"error: cannot read {file}: {error}", err=True)
+        raise typer.Exit(2) from None
+    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    with opened(ctx) as application:
+        results = application.ledger.append(parse_json(line) for _, line in numbered)
+    for (number, _), result in zip(numbered, results, strict=True):
+        sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")
+    if any(result.status == "rejected" for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="the project's reference"),
+    output_format: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """The project's stream, oldest first."""
+    with opened(ctx) as application:
+        stream = application.ledger.stream(project)
+    if not stream:
+        typer.echo(f"error: R-31: unknown project {project!r}: it has no events", err=True)
+        raise typer.Exit(1)
+    if output_format is OutputFormat.JSON:
+        print_json([item.to_json() for item in stream])
+        return
+    rows = [
+        (
+            str(item.version),
+            item.date.isoformat(),
+            item.type,
+            item.key,
+            summarise(item.to_json()["data"]),
+            format_instant(item.recorded_at)[:19].replace("T", " "),
+        )
+        for item in stream
+    ]
+    typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
+    typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+
+
+def summarise(data: dict[str, Any]) -> str:
+    """A short line for people about an event's data."""
+    parts = [
+        f"{name}={value}"
+        for name, value in data.items()
+        if not isinstance(value, (dict, list)) and name not in ("description", "title", "reason")
+    ]
+    text = " ".join(parts)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Re-check every project's hash chain and versions; exit 1 naming the first bad event."""
+    with opened(ctx) as application:
+        checked, problem = application.ledger.verify()
+    if problem is not None:
+        typer.echo(
+            f"error: R-30: project {problem.project} version {problem.version} (position {problem.position}): "
+            f"{problem.message}",
+            err=True,
+        )
+        typer.echo(f"{checked} events verified before it")
+        raise typer.Exit(1)
+    typer.echo(f"ok: {checked} events verified, every chain intact")
+
+
 @app.command()
 @refuses_input
 def costing(
@@ -106,12 +241,16 @@ def costing(
         salary=parse_money(salary, field="salary"),
         london=london,
         virtual=virtual,
-        supervisor_cost=None if supervisor_cost is None else parse_money(supervisor_cost, field="supervisor cost"),
+        supervisor_cost=None
+        if supervisor_cost is None
+        else parse_money(supervisor_cost, field="supervisor cost"),
         supervisor_fte=parse_fraction(supervisor_fte, field="supervisor FTE", rule="R-16"),
         support_costs=None if support_costs is None else parse_money(support_costs, field="support costs"),
         support_rate=parse_fraction(support_rate, field="support rate", rule="R-01"),
         estates=parse_money(estates, field="estates"),
-        grant_rate=None if grant_rate is None else parse_fraction(grant_rate, field="grant rate", rule="R-03"),
+        grant_rate=None
+        if grant_rate is None
+        else parse_fraction(grant_rate, field="grant rate", rule="R-03"),
     )
     show_costing(request, output_format)
 

@@ -94,7 +94,8 @@ def validate(request: CostingRequest, rules: RuleSet) -> None:
     rules.check_months(request.months)
     if request.virtual and request.london:
         raise RuleViolation(
-            "R-11", "a virtual business cannot claim London weighting: drop --london or --virtual",
+            "R-11",
+            "a virtual business cannot claim London weighting: drop --london or --virtual",
             field="london",
         )
     for name, amount in (

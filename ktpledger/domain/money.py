@@ -29,9 +29,10 @@ def parse_money(
     Raises `RuleViolation` naming `rule` when it is not a number, is negative (or zero when
     `positive`), has more than 2 decimal places (or any, when `whole_pounds`), or is a float.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise RuleViolation(
-            rule, f"{field} must be a decimal string such as \"184.20\", not {type(value).__name__}",
+            rule,
+            f'{field} must be a decimal string such as "184.20", not {type(value).__name__}',
             field=field,
         )
     if isinstance(value, Decimal):
@@ -43,26 +44,33 @@ def parse_money(
             amount = Decimal(value.strip())
         except InvalidOperation:
             raise RuleViolation(
-                rule, f"{field} must be an amount in pounds such as \"184.20\", got {value!r}", field=field
+                rule,
+                f'{field} must be an amount in pounds such as "184.20", got {_shown(value)}',
+                field=field,
             ) from None
     else:
         raise RuleViolation(
-            rule, f"{field} must be an amount in pounds such as \"184.20\", got {value!r}", field=field
+            rule, f'{field} must be an amount in pounds such as "184.20", got {_shown(value)}', field=field
         )
     if not amount.is_finite():
-        raise RuleViolation(rule, f"{field} must be a finite amount, got {value!r}", field=field)
+        raise RuleViolation(rule, f"{field} must be a finite amount, got {_shown(value)}", field=field)
     if amount < 0 or (positive and amount == 0):
         need = "greater than 0" if positive else "0 or more"
-        raise RuleViolation(rule, f"{field} must be {need}, got {value!r}", field=field)
+        raise RuleViolation(rule, f"{field} must be {need}, got {_shown(value)}", field=field)
     if amount > MAX_AMOUNT:
-        raise RuleViolation(rule, f"{field} must be at most {MAX_AMOUNT:,}, got {value!r}", field=field)
+        raise RuleViolation(rule, f"{field} must be at most {MAX_AMOUNT:,}, got {_shown(value)}", field=field)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite, checked above
     if whole_pounds and amount != amount.to_integral_value():
-        raise RuleViolation("R-20", f"{field} must be whole pounds, got {value!r}", field=field)
+        raise RuleViolation("R-20", f"{field} must be whole pounds, got {_shown(value)}", field=field)
     if exponent < -2 and amount != amount.quantize(PENNY):
-        raise RuleViolation(rule, f"{field} has more than 2 decimal places: {value!r}", field=field)
+        raise RuleViolation(rule, f"{field} has more than 2 decimal places: {_shown(value)}", field=field)
     return amount.quantize(PENNY) if exponent < -2 else amount
+
+
+def _shown(value: object) -> str:
+    """How a refused value is quoted back: as typed for text, plainly for numbers."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def round_pound_half_up(amount: Decimal) -> Decimal:

@@ -82,7 +82,9 @@ class CategoryRule:
     per_project: Decimal | None = None
 
 
-def _frozen(mapping: Mapping[Methodology, tuple[CategoryRule, ...]]) -> Mapping[Methodology, tuple[CategoryRule, ...]]:
+def _frozen(
+    mapping: Mapping[Methodology, tuple[CategoryRule, ...]],
+) -> Mapping[Methodology, tuple[CategoryRule, ...]]:
     return MappingProxyType(dict(mapping))
 
 
@@ -173,7 +175,9 @@ class RuleSet:
         return round_pound_half_up(pro_rata)
 
 
-def _rates(table: Mapping[BusinessType, tuple[str, str]]) -> Mapping[tuple[Methodology, BusinessType], Decimal]:
+def _rates(
+    table: Mapping[BusinessType, tuple[str, str]],
+) -> Mapping[tuple[Methodology, BusinessType], Decimal]:
     rates: dict[tuple[Methodology, BusinessType], Decimal] = {}
     for business_type, (fec, non_fec) in table.items():
         rates[(Methodology.FEC, business_type)] = Decimal(fec)
@@ -250,6 +254,8 @@ def rule_set_for(on: date) -> RuleSet:
 def parse_choice(kind: type[E], value: object, *, field: str, rule: str = "R-01") -> E:
     """`value` as a member of `kind`, or `RuleViolation` listing the accepted names."""
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)
         return kind(value)
     except ValueError:
         accepted = ", ".join(member.value for member in kind)

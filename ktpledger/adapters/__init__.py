@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy tables, the ledger store, notifiers."""

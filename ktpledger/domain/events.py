@@ -1,0 +1,541 @@
+"""The seven event types of CONTRACT.md as frozen dataclasses, and their parsing.
+
+Parsing checks each event on its own (shape, money, names, dates); whether it may be appended to
+a project's stream is `ktpledger.domain.project`'s question. Every refusal is a `RuleViolation`
+naming the rule and the field to fix. `to_data()` is the canonical form that is stored and hashed:
+money always as a string with two decimals, categories and tags by name, keys in a fixed order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.money import format_money, parse_money
+from ktpledger.domain.rules import BusinessType, Category, Methodology, Tag, parse_choice
+
+PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+MAX_KEY_LENGTH = 200
+MAX_TEXT_LENGTH = 2000
+ENVELOPE_FIELDS = frozenset({"type", "project", "key", "date", "data"})
+
+
+# --- field readers: each names the rule and the field it refuses ---------------------------------
+
+
+def _fields(data: Mapping[str, Any], allowed: set[str], *, event_type: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise RuleViolation(
+            "R-30",
+            f"{event_type} has no field {unknown[0]!r}; its fields are {', '.join(sorted(allowed))}",
+            field=unknown[0],
+        )
+
+
+def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise RuleViolation(rule, f"{name} must be a non-empty text, got {value!r}", field=name)
+    if len(value) > MAX_TEXT_LENGTH:
+        raise RuleViolation(rule, f"{name} must be at most {MAX_TEXT_LENGTH} characters", field=name)
+    return value.strip()
+
+
+def _bool(data: Mapping[str, Any], name: str, *, rule: str, default: bool = False) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise RuleViolation(rule, f"{name} must be true or false, got {value!r}", field=name)
+    return value
+
+
+def _whole_number(data: Mapping[str, Any], name: str, *, rule: str) -> int:
+    value = data.get(name)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleViolation(rule, f"{name} must be a whole number, got {value!r}", field=name)
+    return value
+
+
+def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date:
+    """An ISO `YYYY-MM-DD` date."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RuleViolation(rule, f"{name} is not a calendar date: {value!r}", field=name) from None
+
+
+def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: bool = False) -> Decimal:
+    if name not in data:
+        raise RuleViolation("R-22", f'{name} is required: an amount in pounds such as "184.20"', field=name)
+    return parse_money(data[name], field=name, positive=positive, whole_pounds=whole)
+
+
+def _category(value: object, *, name: str = "category") -> Category:
+    return parse_choice(Category, value, field=name)
+
+
+def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
+    if not isinstance(value, Mapping):
+        raise RuleViolation("R-31", f"{name} must be an object of category: amount", field=name)
+    budget: dict[Category, Decimal] = {}
+    for raw_category, raw_amount in value.items():
+        category = _category(raw_category, name=f"{name} category")
+        budget[category] = parse_money(raw_amount, field=f"{name}.{category.value}", whole_pounds=True)
+    return budget
+
+
+def _decimal_rate(value: object, *, name: str, rule: str) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise RuleViolation(rule, f'{name} must be a decimal string such as "0.67"', field=name)
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise RuleViolation(
+            rule, f'{name} must be a decimal such as "0.67", got {value!r}', field=name
+        ) from None
+    if not rate.is_finite() or not Decimal(0) < rate <= Decimal(1):
+        raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {value!r}", field=name)
+    return rate
+
+
+def _money_map(mapping: Mapping[Category, Decimal]) -> dict[str, str]:
+    return {category.value: format_money(amount) for category, amount in sorted(mapping.items())}
+
+
+# --- the events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantOffered:
+    """The approved budget: the first event of a project, once (R-31)."""
+
+    TYPE: ClassVar[str] = "GrantOffered"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    title: str
+    knowledge_base: str
+    business: str
+    methodology: Methodology
+    business_type: BusinessType
+    virtual: bool
+    london: bool
+    start: date
+    months: int
+    budget: Mapping[Category, Decimal]
+    grant_rate: Decimal | None = None
+    justifications: Mapping[Category, str] = field(default_factory=dict)
+    supervisor_cost: Decimal | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> GrantOffered:
+        _fields(
+            data,
+            {
+                "title",
+                "knowledge_base",
+                "business",
+                "methodology",
+                "business_type",
+                "virtual",
+                "london",
+                "start",
+                "months",
+                "budget",
+                "grant_rate",
+                "justifications",
+                "supervisor_cost",
+            },
+            event_type=cls.TYPE,
+        )
+        justifications_raw = data.get("justifications", {}) or {}
+        if not isinstance(justifications_raw, Mapping):
+            raise RuleViolation(
+                "R-31", "justifications must be an object of category: text", field="justifications"
+            )
+        justifications = {
+            _category(category, name="justifications category"): _text(
+                justifications_raw, category, rule="R-31"
+            )
+            for category in justifications_raw
+        }
+        if "budget" not in data:
+            raise RuleViolation("R-31", "budget is required: an object of category: amount", field="budget")
+        return cls(
+            title=_text(data, "title", rule="R-31"),
+            knowledge_base=_text(data, "knowledge_base", rule="R-01"),
+            business=_text(data, "business", rule="R-01"),
+            methodology=parse_choice(Methodology, data.get("methodology"), field="methodology"),
+            business_type=parse_choice(
+                BusinessType, data.get("business_type"), field="business_type", rule="R-03"
+            ),
+            virtual=_bool(data, "virtual", rule="R-01"),
+            london=_bool(data, "london", rule="R-01"),
+            start=parse_date(data.get("start"), name="start", rule="R-01"),
+            months=_whole_number(data, "months", rule="R-02"),
+            budget=_budget(data["budget"]),
+            grant_rate=None
+            if data.get("grant_rate") is None
+            else _decimal_rate(data["grant_rate"], name="grant_rate", rule="R-03"),
+            justifications=justifications,
+            supervisor_cost=None
+            if data.get("supervisor_cost") is None
+            else parse_money(data["supervisor_cost"], field="supervisor_cost"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": self.title,
+            "knowledge_base": self.knowledge_base,
+            "business": self.business,
+            "methodology": self.methodology.value,
+            "business_type": self.business_type.value,
+            "virtual": self.virtual,
+            "london": self.london,
+            "start": self.start.isoformat(),
+            "months": self.months,
+            "budget": _money_map(self.budget),
+        }
+        if self.grant_rate is not None:
+            data["grant_rate"] = f"{self.grant_rate}"
+        if self.justifications:
+            data["justifications"] = {c.value: text for c, text in sorted(self.justifications.items())}
+        if self.supervisor_cost is not None:
+            data["supervisor_cost"] = format_money(self.supervisor_cost)
+        return data
+
+
+@dataclass(frozen=True)
+class Virement:
+    """Move budget from one category to another (R-32)."""
+
+    KIND: ClassVar[str] = "virement"
+    from_category: Category
+    to_category: Category
+    amount: Decimal
+    minute: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "kind": self.KIND,
+            "from": self.from_category.value,
+            "to": self.to_category.value,
+            "amount": format_money(self.amount),
+            "minute": self.minute,
+        }
+
+
+@dataclass(frozen=True)
+class ApproveExceedance:
+    """Raise a standard line's limit above its standard amount (R-32, R-40)."""
+
+    KIND: ClassVar[str] = "approve_exceedance"
+    category: Category
+    limit: Decimal
+    justification: str
+    approved_by: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "kind": self.KIND,
+            "category": self.category.value,
+            "limit": format_money(self.limit),
+            "justification": self.justification,
+            "approved_by": self.approved_by,
+        }
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Add whole months; a no-cost extension leaves the budget and maxima as they are (R-32)."""
+
+    KIND: ClassVar[str] = "extension"
+    months: int
+    costed: bool
+
+    def to_data(self) -> dict[str, Any]:
+        return {"kind": self.KIND, "months": self.months, "costed": self.costed}
+
+
+@dataclass(frozen=True)
+class BudgetRevision:
+    """Set several lines at once; lines not named keep their value (R-32)."""
+
+    KIND: ClassVar[str] = "budget_revision"
+    budget: Mapping[Category, Decimal]
+    minute: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {"kind": self.KIND, "budget": _money_map(self.budget), "minute": self.minute}
+
+
+Decision = Virement | ApproveExceedance | Extension | BudgetRevision
+
+
+@dataclass(frozen=True)
+class LMCDecision:
+    """A decision of the local management committee (R-32)."""
+
+    TYPE: ClassVar[str] = "LMCDecision"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    decision: Decision
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> LMCDecision:
+        kind = data.get("kind")
+        if kind == Virement.KIND:
+            _fields(data, {"kind", "from", "to", "amount", "minute"}, event_type="virement")
+            virement = Virement(
+                from_category=_category(data.get("from"), name="from"),
+                to_category=_category(data.get("to"), name="to"),
+                amount=_money(data, "amount", whole=True),
+                minute=_text(data, "minute", rule="R-32"),
+            )
+            if virement.from_category is virement.to_category:
+                raise RuleViolation("R-32", "a virement needs two different categories", field="to")
+            return cls(virement)
+        if kind == ApproveExceedance.KIND:
+            _fields(
+                data,
+                {"kind", "category", "limit", "justification", "approved_by"},
+                event_type="approve_exceedance",
+            )
+            return cls(
+                ApproveExceedance(
+                    category=_category(data.get("category")),
+                    limit=_money(data, "limit", whole=True),
+                    justification=_text(data, "justification", rule="R-32"),
+                    approved_by=_text(data, "approved_by", rule="R-32"),
+                )
+            )
+        if kind == Extension.KIND:
+            _fields(data, {"kind", "months", "costed"}, event_type="extension")
+            months = _whole_number(data, "months", rule="R-32")
+            if months < 1:
+                raise RuleViolation(
+                    "R-32", f"an extension adds 1 or more whole months, got {months}", field="months"
+                )
+            return cls(Extension(months=months, costed=_bool(data, "costed", rule="R-32")))
+        if kind == BudgetRevision.KIND:
+            _fields(data, {"kind", "budget", "minute"}, event_type="budget_revision")
+            budget = _budget(data.get("budget"))
+            if not budget:
+                raise RuleViolation("R-32", "a budget revision names at least one line", field="budget")
+            return cls(BudgetRevision(budget=budget, minute=_text(data, "minute", rule="R-32")))
+        kinds = ", ".join(k.KIND for k in (Virement, ApproveExceedance, Extension, BudgetRevision))
+        raise RuleViolation("R-32", f"unknown LMC decision kind {kind!r}; use one of {kinds}", field="kind")
+
+    def to_data(self) -> dict[str, Any]:
+        return self.decision.to_data()
+
+
+@dataclass(frozen=True)
+class SpendClaimed:
+    """Spend against one category (R-33); recorded even over budget, where the excess is ineligible."""
+
+    TYPE: ClassVar[str] = "SpendClaimed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    category: Category
+    amount: Decimal
+    description: str
+    tags: tuple[Tag, ...] = ()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> SpendClaimed:
+        _fields(data, {"category", "amount", "description", "tags"}, event_type=cls.TYPE)
+        raw_tags = data.get("tags", []) or []
+        if not isinstance(raw_tags, list):
+            raise RuleViolation("R-33", "tags must be a list of tag names", field="tags")
+        tags = tuple(sorted({parse_choice(Tag, tag, field="tag", rule="R-33") for tag in raw_tags}))
+        return cls(
+            category=_category(data.get("category")),
+            amount=_money(data, "amount"),
+            description=_text(data, "description", rule="R-33"),
+            tags=tags,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "category": self.category.value,
+            "amount": format_money(self.amount),
+            "description": self.description,
+            "tags": [tag.value for tag in self.tags],
+        }
+
+
+@dataclass(frozen=True)
+class ClaimReversed:
+    """Reverse all or part of an earlier claim (R-34); `amount` None means all that is left."""
+
+    TYPE: ClassVar[str] = "ClaimReversed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    claim: str
+    amount: Decimal | None
+    reason: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ClaimReversed:
+        _fields(data, {"claim", "amount", "reason"}, event_type=cls.TYPE)
+        return cls(
+            claim=_text(data, "claim", rule="R-34"),
+            amount=None if data.get("amount") is None else _money(data, "amount"),
+            reason=_text(data, "reason", rule="R-34"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"claim": self.claim, "reason": self.reason}
+        if self.amount is not None:
+            data["amount"] = format_money(self.amount)
+        return data
+
+
+@dataclass(frozen=True)
+class ParentalLeaveCost:
+    """Additional parental-leave costs, reimbursed at the end at the grant rate (R-35)."""
+
+    TYPE: ClassVar[str] = "ParentalLeaveCost"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    amount: Decimal
+    description: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ParentalLeaveCost:
+        _fields(data, {"amount", "description"}, event_type=cls.TYPE)
+        return cls(amount=_money(data, "amount"), description=_text(data, "description", rule="R-35"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {"amount": format_money(self.amount), "description": self.description}
+
+
+@dataclass(frozen=True)
+class GrantPayment:
+    """Grant received by the knowledge base (R-42)."""
+
+    TYPE: ClassVar[str] = "GrantPayment"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    amount: Decimal
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> GrantPayment:
+        _fields(data, {"amount"}, event_type=cls.TYPE)
+        return cls(amount=_money(data, "amount"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {"amount": format_money(self.amount)}
+
+
+@dataclass(frozen=True)
+class ProjectClosed:
+    """The end of the grant (R-36)."""
+
+    TYPE: ClassVar[str] = "ProjectClosed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ProjectClosed:
+        _fields(data, set(), event_type=cls.TYPE)
+        return cls()
+
+    def to_data(self) -> dict[str, Any]:
+        return {}
+
+
+Payload = (
+    GrantOffered
+    | LMCDecision
+    | SpendClaimed
+    | ClaimReversed
+    | ParentalLeaveCost
+    | GrantPayment
+    | ProjectClosed
+)
+
+EVENT_TYPES: Mapping[str, Any] = {
+    cls.TYPE: cls
+    for cls in (
+        GrantOffered,
+        LMCDecision,
+        SpendClaimed,
+        ClaimReversed,
+        ParentalLeaveCost,
+        GrantPayment,
+        ProjectClosed,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as submitted: which project, the submitter's idempotency key, when, and what."""
+
+    project: str
+    key: str
+    date: date
+    payload: Payload
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    def content(self) -> dict[str, Any]:
+        """What idempotency compares: the same key with other content is a conflict."""
+        return {"type": self.type, "date": self.date.isoformat(), "data": self.payload.to_data()}
+
+
+def parse_event(raw: object) -> Event:
+    """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
+    if not isinstance(raw, Mapping):
+        raise RuleViolation("R-30", f"an event must be a JSON object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - ENVELOPE_FIELDS)
+    if unknown:
+        raise RuleViolation(
+            "R-30",
+            f"an event has no field {unknown[0]!r}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
+            field=unknown[0],
+        )
+    event_type = raw.get("type")
+    cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if cls is None:
+        raise RuleViolation(
+            "R-30", f"unknown event type {event_type!r}; use one of {', '.join(EVENT_TYPES)}", field="type"
+        )
+    project = raw.get("project")
+    if not isinstance(project, str) or not PROJECT_PATTERN.match(project):
+        raise RuleViolation(
+            "R-30",
+            f"project must be a reference of 1-64 letters, digits, '.', '_', '/' or '-', got {project!r}",
+            field="project",
+        )
+    key = raw.get("key")
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise RuleViolation(
+            "R-30",
+            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} characters, got {key!r}",
+            field="key",
+        )
+    when = parse_date(raw.get("date"))
+    data = raw.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise RuleViolation("R-30", "data must be a JSON object", field="data")
+    payload: Payload = cls.parse(data)
+    return Event(project=project, key=key, date=when, payload=payload)
+
+
+def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:
+    """Rebuild a stored event's payload from its canonical data."""
+    parsed: Payload = EVENT_TYPES[event_type].parse(data)
+    return parsed

@@ -1,0 +1,484 @@
+"""A project's state as a fold over its events, and the rules an event must pass to join it.
+
+`ProjectState.check(event)` raises `RuleViolation` when `event` may not be appended to the stream
+as it stands (R-30..R-36, R-40); `ProjectState.apply(event, version)` folds it in. Both are pure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import (
+    ApproveExceedance,
+    BudgetRevision,
+    ClaimReversed,
+    Event,
+    Extension,
+    GrantOffered,
+    GrantPayment,
+    LMCDecision,
+    ParentalLeaveCost,
+    ProjectClosed,
+    SpendClaimed,
+    Virement,
+)
+from ktpledger.domain.money import ZERO, format_pounds
+from ktpledger.domain.rules import Category, LimitKind, Methodology, RuleSet, Tag, rule_set_for
+
+TAG_CATEGORIES: dict[Tag, Category] = {
+    Tag.HIGHER_DEGREE_FEE: Category.ASSOCIATE_DEVELOPMENT,
+    Tag.CONFERENCE: Category.TRAVEL_SUBSISTENCE,
+    Tag.ASSOCIATE_TRAVEL: Category.TRAVEL_SUBSISTENCE,
+    Tag.ACADEMIC_TRAVEL: Category.TRAVEL_SUBSISTENCE,
+    Tag.COMPUTER: Category.CONSUMABLES,
+}
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    next_month = date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month - timedelta(days=1)).day
+    return date(year, month, min(start.day, last_day))
+
+
+def fingerprint(content: dict[str, Any]) -> str:
+    """A stable text of an event's content, for idempotency comparisons."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Claim:
+    """A recorded spend claim and how much of it has been reversed (R-33, R-34)."""
+
+    key: str
+    version: int
+    date: date
+    category: Category
+    amount: Decimal
+    tags: tuple[Tag, ...]
+    reversed: Decimal = ZERO
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.reversed
+
+
+@dataclass
+class ProjectState:
+    """Everything the rules need to know about one project's stream, folded from its events."""
+
+    project: str
+    version: int = 0
+    head_hash: str = ""
+    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
+    offer: GrantOffered | None = None
+    offer_date: date | None = None
+    rules: RuleSet | None = None
+    months: int = 0
+    limit_months: int = 0
+    original_budget: dict[Category, Decimal] = field(default_factory=dict)
+    budget: dict[Category, Decimal] = field(default_factory=dict)
+    approved_limits: dict[Category, Decimal] = field(default_factory=dict)
+    spent: dict[Category, Decimal] = field(default_factory=dict)
+    claims: dict[str, Claim] = field(default_factory=dict)
+    parental_leave: Decimal = ZERO
+    grant_paid: Decimal = ZERO
+    closed_on: date | None = None
+
+    # --- derived figures --------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return self.offer is not None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_on is not None
+
+    @property
+    def start(self) -> date:
+        return self._offer().start
+
+    @property
+    def end(self) -> date:
+        """The last day of the project's period, extensions included."""
+        return add_months(self.start, self.months) - timedelta(days=1)
+
+    @property
+    def grant_rate(self) -> Decimal:
+        offer = self._offer()
+        if offer.grant_rate is not None:
+            return offer.grant_rate
+        return self._rules().grant_rate(offer.methodology, offer.business_type)
+
+    def categories(self) -> tuple[Category, ...]:
+        return self._rules().categories_for(self._offer().methodology)
+
+    def limit_kind(self, category: Category) -> LimitKind:
+        return self._rules().category_rule(self._offer().methodology, category).kind
+
+    def standard(self, category: Category) -> Decimal | None:
+        """The guidance's amount for the line over the months that count for limits (R-20)."""
+        offer = self._offer()
+        return self._rules().limit(
+            offer.methodology,
+            category,
+            self.limit_months,
+            london=offer.london,
+            supervisor_cost=offer.supervisor_cost,
+        )
+
+    def limit(self, category: Category) -> Decimal | None:
+        """The line's limit (R-40): a maximum, a standard raised by justification or approval, the
+        budget for a budget line, None for a derived line."""
+        kind = self.limit_kind(category)
+        if kind is LimitKind.DERIVED:
+            return None
+        if kind is LimitKind.BUDGET:
+            return self.budget.get(category, ZERO)
+        standard = self.standard(category)
+        if kind is LimitKind.MAXIMUM:
+            assert standard is not None
+            return standard
+        offered = self.original_budget.get(category, ZERO)
+        candidates = [standard if standard is not None else offered]
+        if category in self._offer().justifications:
+            candidates.append(offered)
+        if category in self.approved_limits:
+            candidates.append(self.approved_limits[category])
+        return max(candidates)
+
+    def business_contribution(self, budget: dict[Category, Decimal]) -> Decimal:
+        """The business's share of a budget: every line but the derived overheads (R-19, R-32)."""
+        rate = self.grant_rate
+        return sum(
+            (
+                amount * (1 - rate)
+                for category, amount in budget.items()
+                if self.limit_kind(category) is not LimitKind.DERIVED
+            ),
+            ZERO,
+        )
+
+    def _offer(self) -> GrantOffered:
+        if self.offer is None:
+            raise RuleViolation("R-31", f"project {self.project} has no grant offer yet")
+        return self.offer
+
+    def _rules(self) -> RuleSet:
+        if self.rules is None:
+            raise RuleViolation("R-31", f"project {self.project} has no grant offer yet")
+        return self.rules
+
+    # --- the rules an event must pass ------------------------------------------------------------
+
+    def check(self, event: Event) -> None:
+        """Raise `RuleViolation` if `event` may not be appended to this stream now."""
+        payload = event.payload
+        if isinstance(payload, GrantOffered):
+            self._check_offer(event.date, payload)
+            return
+        if not self.exists:
+            raise RuleViolation(
+                "R-31",
+                f"unknown project {self.project}: record its GrantOffered first",
+                field="project",
+            )
+        if self.closed and not isinstance(payload, GrantPayment):
+            raise RuleViolation(
+                "R-36",
+                f"project {self.project} was closed on {self.closed_on}: nothing but grant payments "
+                "may follow; reconciliation is final",
+            )
+        if isinstance(payload, LMCDecision):
+            self._check_decision(event.date, payload)
+        elif isinstance(payload, SpendClaimed):
+            self._check_claim(event.date, payload)
+        elif isinstance(payload, ClaimReversed):
+            self._check_reversal(event.date, payload)
+        elif isinstance(payload, ParentalLeaveCost):
+            self._check_in_period(event.date, "R-35", "parental leave cost")
+        elif isinstance(payload, GrantPayment):
+            self._check_not_before_offer(event.date, "R-42", "grant payment")
+        elif isinstance(payload, ProjectClosed):
+            self._check_not_before_offer(event.date, "R-36", "closure")
+
+    def _check_offer(self, on: date, offer: GrantOffered) -> None:
+        if self.exists:
+            raise RuleViolation(
+                "R-31", f"project {self.project} already has a grant offer; change it by an LMC decision"
+            )
+        rules = rule_set_for(on)
+        rules.check_months(offer.months)
+        if offer.virtual and offer.london:
+            raise RuleViolation(
+                "R-11",
+                "a virtual business cannot claim London weighting: set london or virtual to false",
+                field="london",
+            )
+        categories = rules.categories_for(offer.methodology)
+        for category in (*offer.budget, *offer.justifications):
+            if category not in categories:
+                raise RuleViolation(
+                    "R-31",
+                    f"category {category.value!r} does not exist for a {offer.methodology.value} project; "
+                    f"use {', '.join(c.value for c in categories if c is not Category.KNOWLEDGE_BASE_OVERHEADS)}",
+                    field="budget",
+                )
+        if Category.KNOWLEDGE_BASE_OVERHEADS in offer.budget:
+            raise RuleViolation(
+                "R-19",
+                "knowledge_base_overheads is derived from the other lines and must not be given",
+                field="budget",
+            )
+        if offer.supervisor_cost is not None and offer.methodology is Methodology.NON_FEC:
+            raise RuleViolation(
+                "R-16", "supervisor_cost applies to fec projects only", field="supervisor_cost"
+            )
+        for category in categories:
+            amount = offer.budget.get(category, ZERO)
+            rule = rules.category_rule(offer.methodology, category)
+            limit = rules.limit(
+                offer.methodology,
+                category,
+                offer.months,
+                london=offer.london,
+                supervisor_cost=offer.supervisor_cost,
+            )
+            if limit is None or amount <= limit:
+                continue
+            if rule.kind is LimitKind.MAXIMUM:
+                raise RuleViolation(
+                    "R-31",
+                    f"{category.value} budget {format_pounds(amount)} is above its maximum of "
+                    f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); lower it",
+                    field=f"budget.{category.value}",
+                )
+            if rule.kind is LimitKind.STANDARD and category not in offer.justifications:
+                raise RuleViolation(
+                    "R-31",
+                    f"{category.value} budget {format_pounds(amount)} is above its standard of "
+                    f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); give a justification "
+                    f"for {category.value} or lower it",
+                    field=f"justifications.{category.value}",
+                )
+
+    def _check_category(self, category: Category, rule: str) -> None:
+        if category not in self.categories():
+            raise RuleViolation(
+                rule,
+                f"category {category.value!r} does not exist for a {self._offer().methodology.value} project",
+                field="category",
+            )
+        if self.limit_kind(category) is LimitKind.DERIVED:
+            raise RuleViolation(
+                "R-19",
+                f"{category.value} is derived from other lines and cannot be claimed or vired",
+                field="category",
+            )
+
+    def _check_not_before_offer(self, on: date, rule: str, what: str) -> None:
+        assert self.offer_date is not None
+        if on < self.offer_date:
+            raise RuleViolation(
+                rule, f"a {what} dated {on} cannot precede the grant offer of {self.offer_date}", field="date"
+            )
+
+    def _check_in_period(self, on: date, rule: str, what: str) -> None:
+        if not self.start <= on <= self.end:
+            raise RuleViolation(
+                rule,
+                f"a {what} dated {on} is outside the project's period {self.start} to {self.end} "
+                "(extensions included): correct the date or record an extension first",
+                field="date",
+            )
+
+    def _check_line_fits(self, category: Category, amount: Decimal, rule_for_standard: str) -> None:
+        """A budget line may not pass its maximum (R-32) nor a standard line its limit (R-40)."""
+        kind = self.limit_kind(category)
+        limit = self.limit(category)
+        if kind is LimitKind.MAXIMUM and limit is not None and amount > limit:
+            raise RuleViolation(
+                "R-32",
+                f"{category.value} would be {format_pounds(amount)}, above its maximum of {format_pounds(limit)}",
+                field=category.value,
+            )
+        if kind is LimitKind.STANDARD and limit is not None and amount > limit:
+            raise RuleViolation(
+                rule_for_standard,
+                f"{category.value} would be {format_pounds(amount)}, above its limit of {format_pounds(limit)}: "
+                "the LMC must first approve an exceedance (approve_exceedance)",
+                field=category.value,
+            )
+
+    def _check_decision(self, on: date, decision: LMCDecision) -> None:
+        self._check_not_before_offer(on, "R-32", "LMC decision")
+        offer = self._offer()
+        change = decision.decision
+        if isinstance(change, Virement):
+            self._check_category(change.from_category, "R-32")
+            self._check_category(change.to_category, "R-32")
+            if offer.virtual and change.from_category is Category.TRAVEL_SUBSISTENCE:
+                raise RuleViolation(
+                    "R-32",
+                    "a virtual business's travel_subsistence may not be vired to another line (R-14)",
+                    field="from",
+                )
+            giving = self.budget.get(change.from_category, ZERO) - change.amount
+            claimed = self.spent.get(change.from_category, ZERO)
+            if giving < claimed:
+                raise RuleViolation(
+                    "R-32",
+                    f"moving {format_pounds(change.amount)} would leave {change.from_category.value} at "
+                    f"{format_pounds(giving)}, below the {format_pounds(claimed, pence=True)} already claimed "
+                    "against it",
+                    field="amount",
+                )
+            self._check_line_fits(
+                change.to_category, self.budget.get(change.to_category, ZERO) + change.amount, "R-40"
+            )
+        elif isinstance(change, ApproveExceedance):
+            self._check_category(change.category, "R-32")
+            if self.limit_kind(change.category) is not LimitKind.STANDARD:
+                raise RuleViolation(
+                    "R-32",
+                    f"{change.category.value} has a {self.limit_kind(change.category).value} limit; only a "
+                    "standard line can be approved to exceed its standard",
+                    field="category",
+                )
+            budget = self.budget.get(change.category, ZERO)
+            if change.limit < budget:
+                raise RuleViolation(
+                    "R-40",
+                    f"the approved limit {format_pounds(change.limit)} is below {change.category.value}'s "
+                    f"budget of {format_pounds(budget)}",
+                    field="limit",
+                )
+        elif isinstance(change, Extension):
+            self._rules().check_months(self.months + change.months)
+        elif isinstance(change, BudgetRevision):
+            for category, amount in change.budget.items():
+                self._check_category(category, "R-32")
+                if (
+                    offer.virtual
+                    and category is Category.TRAVEL_SUBSISTENCE
+                    and amount < self.budget.get(category, ZERO)
+                ):
+                    raise RuleViolation(
+                        "R-32",
+                        "a virtual business's travel_subsistence may not be moved to another line (R-14)",
+                        field="budget.travel_subsistence",
+                    )
+                claimed = self.spent.get(category, ZERO)
+                if amount < claimed:
+                    raise RuleViolation(
+                        "R-32",
+                        f"{category.value} would be {format_pounds(amount)}, below the "
+                        f"{format_pounds(claimed, pence=True)} already claimed against it",
+                        field=f"budget.{category.value}",
+                    )
+                self._check_line_fits(category, amount, "R-40")
+            revised = {**self.budget, **change.budget}
+            before, after = self.business_contribution(self.budget), self.business_contribution(revised)
+            if after < before:
+                raise RuleViolation(
+                    "R-32",
+                    f"the revision lowers the business's contribution from {format_pounds(before, pence=True)} "
+                    f"to {format_pounds(after, pence=True)}: costs to the business may not be reduced after "
+                    "the grant is approved",
+                    field="budget",
+                )
+
+    def _check_claim(self, on: date, claim: SpendClaimed) -> None:
+        self._check_category(claim.category, "R-33")
+        self._check_in_period(on, "R-33", "claim")
+        for tag in claim.tags:
+            if TAG_CATEGORIES[tag] is not claim.category:
+                raise RuleViolation(
+                    "R-33",
+                    f"tag {tag.value!r} applies to {TAG_CATEGORIES[tag].value} claims, not {claim.category.value}",
+                    field="tags",
+                )
+
+    def _check_reversal(self, on: date, reversal: ClaimReversed) -> None:
+        claim = self.claims.get(reversal.claim)
+        if claim is None:
+            raise RuleViolation(
+                "R-34",
+                f"no SpendClaimed with key {reversal.claim!r} in project {self.project}",
+                field="claim",
+            )
+        if on < claim.date:
+            raise RuleViolation(
+                "R-34", f"a reversal dated {on} cannot precede its claim of {claim.date}", field="date"
+            )
+        if claim.outstanding <= 0:
+            raise RuleViolation(
+                "R-34", f"claim {claim.key!r} has already been reversed in full", field="claim"
+            )
+        if reversal.amount is not None and reversal.amount > claim.outstanding:
+            raise RuleViolation(
+                "R-34",
+                f"reversal of {format_pounds(reversal.amount, pence=True)} is more than the "
+                f"{format_pounds(claim.outstanding, pence=True)} left of claim {claim.key!r}",
+                field="amount",
+            )
+
+    # --- folding ---------------------------------------------------------------------------------
+
+    def apply(self, event: Event, version: int, event_hash: str = "") -> None:
+        """Fold a recorded event in (it has passed `check`, or it is being replayed)."""
+        payload = event.payload
+        self.version = version
+        self.head_hash = event_hash
+        self.keys[event.key] = (fingerprint(event.content()), version)
+        if isinstance(payload, GrantOffered):
+            self.offer = payload
+            self.offer_date = event.date
+            self.rules = rule_set_for(event.date)
+            self.months = self.limit_months = payload.months
+            self.original_budget = {
+                c: payload.budget.get(c, ZERO)
+                for c in self.categories()
+                if self.limit_kind(c) is not LimitKind.DERIVED
+            }
+            self.budget = dict(self.original_budget)
+        elif isinstance(payload, LMCDecision):
+            self._apply_decision(payload)
+        elif isinstance(payload, SpendClaimed):
+            self.claims[event.key] = Claim(
+                event.key, version, event.date, payload.category, payload.amount, payload.tags
+            )
+            self.spent[payload.category] = self.spent.get(payload.category, ZERO) + payload.amount
+        elif isinstance(payload, ClaimReversed):
+            claim = self.claims[payload.claim]
+            amount = claim.outstanding if payload.amount is None else payload.amount
+            claim.reversed += amount
+            self.spent[claim.category] = self.spent.get(claim.category, ZERO) - amount
+        elif isinstance(payload, ParentalLeaveCost):
+            self.parental_leave += payload.amount
+        elif isinstance(payload, GrantPayment):
+            self.grant_paid += payload.amount
+        elif isinstance(payload, ProjectClosed):
+            self.closed_on = event.date
+
+    def _apply_decision(self, decision: LMCDecision) -> None:
+        change = decision.decision
+        if isinstance(change, Virement):
+            self.budget[change.from_category] -= change.amount
+            self.budget[change.to_category] = self.budget.get(change.to_category, ZERO) + change.amount
+        elif isinstance(change, ApproveExceedance):
+            self.approved_limits[change.category] = change.limit
+        elif isinstance(change, Extension):
+            self.months += change.months
+            if change.costed:
+                self.limit_months += change.months
+        elif isinstance(change, BudgetRevision):
+            self.budget.update(change.budget)

@@ -1,0 +1,1 @@
+"""Service layer: append, project, reconcile; every entry point calls these functions."""

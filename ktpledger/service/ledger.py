@@ -1,0 +1,298 @@
+"""Appending to the ledger and reading it back: the one API the CLI, HTTP API and workers share."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.database import Database
+from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import Event, parse_event
+from ktpledger.domain.project import ProjectState, fingerprint
+from ktpledger.domain.recorded import RecordedEvent
+
+CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
+INTEGRITY_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """The outcome of one submitted event, as `ktpledger record` prints it."""
+
+    index: int
+    key: str | None
+    status: str  # "recorded" | "duplicate" | "rejected"
+    project: str | None = None
+    version: int | None = None
+    error: RuleViolation | None = None
+
+    def to_json(self, *, line: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if line is not None:
+            result["line"] = line
+        result["key"] = self.key
+        result["status"] = self.status
+        if self.project is not None:
+            result["project"] = self.project
+        if self.version is not None:
+            result["version"] = self.version
+        if self.error is not None:
+            result["error"] = self.error.as_dict()
+        return result
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    """The first bad event of a project's chain."""
+
+    project: str
+    version: int
+    position: int
+    message: str
+
+
+class StateCache:
+    """Recently used project states, keyed by project; always checked against the ledger's head."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._states: OrderedDict[str, ProjectState] = OrderedDict()
+        self._size = size
+
+    def get(self, project: str) -> ProjectState | None:
+        state = self._states.get(project)
+        if state is not None:
+            self._states.move_to_end(project)
+        return state
+
+    def put(self, state: ProjectState) -> None:
+        self._states[state.project] = state
+        self._states.move_to_end(state.project)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def evict(self, projects: Iterable[str]) -> None:
+        for project in projects:
+            self._states.pop(project, None)
+
+
+def load_json_lines(text: str) -> list[object]:
+    """JSON Lines as parsed objects, money as `Decimal`; a bad line becomes a `RuleViolation` in place."""
+    items: list[object] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        items.append(parse_json(line))
+    return items
+
+
+def parse_json(text: str) -> object:
+    """One JSON document with numbers as Decimal (never float), or a `RuleViolation`."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        return RuleViolation("R-30", f"not a JSON object: {error}")
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number")
+
+
+def fold(project: str, recorded: Iterable[RecordedEvent], state: ProjectState | None = None) -> ProjectState:
+    """`state` (or a new one) with `recorded` folded in, in version order."""
+    state = state or ProjectState(project=project)
+    for item in recorded:
+        state.apply(item.event(), item.version, item.hash)
+    return state
+
+
+class Ledger:
+    """The append-only ledger on one database. `on_appended` is called after each commit with the
+    projects that gained events (the composition root wires it to the projection tasks)."""
+
+    def __init__(self, database: Database, on_appended: Callable[[set[str]], None] | None = None) -> None:
+        self.database = database
+        self.on_appended = on_appended
+        self._cache = StateCache()
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def append(self, submissions: Iterable[object]) -> list[AppendResult]:
+        """Append each submitted event (a mapping, or a `RuleViolation` from parsing) on its own:
+        a rejected one records nothing and does not stop the others."""
+        results: list[AppendResult | None] = []
+        parsed: list[tuple[int, Event]] = []
+        for index, raw in enumerate(submissions):
+            try:
+                if isinstance(raw, RuleViolation):
+                    raise raw
+                event = parse_event(raw)
+            except RuleViolation as error:
+                results.append(AppendResult(index, _raw_key(raw), "rejected", _raw_project(raw), error=error))
+                continue
+            results.append(None)
+            parsed.append((index, event))
+        if parsed:
+            for index, result in self._append_parsed(parsed).items():
+                results[index] = result
+        return [result for result in results if result is not None]
+
+    def _append_parsed(self, parsed: list[tuple[int, Event]]) -> dict[int, AppendResult]:
+        touched = {event.project for _, event in parsed}
+        for attempt in range(INTEGRITY_RETRIES):
+            try:
+                with self.database.write() as connection:
+                    results, rows, states = self._decide(connection, parsed)
+                    ledger_store.insert(connection, rows)
+                    connection.commit()
+            except IntegrityError:
+                # Another writer got past the lock (it should not): start again from the ledger.
+                self._cache.evict(touched)
+                if attempt == INTEGRITY_RETRIES - 1:
+                    raise
+                continue
+            except BaseException:
+                self._cache.evict(touched)
+                raise
+            for state in states.values():
+                self._cache.put(state)
+            appended = {row["project"] for row in rows}
+            if appended and self.on_appended is not None:
+                self.on_appended(appended)
+            return results
+        raise AssertionError("unreachable")
+
+    def _decide(
+        self, connection: Connection, parsed: list[tuple[int, Event]]
+    ) -> tuple[dict[int, AppendResult], list[dict[str, Any]], dict[str, ProjectState]]:
+        states = self._states(connection, {event.project for _, event in parsed})
+        results: dict[int, AppendResult] = {}
+        rows: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        recorded_at = format_instant(now)
+        for index, event in parsed:
+            state = states[event.project]
+            seen = state.keys.get(event.key)
+            if seen is not None:
+                if seen[0] == fingerprint(event.content()):
+                    results[index] = AppendResult(
+                        index, event.key, "duplicate", event.project, version=seen[1]
+                    )
+                else:
+                    error = RuleViolation(
+                        "R-30",
+                        f"key {event.key!r} of project {event.project} was recorded (version {seen[1]}) with "
+                        "other content; a recorded event is never changed: use a new key, or a reversal",
+                        field="key",
+                    )
+                    results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                continue
+            try:
+                state.check(event)
+            except RuleViolation as error:
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                continue
+            version = state.version + 1
+            data = canonical_json(event.payload.to_data())
+            link = ChainLink(
+                project=event.project,
+                version=version,
+                type=event.type,
+                schema_version=event.payload.SCHEMA_VERSION,
+                key=event.key,
+                date=event.date.isoformat(),
+                recorded_at=recorded_at,
+                data=data,
+                prev=state.head_hash,
+            )
+            digest = link.digest()
+            rows.append(
+                {
+                    "project": event.project,
+                    "version": version,
+                    "type": event.type,
+                    "schema_version": event.payload.SCHEMA_VERSION,
+                    "key": event.key,
+                    "date": event.date,
+                    "data": data,
+                    "recorded_at": now,
+                    "prev_hash": state.head_hash,
+                    "hash": digest,
+                }
+            )
+            state.apply(event, version, digest)
+            results[index] = AppendResult(index, event.key, "recorded", event.project, version=version)
+        return results, rows, states
+
+    def _states(self, connection: Connection, projects: set[str]) -> dict[str, ProjectState]:
+        """Each project's state at the ledger's head, from the cache where it is current."""
+        head = ledger_store.heads(connection, projects)
+        states: dict[str, ProjectState] = {}
+        for project in projects:
+            state = self._cache.get(project)
+            latest = head.get(project, 0)
+            if state is None or state.version > latest:
+                state = None
+            if state is None or state.version < latest:
+                after = 0 if state is None else state.version
+                state = fold(project, ledger_store.stream(connection, project, after_version=after), state)
+            states[project] = state
+        return states
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def stream(self, project: str) -> list[RecordedEvent]:
+        with self.database.read() as connection:
+            return ledger_store.stream(connection, project)
+
+    def state(self, project: str) -> ProjectState:
+        """The project's state at the ledger's head (a fresh fold; the caller may keep it)."""
+        return fold(project, self.stream(project))
+
+    def projects(self) -> list[str]:
+        with self.database.read() as connection:
+            return ledger_store.projects(connection)
+
+    def read_after(self, position: int, *, limit: int = 1000) -> list[RecordedEvent]:
+        with self.database.read() as connection:
+            return ledger_store.read_after(connection, position, limit=limit)
+
+    def verify(self) -> tuple[int, VerifyProblem | None]:
+        """Re-check every project's versions and hash chain: (events checked, first problem)."""
+        checked = 0
+        with self.database.read() as connection:
+            project, version, prev = "", 0, ""
+            for item in ledger_store.all_streams(connection):
+                if item.project != project:
+                    project, version, prev = item.project, 0, ""
+                problem = None
+                if item.version != version + 1:
+                    problem = f"version {item.version} follows version {version}: the sequence has a gap"
+                elif item.prev_hash != prev:
+                    problem = "prev_hash does not match the hash of the event before it"
+                elif item.link().digest() != item.hash:
+                    problem = "hash does not match the event's content: it was changed after it was recorded"
+                if problem is not None:
+                    return checked, VerifyProblem(item.project, item.version, item.position, problem)
+                checked += 1
+                version, prev = item.version, item.hash
+        return checked, None
+
+
+def _raw_key(raw: object) -> str | None:
+    key = raw.get("key") if isinstance(raw, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _raw_project(raw: object) -> str | None:
+    project = raw.get("project") if isinstance(raw, dict) else None
+    return project if isinstance(project, str) else None

@@ -1,0 +1,57 @@
+"""Creating and migrating the schema with Alembic, to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from alembic import command
+from ktpledger.adapters.database import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SchemaNotReady(RuntimeError):
+    """The database has no ktpledger schema, or an older one."""
+
+
+def alembic_config() -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(database: Database) -> str | None:
+    with database.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(database: Database) -> tuple[str | None, str | None]:
+    """Migrate to head; returns (revision before, revision after)."""
+    before = current_revision(database)
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, current_revision(database)
+
+
+def ensure_schema(database: Database, *, create_embedded: bool = True) -> None:
+    """Make sure the schema is at head. The embedded SQLite default is migrated on first use;
+    a PostgreSQL database must be migrated on purpose (`ktpledger db upgrade`)."""
+    if current_revision(database) == head_revision():
+        return
+    if create_embedded and database.dialect == "sqlite":
+        upgrade(database)
+        return
+    raise SchemaNotReady(
+        f"the database at {database.engine.url.render_as_string(hide_password=True)} is not at the "
+        "current ktpledger schema: run `ktpledger db upgrade` first"
+    )
