@@ -14,12 +14,12 @@ from decimal import Decimal
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
 from ktpledger.domain.rules import (
-    MONTHS_PER_YEAR,
     BusinessType,
     Category,
     LimitKind,
     Methodology,
     RuleSet,
+    pro_rata,
     rule_set_for,
 )
 
@@ -132,7 +132,6 @@ def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
     rate = request.grant_rate
     if rate is None:
         rate = rules.grant_rate(request.methodology, request.business_type)
-    fraction = Decimal(request.months) / MONTHS_PER_YEAR
     lines: list[CostingLine] = []
     for category in rules.categories_for(request.methodology):
         if category is Category.KNOWLEDGE_BASE_OVERHEADS:
@@ -145,7 +144,7 @@ def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
             london=request.london,
             supervisor_cost=request.supervisor_cost,
         )
-        requested, note = _requested(category, request, rules, fraction, limit)
+        requested, note = _requested(category, request, rules, limit)
         eligible = requested
         if kind is LimitKind.MAXIMUM and limit is not None and requested > limit:
             eligible = limit
@@ -164,16 +163,17 @@ def _requested(
     category: Category,
     request: CostingRequest,
     rules: RuleSet,
-    fraction: Decimal,
     limit: Decimal | None,
 ) -> tuple[Decimal, str]:
     """What the request asks for on `category` before any maximum, and a note for people."""
     if category is Category.ASSOCIATE_EMPLOYMENT:
-        return round_pound_half_up(request.salary * fraction), ""
+        return round_pound_half_up(pro_rata(request.salary, request.months)), ""
     if category is Category.KNOWLEDGE_BASE_SUPERVISOR:
         if request.supervisor_cost is None:
             return ZERO, "no --supervisor-cost given"
-        amount = round_pound_half_up(request.supervisor_cost * request.supervisor_fte * fraction)
+        amount = round_pound_half_up(
+            pro_rata(request.supervisor_cost * request.supervisor_fte, request.months)
+        )
         if request.supervisor_fte > rules.supervisor_fte_standard:
             return amount, (
                 f"{request.supervisor_fte} FTE is above the {rules.supervisor_fte_standard} FTE standard: "
@@ -185,7 +185,7 @@ def _requested(
     if category is Category.ADDITIONAL_ASSOCIATE_SUPPORT:
         if request.support_costs is None:
             return ZERO, "no --support-costs given"
-        return round_pound_half_up(request.support_costs * request.support_rate * fraction), ""
+        return round_pound_half_up(pro_rata(request.support_costs * request.support_rate, request.months)), ""
     # Development, travel, consumables, academic support: the guidance's per-12-month figure.
     assert limit is not None
     return limit, ""

@@ -19,6 +19,13 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import round_pound_down, round_pound_half_up
 
 MONTHS_PER_YEAR = Decimal(12)
+
+
+def pro_rata(annual: Decimal, months: int) -> Decimal:
+    """`annual * months / 12` (R-02), multiplied first so an exact half stays exact for rounding."""
+    return annual * months / MONTHS_PER_YEAR
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -157,22 +164,22 @@ class RuleSet:
         Maxima round down, standards half up (R-20).
         """
         rule = self.category_rule(methodology, category)
-        fraction = Decimal(self.check_months(months)) / MONTHS_PER_YEAR
+        self.check_months(months)
         if rule.per_project is not None:
             return rule.per_project
         if category is Category.KNOWLEDGE_BASE_SUPERVISOR:
             if supervisor_cost is None:
                 return None
-            return round_pound_half_up(supervisor_cost * self.supervisor_fte_standard * fraction)
+            return round_pound_half_up(pro_rata(supervisor_cost * self.supervisor_fte_standard, months))
         if rule.annual is None:
             return None
         annual = rule.annual
         if category is Category.ASSOCIATE_EMPLOYMENT and london:
             annual += self.london_weighting_annual
-        pro_rata = annual * fraction
+        amount = pro_rata(annual, months)
         if rule.kind is LimitKind.MAXIMUM:
-            return round_pound_down(pro_rata)
-        return round_pound_half_up(pro_rata)
+            return round_pound_down(amount)
+        return round_pound_half_up(amount)
 
 
 def _rates(
