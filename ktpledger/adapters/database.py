@@ -81,5 +81,22 @@ class Database:
                 if transaction.is_active:
                     transaction.rollback()
 
+    @contextmanager
+    def projection(self, *, exclusive: bool = False) -> Iterator[Connection]:
+        """A write transaction on the projection tables (never the append lock); rolled back unless
+        the block commits it. `exclusive` keeps every catch-up out, for a full rebuild."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            transaction = connection.begin()
+            try:
+                if exclusive and self.dialect == "postgresql":
+                    connection.exec_driver_sql(
+                        "LOCK TABLE projection_heads, allowance_lines, alerts IN EXCLUSIVE MODE"
+                    )
+                yield connection
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -48,3 +48,83 @@ events = Table(
 )
 
 Index("ix_events_type_position", events.c.type, events.c.position)
+
+# --- projections: derived from the ledger alone, rebuilt by `ktpledger replay` ---------------------
+# Money in projections is integer pence: exact on both backends.
+
+projection_heads = Table(
+    "projection_heads",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # the last event of the project folded in
+    Column("position", BigInteger, nullable=False),  # that event's global position
+    Column("clock", Date, nullable=True),  # the latest event date (R-41 forecast)
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+allowance_lines = Table(
+    "allowance_lines",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("budget_pence", BigInteger, nullable=False),
+    Column("limit_pence", BigInteger, nullable=True),
+    Column("limit_kind", String(16), nullable=False),
+    Column("spent_pence", BigInteger, nullable=False),
+    Column("eligible_pence", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Position, Identity(always=False), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("raised_at_version", Integer, nullable=False),
+    Column("resolved_at_version", Integer, nullable=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    # One crossing, one alert: redelivered or replayed work cannot raise it twice.
+    UniqueConstraint(
+        "project", "category", "kind", "subject", "raised_at_version", name="uq_alerts_crossing"
+    ),
+    sqlite_autoincrement=True,
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("alert_id", BigInteger, primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+
+trackers = Table(
+    "trackers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Index(
+    "ix_alerts_open",
+    alerts.c.project,
+    alerts.c.category,
+    alerts.c.kind,
+    alerts.c.subject,
+    unique=True,
+    postgresql_where=alerts.c.status == "open",
+    sqlite_where=alerts.c.status == "open",
+)
+Index("ix_alerts_project_status", alerts.c.project, alerts.c.status)
+Index("ix_notifications_due", notifications.c.status, notifications.c.next_attempt_at)

@@ -1,0 +1,155 @@
+"""Each category's remaining allowance (R-40), from a project's folded state.
+
+Eligible spend is spend up to the line's budget, never above a maximum, less what a sub-limit or
+R-14 excludes; ineligible is the rest. Decisions where the guidance leaves a choice:
+- a claim tagged `conference` counts as one conference; from the third on (in the order recorded)
+  such claims are excluded (R-13: "the business partner must fully support ... more than 2");
+- a second and later claim tagged `computer` is excluded (R-15); higher degree fees above 700 per
+  project are excluded (R-12); a virtual business's `associate_travel` claims are excluded (R-14);
+- a claim reversed in full no longer counts towards a sub-limit;
+- the non-fec overheads line (R-19) is derived: its budget is 46% of the grant share of the
+  associate_employment and academic_secretarial_support budgets, its spent and eligible 46% of the
+  grant share of their eligible spend (each grant share rounded half up to the penny, R-23), never
+  above its budget, and its ineligible always 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.rules import Category, LimitKind, Tag
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """What sub-limits and R-14 take out of a line's spend, by reason."""
+
+    higher_degree_fee: Decimal = ZERO
+    conference: Decimal = ZERO
+    computer: Decimal = ZERO
+    associate_travel: Decimal = ZERO
+    higher_degree_fees: Decimal = ZERO  # total net higher-degree fees claimed
+    conferences: int = 0  # claims tagged conference, not reversed in full
+    computers: int = 0
+    associate_travel_claims: tuple[str, ...] = ()  # keys, virtual business only
+
+    @property
+    def total(self) -> Decimal:
+        return self.higher_degree_fee + self.conference + self.computer + self.associate_travel
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """One line of `ktpledger allowances` (CONTRACT.md)."""
+
+    category: Category
+    budget: Decimal
+    limit: Decimal | None
+    limit_kind: LimitKind
+    spent: Decimal
+    eligible: Decimal
+    maximum: Decimal | None
+    exclusions: Exclusions
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.budget - self.spent
+
+    @property
+    def ineligible(self) -> Decimal:
+        return self.spent - self.eligible
+
+    @property
+    def over_budget(self) -> Decimal:
+        return max(ZERO, self.spent - self.budget)
+
+    @property
+    def over_cap(self) -> Decimal:
+        return ZERO if self.maximum is None else max(ZERO, self.spent - self.maximum)
+
+
+def exclusions(state: ProjectState, category: Category) -> Exclusions:
+    """The sub-limit and R-14 exclusions of `category`'s claims."""
+    rules = state.rules
+    assert rules is not None and state.offer is not None
+    claims = [c for c in state.claims.values() if c.category is category and c.outstanding > 0]
+    if not claims:
+        return Exclusions()
+    claims.sort(key=lambda c: c.version)
+    fees = sum((c.outstanding for c in claims if Tag.HIGHER_DEGREE_FEE in c.tags), ZERO)
+    conference_claims = [c for c in claims if Tag.CONFERENCE in c.tags]
+    computer_claims = [c for c in claims if Tag.COMPUTER in c.tags]
+    travel_claims = [c for c in claims if Tag.ASSOCIATE_TRAVEL in c.tags] if state.offer.virtual else []
+    return Exclusions(
+        higher_degree_fee=max(ZERO, fees - rules.higher_degree_fee_cap),
+        conference=sum((c.outstanding for c in conference_claims[rules.conference_guide :]), ZERO),
+        computer=sum((c.outstanding for c in computer_claims[rules.computer_cap :]), ZERO),
+        associate_travel=sum((c.outstanding for c in travel_claims), ZERO),
+        higher_degree_fees=fees,
+        conferences=len(conference_claims),
+        computers=len(computer_claims),
+        associate_travel_claims=tuple(c.key for c in travel_claims),
+    )
+
+
+def allowance(state: ProjectState, category: Category) -> Allowance:
+    """The allowance of one claimable (non-derived) line."""
+    kind = state.limit_kind(category)
+    budget = state.budget.get(category, ZERO)
+    spent = state.spent.get(category, ZERO)
+    excluded = exclusions(state, category)
+    maximum = state.limit(category) if kind is LimitKind.MAXIMUM else None
+    ceiling = budget if maximum is None else min(budget, maximum)
+    eligible = max(ZERO, min(spent - excluded.total, ceiling))
+    return Allowance(
+        category=category,
+        budget=budget,
+        limit=state.limit(category),
+        limit_kind=kind,
+        spent=spent,
+        eligible=eligible,
+        maximum=maximum,
+        exclusions=excluded,
+    )
+
+
+def derived_overheads(state: ProjectState, lines: dict[Category, Allowance]) -> Allowance:
+    """The non-fec overheads line (R-19): 46% of the grant share of its source lines."""
+    rules = state.rules
+    assert rules is not None
+    rate = state.grant_rate
+
+    def share(amounts: list[Decimal]) -> Decimal:
+        grant = sum((round_penny_half_up(amount * rate) for amount in amounts), ZERO)
+        return round_penny_half_up(grant * rules.overheads_rate)
+
+    budget = share([state.budget.get(c, ZERO) for c in rules.overheads_sources])
+    accrued = min(budget, share([lines[c].eligible for c in rules.overheads_sources if c in lines]))
+    return Allowance(
+        category=Category.KNOWLEDGE_BASE_OVERHEADS,
+        budget=budget,
+        limit=None,
+        limit_kind=LimitKind.DERIVED,
+        spent=accrued,
+        eligible=accrued,
+        maximum=None,
+        exclusions=Exclusions(),
+    )
+
+
+def allowances(state: ProjectState) -> list[Allowance]:
+    """Every line of the project, in the guidance tables' order."""
+    lines: dict[Category, Allowance] = {}
+    for category in state.categories():
+        if state.limit_kind(category) is not LimitKind.DERIVED:
+            lines[category] = allowance(state, category)
+    result = []
+    for category in state.categories():
+        if state.limit_kind(category) is LimitKind.DERIVED:
+            result.append(derived_overheads(state, lines))
+        else:
+            result.append(lines[category])
+    return result
