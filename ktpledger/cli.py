@@ -6,9 +6,13 @@ Exit status: 0 done; 1 some input was rejected (the message names the rule); 2 u
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import wraps
@@ -22,7 +26,8 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.money import parse_money
+from ktpledger.domain.events import parse_date
+from ktpledger.domain.money import format_pounds, parse_money
 from ktpledger.domain.rules import BusinessType, Methodology, parse_choice
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
@@ -87,6 +92,9 @@ def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
 
 
 FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="table for people, json for scripts")
+WAIT_OPTION = typer.Option(
+    False, "--wait", help="with a broker: wait until projections reach the ledger's head"
+)
 
 
 @app.callback()
@@ -143,6 +151,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 def record(
     ctx: typer.Context,
     file: str = typer.Argument(..., help="a JSON Lines file of events, or - for stdin"),
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Append events; prints one JSON result a line; exit 1 if any was refused."""
     try:
@@ -153,6 +162,7 @@ def record(
     numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     with opened(ctx) as application:
         results = application.ledger.append(parse_json(line) for _, line in numbered)
+        wait_for_projections(application, wait)
     for (number, _), result in zip(numbered, results, strict=True):
         sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")
     if any(result.status == "rejected" for result in results):
@@ -198,6 +208,178 @@ def summarise(data: dict[str, Any]) -> str:
     ]
     text = " ".join(parts)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+WAIT_TIMEOUT = 120.0
+
+
+def wait_for_projections(application: App, wait: bool, *, timeout: float = WAIT_TIMEOUT) -> None:
+    """With a broker, block until every projection has folded in every event (or fail, exit 1)."""
+    if not wait or application.settings.broker_url is None:
+        return
+    deadline = time.monotonic() + timeout
+    while (behind := application.projector.behind()) > 0:
+        if time.monotonic() > deadline:
+            typer.echo(
+                f"error: projections are still {behind} events behind the ledger after {timeout:.0f} s: "
+                "are `ktpledger worker` processes running?",
+                err=True,
+            )
+            raise typer.Exit(1)
+        time.sleep(0.05)
+
+
+def parse_day(text: str | None, *, field: str) -> date | None:
+    if text is None:
+        return None
+    return parse_date(text, name=field, rule="R-40")
+
+
+@app.command()
+@refuses_input
+def allowances(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="the project's reference"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="answer for a past date (YYYY-MM-DD), by the events' date"
+    ),
+    output_format: OutputFormat = FORMAT_OPTION,
+    wait: bool = WAIT_OPTION,
+) -> None:
+    """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
+    day = parse_day(as_of, field="as_of")
+    with opened(ctx) as application:
+        wait_for_projections(application, wait)
+        report = application.projector.allowances(project, as_of=day)
+    if output_format is OutputFormat.JSON:
+        print_json(report.to_json())
+        return
+    document = report.to_json()
+    typer.echo(
+        f"{report.project}: allowances as of {document['as_of'] or 'the ledger head (version ' + str(report.version) + ')'}"
+        f", ends {document['end']}, grant rate {report.grant_rate * 100:.0f}%"
+    )
+    rows = [
+        (
+            line["category"],
+            line["limit_kind"],
+            pounds(line["budget"]),
+            pounds(line["limit"]),
+            pounds(line["spent"]),
+            pounds(line["remaining"]),
+            pounds(line["eligible"]),
+            pounds(line["ineligible"]),
+        )
+        for line in document["lines"]
+    ]
+    header = ("category", "limit kind", "budget", "limit", "spent", "remaining", "eligible", "ineligible")
+    typer.echo(render_table(header, rows, numeric={2, 3, 4, 5, 6, 7}))
+
+
+def pounds(text: str | None) -> str:
+    """A contract money string for people: thousands separators, pence kept."""
+    return "-" if text is None else format_pounds(Decimal(text), pence=True)
+
+
+@app.command()
+def alerts(
+    ctx: typer.Context,
+    project: str | None = typer.Argument(None, help="only this project's alerts"),
+    include_resolved: bool = typer.Option(False, "--all", help="resolved alerts too"),
+    output_format: OutputFormat = FORMAT_OPTION,
+    wait: bool = WAIT_OPTION,
+) -> None:
+    """Open alerts (R-41); with --all, resolved ones too."""
+    with opened(ctx) as application:
+        wait_for_projections(application, wait)
+        found = application.projector.alerts(project, include_resolved=include_resolved)
+    if output_format is OutputFormat.JSON:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("no open alerts" if not include_resolved else "no alerts")
+        return
+    rows = [
+        (
+            str(alert["id"]),
+            alert["project"],
+            alert["category"],
+            alert["kind"],
+            alert["status"],
+            f"v{alert['raised_at_version']}"
+            + (f"-v{alert['resolved_at_version']}" if alert["resolved_at_version"] else ""),
+            describe(alert["detail"]),
+        )
+        for alert in found
+    ]
+    typer.echo(
+        render_table(("id", "project", "category", "kind", "status", "versions", "detail"), rows, numeric={0})
+    )
+
+
+def describe(detail: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in sorted(detail.items()) if name != "message")
+
+
+@app.command()
+def replay(ctx: typer.Context) -> None:
+    """Rebuild every projection from the ledger alone."""
+    with opened(ctx) as application:
+        started = time.perf_counter()
+        events_read, projects = application.projector.replay()
+        took = time.perf_counter() - started
+    typer.echo(f"replayed {events_read} events of {projects} projects in {took:.2f} s")
+
+
+def celery_command(ctx: typer.Context, *arguments: str) -> None:
+    """Run Celery for `workers.app` in this process's place, with the library's settings."""
+    settings: Settings = ctx.find_root().obj or Settings.from_env()
+    if settings.broker_url is None:
+        typer.echo("error: set KTPLEDGER_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run workers", err=True)
+        raise typer.Exit(2)
+    environment = {
+        **os.environ,
+        "KTPLEDGER_DATABASE_URL": settings.database_url,
+        "KTPLEDGER_BROKER_URL": settings.broker_url,
+    }
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", *arguments]
+    os.execvpe(command[0], command, environment)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, max=64, help="worker processes"),
+    loglevel: str = typer.Option("info", "--loglevel", help="debug, info, warning or error"),
+    hostname: str | None = typer.Option(None, "--hostname", help="a unique node name"),
+) -> None:
+    """A Celery worker for the projection, alert and notification tasks."""
+    arguments = [
+        "worker",
+        "-Q",
+        "ktpledger",
+        "-c",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if hostname:
+        arguments += ["--hostname", hostname]
+    celery_command(ctx, *arguments)
+
+
+@app.command()
+def beat(
+    ctx: typer.Context,
+    schedule: str = typer.Option(
+        str(Path(tempfile.gettempdir()) / "ktpledger-beat-schedule"), "--schedule", help="beat's state file"
+    ),
+    loglevel: str = typer.Option("info", "--loglevel"),
+) -> None:
+    """The one Celery beat: the sweeper, notification retries and the daily forecast pass."""
+    celery_command(ctx, "beat", "--schedule", schedule, "--loglevel", loglevel)
 
 
 @app.command()

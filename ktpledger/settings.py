@@ -23,6 +23,7 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
+    notify_channels: tuple[str, ...] = ("log",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -30,7 +31,13 @@ class Settings:
         return cls(
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
+            notify_channels=tuple(
+                name.strip() for name in (env.get("KTPLEDGER_NOTIFY") or "log").split(",") if name.strip()
+            ),
         )
+
+    def with_broker(self, url: str | None) -> Settings:
+        return replace(self, broker_url=url or None)
 
     def with_database(self, url: str | None) -> Settings:
         return self if not url else replace(self, database_url=normalise_database_url(url))

@@ -256,6 +256,56 @@ class Projector:
             )
             connection.commit()
 
+    # --- the daily forecast pass -----------------------------------------------------------------
+
+    def forecast_pass(self, today: date) -> list[int]:
+        """Judge every open project's forecast as of `today` (R-41): time passes without events, so
+        a forecast can start or stop holding on a day nothing is recorded. Returns new alert ids."""
+        with self.database.read() as connection:
+            names = list(connection.execute(select(projection_heads.c.project)).scalars())
+        raised: list[int] = []
+        for project in names:
+            self.catch_up(project)
+            raised += self._forecast_project(project, today)
+        return raised
+
+    def _forecast_project(self, project: str, today: date) -> list[int]:
+        with self.database.projection() as connection:
+            query = select(projection_heads.c.version).where(projection_heads.c.project == project)
+            if self.database.dialect == "postgresql":
+                query = query.with_for_update()
+            saved = connection.execute(query).scalar_one_or_none()
+            stream = ledger_store.stream(connection, project)
+            if saved is None or not stream or stream[-1].version != saved:
+                return []  # behind the ledger: the next catch-up judges it
+            live = LiveProject.new(project)
+            for item in stream:
+                live.fold(item.event(), item.version, item.hash)
+            if not live.state.exists or live.state.closed:
+                return []
+            live.latest = max(live.latest or today, today)
+            live.settle()
+            holding = {
+                key: detail for key, detail in live.conditions().items() if key.kind == "forecast_overspend"
+            }
+            open_keys = {
+                AlertKey(row.category, row.kind, row.subject)
+                for row in connection.execute(
+                    select(alerts.c.category, alerts.c.kind, alerts.c.subject).where(
+                        alerts.c.project == project,
+                        alerts.c.kind == "forecast_overspend",
+                        alerts.c.status == "open",
+                    )
+                )
+            }
+            changes = AlertChanges(
+                raised={key: detail for key, detail in holding.items() if key not in open_keys},
+                resolved=sorted(key for key in open_keys if key not in holding),
+            )
+            new_ids, _ = self._record_changes(connection, project, stream[-1], changes, datetime.now(UTC))
+            connection.commit()
+        return new_ids
+
     # --- replay ----------------------------------------------------------------------------------
 
     def replay(self, *, batch: int = 20_000) -> tuple[int, int]:

@@ -1,0 +1,64 @@
+"""The port between appending and projecting: after a commit, wake whatever catches projections up.
+
+A wake-up carries only project references: the ledger is the outbox, so losing or repeating one
+costs nothing but time. With no broker configured the work runs in-process at once (the embedded
+default); with one, a dispatcher registered under the `ktpledger.dispatchers` entry-point group
+(the Celery one lives in `workers`) sends it to worker processes. ktpledger never imports them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from ktpledger.service.projections import Projector
+from ktpledger.settings import Settings
+
+log = logging.getLogger("ktpledger.wakeup")
+
+
+class WakeUp(Protocol):
+    """Told which projects gained events; must not raise for a transient failure."""
+
+    def projects_changed(self, projects: set[str]) -> None: ...
+
+
+class InProcess:
+    """Catch the projections up right away in this process, then deliver new alerts."""
+
+    def __init__(self, projector: Projector, deliver: Callable[[list[int]], object] | None = None) -> None:
+        self.projector = projector
+        self.deliver = deliver
+
+    def projects_changed(self, projects: set[str]) -> None:
+        for project in sorted(projects):
+            result = self.projector.catch_up(project)
+            if result.raised and self.deliver is not None:
+                self.deliver(result.raised)
+
+
+class DispatcherNotFound(RuntimeError):
+    """A broker is configured but no dispatcher is installed for it."""
+
+
+def load_dispatcher(settings: Settings, name: str = "celery") -> WakeUp:
+    """The dispatcher registered as `name` in the `ktpledger.dispatchers` entry-point group."""
+    for entry in entry_points(group="ktpledger.dispatchers"):
+        if entry.name == name:
+            factory = entry.load()
+            dispatcher: WakeUp = factory(settings)
+            return dispatcher
+    raise DispatcherNotFound(
+        f"KTPLEDGER_BROKER_URL is set but no '{name}' dispatcher is installed (ktpledger.dispatchers)"
+    )
+
+
+def each_logged(projects: Iterable[str], send: Callable[[str], None]) -> None:
+    """Send one wake-up per project; a failure is logged, never raised: the sweeper will find it."""
+    for project in sorted(projects):
+        try:
+            send(project)
+        except Exception:  # a broker hiccup must not fail an append that is already committed
+            log.warning("could not wake the projection of %s; the sweeper will", project, exc_info=True)

@@ -1,0 +1,1 @@
+"""Celery workers for ktpledger's projection, alert and notification tasks."""
