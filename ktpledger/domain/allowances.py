@@ -75,10 +75,10 @@ def exclusions(state: ProjectState, category: Category) -> Exclusions:
     """The sub-limit and R-14 exclusions of `category`'s claims."""
     rules = state.rules
     assert rules is not None and state.offer is not None
-    claims = [c for c in state.claims.values() if c.category is category and c.outstanding > 0]
+    # Only tagged claims can fall under a sub-limit or R-14; they are kept in version order.
+    claims = [c for c in state.tagged.get(category, ()) if c.outstanding > 0]
     if not claims:
         return Exclusions()
-    claims.sort(key=lambda c: c.version)
     fees = sum((c.outstanding for c in claims if Tag.HIGHER_DEGREE_FEE in c.tags), ZERO)
     conference_claims = [c for c in claims if Tag.CONFERENCE in c.tags]
     computer_claims = [c for c in claims if Tag.COMPUTER in c.tags]

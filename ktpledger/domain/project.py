@@ -88,6 +88,7 @@ class ProjectState:
     approved_limits: dict[Category, Decimal] = field(default_factory=dict)
     spent: dict[Category, Decimal] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
+    tagged: dict[Category, list[Claim]] = field(default_factory=dict)  # claims with tags, for sub-limits
     parental_leave: Decimal = ZERO
     grant_paid: Decimal = ZERO
     closed_on: date | None = None
@@ -453,9 +454,10 @@ class ProjectState:
         elif isinstance(payload, LMCDecision):
             self._apply_decision(payload)
         elif isinstance(payload, SpendClaimed):
-            self.claims[event.key] = Claim(
-                event.key, version, event.date, payload.category, payload.amount, payload.tags
-            )
+            claim = Claim(event.key, version, event.date, payload.category, payload.amount, payload.tags)
+            self.claims[event.key] = claim
+            if claim.tags:
+                self.tagged.setdefault(claim.category, []).append(claim)
             self.spent[payload.category] = self.spent.get(payload.category, ZERO) + payload.amount
         elif isinstance(payload, ClaimReversed):
             claim = self.claims[payload.claim]
