@@ -366,6 +366,16 @@ class SpendClaimed:
             tags=tags,
         )
 
+    @classmethod
+    def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
+        """Rebuild from stored canonical data, which was validated when it was recorded."""
+        return cls(
+            category=Category(data["category"]),
+            amount=Decimal(data["amount"]),
+            description=data["description"],
+            tags=tuple(Tag(tag) for tag in data["tags"]),
+        )
+
     def to_data(self) -> dict[str, Any]:
         return {
             "category": self.category.value,
@@ -536,6 +546,9 @@ def parse_event(raw: object) -> Event:
 
 
 def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:
-    """Rebuild a stored event's payload from its canonical data."""
+    """Rebuild a stored event's payload from its canonical data (claims, the bulk of any ledger,
+    skip re-validation; every other type is parsed again)."""
+    if event_type == SpendClaimed.TYPE:
+        return SpendClaimed.restore(data)
     parsed: Payload = EVENT_TYPES[event_type].parse(data)
     return parsed

@@ -43,6 +43,8 @@ class LiveProject:
     lines: dict[Category, Allowance] = field(default_factory=dict)
     line_conditions: dict[Category, Conditions] = field(default_factory=dict)
     _month: int = 0
+    _claimable: list[Category] = field(default_factory=list)
+    _derived: list[Category] = field(default_factory=list)
 
     @classmethod
     def new(cls, project: str) -> LiveProject:
@@ -79,7 +81,7 @@ class LiveProject:
         """Fold an event in and report the alerts it raised and resolved."""
         if self.state.exists and not self.lines:
             self.settle()
-        before = self.conditions()
+        before = dict(self.line_conditions)
         touched = self._touched(event)
         closed_before, months_before = self.state.closed, self.state.months
         self.state.apply(event, version, event_hash)
@@ -94,11 +96,19 @@ class LiveProject:
             or self._month != self._clock_month()
         )
         self._recompute(touched, all_conditions=everything)
-        after = self.conditions()
-        return AlertChanges(
-            raised={key: detail for key, detail in after.items() if key not in before},
-            resolved=sorted(key for key in before if key not in after),
-        )
+        changes = AlertChanges()
+        # Each recomputed line gets a new conditions dict: only those can have changed.
+        changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
+        if not changed:
+            return changes
+        old: Conditions = {}
+        new: Conditions = {}
+        for category in changed:
+            old.update(before.get(category, {}))
+            new.update(self.line_conditions[category])
+        changes.raised = {key: detail for key, detail in new.items() if key not in old}
+        changes.resolved = sorted(key for key in old if key not in new)
+        return changes
 
     def _clock_month(self) -> int:
         assert self.latest is not None
@@ -127,9 +137,13 @@ class LiveProject:
 
     def _recompute(self, touched: set[Category], *, all_conditions: bool) -> None:
         state = self.state
-        derived = [c for c in state.categories() if state.limit_kind(c) is LimitKind.DERIVED]
+        if not self._claimable and not self._derived:
+            for category in state.categories():
+                derived = state.limit_kind(category) is LimitKind.DERIVED
+                (self._derived if derived else self._claimable).append(category)
+        derived = self._derived
         for category in touched:
-            if category not in derived and category in state.categories():
+            if category in self._claimable:
                 self.lines[category] = allowance(state, category)
         for category in derived:
             self.lines[category] = derived_overheads(state, self.lines)

@@ -48,6 +48,11 @@ def add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, last_day))
 
 
+def same_content(recorded: Event, submitted: Event) -> bool:
+    """Whether a resubmission under a recorded key is the same event (a duplicate, not a conflict)."""
+    return fingerprint(recorded.content()) == fingerprint(submitted.content())
+
+
 def fingerprint(content: dict[str, Any]) -> str:
     """A stable text of an event's content, for idempotency comparisons."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -77,7 +82,7 @@ class ProjectState:
     project: str
     version: int = 0
     head_hash: str = ""
-    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
+    keys: dict[str, tuple[Event, int]] = field(default_factory=dict)  # idempotency: key -> (event, version)
     offer: GrantOffered | None = None
     offer_date: date | None = None
     rules: RuleSet | None = None
@@ -92,6 +97,11 @@ class ProjectState:
     parental_leave: Decimal = ZERO
     grant_paid: Decimal = ZERO
     closed_on: date | None = None
+    # Caches of figures that change only with the offer or an extension (folding is a hot path).
+    _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
+    _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
+    _end: date | None = field(default=None, repr=False, compare=False)
+    _categories: tuple[Category, ...] = field(default=(), repr=False, compare=False)
 
     # --- derived figures --------------------------------------------------------------------------
 
@@ -110,7 +120,9 @@ class ProjectState:
     @property
     def end(self) -> date:
         """The last day of the project's period, extensions included."""
-        return add_months(self.start, self.months) - timedelta(days=1)
+        if self._end is None:
+            self._end = add_months(self.start, self.months) - timedelta(days=1)
+        return self._end
 
     @property
     def grant_rate(self) -> Decimal:
@@ -120,21 +132,32 @@ class ProjectState:
         return self._rules().grant_rate(offer.methodology, offer.business_type)
 
     def categories(self) -> tuple[Category, ...]:
-        return self._rules().categories_for(self._offer().methodology)
+        if not self._categories:
+            self._categories = self._rules().categories_for(self._offer().methodology)
+        return self._categories
 
     def limit_kind(self, category: Category) -> LimitKind:
-        return self._rules().category_rule(self._offer().methodology, category).kind
+        kind = self._kinds.get(category)
+        if kind is None:
+            kind = self._kinds[category] = (
+                self._rules().category_rule(self._offer().methodology, category).kind
+            )
+        return kind
 
     def standard(self, category: Category) -> Decimal | None:
         """The guidance's amount for the line over the months that count for limits (R-20)."""
+        if category in self._standards:
+            return self._standards[category]
         offer = self._offer()
-        return self._rules().limit(
+        amount = self._rules().limit(
             offer.methodology,
             category,
             self.limit_months,
             london=offer.london,
             supervisor_cost=offer.supervisor_cost,
         )
+        self._standards[category] = amount
+        return amount
 
     def limit(self, category: Category) -> Decimal | None:
         """The line's limit (R-40): a maximum, a standard raised by justification or approval, the
@@ -439,7 +462,7 @@ class ProjectState:
         payload = event.payload
         self.version = version
         self.head_hash = event_hash
-        self.keys[event.key] = (fingerprint(event.content()), version)
+        self.keys[event.key] = (event, version)
         if isinstance(payload, GrantOffered):
             self.offer = payload
             self.offer_date = event.date
@@ -480,7 +503,9 @@ class ProjectState:
             self.approved_limits[change.category] = change.limit
         elif isinstance(change, Extension):
             self.months += change.months
+            self._end = None
             if change.costed:
                 self.limit_months += change.months
+                self._standards.clear()
         elif isinstance(change, BudgetRevision):
             self.budget.update(change.budget)

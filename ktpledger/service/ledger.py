@@ -18,7 +18,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, parse_event
-from ktpledger.domain.project import ProjectState, fingerprint
+from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
@@ -183,7 +183,7 @@ class Ledger:
             state = states[event.project]
             seen = state.keys.get(event.key)
             if seen is not None:
-                if seen[0] == fingerprint(event.content()):
+                if same_content(seen[0], event):
                     results[index] = AppendResult(
                         index, event.key, "duplicate", event.project, version=seen[1]
                     )
