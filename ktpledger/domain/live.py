@@ -139,13 +139,12 @@ class LiveProject:
         state = self.state
         if not self._claimable and not self._derived:
             for category in state.categories():
-                derived = state.limit_kind(category) is LimitKind.DERIVED
-                (self._derived if derived else self._claimable).append(category)
-        derived = self._derived
+                is_derived = state.limit_kind(category) is LimitKind.DERIVED
+                (self._derived if is_derived else self._claimable).append(category)
         for category in touched:
             if category in self._claimable:
                 self.lines[category] = allowance(state, category)
-        for category in derived:
+        for category in self._derived:
             self.lines[category] = derived_overheads(state, self.lines)
         assert self.latest is not None
         on = clock(state, self.latest)
