@@ -1,0 +1,319 @@
+"""The outbox: due notifications delivered at least once and never twice, on both backends."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ktpledger.adapters.notifiers import DeliveryError, LogNotifier, Notifier, WebhookNotifier
+from ktpledger.adapters.tables import notifications
+from ktpledger.bootstrap import App
+from ktpledger.service.ledger import Ledger
+from ktpledger.service.notify import LEASE, DeliveryReport, backoff, deliver_alerts, deliver_due
+from ktpledger.service.projections import Projector
+from tests.ledger.factory import claim, offer
+from tests.notify.conftest import (
+    SECRET,
+    T0,
+    WebhookServer,
+    insert_alert,
+    notification,
+    notification_row,
+)
+
+HOUR = timedelta(hours=1)
+
+
+class Recorder:
+    """A notifier that keeps what it was sent, failing the first `failures` times."""
+
+    def __init__(self, name: str, failures: int = 0, error: type[BaseException] = DeliveryError) -> None:
+        self.name = name
+        self.failures = failures
+        self.error = error
+        self.sent: list[dict[str, Any]] = []
+        self.calls = 0
+
+    def send(self, alert: Mapping[str, Any]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error(f"{self.name} refused attempt {self.calls}")
+        self.sent.append(dict(alert))
+
+
+class Crash(BaseException):
+    """A worker dying mid-send (not an Exception: nothing inside catches it)."""
+
+
+def test_log_channel_delivers_once(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    alert_id = insert_alert(app.database, ("log",))
+    with caplog.at_level(logging.INFO, logger="ktpledger.alerts"):
+        report = deliver_due(app.database, {"log": LogNotifier()}, now=T0)
+        again = deliver_due(app.database, {"log": LogNotifier()}, now=T0 + 10 * HOUR)
+    assert report == DeliveryReport(delivered=1, retried=0, failed=0)
+    assert again == DeliveryReport()
+    lines = [r.getMessage() for r in caplog.records if r.name == "ktpledger.alerts"]
+    assert len(lines) == 1
+    for text in (f"alert {alert_id}", "KTP-0042", "consumables", "over_budget", '"spent": "4200.00"'):
+        assert text in lines[0]
+    row = notification(app.database, alert_id, "log")
+    assert (row["status"], row["attempts"], row["delivered_at"], row["last_error"]) == (
+        "delivered",
+        1,
+        T0,
+        None,
+    )
+
+
+def test_webhook_retried_with_backoff_until_accepted(app: App, webhook_server: WebhookServer) -> None:
+    alert_id = insert_alert(app.database, ("webhook",))
+    webhook_server.script = [500, 500, 200]
+    notifiers: dict[str, Notifier] = {"webhook": WebhookNotifier(webhook_server.url, SECRET)}
+
+    assert deliver_due(app.database, notifiers, now=T0) == DeliveryReport(retried=1)
+    row = notification(app.database, alert_id, "webhook")
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert "HTTP 500" in row["last_error"]
+    assert T0 + timedelta(seconds=2) <= row["next_attempt_at"] <= T0 + timedelta(seconds=2.2)
+
+    # Not due again until its back-off has passed.
+    assert deliver_due(app.database, notifiers, now=T0 + timedelta(seconds=1)) == DeliveryReport()
+    assert len(webhook_server.hits) == 1
+
+    assert deliver_due(app.database, notifiers, now=T0 + HOUR) == DeliveryReport(retried=1)
+    second = notification(app.database, alert_id, "webhook")
+    assert T0 + HOUR + timedelta(seconds=4) <= second["next_attempt_at"] <= T0 + HOUR + timedelta(seconds=4.4)
+    assert deliver_due(app.database, notifiers, now=T0 + 2 * HOUR) == DeliveryReport(delivered=1)
+    for hours in (3, 10, 100):
+        assert deliver_due(app.database, notifiers, now=T0 + hours * HOUR) == DeliveryReport()
+
+    assert [hit.status for hit in webhook_server.hits] == [500, 500, 200]
+    [accepted] = webhook_server.accepted()
+    assert accepted.alert["id"] == alert_id
+    assert accepted.alert["project"] == "KTP-0042"
+    assert accepted.alert["detail"] == {"budget": "4000.00", "spent": "4200.00"}
+    assert all(hit.body == accepted.body for hit in webhook_server.hits)  # the same bytes every time
+    row = notification(app.database, alert_id, "webhook")
+    assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 3, None)
+    assert row["delivered_at"] == T0 + 2 * HOUR
+
+
+def test_failing_webhook_gives_up_but_the_log_is_delivered(
+    app: App, webhook_server: WebhookServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    alert_id = insert_alert(app.database, ("log", "webhook"))
+    webhook_server.default = 503
+    notifiers: dict[str, Notifier] = {
+        "log": LogNotifier(),
+        "webhook": WebhookNotifier(webhook_server.url, SECRET),
+    }
+    total = DeliveryReport()
+    with caplog.at_level(logging.INFO, logger="ktpledger.alerts"):
+        for step in range(10):
+            total += deliver_due(app.database, notifiers, now=T0 + step * 2 * HOUR, max_attempts=4)
+    assert total == DeliveryReport(delivered=1, retried=3, failed=1)
+    assert len(webhook_server.hits) == 4
+    hook = notification(app.database, alert_id, "webhook")
+    assert (hook["status"], hook["attempts"], hook["delivered_at"]) == ("failed", 4, None)
+    assert "HTTP 503" in hook["last_error"]
+    assert notification(app.database, alert_id, "log")["status"] == "delivered"
+    assert len([r for r in caplog.records if r.name == "ktpledger.alerts"]) == 1
+
+
+def test_a_slow_channel_does_not_hold_up_the_others(app: App, webhook_server: WebhookServer) -> None:
+    ids = [insert_alert(app.database, ("webhook", "log")) for _ in range(3)]
+    webhook_server.delay = 0.3
+    log = Recorder("log")
+    seen_during_webhook: list[int] = []
+
+    class Watching(WebhookNotifier):
+        def send(self, alert: Mapping[str, Any]) -> None:
+            seen_during_webhook.append(len(log.sent))
+            super().send(alert)
+
+    notifiers: dict[str, Notifier] = {
+        "webhook": Watching(webhook_server.url, SECRET, timeout=0.1),
+        "log": log,
+    }
+    report = deliver_due(app.database, notifiers, now=T0)
+    assert report == DeliveryReport(delivered=3, retried=3)
+    assert sorted(a["id"] for a in log.sent) == ids
+    # The log went on while the webhook was timing out: by its last attempt the log was done.
+    assert seen_during_webhook[-1] == 3
+
+
+def test_two_workers_never_send_the_same_row_twice(app: App, webhook_server: WebhookServer) -> None:
+    ids = [insert_alert(app.database, ("webhook",)) for _ in range(24)]
+    webhook_server.delay = 0.01
+    reports: list[DeliveryReport] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            notifiers: dict[str, Notifier] = {"webhook": WebhookNotifier(webhook_server.url, SECRET)}
+            reports.append(deliver_due(app.database, notifiers, now=T0))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert not any(thread.is_alive() for thread in threads)
+    sent = sorted(hit.alert["id"] for hit in webhook_server.hits)
+    assert sent == ids  # each exactly once
+    assert sum((r for r in reports), DeliveryReport()) == DeliveryReport(delivered=len(ids))
+    assert all(notification(app.database, i, "webhook")["attempts"] == 1 for i in ids)
+
+
+def test_a_channel_without_a_notifier_is_left_alone(app: App) -> None:
+    alert_id = insert_alert(app.database, ("log", "email"))
+    assert deliver_due(app.database, {"log": Recorder("log")}, now=T0) == DeliveryReport(delivered=1)
+    row = notification(app.database, alert_id, "email")
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 0, T0)
+    assert deliver_due(app.database, {}, now=T0) == DeliveryReport()
+
+
+def test_nothing_is_sent_before_it_is_due(app: App) -> None:
+    insert_alert(app.database, ("log",), due=T0 + HOUR)
+    log = Recorder("log")
+    assert deliver_due(app.database, {"log": log}, now=T0) == DeliveryReport()
+    assert deliver_due(app.database, {"log": log}, now=T0 + HOUR) == DeliveryReport(delivered=1)
+
+
+def test_limit_bounds_one_run(app: App) -> None:
+    for _ in range(5):
+        insert_alert(app.database, ("log",))
+    log = Recorder("log")
+    assert deliver_due(app.database, {"log": log}, now=T0, limit=2) == DeliveryReport(delivered=2)
+    assert deliver_due(app.database, {"log": log}, now=T0, limit=10) == DeliveryReport(delivered=3)
+    assert len(log.sent) == 5
+
+
+def test_deliver_alerts_sends_just_those_alerts(app: App) -> None:
+    first, second, third = (insert_alert(app.database, ("log", "webhook")) for _ in range(3))
+    log, hook = Recorder("log"), Recorder("webhook")
+    notifiers: dict[str, Notifier] = {"log": log, "webhook": hook}
+    report = deliver_alerts(app.database, notifiers, [first, third], now=T0)
+    assert report == DeliveryReport(delivered=4)
+    assert sorted(a["id"] for a in log.sent) == sorted(a["id"] for a in hook.sent) == [first, third]
+    assert notification(app.database, second, "log")["status"] == "pending"
+    assert deliver_alerts(app.database, notifiers, [], now=T0) == DeliveryReport()
+    assert deliver_due(app.database, notifiers, now=T0) == DeliveryReport(delivered=2)
+
+
+def test_a_notifier_bug_is_a_failed_attempt_not_a_crash(app: App) -> None:
+    alert_id = insert_alert(app.database, ("log", "webhook"))
+    broken = Recorder("webhook", failures=1, error=RuntimeError)
+    log = Recorder("log")
+    assert deliver_due(app.database, {"log": log, "webhook": broken}, now=T0) == DeliveryReport(
+        delivered=1, retried=1
+    )
+    assert "RuntimeError" in notification(app.database, alert_id, "webhook")["last_error"]
+    assert deliver_due(app.database, {"webhook": broken}, now=T0 + HOUR) == DeliveryReport(delivered=1)
+
+
+def test_a_worker_that_dies_mid_send_is_covered_by_the_lease(app: App) -> None:
+    alert_id = insert_alert(app.database, ("webhook",))
+    with pytest.raises(Crash):
+        deliver_due(app.database, {"webhook": Recorder("webhook", failures=1, error=Crash)}, now=T0)
+    row = notification(app.database, alert_id, "webhook")
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 1, T0 + LEASE)
+    hook = Recorder("webhook")
+    assert deliver_due(app.database, {"webhook": hook}, now=T0 + LEASE / 2) == DeliveryReport()
+    assert deliver_due(app.database, {"webhook": hook}, now=T0 + LEASE) == DeliveryReport(delivered=1)
+    assert [a["id"] for a in hook.sent] == [alert_id]
+    assert notification(app.database, alert_id, "webhook")["attempts"] == 2
+
+
+def test_claims_that_never_finish_run_out(app: App) -> None:
+    alert_id = insert_alert(app.database, ("webhook",))
+    for step in range(3):
+        with pytest.raises(Crash):
+            deliver_due(
+                app.database,
+                {"webhook": Recorder("webhook", failures=1, error=Crash)},
+                now=T0 + step * HOUR,
+                max_attempts=3,
+            )
+    hook = Recorder("webhook")
+    report = deliver_due(app.database, {"webhook": hook}, now=T0 + 5 * HOUR, max_attempts=3)
+    assert report == DeliveryReport(failed=1)
+    assert hook.sent == []
+    row = notification(app.database, alert_id, "webhook")
+    assert row["status"] == "failed" and "gave up" in row["last_error"]
+
+
+def test_a_notification_whose_alert_is_gone_fails(app: App) -> None:
+    with app.database.projection() as connection:
+        connection.execute(notifications.insert(), notification_row(987_654, "log"))
+        connection.commit()
+    log = Recorder("log")
+    assert deliver_due(app.database, {"log": log}, now=T0) == DeliveryReport(failed=1)
+    assert log.sent == []
+    row = notification(app.database, 987_654, "log")
+    assert row["status"] == "failed" and "no longer exists" in row["last_error"]
+
+
+def test_naive_and_other_zone_clocks_are_read_as_utc(app: App) -> None:
+    from zoneinfo import ZoneInfo
+
+    insert_alert(app.database, ("log",), due=T0)
+    log = Recorder("log")
+    early = (T0 - timedelta(minutes=1)).astimezone(ZoneInfo("America/New_York"))
+    assert deliver_due(app.database, {"log": log}, now=early) == DeliveryReport()
+    assert deliver_due(app.database, {"log": log}, now=T0.replace(tzinfo=None)) == DeliveryReport(delivered=1)
+
+
+def test_alerts_raised_by_the_projector_reach_every_channel(app: App, webhook_server: WebhookServer) -> None:
+    # A ledger of its own, with no in-process wake-up: this test runs the catch-up itself.
+    ledger = Ledger(app.database)
+    results = ledger.append([offer(), claim("c1", "3300.00"), claim("c2", "900.00", date="2025-02-03")])
+    assert all(r.status == "recorded" for r in results)
+    projector = Projector(app.database, channels=["log", "webhook"])
+    caught = projector.catch_up("KTP-0042")
+    assert caught.raised
+    with app.database.read() as connection:
+        rows = connection.execute(select(notifications.c.alert_id, notifications.c.channel)).all()
+    assert sorted(rows) == sorted((i, c) for i in caught.raised for c in ("log", "webhook"))
+
+    log = Recorder("log")
+    notifiers: dict[str, Notifier] = {"log": log, "webhook": WebhookNotifier(webhook_server.url, SECRET)}
+    report = deliver_alerts(app.database, notifiers, caught.raised)
+    assert report == DeliveryReport(delivered=2 * len(caught.raised))
+    expected = sorted(projector.alerts("KTP-0042", include_resolved=True), key=lambda a: a["id"])
+    expected = [a for a in expected if a["id"] in caught.raised]
+    assert sorted(log.sent, key=lambda a: a["id"]) == expected
+    received = sorted((json.loads(hit.body) for hit in webhook_server.hits), key=lambda a: a["id"])
+    assert received == expected
+    kinds = {a["kind"] for a in expected}
+    assert "over_budget" in kinds
+    # Nothing is left to do, now or later.
+    assert deliver_due(app.database, notifiers, now=datetime.now(UTC) + 10 * HOUR) == DeliveryReport()
+    assert len(webhook_server.hits) == len(caught.raised)
+
+
+def test_backoff_grows_exponentially_with_a_little_jitter_up_to_an_hour() -> None:
+    assert backoff(1, rng=lambda: 0.0) == timedelta(seconds=2)
+    assert backoff(3, rng=lambda: 0.0) == timedelta(seconds=8)
+    assert backoff(3, rng=lambda: 1.0) == timedelta(seconds=8.8)
+    assert backoff(12, rng=lambda: 0.0) == timedelta(hours=1)
+    assert backoff(10_000) == timedelta(hours=1)
+    for attempts in range(1, 12):
+        assert timedelta(seconds=2**attempts) <= backoff(attempts) <= timedelta(seconds=1.1 * 2**attempts)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        deliver_due(None, {}, limit=0)  # type: ignore[arg-type]
