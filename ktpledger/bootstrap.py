@@ -5,10 +5,14 @@ Nothing connects at import time; `bootstrap()` returns the objects every entry p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.notifiers import Notifier
+from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.ledger import Ledger
+from ktpledger.service.notify import deliver_alerts
 from ktpledger.service.projections import Projector
 from ktpledger.service.wakeup import InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
@@ -23,6 +27,7 @@ class App:
     ledger: Ledger
     projector: Projector
     wakeup: WakeUp
+    notifiers: Mapping[str, Notifier] = field(default_factory=dict)
 
     def close(self) -> None:
         self.database.dispose()
@@ -32,8 +37,21 @@ def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None)
     """Build the application. Without a broker, projections run in-process after each append."""
     settings = settings or Settings.from_env()
     database = Database(build_engine(settings.database_url))
+    notifiers = {
+        name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
+    }
     projector = Projector(database, channels=settings.notify_channels)
     if wakeup is None:
-        wakeup = InProcess(projector) if settings.broker_url is None else load_dispatcher(settings)
+        if settings.broker_url is None:
+            wakeup = InProcess(projector, lambda alert_ids: deliver_alerts(database, notifiers, alert_ids))
+        else:
+            wakeup = load_dispatcher(settings)
     ledger = Ledger(database, on_appended=wakeup.projects_changed)
-    return App(settings=settings, database=database, ledger=ledger, projector=projector, wakeup=wakeup)
+    return App(
+        settings=settings,
+        database=database,
+        ledger=ledger,
+        projector=projector,
+        wakeup=wakeup,
+        notifiers=notifiers,
+    )

@@ -107,7 +107,11 @@ def configure(
     ),
 ) -> None:
     """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
-    ctx.obj = Settings.from_env().with_database(db)
+    try:
+        ctx.obj = Settings.from_env().with_database(db)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -117,8 +121,11 @@ def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
     settings: Settings = ctx.find_root().obj or Settings.from_env()
     try:
         application = bootstrap(settings)
-    except (ValueError, ArgumentError) as error:
+    except ArgumentError as error:
         typer.echo(f"error: bad database URL {settings.database_url!r}: {error}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as error:  # a setting that cannot work, e.g. an alert channel missing its address
+        typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     try:
         if migrate:

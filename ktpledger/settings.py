@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from ktpledger.notify_settings import notify_channels
+
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
 
 
@@ -31,9 +33,7 @@ class Settings:
         return cls(
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
-            notify_channels=tuple(
-                name.strip() for name in (env.get("KTPLEDGER_NOTIFY") or "log").split(",") if name.strip()
-            ),
+            notify_channels=tuple(notify_channels(env)),
         )
 
     def with_broker(self, url: str | None) -> Settings:

@@ -9,6 +9,7 @@ does no harm: the work is done at most once per event and the sweeper finds anyt
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -104,9 +105,33 @@ def _insert_ignore(dialect: str, table: Any) -> Any:
 class Projector:
     """Keeps the projection tables current with the ledger."""
 
-    def __init__(self, database: Database, channels: Sequence[str] = ("log",)) -> None:
+    def __init__(
+        self, database: Database, channels: Sequence[str] = ("log",), *, cache_size: int = 5000
+    ) -> None:
         self.database = database
         self.channels = tuple(channels)
+        # Folded projects kept warm between catch-ups, so a wake-up folds only the new events. An
+        # entry is used only when its version equals the saved one, and dropped on any failure.
+        self._live: OrderedDict[str, LiveProject] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _warm(
+        self, connection: Connection, project: str, saved: int
+    ) -> tuple[LiveProject, list[RecordedEvent]]:
+        """The project folded up to its saved version, and the events after it."""
+        live = self._live.pop(project, None)
+        if live is not None and live.version == saved:
+            return live, ledger_store.stream(connection, project, after_version=saved)
+        live = LiveProject.new(project)
+        stream = ledger_store.stream(connection, project)
+        for item in stream[:saved]:
+            live.fold(item.event(), item.version, item.hash)
+        return live, stream[saved:]
+
+    def _keep(self, live: LiveProject) -> None:
+        self._live[live.state.project] = live
+        while len(self._live) > self._cache_size:
+            self._live.popitem(last=False)
 
     # --- catching up -----------------------------------------------------------------------------
 
@@ -122,28 +147,28 @@ class Projector:
             if self.database.dialect == "postgresql":
                 query = query.with_for_update()
             saved = int(connection.execute(query).scalar_one())
-            stream = ledger_store.stream(connection, project)
-            if not stream or stream[-1].version <= saved:
+            live, new = self._warm(connection, project, saved)
+            if not new:
                 connection.rollback()
+                self._keep(live)
                 return CatchUp(project, saved, saved, [], 0)
-            live = LiveProject.new(project)
-            for item in stream[:saved]:
-                live.fold(item.event(), item.version, item.hash)
             raised: list[int] = []
             resolved = 0
-            for item in stream[saved:]:
+            for item in new:
                 changes = live.apply(item.event(), item.version, item.hash)
                 new_ids, ended = self._record_changes(connection, project, item, changes, now)
                 raised += new_ids
                 resolved += ended
             self._write_lines(connection, project, live)
-            head = stream[-1]
+            head = new[-1]
             connection.execute(
                 update(projection_heads)
                 .where(projection_heads.c.project == project)
                 .values(version=head.version, position=head.position, clock=live.latest, updated_at=now)
             )
             connection.commit()
+        # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
+        self._keep(live)
         return CatchUp(project, saved, head.version, raised, resolved)
 
     def _record_changes(
@@ -310,6 +335,7 @@ class Projector:
 
     def replay(self, *, batch: int = 20_000) -> tuple[int, int]:
         """Rebuild every projection from the ledger alone: (events read, projects)."""
+        self._live.clear()
         live: dict[str, LiveProject] = {}
         alert_rows: list[dict[str, Any]] = []
         open_index: dict[tuple[str, AlertKey], dict[str, Any]] = {}
