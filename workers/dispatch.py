@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ktpledger.service.wakeup import each_logged
+from ktpledger.service.wakeup import chunks, each_logged
 from ktpledger.settings import Settings
 
 
 class CeleryWakeUp:
-    """Sends one `ktpledger.catch_up` message per project that gained events."""
+    """Sends `ktpledger.catch_up` messages naming the projects that gained events (a few per message,
+    so one append is one or a few messages, however many projects it touched)."""
 
     def __init__(self, settings: Settings) -> None:
         from workers.app import make_app
@@ -15,4 +16,4 @@ class CeleryWakeUp:
         self.app = make_app(settings)
 
     def projects_changed(self, projects: set[str]) -> None:
-        each_logged(projects, lambda project: self.app.send_task("ktpledger.catch_up", args=[project]))
+        each_logged(chunks(projects), lambda chunk: self.app.send_task("ktpledger.catch_up", args=[chunk]))

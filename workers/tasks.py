@@ -10,6 +10,7 @@ from typing import Any
 from celery.signals import worker_process_init
 
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.service.wakeup import chunks
 from ktpledger.settings import Settings
 from workers.app import app
 
@@ -18,11 +19,11 @@ _application: App | None = None
 
 
 class _Dispatcher:
-    """Inside a worker, new alerts are delivered by a task of their own."""
+    """Inside a worker, a wake-up is another catch-up message."""
 
     def projects_changed(self, projects: set[str]) -> None:
-        for project in sorted(projects):
-            catch_up.delay(project)
+        for chunk in chunks(projects):
+            catch_up.delay(chunk)
 
 
 def application() -> App:
@@ -40,12 +41,19 @@ def _fresh_process(**_: Any) -> None:
 
 
 @app.task(name="ktpledger.catch_up")
-def catch_up(project: str) -> dict[str, Any]:
-    """Fold the project's new events into its projections; raise and resolve its alerts."""
-    result = application().projector.catch_up(project)
-    if result.raised:
-        deliver.delay(result.raised)
-    return {"project": project, "from": result.from_version, "to": result.to_version, "raised": result.raised}
+def catch_up(projects: str | list[str]) -> dict[str, Any]:
+    """Fold the new events of the named projects into their projections; raise and resolve their
+    alerts. The message names projects and nothing else: the events are read from the ledger."""
+    names = [projects] if isinstance(projects, str) else list(projects)
+    results = application().projector.catch_up_many(names)
+    raised = [alert for result in results for alert in result.raised]
+    if raised:
+        deliver.delay(raised)
+    return {
+        "projects": len(results),
+        "events": sum(r.to_version - r.from_version for r in results),
+        "raised": raised,
+    }
 
 
 @app.task(name="ktpledger.deliver")
@@ -72,8 +80,8 @@ def sweep() -> dict[str, int]:
     projector = application().projector
     changed, position = projector.changed_since_sweep()
     lagging = set(projector.lagging()) | changed
-    for project in sorted(lagging):
-        catch_up.delay(project)
+    for chunk in chunks(lagging):
+        catch_up.delay(chunk)
     projector.save_sweep(position)
     return {"woken": len(lagging)}
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ktpledger.adapters import ledger_store
@@ -112,24 +112,13 @@ class Projector:
         self.channels = tuple(channels)
         # Folded projects kept warm between catch-ups, so a wake-up folds only the new events. An
         # entry is used only when its version equals the saved one, and dropped on any failure.
-        self._live: OrderedDict[str, LiveProject] = OrderedDict()
+        self._live: OrderedDict[str, tuple[LiveProject, dict[str, tuple[Any, ...]]]] = OrderedDict()
         self._cache_size = cache_size
 
-    def _warm(
-        self, connection: Connection, project: str, saved: int
-    ) -> tuple[LiveProject, list[RecordedEvent]]:
-        """The project folded up to its saved version, and the events after it."""
-        live = self._live.pop(project, None)
-        if live is not None and live.version == saved:
-            return live, ledger_store.stream(connection, project, after_version=saved)
-        live = LiveProject.new(project)
-        stream = ledger_store.stream(connection, project)
-        for item in stream[:saved]:
-            live.fold(item.event(), item.version, item.hash)
-        return live, stream[saved:]
-
-    def _keep(self, live: LiveProject) -> None:
-        self._live[live.state.project] = live
+    def _keep(self, live: LiveProject, written: dict[str, tuple[Any, ...]]) -> None:
+        project = live.state.project
+        self._live[project] = (live, written)
+        self._live.move_to_end(project)
         while len(self._live) > self._cache_size:
             self._live.popitem(last=False)
 
@@ -137,39 +126,120 @@ class Projector:
 
     def catch_up(self, project: str) -> CatchUp:
         """Fold the project's new events into its projection; safe to call any number of times."""
+        return self.catch_up_many([project])[0]
+
+    def catch_up_many(self, projects: Iterable[str]) -> list[CatchUp]:
+        """Catch several projects up in one transaction (a handful of statements, whatever their
+        number): lock their saved versions, read the events after them, fold, write, commit."""
+        names = sorted(set(projects))
+        if not names:
+            return []
+        now = datetime.now(UTC)
+        kept: list[tuple[LiveProject, dict[str, tuple[Any, ...]]]] = []
+        results: list[CatchUp] = []
         with self.database.projection() as connection:
-            now = datetime.now(UTC)
-            connection.execute(
-                _insert_ignore(self.database.dialect, projection_heads),
-                {"project": project, "version": 0, "position": 0, "clock": None, "updated_at": now},
-            )
-            query = select(projection_heads.c.version).where(projection_heads.c.project == project)
-            if self.database.dialect == "postgresql":
-                query = query.with_for_update()
-            saved = int(connection.execute(query).scalar_one())
-            live, new = self._warm(connection, project, saved)
-            if not new:
-                connection.rollback()
-                self._keep(live)
-                return CatchUp(project, saved, saved, [], 0)
-            raised: list[int] = []
-            resolved = 0
-            for item in new:
-                changes = live.apply(item.event(), item.version, item.hash)
-                new_ids, ended = self._record_changes(connection, project, item, changes, now)
-                raised += new_ids
-                resolved += ended
-            self._write_lines(connection, project, live)
-            head = new[-1]
-            connection.execute(
-                update(projection_heads)
-                .where(projection_heads.c.project == project)
-                .values(version=head.version, position=head.position, clock=live.latest, updated_at=now)
-            )
-            connection.commit()
+            saved = self._lock_heads(connection, names, now)
+            warm: dict[str, tuple[LiveProject, dict[str, tuple[Any, ...]]]] = {}
+            for name in names:
+                entry = self._live.pop(name, None)
+                if entry is not None and entry[0].version == saved[name]:
+                    warm[name] = entry
+            fresh = self._read_new(connection, {name: saved[name] if name in warm else 0 for name in names})
+            line_rows: list[dict[str, Any]] = []
+            head_rows: list[dict[str, Any]] = []
+            for name in names:
+                live, written = warm.get(name) or (LiveProject.new(name), {})
+                stream = fresh.get(name, [])
+                if name not in warm:
+                    for item in stream[: saved[name]]:
+                        live.fold(item.event(), item.version, item.hash)
+                    stream = stream[saved[name] :]
+                raised: list[int] = []
+                resolved = 0
+                for item in stream:
+                    changes = live.apply(item.event(), item.version, item.hash)
+                    new_ids, ended = self._record_changes(connection, name, item, changes, now)
+                    raised += new_ids
+                    resolved += ended
+                if stream:
+                    written = dict(written)
+                    for ordinal, line in enumerate(live.ordered_lines()):
+                        row = line_row(name, ordinal, line)
+                        if written.get(line.category.value) != tuple(row.values()):
+                            line_rows.append(row)
+                            written[line.category.value] = tuple(row.values())
+                    head = stream[-1]
+                    head_rows.append(
+                        {
+                            "project": name,
+                            "version": head.version,
+                            "position": head.position,
+                            "clock": live.latest,
+                            "updated_at": now,
+                        }
+                    )
+                kept.append((live, written))
+                results.append(CatchUp(name, saved[name], live.version, raised, resolved))
+            if head_rows:
+                self._upsert(connection, allowance_lines, line_rows, ("project", "category"))
+                self._upsert(connection, projection_heads, head_rows, ("project",))
+                connection.commit()
         # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
-        self._keep(live)
-        return CatchUp(project, saved, head.version, raised, resolved)
+        for live, written in kept:
+            self._keep(live, written)
+        return results
+
+    def _lock_heads(self, connection: Connection, names: list[str], now: datetime) -> dict[str, int]:
+        """Each project's saved version, its row locked to this transaction (created if new)."""
+        dialect = self.database.dialect
+        statement = (
+            postgresql.insert(projection_heads)
+            if dialect == "postgresql"
+            else sqlite.insert(projection_heads)
+        )
+        rows = [
+            {"project": name, "version": 0, "position": 0, "clock": None, "updated_at": now} for name in names
+        ]
+        # DO UPDATE (a no-op) rather than DO NOTHING: it locks existing rows and returns them all.
+        statement = (
+            statement.values(rows)
+            .on_conflict_do_update(index_elements=["project"], set_={"project": statement.excluded.project})
+            .returning(projection_heads.c.project, projection_heads.c.version)
+        )
+        return {project: int(version) for project, version in connection.execute(statement)}
+
+    def _read_new(self, connection: Connection, after: dict[str, int]) -> dict[str, list[RecordedEvent]]:
+        """The events of each project after the given version, oldest first."""
+        found: dict[str, list[RecordedEvent]] = {}
+        if self.database.dialect == "postgresql":
+            query = text(
+                "SELECT e.position, e.project, e.version, e.type, e.schema_version, e.key, e.date, e.data, "
+                "e.recorded_at, e.prev_hash, e.hash FROM events e "
+                "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
+                "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
+            )
+            rows = connection.execute(query, {"projects": list(after), "afters": list(after.values())})
+            for row in rows:
+                found.setdefault(row.project, []).append(ledger_store.to_recorded(row))
+            return found
+        for name, version in after.items():
+            found[name] = ledger_store.stream(connection, name, after_version=version)
+        return found
+
+    def _upsert(
+        self, connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]
+    ) -> None:
+        if not rows:
+            return
+        dialect = self.database.dialect
+        statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        statement = statement.values(rows)
+        columns = [name for name in rows[0] if name not in keys]
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}
+            )
+        )
 
     def _record_changes(
         self, connection: Connection, project: str, item: RecordedEvent, changes: AlertChanges, now: datetime
@@ -222,12 +292,6 @@ class Projector:
                     },
                 )
         return new_ids, ended
-
-    def _write_lines(self, connection: Connection, project: str, live: LiveProject) -> None:
-        connection.execute(delete(allowance_lines).where(allowance_lines.c.project == project))
-        rows = [line_row(project, ordinal, line) for ordinal, line in enumerate(live.ordered_lines())]
-        if rows:
-            connection.execute(allowance_lines.insert(), rows)
 
     # --- finding work left behind ----------------------------------------------------------------
 

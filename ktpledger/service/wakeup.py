@@ -33,10 +33,10 @@ class InProcess:
         self.deliver = deliver
 
     def projects_changed(self, projects: set[str]) -> None:
-        for project in sorted(projects):
-            result = self.projector.catch_up(project)
-            if result.raised and self.deliver is not None:
-                self.deliver(result.raised)
+        for message in chunks(projects):
+            raised = [alert for result in self.projector.catch_up_many(message) for alert in result.raised]
+            if raised and self.deliver is not None:
+                self.deliver(raised)
 
 
 class DispatcherNotFound(RuntimeError):
@@ -55,10 +55,19 @@ def load_dispatcher(settings: Settings, name: str = "celery") -> WakeUp:
     )
 
 
-def each_logged(projects: Iterable[str], send: Callable[[str], None]) -> None:
-    """Send one wake-up per project; a failure is logged, never raised: the sweeper will find it."""
-    for project in sorted(projects):
+PROJECTS_PER_MESSAGE = 20
+
+
+def chunks(projects: Iterable[str], size: int = PROJECTS_PER_MESSAGE) -> list[list[str]]:
+    """Projects sorted and cut into wake-up messages of at most `size`."""
+    names = sorted(set(projects))
+    return [names[start : start + size] for start in range(0, len(names), size)]
+
+
+def each_logged(messages: Iterable[list[str]], send: Callable[[list[str]], object]) -> None:
+    """Send each wake-up; a failure is logged, never raised: the sweeper will find the work."""
+    for message in messages:
         try:
-            send(project)
+            send(message)
         except Exception:  # a broker hiccup must not fail an append that is already committed
-            log.warning("could not wake the projection of %s; the sweeper will", project, exc_info=True)
+            log.warning("could not wake the projections of %s; the sweeper will", message, exc_info=True)
