@@ -356,13 +356,27 @@ def celery_command(ctx: typer.Context, *arguments: str) -> None:
 @app.command()
 def worker(
     ctx: typer.Context,
-    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, max=64, help="worker processes"),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64, help="pool processes (prefork)"),
     loglevel: str = typer.Option("info", "--loglevel", help="debug, info, warning or error"),
     hostname: str | None = typer.Option(None, "--hostname", help="a unique node name"),
+    pool: str = typer.Option(
+        "auto",
+        "--pool",
+        help="solo (tasks in this process), prefork or threads; auto: solo for -c 1, else prefork",
+    ),
 ) -> None:
     """A Celery worker for the projection, alert and notification tasks."""
+    if pool == "auto":
+        # A catch-up is short database work: on a small machine one process per core with the solo
+        # pool beats a prefork pool, whose per-task hand-off costs more than the task.
+        pool = "solo" if concurrency == 1 else "prefork"
+    if pool not in ("prefork", "solo", "threads"):
+        typer.echo(f"error: --pool must be prefork, solo or threads, got {pool!r}", err=True)
+        raise typer.Exit(2)
     arguments = [
         "worker",
+        "--pool",
+        pool,
         "-Q",
         "ktpledger",
         "-c",

@@ -181,6 +181,9 @@ class Projector:
                 kept.append((live, written))
                 results.append(CatchUp(name, saved[name], live.version, raised, resolved))
             if head_rows:
+                committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
+                for row in head_rows:
+                    row["updated_at"] = committing
                 self._upsert(connection, allowance_lines, line_rows, ("project", "category"))
                 self._upsert(connection, projection_heads, head_rows, ("project",))
                 connection.commit()
