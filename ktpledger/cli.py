@@ -6,6 +6,7 @@ Exit status: 0 done; 1 some input was rejected (the message names the rule); 2 u
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_date
 from ktpledger.domain.money import format_pounds, parse_money
 from ktpledger.domain.rules import BusinessType, Methodology, parse_choice
+from ktpledger.service import statements
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
 from ktpledger.settings import Settings
@@ -328,6 +330,68 @@ def describe(detail: dict[str, Any]) -> str:
     return ", ".join(f"{name} {value}" for name, value in sorted(detail.items()) if name != "message")
 
 
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+    HTML = "html"
+    PDF = "pdf"
+
+
+def write_report(document: dict[str, Any], kind: str, fmt: ReportFormat, out: str | None) -> None:
+    """Render `document` and write it to `out` (or stdout); binary formats need `--out` on a terminal."""
+    from ktpledger.reports import render
+
+    body = render(document, kind, fmt.value)
+    if out is None:
+        if fmt in (ReportFormat.XLSX, ReportFormat.PDF) and sys.stdout.isatty():
+            typer.echo(f"error: --format {fmt.value} is binary: give --out FILE", err=True)
+            raise typer.Exit(2)
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).write_bytes(body)
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out} ({len(body):,} bytes)", err=True)
+
+
+REPORT_FORMAT = typer.Option(ReportFormat.JSON, "--format", help="json, csv, xlsx, html or pdf")
+OUT_OPTION = typer.Option(None, "--out", help="write to this file instead of stdout")
+
+
+@app.command()
+@refuses_input
+def reconcile(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="the project's reference"),
+    output_format: ReportFormat = REPORT_FORMAT,
+    out: str | None = OUT_OPTION,
+) -> None:
+    """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
+    with opened(ctx) as application:
+        document = statements.reconciliation(application.database, project)
+    write_report(document, "reconciliation", output_format, out)
+
+
+@app.command("claim-pack")
+@refuses_input
+def claim_pack(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="the project's reference"),
+    quarter: str = typer.Option(..., "--quarter", help="the quarter claimed, e.g. 2025Q2"),
+    output_format: ReportFormat = REPORT_FORMAT,
+    out: str | None = OUT_OPTION,
+) -> None:
+    """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
+    ineligible, alerts open at the quarter's end and a forecast to the end date."""
+    with opened(ctx) as application:
+        document = statements.claim_pack(application.database, project, quarter)
+    write_report(document, "claim_pack", output_format, out)
+
+
 @app.command()
 def replay(ctx: typer.Context) -> None:
     """Rebuild every projection from the ledger alone."""
@@ -478,24 +542,133 @@ def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:
     )
 
 
+SHOW_ALLOWANCES_AFTER = {"2024 Q4", "2025 Q3", "LMC, October 2025", "2026 Q1 and closure"}
+
+
 @app.command()
-def demo() -> None:
-    """The main job on the embedded default (until the ledger exists: the guidance's worked costings)."""
-    for request in (
-        CostingRequest(
-            methodology=Methodology.FEC,
-            business_type=BusinessType.SME,
-            months=12,
-            salary=Decimal(45000),
-            supervisor_cost=Decimal(80000),
-            support_costs=Decimal(36000),
-        ),
-        CostingRequest(
-            methodology=Methodology.NON_FEC, business_type=BusinessType.SME, months=12, salary=Decimal(45000)
-        ),
-    ):
-        typer.echo("")
-        show_costing(request, OutputFormat.TABLE)
+def demo(
+    ctx: typer.Context,
+    reports: str = typer.Option("reports", "--reports", help="folder for the HTML and PDF reconciliation"),
+) -> None:
+    """The main job on the embedded default: a 24-month fec project's life recorded quarter by quarter,
+    its allowances and alerts shown as it goes, its reconciliation shown and written as HTML and PDF."""
+    from ktpledger.demo_story import PROJECT, quarters
+    from ktpledger.reports import render
+
+    # The demo shows each alert as it is raised; the log channel would print it a second time.
+    logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
+
+    with opened(ctx) as application:
+        url = application.database.engine.url.render_as_string(hide_password=True)
+        typer.echo(f"ktpledger demo: project {PROJECT} into {url}")
+        typer.echo("(the guidance's worked costing for the offer's shape comes first)\n")
+        show_costing(
+            CostingRequest(
+                methodology=Methodology.FEC,
+                business_type=BusinessType.SME,
+                months=24,
+                salary=Decimal(50000),
+                supervisor_cost=Decimal(80000),
+                support_costs=Decimal(36000),
+            ),
+            OutputFormat.TABLE,
+        )
+        known = {
+            alert["id"]: alert["status"]
+            for alert in application.projector.alerts(PROJECT, include_resolved=True)
+        }
+        for label, items in quarters():
+            results = application.ledger.append(items)
+            counts = {
+                status: sum(r.status == status for r in results)
+                for status in ("recorded", "duplicate", "rejected")
+            }
+            summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+            typer.echo(f"\n== {label}: {len(items)} events ({summary})")
+            for result in results:
+                if result.error is not None:
+                    typer.echo(f"   refused {result.key}: {result.error.rule}: {result.error.message}")
+            for alert in application.projector.alerts(PROJECT, include_resolved=True):
+                before = known.get(alert["id"])
+                if before != alert["status"]:
+                    verb = "raised  " if alert["status"] == "open" else "resolved"
+                    typer.echo(
+                        f"   alert {verb} {alert['category']} {alert['kind']}: {describe(alert['detail'])}"
+                    )
+                    known[alert["id"]] = alert["status"]
+            if label in SHOW_ALLOWANCES_AFTER:
+                report = application.projector.allowances(PROJECT).to_json()
+                rows = [
+                    (
+                        line["category"],
+                        pounds(line["budget"]),
+                        pounds(line["spent"]),
+                        pounds(line["remaining"]),
+                        pounds(line["eligible"]),
+                        pounds(line["ineligible"]),
+                    )
+                    for line in report["lines"]
+                ]
+                header = ("category", "budget", "spent", "remaining", "eligible", "ineligible")
+                typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5}))
+        document = statements.reconciliation(application.database, PROJECT)
+    typer.echo(
+        f"\n== Reconciliation ({'final' if document['final'] else 'statement so far'}), "
+        f"grant rate {Decimal(document['grant_rate']) * 100:.0f}%"
+    )
+    rows = [
+        (
+            line["category"],
+            pounds(line["original_budget"]),
+            pounds(line["final_budget"]),
+            pounds(line["claimed"]),
+            pounds(line["eligible"]),
+            pounds(line["ineligible"]),
+            pounds(line["grant"]),
+            pounds(line["business"]),
+        )
+        for line in document["lines"]
+    ]
+    totals = document["totals"]
+    rows.append(
+        (
+            "total",
+            pounds(totals["original_budget"]),
+            pounds(totals["final_budget"]),
+            pounds(totals["claimed"]),
+            pounds(totals["eligible"]),
+            pounds(totals["ineligible"]),
+            pounds(totals["grant"]),
+            pounds(totals["business"]),
+        )
+    )
+    header = (
+        "category",
+        "original",
+        "final budget",
+        "claimed",
+        "eligible",
+        "ineligible",
+        "grant",
+        "business",
+    )
+    typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
+    leave = document["parental_leave"]
+    typer.echo(
+        f"parental leave incurred {pounds(leave['incurred'])}, reimbursable {pounds(leave['reimbursable'])}; "
+        f"grant paid {pounds(document['grant_paid'])}; balance due {pounds(document['balance_due'])}"
+    )
+    typer.echo(
+        f"made from ledger position {document['ledger']['position']}, "
+        f"head {document['ledger']['head_hash'][:16]}"
+    )
+    folder = Path(reports)
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in ("html", "pdf"):
+        path = folder / f"{PROJECT}-reconciliation.{fmt}"
+        path.write_bytes(render(document, "reconciliation", fmt))
+        typer.echo(f"wrote {path.resolve()}")
+    typer.echo("\nsee it on the dashboard: ktpledger serve   (then open http://127.0.0.1:8000/)")
 
 
 def main() -> None:
