@@ -5,26 +5,139 @@ heads it validates against and holds it to commit. That serialises appends (read
 blocked), so positions are assigned and become visible in the same order: a reader that bookmarks
 "after position P" never misses an event that commits later with a lower number. On SQLite a write
 transaction is `BEGIN IMMEDIATE`, which takes the database's one write lock for the same effect.
+
+Appends are latency-bound on PostgreSQL, so the append transaction saves round trips: with psycopg,
+BEGIN, the LOCK and the first read under it go to the server together (a pipeline), and a pooled
+connection is pinged before use only when it has been idle for a while.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
 WRITE_OPTION = "ktpledger_write"
+LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
+PING_AFTER_IDLE = 1.0  # seconds a pooled connection may rest before it is pinged on checkout
+_IDLE_SINCE = "ktpledger_idle_since"
+_OWN_BEGIN = "ktpledger_own_begin"
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`, set up for the ledger's locking on its backend."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    pre_ping = kwargs.pop("pool_pre_ping", None)
+    engine = create_engine(url, pool_pre_ping=bool(pre_ping), **kwargs)
+    if pre_ping is None:
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, as `pool_pre_ping`, but a connection checked in less than
+    `PING_AFTER_IDLE` seconds ago is not pinged: a burst of appends pays no extra round trip each,
+    and a connection that died while resting (a server restart, an idle timeout) is still replaced."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (up to three times).
+            raise DisconnectionError(f"connection lost while idle: {error}") from error
+
+
+def lock_events(
+    connection: Connection, then: tuple[str, Sequence[Any]] | None = None
+) -> list[tuple[Any, ...]]:
+    """Take the append lock in a write transaction opened with `Database.write(lock=False)`, then
+    run `then` (a driver-level query and its parameters) under it; returns the rows of `then`.
+
+    PostgreSQL: `LOCK TABLE events IN EXCLUSIVE MODE`. With psycopg, BEGIN, the LOCK and `then` go
+    as one simple-protocol query (`then`'s parameters bound client-side, as psycopg quotes them):
+    one round trip where there would be three. SQLite: the transaction's `BEGIN IMMEDIATE` already
+    holds the lock, so only `then` runs.
+    """
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return _lock_events_psycopg(connection, then)
+    if dialect.name == "postgresql":
+        connection.exec_driver_sql(LOCK_EVENTS)
+    if then is None:
+        return []
+    return [tuple(row) for row in connection.exec_driver_sql(then[0], tuple(then[1]))]
+
+
+def _lock_events_psycopg(
+    connection: Connection, then: tuple[str, Sequence[Any]] | None
+) -> list[tuple[Any, ...]]:
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    record = connection.connection
+    driver = record.driver_connection
+    statements = [LOCK_EVENTS]
+    with driver_errors(connection, LOCK_EVENTS), psycopg.ClientCursor(driver) as cursor:  # type: ignore[arg-type]
+        if then is not None:
+            statements.append(cursor.mogrify(then[0], then[1]))
+        if not driver.autocommit and driver.info.transaction_status == TransactionStatus.IDLE:  # type: ignore[union-attr]
+            # psycopg would send a BEGIN of its own first, a round trip alone: send it with the rest
+            # instead. The connection is in autocommit mode (no implicit BEGIN) until the
+            # transaction ends; `Database.write` then restores it.
+            driver.autocommit = True  # type: ignore[union-attr]
+            record.info[_OWN_BEGIN] = True
+            statements.insert(0, "BEGIN")
+        cursor.execute("; ".join(statements), prepare=False)
+        if then is None:
+            return []
+        for _ in range(len(statements) - 1):
+            cursor.nextset()  # to the result of `then`, the last statement
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _end_own_begin(connection: Connection) -> None:
+    """Back to the driver's usual mode after a transaction `lock_events` began itself; a connection
+    that cannot be put back (it was lost mid-transaction) is discarded rather than pooled."""
+    if connection.invalidated or not connection.connection.info.pop(_OWN_BEGIN, False):
+        return
+    try:
+        connection.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+    except Exception as error:  # never pool a connection left in autocommit mode
+        connection.invalidate(error)
+
+
+@contextmanager
+def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
+    """Raise an error of the driver, used directly, as SQLAlchemy would have raised it (an
+    `IntegrityError` for a unique violation...), invalidating the connection if it was lost."""
+    dialect = connection.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as error:
+        raw = connection.connection.dbapi_connection
+        lost = dialect.is_disconnect(error, raw, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            statement, None, error, dbapi_error, connection_invalidated=lost, dialect=dialect
+        ) from error
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
@@ -67,19 +180,23 @@ class Database:
             transaction.rollback()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, lock: bool = True) -> Iterator[Connection]:
         """A write transaction holding the append lock; rolled back unless the block commits it
-        with `connection.commit()`."""
+        with `connection.commit()`. With `lock=False` the block must take the lock itself, before
+        it reads anything, with `lock_events` (which can send its first read along with it)."""
         with self.engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             transaction = connection.begin()
             try:
-                if self.dialect == "postgresql":
-                    connection.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+                if lock:
+                    lock_events(connection)
                 yield connection
             finally:
-                if transaction.is_active:
-                    transaction.rollback()
+                try:
+                    if transaction.is_active:
+                        transaction.rollback()
+                finally:
+                    _end_own_begin(connection)
 
     @contextmanager
     def projection(self, *, exclusive: bool = False) -> Iterator[Connection]:

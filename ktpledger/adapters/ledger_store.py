@@ -1,12 +1,20 @@
-"""Reading and appending ledger rows with SQLAlchemy Core; nothing here updates or deletes."""
+"""Reading and appending ledger rows with SQLAlchemy Core; nothing here updates or deletes.
+
+The append path (`heads`, `insert`) is the hot one and speaks each backend's own SQL: the heads of
+a batch's projects are one index probe each, and on PostgreSQL a large batch goes in by COPY. The
+values stored are exactly those SQLAlchemy's own INSERT would bind (its bind processors are applied).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy.engine import Dialect
 
+from ktpledger.adapters.database import driver_errors, lock_events
 from ktpledger.adapters.tables import events
 from ktpledger.domain.recorded import RecordedEvent
 
@@ -36,16 +44,79 @@ _STREAM_AFTER = (
 )
 
 
+_STREAMS = (
+    select(*COLUMNS)
+    .where(events.c.project.in_(bindparam("projects", expanding=True)))
+    .order_by(events.c.project, events.c.version)
+)
+STREAMS_CHUNK = 500  # projects per query when loading many streams
+
+# One index probe per project (the unique index on project, version), however long its stream.
+_PG_HEADS = (
+    "SELECT p.project, (SELECT max(e.version) FROM events AS e WHERE e.project = p.project) "
+    "FROM unnest(%s::varchar[]) AS p(project)"
+)
+_SQLITE_HEADS = (
+    "SELECT p.value, (SELECT max(e.version) FROM events AS e WHERE e.project = p.value) "
+    "FROM json_each(?) AS p"
+)
+
+_ONE_HEAD = {
+    "postgresql": "SELECT max(version) FROM events WHERE project = %s",
+    "sqlite": "SELECT max(version) FROM events WHERE project = ?",
+}
+
+# The columns an append writes, in order; the database assigns `position`.
+INSERT_COLUMNS = (
+    "project",
+    "version",
+    "type",
+    "schema_version",
+    "key",
+    "date",
+    "data",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
+COPY_FROM_ROWS = 16  # PostgreSQL: COPY a batch of at least this many rows, INSERT a smaller one
+_COPY = f"COPY events ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+
+
 def to_recorded(row: Row[Any]) -> RecordedEvent:
     return RecordedEvent(*row)
 
 
-def heads(connection: Connection, projects: Iterable[str]) -> dict[str, int]:
-    """The latest version of each named project that has events."""
+def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False) -> dict[str, int]:
+    """The latest version of each named project that has events. With `lock`, take the append lock
+    first (`lock_events`, in a `Database.write(lock=False)` transaction), in the same round trip."""
     names = sorted(set(projects))
-    if not names:
+    query = _heads_query(connection.dialect.name, names)
+    if query is None:  # another backend: portable SQL, after the lock
+        if lock:
+            lock_events(connection)
+        if not names:
+            return {}
+        rows: Iterable[Sequence[Any]] = connection.execute(_HEADS, {"projects": names})
+    elif lock:
+        rows = lock_events(connection, query)
+    elif not names:
         return {}
-    return {project: version for project, version in connection.execute(_HEADS, {"projects": names})}
+    else:
+        rows = connection.exec_driver_sql(query[0], tuple(query[1]))
+    if len(names) == 1:  # the one-project query returns the version alone
+        rows = [(names[0], row[0]) for row in rows]
+    return {project: version for project, version in rows if version is not None}
+
+
+def _heads_query(dialect: str, names: list[str]) -> tuple[str, Sequence[Any]] | None:
+    if dialect not in _ONE_HEAD:
+        return None
+    if len(names) == 1:
+        return _ONE_HEAD[dialect], (names[0],)
+    if dialect == "postgresql":
+        return _PG_HEADS, (names,)
+    return _SQLITE_HEADS, (json.dumps(names),)
 
 
 def stream(connection: Connection, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
@@ -54,10 +125,86 @@ def stream(connection: Connection, project: str, *, after_version: int = 0) -> l
     return [to_recorded(row) for row in rows]
 
 
+def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+    """The whole stream of each named project that has events, oldest first, in a few queries."""
+    names = sorted(set(projects))
+    found: dict[str, list[RecordedEvent]] = {}
+    for start in range(0, len(names), STREAMS_CHUNK):
+        chunk = names[start : start + STREAMS_CHUNK]
+        for row in connection.execute(_STREAMS, {"projects": chunk}):
+            item = to_recorded(row)
+            found.setdefault(item.project, []).append(item)
+    return found
+
+
 def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append rows (one executemany); the database assigns positions."""
-    if rows:
+    """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    values = [_bound(dialect)(row) for row in rows]
+    if dialect.name == "postgresql" and dialect.driver == "psycopg" and len(values) >= COPY_FROM_ROWS:
+        _copy(connection, values)
+        return
+    statement = _insert_sql(dialect)
+    if statement is None:
         connection.execute(events.insert(), list(rows))
+    elif dialect.driver == "psycopg":  # the driver itself: SQLAlchemy's execution costs more than the INSERT
+        with driver_errors(connection, statement), connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            if len(values) == 1:
+                cursor.execute(statement, values[0])
+            else:
+                cursor.executemany(statement, values)
+    else:
+        connection.exec_driver_sql(statement, values if len(values) > 1 else values[0])
+
+
+_BINDERS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
+
+
+def _bound(dialect: Dialect) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row as the driver is handed it by SQLAlchemy's INSERT: each column's bind processor applied
+    (SQLite stores dates and times as text in SQLAlchemy's format; psycopg takes them as they are)."""
+    cache_key = (dialect.name, dialect.driver)
+    binder = _BINDERS.get(cache_key)
+    if binder is None:
+        processors = [
+            (name, events.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in INSERT_COLUMNS
+        ]
+        if all(process is None for _, process in processors):
+
+            def binder(row: dict[str, Any]) -> tuple[Any, ...]:
+                return tuple([row[name] for name in INSERT_COLUMNS])
+
+        else:
+
+            def binder(row: dict[str, Any]) -> tuple[Any, ...]:
+                return tuple(
+                    [
+                        row[name] if process is None or row[name] is None else process(row[name])
+                        for name, process in processors
+                    ]
+                )
+
+        _BINDERS[cache_key] = binder
+    return binder
+
+
+def _insert_sql(dialect: Dialect) -> str | None:
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if marker is None:
+        return None
+    return f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join([marker] * len(INSERT_COLUMNS))})"
+
+
+def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+    """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
+    SQLAlchemy's (a unique violation is an `IntegrityError`, as from an INSERT)."""
+    driver = connection.connection.driver_connection
+    with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
+        for row in values:
+            copy.write_row(row)
 
 
 def read_after(connection: Connection, position: int, *, limit: int = 1000) -> list[RecordedEvent]:

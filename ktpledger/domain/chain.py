@@ -19,12 +19,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
+
+# Exactly what `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` builds
+# on each call, made once (an encoder keeps no state between calls).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> str:
     """The one JSON text of `value` that is hashed and stored."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def format_instant(moment: datetime) -> str:
@@ -49,25 +54,53 @@ class ChainLink:
     prev: str
 
     def digest(self) -> str:
-        document = (
-            '{"data":'
-            + self.data
-            + ',"date":'
-            + json.dumps(self.date)
-            + ',"key":'
-            + json.dumps(self.key, ensure_ascii=False)
-            + ',"prev":'
-            + json.dumps(self.prev)
-            + ',"project":'
-            + json.dumps(self.project, ensure_ascii=False)
-            + ',"recorded_at":'
-            + json.dumps(self.recorded_at)
-            + ',"schema_version":'
-            + str(self.schema_version)
-            + ',"type":'
-            + json.dumps(self.type)
-            + ',"version":'
-            + str(self.version)
-            + "}"
+        return link_digest(
+            self.project,
+            self.version,
+            self.type,
+            self.schema_version,
+            self.key,
+            self.date,
+            self.recorded_at,
+            self.data,
+            self.prev,
         )
-        return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+def link_digest(
+    project: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    key: str,
+    date: str,
+    recorded_at: str,
+    data: str,
+    prev: str,
+) -> str:
+    """`ChainLink(...).digest()` without building the link. The text encoders are the ones
+    `json.dumps(text)` (ASCII-escaped) and `json.dumps(text, ensure_ascii=False)` call for a string."""
+    document = "".join(
+        (
+            '{"data":',
+            data,
+            ',"date":',
+            encode_basestring_ascii(date),
+            ',"key":',
+            encode_basestring(key),
+            ',"prev":',
+            encode_basestring_ascii(prev),
+            ',"project":',
+            encode_basestring(project),
+            ',"recorded_at":',
+            encode_basestring_ascii(recorded_at),
+            ',"schema_version":',
+            str(schema_version),
+            ',"type":',
+            encode_basestring_ascii(event_type),
+            ',"version":',
+            str(version),
+            "}",
+        )
+    )
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()

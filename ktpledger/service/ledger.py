@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
-from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
+from ktpledger.domain.chain import canonical_json, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, parse_event
 from ktpledger.domain.project import ProjectState, same_content
@@ -150,7 +150,8 @@ class Ledger:
         touched = {event.project for _, event in parsed}
         for attempt in range(INTEGRITY_RETRIES):
             try:
-                with self.database.write() as connection:
+                # The lock is taken by the first read, of the heads (`_states`), in the same round trip.
+                with self.database.write(lock=False) as connection:
                     results, rows, states = self._decide(connection, parsed)
                     ledger_store.insert(connection, rows)
                     connection.commit()
@@ -202,25 +203,26 @@ class Ledger:
                 results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
                 continue
             version = state.version + 1
+            event_type = event.type
+            schema_version = event.payload.SCHEMA_VERSION
             data = canonical_json(event.payload.to_data())
-            link = ChainLink(
-                project=event.project,
-                version=version,
-                type=event.type,
-                schema_version=event.payload.SCHEMA_VERSION,
-                key=event.key,
-                date=event.date.isoformat(),
-                recorded_at=recorded_at,
-                data=data,
-                prev=state.head_hash,
+            digest = link_digest(
+                event.project,
+                version,
+                event_type,
+                schema_version,
+                event.key,
+                event.date.isoformat(),
+                recorded_at,
+                data,
+                state.head_hash,
             )
-            digest = link.digest()
             rows.append(
                 {
                     "project": event.project,
                     "version": version,
-                    "type": event.type,
-                    "schema_version": event.payload.SCHEMA_VERSION,
+                    "type": event_type,
+                    "schema_version": schema_version,
                     "key": event.key,
                     "date": event.date,
                     "data": data,
@@ -234,18 +236,28 @@ class Ledger:
         return results, rows, states
 
     def _states(self, connection: Connection, projects: set[str]) -> dict[str, ProjectState]:
-        """Each project's state at the ledger's head, from the cache where it is current."""
-        head = ledger_store.heads(connection, projects)
+        """Each project's state at the ledger's head, from the cache where it is current. Reading
+        the heads takes the append lock first: the decisions are made against heads read under it."""
+        head = ledger_store.heads(connection, projects, lock=True)
         states: dict[str, ProjectState] = {}
+        unknown: list[str] = []  # not cached (or cached ahead of the ledger) but with events
         for project in projects:
             state = self._cache.get(project)
             latest = head.get(project, 0)
             if state is None or state.version > latest:
-                state = None
-            if state is None or state.version < latest:
-                after = 0 if state is None else state.version
-                state = fold(project, ledger_store.stream(connection, project, after_version=after), state)
+                if latest:
+                    unknown.append(project)
+                    continue
+                state = ProjectState(project=project)
+            elif state.version < latest:
+                stream = ledger_store.stream(connection, project, after_version=state.version)
+                state = fold(project, stream, state)
             states[project] = state
+        if unknown:
+            # Folded from the whole stream, read for many projects at once (a cold cache, a new process).
+            found = ledger_store.streams(connection, unknown)
+            for project in unknown:
+                states[project] = fold(project, found.get(project, ()))
         return states
 
     # --- reading ---------------------------------------------------------------------------------

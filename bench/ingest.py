@@ -1,0 +1,576 @@
+"""Ingest benchmark: how fast events get into the ledger, next to the floor the database allows.
+
+    .venv/bin/python bench/ingest.py                      # both backends, 1000 projects x 100 events
+    .venv/bin/python bench/ingest.py --postgres           # PostgreSQL only
+    .venv/bin/python bench/ingest.py --sqlite --projects 100 --events 20
+
+Paths measured on each backend:
+
+  api-batched     `Ledger.append` in batches of --batch (1,000) events
+  floor-batched   the same rows (read back from the ledger) by a plain driver `executemany` into a bare
+                  table (bigserial primary key, no other constraint), one transaction per batch:
+                  psycopg 3 on PostgreSQL, sqlite3 (WAL, synchronous=NORMAL) on SQLite
+  api-single      `Ledger.append([one])`, one transaction each, --singles (3,000) events
+  floor-single    the same rows by plain single-row autocommit INSERTs into the bare table
+  cli-record      `ktpledger --db URL record FILE` as a subprocess on JSON Lines files of --file-events
+                  (10,000) events, on a fresh ledger, whole wall time per file (process start included;
+                  without a broker the CLI also runs the projections in-process, as a user's would)
+
+The stream is realistic in shape: every project gets a GrantOffered first (as
+tests/ledger/factory.py's `offer()`), then SpendClaimed events with distinct keys and dates within
+the project's period, interleaved round-robin across projects the way claims arrive. An API path
+and its floor take turns, a round each (--round-batches batches, --round-singles events), so a
+change of load on the machine weighs on both alike.
+
+PostgreSQL runs in fresh schemas `bench_<random>` of database `test` (dropped CASCADE at the end, also
+on error); SQLite in temporary files. This prints figures; it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.service.ledger import Ledger
+from ktpledger.service.schema import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+KTPLEDGER = Path(sys.executable).with_name("ktpledger")
+DEFAULT_POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+# Targets (printed next to the figures; nothing fails on them).
+TARGET_API_RATE = 15_000.0  # events/s through Ledger.append in batches of 1,000
+TARGET_FLOOR_RATIO = 4.0  # executemany rate / API batched rate at most this
+TARGET_SINGLE_RATIO = 0.5  # single-event appends / plain single-row autocommit inserts at least this
+
+COLUMNS = "project, version, type, schema_version, key, date, data, recorded_at, prev_hash, hash"
+PLACEHOLDERS_PG = ", ".join(["%s"] * 10)
+PLACEHOLDERS_SQLITE = ", ".join(["?"] * 10)
+
+OFFER_DATE = "2024-09-02"
+START = date(2024, 10, 1)
+MONTHS = 24
+PERIOD_DAYS = (date(2026, 10, 1) - START).days  # start .. start + 24 months - 1 day
+CATEGORIES = ("consumables", "travel_subsistence", "associate_development")
+
+
+# --- the event stream ------------------------------------------------------------------------------
+
+
+def offer(project: str) -> dict[str, Any]:
+    """A GrantOffered as tests/ledger/factory.py's `offer()` builds it."""
+    return {
+        "type": "GrantOffered",
+        "project": project,
+        "key": "offer",
+        "date": OFFER_DATE,
+        "data": {
+            "title": "Machine vision for bakery QA",
+            "knowledge_base": "University of Example",
+            "business": "Crumb & Co Ltd",
+            "methodology": "fec",
+            "business_type": "sme",
+            "virtual": False,
+            "london": False,
+            "start": START.isoformat(),
+            "months": MONTHS,
+            "budget": {
+                "associate_employment": "100000",
+                "associate_development": "4000",
+                "travel_subsistence": "2500",
+                "consumables": "4000",
+                "knowledge_base_supervisor": "16000",
+                "associate_estates": "0",
+                "additional_associate_support": "36000",
+            },
+        },
+    }
+
+
+def claim(project: str, number: int, salt: int) -> dict[str, Any]:
+    """The project's `number`th claim: a distinct key, a date within the period, a varied amount."""
+    spread = number * 7919 + salt * 104729
+    return {
+        "type": "SpendClaimed",
+        "project": project,
+        "key": f"claim-{number:06d}",
+        "date": (START + timedelta(days=spread % PERIOD_DAYS)).isoformat(),
+        "data": {
+            "category": CATEGORIES[spread % len(CATEGORIES)],
+            "amount": f"{1 + spread % 49_999 / 100:.2f}",
+            "description": f"claim {number} of {project}",
+            "tags": [],
+        },
+    }
+
+
+def project_names(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{number:05d}" for number in range(count)]
+
+
+def stream(names: Sequence[str], per_project: int) -> list[dict[str, Any]]:
+    """Offers for every project, then claims round-robin: `len(names) * per_project` events."""
+    events = [offer(name) for name in names]
+    for number in range(1, per_project):
+        events.extend(claim(name, number, salt) for salt, name in enumerate(names))
+    return events
+
+
+def more_claims(names: Sequence[str], first_number: int, count: int) -> list[dict[str, Any]]:
+    """`count` further claims, round-robin across the projects, numbered from `first_number`."""
+    return [
+        claim(names[i % len(names)], first_number + i // len(names), i % len(names)) for i in range(count)
+    ]
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    path: str
+    events: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass
+class Report:
+    backend: str
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> None:
+        self.figures[figure.path] = figure
+        print(
+            f"  [{self.backend}] {figure.path:<14} {figure.events:>8,} events in {figure.seconds:8.2f} s "
+            f"= {figure.rate:>10,.0f} events/s",
+            flush=True,
+        )
+
+
+def timed(run: Callable[[], int]) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = run()
+    return count, time.perf_counter() - started
+
+
+def append_batched(ledger: Ledger, events: Sequence[dict[str, Any]], batch: int) -> int:
+    recorded = 0
+    for part in chunks(events, batch):
+        results = ledger.append(part)
+        recorded += sum(result.status == "recorded" for result in results)
+    return recorded
+
+
+def append_single(ledger: Ledger, events: Sequence[dict[str, Any]]) -> int:
+    recorded = 0
+    for event in events:
+        (result,) = ledger.append([event])
+        recorded += result.status == "recorded"
+    return recorded
+
+
+def expect(what: str, got: int, wanted: int) -> None:
+    """The benchmark's own sanity: every event it submits must be recorded, or its figures mean nothing."""
+    if got != wanted:
+        raise RuntimeError(f"{what}: {got} of {wanted} events recorded; the benchmark's events are wrong")
+
+
+def write_files(directory: Path, events: Sequence[dict[str, Any]], size: int, prefix: str) -> list[Path]:
+    paths = []
+    for number, part in enumerate(chunks(events, size)):
+        path = directory / f"{prefix}-{number:03d}.jsonl"
+        path.write_text("".join(json.dumps(event) + "\n" for event in part), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def record_files(url: str, paths: Sequence[Path], timeout: float) -> int:
+    """Run `ktpledger record` on each file in turn; returns the events recorded."""
+    recorded = 0
+    environment = {**os.environ, "KTPLEDGER_BROKER_URL": ""}
+    for path in paths:
+        done = subprocess.run(
+            [str(KTPLEDGER), "--db", url, "record", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=environment,
+            cwd=path.parent,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"ktpledger record {path.name} exited {done.returncode}: {done.stderr[-2000:]}"
+            )
+        recorded += done.stdout.count('"status": "recorded"')
+    return recorded
+
+
+def run_backend(
+    report: Report,
+    *,
+    api_url: str,
+    cli_url: str,
+    floor: Floor,
+    fetch_rows: Callable[[int], tuple[list[tuple[Any, ...]], int]],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> None:
+    """The API and its floor take turns, a round each, so that a change of load on the machine
+    (other processes, the database's checkpoints) weighs on both alike."""
+    names = project_names("BENCH", args.projects)
+    events = stream(names, args.events)
+    singles = more_claims(names, args.events, args.singles)
+    database = Database(build_engine(api_url))
+    api = Figure("api-batched", 0, 0.0, f"Ledger.append, batches of {args.batch:,}")
+    plain = Figure("floor-batched", 0, 0.0, f"executemany, batches of {args.batch:,}, a transaction each")
+    api_single = Figure("api-single", 0, 0.0, "Ledger.append([one]), a transaction each")
+    plain_single = Figure("floor-single", 0, 0.0, "single-row INSERT, autocommit")
+    try:
+        ledger = Ledger(database)
+        position = 0
+        # (a) the Python API in batches, then (c) the same rows by plain executemany, round by round
+        for part in chunks(events, args.batch * args.round_batches):
+            recorded, seconds = timed(lambda part=part: append_batched(ledger, part, args.batch))
+            expect("api-batched", recorded, len(part))
+            api.events, api.seconds = api.events + recorded, api.seconds + seconds
+            rows, position = fetch_rows(position)
+            count, seconds = timed(lambda rows=rows: floor.batched(rows, args.batch))
+            plain.events, plain.seconds = plain.events + count, plain.seconds + seconds
+        report.add(api)
+        report.add(plain)
+
+        # (d) single-event appends on the same (warm) ledger, then (e) the same rows plainly
+        for part in chunks(singles, args.round_singles):
+            recorded, seconds = timed(lambda part=part: append_single(ledger, part))
+            expect("api-single", recorded, len(part))
+            api_single.events, api_single.seconds = api_single.events + recorded, api_single.seconds + seconds
+            rows, position = fetch_rows(position)
+            count, seconds = timed(lambda rows=rows: floor.single(rows))
+            plain_single.events, plain_single.seconds = (
+                plain_single.events + count,
+                plain_single.seconds + seconds,
+            )
+        if singles:
+            report.add(api_single)
+            report.add(plain_single)
+    finally:
+        database.dispose()
+        floor.close()
+
+    # (b) the CLI on JSON Lines files, on a fresh ledger of its own
+    if args.cli:
+        cli_events = stream(project_names("CLI", args.projects), args.events)
+        paths = write_files(workdir, cli_events, args.file_events, f"{report.backend}-record")
+        if args.cli_files:
+            paths = paths[: args.cli_files]
+        wanted = min(len(cli_events), len(paths) * args.file_events)
+        recorded, seconds = timed(lambda: record_files(cli_url, paths, args.cli_timeout))
+        expect("cli-record", recorded, wanted)
+        report.add(
+            Figure("cli-record", recorded, seconds, f"{len(paths)} files of <= {args.file_events:,} events")
+        )
+
+
+# --- the floors ------------------------------------------------------------------------------------
+
+
+class Floor:
+    """Plain driver inserts into a bare table (a bigserial primary key, no other constraint): what
+    the database itself allows. Its connections stay open between rounds, as a pool's would."""
+
+    def batched(self, rows: Sequence[tuple[Any, ...]], batch: int) -> int:
+        raise NotImplementedError
+
+    def single(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresFloor(Floor):
+    def __init__(self, conninfo: str) -> None:
+        self.transactional = psycopg.connect(conninfo)
+        self.autocommit = psycopg.connect(conninfo, autocommit=True)
+        self.autocommit.execute(
+            "CREATE TABLE bare (position bigserial PRIMARY KEY, project varchar(64), version integer, "
+            "type varchar(40), schema_version integer, key varchar(200), date date, data text, "
+            "recorded_at timestamptz, prev_hash varchar(64), hash varchar(64))"
+        )
+        self.insert = f"INSERT INTO bare ({COLUMNS}) VALUES ({PLACEHOLDERS_PG})"
+
+    def batched(self, rows: Sequence[tuple[Any, ...]], batch: int) -> int:
+        connection = self.transactional
+        for part in chunks(rows, batch):
+            with connection.cursor() as cursor:
+                cursor.executemany(self.insert, part)
+            connection.commit()
+        return len(rows)
+
+    def single(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        with self.autocommit.cursor() as cursor:
+            for row in rows:
+                cursor.execute(self.insert, row)
+        return len(rows)
+
+    def close(self) -> None:
+        self.transactional.close()
+        self.autocommit.close()
+
+
+class SqliteFloor(Floor):
+    def __init__(self, path: Path) -> None:
+        # isolation_level=None: nothing implicit; a batch is BEGIN ... COMMIT, a single INSERT commits alone
+        self.connection = sqlite3.connect(path, isolation_level=None, timeout=60)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute(
+            "CREATE TABLE bare (position INTEGER PRIMARY KEY, project VARCHAR(64), version INTEGER, "
+            "type VARCHAR(40), schema_version INTEGER, key VARCHAR(200), date DATE, data TEXT, "
+            "recorded_at DATETIME, prev_hash VARCHAR(64), hash VARCHAR(64))"
+        )
+        self.insert = f"INSERT INTO bare ({COLUMNS}) VALUES ({PLACEHOLDERS_SQLITE})"
+
+    def batched(self, rows: Sequence[tuple[Any, ...]], batch: int) -> int:
+        for part in chunks(rows, batch):
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.executemany(self.insert, part)
+            self.connection.execute("COMMIT")
+        return len(rows)
+
+    def single(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        for row in rows:
+            self.connection.execute(self.insert, row)
+        return len(rows)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# --- the backends ----------------------------------------------------------------------------------
+
+
+def postgres_url(conninfo: str, schema: str) -> str:
+    """A SQLAlchemy URL for `conninfo` (host, port, user, dbname) with search_path set to `schema`."""
+    parts = dict(item.split("=", 1) for item in conninfo.split())
+    user = parts.get("user", "postgres")
+    host, port, dbname = (
+        parts.get("host", "127.0.0.1"),
+        parts.get("port", "5432"),
+        parts.get("dbname", "test"),
+    )
+    return f"postgresql+psycopg://{user}@{host}:{port}/{dbname}?options=-csearch_path%3D{quote(schema)}"
+
+
+def bench_postgres(args: argparse.Namespace, workdir: Path) -> Report:
+    report = Report("postgresql")
+    tag = secrets.token_hex(5)
+    schemas = {"api": f"bench_{tag}", "cli": f"bench_{tag}_cli"}
+    admin = psycopg.connect(args.postgres, autocommit=True)
+    created: list[str] = []
+    try:
+        for schema in schemas.values():
+            admin.execute(f'CREATE SCHEMA "{schema}"')
+            created.append(schema)
+        urls = {name: postgres_url(args.postgres, schema) for name, schema in schemas.items()}
+        for url in urls.values():
+            database = Database(build_engine(url))
+            try:
+                upgrade(database)
+            finally:
+                database.dispose()
+        api_conninfo = f"{args.postgres} options=-csearch_path={schemas['api']}"
+        floor = PostgresFloor(api_conninfo)
+
+        def fetch_rows(after: int) -> tuple[list[tuple[Any, ...]], int]:
+            with psycopg.connect(api_conninfo) as connection:
+                query = f"SELECT position, {COLUMNS} FROM events WHERE position > %s ORDER BY position"
+                rows = list(connection.execute(query, (after,)))
+            return [row[1:] for row in rows], (rows[-1][0] if rows else after)
+
+        print(f"PostgreSQL ({args.postgres}), schemas {', '.join(schemas.values())}", flush=True)
+        run_backend(
+            report,
+            api_url=urls["api"],
+            cli_url=urls["cli"],
+            floor=floor,
+            fetch_rows=fetch_rows,
+            args=args,
+            workdir=workdir,
+        )
+    finally:
+        for schema in created:
+            try:
+                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            except psycopg.Error as error:  # keep dropping the others; say which one is left
+                print(f"warning: could not drop schema {schema}: {error}", file=sys.stderr)
+        admin.close()
+    return report
+
+
+def bench_sqlite(args: argparse.Namespace, workdir: Path) -> Report:
+    report = Report("sqlite")
+    directory = workdir / "sqlite"
+    directory.mkdir()
+    files = {name: directory / f"{name}.db" for name in ("api", "cli", "floor")}
+    urls = {name: f"sqlite:///{path}" for name, path in files.items()}
+    for name in ("api", "cli"):
+        database = Database(build_engine(urls[name]))
+        try:
+            upgrade(database)
+        finally:
+            database.dispose()
+    floor = SqliteFloor(files["floor"])
+
+    def fetch_rows(after: int) -> tuple[list[tuple[Any, ...]], int]:
+        connection = sqlite3.connect(files["api"])
+        try:
+            query = f"SELECT position, {COLUMNS} FROM events WHERE position > ? ORDER BY position"
+            rows = list(connection.execute(query, (after,)))
+        finally:
+            connection.close()
+        return [row[1:] for row in rows], (rows[-1][0] if rows else after)
+
+    print(f"SQLite (WAL, synchronous=NORMAL), files in {directory}", flush=True)
+    run_backend(
+        report,
+        api_url=urls["api"],
+        cli_url=urls["cli"],
+        floor=floor,
+        fetch_rows=fetch_rows,
+        args=args,
+        workdir=directory,
+    )
+    return report
+
+
+# --- printing --------------------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def print_report(report: Report, args: argparse.Namespace) -> None:
+    figures = report.figures
+    print()
+    print(f"== {report.backend}: {args.projects:,} projects x {args.events} events ==")
+    header = f"{'path':<14} {'events':>9} {'seconds':>9} {'events/s':>11}  how"
+    print(header)
+    print("-" * (len(header) + 40))
+    for path in ("api-batched", "floor-batched", "cli-record", "api-single", "floor-single"):
+        figure = figures.get(path)
+        if figure is not None:
+            print(
+                f"{figure.path:<14} {figure.events:>9,} {figure.seconds:>9.2f} {figure.rate:>11,.0f}  {figure.note}"
+            )
+    print()
+    api, floor = figures.get("api-batched"), figures.get("floor-batched")
+    single, plain = figures.get("api-single"), figures.get("floor-single")
+    cli = figures.get("cli-record")
+    if api is not None:
+        print(
+            f"  API batched rate           {api.rate:>10,.0f} events/s     target >= {TARGET_API_RATE:,.0f}"
+            f"            {verdict(api.rate >= TARGET_API_RATE)}"
+        )
+    if api is not None and floor is not None:
+        ratio = floor.rate / api.rate
+        print(
+            f"  executemany / API batched  {ratio:>10.2f}x              target <= {TARGET_FLOOR_RATIO:.1f}x"
+            f"               {verdict(ratio <= TARGET_FLOOR_RATIO)}"
+        )
+    if single is not None and plain is not None:
+        ratio = single.rate / plain.rate
+        print(
+            f"  single / plain single-row  {ratio:>10.2f}x              target >= {TARGET_SINGLE_RATIO:.1f}x"
+            f"               {verdict(ratio >= TARGET_SINGLE_RATIO)}"
+        )
+    if cli is not None and api is not None:
+        print(f"  CLI record / API batched   {cli.rate / api.rate:>10.2f}x              (no target)")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_POSTGRES,
+        default=None,
+        metavar="CONNINFO",
+        help=f"run on PostgreSQL (libpq conninfo, default {DEFAULT_POSTGRES!r}; loopback only)",
+    )
+    parser.add_argument("--sqlite", action="store_true", help="run on SQLite (a temporary file)")
+    parser.add_argument("--projects", type=int, default=1000, help="projects (default 1000)")
+    parser.add_argument(
+        "--events", type=int, default=100, help="events per project, offer included (default 100)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="events per Ledger.append / executemany (1000)"
+    )
+    parser.add_argument("--singles", type=int, default=3000, help="single-event appends (default 3000)")
+    parser.add_argument(
+        "--round-batches", type=int, default=10, help="batches per round of API, then floor (10)"
+    )
+    parser.add_argument("--round-singles", type=int, default=250, help="single events per round (250)")
+    parser.add_argument("--file-events", type=int, default=10_000, help="events per JSON Lines file (10000)")
+    parser.add_argument("--cli-files", type=int, default=0, help="run only the first N files (0: all)")
+    parser.add_argument("--cli-timeout", type=float, default=300.0, help="seconds allowed per record run")
+    parser.add_argument("--no-cli", dest="cli", action="store_false", help="skip the ktpledger record path")
+    args = parser.parse_args(argv)
+    if args.postgres is None and not args.sqlite:
+        args.postgres, args.sqlite = DEFAULT_POSTGRES, True
+    for name in ("projects", "events", "batch", "file_events", "round_batches", "round_singles"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.singles < 0 or args.cli_files < 0:
+        parser.error("--singles and --cli-files must be 0 or more")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    reports: list[Report] = []
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ktpledger-bench-")))
+        if args.postgres is not None:
+            reports.append(bench_postgres(args, workdir))
+        if args.sqlite:
+            reports.append(bench_sqlite(args, workdir))
+    for report in reports:
+        print_report(report, args)
+    print(f"\n(total wall time {time.perf_counter() - started:.0f} s; {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
