@@ -13,7 +13,10 @@ connection is pinged before use only when it has been idle for a while.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -146,16 +149,21 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     # One connection per checkout: SQLite connections are cheap and a file lock is per connection.
     kwargs.setdefault("poolclass", NullPool)
     engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+    keeper = _WalKeeper(engine) if engine.dialect.driver == "pysqlite" else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is too late and DEFERRED).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
+        _configure_sqlite(dbapi_connection)
+        if keeper is not None:
+            keeper.ensure()
+
+    if keeper is not None:
+
+        @event.listens_for(engine, "engine_disposed")
+        def _on_disposed(_engine: Engine) -> None:
+            keeper.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -163,6 +171,74 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _configure_sqlite(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+class _WalKeeper:
+    """One idle connection to an engine's SQLite file, open while the engine is in use.
+
+    When the last connection to a WAL database closes, SQLite checkpoints the WAL into the database
+    (with an fsync) and deletes it. With a connection per checkout that was every transaction, about
+    a millisecond each, whatever the transaction did. While the keeper is open no other close is the
+    last one: the WAL is checkpointed as SQLite otherwise does (every 1000 pages, and when the keeper
+    closes), and an append costs what its own commit costs. Locking and durability are unchanged:
+    the keeper never starts a transaction. An open SQLite connection must not cross a fork, so every
+    keeper is closed before the process forks and reopened by the next checkout; the engine's
+    disposal closes it for good."""
+
+    def __init__(self, engine: Engine) -> None:
+        arguments, options = engine.dialect.create_connect_args(engine.url)
+        self._connect = lambda: engine.dialect.loaded_dbapi.connect(
+            *arguments, **{**options, "timeout": 60, "check_same_thread": False}
+        )
+        self._connection: Any = None
+        _KEEPERS.add(self)
+
+    def ensure(self) -> None:
+        if self._connection is not None:
+            return
+        with _KEEPER_LOCK:
+            if self._connection is None:
+                connection = self._connect()
+                connection.isolation_level = None
+                _configure_sqlite(connection)
+                self._connection = connection
+
+    def close(self) -> None:
+        with _KEEPER_LOCK:
+            self._close()
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+_KEEPERS: weakref.WeakSet[_WalKeeper] = weakref.WeakSet()
+_KEEPER_LOCK = threading.Lock()
+
+
+def _close_keepers_before_fork() -> None:
+    _KEEPER_LOCK.acquire()  # held across the fork: no keeper opens meanwhile
+    for keeper in list(_KEEPERS):
+        try:
+            keeper._close()
+        except Exception:  # a keeper that cannot close must not stop the fork
+            keeper._connection = None
+
+
+os.register_at_fork(
+    before=_close_keepers_before_fork,
+    after_in_parent=_KEEPER_LOCK.release,
+    after_in_child=_KEEPER_LOCK.release,
+)
 
 
 class Database:
