@@ -7,6 +7,9 @@ R-14 excludes; ineligible is the rest. Decisions where the guidance leaves a cho
 - a second and later claim tagged `computer` is excluded (R-15); higher degree fees above 700 per
   project are excluded (R-12); a virtual business's `associate_travel` claims are excluded (R-14);
 - a claim reversed in full no longer counts towards a sub-limit;
+- excluded claims come out of the spend first and what remains is capped at the budget (and any
+  maximum): a third conference is the business's own cost, and the rest of the travel spend still
+  counts against the whole budget (budget 2,500, spend 3,500 of which 600 excluded: eligible 2,500);
 - the non-fec overheads line (R-19) is derived: its budget is 46% of the grant share of the
   associate_employment and academic_secretarial_support budgets, its spent and eligible 46% of the
   grant share of their eligible spend (each grant share rounded half up to the penny, R-23), never
