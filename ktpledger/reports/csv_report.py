@@ -1,0 +1,56 @@
+"""CSV: the document's blocks one after another, a blank row between them (RFC 4180, CRLF, UTF-8
+without a byte order mark). Nothing in it depends on when it was made: the same document gives
+the same bytes. Figures are written exactly as the JSON writes them; every text cell is guarded
+against formula injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ktpledger.reports.cells import Value, guard_text, number_text
+from ktpledger.reports.tabular import Block, claim_pack_blocks, reconciliation_blocks
+
+
+def cell_text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return number_text(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return guard_text(value)
+
+
+def _write(blocks: Iterable[Block]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for index, block in enumerate(blocks):
+        if index:
+            writer.writerow([])
+        if block.header is not None:
+            writer.writerow([guard_text(name) for name in block.header])
+        for row in block.rows:
+            writer.writerow([cell_text(value) for value in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def reconciliation_csv(document: Mapping[str, Any]) -> bytes:
+    """Header rows (project, parties, status, grant rate, ledger position, version, head hash);
+    one row per line and a `total` row; then parental leave, grant paid and the balance due."""
+    blocks = reconciliation_blocks(document)
+    return _write((blocks["about"], blocks["lines"], blocks["settlement"]))
+
+
+def claim_pack_csv(document: Mapping[str, Any]) -> bytes:
+    """Header rows; one row per line and a `total` row; the quarter's claim; the open alerts."""
+    blocks = claim_pack_blocks(document)
+    return _write((blocks["about"], blocks["lines"], blocks["claim"], blocks["alerts"]))

@@ -1,0 +1,345 @@
+"""HTML: one template for both documents, and the body the PDF is drawn from.
+
+Every value from the document goes through `html.escape`. The page is self-contained (inline CSS,
+no scripts, no external assets). The body keeps to what fpdf2's HTML renderer understands, so the
+PDF is the same content: headings, paragraphs and tables whose cells each hold one piece of text
+(`align`, `width` and `bgcolor` attributes for the PDF, classes for the browser's CSS).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from string import Template
+from typing import Any
+
+from ktpledger.reports.cells import detail_text, reasons_text, signed
+from ktpledger.reports.tabular import check_claim_pack, check_reconciliation
+
+EMPTY = "-"  # a cell is never empty: fpdf2 drops empty cells and would shift the row
+
+STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #1a1a1a; margin: 2em auto;
+       max-width: 80em; padding: 0 1em; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
+p.subtitle { font-size: 1.15em; margin-top: 0; }
+p.status { padding: 0.5em 0.8em; border-left: 4px solid #2f6f3e; background: #eef6f0; }
+p.status.draft { border-left-color: #b7791f; background: #fdf6e7; }
+table { border-collapse: collapse; width: 100%; margin: 0.5em 0; float: none; }  /* align= is for the PDF */
+th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; vertical-align: top; text-align: left; }
+th { background: #d9e1f2; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: bold; background: #f2f2f2; border-top: 2px solid #999; }
+table.facts { width: auto; }
+table.facts td:first-child { font-weight: bold; padding-right: 2em; }
+p.footer { margin-top: 2em; font-size: 0.85em; color: #555; border-top: 1px solid #ccc; padding-top: 0.5em; }
+"""
+
+PAGE = Template(
+    """<!DOCTYPE html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+<style>$style</style>
+</head>
+<body>
+$body
+</body>
+</html>
+"""
+)
+
+TOTAL_BG = "#f2f2f2"
+
+
+def esc(value: object) -> str:
+    """Every value from the document, escaped; None and "" become a visible dash."""
+    text = "" if value is None else str(value)
+    return html.escape(text if text.strip() else EMPTY, quote=True)
+
+
+class Column:
+    """A table column: its heading, its share of the width (for the PDF) and whether it is a figure."""
+
+    def __init__(self, heading: str, width: int, *, number: bool = False) -> None:
+        self.heading = heading
+        self.width = width
+        self.number = number
+
+
+def table(
+    columns: Sequence[Column], rows: Iterable[Sequence[object]], *, totals: int = 0, width: int = 100
+) -> str:
+    """A table with a header row; the last `totals` rows are shaded and bold."""
+    rows = list(rows)
+    head = "".join(
+        f'<th width="{column.width}%"'
+        + (' class="num" align="right"' if column.number else ' align="left"')
+        + f">{esc(column.heading)}</th>"
+        for column in columns
+    )
+    body = []
+    for index, row in enumerate(rows):
+        total = index >= len(rows) - totals
+        cells = []
+        for column, value in zip(columns, row, strict=True):
+            text = esc(value)
+            if total:
+                text = f"<b>{text}</b>"
+            cells.append(
+                f'<td class="num" align="right">{text}</td>' if column.number else f"<td>{text}</td>"
+            )
+        attributes = f' class="total" bgcolor="{TOTAL_BG}"' if total else ""
+        body.append(f"<tr{attributes}>{''.join(cells)}</tr>")
+    opening = "<table>" if width == 100 else f'<table width="{width}%" align="left" style="width: {width}%">'
+    return opening + "\n<tr>" + head + "</tr>\n" + "\n".join(body) + "\n</table>"
+
+
+def facts(rows: Iterable[tuple[str, object]], *, css: str = "facts", numbers: bool = False) -> str:
+    """A two-column table of name and value, without a header row."""
+    cell = '<td class="num" align="right">' if numbers else "<td>"
+    body = "\n".join(f"<tr><td><b>{esc(name)}</b></td>{cell}{esc(value)}</td></tr>" for name, value in rows)
+    return f'<table class="{css}" width="60%" align="left">\n{body}\n</table>'
+
+
+def _period(document: Mapping[str, Any]) -> str:
+    months = document.get("months")
+    span = f"{document.get('start')} to {document.get('end')}"
+    return f"{span} ({months} months)" if months is not None else span
+
+
+def _parties(document: Mapping[str, Any]) -> list[tuple[str, object]]:
+    flags = [name for name in ("virtual", "london") if document.get(name)]
+    return [
+        ("Knowledge base", document.get("knowledge_base")),
+        ("Business", document.get("business")),
+        ("Methodology", document.get("methodology")),
+        ("Business type", str(document.get("business_type")) + (f" ({', '.join(flags)})" if flags else "")),
+        ("Period", _period(document)),
+        ("Grant rate", document.get("grant_rate")),
+    ]
+
+
+def _footer(document: Mapping[str, Any], extra: str = "") -> str:
+    ledger = document.get("ledger") or {}
+    return (
+        '<p class="footer">Made from the ledger alone, at ledger position '
+        f"{esc(ledger.get('position'))}, project version {esc(ledger.get('version'))}, head hash "
+        f"{esc(ledger.get('head_hash'))}.{esc(extra) if extra else ''} "
+        "Amounts are in pounds sterling, exactly as the JSON statement gives them.</p>"
+    )
+
+
+RECONCILIATION_LINES = (
+    Column("Category", 19),
+    Column("Limit", 8),
+    Column("Original budget", 9, number=True),
+    Column("Final budget", 9, number=True),
+    Column("Claimed", 8, number=True),
+    Column("Eligible", 8, number=True),
+    Column("Ineligible", 8, number=True),
+    Column("Ineligible reasons", 15),
+    Column("Grant", 8, number=True),
+    Column("Business", 8, number=True),
+)
+CHANGES = (
+    Column("Category", 22),
+    Column("Version", 8, number=True),
+    Column("Date", 10),
+    Column("Kind", 14),
+    Column("Amount", 10, number=True),
+    Column("Note", 36),
+)
+
+
+def reconciliation_body(document: Mapping[str, Any]) -> str:
+    """The reconciliation's content (R-42), for the page and for the PDF."""
+    check_reconciliation(document)
+    project = document["project"]
+    final = bool(document.get("final"))
+    heading = "End-of-grant reconciliation" if final else "Reconciliation: statement so far"
+    if final:
+        state = f"Final statement: the project closed on {document.get('closed_on') or 'its end date'}."
+    else:
+        state = "Statement so far, not final: the project is still open and these figures may change."
+    lines = document["lines"]
+    totals = document["totals"]
+    rows: list[list[object]] = [
+        [
+            line.get("category"),
+            line.get("limit_kind"),
+            line.get("original_budget"),
+            line.get("final_budget"),
+            line.get("claimed"),
+            line.get("eligible"),
+            line.get("ineligible"),
+            reasons_text(line.get("ineligible_reasons") or {}),
+            line.get("grant"),
+            line.get("business"),
+        ]
+        for line in lines
+    ]
+    rows.append(
+        [
+            "Total",
+            "",
+            totals.get("original_budget"),
+            totals.get("final_budget"),
+            totals.get("claimed"),
+            totals.get("eligible"),
+            totals.get("ineligible"),
+            "",
+            totals.get("grant"),
+            totals.get("business"),
+        ]
+    )
+    changes = [
+        [
+            line.get("category"),
+            change.get("version"),
+            change.get("date"),
+            change.get("kind"),
+            signed(str(change.get("amount"))),
+            change.get("note"),
+        ]
+        for line in lines
+        for change in line.get("changes") or []
+    ]
+    leave = document["parental_leave"]
+    balance = str(document["balance_due"])
+    parts = [
+        f"<h1>{esc(heading)}: {esc(project)}</h1>",
+        f'<p class="subtitle"><b>{esc(document.get("title"))}</b></p>',
+        f'<p class="status{"" if final else " draft"}">{esc(state)}</p>',
+        "<h2>Parties and period</h2>",
+        facts(_parties(document)),
+        "<h2>Budget lines</h2>",
+        table(RECONCILIATION_LINES, rows, totals=1),
+        "<h2>LMC changes to the budget</h2>",
+        table(CHANGES, changes) if changes else "<p>No LMC decision changed a budget line.</p>",
+        "<h2>Parental leave</h2>",
+        facts(
+            [
+                ("Incurred by the knowledge base", leave.get("incurred")),
+                (f"Reimbursable at the grant rate ({document.get('grant_rate')})", leave.get("reimbursable")),
+            ],
+            numbers=True,
+        ),
+        "<h2>Settlement</h2>",
+        facts(
+            [
+                ("Grant share of eligible spend", totals.get("grant")),
+                ("Parental leave reimbursable", leave.get("reimbursable")),
+                ("Grant paid to date", document.get("grant_paid")),
+                ("Balance due", balance),
+            ],
+            css="facts settlement",
+            numbers=True,
+        ),
+        "<p>Balance due = grant share + parental leave reimbursable - grant paid"
+        + (": negative, so more grant has been paid than is due." if balance.startswith("-") else ".")
+        + "</p>",
+        _footer(document),
+    ]
+    return "\n".join(parts)
+
+
+CLAIM_PACK_LINES = (
+    Column("Category", 20),
+    Column("Limit", 8),
+    Column("In quarter", 9, number=True),
+    Column("Cumulative", 9, number=True),
+    Column("Budget", 9, number=True),
+    Column("Remaining", 9, number=True),
+    Column("Eligible", 9, number=True),
+    Column("Ineligible", 8, number=True),
+    Column("Forecast", 9, number=True),
+    Column("Forecast over budget", 10),
+)
+CLAIM = (Column("Category", 50), Column("Eligible added in the quarter", 50, number=True))
+ALERTS = (Column("Category", 20), Column("Kind", 16), Column("Detail", 64))
+
+
+def claim_pack_body(document: Mapping[str, Any]) -> str:
+    """The quarterly claim pack's content, for the page and for the PDF."""
+    check_claim_pack(document)
+    project = document["project"]
+    totals = document["totals"]
+    rows: list[list[object]] = [
+        [
+            line.get("category"),
+            line.get("limit_kind"),
+            line.get("in_quarter"),
+            line.get("cumulative"),
+            line.get("budget"),
+            line.get("remaining"),
+            line.get("eligible"),
+            line.get("ineligible"),
+            line.get("forecast"),
+            "yes" if line.get("forecast_over_budget") else "no",
+        ]
+        for line in document["lines"]
+    ]
+    rows.append(
+        [
+            "Total",
+            "",
+            totals.get("in_quarter"),
+            totals.get("cumulative"),
+            totals.get("budget"),
+            "",
+            totals.get("eligible"),
+            totals.get("ineligible"),
+            totals.get("forecast"),
+            "",
+        ]
+    )
+    claim = document["claim"]
+    added = [[category, amount] for category, amount in (claim.get("eligible_added") or {}).items()]
+    added.append(["Grant to claim", claim.get("grant")])
+    alerts = [
+        [alert.get("category"), alert.get("kind"), detail_text(alert.get("detail"))]
+        for alert in document.get("alerts_open_at_quarter_end") or []
+    ]
+    quarter = document.get("quarter")
+    parts = [
+        f"<h1>Quarterly claim pack {esc(quarter)}: {esc(project)}</h1>",
+        f'<p class="subtitle"><b>{esc(document.get("title"))}</b></p>',
+        "<h2>Parties and period</h2>",
+        facts(
+            [
+                *_parties(document),
+                ("Quarter", f"{quarter}: {document.get('from')} to {document.get('to')}"),
+                ("Month of the project", f"{document.get('month')} of {document.get('months')}"),
+            ]
+        ),
+        "<h2>Budget lines at the quarter's end</h2>",
+        table(CLAIM_PACK_LINES, rows, totals=1),
+        "<h2>Claim for the quarter</h2>",
+        table(CLAIM, added, totals=1, width=60),
+        "<h2>Alerts open at the quarter's end</h2>",
+        table(ALERTS, alerts) if alerts else "<p>No alert was open at the quarter's end.</p>",
+        _footer(
+            document,
+            f" The pack holds the {document.get('events_in_pack')} events dated up to {document.get('to')}.",
+        ),
+    ]
+    return "\n".join(parts)
+
+
+def page_title(document: Mapping[str, Any], kind: str) -> str:
+    if kind == "claim_pack":
+        return f"{document.get('project')} claim pack {document.get('quarter')}: {document.get('title')}"
+    what = "reconciliation" if document.get("final") else "statement so far"
+    return f"{document.get('project')} {what}: {document.get('title')}"
+
+
+def body(document: Mapping[str, Any], kind: str) -> str:
+    return claim_pack_body(document) if kind == "claim_pack" else reconciliation_body(document)
+
+
+def html_page(document: Mapping[str, Any], kind: str) -> str:
+    return PAGE.substitute(title=esc(page_title(document, kind)), style=STYLE, body=body(document, kind))

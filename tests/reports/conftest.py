@@ -1,0 +1,46 @@
+"""Documents made from real ledgers (SQLite), once per module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ktpledger.bootstrap import bootstrap
+from ktpledger.service.schema import upgrade
+from ktpledger.settings import Settings
+from tests.reports import scenarios
+
+Documents = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _documents(
+    directory: Path, events: Callable[[], list[dict[str, Any]]], quarter: str
+) -> Iterator[Documents]:
+    app = bootstrap(Settings(database_url=f"sqlite:///{directory}/r.db"))
+    upgrade(app.database)
+    try:
+        scenarios.record(app, events())
+        yield scenarios.documents(app, "KTP-0042", quarter)
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
+    """(reconciliation, claim pack 2025Q1) of the example project's whole life."""
+    yield from _documents(tmp_path_factory.mktemp("lifecycle"), scenarios.lifecycle, "2025Q1")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
+    """(reconciliation, claim pack 2025Q1) of a project whose texts try to break the reports."""
+    yield from _documents(tmp_path_factory.mktemp("hostile"), scenarios.hostile, "2025Q1")
+
+
+@pytest.fixture(scope="module")
+def open_non_fec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
+    """(statement so far, claim pack 2024Q4) of an open non-fec project."""
+    yield from _documents(tmp_path_factory.mktemp("open"), scenarios.open_non_fec, "2024Q4")

@@ -1,0 +1,504 @@
+"""The report renderers on documents made from real ledgers: every format, read back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.worksheet.worksheet import Worksheet
+from pypdf import PdfReader
+
+from ktpledger.reports import EXTENSIONS, FORMATS, KINDS, MEDIA_TYPES, filename, render
+from ktpledger.reports.cells import guard_text
+from ktpledger.reports.tabular import CLAIM_PACK_COLUMNS, RECONCILIATION_COLUMNS
+from ktpledger.reports.xlsx_report import exact_in_xlsx
+from tests.reports.conftest import Documents
+from tests.reports.scenarios import HOSTILE_MINUTE, HOSTILE_TITLE
+
+LINE_FIGURES = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
+PACK_FIGURES = ("in_quarter", "cumulative", "budget", "remaining", "eligible", "ineligible", "forecast")
+PACK_TOTALS = ("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def csv_sections(data: bytes) -> list[list[list[str]]]:
+    """The CSV's blocks: runs of rows between blank rows."""
+    sections: list[list[list[str]]] = [[]]
+    for row in csv_rows(data):
+        if row:
+            sections[-1].append(row)
+        else:
+            sections.append([])
+    return sections
+
+
+def as_dicts(section: list[list[str]]) -> list[dict[str, str]]:
+    header, *rows = section
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def pairs(section: list[list[str]]) -> dict[str, str]:
+    """A block of `name, value` rows as a mapping."""
+    return {name: value for name, value in section}
+
+
+def expected_reasons(line: dict[str, Any]) -> str:
+    return "; ".join(f"{name} {amount}" for name, amount in line["ineligible_reasons"].items())
+
+
+def expected_changes(line: dict[str, Any]) -> str:
+    texts = []
+    for change in line["changes"]:
+        amount = change["amount"] if change["amount"].startswith("-") else "+" + change["amount"]
+        text = f"v{change['version']} {change['date']} {change['kind']} {amount}"
+        texts.append(f"{text} ({change['note']})" if change["note"] else text)
+    return "; ".join(texts)
+
+
+def workbook(data: bytes) -> Any:
+    return load_workbook(io.BytesIO(data))
+
+
+def sheet_rows(sheet: Worksheet) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in sheet.iter_rows()]
+
+
+def figure_of(cell: Cell) -> Decimal:
+    """A numeric cell's value as the exact decimal it stands for (the shortest form of the double)."""
+    assert cell.data_type == "n", (cell.coordinate, cell.value)
+    assert isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+    return Decimal(repr(cell.value))
+
+
+def about(sheet: Worksheet) -> dict[str, Any]:
+    return {str(row[0].value): row[1] for row in sheet_rows(sheet)}
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def all_documents(*scenarios: Documents) -> list[tuple[str, dict[str, Any]]]:
+    return [(kind, document) for pair in scenarios for kind, document in zip(KINDS, pair, strict=True)]
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_formats_have_media_types_and_extensions() -> None:
+    assert set(MEDIA_TYPES) == set(FORMATS) == set(EXTENSIONS)
+    assert MEDIA_TYPES["pdf"] == "application/pdf"
+    assert MEDIA_TYPES["xlsx"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert EXTENSIONS["csv"] == ".csv"
+
+
+def test_unknown_format_is_a_value_error_listing_the_formats(lifecycle: Documents) -> None:
+    with pytest.raises(ValueError, match="json, csv, xlsx, html, pdf"):
+        render(lifecycle[0], "reconciliation", "docx")
+
+
+def test_unknown_kind_is_a_value_error(lifecycle: Documents) -> None:
+    with pytest.raises(ValueError, match="reconciliation, claim_pack"):
+        render(lifecycle[0], "ledger", "json")
+
+
+def test_a_document_of_another_kind_is_a_value_error(lifecycle: Documents) -> None:
+    with pytest.raises(ValueError, match="not a claim_pack document"):
+        render(lifecycle[0], "claim_pack", "csv")
+
+
+def test_format_names_are_case_insensitive(lifecycle: Documents) -> None:
+    assert render(lifecycle[0], "reconciliation", "CSV") == render(lifecycle[0], "reconciliation", "csv")
+
+
+def test_file_names(lifecycle: Documents, open_non_fec: Documents) -> None:
+    assert filename(lifecycle[0], "reconciliation", "pdf") == "KTP-0042-reconciliation.pdf"
+    assert filename(open_non_fec[0], "reconciliation", "csv") == "KTP-0042-statement-so-far.csv"
+    assert filename(lifecycle[1], "claim_pack", "xlsx") == "KTP-0042-2025Q1-claim-pack.xlsx"
+
+
+@pytest.mark.parametrize(
+    ("text", "guarded"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+44 1234", "'+44 1234"),
+        ("-1+2", "'-1+2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-500.00", "-500.00"),
+        ("1027.98", "1027.98"),
+        ("plain = text", "plain = text"),
+        ("", ""),
+    ],
+)
+def test_guard_text(text: str, guarded: str) -> None:
+    assert guard_text(text) == guarded
+
+
+# ---------------------------------------------------------------- every format, every document
+
+
+def test_every_format_of_every_document_renders(
+    lifecycle: Documents, hostile: Documents, open_non_fec: Documents
+) -> None:
+    signatures = {
+        "json": b"{",
+        "csv": b"report,",
+        "xlsx": b"PK\x03\x04",
+        "html": b"<!DOCTYPE html>",
+        "pdf": b"%PDF-",
+    }
+    for kind, document in all_documents(lifecycle, hostile, open_non_fec):
+        for fmt in FORMATS:
+            data = render(document, kind, fmt)
+            assert data.startswith(signatures[fmt]), (kind, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", "pdf", "html"])
+def test_the_same_document_gives_the_same_bytes(
+    fmt: str, lifecycle: Documents, hostile: Documents, open_non_fec: Documents
+) -> None:
+    for kind, document in all_documents(lifecycle, hostile, open_non_fec):
+        assert render(document, kind, fmt) == render(json.loads(json.dumps(document)), kind, fmt), (kind, fmt)
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def test_json_is_the_document_indented(lifecycle: Documents) -> None:
+    for kind, document in all_documents(lifecycle):
+        data = render(document, kind, "json")
+        assert data == (json.dumps(document, indent=2, sort_keys=False) + "\n").encode("utf-8")
+        assert json.loads(data) == json.loads(json.dumps(document))
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
+    sections = csv_sections(render(document, "reconciliation", "csv"))
+    head, lines, settlement = sections
+    header = pairs(head)
+    assert header["report"] == "reconciliation"
+    assert header["project"] == document["project"]
+    assert header["status"] == ("final" if document["final"] else "statement so far")
+    assert header["grant_rate"] == document["grant_rate"]
+    assert header["ledger_position"] == str(document["ledger"]["position"])
+    assert header["ledger_version"] == str(document["ledger"]["version"])
+    assert header["head_hash"] == document["ledger"]["head_hash"]
+    assert header["closed_on"] == (document["closed_on"] or "")
+    assert lines[0] == list(RECONCILIATION_COLUMNS)
+    rows = as_dicts(lines)
+    assert len(rows) == len(document["lines"]) + 1
+    for row, line in zip(rows, document["lines"], strict=False):
+        assert row["category"] == line["category"]
+        assert row["limit_kind"] == line["limit_kind"]
+        for name in LINE_FIGURES:
+            assert row[name] == line[name], (line["category"], name)
+        assert row["ineligible_reasons"] == guard_text(expected_reasons(line))
+        assert row["changes"] == guard_text(expected_changes(line))
+    total = rows[-1]
+    assert total["category"] == "total"
+    for name in LINE_FIGURES:
+        assert total[name] == document["totals"][name]
+    assert pairs(settlement) == {
+        "parental_leave_incurred": document["parental_leave"]["incurred"],
+        "parental_leave_reimbursable": document["parental_leave"]["reimbursable"],
+        "grant_paid": document["grant_paid"],
+        "balance_due": document["balance_due"],
+    }
+    return sections
+
+
+def test_reconciliation_csv_shows_every_figure_of_the_json(
+    lifecycle: Documents, open_non_fec: Documents
+) -> None:
+    check_reconciliation_csv(lifecycle[0])
+    check_reconciliation_csv(open_non_fec[0])
+    lines = {line["category"]: line for line in open_non_fec[0]["lines"]}
+    assert "knowledge_base_overheads" in lines  # the derived non-fec line is rendered like any other
+
+
+def test_reconciliation_csv_reasons_and_changes(hostile: Documents) -> None:
+    document = hostile[0]
+    _, lines, _ = check_reconciliation_csv(document)
+    rows = {row["category"]: row for row in as_dicts(lines)}
+    assert rows["consumables"]["ineligible_reasons"] == "computer 899.00; over_budget 399.99"
+    assert rows["associate_employment"]["changes"].startswith("v6 2025-01-05 virement +500.00 (virement from")
+    assert rows["travel_subsistence"]["changes"].startswith("v6 2025-01-05 virement -500.00 (virement to")
+
+
+def test_csv_guards_text_but_not_numbers(hostile: Documents) -> None:
+    document = hostile[0]
+    data = render(document, "reconciliation", "csv")
+    header = pairs(csv_sections(data)[0])
+    assert header["title"] == "'" + HOSTILE_TITLE
+    assert header["business"] == "'@Crumb & Co Ltd"
+    assert header["knowledge_base"] == "'-University of Example"
+    settlement = pairs(csv_sections(data)[2])
+    assert document["balance_due"].startswith("-")
+    assert settlement["balance_due"] == document["balance_due"]  # a negative amount is a number
+    for row in csv_rows(data):
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            assert not cell.startswith("-") or re.fullmatch(r"-\d+\.\d\d", cell), cell
+
+
+def test_claim_pack_csv_shows_every_figure_of_the_json(lifecycle: Documents, hostile: Documents) -> None:
+    for pack in (lifecycle[1], hostile[1]):
+        head, lines, claim, alerts = csv_sections(render(pack, "claim_pack", "csv"))
+        header = pairs(head)
+        assert header["report"] == "claim_pack"
+        assert (header["project"], header["quarter"]) == (pack["project"], pack["quarter"])
+        assert (header["from"], header["to"]) == (pack["from"], pack["to"])
+        assert header["head_hash"] == pack["ledger"]["head_hash"]
+        assert lines[0] == list(CLAIM_PACK_COLUMNS)
+        rows = as_dicts(lines)
+        for row, line in zip(rows, pack["lines"], strict=False):
+            assert row["category"] == line["category"]
+            for name in PACK_FIGURES:
+                assert row[name] == line[name], (line["category"], name)
+            assert row["forecast_over_budget"] == ("true" if line["forecast_over_budget"] else "false")
+        assert rows[-1]["category"] == "total"
+        for name in PACK_TOTALS:
+            assert rows[-1][name] == pack["totals"][name]
+        assert as_dicts(claim) == [
+            *(
+                {"claim_category": category, "eligible_added": amount}
+                for category, amount in pack["claim"]["eligible_added"].items()
+            ),
+            {"claim_category": "grant", "eligible_added": pack["claim"]["grant"]},
+        ]
+        opened = as_dicts(alerts)
+        assert [(row["alert_category"], row["alert_kind"]) for row in opened] == [
+            (alert["category"], alert["kind"]) for alert in pack["alerts_open_at_quarter_end"]
+        ]
+    assert any(row["alert_kind"] == "sub_limit" for row in opened)
+
+
+# ---------------------------------------------------------------- XLSX
+
+
+def check_money(cell: Cell, expected: str) -> None:
+    assert figure_of(cell) == Decimal(expected), (cell.coordinate, cell.value, expected)
+    assert cell.number_format == "#,##0.00", cell.coordinate
+
+
+def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
+    lifecycle: Documents, hostile: Documents, open_non_fec: Documents
+) -> None:
+    for document in (lifecycle[0], hostile[0], open_non_fec[0]):
+        book = workbook(render(document, "reconciliation", "xlsx"))
+        assert book.sheetnames == ["Reconciliation", "LMC changes", "About"]
+        sheet = book["Reconciliation"]
+        assert sheet.freeze_panes == "A2"
+        rows = sheet_rows(sheet)
+        header = [cell.value for cell in rows[0]]
+        assert header == list(RECONCILIATION_COLUMNS)
+        assert all(cell.font.bold for cell in rows[0])
+        column = {name: index for index, name in enumerate(header)}
+        for row, line in zip(rows[1:], document["lines"], strict=False):
+            assert row[0].value == line["category"]
+            for name in LINE_FIGURES:
+                check_money(row[column[name]], line[name])
+        total = rows[1 + len(document["lines"])]
+        assert total[0].value == "total"
+        assert total[0].font.bold
+        for name in LINE_FIGURES:
+            check_money(total[column[name]], document["totals"][name])
+        settlement = {str(row[0].value): row[1] for row in rows[len(document["lines"]) + 3 :]}
+        check_money(settlement["parental_leave_incurred"], document["parental_leave"]["incurred"])
+        check_money(settlement["parental_leave_reimbursable"], document["parental_leave"]["reimbursable"])
+        check_money(settlement["grant_paid"], document["grant_paid"])
+        check_money(settlement["balance_due"], document["balance_due"])
+        facts = about(book["About"])
+        assert facts["project"].value == document["project"]
+        assert facts["head_hash"].value == document["ledger"]["head_hash"]
+        assert facts["ledger_position"].value == document["ledger"]["position"]
+        assert facts["status"].value == ("final" if document["final"] else "statement so far")
+        widths = book["Reconciliation"].column_dimensions
+        assert widths["A"].width >= len("additional_associate_support")
+
+
+def test_xlsx_lmc_changes_sheet(hostile: Documents) -> None:
+    book = workbook(render(hostile[0], "reconciliation", "xlsx"))
+    rows = sheet_rows(book["LMC changes"])
+    assert [cell.value for cell in rows[0]] == ["category", "version", "date", "kind", "amount", "note"]
+    changes = [(line["category"], change) for line in hostile[0]["lines"] for change in line["changes"]]
+    assert len(rows) == 1 + len(changes)
+    for row, (category, change) in zip(rows[1:], changes, strict=True):
+        assert row[0].value == category
+        assert row[1].value == change["version"]
+        assert row[2].value.date().isoformat() == change["date"]
+        check_money(row[4], change["amount"])
+        assert row[5].value == change["note"]
+        assert HOSTILE_MINUTE in row[5].value
+
+
+def test_xlsx_formula_text_is_stored_as_text_with_an_apostrophe(hostile: Documents) -> None:
+    data = render(hostile[0], "reconciliation", "xlsx")
+    facts = about(workbook(data)["About"])
+    title = facts["title"]
+    assert title.value == "'" + HOSTILE_TITLE
+    assert title.data_type == "s"
+    assert facts["business"].value == "'@Crumb & Co Ltd"
+    assert facts["knowledge_base"].value == "'-University of Example"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [name for name in archive.namelist() if name.startswith("xl/worksheets/")]
+        assert sheets
+        for name in sheets:
+            xml = archive.read(name).decode("utf-8")
+            assert "<f>" not in xml and "<f " not in xml, name  # no formula anywhere
+    # Read with formulas evaluated-as-stored: still the text, never a formula.
+    raw = load_workbook(io.BytesIO(data), data_only=False)
+    for sheet in raw.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", cell.coordinate
+
+
+def test_xlsx_never_rounds_a_figure_silently(lifecycle: Documents) -> None:
+    assert exact_in_xlsx(Decimal("9999999999999.99"))
+    assert exact_in_xlsx(Decimal("66.40"))
+    assert not exact_in_xlsx(Decimal("12345678901234.56"))
+    huge = dict(lifecycle[0], grant_paid="12345678901234.56")
+    rows = sheet_rows(workbook(render(huge, "reconciliation", "xlsx"))["Reconciliation"])
+    paid = next(row[1] for row in rows if row[0].value == "grant_paid")
+    assert (paid.value, paid.data_type) == ("12345678901234.56", "s")
+
+
+def test_xlsx_is_deterministic_with_document_dates(lifecycle: Documents) -> None:
+    document = lifecycle[0]
+    data = render(document, "reconciliation", "xlsx")
+    assert data == render(document, "reconciliation", "xlsx")
+    book = workbook(data)
+    assert book.properties.created.date().isoformat() == document["closed_on"]
+    assert book.properties.modified.date().isoformat() == document["closed_on"]
+
+
+def test_claim_pack_xlsx(lifecycle: Documents, hostile: Documents) -> None:
+    for pack in (lifecycle[1], hostile[1]):
+        book = workbook(render(pack, "claim_pack", "xlsx"))
+        assert book.sheetnames == ["Claim pack", "Claim", "Alerts", "About"]
+        sheet = book["Claim pack"]
+        assert sheet.freeze_panes == "A2"
+        rows = sheet_rows(sheet)
+        header = [cell.value for cell in rows[0]]
+        assert header == list(CLAIM_PACK_COLUMNS)
+        column = {name: index for index, name in enumerate(header)}
+        for row, line in zip(rows[1:], pack["lines"], strict=False):
+            for name in PACK_FIGURES:
+                check_money(row[column[name]], line[name])
+            assert row[column["forecast_over_budget"]].value is line["forecast_over_budget"]
+        total = rows[1 + len(pack["lines"])]
+        for name in PACK_TOTALS:
+            check_money(total[column[name]], pack["totals"][name])
+        claim = sheet_rows(book["Claim"])
+        assert claim[-1][0].value == "grant"
+        check_money(claim[-1][1], pack["claim"]["grant"])
+        assert len(sheet_rows(book["Alerts"])) == 1 + len(pack["alerts_open_at_quarter_end"])
+        assert about(book["About"])["quarter"].value == pack["quarter"]
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def test_html_escapes_every_value(hostile: Documents) -> None:
+    for kind, document in all_documents(hostile):
+        page = render(document, kind, "html").decode("utf-8")
+        assert "<script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "&quot;http://example.invalid/x&quot;" in page
+        assert "@Crumb &amp; Co Ltd" in page
+
+
+def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Documents) -> None:
+    document = lifecycle[0]
+    page = render(document, "reconciliation", "html").decode("utf-8")
+    assert "<style>" in page
+    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert "src=" not in page and "http" not in page
+    for line in document["lines"]:
+        assert f"<td>{line['category']}</td>" in page
+    for text in (
+        "End-of-grant reconciliation",
+        document["balance_due"],
+        document["grant_paid"],
+        document["parental_leave"]["incurred"],
+        document["parental_leave"]["reimbursable"],
+        document["totals"]["grant"],
+        "LMC1 item 4",
+        "University of Example",
+        "Crumb &amp; Co Ltd",
+        document["ledger"]["head_hash"],
+        f"ledger position {document['ledger']['position']}",
+        f"project version {document['ledger']['version']}",
+    ):
+        assert text in page, text
+    draft = render(open_non_fec[0], "reconciliation", "html").decode("utf-8")
+    assert "statement so far" in draft and "not final" in draft
+
+
+def test_claim_pack_html(lifecycle: Documents) -> None:
+    pack = lifecycle[1]
+    page = render(pack, "claim_pack", "html").decode("utf-8")
+    for text in (pack["quarter"], pack["claim"]["grant"], pack["totals"]["cumulative"], "forecast_overspend"):
+        assert text in page, text
+    for line in pack["lines"]:
+        assert f"<td>{line['category']}</td>" in page
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def test_reconciliation_pdf_text(lifecycle: Documents, hostile: Documents, open_non_fec: Documents) -> None:
+    for document in (lifecycle[0], hostile[0], open_non_fec[0]):
+        text = pdf_text(render(document, "reconciliation", "pdf"))
+        assert document["project"] in text
+        for line in document["lines"]:
+            assert line["category"] in text, line["category"]
+        assert f"Balance due {document['balance_due']}" in text
+        assert document["ledger"]["head_hash"] in text
+    draft = pdf_text(render(open_non_fec[0], "reconciliation", "pdf"))
+    assert "statement so far" in draft
+
+
+def test_pdf_draws_pounds_and_dashes_and_replaces_what_it_cannot(hostile: Documents) -> None:
+    text = pdf_text(render(hostile[0], "reconciliation", "pdf"))
+    assert "\u2013 £ bakery QA" in text
+    assert "<script>alert(1)</script>" in text  # markup is shown as text
+    odd = dict(hostile[0], title="Ωmega → Zürich ☃")
+    text = pdf_text(render(odd, "reconciliation", "pdf"))
+    assert "?mega ? Zürich ?" in text
+
+
+def test_pdf_metadata(lifecycle: Documents) -> None:
+    reader = PdfReader(io.BytesIO(render(lifecycle[0], "reconciliation", "pdf")))
+    assert reader.metadata is not None
+    assert reader.metadata.title == "KTP-0042 reconciliation: Machine vision for bakery QA"
+
+
+def test_claim_pack_pdf_text(lifecycle: Documents, hostile: Documents) -> None:
+    for pack in (lifecycle[1], hostile[1]):
+        text = pdf_text(render(pack, "claim_pack", "pdf"))
+        assert pack["project"] in text and pack["quarter"] in text
+        for line in pack["lines"]:
+            assert line["category"] in text
+        assert f"Grant to claim {pack['claim']['grant']}" in text
+        for alert in pack["alerts_open_at_quarter_end"]:
+            assert alert["kind"] in text
