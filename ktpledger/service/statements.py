@@ -157,7 +157,7 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
             }
         )
     alerts = [
-        {"category": key.category, "kind": key.kind, "detail": detail}
+        {"category": key.category, "kind": str(key.kind), "detail": detail}
         for key, detail in sorted(live.conditions().items())
     ]
     rate = state.grant_rate
