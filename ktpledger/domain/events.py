@@ -23,12 +23,16 @@ PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_KEY_LENGTH = 200
 MAX_TEXT_LENGTH = 2000
 ENVELOPE_FIELDS = frozenset({"type", "project", "key", "date", "data"})
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CATEGORIES: Mapping[str, Category] = {category.value: category for category in Category}
 
 
 # --- field readers: each names the rule and the field it refuses ---------------------------------
 
 
-def _fields(data: Mapping[str, Any], allowed: set[str], *, event_type: str) -> None:
+def _fields(data: Mapping[str, Any], allowed: set[str] | frozenset[str], *, event_type: str) -> None:
+    if allowed.issuperset(data):
+        return
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise RuleViolation(
@@ -69,7 +73,7 @@ def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date
     """An ISO `YYYY-MM-DD` date."""
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
         raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name)
     try:
         return date.fromisoformat(value)
@@ -84,7 +88,8 @@ def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: 
 
 
 def _category(value: object, *, name: str = "category") -> Category:
-    return parse_choice(Category, value, field=name)
+    category = _CATEGORIES.get(value) if isinstance(value, str) else None  # the usual case, at once
+    return category if category is not None else parse_choice(Category, value, field=name)
 
 
 def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
@@ -341,6 +346,9 @@ class LMCDecision:
         return self.decision.to_data()
 
 
+_CLAIM_FIELDS = frozenset({"category", "amount", "description", "tags"})
+
+
 @dataclass(frozen=True)
 class SpendClaimed:
     """Spend against one category (R-33); recorded even over budget, where the excess is ineligible."""
@@ -354,7 +362,7 @@ class SpendClaimed:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> SpendClaimed:
-        _fields(data, {"category", "amount", "description", "tags"}, event_type=cls.TYPE)
+        _fields(data, _CLAIM_FIELDS, event_type=cls.TYPE)
         raw_tags = data.get("tags", []) or []
         if not isinstance(raw_tags, list):
             raise RuleViolation("R-33", "tags must be a list of tag names", field="tags")
@@ -508,8 +516,8 @@ def parse_event(raw: object) -> Event:
     """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
     if not isinstance(raw, Mapping):
         raise RuleViolation("R-30", f"an event must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - ENVELOPE_FIELDS)
-    if unknown:
+    if not ENVELOPE_FIELDS.issuperset(raw):
+        unknown = sorted(set(raw) - ENVELOPE_FIELDS)
         raise RuleViolation(
             "R-30",
             f"an event has no field {unknown[0]!r}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
