@@ -366,7 +366,11 @@ class SpendClaimed:
         raw_tags = data.get("tags", []) or []
         if not isinstance(raw_tags, list):
             raise RuleViolation("R-33", "tags must be a list of tag names", field="tags")
-        tags = tuple(sorted({parse_choice(Tag, tag, field="tag", rule="R-33") for tag in raw_tags}))
+        tags = (
+            tuple(sorted({parse_choice(Tag, tag, field="tag", rule="R-33") for tag in raw_tags}))
+            if raw_tags
+            else ()
+        )
         return cls(
             category=_category(data.get("category")),
             amount=_money(data, "amount"),
@@ -514,7 +518,7 @@ class Event:
 
 def parse_event(raw: object) -> Event:
     """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict, as parsed JSON is, at once
         raise RuleViolation("R-30", f"an event must be a JSON object, got {type(raw).__name__}")
     if not ENVELOPE_FIELDS.issuperset(raw):
         unknown = sorted(set(raw) - ENVELOPE_FIELDS)
@@ -547,7 +551,7 @@ def parse_event(raw: object) -> Event:
     data = raw.get("data", {})
     if data is None:
         data = {}
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise RuleViolation("R-30", "data must be a JSON object", field="data")
     payload: Payload = cls.parse(data)
     return Event(project=project, key=key, date=when, payload=payload)
