@@ -1,0 +1,20 @@
+"""The HTTP API and the LMC dashboard (CONTRACT.md, "HTTP API"): a FastAPI app over the same
+library the command line uses. `create_app(application)` builds it; `ktpledger serve` runs it.
+
+Nothing is imported eagerly here: `ktpledger.api.commands` is imported by the command line, and
+must not pull in FastAPI (or the command line itself) until a command needs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_app(*args: Any, **kwargs: Any) -> FastAPI:
+    """See `ktpledger.api.app.create_app`."""
+    from ktpledger.api.app import create_app as build
+
+    return build(*args, **kwargs)

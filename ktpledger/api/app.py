@@ -1,0 +1,98 @@
+"""The app factory: the HTTP API, the dashboard and their static files, on one composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from ktpledger.api import dashboard, errors, routes
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.settings import Settings
+
+DESCRIPTION = """\
+The append-only ledger of UK Knowledge Transfer Partnership grant budgets, over HTTP. The shapes are
+those of the `ktpledger` command line (`--format json`); money is a string with two decimals.
+
+**Access.** Every route but `/health`, `/docs` and `/openapi.json` needs
+`Authorization: Bearer TOKEN`, a token from `ktpledger token create --role ROLE [--project P ...]`.
+Roles: **admin** records every event type and is the only role that records `GrantOffered` and
+`ProjectClosed`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost` and
+`GrantPayment`; **lmc** records `LMCDecision`; **viewer** records nothing. Every role reads. A token
+granted some projects cannot read or write any other. No token or a bad one: 401; forbidden: 403,
+and nothing is recorded.
+
+**Errors.** Bad input is a 4xx with `{"error": {"rule": "R-nn", "message": "..."}}` naming the rule of
+RULES.md; an unknown project is 404 (R-31).
+
+**Dashboard.** The LMC dashboard is at [/dashboard](/dashboard).
+"""
+
+DASHBOARD_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Documents of the API (statements rendered as HTML carry their own inline styles): no script at all.
+DOCUMENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(application: App | None = None, *, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app over `application` (built from `settings` and closed with the app when
+    not given). The schema must already be at head (`ktpledger serve` makes sure of it)."""
+    owned = application is None
+    app_objects = application if application is not None else bootstrap(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                app_objects.close()
+
+    api = FastAPI(
+        title="ktpledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "ledger", "description": "Recording events"},
+            {"name": "projects", "description": "A project's stream and figures"},
+            {"name": "alerts", "description": "Alerts (R-41)"},
+            {"name": "statements", "description": "Reconciliation and claim packs"},
+            {"name": "costing", "description": "The guidance's costing tables"},
+            {"name": "service", "description": "Health"},
+        ],
+    )
+    api.state.ktpledger = app_objects
+    errors.install(api)
+    api.include_router(routes.router)
+    api.include_router(dashboard.router)
+    api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
+
+    @api.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith(("/docs", "/redoc")):
+            return response  # FastAPI's documentation pages load Swagger UI with inline scripts
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        dashboard_page = path == "/" or path.startswith("/dashboard")
+        response.headers.setdefault(
+            "Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY
+        )
+        if not path.startswith("/dashboard/static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return api

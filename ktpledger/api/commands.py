@@ -1,0 +1,132 @@
+"""The command line's `serve` and `token` commands, added to the `ktpledger` Typer app by
+`register(app, opened)` (cli.py calls it; `opened` is its context manager yielding the App).
+
+Nothing heavy is imported at module level: the command line starts as fast as before, and importing
+this module from cli.py cannot loop back into cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from ktpledger.bootstrap import App
+
+Opened = Callable[[typer.Context], AbstractContextManager["App"]]
+
+
+class RoleChoice(StrEnum):
+    ADMIN = "admin"
+    FINANCE = "finance"
+    LMC = "lmc"
+    VIEWER = "viewer"
+
+
+class TokenFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def register(app: typer.Typer, opened: Opened) -> None:
+    """Add `serve` and `token create|list|revoke` to `app`."""
+
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="port to listen on"),
+    ) -> None:
+        """The HTTP API (OpenAPI at /docs) and the LMC dashboard (/dashboard)."""
+        import uvicorn
+
+        from ktpledger.api.app import create_app
+
+        with opened(ctx) as application:
+            typer.echo(f"ktpledger: API and dashboard on http://{host}:{port}/ (docs at /docs)", err=True)
+            uvicorn.run(create_app(application), host=host, port=port, log_level="info", proxy_headers=False)
+
+    token_app = typer.Typer(help="Access tokens of the HTTP API and the dashboard.", no_args_is_help=True)
+    app.add_typer(token_app, name="token")
+
+    @token_app.command("create")
+    def token_create(
+        ctx: typer.Context,
+        role: RoleChoice = typer.Option(..., "--role", help="admin, finance, lmc or viewer"),
+        project: list[str] = typer.Option(
+            [], "--project", help="a project the token may use (repeat it); omitted: every project"
+        ),
+        label: str | None = typer.Option(None, "--label", help="who or what the token is for"),
+        output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
+    ) -> None:
+        """Create a token; it is printed once, and only its SHA-256 hash is stored."""
+        from ktpledger.api.auth import create_token, parse_projects
+
+        try:
+            grant = parse_projects(project)
+        except ValueError as error:
+            typer.echo(f"error: --project: {error}", err=True)
+            raise typer.Exit(2) from None
+        if label is not None and len(label) > 200:
+            typer.echo("error: --label is at most 200 characters", err=True)
+            raise typer.Exit(2)
+        with opened(ctx) as application:
+            token = create_token(application.database, role.value, project, label)
+        if output_format is TokenFormat.JSON:
+            sys.stdout.write(json.dumps({"token": token}) + "\n")
+            return
+        typer.echo(token)
+        typer.echo(
+            f"role {role.value}, projects {'all' if grant == '*' else grant.replace(',', ', ')}"
+            + (f", label {label!r}" if label else "")
+            + ". Shown once: only its hash is stored.",
+            err=True,
+        )
+
+    @token_app.command("list")
+    def token_list(
+        ctx: typer.Context,
+        output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
+    ) -> None:
+        """Every token's id, role, projects and label (never the token or its hash)."""
+        from ktpledger.api.auth import list_tokens
+        from ktpledger.views import render_table
+
+        with opened(ctx) as application:
+            tokens = list_tokens(application.database)
+        if output_format is TokenFormat.JSON:
+            sys.stdout.write(json.dumps(tokens, indent=2) + "\n")
+            return
+        if not tokens:
+            typer.echo("no tokens")
+            return
+        rows: list[tuple[str, ...]] = [
+            (
+                str(item["id"]),
+                str(item["role"]),
+                str(item["projects"]),
+                str(item["label"] or ""),
+                str(item["created_at"])[:19],
+                "revoked" if item["revoked_at"] else "active",
+            )
+            for item in tokens
+        ]
+        typer.echo(render_table(("id", "role", "projects", "label", "created", "status"), rows, numeric={0}))
+
+    @token_app.command("revoke")
+    def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
+        """Revoke a token by its id (see `token list`): it stops working at once."""
+        from ktpledger.api.auth import revoke_token
+
+        with opened(ctx) as application:
+            revoked = revoke_token(application.database, token_id)
+        if not revoked:
+            typer.echo(f"error: no active token with id {token_id}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"token {token_id} revoked")

@@ -1,0 +1,248 @@
+"""The LMC dashboard: server-rendered pages of the same app, over the same summary as the API.
+
+The user pastes a token once on the login page; the server keeps it in a `Secure`, `HttpOnly`,
+`SameSite=Strict` cookie, which only reading routes accept (never `POST /events`). Pages poll
+`/projects/{project}/summary` every few seconds and, when its revision changes, swap in the
+re-rendered figures from `/dashboard/projects/{project}/panel`: no reload, no chart library (the
+charts are inline SVG drawn here), no CDN. Jinja escapes every user text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.templating import Jinja2Templates
+
+from ktpledger.api import charts
+from ktpledger.api.auth import Principal, authenticate
+from ktpledger.api.errors import ApiError
+from ktpledger.api.formatting import label, pounds
+from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
+from ktpledger.api.summary import project_list, project_summary
+from ktpledger.bootstrap import App
+from ktpledger.domain.errors import RuleViolation
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+COOKIE_MAX_AGE = 12 * 3600  # a dashboard session lasts a working day
+POLL_MS = 4000
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+SEVERITY = ("over_cap", "over_budget", "ineligible_claim", "forecast_overspend", "sub_limit", "threshold")
+KIND_LABELS = {
+    "threshold": "Threshold",
+    "over_budget": "Over budget",
+    "over_cap": "Over maximum",
+    "sub_limit": "Sub-limit",
+    "ineligible_claim": "Ineligible claim",
+    "forecast_overspend": "Forecast overspend",
+}
+
+
+def alert_text(alert: dict[str, Any]) -> str:
+    """An alert in a sentence for the committee (escaped by the template)."""
+    detail = alert.get("detail") or {}
+    kind = alert.get("kind")
+
+    def money(name: str) -> str:
+        value = detail.get(name)
+        return pounds(value, pence=True) if value is not None else "?"
+
+    if kind == "threshold":
+        share = Decimal(str(detail.get("threshold", "0")))
+        return f"Spend has reached {share:.0%} of the budget: {money('spent')} of {money('budget')}."
+    if kind == "over_budget":
+        return (
+            f"Spend {money('spent')} is {money('excess')} over the budget {money('budget')}; the excess is "
+            "ineligible until an LMC decision covers it."
+        )
+    if kind == "over_cap":
+        return (
+            f"Spend {money('spent')} is {money('excess')} over the maximum {money('maximum')}; "
+            "ineligible whatever the LMC decides."
+        )
+    if kind == "forecast_overspend":
+        return (
+            f"At {money('monthly_rate')} a month, spend will reach {money('forecast')} by the end date, "
+            f"{money('excess')} over the budget {money('budget')}."
+        )
+    if kind == "sub_limit":
+        rule = detail.get("rule", "")
+        what = str(detail.get("sub_limit", "")).replace("_", " ")
+        return f"{rule}: {what} sub-limit exceeded; {money('ineligible')} is ineligible."
+    if kind == "ineligible_claim":
+        return f"Claim {detail.get('claim')} ({money('amount')}) is ineligible: {detail.get('message', '')}"
+    return str(detail.get("message", ""))
+
+
+def severity(alert: dict[str, Any]) -> tuple[int, int]:
+    """The most serious first (over a maximum, over budget ...), newest first within a kind."""
+    kind = alert.get("kind")
+    return (SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY), -int(alert.get("id", 0)))
+
+
+def prefix(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    base = prefix(request)
+    context = {
+        "base": base,
+        "static": f"{base}/dashboard/static",
+        "label": label,
+        "pounds": pounds,
+        "alert_text": alert_text,
+        "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        "quote": lambda text: quote(text, safe=""),
+        "path": lambda text: quote(text, safe="/"),
+        **context,
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def viewer(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Principal | None:
+    """The dashboard's user (cookie or bearer), or None: pages then redirect to the login page."""
+    try:
+        return principal(request, credentials)
+    except ApiError:
+        return None
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path
+    return RedirectResponse(
+        f"{prefix(request)}/dashboard/login?next={quote(target, safe='/')}", status_code=303
+    )
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def root(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{prefix(request)}/dashboard", status_code=303)
+
+
+@router.get("/dashboard/login")
+def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
+    return render(request, "login.html", {"who": None, "next": safe_next(next), "problem": None})
+
+
+def safe_next(target: str) -> str:
+    """Only a path of this dashboard: never another site."""
+    if not target.startswith("/dashboard") or "//" in target or "\\" in target:
+        return "/dashboard"
+    return target
+
+
+@router.post("/dashboard/login")
+def login(
+    request: Request,
+    token: str = Form(""),
+    next: str = Form("/dashboard"),
+    app: App = Depends(application),
+) -> Response:
+    token = token.strip()
+    found = authenticate(app.database, token) if token else None
+    if found is None:
+        return render(
+            request,
+            "login.html",
+            {"who": None, "next": safe_next(next), "problem": "That token is unknown or has been revoked."},
+            status_code=401,
+        )
+    response = RedirectResponse(f"{prefix(request)}{safe_next(next)}", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/dashboard/logout")
+def logout(request: Request) -> RedirectResponse:
+    response = RedirectResponse(f"{prefix(request)}/dashboard/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/dashboard")
+def projects_page(
+    request: Request, who: Principal | None = Depends(viewer), app: App = Depends(application)
+) -> Response:
+    if who is None:
+        return to_login(request)
+    rows = project_list(app, who)
+    return render(request, "projects.html", {"who": who, "projects": rows, "poll_ms": POLL_MS})
+
+
+@router.get("/dashboard/panel")
+def projects_panel(
+    request: Request, who: Principal | None = Depends(viewer), app: App = Depends(application)
+) -> Response:
+    if who is None:
+        return Response(status_code=401)
+    return render(request, "_projects_panel.html", {"who": who, "projects": project_list(app, who)})
+
+
+def project_context(app: App, who: Principal, project: str) -> dict[str, Any]:
+    check_read(who, project)
+    summary = project_summary(app, project)
+    elapsed = Decimal(summary["month"]) / Decimal(summary["months"])
+    return {
+        "who": who,
+        "summary": summary,
+        "bars": charts.budget_bars(summary["lines"], elapsed=elapsed),
+        "spend_chart": charts.spend_over_time(summary),
+        "elapsed": elapsed,
+        "alerts": sorted(summary["open_alerts"], key=severity),
+        "has_derived": any(line["derived"] for line in summary["lines"]),
+        "poll_ms": POLL_MS,
+    }
+
+
+def project_response(request: Request, who: Principal, app: App, project: str, template: str) -> Response:
+    try:
+        context = project_context(app, who, project)
+    except ApiError as error:
+        return render(request, "problem.html", {"who": who, "message": error.message}, error.status)
+    except RuleViolation as error:
+        status = 404 if error.rule == "R-31" else 422
+        return render(
+            request, "problem.html", {"who": who, "message": f"{error.rule}: {error.message}"}, status
+        )
+    return render(request, template, context)
+
+
+# The panel route first: `{project:path}` would otherwise take ".../panel" as part of the name.
+@router.get("/dashboard/projects/{project:path}/panel")
+def project_panel(
+    request: Request, project: str, who: Principal | None = Depends(viewer), app: App = Depends(application)
+) -> Response:
+    if who is None:
+        return Response(status_code=401)
+    return project_response(request, who, app, project, "_project_panel.html")
+
+
+@router.get("/dashboard/projects/{project:path}")
+def project_page(
+    request: Request, project: str, who: Principal | None = Depends(viewer), app: App = Depends(application)
+) -> Response:
+    if who is None:
+        return to_login(request)
+    return project_response(request, who, app, project, "project.html")

@@ -1,0 +1,61 @@
+"""Fixtures of the API tests: the app over a migrated database, a token per role, the demo ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ktpledger.api.app import create_app
+from ktpledger.api.auth import create_token
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.service.schema import upgrade
+from ktpledger.settings import Settings
+from tests.api import demo
+
+ROLES = ("admin", "finance", "lmc", "viewer")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def money(text: str) -> Decimal:
+    """A figure as the dashboard shows it ("£1,234.50", "-£12.00") as a Decimal."""
+    return Decimal(text.replace("£", "").replace(",", ""))
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    """The API over `app` (SQLite and PostgreSQL). https, so the Secure cookie is sent back."""
+    with TestClient(create_app(app), base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(app: App) -> dict[str, str]:
+    """A token of each role for every project, and `<role>@main`, limited to the main project."""
+    made = {role: create_token(app.database, role, None, f"{role} for tests") for role in ROLES}
+    for role in ROLES:
+        made[f"{role}@main"] = create_token(app.database, role, [demo.MAIN], f"{role} for {demo.MAIN}")
+    return made
+
+
+@pytest.fixture
+def recorded(app: App) -> list[dict[str, object]]:
+    """The demo ledger, recorded through the library (every event must be accepted)."""
+    results = [result.to_json() for result in app.ledger.append(demo.all_events())]
+    refused = [result for result in results if result["status"] != "recorded"]
+    assert not refused, refused
+    return results
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str) -> Iterator[App]:
+    """An App on SQLite only (the schemathesis run and the browser tests)."""
+    application = bootstrap(Settings(database_url=sqlite_url))
+    upgrade(application.database)
+    yield application
+    application.close()

@@ -1,0 +1,123 @@
+"""`register(app, opened)`: the `token` and `serve` commands on a Typer app built as cli.py builds
+its own (a root callback that puts the settings on the context), with cli.py's `opened`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ktpledger.api.app import create_app
+from ktpledger.api.auth import authenticate, hash_token
+from ktpledger.api.commands import register
+from ktpledger.bootstrap import bootstrap
+from ktpledger.cli import opened
+from ktpledger.settings import Settings
+
+
+def command_line() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def configure(ctx: typer.Context, db: str = typer.Option(..., "--db")) -> None:
+        ctx.obj = Settings(database_url=db)
+
+    register(app, opened)
+    return app
+
+
+def run(url: str, *args: str) -> Any:
+    return CliRunner().invoke(command_line(), ["--db", url, *args])
+
+
+def test_token_create_json_prints_the_token_once_and_stores_its_hash(sqlite_url: str) -> None:
+    result = run(
+        sqlite_url,
+        "token",
+        "create",
+        "--role",
+        "finance",
+        "--project",
+        "KTP-0042",
+        "--project",
+        "KTP-0107",
+        "--label",
+        "Finance office",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    token = json.loads(result.stdout)["token"]
+    application = bootstrap(Settings(database_url=sqlite_url))
+    try:
+        found = authenticate(application.database, token)
+        assert found is not None
+        assert found.role.value == "finance"
+        assert found.projects == frozenset({"KTP-0042", "KTP-0107"})
+        assert found.label == "Finance office"
+        listed = run(sqlite_url, "token", "list", "--format", "json")
+        assert token not in listed.stdout and hash_token(token) not in listed.stdout
+        assert json.loads(listed.stdout)[0]["projects"] == "KTP-0042,KTP-0107"
+    finally:
+        application.close()
+
+
+def test_token_create_for_every_project_and_revoke(sqlite_url: str) -> None:
+    result = run(sqlite_url, "token", "create", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[0]
+    application = bootstrap(Settings(database_url=sqlite_url))
+    try:
+        found = authenticate(application.database, token)
+        assert found is not None and found.projects is None
+        table = run(sqlite_url, "token", "list")
+        assert "admin" in table.stdout and "active" in table.stdout
+        assert run(sqlite_url, "token", "revoke", str(found.token_id)).exit_code == 0
+        assert authenticate(application.database, token) is None
+        assert run(sqlite_url, "token", "revoke", str(found.token_id)).exit_code == 1
+    finally:
+        application.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token", "create", "--role", "superuser"),
+        ("token", "create"),
+        ("token", "create", "--role", "viewer", "--project", "not a project"),
+        ("token", "create", "--role", "viewer", "--format", "yaml"),
+    ],
+)
+def test_token_create_usage_errors(sqlite_url: str, args: tuple[str, ...]) -> None:
+    assert run(sqlite_url, *args).exit_code == 2
+
+
+def test_serve_runs_uvicorn_on_the_app(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: Any, **options: Any) -> None:
+        seen.update(options)
+        with TestClient(app) as client:
+            seen["health"] = client.get("/health").json()
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    result = run(sqlite_url, "serve", "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    assert seen["health"] == {"status": "ok"}
+
+
+def test_create_app_from_settings_closes_what_it_built(sqlite_url: str) -> None:
+    from ktpledger.service.schema import upgrade
+
+    application = bootstrap(Settings(database_url=sqlite_url))
+    upgrade(application.database)
+    application.close()
+    with TestClient(create_app(settings=Settings(database_url=sqlite_url))) as client:
+        assert client.get("/health").status_code == 200
