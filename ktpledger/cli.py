@@ -671,6 +671,15 @@ def demo(
     typer.echo("\nsee it on the dashboard: ktpledger serve   (then open http://127.0.0.1:8000/)")
 
 
+def _register_api() -> None:
+    from ktpledger.api.commands import register
+
+    register(app, opened)
+
+
+_register_api()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

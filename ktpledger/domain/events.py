@@ -50,6 +50,8 @@ def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = Tru
         raise RuleViolation(rule, f"{name} must be a non-empty text, got {value!r}", field=name)
     if len(value) > MAX_TEXT_LENGTH:
         raise RuleViolation(rule, f"{name} must be at most {MAX_TEXT_LENGTH} characters", field=name)
+    if "\x00" in value:
+        raise RuleViolation(rule, f"{name} must not contain a NUL character", field=name)
     return value.strip()
 
 
@@ -541,10 +543,10 @@ def parse_event(raw: object) -> Event:
             field="project",
         )
     key = raw.get("key")
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise RuleViolation(
             "R-30",
-            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} characters, got {key!r}",
+            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {key!r}",
             field="key",
         )
     when = parse_date(raw.get("date"))

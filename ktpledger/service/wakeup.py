@@ -35,12 +35,16 @@ class InProcess:
     def projects_changed(self, projects: set[str]) -> None:
         for message in chunks(projects):
             try:
-                raised = [alert for result in self.projector.catch_up_many(message) for alert in result.raised]
+                raised = [
+                    alert for result in self.projector.catch_up_many(message) for alert in result.raised
+                ]
                 if raised and self.deliver is not None:
                     self.deliver(raised)
             except Exception:
                 # The events are committed; the projection catches up on the next wake-up or replay.
-                log.exception("projection of %s did not catch up; it will on the next append or replay", message)
+                log.exception(
+                    "projection of %s did not catch up; it will on the next append or replay", message
+                )
 
 
 class DispatcherNotFound(RuntimeError):

@@ -35,7 +35,17 @@ def test_record_prints_one_result_a_line_and_events_lists_the_stream(database_ur
     code, out, _ = run(database_url, "events", "KTP-0042", "--format", "json")
     stream = json.loads(out)
     assert code == 0 and [e["version"] for e in stream] == list(range(1, 11))
-    assert set(stream[0]) >= {"type", "project", "key", "date", "data", "version", "position", "recorded_at", "hash"}
+    assert set(stream[0]) >= {
+        "type",
+        "project",
+        "key",
+        "date",
+        "data",
+        "version",
+        "position",
+        "recorded_at",
+        "hash",
+    }
     code, out, _ = run(database_url, "events", "KTP-0042")
     assert code == 0 and "SpendClaimed" in out
     code, out, _ = run(database_url, "verify")

@@ -191,6 +191,17 @@ def test_an_offer_dated_before_the_rule_sets_is_refused(app: App) -> None:
         ({**claim("c"), "type": "SpendClaimd"}, "R-30", "unknown event type"),
         ({**claim("c"), "extra": 1}, "R-30", "no field"),
         ({**claim("c"), "key": ""}, "R-30", "key"),
+        ({**claim("c"), "key": "a\x00b"}, "R-30", "printable"),
+        (
+            event(
+                "SpendClaimed",
+                "c",
+                "2025-01-01",
+                {"category": "consumables", "amount": "5", "description": "a\x00"},
+            ),
+            "R-33",
+            "NUL",
+        ),
         ({**claim("c"), "project": "bad project!"}, "R-30", "project"),
         (
             event("SpendClaimed", "c", "2025-01-01", {"category": "consumables", "amount": "5"}),

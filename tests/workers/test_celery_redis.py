@@ -59,7 +59,16 @@ class Worker:
         environment = {**os.environ, "KTPLEDGER_BROKER_URL": str(self.app.settings.broker_url)}
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [KTPLEDGER, "--db", self.app.settings.database_url, "worker", "-c", "2", "--loglevel", "info"],
+                [
+                    KTPLEDGER,
+                    "--db",
+                    self.app.settings.database_url,
+                    "worker",
+                    "-c",
+                    "2",
+                    "--loglevel",
+                    "info",
+                ],
                 env=environment,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -144,23 +153,40 @@ def test_a_worker_killed_mid_stream_converges_after_restart(services: App, worke
     assert snapshot(services, projects) == incremental
 
 
-def test_record_wait_returns_once_workers_have_caught_up(services: App, worker: Worker, tmp_path: Path) -> None:
+def test_record_wait_returns_once_workers_have_caught_up(
+    services: App, worker: Worker, tmp_path: Path
+) -> None:
     worker.start()
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(json.dumps(item) for item in story("KTP-W")))
     environment = {**os.environ, "KTPLEDGER_BROKER_URL": str(services.settings.broker_url)}
     url = services.settings.database_url
-    done = subprocess.run([KTPLEDGER, "--db", url, "record", str(events), "--wait"], env=environment,
-                          capture_output=True, timeout=120, check=False)
+    done = subprocess.run(
+        [KTPLEDGER, "--db", url, "record", str(events), "--wait"],
+        env=environment,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    shown = subprocess.run([KTPLEDGER, "--db", url, "allowances", "KTP-W", "--format", "json"], env=environment,
-                           capture_output=True, timeout=60, check=True)
+    shown = subprocess.run(
+        [KTPLEDGER, "--db", url, "allowances", "KTP-W", "--format", "json"],
+        env=environment,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     lines = {line["category"]: line for line in json.loads(shown.stdout)["lines"]}
     assert lines["consumables"]["spent"] == "5300.00"  # 12 x 450 - 100
 
 
 def test_worker_without_a_broker_is_a_usage_error(sqlite_url: str) -> None:
     environment = {k: v for k, v in os.environ.items() if k != "KTPLEDGER_BROKER_URL"}
-    done = subprocess.run([KTPLEDGER, "--db", sqlite_url, "worker"], env=environment, capture_output=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [KTPLEDGER, "--db", sqlite_url, "worker"],
+        env=environment,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2 and b"KTPLEDGER_BROKER_URL" in done.stderr
