@@ -84,7 +84,7 @@ def lock_events(
         connection.exec_driver_sql(LOCK_EVENTS)
     if then is None:
         return []
-    return [tuple(row) for row in connection.exec_driver_sql(then[0], tuple(then[1]))]
+    return [tuple(row) for row in connection.exec_driver_sql(then[0], tuple(then[1])).fetchall()]
 
 
 def _lock_events_psycopg(

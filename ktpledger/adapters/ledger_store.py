@@ -103,7 +103,7 @@ def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False
     elif not names:
         return {}
     else:
-        rows = connection.exec_driver_sql(query[0], tuple(query[1]))
+        rows = connection.exec_driver_sql(query[0], tuple(query[1])).fetchall()
     if len(names) == 1:  # the one-project query returns the version alone
         rows = [(names[0], row[0]) for row in rows]
     return {project: version for project, version in rows if version is not None}
