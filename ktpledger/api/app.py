@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from ktpledger.api import dashboard, errors, routes
 from ktpledger.bootstrap import App, bootstrap
@@ -62,6 +65,8 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from the app's own copy of Swagger UI: no CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "ledger", "description": "Recording events"},
             {"name": "projects", "description": "A project's stream and figures"},
@@ -76,6 +81,17 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(routes.router)
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
+    api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="ktpledger API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/dashboard/static/favicon.svg",
+        )
 
     @api.middleware("http")
     async def security_headers(
