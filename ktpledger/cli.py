@@ -612,6 +612,9 @@ def demo(
                 header = ("category", "budget", "spent", "remaining", "eligible", "ineligible")
                 typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5}))
         document = statements.reconciliation(application.database, PROJECT)
+        from ktpledger.api.auth import create_token
+
+        viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
     typer.echo(
         f"\n== Reconciliation ({'final' if document['final'] else 'statement so far'}), "
         f"grant rate {Decimal(document['grant_rate']) * 100:.0f}%"
@@ -668,7 +671,10 @@ def demo(
         path = folder / f"{PROJECT}-reconciliation.{fmt}"
         path.write_bytes(render(document, "reconciliation", fmt))
         typer.echo(f"wrote {path.resolve()}")
-    typer.echo("\nsee it on the dashboard: ktpledger serve   (then open http://127.0.0.1:8000/)")
+    typer.echo(
+        "\nsee it on the LMC dashboard: run `ktpledger serve`, open http://127.0.0.1:8000/dashboard/login and "
+        f"paste this read-only token for {PROJECT}:\n  {viewer}"
+    )
 
 
 def _register_api() -> None:
