@@ -48,7 +48,7 @@ class LiveProject:
 
     @classmethod
     def new(cls, project: str) -> LiveProject:
-        return cls(state=ProjectState(project=project))
+        return cls(state=ProjectState(project=project, track_keys=False))
 
     @property
     def version(self) -> int:

@@ -83,6 +83,7 @@ class ProjectState:
     version: int = 0
     head_hash: str = ""
     keys: dict[str, tuple[Event, int]] = field(default_factory=dict)  # idempotency: key -> (event, version)
+    track_keys: bool = True  # idempotency needs them; a projection does not
     offer: GrantOffered | None = None
     offer_date: date | None = None
     rules: RuleSet | None = None
@@ -462,7 +463,8 @@ class ProjectState:
         payload = event.payload
         self.version = version
         self.head_hash = event_hash
-        self.keys[event.key] = (event, version)
+        if self.track_keys:
+            self.keys[event.key] = (event, version)
         if isinstance(payload, GrantOffered):
             self.offer = payload
             self.offer_date = event.date

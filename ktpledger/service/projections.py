@@ -8,9 +8,13 @@ does no harm: the work is done at most once per event and the sweeper finds anyt
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -400,72 +404,41 @@ class Projector:
 
     # --- replay ----------------------------------------------------------------------------------
 
-    def replay(self, *, batch: int = 20_000) -> tuple[int, int]:
-        """Rebuild every projection from the ledger alone: (events read, projects)."""
+    def replay(self, *, processes: int | None = None) -> tuple[int, int]:
+        """Rebuild every projection from the ledger alone: (events read, projects).
+
+        Projects fold independently, so a large ledger is folded by several processes, each reading
+        its share of the projects' streams; the rows are written here in one transaction that holds
+        every catch-up out."""
         self._live.clear()
-        live: dict[str, LiveProject] = {}
-        alert_rows: list[dict[str, Any]] = []
-        open_index: dict[tuple[str, AlertKey], dict[str, Any]] = {}
-        heads: dict[str, RecordedEvent] = {}
         now = datetime.now(UTC)
-        read = 0
         with self.database.projection(exclusive=True) as connection:
-            position = 0
-            while True:
-                chunk = ledger_store.read_after(connection, position, limit=batch)
-                if not chunk:
-                    break
-                for item in chunk:
-                    project = live.get(item.project)
-                    if project is None:
-                        project = live[item.project] = LiveProject.new(item.project)
-                    changes = project.apply(item.event(), item.version, item.hash)
-                    for key in changes.resolved:
-                        row = open_index.pop((item.project, key))
-                        row.update(status="resolved", resolved_at_version=item.version, resolved_at=now)
-                    for key, detail in sorted(changes.raised.items()):
-                        row = {
-                            "project": item.project,
-                            "category": key.category,
-                            "kind": key.kind,
-                            "subject": key.subject,
-                            "detail": json.dumps(detail, sort_keys=True),
-                            "status": "open",
-                            "raised_at_version": item.version,
-                            "resolved_at_version": None,
-                            "raised_at": now,
-                            "resolved_at": None,
-                        }
-                        alert_rows.append(row)
-                        open_index[(item.project, key)] = row
-                    heads[item.project] = item
-                read += len(chunk)
-                position = chunk[-1].position
+            names = ledger_store.projects(connection)
+            count = int(connection.execute(select(func.count()).select_from(events)).scalar_one())
+            workers = processes if processes is not None else min(os.cpu_count() or 1, 4)
+            if workers > 1 and count >= PARALLEL_REPLAY_FROM and len(names) > 1:
+                url = self.database.engine.url.render_as_string(hide_password=False)
+                groups = [names[n::workers] for n in range(workers)]
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                    parts = list(pool.map(_fold_in_process, [url] * workers, groups, [now] * workers))
+            else:
+                parts = [fold_projects(connection, names, now)]
             for table in (allowance_lines, alerts, projection_heads):
                 connection.execute(delete(table))
-            for start in range(0, len(alert_rows), 5000):
-                connection.execute(alerts.insert(), alert_rows[start : start + 5000])
-            line_rows = [
-                line_row(name, ordinal, line)
-                for name, project in live.items()
-                for ordinal, line in enumerate(project.ordered_lines())
-            ]
-            for start in range(0, len(line_rows), 5000):
-                connection.execute(allowance_lines.insert(), line_rows[start : start + 5000])
-            head_rows = [
-                {
-                    "project": name,
-                    "version": item.version,
-                    "position": item.position,
-                    "clock": live[name].latest,
-                    "updated_at": now,
-                }
-                for name, item in heads.items()
-            ]
-            for start in range(0, len(head_rows), 5000):
-                connection.execute(projection_heads.insert(), head_rows[start : start + 5000])
+            # Alerts keep the order they were raised in across the ledger, as the live run gives them.
+            alert_rows = sorted(
+                (row for part in parts for row in part.alerts), key=lambda row: row.pop("_position")
+            )
+            for rows, table in (
+                (alert_rows, alerts),
+                ([row for part in parts for row in part.lines], allowance_lines),
+                ([row for part in parts for row in part.heads], projection_heads),
+            ):
+                for start in range(0, len(rows), 5000):
+                    connection.execute(table.insert(), rows[start : start + 5000])
             connection.commit()
-        return read, len(live)
+        return sum(part.read for part in parts), sum(len(part.heads) for part in parts)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -575,3 +548,87 @@ def comparable(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
         )
         for r in rows
     )
+
+
+PARALLEL_REPLAY_FROM = 50_000  # events; below this a second process costs more than it saves
+REPLAY_CHUNK = 200  # projects read per query
+
+
+@dataclass
+class FoldedRows:
+    """What folding some projects from the ledger gives: rows for the projection tables."""
+
+    alerts: list[dict[str, Any]]
+    lines: list[dict[str, Any]]
+    heads: list[dict[str, Any]]
+    read: int
+
+
+def fold_projects(connection: Connection, names: Sequence[str], now: datetime) -> FoldedRows:
+    """Fold each named project's whole stream, alert by alert, into projection rows."""
+    # Millions of long-lived objects and nothing to free until the end: the cyclic collector would
+    # rescan them again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        folded = FoldedRows([], [], [], 0)
+        for start in range(0, len(names), REPLAY_CHUNK):
+            chunk = list(names[start : start + REPLAY_CHUNK])
+            streams = ledger_store.streams(connection, chunk)
+            for name in chunk:
+                _fold_one(name, streams.get(name, []), now, folded)
+        return folded
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: FoldedRows) -> None:
+    if not stream:
+        return
+    live = LiveProject.new(name)
+    open_rows: dict[AlertKey, dict[str, Any]] = {}
+    for item in stream:
+        changes = live.apply(item.event(), item.version, item.hash)
+        for key in changes.resolved:
+            open_rows.pop(key).update(status="resolved", resolved_at_version=item.version, resolved_at=now)
+        for key, detail in sorted(changes.raised.items()):
+            row = {
+                "project": name,
+                "category": key.category,
+                "kind": key.kind,
+                "subject": key.subject,
+                "detail": json.dumps(detail, sort_keys=True),
+                "status": "open",
+                "raised_at_version": item.version,
+                "resolved_at_version": None,
+                "raised_at": now,
+                "resolved_at": None,
+                "_position": item.position,
+            }
+            folded.alerts.append(row)
+            open_rows[key] = row
+    folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
+    head = stream[-1]
+    folded.heads.append(
+        {
+            "project": name,
+            "version": head.version,
+            "position": head.position,
+            "clock": live.latest,
+            "updated_at": now,
+        }
+    )
+    folded.read += len(stream)
+
+
+def _fold_in_process(url: str, names: list[str], now: datetime) -> FoldedRows:
+    """`fold_projects` in a process of its own, on a connection of its own."""
+    from ktpledger.adapters.database import Database, build_engine
+
+    database = Database(build_engine(url))
+    try:
+        with database.read() as connection:
+            return fold_projects(connection, names, now)
+    finally:
+        database.dispose()

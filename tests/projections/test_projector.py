@@ -367,3 +367,26 @@ def test_the_database_refuses_a_copy_of_an_alert_the_projector_raised(app: App) 
     with pytest.raises(IntegrityError):
         insert_alert(app, row)  # still open twice
     assert count_alert_rows(app) == len(EXPECTED_ALERTS)
+
+
+def test_a_parallel_replay_equals_the_incremental_result(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large ledgers are replayed by several processes; the result is the same."""
+    from ktpledger.service import projections
+
+    for n in range(6):
+        project = f"KTP-P{n}"
+        app.ledger.append(
+            [offer(project)]
+            + [
+                claim(f"c{i}", f"{700 + 37 * i}.00", project=project, date=f"2025-{1 + i % 9:02d}-15")
+                for i in range(8)
+            ]
+        )
+    lines = {f"KTP-P{n}": app.projector.allowances(f"KTP-P{n}").to_json() for n in range(6)}
+    alerts = comparable(app.projector.alerts(include_resolved=True))
+    monkeypatch.setattr(projections, "PARALLEL_REPLAY_FROM", 0)
+    assert app.projector.replay(processes=2) == (54, 6)
+    assert {p: app.projector.allowances(p).to_json() for p in lines} == lines
+    assert comparable(app.projector.alerts(include_resolved=True)) == alerts
+    ids = [alert["id"] for alert in app.projector.alerts(include_resolved=True)]
+    assert ids == sorted(ids)
