@@ -275,17 +275,24 @@ class Database:
                     _end_own_begin(connection)
 
     @contextmanager
-    def projection(self, *, exclusive: bool = False) -> Iterator[Connection]:
+    def projection(self, *, exclusive: bool = False, durable: bool = True) -> Iterator[Connection]:
         """A write transaction on the projection tables (never the append lock); rolled back unless
-        the block commits it. `exclusive` keeps every catch-up out, for a full rebuild."""
+        the block commits it. `exclusive` keeps every catch-up out, for a full rebuild.
+
+        `durable=False` lets PostgreSQL acknowledge the commit before its WAL reaches the disk: for
+        derived rows only, which a crash can at worst take back to an earlier consistent state that
+        the next catch-up redoes from the ledger."""
         with self.engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             transaction = connection.begin()
             try:
-                if exclusive and self.dialect == "postgresql":
-                    connection.exec_driver_sql(
-                        "LOCK TABLE projection_heads, allowance_lines, alerts IN EXCLUSIVE MODE"
-                    )
+                if self.dialect == "postgresql":
+                    if exclusive:
+                        connection.exec_driver_sql(
+                            "LOCK TABLE projection_heads, allowance_lines, alerts IN EXCLUSIVE MODE"
+                        )
+                    if not durable:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
             finally:
                 if transaction.is_active:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ktpledger.adapters import ledger_store
@@ -141,7 +141,7 @@ class Projector:
         now = datetime.now(UTC)
         kept: list[tuple[LiveProject, dict[str, tuple[Any, ...]]]] = []
         results: list[CatchUp] = []
-        with self.database.projection() as connection:
+        with self.database.projection(durable=False) as connection:
             saved = self._lock_heads(connection, names, now)
             warm: dict[str, tuple[LiveProject, dict[str, tuple[Any, ...]]]] = {}
             for name in names:
@@ -197,23 +197,30 @@ class Projector:
         return results
 
     def _lock_heads(self, connection: Connection, names: list[str], now: datetime) -> dict[str, int]:
-        """Each project's saved version, its row locked to this transaction (created if new)."""
-        dialect = self.database.dialect
-        statement = (
-            postgresql.insert(projection_heads)
-            if dialect == "postgresql"
-            else sqlite.insert(projection_heads)
+        """Each project's saved version, its row locked to this transaction (created if new).
+
+        Rows are locked in the order of `names` (sorted), so two catch-ups never deadlock."""
+        query = (
+            select(projection_heads.c.project, projection_heads.c.version)
+            .where(projection_heads.c.project.in_(bindparam("names", expanding=True)))
+            .order_by(projection_heads.c.project)
         )
-        rows = [
-            {"project": name, "version": 0, "position": 0, "clock": None, "updated_at": now} for name in names
-        ]
-        # DO UPDATE (a no-op) rather than DO NOTHING: it locks existing rows and returns them all.
-        statement = (
-            statement.values(rows)
-            .on_conflict_do_update(index_elements=["project"], set_={"project": statement.excluded.project})
-            .returning(projection_heads.c.project, projection_heads.c.version)
-        )
-        return {project: int(version) for project, version in connection.execute(statement)}
+        if self.database.dialect == "postgresql":
+            query = query.with_for_update()
+        saved = {project: int(version) for project, version in connection.execute(query, {"names": names})}
+        missing = [name for name in names if name not in saved]
+        if missing:
+            connection.execute(
+                _insert_ignore(self.database.dialect, projection_heads),
+                [
+                    {"project": name, "version": 0, "position": 0, "clock": None, "updated_at": now}
+                    for name in missing
+                ],
+            )
+            saved.update(
+                (project, int(version)) for project, version in connection.execute(query, {"names": missing})
+            )
+        return saved
 
     def _read_new(self, connection: Connection, after: dict[str, int]) -> dict[str, list[RecordedEvent]]:
         """The events of each project after the given version, oldest first."""
