@@ -137,6 +137,27 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
     return found
 
 
+_FACTS = (
+    select(*COLUMNS)
+    .where(
+        events.c.project.in_(bindparam("projects", expanding=True)),
+        events.c.type.in_(("GrantOffered", "LMCDecision", "ProjectClosed")),
+    )
+    .order_by(events.c.project, events.c.version)
+)
+
+
+def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+    """Each project's offer, LMC decisions and closure (not its claims): enough for its facts."""
+    names = sorted(set(projects))
+    found: dict[str, list[RecordedEvent]] = {}
+    for start in range(0, len(names), STREAMS_CHUNK):
+        for row in connection.execute(_FACTS, {"projects": names[start : start + STREAMS_CHUNK]}):
+            item = to_recorded(row)
+            found.setdefault(item.project, []).append(item)
+    return found
+
+
 def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions."""
     if not rows:

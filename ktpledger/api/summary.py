@@ -62,8 +62,9 @@ def project_list(application: App, who: Principal) -> list[dict[str, Any]]:
         return []
     counts = Counter(alert["project"] for alert in application.projector.alerts(None))
     rows = []
+    facts = application.ledger.facts(names)
     for name in names:
-        row = project_facts(application.ledger.state(name))
+        row = project_facts(facts.get(name) or application.ledger.state(name))
         row["open_alerts"] = counts.get(name, 0)
         rows.append(row)
     return rows

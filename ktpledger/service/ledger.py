@@ -270,6 +270,17 @@ class Ledger:
         """The project's state at the ledger's head (a fresh fold; the caller may keep it)."""
         return fold(project, self.stream(project))
 
+    def facts(self, projects: list[str]) -> dict[str, ProjectState]:
+        """Each project folded from its offer, LMC decisions and closure only (its title, period,
+        status and budget), with `version` set to the project's head: cheap for many projects."""
+        with self.database.read() as connection:
+            streams = ledger_store.fact_streams(connection, projects)
+            head = ledger_store.heads(connection, projects)
+        states = {name: fold(name, stream) for name, stream in streams.items()}
+        for name, state in states.items():
+            state.version = head.get(name, state.version)
+        return states
+
     def projects(self) -> list[str]:
         with self.database.read() as connection:
             return ledger_store.projects(connection)
