@@ -17,7 +17,6 @@ from celery.schedules import crontab
 from ktpledger.settings import Settings
 
 VISIBILITY_TIMEOUT = 3600  # seconds; longer than any task and any countdown we use
-MAX_COUNTDOWN = 300  # notification retries are driven by the database, never by long ETAs
 SWEEP_EVERY = 30.0
 DELIVER_EVERY = 30.0
 QUEUE = "ktpledger"
