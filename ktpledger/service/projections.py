@@ -247,12 +247,13 @@ class Projector:
             return
         dialect = self.database.dialect
         statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        statement = statement.values(rows)
         columns = [name for name in rows[0] if name not in keys]
+        # One statement shape whatever the number of rows (compiled once, cached), run as executemany.
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}
-            )
+            ),
+            rows,
         )
 
     def _record_changes(
