@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -25,11 +25,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.chain import format_instant
-from ktpledger.domain.costing import CostingRequest, cost_project
+from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_date
-from ktpledger.domain.money import format_pounds, parse_money
-from ktpledger.domain.rules import BusinessType, Methodology, parse_choice
+from ktpledger.domain.money import format_pounds
+from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
@@ -72,25 +72,6 @@ def refuses_input(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return run
-
-
-def parse_months(text: str) -> int:
-    """Whole months, or `RuleViolation` R-02."""
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise RuleViolation("R-02", f"months must be a whole number of months, got {text!r}") from None
-
-
-def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
-    """A decimal fraction such as 0.1, not money, so up to 4 places are allowed."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {text!r}") from None
-    if not value.is_finite() or not 0 <= value <= 1:
-        raise RuleViolation(rule, f"{field} must be between 0 and 1, got {text!r}")
-    return value
 
 
 FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="table for people, json for scripts")
@@ -501,23 +482,19 @@ def costing(
     output_format: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21)."""
-    request = CostingRequest(
-        methodology=parse_choice(Methodology, methodology, field="methodology"),
-        business_type=parse_choice(BusinessType, business_type, field="business type", rule="R-03"),
-        months=parse_months(months),
-        salary=parse_money(salary, field="salary"),
+    request = parse_request(
+        methodology=methodology,
+        business_type=business_type,
+        months=months,
+        salary=salary,
         london=london,
         virtual=virtual,
-        supervisor_cost=None
-        if supervisor_cost is None
-        else parse_money(supervisor_cost, field="supervisor cost"),
-        supervisor_fte=parse_fraction(supervisor_fte, field="supervisor FTE", rule="R-16"),
-        support_costs=None if support_costs is None else parse_money(support_costs, field="support costs"),
-        support_rate=parse_fraction(support_rate, field="support rate", rule="R-01"),
-        estates=parse_money(estates, field="estates"),
-        grant_rate=None
-        if grant_rate is None
-        else parse_fraction(grant_rate, field="grant rate", rule="R-03"),
+        supervisor_cost=supervisor_cost,
+        supervisor_fte=supervisor_fte,
+        support_costs=support_costs,
+        support_rate=support_rate,
+        estates=estates,
+        grant_rate=grant_rate,
     )
     show_costing(request, output_format)
 

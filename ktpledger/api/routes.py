@@ -19,10 +19,8 @@ from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.security import application, check_read, is_reference, principal
 from ktpledger.api.summary import project_list, project_summary, unknown_project
 from ktpledger.bootstrap import App
-from ktpledger.domain.costing import CostingRequest, cost_project
+from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.money import parse_money
-from ktpledger.domain.rules import BusinessType, Methodology, parse_choice
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
@@ -433,24 +431,18 @@ def costing(
     grant_rate: str | None = Query(None, description="grant rate of the offer letter, if not R-03's"),
     _who: Principal = Depends(principal),
 ) -> dict[str, Any]:
-    from ktpledger.cli import parse_fraction, parse_months
-
-    request = CostingRequest(
-        methodology=parse_choice(Methodology, methodology, field="methodology"),
-        business_type=parse_choice(BusinessType, business_type, field="business type", rule="R-03"),
-        months=parse_months(months),
-        salary=parse_money(salary, field="salary"),
+    request = parse_request(
+        methodology=methodology,
+        business_type=business_type,
+        months=months,
+        salary=salary,
         london=london,
         virtual=virtual,
-        supervisor_cost=None
-        if supervisor_cost is None
-        else parse_money(supervisor_cost, field="supervisor cost"),
-        supervisor_fte=parse_fraction(supervisor_fte, field="supervisor FTE", rule="R-16"),
-        support_costs=None if support_costs is None else parse_money(support_costs, field="support costs"),
-        support_rate=parse_fraction(support_rate, field="support rate", rule="R-01"),
-        estates=parse_money(estates, field="estates"),
-        grant_rate=None
-        if grant_rate is None
-        else parse_fraction(grant_rate, field="grant rate", rule="R-03"),
+        supervisor_cost=supervisor_cost,
+        supervisor_fte=supervisor_fte,
+        support_costs=support_costs,
+        support_rate=support_rate,
+        estates=estates,
+        grant_rate=grant_rate,
     )
     return costing_json(cost_project(request))

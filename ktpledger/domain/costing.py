@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
@@ -19,6 +19,7 @@ from ktpledger.domain.rules import (
     LimitKind,
     Methodology,
     RuleSet,
+    parse_choice,
     pro_rata,
     rule_set_for,
 )
@@ -227,4 +228,60 @@ def _overheads(lines: list[CostingLine], rules: RuleSet) -> CostingLine:
         note=f"{rules.overheads_rate:.0%} of the grant share of "
         + " + ".join(c.value for c in rules.overheads_sources)
         + " (R-19)",
+    )
+
+
+def parse_months(text: str) -> int:
+    """Whole months as typed, or `RuleViolation` R-02."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise RuleViolation("R-02", f"months must be a whole number of months, got {text!r}") from None
+
+
+def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
+    """A decimal fraction between 0 and 1 as typed, such as 0.1 (not money: more places allowed)."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {text!r}") from None
+    if not value.is_finite() or not 0 <= value <= 1:
+        raise RuleViolation(rule, f"{field} must be between 0 and 1, got {text!r}")
+    return value
+
+
+def parse_request(
+    *,
+    methodology: str,
+    business_type: str,
+    months: str,
+    salary: str,
+    london: bool = False,
+    virtual: bool = False,
+    supervisor_cost: str | None = None,
+    supervisor_fte: str = "0.1",
+    support_costs: str | None = None,
+    support_rate: str = "0.5",
+    estates: str = "0",
+    grant_rate: str | None = None,
+) -> CostingRequest:
+    """A costing request from text as typed on the command line or in a query string; each bad
+    value is a `RuleViolation` naming its rule."""
+    return CostingRequest(
+        methodology=parse_choice(Methodology, methodology, field="methodology"),
+        business_type=parse_choice(BusinessType, business_type, field="business type", rule="R-03"),
+        months=parse_months(months),
+        salary=parse_money(salary, field="salary"),
+        london=london,
+        virtual=virtual,
+        supervisor_cost=None
+        if supervisor_cost is None
+        else parse_money(supervisor_cost, field="supervisor cost"),
+        supervisor_fte=parse_fraction(supervisor_fte, field="supervisor FTE", rule="R-16"),
+        support_costs=None if support_costs is None else parse_money(support_costs, field="support costs"),
+        support_rate=parse_fraction(support_rate, field="support rate", rule="R-01"),
+        estates=parse_money(estates, field="estates"),
+        grant_rate=None
+        if grant_rate is None
+        else parse_fraction(grant_rate, field="grant rate", rule="R-03"),
     )

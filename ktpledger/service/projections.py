@@ -275,18 +275,7 @@ class Projector:
             ended += result.rowcount or 0
         new_ids: list[int] = []
         for key, detail in sorted(changes.raised.items()):
-            row = {
-                "project": project,
-                "category": key.category,
-                "kind": key.kind,
-                "subject": key.subject,
-                "detail": json.dumps(detail, sort_keys=True),
-                "status": "open",
-                "raised_at_version": item.version,
-                "resolved_at_version": None,
-                "raised_at": now,
-                "resolved_at": None,
-            }
+            row = alert_row(project, key, detail, item.version, now)
             inserted = connection.execute(
                 _insert_ignore(self.database.dialect, alerts).returning(alerts.c.id), row
             ).scalar_one_or_none()
@@ -494,6 +483,24 @@ class Projector:
             return [alert_json(row) for row in connection.execute(query)]
 
 
+def alert_row(
+    project: str, key: AlertKey, detail: dict[str, Any], version: int, now: datetime
+) -> dict[str, Any]:
+    """A newly raised alert as a row of the `alerts` table."""
+    return {
+        "project": project,
+        "category": key.category,
+        "kind": str(key.kind),
+        "subject": key.subject,
+        "detail": json.dumps(detail, sort_keys=True),
+        "status": "open",
+        "raised_at_version": version,
+        "resolved_at_version": None,
+        "raised_at": now,
+        "resolved_at": None,
+    }
+
+
 def line_row(project: str, ordinal: int, line: Allowance) -> dict[str, Any]:
     return {
         "project": project,
@@ -601,19 +608,7 @@ def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fol
         for key in changes.resolved:
             open_rows.pop(key).update(status="resolved", resolved_at_version=item.version, resolved_at=now)
         for key, detail in sorted(changes.raised.items()):
-            row = {
-                "project": name,
-                "category": key.category,
-                "kind": key.kind,
-                "subject": key.subject,
-                "detail": json.dumps(detail, sort_keys=True),
-                "status": "open",
-                "raised_at_version": item.version,
-                "resolved_at_version": None,
-                "raised_at": now,
-                "resolved_at": None,
-                "_position": item.position,
-            }
+            row = {**alert_row(name, key, detail, item.version, now), "_position": item.position}
             folded.alerts.append(row)
             open_rows[key] = row
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
