@@ -12,7 +12,7 @@ from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.notifiers import Notifier
 from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.ledger import Ledger
-from ktpledger.service.notify import deliver_alerts
+from ktpledger.service.notify import deliver_due
 from ktpledger.service.projections import Projector
 from ktpledger.service.wakeup import InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
@@ -43,7 +43,7 @@ def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None)
     projector = Projector(database, channels=settings.notify_channels)
     if wakeup is None:
         if settings.broker_url is None:
-            wakeup = InProcess(projector, lambda alert_ids: deliver_alerts(database, notifiers, alert_ids))
+            wakeup = InProcess(projector, lambda _raised: deliver_due(database, notifiers))
         else:
             wakeup = load_dispatcher(settings)
     ledger = Ledger(database, on_appended=wakeup.projects_changed)

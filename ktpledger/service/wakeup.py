@@ -33,18 +33,25 @@ class InProcess:
         self.deliver = deliver
 
     def projects_changed(self, projects: set[str]) -> None:
+        raised: list[int] = []
         for message in chunks(projects):
             try:
-                raised = [
+                raised += [
                     alert for result in self.projector.catch_up_many(message) for alert in result.raised
                 ]
-                if raised and self.deliver is not None:
-                    self.deliver(raised)
             except Exception:
                 # The events are committed; the projection catches up on the next wake-up or replay.
                 log.exception(
                     "projection of %s did not catch up; it will on the next append or replay", message
                 )
+        if self.deliver is None:
+            return
+        try:
+            # Called after every append, not only when alerts were raised: with no beat in this
+            # process, this is when earlier failed deliveries whose back-off has passed are retried.
+            self.deliver(raised)
+        except Exception:
+            log.exception("alert delivery failed; it is retried after the next append")
 
 
 class DispatcherNotFound(RuntimeError):
