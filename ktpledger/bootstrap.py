@@ -30,6 +30,7 @@ class App:
     notifiers: Mapping[str, Notifier] = field(default_factory=dict)
 
     def close(self) -> None:
+        self.ledger.close()
         self.database.dispose()
 
 

@@ -262,3 +262,21 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
             return
         yield from rows
         last = (rows[-1].project, rows[-1].version)
+
+
+_APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def append_one(connection: Connection, row: dict[str, Any]) -> int | None:
+    """PostgreSQL, in autocommit mode: append one row in one round trip if the project's head is
+    still `version - 1` (migration 0004). Returns its position, or None when the head has moved."""
+    values = tuple(row[name] for name in INSERT_COLUMNS)
+    position = connection.exec_driver_sql(_APPEND_ONE, values).scalar()
+    return None if position is None else int(position)
+
+
+def append_one_direct(driver_connection: Any, row: dict[str, Any]) -> int | None:
+    """`append_one` on a psycopg connection in autocommit mode, without SQLAlchemy in between."""
+    values = tuple(row[name] for name in INSERT_COLUMNS)
+    position = driver_connection.execute(_APPEND_ONE, values, prepare=True).fetchone()[0]
+    return None if position is None else int(position)

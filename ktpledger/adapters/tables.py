@@ -47,7 +47,6 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
-Index("ix_events_type_position", events.c.type, events.c.position)
 
 # --- projections: derived from the ledger alone, rebuilt by `ktpledger replay` ---------------------
 # Money in projections is integer pence: exact on both backends.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -123,6 +125,11 @@ class Ledger:
         self.database = database
         self.on_appended = on_appended
         self._cache = StateCache()
+        # Cached states are read by the one-round-trip path outside any database lock: this keeps
+        # it from seeing a state half-way through being folded by another thread.
+        self._guard = threading.Lock()
+        self._direct: tuple[int, Any] | None = None  # (process id, pooled connection in autocommit)
+        self._direct_lock = threading.Lock()
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -141,12 +148,91 @@ class Ledger:
                 continue
             results.append(None)
             parsed.append((index, event))
+        if len(parsed) == 1 and self.database.dialect == "postgresql":
+            fast = self._append_one(*parsed[0])
+            if fast is not None:
+                results[fast.index] = fast
+                parsed = []
         if parsed:
             for index, result in self._append_parsed(parsed).items():
                 results[index] = result
         return [result for result in results if result is not None]
 
+    def _send_one(self, row: dict[str, Any]) -> int | None:
+        """`ktpledger_append_one` on this ledger's own autocommit connection (one per process, kept
+        out of the pool's churn); None if the head moved, the connection is busy in another thread
+        or anything fails, which sends the event down the general path."""
+        if not self._direct_lock.acquire(blocking=False):
+            return None
+        try:
+            pid = os.getpid()
+            if self._direct is None or self._direct[0] != pid:
+                raw = self.database.engine.raw_connection()
+                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                self._direct = (pid, raw)
+            raw = self._direct[1]
+            try:
+                return ledger_store.append_one_direct(raw.driver_connection, row)
+            except Exception:
+                self._direct = None
+                raw.invalidate()
+                return None
+        finally:
+            self._direct_lock.release()
+
+    def close(self) -> None:
+        """Give back the connection of the one-round-trip path."""
+        with self._direct_lock:
+            if self._direct is not None and self._direct[0] == os.getpid():
+                raw = self._direct[1]
+                try:
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+                    raw.close()
+                except Exception:
+                    raw.invalidate()
+            self._direct = None
+
+    def _append_one(self, index: int, event: Event) -> AppendResult | None:
+        """One event onto a project whose state is warm here, in one round trip (PostgreSQL).
+
+        The event is validated against the cached state; the server-side `ktpledger_append_one`
+        then takes the append lock, confirms the project's head is still the version validated
+        against and inserts, committing as the statement ends. None when this does not apply (no
+        warm state, a key seen before, an event the cached state would refuse, or a head that has
+        moved): the general path then decides against the ledger as it stands."""
+        with self._guard:
+            state = self._cache.get(event.project)
+            if state is None or event.key in state.keys:
+                return None
+            try:
+                state.check(event)
+            except RuleViolation:
+                return None  # the cache may lag the ledger: let the general path confirm a refusal
+            now = datetime.now(UTC)
+            row = new_row(event, state, now, format_instant(now))
+        position = self._send_one(row)
+        with self._guard:
+            if position is None:
+                self._cache.evict([event.project])
+                return None
+            if self._cache.get(event.project) is state and state.version == row["version"] - 1:
+                state.apply(event, row["version"], row["hash"])
+            else:
+                self._cache.evict([event.project])
+        if self.on_appended is not None:
+            self.on_appended({event.project})
+        return AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+
     def _append_parsed(self, parsed: list[tuple[int, Event]]) -> dict[int, AppendResult]:
+        # The guard costs no concurrency (the database's append lock serialises writers anyway) and
+        # keeps the one-round-trip path from reading a cached state while it is being folded.
+        with self._guard:
+            results, appended = self._append_locked(parsed)
+        if appended and self.on_appended is not None:
+            self.on_appended(appended)
+        return results
+
+    def _append_locked(self, parsed: list[tuple[int, Event]]) -> tuple[dict[int, AppendResult], set[str]]:
         touched = {event.project for _, event in parsed}
         for attempt in range(INTEGRITY_RETRIES):
             try:
@@ -166,10 +252,7 @@ class Ledger:
                 raise
             for state in states.values():
                 self._cache.put(state)
-            appended = {row["project"] for row in rows}
-            if appended and self.on_appended is not None:
-                self.on_appended(appended)
-            return results
+            return results, {row["project"] for row in rows}
         raise AssertionError("unreachable")
 
     def _decide(
@@ -202,35 +285,9 @@ class Ledger:
             except RuleViolation as error:
                 results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
                 continue
-            version = state.version + 1
-            event_type = event.type
-            schema_version = event.payload.SCHEMA_VERSION
-            data = canonical_json(event.payload.to_data())
-            digest = link_digest(
-                event.project,
-                version,
-                event_type,
-                schema_version,
-                event.key,
-                event.date.isoformat(),
-                recorded_at,
-                data,
-                state.head_hash,
-            )
-            rows.append(
-                {
-                    "project": event.project,
-                    "version": version,
-                    "type": event_type,
-                    "schema_version": schema_version,
-                    "key": event.key,
-                    "date": event.date,
-                    "data": data,
-                    "recorded_at": now,
-                    "prev_hash": state.head_hash,
-                    "hash": digest,
-                }
-            )
+            row = new_row(event, state, now, recorded_at)
+            rows.append(row)
+            version, digest = row["version"], row["hash"]
             state.apply(event, version, digest)
             results[index] = AppendResult(index, event.key, "recorded", event.project, version=version)
         return results, rows, states
@@ -309,6 +366,36 @@ class Ledger:
                 checked += 1
                 version, prev = item.version, item.hash
         return checked, None
+
+
+def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) -> dict[str, Any]:
+    """The ledger row of `event` appended onto `state`: next version, chained hash (R-30)."""
+    version = state.version + 1
+    schema_version = event.payload.SCHEMA_VERSION
+    data = canonical_json(event.payload.to_data())
+    digest = link_digest(
+        event.project,
+        version,
+        event.type,
+        schema_version,
+        event.key,
+        event.date.isoformat(),
+        recorded_at,
+        data,
+        state.head_hash,
+    )
+    return {
+        "project": event.project,
+        "version": version,
+        "type": event.type,
+        "schema_version": schema_version,
+        "key": event.key,
+        "date": event.date,
+        "data": data,
+        "recorded_at": now,
+        "prev_hash": state.head_hash,
+        "hash": digest,
+    }
 
 
 def _raw_key(raw: object) -> str | None:

@@ -125,7 +125,10 @@ def test_an_open_transaction_holds_back_later_commits(
                 assert release.wait(20)
 
         monkeypatch.setattr(ledger_store, "insert", held_insert)
-        slow = threading.Thread(target=first.ledger.append, args=([claim("a1", project="A")],))
+        # Two events: a batch takes the general path, whose transaction the patched insert holds open.
+        slow = threading.Thread(
+            target=first.ledger.append, args=([claim("a1", project="A"), claim("a2", project="A")],)
+        )
         slow.start()
         assert inserted.wait(20)
         fast = threading.Thread(target=second.ledger.append, args=([claim("b1", project="B")],))
@@ -137,8 +140,8 @@ def test_an_open_transaction_holds_back_later_commits(
         slow.join(20)
         fast.join(20)
         after = first.ledger.read_after(bookmark)
-        assert [(e.project, e.key) for e in after] == [("A", "a1"), ("B", "b1")]
-        assert after[0].position < after[1].position
+        assert [(e.project, e.key) for e in after] == [("A", "a1"), ("A", "a2"), ("B", "b1")]
+        assert after[0].position < after[1].position < after[2].position
     finally:
         release.set()
         first.close()
