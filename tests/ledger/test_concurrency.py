@@ -146,3 +146,23 @@ def test_an_open_transaction_holds_back_later_commits(
         release.set()
         first.close()
         second.close()
+
+
+def test_threads_sharing_one_ledger_get_versions_without_gaps(app: App) -> None:
+    """An API server appends from many threads through one Ledger (and one cache)."""
+    app.ledger.append([offer()])
+
+    def write(worker: int) -> None:
+        for i in range(25):
+            [result] = app.ledger.append([claim(f"t{worker}-{i}", "1.00")])
+            assert result.status == "recorded", result
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stream = app.ledger.stream(PROJECT)
+    assert [e.version for e in stream] == list(range(1, 102))
+    assert app.ledger.verify() == (101, None)
+    assert app.ledger.state(PROJECT).spent["consumables"] == 100
