@@ -421,14 +421,17 @@ class Projector:
                     parts = list(pool.map(_fold_in_process, [url] * workers, groups, [now] * workers))
             else:
                 parts = [fold_projects(connection, names, now)]
-            for table in (allowance_lines, alerts, projection_heads):
-                connection.execute(delete(table))
-            # Alerts keep the order they were raised in across the ledger, as the live run gives them.
+            # Alerts keep the order they were raised in across the ledger, as the live run gives them,
+            # and a crossing raised before keeps its id and times, so its notifications stay its own.
             alert_rows = sorted(
                 (row for part in parts for row in part.alerts), key=lambda row: row.pop("_position")
             )
+            _keep_identities(connection, alert_rows)
+            for table in (allowance_lines, alerts, projection_heads):
+                connection.execute(delete(table))
             for rows, table in (
-                (alert_rows, alerts),
+                ([row for row in alert_rows if "id" in row], alerts),
+                ([row for row in alert_rows if "id" not in row], alerts),
                 ([row for part in parts for row in part.lines], allowance_lines),
                 ([row for part in parts for row in part.heads], projection_heads),
             ):
@@ -623,6 +626,35 @@ def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fol
         }
     )
     folded.read += len(stream)
+
+
+def _keep_identities(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Give each rebuilt alert the id and times of the same crossing already recorded, if any."""
+    recorded = {
+        (r.project, r.category, r.kind, r.subject, r.raised_at_version): r
+        for r in connection.execute(
+            select(
+                alerts.c.id,
+                alerts.c.project,
+                alerts.c.category,
+                alerts.c.kind,
+                alerts.c.subject,
+                alerts.c.raised_at_version,
+                alerts.c.raised_at,
+                alerts.c.resolved_at_version,
+                alerts.c.resolved_at,
+            )
+        )
+    }
+    for row in rows:
+        same = recorded.get(
+            (row["project"], row["category"], row["kind"], row["subject"], row["raised_at_version"])
+        )
+        if same is None:
+            continue
+        row["id"], row["raised_at"] = same.id, same.raised_at
+        if same.resolved_at is not None and same.resolved_at_version == row["resolved_at_version"]:
+            row["resolved_at"] = same.resolved_at
 
 
 def _fold_in_process(url: str, names: list[str], now: datetime) -> FoldedRows:

@@ -390,3 +390,22 @@ def test_a_parallel_replay_equals_the_incremental_result(app: App, monkeypatch: 
     assert comparable(app.projector.alerts(include_resolved=True)) == alerts
     ids = [alert["id"] for alert in app.projector.alerts(include_resolved=True)]
     assert ids == sorted(ids)
+
+
+def test_replay_keeps_the_ids_of_alerts_it_rebuilds(app: App) -> None:
+    """Notifications refer to alerts by id: a rebuild must not orphan them."""
+    app.ledger.append([offer(), claim("big", "3900.00", category=CO)])
+    before = {
+        (a["category"], a["kind"], json.dumps(a["detail"], sort_keys=True)): a["id"]
+        for a in app.projector.alerts(include_resolved=True)
+    }
+    assert before
+    app.projector.replay()
+    after = {
+        (a["category"], a["kind"], json.dumps(a["detail"], sort_keys=True)): a["id"]
+        for a in app.projector.alerts(include_resolved=True)
+    }
+    assert after == before
+    app.ledger.append([claim("more", "200.00", category=CO)])  # new crossings still get new ids
+    ids = [a["id"] for a in app.projector.alerts(include_resolved=True)]
+    assert len(ids) == len(set(ids)) and max(ids) > max(before.values())
