@@ -265,18 +265,25 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 
 
 _APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_UNIQUE_VIOLATION = "23505"
 
 
-def append_one(connection: Connection, row: dict[str, Any]) -> int | None:
-    """PostgreSQL, in autocommit mode: append one row in one round trip if the project's head is
-    still `version - 1` (migration 0004). Returns its position, or None when the head has moved."""
-    values = tuple(row[name] for name in INSERT_COLUMNS)
-    position = connection.exec_driver_sql(_APPEND_ONE, values).scalar()
-    return None if position is None else int(position)
+class DirectAppender:
+    """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006) on one psycopg connection in
+    autocommit mode, with no SQLAlchemy in between and one cursor kept for every call."""
 
+    def __init__(self, driver_connection: Any) -> None:
+        self._cursor = driver_connection.cursor()
 
-def append_one_direct(driver_connection: Any, row: dict[str, Any]) -> int | None:
-    """`append_one` on a psycopg connection in autocommit mode, without SQLAlchemy in between."""
-    values = tuple(row[name] for name in INSERT_COLUMNS)
-    position = driver_connection.execute(_APPEND_ONE, values, prepare=True).fetchone()[0]
-    return None if position is None else int(position)
+    def append(self, row: dict[str, Any]) -> int | None:
+        """Append one row in one round trip if the project's head is still `version - 1`: its
+        position, or None when the head has moved or the key was recorded elsewhere (the caller
+        then decides on the general path). Any other error is raised."""
+        values = tuple(row[name] for name in INSERT_COLUMNS)
+        try:
+            found = self._cursor.execute(_APPEND_ONE, values, prepare=True).fetchone()
+        except Exception as error:
+            if getattr(error, "sqlstate", None) == _UNIQUE_VIOLATION:
+                return None
+            raise
+        return None if found is None or found[0] is None else int(found[0])

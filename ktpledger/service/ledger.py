@@ -128,7 +128,8 @@ class Ledger:
         # Cached states are read by the one-round-trip path outside any database lock: this keeps
         # it from seeing a state half-way through being folded by another thread.
         self._guard = threading.Lock()
-        self._direct: tuple[int, Any] | None = None  # (process id, pooled connection in autocommit)
+        # (process id, pooled connection in autocommit, its appender) of the one-round-trip path
+        self._direct: tuple[int, Any, ledger_store.DirectAppender] | None = None
         self._direct_lock = threading.Lock()
 
     # --- writing ---------------------------------------------------------------------------------
@@ -169,10 +170,10 @@ class Ledger:
             if self._direct is None or self._direct[0] != pid:
                 raw = self.database.engine.raw_connection()
                 raw.driver_connection.autocommit = True  # type: ignore[union-attr]
-                self._direct = (pid, raw)
-            raw = self._direct[1]
+                self._direct = (pid, raw, ledger_store.DirectAppender(raw.driver_connection))
+            _, raw, appender = self._direct
             try:
-                return ledger_store.append_one_direct(raw.driver_connection, row)
+                return appender.append(row)
             except Exception:
                 self._direct = None
                 raw.invalidate()

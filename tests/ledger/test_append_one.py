@@ -76,3 +76,55 @@ def test_duplicates_and_conflicts_still_answer_as_before(pair: tuple[App, App]) 
     assert first.ledger.append([claim("c1", "10.00")])[0].status == "duplicate"
     again = first.ledger.append([claim("c1", "11.00")])[0]
     assert again.status == "rejected" and again.error is not None and again.error.rule == "R-30"
+
+
+def test_a_key_recorded_by_another_process_is_a_duplicate_and_keeps_the_connection(
+    pair: tuple[App, App],
+) -> None:
+    first, second = pair
+    first.ledger.append([offer(), claim("c1")])
+    first.ledger.append([claim("c2")])  # opens first's one-round-trip connection
+    connection = first.ledger._direct
+    assert connection is not None
+    second.ledger.append([claim("c3", "10.00")])  # version 4, unknown to first's cache
+    # first sends version 4 with key c3: a unique violation, answered on the general path
+    [again] = first.ledger.append([claim("c3", "10.00")])
+    assert (again.status, again.version) == ("duplicate", 4)
+    [other] = first.ledger.append([claim("c3", "11.00")])
+    assert other.status == "rejected" and other.error is not None and other.error.rule == "R-30"
+    # a unique violation is an answer, not a broken connection: the same one serves the next call
+    [next_one] = first.ledger.append([claim("c5")])
+    assert (next_one.status, next_one.version) == ("recorded", 5)
+    assert first.ledger._direct is connection
+    assert first.ledger.verify() == (5, None)
+
+
+def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url: str) -> None:
+    """Migration 0006: no ON CONFLICT, so a taken version is an error the caller sees."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        app.ledger.append([offer(), claim("c1")])
+        [row] = [r for r in app.ledger.stream(PROJECT) if r.version == 2]
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            appender = ledger_store.DirectAppender(raw)
+            taken = {
+                "project": PROJECT,
+                "version": 2,
+                "type": "SpendClaimed",
+                "schema_version": 1,
+                "key": "another",
+                "date": row.date,
+                "data": row.data,
+                "recorded_at": row.recorded_at,
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+            }
+            assert appender.append(taken) is None  # version 2 is taken
+            assert appender.append({**taken, "version": 4}) is None  # version 3 does not exist
+            raw.autocommit = False
+        assert [e.version for e in app.ledger.stream(PROJECT)] == [1, 2]
+    finally:
+        app.close()
