@@ -1,0 +1,42 @@
+"""bench/ingest.py still runs end to end (tiny sizes; its figures are not judged here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--projects", "4", "--events", "6", "--batch", "5", "--singles", "12", "--round-singles", "5"]
+TINY += ["--file-events", "10", "--cli-files", "1"]
+
+
+def run_bench(*backend: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ingest.py"), *backend, *TINY],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def check_figures(output: str) -> None:
+    for path in ("api-batched", "floor-batched", "api-single", "floor-single", "api-runs", "floor-runs"):
+        assert f"\n{path} " in output, f"{path} missing from:\n{output}"
+    assert "single / plain single-row" in output
+    assert "cli-record" in output
+
+
+def test_the_ingest_benchmark_runs_on_sqlite() -> None:
+    check_figures(run_bench("--sqlite"))
+
+
+@pytest.mark.postgres
+def test_the_ingest_benchmark_runs_on_postgres(postgres_server: str) -> None:
+    check_figures(run_bench("--postgres"))
