@@ -9,9 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ktpledger.cli import app as cli
+from tests.examples import LIFECYCLE
 from tests.ledger.factory import claim, offer
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "lifecycle.jsonl"
+EXAMPLE = LIFECYCLE
 
 
 def run(url: str, *args: str, stdin: str | None = None) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,10 @@ from sqlalchemy import func, select
 from ktpledger.adapters.tables import events as events_table
 from ktpledger.bootstrap import App
 from ktpledger.service.ledger import load_json_lines
+from tests.examples import LIFECYCLE
 from tests.ledger.factory import PROJECT, claim, decision, event, offer, reversal
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "lifecycle.jsonl"
+EXAMPLE = LIFECYCLE
 
 
 def count(app: App) -> int:
