@@ -27,7 +27,15 @@ def run_bench(*backend: str) -> str:
 
 
 def check_figures(output: str) -> None:
-    for path in ("api-batched", "floor-batched", "api-single", "floor-single", "api-runs", "floor-runs"):
+    for path in (
+        "api-batched",
+        "floor-batched",
+        "domain-only",
+        "api-single",
+        "floor-single",
+        "api-runs",
+        "floor-runs",
+    ):
         assert f"\n{path} " in output, f"{path} missing from:\n{output}"
     assert "single / plain single-row" in output
     assert "cli-record" in output
