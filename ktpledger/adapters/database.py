@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 WRITE_OPTION = "ktpledger_write"
 LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
@@ -146,18 +146,32 @@ def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     if url in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError("an in-memory SQLite ledger would vanish with its process: give a file path")
-    # One connection per checkout: SQLite connections are cheap and a file lock is per connection.
-    kwargs.setdefault("poolclass", NullPool)
-    engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+    # Pooled connections keep SQLite's parsed schema between transactions: a connection opened per
+    # checkout cost ~350 us of each single append. Overflow is unbounded, as SQLite's own locks, not
+    # the pool, decide who waits; connections beyond the pool's five close when they come back.
+    kwargs.setdefault("poolclass", QueuePool)
+    if kwargs["poolclass"] is QueuePool:
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", -1)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kwargs)
     keeper = _WalKeeper(engine) if engine.dialect.driver == "pysqlite" else None
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["pid"] = os.getpid()
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is too late and DEFERRED).
         dbapi_connection.isolation_level = None
         _configure_sqlite(dbapi_connection)
         if keeper is not None:
             keeper.ensure()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(_dbapi: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        # An SQLite connection must not cross a fork: the child drops (never closes) the parent's
+        # pooled connections and opens its own.
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("an SQLite connection opened before a fork is not used after it")
 
     if keeper is not None:
 
@@ -185,8 +199,9 @@ class _WalKeeper:
     """One idle connection to an engine's SQLite file, open while the engine is in use.
 
     When the last connection to a WAL database closes, SQLite checkpoints the WAL into the database
-    (with an fsync) and deletes it. With a connection per checkout that was every transaction, about
-    a millisecond each, whatever the transaction did. While the keeper is open no other close is the
+    (with an fsync) and deletes it: about a millisecond, whatever the transaction did, each time a
+    process's only connection comes back closed (with no pool, or the pool's last overflow, or a
+    pool a caller disabled). While the keeper is open no other close is the
     last one: the WAL is checkpointed as SQLite otherwise does (every 1000 pages, and when the keeper
     closes), and an append costs what its own commit costs. Locking and durability are unchanged:
     the keeper never starts a transaction. An open SQLite connection must not cross a fork, so every
