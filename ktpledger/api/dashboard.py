@@ -133,9 +133,32 @@ def root(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{prefix(request)}/dashboard", status_code=303)
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def cookie_will_be_dropped(request: Request) -> bool:
+    """True when the sign-in cookie (Secure) cannot be kept: the page came over plain HTTP to a host
+    other than this machine, and no proxy in front said the browser's side was HTTPS."""
+    if request.url.scheme == "https":
+        return False
+    if request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https":
+        return False
+    return (request.url.hostname or "").lower() not in LOOPBACK_HOSTS
+
+
+PLAIN_HTTP_WARNING = (
+    "This page came over plain HTTP, so your browser will not keep the sign-in cookie (it is sent only "
+    "over HTTPS, to protect your token) and signing in will bring you back here. Serve ktpledger behind "
+    "HTTPS, or open it as http://127.0.0.1 on the machine that runs it."
+)
+
+
 @router.get("/dashboard/login")
 def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
-    return render(request, "login.html", {"who": None, "next": safe_next(next), "problem": None})
+    warning = PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None
+    return render(
+        request, "login.html", {"who": None, "next": safe_next(next), "problem": None, "warning": warning}
+    )
 
 
 def safe_next(target: str) -> str:
@@ -158,7 +181,12 @@ def login(
         return render(
             request,
             "login.html",
-            {"who": None, "next": safe_next(next), "problem": "That token is unknown or has been revoked."},
+            {
+                "who": None,
+                "next": safe_next(next),
+                "problem": "That token is unknown or has been revoked.",
+                "warning": PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None,
+            },
             status_code=401,
         )
     response = RedirectResponse(f"{prefix(request)}{safe_next(next)}", status_code=303)

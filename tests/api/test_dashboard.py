@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from ktpledger.api.app import create_app
 from ktpledger.api.formatting import label
 from ktpledger.bootstrap import App
 from tests.api import demo
@@ -76,6 +77,27 @@ def test_the_login_page_and_static_files_need_no_token(client: TestClient) -> No
     assert "Content-Security-Policy" in page.headers
     for asset in ("dashboard.css", "dashboard.js", "favicon.svg"):
         assert client.get(f"/dashboard/static/{asset}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "warned"),
+    [
+        ("http://ktp.example.ac.uk", {}, True),  # plain HTTP to another host: the cookie is dropped
+        ("https://ktp.example.ac.uk", {}, False),
+        ("http://ktp.example.ac.uk", {"X-Forwarded-Proto": "https"}, False),  # TLS at a proxy
+        ("http://127.0.0.1:8000", {}, False),  # this machine: browsers keep Secure cookies
+        ("http://localhost:8000", {}, False),
+    ],
+)
+def test_the_login_page_warns_when_the_secure_cookie_cannot_be_kept(
+    app: App, base_url: str, headers: dict[str, str], warned: bool
+) -> None:
+    with TestClient(create_app(app), base_url=base_url) as plain:
+        page = plain.get("/dashboard/login", headers=headers)
+        refused = plain.post("/dashboard/login", data={"token": "nope"}, headers=headers)
+    assert page.status_code == 200 and refused.status_code == 401
+    for response in (page, refused):
+        assert ("came over plain HTTP" in response.text) is warned
 
 
 def test_a_bad_token_does_not_sign_in(client: TestClient) -> None:
