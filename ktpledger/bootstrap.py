@@ -14,7 +14,7 @@ from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import deliver_due
 from ktpledger.service.projections import Projector
-from ktpledger.service.wakeup import InProcess, WakeUp, load_dispatcher
+from ktpledger.service.wakeup import BackgroundDelivery, InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
 
 
@@ -28,8 +28,11 @@ class App:
     projector: Projector
     wakeup: WakeUp
     notifiers: Mapping[str, Notifier] = field(default_factory=dict)
+    delivery: BackgroundDelivery | None = None  # the embedded default's alert delivery
 
     def close(self) -> None:
+        if self.delivery is not None:
+            self.delivery.close()  # deliver what the last appends raised before the engine goes
         self.ledger.close()
         self.database.dispose()
 
@@ -42,9 +45,13 @@ def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None)
         name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
     }
     projector = Projector(database, channels=settings.notify_channels)
+    delivery: BackgroundDelivery | None = None
     if wakeup is None:
         if settings.broker_url is None:
-            wakeup = InProcess(projector, lambda _raised: deliver_due(database, notifiers))
+            # Notifications go out on a thread of their own: an append never waits for a channel.
+            background = BackgroundDelivery(lambda: deliver_due(database, notifiers))
+            wakeup = InProcess(projector, lambda _raised: background.request())
+            delivery = background
         else:
             wakeup = load_dispatcher(settings)
     ledger = Ledger(database, on_appended=wakeup.projects_changed)
@@ -55,4 +62,5 @@ def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None)
         projector=projector,
         wakeup=wakeup,
         notifiers=notifiers,
+        delivery=delivery,
     )

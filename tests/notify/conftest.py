@@ -42,12 +42,15 @@ class WebhookServer:
     script: list[int] = field(default_factory=list)
     default: int = 200
     delay: float = 0.0
+    gate: threading.Event | None = None  # when given, each POST waits (at most 30 s) until it is set
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(30)
         with self.lock:
             status = self.script.pop(0) if self.script else self.default
             self.hits.append(Hit(headers, body, status))
