@@ -29,7 +29,7 @@ paths are measured in bursts; on a 2-core machine a burst of the bare insert run
 first few hundred appends after a switch run slower, than either does when they alternate, so the
 runs ratio is lower and noisier. Both are printed; the target is judged on the alternating one.
 
-The stream is realistic in shape: every project gets a GrantOffered first (as
+The stream is realistic in shape: every project gets a GrantOffered first (by
 tests/ledger/factory.py's `offer()`), then SpendClaimed events with distinct keys and dates within
 the project's period, interleaved round-robin across projects the way claims arrive. An API path
 and its floor take turns, a round each (--round-batches batches), so a change of load on the
@@ -69,6 +69,9 @@ from ktpledger.service.ledger import Ledger, new_row
 from ktpledger.service.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test suite's event builders: the bench's events are the tests'
+from tests.ledger.factory import offer  # noqa: E402
+
 KTPLEDGER = Path(sys.executable).with_name("ktpledger")
 DEFAULT_POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -81,44 +84,13 @@ COLUMNS = "project, version, type, schema_version, key, date, data, recorded_at,
 PLACEHOLDERS_PG = ", ".join(["%s"] * 10)
 PLACEHOLDERS_SQLITE = ", ".join(["?"] * 10)
 
-OFFER_DATE = "2024-09-02"
+# The period of tests/ledger/factory.py's `offer()`, which every bench project is granted.
 START = date(2024, 10, 1)
-MONTHS = 24
 PERIOD_DAYS = (date(2026, 10, 1) - START).days  # start .. start + 24 months - 1 day
 CATEGORIES = ("consumables", "travel_subsistence", "associate_development")
 
 
 # --- the event stream ------------------------------------------------------------------------------
-
-
-def offer(project: str) -> dict[str, Any]:
-    """A GrantOffered as tests/ledger/factory.py's `offer()` builds it."""
-    return {
-        "type": "GrantOffered",
-        "project": project,
-        "key": "offer",
-        "date": OFFER_DATE,
-        "data": {
-            "title": "Machine vision for bakery QA",
-            "knowledge_base": "University of Example",
-            "business": "Crumb & Co Ltd",
-            "methodology": "fec",
-            "business_type": "sme",
-            "virtual": False,
-            "london": False,
-            "start": START.isoformat(),
-            "months": MONTHS,
-            "budget": {
-                "associate_employment": "100000",
-                "associate_development": "4000",
-                "travel_subsistence": "2500",
-                "consumables": "4000",
-                "knowledge_base_supervisor": "16000",
-                "associate_estates": "0",
-                "additional_associate_support": "36000",
-            },
-        },
-    }
 
 
 def claim(project: str, number: int, salt: int) -> dict[str, Any]:

@@ -153,12 +153,18 @@ PLAIN_HTTP_WARNING = (
 )
 
 
+def login_form(
+    request: Request, next: str, problem: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """The sign-in page, with `problem` and, where the cookie would be dropped, a warning."""
+    warning = PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None
+    context = {"who": None, "next": safe_next(next), "problem": problem, "warning": warning}
+    return render(request, "login.html", context, status_code=status_code)
+
+
 @router.get("/dashboard/login")
 def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
-    warning = PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None
-    return render(
-        request, "login.html", {"who": None, "next": safe_next(next), "problem": None, "warning": warning}
-    )
+    return login_form(request, next)
 
 
 def safe_next(target: str) -> str:
@@ -178,17 +184,7 @@ def login(
     token = token.strip()
     found = authenticate(app.database, token) if token else None
     if found is None:
-        return render(
-            request,
-            "login.html",
-            {
-                "who": None,
-                "next": safe_next(next),
-                "problem": "That token is unknown or has been revoked.",
-                "warning": PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None,
-            },
-            status_code=401,
-        )
+        return login_form(request, next, "That token is unknown or has been revoked.", status_code=401)
     response = RedirectResponse(f"{prefix(request)}{safe_next(next)}", status_code=303)
     response.set_cookie(
         COOKIE,

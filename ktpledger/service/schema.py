@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -33,13 +34,19 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(database: Database) -> tuple[str | None, str | None]:
-    """Migrate to head; returns (revision before, revision after)."""
-    before = current_revision(database)
+def migrate(database: Database, direction: Literal["upgrade", "downgrade"], target: str) -> None:
+    """Run Alembic's `upgrade` or `downgrade` to `target` ("head", "base", "+1", a revision...) in
+    one transaction on `database`'s engine."""
     config = alembic_config()
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        getattr(command, direction)(config, target)
+
+
+def upgrade(database: Database) -> tuple[str | None, str | None]:
+    """Migrate to head; returns (revision before, revision after)."""
+    before = current_revision(database)
+    migrate(database, "upgrade", "head")
     return before, current_revision(database)
 
 

@@ -28,7 +28,8 @@ class WakeUp(Protocol):
 
 
 class InProcess:
-    """Catch the projections up right away in this process, then deliver new alerts."""
+    """Catch the projections up right away in this process, then give delivery a turn (in the
+    composition root, a request to its `BackgroundDelivery`: the append does not wait for it)."""
 
     def __init__(self, projector: Projector, deliver: Callable[[list[int]], object] | None = None) -> None:
         self.projector = projector

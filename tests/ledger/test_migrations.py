@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from alembic import command
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.service.ledger import Ledger
-from ktpledger.service.schema import alembic_config, current_revision, head_revision, upgrade
+from ktpledger.service.schema import current_revision, head_revision, migrate, upgrade
 from tests.ledger.factory import claim, offer
-
-
-def run(database: Database, verb: str, target: str) -> None:
-    config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, verb)(config, target)
 
 
 def test_migrations_go_down_to_base_and_up_to_head(database_url: str) -> None:
     database = Database(build_engine(database_url))
     try:
         upgrade(database)
-        run(database, "downgrade", "base")
+        migrate(database, "downgrade", "base")
         assert current_revision(database) is None
         upgrade(database)
         assert current_revision(database) == head_revision()
@@ -44,10 +36,10 @@ def test_each_migration_steps_down_and_back_up(database_url: str) -> None:
         head = head_revision()
         while current_revision(database) is not None:
             before = current_revision(database)
-            run(database, "downgrade", "-1")
-            run(database, "upgrade", "+1")
+            migrate(database, "downgrade", "-1")
+            migrate(database, "upgrade", "+1")
             assert current_revision(database) == before
-            run(database, "downgrade", "-1")
+            migrate(database, "downgrade", "-1")
         upgrade(database)
         assert current_revision(database) == head
     finally:
