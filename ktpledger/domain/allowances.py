@@ -10,10 +10,13 @@ R-14 excludes; ineligible is the rest. Decisions where the guidance leaves a cho
 - excluded claims come out of the spend first and what remains is capped at the budget (and any
   maximum): a third conference is the business's own cost, and the rest of the travel spend still
   counts against the whole budget (budget 2,500, spend 3,500 of which 600 excluded: eligible 2,500);
-- the non-fec overheads line (R-19) is derived: its budget is 46% of the grant share of the
-  associate_employment and academic_secretarial_support budgets, its spent and eligible 46% of the
-  grant share of their eligible spend (each grant share rounded half up to the penny, R-23), never
-  above its budget, and its ineligible always 0.
+- the non-fec overheads line (R-19) is derived (`domain/shares.py`): its budget is the costing's
+  figure for the associate_employment and academic_secretarial_support budgets, in whole pounds
+  (R-20, R-21); its spent and eligible are what it has earned, 46% of the reconciled grant of those
+  lines' eligible spend (R-23), never above its budget (R-42); its ineligible is always 0. Its
+  `spent` is that earned amount, not a claim: nothing is ever claimed on it (the reconciliation's
+  `claimed` for it is 0), so `allowances` and `reconcile` agree on its budget, eligible and
+  ineligible.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind, Tag
+from ktpledger.domain.shares import overheads_budget, overheads_earned
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,10 @@ def derived_overheads(state: ProjectState, lines: dict[Category, Allowance]) -> 
     rules = state.rules
     assert rules is not None
     rate = state.grant_rate
-
-    def share(amounts: list[Decimal]) -> Decimal:
-        grant = sum((round_penny_half_up(amount * rate) for amount in amounts), ZERO)
-        return round_penny_half_up(grant * rules.overheads_rate)
-
-    budget = share([state.budget.get(c, ZERO) for c in rules.overheads_sources])
-    accrued = min(budget, share([lines[c].eligible for c in rules.overheads_sources if c in lines]))
+    budget = overheads_budget((state.budget.get(c, ZERO) for c in rules.overheads_sources), rate, rules)
+    accrued = overheads_earned(
+        (lines[c].eligible for c in rules.overheads_sources if c in lines), rate, rules, budget
+    )
     return Allowance(
         category=Category.KNOWLEDGE_BASE_OVERHEADS,
         budget=budget,

@@ -23,6 +23,7 @@ from ktpledger.domain.rules import (
     pro_rata,
     rule_set_for,
 )
+from ktpledger.domain.shares import costing_business, costing_grant, overheads_budget
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
             note = f"above the maximum of {limit:,} ({_rule_of(rules, request, category)})"
         lines.append(_shared(category, kind, requested, eligible, rate, limit, note))
     if request.methodology is Methodology.NON_FEC:
-        lines.append(_overheads(lines, rules))
+        lines.append(_overheads(lines, rules, rate))
     return Costing(request=request, rule_set=rules, grant_rate=rate, lines=tuple(lines))
 
 
@@ -206,17 +207,18 @@ def _shared(
         limit_kind=kind,
         requested=requested,
         eligible=eligible,
-        grant=round_pound_half_up(eligible * rate),
-        business=round_pound_half_up(eligible * (1 - rate)),
+        grant=costing_grant(eligible, rate),
+        business=costing_business(eligible, rate),
         limit=limit,
         note=note,
     )
 
 
-def _overheads(lines: list[CostingLine], rules: RuleSet) -> CostingLine:
+def _overheads(lines: list[CostingLine], rules: RuleSet, rate: Decimal) -> CostingLine:
     """Non-fec overheads: 46% of the grant share of their source lines, all of it grant (R-19)."""
-    base = sum((line.grant for line in lines if line.category in rules.overheads_sources), ZERO)
-    amount = round_pound_half_up(base * rules.overheads_rate)
+    amount = overheads_budget(
+        (line.eligible for line in lines if line.category in rules.overheads_sources), rate, rules
+    )
     return CostingLine(
         category=Category.KNOWLEDGE_BASE_OVERHEADS,
         limit_kind=LimitKind.DERIVED,

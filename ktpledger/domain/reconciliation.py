@@ -3,8 +3,10 @@
 Per line: original budget, each LMC change, final budget, claimed (net of reversals), eligible,
 ineligible with its reasons, and the grant and business shares: grant is eligible x rate rounded
 half up to the penny, business is eligible - grant, so every line balances to the penny (R-23).
-The non-fec overheads line is claimed 0, eligible = grant = 46% of the reconciled grant of its
-source lines (half up to the penny, never above its final budget), business 0 (R-19, R-42).
+The non-fec overheads line is claimed 0 and ineligible 0 (nothing is claimed on it, so nothing on
+it can be ineligible), eligible = grant = what it has earned from its source lines and business 0
+(R-19, R-42); its budgets are whole pounds as the costing gives them (`domain/shares.py`). Totals
+are sums of the lines, so `totals.ineligible` is the claimed lines' ineligible spend.
 Parental leave is reimbursed at the grant rate (R-35). balance_due = grant + reimbursable - paid.
 
 Decision (ineligible reasons): sub-limit and R-14 exclusions are named as such; what then remains
@@ -29,9 +31,10 @@ from ktpledger.domain.events import (
     SpendClaimed,
     Virement,
 )
-from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.domain.shares import overheads_budget, reconciled_grant
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class ReconciledLine:
 
     @property
     def ineligible(self) -> Decimal:
+        if self.limit_kind is LimitKind.DERIVED:
+            return ZERO  # earned, never claimed: eligible but not spend that could be refused
         return self.claimed - self.eligible
 
 
@@ -176,7 +181,7 @@ def reconcile(state: ProjectState, history: History) -> Reconciliation:
         line = by_category[category]
         if line.limit_kind is LimitKind.DERIVED:
             continue
-        grant = round_penny_half_up(line.eligible * rate)
+        grant = reconciled_grant(line.eligible, rate)
         lines.append(
             ReconciledLine(
                 category=category,
@@ -193,7 +198,7 @@ def reconcile(state: ProjectState, history: History) -> Reconciliation:
         )
     for category in state.categories():
         if state.limit_kind(category) is LimitKind.DERIVED:
-            lines.append(_overheads(state, category, lines, rate))
+            lines.append(_overheads(state, by_category[category], rate))
     incurred = state.parental_leave
     return Reconciliation(
         project=state.project,
@@ -202,28 +207,20 @@ def reconcile(state: ProjectState, history: History) -> Reconciliation:
         grant_rate=rate,
         lines=tuple(lines),
         parental_leave_incurred=incurred,
-        parental_leave_reimbursable=round_penny_half_up(incurred * rate),
+        parental_leave_reimbursable=reconciled_grant(incurred, rate),
         grant_paid=state.grant_paid,
     )
 
 
-def _overheads(
-    state: ProjectState, category: Category, lines: list[ReconciledLine], rate: Decimal
-) -> ReconciledLine:
+def _overheads(state: ProjectState, line: Allowance, rate: Decimal) -> ReconciledLine:
+    """The derived overheads line: its earned amount is the allowance line's eligible, so the
+    allowances and the reconciliation give the same figure (R-19, R-42)."""
     rules = state.rules
     assert rules is not None
-    sources = [line for line in lines if line.category in rules.overheads_sources]
-
-    def share(amounts: Iterable[Decimal]) -> Decimal:
-        grant = sum((round_penny_half_up(amount * rate) for amount in amounts), ZERO)
-        return round_penny_half_up(grant * rules.overheads_rate)
-
-    original = share(state.original_budget.get(c, ZERO) for c in rules.overheads_sources)
-    final_budget = share(state.budget.get(c, ZERO) for c in rules.overheads_sources)
-    eligible = min(
-        final_budget, round_penny_half_up(sum((line.grant for line in sources), ZERO) * rules.overheads_rate)
+    original = overheads_budget(
+        (state.original_budget.get(c, ZERO) for c in rules.overheads_sources), rate, rules
     )
-    change = final_budget - original
+    change = line.budget - original
     changes = (
         (
             BudgetChange(
@@ -238,28 +235,59 @@ def _overheads(
         else ()
     )
     return ReconciledLine(
-        category=category,
+        category=line.category,
         limit_kind=LimitKind.DERIVED,
         original_budget=original,
         changes=changes,
-        final_budget=final_budget,
+        final_budget=line.budget,
         claimed=ZERO,
-        eligible=eligible,
+        eligible=line.eligible,
         reasons={},
-        grant=eligible,
+        grant=line.eligible,
         business=ZERO,
     )
 
 
 @dataclass(frozen=True)
-class QuarterLine:
-    category: Category
-    in_quarter: Decimal
-    cumulative: Decimal
-    budget: Decimal
-    eligible: Decimal
-    ineligible: Decimal
-    forecast: Decimal
+class QuarterClaim:
+    """What a quarter adds to each line's reconciled figures: its eligible spend and its grant.
+
+    Each is the line's figure as the quarter's events leave it less the figure before the quarter,
+    so the claims of a project's quarters add up exactly to its reconciliation (the grant of the
+    derived overheads line included, all of it grant: R-19)."""
+
+    eligible_added: dict[Category, Decimal]
+    grant_added: dict[Category, Decimal]
+
+    @property
+    def grant(self) -> Decimal:
+        return sum(self.grant_added.values(), ZERO)
+
+
+def quarter_claim(
+    project: str, events: Iterable[tuple[Event, int, str]], *, quarter_start: date
+) -> QuarterClaim:
+    """The claim of the quarter starting `quarter_start`, from the events the pack covers (in
+    version order): their reconciliation less the reconciliation of those dated before the quarter."""
+    before = ProjectState(project=project)
+    after = ProjectState(project=project)
+    for event, version, event_hash in events:
+        after.apply(event, version, event_hash)
+        if event.date < quarter_start:
+            before.apply(event, version, event_hash)
+    previous = {line.category: line for line in reconcile(before, History()).lines} if before.exists else {}
+    eligible: dict[Category, Decimal] = {}
+    grant: dict[Category, Decimal] = {}
+    if not after.exists:
+        return QuarterClaim(eligible, grant)
+    for line in reconcile(after, History()).lines:
+        earlier = previous.get(line.category)
+        added = line.eligible - (earlier.eligible if earlier else ZERO)
+        granted = line.grant - (earlier.grant if earlier else ZERO)
+        if added or granted:
+            eligible[line.category] = added
+            grant[line.category] = granted
+    return QuarterClaim(eligible, grant)
 
 
 def quarter_bounds(text: str) -> tuple[date, date]:
@@ -275,6 +303,30 @@ def quarter_bounds(text: str) -> tuple[date, date]:
     from datetime import timedelta
 
     return start, end - timedelta(days=1)
+
+
+def quarter_label(on: date) -> str:
+    """The calendar quarter holding `on`: 2025-05-14 -> "2025Q2"."""
+    return f"{on.year}Q{(on.month - 1) // 3 + 1}"
+
+
+def project_quarters(state: ProjectState) -> list[str]:
+    """Every calendar quarter the project's period touches, in order: the quarters it claims."""
+    labels: list[str] = []
+    year, quarter = state.start.year, (state.start.month - 1) // 3 + 1
+    last = quarter_label(state.end)
+    while True:
+        labels.append(f"{year}Q{quarter}")
+        if labels[-1] == last:
+            return labels
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+
+
+def pack_covers_until(quarter_start: date, quarter_end: date, project_end: date) -> date:
+    """The last event date a quarter's claim pack covers: the quarter's end, or for the quarter
+    holding the project's end date (the final claim) every event, those dated after the end too,
+    so that a project's packs add up exactly to its reconciliation."""
+    return date.max if quarter_start <= project_end <= quarter_end else quarter_end
 
 
 def quarter_spend(events: Iterable[tuple[Event, int]], start: date, end: date) -> dict[Category, Decimal]:

@@ -272,7 +272,11 @@ def test_claim_pack_for_a_quarter(app: App) -> None:
     assert consumables["forecast"] == "3800.00"  # 1,900 over 6 months, x 12
     kinds = {(a["category"], a["kind"]) for a in pack["alerts_open_at_quarter_end"]}
     assert ("consumables", "threshold") in kinds and ("consumables", "forecast_overspend") in kinds
-    assert pack["claim"] == {"eligible_added": {"consumables": "1600.00"}, "grant": "1072.00"}
+    assert pack["claim"] == {
+        "eligible_added": {"consumables": "1600.00"},
+        "grant_added": {"consumables": "1072.00"},  # 1,600 x 67%
+        "grant": "1072.00",
+    }
 
 
 @pytest.mark.parametrize("quarter", ["2025Q5", "Q2", "2031Q1"])
