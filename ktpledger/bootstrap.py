@@ -44,7 +44,7 @@ def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None)
     notifiers = {
         name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
     }
-    projector = Projector(database, channels=settings.notify_channels)
+    projector = Projector(database, channels=settings.notify_channels, renotify_after=settings.renotify_after)
     delivery: BackgroundDelivery | None = None
     if wakeup is None:
         if settings.broker_url is None:

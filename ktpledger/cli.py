@@ -24,13 +24,17 @@ import typer
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_date
+from ktpledger.domain.labels import category_label as label_of
+from ktpledger.domain.labels import kind_label
 from ktpledger.domain.money import format_pounds
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
+from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
 from ktpledger.settings import Settings
@@ -271,18 +275,31 @@ def pounds(text: str | None) -> str:
     return "-" if text is None else format_pounds(Decimal(text), pence=True)
 
 
+TODAY_OPTION = typer.Option(
+    None,
+    "--today",
+    help="judge time-based figures (forecasts, ended-not-closed) as of this date, YYYY-MM-DD "
+    "(default: KTPLEDGER_TODAY, else today)",
+)
+
+
 @app.command()
+@refuses_input
 def alerts(
     ctx: typer.Context,
     project: str | None = typer.Argument(None, help="only this project's alerts"),
     include_resolved: bool = typer.Option(False, "--all", help="resolved alerts too"),
+    today: str | None = TODAY_OPTION,
     output_format: OutputFormat = FORMAT_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
-    """Open alerts (R-41); with --all, resolved ones too."""
+    """Open alerts (R-41) with their figures now; with --all, resolved ones too. Projects past their
+    end date and not closed are listed as `ended_not_closed`."""
+    day = parse_day(today, field="today")
     with opened(ctx) as application:
         wait_for_projections(application, wait)
-        found = application.projector.alerts(project, include_resolved=include_resolved)
+        on = application.settings.reading_day(day)
+        found = read_alerts(application.database, project, include_resolved=include_resolved, today=on)
     if output_format is OutputFormat.JSON:
         print_json(found)
         return
@@ -291,24 +308,22 @@ def alerts(
         return
     rows = [
         (
-            str(alert["id"]),
+            "-" if alert["id"] is None else str(alert["id"]),
             alert["project"],
-            alert["category"],
             alert["kind"],
-            alert["status"],
-            f"v{alert['raised_at_version']}"
+            alert["status"] + ("" if alert.get("notified", True) else ", not notified"),
+            "calendar"
+            if alert["raised_at_version"] is None
+            else f"v{alert['raised_at_version']}"
             + (f"-v{alert['resolved_at_version']}" if alert["resolved_at_version"] else ""),
-            describe(alert["detail"]),
+            alert["message"],
         )
         for alert in found
     ]
     typer.echo(
-        render_table(("id", "project", "category", "kind", "status", "versions", "detail"), rows, numeric={0})
+        f"alerts judged as of {on.isoformat()}; figures are as they stand now (JSON `detail`: as raised)"
     )
-
-
-def describe(detail: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {value}" for name, value in sorted(detail.items()) if name != "message")
+    typer.echo(render_table(("id", "project", "kind", "status", "versions", "now"), rows, numeric={0}))
 
 
 class ReportFormat(StrEnum):
@@ -565,14 +580,22 @@ def demo(
             for result in results:
                 if result.error is not None:
                     typer.echo(f"   refused {result.key}: {result.error.rule}: {result.error.message}")
+            # As raised: the demo tells the project's story as it happened, quarter by quarter.
             for alert in application.projector.alerts(PROJECT, include_resolved=True):
                 before = known.get(alert["id"])
-                if before != alert["status"]:
-                    verb = "raised  " if alert["status"] == "open" else "resolved"
+                if before == alert["status"]:
+                    continue
+                known[alert["id"]] = alert["status"]
+                what = f"{kind_label(alert['kind'])}: {message(alert['kind'], alert['category'], alert['detail'])}"
+                if alert["status"] == "open":
+                    typer.echo(f"   alert raised    {what}")
+                elif before is None:
+                    typer.echo(f"   alert came and went within these events (not notified): {what}")
+                else:
+                    reason = RESOLUTION_LABELS.get(alert["resolved_reason"] or "", "resolved")
                     typer.echo(
-                        f"   alert {verb} {alert['category']} {alert['kind']}: {describe(alert['detail'])}"
+                        f"   alert {reason}: {kind_label(alert['kind'])}, {label_of(alert['category'])}"
                     )
-                    known[alert["id"]] = alert["status"]
             if label in SHOW_ALLOWANCES_AFTER:
                 report = application.projector.allowances(PROJECT).to_json()
                 rows = [

@@ -5,10 +5,38 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.notify_settings import notify_channels
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
+RENOTIFY_AFTER_HOURS = 24
+
+
+def calendar_today() -> date:
+    """Today in the UK, where KTPs run (the machine's own date if it has no time zone data)."""
+    try:
+        return datetime.now(ZoneInfo("Europe/London")).date()
+    except ZoneInfoNotFoundError:
+        return date.today()
+
+
+def parse_today(text: str, *, name: str = "KTPLEDGER_TODAY") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def parse_hours(text: str, *, name: str) -> timedelta:
+    try:
+        hours = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of hours such as 24, got {text!r}") from None
+    if not 0 <= hours <= 24 * 366:
+        raise ValueError(f"{name} must be between 0 and 8784 hours, got {text!r}")
+    return timedelta(hours=hours)
 
 
 def normalise_database_url(url: str) -> str:
@@ -26,15 +54,32 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
     notify_channels: tuple[str, ...] = ("log",)
+    # The day readers judge time-based figures on (month N of M, forecasts, "ended, not closed");
+    # None: the calendar's today. Set by KTPLEDGER_TODAY, or --today / ?today= per read.
+    today: date | None = None
+    # An alert raised again this soon after the same alert resolved is recorded but not notified.
+    renotify_after: timedelta = timedelta(hours=RENOTIFY_AFTER_HOURS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        today = env.get("KTPLEDGER_TODAY")
+        renotify = env.get("KTPLEDGER_RENOTIFY_AFTER_HOURS")
         return cls(
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
             notify_channels=tuple(notify_channels(env)),
+            today=parse_today(today) if today else None,
+            renotify_after=(
+                parse_hours(renotify, name="KTPLEDGER_RENOTIFY_AFTER_HOURS")
+                if renotify
+                else timedelta(hours=RENOTIFY_AFTER_HOURS)
+            ),
         )
+
+    def reading_day(self, override: date | None = None) -> date:
+        """The day a read judges time on: `override` (--today), else KTPLEDGER_TODAY, else today."""
+        return override or self.today or calendar_today()
 
     def with_broker(self, url: str | None) -> Settings:
         return replace(self, broker_url=url or None)

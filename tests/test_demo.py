@@ -23,7 +23,7 @@ def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> N
         "== Grant offer",
         "alert raised",
         "alert resolved",
-        "travel_subsistence over_budget",
+        "Over budget: Travel & subsistence",
         "Reconciliation (final)",
         "balance due 7,626.58",
         "dashboard/login",

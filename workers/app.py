@@ -12,7 +12,6 @@ Creating the app connects to nothing; the broker is contacted when a worker star
 from __future__ import annotations
 
 from celery import Celery
-from celery.schedules import crontab
 
 from ktpledger.settings import Settings
 
@@ -42,7 +41,6 @@ def make_app(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "sweep-lagging-projections": {"task": "ktpledger.sweep", "schedule": SWEEP_EVERY},
             "deliver-due-notifications": {"task": "ktpledger.deliver_due", "schedule": DELIVER_EVERY},
-            "daily-forecast-pass": {"task": "ktpledger.forecast_pass", "schedule": crontab(hour=6, minute=0)},
         },
     )
     return app

@@ -4,7 +4,6 @@ default runs in-process. Each worker process builds its own application on first
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from celery.signals import worker_process_init
@@ -84,13 +83,3 @@ def sweep() -> dict[str, int]:
         catch_up.delay(chunk)
     projector.save_sweep(position)
     return {"woken": len(lagging)}
-
-
-@app.task(name="ktpledger.forecast_pass")
-def forecast_pass(on: str | None = None) -> dict[str, int]:
-    """The daily pass: judge every open project's forecast as of today (R-41)."""
-    today = date.fromisoformat(on) if on else date.today()
-    raised = application().projector.forecast_pass(today)
-    if raised:
-        deliver.delay(raised)
-    return {"raised": len(raised)}

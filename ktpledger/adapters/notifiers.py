@@ -87,13 +87,14 @@ class LogNotifier:
         detail = json.dumps(alert.get("detail", {}), sort_keys=True, default=str)
         self.logger.log(
             self.level,
-            "alert %s project=%s category=%s kind=%s status=%s detail=%s",
+            "alert %s project=%s category=%s kind=%s status=%s detail=%s%s",
             one_line(alert.get("id", "")),
             one_line(alert.get("project", "")),
             one_line(alert.get("category", "")),
             one_line(alert.get("kind", "")),
             one_line(alert.get("status", "")),
             one_line(detail),
+            f" now: {one_line(alert['message'])}" if alert.get("message") else "",
         )
 
 
@@ -214,20 +215,27 @@ class EmailNotifier:
             domain = self.sender.rsplit("@", 1)[1].strip(">").strip() or "ktpledger"
             message["Message-ID"] = f"<ktpledger-alert-{alert_id}@{domain}>"
         detail = alert.get("detail") or {}
-        lines = [
+        current = alert.get("current")
+        lines = []
+        if alert.get("message"):
+            lines += [one_line(alert["message"]), ""]
+        lines += [
             f"Project:  {one_line(alert.get('project', ''))}",
             f"Category: {one_line(alert.get('category', ''))}",
             f"Kind:     {one_line(alert.get('kind', ''))}",
             f"Status:   {one_line(alert.get('status', ''))}",
             f"Raised at version: {one_line(alert.get('raised_at_version', ''))}",
             f"Alert id: {alert_id}",
-            "",
-            "Detail:",
         ]
-        if isinstance(detail, Mapping):
-            lines += [f"  {one_line(key)}: {one_line(value)}" for key, value in sorted(detail.items())]
-        else:
-            lines.append(f"  {one_line(detail)}")
+        # The figures now first (they are what to act on), then those of the raise (the record).
+        for heading, figures in (("Figures now:", current), ("Figures when raised:", detail)):
+            if figures is None:
+                continue
+            lines += ["", heading]
+            if isinstance(figures, Mapping):
+                lines += [f"  {one_line(key)}: {one_line(value)}" for key, value in sorted(figures.items())]
+            else:
+                lines.append(f"  {one_line(figures)}")
         message.set_content("\n".join(lines) + "\n")
         return message
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -82,12 +84,17 @@ alerts = Table(
     Column("category", String(40), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("subject", String(200), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON
+    Column("detail", Text, nullable=False),  # JSON: the figures when it was raised (the audit trail)
+    Column("current", Text, nullable=True),  # JSON: the figures now, while it is open
     Column("status", String(16), nullable=False),  # open | resolved
     Column("raised_at_version", Integer, nullable=False),
     Column("resolved_at_version", Integer, nullable=True),
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column(
+        "resolved_reason", String(32), nullable=True
+    ),  # closed | lmc_decision | reversal | no_longer_holds
+    Column("quiet", Boolean, nullable=False, server_default=false()),  # raised and resolved in one append
     # One crossing, one alert: redelivered or replayed work cannot raise it twice.
     UniqueConstraint(
         "project", "category", "kind", "subject", "raised_at_version", name="uq_alerts_crossing"
@@ -100,7 +107,7 @@ notifications = Table(
     metadata,
     Column("alert_id", BigInteger, primary_key=True),
     Column("channel", String(32), primary_key=True),
-    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("status", String(16), nullable=False),  # pending | delivered | failed | suppressed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text, nullable=True),

@@ -9,6 +9,7 @@ charts are inline SVG drawn here), no CDN. Jinja escapes every user text.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from ktpledger.api.security import COOKIE, application, bearer, check_read, prin
 from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import parse_date
+from ktpledger.domain.labels import kind_label
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -35,57 +38,28 @@ POLL_MS = 4000
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-SEVERITY = ("over_cap", "over_budget", "ineligible_claim", "forecast_overspend", "sub_limit", "threshold")
-KIND_LABELS = {
-    "threshold": "Threshold",
-    "over_budget": "Over budget",
-    "over_cap": "Over maximum",
-    "sub_limit": "Sub-limit",
-    "ineligible_claim": "Ineligible claim",
-    "forecast_overspend": "Forecast overspend",
-}
+SEVERITY = (
+    "ended_not_closed",
+    "over_cap",
+    "over_budget",
+    "ineligible_claim",
+    "forecast_overspend",
+    "sub_limit",
+    "threshold",
+)
 
 
 def alert_text(alert: dict[str, Any]) -> str:
-    """An alert in a sentence for the committee (escaped by the template)."""
-    detail = alert.get("detail") or {}
-    kind = alert.get("kind")
-
-    def money(name: str) -> str:
-        value = detail.get(name)
-        return pounds(value, pence=True) if value is not None else "?"
-
-    if kind == "threshold":
-        share = Decimal(str(detail.get("threshold", "0")))
-        return f"Spend has reached {share:.0%} of the budget: {money('spent')} of {money('budget')}."
-    if kind == "over_budget":
-        return (
-            f"Spend {money('spent')} is {money('excess')} over the budget {money('budget')}; the excess is "
-            "ineligible until an LMC decision covers it."
-        )
-    if kind == "over_cap":
-        return (
-            f"Spend {money('spent')} is {money('excess')} over the maximum {money('maximum')}; "
-            "ineligible whatever the LMC decides."
-        )
-    if kind == "forecast_overspend":
-        return (
-            f"At {money('monthly_rate')} a month, spend will reach {money('forecast')} by the end date, "
-            f"{money('excess')} over the budget {money('budget')}."
-        )
-    if kind == "sub_limit":
-        rule = detail.get("rule", "")
-        what = str(detail.get("sub_limit", "")).replace("_", " ")
-        return f"{rule}: {what} sub-limit exceeded; {money('ineligible')} is ineligible."
-    if kind == "ineligible_claim":
-        return f"Claim {detail.get('claim')} ({money('amount')}) is ineligible: {detail.get('message', '')}"
-    return str(detail.get("message", ""))
+    """An alert in a sentence for the committee (escaped by the template): the same message as
+    `ktpledger alerts` and `GET /alerts` give, from its current figures."""
+    return str(alert.get("message") or "")
 
 
 def severity(alert: dict[str, Any]) -> tuple[int, int]:
-    """The most serious first (over a maximum, over budget ...), newest first within a kind."""
+    """The most serious first (ended and not closed, over a maximum, over budget ...), newest first
+    within a kind."""
     kind = alert.get("kind")
-    return (SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY), -int(alert.get("id", 0)))
+    return (SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY), -int(alert.get("id") or 0))
 
 
 def prefix(request: Request) -> str:
@@ -100,7 +74,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "label": label,
         "pounds": pounds,
         "alert_text": alert_text,
-        "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        "kind_label": kind_label,
         "quote": lambda text: quote(text, safe=""),
         "path": lambda text: quote(text, safe="/"),
         **context,
@@ -205,14 +179,30 @@ def logout(request: Request) -> RedirectResponse:
     return response
 
 
+def reading_day(request: Request, app: App) -> date:
+    """The day the page judges time on: `?today=YYYY-MM-DD` (reports, tests) or today."""
+    text = request.query_params.get("today")
+    return app.settings.reading_day(None if text is None else parse_date(text, name="today", rule="R-40"))
+
+
+def day_query(request: Request) -> str:
+    """`?today=...` to pass on to the page's polls, when the page was asked for a day."""
+    text = request.query_params.get("today")
+    return "" if text is None else f"?today={quote(text, safe='')}"
+
+
 @router.get("/dashboard")
 def projects_page(
     request: Request, who: Principal | None = Depends(viewer), app: App = Depends(application)
 ) -> Response:
     if who is None:
         return to_login(request)
-    rows = project_list(app, who)
-    return render(request, "projects.html", {"who": who, "projects": rows, "poll_ms": POLL_MS})
+    try:
+        rows = project_list(app, who, today=reading_day(request, app))
+    except RuleViolation as error:
+        return render(request, "problem.html", {"who": who, "message": f"{error.rule}: {error.message}"}, 422)
+    context = {"who": who, "projects": rows, "poll_ms": POLL_MS, "day_query": day_query(request)}
+    return render(request, "projects.html", context)
 
 
 @router.get("/dashboard/panel")
@@ -221,13 +211,19 @@ def projects_panel(
 ) -> Response:
     if who is None:
         return Response(status_code=401)
-    return render(request, "_projects_panel.html", {"who": who, "projects": project_list(app, who)})
+    try:
+        rows = project_list(app, who, today=reading_day(request, app))
+    except RuleViolation:
+        return Response(status_code=422)
+    return render(
+        request, "_projects_panel.html", {"who": who, "projects": rows, "day_query": day_query(request)}
+    )
 
 
-def project_context(app: App, who: Principal, project: str) -> dict[str, Any]:
+def project_context(app: App, who: Principal, project: str, today: date) -> dict[str, Any]:
     check_read(who, project)
-    summary = project_summary(app, project)
-    elapsed = Decimal(summary["month"]) / Decimal(summary["months"])
+    summary = project_summary(app, project, today=today)
+    elapsed = Decimal(summary["period"]["elapsed"])
     return {
         "who": who,
         "summary": summary,
@@ -242,7 +238,8 @@ def project_context(app: App, who: Principal, project: str) -> dict[str, Any]:
 
 def project_response(request: Request, who: Principal, app: App, project: str, template: str) -> Response:
     try:
-        context = project_context(app, who, project)
+        context = project_context(app, who, project, reading_day(request, app))
+        context["day_query"] = day_query(request)
     except ApiError as error:
         return render(request, "problem.html", {"who": who, "message": error.message}, error.status)
     except RuleViolation as error:

@@ -7,6 +7,7 @@ parse money as decimals, hands the append to the threadpool with `run_in_threadp
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,6 +22,8 @@ from ktpledger.api.summary import project_list, project_summary, unknown_project
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import parse_date
+from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
@@ -48,6 +51,17 @@ ERROR_SCHEMA = {
     },
     "required": ["error"],
 }
+
+
+def parse_day(text: str | None, *, field: str) -> date | None:
+    """A query's date, or None; a bad one is a 422 naming the field."""
+    return None if text is None else parse_date(text, name=field, rule="R-40")
+
+
+TODAY_HELP = (
+    "judge time-based figures (month N of M, forecasts, ended-not-closed) as of this date, "
+    "YYYY-MM-DD; default today"
+)
 
 
 def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -220,12 +234,16 @@ def append(app: App, who: Principal, body: bytes) -> JSONResponse:
     "/projects",
     tags=["projects"],
     summary="The projects this token may read",
-    description="Each project's reference, title, parties, status (`open`/`closed`), period and "
-    "open alert count.",
+    description="Each project's reference, title, parties, status (`open`/`closed`), period, where it "
+    "stands as of today (`period`, `ended_not_closed`) and open alert count.",
     responses=refusals(401),
 )
-def projects(who: Principal = Depends(principal), app: App = Depends(application)) -> list[dict[str, Any]]:
-    return project_list(app, who)
+def projects(
+    today: str | None = Query(None, description=TODAY_HELP),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> list[dict[str, Any]]:
+    return project_list(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
 
 
 @router.get(
@@ -256,8 +274,6 @@ def allowances(
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> dict[str, Any]:
-    from ktpledger.cli import parse_day
-
     check_read(who, project)
     day = parse_day(as_of, field="as_of")
     return app.projector.allowances(project, as_of=day).to_json()
@@ -273,10 +289,13 @@ def allowances(
     responses=READ_ERRORS,
 )
 def summary(
-    project: str, who: Principal = Depends(principal), app: App = Depends(application)
+    project: str,
+    today: str | None = Query(None, description=TODAY_HELP),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
 ) -> dict[str, Any]:
     check_read(who, project)
-    return project_summary(app, project)
+    return project_summary(app, project, today=app.settings.reading_day(parse_day(today, field="today")))
 
 
 @router.get(
@@ -288,16 +307,20 @@ def summary(
 def alerts(
     project: str | None = Query(None, description="only this project's alerts"),
     include_resolved: bool = Query(False, alias="all", description="resolved alerts too"),
+    today: str | None = Query(None, description=TODAY_HELP),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> list[dict[str, Any]]:
+    """Each alert with `current` (its figures now; `detail` keeps the figures at the raise) and a
+    `message`; then what the calendar finds as of `today` (`ended_not_closed`, with no id)."""
     if project is not None:
         if not who.can_read(project):
             check_read(who, project)
         if not is_reference(project):
             return []  # as for any project without events
-    found = app.projector.alerts(project, include_resolved=include_resolved)
-    return [alert for alert in found if who.can_read(alert["project"])]
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    visible = who.visible(app.ledger.projects()) if who.projects is not None else None
+    return read_alerts(app.database, project, include_resolved=include_resolved, today=day, projects=visible)
 
 
 # --- statements ------------------------------------------------------------------------------------

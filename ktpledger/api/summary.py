@@ -1,9 +1,10 @@
 """What the dashboard shows, as JSON: the project list and one project's figures.
 
-Every figure comes from the library the command line uses: the allowance lines and alerts from
-the projector (the same as `GET /projects/{project}/allowances` and `GET /alerts`), the project's
-facts from its folded stream, monthly net spend from `quarter_spend` (claims less reversals dated
-in each month) and the forecast as R-41 makes it (spend to date / month n x the project's months).
+Every figure comes from the library the command line uses: the allowance lines from the projector
+(the same as `GET /projects/{project}/allowances`), the alerts from `alert_reader` (the same as
+`GET /alerts`), the project's facts from its folded stream, spend by month from the same as-of fold
+as `allowances --as-of`, the forecast from `forecast_at_end` (R-41) and the period from
+`domain/timeline.py`, all judged as of the reader's today.
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ktpledger.api.auth import Principal
 from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
-from ktpledger.domain.alerts import clock, month_number
+from ktpledger.domain.alerts import forecast_at_end
+from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
-from ktpledger.domain.project import ProjectState, add_months
-from ktpledger.domain.reconciliation import quarter_spend
+from ktpledger.domain.money import ZERO, format_money
+from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.rules import LimitKind
+from ktpledger.domain.timeline import Phase, month_end, position, state_as_of
+from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import fold
 
 FIGURES = ("budget", "spent", "eligible", "ineligible", "remaining")
@@ -55,8 +59,10 @@ def project_facts(state: ProjectState) -> dict[str, Any]:
     }
 
 
-def project_list(application: App, who: Principal) -> list[dict[str, Any]]:
-    """`GET /projects`: each project the token may read, with its open alert count."""
+def project_list(application: App, who: Principal, *, today: date) -> list[dict[str, Any]]:
+    """`GET /projects`: each project the token may read, with where it stands in its period as of
+    `today` and its open alert count (the ledger's alerts and the calendar's findings: a project
+    past its end date and not closed counts one)."""
     names = who.visible(application.ledger.projects())
     if not names:
         return []
@@ -64,8 +70,13 @@ def project_list(application: App, who: Principal) -> list[dict[str, Any]]:
     rows = []
     facts = application.ledger.facts(names)
     for name in names:
-        row = project_facts(facts.get(name) or application.ledger.state(name))
-        row["open_alerts"] = counts.get(name, 0)
+        state = facts.get(name) or application.ledger.state(name)
+        row = project_facts(state)
+        if state.exists:
+            where = position(state, today)
+            row["period"] = {"phase": where.phase.value, "month": where.month, "describe": where.describe()}
+            row["ended_not_closed"] = where.phase is Phase.ENDED
+        row["open_alerts"] = counts.get(name, 0) + (1 if row.get("ended_not_closed") else 0)
         rows.append(row)
     return rows
 
@@ -102,28 +113,42 @@ def decision_json(item: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def month_end(start: date, month: int) -> date:
-    """The last day of month `month` of a project starting `start` (month 1 is the start month)."""
-    first = date(start.year, start.month, 1)
-    return add_months(first, month) - timedelta(days=1)
-
-
-def spend_series(state: ProjectState, stream: list[RecordedEvent], through: int) -> list[dict[str, Any]]:
-    """Cumulative net spend at the end of each month 1..`through` of the project."""
-    events = [(item.event(), item.version) for item in stream]
-    first = date(state.start.year, state.start.month, 1)
+def spend_series(
+    project: str, stream: list[RecordedEvent], start: date, through: int
+) -> list[dict[str, Any]]:
+    """Each month 1..`through`: every line's spend and budget at the month's end, as
+    `allowances --as-of` gives them (the derived overheads' earned amount included)."""
+    events = [(item.event(), item.version, item.hash) for item in stream]
     series = []
-    total = ZERO
     for month in range(1, through + 1):
-        begins = add_months(first, month - 1)
-        ends = month_end(state.start, month)
-        total += sum(quarter_spend(events, begins, ends).values(), ZERO)
-        series.append({"month": month, "to": ends.isoformat(), "cumulative": format_money(total)})
+        ends = month_end(start, month)
+        state = state_as_of(project, events, ends)
+        lines = allowances(state) if state.exists else []
+        series.append(
+            {
+                "month": month,
+                "to": ends.isoformat(),
+                "cumulative": format_money(sum((line.spent for line in lines), ZERO)),
+                "budget": format_money(sum((line.budget for line in lines), ZERO)),
+            }
+        )
     return series
 
 
-def project_summary(application: App, project: str) -> dict[str, Any]:
-    """`GET /projects/{project}/summary`: the figures of the dashboard's project page."""
+def last_spend(stream: list[RecordedEvent]) -> date | None:
+    dates = [item.date for item in stream if item.type in ("SpendClaimed", "ClaimReversed")]
+    return max(dates) if dates else None
+
+
+def project_summary(application: App, project: str, *, today: date) -> dict[str, Any]:
+    """`GET /projects/{project}/summary`: the figures of the dashboard's project page, with every
+    time-based figure (month N of M, elapsed share, forecasts, "ended, not closed", no spend for
+    three months) judged as of `today`.
+
+    Headline figures, one definition each (README, "Headline figures"): `budget` and `spent` are
+    the totals of the allowance table, every line of the offer, the derived overheads included;
+    `forecast` is the sum of the lines' forecasts at the end date (R-41 as of today) and
+    `forecast_excess` how far it is above the budget (0 when within it)."""
     stream = application.ledger.stream(project)
     if not stream:
         raise unknown_project(project)
@@ -131,52 +156,59 @@ def project_summary(application: App, project: str) -> dict[str, Any]:
     if not state.exists:
         raise unknown_project(project)
     report = application.projector.allowances(project)
-    alerts = application.projector.alerts(project)
+    alerts = read_alerts(application.database, project, today=today)
     allowance = report.to_json()
-    latest = max(item.date for item in stream)
-    today = clock(state, latest)
-    month = max(1, min(month_number(state.start, today), state.months))
+    where = position(state, today, last_spend=last_spend(stream))
     lines = []
-    totals = dict.fromkeys(FIGURES, ZERO)
-    claimed_budget = ZERO
-    for line in allowance["lines"]:
-        derived = line["limit_kind"] == "derived"
-        spent = Decimal(line["spent"])
-        forecast = None if derived else round_penny_half_up(spent / month * state.months)
-        budget = Decimal(line["budget"])
+    totals = dict.fromkeys((*FIGURES, "forecast"), ZERO)
+    for line, figures in zip(report.lines, allowance["lines"], strict=True):
+        derived = line.limit_kind is LimitKind.DERIVED
+        forecast = forecast_at_end(line.spent, line.budget, start=state.start, months=state.months, on=today)
         lines.append(
             {
-                **line,
+                **figures,
                 "derived": derived,
-                "forecast": None if forecast is None else format_money(forecast),
-                "forecast_over_budget": forecast is not None and forecast > budget,
-                "used": None if budget <= 0 else f"{min(Decimal('9.99'), spent / budget):.4f}",
+                "forecast": format_money(forecast.forecast),
+                "forecast_over_budget": forecast.forecast > line.budget,
+                "used": None if line.budget <= 0 else f"{min(Decimal('9.99'), line.spent / line.budget):.4f}",
             }
         )
         for name in FIGURES:
-            totals[name] += Decimal(line[name])
-        if not derived:
-            claimed_budget += budget
-    series = spend_series(state, stream, month)
-    spent_claimed = Decimal(series[-1]["cumulative"]) if series else ZERO
-    forecast_total = round_penny_half_up(spent_claimed / month * state.months)
+            totals[name] += Decimal(figures[name])
+        totals["forecast"] += forecast.forecast
+    budget, spent, forecast_total = totals["budget"], totals["spent"], totals["forecast"]
+    series = spend_series(project, stream, state.start, max(1, where.month))
     decisions = [decision_json(item) for item in stream if item.type == "LMCDecision"]
     projection_version = allowance["version"]
-    seen = [state.version, projection_version, [(alert["id"], alert["status"]) for alert in alerts]]
+    seen = [state.version, projection_version, today.isoformat(), [(a["id"], a["status"]) for a in alerts]]
     return {
         "revision": hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:16],
         **project_facts(state),
         "as_of": today.isoformat(),
-        "month": month,
+        "month": where.month,
+        "period": {
+            "phase": where.phase.value,
+            "month": where.month,
+            "months": where.months,
+            "elapsed": f"{where.elapsed:.4f}",
+            "describe": where.describe(),
+            "ended_not_closed": where.phase is Phase.ENDED,
+            "days_past_end": where.days_past_end,
+            "last_spend": None if where.last_spend is None else where.last_spend.isoformat(),
+            "no_spend_for_three_months": where.quiet,
+        },
         "projection_version": projection_version,
         "catching_up": projection_version < state.version,
         "lines": lines,
         "totals": {name: format_money(amount) for name, amount in totals.items()},
         "spend": {
-            "budget": format_money(claimed_budget),
-            "spent": format_money(spent_claimed),
+            "budget": format_money(budget),
+            "spent": format_money(spent),
+            "spent_share": None if budget <= 0 else f"{spent / budget:.4f}",
             "forecast": format_money(forecast_total),
-            "forecast_over_budget": forecast_total > claimed_budget,
+            "forecast_excess": format_money(max(ZERO, forecast_total - budget)),
+            "forecast_over_budget": forecast_total > budget,
+            "includes_derived": any(line["derived"] for line in lines),
             "series": series,
         },
         "open_alerts": alerts,

@@ -5,15 +5,26 @@ thresholds, the three sub-limits and each ineligible claim. A condition that hol
 once; it stays open while the condition holds and is resolved when it stops holding. No condition
 holds on a line with no spend.
 
-Decision (R-41 `forecast_overspend`): "spend to date" is judged at the project's clock, the latest
-date among its events (capped at the end date), so a replay gives the same alerts as the live run.
-Month n of the project is the calendar month n-1 months after the start month; from month 3 on, the
-forecast is spent / n x the project's months, and an alert is raised when it exceeds the budget.
+Decisions where the guidance leaves a choice:
+- thresholds are judged only on a line with a budget: spend on a line whose budget is 0 is over
+  budget (or over a maximum), never "at 80% of nothing";
+- at `ProjectClosed` the alerts that ask for no action any more (thresholds and forecasts) stop
+  holding and resolve with the reason `closed`; what the reconciliation finds ineligible (over
+  budget, over a maximum, sub-limits, ineligible claims) stays open as its findings;
+- `forecast_overspend` (`forecast_at_end`): month n of the project is the calendar month n-1
+  months after the start month, capped at the project's months; from month 3 on the forecast is
+  spent / n x the project's months, and it holds when that exceeds the budget. Hysteresis: once
+  raised, it holds until the forecast falls to `FORECAST_RESOLVE_AT` (95%) of the budget or below,
+  so a forecast hovering at the budget does not raise and resolve by turns;
+- the clock of the stored alerts is the ledger's: the latest date among the project's events,
+  capped at its end date, so `replay` from the ledger alone always equals the live run. Readers
+  judge the same rule as of today (`forecast_at_end(..., on=today)`, `clock_findings`), which the
+  ledger alone cannot know, and they never store what they judge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,12 +32,15 @@ from enum import StrEnum
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, ProjectClosed
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.domain.timeline import month_number
 
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
 FORECAST_FROM_MONTH = 3
+FORECAST_RESOLVE_AT = Decimal("0.95")  # an open forecast alert resolves at 95% of the budget or below
 
 
 class AlertKind(StrEnum):
@@ -36,6 +50,11 @@ class AlertKind(StrEnum):
     SUB_LIMIT = "sub_limit"
     INELIGIBLE_CLAIM = "ineligible_claim"
     FORECAST_OVERSPEND = "forecast_overspend"
+    ENDED_NOT_CLOSED = "ended_not_closed"  # judged by readers as of today, never stored
+
+
+# Alerts that ask for no action once the project is closed: they resolve with the reason `closed`.
+RESOLVED_AT_CLOSURE = frozenset({AlertKind.THRESHOLD, AlertKind.FORECAST_OVERSPEND})
 
 
 @dataclass(frozen=True, order=True)
@@ -50,37 +69,99 @@ class AlertKey:
 Conditions = dict[AlertKey, dict[str, Any]]
 
 
-def month_number(start: date, on: date) -> int:
-    """Which month of the project `on` falls in (1 for the start month)."""
-    return (on.year - start.year) * 12 + on.month - start.month + 1
-
-
 def clock(state: ProjectState, latest: date) -> date:
-    """The project's clock: its latest event date, no later than its end."""
+    """The ledger's clock for a project: its latest event date, no later than its end."""
     return min(latest, state.end) if state.exists else latest
 
 
-def conditions(state: ProjectState, lines: Iterable[Allowance], *, on: date) -> Conditions:
-    """Every alert condition that holds for the project's lines, with the figures behind it."""
+@dataclass(frozen=True)
+class Forecast:
+    """A line's spend to date carried at its average monthly rate to the end date (R-41)."""
+
+    as_of: date
+    month: int  # the project's month on `as_of`, 1 .. months
+    months: int
+    spent: Decimal
+    budget: Decimal
+    forecast: Decimal
+
+    @property
+    def judged(self) -> bool:
+        """Whether R-41 judges the forecast yet (from the third month on)."""
+        return self.month >= FORECAST_FROM_MONTH
+
+    @property
+    def monthly_rate(self) -> Decimal:
+        return round_penny_half_up(self.spent / self.month)
+
+    @property
+    def excess(self) -> Decimal:
+        """How far the forecast is above the budget (0 when within it)."""
+        return max(ZERO, self.forecast - self.budget)
+
+    def overspend(self, *, raised: bool = False) -> bool:
+        """Whether `forecast_overspend` holds: the forecast is above the budget, or, for an alert
+        already raised, still above `FORECAST_RESOLVE_AT` of it (hysteresis)."""
+        if not self.judged:
+            return False
+        if raised:
+            return self.forecast > self.budget * FORECAST_RESOLVE_AT
+        return self.forecast > self.budget
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "month": self.month,
+            "months": self.months,
+            "spent": format_money(self.spent),
+            "monthly_rate": format_money(self.monthly_rate),
+            "forecast": format_money(self.forecast),
+            "budget": format_money(self.budget),
+            "excess": format_money(self.excess),
+        }
+
+
+def forecast_at_end(spent: Decimal, budget: Decimal, *, start: date, months: int, on: date) -> Forecast:
+    """The forecast at the end date of a line with `spent` so far, judged on `on` (R-41): the one
+    forecast every reader shows (CLI, API, dashboard, claim pack) and the alerts judge."""
+    month = max(1, min(month_number(start, on), months))
+    return Forecast(
+        as_of=on,
+        month=month,
+        months=months,
+        spent=spent,
+        budget=budget,
+        forecast=round_penny_half_up(spent / month * months),
+    )
+
+
+def conditions(
+    state: ProjectState, lines: Iterable[Allowance], *, on: date, raised: Collection[AlertKey] = ()
+) -> Conditions:
+    """Every alert condition that holds for the project's lines, with the figures behind it.
+    `raised`: the alerts open before (the forecast's hysteresis depends on it)."""
     found: Conditions = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
-        found.update(_line_conditions(state, line, on))
+        found.update(_line_conditions(state, line, on, raised))
     return found
 
 
-def _line_conditions(state: ProjectState, line: Allowance, on: date) -> Conditions:
+def _line_conditions(
+    state: ProjectState, line: Allowance, on: date, raised: Collection[AlertKey]
+) -> Conditions:
     category = line.category.value
     spent, budget = line.spent, line.budget
     found: Conditions = {}
-    for threshold in THRESHOLDS:
-        if spent >= budget * threshold:
-            found[AlertKey(category, AlertKind.THRESHOLD, f"{threshold:.2f}")] = {
-                "threshold": f"{threshold:.2f}",
-                "spent": format_money(spent),
-                "budget": format_money(budget),
-            }
+    if budget > 0 and not state.closed:
+        for threshold in THRESHOLDS:
+            if spent >= budget * threshold:
+                found[AlertKey(category, AlertKind.THRESHOLD, f"{threshold:.2f}")] = {
+                    "threshold": f"{threshold:.2f}",
+                    "spent": format_money(spent),
+                    "budget": format_money(budget),
+                }
     if spent > budget:
         found[AlertKey(category, AlertKind.OVER_BUDGET)] = {
             "spent": format_money(spent),
@@ -105,9 +186,11 @@ def _line_conditions(state: ProjectState, line: Allowance, on: date) -> Conditio
                 "rule": "R-14",
                 "message": "a virtual business's associate travel is the business's own cost",
             }
-    forecast = _forecast(state, line, on)
-    if forecast is not None:
-        found[AlertKey(category, AlertKind.FORECAST_OVERSPEND)] = forecast
+    if not state.closed:
+        forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
+        forecast = forecast_at_end(spent, budget, start=state.start, months=state.months, on=on)
+        if forecast.overspend(raised=forecast_key in raised):
+            found[forecast_key] = forecast.detail()
     return found
 
 
@@ -147,24 +230,31 @@ def _sub_limits(state: ProjectState, line: Allowance) -> Conditions:
     return found
 
 
-def _forecast(state: ProjectState, line: Allowance, on: date) -> dict[str, Any] | None:
-    if state.closed or not state.exists:
-        return None
-    month = month_number(state.start, on)
-    if month < FORECAST_FROM_MONTH:
-        return None
-    month = min(month, state.months)
-    rate = line.spent / month
-    forecast = round_penny_half_up(rate * state.months)
-    if forecast <= line.budget:
-        return None
+def resolution_reason(event: Event) -> str:
+    """Why the alerts an event ended were resolved: `closed` at ProjectClosed, `lmc_decision`
+    when the committee's decision covered them, `reversal` when spend was reversed, otherwise
+    `no_longer_holds` (the figures moved back, or the clock moved on)."""
+    payload = event.payload
+    if isinstance(payload, ProjectClosed):
+        return "closed"
+    if isinstance(payload, LMCDecision):
+        return "lmc_decision"
+    if isinstance(payload, ClaimReversed):
+        return "reversal"
+    return "no_longer_holds"
+
+
+def clock_findings(state: ProjectState, today: date) -> Conditions:
+    """What only the calendar can tell, judged by readers as of `today` and never stored (so
+    replay still equals the live run): a project past its end date that is not closed."""
+    if not state.exists or state.closed or today <= state.end:
+        return {}
     return {
-        "as_of": on.isoformat(),
-        "month": month,
-        "months": state.months,
-        "spent": format_money(line.spent),
-        "monthly_rate": format_money(round_penny_half_up(rate)),
-        "forecast": format_money(forecast),
-        "budget": format_money(line.budget),
-        "excess": format_money(max(ZERO, forecast - line.budget)),
+        AlertKey("", AlertKind.ENDED_NOT_CLOSED): {
+            "end": state.end.isoformat(),
+            "as_of": today.isoformat(),
+            "days_since_end": (today - state.end).days,
+            "message": "the project's period has ended but it is not closed: record its last costs "
+            "and grant payments, then ProjectClosed (R-36)",
+        }
     }

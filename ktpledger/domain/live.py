@@ -3,14 +3,27 @@
 `LiveProject.apply` folds one recorded event in and says which alerts it raised and resolved, so
 the same fold serves the incremental projection and the full replay: both see the same crossings
 at the same versions. Only the lines an event touches are recomputed.
+
+`settle_append` turns what the events of one append did into what the projection records. The
+decisions (README, "Alerts that do not flap"):
+- within one append (the events recorded together, which share their `recorded_at`), an alert
+  that resolves and is raised again is one alert that never stopped: neither the resolution nor
+  the second raise is recorded, and it is not notified again;
+- an alert raised and resolved within one append is recorded (the ledger saw it) but `quiet`: it
+  is not notified, since it asks for nothing by the time anyone could read it.
+Both projection paths (catch-up and replay) group by the same `recorded_at`, so replay still equals
+the live run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import pairwise
+from typing import Any
 
-from ktpledger.domain.alerts import AlertKey, Conditions, clock, conditions, month_number
+from ktpledger.domain.alerts import AlertKey, Conditions, clock, conditions, resolution_reason
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
 from ktpledger.domain.events import (
     ApproveExceedance,
@@ -23,15 +36,31 @@ from ktpledger.domain.events import (
     Virement,
 )
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.domain.timeline import month_number
 
 
 @dataclass
 class AlertChanges:
-    """What one event did to the alerts: conditions that started and keys that ended."""
+    """What one event did to the alerts: conditions that started and keys that ended, and why."""
 
     raised: Conditions = field(default_factory=dict)
     resolved: list[AlertKey] = field(default_factory=list)
+    reason: str = "no_longer_holds"
+
+
+@dataclass(frozen=True)
+class AlertStep:
+    """One change the projection records: an alert raised (with the figures true at the raise)
+    or resolved (with the reason), at a version."""
+
+    version: int
+    key: AlertKey
+    raised: bool
+    detail: dict[str, Any] | None = None  # the raise's figures
+    reason: str = ""  # a resolution's reason
+    quiet: bool = False  # raised and resolved within one append: recorded, not notified
 
 
 @dataclass
@@ -45,6 +74,9 @@ class LiveProject:
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
+    # The alerts open before the next settle, when the conditions were not worked out event by
+    # event (`fold`): the forecast's hysteresis needs to know which forecast alerts are open.
+    _open: frozenset[AlertKey] = frozenset()
 
     @classmethod
     def new(cls, project: str) -> LiveProject:
@@ -72,6 +104,11 @@ class LiveProject:
         self.lines.clear()
         self.line_conditions.clear()
 
+    def seed(self, open_alerts: Iterable[AlertKey]) -> None:
+        """Say which alerts are open at the folded version (as the projection recorded them), for
+        the next settle: without it a forecast in its hysteresis band would read as resolved."""
+        self._open = frozenset(open_alerts)
+
     def settle(self) -> None:
         """Recompute every line and condition (after `fold`s)."""
         if self.state.exists:
@@ -96,7 +133,7 @@ class LiveProject:
             or self._month != self._clock_month()
         )
         self._recompute(touched, all_conditions=everything)
-        changes = AlertChanges()
+        changes = AlertChanges(reason=resolution_reason(event))
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
         if not changed:
@@ -109,6 +146,18 @@ class LiveProject:
         changes.raised = {key: detail for key, detail in new.items() if key not in old}
         changes.resolved = sorted(key for key in old if key not in new)
         return changes
+
+    def apply_append(self, items: Sequence[RecordedEvent]) -> list[AlertStep]:
+        """Fold in the events of one append and return what the projection records of them."""
+        steps: list[AlertStep] = []
+        for item in items:
+            changes = self.apply(item.event(), item.version, item.hash)
+            steps += [AlertStep(item.version, key, False, reason=changes.reason) for key in changes.resolved]
+            steps += [
+                AlertStep(item.version, key, True, detail=detail)
+                for key, detail in sorted(changes.raised.items())
+            ]
+        return settle_append(steps)
 
     def _clock_month(self) -> int:
         assert self.latest is not None
@@ -152,4 +201,49 @@ class LiveProject:
         again = set(self.lines) if all_conditions else touched
         for category in again:
             if category in self.lines:
-                self.line_conditions[category] = conditions(state, [self.lines[category]], on=on)
+                previous = self.line_conditions.get(category)
+                raised: Collection[AlertKey] = self._open if previous is None else previous.keys()
+                self.line_conditions[category] = conditions(
+                    state, [self.lines[category]], on=on, raised=raised
+                )
+        self._open = frozenset()
+
+
+def settle_append(steps: Sequence[AlertStep]) -> list[AlertStep]:
+    """What one append's alert steps leave to record (module docstring): a resolution followed
+    by a raise of the same alert cancel out; a raise that a later resolution in the same append
+    ends is kept but quiet."""
+    kept: list[AlertStep | None] = []
+    by_key: dict[AlertKey, list[int]] = {}  # indexes in `kept` of each alert's steps, in order
+    for step in steps:
+        indexes = by_key.setdefault(step.key, [])
+        previous = kept[indexes[-1]] if indexes else None
+        if step.raised and previous is not None and not previous.raised:
+            kept[indexes.pop()] = None  # the alert never stopped: drop its resolution and this raise
+            continue
+        indexes.append(len(kept))
+        kept.append(step)
+    quiet: set[int] = set()
+    for indexes in by_key.values():
+        for here, following in pairwise(indexes):
+            first, then = kept[here], kept[following]
+            if first is not None and then is not None and first.raised and not then.raised:
+                quiet.add(here)
+    return [
+        replace(step, quiet=True) if index in quiet else step
+        for index, step in enumerate(kept)
+        if step is not None
+    ]
+
+
+def appends(stream: Iterable[RecordedEvent]) -> Iterator[list[RecordedEvent]]:
+    """The events of a project's stream (in version order) cut into the appends that recorded
+    them: runs of consecutive events with the same `recorded_at`."""
+    group: list[RecordedEvent] = []
+    for item in stream:
+        if group and item.recorded_at != group[-1].recorded_at:
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group

@@ -34,6 +34,7 @@ from sqlalchemy import Select, select, update
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.notifiers import DeliveryError, Notifier
 from ktpledger.adapters.tables import alerts, notifications
+from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.projections import alert_json
 
 log = logging.getLogger("ktpledger.notify")
@@ -251,7 +252,11 @@ class _ChannelWorker:
                 return _Claim(alert_id, channel, attempts, None, outcome="lost")
             found = connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
             connection.commit()
-        return _Claim(alert_id, channel, attempts + 1, None if found is None else alert_json(found))
+        if found is None:
+            return _Claim(alert_id, channel, attempts + 1, None)
+        # Sent with its figures as they stand now (and as raised), as every reader shows it.
+        [shown] = present_alerts(self.database, [alert_json(found)], today=utc(now).date())
+        return _Claim(alert_id, channel, attempts + 1, shown)
 
     # --- send and finish -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,14 +36,16 @@ from ktpledger.adapters.tables import (
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.live import AlertChanges, LiveProject
+from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.domain.money import format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category
+from ktpledger.domain.timeline import state_as_of
 
 PENNY = Decimal("0.01")
 SWEEPER = "sweeper"
+RENOTIFY_AFTER = timedelta(hours=24)  # an alert raised again this soon after resolving is not notified again
 
 
 def to_pence(amount: Decimal) -> int:
@@ -89,6 +91,16 @@ def allowance_json(line: Allowance) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Warm:
+    """A project folded and kept between catch-ups: its live fold, the allowance rows as written,
+    and its open alerts with the `current` figures as written."""
+
+    live: LiveProject
+    lines: dict[str, tuple[Any, ...]]
+    open_alerts: dict[AlertKey, str]
+
+
 @dataclass(frozen=True)
 class CatchUp:
     """What one catch-up did."""
@@ -110,18 +122,25 @@ class Projector:
     """Keeps the projection tables current with the ledger."""
 
     def __init__(
-        self, database: Database, channels: Sequence[str] = ("log",), *, cache_size: int = 5000
+        self,
+        database: Database,
+        channels: Sequence[str] = ("log",),
+        *,
+        cache_size: int = 5000,
+        renotify_after: timedelta = RENOTIFY_AFTER,
     ) -> None:
         self.database = database
         self.channels = tuple(channels)
+        # A raise within this long of the same alert's resolution is recorded but not notified.
+        self.renotify_after = renotify_after
         # Folded projects kept warm between catch-ups, so a wake-up folds only the new events. An
         # entry is used only when its version equals the saved one, and dropped on any failure.
-        self._live: OrderedDict[str, tuple[LiveProject, dict[str, tuple[Any, ...]]]] = OrderedDict()
+        self._live: OrderedDict[str, Warm] = OrderedDict()
         self._cache_size = cache_size
 
-    def _keep(self, live: LiveProject, written: dict[str, tuple[Any, ...]]) -> None:
-        project = live.state.project
-        self._live[project] = (live, written)
+    def _keep(self, warm: Warm) -> None:
+        project = warm.live.state.project
+        self._live[project] = warm
         self._live.move_to_end(project)
         while len(self._live) > self._cache_size:
             self._live.popitem(last=False)
@@ -139,39 +158,46 @@ class Projector:
         if not names:
             return []
         now = datetime.now(UTC)
-        kept: list[tuple[LiveProject, dict[str, tuple[Any, ...]]]] = []
+        kept: list[Warm] = []
         results: list[CatchUp] = []
         with self.database.projection(durable=False) as connection:
             saved = self._lock_heads(connection, names, now)
-            warm: dict[str, tuple[LiveProject, dict[str, tuple[Any, ...]]]] = {}
+            warm: dict[str, Warm] = {}
             for name in names:
                 entry = self._live.pop(name, None)
-                if entry is not None and entry[0].version == saved[name]:
+                if entry is not None and entry.live.version == saved[name]:
                     warm[name] = entry
             fresh = self._read_new(connection, {name: saved[name] if name in warm else 0 for name in names})
+            cold_open = self._open_alerts(connection, [n for n in names if n not in warm and saved[n]])
             line_rows: list[dict[str, Any]] = []
             head_rows: list[dict[str, Any]] = []
+            current_rows: list[dict[str, Any]] = []
             for name in names:
-                live, written = warm.get(name) or (LiveProject.new(name), {})
                 stream = fresh.get(name, [])
-                if name not in warm:
+                entry = warm.get(name)
+                if entry is None:
+                    entry = Warm(LiveProject.new(name), {}, cold_open.get(name, {}))
                     for item in stream[: saved[name]]:
-                        live.fold(item.event(), item.version, item.hash)
+                        entry.live.fold(item.event(), item.version, item.hash)
+                    entry.live.seed(entry.open_alerts)
                     stream = stream[saved[name] :]
+                live = entry.live
                 raised: list[int] = []
                 resolved = 0
-                for item in stream:
-                    changes = live.apply(item.event(), item.version, item.hash)
-                    new_ids, ended = self._record_changes(connection, name, item, changes, now)
+                for group in appends(stream):
+                    steps = live.apply_append(group)
+                    new_ids, ended = self._record_steps(connection, name, steps, entry.open_alerts, now)
                     raised += new_ids
                     resolved += ended
                 if stream:
-                    written = dict(written)
+                    written = dict(entry.lines)
                     for ordinal, line in enumerate(live.ordered_lines()):
                         row = line_row(name, ordinal, line)
                         if written.get(line.category.value) != tuple(row.values()):
                             line_rows.append(row)
                             written[line.category.value] = tuple(row.values())
+                    entry.lines = written
+                    current_rows += _current_changes(name, live, entry.open_alerts)
                     head = stream[-1]
                     head_rows.append(
                         {
@@ -182,19 +208,35 @@ class Projector:
                             "updated_at": now,
                         }
                     )
-                kept.append((live, written))
+                kept.append(entry)
                 results.append(CatchUp(name, saved[name], live.version, raised, resolved))
             if head_rows:
                 committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
                 for row in head_rows:
                     row["updated_at"] = committing
                 self._upsert(connection, allowance_lines, line_rows, ("project", "category"))
+                if current_rows:
+                    connection.execute(_SET_CURRENT, current_rows)
                 self._upsert(connection, projection_heads, head_rows, ("project",))
                 connection.commit()
         # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
-        for live, written in kept:
-            self._keep(live, written)
+        for entry in kept:
+            self._keep(entry)
         return results
+
+    def _open_alerts(self, connection: Connection, names: list[str]) -> dict[str, dict[AlertKey, str]]:
+        """The open alerts of each project with their `current` figures as written."""
+        found: dict[str, dict[AlertKey, str]] = {}
+        if not names:
+            return found
+        query = select(
+            alerts.c.project, alerts.c.category, alerts.c.kind, alerts.c.subject, alerts.c.current
+        ).where(alerts.c.project.in_(bindparam("names", expanding=True)), alerts.c.status == "open")
+        for row in connection.execute(query, {"names": names}):
+            found.setdefault(row.project, {})[AlertKey(row.category, row.kind, row.subject)] = (
+                row.current or ""
+            )
+        return found
 
     def _lock_heads(self, connection: Connection, names: list[str], now: datetime) -> dict[str, int]:
         """Each project's saved version, its row locked to this transaction (created if new).
@@ -256,46 +298,96 @@ class Projector:
             rows,
         )
 
-    def _record_changes(
-        self, connection: Connection, project: str, item: RecordedEvent, changes: AlertChanges, now: datetime
+    def _record_steps(
+        self,
+        connection: Connection,
+        project: str,
+        steps: Sequence[AlertStep],
+        open_alerts: dict[AlertKey, str],
+        now: datetime,
     ) -> tuple[list[int], int]:
+        """Record one append's alert steps; `open_alerts` is kept up to date with them."""
         ended = 0
-        for key in changes.resolved:
-            result = connection.execute(
-                update(alerts)
-                .where(
-                    alerts.c.project == project,
-                    alerts.c.category == key.category,
-                    alerts.c.kind == key.kind,
-                    alerts.c.subject == key.subject,
-                    alerts.c.status == "open",
-                )
-                .values(status="resolved", resolved_at_version=item.version, resolved_at=now)
-            )
-            ended += result.rowcount or 0
         new_ids: list[int] = []
-        for key, detail in sorted(changes.raised.items()):
-            row = alert_row(project, key, detail, item.version, now)
+        for step in steps:
+            key = step.key
+            if not step.raised:
+                result = connection.execute(
+                    update(alerts)
+                    .where(
+                        alerts.c.project == project,
+                        alerts.c.category == key.category,
+                        alerts.c.kind == key.kind,
+                        alerts.c.subject == key.subject,
+                        alerts.c.status == "open",
+                    )
+                    .values(
+                        status="resolved",
+                        resolved_at_version=step.version,
+                        resolved_at=now,
+                        resolved_reason=step.reason,
+                        current=None,
+                    )
+                )
+                ended += result.rowcount or 0
+                open_alerts.pop(key, None)
+                continue
+            assert step.detail is not None
+            row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet)
             inserted = connection.execute(
                 _insert_ignore(self.database.dialect, alerts).returning(alerts.c.id), row
             ).scalar_one_or_none()
             if inserted is None:
                 continue  # this crossing was raised already
-            new_ids.append(int(inserted))
+            alert_id = int(inserted)
+            open_alerts[key] = row["current"]
+            new_ids.append(alert_id)
+            why = (
+                "raised and resolved within one append"
+                if step.quiet
+                else self._recently_resolved(connection, project, key, alert_id, now)
+            )
             for channel in self.channels:
                 connection.execute(
                     _insert_ignore(self.database.dialect, notifications),
                     {
-                        "alert_id": inserted,
+                        "alert_id": alert_id,
                         "channel": channel,
-                        "status": "pending",
+                        "status": "pending" if why is None else "suppressed",
                         "attempts": 0,
                         "next_attempt_at": now,
-                        "last_error": None,
+                        "last_error": why,
                         "delivered_at": None,
                     },
                 )
         return new_ids, ended
+
+    def _recently_resolved(
+        self, connection: Connection, project: str, key: AlertKey, alert_id: int, now: datetime
+    ) -> str | None:
+        """Why a new raise of `key` is not notified (the same alert resolved less than
+        `renotify_after` ago), or None."""
+        if self.renotify_after <= timedelta(0):
+            return None
+        since = now - self.renotify_after
+        earlier = connection.execute(
+            select(alerts.c.id)
+            .where(
+                alerts.c.project == project,
+                alerts.c.category == key.category,
+                alerts.c.kind == key.kind,
+                alerts.c.subject == key.subject,
+                alerts.c.id != alert_id,
+                alerts.c.status == "resolved",
+                alerts.c.resolved_at >= since,
+            )
+            .order_by(alerts.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if earlier is None:
+            return None
+        hours = self.renotify_after.total_seconds() / 3600
+        return f"raised again within {hours:g} h of alert {earlier} resolving: notified once"
 
     # --- finding work left behind ----------------------------------------------------------------
 
@@ -349,56 +441,6 @@ class Projector:
             )
             connection.commit()
 
-    # --- the daily forecast pass -----------------------------------------------------------------
-
-    def forecast_pass(self, today: date) -> list[int]:
-        """Judge every open project's forecast as of `today` (R-41): time passes without events, so
-        a forecast can start or stop holding on a day nothing is recorded. Returns new alert ids."""
-        with self.database.read() as connection:
-            names = list(connection.execute(select(projection_heads.c.project)).scalars())
-        raised: list[int] = []
-        for project in names:
-            self.catch_up(project)
-            raised += self._forecast_project(project, today)
-        return raised
-
-    def _forecast_project(self, project: str, today: date) -> list[int]:
-        with self.database.projection() as connection:
-            query = select(projection_heads.c.version).where(projection_heads.c.project == project)
-            if self.database.dialect == "postgresql":
-                query = query.with_for_update()
-            saved = connection.execute(query).scalar_one_or_none()
-            stream = ledger_store.stream(connection, project)
-            if saved is None or not stream or stream[-1].version != saved:
-                return []  # behind the ledger: the next catch-up judges it
-            live = LiveProject.new(project)
-            for item in stream:
-                live.fold(item.event(), item.version, item.hash)
-            if not live.state.exists or live.state.closed:
-                return []
-            live.latest = max(live.latest or today, today)
-            live.settle()
-            holding = {
-                key: detail for key, detail in live.conditions().items() if key.kind == "forecast_overspend"
-            }
-            open_keys = {
-                AlertKey(row.category, row.kind, row.subject)
-                for row in connection.execute(
-                    select(alerts.c.category, alerts.c.kind, alerts.c.subject).where(
-                        alerts.c.project == project,
-                        alerts.c.kind == "forecast_overspend",
-                        alerts.c.status == "open",
-                    )
-                )
-            }
-            changes = AlertChanges(
-                raised={key: detail for key, detail in holding.items() if key not in open_keys},
-                resolved=sorted(key for key in open_keys if key not in holding),
-            )
-            new_ids, _ = self._record_changes(connection, project, stream[-1], changes, datetime.now(UTC))
-            connection.commit()
-        return new_ids
-
     # --- replay ----------------------------------------------------------------------------------
 
     def replay(self, *, processes: int | None = None) -> tuple[int, int]:
@@ -450,10 +492,7 @@ class Projector:
             if not stream:
                 raise RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
             if as_of is not None:
-                state = ProjectState(project=project)
-                for item in stream:
-                    if item.date <= as_of:
-                        state.apply(item.event(), item.version, item.hash)
+                state = state_as_of(project, ((i.event(), i.version, i.hash) for i in stream), as_of)
                 if not state.exists:
                     raise RuleViolation(
                         "R-31", f"project {project} had no grant offer on {as_of.isoformat()}", field="as_of"
@@ -487,21 +526,65 @@ class Projector:
 
 
 def alert_row(
-    project: str, key: AlertKey, detail: dict[str, Any], version: int, now: datetime
+    project: str, key: AlertKey, detail: dict[str, Any], version: int, now: datetime, *, quiet: bool = False
 ) -> dict[str, Any]:
-    """A newly raised alert as a row of the `alerts` table."""
+    """A newly raised alert as a row of the `alerts` table: the figures at the raise are its
+    `detail` for good, and its `current` figures until they change."""
+    figures = json.dumps(detail, sort_keys=True)
     return {
         "project": project,
         "category": key.category,
         "kind": str(key.kind),
         "subject": key.subject,
-        "detail": json.dumps(detail, sort_keys=True),
+        "detail": figures,
+        "current": figures,
         "status": "open",
         "raised_at_version": version,
         "resolved_at_version": None,
         "raised_at": now,
         "resolved_at": None,
+        "resolved_reason": None,
+        "quiet": quiet,
     }
+
+
+def _current_changes(
+    project: str, live: LiveProject, open_alerts: dict[AlertKey, str]
+) -> list[dict[str, Any]]:
+    """The open alerts whose figures have moved since they were written, as `_SET_CURRENT` rows;
+    `open_alerts` takes the new figures."""
+    holding = live.conditions()
+    rows = []
+    for key, written in open_alerts.items():
+        detail = holding.get(key)
+        if detail is None:
+            continue  # cannot happen: every open alert's condition holds, or a step resolved it
+        figures = json.dumps(detail, sort_keys=True)
+        if figures != written:
+            open_alerts[key] = figures
+            rows.append(
+                {
+                    "p": project,
+                    "c": key.category,
+                    "k": str(key.kind),
+                    "s": key.subject,
+                    "current": figures,
+                }
+            )
+    return rows
+
+
+_SET_CURRENT = (
+    update(alerts)
+    .where(
+        alerts.c.project == bindparam("p"),
+        alerts.c.category == bindparam("c"),
+        alerts.c.kind == bindparam("k"),
+        alerts.c.subject == bindparam("s"),
+        alerts.c.status == "open",
+    )
+    .values(current=bindparam("current"))
+)
 
 
 def line_row(project: str, ordinal: int, line: Allowance) -> dict[str, Any]:
@@ -540,15 +623,20 @@ def line_from_row(row: Any) -> Allowance:
 
 
 def alert_json(row: Any) -> dict[str, Any]:
+    """An alert as CONTRACT.md shows it, with what ktpledger adds: `current` (the figures now, while
+    it is open; `detail` stays the figures at the raise), `resolved_reason` and `notified`."""
     return {
         "id": int(row.id),
         "project": row.project,
         "category": row.category,
         "kind": row.kind,
         "detail": json.loads(row.detail),
+        "current": None if row.current is None else json.loads(row.current),
         "status": row.status,
         "raised_at_version": row.raised_at_version,
         "resolved_at_version": row.resolved_at_version,
+        "resolved_reason": row.resolved_reason,
+        "notified": not row.quiet,
     }
 
 
@@ -560,9 +648,12 @@ def comparable(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
             r["category"],
             r["kind"],
             json.dumps(r["detail"], sort_keys=True),
+            json.dumps(r.get("current"), sort_keys=True),
             r["status"],
             r["raised_at_version"],
             r["resolved_at_version"] or 0,
+            r.get("resolved_reason") or "",
+            r.get("notified", True),
         )
         for r in rows
     )
@@ -606,14 +697,28 @@ def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fol
         return
     live = LiveProject.new(name)
     open_rows: dict[AlertKey, dict[str, Any]] = {}
-    for item in stream:
-        changes = live.apply(item.event(), item.version, item.hash)
-        for key in changes.resolved:
-            open_rows.pop(key).update(status="resolved", resolved_at_version=item.version, resolved_at=now)
-        for key, detail in sorted(changes.raised.items()):
-            row = {**alert_row(name, key, detail, item.version, now), "_position": item.position}
+    for group in appends(stream):
+        position = group[-1].position
+        for step in live.apply_append(group):
+            if not step.raised:
+                open_rows.pop(step.key).update(
+                    status="resolved",
+                    resolved_at_version=step.version,
+                    resolved_at=now,
+                    resolved_reason=step.reason,
+                    current=None,
+                )
+                continue
+            assert step.detail is not None
+            row = {
+                **alert_row(name, step.key, step.detail, step.version, now, quiet=step.quiet),
+                "_position": position,
+            }
             folded.alerts.append(row)
-            open_rows[key] = row
+            open_rows[step.key] = row
+    holding = live.conditions()
+    for key, row in open_rows.items():
+        row["current"] = json.dumps(holding[key], sort_keys=True)
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
     head = stream[-1]
     folded.heads.append(

@@ -7,20 +7,28 @@ were made from; they hold no time of making, so the same position always gives t
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
-from ktpledger.domain.alerts import month_number
+from ktpledger.domain.alert_views import message
+from ktpledger.domain.alerts import forecast_at_end
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.live import LiveProject
-from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
+from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.reconciliation import fold_with_history, quarter_bounds, quarter_spend, reconcile
+from ktpledger.domain.reconciliation import (
+    fold_with_history,
+    pack_covers_until,
+    quarter_bounds,
+    quarter_claim,
+    quarter_spend,
+    reconcile,
+)
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import LimitKind
+from ktpledger.service.ledger import fold as fold_stream
 
 TOTALS = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
 
@@ -110,13 +118,20 @@ def reconciliation(database: Database, project: str) -> dict[str, Any]:
 
 def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]:
     """A quarter's claim: spend in the quarter per category, cumulative spend against budget,
-    eligible and ineligible, the alerts open at the quarter's end, and a forecast to the end date."""
+    eligible and ineligible, the alerts open at the quarter's end, and a forecast to the end date.
+
+    The pack covers the events dated up to the quarter's end; the pack of the quarter holding the
+    project's end date (its final claim) covers every event, those dated after the end too (a late
+    reversal, a decision after the end), so the grant of a project's packs adds up to its
+    reconciliation's grant exactly."""
     start, end = quarter_bounds(quarter)
     stream = _stream(database, project)
-    known = [item for item in stream if item.date <= end]
+    whole = fold_stream(project, stream)
+    until = pack_covers_until(start, end, whole.end) if whole.exists else end
+    known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
     for item in known:
-        live.fold(item.event(), item.version, item.hash)
+        live.apply(item.event(), item.version, item.hash)
     state = live.state
     if not state.exists:
         raise RuleViolation(
@@ -128,22 +143,26 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
             f"{quarter} is outside the project's period {state.start} to {state.end}",
             field="quarter",
         )
-    live.latest = min(end, state.end)
+    judged_on = min(end, state.end)
+    live.latest = judged_on
     live.settle()
     spend = quarter_spend(((item.event(), item.version) for item in known), start, end)
-    month = max(1, min(month_number(state.start, min(end, state.end)), state.months))
     lines = []
     totals = dict.fromkeys(("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast"), ZERO)
+    month = 1
     for line in allowances(state):
         in_quarter = ZERO if line.limit_kind is LimitKind.DERIVED else spend.get(line.category, ZERO)
-        forecast = round_penny_half_up(line.spent / month * state.months)
+        forecast = forecast_at_end(
+            line.spent, line.budget, start=state.start, months=state.months, on=judged_on
+        )
+        month = forecast.month
         figures = {
             "in_quarter": in_quarter,
             "cumulative": line.spent,
             "budget": line.budget,
             "eligible": line.eligible,
             "ineligible": line.ineligible,
-            "forecast": forecast,
+            "forecast": forecast.forecast,
         }
         for name, amount in figures.items():
             totals[name] += amount
@@ -153,47 +172,39 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
                 "limit_kind": line.limit_kind.value,
                 **{name: format_money(amount) for name, amount in figures.items()},
                 "remaining": format_money(line.remaining),
-                "forecast_over_budget": forecast > line.budget,
+                "forecast_over_budget": forecast.forecast > line.budget,
             }
         )
     alerts = [
-        {"category": key.category, "kind": str(key.kind), "detail": detail}
+        {
+            "category": key.category,
+            "kind": str(key.kind),
+            "detail": detail,
+            "message": message(str(key.kind), key.category, detail),
+        }
         for key, detail in sorted(live.conditions().items())
     ]
     rate = state.grant_rate
+    claim = quarter_claim(
+        project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
+    )
     return {
         "project": project,
         **_project(state),
         "quarter": quarter.strip().upper(),
         "from": start.isoformat(),
         "to": end.isoformat(),
+        "final_quarter": until == date.max,
         "grant_rate": f"{rate:.2f}",
         "ledger": _ledger(stream),
         "events_in_pack": len(known),
         "month": month,
         "lines": lines,
         "totals": {name: format_money(amount) for name, amount in totals.items()},
-        "claim": _quarter_claim(project, known, start, rate),
+        "claim": {
+            "eligible_added": {c.value: format_money(a) for c, a in claim.eligible_added.items()},
+            "grant_added": {c.value: format_money(a) for c, a in claim.grant_added.items()},
+            "grant": format_money(claim.grant),
+        },
         "alerts_open_at_quarter_end": alerts,
     }
-
-
-def _quarter_claim(project: str, known: list[RecordedEvent], start: date, rate: Decimal) -> dict[str, Any]:
-    """What the quarter adds to the eligible total of each line, and its grant share: the amount
-    to claim for the quarter (eligible at its end less eligible at the previous quarter's end)."""
-    before = ProjectState(project=project)
-    after = ProjectState(project=project)
-    for item in known:
-        event = item.event()
-        after.apply(event, item.version, item.hash)
-        if item.date < start:
-            before.apply(event, item.version, item.hash)
-    previous = {line.category: line.eligible for line in allowances(before)} if before.exists else {}
-    lines = {}
-    grant = ZERO
-    for line in allowances(after):
-        added = line.eligible - previous.get(line.category, ZERO)
-        if added:
-            lines[line.category.value] = format_money(added)
-            grant += round_penny_half_up(added * rate)
-    return {"eligible_added": lines, "grant": format_money(grant)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,17 @@ from ktpledger.settings import Settings
 from tests.api import demo
 
 ROLES = ("admin", "finance", "lmc", "viewer")
+# The demo ledger's main project is part-way through on this day: readers judge time as of it.
+DEMO_TODAY = date(2025, 6, 30)
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[App]:
+    """The application on each backend, its readers' clock at `DEMO_TODAY`."""
+    application = bootstrap(Settings(database_url=database_url, today=DEMO_TODAY))
+    upgrade(application.database)
+    yield application
+    application.close()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -55,7 +67,7 @@ def recorded(app: App) -> list[dict[str, object]]:
 @pytest.fixture
 def sqlite_app(sqlite_url: str) -> Iterator[App]:
     """An App on SQLite only (the schemathesis run and the browser tests)."""
-    application = bootstrap(Settings(database_url=sqlite_url))
+    application = bootstrap(Settings(database_url=sqlite_url, today=DEMO_TODAY))
     upgrade(application.database)
     yield application
     application.close()

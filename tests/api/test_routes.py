@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import CostingRequest, cost_project
 from ktpledger.domain.rules import BusinessType, Methodology
+from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
 from tests.api import demo
-from tests.api.conftest import bearer
+from tests.api.conftest import DEMO_TODAY, bearer
 from tests.ledger.factory import claim, offer
 
 pytestmark = pytest.mark.usefixtures("recorded")
@@ -159,12 +160,17 @@ def test_get_allowances_now_and_as_of(client: TestClient, tokens: dict[str, str]
 
 def test_get_alerts_open_and_all(client: TestClient, tokens: dict[str, str], app: App) -> None:
     headers = bearer(tokens["viewer"])
-    assert client.get("/alerts", headers=headers).json() == app.projector.alerts(None)
-    assert client.get(f"/alerts?project={demo.MAIN}", headers=headers).json() == app.projector.alerts(
-        demo.MAIN
+    day = DEMO_TODAY
+    assert client.get("/alerts", headers=headers).json() == read_alerts(app.database, today=day)
+    assert client.get(f"/alerts?project={demo.MAIN}", headers=headers).json() == read_alerts(
+        app.database, demo.MAIN, today=day
     )
     everything = client.get("/alerts?all=true", headers=headers).json()
-    assert everything == app.projector.alerts(None, include_resolved=True)
+    assert everything == read_alerts(app.database, include_resolved=True, today=day)
+    # The projection's own rows, in the same order, with what readers add.
+    assert [a["id"] for a in everything] == [
+        a["id"] for a in app.projector.alerts(None, include_resolved=True)
+    ]
     assert client.get("/alerts?project=KTP-NONE", headers=headers).json() == []
 
 
@@ -263,11 +269,12 @@ def test_summary_matches_the_allowances(client: TestClient, tokens: dict[str, st
         for name in ("category", "budget", "spent", "eligible", "ineligible", "remaining", "limit_kind"):
             assert shown[name] == line[name]
     assert summary["status"] == "open"
-    assert summary["open_alerts"] == app.projector.alerts(demo.MAIN)
+    assert summary["open_alerts"] == read_alerts(app.database, demo.MAIN, today=DEMO_TODAY)
     assert [d["kind"] for d in summary["decisions"]] == ["approve_exceedance", "virement"]
     series = summary["spend"]["series"]
     assert [point["month"] for point in series] == list(range(1, summary["month"] + 1))
-    assert series[-1]["cumulative"] == summary["spend"]["spent"]
+    assert series[-1]["cumulative"] == summary["spend"]["spent"] == summary["totals"]["spent"]
+    assert summary["spend"]["budget"] == summary["totals"]["budget"]
     assert json.dumps(summary)  # plain JSON
 
 

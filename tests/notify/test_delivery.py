@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ktpledger.adapters.notifiers import DeliveryError, LogNotifier, Notifier, WebhookNotifier
 from ktpledger.adapters.tables import notifications
 from ktpledger.bootstrap import App
+from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import LEASE, DeliveryReport, backoff, deliver_alerts, deliver_due
 from ktpledger.service.projections import Projector
@@ -293,7 +294,11 @@ def test_alerts_raised_by_the_projector_reach_every_channel(app: App, webhook_se
     report = deliver_alerts(app.database, notifiers, caught.raised)
     assert report == DeliveryReport(delivered=2 * len(caught.raised))
     expected = sorted(projector.alerts("KTP-0042", include_resolved=True), key=lambda a: a["id"])
-    expected = [a for a in expected if a["id"] in caught.raised]
+    # Sent as every reader shows them: with their figures now (as of the day sent) and a message.
+    expected = present_alerts(
+        app.database, [a for a in expected if a["id"] in caught.raised], today=datetime.now(UTC).date()
+    )
+    assert all(a["message"] and a["current"] for a in expected)
     assert sorted(log.sent, key=lambda a: a["id"]) == expected
     received = sorted((json.loads(hit.body) for hit in webhook_server.hits), key=lambda a: a["id"])
     assert received == expected

@@ -45,6 +45,10 @@ ALERT_FIELDS = {
     "status",
     "raised_at_version",
     "resolved_at_version",
+    # ktpledger's additions (README): the figures now, why it was resolved, whether it was sent
+    "current",
+    "resolved_reason",
+    "notified",
 }
 LINE_FIELDS = {"category", "budget", "limit", "limit_kind", "spent", "remaining", "eligible", "ineligible"}
 

@@ -27,7 +27,7 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
-from ktpledger.domain.live import LiveProject
+from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.project import ProjectState, add_months
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.service.projections import allowance_json, comparable
@@ -64,27 +64,34 @@ def pence(amount: int) -> str:
 
 
 def expected_alerts(project: str, stream: list[Any]) -> list[tuple[Any, ...]]:
-    """The project's alerts as a replay derives them, in `comparable` form."""
+    """The project's alerts as a replay derives them, in `comparable` form: append by append
+    (events sharing `recorded_at`), with the figures now of the alerts left open."""
     live = LiveProject.new(project)
     rows: list[dict[str, Any]] = []
     open_rows: dict[Any, dict[str, Any]] = {}
-    for item in stream:
-        changes = live.apply(item.event(), item.version, item.hash)
-        for key in changes.resolved:
-            row = open_rows.pop(key)
-            row.update(status="resolved", resolved_at_version=item.version)
-        for key, detail in sorted(changes.raised.items()):
+    for group in appends(stream):
+        for step in live.apply_append(group):
+            if not step.raised:
+                row = open_rows.pop(step.key)
+                row.update(status="resolved", resolved_at_version=step.version, resolved_reason=step.reason)
+                continue
             row = {
                 "project": project,
-                "category": key.category,
-                "kind": key.kind,
-                "detail": detail,
+                "category": step.key.category,
+                "kind": step.key.kind,
+                "detail": step.detail,
+                "current": None,
                 "status": "open",
-                "raised_at_version": item.version,
+                "raised_at_version": step.version,
                 "resolved_at_version": None,
+                "resolved_reason": None,
+                "notified": not step.quiet,
             }
             rows.append(row)
-            open_rows[key] = row
+            open_rows[step.key] = row
+    holding = live.conditions()
+    for key, row in open_rows.items():
+        row["current"] = holding[key]
     return comparable(json.loads(json.dumps(rows)))
 
 

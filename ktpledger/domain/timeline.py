@@ -1,0 +1,101 @@
+"""Where a project stands in its period on a given day: month N of M, the share elapsed, its phase.
+
+Readers judge these as of today (or a `--today` given for a report or a test), never as of the
+latest event: a project whose end date passed months ago is "ended, not closed", not "month 15 of
+24" because nothing has been recorded since month 15.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from ktpledger.domain.events import Event
+from ktpledger.domain.project import ProjectState, add_months
+
+QUIET_MONTHS = 3  # "no spend recorded for three months"
+
+
+def month_number(start: date, on: date) -> int:
+    """Which month of the project `on` falls in (1 for the start month; 0 or less before it)."""
+    return (on.year - start.year) * 12 + on.month - start.month + 1
+
+
+class Phase(StrEnum):
+    NOT_STARTED = "not_started"
+    RUNNING = "running"
+    ENDED = "ended"  # past its end date and not closed: the office has to act
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Position:
+    """A project's place in its period on `as_of`."""
+
+    as_of: date
+    phase: Phase
+    month: int  # 0 before the start, 1 .. months during the period, months after it
+    months: int
+    start: date
+    end: date
+    last_spend: date | None  # the latest date of a claim or reversal, if any
+
+    @property
+    def elapsed(self) -> Decimal:
+        """The share of the period elapsed: month / months (a started month counts)."""
+        return Decimal(self.month) / Decimal(self.months) if self.months else Decimal(0)
+
+    @property
+    def days_past_end(self) -> int:
+        return max(0, (self.as_of - self.end).days)
+
+    @property
+    def quiet(self) -> bool:
+        """No spend recorded in the `QUIET_MONTHS` months before `as_of`, on a running project
+        (counted from its start when nothing has been claimed yet)."""
+        if self.phase is not Phase.RUNNING:
+            return False
+        return self.as_of >= add_months(self.last_spend or self.start, QUIET_MONTHS)
+
+    def describe(self) -> str:
+        """For people: "month 7 of 24", "ended 31 March 2026, not closed", ..."""
+        if self.phase is Phase.CLOSED:
+            return f"closed, {self.months} months"
+        if self.phase is Phase.ENDED:
+            return f"ended {self.end.isoformat()}, not closed ({self.days_past_end} days ago)"
+        if self.phase is Phase.NOT_STARTED:
+            return f"not started: month 0 of {self.months}"
+        return f"month {self.month} of {self.months}"
+
+
+def position(state: ProjectState, on: date, *, last_spend: date | None = None) -> Position:
+    """`state`'s place in its period on `on`."""
+    month = max(0, min(month_number(state.start, on), state.months))
+    if state.closed:
+        phase = Phase.CLOSED
+    elif on > state.end:
+        phase = Phase.ENDED
+    elif on < state.start:
+        phase = Phase.NOT_STARTED
+    else:
+        phase = Phase.RUNNING
+    return Position(on, phase, month, state.months, state.start, state.end, last_spend)
+
+
+def month_end(start: date, month: int) -> date:
+    """The last day of month `month` of a project starting `start` (month 1 is the start month)."""
+    first = date(start.year, start.month, 1)
+    return add_months(first, month) - timedelta(days=1)
+
+
+def state_as_of(project: str, events: Iterable[tuple[Event, int, str]], day: date) -> ProjectState:
+    """The project as the events dated on or before `day` leave it, folded in version order: the
+    figures `ktpledger allowances --as-of` gives."""
+    state = ProjectState(project=project, track_keys=False)
+    for event, version, event_hash in events:
+        if event.date <= day:
+            state.apply(event, version, event_hash)
+    return state

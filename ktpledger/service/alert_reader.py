@@ -1,0 +1,94 @@
+"""The one way alerts are read: the projection's rows, shown with their current figures as of a day.
+
+The CLI's `alerts`, `GET /alerts`, the dashboard and the notifications sent later all read alerts
+here, so they cannot disagree (`domain/alert_views.py` says what is judged on the day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.database import Database
+from ktpledger.adapters.tables import alerts, allowance_lines
+from ktpledger.domain.alert_views import findings, present
+from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.project import ProjectState
+from ktpledger.service.ledger import fold
+from ktpledger.service.projections import alert_json, line_from_row
+
+
+def project_facts(database: Database, projects: Iterable[str]) -> dict[str, ProjectState]:
+    """Each project folded from its offer, LMC decisions and closure only: its period and status."""
+    names = sorted(set(projects))
+    if not names:
+        return {}
+    with database.read() as connection:
+        streams = ledger_store.fact_streams(connection, names)
+    return {name: fold(name, stream) for name, stream in streams.items()}
+
+
+def projected_lines(database: Database, projects: Iterable[str]) -> dict[str, dict[str, Allowance]]:
+    """The projection's allowance lines of each project, by category."""
+    names = sorted(set(projects))
+    found: dict[str, dict[str, Allowance]] = {}
+    if not names:
+        return found
+    query = select(allowance_lines).where(allowance_lines.c.project.in_(bindparam("names", expanding=True)))
+    with database.read() as connection:
+        for row in connection.execute(query, {"names": names}):
+            found.setdefault(row.project, {})[row.category] = line_from_row(row)
+    return found
+
+
+def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[dict[str, Any]]:
+    """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message."""
+    projects = {row["project"] for row in rows}
+    facts = project_facts(database, projects)
+    forecasting = {
+        row["project"] for row in rows if row["status"] == "open" and row["kind"] == "forecast_overspend"
+    }
+    lines = projected_lines(database, forecasting)
+    return [
+        present(
+            row,
+            state=facts.get(row["project"]),
+            line=lines.get(row["project"], {}).get(row["category"]),
+            today=today,
+        )
+        for row in rows
+    ]
+
+
+def read_alerts(
+    database: Database,
+    project: str | None = None,
+    *,
+    include_resolved: bool = False,
+    today: date,
+    projects: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Open alerts (and resolved ones with `include_resolved`), oldest first, then the clock's
+    findings as of `today` (a project past its end date and not closed). `projects` limits the
+    answer to those projects (a token's grant); `project` to one."""
+    query = select(alerts).order_by(alerts.c.id)
+    if project is not None:
+        query = query.where(alerts.c.project == project)
+    if not include_resolved:
+        query = query.where(alerts.c.status == "open")
+    allowed = None if projects is None else set(projects)
+    with database.read() as connection:
+        rows = [alert_json(row) for row in connection.execute(query)]
+        names = [project] if project is not None else ledger_store.projects(connection)
+    if allowed is not None:
+        rows = [row for row in rows if row["project"] in allowed]
+        names = [name for name in names if name in allowed]
+    shown = present_alerts(database, rows, today=today)
+    for state in project_facts(database, names).values():
+        if state.exists:
+            shown += findings(state, today)
+    return shown
