@@ -19,7 +19,7 @@ from typing import Any
 from ktpledger.api.auth import Principal
 from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
-from ktpledger.domain.alerts import forecast_at_end
+from ktpledger.domain.alerts import line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import ZERO, format_money
@@ -163,7 +163,7 @@ def project_summary(application: App, project: str, *, today: date) -> dict[str,
     totals = dict.fromkeys((*FIGURES, "forecast"), ZERO)
     for line, figures in zip(report.lines, allowance["lines"], strict=True):
         derived = line.limit_kind is LimitKind.DERIVED
-        forecast = forecast_at_end(line.spent, line.budget, start=state.start, months=state.months, on=today)
+        forecast = line_forecast(state, line, today)
         lines.append(
             {
                 **figures,

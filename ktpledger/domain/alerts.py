@@ -25,7 +25,7 @@ Decisions where the guidance leaves a choice:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -133,6 +133,15 @@ def forecast_at_end(spent: Decimal, budget: Decimal, *, start: date, months: int
         budget=budget,
         forecast=round_penny_half_up(spent / month * months),
     )
+
+
+def line_forecast(state: ProjectState, line: Allowance, on: date) -> Forecast:
+    """`forecast_at_end` of one allowance line, as every reader shows it: the derived overheads
+    line can never earn more than its budget (R-42), so its forecast stops there."""
+    found = forecast_at_end(line.spent, line.budget, start=state.start, months=state.months, on=on)
+    if line.limit_kind is LimitKind.DERIVED and found.forecast > line.budget:
+        return replace(found, forecast=line.budget)
+    return found
 
 
 def conditions(

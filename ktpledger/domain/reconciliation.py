@@ -87,6 +87,43 @@ class Reconciliation:
         return self.total("grant") + self.parental_leave_reimbursable - self.grant_paid
 
 
+REASON_RULES = {
+    "higher_degree_fee": ("R-12", "higher degree fees above 700 for the project"),
+    "conference": ("R-13", "conferences or trade shows beyond the guide's two"),
+    "computer": ("R-15", "a second or later personal computing device"),
+    "associate_travel": ("R-14", "associate travel on a virtual business"),
+    "over_budget": ("R-40", "spend above the line's budget that no LMC decision covers"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Ineligible spend the statement reports, with why and the rule: what stays to be explained
+    after closure, when the alerts that asked for no action have resolved."""
+
+    category: Category
+    reason: str
+    amount: Decimal
+    rule: str
+    what: str
+
+
+def findings(state: ProjectState, result: Reconciliation) -> list[Finding]:
+    """Each line's ineligible spend by reason, in the lines' order."""
+    rules = state.rules
+    assert rules is not None and state.offer is not None
+    found = []
+    for line in result.lines:
+        for reason, amount in line.reasons.items():
+            if reason == "over_cap":
+                rule = rules.category_rule(state.offer.methodology, line.category).rule
+                what = "spend above the line's maximum, ineligible whatever the LMC decides"
+            else:
+                rule, what = REASON_RULES.get(reason, ("R-40", reason.replace("_", " ")))
+            found.append(Finding(line.category, reason, amount, rule, what))
+    return found
+
+
 @dataclass
 class History:
     """What a fold of the project's events collects beyond the state: LMC changes per line."""

@@ -45,9 +45,13 @@ def _write(blocks: Iterable[Block]) -> bytes:
 
 def reconciliation_csv(document: Mapping[str, Any]) -> bytes:
     """Header rows (project, parties, status, grant rate, ledger position, version, head hash);
-    one row per line and a `total` row; then parental leave, grant paid and the balance due."""
+    one row per line and a `total` row; then parental leave, grant paid and the balance due; then
+    the findings (ineligible spend by reason), when there are any."""
     blocks = reconciliation_blocks(document)
-    return _write((blocks["about"], blocks["lines"], blocks["settlement"]))
+    chosen = [blocks["about"], blocks["lines"], blocks["settlement"]]
+    if blocks["findings"].rows:
+        chosen.append(blocks["findings"])
+    return _write(chosen)
 
 
 def claim_pack_csv(document: Mapping[str, Any]) -> bytes:

@@ -208,6 +208,10 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         for line in lines
         for change in line.get("changes") or []
     ]
+    found = [
+        [item.get("category"), item.get("rule"), item.get("amount"), item.get("message")]
+        for item in document.get("findings") or []
+    ]
     leave = document["parental_leave"]
     balance = str(document["balance_due"])
     parts = [
@@ -218,6 +222,8 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         facts(_parties(document)),
         "<h2>Budget lines</h2>",
         table(RECONCILIATION_LINES, rows, totals=1),
+        "<h2>Findings: ineligible spend</h2>",
+        table(FINDINGS, found) if found else "<p>No spend was found ineligible.</p>",
         "<h2>LMC changes to the budget</h2>",
         table(CHANGES, changes) if changes else "<p>No LMC decision changed a budget line.</p>",
         "<h2>Parental leave</h2>",
@@ -259,8 +265,13 @@ CLAIM_PACK_LINES = (
     Column("Forecast", 9, number=True),
     Column("Forecast over budget", 10),
 )
-CLAIM = (Column("Category", 50), Column("Eligible added in the quarter", 50, number=True))
-ALERTS = (Column("Category", 20), Column("Kind", 16), Column("Detail", 64))
+CLAIM = (
+    Column("Category", 40),
+    Column("Eligible added in the quarter", 30, number=True),
+    Column("Grant", 30, number=True),
+)
+ALERTS = (Column("Category", 20), Column("Kind", 16), Column("At the quarter's end", 64))
+FINDINGS = (Column("Category", 20), Column("Rule", 6), Column("Amount", 10, number=True), Column("Why", 64))
 
 
 def claim_pack_body(document: Mapping[str, Any]) -> str:
@@ -298,10 +309,14 @@ def claim_pack_body(document: Mapping[str, Any]) -> str:
         ]
     )
     claim = document["claim"]
-    added = [[category, amount] for category, amount in (claim.get("eligible_added") or {}).items()]
-    added.append(["Grant to claim", claim.get("grant")])
+    granted = claim.get("grant_added") or {}
+    added = [
+        [category, amount, granted.get(category, EMPTY)]
+        for category, amount in (claim.get("eligible_added") or {}).items()
+    ]
+    added.append(["Grant to claim", EMPTY, claim.get("grant")])
     alerts = [
-        [alert.get("category"), alert.get("kind"), detail_text(alert.get("detail"))]
+        [alert.get("category"), alert.get("kind"), alert.get("message") or detail_text(alert.get("detail"))]
         for alert in document.get("alerts_open_at_quarter_end") or []
     ]
     quarter = document.get("quarter")

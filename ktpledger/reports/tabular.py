@@ -60,8 +60,9 @@ CLAIM_PACK_FIGURES = ("in_quarter", "cumulative", "budget", "remaining", "eligib
 CLAIM_PACK_TOTALS = ("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast")
 
 CHANGE_COLUMNS = ("category", "version", "date", "kind", "amount", "note")
-CLAIM_COLUMNS = ("claim_category", "eligible_added")
-ALERT_COLUMNS = ("alert_category", "alert_kind", "alert_detail")
+CLAIM_COLUMNS = ("claim_category", "eligible_added", "grant_added")
+ALERT_COLUMNS = ("alert_category", "alert_kind", "alert_detail", "alert_message")
+FINDING_COLUMNS = ("finding_category", "finding_reason", "finding_amount", "finding_rule", "finding_message")
 
 Row = tuple[Value, ...]
 
@@ -218,11 +219,22 @@ def reconciliation_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
         ("grant_paid", money(document, "grant_paid")),
         ("balance_due", money(document, "balance_due")),
     ]
+    found: list[Row] = [
+        (
+            _text(item.get("category")),
+            _text(item.get("reason")),
+            figure(item.get("amount"), f"findings[{number}].amount"),
+            _text(item.get("rule")),
+            _text(item.get("message")),
+        )
+        for number, item in enumerate(document.get("findings") or [])
+    ]
     return {
         "about": Block("About", None, tuple(about)),
         "lines": Block("Reconciliation", RECONCILIATION_COLUMNS, tuple(lines), totals=1),
         "settlement": Block("Settlement", None, tuple(settlement), totals=1),
         "changes": Block("LMC changes", CHANGE_COLUMNS, tuple(changes)),
+        "findings": Block("Findings", FINDING_COLUMNS, tuple(found)),
     }
 
 
@@ -258,13 +270,23 @@ def claim_pack_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
         total[name] = figure(totals.get(name), f"totals.{name}")
     lines.append(("total", None, *(total[name] for name in CLAIM_PACK_FIGURES), None))
     claim = document["claim"]
+    granted = claim.get("grant_added") or {}
     claimed: list[Row] = [
-        (str(category), figure(amount, f"claim.eligible_added.{category}"))
+        (
+            str(category),
+            figure(amount, f"claim.eligible_added.{category}"),
+            figure(granted.get(category), f"claim.grant_added.{category}"),
+        )
         for category, amount in (claim.get("eligible_added") or {}).items()
     ]
-    claimed.append(("grant", figure(claim.get("grant"), "claim.grant")))
+    claimed.append(("grant", None, figure(claim.get("grant"), "claim.grant")))
     alerts: list[Row] = [
-        (_text(alert.get("category")), _text(alert.get("kind")), detail_text(alert.get("detail")))
+        (
+            _text(alert.get("category")),
+            _text(alert.get("kind")),
+            detail_text(alert.get("detail")),
+            _text(alert.get("message")),
+        )
         for alert in document.get("alerts_open_at_quarter_end") or []
     ]
     return {

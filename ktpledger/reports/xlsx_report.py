@@ -183,6 +183,7 @@ def reconciliation_xlsx(document: Mapping[str, Any]) -> bytes:
         (
             ("Reconciliation", (blocks["lines"], blocks["settlement"])),
             ("LMC changes", (blocks["changes"],)),
+            ("Findings", (blocks["findings"],)),
             ("About", (blocks["about"],)),
         ),
     )

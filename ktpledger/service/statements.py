@@ -12,13 +12,15 @@ from typing import Any
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.alert_views import message
-from ktpledger.domain.alerts import forecast_at_end
+from ktpledger.domain.alerts import line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import (
+    findings,
     fold_with_history,
     pack_covers_until,
     quarter_bounds,
@@ -113,6 +115,17 @@ def reconciliation(database: Database, project: str) -> dict[str, Any]:
         "totals": {name: format_money(result.total(name)) for name in TOTALS},
         "grant_paid": format_money(result.grant_paid),
         "balance_due": format_money(result.balance_due),
+        "findings": [
+            {
+                "category": found.category.value,
+                "reason": found.reason,
+                "amount": format_money(found.amount),
+                "rule": found.rule,
+                "message": f"{category_label(found.category.value)}: {gbp(found.amount)} ineligible: "
+                f"{found.what} ({found.rule}).",
+            }
+            for found in findings(state, result)
+        ],
     }
 
 
@@ -152,9 +165,7 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
     month = 1
     for line in allowances(state):
         in_quarter = ZERO if line.limit_kind is LimitKind.DERIVED else spend.get(line.category, ZERO)
-        forecast = forecast_at_end(
-            line.spent, line.budget, start=state.start, months=state.months, on=judged_on
-        )
+        forecast = line_forecast(state, line, judged_on)
         month = forecast.month
         figures = {
             "in_quarter": in_quarter,

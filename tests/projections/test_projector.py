@@ -32,6 +32,7 @@ from ktpledger.adapters.tables import alerts as alerts_table
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli import app as cli
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.projections import comparable
 from tests.ledger.factory import PROJECT, claim, decision, offer, reversal
 
@@ -305,21 +306,30 @@ def test_the_cli_prints_what_the_projector_holds(
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31" and "R-31" in err
     code, out, err = run_cli(database_url, "allowances", "KTP-NONE", "--format", "json")
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31"
-    code, out, _ = run_cli(database_url, "alerts", "--all", "--format", "json")
+    day = "2025-01-31"  # inside the project's period: no calendar finding
+    code, out, _ = run_cli(database_url, "alerts", "--all", "--today", day, "--format", "json")
     assert code == 0
     every = json.loads(out)
-    assert every == app.projector.alerts(include_resolved=True)
+    assert every == read_alerts(app.database, include_resolved=True, today=date.fromisoformat(day))
+    # the projection's rows, each with what every reader adds (its message from its figures)
+    reader_fields = {"message", "raised_message"}
+    assert [{k: v for k, v in a.items() if k not in reader_fields} for a in every] == app.projector.alerts(
+        include_resolved=True
+    )
     assert summary(every) == EXPECTED_ALERTS
-    code, out, _ = run_cli(database_url, "alerts", "--format", "json")
-    assert code == 0 and json.loads(out) == app.projector.alerts()
-    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--format", "json")
+    code, out, _ = run_cli(database_url, "alerts", "--today", day, "--format", "json")
+    assert code == 0 and [a["id"] for a in json.loads(out)] == [a["id"] for a in app.projector.alerts()]
+    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", day, "--format", "json")
     assert code == 0 and [a["kind"] for a in json.loads(out)] == ["sub_limit"]
+    # After the end date (2026-09-30), not closed: the calendar adds its finding.
+    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2026-12-01", "--format", "json")
+    assert code == 0 and [a["kind"] for a in json.loads(out)] == ["sub_limit", "ended_not_closed"]
     code, out, _ = run_cli(database_url, "replay")
     assert code == 0 and "replayed 9 events of 1 projects" in out
     assert comparable(app.projector.alerts(include_resolved=True)) == comparable(every)
     code, out, _ = run_cli(database_url, "allowances", PROJECT, "--format", "json")
     assert code == 0 and json.loads(out)["lines"] == EXPECTED_LINES
-    code, out, _ = run_cli(database_url, "alerts", "--all", "--format", "json")
+    code, out, _ = run_cli(database_url, "alerts", "--all", "--today", day, "--format", "json")
     assert code == 0 and comparable(json.loads(out)) == comparable(every)
 
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from ktpledger.reports import EXTENSIONS, FORMATS, KINDS, MEDIA_TYPES, filename, render
 from ktpledger.reports.cells import guard_text
-from ktpledger.reports.tabular import CLAIM_PACK_COLUMNS, RECONCILIATION_COLUMNS
+from ktpledger.reports.tabular import CLAIM_PACK_COLUMNS, FINDING_COLUMNS, RECONCILIATION_COLUMNS
 from ktpledger.reports.xlsx_report import exact_in_xlsx
 from tests.reports.conftest import Documents
 from tests.reports.scenarios import HOSTILE_MINUTE, HOSTILE_TITLE
@@ -192,7 +192,16 @@ def test_json_is_the_document_indented(lifecycle: Documents) -> None:
 
 def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
     sections = csv_sections(render(document, "reconciliation", "csv"))
-    head, lines, settlement = sections
+    head, lines, settlement, *rest = sections
+    # The findings (ineligible spend by reason) come last, when there are any.
+    if document["findings"]:
+        [found] = rest
+        assert found[0] == list(FINDING_COLUMNS)
+        assert [(row["finding_category"], row["finding_amount"]) for row in as_dicts(found)] == [
+            (item["category"], item["amount"]) for item in document["findings"]
+        ]
+    else:
+        assert rest == []
     header = pairs(head)
     assert header["report"] == "reconciliation"
     assert header["project"] == document["project"]
@@ -236,7 +245,7 @@ def test_reconciliation_csv_shows_every_figure_of_the_json(
 
 def test_reconciliation_csv_reasons_and_changes(hostile: Documents) -> None:
     document = hostile[0]
-    _, lines, _ = check_reconciliation_csv(document)
+    _, lines, *_ = check_reconciliation_csv(document)
     rows = {row["category"]: row for row in as_dicts(lines)}
     assert rows["consumables"]["ineligible_reasons"] == "computer 899.00; over_budget 399.99"
     assert rows["associate_employment"]["changes"].startswith("v6 2025-01-05 virement +500.00 (virement from")
@@ -279,10 +288,14 @@ def test_claim_pack_csv_shows_every_figure_of_the_json(lifecycle: Documents, hos
             assert rows[-1][name] == pack["totals"][name]
         assert as_dicts(claim) == [
             *(
-                {"claim_category": category, "eligible_added": amount}
+                {
+                    "claim_category": category,
+                    "eligible_added": amount,
+                    "grant_added": pack["claim"]["grant_added"][category],
+                }
                 for category, amount in pack["claim"]["eligible_added"].items()
             ),
-            {"claim_category": "grant", "eligible_added": pack["claim"]["grant"]},
+            {"claim_category": "grant", "eligible_added": "", "grant_added": pack["claim"]["grant"]},
         ]
         opened = as_dicts(alerts)
         assert [(row["alert_category"], row["alert_kind"]) for row in opened] == [
@@ -304,7 +317,7 @@ def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
 ) -> None:
     for document in (lifecycle[0], hostile[0], open_non_fec[0]):
         book = workbook(render(document, "reconciliation", "xlsx"))
-        assert book.sheetnames == ["Reconciliation", "LMC changes", "About"]
+        assert book.sheetnames == ["Reconciliation", "LMC changes", "Findings", "About"]
         sheet = book["Reconciliation"]
         assert sheet.freeze_panes == "A2"
         rows = sheet_rows(sheet)
@@ -410,7 +423,7 @@ def test_claim_pack_xlsx(lifecycle: Documents, hostile: Documents) -> None:
             check_money(total[column[name]], pack["totals"][name])
         claim = sheet_rows(book["Claim"])
         assert claim[-1][0].value == "grant"
-        check_money(claim[-1][1], pack["claim"]["grant"])
+        check_money(claim[-1][2], pack["claim"]["grant"])
         assert len(sheet_rows(book["Alerts"])) == 1 + len(pack["alerts_open_at_quarter_end"])
         assert about(book["About"])["quarter"].value == pack["quarter"]
 
@@ -499,6 +512,6 @@ def test_claim_pack_pdf_text(lifecycle: Documents, hostile: Documents) -> None:
         assert pack["project"] in text and pack["quarter"] in text
         for line in pack["lines"]:
             assert line["category"] in text
-        assert f"Grant to claim {pack['claim']['grant']}" in text
+        assert f"Grant to claim - {pack['claim']['grant']}" in text
         for alert in pack["alerts_open_at_quarter_end"]:
             assert alert["kind"] in text

@@ -1,0 +1,181 @@
+"""Issue 10, items 6 and 7: time is judged as of today (or `?today=`), and each headline figure has
+one definition, the same on the API and the dashboard. Figures worked out by hand (R-41).
+
+The project is tests.ledger.factory's offer: fec SME, 24 months from 2024-10-01 (ends 2026-09-30),
+budget 162,500 in all (100,000 + 4,000 + 2,500 + 4,000 + 16,000 + 0 + 36,000).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ktpledger.bootstrap import App
+from ktpledger.service.projections import comparable
+from tests.api.conftest import bearer, money
+from tests.api.test_dashboard import figures, sign_in
+from tests.ledger.factory import PROJECT, claim, offer
+
+D = Decimal
+
+
+def record(app: App, items: list[dict[str, Any]]) -> None:
+    assert all(r.status == "recorded" for r in app.ledger.append(items))
+
+
+def history() -> list[dict[str, Any]]:
+    return [
+        offer(),
+        claim("laptop", "600.00", category="consumables", date="2024-12-10"),
+        claim("rail", "300.00", category="travel_subsistence", date="2025-01-15"),
+        claim("salary", "4000.00", category="associate_employment", date="2025-01-31"),
+    ]
+
+
+def summary(client: TestClient, token: str, day: str) -> dict[str, Any]:
+    response = client.get(f"/projects/{PROJECT}/summary?today={day}", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_the_period_and_forecasts_are_judged_as_of_the_day_asked(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    record(app, history())
+    during = summary(client, tokens["viewer"], "2025-01-31")
+    assert (during["month"], during["period"]["phase"], during["period"]["describe"]) == (
+        4,
+        "running",
+        "month 4 of 24",
+    )
+    lines = {line["category"]: line for line in during["lines"]}
+    # month 4: 600 / 4 x 24 = 3,600; 300 / 4 x 24 = 1,800; 4,000 / 4 x 24 = 24,000
+    assert (lines["consumables"]["forecast"], lines["travel_subsistence"]["forecast"]) == (
+        "3600.00",
+        "1800.00",
+    )
+    assert lines["associate_employment"]["forecast"] == "24000.00"
+    assert during["spend"]["forecast"] == "29400.00" and during["spend"]["forecast_excess"] == "0.00"
+
+    # Long after the end date (2026-09-30) and not closed: month 24 of 24, the forecast is the spend.
+    after = summary(client, tokens["viewer"], "2026-12-01")
+    assert after["period"]["phase"] == "ended" and after["period"]["ended_not_closed"] is True
+    assert after["period"]["describe"] == "ended 2026-09-30, not closed (62 days ago)"
+    assert (after["month"], after["period"]["elapsed"]) == (24, "1.0000")
+    assert after["spend"]["forecast"] == after["spend"]["spent"] == "4900.00"
+    assert [a["kind"] for a in after["open_alerts"]] == ["ended_not_closed"]
+    assert not [a for a in during["open_alerts"] if a["kind"] == "ended_not_closed"]
+
+
+def test_alerts_and_the_project_list_flag_a_project_past_its_end(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    record(app, history())
+    headers = bearer(tokens["viewer"])
+    late = client.get("/alerts?today=2026-12-01", headers=headers).json()
+    [finding] = [a for a in late if a["kind"] == "ended_not_closed"]
+    assert (finding["id"], finding["project"], finding["detail"]["days_since_end"]) == (None, PROJECT, 62)
+    assert "ended on 2026-09-30" in finding["message"]
+    assert not [a for a in client.get("/alerts?today=2026-09-30", headers=headers).json() if a["id"] is None]
+    [row] = client.get("/projects?today=2026-12-01", headers=headers).json()
+    assert row["ended_not_closed"] is True and row["period"]["phase"] == "ended"
+    [early] = client.get("/projects?today=2025-01-31", headers=headers).json()
+    assert early["ended_not_closed"] is False and row["open_alerts"] == early["open_alerts"] + 1
+    # The day asked for changes what readers judge, never what the ledger's projections hold.
+    stored = comparable(app.projector.alerts(include_resolved=True))
+    app.projector.replay()
+    assert comparable(app.projector.alerts(include_resolved=True)) == stored
+
+
+def test_no_spend_for_three_months(app: App, client: TestClient, tokens: dict[str, str]) -> None:
+    record(app, history())  # the last spend is dated 2025-01-31: three months on is 2025-04-30
+    assert summary(client, tokens["viewer"], "2025-04-29")["period"]["no_spend_for_three_months"] is False
+    assert summary(client, tokens["viewer"], "2025-04-30")["period"]["no_spend_for_three_months"] is True
+
+
+def test_the_headline_is_the_tables_total_and_the_forecast_says_how_far_over(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    record(
+        app,
+        [
+            offer(),
+            claim("salary", "20000.00", category="associate_employment", date="2024-12-15"),
+            claim("kit", "2000.00", category="consumables", date="2024-12-16"),
+        ],
+    )
+    # Month 3: 20,000 / 3 x 24 = 160,000 and 2,000 / 3 x 24 = 16,000: 176,000 against 162,500.
+    document = summary(client, tokens["viewer"], "2024-12-31")
+    spend = document["spend"]
+    assert (spend["budget"], spend["spent"], spend["forecast"], spend["forecast_excess"]) == (
+        "162500.00",
+        "22000.00",
+        "176000.00",
+        "13500.00",
+    )
+    assert (spend["budget"], spend["spent"]) == (document["totals"]["budget"], document["totals"]["spent"])
+    assert spend["forecast"] == document["totals"]["forecast"]
+    sign_in(client, tokens["viewer"])
+    page = client.get(f"/dashboard/projects/{PROJECT}?today=2024-12-31")
+    shown = figures(page.text)
+    assert money(shown[("", "spend.forecast")]) == D("176000.00")
+    assert shown[("", "spend.forecast_excess")].startswith("£13,500.00 over the budget")
+    assert money(shown[("", "spend.budget")]) == money(shown[("", "totals.budget")]) == D("162500.00")
+    assert shown[("", "period")] == "month 3 of 24"
+
+
+def test_a_non_fec_projects_headline_counts_the_derived_overheads(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    budget = {
+        "associate_employment": "45001",
+        "academic_secretarial_support": "15000",
+        "associate_development": "2000",
+        "travel_subsistence": "1250",
+        "consumables": "2000",
+    }
+    record(
+        app,
+        [
+            offer(start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=budget),
+            claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
+        ],
+    )
+    document = summary(client, tokens["viewer"], "2025-03-31")
+    # Budget: 65,251 of claimed lines + 16,560 overheads (the costing's whole pounds) = 81,811.
+    # Spent: 11,250.25 + overheads earned 46% x 6,750.15 = 3,105.07 -> 14,355.32.
+    assert (document["spend"]["budget"], document["totals"]["budget"]) == ("81811.00", "81811.00")
+    assert (document["spend"]["spent"], document["totals"]["spent"]) == ("14355.32", "14355.32")
+    assert document["spend"]["includes_derived"] is True
+    assert document["spend"]["series"][-1]["cumulative"] == "14355.32"
+    overheads = {line["category"]: line for line in document["lines"]}["knowledge_base_overheads"]
+    assert (overheads["ineligible"], overheads["budget"]) == ("0.00", "16560.00")
+
+
+def test_the_derived_overheads_forecast_stops_at_its_budget(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    budget = {
+        "associate_employment": "45001",
+        "academic_secretarial_support": "15000",
+        "associate_development": "2000",
+        "travel_subsistence": "1250",
+        "consumables": "2000",
+    }
+    record(
+        app,
+        [
+            offer(start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=budget),
+            claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
+            claim("support", "3750.00", category="academic_secretarial_support", date="2025-03-31"),
+        ],
+    )
+    lines = {line["category"]: line for line in summary(client, tokens["viewer"], "2025-03-31")["lines"]}
+    # Earned: 46% x (6,750.15 + 2,250.00) = 4,140.069 -> 4,140.07; at month 3 of 12 that runs to
+    # 16,560.28, but the line can never earn more than its 16,560 budget (R-42).
+    assert lines["knowledge_base_overheads"]["spent"] == "4140.07"
+    assert lines["knowledge_base_overheads"]["forecast"] == "16560.00"
+    assert lines["knowledge_base_overheads"]["forecast_over_budget"] is False
