@@ -459,7 +459,7 @@ def beat(
     ),
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
-    """The one Celery beat: the sweeper, notification retries and the daily forecast pass."""
+    """The one Celery beat: the sweeper and notification retries."""
     celery_command(ctx, "beat", "--schedule", schedule, "--loglevel", loglevel)
 
 

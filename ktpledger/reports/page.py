@@ -222,6 +222,16 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         facts(_parties(document)),
         "<h2>Budget lines</h2>",
         table(RECONCILIATION_LINES, rows, totals=1),
+        *(
+            [
+                "<p>knowledge_base_overheads is derived (R-19): it is earned from the eligible spend of "
+                "associate_employment and academic_secretarial_support, never claimed, so its claimed and "
+                "ineligible are 0 and its eligible amount is all grant. The eligible total includes it; the "
+                "claimed total does not.</p>"
+            ]
+            if any(line.get("limit_kind") == "derived" for line in lines)
+            else []
+        ),
         "<h2>Findings: ineligible spend</h2>",
         table(FINDINGS, found) if found else "<p>No spend was found ineligible.</p>",
         "<h2>LMC changes to the budget</h2>",
