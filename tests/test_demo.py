@@ -42,3 +42,27 @@ def test_running_the_demo_again_records_nothing_new(tmp_path: Path) -> None:
     again = run_demo(tmp_path)
     assert " recorded" not in again.replace("records", "")
     assert "duplicate" in again and "balance due 7,626.58" in again
+
+
+def test_the_demos_figures_are_never_negative_and_its_alerts_do_not_flap(tmp_path: Path) -> None:
+    import json
+
+    output = run_demo(tmp_path)
+    url = f"sqlite:///{tmp_path}/ktpledger.db"
+    result = CliRunner().invoke(cli, ["--db", url, "reconcile", "KTP-DEMO-01", "--format", "json"])
+    document = json.loads(result.stdout)
+    assert all(not line["ineligible"].startswith("-") for line in document["lines"])
+    assert not document["totals"]["ineligible"].startswith("-")
+    # Each batch of events is one append: no alert is resolved and raised again inside one, and
+    # the travel forecast is raised once in the whole story (hysteresis), not three times.
+    for batch in output.split("\n== ")[1:]:
+        resolved = [line for line in batch.splitlines() if "alert resolved" in line]
+        raised = [line for line in batch.splitlines() if "alert raised" in line]
+        for line in resolved:
+            what = line.split(": ", 1)[1]  # "Forecast overspend, Travel & subsistence"
+            kind, category = what.split(", ", 1)
+            assert not [r for r in raised if f"{kind}: {category}" in r], batch
+    assert output.count("alert raised    Forecast overspend: Travel & subsistence") == 1
+    # After closure nothing that asks for no action stays open: only the reconciliation's findings.
+    result = CliRunner().invoke(cli, ["--db", url, "alerts", "KTP-DEMO-01", "--format", "json"])
+    assert {alert["kind"] for alert in json.loads(result.stdout)} == {"sub_limit"}

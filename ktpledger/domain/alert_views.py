@@ -117,7 +117,8 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
         if figures.get("holds") is False:
             return (
                 f"{line}: as of {figures.get('as_of')} ({where}) the forecast at the end date is "
-                f"{_money(figures, 'forecast')}, within the budget {_money(figures, 'budget')}."
+                f"{_money(figures, 'forecast')}, within the budget {_money(figures, 'budget')}: the alert "
+                "stays open until an event the ledger records ends it."
             )
         return (
             f"{line}: at {_money(figures, 'monthly_rate')} a month ({where}), spend will reach "
