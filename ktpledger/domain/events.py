@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import format_money, parse_money
 from ktpledger.domain.rules import BusinessType, Category, Methodology, Tag, parse_choice
 
@@ -37,7 +37,7 @@ def _fields(data: Mapping[str, Any], allowed: set[str] | frozenset[str], *, even
     if unknown:
         raise RuleViolation(
             "R-30",
-            f"{event_type} has no field {unknown[0]!r}; its fields are {', '.join(sorted(allowed))}",
+            f"{event_type} has no field {shown(unknown[0])}; its fields are {', '.join(sorted(allowed))}",
             field=unknown[0],
         )
 
@@ -47,7 +47,7 @@ def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = Tru
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise RuleViolation(rule, f"{name} must be a non-empty text, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a non-empty text, got {shown(value)}", field=name)
     if len(value) > MAX_TEXT_LENGTH:
         raise RuleViolation(rule, f"{name} must be at most {MAX_TEXT_LENGTH} characters", field=name)
     if "\x00" in value:
@@ -58,7 +58,7 @@ def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = Tru
 def _bool(data: Mapping[str, Any], name: str, *, rule: str, default: bool = False) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise RuleViolation(rule, f"{name} must be true or false, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be true or false, got {shown(value)}", field=name)
     return value
 
 
@@ -67,7 +67,7 @@ def _whole_number(data: Mapping[str, Any], name: str, *, rule: str) -> int:
     if isinstance(value, Decimal) and value == value.to_integral_value():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleViolation(rule, f"{name} must be a whole number, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a whole number, got {shown(value)}", field=name)
     return value
 
 
@@ -76,11 +76,11 @@ def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
-        raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {shown(value)}", field=name)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RuleViolation(rule, f"{name} is not a calendar date: {value!r}", field=name) from None
+        raise RuleViolation(rule, f"{name} is not a calendar date: {shown(value)}", field=name) from None
 
 
 def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: bool = False) -> Decimal:
@@ -111,10 +111,10 @@ def _decimal_rate(value: object, *, name: str, rule: str) -> Decimal:
         rate = Decimal(str(value).strip())
     except InvalidOperation:
         raise RuleViolation(
-            rule, f'{name} must be a decimal such as "0.67", got {value!r}', field=name
+            rule, f'{name} must be a decimal such as "0.67", got {shown(value)}', field=name
         ) from None
     if not rate.is_finite() or not Decimal(0) < rate <= Decimal(1):
-        raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {shown(value)}", field=name)
     return rate
 
 
@@ -342,7 +342,9 @@ class LMCDecision:
                 raise RuleViolation("R-32", "a budget revision names at least one line", field="budget")
             return cls(BudgetRevision(budget=budget, minute=_text(data, "minute", rule="R-32")))
         kinds = ", ".join(k.KIND for k in (Virement, ApproveExceedance, Extension, BudgetRevision))
-        raise RuleViolation("R-32", f"unknown LMC decision kind {kind!r}; use one of {kinds}", field="kind")
+        raise RuleViolation(
+            "R-32", f"unknown LMC decision kind {shown(kind)}; use one of {kinds}", field="kind"
+        )
 
     def to_data(self) -> dict[str, Any]:
         return self.decision.to_data()
@@ -521,32 +523,34 @@ class Event:
 def parse_event(raw: object) -> Event:
     """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
     if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict, as parsed JSON is, at once
-        raise RuleViolation("R-30", f"an event must be a JSON object, got {type(raw).__name__}")
+        raise RuleViolation("R-30", f"an event must be a JSON object, got {shown(raw)}")
     if not ENVELOPE_FIELDS.issuperset(raw):
         unknown = sorted(set(raw) - ENVELOPE_FIELDS)
         raise RuleViolation(
             "R-30",
-            f"an event has no field {unknown[0]!r}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
+            f"an event has no field {shown(unknown[0])}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
             field=unknown[0],
         )
     event_type = raw.get("type")
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None:
         raise RuleViolation(
-            "R-30", f"unknown event type {event_type!r}; use one of {', '.join(EVENT_TYPES)}", field="type"
+            "R-30",
+            f"unknown event type {shown(event_type)}; use one of {', '.join(EVENT_TYPES)}",
+            field="type",
         )
     project = raw.get("project")
     if not isinstance(project, str) or not PROJECT_PATTERN.match(project):
         raise RuleViolation(
             "R-30",
-            f"project must be a reference of 1-64 letters, digits, '.', '_', '/' or '-', got {project!r}",
+            f"project must be a reference of 1-64 letters, digits and . _ / - (a letter or digit first), got {shown(project)}",
             field="project",
         )
     key = raw.get("key")
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise RuleViolation(
             "R-30",
-            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {key!r}",
+            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {shown(key)}",
             field="key",
         )
     when = parse_date(raw.get("date"))

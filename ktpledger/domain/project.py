@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
@@ -253,7 +253,7 @@ class ProjectState:
             if category not in categories:
                 raise RuleViolation(
                     "R-31",
-                    f"category {category.value!r} does not exist for a {offer.methodology.value} project; "
+                    f"category {shown(category.value)} does not exist for a {offer.methodology.value} project; "
                     f"use {', '.join(c.value for c in categories if c is not Category.KNOWLEDGE_BASE_OVERHEADS)}",
                     field="budget",
                 )
@@ -299,7 +299,7 @@ class ProjectState:
         if category not in self.categories():
             raise RuleViolation(
                 rule,
-                f"category {category.value!r} does not exist for a {self._offer().methodology.value} project",
+                f"category {shown(category.value)} does not exist for a {self._offer().methodology.value} project",
                 field="category",
             )
         if self.limit_kind(category) is LimitKind.DERIVED:
@@ -428,7 +428,7 @@ class ProjectState:
             if TAG_CATEGORIES[tag] is not claim.category:
                 raise RuleViolation(
                     "R-33",
-                    f"tag {tag.value!r} applies to {TAG_CATEGORIES[tag].value} claims, not {claim.category.value}",
+                    f"tag {shown(tag.value)} applies to {TAG_CATEGORIES[tag].value} claims, not {claim.category.value}",
                     field="tags",
                 )
 
@@ -437,7 +437,7 @@ class ProjectState:
         if claim is None:
             raise RuleViolation(
                 "R-34",
-                f"no SpendClaimed with key {reversal.claim!r} in project {self.project}",
+                f"no SpendClaimed with key {shown(reversal.claim)} in project {self.project}",
                 field="claim",
             )
         if on < claim.date:
@@ -446,13 +446,13 @@ class ProjectState:
             )
         if claim.outstanding <= 0:
             raise RuleViolation(
-                "R-34", f"claim {claim.key!r} has already been reversed in full", field="claim"
+                "R-34", f"claim {shown(claim.key)} has already been reversed in full", field="claim"
             )
         if reversal.amount is not None and reversal.amount > claim.outstanding:
             raise RuleViolation(
                 "R-34",
                 f"reversal of {format_pounds(reversal.amount, pence=True)} is more than the "
-                f"{format_pounds(claim.outstanding, pence=True)} left of claim {claim.key!r}",
+                f"{format_pounds(claim.outstanding, pence=True)} left of claim {shown(claim.key)}",
                 field="amount",
             )
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import round_pound_down, round_pound_half_up
 
 MONTHS_PER_YEAR = Decimal(12)
@@ -130,7 +130,7 @@ class RuleSet:
                 return rule
         raise RuleViolation(
             "R-01",
-            f"category {category.value!r} does not exist for a {methodology.value} project; "
+            f"category {shown(category.value)} does not exist for a {methodology.value} project; "
             f"use one of {', '.join(c.value for c in self.categories_for(methodology))}",
             field="category",
         )
@@ -139,7 +139,7 @@ class RuleSet:
         """Whole months within the range the ledger accepts (R-02)."""
         if isinstance(months, bool) or not isinstance(months, int):
             raise RuleViolation(
-                "R-02", f"months must be a whole number of months, got {months!r}", field="months"
+                "R-02", f"months must be a whole number of months, got {shown(months)}", field="months"
             )
         if not self.min_months <= months <= self.max_months:
             raise RuleViolation(
@@ -266,4 +266,6 @@ def parse_choice(kind: type[E], value: object, *, field: str, rule: str = "R-01"
         return kind(value)
     except ValueError:
         accepted = ", ".join(member.value for member in kind)
-        raise RuleViolation(rule, f"unknown {field} {value!r}; use one of {accepted}", field=field) from None
+        raise RuleViolation(
+            rule, f"unknown {field} {shown(value)}; use one of {accepted}", field=field
+        ) from None

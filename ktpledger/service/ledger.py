@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import Event, parse_event
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent
@@ -275,7 +275,7 @@ class Ledger:
                 else:
                     error = RuleViolation(
                         "R-30",
-                        f"key {event.key!r} of project {event.project} was recorded (version {seen[1]}) with "
+                        f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
                         "other content; a recorded event is never changed: use a new key, or a reversal",
                         field="key",
                     )

@@ -221,7 +221,7 @@ def test_an_offer_dated_before_the_rule_sets_is_refused(app: App) -> None:
                 {"category": "consumables", "amount": "5", "description": "x", "amont": 1},
             ),
             "R-30",
-            "no field 'amont'",
+            'no field "amont"',
         ),
         ("not an object", "R-30", "JSON object"),
     ],
