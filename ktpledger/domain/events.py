@@ -9,7 +9,7 @@ money always as a string with two decimals, categories and tags by name, keys in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -17,7 +17,18 @@ from typing import Any, ClassVar
 
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import format_money, parse_money
-from ktpledger.domain.rules import BusinessType, Category, Methodology, Tag, parse_choice
+from ktpledger.domain.rules import (
+    RULE_SETS,
+    BusinessType,
+    Category,
+    Methodology,
+    Tag,
+    lines_text,
+    near_name,
+    offer_lines,
+    parse_choice,
+    rule_set_for,
+)
 
 PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_KEY_LENGTH = 200
@@ -89,9 +100,45 @@ def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: 
     return parse_money(data[name], field=name, positive=positive, whole_pounds=whole)
 
 
+class UnknownCategory(RuleViolation):
+    """A name that is no cost category at all (R-01), refused while parsing, before the project's
+    methodology is known: the message offers each methodology's lines until `for_lines` rewords it
+    for the lines of one project (`ProjectState.category_refusal`) or of one grant offer. `value` is
+    the name as it was given; `lines` the lines the message offers (None: every methodology's)."""
+
+    def __init__(
+        self, value: object, *, field: str, lines: Sequence[Category] | None = None, whose: str = ""
+    ) -> None:
+        self.value = value
+        self.lines = None if lines is None else tuple(lines)
+        opening = (
+            f"unknown category {shown(value)}"
+            if field == "category"
+            else f"{field} names an unknown category {shown(value)}"
+        )
+        if self.lines is not None:
+            message = offer_lines(opening, self.lines, whose, typed=value)
+        else:
+            rules = RULE_SETS[-1]
+            fec, non_fec = rules.claimable(Methodology.FEC), rules.claimable(Methodology.NON_FEC)
+            near = near_name(value, [line.value for line in (*fec, *non_fec)])
+            message = (
+                f"{opening}; "
+                + (f"did you mean {near}? The" if near else "the")
+                + f" lines of a fec project are {lines_text(fec)}; of a non_fec project, {lines_text(non_fec)}"
+            )
+        super().__init__("R-01", message, field=field)
+
+    def for_lines(self, lines: Sequence[Category], whose: str) -> UnknownCategory:
+        """The same refusal offering only `lines`, named as `whose` ("the lines of X are")."""
+        return UnknownCategory(self.value, field=self.field or "category", lines=lines, whose=whose)
+
+
 def _category(value: object, *, name: str = "category") -> Category:
     category = _CATEGORIES.get(value) if isinstance(value, str) else None  # the usual case, at once
-    return category if category is not None else parse_choice(Category, value, field=name)
+    if category is None:
+        raise UnknownCategory(value, field=name)
+    return category
 
 
 def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
@@ -99,7 +146,7 @@ def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
         raise RuleViolation("R-31", f"{name} must be an object of category: amount", field=name)
     budget: dict[Category, Decimal] = {}
     for raw_category, raw_amount in value.items():
-        category = _category(raw_category, name=f"{name} category")
+        category = _category(raw_category, name=name)
         budget[category] = parse_money(raw_amount, field=f"{name}.{category.value}", whole_pounds=True)
     return budget
 
@@ -173,9 +220,7 @@ class GrantOffered:
                 "R-31", "justifications must be an object of category: text", field="justifications"
             )
         justifications = {
-            _category(category, name="justifications category"): _text(
-                justifications_raw, category, rule="R-31"
-            )
+            _category(category, name="justifications"): _text(justifications_raw, category, rule="R-31")
             for category in justifications_raw
         }
         if "budget" not in data:
@@ -559,8 +604,27 @@ def parse_event(raw: object) -> Event:
         data = {}
     if type(data) is not dict and not isinstance(data, Mapping):
         raise RuleViolation("R-30", "data must be a JSON object", field="data")
-    payload: Payload = cls.parse(data)
+    try:
+        payload: Payload = cls.parse(data)
+    except UnknownCategory as error:
+        if cls is not GrantOffered or error.lines is not None:
+            raise
+        raise _offer_category(error, data, when) from None
     return Event(project=project, key=key, date=when, payload=payload)
+
+
+def _offer_category(error: UnknownCategory, data: Mapping[str, Any], when: date) -> UnknownCategory:
+    """An unknown category in a grant offer, reworded to offer the lines of the offer's own
+    methodology (as-is when the methodology or the date is itself wrong: that is refused next)."""
+    methodology = data.get("methodology")
+    if methodology not in set(Methodology):
+        return error
+    try:
+        rules = rule_set_for(when)
+    except RuleViolation:
+        return error
+    chosen = Methodology(methodology)
+    return error.for_lines(rules.claimable(chosen), f"the lines of a {chosen.value} project are")
 
 
 def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:

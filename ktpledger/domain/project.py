@@ -25,10 +25,20 @@ from ktpledger.domain.events import (
     ParentalLeaveCost,
     ProjectClosed,
     SpendClaimed,
+    UnknownCategory,
     Virement,
 )
 from ktpledger.domain.money import ZERO, format_pounds
-from ktpledger.domain.rules import Category, LimitKind, Methodology, RuleSet, Tag, rule_set_for
+from ktpledger.domain.rules import (
+    Category,
+    LimitKind,
+    Methodology,
+    RuleSet,
+    Tag,
+    lines_text,
+    offer_lines,
+    rule_set_for,
+)
 
 TAG_CATEGORIES: dict[Tag, Category] = {
     Tag.HIGHER_DEGREE_FEE: Category.ASSOCIATE_DEVELOPMENT,
@@ -56,6 +66,13 @@ def same_content(recorded: Event, submitted: Event) -> bool:
 def fingerprint(content: dict[str, Any]) -> str:
     """A stable text of an event's content, for idempotency comparisons."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _elsewhere(rules: RuleSet, category: Category, methodology: Methodology) -> str:
+    """That a real category is not one of `methodology`'s, and whose it is."""
+    owners = [m.value for m in Methodology if m is not methodology and category in rules.categories_for(m)]
+    whose = f" is a {' and '.join(owners)} line and" if owners else ""
+    return f"category {shown(category.value)}{whose} does not exist for a {methodology.value} project"
 
 
 @dataclass
@@ -253,8 +270,11 @@ class ProjectState:
             if category not in categories:
                 raise RuleViolation(
                     "R-31",
-                    f"category {shown(category.value)} does not exist for a {offer.methodology.value} project; "
-                    f"use {', '.join(c.value for c in categories if c is not Category.KNOWLEDGE_BASE_OVERHEADS)}",
+                    offer_lines(
+                        _elsewhere(rules, category, offer.methodology),
+                        rules.claimable(offer.methodology),
+                        f"the lines of a {offer.methodology.value} project are",
+                    ),
                     field="budget",
                 )
         if Category.KNOWLEDGE_BASE_OVERHEADS in offer.budget:
@@ -295,17 +315,35 @@ class ProjectState:
                     field=f"justifications.{category.value}",
                 )
 
+    def claimable(self) -> tuple[Category, ...]:
+        """The lines this project budgets, claims and vires: its methodology's, but the derived one."""
+        return tuple(c for c in self.categories() if self.limit_kind(c) is not LimitKind.DERIVED)
+
+    def _lines_named(self) -> str:
+        return f"the lines of {self.project}, a {self._offer().methodology.value} project, are"
+
+    def category_refusal(self, error: UnknownCategory) -> UnknownCategory:
+        """A name refused while parsing as no category at all, reworded for this project: the
+        nearest of its own lines, and only those (never the derived line, never the other
+        methodology's)."""
+        return error.for_lines(self.claimable(), self._lines_named())
+
     def _check_category(self, category: Category, rule: str) -> None:
         if category not in self.categories():
             raise RuleViolation(
                 rule,
-                f"category {shown(category.value)} does not exist for a {self._offer().methodology.value} project",
+                offer_lines(
+                    _elsewhere(self._rules(), category, self._offer().methodology),
+                    self.claimable(),
+                    self._lines_named(),
+                ),
                 field="category",
             )
         if self.limit_kind(category) is LimitKind.DERIVED:
             raise RuleViolation(
                 "R-19",
-                f"{category.value} is derived from other lines and cannot be claimed or vired",
+                f"{category.value} is derived from other lines and cannot be claimed or vired; "
+                f"{self._lines_named()} {lines_text(self.claimable())}",
                 field="category",
             )
 

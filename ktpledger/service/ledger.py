@@ -7,7 +7,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, shown
-from ktpledger.domain.events import Event, parse_event
+from ktpledger.domain.events import Event, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent
 
@@ -157,7 +157,26 @@ class Ledger:
         if parsed:
             for index, result in self._append_parsed(parsed).items():
                 results[index] = result
-        return [result for result in results if result is not None]
+        return self._reworded([result for result in results if result is not None])
+
+    def _reworded(self, results: list[AppendResult]) -> list[AppendResult]:
+        """Categories refused while parsing, reworded with the lines of the project each was for,
+        when that project exists (parsing cannot know its methodology); read once the others of
+        the batch are appended, so an offer earlier in the same batch counts."""
+        unknown = [
+            result
+            for result in results
+            if isinstance(result.error, UnknownCategory) and result.error.lines is None and result.project
+        ]
+        if not unknown:
+            return results
+        states = self.facts(sorted({result.project for result in unknown if result.project}))
+        reworded = {}
+        for result in unknown:
+            state = states.get(result.project or "")
+            if state is not None and state.exists and isinstance(result.error, UnknownCategory):
+                reworded[result.index] = replace(result, error=state.category_refusal(result.error))
+        return [reworded.get(result.index, result) for result in results]
 
     def _send_one(self, row: dict[str, Any]) -> int | None:
         """`ktpledger_append_one` on this ledger's own autocommit connection (one per process, kept

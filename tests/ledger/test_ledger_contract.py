@@ -137,7 +137,7 @@ def test_a_duplicate_inside_one_batch_is_recorded_once(project: App) -> None:
         ({"business_type": "charity"}, "R-03", "sme"),
         ({"budget": {"consumables": "100.50"}}, "R-20", "whole pounds"),
         ({"budget": {"consumables": "-5"}}, "R-22", "0 or more"),
-        ({"budget": {"telescopes": "5"}}, "R-01", "unknown budget category"),
+        ({"budget": {"telescopes": "5"}}, "R-01", "budget names an unknown category"),
         ({"grant_rate": "1.5"}, "R-03", "at most 1"),
         ({"start": "2024-02-30"}, "R-01", "calendar date"),
         ({"title": ""}, "R-31", "title"),

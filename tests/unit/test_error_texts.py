@@ -9,6 +9,7 @@ import pytest
 
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import parse_event
+from ktpledger.domain.rules import Methodology, parse_choice
 from ktpledger.service.ledger import parse_json
 from tests.ledger.factory import claim, offer
 
@@ -102,3 +103,12 @@ def test_a_grant_rate_that_is_no_decimal_is_quoted_as_typed() -> None:
     assert refusal(line).message == 'grant_rate must be a decimal such as "0.67", got "sixty"'
     line = json.dumps(offer()).replace('"months": 24', '"months": 24, "grant_rate": 1.5')
     assert refusal(line).message == "grant_rate must be above 0 and at most 1, got 1.5"
+
+
+def test_a_choice_names_the_nearest_of_its_names() -> None:
+    with pytest.raises(RuleViolation) as caught:
+        parse_choice(Methodology, "fecc", field="methodology")
+    assert caught.value.message == 'unknown methodology "fecc"; did you mean fec? Use one of fec, non_fec'
+    with pytest.raises(RuleViolation) as caught:
+        parse_choice(Methodology, "universities", field="methodology")
+    assert caught.value.message == 'unknown methodology "universities"; use one of fec, non_fec'
