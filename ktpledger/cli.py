@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_date
 from ktpledger.domain.money import format_pounds
 from ktpledger.domain.rules import BusinessType, Methodology
@@ -160,6 +160,7 @@ def record(
 
 
 @app.command()
+@refuses_input
 def events(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="the project's reference"),
@@ -168,9 +169,8 @@ def events(
     """The project's stream, oldest first."""
     with opened(ctx) as application:
         stream = application.ledger.stream(project)
-    if not stream:
-        typer.echo(f"error: R-31: unknown project {project!r}: it has no events", err=True)
-        raise typer.Exit(1)
+        if not stream:
+            refuse_unknown(application, project)
     if output_format is OutputFormat.JSON:
         print_json([item.to_json() for item in stream])
         return
@@ -187,6 +187,14 @@ def events(
     ]
     typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
     typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+
+
+def refuse_unknown(application: App, project: str) -> None:
+    """Refuse (R-31) a read of `project` if it has no events, naming the database read and the
+    nearest projects it has."""
+    known = application.ledger.projects()
+    if project not in known:
+        raise unknown_project(project, known, application.database.shown_url)
 
 
 def summarise(data: dict[str, Any]) -> str:
@@ -272,6 +280,7 @@ def pounds(text: str | None) -> str:
 
 
 @app.command()
+@refuses_input
 def alerts(
     ctx: typer.Context,
     project: str | None = typer.Argument(None, help="only this project's alerts"),
@@ -281,6 +290,8 @@ def alerts(
 ) -> None:
     """Open alerts (R-41); with --all, resolved ones too."""
     with opened(ctx) as application:
+        if project is not None:
+            refuse_unknown(application, project)
         wait_for_projections(application, wait)
         found = application.projector.alerts(project, include_resolved=include_resolved)
     if output_format is OutputFormat.JSON:

@@ -19,7 +19,7 @@ from ktpledger.api.auth import Principal
 from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
 from ktpledger.domain.alerts import clock, month_number
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState, add_months
 from ktpledger.domain.reconciliation import quarter_spend
@@ -27,10 +27,6 @@ from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.service.ledger import fold
 
 FIGURES = ("budget", "spent", "eligible", "ineligible", "remaining")
-
-
-def unknown_project(project: str) -> RuleViolation:
-    return RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
 
 
 def project_facts(state: ProjectState) -> dict[str, Any]:
@@ -125,11 +121,9 @@ def spend_series(state: ProjectState, stream: list[RecordedEvent], through: int)
 def project_summary(application: App, project: str) -> dict[str, Any]:
     """`GET /projects/{project}/summary`: the figures of the dashboard's project page."""
     stream = application.ledger.stream(project)
-    if not stream:
-        raise unknown_project(project)
     state = fold(project, stream)
-    if not state.exists:
-        raise unknown_project(project)
+    if not state.exists:  # the HTTP API says this again for its caller (errors.for_caller)
+        raise unknown_project(project, application.ledger.projects(), None)
     report = application.projector.allowances(project)
     alerts = application.projector.alerts(project)
     allowance = report.to_json()

@@ -14,7 +14,7 @@ from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.alerts import month_number
 from ktpledger.domain.allowances import allowances
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState
@@ -28,8 +28,8 @@ TOTALS = ("original_budget", "final_budget", "claimed", "eligible", "ineligible"
 def _stream(database: Database, project: str) -> list[RecordedEvent]:
     with database.read() as connection:
         stream = ledger_store.stream(connection, project)
-    if not stream:
-        raise RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
+        if not stream:
+            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
     return stream
 
 
