@@ -87,6 +87,10 @@ class StateCache:
             self._states.pop(project, None)
 
 
+class ReadOnlyLedger(RuntimeError):
+    """An append on a ledger opened for reading (a programming error, never the user's input)."""
+
+
 def load_json_lines(text: str) -> list[object]:
     """JSON Lines as parsed objects, money as `Decimal`; a bad line becomes a `RuleViolation` in place."""
     items: list[object] = []
@@ -121,9 +125,16 @@ class Ledger:
     """The append-only ledger on one database. `on_appended` is called after each commit with the
     projects that gained events (the composition root wires it to the projection tasks)."""
 
-    def __init__(self, database: Database, on_appended: Callable[[set[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        on_appended: Callable[[set[str]], None] | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.database = database
         self.on_appended = on_appended
+        self.read_only = read_only  # a reader's ledger: `append` refuses
         self._cache = StateCache()
         # Cached states are read by the one-round-trip path outside any database lock: this keeps
         # it from seeing a state half-way through being folded by another thread.
@@ -137,6 +148,8 @@ class Ledger:
     def append(self, submissions: Iterable[object]) -> list[AppendResult]:
         """Append each submitted event (a mapping, or a `RuleViolation` from parsing) on its own:
         a rejected one records nothing and does not stop the others."""
+        if self.read_only:
+            raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         results: list[AppendResult | None] = []
         parsed: list[tuple[int, Event]] = []
         for index, raw in enumerate(submissions):
