@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ktpledger.bootstrap import App, bootstrap
@@ -98,12 +99,19 @@ def configure(
 
 
 @contextmanager
-def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
+def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> Iterator[App]:
     """The composition root's objects for one command; a database that cannot be reached or has no
-    schema is a clear error (exit 1), not a traceback."""
+    schema is a clear error (exit 1), not a traceback.
+
+    `write=False` is for commands that only read: they never create a database nor migrate one
+    (an SQLite file that is not there is an error, and none is left behind), and their App
+    delivers no notifications and wakes nothing (`bootstrap(read_only=True)`). Commands that
+    write (`write=True`) migrate the embedded SQLite default on first use, unless `migrate=False`."""
     settings: Settings = ctx.find_root().obj or Settings.from_env()
+    if not write:
+        refuse_missing_file(settings.database_url)
     try:
-        application = bootstrap(settings)
+        application = bootstrap(settings, read_only=not write)
     except ArgumentError as error:
         typer.echo(f"error: bad database URL {settings.database_url!r}: {error}", err=True)
         raise typer.Exit(2) from None
@@ -111,7 +119,9 @@ def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     try:
-        if migrate:
+        if not write:
+            ensure_schema(application.database, create_embedded=False)
+        elif migrate:
             ensure_schema(application.database)
         yield application
     except SchemaNotReady as error:
@@ -123,6 +133,37 @@ def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
         raise typer.Exit(1) from None
     finally:
         application.close()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, or None (another database, an in-memory one, a bad URL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # bootstrap reports it
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    name = parsed.database
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        if "mode=memory" in name:
+            return None
+        name = name.removeprefix("file:").split("?", 1)[0]
+    return Path(name)
+
+
+def refuse_missing_file(url: str) -> None:
+    """Exit 1 if `url` names an SQLite file that is not there: a read never creates a ledger."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    shown = make_url(url).render_as_string(hide_password=True)
+    typer.echo(
+        f"error: there is no ledger at {path.resolve()} ({shown}): record events there first "
+        "(`ktpledger record FILE`) or run `ktpledger db upgrade`; or read another with --db or "
+        "KTPLEDGER_DATABASE_URL",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -167,7 +208,7 @@ def events(
     output_format: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The project's stream, oldest first."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         stream = application.ledger.stream(project)
         if not stream:
             refuse_unknown(application, project)
@@ -246,7 +287,7 @@ def allowances(
 ) -> None:
     """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
     day = parse_day(as_of, field="as_of")
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         wait_for_projections(application, wait)
         report = application.projector.allowances(project, as_of=day)
     if output_format is OutputFormat.JSON:
@@ -289,7 +330,7 @@ def alerts(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Open alerts (R-41); with --all, resolved ones too."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         if project is not None:
             refuse_unknown(application, project)
         wait_for_projections(application, wait)
@@ -363,7 +404,7 @@ def reconcile(
     out: str | None = OUT_OPTION,
 ) -> None:
     """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         document = statements.reconciliation(application.database, project)
     write_report(document, "reconciliation", output_format, out)
 
@@ -379,7 +420,7 @@ def claim_pack(
 ) -> None:
     """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
     ineligible, alerts open at the quarter's end and a forecast to the end date."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         document = statements.claim_pack(application.database, project, quarter)
     write_report(document, "claim_pack", output_format, out)
 
@@ -462,7 +503,7 @@ def beat(
 @app.command()
 def verify(ctx: typer.Context) -> None:
     """Re-check every project's hash chain and versions; exit 1 naming the first bad event."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         checked, problem = application.ledger.verify()
     if problem is not None:
         typer.echo(
