@@ -14,7 +14,7 @@ from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import deliver_due
 from ktpledger.service.projections import Projector
-from ktpledger.service.wakeup import BackgroundDelivery, InProcess, WakeUp, load_dispatcher
+from ktpledger.service.wakeup import Asleep, BackgroundDelivery, InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
 
 
@@ -29,6 +29,7 @@ class App:
     wakeup: WakeUp
     notifiers: Mapping[str, Notifier] = field(default_factory=dict)
     delivery: BackgroundDelivery | None = None  # the embedded default's alert delivery
+    read_only: bool = False  # built for reading: no delivery, no wake-up, its ledger refuses appends
 
     def close(self) -> None:
         if self.delivery is not None:
@@ -37,10 +38,27 @@ class App:
         self.database.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, wakeup: WakeUp | None = None) -> App:
-    """Build the application. Without a broker, projections run in-process after each append."""
+def bootstrap(
+    settings: Settings | None = None, *, wakeup: WakeUp | None = None, read_only: bool = False
+) -> App:
+    """Build the application. Without a broker, projections run in-process after each append.
+
+    `read_only`: for commands that only read. Such an App has no notifiers, no delivery thread and
+    no wake-up (nor a broker's dispatcher), and its ledger refuses appends: a read can never send
+    an alert notification or catch a projection up, whatever the outbox holds."""
     settings = settings or Settings.from_env()
+    if read_only and wakeup is not None:
+        raise ValueError("a read-only App wakes nothing: give no wakeup")
     database = Database(build_engine(settings.database_url))
+    if read_only:
+        return App(
+            settings=settings,
+            database=database,
+            ledger=Ledger(database, read_only=True),
+            projector=Projector(database, channels=settings.notify_channels),
+            wakeup=Asleep(),
+            read_only=True,
+        )
     notifiers = {
         name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
     }

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_date
 from ktpledger.domain.labels import category_label as label_of
 from ktpledger.domain.labels import kind_label
@@ -102,12 +103,19 @@ def configure(
 
 
 @contextmanager
-def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
+def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> Iterator[App]:
     """The composition root's objects for one command; a database that cannot be reached or has no
-    schema is a clear error (exit 1), not a traceback."""
+    schema is a clear error (exit 1), not a traceback.
+
+    `write=False` is for commands that only read: they never create a database nor migrate one
+    (an SQLite file that is not there is an error, and none is left behind), and their App
+    delivers no notifications and wakes nothing (`bootstrap(read_only=True)`). Commands that
+    write (`write=True`) migrate the embedded SQLite default on first use, unless `migrate=False`."""
     settings: Settings = ctx.find_root().obj or Settings.from_env()
+    if not write:
+        refuse_missing_file(settings.database_url)
     try:
-        application = bootstrap(settings)
+        application = bootstrap(settings, read_only=not write)
     except ArgumentError as error:
         typer.echo(f"error: bad database URL {settings.database_url!r}: {error}", err=True)
         raise typer.Exit(2) from None
@@ -115,7 +123,9 @@ def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     try:
-        if migrate:
+        if not write:
+            ensure_schema(application.database, create_embedded=False)
+        elif migrate:
             ensure_schema(application.database)
         yield application
     except SchemaNotReady as error:
@@ -127,6 +137,37 @@ def opened(ctx: typer.Context, *, migrate: bool = True) -> Iterator[App]:
         raise typer.Exit(1) from None
     finally:
         application.close()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, or None (another database, an in-memory one, a bad URL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # bootstrap reports it
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    name = parsed.database
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        if "mode=memory" in name:
+            return None
+        name = name.removeprefix("file:").split("?", 1)[0]
+    return Path(name)
+
+
+def refuse_missing_file(url: str) -> None:
+    """Exit 1 if `url` names an SQLite file that is not there: a read never creates a ledger."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    shown = make_url(url).render_as_string(hide_password=True)
+    typer.echo(
+        f"error: there is no ledger at {path.resolve()} ({shown}): record events there first "
+        "(`ktpledger record FILE`) or run `ktpledger db upgrade`; or read another with --db or "
+        "KTPLEDGER_DATABASE_URL",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -164,17 +205,17 @@ def record(
 
 
 @app.command()
+@refuses_input
 def events(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="the project's reference"),
     output_format: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The project's stream, oldest first."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         stream = application.ledger.stream(project)
-    if not stream:
-        typer.echo(f"error: R-31: unknown project {project!r}: it has no events", err=True)
-        raise typer.Exit(1)
+        if not stream:
+            refuse_unknown(application, project)
     if output_format is OutputFormat.JSON:
         print_json([item.to_json() for item in stream])
         return
@@ -191,6 +232,14 @@ def events(
     ]
     typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
     typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+
+
+def refuse_unknown(application: App, project: str) -> None:
+    """Refuse (R-31) a read of `project` if it has no events, naming the database read and the
+    nearest projects it has."""
+    known = application.ledger.projects()
+    if project not in known:
+        raise unknown_project(project, known, application.database.shown_url)
 
 
 def summarise(data: dict[str, Any]) -> str:
@@ -242,7 +291,7 @@ def allowances(
 ) -> None:
     """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
     day = parse_day(as_of, field="as_of")
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         wait_for_projections(application, wait)
         report = application.projector.allowances(project, as_of=day)
     if output_format is OutputFormat.JSON:
@@ -294,9 +343,11 @@ def alerts(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Open alerts (R-41) with their figures now; with --all, resolved ones too. Projects past their
-    end date and not closed are listed as `ended_not_closed`."""
+    end date and not closed are listed as `ended_not_closed`; an unknown PROJECT is an error (R-31)."""
     day = parse_day(today, field="today")
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
+        if project is not None:
+            refuse_unknown(application, project)
         wait_for_projections(application, wait)
         on = application.settings.reading_day(day)
         found = read_alerts(application.database, project, include_resolved=include_resolved, today=on)
@@ -367,7 +418,7 @@ def reconcile(
     out: str | None = OUT_OPTION,
 ) -> None:
     """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         document = statements.reconciliation(application.database, project)
     write_report(document, "reconciliation", output_format, out)
 
@@ -383,7 +434,7 @@ def claim_pack(
 ) -> None:
     """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
     ineligible, alerts open at the quarter's end and a forecast to the end date."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         document = statements.claim_pack(application.database, project, quarter)
     write_report(document, "claim_pack", output_format, out)
 
@@ -466,7 +517,7 @@ def beat(
 @app.command()
 def verify(ctx: typer.Context) -> None:
     """Re-check every project's hash chain and versions; exit 1 naming the first bad event."""
-    with opened(ctx) as application:
+    with opened(ctx, write=False) as application:
         checked, problem = application.ledger.verify()
     if problem is not None:
         typer.echo(

@@ -263,6 +263,11 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
 
+    @property
+    def shown_url(self) -> str:
+        """The database's URL for messages: its password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction, rolled back at the end."""

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 
 if TYPE_CHECKING:
     from ktpledger.bootstrap import App
 
-Opened = Callable[[typer.Context], AbstractContextManager["App"]]
+
+class Opened(Protocol):
+    """cli.opened: the App for one command (`write=False` for a command that only reads)."""
+
+    def __call__(
+        self, ctx: typer.Context, *, write: bool = True, migrate: bool = True
+    ) -> AbstractContextManager[App]: ...
 
 
 class RoleChoice(StrEnum):
@@ -98,7 +103,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         from ktpledger.api.auth import list_tokens
         from ktpledger.views import render_table
 
-        with opened(ctx) as application:
+        with opened(ctx, write=False) as application:
             tokens = list_tokens(application.database)
         if output_format is TokenFormat.JSON:
             sys.stdout.write(json.dumps(tokens, indent=2) + "\n")

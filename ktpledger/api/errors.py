@@ -1,7 +1,9 @@
 """Every refusal of the HTTP API as `{"error": {"rule", "message"}}` with a 4xx status, never a 500.
 
-A `RuleViolation` is 422, or 404 for an unknown project (R-31 on the `project` field). Access
-errors (401, 403) name the rule `access`: they are about the token, not the KTP rules.
+A `RuleViolation` is 422, or 404 for an unknown project (R-31 on the `project` field), whose
+suggestions are only projects the caller's token may read and which never names the database
+(`for_caller`). Access errors (401, 403) name the rule `access`: they are about the token, not the
+KTP rules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.api.auth import Principal
+from ktpledger.domain.errors import RuleViolation, UnknownProject, unknown_project
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,14 @@ def forbidden(message: str) -> ApiError:
     return ApiError(403, ACCESS, message)
 
 
+def for_caller(error: RuleViolation, who: Principal | None) -> RuleViolation:
+    """A refusal as the HTTP API says it to `who`: an unknown project suggests only projects the
+    token may read (none without a token), and where the ledger lives is never shown."""
+    if not isinstance(error, UnknownProject):
+        return error
+    return unknown_project(error.project, [] if who is None else who.visible(error.known), None)
+
+
 def status_of(error: RuleViolation) -> int:
     return 404 if error.rule == "R-31" and error.field == "project" else 422
 
@@ -76,7 +87,8 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every refusal into the one error shape."""
 
     @app.exception_handler(RuleViolation)
-    async def rule_violation(_request: Request, error: RuleViolation) -> JSONResponse:
+    async def rule_violation(request: Request, error: RuleViolation) -> JSONResponse:
+        error = for_caller(error, getattr(request.state, "principal", None))
         return JSONResponse(error_body(error.rule, error.message), status_code=status_of(error))
 
     @app.exception_handler(ApiError)

@@ -18,10 +18,10 @@ from sqlalchemy import text
 from ktpledger.api.auth import EVERY_TYPE, Principal
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.security import application, check_read, is_reference, principal
-from ktpledger.api.summary import project_list, project_summary, unknown_project
+from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import cost_project, parse_request
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_date
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import parse_json
@@ -258,7 +258,7 @@ def events(
     check_read(who, project)
     stream = app.ledger.stream(project)
     if not stream:
-        raise unknown_project(project)
+        raise unknown_project(project, who.visible(app.ledger.projects()), None)
     return [item.to_json() for item in stream]
 
 

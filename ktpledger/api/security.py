@@ -49,6 +49,7 @@ def principal(
     found = authenticate(application(request).database, token)
     if found is None:
         raise unauthorised("the token is unknown or has been revoked")
+    request.state.principal = found  # for the error handlers (errors.for_caller)
     return found
 
 

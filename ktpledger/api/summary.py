@@ -21,7 +21,7 @@ from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
 from ktpledger.domain.alerts import line_forecast
 from ktpledger.domain.allowances import allowances
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
@@ -31,10 +31,6 @@ from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import fold
 
 FIGURES = ("budget", "spent", "eligible", "ineligible", "remaining")
-
-
-def unknown_project(project: str) -> RuleViolation:
-    return RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
 
 
 def project_facts(state: ProjectState) -> dict[str, Any]:
@@ -150,11 +146,9 @@ def project_summary(application: App, project: str, *, today: date) -> dict[str,
     `forecast` is the sum of the lines' forecasts at the end date (R-41 as of today) and
     `forecast_excess` how far it is above the budget (0 when within it)."""
     stream = application.ledger.stream(project)
-    if not stream:
-        raise unknown_project(project)
     state = fold(project, stream)
-    if not state.exists:
-        raise unknown_project(project)
+    if not state.exists:  # the HTTP API says this again for its caller (errors.for_caller)
+        raise unknown_project(project, application.ledger.projects(), None)
     report = application.projector.allowances(project)
     alerts = read_alerts(application.database, project, today=today)
     allowance = report.to_json()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
 from ktpledger.domain.rules import (
     BusinessType,
@@ -238,7 +238,7 @@ def parse_months(text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise RuleViolation("R-02", f"months must be a whole number of months, got {text!r}") from None
+        raise RuleViolation("R-02", f"months must be a whole number of months, got {shown(text)}") from None
 
 
 def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
@@ -246,9 +246,9 @@ def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {text!r}") from None
+        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {shown(text)}") from None
     if not value.is_finite() or not 0 <= value <= 1:
-        raise RuleViolation(rule, f"{field} must be between 0 and 1, got {text!r}")
+        raise RuleViolation(rule, f"{field} must be between 0 and 1, got {shown(text)}")
     return value
 
 

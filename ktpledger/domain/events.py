@@ -9,15 +9,26 @@ money always as a string with two decimals, categories and tags by name, keys in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import format_money, parse_money
-from ktpledger.domain.rules import BusinessType, Category, Methodology, Tag, parse_choice
+from ktpledger.domain.rules import (
+    RULE_SETS,
+    BusinessType,
+    Category,
+    Methodology,
+    Tag,
+    lines_text,
+    near_name,
+    offer_lines,
+    parse_choice,
+    rule_set_for,
+)
 
 PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_KEY_LENGTH = 200
@@ -37,7 +48,7 @@ def _fields(data: Mapping[str, Any], allowed: set[str] | frozenset[str], *, even
     if unknown:
         raise RuleViolation(
             "R-30",
-            f"{event_type} has no field {unknown[0]!r}; its fields are {', '.join(sorted(allowed))}",
+            f"{event_type} has no field {shown(unknown[0])}; its fields are {', '.join(sorted(allowed))}",
             field=unknown[0],
         )
 
@@ -47,7 +58,7 @@ def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = Tru
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise RuleViolation(rule, f"{name} must be a non-empty text, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a non-empty text, got {shown(value)}", field=name)
     if len(value) > MAX_TEXT_LENGTH:
         raise RuleViolation(rule, f"{name} must be at most {MAX_TEXT_LENGTH} characters", field=name)
     if "\x00" in value:
@@ -58,7 +69,7 @@ def _text(data: Mapping[str, Any], name: str, *, rule: str, required: bool = Tru
 def _bool(data: Mapping[str, Any], name: str, *, rule: str, default: bool = False) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise RuleViolation(rule, f"{name} must be true or false, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be true or false, got {shown(value)}", field=name)
     return value
 
 
@@ -67,7 +78,7 @@ def _whole_number(data: Mapping[str, Any], name: str, *, rule: str) -> int:
     if isinstance(value, Decimal) and value == value.to_integral_value():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleViolation(rule, f"{name} must be a whole number, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a whole number, got {shown(value)}", field=name)
     return value
 
 
@@ -76,11 +87,11 @@ def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
-        raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be a date as YYYY-MM-DD, got {shown(value)}", field=name)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RuleViolation(rule, f"{name} is not a calendar date: {value!r}", field=name) from None
+        raise RuleViolation(rule, f"{name} is not a calendar date: {shown(value)}", field=name) from None
 
 
 def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: bool = False) -> Decimal:
@@ -89,9 +100,45 @@ def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: 
     return parse_money(data[name], field=name, positive=positive, whole_pounds=whole)
 
 
+class UnknownCategory(RuleViolation):
+    """A name that is no cost category at all (R-01), refused while parsing, before the project's
+    methodology is known: the message offers each methodology's lines until `for_lines` rewords it
+    for the lines of one project (`ProjectState.category_refusal`) or of one grant offer. `value` is
+    the name as it was given; `lines` the lines the message offers (None: every methodology's)."""
+
+    def __init__(
+        self, value: object, *, field: str, lines: Sequence[Category] | None = None, whose: str = ""
+    ) -> None:
+        self.value = value
+        self.lines = None if lines is None else tuple(lines)
+        opening = (
+            f"unknown category {shown(value)}"
+            if field == "category"
+            else f"{field} names an unknown category {shown(value)}"
+        )
+        if self.lines is not None:
+            message = offer_lines(opening, self.lines, whose, typed=value)
+        else:
+            rules = RULE_SETS[-1]
+            fec, non_fec = rules.claimable(Methodology.FEC), rules.claimable(Methodology.NON_FEC)
+            near = near_name(value, [line.value for line in (*fec, *non_fec)])
+            message = (
+                f"{opening}; "
+                + (f"did you mean {near}? The" if near else "the")
+                + f" lines of a fec project are {lines_text(fec)}; of a non_fec project, {lines_text(non_fec)}"
+            )
+        super().__init__("R-01", message, field=field)
+
+    def for_lines(self, lines: Sequence[Category], whose: str) -> UnknownCategory:
+        """The same refusal offering only `lines`, named as `whose` ("the lines of X are")."""
+        return UnknownCategory(self.value, field=self.field or "category", lines=lines, whose=whose)
+
+
 def _category(value: object, *, name: str = "category") -> Category:
     category = _CATEGORIES.get(value) if isinstance(value, str) else None  # the usual case, at once
-    return category if category is not None else parse_choice(Category, value, field=name)
+    if category is None:
+        raise UnknownCategory(value, field=name)
+    return category
 
 
 def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
@@ -99,7 +146,7 @@ def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
         raise RuleViolation("R-31", f"{name} must be an object of category: amount", field=name)
     budget: dict[Category, Decimal] = {}
     for raw_category, raw_amount in value.items():
-        category = _category(raw_category, name=f"{name} category")
+        category = _category(raw_category, name=name)
         budget[category] = parse_money(raw_amount, field=f"{name}.{category.value}", whole_pounds=True)
     return budget
 
@@ -111,10 +158,10 @@ def _decimal_rate(value: object, *, name: str, rule: str) -> Decimal:
         rate = Decimal(str(value).strip())
     except InvalidOperation:
         raise RuleViolation(
-            rule, f'{name} must be a decimal such as "0.67", got {value!r}', field=name
+            rule, f'{name} must be a decimal such as "0.67", got {shown(value)}', field=name
         ) from None
     if not rate.is_finite() or not Decimal(0) < rate <= Decimal(1):
-        raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {value!r}", field=name)
+        raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {shown(value)}", field=name)
     return rate
 
 
@@ -173,9 +220,7 @@ class GrantOffered:
                 "R-31", "justifications must be an object of category: text", field="justifications"
             )
         justifications = {
-            _category(category, name="justifications category"): _text(
-                justifications_raw, category, rule="R-31"
-            )
+            _category(category, name="justifications"): _text(justifications_raw, category, rule="R-31")
             for category in justifications_raw
         }
         if "budget" not in data:
@@ -342,7 +387,9 @@ class LMCDecision:
                 raise RuleViolation("R-32", "a budget revision names at least one line", field="budget")
             return cls(BudgetRevision(budget=budget, minute=_text(data, "minute", rule="R-32")))
         kinds = ", ".join(k.KIND for k in (Virement, ApproveExceedance, Extension, BudgetRevision))
-        raise RuleViolation("R-32", f"unknown LMC decision kind {kind!r}; use one of {kinds}", field="kind")
+        raise RuleViolation(
+            "R-32", f"unknown LMC decision kind {shown(kind)}; use one of {kinds}", field="kind"
+        )
 
     def to_data(self) -> dict[str, Any]:
         return self.decision.to_data()
@@ -521,32 +568,34 @@ class Event:
 def parse_event(raw: object) -> Event:
     """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
     if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict, as parsed JSON is, at once
-        raise RuleViolation("R-30", f"an event must be a JSON object, got {type(raw).__name__}")
+        raise RuleViolation("R-30", f"an event must be a JSON object, got {shown(raw)}")
     if not ENVELOPE_FIELDS.issuperset(raw):
         unknown = sorted(set(raw) - ENVELOPE_FIELDS)
         raise RuleViolation(
             "R-30",
-            f"an event has no field {unknown[0]!r}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
+            f"an event has no field {shown(unknown[0])}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
             field=unknown[0],
         )
     event_type = raw.get("type")
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None:
         raise RuleViolation(
-            "R-30", f"unknown event type {event_type!r}; use one of {', '.join(EVENT_TYPES)}", field="type"
+            "R-30",
+            f"unknown event type {shown(event_type)}; use one of {', '.join(EVENT_TYPES)}",
+            field="type",
         )
     project = raw.get("project")
     if not isinstance(project, str) or not PROJECT_PATTERN.match(project):
         raise RuleViolation(
             "R-30",
-            f"project must be a reference of 1-64 letters, digits, '.', '_', '/' or '-', got {project!r}",
+            f"project must be a reference of 1-64 letters, digits and . _ / - (a letter or digit first), got {shown(project)}",
             field="project",
         )
     key = raw.get("key")
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise RuleViolation(
             "R-30",
-            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {key!r}",
+            f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {shown(key)}",
             field="key",
         )
     when = parse_date(raw.get("date"))
@@ -555,8 +604,27 @@ def parse_event(raw: object) -> Event:
         data = {}
     if type(data) is not dict and not isinstance(data, Mapping):
         raise RuleViolation("R-30", "data must be a JSON object", field="data")
-    payload: Payload = cls.parse(data)
+    try:
+        payload: Payload = cls.parse(data)
+    except UnknownCategory as error:
+        if cls is not GrantOffered or error.lines is not None:
+            raise
+        raise _offer_category(error, data, when) from None
     return Event(project=project, key=key, date=when, payload=payload)
+
+
+def _offer_category(error: UnknownCategory, data: Mapping[str, Any], when: date) -> UnknownCategory:
+    """An unknown category in a grant offer, reworded to offer the lines of the offer's own
+    methodology (as-is when the methodology or the date is itself wrong: that is refused next)."""
+    methodology = data.get("methodology")
+    if methodology not in set(Methodology):
+        return error
+    try:
+        rules = rule_set_for(when)
+    except RuleViolation:
+        return error
+    chosen = Methodology(methodology)
+    return error.for_lines(rules.claimable(chosen), f"the lines of a {chosen.value} project are")
 
 
 def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 
 ZERO = Decimal("0")
 PENNY = Decimal("0.01")
@@ -29,10 +29,14 @@ def parse_money(
     Raises `RuleViolation` naming `rule` when it is not a number, is negative (or zero when
     `positive`), has more than 2 decimal places (or any, when `whole_pounds`), or is a float.
     """
-    if isinstance(value, (bool, float)):
+    if isinstance(value, bool):
+        raise RuleViolation(
+            rule, f'{field} must be an amount in pounds such as "184.20", got {shown(value)}', field=field
+        )
+    if isinstance(value, float):
         raise RuleViolation(
             rule,
-            f'{field} must be a decimal string such as "184.20", not {type(value).__name__}',
+            f'{field} must be a decimal string such as "184.20", not a binary float ({shown(value)})',
             field=field,
         )
     if isinstance(value, Decimal):
@@ -45,32 +49,27 @@ def parse_money(
         except InvalidOperation:
             raise RuleViolation(
                 rule,
-                f'{field} must be an amount in pounds such as "184.20", got {_shown(value)}',
+                f'{field} must be an amount in pounds such as "184.20", got {shown(value)}',
                 field=field,
             ) from None
     else:
         raise RuleViolation(
-            rule, f'{field} must be an amount in pounds such as "184.20", got {_shown(value)}', field=field
+            rule, f'{field} must be an amount in pounds such as "184.20", got {shown(value)}', field=field
         )
     if not amount.is_finite():
-        raise RuleViolation(rule, f"{field} must be a finite amount, got {_shown(value)}", field=field)
+        raise RuleViolation(rule, f"{field} must be a finite amount, got {shown(value)}", field=field)
     if amount < 0 or (positive and amount == 0):
         need = "greater than 0" if positive else "0 or more"
-        raise RuleViolation(rule, f"{field} must be {need}, got {_shown(value)}", field=field)
+        raise RuleViolation(rule, f"{field} must be {need}, got {shown(value)}", field=field)
     if amount > MAX_AMOUNT:
-        raise RuleViolation(rule, f"{field} must be at most {MAX_AMOUNT:,}, got {_shown(value)}", field=field)
+        raise RuleViolation(rule, f"{field} must be at most {MAX_AMOUNT:,}, got {shown(value)}", field=field)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite, checked above
     if whole_pounds and amount != amount.to_integral_value():
-        raise RuleViolation("R-20", f"{field} must be whole pounds, got {_shown(value)}", field=field)
+        raise RuleViolation("R-20", f"{field} must be whole pounds, got {shown(value)}", field=field)
     if exponent < -2 and amount != amount.quantize(PENNY):
-        raise RuleViolation(rule, f"{field} has more than 2 decimal places: {_shown(value)}", field=field)
+        raise RuleViolation(rule, f"{field} has more than 2 decimal places: {shown(value)}", field=field)
     return amount.quantize(PENNY) if exponent < -2 else amount
-
-
-def _shown(value: object) -> str:
-    """How a refused value is quoted back: as typed for text, plainly for numbers."""
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def round_pound_half_up(amount: Decimal) -> Decimal:

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
@@ -25,10 +25,20 @@ from ktpledger.domain.events import (
     ParentalLeaveCost,
     ProjectClosed,
     SpendClaimed,
+    UnknownCategory,
     Virement,
 )
 from ktpledger.domain.money import ZERO, format_pounds
-from ktpledger.domain.rules import Category, LimitKind, Methodology, RuleSet, Tag, rule_set_for
+from ktpledger.domain.rules import (
+    Category,
+    LimitKind,
+    Methodology,
+    RuleSet,
+    Tag,
+    lines_text,
+    offer_lines,
+    rule_set_for,
+)
 
 TAG_CATEGORIES: dict[Tag, Category] = {
     Tag.HIGHER_DEGREE_FEE: Category.ASSOCIATE_DEVELOPMENT,
@@ -56,6 +66,13 @@ def same_content(recorded: Event, submitted: Event) -> bool:
 def fingerprint(content: dict[str, Any]) -> str:
     """A stable text of an event's content, for idempotency comparisons."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _elsewhere(rules: RuleSet, category: Category, methodology: Methodology) -> str:
+    """That a real category is not one of `methodology`'s, and whose it is."""
+    owners = [m.value for m in Methodology if m is not methodology and category in rules.categories_for(m)]
+    whose = f" is a {' and '.join(owners)} line and" if owners else ""
+    return f"category {shown(category.value)}{whose} does not exist for a {methodology.value} project"
 
 
 @dataclass
@@ -253,8 +270,11 @@ class ProjectState:
             if category not in categories:
                 raise RuleViolation(
                     "R-31",
-                    f"category {category.value!r} does not exist for a {offer.methodology.value} project; "
-                    f"use {', '.join(c.value for c in categories if c is not Category.KNOWLEDGE_BASE_OVERHEADS)}",
+                    offer_lines(
+                        _elsewhere(rules, category, offer.methodology),
+                        rules.claimable(offer.methodology),
+                        f"the lines of a {offer.methodology.value} project are",
+                    ),
                     field="budget",
                 )
         if Category.KNOWLEDGE_BASE_OVERHEADS in offer.budget:
@@ -295,17 +315,35 @@ class ProjectState:
                     field=f"justifications.{category.value}",
                 )
 
+    def claimable(self) -> tuple[Category, ...]:
+        """The lines this project budgets, claims and vires: its methodology's, but the derived one."""
+        return tuple(c for c in self.categories() if self.limit_kind(c) is not LimitKind.DERIVED)
+
+    def _lines_named(self) -> str:
+        return f"the lines of {self.project}, a {self._offer().methodology.value} project, are"
+
+    def category_refusal(self, error: UnknownCategory) -> UnknownCategory:
+        """A name refused while parsing as no category at all, reworded for this project: the
+        nearest of its own lines, and only those (never the derived line, never the other
+        methodology's)."""
+        return error.for_lines(self.claimable(), self._lines_named())
+
     def _check_category(self, category: Category, rule: str) -> None:
         if category not in self.categories():
             raise RuleViolation(
                 rule,
-                f"category {category.value!r} does not exist for a {self._offer().methodology.value} project",
+                offer_lines(
+                    _elsewhere(self._rules(), category, self._offer().methodology),
+                    self.claimable(),
+                    self._lines_named(),
+                ),
                 field="category",
             )
         if self.limit_kind(category) is LimitKind.DERIVED:
             raise RuleViolation(
                 "R-19",
-                f"{category.value} is derived from other lines and cannot be claimed or vired",
+                f"{category.value} is derived from other lines and cannot be claimed or vired; "
+                f"{self._lines_named()} {lines_text(self.claimable())}",
                 field="category",
             )
 
@@ -428,7 +466,7 @@ class ProjectState:
             if TAG_CATEGORIES[tag] is not claim.category:
                 raise RuleViolation(
                     "R-33",
-                    f"tag {tag.value!r} applies to {TAG_CATEGORIES[tag].value} claims, not {claim.category.value}",
+                    f"tag {shown(tag.value)} applies to {TAG_CATEGORIES[tag].value} claims, not {claim.category.value}",
                     field="tags",
                 )
 
@@ -437,7 +475,7 @@ class ProjectState:
         if claim is None:
             raise RuleViolation(
                 "R-34",
-                f"no SpendClaimed with key {reversal.claim!r} in project {self.project}",
+                f"no SpendClaimed with key {shown(reversal.claim)} in project {self.project}",
                 field="claim",
             )
         if on < claim.date:
@@ -446,13 +484,13 @@ class ProjectState:
             )
         if claim.outstanding <= 0:
             raise RuleViolation(
-                "R-34", f"claim {claim.key!r} has already been reversed in full", field="claim"
+                "R-34", f"claim {shown(claim.key)} has already been reversed in full", field="claim"
             )
         if reversal.amount is not None and reversal.amount > claim.outstanding:
             raise RuleViolation(
                 "R-34",
                 f"reversal of {format_pounds(reversal.amount, pence=True)} is more than the "
-                f"{format_pounds(claim.outstanding, pence=True)} left of claim {claim.key!r}",
+                f"{format_pounds(claim.outstanding, pence=True)} left of claim {shown(claim.key)}",
                 field="amount",
             )
 

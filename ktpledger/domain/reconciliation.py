@@ -329,11 +329,11 @@ def quarter_claim(
 
 def quarter_bounds(text: str) -> tuple[date, date]:
     """`2025Q2` -> (2025-04-01, 2025-06-30)."""
-    from ktpledger.domain.errors import RuleViolation
+    from ktpledger.domain.errors import RuleViolation, shown
 
     cleaned = text.strip().upper()
     if len(cleaned) != 6 or cleaned[4] != "Q" or not cleaned[:4].isdigit() or cleaned[5] not in "1234":
-        raise RuleViolation("R-33", f"quarter must look like 2025Q2, got {text!r}", field="quarter")
+        raise RuleViolation("R-33", f"quarter must look like 2025Q2, got {shown(text)}", field="quarter")
     year, quarter = int(cleaned[:4]), int(cleaned[5])
     start = date(year, 3 * quarter - 2, 1)
     end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)

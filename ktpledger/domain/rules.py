@@ -7,7 +7,8 @@ date of its grant offer (`rule_set_for`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -15,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import round_pound_down, round_pound_half_up
 
 MONTHS_PER_YEAR = Decimal(12)
@@ -123,6 +124,12 @@ class RuleSet:
         """The categories a project of `methodology` has, in the guidance tables' order."""
         return tuple(rule.category for rule in self.categories[methodology])
 
+    def claimable(self, methodology: Methodology) -> tuple[Category, ...]:
+        """The lines a project of `methodology` budgets, claims and vires: all but the derived one."""
+        return tuple(
+            rule.category for rule in self.categories[methodology] if rule.kind is not LimitKind.DERIVED
+        )
+
     def category_rule(self, methodology: Methodology, category: Category) -> CategoryRule:
         """The rule of `category`; `RuleViolation` (R-01) if the methodology has no such category."""
         for rule in self.categories[methodology]:
@@ -130,7 +137,7 @@ class RuleSet:
                 return rule
         raise RuleViolation(
             "R-01",
-            f"category {category.value!r} does not exist for a {methodology.value} project; "
+            f"category {shown(category.value)} does not exist for a {methodology.value} project; "
             f"use one of {', '.join(c.value for c in self.categories_for(methodology))}",
             field="category",
         )
@@ -139,7 +146,7 @@ class RuleSet:
         """Whole months within the range the ledger accepts (R-02)."""
         if isinstance(months, bool) or not isinstance(months, int):
             raise RuleViolation(
-                "R-02", f"months must be a whole number of months, got {months!r}", field="months"
+                "R-02", f"months must be a whole number of months, got {shown(months)}", field="months"
             )
         if not self.min_months <= months <= self.max_months:
             raise RuleViolation(
@@ -259,11 +266,43 @@ def rule_set_for(on: date) -> RuleSet:
 
 
 def parse_choice(kind: type[E], value: object, *, field: str, rule: str = "R-01") -> E:
-    """`value` as a member of `kind`, or `RuleViolation` listing the accepted names."""
+    """`value` as a member of `kind`, or `RuleViolation` naming the nearest and listing the accepted names."""
     try:
         if not isinstance(value, str):
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        accepted = ", ".join(member.value for member in kind)
-        raise RuleViolation(rule, f"unknown {field} {value!r}; use one of {accepted}", field=field) from None
+        names = [member.value for member in kind]
+        near = near_name(value, names)
+        hint = f"did you mean {near}? Use" if near else "use"
+        raise RuleViolation(
+            rule, f"unknown {field} {shown(value)}; {hint} one of {', '.join(names)}", field=field
+        ) from None
+
+
+def near_name(typed: object, names: Iterable[str]) -> str | None:
+    """The one of `names` nearest to what was typed, if any is near enough to be a slip (difflib),
+    else the only one that contains it ("travel" for travel_subsistence)."""
+    if not isinstance(typed, str):
+        return None
+    text, candidates = typed.strip().lower(), list(names)
+    found = difflib.get_close_matches(text, candidates, n=1, cutoff=0.6)
+    if found:
+        return found[0]
+    containing = [name for name in candidates if len(text) >= 4 and text in name]
+    return containing[0] if len(containing) == 1 else None
+
+
+def lines_text(lines: Sequence[Category]) -> str:
+    return ", ".join(line.value for line in lines)
+
+
+def offer_lines(opening: str, lines: Sequence[Category], whose: str, *, typed: object = None) -> str:
+    """A refusal about a cost category: `opening`, then the nearest of `lines` to a misspelt name
+    `typed`, then `lines` themselves as `whose` ("the lines of KTP-0042, a fec project, are")."""
+    near = near_name(typed, [category.value for category in Category])
+    if near not in {line.value for line in lines}:  # no hint towards a line this project has not
+        near = None
+    if near is None:
+        return f"{opening}; {whose} {lines_text(lines)}"
+    return f"{opening}; did you mean {near}? {whose[:1].upper()}{whose[1:]} {lines_text(lines)}"

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
-from ktpledger.adapters.tables import alerts, allowance_lines
+from ktpledger.adapters.tables import alerts, allowance_lines, notifications
 from ktpledger.domain.alert_views import findings, present
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.project import ProjectState
@@ -45,8 +45,28 @@ def projected_lines(database: Database, projects: Iterable[str]) -> dict[str, di
     return found
 
 
+def suppressed(database: Database, alert_ids: Iterable[int]) -> set[int]:
+    """The alerts whose every notification was suppressed (raised again soon after resolving)."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return set()
+    query = select(notifications.c.alert_id, notifications.c.status).where(
+        notifications.c.alert_id.in_(bindparam("ids", expanding=True))
+    )
+    statuses: dict[int, set[str]] = {}
+    with database.read() as connection:
+        for row in connection.execute(query, {"ids": ids}):
+            statuses.setdefault(int(row.alert_id), set()).add(row.status)
+    return {alert_id for alert_id, found in statuses.items() if found == {"suppressed"}}
+
+
 def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[dict[str, Any]]:
-    """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message."""
+    """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message;
+    `notified` is false for an alert that is not (and will not be) sent: raised and resolved within
+    one append, or raised again soon after the same alert resolved."""
+    quietened = suppressed(database, (row["id"] for row in rows if row.get("notified", True)))
+    if quietened:
+        rows = [{**row, "notified": False} if row["id"] in quietened else row for row in rows]
     projects = {row["project"] for row in rows}
     facts = project_facts(database, projects)
     forecasting = {

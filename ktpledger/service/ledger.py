@@ -7,7 +7,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
-from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, parse_event
+from ktpledger.domain.errors import RuleViolation, shown
+from ktpledger.domain.events import Event, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent
 
@@ -87,6 +87,10 @@ class StateCache:
             self._states.pop(project, None)
 
 
+class ReadOnlyLedger(RuntimeError):
+    """An append on a ledger opened for reading (a programming error, never the user's input)."""
+
+
 def load_json_lines(text: str) -> list[object]:
     """JSON Lines as parsed objects, money as `Decimal`; a bad line becomes a `RuleViolation` in place."""
     items: list[object] = []
@@ -121,9 +125,16 @@ class Ledger:
     """The append-only ledger on one database. `on_appended` is called after each commit with the
     projects that gained events (the composition root wires it to the projection tasks)."""
 
-    def __init__(self, database: Database, on_appended: Callable[[set[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        on_appended: Callable[[set[str]], None] | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.database = database
         self.on_appended = on_appended
+        self.read_only = read_only  # a reader's ledger: `append` refuses
         self._cache = StateCache()
         # Cached states are read by the one-round-trip path outside any database lock: this keeps
         # it from seeing a state half-way through being folded by another thread.
@@ -137,6 +148,8 @@ class Ledger:
     def append(self, submissions: Iterable[object]) -> list[AppendResult]:
         """Append each submitted event (a mapping, or a `RuleViolation` from parsing) on its own:
         a rejected one records nothing and does not stop the others."""
+        if self.read_only:
+            raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         results: list[AppendResult | None] = []
         parsed: list[tuple[int, Event]] = []
         for index, raw in enumerate(submissions):
@@ -157,7 +170,26 @@ class Ledger:
         if parsed:
             for index, result in self._append_parsed(parsed).items():
                 results[index] = result
-        return [result for result in results if result is not None]
+        return self._reworded([result for result in results if result is not None])
+
+    def _reworded(self, results: list[AppendResult]) -> list[AppendResult]:
+        """Categories refused while parsing, reworded with the lines of the project each was for,
+        when that project exists (parsing cannot know its methodology); read once the others of
+        the batch are appended, so an offer earlier in the same batch counts."""
+        unknown = [
+            result
+            for result in results
+            if isinstance(result.error, UnknownCategory) and result.error.lines is None and result.project
+        ]
+        if not unknown:
+            return results
+        states = self.facts(sorted({result.project for result in unknown if result.project}))
+        reworded = {}
+        for result in unknown:
+            state = states.get(result.project or "")
+            if state is not None and state.exists and isinstance(result.error, UnknownCategory):
+                reworded[result.index] = replace(result, error=state.category_refusal(result.error))
+        return [reworded.get(result.index, result) for result in results]
 
     def _send_one(self, row: dict[str, Any]) -> int | None:
         """`ktpledger_append_one` on this ledger's own autocommit connection (one per process, kept
@@ -275,7 +307,7 @@ class Ledger:
                 else:
                     error = RuleViolation(
                         "R-30",
-                        f"key {event.key!r} of project {event.project} was recorded (version {seen[1]}) with "
+                        f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
                         "other content; a recorded event is never changed: use a new key, or a reversal",
                         field="key",
                     )

@@ -35,7 +35,7 @@ from ktpledger.adapters.tables import (
 )
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.domain.money import format_money
 from ktpledger.domain.project import ProjectState
@@ -490,7 +490,7 @@ class Projector:
         with self.database.read() as connection:
             stream = ledger_store.stream(connection, project)
             if not stream:
-                raise RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
+                raise unknown_project(project, ledger_store.projects(connection), self.database.shown_url)
             if as_of is not None:
                 state = state_as_of(project, ((i.event(), i.version, i.hash) for i in stream), as_of)
                 if not state.exists:

@@ -14,7 +14,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import line_forecast
 from ktpledger.domain.allowances import allowances
-from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import ZERO, format_money
@@ -38,8 +38,8 @@ TOTALS = ("original_budget", "final_budget", "claimed", "eligible", "ineligible"
 def _stream(database: Database, project: str) -> list[RecordedEvent]:
     with database.read() as connection:
         stream = ledger_store.stream(connection, project)
-    if not stream:
-        raise RuleViolation("R-31", f"unknown project {project!r}: it has no events", field="project")
+        if not stream:
+            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
     return stream
 
 

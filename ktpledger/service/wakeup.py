@@ -27,6 +27,14 @@ class WakeUp(Protocol):
     def projects_changed(self, projects: set[str]) -> None: ...
 
 
+class Asleep:
+    """The wake-up of a read-only App (`bootstrap(read_only=True)`): nothing is appended, so
+    nothing is woken, and no delivery runs."""
+
+    def projects_changed(self, projects: set[str]) -> None:
+        return None
+
+
 class InProcess:
     """Catch the projections up right away in this process, then give delivery a turn (in the
     composition root, a request to its `BackgroundDelivery`: the append does not wait for it)."""

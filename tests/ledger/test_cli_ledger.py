@@ -88,6 +88,7 @@ def test_record_of_a_missing_file_is_a_usage_error(sqlite_url: str, tmp_path: Pa
 
 
 def test_events_of_an_unknown_project_exits_1(sqlite_url: str) -> None:
+    assert run(sqlite_url, "db", "upgrade")[0] == 0
     code, _, err = run(sqlite_url, "events", "KTP-0000")
     assert code == 1 and "R-31" in err
 

@@ -137,6 +137,7 @@ def test_a_raise_soon_after_the_same_alert_resolved_is_recorded_but_not_notified
     assert statuses[first["id"]][0] in SENT
     assert statuses[second["id"]][0] == "suppressed"
     assert f"within 24 h of alert {first['id']} resolving" in (statuses[second["id"]][1] or "")
+    assert (first["notified"], second["notified"]) == (True, False)
 
 
 def test_with_no_window_every_new_raise_is_notified(app: App) -> None:

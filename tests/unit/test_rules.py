@@ -113,7 +113,7 @@ def test_parse_choice_refuses_unknown_business_type_with_the_rule_given() -> Non
     assert caught.value.rule == "R-03"
     for name in ("sme", "large", "not_for_profit", "public_sector"):
         assert name in caught.value.message
-    assert "'charity'" in caught.value.message
+    assert '"charity"' in caught.value.message
 
 
 # --- R-01 parties and categories -------------------------------------------------------------
