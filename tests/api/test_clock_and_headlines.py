@@ -17,6 +17,7 @@ from ktpledger.service.projections import comparable
 from tests.api.conftest import bearer, money
 from tests.api.test_dashboard import figures, sign_in
 from tests.ledger.factory import PROJECT, claim, offer
+from tests.reconciliation.test_overheads_and_claims import NON_FEC_BUDGET
 
 D = Decimal
 
@@ -130,17 +131,12 @@ def test_the_headline_is_the_tables_total_and_the_forecast_says_how_far_over(
 def test_a_non_fec_projects_headline_counts_the_derived_overheads(
     app: App, client: TestClient, tokens: dict[str, str]
 ) -> None:
-    budget = {
-        "associate_employment": "45001",
-        "academic_secretarial_support": "15000",
-        "associate_development": "2000",
-        "travel_subsistence": "1250",
-        "consumables": "2000",
-    }
     record(
         app,
         [
-            offer(start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=budget),
+            offer(
+                start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=NON_FEC_BUDGET
+            ),
             claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
         ],
     )
@@ -158,17 +154,12 @@ def test_a_non_fec_projects_headline_counts_the_derived_overheads(
 def test_the_derived_overheads_forecast_stops_at_its_budget(
     app: App, client: TestClient, tokens: dict[str, str]
 ) -> None:
-    budget = {
-        "associate_employment": "45001",
-        "academic_secretarial_support": "15000",
-        "associate_development": "2000",
-        "travel_subsistence": "1250",
-        "consumables": "2000",
-    }
     record(
         app,
         [
-            offer(start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=budget),
+            offer(
+                start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=NON_FEC_BUDGET
+            ),
             claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
             claim("support", "3750.00", category="academic_secretarial_support", date="2025-03-31"),
         ],
