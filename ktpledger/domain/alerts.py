@@ -121,17 +121,27 @@ class Forecast:
         }
 
 
+def forecast_month(start: date, months: int, on: date) -> int:
+    """The project's month on `on` as the forecast counts it: 1 .. months."""
+    return max(1, min(month_number(start, on), months))
+
+
+def forecast_figure(spent: Decimal, month: int, months: int) -> Decimal:
+    """R-41's forecast: spend to date carried at its average monthly rate to the end date."""
+    return round_penny_half_up(spent / month * months)
+
+
 def forecast_at_end(spent: Decimal, budget: Decimal, *, start: date, months: int, on: date) -> Forecast:
     """The forecast at the end date of a line with `spent` so far, judged on `on` (R-41): the one
     forecast every reader shows (CLI, API, dashboard, claim pack) and the alerts judge."""
-    month = max(1, min(month_number(start, on), months))
+    month = forecast_month(start, months, on)
     return Forecast(
         as_of=on,
         month=month,
         months=months,
         spent=spent,
         budget=budget,
-        forecast=round_penny_half_up(spent / month * months),
+        forecast=forecast_figure(spent, month, months),
     )
 
 
@@ -195,11 +205,16 @@ def _line_conditions(
                 "rule": "R-14",
                 "message": "a virtual business's associate travel is the business's own cost",
             }
-    if not state.closed:
+    # This runs on every event: the figure is compared first, the Forecast built only when it holds
+    # (the same test as `Forecast.overspend`).
+    month = forecast_month(state.start, state.months, on)
+    if not state.closed and month >= FORECAST_FROM_MONTH:
         forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
-        forecast = forecast_at_end(spent, budget, start=state.start, months=state.months, on=on)
-        if forecast.overspend(raised=forecast_key in raised):
-            found[forecast_key] = forecast.detail()
+        bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
+        if forecast_figure(spent, month, state.months) > bar:
+            found[forecast_key] = forecast_at_end(
+                spent, budget, start=state.start, months=state.months, on=on
+            ).detail()
     return found
 
 

@@ -133,7 +133,7 @@ class LiveProject:
             or self._month != self._clock_month()
         )
         self._recompute(touched, all_conditions=everything)
-        changes = AlertChanges(reason=resolution_reason(event))
+        changes = AlertChanges()
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
         if not changed:
@@ -145,6 +145,8 @@ class LiveProject:
             new.update(self.line_conditions[category])
         changes.raised = {key: detail for key, detail in new.items() if key not in old}
         changes.resolved = sorted(key for key in old if key not in new)
+        if changes.resolved:
+            changes.reason = resolution_reason(event)
         return changes
 
     def apply_append(self, items: Sequence[RecordedEvent]) -> list[AlertStep]:
@@ -152,12 +154,16 @@ class LiveProject:
         steps: list[AlertStep] = []
         for item in items:
             changes = self.apply(item.event(), item.version, item.hash)
-            steps += [AlertStep(item.version, key, False, reason=changes.reason) for key in changes.resolved]
-            steps += [
-                AlertStep(item.version, key, True, detail=detail)
-                for key, detail in sorted(changes.raised.items())
-            ]
-        return settle_append(steps)
+            if changes.resolved:
+                steps += [
+                    AlertStep(item.version, key, False, reason=changes.reason) for key in changes.resolved
+                ]
+            if changes.raised:
+                steps += [
+                    AlertStep(item.version, key, True, detail=detail)
+                    for key, detail in sorted(changes.raised.items())
+                ]
+        return settle_append(steps) if steps else steps
 
     def _clock_month(self) -> int:
         assert self.latest is not None
