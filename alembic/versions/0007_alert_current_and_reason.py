@@ -1,6 +1,6 @@
 """Alerts keep what is true now beside what was true at the raise, and why they were resolved.
 
-- `alerts.current`: the figures of an open alert's condition as the ledger now stands (JSON; NULL
+- `alerts.current`: the figures of an open sub-limit or ineligible-claim alert as the ledger now stands (JSON; NULL for line kinds, whose figures are the allowance line's; NULL
   once resolved). `detail` stays the figures at the raise, for the audit trail.
 - `alerts.resolved_reason`: `closed`, `lmc_decision`, `reversal` or `no_longer_holds`.
 - `alerts.quiet`: raised and resolved within one append, so never notified.

@@ -1,7 +1,9 @@
 """How every reader shows an alert: what was true at the raise, what is true now, in a sentence.
 
-An alert row keeps `detail`, the figures when it was raised (the audit trail), and `current`, the
-figures of its condition as the ledger now stands (kept by the projection). Readers (the CLI, the
+An alert row keeps `detail`, the figures when it was raised (the audit trail). Its current
+figures, the figures of its condition as the ledger now stands, come from the allowance line for
+thresholds, over-budget and over-cap alerts (`alerts.line_figures`, the same figures the condition
+gives) and from the projection's `current` for sub-limits and ineligible claims. Readers (the CLI, the
 API, the dashboard, notifications sent later, the claim pack) show the current figures of an open
 alert, labelled as such, through `present`; so none of them can say "£296 over" beside a table
 that says £995 ineligible.
@@ -20,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.alerts import AlertKind, clock_findings, forecast_at_end
+from ktpledger.domain.alerts import AlertKind, clock_findings, forecast_at_end, line_figures
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.project import ProjectState
@@ -53,6 +55,11 @@ def present(
                 line.spent, line.budget, start=state.start, months=state.months, on=today
             )
             current = {**forecast.detail(), "holds": forecast.overspend(raised=True)}
+        elif line is not None:
+            subject = str((alert.get("detail") or {}).get("threshold", ""))  # a threshold's subject
+            current = line_figures(kind, subject, line) or current
+        if current is None:
+            current = alert.get("detail")  # no allowance line to read: cannot happen once caught up
         shown["current"] = current
         shown["message"] = message(kind, category, current or {})
     else:

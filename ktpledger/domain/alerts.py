@@ -176,25 +176,12 @@ def _line_conditions(
     if budget > 0 and not state.closed:
         for threshold in THRESHOLDS:
             if spent >= budget * threshold:
-                found[AlertKey(category, AlertKind.THRESHOLD, f"{threshold:.2f}")] = {
-                    "threshold": f"{threshold:.2f}",
-                    "spent": format_money(spent),
-                    "budget": format_money(budget),
-                }
+                subject = f"{threshold:.2f}"
+                found[AlertKey(category, AlertKind.THRESHOLD, subject)] = _threshold(line, subject)
     if spent > budget:
-        found[AlertKey(category, AlertKind.OVER_BUDGET)] = {
-            "spent": format_money(spent),
-            "budget": format_money(budget),
-            "excess": format_money(spent - budget),
-            "message": "the excess is ineligible until an LMC decision covers it",
-        }
+        found[AlertKey(category, AlertKind.OVER_BUDGET)] = _over_budget(line)
     if line.maximum is not None and spent > line.maximum:
-        found[AlertKey(category, AlertKind.OVER_CAP)] = {
-            "spent": format_money(spent),
-            "maximum": format_money(line.maximum),
-            "excess": format_money(spent - line.maximum),
-            "message": "spend above a maximum is ineligible whatever the LMC decides",
-        }
+        found[AlertKey(category, AlertKind.OVER_CAP)] = _over_cap(line, line.maximum)
     found.update(_sub_limits(state, line))
     if state.offer is not None and state.offer.virtual:
         for key in line.exclusions.associate_travel_claims:
@@ -216,6 +203,48 @@ def _line_conditions(
                 spent, budget, start=state.start, months=state.months, on=on
             ).detail()
     return found
+
+
+# The kinds whose figures follow from the allowance line alone (and, for the forecast, the
+# project's period): readers work their current figures out from the line as it stands, so the
+# projection keeps `current` only for the others (sub-limits, ineligible claims).
+LINE_KINDS = frozenset(
+    {AlertKind.THRESHOLD, AlertKind.OVER_BUDGET, AlertKind.OVER_CAP, AlertKind.FORECAST_OVERSPEND}
+)
+
+
+def _threshold(line: Allowance, subject: str) -> dict[str, Any]:
+    return {"threshold": subject, "spent": format_money(line.spent), "budget": format_money(line.budget)}
+
+
+def _over_budget(line: Allowance) -> dict[str, Any]:
+    return {
+        "spent": format_money(line.spent),
+        "budget": format_money(line.budget),
+        "excess": format_money(line.spent - line.budget),
+        "message": "the excess is ineligible until an LMC decision covers it",
+    }
+
+
+def _over_cap(line: Allowance, maximum: Decimal) -> dict[str, Any]:
+    return {
+        "spent": format_money(line.spent),
+        "maximum": format_money(maximum),
+        "excess": format_money(line.spent - maximum),
+        "message": "spend above a maximum is ineligible whatever the LMC decides",
+    }
+
+
+def line_figures(kind: str, subject: str, line: Allowance) -> dict[str, Any] | None:
+    """The figures of a threshold, over-budget or over-cap alert on `line` as it now stands (the
+    same figures `conditions` gives while the condition holds); None for other kinds."""
+    if kind == AlertKind.THRESHOLD:
+        return _threshold(line, subject)
+    if kind == AlertKind.OVER_BUDGET:
+        return _over_budget(line)
+    if kind == AlertKind.OVER_CAP and line.maximum is not None:
+        return _over_cap(line, line.maximum)
+    return None
 
 
 def _sub_limits(state: ProjectState, line: Allowance) -> Conditions:

@@ -16,6 +16,7 @@ from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.tables import alerts, allowance_lines, notifications
 from ktpledger.domain.alert_views import findings, present
+from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.project import ProjectState
 from ktpledger.service.ledger import fold
@@ -69,10 +70,9 @@ def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: dat
         rows = [{**row, "notified": False} if row["id"] in quietened else row for row in rows]
     projects = {row["project"] for row in rows}
     facts = project_facts(database, projects)
-    forecasting = {
-        row["project"] for row in rows if row["status"] == "open" and row["kind"] == "forecast_overspend"
-    }
-    lines = projected_lines(database, forecasting)
+    # Open alerts of the line kinds are shown with the allowance line as it stands.
+    reading = {row["project"] for row in rows if row["status"] == "open" and row["kind"] in LINE_KINDS}
+    lines = projected_lines(database, reading)
     return [
         present(
             row,

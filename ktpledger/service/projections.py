@@ -33,7 +33,7 @@ from ktpledger.adapters.tables import (
     projection_heads,
     trackers,
 )
-from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.live import AlertStep, LiveProject, appends
@@ -537,7 +537,8 @@ def alert_row(
         "kind": str(key.kind),
         "subject": key.subject,
         "detail": figures,
-        "current": figures,
+        # A line kind's figures now are the allowance line's: readers work them out (LINE_KINDS).
+        "current": None if key.kind in LINE_KINDS else figures,
         "status": "open",
         "raised_at_version": version,
         "resolved_at_version": None,
@@ -556,6 +557,8 @@ def _current_changes(
     holding = live.conditions()
     rows = []
     for key, written in open_alerts.items():
+        if key.kind in LINE_KINDS:
+            continue  # figured from the allowance line by readers: nothing to write per event
         detail = holding.get(key)
         if detail is None:
             continue  # cannot happen: every open alert's condition holds, or a step resolved it
@@ -719,7 +722,8 @@ def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fol
             open_rows[step.key] = row
     holding = live.conditions()
     for key, row in open_rows.items():
-        row["current"] = json.dumps(holding[key], sort_keys=True)
+        if key.kind not in LINE_KINDS:
+            row["current"] = json.dumps(holding[key], sort_keys=True)
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
     head = stream[-1]
     folded.heads.append(
