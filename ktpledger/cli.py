@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import wraps
@@ -29,7 +28,7 @@ from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation, unknown_project
-from ktpledger.domain.events import parse_date
+from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import category_label as label_of
 from ktpledger.domain.labels import kind_label
 from ktpledger.domain.money import format_pounds
@@ -270,12 +269,6 @@ def wait_for_projections(application: App, wait: bool, *, timeout: float = WAIT_
             )
             raise typer.Exit(1)
         time.sleep(0.05)
-
-
-def parse_day(text: str | None, *, field: str) -> date | None:
-    if text is None:
-        return None
-    return parse_date(text, name=field, rule="R-40")
 
 
 @app.command()

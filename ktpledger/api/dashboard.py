@@ -28,7 +28,7 @@ from ktpledger.api.security import COOKIE, application, bearer, check_read, prin
 from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_date
+from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
 
 HERE = Path(__file__).parent
@@ -182,7 +182,7 @@ def logout(request: Request) -> RedirectResponse:
 def reading_day(request: Request, app: App) -> date:
     """The day the page judges time on: `?today=YYYY-MM-DD` (reports, tests) or today."""
     text = request.query_params.get("today")
-    return app.settings.reading_day(None if text is None else parse_date(text, name="today", rule="R-40"))
+    return app.settings.reading_day(parse_day(text, field="today"))
 
 
 def day_query(request: Request) -> str:

@@ -7,7 +7,6 @@ parse money as decimals, hands the append to the threadpool with `run_in_threadp
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +21,7 @@ from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation, unknown_project
-from ktpledger.domain.events import parse_date
+from ktpledger.domain.events import parse_day
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.statements import claim_pack, reconciliation
@@ -51,11 +50,6 @@ ERROR_SCHEMA = {
     },
     "required": ["error"],
 }
-
-
-def parse_day(text: str | None, *, field: str) -> date | None:
-    """A query's date, or None; a bad one is a 422 naming the field."""
-    return None if text is None else parse_date(text, name=field, rule="R-40")
 
 
 TODAY_HELP = (

@@ -26,7 +26,7 @@ from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import LimitKind
-from ktpledger.domain.timeline import Phase, month_end, position, state_as_of
+from ktpledger.domain.timeline import Phase, month_end_states, position
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import fold
 
@@ -116,9 +116,7 @@ def spend_series(
     `allowances --as-of` gives them (the derived overheads' earned amount included)."""
     events = [(item.event(), item.version, item.hash) for item in stream]
     series = []
-    for month in range(1, through + 1):
-        ends = month_end(start, month)
-        state = state_as_of(project, events, ends)
+    for month, ends, state in month_end_states(project, events, start, through):
         lines = allowances(state) if state.exists else []
         series.append(
             {

@@ -94,6 +94,12 @@ def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date
         raise RuleViolation(rule, f"{name} is not a calendar date: {shown(value)}", field=name) from None
 
 
+def parse_day(text: str | None, *, field: str) -> date | None:
+    """A reader's optional day (`--as-of`, `--today`, `?today=`): None, or a date as YYYY-MM-DD;
+    anything else is refused naming the field (R-40)."""
+    return None if text is None else parse_date(text, name=field, rule="R-40")
+
+
 def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: bool = False) -> Decimal:
     if name not in data:
         raise RuleViolation("R-22", f'{name} is required: an amount in pounds such as "184.20"', field=name)

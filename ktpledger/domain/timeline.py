@@ -7,7 +7,7 @@ latest event: a project whose end date passed months ago is "ended, not closed",
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -99,3 +99,30 @@ def state_as_of(project: str, events: Iterable[tuple[Event, int, str]], day: dat
         if event.date <= day:
             state.apply(event, version, event_hash)
     return state
+
+
+def month_end_states(
+    project: str, events: Sequence[tuple[Event, int, str]], start: date, through: int
+) -> Iterator[tuple[int, date, ProjectState]]:
+    """For each month 1..`through`, the project as `state_as_of` its last day gives it. The state
+    is folded on from the month before when every event the month adds comes after (by version)
+    those folded already, the usual case, and afresh otherwise; it is the same object each time,
+    to be read before the next one is asked for."""
+    by_date = sorted(events, key=lambda item: (item[0].date, item[1]))
+    state = ProjectState(project=project, track_keys=False)
+    taken, latest = 0, 0
+    for month in range(1, through + 1):
+        ends = month_end(start, month)
+        added: list[tuple[Event, int, str]] = []
+        while taken < len(by_date) and by_date[taken][0].date <= ends:
+            added.append(by_date[taken])
+            taken += 1
+        added.sort(key=lambda item: item[1])
+        if added and added[0][1] < latest:
+            state = state_as_of(project, events, ends)  # an earlier version dated later: fold afresh
+        else:
+            for event, version, event_hash in added:
+                state.apply(event, version, event_hash)
+        if added:
+            latest = max(latest, added[-1][1])
+        yield month, ends, state

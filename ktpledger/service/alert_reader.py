@@ -18,19 +18,8 @@ from ktpledger.adapters.tables import alerts, allowance_lines, notifications
 from ktpledger.domain.alert_views import findings, present
 from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import Allowance
-from ktpledger.domain.project import ProjectState
-from ktpledger.service.ledger import fold
+from ktpledger.service.ledger import facts
 from ktpledger.service.projections import alert_json, line_from_row
-
-
-def project_facts(database: Database, projects: Iterable[str]) -> dict[str, ProjectState]:
-    """Each project folded from its offer, LMC decisions and closure only: its period and status."""
-    names = sorted(set(projects))
-    if not names:
-        return {}
-    with database.read() as connection:
-        streams = ledger_store.fact_streams(connection, names)
-    return {name: fold(name, stream) for name, stream in streams.items()}
 
 
 def projected_lines(database: Database, projects: Iterable[str]) -> dict[str, dict[str, Allowance]]:
@@ -69,14 +58,14 @@ def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: dat
     if quietened:
         rows = [{**row, "notified": False} if row["id"] in quietened else row for row in rows]
     projects = {row["project"] for row in rows}
-    facts = project_facts(database, projects)
+    states = facts(database, projects)
     # Open alerts of the line kinds are shown with the allowance line as it stands.
     reading = {row["project"] for row in rows if row["status"] == "open" and row["kind"] in LINE_KINDS}
     lines = projected_lines(database, reading)
     return [
         present(
             row,
-            state=facts.get(row["project"]),
+            state=states.get(row["project"]),
             line=lines.get(row["project"], {}).get(row["category"]),
             today=today,
         )
@@ -108,7 +97,7 @@ def read_alerts(
         rows = [row for row in rows if row["project"] in allowed]
         names = [name for name in names if name in allowed]
     shown = present_alerts(database, rows, today=today)
-    for state in project_facts(database, names).values():
+    for state in facts(database, names).values():
         if state.exists:
             shown += findings(state, today)
     return shown

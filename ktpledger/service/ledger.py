@@ -361,15 +361,8 @@ class Ledger:
         return fold(project, self.stream(project))
 
     def facts(self, projects: list[str]) -> dict[str, ProjectState]:
-        """Each project folded from its offer, LMC decisions and closure only (its title, period,
-        status and budget), with `version` set to the project's head: cheap for many projects."""
-        with self.database.read() as connection:
-            streams = ledger_store.fact_streams(connection, projects)
-            head = ledger_store.heads(connection, projects)
-        states = {name: fold(name, stream) for name, stream in streams.items()}
-        for name, state in states.items():
-            state.version = head.get(name, state.version)
-        return states
+        """Each project folded from its offer, LMC decisions and closure only (`facts`)."""
+        return facts(self.database, projects)
 
     def projects(self) -> list[str]:
         with self.database.read() as connection:
@@ -399,6 +392,21 @@ class Ledger:
                 checked += 1
                 version, prev = item.version, item.hash
         return checked, None
+
+
+def facts(database: Database, projects: Iterable[str]) -> dict[str, ProjectState]:
+    """Each project folded from its offer, LMC decisions and closure only (its title, period,
+    status and budget), with `version` set to the project's head: cheap for many projects."""
+    names = sorted(set(projects))
+    if not names:
+        return {}
+    with database.read() as connection:
+        streams = ledger_store.fact_streams(connection, names)
+        head = ledger_store.heads(connection, names)
+    states = {name: fold(name, stream) for name, stream in streams.items()}
+    for name, state in states.items():
+        state.version = head.get(name, state.version)
+    return states
 
 
 def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) -> dict[str, Any]:

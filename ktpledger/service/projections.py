@@ -42,10 +42,12 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category
 from ktpledger.domain.timeline import state_as_of
+from ktpledger.settings import RENOTIFY_AFTER_HOURS
 
 PENNY = Decimal("0.01")
 SWEEPER = "sweeper"
-RENOTIFY_AFTER = timedelta(hours=24)  # an alert raised again this soon after resolving is not notified again
+# An alert raised again this soon after the same alert resolved is recorded but not notified.
+RENOTIFY_AFTER = timedelta(hours=RENOTIFY_AFTER_HOURS)
 
 
 def to_pence(amount: Decimal) -> int:
@@ -340,7 +342,7 @@ class Projector:
             if inserted is None:
                 continue  # this crossing was raised already
             alert_id = int(inserted)
-            open_alerts[key] = row["current"]
+            open_alerts[key] = row["current"] or ""  # "" for a line kind: nothing is written for it
             new_ids.append(alert_id)
             why = (
                 "raised and resolved within one append"

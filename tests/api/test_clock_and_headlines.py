@@ -26,6 +26,13 @@ def record(app: App, items: list[dict[str, Any]]) -> None:
     assert all(r.status == "recorded" for r in app.ledger.append(items))
 
 
+def non_fec_offer() -> dict[str, Any]:
+    """Non-fec SME (60%), 12 months from 2025-01-01; overheads budget 16,560 (R-19, R-20)."""
+    return offer(
+        start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=NON_FEC_BUDGET
+    )
+
+
 def history() -> list[dict[str, Any]]:
     return [
         offer(),
@@ -134,9 +141,7 @@ def test_a_non_fec_projects_headline_counts_the_derived_overheads(
     record(
         app,
         [
-            offer(
-                start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=NON_FEC_BUDGET
-            ),
+            non_fec_offer(),
             claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
         ],
     )
@@ -157,9 +162,7 @@ def test_the_derived_overheads_forecast_stops_at_its_budget(
     record(
         app,
         [
-            offer(
-                start="2025-01-01", date="2024-12-01", months=12, methodology="non_fec", budget=NON_FEC_BUDGET
-            ),
+            non_fec_offer(),
             claim("salary", "11250.25", category="associate_employment", date="2025-03-31"),
             claim("support", "3750.00", category="academic_secretarial_support", date="2025-03-31"),
         ],

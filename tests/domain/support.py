@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.events import parse_event
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import Event, parse_event
 from ktpledger.domain.project import ProjectState
 from tests.ledger.factory import PROJECT
 
@@ -22,6 +23,26 @@ def build(*raws: dict[str, Any], project: str = PROJECT) -> ProjectState:
         state.check(event)
         state.apply(event, version)
     return state
+
+
+def fold_accepted(
+    project: str, raws: list[dict[str, Any]]
+) -> tuple[ProjectState, list[tuple[Event, int, str]]]:
+    """`raws` folded in where the rules accept them, the rest skipped (generated histories hold
+    refusals: a reversal of a claim reversed in full, a revision below the spend ...); the offer
+    must be accepted. Returns the state and the accepted events as (event, version, hash)."""
+    state = ProjectState(project=project)
+    events: list[tuple[Event, int, str]] = []
+    for raw in raws:
+        parsed = parse_event(raw)
+        try:
+            state.check(parsed)
+        except RuleViolation:
+            assert state.exists, "the offer must be valid"
+            continue
+        events.append((parsed, len(events) + 1, ""))
+        state.apply(parsed, len(events))
+    return state, events
 
 
 def lines(state: ProjectState) -> dict[str, Allowance]:

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import cost_project, parse_request
-from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import (
@@ -35,6 +34,7 @@ from ktpledger.domain.reconciliation import (
     reconcile,
 )
 from ktpledger.service.statements import claim_pack, reconciliation
+from tests.domain.support import fold_accepted
 from tests.ledger.factory import claim, decision, event, offer, reversal
 from tests.reconciliation.test_reconciliation import CATEGORIES as ALL_CATEGORIES
 from tests.reconciliation.test_reconciliation import TAGS
@@ -267,17 +267,7 @@ def lives(draw: st.DrawFn) -> list[dict[str, Any]]:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lives())
 def test_the_packs_grant_adds_up_to_the_reconciliations_grant(items: list[dict[str, Any]]) -> None:
-    state = ProjectState(project="KTP-P")
-    events = []
-    for raw in items:
-        parsed = parse_event(raw)
-        try:
-            state.check(parsed)
-        except RuleViolation:
-            assert state.exists, "the offer must be valid"
-            continue  # a revision the rules refuse, a reversal of a claim already reversed in full ...
-        events.append((parsed, len(events) + 1, ""))
-        state.apply(parsed, len(events))
+    state, events = fold_accepted("KTP-P", items)
     total = D(0)
     for quarter in project_quarters(state):
         start, end = quarter_bounds(quarter)

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktpledger.bootstrap import App
-from ktpledger.domain.events import parse_event
 from ktpledger.domain.reconciliation import fold_with_history, reconcile
 from ktpledger.service.statements import claim_pack, reconciliation
+from tests.domain.support import fold_accepted
 from tests.ledger.factory import claim, decision, event, offer, reversal
 
 D = Decimal
@@ -379,20 +379,7 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_every_line_balances_and_totals_sum_the_lines(items: list[dict[str, Any]]) -> None:
-    from ktpledger.domain.errors import RuleViolation
-    from ktpledger.domain.project import ProjectState
-
-    state = ProjectState(project="KTP-H")
-    events = []
-    for raw in items:
-        parsed = parse_event(raw)
-        try:
-            state.check(parsed)
-        except RuleViolation:
-            assert state.exists, "the offer must be valid"
-            continue  # e.g. a reversal of a claim reversed in full already
-        state.apply(parsed, len(events) + 1)
-        events.append((parsed, len(events) + 1, ""))
+    _, events = fold_accepted("KTP-H", items)
     folded, history = fold_with_history("KTP-H", events)
     result = reconcile(folded, history)
     for line in result.lines:
