@@ -122,6 +122,49 @@ trackers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# --- system alerts: the service's own troubles, for administrators (migration 0008) ---------------
+# Not projections of the ledger: `replay` neither deletes nor rebuilds them. Each kind names what it
+# is about in `subject` (a project for `projection_failed`, a channel for `channel_down`); at most one
+# is open per (kind, subject). Their notifications have an outbox of their own, of the same shape as
+# `notifications`.
+
+system_alerts = Table(
+    "system_alerts",
+    metadata,
+    Column("id", Position, Identity(always=False), primary_key=True),
+    Column("kind", String(32), nullable=False),  # projection_failed | channel_down
+    Column("subject", String(200), nullable=False),  # the project, or the channel
+    Column("detail", Text, nullable=False),  # JSON: what went wrong, as it was when raised
+    Column("message", Text, nullable=False),  # a sentence for an administrator
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_reason", Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+system_notifications = Table(
+    "system_notifications",
+    metadata,
+    Column("system_alert_id", BigInteger, primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed | suppressed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+
+Index(
+    "ix_system_alerts_open",
+    system_alerts.c.kind,
+    system_alerts.c.subject,
+    unique=True,
+    postgresql_where=system_alerts.c.status == "open",
+    sqlite_where=system_alerts.c.status == "open",
+)
+Index("ix_system_notifications_due", system_notifications.c.status, system_notifications.c.next_attempt_at)
+
 Index(
     "ix_alerts_open",
     alerts.c.project,
