@@ -5,17 +5,22 @@ Nothing connects at import time; `bootstrap()` returns the objects every entry p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.notifiers import Notifier
+from ktpledger.adapters.signing import Signer, Verifier, load_signer, load_verifier, private_key_exposed
 from ktpledger.notify_settings import build_notifiers
+from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import deliver_due
 from ktpledger.service.projections import Projector
 from ktpledger.service.wakeup import Asleep, BackgroundDelivery, InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
+
+log = logging.getLogger("ktpledger.bootstrap")
 
 
 @dataclass
@@ -27,6 +32,8 @@ class App:
     ledger: Ledger
     projector: Projector
     wakeup: WakeUp
+    checkpoints: Checkpoints
+    verifier: Verifier | None = None  # checks checkpoints' signatures (`verify --against`)
     notifiers: Mapping[str, Notifier] = field(default_factory=dict)
     delivery: BackgroundDelivery | None = None  # the embedded default's alert delivery
     read_only: bool = False  # built for reading: no delivery, no wake-up, its ledger refuses appends
@@ -49,6 +56,7 @@ def bootstrap(
     settings = settings or Settings.from_env()
     if read_only and wakeup is not None:
         raise ValueError("a read-only App wakes nothing: give no wakeup")
+    signer, verifier = checkpoint_keys(settings)
     database = Database(build_engine(settings.database_url))
     if read_only:
         return App(
@@ -57,6 +65,8 @@ def bootstrap(
             ledger=Ledger(database, read_only=True),
             projector=Projector(database, channels=settings.notify_channels),
             wakeup=Asleep(),
+            checkpoints=Checkpoints(database, signer, read_only=True),
+            verifier=verifier,
             read_only=True,
         )
     notifiers = {
@@ -79,6 +89,23 @@ def bootstrap(
         ledger=ledger,
         projector=projector,
         wakeup=wakeup,
+        checkpoints=Checkpoints(database, signer),
+        verifier=verifier,
         notifiers=notifiers,
         delivery=delivery,
     )
+
+
+def checkpoint_keys(settings: Settings) -> tuple[Signer | None, Verifier | None]:
+    """The checkpoint signer and verifier the settings name (files read here, once); a key file
+    that cannot be used is a ValueError naming it."""
+    signer = None
+    if settings.checkpoint_key:
+        signer = load_signer(settings.checkpoint_key)
+        if private_key_exposed(settings.checkpoint_key):
+            log.warning(
+                "the checkpoint key %s may be read by other users: chmod 600 it", settings.checkpoint_key
+            )
+    if settings.checkpoint_public_key:
+        return signer, load_verifier(settings.checkpoint_public_key)
+    return signer, None if signer is None else Verifier(signer.public)

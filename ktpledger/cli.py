@@ -23,8 +23,12 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from ktpledger.adapters.roles import RoleError
+from ktpledger.adapters.signing import KeyFileError, load_verifier
+from ktpledger.adapters.signing import generate as generate_key_pair
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
+from ktpledger.domain.anchor import Checkpoint, parse_checkpoint
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation, unknown_project
@@ -35,8 +39,10 @@ from ktpledger.domain.money import format_pounds
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import read_alerts
+from ktpledger.service.checkpoints import AnchorReport, Checkpoints, UnknownPosition, verify_against
 from ktpledger.service.ledger import parse_json
-from ktpledger.service.schema import SchemaNotReady, ensure_schema, upgrade
+from ktpledger.service.projection_check import ProjectionCheck, check_projections
+from ktpledger.service.schema import SchemaNotReady, ensure_schema, grant_service_role, renew_grants, upgrade
 from ktpledger.settings import Settings
 from ktpledger.views import costing_json, costing_rows, render_table
 
@@ -174,11 +180,47 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context) -> None:
-    """Create or migrate the schema (Alembic, to head)."""
+def db_upgrade(
+    ctx: typer.Context,
+    grant: list[str] = typer.Option(
+        [], "--grant", help="PostgreSQL: then give this role the service's privileges (repeatable)"
+    ),
+) -> None:
+    """Create or migrate the schema (Alembic, to head). On PostgreSQL, run it as the tables' owner:
+    every role granted the service's privileges before (and each --grant ROLE) is granted them again."""
     with opened(ctx, migrate=False) as application:
         before, after = upgrade(application.database)
         typer.echo(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+        if application.database.dialect != "postgresql":
+            if grant:
+                typer.echo("error: --grant: roles are PostgreSQL's; an SQLite ledger has none", err=True)
+                raise typer.Exit(2)
+            return
+        try:
+            renewed = renew_grants(application.database, grant)
+        except RoleError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        for role in renewed:
+            typer.echo(f"granted {role} the service's privileges (INSERT and SELECT on the ledger)")
+
+
+@db_app.command("grant")
+def db_grant(
+    ctx: typer.Context, role: str = typer.Argument(..., help="the role the service connects as")
+) -> None:
+    """PostgreSQL, as the tables' owner after `db upgrade`: give ROLE exactly what the service needs,
+    INSERT and SELECT on the ledger (never UPDATE, DELETE, TRUNCATE or ALTER), read and write on the
+    projections, tokens and notifications. Prints the statements run."""
+    with opened(ctx, write=False) as application:
+        try:
+            statements = grant_service_role(application.database, role)
+        except RoleError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+    for statement in statements:
+        typer.echo(statement + ";")
+    typer.echo(f"granted {role} the service's privileges", err=True)
 
 
 @app.command()
@@ -196,6 +238,7 @@ def record(
     numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     with opened(ctx) as application:
         results = application.ledger.append(parse_json(line) for _, line in numbered)
+        extend_chain(application)
         wait_for_projections(application, wait)
     for (number, _), result in zip(numbered, results, strict=True):
         sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")
@@ -231,6 +274,17 @@ def events(
     ]
     typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
     typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+
+
+def extend_chain(application: App) -> None:
+    """Record the ledger-wide chain for what was just appended, so later reports read their
+    checkpoint off the record; the events are committed already, so a failure is only logged."""
+    try:
+        application.checkpoints.extend()
+    except Exception:
+        logging.getLogger("ktpledger.checkpoints").warning(
+            "the ledger-wide chain was not extended; the next checkpoint works it out", exc_info=True
+        )
 
 
 def refuse_unknown(application: App, project: str) -> None:
@@ -412,7 +466,9 @@ def reconcile(
 ) -> None:
     """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
     with opened(ctx, write=False) as application:
-        document = statements.reconciliation(application.database, project)
+        document = statements.reconciliation(
+            application.database, project, checkpoints=application.checkpoints
+        )
     write_report(document, "reconciliation", output_format, out)
 
 
@@ -428,7 +484,9 @@ def claim_pack(
     """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
     ineligible, alerts open at the quarter's end and a forecast to the end date."""
     with opened(ctx, write=False) as application:
-        document = statements.claim_pack(application.database, project, quarter)
+        document = statements.claim_pack(
+            application.database, project, quarter, checkpoints=application.checkpoints
+        )
     write_report(document, "claim_pack", output_format, out)
 
 
@@ -508,10 +566,83 @@ def beat(
 
 
 @app.command()
-def verify(ctx: typer.Context) -> None:
-    """Re-check every project's hash chain and versions; exit 1 naming the first bad event."""
+def verify(
+    ctx: typer.Context,
+    against: str | None = typer.Option(
+        None,
+        "--against",
+        help="a checkpoint (`ktpledger checkpoint`, or a report's JSON): check its signature and that the "
+        "ledger up to its position is exactly what it attests",
+    ),
+    public_key: str | None = typer.Option(
+        None,
+        "--public-key",
+        help="the PEM public key to check the checkpoint with (default: KTPLEDGER_CHECKPOINT_PUBLIC_KEY)",
+    ),
+    projections: bool = typer.Option(
+        False,
+        "--projections",
+        help="also recompute every projection from the ledger and name each row that differs",
+    ),
+    output_format: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Re-check every project's hash chain and versions; exit 1 naming the first bad event. With
+    --against and --projections, also the ledger against a signed checkpoint and the projections
+    against the ledger."""
+    checkpoint = read_checkpoint(against) if against is not None else None
     with opened(ctx, write=False) as application:
+        verifier = application.verifier
+        if public_key is not None:
+            try:
+                verifier = load_verifier(public_key, setting="--public-key")
+            except KeyFileError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(2) from None
         checked, problem = application.ledger.verify()
+        anchored = verify_against(application.database, checkpoint, verifier) if checkpoint else None
+        drift = check_projections(application.database) if projections else None
+    ok = problem is None and (anchored is None or anchored.ok) and (drift is None or drift.ok)
+    if output_format is OutputFormat.JSON:
+        document: dict[str, Any] = {
+            "ok": ok,
+            "events_checked": checked,
+            "problem": None
+            if problem is None
+            else {
+                "project": problem.project,
+                "version": problem.version,
+                "position": problem.position,
+                "message": problem.message,
+            },
+        }
+        if anchored is not None:
+            document["against"] = anchored.to_json()
+        if drift is not None:
+            document["projections"] = drift.to_json()
+        print_json(document)
+    else:
+        show_verified(checked, problem, anchored, drift)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def read_checkpoint(path: str) -> Checkpoint:
+    """The checkpoint in the JSON file at `path` (`-`: stdin), or exit 2 saying what is wrong."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return parse_checkpoint(json.loads(text))
+    except (OSError, UnicodeDecodeError) as error:
+        message = f"cannot read {path}: {error}"
+    except ValueError as error:  # bad JSON, or not a checkpoint
+        message = f"{path} is not a ktpledger checkpoint: {error}"
+    typer.echo(f"error: --against: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def show_verified(
+    checked: int, problem: Any, anchored: AnchorReport | None, drift: ProjectionCheck | None
+) -> None:
+    """`verify`'s findings for people: errors on stderr, the summary on stdout."""
     if problem is not None:
         typer.echo(
             f"error: R-30: project {problem.project} version {problem.version} (position {problem.position}): "
@@ -519,8 +650,105 @@ def verify(ctx: typer.Context) -> None:
             err=True,
         )
         typer.echo(f"{checked} events verified before it")
-        raise typer.Exit(1)
-    typer.echo(f"ok: {checked} events verified, every chain intact")
+    else:
+        typer.echo(f"ok: {checked} events verified, every chain intact")
+    if anchored is not None:
+        point = anchored.checkpoint.point
+        signature = anchored.checkpoint.signature
+        by = "unsigned" if signature is None else f"signed by key {signature.key_id}: {anchored.signature}"
+        typer.echo(
+            f"checkpoint at position {point.position}: {point.events} events, chain head {point.head[:16] or '(none)'}, {by}"
+        )
+        for finding in anchored.problems:
+            typer.echo(f"error: R-30: {finding.message}", err=True)
+        for note in anchored.notes:
+            typer.echo(f"note: {note}", err=True)
+        if anchored.ok:
+            typer.echo(
+                f"ok: the ledger up to position {point.position} is exactly what the checkpoint attests"
+            )
+        else:
+            typer.echo(f"the ledger does not match the checkpoint: {len(anchored.problems)} finding(s)")
+    if drift is not None:
+        for item in drift.drifts:
+            typer.echo(f"error: {item.message}", err=True)
+        if drift.ok:
+            typer.echo(
+                f"ok: projections of {drift.projects} projects equal a replay of the ledger ({drift.rows} rows)"
+            )
+        else:
+            typer.echo(f"{len(drift.drifts)} projection row(s) differ from a replay of the ledger")
+
+
+checkpoint_app = typer.Typer(
+    help="Signed checkpoints of the whole ledger (print one with no subcommand).", invoke_without_command=True
+)
+app.add_typer(checkpoint_app, name="checkpoint")
+
+
+@checkpoint_app.callback()
+def checkpoint(
+    ctx: typer.Context,
+    out: str | None = typer.Option(None, "--out", help="write the checkpoint to this file instead of stdout"),
+    position: int | None = typer.Option(
+        None, "--position", min=0, help="the checkpoint at this position (default: the last)"
+    ),
+) -> None:
+    """The checkpoint of the whole ledger now, as JSON: position, events, chain head, and an Ed25519
+    signature with KTPLEDGER_CHECKPOINT_KEY (unsigned without one). Keep it outside the database:
+    `ktpledger verify --against FILE` finds any deletion, truncation or rewrite since."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with opened(ctx, write=False) as application:
+        maker = Checkpoints(application.database, application.checkpoints.signer)  # extends the record
+        try:
+            made = maker.now(position)
+        except UnknownPosition as error:
+            typer.echo(f"error: --position: {error}", err=True)
+            raise typer.Exit(2) from None
+    body = json.dumps(made.to_json(), indent=2) + "\n"
+    if made.signature is None:
+        typer.echo(
+            "warning: unsigned checkpoint: set KTPLEDGER_CHECKPOINT_KEY (make a key with "
+            "`ktpledger checkpoint keygen --out FILE`) so it proves who made it",
+            err=True,
+        )
+    if out is None:
+        sys.stdout.write(body)
+        return
+    try:
+        Path(out).write_text(body, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}: position {made.point.position}, {made.point.events} events", err=True)
+
+
+@checkpoint_app.command("keygen")
+def checkpoint_keygen(
+    out: str = typer.Option(
+        ..., "--out", help="the private key's file (mode 0600); the public key goes to FILE.pub"
+    ),
+) -> None:
+    """Make an Ed25519 key pair for signing checkpoints. Keep the private key off the database's
+    machine and its backups; give auditors the public key."""
+    try:
+        private, public, key = generate_key_pair(Path(out))
+    except KeyFileError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"key {key}: private key {private} (mode 0600), public key {public}")
+    typer.echo(f"export KTPLEDGER_CHECKPOINT_KEY={private.resolve()}")
+    typer.echo(f"export KTPLEDGER_CHECKPOINT_PUBLIC_KEY={public.resolve()}")
+
+
+@checkpoint_app.command("rebuild")
+def checkpoint_rebuild(ctx: typer.Context) -> None:
+    """Make the record of the ledger-wide chain (ledger_chain) again from the ledger as it stands,
+    after it was damaged (on PostgreSQL, as the tables' owner: the service's role cannot delete it)."""
+    with opened(ctx, write=False) as application:
+        point = Checkpoints(application.database).rebuild()
+    typer.echo(f"recorded the chain of {point.events} events, to position {point.position}")
 
 
 @app.command()
@@ -655,7 +883,9 @@ def demo(
                 ]
                 header = ("category", "budget", "spent", "remaining", "eligible", "ineligible")
                 typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5}))
-        document = statements.reconciliation(application.database, PROJECT)
+        document = statements.reconciliation(
+            application.database, PROJECT, checkpoints=application.checkpoints
+        )
         from ktpledger.api.auth import create_token
 
         viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")

@@ -59,6 +59,11 @@ class Settings:
     today: date | None = None
     # An alert raised again this soon after the same alert resolved is recorded but not notified.
     renotify_after: timedelta = timedelta(hours=RENOTIFY_AFTER_HOURS)
+    # Checkpoints (README, "Tamper evidence"): the Ed25519 private key that signs them, and the
+    # public key `verify --against` checks them with (default: the private key's own half). Paths to
+    # PEM files kept outside the database; unset: checkpoints are made unsigned.
+    checkpoint_key: str | None = None
+    checkpoint_public_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +80,8 @@ class Settings:
                 if renotify
                 else timedelta(hours=RENOTIFY_AFTER_HOURS)
             ),
+            checkpoint_key=env.get("KTPLEDGER_CHECKPOINT_KEY") or None,
+            checkpoint_public_key=env.get("KTPLEDGER_CHECKPOINT_PUBLIC_KEY") or None,
         )
 
     def reading_day(self, override: date | None = None) -> date:

@@ -1,7 +1,8 @@
 """Engines and transactions for both backends: SQLite (embedded default) and PostgreSQL.
 
 A write transaction on PostgreSQL takes `LOCK TABLE events IN EXCLUSIVE MODE` before it reads the
-heads it validates against and holds it to commit. That serialises appends (readers are not
+heads it validates against and holds it to commit (through `ktpledger_lock_events()`, migration
+0011, so a service role that may only INSERT and SELECT the ledger can take it). That serialises appends (readers are not
 blocked), so positions are assigned and become visible in the same order: a reader that bookmarks
 "after position P" never misses an event that commits later with a lower number. On SQLite a write
 transaction is `BEGIN IMMEDIATE`, which takes the database's one write lock for the same effect.
@@ -26,7 +27,9 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 WRITE_OPTION = "ktpledger_write"
-LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
+# `LOCK TABLE events IN EXCLUSIVE MODE`, taken as the table's owner: the statement itself needs
+# UPDATE, DELETE or TRUNCATE on `events`, which the service's role does not have (migration 0011).
+LOCK_EVENTS = "SELECT ktpledger_lock_events()"
 PING_AFTER_IDLE = 1.0  # seconds a pooled connection may rest before it is pinged on checkout
 _IDLE_SINCE = "ktpledger_idle_since"
 _OWN_BEGIN = "ktpledger_own_begin"
@@ -72,7 +75,7 @@ def lock_events(
     """Take the append lock in a write transaction opened with `Database.write(lock=False)`, then
     run `then` (a driver-level query and its parameters) under it; returns the rows of `then`.
 
-    PostgreSQL: `LOCK TABLE events IN EXCLUSIVE MODE`. With psycopg, BEGIN, the LOCK and `then` go
+    PostgreSQL: `LOCK TABLE events IN EXCLUSIVE MODE` (`LOCK_EVENTS`). With psycopg, BEGIN, the LOCK and `then` go
     as one simple-protocol query (`then`'s parameters bound client-side, as psycopg quotes them):
     one round trip where there would be three. SQLite: the transaction's `BEGIN IMMEDIATE` already
     holds the lock, so only `then` runs.

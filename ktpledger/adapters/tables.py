@@ -50,6 +50,21 @@ events = Table(
 )
 
 
+# The ledger-wide chain as recorded when it was last extended (migration 0011; `domain/anchor.py`):
+# one row per event in position order, with the number of events up to it and the chain's link at
+# it, so a checkpoint at a recorded position is one row read. Only extended (INSERT), never edited.
+# It is a cache that `verify --against` never trusts: that recomputes the chain from `events`, and
+# uses these rows only to name what changed when their own chain reaches the checkpoint's head.
+ledger_chain = Table(
+    "ledger_chain",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("events", BigInteger, nullable=False),  # events at or before this position
+    Column("project", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),  # the event's own hash
+    Column("link", String(64), nullable=False),  # the ledger-wide chain's link at this event
+)
 # --- projections: derived from the ledger alone, rebuilt by `ktpledger replay` ---------------------
 # Money in projections is integer pence: exact on both backends.
 

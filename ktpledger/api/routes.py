@@ -397,7 +397,7 @@ def reconcile(
 ) -> Response:
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
-    document = reconciliation(app.database, project)
+    document = reconciliation(app.database, project, checkpoints=app.checkpoints)
     return statement(document, "reconciliation", chosen)
 
 
@@ -419,7 +419,7 @@ def quarter_claim(
     if quarter is None:
         raise RuleViolation("R-33", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
-    document = claim_pack(app.database, project, quarter)
+    document = claim_pack(app.database, project, quarter, checkpoints=app.checkpoints)
     return statement(document, "claim_pack", chosen)
 
 

@@ -130,6 +130,29 @@ def _footer(document: Mapping[str, Any], extra: str = "") -> str:
         f"{esc(ledger.get('position'))}, project version {esc(ledger.get('version'))}, head hash "
         f"{esc(ledger.get('head_hash'))}.{esc(extra) if extra else ''} "
         "Amounts are in pounds sterling, exactly as the JSON statement gives them.</p>"
+        + _checkpoint(document)
+    )
+
+
+def _checkpoint(document: Mapping[str, Any]) -> str:
+    """The checkpoint of the whole ledger the report carries, field by field (a reader can type it
+    back as JSON for `ktpledger verify --against`)."""
+    checkpoint = document.get("checkpoint")
+    if not isinstance(checkpoint, Mapping):
+        return ""
+    signature = checkpoint.get("signature")
+    if isinstance(signature, Mapping):
+        signed_by = (
+            f"signed ({esc(signature.get('algorithm'))}) with key {esc(signature.get('key_id'))}: "
+            f"signature {esc(signature.get('value'))}"
+        )
+    else:
+        signed_by = "UNSIGNED: no checkpoint key was configured, so it cannot prove who made it"
+    return (
+        f'<p class="footer">Checkpoint of the whole ledger ({esc(checkpoint.get("format"))}) at position '
+        f"{esc(checkpoint.get('position'))}: {esc(checkpoint.get('events'))} events, chain head "
+        f"{esc(checkpoint.get('chain_head'))}; {signed_by}. Check the ledger against it with "
+        "ktpledger verify --against.</p>"
     )
 
 

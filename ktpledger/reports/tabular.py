@@ -149,6 +149,25 @@ def _ledger(document: Mapping[str, Any]) -> list[Row]:
         ("ledger_position", _int(ledger.get("position"), "ledger.position")),
         ("ledger_version", _int(ledger.get("version"), "ledger.version")),
         ("head_hash", _text(ledger.get("head_hash"))),
+        *_checkpoint(document),
+    ]
+
+
+def _checkpoint(document: Mapping[str, Any]) -> list[Row]:
+    """The checkpoint of the whole ledger, a row per field (none for a document without one)."""
+    checkpoint = document.get("checkpoint")
+    if not isinstance(checkpoint, Mapping):
+        return []
+    signature = checkpoint.get("signature")
+    signed = isinstance(signature, Mapping)
+    return [
+        ("checkpoint_format", _text(checkpoint.get("format"))),
+        ("checkpoint_position", _int(checkpoint.get("position"), "checkpoint.position")),
+        ("checkpoint_events", _int(checkpoint.get("events"), "checkpoint.events")),
+        ("checkpoint_chain_head", _text(checkpoint.get("chain_head"))),
+        ("checkpoint_algorithm", _text(signature.get("algorithm")) if signed else "unsigned"),
+        ("checkpoint_key_id", _text(signature.get("key_id")) if signed else "unsigned"),
+        ("checkpoint_signature", _text(signature.get("value")) if signed else "unsigned"),
     ]
 
 

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from alembic import command
+from ktpledger.adapters import roles
 from ktpledger.adapters.database import Database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,3 +63,20 @@ def ensure_schema(database: Database, *, create_embedded: bool = True) -> None:
         f"the database at {database.engine.url.render_as_string(hide_password=True)} is not at the "
         "current ktpledger schema: run `ktpledger db upgrade` first"
     )
+
+
+def grant_service_role(database: Database, role: str) -> list[str]:
+    """PostgreSQL, as the tables' owner: give `role` the service's privileges and no more (it may
+    only INSERT and SELECT the ledger); returns the statements run. A `roles.RoleError` says why not."""
+    with database.engine.begin() as connection:
+        return roles.grant(connection, role)
+
+
+def renew_grants(database: Database, also: list[str] | None = None) -> list[str]:
+    """After a migration: grant the service's privileges again to every role that had them (and to
+    `also`), so tables a migration added or recreated are covered; returns the roles granted."""
+    with database.engine.begin() as connection:
+        names = sorted(set(roles.granted_roles(connection)) | set(also or ()))
+        for role in names:
+            roles.grant(connection, role)
+    return names

@@ -1,7 +1,9 @@
 """The reconciliation (R-42) and the quarterly claim pack, as JSON documents.
 
 Both are made from the ledger alone and name the ledger position, version and head hash they
-were made from; they hold no time of making, so the same position always gives the same document.
+were made from, and carry the checkpoint of the whole ledger at that position (signed when a key is
+configured; Ed25519 signatures are deterministic); they hold no time of making, so the same
+position always gives the same document.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ktpledger.domain.reconciliation import (
 )
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import LimitKind
+from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import fold as fold_stream
 
 TOTALS = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
@@ -52,6 +55,14 @@ def _ledger(stream: list[RecordedEvent]) -> dict[str, Any]:
     }
 
 
+def _checkpoint(
+    database: Database, checkpoints: Checkpoints | None, ledger: dict[str, Any]
+) -> dict[str, Any]:
+    """The checkpoint of the whole ledger at the report's position (unsigned without `checkpoints`)."""
+    maker = checkpoints if checkpoints is not None else Checkpoints(database, read_only=True)
+    return maker.at(int(ledger["position"])).to_json()
+
+
 def _project(state: ProjectState) -> dict[str, Any]:
     offer = state.offer
     assert offer is not None
@@ -69,9 +80,13 @@ def _project(state: ProjectState) -> dict[str, Any]:
     }
 
 
-def reconciliation(database: Database, project: str) -> dict[str, Any]:
-    """`ktpledger reconcile PROJECT --format json` (CONTRACT.md), with the ledger it was made from."""
+def reconciliation(
+    database: Database, project: str, *, checkpoints: Checkpoints | None = None
+) -> dict[str, Any]:
+    """`ktpledger reconcile PROJECT --format json` (CONTRACT.md), with the ledger it was made from
+    and the checkpoint of the whole ledger there (signed by `checkpoints`)."""
     stream = _stream(database, project)
+    ledger = _ledger(stream)
     state, history = fold_with_history(project, ((item.event(), item.version, item.hash) for item in stream))
     result = reconcile(state, history)
     lines = []
@@ -106,7 +121,8 @@ def reconciliation(database: Database, project: str) -> dict[str, Any]:
         "final": result.final,
         "closed_on": None if state.closed_on is None else state.closed_on.isoformat(),
         "grant_rate": f"{result.grant_rate:.2f}",
-        "ledger": _ledger(stream),
+        "ledger": ledger,
+        "checkpoint": _checkpoint(database, checkpoints, ledger),
         "lines": lines,
         "parental_leave": {
             "incurred": format_money(result.parental_leave_incurred),
@@ -129,14 +145,17 @@ def reconciliation(database: Database, project: str) -> dict[str, Any]:
     }
 
 
-def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]:
+def claim_pack(
+    database: Database, project: str, quarter: str, *, checkpoints: Checkpoints | None = None
+) -> dict[str, Any]:
     """A quarter's claim: spend in the quarter per category, cumulative spend against budget,
     eligible and ineligible, the alerts open at the quarter's end, and a forecast to the end date.
 
     The pack covers the events dated up to the quarter's end; the pack of the quarter holding the
     project's end date (its final claim) covers every event, those dated after the end too (a late
     reversal, a decision after the end), so the grant of a project's packs adds up to its
-    reconciliation's grant exactly."""
+    reconciliation's grant exactly. It carries the checkpoint of the whole ledger at its position,
+    as the reconciliation does."""
     start, end = quarter_bounds(quarter)
     stream = _stream(database, project)
     whole = fold_stream(project, stream)
@@ -196,6 +215,7 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
         for key, detail in sorted(live.conditions().items())
     ]
     rate = state.grant_rate
+    ledger = _ledger(stream)
     claim = quarter_claim(
         project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
     )
@@ -207,7 +227,8 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
         "to": end.isoformat(),
         "final_quarter": until == date.max,
         "grant_rate": f"{rate:.2f}",
-        "ledger": _ledger(stream),
+        "ledger": ledger,
+        "checkpoint": _checkpoint(database, checkpoints, ledger),
         "events_in_pack": len(known),
         "month": month,
         "lines": lines,

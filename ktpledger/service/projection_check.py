@@ -1,0 +1,213 @@
+"""`ktpledger verify --projections`: every projection recomputed from the ledger alone and compared
+with the rows stored, naming each row that differs.
+
+The recomputation is `replay`'s own fold (`fold_projects`), run without writing. The comparison is
+generic over each table's columns: a column the fold gives is compared, except those the live run
+fills with its own time (`updated_at`, `raised_at`, `resolved_at`) or the database numbers (`id`);
+so a column added to a projection and to its fold is compared without a change here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, select
+
+from ktpledger.adapters.database import Database
+from ktpledger.adapters.tables import alerts, allowance_lines, events, projection_heads
+from ktpledger.service.projections import REPLAY_CHUNK, fold_projects
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A projection table: the fold's rows for it (`FoldedRows` field), its key, what is not derived."""
+
+    table: Table
+    rows: str
+    keys: tuple[str, ...]
+    ignored: frozenset[str] = frozenset()
+    json_columns: frozenset[str] = frozenset()
+
+
+SPECS = (
+    TableSpec(projection_heads, "heads", ("project",), frozenset({"updated_at"})),
+    TableSpec(allowance_lines, "lines", ("project", "category")),
+    TableSpec(
+        alerts,
+        "alerts",
+        ("project", "category", "kind", "subject", "raised_at_version"),
+        frozenset({"id", "raised_at", "resolved_at"}),
+        frozenset({"detail", "current"}),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One stored row (or one of its columns) that is not what the ledger gives."""
+
+    table: str
+    project: str
+    key: dict[str, Any]
+    column: str | None  # None: the whole row is missing (stored None) or has no ground (recomputed None)
+    stored: Any
+    recomputed: Any
+
+    @property
+    def message(self) -> str:
+        where = f"{self.table}, project {self.project}" + "".join(
+            f", {name} {value}" for name, value in self.key.items()
+        )
+        if self.column is None and self.stored is None:
+            return f"{where}: no row is stored; the ledger gives {_shown(self.recomputed)}"
+        if self.column is None:
+            return f"{where}: a row is stored ({_shown(self.stored)}) that the ledger does not give"
+        text = (
+            f"{where}: {self.column} is {_shown(self.stored)} stored, {_shown(self.recomputed)} "
+            "recomputed from the ledger"
+        )
+        behind = (
+            isinstance(self.stored, int)
+            and isinstance(self.recomputed, int)
+            and self.stored < self.recomputed
+        )
+        if self.table == "projection_heads" and self.column == "version" and behind:
+            text += " (the projection is behind the ledger: if workers are still catching up, check again)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "project": self.project,
+            "key": {name: _plain(value) for name, value in self.key.items()},
+            "column": self.column,
+            "stored": _plain(self.stored),
+            "recomputed": _plain(self.recomputed),
+            "message": self.message,
+        }
+
+
+@dataclass
+class ProjectionCheck:
+    projects: int = 0
+    rows: int = 0  # rows compared
+    drifts: list[Drift] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.drifts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "projects": self.projects,
+            "rows_compared": self.rows,
+            "differences": [drift.to_json() for drift in self.drifts],
+        }
+
+
+def check_projections(database: Database, *, chunk: int = REPLAY_CHUNK) -> ProjectionCheck:
+    """Recompute every projection from the ledger (without writing) and compare with the tables."""
+    now = datetime.now(UTC)
+    result = ProjectionCheck()
+    with database.read() as connection:
+        # Every project with any event (not only those whose first event is still there).
+        names = list(
+            connection.execute(select(events.c.project).distinct().order_by(events.c.project)).scalars()
+        )
+        result.projects = len(names)
+        for start in range(0, len(names), chunk):
+            group = names[start : start + chunk]
+            folded = fold_projects(connection, group, now)
+            for spec in SPECS:
+                recomputed = [dict(row) for row in getattr(folded, spec.rows)]
+                stored = _stored(connection, spec, group)
+                _compare(spec, stored, recomputed, result)
+        known = set(names)
+        for spec in SPECS:
+            stray = [
+                project
+                for project in connection.execute(select(spec.table.c.project).distinct()).scalars()
+                if project not in known
+            ]
+            if stray:
+                _compare(spec, _stored(connection, spec, stray), [], result)
+    return result
+
+
+def _stored(connection: Connection, spec: TableSpec, projects: Sequence[str]) -> list[dict[str, Any]]:
+    query = select(spec.table).where(spec.table.c.project.in_(bindparam("projects", expanding=True)))
+    return [dict(row._mapping) for row in connection.execute(query, {"projects": list(projects)})]
+
+
+def _compare(
+    spec: TableSpec,
+    stored: Iterable[Mapping[str, Any]],
+    recomputed: Iterable[Mapping[str, Any]],
+    result: ProjectionCheck,
+) -> None:
+    name = spec.table.name
+    have = {tuple(row[key] for key in spec.keys): row for row in stored}
+    want = {tuple(row[key] for key in spec.keys): row for row in recomputed}
+    for key in sorted(set(have) | set(want), key=lambda k: tuple(str(part) for part in k)):
+        result.rows += 1
+        described = dict(zip(spec.keys[1:], key[1:], strict=True))
+        old, new = have.get(key), want.get(key)
+        if old is None or new is None:
+            row = _visible(spec, old if new is None else new)
+            stored_row, recomputed_row = (None, row) if old is None else (row, None)
+            result.drifts.append(Drift(name, str(key[0]), described, None, stored_row, recomputed_row))
+            continue
+        for column in _compared(spec, old, new):
+            a, b = old[column], new[column]
+            same = _parsed(a) == _parsed(b) if column in spec.json_columns else a == b
+            if not same:
+                result.drifts.append(Drift(name, str(key[0]), described, column, a, b))
+
+
+def _compared(spec: TableSpec, stored: Mapping[str, Any], recomputed: Mapping[str, Any]) -> list[str]:
+    return [
+        column
+        for column in recomputed
+        if column in stored
+        and column not in spec.keys
+        and column not in spec.ignored
+        and not column.startswith("_")
+    ]
+
+
+def _visible(spec: TableSpec, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        column: value
+        for column, value in row.items()
+        if column not in spec.keys and column not in spec.ignored and not column.startswith("_")
+    }
+
+
+def _parsed(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {name: _plain(item) for name, item in value.items()}
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return json.dumps(_plain(value), sort_keys=True)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return json.dumps(value) if isinstance(value, str) else str(value)
