@@ -75,11 +75,18 @@ def deliver_due() -> dict[str, int]:
 
 @app.task(name="ktpledger.sweep")
 def sweep() -> dict[str, int]:
-    """Wake every projection that has fallen behind the ledger (a lost message only delays)."""
+    """Wake every projection that has fallen behind the ledger (a lost message only delays); then
+    record the ledger-wide chain for the events appended since, so reports read their checkpoint
+    off the record (`ktpledger.service.checkpoints`)."""
     projector = application().projector
     changed, position = projector.changed_since_sweep()
     lagging = set(projector.lagging()) | changed
     for chunk in chunks(lagging):
         catch_up.delay(chunk)
     projector.save_sweep(position)
-    return {"woken": len(lagging)}
+    try:
+        recorded = application().checkpoints.extend().position
+    except Exception:  # the next sweep extends it; a checkpoint meanwhile works out what it lacks
+        log.warning("the ledger-wide chain was not extended", exc_info=True)
+        recorded = -1
+    return {"woken": len(lagging), "chain_recorded_to": recorded}
