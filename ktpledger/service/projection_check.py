@@ -210,4 +210,4 @@ def _shown(value: Any) -> str:
         return json.dumps(_plain(value), sort_keys=True)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return json.dumps(value) if isinstance(value, str) else str(value)
+    return json.dumps(value) if isinstance(value, str) or value is None else str(value)
