@@ -414,3 +414,22 @@ def test_rebuild_makes_the_record_again(ledger: App, keys: dict[str, str], tmp_p
     assert code == 0 and "recorded the chain of 9 events, to position 9" in out
     code, out, _ = run(ledger, keys, "checkpoint")
     assert json.loads(out) == anchor
+
+
+def test_two_writers_extending_at_once_record_each_link_once(ledger: App) -> None:
+    from ktpledger.adapters import chain_store
+    from ktpledger.domain.anchor import GENESIS, links
+
+    with ledger.database.read() as connection:
+        found = list(links(GENESIS, chain_store.entries(connection)))
+    with ledger.database.projection() as connection:
+        chain_store.record(connection, found[:6])
+        connection.commit()
+    # The other writer read the record before the first committed: it records 1..9, 1..6 again.
+    with ledger.database.projection() as connection:
+        chain_store.record(connection, found)
+        connection.commit()
+    with ledger.database.read() as connection:
+        assert list(chain_store.recorded(connection)) == [entry for entry, _ in found]
+        assert chain_store.recorded_point(connection) == found[-1][1]
+    assert ledger.checkpoints.extend() == found[-1][1]
