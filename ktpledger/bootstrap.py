@@ -65,7 +65,7 @@ def bootstrap(
             ledger=Ledger(database, read_only=True),
             projector=Projector(database, channels=settings.notify_channels),
             wakeup=Asleep(),
-            checkpoints=Checkpoints(database, signer, read_only=True),
+            checkpoints=Checkpoints(database, signer),
             verifier=verifier,
             read_only=True,
         )
@@ -73,11 +73,13 @@ def bootstrap(
         name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
     }
     projector = Projector(database, channels=settings.notify_channels, renotify_after=settings.renotify_after)
+    checkpoints = Checkpoints(database, signer)
     delivery: BackgroundDelivery | None = None
     if wakeup is None:
         if settings.broker_url is None:
-            # Notifications go out on a thread of their own: an append never waits for a channel.
-            background = BackgroundDelivery(lambda: deliver_due(database, notifiers))
+            # Notifications go out on a thread of their own: an append never waits for a channel;
+            # the ledger-wide chain of what was appended is recorded there too.
+            background = BackgroundDelivery(lambda: after_appends(database, notifiers, checkpoints))
             wakeup = InProcess(projector, lambda _raised: background.request())
             delivery = background
         else:
@@ -89,11 +91,23 @@ def bootstrap(
         ledger=ledger,
         projector=projector,
         wakeup=wakeup,
-        checkpoints=Checkpoints(database, signer),
+        checkpoints=checkpoints,
         verifier=verifier,
         notifiers=notifiers,
         delivery=delivery,
     )
+
+
+def after_appends(database: Database, notifiers: Mapping[str, Notifier], checkpoints: Checkpoints) -> None:
+    """The embedded default's work after appends, off their path: deliver what is due, then record
+    the ledger-wide chain of the new events (so reports read their checkpoint off the record)."""
+    try:
+        deliver_due(database, notifiers)
+    finally:
+        try:
+            checkpoints.extend()
+        except Exception:  # the next run extends it; a checkpoint meanwhile works out what it lacks
+            log.warning("the ledger-wide chain was not recorded; the next run will", exc_info=True)
 
 
 def checkpoint_keys(settings: Settings) -> tuple[Signer | None, Verifier | None]:

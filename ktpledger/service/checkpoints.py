@@ -37,13 +37,16 @@ class UnknownPosition(ValueError):
 
 
 class Checkpoints:
-    """Checkpoints of one database's ledger, signed with `signer` (None: unsigned). A read-only
-    one (for commands that only read) never writes the record, and works out what it lacks."""
+    """Checkpoints of one database's ledger, signed with `signer` (None: unsigned).
 
-    def __init__(self, database: Database, signer: Signer | None = None, *, read_only: bool = False) -> None:
+    Making a checkpoint never writes: it reads the chain off the record where the record reaches,
+    and works out the rest from the events. Writers extend the record (`extend`) off the path of
+    any request: the embedded default's background thread after appends, the sweeper with
+    workers, and `ktpledger checkpoint`."""
+
+    def __init__(self, database: Database, signer: Signer | None = None) -> None:
         self.database = database
         self.signer = signer
-        self.read_only = read_only
 
     def sign(self, point: ChainPoint) -> Checkpoint:
         if self.signer is None:
@@ -53,13 +56,9 @@ class Checkpoints:
     def at(self, position: int) -> Checkpoint:
         """The checkpoint of the ledger at `position`: every event at or before it."""
         with self.database.read() as connection:
-            recorded = chain_store.recorded_point(connection, at_or_before=position)
-        if recorded is not None and recorded.position == position:  # a report's usual case: one row read
-            return self.sign(recorded)
-        if not self.read_only:
-            self.extend(upto=position)
-        with self.database.read() as connection:
             base = chain_store.recorded_point(connection, at_or_before=position)
+            if base is not None and base.position == position:  # a report's usual case: one row read
+                return self.sign(base)
             start, after = (GENESIS, None) if base is None else (base, base.position)
             point = advance(start, chain_store.entries(connection, after=after, upto=position), position)
         return self.sign(point)

@@ -433,3 +433,13 @@ def test_two_writers_extending_at_once_record_each_link_once(ledger: App) -> Non
         assert list(chain_store.recorded(connection)) == [entry for entry, _ in found]
         assert chain_store.recorded_point(connection) == found[-1][1]
     assert ledger.checkpoints.extend() == found[-1][1]
+
+
+def test_the_embedded_default_records_the_chain_after_appends(database_url: str) -> None:
+    application = bootstrap(Settings(database_url=database_url))
+    upgrade(application.database)
+    application.ledger.append(HISTORY)
+    application.close()  # waits for the background run the appends asked for
+    with application.database.engine.connect() as connection:
+        recorded = connection.execute(text("SELECT count(*), max(events) FROM ledger_chain")).one()
+    assert tuple(recorded) == (9, 9)

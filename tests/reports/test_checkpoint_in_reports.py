@@ -38,13 +38,18 @@ def signed(database_url: str, tmp_path: Path) -> Iterator[tuple[App, App]]:
     settings = Settings(
         database_url=database_url, checkpoint_key=str(private), checkpoint_public_key=str(public)
     )
-    writer = bootstrap(settings)
+    writer = bootstrap(settings, wakeup=Quiet())  # no background thread extending the record meanwhile
     upgrade(writer.database)
     reader = bootstrap(settings, read_only=True)
     scenarios.record(writer, [offer(OTHER), *scenarios.lifecycle(), claim("o1", "10.00", project=OTHER)])
     yield writer, reader
     reader.close()
     writer.close()
+
+
+class Quiet:
+    def projects_changed(self, projects: set[str]) -> None:
+        return None
 
 
 def made(app: App) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -76,10 +81,12 @@ def test_the_same_position_gives_the_same_bytes_however_the_checkpoint_was_found
     from_events = made(reader)
     with writer.database.read() as connection:
         assert connection.execute(text("SELECT count(*) FROM ledger_chain")).scalar_one() == 0
-    # ... the writer extends the record first and reads it off it; and later appends elsewhere in
-    # the ledger change neither.
-    from_record = made(writer)
+    # ... read off the record once a writer has extended it; and later appends elsewhere in the
+    # ledger change neither.
+    writer.checkpoints.extend()
+    from_record = made(reader)
     writer.ledger.append([claim("o2", "20.00", project=OTHER)])
+    writer.checkpoints.extend()
     later = made(writer)
     assert from_events[0]["checkpoint"]["signature"] is not None
     for kind, index in (("reconciliation", 0), ("claim_pack", 1)):
@@ -145,6 +152,7 @@ def test_a_report_is_an_anchor_for_verify_against(signed: tuple[App, App], tmp_p
     assert document["checkpoint"] == made(writer)[0]["checkpoint"]
     result = CliRunner().invoke(cli, ["--db", url, "verify", "--against", str(tmp_path / "r.json")], env=env)
     assert result.exit_code == 0, result.stderr
+    writer.checkpoints.extend()  # as the background thread or the sweeper would meanwhile
     # The other project's first event, deleted: before the report's position, so the report finds it.
     with writer.database.engine.begin() as connection:
         if writer.database.dialect == "postgresql":
