@@ -88,7 +88,7 @@ def load_verifier(path: str, *, setting: str = "KTPLEDGER_CHECKPOINT_PUBLIC_KEY"
             private = serialization.load_pem_private_key(text, password=None)
         except (ValueError, TypeError) as error:
             raise KeyFileError(f"{setting}: {path} is not a PEM public key ({error})") from None
-        key = private.public_key()  # type: ignore[assignment]
+        key = private.public_key()
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFileError(f"{setting}: {path} holds a {type(key).__name__}, not an Ed25519 public key")
     return Verifier(key)

@@ -157,11 +157,13 @@ def _compare(
         result.rows += 1
         described = dict(zip(spec.keys[1:], key[1:], strict=True))
         old, new = have.get(key), want.get(key)
-        if old is None or new is None:
-            row = _visible(spec, old if new is None else new)
-            stored_row, recomputed_row = (None, row) if old is None else (row, None)
-            result.drifts.append(Drift(name, str(key[0]), described, None, stored_row, recomputed_row))
+        if old is None and new is not None:
+            result.drifts.append(Drift(name, str(key[0]), described, None, None, _visible(spec, new)))
             continue
+        if new is None and old is not None:
+            result.drifts.append(Drift(name, str(key[0]), described, None, _visible(spec, old), None))
+            continue
+        assert old is not None and new is not None
         for column in _compared(spec, old, new):
             a, b = old[column], new[column]
             same = _parsed(a) == _parsed(b) if column in spec.json_columns else a == b

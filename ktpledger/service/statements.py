@@ -59,7 +59,7 @@ def _checkpoint(
     database: Database, checkpoints: Checkpoints | None, ledger: dict[str, Any]
 ) -> dict[str, Any]:
     """The checkpoint of the whole ledger at the report's position (unsigned without `checkpoints`)."""
-    maker = checkpoints if checkpoints is not None else Checkpoints(database, read_only=True)
+    maker = checkpoints if checkpoints is not None else Checkpoints(database)
     return maker.at(int(ledger["position"])).to_json()
 
 
