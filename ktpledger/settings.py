@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.notify_settings import notify_channels
+from ktpledger.serve_settings import ServeLimits, serve_limits
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
 RENOTIFY_AFTER_HOURS = 24
@@ -59,6 +60,8 @@ class Settings:
     today: date | None = None
     # An alert raised again this soon after the same alert resolved is recorded but not notified.
     renotify_after: timedelta = timedelta(hours=RENOTIFY_AFTER_HOURS)
+    # The HTTP server's limits (`ktpledger serve`): connections, timeouts, head and body sizes.
+    limits: ServeLimits = field(default_factory=ServeLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +78,7 @@ class Settings:
                 if renotify
                 else timedelta(hours=RENOTIFY_AFTER_HOURS)
             ),
+            limits=serve_limits(env),
         )
 
     def reading_day(self, override: date | None = None) -> date:
@@ -83,6 +87,9 @@ class Settings:
 
     def with_broker(self, url: str | None) -> Settings:
         return replace(self, broker_url=url or None)
+
+    def with_limits(self, limits: ServeLimits) -> Settings:
+        return replace(self, limits=limits)
 
     def with_database(self, url: str | None) -> Settings:
         return self if not url else replace(self, database_url=normalise_database_url(url))
