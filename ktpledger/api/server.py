@@ -28,28 +28,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
+import socket
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ktpledger.serve_settings import ServeLimits, variable
 
 log = logging.getLogger("uvicorn.error")  # where uvicorn logs, as it configures it
 
-# The listen queue, and how many connections the event loop accepts in one go: asyncio accepts
-# up to this many at each turn of the loop before any of them reaches `connection_made` (where the
-# cap is applied), and a connection closed there lets go of its descriptor a few turns later.
+# How many connections the event loop accepts in one go: asyncio accepts up to this many at each
+# turn of the loop before any of them reaches `connection_made` (where the cap is applied), and a
+# connection closed there lets go of its descriptor a few turns later.
 BACKLOG = 64
+# The kernel's queue of connections not yet accepted (they hold no descriptor of this process):
+# deep, so that a burst waits there rather than having its SYNs dropped (a 1 s retry each).
+LISTEN_QUEUE = 2048
 # Descriptors kept free of connections: those in transit (a few turns' worth of BACKLOG), the
 # listening socket, the event loop's, stdio, the database pool (PostgreSQL: SQLAlchemy's 5 + 10
 # overflow; SQLite: three files a connection, one connection per worker thread, 40 threads), the
 # broker's connections, log and static files.
 FD_HEADROOM = 4 * BACKLOG + 150
 GRACEFUL_SHUTDOWN = 30  # seconds requests in progress get to finish at SIGTERM
+REPORT_EVERY = 10.0  # seconds between two warnings that the connection cap is reached
 
 
 def raise_fd_limit() -> int:
@@ -97,8 +105,9 @@ class ConnectionGuard:
     def __post_init__(self) -> None:
         self.open: set[GuardedH11Protocol] = set()
         self.waiting: OrderedDict[GuardedH11Protocol, None] = OrderedDict()
-        self.evicted = 0
+        self.evicted = 0  # since the last report
         self.refused = 0
+        self.reported = -REPORT_EVERY
         self.full = refusal(
             503,
             "Service Unavailable",
@@ -112,13 +121,31 @@ class ConnectionGuard:
         if len(self.open) >= self.cap:
             if not self.waiting:
                 self.refused += 1
+                self._report()
                 return False
             oldest, _ = self.waiting.popitem(last=False)
             self.open.discard(oldest)
             self.evicted += 1
+            self._report()
             oldest.evict()
         self.open.add(protocol)
         return True
+
+    def _report(self) -> None:
+        """A warning at most every REPORT_EVERY seconds while the cap is reached (a flood would
+        otherwise write a line a connection)."""
+        now = time.monotonic()
+        if now - self.reported < REPORT_EVERY:
+            return
+        log.warning(
+            "at the connection cap (%s, %d): %d connections waiting for a request head closed and "
+            "%d refused (503) to make room since the last report",
+            variable("max_connections"),
+            self.cap,
+            self.evicted,
+            self.refused,
+        )
+        self.reported, self.evicted, self.refused = now, 0, 0
 
     def await_head(self, protocol: GuardedH11Protocol) -> None:
         self.waiting[protocol] = None
@@ -240,6 +267,18 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class DeepQueueServer(uvicorn.Server):
+    """uvicorn's server whose listening sockets get a `LISTEN_QUEUE`-deep kernel queue once they
+    listen: asyncio uses one number for the queue and for its accept batch (`BACKLOG`)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        for server in getattr(self, "servers", []):
+            for listening in server.sockets:
+                with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                    same.listen(LISTEN_QUEUE)  # the same socket: listen() again sets its queue
+
+
 def protocol_for(guard: ConnectionGuard) -> type[GuardedH11Protocol]:
     """A protocol class bound to `guard` (uvicorn builds one protocol object per connection)."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"guard": guard})
@@ -247,8 +286,6 @@ def protocol_for(guard: ConnectionGuard) -> type[GuardedH11Protocol]:
 
 def run(app: Any, *, host: str, port: int, limits: ServeLimits, log_level: str = "info") -> None:
     """Serve `app` on host:port under `limits` until SIGINT or SIGTERM."""
-    import uvicorn
-
     fd_limit = raise_fd_limit()
     guard = ConnectionGuard(connection_cap(limits.max_connections, fd_limit), limits)
     config = uvicorn.Config(
@@ -264,7 +301,7 @@ def run(app: Any, *, host: str, port: int, limits: ServeLimits, log_level: str =
         backlog=BACKLOG,
     )
     announce(guard, fd_limit, logging.getLogger("uvicorn.error"))  # configured by uvicorn.Config
-    uvicorn.Server(config).run()
+    DeepQueueServer(config).run()
 
 
 def announce(guard: ConnectionGuard, fd_limit: int, logger: logging.Logger) -> None:

@@ -31,13 +31,18 @@ class Served:
     environment: Mapping[str, str] = field(default_factory=dict)
     arguments: tuple[str, ...] = ()
     preexec: object = None  # a callable run in the child before exec (e.g. to lower RLIMIT_NOFILE)
+    source: Path | None = None  # another checkout's ktpledger to run (bench/flood.py --source)
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
 
     def start(self, timeout: float = 60.0) -> Served:
         environment = {**os.environ, **self.environment}
         environment.pop("KTPLEDGER_BROKER_URL", None)
-        command = [KTPLEDGER, "--db", self.database_url, "serve", "--port", "0", *self.arguments]
+        program = [KTPLEDGER]
+        if self.source is not None:
+            program = [sys.executable, "-m", "ktpledger.cli"]
+            environment["PYTHONPATH"] = str(self.source)
+        command = [*program, "--db", self.database_url, "serve", "--port", "0", *self.arguments]
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 command,
@@ -46,6 +51,7 @@ class Served:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=self.preexec,  # type: ignore[arg-type]
+                cwd=self.source,  # python -m puts the working folder first on the path
             )
         deadline = time.monotonic() + timeout
         while True:

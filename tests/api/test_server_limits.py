@@ -97,6 +97,7 @@ def test_health_answers_while_more_half_open_connections_than_the_cap_are_open(s
         assert server.health() == 200
         assert time.monotonic() - started < 1.0
         assert server.served.fds() <= idle + CAP + FD_SLACK
+        assert "at the connection cap (KTPLEDGER_MAX_CONNECTIONS, 50)" in server.served.output()
     finally:
         close_all(flood)
 
