@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.notify_settings import notify_channels
+from ktpledger.serve_settings import ServeLimits, serve_limits
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
 RENOTIFY_AFTER_HOURS = 24
@@ -64,6 +65,8 @@ class Settings:
     # PEM files kept outside the database; unset: checkpoints are made unsigned.
     checkpoint_key: str | None = None
     checkpoint_public_key: str | None = None
+    # The HTTP server's limits (`ktpledger serve`): connections, timeouts, head and body sizes.
+    limits: ServeLimits = field(default_factory=ServeLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +85,7 @@ class Settings:
             ),
             checkpoint_key=env.get("KTPLEDGER_CHECKPOINT_KEY") or None,
             checkpoint_public_key=env.get("KTPLEDGER_CHECKPOINT_PUBLIC_KEY") or None,
+            limits=serve_limits(env),
         )
 
     def reading_day(self, override: date | None = None) -> date:
@@ -90,6 +94,9 @@ class Settings:
 
     def with_broker(self, url: str | None) -> Settings:
         return replace(self, broker_url=url or None)
+
+    def with_limits(self, limits: ServeLimits) -> Settings:
+        return replace(self, limits=limits)
 
     def with_database(self, url: str | None) -> Settings:
         return self if not url else replace(self, database_url=normalise_database_url(url))

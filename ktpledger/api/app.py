@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import dashboard, errors, routes
+from ktpledger.api import dashboard, errors, limits, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -78,6 +78,8 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     )
     api.state.ktpledger = app_objects
     errors.install(api)
+    # Installed before the security headers below, so its own refusals (431, 413) carry them too.
+    limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")

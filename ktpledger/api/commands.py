@@ -47,15 +47,75 @@ def register(app: typer.Typer, opened: Opened) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="port to listen on"),
+        max_connections: int | None = typer.Option(
+            None,
+            "--max-connections",
+            min=1,
+            help="open connections at once [KTPLEDGER_MAX_CONNECTIONS: 1000]",
+        ),
+        head_timeout: float | None = typer.Option(
+            None,
+            "--head-timeout",
+            min=0.001,
+            help="seconds to send a request head [KTPLEDGER_HEAD_TIMEOUT: 10]",
+        ),
+        keep_alive_timeout: float | None = typer.Option(
+            None,
+            "--keep-alive-timeout",
+            min=0.001,
+            help="seconds an idle connection is kept [KTPLEDGER_KEEP_ALIVE_TIMEOUT: 5]",
+        ),
+        max_head_bytes: int | None = typer.Option(
+            None, "--max-head-bytes", min=1, help="bytes of a request head [KTPLEDGER_MAX_HEAD_BYTES: 16384]"
+        ),
+        max_body_bytes: int | None = typer.Option(
+            None, "--max-body-bytes", min=1, help="bytes of a request body [KTPLEDGER_MAX_BODY_BYTES: 4 MiB]"
+        ),
+        body_timeout: float | None = typer.Option(
+            None,
+            "--body-timeout",
+            min=0.001,
+            help="seconds for a body to arrive [KTPLEDGER_BODY_TIMEOUT: 60]",
+        ),
+        body_budget_bytes: int | None = typer.Option(
+            None,
+            "--body-budget-bytes",
+            min=1,
+            help="bytes of POST /events bodies read and parsed at once [KTPLEDGER_BODY_BUDGET_BYTES: 2x body]",
+        ),
+        body_wait: float | None = typer.Option(
+            None,
+            "--body-wait",
+            min=0.001,
+            help="seconds a body waits for its share of the budget, then 503 [KTPLEDGER_BODY_WAIT: 5]",
+        ),
     ) -> None:
-        """The HTTP API (OpenAPI at /docs) and the LMC dashboard (/dashboard)."""
-        import uvicorn
-
+        """The HTTP API (OpenAPI at /docs) and the LMC dashboard (/dashboard), with limits on
+        connections, timeouts and sizes (README.md, "A bounded server")."""
         from ktpledger.api.app import create_app
+        from ktpledger.api.server import run
+        from ktpledger.settings import Settings
 
+        root = ctx.find_root()
+        settings: Settings = root.obj or Settings.from_env()
+        try:
+            limits = settings.limits.with_values(
+                max_connections=max_connections,
+                head_timeout=head_timeout,
+                keep_alive_timeout=keep_alive_timeout,
+                max_head_bytes=max_head_bytes,
+                max_body_bytes=max_body_bytes,
+                body_timeout=body_timeout,
+                body_budget_bytes=body_budget_bytes,
+                body_wait=body_wait,
+            )
+        except ValueError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        root.obj = settings.with_limits(limits)
         with opened(ctx) as application:
             typer.echo(f"ktpledger: API and dashboard on http://{host}:{port}/ (docs at /docs)", err=True)
-            uvicorn.run(create_app(application), host=host, port=port, log_level="info", proxy_headers=False)
+            run(create_app(application), host=host, port=port, limits=limits)
 
     token_app = typer.Typer(help="Access tokens of the HTTP API and the dashboard.", no_args_is_help=True)
     app.add_typer(token_app, name="token")

@@ -16,18 +16,19 @@ from sqlalchemy import text
 
 from ktpledger.api.auth import EVERY_TYPE, Principal
 from ktpledger.api.errors import ApiError, error_body, forbidden
+from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
 from ktpledger.api.security import application, check_read, is_reference, principal
 from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
 from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_day
+from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import parse_json
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
 
-MAX_BODY = 10 * 1024 * 1024  # bytes of one POST /events
 MAX_EVENTS = 10_000  # events in one POST /events
 
 FORMATS = ("json", "csv", "xlsx", "html", "pdf")
@@ -65,9 +66,11 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "no token, or an unknown or revoked one",
         403: "the token may not read this project, or record this event type",
         404: "unknown project (R-31)",
-        413: "the body is too large",
+        408: "the body did not arrive in time (KTPLEDGER_BODY_TIMEOUT)",
+        413: "the body is too large (KTPLEDGER_MAX_BODY_BYTES), or holds too many events",
         422: "bad input: the error names the rule (R-nn)",
-        503: "the database cannot be used just now",
+        503: "the database cannot be used just now, or the server is reading as many bodies as it "
+        "may (KTPLEDGER_BODY_BUDGET_BYTES): try again after Retry-After seconds",
     }
     return {
         status: {
@@ -125,18 +128,12 @@ def health(app: App = Depends(application)) -> dict[str, str]:
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused (413) past `MAX_BODY` bytes without reading all of it."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError(413, "R-30", f"a request body is at most {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
+    """The request body. `limits.RequestLimits` refuses it (413) past KTPLEDGER_MAX_BODY_BYTES,
+    by its Content-Length before a byte is read or as it arrives, and (408) when it is slow."""
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, "R-30", f"a request body is at most {MAX_BODY} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+    return bytes(body)
 
 
 def check_record(who: Principal, submissions: list[object]) -> None:
@@ -187,7 +184,7 @@ def check_record(who: Principal, submissions: list[object]) -> None:
             "description": "every event recorded or a duplicate",
             "content": {"application/json": {"schema": {"type": "array", "items": RESULT_SCHEMA}}},
         },
-        **refusals(400, 401, 403, 413),
+        **refusals(400, 401, 403, 408, 413, 503),
         422: {
             "description": "some event was rejected (each result names its rule)",
             "content": {"application/json": {"schema": {"type": "array", "items": RESULT_SCHEMA}}},
@@ -197,9 +194,17 @@ def check_record(who: Principal, submissions: list[object]) -> None:
 async def record(
     request: Request, who: Principal = Depends(principal), app: App = Depends(application)
 ) -> JSONResponse:
-    body = await read_body(request)
-    # Parsing, the access check and the append all run in the threadpool: none blocks the loop.
-    return await run_in_threadpool(append, app, who, body)
+    limits: ServeLimits = request.app.state.limits
+    bodies: BodyBudget = request.app.state.bodies
+    try:
+        # The body is read, parsed and appended within its share of the budget: parsing costs
+        # several times a body's size, so the budget bounds what bodies take of memory at once.
+        async with bodies.share(budget_share(request.scope, limits)):
+            body = await read_body(request)
+            # Parsing, the access check and the append all run in the threadpool: none blocks the loop.
+            return await run_in_threadpool(append, app, who, body)
+    except Busy:
+        raise busy(limits) from None
 
 
 def append(app: App, who: Principal, body: bytes) -> JSONResponse:

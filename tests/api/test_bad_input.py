@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ktpledger.api import routes
+from ktpledger.api.app import create_app
 from ktpledger.bootstrap import App
+from ktpledger.serve_settings import ServeLimits
 from tests.api import demo
 from tests.api.conftest import bearer
 from tests.ledger.factory import claim
@@ -86,13 +89,14 @@ def test_an_empty_list_records_nothing(client: TestClient, tokens: dict[str, str
     assert post_raw(client, tokens["admin"], b"[]") == (200, [])
 
 
-def test_a_body_too_large_is_413(
-    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(routes, "MAX_BODY", 100)
-    status, document = post_raw(client, tokens["admin"], b"[" + b" " * 200 + b"]")
-    assert status == 413
-    assert isinstance(document, dict) and document["error"]["rule"] == "R-30"
+def test_a_body_too_large_is_413(app: App, tokens: dict[str, str]) -> None:
+    small = replace(app, settings=app.settings.with_limits(ServeLimits(max_body_bytes=100)))
+    with TestClient(create_app(small)) as client:
+        status, document = post_raw(client, tokens["admin"], b"[" + b" " * 200 + b"]")
+        assert status == 413
+        assert isinstance(document, dict) and document["error"]["rule"] == "R-30"
+        assert "at most 100 bytes" in document["error"]["message"]
+        assert post_raw(client, tokens["admin"], b"[" + b" " * 98 + b"]") == (200, [])
 
 
 def test_too_many_events_is_413(

@@ -11,11 +11,13 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from ktpledger import cli
 from ktpledger.api.app import create_app
 from ktpledger.api.auth import authenticate, hash_token
 from ktpledger.api.commands import register
 from ktpledger.bootstrap import bootstrap
 from ktpledger.cli import opened
+from ktpledger.serve_settings import ServeLimits
 from ktpledger.settings import Settings
 
 
@@ -96,7 +98,7 @@ def test_token_create_usage_errors(sqlite_url: str, args: tuple[str, ...]) -> No
     assert run(sqlite_url, *args).exit_code == 2
 
 
-def test_serve_runs_uvicorn_on_the_app(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_runs_the_bounded_server_on_the_app(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
     def fake_run(app: Any, **options: Any) -> None:
@@ -104,13 +106,57 @@ def test_serve_runs_uvicorn_on_the_app(sqlite_url: str, monkeypatch: pytest.Monk
         with TestClient(app) as client:
             seen["health"] = client.get("/health").json()
 
-    import uvicorn
+    from ktpledger.api import server
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
-    result = run(sqlite_url, "serve", "--port", "8123")
+    monkeypatch.setattr(server, "run", fake_run)
+    monkeypatch.setenv("KTPLEDGER_BODY_WAIT", "2.5")
+    result = CliRunner().invoke(
+        cli.app,
+        ["--db", sqlite_url, "serve", "--port", "8123", "--max-connections", "300", "--head-timeout", "3"],
+    )
     assert result.exit_code == 0, result.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    assert seen["limits"] == ServeLimits(max_connections=300, head_timeout=3.0, body_wait=2.5)
     assert seen["health"] == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("args", "environment", "named"),
+    [
+        (["--max-connections", "0"], {}, "--max-connections"),
+        (["--head-timeout", "soon"], {}, "--head-timeout"),
+        ([], {"KTPLEDGER_MAX_CONNECTIONS": "lots"}, "KTPLEDGER_MAX_CONNECTIONS must be a whole number"),
+        ([], {"KTPLEDGER_BODY_TIMEOUT": "-1"}, "KTPLEDGER_BODY_TIMEOUT must be a number of seconds above 0"),
+        ([], {"KTPLEDGER_MAX_HEAD_BYTES": "1.5"}, "KTPLEDGER_MAX_HEAD_BYTES must be a whole number"),
+        (
+            ["--max-body-bytes", "1000", "--body-budget-bytes", "999"],
+            {},
+            "KTPLEDGER_BODY_BUDGET_BYTES (--body-budget-bytes) (999) must be at least",
+        ),
+        ([], {"KTPLEDGER_BODY_BUDGET_BYTES": "1000"}, "must be at least KTPLEDGER_MAX_BODY_BYTES"),
+    ],
+)
+def test_serve_refuses_limits_that_cannot_work(
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    environment: dict[str, str],
+    named: str,
+) -> None:
+    from ktpledger.api import server
+
+    monkeypatch.setattr(server, "run", lambda *_a, **_k: pytest.fail("served with limits that cannot work"))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli.app, ["--db", sqlite_url, "serve", *args])
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+
+
+def test_max_body_alone_moves_the_default_budget_with_it() -> None:
+    limits = ServeLimits().with_values(max_body_bytes=10 * 1024 * 1024)
+    assert limits.body_budget == 20 * 1024 * 1024
+    assert ServeLimits().body_budget == 8 * 1024 * 1024
 
 
 def test_create_app_from_settings_closes_what_it_built(sqlite_url: str) -> None:

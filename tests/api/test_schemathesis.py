@@ -3,6 +3,7 @@ valid admin token and the demo ledger: no input the schema allows may cause a se
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
@@ -15,6 +16,7 @@ from schemathesis.config import SchemathesisConfig
 from ktpledger.api.app import create_app
 from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
+from ktpledger.settings import Settings
 from tests.api import demo
 
 EXAMPLES_PER_OPERATION = 120  # per operation and mode: about half a minute in all here
@@ -37,12 +39,15 @@ def api(ledger: App) -> FastAPI:
     return create_app(ledger)
 
 
-# The schema is the app's own OpenAPI document, made without a database (the app object is only
-# stored, never used, until a request comes). Each case is then sent to the `api` fixture's app.
+# The schema is the app's own OpenAPI document, made without a database (of the app object only
+# its settings are read, for the request limits, until a request comes). Each case is then sent to
+# the `api` fixture's app.
 # (schemathesis.pytest.from_fixture does not work with pytest 9.2, whose nodes lost `_nodeid`.)
 # Both modes: inputs the schema allows, and inputs it does not (a 4xx, never a 5xx, either way).
 CONFIG = SchemathesisConfig.from_dict({"generation": {"mode": "all"}})
-schema = schemathesis.openapi.from_dict(create_app(cast(App, object())).openapi(), config=CONFIG)
+schema = schemathesis.openapi.from_dict(
+    create_app(cast(App, SimpleNamespace(settings=Settings()))).openapi(), config=CONFIG
+)
 
 
 @pytest.mark.slow

@@ -1,0 +1,331 @@
+"""`ktpledger serve`: uvicorn (h11) with the connection limits it lacks.
+
+uvicorn bounds the size of an unfinished request head (`h11_max_incomplete_event_size`) and the
+keep-alive idle time, but not the number of open connections (its `limit_concurrency` answers
+503 only once a request head has arrived, so connections that send nothing pile up until the
+process runs out of file descriptors) nor the time a connection may take to send its head (a
+connection that sends nothing, or a byte now and then, is kept for ever). `GuardedH11Protocol`
+adds both, and closes a connection whose response went out before its body was read (uvicorn
+would otherwise go on reading and discarding that body for as long as it keeps coming):
+
+- at most `cap` open connections. At the cap a new connection takes the place of the one that has
+  waited longest for a request head (nothing sent yet, part of a head, or idle between requests),
+  which is closed; if every open connection is mid-request, the new one is answered 503 and closed.
+  So a flood of idle connections never locks out a client that sends its request at once.
+- a head must arrive whole within `head_timeout` seconds of the connection opening (or of the
+  first byte of a next request on a kept-alive connection): else the connection is closed, with a
+  408 if part of a head came.
+- a head that grows past `max_head_bytes` before it ends is answered 431 (a whole head past the
+  limit is refused by `limits.RequestLimits`).
+
+The soft RLIMIT_NOFILE is raised to the hard limit at start, and the cap lowered if the
+descriptors left after `FD_HEADROOM` (database pool, SQLite files, the broker, logs, static files)
+cannot hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import resource
+import socket
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ktpledger.serve_settings import ServeLimits, variable
+
+log = logging.getLogger("uvicorn.error")  # where uvicorn logs, as it configures it
+
+# How many connections the event loop accepts in one go: asyncio accepts up to this many at each
+# turn of the loop before any of them reaches `connection_made` (where the cap is applied), and a
+# connection closed there lets go of its descriptor a few turns later.
+BACKLOG = 64
+# The kernel's queue of connections not yet accepted (they hold no descriptor of this process):
+# deep, so that a burst waits there rather than having its SYNs dropped (a 1 s retry each).
+LISTEN_QUEUE = 2048
+# Descriptors kept free of connections: those in transit (a few turns' worth of BACKLOG), the
+# listening socket, the event loop's, stdio, the database pool (PostgreSQL: SQLAlchemy's 5 + 10
+# overflow; SQLite: three files a connection, one connection per worker thread, 40 threads), the
+# broker's connections, log and static files.
+FD_HEADROOM = 4 * BACKLOG + 150
+GRACEFUL_SHUTDOWN = 30  # seconds requests in progress get to finish at SIGTERM
+REPORT_EVERY = 10.0  # seconds between two warnings that the connection cap is reached
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, wanted, error)
+    return soft
+
+
+def connection_cap(wanted: int, fd_limit: int) -> int:
+    """The connections a process with `fd_limit` descriptors may hold: `wanted`, or fewer so that
+    `FD_HEADROOM` stay free (at least one, to answer anything at all)."""
+    return max(1, min(wanted, fd_limit - FD_HEADROOM))
+
+
+def refusal(
+    status: int, reason: str, rule: str, message: str, headers: dict[str, str] | None = None
+) -> bytes:
+    """A whole HTTP/1.1 response in the API's error shape that closes the connection."""
+    body = json.dumps({"error": {"rule": rule, "message": message}}).encode()
+    lines = [
+        f"HTTP/1.1 {status} {reason}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+        *(f"{name}: {value}" for name, value in (headers or {}).items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+@dataclass
+class ConnectionGuard:
+    """The open connections of one server, and which of them wait for a request head (oldest
+    first): those are the ones a new connection may take the place of."""
+
+    cap: int
+    limits: ServeLimits
+
+    def __post_init__(self) -> None:
+        self.open: set[GuardedH11Protocol] = set()
+        self.waiting: OrderedDict[GuardedH11Protocol, None] = OrderedDict()
+        self.evicted = 0  # since the last report
+        self.refused = 0
+        self.reported = -REPORT_EVERY
+        self.full = refusal(
+            503,
+            "Service Unavailable",
+            "capacity",
+            f"the server holds as many connections as it may ({variable('max_connections')}, "
+            f"{self.cap}), all of them busy; try again shortly",
+            {"retry-after": "1"},
+        )
+
+    def admit(self, protocol: GuardedH11Protocol) -> bool:
+        if len(self.open) >= self.cap:
+            if not self.waiting:
+                self.refused += 1
+                self._report()
+                return False
+            oldest, _ = self.waiting.popitem(last=False)
+            self.open.discard(oldest)
+            self.evicted += 1
+            self._report()
+            oldest.evict()
+        self.open.add(protocol)
+        return True
+
+    def _report(self) -> None:
+        """A warning at most every REPORT_EVERY seconds while the cap is reached (a flood would
+        otherwise write a line a connection)."""
+        now = time.monotonic()
+        if now - self.reported < REPORT_EVERY:
+            return
+        log.warning(
+            "at the connection cap (%s, %d): %d connections waiting for a request head closed and "
+            "%d refused (503) to make room since the last report",
+            variable("max_connections"),
+            self.cap,
+            self.evicted,
+            self.refused,
+        )
+        self.reported, self.evicted, self.refused = now, 0, 0
+
+    def await_head(self, protocol: GuardedH11Protocol) -> None:
+        self.waiting[protocol] = None
+        self.waiting.move_to_end(protocol)
+
+    def head_received(self, protocol: GuardedH11Protocol) -> None:
+        self.waiting.pop(protocol, None)
+
+    def release(self, protocol: GuardedH11Protocol) -> None:
+        self.open.discard(protocol)
+        self.waiting.pop(protocol, None)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol under a `ConnectionGuard` (see the module's docstring). A server gets
+    its own subclass with its guard (`protocol_for`)."""
+
+    guard: ClassVar[ConnectionGuard]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._admitted = False
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0  # bytes received since the request head began
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if not self.guard.admit(self):
+            self.transport = transport
+            transport.write(self.guard.full)
+            transport.close()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self._await_head()
+        self._arm_head_timer()  # a new connection's clock runs from its opening, not its first byte
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._admitted:
+            return
+        self.guard.release(self)
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:  # part of a request head
+            self._head_bytes += len(data)
+            if self._head_timer is None:  # a next request on a kept-alive connection begins
+                self._arm_head_timer()
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._head_done()
+
+    def on_response_complete(self) -> None:
+        if not self.transport.is_closing() and self.conn.their_state is h11.SEND_BODY:
+            # Answered before its body was read (a refusal, or a route that takes no body): the
+            # rest of the body is not worth reading, so the connection is not kept.
+            self.transport.close()
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_head()  # kept alive: uvicorn's keep-alive timer runs until a byte comes
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_bytes > self.guard.limits.max_head_bytes:  # h11 gave up on a growing head
+            limit = self.guard.limits.max_head_bytes
+            self._refuse(
+                refusal(
+                    431,
+                    "Request Header Fields Too Large",
+                    "http",
+                    f"a request head (request line and headers) is at most {limit} bytes",
+                )
+            )
+            return
+        super().send_400_response(msg)
+
+    def evict(self) -> None:
+        """Make room for a new connection: this one is only waiting for a request head."""
+        self._cancel_head_timer()
+        self.transport.abort()
+
+    def _await_head(self) -> None:
+        self._head_bytes = 0
+        self.guard.await_head(self)
+
+    def _head_done(self) -> None:
+        self._cancel_head_timer()
+        self._head_bytes = 0
+        self.guard.head_received(self)
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.guard.limits.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes == 0:  # nothing asked: nothing to answer
+            self.transport.close()
+            return
+        limit = self.guard.limits.head_timeout
+        self._refuse(
+            refusal(
+                408,
+                "Request Timeout",
+                "http",
+                f"the request head did not arrive within {limit:g} s ({variable('head_timeout')})",
+            )
+        )
+
+    def _refuse(self, response: bytes) -> None:
+        self._unset_keepalive_if_required()
+        self.transport.write(response)
+        self.transport.close()
+
+
+class DeepQueueServer(uvicorn.Server):
+    """uvicorn's server whose listening sockets get a `LISTEN_QUEUE`-deep kernel queue once they
+    listen: asyncio uses one number for the queue and for its accept batch (`BACKLOG`)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        for server in getattr(self, "servers", []):
+            for listening in server.sockets:
+                with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                    same.listen(LISTEN_QUEUE)  # the same socket: listen() again sets its queue
+
+
+def protocol_for(guard: ConnectionGuard) -> type[GuardedH11Protocol]:
+    """A protocol class bound to `guard` (uvicorn builds one protocol object per connection)."""
+    return type("GuardedH11Protocol", (GuardedH11Protocol,), {"guard": guard})
+
+
+def run(app: Any, *, host: str, port: int, limits: ServeLimits, log_level: str = "info") -> None:
+    """Serve `app` on host:port under `limits` until SIGINT or SIGTERM."""
+    fd_limit = raise_fd_limit()
+    guard = ConnectionGuard(connection_cap(limits.max_connections, fd_limit), limits)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        http=protocol_for(guard),
+        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # seconds: a float works
+        h11_max_incomplete_event_size=limits.max_head_bytes,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        backlog=BACKLOG,
+    )
+    announce(guard, fd_limit, logging.getLogger("uvicorn.error"))  # configured by uvicorn.Config
+    DeepQueueServer(config).run()
+
+
+def announce(guard: ConnectionGuard, fd_limit: int, logger: logging.Logger) -> None:
+    limits = guard.limits
+    if guard.cap < limits.max_connections:
+        logger.warning(
+            "%s is %d but the open-files limit is %d: serving at most %d connections (%d descriptors "
+            "kept for the database and files); raise the hard limit (ulimit -Hn) to allow more",
+            variable("max_connections"),
+            limits.max_connections,
+            fd_limit,
+            guard.cap,
+            FD_HEADROOM,
+        )
+    logger.info(
+        "limits: %d connections (open-files limit %d), head %d bytes in %g s, keep-alive %g s, "
+        "body %d bytes in %g s, bodies in memory %d bytes (a body waits %g s for its turn)",
+        guard.cap,
+        fd_limit,
+        limits.max_head_bytes,
+        limits.head_timeout,
+        limits.keep_alive_timeout,
+        limits.max_body_bytes,
+        limits.body_timeout,
+        limits.body_budget,
+        limits.body_wait,
+    )
