@@ -12,7 +12,7 @@ from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.notifiers import Notifier
 from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.ledger import Ledger
-from ktpledger.service.notify import deliver_due
+from ktpledger.service.notify import DeliveryPolicy, deliver_due
 from ktpledger.service.projections import Projector
 from ktpledger.service.wakeup import Asleep, BackgroundDelivery, InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
@@ -67,7 +67,8 @@ def bootstrap(
     if wakeup is None:
         if settings.broker_url is None:
             # Notifications go out on a thread of their own: an append never waits for a channel.
-            background = BackgroundDelivery(lambda: deliver_due(database, notifiers))
+            policy = DeliveryPolicy.from_settings(settings)
+            background = BackgroundDelivery(lambda: deliver_due(database, notifiers, policy=policy))
             wakeup = InProcess(projector, lambda _raised: background.request())
             delivery = background
         else:

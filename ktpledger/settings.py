@@ -12,6 +12,8 @@ from ktpledger.notify_settings import notify_channels
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
 RENOTIFY_AFTER_HOURS = 24
+NOTIFY_RETRY_HOURS = 72  # how long a notification is retried, from its first attempt
+CHANNEL_DOWN_MINUTES = 5  # how long a channel fails every attempt before `channel_down` is raised
 
 
 def calendar_today() -> date:
@@ -39,6 +41,23 @@ def parse_hours(text: str, *, name: str) -> timedelta:
     return timedelta(hours=hours)
 
 
+def parse_retry_hours(text: str, *, name: str = "KTPLEDGER_NOTIFY_RETRY_HOURS") -> timedelta:
+    period = parse_hours(text, name=name)
+    if period <= timedelta(0):
+        raise ValueError(f"{name} must be more than 0 hours (72 is three days), got {text!r}")
+    return period
+
+
+def parse_minutes(text: str, *, name: str) -> timedelta:
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of minutes such as 5, got {text!r}") from None
+    if not 0 <= minutes <= 7 * 24 * 60:
+        raise ValueError(f"{name} must be between 0 and 10080 minutes (a week), got {text!r}")
+    return timedelta(minutes=minutes)
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for a bare `postgresql://` URL, as CONTRACT.md names `postgresql+psycopg://`."""
     for prefix in ("postgresql://", "postgres://"):
@@ -59,12 +78,20 @@ class Settings:
     today: date | None = None
     # An alert raised again this soon after the same alert resolved is recorded but not notified.
     renotify_after: timedelta = timedelta(hours=RENOTIFY_AFTER_HOURS)
+    # A notification is retried (back-off capped at a few minutes) for this long after its first
+    # attempt, then marked failed; KTPLEDGER_NOTIFY_RETRY_HOURS.
+    notify_retry: timedelta = timedelta(hours=NOTIFY_RETRY_HOURS)
+    # A channel that has failed every attempt for this long raises `channel_down`;
+    # KTPLEDGER_CHANNEL_DOWN_MINUTES.
+    channel_down_after: timedelta = timedelta(minutes=CHANNEL_DOWN_MINUTES)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         today = env.get("KTPLEDGER_TODAY")
         renotify = env.get("KTPLEDGER_RENOTIFY_AFTER_HOURS")
+        retry = env.get("KTPLEDGER_NOTIFY_RETRY_HOURS")
+        down = env.get("KTPLEDGER_CHANNEL_DOWN_MINUTES")
         return cls(
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
@@ -74,6 +101,12 @@ class Settings:
                 parse_hours(renotify, name="KTPLEDGER_RENOTIFY_AFTER_HOURS")
                 if renotify
                 else timedelta(hours=RENOTIFY_AFTER_HOURS)
+            ),
+            notify_retry=parse_retry_hours(retry) if retry else timedelta(hours=NOTIFY_RETRY_HOURS),
+            channel_down_after=(
+                parse_minutes(down, name="KTPLEDGER_CHANNEL_DOWN_MINUTES")
+                if down
+                else timedelta(minutes=CHANNEL_DOWN_MINUTES)
             ),
         )
 

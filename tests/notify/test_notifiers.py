@@ -33,6 +33,8 @@ ALERT: dict[str, Any] = {
     "status": "open",
     "raised_at_version": 9,
     "resolved_at_version": None,
+    "type": "alert",
+    "delivery_id": "ktp-0123456789abcdef0123456789abcdef",
 }
 
 
@@ -74,6 +76,8 @@ def test_webhook_posts_the_alert_json_signed_with_hmac(webhook_server: WebhookSe
     headers = {k.lower(): v for k, v in hit.headers.items()}
     assert headers["content-type"] == "application/json"
     assert headers["x-ktpledger-alert-id"] == "17"
+    assert headers["x-ktpledger-delivery"] == "ktp-0123456789abcdef0123456789abcdef"
+    assert headers["x-ktpledger-type"] == "alert"
     assert before <= int(headers["x-ktpledger-timestamp"]) <= int(time.time())
     assert hit.body == alert_body(ALERT)
     assert json.loads(hit.body) == ALERT
@@ -150,11 +154,13 @@ def test_email_sends_a_plain_text_message(smtp_server: SmtpServer) -> None:
     assert message["Subject"] == "[ktpledger] KTP-0042 consumables over_budget"
     assert message["From"] == "ktpledger@uni.example"
     assert message["To"] == "lmc@uni.example, fd@crumb.example"
-    assert message["Message-ID"] == "<ktpledger-alert-17@uni.example>"
+    # The delivery id, the same on every attempt and resend: mail systems drop a repeat by it.
+    assert message["Message-ID"] == "<ktp-0123456789abcdef0123456789abcdef@uni.example>"
     assert message.get_content_type() == "text/plain"
     body = message.get_content()
     for text in ("Project:  KTP-0042", "Kind:     over_budget", "excess: 200.00", "spent: 4200.00"):
         assert text in body
+    assert "Delivery id: ktp-0123456789abcdef0123456789abcdef" in body
 
 
 def test_email_subject_cannot_carry_injected_headers(smtp_server: SmtpServer) -> None:
