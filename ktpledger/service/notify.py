@@ -284,8 +284,9 @@ class _ChannelWorker:
                 # Due a lease after its retry period ended: its last claim had no outcome (a worker
                 # died) or no delivery ran since. Time is up: give up without another attempt.
                 reason = (
-                    f"gave up: no attempt finished within the retry period of "
-                    f"{_hours(self.policy.retry_period)} from the first attempt at {format_instant(first)}"
+                    f"gave up: due again after its retry period ({_hours(self.policy.retry_period)} from "
+                    f"the first attempt at {format_instant(first)}) had ended; its last claim was lost "
+                    "with its worker, or no delivery ran since"
                 )
                 connection.execute(
                     update(table)

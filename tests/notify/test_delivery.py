@@ -264,7 +264,7 @@ def test_claims_that_never_finish_run_out_by_time_not_by_count(app: App) -> None
     assert hook.sent == []
     row = notification(app.database, alert_id, "webhook")
     assert row["status"] == "failed" and "gave up" in row["last_error"]
-    assert "retry period of 2 h" in row["last_error"]
+    assert "retry period (2 h from the first attempt" in row["last_error"]
     assert row["failed_at"] == T0 + 2 * HOUR + LEASE
 
 
