@@ -1,6 +1,7 @@
 """The HTTP API's administrator routes: notification deliveries, resending them, system alerts.
 
-Admin tokens only (any other role: 403). The same functions as `ktpledger notifications [resend]`
+Admin tokens for every project only (any other role, or an admin token limited to some projects:
+403), since deliveries and system alerts span every project. The same functions as `ktpledger notifications [resend]`
 and `ktpledger system-alerts`, and the same JSON shapes.
 """
 
@@ -26,10 +27,22 @@ MAX_NAMED = 1000  # alerts named in one resend
 router = APIRouter(tags=["admin"])
 
 
+def is_administrator(who: Principal) -> bool:
+    """An admin token for every project: notifications and system alerts span all projects."""
+    return who.role is Role.ADMIN and who.projects is None
+
+
 def administrator(who: Principal = Depends(principal)) -> Principal:
-    """The caller, if an admin token; else 403."""
+    """The caller, if an admin token for every project; else 403."""
     if who.role is not Role.ADMIN:
-        raise forbidden(f"a {who.role.value} token cannot see or resend notifications: admin tokens only")
+        raise forbidden(
+            f"a {who.role.value} token cannot see or resend notifications or system alerts: admin tokens only"
+        )
+    if not is_administrator(who):
+        raise forbidden(
+            "an admin token limited to some projects cannot see or resend notifications or system "
+            "alerts: they span every project"
+        )
     return who
 
 

@@ -21,7 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 
 from ktpledger.api import charts
-from ktpledger.api.auth import Principal, Role, authenticate
+from ktpledger.api.admin import is_administrator
+from ktpledger.api.auth import Principal, authenticate
 from ktpledger.api.errors import ApiError, for_caller
 from ktpledger.api.formatting import label, pounds
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
@@ -208,7 +209,7 @@ def projects_page(
         "projects": rows,
         "poll_ms": POLL_MS,
         "day_query": day_query(request),
-        "admin": admin_section(app) if who.role is Role.ADMIN else None,
+        "admin": admin_section(app) if is_administrator(who) else None,
     }
     return render(request, "projects.html", context)
 
