@@ -78,7 +78,7 @@ def _cut(text: str | None, width: int = ERROR_WIDTH) -> str:
 def deliveries_table(rows: list[dict[str, Any]]) -> str:
     from ktpledger.views import render_table
 
-    table = [
+    table: list[tuple[str, ...]] = [
         (
             f"{row['outbox']} {row['alert_id'] or row['system_alert_id']}",
             row["project"] or row["subject"] or "-",
@@ -109,7 +109,7 @@ def deliveries_table(rows: list[dict[str, Any]]) -> str:
 def system_alerts_table(rows: list[dict[str, Any]]) -> str:
     from ktpledger.views import render_table
 
-    table = [
+    table: list[tuple[str, ...]] = [
         (
             str(row["id"]),
             row["kind"],

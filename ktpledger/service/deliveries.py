@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
 from ktpledger.adapters.database import Database
 from ktpledger.domain.errors import RuleViolation
@@ -199,7 +199,7 @@ def resend(
     with database.projection() as connection:
         for outbox in OUTBOXES:
             table = outbox.table
-            conditions = []
+            conditions: list[ColumnElement[bool]] = []
             if named[outbox]:
                 conditions.append(outbox.ref.in_(named[outbox]))
             if all_failed:
@@ -212,7 +212,7 @@ def resend(
                 table.c.status,
                 table.c.next_attempt_at,
                 table.c.delivered_at,
-            ).where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
+            ).where(or_(*conditions))
             if channel is not None:
                 query = query.where(table.c.channel == channel)
             rows = connection.execute(query.order_by(outbox.ref, table.c.channel)).all()
