@@ -15,7 +15,7 @@ from ktpledger.adapters.signing import Signer, Verifier, load_signer, load_verif
 from ktpledger.notify_settings import build_notifiers
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import Ledger
-from ktpledger.service.notify import deliver_due
+from ktpledger.service.notify import DeliveryPolicy, deliver_due
 from ktpledger.service.projections import Projector
 from ktpledger.service.wakeup import Asleep, BackgroundDelivery, InProcess, WakeUp, load_dispatcher
 from ktpledger.settings import Settings
@@ -79,7 +79,8 @@ def bootstrap(
         if settings.broker_url is None:
             # Notifications go out on a thread of their own: an append never waits for a channel;
             # the ledger-wide chain of what was appended is recorded there too.
-            background = BackgroundDelivery(lambda: after_appends(database, notifiers, checkpoints))
+            policy = DeliveryPolicy.from_settings(settings)
+            background = BackgroundDelivery(lambda: after_appends(database, notifiers, checkpoints, policy))
             wakeup = InProcess(projector, lambda _raised: background.request())
             delivery = background
         else:
@@ -98,11 +99,13 @@ def bootstrap(
     )
 
 
-def after_appends(database: Database, notifiers: Mapping[str, Notifier], checkpoints: Checkpoints) -> None:
+def after_appends(
+    database: Database, notifiers: Mapping[str, Notifier], checkpoints: Checkpoints, policy: DeliveryPolicy
+) -> None:
     """The embedded default's work after appends, off their path: deliver what is due, then record
     the ledger-wide chain of the new events (so reports read their checkpoint off the record)."""
     try:
-        deliver_due(database, notifiers)
+        deliver_due(database, notifiers, policy=policy)
     finally:
         try:
             checkpoints.extend()

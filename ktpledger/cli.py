@@ -946,8 +946,10 @@ def demo(
 
 def _register_api() -> None:
     from ktpledger.api.commands import register
+    from ktpledger.cli_admin import register as register_admin
 
     register(app, opened)
+    register_admin(app, opened)
 
 
 _register_api()

@@ -13,6 +13,8 @@ from ktpledger.serve_settings import ServeLimits, serve_limits
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
 RENOTIFY_AFTER_HOURS = 24
+NOTIFY_RETRY_HOURS = 72  # how long a notification is retried, from its first attempt
+CHANNEL_DOWN_MINUTES = 5  # how long a channel fails every attempt before `channel_down` is raised
 
 
 def calendar_today() -> date:
@@ -38,6 +40,23 @@ def parse_hours(text: str, *, name: str) -> timedelta:
     if not 0 <= hours <= 24 * 366:
         raise ValueError(f"{name} must be between 0 and 8784 hours, got {text!r}")
     return timedelta(hours=hours)
+
+
+def parse_retry_hours(text: str, *, name: str = "KTPLEDGER_NOTIFY_RETRY_HOURS") -> timedelta:
+    period = parse_hours(text, name=name)
+    if period <= timedelta(0):
+        raise ValueError(f"{name} must be more than 0 hours (72 is three days), got {text!r}")
+    return period
+
+
+def parse_minutes(text: str, *, name: str) -> timedelta:
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of minutes such as 5, got {text!r}") from None
+    if not 0 <= minutes <= 7 * 24 * 60:
+        raise ValueError(f"{name} must be between 0 and 10080 minutes (a week), got {text!r}")
+    return timedelta(minutes=minutes)
 
 
 def normalise_database_url(url: str) -> str:
@@ -67,12 +86,20 @@ class Settings:
     checkpoint_public_key: str | None = None
     # The HTTP server's limits (`ktpledger serve`): connections, timeouts, head and body sizes.
     limits: ServeLimits = field(default_factory=ServeLimits)
+    # A notification is retried (back-off capped at a few minutes) for this long after its first
+    # attempt, then marked failed; KTPLEDGER_NOTIFY_RETRY_HOURS.
+    notify_retry: timedelta = timedelta(hours=NOTIFY_RETRY_HOURS)
+    # A channel that has failed every attempt for this long raises `channel_down`;
+    # KTPLEDGER_CHANNEL_DOWN_MINUTES.
+    channel_down_after: timedelta = timedelta(minutes=CHANNEL_DOWN_MINUTES)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         today = env.get("KTPLEDGER_TODAY")
         renotify = env.get("KTPLEDGER_RENOTIFY_AFTER_HOURS")
+        retry = env.get("KTPLEDGER_NOTIFY_RETRY_HOURS")
+        down = env.get("KTPLEDGER_CHANNEL_DOWN_MINUTES")
         return cls(
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
@@ -86,6 +113,12 @@ class Settings:
             checkpoint_key=env.get("KTPLEDGER_CHECKPOINT_KEY") or None,
             checkpoint_public_key=env.get("KTPLEDGER_CHECKPOINT_PUBLIC_KEY") or None,
             limits=serve_limits(env),
+            notify_retry=parse_retry_hours(retry) if retry else timedelta(hours=NOTIFY_RETRY_HOURS),
+            channel_down_after=(
+                parse_minutes(down, name="KTPLEDGER_CHANNEL_DOWN_MINUTES")
+                if down
+                else timedelta(minutes=CHANNEL_DOWN_MINUTES)
+            ),
         )
 
     def reading_day(self, override: date | None = None) -> date:

@@ -58,18 +58,23 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
 @app.task(name="ktpledger.deliver")
 def deliver(alert_ids: list[int]) -> dict[str, int]:
     """Send new alerts to the configured channels (retries are the database's, not Celery's)."""
-    from ktpledger.service.notify import deliver_alerts
+    from ktpledger.service.notify import DeliveryPolicy, deliver_alerts
 
-    report = deliver_alerts(application().database, application().notifiers, alert_ids)
+    found = application()
+    policy = DeliveryPolicy.from_settings(found.settings)
+    report = deliver_alerts(found.database, found.notifiers, alert_ids, policy=policy)
     return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
 
 @app.task(name="ktpledger.deliver_due")
 def deliver_due() -> dict[str, int]:
-    """Retry every notification whose back-off has passed."""
+    """Send every notification that is due, of KTP alerts and system alerts: new ones, and those
+    whose back-off has passed (retried for KTPLEDGER_NOTIFY_RETRY_HOURS from their first attempt)."""
+    from ktpledger.service.notify import DeliveryPolicy
     from ktpledger.service.notify import deliver_due as due
 
-    report = due(application().database, application().notifiers)
+    found = application()
+    report = due(found.database, found.notifiers, policy=DeliveryPolicy.from_settings(found.settings))
     return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
 

@@ -1,9 +1,17 @@
 """Alert notification channels: the log, a webhook (JSON POST, HMAC-signed) and e-mail (SMTP).
 
-A notifier sends one alert (the shape of `ktpledger.service.projections.alert_json`) and either
-returns, meaning the channel accepted it, or raises `DeliveryError`. Retrying, back-off and never
-sending one (alert, channel) twice are the outbox's job (`ktpledger.service.notify`), not the
-notifier's: a notifier makes exactly one attempt per call.
+A notifier sends one message and either returns, meaning the channel accepted it, or raises
+`DeliveryError`. A message is a mapping with a `type`:
+
+- `"alert"`: a KTP alert, the shape of `ktpledger.service.projections.alert_json` as readers show
+  it (with `current` and `message`);
+- `"system_alert"`: a system alert for administrators (`system_alert_json`: `kind`, `subject`,
+  `message`, `detail`, `status`, `raised_at` ...), e.g. `channel_down`;
+
+and a `delivery_id`, the same on every attempt and resend of one (alert, channel), which the webhook
+sends as `X-KTPLedger-Delivery` (and in the body) and e-mail as its `Message-ID`, so that a receiver
+can drop a repeat. Retrying, back-off and never sending one (alert, channel) twice are the outbox's
+job (`ktpledger.service.notify`), not the notifier's: a notifier makes exactly one attempt per call.
 """
 
 from __future__ import annotations
@@ -28,8 +36,12 @@ ALERT_LOGGER = "ktpledger.alerts"
 SIGNATURE_HEADER = "X-KTPLedger-Signature"
 ALERT_ID_HEADER = "X-KTPLedger-Alert-Id"
 TIMESTAMP_HEADER = "X-KTPLedger-Timestamp"
+DELIVERY_HEADER = "X-KTPLedger-Delivery"
+TYPE_HEADER = "X-KTPLedger-Type"
+SYSTEM_ALERT = "system_alert"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_MESSAGE_ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,80}")  # the delivery ids ktpledger makes
 
 
 class DeliveryError(Exception):
@@ -65,10 +77,26 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
+def is_system(message: Mapping[str, Any]) -> bool:
+    """A system alert (for administrators), not a KTP alert."""
+    return message.get("type") == SYSTEM_ALERT
+
+
 def subject_of(alert: Mapping[str, Any]) -> str:
-    """`[ktpledger] KTP-0042 consumables over_budget`, on one line whatever the alert holds."""
+    """`[ktpledger] KTP-0042 consumables over_budget`, or for a system alert
+    `[ktpledger] system alert: channel_down webhook` (`(resolved)` once it is), on one line whatever
+    the alert holds."""
+    if is_system(alert):
+        parts = [one_line(alert.get(field, "")) for field in ("kind", "subject")]
+        resolved = " (resolved)" if alert.get("status") == "resolved" else ""
+        return one_line("[ktpledger] system alert: " + " ".join(p for p in parts if p) + resolved)
     parts = [one_line(alert.get(field, "")) for field in ("project", "category", "kind")]
     return one_line("[ktpledger] " + " ".join(part for part in parts if part))
+
+
+def delivery_of(message: Mapping[str, Any]) -> str:
+    """The message's delivery id on one line ("" when it has none)."""
+    return one_line(message.get("delivery_id") or "")
 
 
 # --- the log ------------------------------------------------------------------------------------
@@ -85,9 +113,23 @@ class LogNotifier:
 
     def send(self, alert: Mapping[str, Any]) -> None:
         detail = json.dumps(alert.get("detail", {}), sort_keys=True, default=str)
+        delivery = f" delivery={delivery_of(alert)}" if alert.get("delivery_id") else ""
+        if is_system(alert):
+            self.logger.log(
+                self.level,
+                "system alert %s kind=%s subject=%s status=%s: %s detail=%s%s",
+                one_line(alert.get("id", "")),
+                one_line(alert.get("kind", "")),
+                one_line(alert.get("subject", "")),
+                one_line(alert.get("status", "")),
+                one_line(alert.get("message", "")),
+                one_line(detail),
+                delivery,
+            )
+            return
         self.logger.log(
             self.level,
-            "alert %s project=%s category=%s kind=%s status=%s detail=%s%s",
+            "alert %s project=%s category=%s kind=%s status=%s detail=%s%s%s",
             one_line(alert.get("id", "")),
             one_line(alert.get("project", "")),
             one_line(alert.get("category", "")),
@@ -95,6 +137,7 @@ class LogNotifier:
             one_line(alert.get("status", "")),
             one_line(detail),
             f" now: {one_line(alert['message'])}" if alert.get("message") else "",
+            delivery,
         )
 
 
@@ -109,8 +152,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class WebhookNotifier:
-    """POSTs the alert as JSON. `X-KTPLedger-Signature: sha256=<hex>` is the HMAC-SHA256 of the exact
-    body bytes with the shared secret; any answer but 2xx, or no answer, is a `DeliveryError`."""
+    """POSTs the message as JSON. `X-KTPLedger-Signature: sha256=<hex>` is the HMAC-SHA256 of the
+    exact body bytes with the shared secret; `X-KTPLedger-Delivery` is the message's delivery id (also
+    the body's `delivery_id`) and `X-KTPLedger-Type` its `type`; any answer but 2xx, or no answer, is
+    a `DeliveryError`."""
 
     name = "webhook"
 
@@ -138,6 +183,10 @@ class WebhookNotifier:
             SIGNATURE_HEADER: sign(self.secret, body),
             TIMESTAMP_HEADER: str(int(time.time()) if timestamp is None else timestamp),
         }
+        if alert.get("delivery_id"):
+            headers[DELIVERY_HEADER] = delivery_of(alert)
+        if alert.get("type"):
+            headers[TYPE_HEADER] = one_line(alert["type"])
         return urllib.request.Request(self.url, data=body, headers=headers, method="POST")
 
     def send(self, alert: Mapping[str, Any]) -> None:
@@ -210,10 +259,14 @@ class EmailNotifier:
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         alert_id = one_line(alert.get("id", ""))
-        if alert_id.isdigit():
-            # The same id on every attempt lets a mail system drop a copy a retry sent again.
+        delivery = delivery_of(alert)
+        if _MESSAGE_ID_PART.fullmatch(delivery):
+            # The same id on every attempt and resend lets a mail system drop a copy sent again.
             domain = self.sender.rsplit("@", 1)[1].strip(">").strip() or "ktpledger"
-            message["Message-ID"] = f"<ktpledger-alert-{alert_id}@{domain}>"
+            message["Message-ID"] = f"<{delivery}@{domain}>"
+        if is_system(alert):
+            message.set_content(self.system_body(alert, delivery))
+            return message
         detail = alert.get("detail") or {}
         current = alert.get("current")
         lines = []
@@ -227,6 +280,8 @@ class EmailNotifier:
             f"Raised at version: {one_line(alert.get('raised_at_version', ''))}",
             f"Alert id: {alert_id}",
         ]
+        if delivery:
+            lines.append(f"Delivery id: {delivery}")
         # The figures now first (they are what to act on), then those of the raise (the record).
         for heading, figures in (("Figures now:", current), ("Figures when raised:", detail)):
             if figures is None:
@@ -238,6 +293,29 @@ class EmailNotifier:
                 lines.append(f"  {one_line(figures)}")
         message.set_content("\n".join(lines) + "\n")
         return message
+
+    @staticmethod
+    def system_body(alert: Mapping[str, Any], delivery: str) -> str:
+        """A system alert for administrators: what is wrong, then its facts."""
+        lines = [one_line(alert.get("message", "")), ""]
+        lines += [
+            f"Kind:     {one_line(alert.get('kind', ''))}",
+            f"Subject:  {one_line(alert.get('subject', ''))}",
+            f"Status:   {one_line(alert.get('status', ''))}",
+            f"Raised:   {one_line(alert.get('raised_at', ''))}",
+        ]
+        if alert.get("resolved_at"):
+            lines.append(
+                f"Resolved: {one_line(alert['resolved_at'])} ({one_line(alert.get('resolved_reason') or '')})"
+            )
+        lines.append(f"System alert id: {one_line(alert.get('id', ''))}")
+        if delivery:
+            lines.append(f"Delivery id: {delivery}")
+        detail = alert.get("detail")
+        if isinstance(detail, Mapping) and detail:
+            lines += ["", "Detail:"]
+            lines += [f"  {one_line(key)}: {one_line(value)}" for key, value in sorted(detail.items())]
+        return "\n".join(lines) + "\n"
 
     def send(self, alert: Mapping[str, Any]) -> None:
         message = self.message(alert)

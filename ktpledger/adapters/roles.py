@@ -33,6 +33,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "trackers": DML,
     "system_alerts": DML,
     "system_notifications": DML,
+    "channel_health": DML,  # delivery bookkeeping: a channel's failing streak
     "api_tokens": ("SELECT", "INSERT", "UPDATE"),  # revoking a token is an UPDATE; none is deleted
 }
 

@@ -127,6 +127,10 @@ notifications = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text, nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    # Migration 0010: the retry period runs from the first attempt (a resend clears it).
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("failed_at", DateTime(timezone=True), nullable=True),
 )
 
 trackers = Table(
@@ -168,6 +172,24 @@ system_notifications = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text, nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    # Migration 0010: the retry period runs from the first attempt (a resend clears it).
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("failed_at", DateTime(timezone=True), nullable=True),
+)
+
+# --- channel health (migration 0010): when a channel's current run of failed attempts began ------
+# A row per channel that has ever failed; `failing_since` is NULL while it delivers. A channel that has
+# failed every attempt for KTPLEDGER_CHANNEL_DOWN_MINUTES raises a `channel_down` system alert.
+
+channel_health = Table(
+    "channel_health",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("failures", Integer, nullable=False),  # failed attempts since `failing_since`
+    Column("last_failure_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
 )
 
 Index(

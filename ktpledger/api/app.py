@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import dashboard, errors, limits, routes
+from ktpledger.api import admin, dashboard, errors, limits, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -29,6 +29,10 @@ and nothing is recorded.
 
 **Errors.** Bad input is a 4xx with `{"error": {"rule": "R-nn", "message": "..."}}` naming the rule of
 RULES.md; an unknown project is 404 (R-31).
+
+**Administrators.** `GET /notifications`, `POST /notifications/resend` and `GET /system-alerts` are for
+admin tokens only (403 for the others): failed and pending alert notifications, resending them, and
+the service's own troubles (`channel_down`, `projection_failed`).
 
 **Dashboard.** The LMC dashboard is at [/dashboard](/dashboard).
 """
@@ -73,6 +77,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             {"name": "alerts", "description": "Alerts (R-41)"},
             {"name": "statements", "description": "Reconciliation and claim packs"},
             {"name": "costing", "description": "The guidance's costing tables"},
+            {"name": "admin", "description": "Notification deliveries and system alerts (admin tokens only)"},
             {"name": "service", "description": "Health"},
         ],
     )
@@ -81,6 +86,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.
     limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
+    api.include_router(admin.router)
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

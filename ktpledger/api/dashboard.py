@@ -9,7 +9,7 @@ charts are inline SVG drawn here), no CDN. Jinja escapes every user text.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 
 from ktpledger.api import charts
+from ktpledger.api.admin import is_administrator
 from ktpledger.api.auth import Principal, authenticate
 from ktpledger.api.errors import ApiError, for_caller
 from ktpledger.api.formatting import label, pounds
@@ -30,6 +31,8 @@ from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
+from ktpledger.service.deliveries import list_deliveries
+from ktpledger.service.system_alerts import read_system_alerts
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -201,8 +204,31 @@ def projects_page(
         rows = project_list(app, who, today=reading_day(request, app))
     except RuleViolation as error:
         return render(request, "problem.html", {"who": who, "message": f"{error.rule}: {error.message}"}, 422)
-    context = {"who": who, "projects": rows, "poll_ms": POLL_MS, "day_query": day_query(request)}
+    context = {
+        "who": who,
+        "projects": rows,
+        "poll_ms": POLL_MS,
+        "day_query": day_query(request),
+        "admin": admin_section(app) if is_administrator(who) else None,
+    }
     return render(request, "projects.html", context)
+
+
+ADMIN_ROWS = 200  # deliveries listed on the page; `ktpledger notifications` lists them all
+
+
+def admin_section(app: App) -> dict[str, Any]:
+    """For an admin token only: open system alerts, and deliveries failed or pending for long."""
+    now = datetime.now(UTC)
+    rows = list_deliveries(
+        app.database, status=None, now=now, long_after=app.settings.channel_down_after, limit=10_000
+    )
+    stuck = [row for row in rows if row["status"] == "failed" or row["long_pending"]]
+    return {
+        "as_of": now.isoformat()[:19].replace("T", " "),
+        "system_alerts": read_system_alerts(app.database),
+        "deliveries": stuck[:ADMIN_ROWS],
+    }
 
 
 @router.get("/dashboard/panel")

@@ -43,6 +43,8 @@ PARAMETER_RULES = {
     "all": "R-41",
     "project": "R-31",
     "format": "R-42",
+    "status": "R-41",
+    "limit": "R-41",
 }
 
 

@@ -1,22 +1,37 @@
-"""Delivering alert notifications from the outbox (the `notifications` table).
+"""Delivering notifications from the two outboxes (`notifications` of KTP alerts and
+`system_notifications` of system alerts, `ktpledger.service.outbox`), with one machinery.
 
-`Projector.catch_up` inserts one `notifications` row per configured channel, status "pending", in
-the transaction that raises the alert. Delivery takes those rows one at a time:
+The projector (or `raise_system_alert`) inserts one row per channel, status "pending", in the
+transaction that raises the alert. Delivery takes those rows one at a time:
 
 1. claim: a short write transaction picks one due row (status "pending", next_attempt_at <= now;
-   `FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), bumps `attempts` and
-   pushes `next_attempt_at` a lease ahead, and commits. Another worker no longer sees the row as due,
-   so two workers never send the same (alert, channel) at the same time;
+   `FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), bumps `attempts`, stamps
+   `first_attempt_at` (once) and `last_attempt_at`, pushes `next_attempt_at` a lease ahead, and
+   commits. Another worker no longer sees the row as due, so two workers never send the same
+   (alert, channel) at the same time;
 2. send, outside any transaction, so a slow channel holds no lock;
 3. finish: "delivered" (with delivered_at), or on failure back to "pending" with an exponential
-   back-off and `last_error`, or "failed" once `max_attempts` attempts have failed. The update is
-   fenced by the claimed `attempts`, so a late finish cannot overwrite a newer claim's outcome.
+   back-off capped at `MAX_BACKOFF` and `last_error`, until the retry period (`retry_period`,
+   KTPLEDGER_NOTIFY_RETRY_HOURS, default 72 h) has passed since the first attempt: an attempt that
+   fails after that marks the row "failed" (with `failed_at` and the reason, logged at WARNING).
+   The update is fenced by the claimed `attempts`, so a late finish cannot overwrite a newer
+   claim's outcome. The same transaction records the channel's health (`channel_health`), which
+   raises and resolves `channel_down` system alerts.
+
+Time, not a count, decides: the back-off never waits past the end of the retry period, so the last
+attempt is made when it ends; a row found due a lease after its retry period ended (its last claim
+was lost with a worker that died, or no delivery ran) is failed without another attempt.
 
 A worker that dies between claim and finish leaves the row to be claimed again once its lease has
 run out: delivery is at least once, and exactly once unless a worker dies (or outlives its lease)
-after the channel accepted the alert and before the finish commits. Each channel is worked in its
-own thread, so a channel that keeps failing or timing out does not hold up the others; rows of a
-channel with no notifier configured are left alone.
+after the channel accepted the message and before the finish commits. Every message carries a
+delivery id, the same on every attempt and resend (`ktpledger.domain.delivery`), by which a
+receiver drops such a repeat.
+
+Each channel is worked in its own thread, so a channel that keeps failing or timing out does not
+hold up the others; a run stops working a channel at its first failed attempt (the rest of its due
+rows wait for the next run), so a channel that is down costs one attempt, at most its timeout, per
+run. Rows of a channel with no notifier configured are left alone.
 """
 
 from __future__ import annotations
@@ -29,23 +44,62 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.notifiers import DeliveryError, Notifier
-from ktpledger.adapters.tables import alerts, notifications
-from ktpledger.service.alert_reader import present_alerts
-from ktpledger.service.projections import alert_json
+from ktpledger.domain.chain import format_instant
+from ktpledger.service.channel_health import record_failure, record_success
+from ktpledger.service.outbox import ALERTS, OUTBOXES, Outbox, utc
+from ktpledger.settings import CHANNEL_DOWN_MINUTES, NOTIFY_RETRY_HOURS, Settings
+
+__all__ = [
+    "DELIVERED",
+    "FAILED",
+    "LEASE",
+    "MAX_BACKOFF",
+    "PENDING",
+    "SUPPRESSED",
+    "DeliveryPolicy",
+    "DeliveryReport",
+    "backoff",
+    "deliver_alerts",
+    "deliver_due",
+    "utc",
+]
 
 log = logging.getLogger("ktpledger.notify")
 
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
-MAX_BACKOFF = timedelta(hours=1)
+SUPPRESSED = "suppressed"
+# The longest wait between two attempts: a channel back after an outage gets its backlog within
+# about this long (plus a beat of 30 s).
+MAX_BACKOFF = timedelta(minutes=5)
 LEASE = timedelta(minutes=5)
 JITTER = 0.1
 ERROR_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How long a notification is retried, when a failing channel counts as down, and how long a
+    claim is held before another worker may take the row."""
+
+    retry_period: timedelta = timedelta(hours=NOTIFY_RETRY_HOURS)
+    channel_down_after: timedelta = timedelta(minutes=CHANNEL_DOWN_MINUTES)
+    lease: timedelta = LEASE
+
+    def __post_init__(self) -> None:
+        if self.retry_period <= timedelta(0) or self.lease <= timedelta(0):
+            raise ValueError("the retry period and the lease must be positive")
+        if self.channel_down_after < timedelta(0):
+            raise ValueError("channel_down_after must not be negative")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(retry_period=settings.notify_retry, channel_down_after=settings.channel_down_after)
 
 
 @dataclass(frozen=True)
@@ -67,21 +121,22 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class _Claim:
-    alert_id: int
+    outbox: Outbox
+    ref: int  # the alert's id in its outbox
     channel: str
     attempts: int  # after this claim's bump: the fencing token of the finish
-    alert: dict[str, Any] | None  # None: the alert row is gone (a replay rebuilt the alerts)
+    first_attempt_at: datetime  # the retry period runs from here
+    message: dict[str, Any] | None  # None: the alert row is gone (a replay rebuilt the alerts)
     outcome: str = "send"  # "send"; "gave_up": failed without a send; "lost": another worker took it
 
-
-def utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one (as SQLite returns them) is taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    @property
+    def what(self) -> str:
+        return f"{'system alert' if self.outbox is not ALERTS else 'alert'} {self.ref} on {self.channel}"
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 2**attempts seconds, up to 10% more, at most
-    an hour."""
+    `MAX_BACKOFF` (five minutes, reached after the 8th attempt)."""
     base = 2.0 ** min(max(attempts, 0), 16)
     seconds = min(base * (1 + JITTER * rng()), MAX_BACKOFF.total_seconds())
     return timedelta(seconds=seconds)
@@ -93,16 +148,17 @@ def deliver_due(
     *,
     now: datetime | None = None,
     limit: int = 100,
-    max_attempts: int = 8,
-    lease: timedelta = LEASE,
+    policy: DeliveryPolicy | None = None,
     alert_ids: Collection[int] | None = None,
 ) -> DeliveryReport:
-    """Deliver due notifications: at most `limit` per channel, each channel in its own thread.
+    """Deliver due notifications of both outboxes: at most `limit` per channel and outbox, each
+    channel in its own thread.
 
     `now` fixes the clock (tests, replays of a schedule); by default it is the wall clock, read
-    afresh for each step. `alert_ids` restricts the run to those alerts' rows."""
-    if limit < 1 or max_attempts < 1:
-        raise ValueError("limit and max_attempts must be at least 1")
+    afresh for each step. `alert_ids` restricts the run to those KTP alerts' rows (and leaves the
+    system alerts' for another run)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
     if alert_ids is not None and not alert_ids:
         return DeliveryReport()
     if now is None:
@@ -120,7 +176,7 @@ def deliver_due(
     channels = sorted(notifiers)
     if not channels:
         return DeliveryReport()
-    worker = _ChannelWorker(database, clock, limit, max_attempts, lease, ids)
+    worker = _ChannelWorker(database, clock, limit, policy or DeliveryPolicy(), ids, channels)
     if len(channels) == 1:
         return worker.run(channels[0], notifiers[channels[0]])
     with ThreadPoolExecutor(max_workers=len(channels), thread_name_prefix="ktpledger-notify") as pool:
@@ -144,119 +200,120 @@ def deliver_alerts(
     alert_ids: Iterable[int],
     *,
     now: datetime | None = None,
-    max_attempts: int = 8,
-    lease: timedelta = LEASE,
+    policy: DeliveryPolicy | None = None,
 ) -> DeliveryReport:
-    """Deliver the due notifications of just these alerts (right after the catch-up that raised
+    """Deliver the due notifications of just these KTP alerts (right after the catch-up that raised
     them); rows waiting out a back-off are left for `deliver_due`."""
     ids = sorted({int(i) for i in alert_ids})
     if not ids:
         return DeliveryReport()
-    return deliver_due(
-        database,
-        notifiers,
-        now=now,
-        limit=len(ids),
-        max_attempts=max_attempts,
-        lease=lease,
-        alert_ids=ids,
-    )
+    return deliver_due(database, notifiers, now=now, limit=len(ids), policy=policy, alert_ids=ids)
 
 
 class _ChannelWorker:
-    """Claims, sends and finishes one channel's rows in turn."""
+    """Claims, sends and finishes one channel's rows in turn, system alerts first."""
 
     def __init__(
         self,
         database: Database,
         clock: Callable[[], datetime],
         limit: int,
-        max_attempts: int,
-        lease: timedelta,
+        policy: DeliveryPolicy,
         alert_ids: list[int] | None,
+        channels: list[str],
     ) -> None:
         self.database = database
         self.clock = clock
         self.limit = limit
-        self.max_attempts = max_attempts
-        self.lease = lease
+        self.policy = policy
         self.alert_ids = alert_ids
+        self.channels = channels  # every configured channel: where a channel_down alert may go
+        self.outboxes = OUTBOXES if alert_ids is None else (ALERTS,)
 
     def run(self, channel: str, notifier: Notifier) -> DeliveryReport:
         report = DeliveryReport()
-        if not self.any_due(channel):
-            return report  # without taking the write lock (SQLite has only one)
-        for _ in range(self.limit):
-            claim = self.claim(channel)
-            if claim is None:
-                break
-            report += self.deliver(claim, notifier)
+        for outbox in self.outboxes:
+            if not self.any_due(outbox, channel):
+                continue  # without taking the write lock (SQLite has only one)
+            for _ in range(self.limit):
+                claim = self.claim(outbox, channel)
+                if claim is None:
+                    break
+                step = self.deliver(claim, notifier)
+                report += step
+                if step.retried or (step.failed and claim.message is not None):
+                    # The channel failed: its other rows wait for the next run rather than each
+                    # spending the channel's timeout now.
+                    return report
         return report
 
     # --- claim -----------------------------------------------------------------------------------
 
-    def due(self, channel: str, now: datetime) -> Select[Any]:
+    def due(self, outbox: Outbox, channel: str, now: datetime) -> Select[Any]:
+        table = outbox.table
         query = (
-            select(notifications.c.alert_id, notifications.c.attempts)
-            .where(
-                notifications.c.channel == channel,
-                notifications.c.status == PENDING,
-                notifications.c.next_attempt_at <= now,
-            )
-            .order_by(notifications.c.next_attempt_at, notifications.c.alert_id)
+            select(outbox.ref.label("ref"), table.c.attempts, table.c.first_attempt_at)
+            .where(table.c.channel == channel, table.c.status == PENDING, table.c.next_attempt_at <= now)
+            .order_by(table.c.next_attempt_at, outbox.ref)
             .limit(1)
         )
         if self.alert_ids is not None:
-            query = query.where(notifications.c.alert_id.in_(self.alert_ids))
+            query = query.where(outbox.ref.in_(self.alert_ids))
         return query
 
-    def any_due(self, channel: str) -> bool:
+    def any_due(self, outbox: Outbox, channel: str) -> bool:
         with self.database.read() as connection:
-            return connection.execute(self.due(channel, self.clock())).first() is not None
+            return connection.execute(self.due(outbox, channel, self.clock())).first() is not None
 
-    def claim(self, channel: str) -> _Claim | None:
+    def claim(self, outbox: Outbox, channel: str) -> _Claim | None:
         """Take the next due row of the channel for this worker; committed before anything is sent."""
+        table = outbox.table
         with self.database.projection() as connection:
             now = self.clock()
-            query = self.due(channel, now)
+            query = self.due(outbox, channel, now)
             if self.database.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             row = connection.execute(query).first()
             if row is None:
                 connection.rollback()
                 return None
-            alert_id, attempts = int(row.alert_id), int(row.attempts)
-            key = (notifications.c.alert_id == alert_id, notifications.c.channel == channel)
-            if attempts >= self.max_attempts:
-                # Claimed max_attempts times with no outcome recorded (workers died): give up.
+            ref, attempts = int(row.ref), int(row.attempts)
+            first = None if row.first_attempt_at is None else utc(row.first_attempt_at)
+            key = (outbox.ref == ref, table.c.channel == channel, table.c.attempts == attempts)
+            if first is not None and now >= first + self.policy.retry_period + self.policy.lease:
+                # Due a lease after its retry period ended: its last claim had no outcome (a worker
+                # died) or no delivery ran since. Time is up: give up without another attempt.
+                reason = (
+                    f"gave up: due again after its retry period ({_hours(self.policy.retry_period)} from "
+                    f"the first attempt at {format_instant(first)}) had ended; its last claim was lost "
+                    "with its worker, or no delivery ran since"
+                )
                 connection.execute(
-                    update(notifications)
-                    .where(*key, notifications.c.attempts == attempts)
-                    .values(status=FAILED, last_error=f"gave up after {attempts} attempts with no outcome")
+                    update(table)
+                    .where(*key, table.c.status == PENDING)
+                    .values(status=FAILED, failed_at=now, last_error=reason)
                 )
                 connection.commit()
-                log.warning("alert %s on %s: gave up after %s attempts", alert_id, channel, attempts)
-                return _Claim(alert_id, channel, attempts, None, outcome="gave_up")
+                gave_up = _Claim(outbox, ref, channel, attempts, first, None, outcome="gave_up")
+                log.warning("%s: %s", gave_up.what, reason)
+                return gave_up
             claimed = connection.execute(
-                update(notifications)
-                .where(
-                    *key,
-                    notifications.c.status == PENDING,
-                    notifications.c.attempts == attempts,
-                    notifications.c.next_attempt_at <= now,
+                update(table)
+                .where(*key, table.c.status == PENDING, table.c.next_attempt_at <= now)
+                .values(
+                    attempts=attempts + 1,
+                    next_attempt_at=now + self.policy.lease,
+                    first_attempt_at=func.coalesce(table.c.first_attempt_at, now),
+                    last_attempt_at=now,
                 )
-                .values(attempts=attempts + 1, next_attempt_at=now + self.lease)
             )
             if claimed.rowcount != 1:  # taken by another worker in between: look again
                 connection.rollback()
-                return _Claim(alert_id, channel, attempts, None, outcome="lost")
-            found = connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+                return _Claim(outbox, ref, channel, attempts, now, None, outcome="lost")
+            found = connection.execute(select(outbox.source).where(outbox.source.c.id == ref)).first()
             connection.commit()
-        if found is None:
-            return _Claim(alert_id, channel, attempts + 1, None)
-        # Sent with its figures as they stand now (and as raised), as every reader shows it.
-        [shown] = present_alerts(self.database, [alert_json(found)], today=utc(now).date())
-        return _Claim(alert_id, channel, attempts + 1, shown)
+        message = None if found is None else outbox.render(self.database, found, channel, now)
+        return _Claim(outbox, ref, channel, attempts + 1, first or now, message)
 
     # --- send and finish -------------------------------------------------------------------------
 
@@ -265,55 +322,90 @@ class _ChannelWorker:
             return DeliveryReport(failed=1)
         if claim.outcome == "lost":
             return DeliveryReport()
-        if claim.alert is None:
-            self.finish(claim, FAILED, f"alert {claim.alert_id} no longer exists")
+        if claim.message is None:
+            self.finish(claim, FAILED, f"{claim.what.rsplit(' on ', 1)[0]} no longer exists")
             return DeliveryReport(failed=1)
         try:
-            notifier.send(claim.alert)
+            notifier.send(claim.message)
         except DeliveryError as error:
-            return self.failed(claim, str(error))
+            return self.failed(claim, str(error) or type(error).__name__)
         except Exception as error:  # a notifier's bug must not stop the other rows or channels
-            log.exception("alert %s on %s: the notifier raised", claim.alert_id, claim.channel)
+            log.exception("%s: the notifier raised", claim.what)
             return self.failed(claim, f"{type(error).__name__}: {error}")
         self.finish(claim, DELIVERED, None)
         return DeliveryReport(delivered=1)
 
     def failed(self, claim: _Claim, message: str) -> DeliveryReport:
-        if claim.attempts >= self.max_attempts:
-            log.warning(
-                "alert %s on %s failed for good after %s attempts: %s",
-                claim.alert_id,
-                claim.channel,
-                claim.attempts,
-                message,
+        now = self.clock()
+        ends = claim.first_attempt_at + self.policy.retry_period
+        if now >= ends:
+            reason = (
+                f"gave up after {claim.attempts} attempts over {_hours(now - claim.first_attempt_at)} "
+                f"(retry period {_hours(self.policy.retry_period)}): {message}"
             )
-            self.finish(claim, FAILED, message)
+            log.warning("%s failed for good: %s", claim.what, reason)
+            self.finish(claim, FAILED, reason, failure=message)
             return DeliveryReport(failed=1)
-        log.info(
-            "alert %s on %s: attempt %s failed: %s", claim.alert_id, claim.channel, claim.attempts, message
-        )
-        self.finish(claim, PENDING, message)
+        log.info("%s: attempt %s failed: %s", claim.what, claim.attempts, message)
+        # Never wait past the end of the retry period: the last attempt is made as it ends.
+        retry_at = min(now + backoff(claim.attempts), ends)
+        self.finish(claim, PENDING, message, failure=message, retry_at=retry_at)
         return DeliveryReport(retried=1)
 
-    def finish(self, claim: _Claim, status: str, error: str | None) -> None:
+    def finish(
+        self,
+        claim: _Claim,
+        status: str,
+        error: str | None,
+        *,
+        failure: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record the attempt's outcome (fenced by its claim) and, when the channel was tried, its
+        health: `failure` is the channel's error, None after a delivery."""
         now = self.clock()
+        table = claim.outbox.table
         values: dict[str, Any] = {
             "status": status,
             "last_error": None if error is None else error[:ERROR_LIMIT],
         }
         if status == DELIVERED:
             values["delivered_at"] = now
-        elif status == PENDING:
-            values["next_attempt_at"] = now + backoff(claim.attempts)
+        elif status == FAILED:
+            values["failed_at"] = now
+        elif retry_at is not None:
+            values["next_attempt_at"] = retry_at
         with self.database.projection() as connection:
             connection.execute(
-                update(notifications)
+                update(table)
                 .where(
-                    notifications.c.alert_id == claim.alert_id,
-                    notifications.c.channel == claim.channel,
-                    notifications.c.status == PENDING,
-                    notifications.c.attempts == claim.attempts,
+                    claim.outbox.ref == claim.ref,
+                    table.c.channel == claim.channel,
+                    table.c.status == PENDING,
+                    table.c.attempts == claim.attempts,
                 )
                 .values(**values)
             )
+            if status == DELIVERED:
+                record_success(connection, channel=claim.channel, now=now)
+            elif failure is not None:
+                record_failure(
+                    connection,
+                    channel=claim.channel,
+                    error=failure[:ERROR_LIMIT],
+                    now=now,
+                    down_after=self.policy.channel_down_after,
+                    others=self.channels,
+                    retry_period=self.policy.retry_period,
+                )
             connection.commit()
+
+
+def _hours(span: timedelta) -> str:
+    """A span for a person: seconds, minutes or hours, whichever reads best."""
+    seconds = span.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:g} h" if seconds % 360 == 0 else f"{seconds / 3600:.1f} h"

@@ -35,6 +35,9 @@ READS = [
     ["claim-pack", PROJECT, "--quarter", "2025Q1"],
     ["verify"],
     ["token", "list"],
+    ["notifications"],
+    ["notifications", "--status", "failed"],
+    ["system-alerts"],
 ]
 READ_IDS = [" ".join(read) for read in READS]
 
@@ -179,6 +182,8 @@ def test_a_read_leaves_pending_notifications_pending_and_prints_no_alert(sqlite_
         ["alerts", PROJECT, "--format", "json"],
         ["reconcile", PROJECT],
         ["claim-pack", PROJECT, "--quarter", "2025Q1"],
+        ["notifications"],
+        ["system-alerts", "--all"],
     ):
         done = subprocess.run(
             [sys.executable, "-m", "ktpledger.cli", "--db", sqlite_url, *read],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from ktpledger.adapters.database import Database
+from ktpledger.adapters.notifiers import DeliveryError
 from ktpledger.adapters.tables import alerts, notifications
 from ktpledger.service.notify import utc
 
@@ -59,6 +60,23 @@ class WebhookServer:
     def accepted(self) -> list[Hit]:
         with self.lock:
             return [hit for hit in self.hits if 200 <= hit.status < 300]
+
+
+class Recorder:
+    """A notifier that keeps what it was sent, failing the first `failures` times."""
+
+    def __init__(self, name: str, failures: int = 0, error: type[BaseException] = DeliveryError) -> None:
+        self.name = name
+        self.failures = failures
+        self.error = error
+        self.sent: list[dict[str, Any]] = []
+        self.calls = 0
+
+    def send(self, alert: Mapping[str, Any]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error(f"{self.name} refused attempt {self.calls}")
+        self.sent.append(dict(alert))
 
 
 @pytest.fixture(autouse=True)
@@ -259,7 +277,7 @@ def notification(database: Database, alert_id: int, channel: str) -> dict[str, A
             .one()
         )
     result = dict(row)
-    for key in ("next_attempt_at", "delivered_at"):
+    for key in ("next_attempt_at", "delivered_at", "first_attempt_at", "last_attempt_at", "failed_at"):
         if result[key] is not None:
             result[key] = utc(result[key])
     return result

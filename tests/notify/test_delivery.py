@@ -12,17 +12,25 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ktpledger.adapters.notifiers import DeliveryError, LogNotifier, Notifier, WebhookNotifier
+from ktpledger.adapters.notifiers import LogNotifier, Notifier, WebhookNotifier
 from ktpledger.adapters.tables import notifications
 from ktpledger.bootstrap import App
 from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.ledger import Ledger
-from ktpledger.service.notify import LEASE, DeliveryReport, backoff, deliver_alerts, deliver_due
+from ktpledger.service.notify import (
+    LEASE,
+    DeliveryPolicy,
+    DeliveryReport,
+    backoff,
+    deliver_alerts,
+    deliver_due,
+)
 from ktpledger.service.projections import Projector
 from tests.ledger.factory import claim, offer
 from tests.notify.conftest import (
     SECRET,
     T0,
+    Recorder,
     WebhookServer,
     insert_alert,
     notification,
@@ -30,23 +38,6 @@ from tests.notify.conftest import (
 )
 
 HOUR = timedelta(hours=1)
-
-
-class Recorder:
-    """A notifier that keeps what it was sent, failing the first `failures` times."""
-
-    def __init__(self, name: str, failures: int = 0, error: type[BaseException] = DeliveryError) -> None:
-        self.name = name
-        self.failures = failures
-        self.error = error
-        self.sent: list[dict[str, Any]] = []
-        self.calls = 0
-
-    def send(self, alert: Mapping[str, Any]) -> None:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise self.error(f"{self.name} refused attempt {self.calls}")
-        self.sent.append(dict(alert))
 
 
 class Crash(BaseException):
@@ -106,7 +97,7 @@ def test_webhook_retried_with_backoff_until_accepted(app: App, webhook_server: W
     assert row["delivered_at"] == T0 + 2 * HOUR
 
 
-def test_failing_webhook_gives_up_but_the_log_is_delivered(
+def test_failing_webhook_gives_up_after_its_retry_period_but_the_log_is_delivered(
     app: App, webhook_server: WebhookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     alert_id = insert_alert(app.database, ("log", "webhook"))
@@ -116,38 +107,51 @@ def test_failing_webhook_gives_up_but_the_log_is_delivered(
         "webhook": WebhookNotifier(webhook_server.url, SECRET),
     }
     total = DeliveryReport()
+    six_hours = DeliveryPolicy(retry_period=6 * HOUR)
     with caplog.at_level(logging.INFO, logger="ktpledger.alerts"):
         for step in range(10):
-            total += deliver_due(app.database, notifiers, now=T0 + step * 2 * HOUR, max_attempts=4)
-    assert total == DeliveryReport(delivered=1, retried=3, failed=1)
+            total += deliver_due(app.database, notifiers, now=T0 + step * 2 * HOUR, policy=six_hours)
+    # Attempts at 0, 2 and 4 h are retried; the one at 6 h, as the period ends, gives up. The log
+    # delivers the alert, and at 4 h the webhook's channel_down (down for 5 minutes or more).
+    assert total == DeliveryReport(delivered=2, retried=3, failed=1)
     assert len(webhook_server.hits) == 4
     hook = notification(app.database, alert_id, "webhook")
     assert (hook["status"], hook["attempts"], hook["delivered_at"]) == ("failed", 4, None)
-    assert "HTTP 503" in hook["last_error"]
+    assert (hook["first_attempt_at"], hook["last_attempt_at"], hook["failed_at"]) == (
+        T0,
+        T0 + 6 * HOUR,
+        T0 + 6 * HOUR,
+    )
+    assert "HTTP 503" in hook["last_error"] and "retry period 6 h" in hook["last_error"]
     assert notification(app.database, alert_id, "log")["status"] == "delivered"
-    assert len([r for r in caplog.records if r.name == "ktpledger.alerts"]) == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "ktpledger.alerts"]
+    assert [line.split(" ", 2)[:2] for line in lines] == [["alert", str(alert_id)], ["system", "alert"]]
+    assert "kind=channel_down subject=webhook" in lines[1]
 
 
 def test_a_slow_channel_does_not_hold_up_the_others(app: App, webhook_server: WebhookServer) -> None:
     ids = [insert_alert(app.database, ("webhook", "log")) for _ in range(3)]
-    webhook_server.delay = 0.3
+    webhook_server.delay = 1.0
     log = Recorder("log")
     seen_during_webhook: list[int] = []
 
     class Watching(WebhookNotifier):
         def send(self, alert: Mapping[str, Any]) -> None:
-            seen_during_webhook.append(len(log.sent))
-            super().send(alert)
+            try:
+                super().send(alert)
+            finally:
+                seen_during_webhook.append(len(log.sent))
 
     notifiers: dict[str, Notifier] = {
-        "webhook": Watching(webhook_server.url, SECRET, timeout=0.1),
+        "webhook": Watching(webhook_server.url, SECRET, timeout=0.3),
         "log": log,
     }
     report = deliver_due(app.database, notifiers, now=T0)
-    assert report == DeliveryReport(delivered=3, retried=3)
+    # The webhook's first attempt times out, and the run leaves its other rows for the next run.
+    assert report == DeliveryReport(delivered=3, retried=1)
     assert sorted(a["id"] for a in log.sent) == ids
-    # The log went on while the webhook was timing out: by its last attempt the log was done.
-    assert seen_during_webhook[-1] == 3
+    # The log went on while the webhook was timing out: by then the log was done.
+    assert seen_during_webhook == [3]
 
 
 def test_two_workers_never_send_the_same_row_twice(app: App, webhook_server: WebhookServer) -> None:
@@ -238,22 +242,30 @@ def test_a_worker_that_dies_mid_send_is_covered_by_the_lease(app: App) -> None:
     assert notification(app.database, alert_id, "webhook")["attempts"] == 2
 
 
-def test_claims_that_never_finish_run_out(app: App) -> None:
+def test_claims_that_never_finish_run_out_by_time_not_by_count(app: App) -> None:
     alert_id = insert_alert(app.database, ("webhook",))
+    two_hours = DeliveryPolicy(retry_period=2 * HOUR)
+    # Claimed at 0, 1 and 2 h by workers that die mid-send: each claim's lease runs out.
     for step in range(3):
         with pytest.raises(Crash):
             deliver_due(
                 app.database,
                 {"webhook": Recorder("webhook", failures=1, error=Crash)},
                 now=T0 + step * HOUR,
-                max_attempts=3,
+                policy=two_hours,
             )
+    row = notification(app.database, alert_id, "webhook")
+    assert (row["status"], row["attempts"], row["first_attempt_at"]) == ("pending", 3, T0)
     hook = Recorder("webhook")
-    report = deliver_due(app.database, {"webhook": hook}, now=T0 + 5 * HOUR, max_attempts=3)
+    # Still due within a lease of the period's end (2 h 5 min): a live worker would try once more.
+    # Due after that, the row's time is up: failed without another send.
+    report = deliver_due(app.database, {"webhook": hook}, now=T0 + 2 * HOUR + LEASE, policy=two_hours)
     assert report == DeliveryReport(failed=1)
     assert hook.sent == []
     row = notification(app.database, alert_id, "webhook")
     assert row["status"] == "failed" and "gave up" in row["last_error"]
+    assert "retry period (2 h from the first attempt" in row["last_error"]
+    assert row["failed_at"] == T0 + 2 * HOUR + LEASE
 
 
 def test_a_notification_whose_alert_is_gone_fails(app: App) -> None:
@@ -299,9 +311,16 @@ def test_alerts_raised_by_the_projector_reach_every_channel(app: App, webhook_se
         app.database, [a for a in expected if a["id"] in caught.raised], today=datetime.now(UTC).date()
     )
     assert all(a["message"] and a["current"] for a in expected)
-    assert sorted(log.sent, key=lambda a: a["id"]) == expected
+    # Each message also says what it is and carries its delivery id, one per (alert, channel).
+    sent_log = sorted(log.sent, key=lambda a: a["id"])
     received = sorted((json.loads(hit.body) for hit in webhook_server.hits), key=lambda a: a["id"])
-    assert received == expected
+    for messages in (sent_log, received):
+        assert [
+            {k: v for k, v in m.items() if k not in ("type", "delivery_id")} for m in messages
+        ] == expected
+        assert {m["type"] for m in messages} == {"alert"}
+    ids = [m["delivery_id"] for m in sent_log + received]
+    assert len(set(ids)) == len(ids) == 2 * len(caught.raised)
     kinds = {a["kind"] for a in expected}
     assert "over_budget" in kinds
     # Nothing is left to do, now or later.
@@ -309,16 +328,20 @@ def test_alerts_raised_by_the_projector_reach_every_channel(app: App, webhook_se
     assert len(webhook_server.hits) == len(caught.raised)
 
 
-def test_backoff_grows_exponentially_with_a_little_jitter_up_to_an_hour() -> None:
+def test_backoff_grows_exponentially_with_a_little_jitter_up_to_five_minutes() -> None:
     assert backoff(1, rng=lambda: 0.0) == timedelta(seconds=2)
     assert backoff(3, rng=lambda: 0.0) == timedelta(seconds=8)
     assert backoff(3, rng=lambda: 1.0) == timedelta(seconds=8.8)
-    assert backoff(12, rng=lambda: 0.0) == timedelta(hours=1)
-    assert backoff(10_000) == timedelta(hours=1)
-    for attempts in range(1, 12):
+    assert backoff(8, rng=lambda: 1.0) == timedelta(seconds=281.6)  # 256 s and 10%
+    assert backoff(9, rng=lambda: 0.0) == timedelta(minutes=5)  # 512 s, capped
+    assert backoff(10_000) == timedelta(minutes=5)
+    for attempts in range(1, 9):
         assert timedelta(seconds=2**attempts) <= backoff(attempts) <= timedelta(seconds=1.1 * 2**attempts)
 
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         deliver_due(None, {}, limit=0)  # type: ignore[arg-type]
+    for bad in ({"retry_period": timedelta(0)}, {"lease": -HOUR}, {"channel_down_after": -HOUR}):
+        with pytest.raises(ValueError):
+            DeliveryPolicy(**bad)

@@ -33,6 +33,8 @@ ALERT: dict[str, Any] = {
     "status": "open",
     "raised_at_version": 9,
     "resolved_at_version": None,
+    "type": "alert",
+    "delivery_id": "ktp-0123456789abcdef0123456789abcdef",
 }
 
 
@@ -74,6 +76,8 @@ def test_webhook_posts_the_alert_json_signed_with_hmac(webhook_server: WebhookSe
     headers = {k.lower(): v for k, v in hit.headers.items()}
     assert headers["content-type"] == "application/json"
     assert headers["x-ktpledger-alert-id"] == "17"
+    assert headers["x-ktpledger-delivery"] == "ktp-0123456789abcdef0123456789abcdef"
+    assert headers["x-ktpledger-type"] == "alert"
     assert before <= int(headers["x-ktpledger-timestamp"]) <= int(time.time())
     assert hit.body == alert_body(ALERT)
     assert json.loads(hit.body) == ALERT
@@ -150,11 +154,13 @@ def test_email_sends_a_plain_text_message(smtp_server: SmtpServer) -> None:
     assert message["Subject"] == "[ktpledger] KTP-0042 consumables over_budget"
     assert message["From"] == "ktpledger@uni.example"
     assert message["To"] == "lmc@uni.example, fd@crumb.example"
-    assert message["Message-ID"] == "<ktpledger-alert-17@uni.example>"
+    # The delivery id, the same on every attempt and resend: mail systems drop a repeat by it.
+    assert message["Message-ID"] == "<ktp-0123456789abcdef0123456789abcdef@uni.example>"
     assert message.get_content_type() == "text/plain"
     body = message.get_content()
     for text in ("Project:  KTP-0042", "Kind:     over_budget", "excess: 200.00", "spent: 4200.00"):
         assert text in body
+    assert "Delivery id: ktp-0123456789abcdef0123456789abcdef" in body
 
 
 def test_email_subject_cannot_carry_injected_headers(smtp_server: SmtpServer) -> None:
@@ -220,3 +226,73 @@ def test_email_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> Non
     settings.update(kwargs)
     with pytest.raises(ValueError, match=message):
         EmailNotifier(**settings)
+
+
+# --- system alerts ------------------------------------------------------------------------------
+
+SYSTEM: dict[str, Any] = {
+    "type": "system_alert",
+    "id": 3,
+    "kind": "channel_down",
+    "subject": "webhook",
+    "message": "The webhook alert channel has failed every attempt since 2025-03-14T09:00 UTC.",
+    "detail": {"failures": 12, "last_error": "HTTP 503"},
+    "status": "open",
+    "raised_at": "2025-03-14T09:05:00+00:00",
+    "resolved_at": None,
+    "resolved_reason": None,
+    "delivery_id": "sys-0123456789abcdef0123456789abcdef",
+}
+
+
+def test_a_system_alert_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="ktpledger.alerts"):
+        LogNotifier().send(SYSTEM)
+    [record] = [r for r in caplog.records if r.name == "ktpledger.alerts"]
+    line = record.getMessage()
+    assert line.startswith("system alert 3 kind=channel_down subject=webhook status=open: The webhook")
+    assert '"failures": 12' in line and line.endswith("delivery=sys-0123456789abcdef0123456789abcdef")
+
+
+def test_a_system_alert_by_webhook_says_its_type(webhook_server: WebhookServer) -> None:
+    WebhookNotifier(webhook_server.url, SECRET).send(SYSTEM)
+    [hit] = webhook_server.hits
+    headers = {k.lower(): v for k, v in hit.headers.items()}
+    assert json.loads(hit.body) == SYSTEM
+    assert (headers["x-ktpledger-type"], headers["x-ktpledger-delivery"]) == (
+        "system_alert",
+        "sys-0123456789abcdef0123456789abcdef",
+    )
+    assert verify_signature(SECRET, hit.body, headers["x-ktpledger-signature"])
+
+
+def test_a_system_alert_by_email(smtp_server: SmtpServer) -> None:
+    notifier = EmailNotifier(smtp_server.host, smtp_server.port, "ktpledger@uni.example", ["ops@uni.example"])
+    notifier.send(SYSTEM)
+    notifier.send(
+        {
+            **SYSTEM,
+            "status": "resolved",
+            "resolved_at": "2025-03-14T09:08:00+00:00",
+            "resolved_reason": "delivered again",
+        }
+    )
+    first, second = (parse(mail.data) for mail in smtp_server.mailbox.messages)
+    assert first["Subject"] == "[ktpledger] system alert: channel_down webhook"
+    assert second["Subject"] == "[ktpledger] system alert: channel_down webhook (resolved)"
+    assert first["Message-ID"] == second["Message-ID"] == "<sys-0123456789abcdef0123456789abcdef@uni.example>"
+    body = first.get_content()
+    assert body.startswith("The webhook alert channel has failed every attempt")
+    for text in ("Kind:     channel_down", "Subject:  webhook", "System alert id: 3", "failures: 12"):
+        assert text in body
+    assert "Resolved: 2025-03-14T09:08:00+00:00 (delivered again)" in second.get_content()
+
+
+def test_a_message_id_is_made_only_from_a_delivery_id_of_ours(smtp_server: SmtpServer) -> None:
+    notifier = EmailNotifier(smtp_server.host, smtp_server.port, "ktp@uni.example", ["lmc@uni.example"])
+    notifier.send({**ALERT, "delivery_id": "<x>\r\nBcc: thief@evil.example"})
+    notifier.send({key: value for key, value in ALERT.items() if key != "delivery_id"})
+    for mail in smtp_server.mailbox.messages:
+        message = parse(mail.data)
+        assert message["Bcc"] is None and "evil" not in str(message["Message-ID"] or "")
+    assert mail.recipients == ["lmc@uni.example"]

@@ -114,3 +114,41 @@ def test_settings_of_unnamed_channels_are_not_needed() -> None:
 def test_bad_configuration_is_a_clear_value_error(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ValueError, match=variable):
         build_notifiers(env)
+
+
+def test_retry_period_and_channel_down_time_from_the_environment() -> None:
+    from datetime import timedelta
+
+    from ktpledger.service.notify import DeliveryPolicy
+    from ktpledger.settings import Settings
+
+    default = Settings.from_env({})
+    assert (default.notify_retry, default.channel_down_after) == (timedelta(hours=72), timedelta(minutes=5))
+    chosen = Settings.from_env(
+        {"KTPLEDGER_NOTIFY_RETRY_HOURS": "24", "KTPLEDGER_CHANNEL_DOWN_MINUTES": "0.5"}
+    )
+    assert DeliveryPolicy.from_settings(chosen) == DeliveryPolicy(
+        retry_period=timedelta(hours=24), channel_down_after=timedelta(seconds=30)
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("KTPLEDGER_NOTIFY_RETRY_HOURS", "three days", "must be a number of hours"),
+        ("KTPLEDGER_NOTIFY_RETRY_HOURS", "0", "must be more than 0 hours"),
+        ("KTPLEDGER_NOTIFY_RETRY_HOURS", "9000", "between 0 and 8784"),
+        ("KTPLEDGER_CHANNEL_DOWN_MINUTES", "5m", "must be a number of minutes"),
+        ("KTPLEDGER_CHANNEL_DOWN_MINUTES", "-1", "between 0 and 10080"),
+    ],
+)
+def test_bad_notification_settings_are_refused_by_name(name: str, value: str, says: str) -> None:
+    from typer.testing import CliRunner
+
+    from ktpledger.cli import app
+    from ktpledger.settings import Settings
+
+    with pytest.raises(ValueError, match=f"{name} .*{says}"):
+        Settings.from_env({name: value})
+    result = CliRunner().invoke(app, ["notifications"], env={name: value})
+    assert result.exit_code == 2 and name in result.stderr
