@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import dashboard, errors, routes
+from ktpledger.api import dashboard, errors, quarantine, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -73,12 +73,13 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             {"name": "alerts", "description": "Alerts (R-41)"},
             {"name": "statements", "description": "Reconciliation and claim packs"},
             {"name": "costing", "description": "The guidance's costing tables"},
-            {"name": "service", "description": "Health"},
+            {"name": "service", "description": "Health, and quarantined projections (admin)"},
         ],
     )
     api.state.ktpledger = app_objects
     errors.install(api)
     api.include_router(routes.router)
+    api.include_router(quarantine.router)
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

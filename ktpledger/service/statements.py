@@ -28,7 +28,7 @@ from ktpledger.domain.reconciliation import (
     quarter_spend,
     reconcile,
 )
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, located, unreadable
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.ledger import fold as fold_stream
 
@@ -72,7 +72,10 @@ def _project(state: ProjectState) -> dict[str, Any]:
 def reconciliation(database: Database, project: str) -> dict[str, Any]:
     """`ktpledger reconcile PROJECT --format json` (CONTRACT.md), with the ledger it was made from."""
     stream = _stream(database, project)
-    state, history = fold_with_history(project, ((item.event(), item.version, item.hash) for item in stream))
+    with located(stream):
+        state, history = fold_with_history(
+            project, ((item.event(), item.version, item.hash) for item in stream)
+        )
     result = reconcile(state, history)
     lines = []
     for line in result.lines:
@@ -144,7 +147,10 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
     for item in known:
-        live.apply(item.event(), item.version, item.hash)
+        try:
+            live.apply(item.event(), item.version, item.hash)
+        except Exception as error:
+            raise unreadable(item, error) from error
     state = live.state
     if not state.exists:
         raise RuleViolation(
@@ -159,6 +165,7 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
     judged_on = min(end, state.end)
     live.latest = judged_on
     live.settle()
+    # Every row the pack covers has folded above: what follows reads them again.
     spend = quarter_spend(((item.event(), item.version) for item in known), start, end)
     lines = []
     totals = dict.fromkeys(("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast"), ZERO)
@@ -196,9 +203,10 @@ def claim_pack(database: Database, project: str, quarter: str) -> dict[str, Any]
         for key, detail in sorted(live.conditions().items())
     ]
     rate = state.grant_rate
-    claim = quarter_claim(
-        project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
-    )
+    with located(known):
+        claim = quarter_claim(
+            project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
+        )
     return {
         "project": project,
         **_project(state),
