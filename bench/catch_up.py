@@ -4,7 +4,10 @@ Records a ledger of --projects projects (one offer each) with wake-ups off, then
 --rounds rounds of --claims claims to every project; after each round it catches every project
 up in wake-ups of 20 projects (`Projector.catch_up_many`, as a worker does) and times that. The
 first catch-up of each project (cold: its whole stream folded) is timed apart from the later ones
-(warm: only the new events). Then `replay` of the whole ledger. Prints microseconds per event.
+(warm: only the new events). Then `replay` of the whole ledger, and the fold alone (every stream
+folded append by append in memory, as catch-up and replay fold it). Prints microseconds per event.
+The machine's other load moves these figures a lot from run to run: compare two versions by
+running each several times, alternately.
 
     .venv/bin/python bench/catch_up.py                          # SQLite in a temporary folder
     .venv/bin/python bench/catch_up.py --postgres               # PostgreSQL on 127.0.0.1 (a schema of its own)
@@ -28,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.lag import Quiet, claim, offer  # noqa: E402
+from ktpledger.adapters import ledger_store  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
+from ktpledger.domain.live import LiveProject, appends  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.service.wakeup import chunks  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
@@ -69,6 +74,17 @@ def run(url: str, args: argparse.Namespace) -> None:
         read, _ = app.projector.replay(processes=1)
         took = time.perf_counter() - started
         print(f"  replay: {took * 1e6 / read:.1f} us/event ({read:,} events in {took:.2f} s)")
+        with app.database.read() as connection:
+            streams = ledger_store.streams(connection, names)
+        folds = []
+        for _ in range(args.folds):  # bounded; the least is the figure least disturbed by the machine
+            started = time.process_time()  # CPU time: the other processes' load moves it least
+            for name, stream in streams.items():
+                live = LiveProject.new(name)
+                for group in appends(stream):
+                    live.apply_append(group)
+            folds.append((time.process_time() - started) * 1e6 / total)
+        print(f"  fold alone (no database, CPU time), least of {args.folds}: {min(folds):.1f} us/event")
     finally:
         app.close()
 
@@ -80,6 +96,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--claims", type=int, default=20, help="claims per project per round")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--folds", type=int, default=5, help="times the in-memory fold is timed")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 instead of SQLite")
     args = parser.parse_args()
     if not args.postgres:
