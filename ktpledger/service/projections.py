@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 from collections import OrderedDict
@@ -45,6 +46,8 @@ from ktpledger.domain.timeline import state_as_of
 from ktpledger.service.ledger import fold
 from ktpledger.service.system_alerts import PROJECTION_FAILED, raise_system_alert, resolve_system_alert
 from ktpledger.settings import RENOTIFY_AFTER_HOURS
+
+log = logging.getLogger("ktpledger.projections")
 
 PENNY = Decimal("0.01")
 SWEEPER = "sweeper"
@@ -316,7 +319,7 @@ class Projector:
         """Raise `projection_failed` for each failed project (once: one stays open per project) and
         resolve it, with `reason`, for each of `names` that folds."""
         for name, error in sorted(failed.items()):
-            raise_system_alert(
+            raised = raise_system_alert(
                 connection,
                 kind=PROJECTION_FAILED,
                 subject=name,
@@ -325,6 +328,8 @@ class Projector:
                 channels=self.channels,
                 now=now,
             )
+            if raised is not None:
+                log.warning("projection of %s quarantined: %s", name, error.message)
         for name in names:
             if name not in failed:
                 resolve_system_alert(connection, kind=PROJECTION_FAILED, subject=name, reason=reason, now=now)
