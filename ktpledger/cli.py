@@ -40,7 +40,7 @@ from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.checkpoints import AnchorReport, Checkpoints, UnknownPosition, verify_against
-from ktpledger.service.ledger import parse_json
+from ktpledger.service.ledger import parse_json, shown_stream
 from ktpledger.service.projection_check import ProjectionCheck, check_projections
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, grant_service_role, renew_grants, upgrade
 from ktpledger.settings import Settings
@@ -252,27 +252,34 @@ def events(
     project: str = typer.Argument(..., help="the project's reference"),
     output_format: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """The project's stream, oldest first."""
+    """The project's stream, oldest first. A recorded event that cannot be read is shown as it is
+    stored and marked (JSON: `unreadable`, the refusal naming it), and the command exits 1."""
     with opened(ctx, write=False) as application:
         stream = application.ledger.stream(project)
         if not stream:
             refuse_unknown(application, project)
+    shown = shown_stream(stream)
+    bad = [document["unreadable"] for document in shown if "unreadable" in document]
     if output_format is OutputFormat.JSON:
-        print_json([item.to_json() for item in stream])
-        return
-    rows = [
-        (
-            str(item.version),
-            item.date.isoformat(),
-            item.type,
-            item.key,
-            summarise(item.to_json()["data"]),
-            format_instant(item.recorded_at)[:19].replace("T", " "),
-        )
-        for item in stream
-    ]
-    typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
-    typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+        print_json(shown)
+    else:
+        rows = [
+            (
+                str(item.version),
+                item.date.isoformat(),
+                item.type,
+                item.key,
+                "UNREADABLE (see below)" if "unreadable" in document else summarise(document["data"]),
+                format_instant(item.recorded_at)[:19].replace("T", " "),
+            )
+            for item, document in zip(stream, shown, strict=True)
+        ]
+        typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
+        typer.echo(render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0}))
+    for error in bad:
+        typer.echo(f"error: {error['rule']}: {error['message']}", err=True)
+    if bad:
+        raise typer.Exit(1)
 
 
 def refuse_unknown(application: App, project: str) -> None:
@@ -311,6 +318,13 @@ def wait_for_projections(application: App, wait: bool, *, timeout: float = WAIT_
             )
             raise typer.Exit(1)
         time.sleep(0.05)
+    # Quarantined projects wait for a retry, not for workers: `behind` leaves them out; say so.
+    for failed in application.projector.quarantined():
+        typer.echo(
+            f"warning: the projection of {failed['project']} is quarantined at version {failed['version']}: "
+            f"{failed['error']}",
+            err=True,
+        )
 
 
 @app.command()
@@ -486,6 +500,75 @@ def replay(ctx: typer.Context) -> None:
         events_read, projects = application.projector.replay()
         took = time.perf_counter() - started
     typer.echo(f"replayed {events_read} events of {projects} projects in {took:.2f} s")
+
+
+projection_app = typer.Typer(
+    help="Quarantined projections: a project whose recorded events cannot be folded.", no_args_is_help=True
+)
+app.add_typer(projection_app, name="projection")
+
+
+@projection_app.command("status")
+def projection_status(ctx: typer.Context, output_format: OutputFormat = FORMAT_OPTION) -> None:
+    """The quarantined projects, each with the row that stopped its projection and why, and how
+    many events the other projections have still to fold in. Exit 1 if any is quarantined."""
+    with opened(ctx, write=False) as application:
+        failed = application.projector.quarantined()
+        behind = application.projector.behind()
+    if output_format is OutputFormat.JSON:
+        print_json({"quarantined": failed, "behind": behind})
+    elif not failed:
+        typer.echo(f"no projection is quarantined; {behind} events still to fold in")
+    else:
+        rows = [
+            (
+                item["project"],
+                str(item["version"]),
+                f"v{item['failed_version']} (position {item['failed_position']})",
+                item["since"][:19].replace("T", " "),
+            )
+            for item in failed
+        ]
+        typer.echo(f"{len(failed)} quarantined; the other projections have {behind} events still to fold in")
+        typer.echo(render_table(("project", "folded to", "stopped at", "since (UTC)"), rows, numeric={1}))
+        for item in failed:
+            typer.echo(f"{item['project']}: {item['error']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@projection_app.command("retry")
+@refuses_input
+def projection_retry(
+    ctx: typer.Context,
+    project: str | None = typer.Argument(None, help="the project to refold from its whole stream"),
+    every: bool = typer.Option(False, "--all", help="every quarantined project"),
+    output_format: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Refold a project's projection from its whole stream, as replay does for one project: if it
+    folds now, it is healthy again and its projection_failed alert is resolved; if not, it stays
+    quarantined with the new error (exit 1). With --all, every quarantined project."""
+    if (project is None) == (not every):
+        typer.echo("error: give a PROJECT or --all (not both)", err=True)
+        raise typer.Exit(2)
+    with opened(ctx) as application:
+        results = application.projector.retry(None if every else [project or ""])
+    if output_format is OutputFormat.JSON:
+        print_json([result.to_json() for result in results])
+    elif not results:
+        typer.echo("no projection is quarantined")
+    else:
+        for result in results:
+            if result.error is None:
+                was = "was quarantined; " if result.was_failed else ""
+                typer.echo(f"{result.project}: {was}folds now, projected to version {result.version}")
+            else:
+                typer.echo(f"{result.project}: still quarantined, projected to version {result.version}")
+    failed = [result.error for result in results if result.error is not None]
+    for error in failed:
+        typer.echo(f"error: {error.rule}: {error.message}", err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def celery_command(ctx: typer.Context, *arguments: str) -> None:

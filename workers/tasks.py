@@ -52,6 +52,7 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
         "projects": len(results),
         "events": sum(r.to_version - r.from_version for r in results),
         "raised": raised,
+        "quarantined": [r.project for r in results if r.failed is not None],
     }
 
 

@@ -76,6 +76,13 @@ projection_heads = Table(
     Column("position", BigInteger, nullable=False),  # that event's global position
     Column("clock", Date, nullable=True),  # the latest event date (R-41 forecast)
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Quarantine (migration 0009): `failed` once a recorded event of the project cannot be read or
+    # folded; `version` and `position` then stay at the last append that folded whole, and
+    # `failed_version`/`failed_position` name the row, `error` the refusal.
+    Column("status", String(16), nullable=False, server_default="ok"),  # ok | failed
+    Column("error", Text, nullable=True),
+    Column("failed_version", Integer, nullable=True),
+    Column("failed_position", BigInteger, nullable=True),
 )
 
 allowance_lines = Table(

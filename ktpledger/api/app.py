@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import admin, dashboard, errors, limits, routes
+from ktpledger.api import admin, dashboard, errors, limits, quarantine, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -77,7 +77,10 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             {"name": "alerts", "description": "Alerts (R-41)"},
             {"name": "statements", "description": "Reconciliation and claim packs"},
             {"name": "costing", "description": "The guidance's costing tables"},
-            {"name": "admin", "description": "Notification deliveries and system alerts (admin tokens only)"},
+            {
+                "name": "admin",
+                "description": "Notification deliveries, system alerts and quarantined projections (admin tokens only)",
+            },
             {"name": "service", "description": "Health"},
         ],
     )
@@ -87,6 +90,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
     api.include_router(admin.router)
+    api.include_router(quarantine.router)
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from ktpledger.api import charts
 from ktpledger.api.admin import is_administrator
 from ktpledger.api.auth import Principal, authenticate
-from ktpledger.api.errors import ApiError, for_caller
+from ktpledger.api.errors import ApiError, for_caller, status_of
 from ktpledger.api.formatting import label, pounds
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
 from ktpledger.api.summary import project_list, project_summary
@@ -270,7 +270,7 @@ def project_response(request: Request, who: Principal, app: App, project: str, t
         return render(request, "problem.html", {"who": who, "message": error.message}, error.status)
     except RuleViolation as error:
         error = for_caller(error, who)
-        status = 404 if error.rule == "R-31" else 422
+        status = status_of(error)
         return render(
             request, "problem.html", {"who": who, "message": f"{error.rule}: {error.message}"}, status
         )

@@ -2,7 +2,7 @@
 
 A `RuleViolation` is 422, or 404 for an unknown project (R-31 on the `project` field), whose
 suggestions are only projects the caller's token may read and which never names the database
-(`for_caller`). Access errors (401, 403) name the rule `access`: they are about the token, not the
+(`for_caller`), or 409 for a recorded event that cannot be read (R-30, naming the row). Access errors (401, 403) name the rule `access`: they are about the token, not the
 KTP rules.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ktpledger.api.auth import Principal
-from ktpledger.domain.errors import RuleViolation, UnknownProject, unknown_project
+from ktpledger.domain.errors import RuleViolation, UnknownProject, UnreadableEvent, unknown_project
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,21 @@ def for_caller(error: RuleViolation, who: Principal | None) -> RuleViolation:
 
 
 def status_of(error: RuleViolation) -> int:
+    """404 for an unknown project; 409 for a recorded event that cannot be read (the request is
+    fine, the ledger holds a row ktpledger cannot read: README, "Quarantine"); else 422."""
+    if isinstance(error, UnreadableEvent):
+        return 409
     return 404 if error.rule == "R-31" and error.field == "project" else 422
+
+
+def refusal_body(error: RuleViolation) -> dict[str, Any]:
+    """The error document of a refusal: `{"error": {"rule", "message"}}`, with the row (`event`)
+    when it is a recorded event that cannot be read."""
+    return (
+        {"error": error.as_dict()}
+        if isinstance(error, UnreadableEvent)
+        else error_body(error.rule, error.message)
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -91,7 +105,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RuleViolation)
     async def rule_violation(request: Request, error: RuleViolation) -> JSONResponse:
         error = for_caller(error, getattr(request.state, "principal", None))
-        return JSONResponse(error_body(error.rule, error.message), status_code=status_of(error))
+        return JSONResponse(refusal_body(error), status_code=status_of(error))
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:

@@ -25,7 +25,7 @@ from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_day
 from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.alert_reader import read_alerts
-from ktpledger.service.ledger import parse_json
+from ktpledger.service.ledger import parse_json, shown_stream
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
 
@@ -67,6 +67,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "the token may not read this project, or record this event type",
         404: "unknown project (R-31)",
         408: "the body did not arrive in time (KTPLEDGER_BODY_TIMEOUT)",
+        409: "a recorded event of the project cannot be read: the error names the row (R-30)",
         413: "the body is too large (KTPLEDGER_MAX_BODY_BYTES), or holds too many events",
         422: "bad input: the error names the rule (R-nn)",
         503: "the database cannot be used just now, or the server is reading as many bodies as it "
@@ -81,7 +82,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-READ_ERRORS = refusals(401, 403, 404, 422)
+READ_ERRORS = refusals(401, 403, 404, 409, 422)
 
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -249,6 +250,8 @@ def projects(
     "/projects/{project:path}/events",
     tags=["projects"],
     summary="The project's stream, oldest first (`ktpledger events --format json`)",
+    description="A recorded event that cannot be read is listed as stored, with `unreadable`: the "
+    "refusal (R-30) naming the row and why.",
     responses=READ_ERRORS,
 )
 def events(
@@ -258,7 +261,7 @@ def events(
     stream = app.ledger.stream(project)
     if not stream:
         raise unknown_project(project, who.visible(app.ledger.projects()), None)
-    return [item.to_json() for item in stream]
+    return shown_stream(stream)
 
 
 @router.get(
@@ -383,7 +386,7 @@ STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "the statement: JSON, or CSV, XLSX, HTML or PDF by `format` or `Accept`",
         "content": {media: {} for media in DEFAULT_MEDIA_TYPES.values()},
     },
-    **refusals(401, 403, 404, 422),
+    **refusals(401, 403, 404, 409, 422),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,15 +21,16 @@ from ktpledger.api.auth import Principal
 from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
 from ktpledger.domain.alerts import line_forecast
-from ktpledger.domain.allowances import allowances
+from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import unknown_project
+from ktpledger.domain.events import Event
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.domain.timeline import Phase, month_end_states, position
 from ktpledger.service.alert_reader import read_alerts
-from ktpledger.service.ledger import fold
+from ktpledger.service.ledger import fold, read_facts
 
 FIGURES = ("budget", "spent", "eligible", "ineligible", "remaining")
 
@@ -57,17 +59,29 @@ def project_facts(state: ProjectState) -> dict[str, Any]:
 
 def project_list(application: App, who: Principal, *, today: date) -> list[dict[str, Any]]:
     """`GET /projects`: each project the token may read, with where it stands in its period as of
-    `today` and its open alert count (the ledger's alerts and the calendar's findings: a project
-    past its end date and not closed counts one)."""
+    `today`, its open alert count (the ledger's alerts and the calendar's findings: a project
+    past its end date and not closed counts one) and its `projection` (`status` `failed` while it
+    is quarantined, with the error naming the row). A project whose offer or decisions cannot be
+    read is listed with `status` `unreadable` and that `error`: it never stops the list."""
     names = who.visible(application.ledger.projects())
     if not names:
         return []
     counts = Counter(alert["project"] for alert in application.projector.alerts(None))
     rows = []
-    facts = application.ledger.facts(names)
+    facts, refused = read_facts(application.database, names)
+    projections = application.projector.states(names)
     for name in names:
-        state = facts.get(name) or application.ledger.state(name)
+        state = facts.get(name)
+        if state is None:
+            error = refused.get(name)
+            row: dict[str, Any] = {"project": name, "title": None, "status": "unreadable", "end": None}
+            row["error"] = None if error is None else error.as_dict()
+            row["projection"] = projections[name]
+            row["open_alerts"] = counts.get(name, 0)
+            rows.append(row)
+            continue
         row = project_facts(state)
+        row["projection"] = projections[name]
         if state.exists:
             where = position(state, today)
             row["period"] = {"phase": where.phase.value, "month": where.month, "describe": where.describe()}
@@ -116,8 +130,9 @@ def spend_series(
     `allowances --as-of` gives them (the derived overheads' earned amount included)."""
     events = [(item.event(), item.version, item.hash) for item in stream]
     series = []
-    for month, ends, state in month_end_states(project, events, start, through):
-        lines = allowances(state) if state.exists else []
+    with located(stream):
+        months = list(_month_figures(project, events, start, through))
+    for month, ends, lines in months:
         series.append(
             {
                 "month": month,
@@ -127,6 +142,13 @@ def spend_series(
             }
         )
     return series
+
+
+def _month_figures(
+    project: str, events: list[tuple[Event, int, str]], start: date, through: int
+) -> Iterator[tuple[int, date, list[Allowance]]]:
+    for month, ends, state in month_end_states(project, events, start, through):
+        yield month, ends, allowances(state) if state.exists else []
 
 
 def last_spend(stream: list[RecordedEvent]) -> date | None:
@@ -148,6 +170,7 @@ def project_summary(application: App, project: str, *, today: date) -> dict[str,
     if not state.exists:  # the HTTP API says this again for its caller (errors.for_caller)
         raise unknown_project(project, application.ledger.projects(), None)
     report = application.projector.allowances(project)
+    projection = application.projector.states([project])[project]
     alerts = read_alerts(application.database, project, today=today)
     allowance = report.to_json()
     where = position(state, today, last_spend=last_spend(stream))
@@ -190,7 +213,8 @@ def project_summary(application: App, project: str, *, today: date) -> dict[str,
             "no_spend_for_three_months": where.quiet,
         },
         "projection_version": projection_version,
-        "catching_up": projection_version < state.version,
+        "projection": projection,
+        "catching_up": projection_version < state.version and projection["status"] != "failed",
         "lines": lines,
         "totals": {name: format_money(amount) for name, amount in totals.items()},
         "spend": {

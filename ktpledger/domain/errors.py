@@ -21,7 +21,7 @@ class RuleViolation(ValueError):
         self.message = message
         self.field = field
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, object]:
         """The JSON shape of CONTRACT.md: `{"rule": ..., "message": ...}`."""
         return {"rule": self.rule, "message": self.message}
 
@@ -36,6 +36,62 @@ class UnknownProject(RuleViolation):
         self.project = project
         self.known = known
         self.where = where
+
+
+class UnreadableEvent(RuleViolation):
+    """A recorded event that cannot be turned back into a domain event, or folded into its project
+    (R-30): written by an older version, recorded under a rule that has since changed, or edited
+    by hand. It names the row (`project`, `version`, `position`, its `event_type`) and the `cause`.
+    The ledger keeps the row as it is; readers of the project are refused naming it, and its
+    projection is quarantined (README, "Quarantine") while every other project carries on.
+
+    `position` is None when the fold that failed was handed the event without its row; the reader
+    that holds the row fills it in (`recorded.located`)."""
+
+    def __init__(self, project: str, version: int, position: int | None, event_type: str, cause: str) -> None:
+        where = f"position {position}, {event_type}" if position is not None else event_type
+        super().__init__(
+            "R-30",
+            f"recorded event {version} of project {project} ({where}) cannot be read: {cause}. "
+            "The ledger keeps it as recorded; the project's projection stops at the events before it "
+            "until ktpledger can read it and an administrator runs "
+            f"`ktpledger projection retry {project}`",
+            field="event",
+        )
+        self.project = project
+        self.version = version
+        self.position = position
+        self.event_type = event_type
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable with its own arguments (the parallel replay hands errors between processes).
+        return (type(self), (self.project, self.version, self.position, self.event_type, self.cause))
+
+    def row(self) -> dict[str, object]:
+        """The row it is about, for JSON."""
+        return {
+            "project": self.project,
+            "version": self.version,
+            "position": self.position,
+            "type": self.event_type,
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """CONTRACT.md's error shape with the row added (`event`)."""
+        return {"rule": self.rule, "message": self.message, "event": self.row()}
+
+
+def cause_of(error: BaseException) -> str:
+    """What went wrong, in a few words, for an `UnreadableEvent`'s `cause`."""
+    if isinstance(error, RuleViolation):
+        return f"{error.rule}: {error.message}"
+    text = str(error)
+    if isinstance(error, KeyError):
+        return f"no {text} where the event needs one"
+    if isinstance(error, (ValueError, ArithmeticError)) and text and not text.startswith("["):
+        return text
+    return f"{type(error).__name__}{': ' + text if text else ''}"
 
 
 NEAREST_PROJECTS = 3  # suggestions after an unknown project

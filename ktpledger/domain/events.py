@@ -435,10 +435,14 @@ class SpendClaimed:
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
-        """Rebuild from stored canonical data, which was validated when it was recorded."""
+        """Rebuild from stored canonical data, which was validated when it was recorded (anything
+        else raises, and `payload_from_data` parses it instead)."""
+        amount = Decimal(data["amount"])
+        if not amount.is_finite():
+            raise ValueError("amount is not a number")
         return cls(
             category=Category(data["category"]),
-            amount=Decimal(data["amount"]),
+            amount=amount,
             description=data["description"],
             tags=tuple(Tag(tag) for tag in data["tags"]),
         )
@@ -635,8 +639,17 @@ def _offer_category(error: UnknownCategory, data: Mapping[str, Any], when: date)
 
 def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:
     """Rebuild a stored event's payload from its canonical data (claims, the bulk of any ledger,
-    skip re-validation; every other type is parsed again)."""
+    skip re-validation; every other type is parsed again). A claim that does not restore is parsed
+    too, so what is wrong with it is said as a refusal naming the field."""
     if event_type == SpendClaimed.TYPE:
-        return SpendClaimed.restore(data)
-    parsed: Payload = EVENT_TYPES[event_type].parse(data)
+        try:
+            return SpendClaimed.restore(data)
+        except Exception:  # not as this version stores claims: parse it, and say what is wrong
+            return SpendClaimed.parse(data)
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise RuleViolation(
+            "R-30", f"unknown event type {shown(event_type)}; the types are {', '.join(EVENT_TYPES)}"
+        )
+    parsed: Payload = cls.parse(data)
     return parsed

@@ -36,7 +36,7 @@ from ktpledger.domain.events import (
     Virement,
 )
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, unreadable
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import month_number
 
@@ -150,10 +150,16 @@ class LiveProject:
         return changes
 
     def apply_append(self, items: Sequence[RecordedEvent]) -> list[AlertStep]:
-        """Fold in the events of one append and return what the projection records of them."""
+        """Fold in the events of one append and return what the projection records of them. An
+        event that cannot be read or folded raises `UnreadableEvent` naming its row; the project
+        is then part-way through the append, and is to be folded afresh (`fold` up to the append
+        before, then `seed` and `settle`) if it is to be used again."""
         steps: list[AlertStep] = []
         for item in items:
-            changes = self.apply(item.event(), item.version, item.hash)
+            try:
+                changes = self.apply(item.event(), item.version, item.hash)
+            except Exception as error:
+                raise unreadable(item, error) from error
             if changes.resolved:
                 steps += [
                     AlertStep(item.version, key, False, reason=changes.reason) for key in changes.resolved

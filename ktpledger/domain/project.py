@@ -12,11 +12,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.errors import RuleViolation, shown
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
     ClaimReversed,
+    Decision,
     Event,
     Extension,
     GrantOffered,
@@ -497,8 +498,28 @@ class ProjectState:
     # --- folding ---------------------------------------------------------------------------------
 
     def apply(self, event: Event, version: int, event_hash: str = "") -> None:
-        """Fold a recorded event in (it has passed `check`, or it is being replayed)."""
+        """Fold a recorded event in (it has passed `check`, or it is being replayed).
+
+        An event the fold cannot take (a stored offer no rule set covers, a period whose end is
+        past the calendar's last year, a reversal of a claim the stream does not hold) raises
+        `UnreadableEvent` naming the project and version, before the state is changed: what can
+        fail is worked out first."""
         payload = event.payload
+        try:
+            if isinstance(payload, SpendClaimed):
+                pass  # the bulk of any ledger: nothing in it can fail to fold
+            elif isinstance(payload, GrantOffered):
+                rules = rule_set_for(event.date)
+                # The period's end is the date arithmetic that can overflow: met here, on the offer.
+                end = add_months(payload.start, payload.months) - timedelta(days=1)
+            elif isinstance(payload, ClaimReversed) and payload.claim not in self.claims:
+                raise ValueError(f"it reverses claim {shown(payload.claim)}, which the project does not hold")
+            elif isinstance(payload, LMCDecision):
+                self._check_foldable(payload.decision)
+        except UnreadableEvent:
+            raise
+        except Exception as error:
+            raise UnreadableEvent(self.project, version, None, event.type, cause_of(error)) from error
         self.version = version
         self.head_hash = event_hash
         if self.track_keys:
@@ -506,7 +527,8 @@ class ProjectState:
         if isinstance(payload, GrantOffered):
             self.offer = payload
             self.offer_date = event.date
-            self.rules = rule_set_for(event.date)
+            self.rules = rules
+            self._end = end
             self.months = self.limit_months = payload.months
             self.original_budget = {
                 c: payload.budget.get(c, ZERO)
@@ -533,6 +555,17 @@ class ProjectState:
             self.grant_paid += payload.amount
         elif isinstance(payload, ProjectClosed):
             self.closed_on = event.date
+
+    def _check_foldable(self, change: Decision) -> None:
+        """Raise if a stored decision cannot be folded in: one on a project with no offer, a
+        virement from a line the project does not have, an extension past the calendar's end."""
+        self._offer()
+        if isinstance(change, Virement) and change.from_category not in self.budget:
+            raise ValueError(
+                f"it moves budget from {change.from_category.value}, a line the project does not have"
+            )
+        if isinstance(change, Extension):
+            add_months(self.start, self.months + change.months)
 
     def _apply_decision(self, decision: LMCDecision) -> None:
         change = decision.decision

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from ktpledger.domain.chain import ChainLink, format_instant
+from ktpledger.domain.errors import UnreadableEvent, cause_of
 from ktpledger.domain.events import Event, payload_from_data
 
 
@@ -41,22 +44,33 @@ class RecordedEvent:
         )
 
     def event(self) -> Event:
-        """The domain event, rebuilt from the canonical data."""
-        return Event(
-            project=self.project,
-            key=self.key,
-            date=self.date,
-            payload=payload_from_data(self.type, json.loads(self.data)),
-        )
+        """The domain event, rebuilt from the canonical data; `UnreadableEvent` naming this row if
+        it cannot be (its data is not JSON, its type unknown, a field missing or malformed)."""
+        try:
+            data = json.loads(self.data)
+        except ValueError as error:
+            raise unreadable(self, ValueError(f"its data is not JSON ({error})")) from error
+        if not isinstance(data, dict):
+            raise unreadable(self, ValueError("its data is not a JSON object"))
+        try:
+            return Event(
+                project=self.project,
+                key=self.key,
+                date=self.date,
+                payload=payload_from_data(self.type, data),
+            )
+        except Exception as error:
+            raise unreadable(self, error) from error
 
     def to_json(self) -> dict[str, Any]:
-        """CONTRACT.md's recorded event: the submitted fields plus version, position, recorded_at, hash."""
-        return {
+        """CONTRACT.md's recorded event: the submitted fields plus version, position, recorded_at, hash.
+        Data that is not JSON is shown as it is stored, in `data_text` (`data` is then null)."""
+        shown: dict[str, Any] = {
             "type": self.type,
             "project": self.project,
             "key": self.key,
             "date": self.date.isoformat(),
-            "data": json.loads(self.data),
+            "data": None,
             "version": self.version,
             "position": self.position,
             "recorded_at": format_instant(self.recorded_at),
@@ -64,3 +78,34 @@ class RecordedEvent:
             "prev_hash": self.prev_hash,
             "schema_version": self.schema_version,
         }
+        try:
+            shown["data"] = json.loads(self.data)
+        except ValueError:
+            shown["data_text"] = self.data
+        return shown
+
+
+def unreadable(item: RecordedEvent, error: BaseException) -> UnreadableEvent:
+    """`error`, met reading or folding `item`, as the refusal that names `item`'s row."""
+    if isinstance(error, UnreadableEvent):
+        if error.position is not None or (error.project, error.version) != (item.project, item.version):
+            return error
+        cause = error.cause
+    else:
+        cause = cause_of(error)
+    return UnreadableEvent(item.project, item.version, item.position, item.type, cause)
+
+
+@contextmanager
+def located(stream: Iterable[RecordedEvent]) -> Iterator[None]:
+    """Give an `UnreadableEvent` raised in the block by a fold that was handed (event, version,
+    hash) rather than rows the position of its row in `stream`."""
+    try:
+        yield
+    except UnreadableEvent as error:
+        if error.position is not None:
+            raise
+        for item in stream:
+            if (item.project, item.version) == (error.project, error.version):
+                raise unreadable(item, error) from error
+        raise

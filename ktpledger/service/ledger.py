@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
-from ktpledger.domain.errors import RuleViolation, shown
-from ktpledger.domain.events import Event, UnknownCategory, parse_event
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
+from ktpledger.domain.events import Event, LMCDecision, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState, same_content
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, unreadable
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
 INTEGRITY_RETRIES = 3
@@ -114,11 +114,50 @@ def _refuse_constant(name: str) -> object:
 
 
 def fold(project: str, recorded: Iterable[RecordedEvent], state: ProjectState | None = None) -> ProjectState:
-    """`state` (or a new one) with `recorded` folded in, in version order."""
+    """`state` (or a new one) with `recorded` folded in, in version order. A row that cannot be
+    read or folded raises `UnreadableEvent` naming it (`state` is then folded up to the row before)."""
     state = state or ProjectState(project=project)
     for item in recorded:
-        state.apply(item.event(), item.version, item.hash)
+        try:
+            state.apply(item.event(), item.version, item.hash)
+        except UnreadableEvent as error:
+            raise unreadable(item, error) from error
     return state
+
+
+def shown_stream(stream: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
+    """A project's stream as `ktpledger events --format json` and `GET /projects/{p}/events` show
+    it: every row as recorded, and on a row that cannot be read `unreadable`, the refusal naming it
+    and why (`unreadable_rows`). Nothing is left out: the reader learns which row and why."""
+    rows = list(stream)
+    bad = unreadable_rows(rows)
+    shown = []
+    for item in rows:
+        document = item.to_json()
+        error = bad.get(item.version)
+        if error is not None:
+            document["unreadable"] = error.as_dict()
+        shown.append(document)
+    return shown
+
+
+def unreadable_rows(stream: Iterable[RecordedEvent]) -> dict[int, UnreadableEvent]:
+    """The rows of one project's stream that cannot be read, by version: every row whose event
+    cannot be rebuilt, and the row at which the fold first fails (the rows after it are not folded:
+    the project's state is not known past it)."""
+    found: dict[int, UnreadableEvent] = {}
+    state: ProjectState | None = None
+    folding = True
+    for item in stream:
+        try:
+            event = item.event()
+            if folding:
+                state = state or ProjectState(project=item.project, track_keys=False)
+                state.apply(event, item.version, item.hash)
+        except UnreadableEvent as error:
+            found[item.version] = unreadable(item, error)
+            folding = False
+    return found
 
 
 class Ledger:
@@ -231,11 +270,13 @@ class Ledger:
         The event is validated against the cached state; the server-side `ktpledger_append_one`
         then takes the append lock, confirms the project's head is still the version validated
         against and inserts, committing as the statement ends. None when this does not apply (no
-        warm state, a key seen before, an event the cached state would refuse, or a head that has
-        moved): the general path then decides against the ledger as it stands."""
+        warm state, a key seen before, an event the cached state would refuse, an LMC decision, or a
+        head that has moved): the general path then decides against the ledger as it stands. (An
+        extension can take the period past the calendar's end, which only folding it finds, after
+        the insert here: the general path folds before it inserts, and refuses it.)"""
         with self._guard:
             state = self._cache.get(event.project)
-            if state is None or event.key in state.keys:
+            if state is None or event.key in state.keys or isinstance(event.payload, LMCDecision):
                 return None
             try:
                 state.check(event)
@@ -285,18 +326,26 @@ class Ledger:
                 raise
             for state in states.values():
                 self._cache.put(state)
+            self._cache.evict(touched.difference(states))  # projects whose stream could not be folded
             return results, {row["project"] for row in rows}
         raise AssertionError("unreachable")
 
     def _decide(
         self, connection: Connection, parsed: list[tuple[int, Event]]
     ) -> tuple[dict[int, AppendResult], list[dict[str, Any]], dict[str, ProjectState]]:
-        states = self._states(connection, {event.project for _, event in parsed})
+        """Each event's result and the rows to insert, and the state of each project that can be
+        used again. The events of a project whose recorded stream cannot be folded are rejected
+        naming the row; the other projects' events of the batch go ahead."""
+        states, refused = self._states(connection, {event.project for _, event in parsed})
         results: dict[int, AppendResult] = {}
         rows: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         recorded_at = format_instant(now)
         for index, event in parsed:
+            error = refused.get(event.project)
+            if error is not None:
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                continue
             state = states[event.project]
             seen = state.keys.get(event.key)
             if seen is not None:
@@ -315,21 +364,49 @@ class Ledger:
                 continue
             try:
                 state.check(event)
+                row = new_row(event, state, now, recorded_at)
+                state.apply(event, row["version"], row["hash"])
             except RuleViolation as error:
+                if isinstance(error, UnreadableEvent):  # the event could not be folded in
+                    error = _unfoldable(event, error.cause)
+                    self._give_up(event.project, error, states, refused)
                 results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
                 continue
-            row = new_row(event, state, now, recorded_at)
+            except Exception as error:  # the project as recorded could not be checked against
+                failed = RuleViolation(
+                    "R-30",
+                    f"project {event.project} as recorded (version {state.version}) cannot be checked "
+                    f"against: {cause_of(error)}; nothing was recorded for it",
+                    field="project",
+                )
+                self._give_up(event.project, failed, states, refused)
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=failed)
+                continue
             rows.append(row)
-            version, digest = row["version"], row["hash"]
-            state.apply(event, version, digest)
-            results[index] = AppendResult(index, event.key, "recorded", event.project, version=version)
+            results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
         return results, rows, states
 
-    def _states(self, connection: Connection, projects: set[str]) -> dict[str, ProjectState]:
-        """Each project's state at the ledger's head, from the cache where it is current. Reading
+    @staticmethod
+    def _give_up(
+        project: str,
+        error: RuleViolation,
+        states: dict[str, ProjectState],
+        refused: dict[str, RuleViolation],
+    ) -> None:
+        """Append nothing more for `project` in this batch: its state may be part-way through an
+        event (the events after it are refused with `error`), and it is not cached."""
+        states.pop(project, None)
+        refused[project] = error
+
+    def _states(
+        self, connection: Connection, projects: set[str]
+    ) -> tuple[dict[str, ProjectState], dict[str, RuleViolation]]:
+        """Each project's state at the ledger's head, from the cache where it is current, and the
+        refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
         the heads takes the append lock first: the decisions are made against heads read under it."""
         head = ledger_store.heads(connection, projects, lock=True)
         states: dict[str, ProjectState] = {}
+        refused: dict[str, RuleViolation] = {}
         unknown: list[str] = []  # not cached (or cached ahead of the ledger) but with events
         for project in projects:
             state = self._cache.get(project)
@@ -341,14 +418,21 @@ class Ledger:
                 state = ProjectState(project=project)
             elif state.version < latest:
                 stream = ledger_store.stream(connection, project, after_version=state.version)
-                state = fold(project, stream, state)
+                try:
+                    state = fold(project, stream, state)
+                except UnreadableEvent as error:
+                    refused[project] = error
+                    continue
             states[project] = state
         if unknown:
             # Folded from the whole stream, read for many projects at once (a cold cache, a new process).
             found = ledger_store.streams(connection, unknown)
             for project in unknown:
-                states[project] = fold(project, found.get(project, ()))
-        return states
+                try:
+                    states[project] = fold(project, found.get(project, ()))
+                except UnreadableEvent as error:
+                    refused[project] = error
+        return states, refused
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -396,17 +480,32 @@ class Ledger:
 
 def facts(database: Database, projects: Iterable[str]) -> dict[str, ProjectState]:
     """Each project folded from its offer, LMC decisions and closure only (its title, period,
-    status and budget), with `version` set to the project's head: cheap for many projects."""
+    status and budget), with `version` set to the project's head: cheap for many projects. A
+    project whose facts cannot be folded is left out (`read_facts` says why)."""
+    return read_facts(database, projects)[0]
+
+
+def read_facts(
+    database: Database, projects: Iterable[str]
+) -> tuple[dict[str, ProjectState], dict[str, UnreadableEvent]]:
+    """`facts`, and the refusal naming the row of each project whose facts cannot be folded: one
+    project's unreadable row never stops a reader of many projects."""
     names = sorted(set(projects))
     if not names:
-        return {}
+        return {}, {}
     with database.read() as connection:
         streams = ledger_store.fact_streams(connection, names)
         head = ledger_store.heads(connection, names)
-    states = {name: fold(name, stream) for name, stream in streams.items()}
+    states: dict[str, ProjectState] = {}
+    refused: dict[str, UnreadableEvent] = {}
+    for name, stream in streams.items():
+        try:
+            states[name] = fold(name, stream)
+        except UnreadableEvent as error:
+            refused[name] = error
     for name, state in states.items():
         state.version = head.get(name, state.version)
-    return states
+    return states, refused
 
 
 def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) -> dict[str, Any]:
@@ -437,6 +536,16 @@ def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) 
         "prev_hash": state.head_hash,
         "hash": digest,
     }
+
+
+def _unfoldable(event: Event, cause: str) -> RuleViolation:
+    """The refusal of a new event the project's fold cannot take (nothing is recorded)."""
+    return RuleViolation(
+        "R-30",
+        f"{event.type} {shown(event.key)} cannot be folded into project {event.project}: {cause}; "
+        "nothing was recorded for it",
+        field="data",
+    )
 
 
 def _raw_key(raw: object) -> str | None:

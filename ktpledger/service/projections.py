@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,21 +32,30 @@ from ktpledger.adapters.tables import (
     events,
     notifications,
     projection_heads,
+    system_alerts,
     trackers,
 )
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent, unknown_project
 from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.domain.money import format_money
-from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, located, unreadable
 from ktpledger.domain.rules import Category
 from ktpledger.domain.timeline import state_as_of
+from ktpledger.service.ledger import fold
+from ktpledger.service.system_alerts import PROJECTION_FAILED, raise_system_alert, resolve_system_alert
 from ktpledger.settings import RENOTIFY_AFTER_HOURS
+
+log = logging.getLogger("ktpledger.projections")
 
 PENNY = Decimal("0.01")
 SWEEPER = "sweeper"
+OK = "ok"
+FAILED = "failed"  # quarantined: a recorded event of the project cannot be read or folded
+RETRIED = "retried: folds now"
+CAUGHT_UP = "caught up: folds now"
+REPLAYED = "replayed: folds now"
 # An alert raised again this soon after the same alert resolved is recorded but not notified.
 RENOTIFY_AFTER = timedelta(hours=RENOTIFY_AFTER_HOURS)
 
@@ -105,13 +115,35 @@ class Warm:
 
 @dataclass(frozen=True)
 class CatchUp:
-    """What one catch-up did."""
+    """What one catch-up did; `failed` is the refusal naming the row when the project is (or was
+    already) quarantined."""
 
     project: str
     from_version: int
     to_version: int
     raised: list[int]
     resolved: int
+    failed: str | None = None
+
+
+@dataclass(frozen=True)
+class Retried:
+    """What `Projector.retry` did to one project: its projection refolded from its whole stream,
+    now healthy (`error` None) or still quarantined, and whether it was quarantined before."""
+
+    project: str
+    was_failed: bool
+    version: int
+    error: UnreadableEvent | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "status": OK if self.error is None else FAILED,
+            "was": FAILED if self.was_failed else OK,
+            "version": self.version,
+            "error": None if self.error is None else self.error.as_dict(),
+        }
 
 
 def _insert_ignore(dialect: str, table: Any) -> Any:
@@ -155,7 +187,13 @@ class Projector:
 
     def catch_up_many(self, projects: Iterable[str]) -> list[CatchUp]:
         """Catch several projects up in one transaction (a handful of statements, whatever their
-        number): lock their saved versions, read the events after them, fold, write, commit."""
+        number): lock their saved versions, read the events after them, fold, write, commit.
+
+        A project with a recorded event that cannot be read or folded is quarantined (README,
+        "Quarantine") and the others carry on: its projection is rebuilt up to the last append that
+        folds whole, its head marked failed, and a `projection_failed` system alert raised; later
+        catch-ups skip it until `retry`. Database errors are not the project's: they roll the whole
+        catch-up back, as before, for a later wake-up or the sweeper to redo."""
         names = sorted(set(projects))
         if not names:
             return []
@@ -163,34 +201,53 @@ class Projector:
         kept: list[Warm] = []
         results: list[CatchUp] = []
         with self.database.projection(durable=False) as connection:
-            saved = self._lock_heads(connection, names, now)
+            saved, quarantined = self._lock_heads(connection, names, now)
+            active = [name for name in names if name not in quarantined]
             warm: dict[str, Warm] = {}
-            for name in names:
+            for name in active:
                 entry = self._live.pop(name, None)
                 if entry is not None and entry.live.version == saved[name]:
                     warm[name] = entry
-            fresh = self._read_new(connection, {name: saved[name] if name in warm else 0 for name in names})
-            cold_open = self._open_alerts(connection, [n for n in names if n not in warm and saved[n]])
+            fresh = self._read_new(connection, {name: saved[name] if name in warm else 0 for name in active})
+            cold_open = self._open_alerts(connection, [n for n in active if n not in warm and saved[n]])
             line_rows: list[dict[str, Any]] = []
             head_rows: list[dict[str, Any]] = []
             current_rows: list[dict[str, Any]] = []
             for name in names:
+                if name in quarantined:
+                    results.append(CatchUp(name, saved[name], saved[name], [], 0, quarantined[name]))
+                    continue
                 stream = fresh.get(name, [])
                 entry = warm.get(name)
-                if entry is None:
-                    entry = Warm(LiveProject.new(name), {}, cold_open.get(name, {}))
-                    for item in stream[: saved[name]]:
-                        entry.live.fold(item.event(), item.version, item.hash)
-                    entry.live.seed(entry.open_alerts)
-                    stream = stream[saved[name] :]
-                live = entry.live
                 raised: list[int] = []
                 resolved = 0
-                for group in appends(stream):
-                    steps = live.apply_append(group)
-                    new_ids, ended = self._record_steps(connection, name, steps, entry.open_alerts, now)
-                    raised += new_ids
-                    resolved += ended
+                try:
+                    if entry is None:
+                        entry = Warm(LiveProject.new(name), {}, cold_open.get(name, {}))
+                        _fold_quietly(entry.live, stream[: saved[name]])
+                        entry.live.seed(entry.open_alerts)
+                        stream = stream[saved[name] :]
+                    live = entry.live
+                    for group in appends(stream):
+                        steps = live.apply_append(group)
+                        new_ids, ended = self._record_steps(connection, name, steps, entry.open_alerts, now)
+                        raised += new_ids
+                        resolved += ended
+                except UnreadableEvent:
+                    folded = self._refold(connection, name, now, reason=CAUGHT_UP)
+                    error = folded.failed.get(name)
+                    version = int(folded.heads[0]["version"]) if folded.heads else saved[name]
+                    results.append(
+                        CatchUp(
+                            name,
+                            saved[name],
+                            version,
+                            raised,
+                            resolved,
+                            None if error is None else error.message,
+                        )
+                    )
+                    continue
                 if stream:
                     written = dict(entry.lines)
                     for ordinal, line in enumerate(live.ordered_lines()):
@@ -220,11 +277,154 @@ class Projector:
                 if current_rows:
                     connection.execute(_SET_CURRENT, current_rows)
                 self._upsert(connection, projection_heads, head_rows, ("project",))
+            if head_rows or len(kept) < len(active):
                 connection.commit()
         # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
         for entry in kept:
             self._keep(entry)
         return results
+
+    # --- quarantine ------------------------------------------------------------------------------
+
+    def _refold(self, connection: Connection, name: str, now: datetime, *, reason: str) -> FoldedRows:
+        """Rebuild one project's projection from its whole stream, as `replay` does for every
+        project, in the caller's transaction: its rows replaced (an alert already recorded keeps its
+        id and times), its head healthy or failed, and its `projection_failed` system alert raised
+        or resolved accordingly. The warm fold of it, if any, is dropped."""
+        self._live.pop(name, None)
+        folded = FoldedRows([], [], [], 0)
+        _fold_one(name, ledger_store.stream(connection, name), now, folded)
+        rows = sorted(folded.alerts, key=lambda row: row.pop("_position"))
+        _keep_identities(connection, rows, project=name)
+        for table in (allowance_lines, alerts):
+            connection.execute(delete(table).where(table.c.project == name))
+        for chosen in ([row for row in rows if "id" in row], [row for row in rows if "id" not in row]):
+            if chosen:
+                connection.execute(alerts.insert(), chosen)
+        if folded.lines:
+            connection.execute(allowance_lines.insert(), folded.lines)
+        self._upsert(connection, projection_heads, folded.heads, ("project",))
+        self._raise_or_resolve(connection, [name], folded.failed, now, reason=reason)
+        return folded
+
+    def _raise_or_resolve(
+        self,
+        connection: Connection,
+        names: Iterable[str],
+        failed: dict[str, UnreadableEvent],
+        now: datetime,
+        *,
+        reason: str,
+    ) -> None:
+        """Raise `projection_failed` for each failed project (once: one stays open per project) and
+        resolve it, with `reason`, for each of `names` that folds."""
+        for name, error in sorted(failed.items()):
+            raised = raise_system_alert(
+                connection,
+                kind=PROJECTION_FAILED,
+                subject=name,
+                detail={"error": error.as_dict(), "project": name},
+                message=f"The projection of {name} is quarantined: {error.message}",
+                channels=self.channels,
+                now=now,
+            )
+            if raised is not None:
+                log.warning("projection of %s quarantined: %s", name, error.message)
+        for name in names:
+            if name not in failed:
+                resolve_system_alert(connection, kind=PROJECTION_FAILED, subject=name, reason=reason, now=now)
+
+    def retry(self, projects: Iterable[str] | None = None) -> list[Retried]:
+        """Refold each of `projects` (None: every quarantined project) from its whole stream, as
+        `replay` does for one project: a project that now folds is healthy again (its system alert
+        resolved, "retried: folds now"); one that does not stays quarantined with the new error."""
+        now = datetime.now(UTC)
+        results: list[Retried] = []
+        with self.database.projection() as connection:
+            if projects is None:
+                names = [row["project"] for row in self._quarantined(connection)]
+            else:
+                names = sorted(set(projects))
+                known = ledger_store.heads(connection, names)
+                for name in names:
+                    if name not in known:
+                        raise unknown_project(
+                            name, ledger_store.projects(connection), self.database.shown_url
+                        )
+            if not names:
+                return []
+            _, quarantined = self._lock_heads(connection, names, now)
+            for name in names:
+                folded = self._refold(connection, name, now, reason=RETRIED)
+                results.append(
+                    Retried(
+                        name, name in quarantined, int(folded.heads[0]["version"]), folded.failed.get(name)
+                    )
+                )
+            connection.commit()
+        return results
+
+    def states(self, projects: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Each project's projection as readers show it: `status` (`ok`, or `failed` while it is
+        quarantined), the `version` it has folded to, and for a failed one the `error` naming the
+        row and `failed_version`/`failed_position`. A project not caught up yet is `ok` at 0."""
+        names = sorted(set(projects))
+        found = {name: {"status": OK, "version": 0} for name in names}
+        if not names:
+            return found
+        query = select(
+            projection_heads.c.project,
+            projection_heads.c.version,
+            projection_heads.c.status,
+            projection_heads.c.error,
+            projection_heads.c.failed_version,
+            projection_heads.c.failed_position,
+        ).where(projection_heads.c.project.in_(bindparam("names", expanding=True)))
+        with self.database.read() as connection:
+            for row in connection.execute(query, {"names": names}):
+                shown: dict[str, Any] = {"status": row.status, "version": int(row.version)}
+                if row.status == FAILED:
+                    shown.update(
+                        error=row.error,
+                        failed_version=row.failed_version,
+                        failed_position=None if row.failed_position is None else int(row.failed_position),
+                    )
+                found[row.project] = shown
+        return found
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """The quarantined projects, with the row that stopped each and the refusal naming it."""
+        with self.database.read() as connection:
+            return self._quarantined(connection)
+
+    @staticmethod
+    def _quarantined(connection: Connection) -> list[dict[str, Any]]:
+        query = (
+            select(
+                projection_heads.c.project,
+                projection_heads.c.version,
+                projection_heads.c.position,
+                projection_heads.c.failed_version,
+                projection_heads.c.failed_position,
+                projection_heads.c.error,
+                projection_heads.c.updated_at,
+            )
+            .where(projection_heads.c.status == FAILED)
+            .order_by(projection_heads.c.project)
+        )
+        return [
+            {
+                "project": row.project,
+                "status": FAILED,
+                "version": int(row.version),
+                "position": int(row.position),
+                "failed_version": row.failed_version,
+                "failed_position": None if row.failed_position is None else int(row.failed_position),
+                "error": row.error,
+                "since": row.updated_at.isoformat(),
+            }
+            for row in connection.execute(query)
+        ]
 
     def _open_alerts(self, connection: Connection, names: list[str]) -> dict[str, dict[AlertKey, str]]:
         """The open alerts of each project with their `current` figures as written."""
@@ -240,18 +440,35 @@ class Projector:
             )
         return found
 
-    def _lock_heads(self, connection: Connection, names: list[str], now: datetime) -> dict[str, int]:
-        """Each project's saved version, its row locked to this transaction (created if new).
+    def _lock_heads(
+        self, connection: Connection, names: list[str], now: datetime
+    ) -> tuple[dict[str, int], dict[str, str]]:
+        """Each project's saved version, its row locked to this transaction (created if new), and
+        the error of each quarantined one.
 
         Rows are locked in the order of `names` (sorted), so two catch-ups never deadlock."""
         query = (
-            select(projection_heads.c.project, projection_heads.c.version)
+            select(
+                projection_heads.c.project,
+                projection_heads.c.version,
+                projection_heads.c.status,
+                projection_heads.c.error,
+            )
             .where(projection_heads.c.project.in_(bindparam("names", expanding=True)))
             .order_by(projection_heads.c.project)
         )
         if self.database.dialect == "postgresql":
             query = query.with_for_update()
-        saved = {project: int(version) for project, version in connection.execute(query, {"names": names})}
+        saved: dict[str, int] = {}
+        quarantined: dict[str, str] = {}
+
+        def take(rows: Iterable[Any]) -> None:
+            for project, version, status, error in rows:
+                saved[project] = int(version)
+                if status == FAILED:
+                    quarantined[project] = error or ""
+
+        take(connection.execute(query, {"names": names}))
         missing = [name for name in names if name not in saved]
         if missing:
             connection.execute(
@@ -261,10 +478,8 @@ class Projector:
                     for name in missing
                 ],
             )
-            saved.update(
-                (project, int(version)) for project, version in connection.execute(query, {"names": missing})
-            )
-        return saved
+            take(connection.execute(query, {"names": missing}))
+        return saved, quarantined
 
     def _read_new(self, connection: Connection, after: dict[str, int]) -> dict[str, list[RecordedEvent]]:
         """The events of each project after the given version, oldest first."""
@@ -403,7 +618,10 @@ class Projector:
         query = (
             select(heads.c.project)
             .select_from(heads.outerjoin(projection_heads, projection_heads.c.project == heads.c.project))
-            .where(func.coalesce(projection_heads.c.version, 0) < heads.c.version)
+            .where(
+                func.coalesce(projection_heads.c.version, 0) < heads.c.version,
+                func.coalesce(projection_heads.c.status, OK) != FAILED,  # quarantined: until a retry
+            )
             .order_by(heads.c.project)
             .limit(limit)
         )
@@ -411,9 +629,17 @@ class Projector:
             return list(connection.execute(query).scalars())
 
     def behind(self) -> int:
-        """How many events the projections have still to fold in."""
-        ledger = select(func.count()).select_from(events).scalar_subquery()
-        folded = select(func.coalesce(func.sum(projection_heads.c.version), 0)).scalar_subquery()
+        """How many events the projections have still to fold in; the events of quarantined
+        projects are not counted (they wait for a retry: `quarantined()` lists them)."""
+        failed = select(projection_heads.c.project).where(projection_heads.c.status == FAILED)
+        ledger = (
+            select(func.count()).select_from(events).where(events.c.project.not_in(failed)).scalar_subquery()
+        )
+        folded = (
+            select(func.coalesce(func.sum(projection_heads.c.version), 0))
+            .where(projection_heads.c.status != FAILED)
+            .scalar_subquery()
+        )
         with self.database.read() as connection:
             return int(connection.execute(select(ledger - folded)).scalar_one())
 
@@ -481,6 +707,11 @@ class Projector:
             ):
                 for start in range(0, len(rows), 5000):
                     connection.execute(table.insert(), rows[start : start + 5000])
+            # Projects that fail are quarantined as a catch-up would; those that fold now are not.
+            failed = {name: error for part in parts for name, error in part.failed.items()}
+            recorded = set(names)
+            opened = [name for name in _open_failures(connection) if name in recorded]
+            self._raise_or_resolve(connection, opened, failed, now, reason=REPLAYED)
             connection.commit()
         return sum(part.read for part in parts), sum(len(part.heads) for part in parts)
 
@@ -494,7 +725,8 @@ class Projector:
             if not stream:
                 raise unknown_project(project, ledger_store.projects(connection), self.database.shown_url)
             if as_of is not None:
-                state = state_as_of(project, ((i.event(), i.version, i.hash) for i in stream), as_of)
+                with located(stream):
+                    state = state_as_of(project, ((i.event(), i.version, i.hash) for i in stream), as_of)
                 if not state.exists:
                     raise RuleViolation(
                         "R-31", f"project {project} had no grant offer on {as_of.isoformat()}", field="as_of"
@@ -502,9 +734,7 @@ class Projector:
                 return AllowanceReport(
                     project, as_of, state.end, state.grant_rate, allowances(state), state.version
                 )
-            state = ProjectState(project=project)
-            for item in stream:
-                state.apply(item.event(), item.version, item.hash)
+            state = fold(project, stream)  # an unreadable row is refused here, naming it
             version = connection.execute(
                 select(projection_heads.c.version).where(projection_heads.c.project == project)
             ).scalar_one_or_none()
@@ -671,12 +901,14 @@ REPLAY_CHUNK = 200  # projects read per query
 
 @dataclass
 class FoldedRows:
-    """What folding some projects from the ledger gives: rows for the projection tables."""
+    """What folding some projects from the ledger gives: rows for the projection tables, and the
+    refusal naming the row of each project that could not be folded to its end (quarantined)."""
 
     alerts: list[dict[str, Any]]
     lines: list[dict[str, Any]]
     heads: list[dict[str, Any]]
     read: int
+    failed: dict[str, UnreadableEvent] = field(default_factory=dict)
 
 
 def fold_projects(connection: Connection, names: Sequence[str], now: datetime) -> FoldedRows:
@@ -699,13 +931,26 @@ def fold_projects(connection: Connection, names: Sequence[str], now: datetime) -
 
 
 def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: FoldedRows) -> None:
+    """Fold one project's whole stream, append by append, into projection rows.
+
+    A project whose stream holds a row that cannot be read or folded gets the projection of the
+    appends before the one holding that row (README, "Quarantine"): the allowance lines, the alerts
+    raised and resolved, and the open alerts' figures as those appends leave them; its head is that
+    of the last of them, marked failed, naming the row."""
     if not stream:
         return
     live = LiveProject.new(name)
     open_rows: dict[AlertKey, dict[str, Any]] = {}
+    done = 0  # events of the appends folded whole
+    failure: UnreadableEvent | None = None
     for group in appends(stream):
+        try:
+            steps = live.apply_append(group)
+        except UnreadableEvent as error:
+            failure = error
+            break
         position = group[-1].position
-        for step in live.apply_append(group):
+        for step in steps:
             if not step.raised:
                 open_rows.pop(step.key).update(
                     status="resolved",
@@ -722,41 +967,73 @@ def _fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fol
             }
             folded.alerts.append(row)
             open_rows[step.key] = row
+        done += len(group)
+    if failure is not None:
+        # The fold is part-way through the failing append: fold afresh up to the append before it.
+        folded.failed[name] = failure
+        live = LiveProject.new(name)
+        _fold_quietly(live, stream[:done])
+        live.seed(open_rows)
+        live.settle()
     holding = live.conditions()
     for key, row in open_rows.items():
-        if key.kind not in LINE_KINDS:
+        if key.kind not in LINE_KINDS and key in holding:
             row["current"] = json.dumps(holding[key], sort_keys=True)
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
-    head = stream[-1]
+    head = stream[done - 1] if done else None
     folded.heads.append(
         {
             "project": name,
-            "version": head.version,
-            "position": head.position,
+            "version": 0 if head is None else head.version,
+            "position": 0 if head is None else head.position,
             "clock": live.latest,
             "updated_at": now,
+            "status": OK if failure is None else FAILED,
+            "error": None if failure is None else failure.message,
+            "failed_version": None if failure is None else failure.version,
+            "failed_position": None if failure is None else failure.position,
         }
     )
     folded.read += len(stream)
 
 
-def _keep_identities(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Give each rebuilt alert the id and times of the same crossing already recorded, if any."""
+def _fold_quietly(live: LiveProject, stream: Iterable[RecordedEvent]) -> None:
+    """Fold rows in without working out alerts (`LiveProject.fold`), naming a row that fails."""
+    for item in stream:
+        try:
+            live.fold(item.event(), item.version, item.hash)
+        except UnreadableEvent as error:
+            raise unreadable(item, error) from error
+
+
+def _open_failures(connection: Connection) -> list[str]:
+    """The projects with an open `projection_failed` system alert."""
+    query = select(system_alerts.c.subject).where(
+        system_alerts.c.kind == PROJECTION_FAILED, system_alerts.c.status == "open"
+    )
+    return list(connection.execute(query).scalars())
+
+
+def _keep_identities(
+    connection: Connection, rows: list[dict[str, Any]], *, project: str | None = None
+) -> None:
+    """Give each rebuilt alert the id and times of the same crossing already recorded, if any
+    (of `project` only, when given)."""
+    query = select(
+        alerts.c.id,
+        alerts.c.project,
+        alerts.c.category,
+        alerts.c.kind,
+        alerts.c.subject,
+        alerts.c.raised_at_version,
+        alerts.c.raised_at,
+        alerts.c.resolved_at_version,
+        alerts.c.resolved_at,
+    )
+    if project is not None:
+        query = query.where(alerts.c.project == project)
     recorded = {
-        (r.project, r.category, r.kind, r.subject, r.raised_at_version): r
-        for r in connection.execute(
-            select(
-                alerts.c.id,
-                alerts.c.project,
-                alerts.c.category,
-                alerts.c.kind,
-                alerts.c.subject,
-                alerts.c.raised_at_version,
-                alerts.c.raised_at,
-                alerts.c.resolved_at_version,
-                alerts.c.resolved_at,
-            )
-        )
+        (r.project, r.category, r.kind, r.subject, r.raised_at_version): r for r in connection.execute(query)
     }
     for row in rows:
         same = recorded.get(

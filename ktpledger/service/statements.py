@@ -30,7 +30,7 @@ from ktpledger.domain.reconciliation import (
     quarter_spend,
     reconcile,
 )
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, located, unreadable
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import fold as fold_stream
@@ -87,7 +87,10 @@ def reconciliation(
     and the checkpoint of the whole ledger there (signed by `checkpoints`)."""
     stream = _stream(database, project)
     ledger = _ledger(stream)
-    state, history = fold_with_history(project, ((item.event(), item.version, item.hash) for item in stream))
+    with located(stream):
+        state, history = fold_with_history(
+            project, ((item.event(), item.version, item.hash) for item in stream)
+        )
     result = reconcile(state, history)
     lines = []
     for line in result.lines:
@@ -163,7 +166,10 @@ def claim_pack(
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
     for item in known:
-        live.apply(item.event(), item.version, item.hash)
+        try:
+            live.apply(item.event(), item.version, item.hash)
+        except Exception as error:
+            raise unreadable(item, error) from error
     state = live.state
     if not state.exists:
         raise RuleViolation(
@@ -178,6 +184,7 @@ def claim_pack(
     judged_on = min(end, state.end)
     live.latest = judged_on
     live.settle()
+    # Every row the pack covers has folded above: what follows reads them again.
     spend = quarter_spend(((item.event(), item.version) for item in known), start, end)
     lines = []
     totals = dict.fromkeys(("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast"), ZERO)
@@ -216,9 +223,10 @@ def claim_pack(
     ]
     rate = state.grant_rate
     ledger = _ledger(stream)
-    claim = quarter_claim(
-        project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
-    )
+    with located(known):
+        claim = quarter_claim(
+            project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
+        )
     return {
         "project": project,
         **_project(state),

@@ -1,0 +1,119 @@
+"""The cost of a catch-up per event, with no broker and no wake-ups in the way.
+
+Records a ledger of --projects projects (one offer each) with wake-ups off, then appends
+--rounds rounds of --claims claims to every project; after each round it catches every project
+up in wake-ups of 20 projects (`Projector.catch_up_many`, as a worker does) and times that. The
+first catch-up of each project (cold: its whole stream folded) is timed apart from the later ones
+(warm: only the new events). Then `replay` of the whole ledger, and the fold alone (every stream
+folded append by append in memory, as catch-up and replay fold it). Prints microseconds per event.
+The machine's other load moves these figures a lot from run to run: compare two versions by
+running each several times, alternately.
+
+    .venv/bin/python bench/catch_up.py                          # SQLite in a temporary folder
+    .venv/bin/python bench/catch_up.py --postgres               # PostgreSQL on 127.0.0.1 (a schema of its own)
+    .venv/bin/python bench/catch_up.py --projects 50 --claims 10 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.lag import Quiet, claim, offer  # noqa: E402
+from ktpledger.adapters import ledger_store  # noqa: E402
+from ktpledger.bootstrap import bootstrap  # noqa: E402
+from ktpledger.domain.live import LiveProject, appends  # noqa: E402
+from ktpledger.service.schema import upgrade  # noqa: E402
+from ktpledger.service.wakeup import chunks  # noqa: E402
+from ktpledger.settings import Settings  # noqa: E402
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    app = bootstrap(Settings(database_url=url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        names = [f"C-{n:05d}" for n in range(args.projects)]
+        app.ledger.append([offer(name) for name in names])
+        cold: list[float] = []
+        warm: list[float] = []
+        for round_number in range(args.rounds):  # bounded: rounds x projects x claims events
+            batch: list[dict[str, Any]] = []
+            for n in range(round_number * args.claims, (round_number + 1) * args.claims):
+                batch += [claim(name, f"c{n}", n) for name in names]
+            app.ledger.append(batch)
+            events = len(batch) + (len(names) if round_number == 0 else 0)
+            started = time.perf_counter()
+            for message in chunks(names):
+                app.projector.catch_up_many(message)
+            took = time.perf_counter() - started
+            (cold if round_number == 0 else warm).append(took * 1e6 / events)
+            if app.projector.behind():
+                raise SystemExit(f"round {round_number}: {app.projector.behind()} events not caught up")
+        total = args.projects * (1 + args.rounds * args.claims)
+        print(f"{app.database.dialect}: {args.projects} projects, {total:,} events")
+        print(f"  catch-up, cold (whole stream): {cold[0]:.1f} us/event")
+        if warm:
+            print(
+                f"  catch-up, warm (new events only): median {statistics.median(warm):.1f} us/event "
+                f"over {len(warm)} rounds (min {min(warm):.1f}, max {max(warm):.1f})"
+            )
+        started = time.perf_counter()
+        read, _ = app.projector.replay(processes=1)
+        took = time.perf_counter() - started
+        print(f"  replay: {took * 1e6 / read:.1f} us/event ({read:,} events in {took:.2f} s)")
+        with app.database.read() as connection:
+            streams = ledger_store.streams(connection, names)
+        folds = []
+        for _ in range(args.folds):  # bounded; the least is the figure least disturbed by the machine
+            started = time.process_time()  # CPU time: the other processes' load moves it least
+            for name, stream in streams.items():
+                live = LiveProject.new(name)
+                for group in appends(stream):
+                    live.apply_append(group)
+            folds.append((time.process_time() - started) * 1e6 / total)
+        print(f"  fold alone (no database, CPU time), least of {args.folds}: {min(folds):.1f} us/event")
+    finally:
+        app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--claims", type=int, default=20, help="claims per project per round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--folds", type=int, default=5, help="times the in-memory fold is timed")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 instead of SQLite")
+    args = parser.parse_args()
+    if not args.postgres:
+        with tempfile.TemporaryDirectory() as folder:
+            run(f"sqlite:///{folder}/bench.db", args)
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        run(f"{POSTGRES}?options=-csearch_path%3D{schema}", args)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
