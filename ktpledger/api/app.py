@@ -101,9 +101,13 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         path = request.url.path
         if path.startswith(("/docs", "/redoc")):
             return response  # FastAPI's documentation pages load Swagger UI with inline scripts
+        dashboard_page = path == "/" or path.startswith("/dashboard")
+        if dashboard_page:
+            # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
+            # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
+            response.headers.setdefault("Referrer-Policy", "same-origin")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        dashboard_page = path == "/" or path.startswith("/dashboard")
         response.headers.setdefault(
             "Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY
         )
