@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import dashboard, errors, routes
+from ktpledger.api import dashboard, errors, openapi, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -77,6 +78,16 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         ],
     )
     api.state.ktpledger = app_objects
+    fastapi_openapi = api.openapi
+    made: list[dict[str, Any]] = []
+
+    def strict_openapi() -> dict[str, Any]:
+        """FastAPI's document, made as strict as the server (api/openapi.py), once."""
+        if not made:
+            made.append(openapi.strict(fastapi_openapi()))
+        return made[0]
+
+    api.openapi = strict_openapi  # type: ignore[method-assign]
     errors.install(api)
     api.include_router(routes.router)
     api.include_router(dashboard.router)
