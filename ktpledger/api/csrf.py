@@ -57,7 +57,9 @@ def _first(value: str | None) -> str:
 
 def _origin(scheme: str, host: str) -> str:
     """`scheme://host[:port]`, lower case, without the scheme's default port."""
-    name, _, port = host.rpartition(":") if host.rpartition(":")[2].isdigit() else (host, "", "")
+    name, colon, port = host.rpartition(":")
+    if not (colon and port.isdigit()):  # no port ("[::1]" ends in "]", not in digits)
+        name, port = host, ""
     if port == DEFAULT_PORTS.get(scheme):
         port = ""
     return f"{scheme}://{name}" + (f":{port}" if port else "")
