@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import admin, dashboard, errors, limits, quarantine, routes
+from ktpledger.api import admin, dashboard, errors, limits, openapi, quarantine, routes
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -85,6 +86,16 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         ],
     )
     api.state.ktpledger = app_objects
+    fastapi_openapi = api.openapi
+    made: list[dict[str, Any]] = []
+
+    def strict_openapi() -> dict[str, Any]:
+        """FastAPI's document, made as strict as the server (api/openapi.py), once."""
+        if not made:
+            made.append(openapi.strict(fastapi_openapi()))
+        return made[0]
+
+    api.openapi = strict_openapi  # type: ignore[method-assign]
     errors.install(api)
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.
     limits.install(api, app_objects.settings.limits)
@@ -113,9 +124,13 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         path = request.url.path
         if path.startswith(("/docs", "/redoc")):
             return response  # FastAPI's documentation pages load Swagger UI with inline scripts
+        dashboard_page = path == "/" or path.startswith("/dashboard")
+        if dashboard_page:
+            # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
+            # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
+            response.headers.setdefault("Referrer-Policy", "same-origin")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        dashboard_page = path == "/" or path.startswith("/dashboard")
         response.headers.setdefault(
             "Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY
         )

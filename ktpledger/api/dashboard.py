@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 
-from ktpledger.api import charts
+from ktpledger.api import charts, csrf
 from ktpledger.api.admin import is_administrator
 from ktpledger.api.auth import Principal, authenticate
 from ktpledger.api.errors import ApiError, for_caller, status_of
@@ -70,8 +70,14 @@ def prefix(request: Request) -> str:
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """The page `name`. A full page with a form (the sign-in page; every page of a signed-in user,
+    which has the sign-out button) carries the browser's form token and (re)sets its cookie."""
     base = prefix(request)
+    with_form = not name.startswith("_") and (name == "login.html" or context.get("who") is not None)
+    token = csrf.form_token(request) if with_form else ""
     context = {
+        "csrf_field": csrf.CSRF_FIELD,
+        "csrf_token": token,
         "base": base,
         "static": f"{base}/dashboard/static",
         "label": label,
@@ -82,7 +88,23 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "path": lambda text: quote(text, safe="/"),
         **context,
     }
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    if with_form:
+        csrf.keep_token(response, token)
+    return response
+
+
+def refused(request: Request, what: str, reason: str) -> HTMLResponse:
+    """The 403 page of a sign-in or sign-out that did not come from this dashboard's own page:
+    it says why, and sets and clears nothing."""
+    message = (
+        f"This {what} was refused because {reason}. Nothing was changed: no one was signed in or out. "
+        "Sign-in and sign-out are accepted only from this dashboard's own pages, so that another site "
+        "cannot sign your browser in or out."
+    )
+    warning = PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None
+    context = {"who": None, "heading": f"{what.capitalize()} refused", "message": message, "warning": warning}
+    return render(request, "problem.html", context, status_code=403)
 
 
 def viewer(
@@ -156,8 +178,12 @@ def login(
     request: Request,
     token: str = Form(""),
     next: str = Form("/dashboard"),
+    csrf_token: str = Form("", alias=csrf.CSRF_FIELD),
     app: App = Depends(application),
 ) -> Response:
+    reason = csrf.refusal(request, csrf_token)
+    if reason is not None:
+        return refused(request, "sign-in", reason)
     token = token.strip()
     found = authenticate(app.database, token) if token else None
     if found is None:
@@ -176,7 +202,10 @@ def login(
 
 
 @router.post("/dashboard/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, csrf_token: str = Form("", alias=csrf.CSRF_FIELD)) -> Response:
+    reason = csrf.refusal(request, csrf_token)
+    if reason is not None:
+        return refused(request, "sign-out", reason)
     response = RedirectResponse(f"{prefix(request)}/dashboard/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response

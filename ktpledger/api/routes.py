@@ -84,18 +84,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 READ_ERRORS = refusals(401, 403, 404, 409, 422)
 
-EVENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": 'One event of CONTRACT.md; money as a string such as "184.20" (or a number).',
-    "properties": {
-        "type": {"type": "string", "enum": sorted(EVERY_TYPE)},
-        "project": {"type": "string", "example": "KTP-0042"},
-        "key": {"type": "string", "example": "claim-2025-03-acme-17"},
-        "date": {"type": "string", "format": "date", "example": "2025-03-14"},
-        "data": {"type": "object"},
-    },
-    "required": ["type", "project", "key", "date"],
-}
+EVENT_REF = {"$ref": "#/components/schemas/Event"}  # api/openapi.py: one schema per event type
 RESULT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -175,7 +164,9 @@ def check_record(who: Principal, submissions: list[object]) -> None:
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": {"oneOf": [EVENT_SCHEMA, {"type": "array", "items": EVENT_SCHEMA}]}
+                    "schema": {
+                        "oneOf": [EVENT_REF, {"type": "array", "items": EVENT_REF, "maxItems": MAX_EVENTS}]
+                    }
                 }
             },
         }

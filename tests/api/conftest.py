@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from ktpledger.api.app import create_app
 from ktpledger.api.auth import create_token
@@ -32,6 +34,31 @@ def app(database_url: str) -> Iterator[App]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+FORM_TOKEN = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def form_token(client: TestClient, path: str = "/dashboard/login") -> str:
+    """The sign-in or sign-out form's token on the page at `path`, as a browser would read it
+    (the page also sets the token's cookie in `client`)."""
+    page = client.get(path)
+    found = FORM_TOKEN.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def same_origin(client: TestClient) -> dict[str, str]:
+    """The `Origin` a browser sends on a form of the dashboard's own pages."""
+    return {"Origin": str(client.base_url).rstrip("/")}
+
+
+def dashboard_post(client: TestClient, path: str, data: dict[str, str] | None = None) -> Response:
+    """POST a dashboard form as its own page does: the page's token, the site's own Origin."""
+    token = form_token(client, "/dashboard/login" if path.endswith("/login") else "/dashboard")
+    return client.post(
+        path, data={**(data or {}), "csrf": token}, headers=same_origin(client), follow_redirects=False
+    )
 
 
 def money(text: str) -> Decimal:

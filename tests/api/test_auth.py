@@ -13,7 +13,7 @@ from ktpledger.adapters.token_tables import api_tokens
 from ktpledger.api.auth import RECORDS, Role, create_token, hash_token, list_tokens, revoke_token
 from ktpledger.bootstrap import App
 from tests.api import demo
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, dashboard_post
 from tests.ledger.factory import claim, decision, event, offer, reversal
 
 pytestmark = pytest.mark.usefixtures("recorded")
@@ -187,7 +187,7 @@ def test_only_the_hash_is_stored(app: App) -> None:
 
 
 def test_the_cookie_reads_but_never_writes(client: TestClient, tokens: dict[str, str], app: App) -> None:
-    login = client.post("/dashboard/login", data={"token": tokens["admin"]}, follow_redirects=False)
+    login = dashboard_post(client, "/dashboard/login", {"token": tokens["admin"]})
     assert login.status_code == 303
     assert client.get("/projects").status_code == 200  # the cookie, sent back over https
     before = stream_lengths(app)

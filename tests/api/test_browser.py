@@ -8,6 +8,7 @@ test-artifacts/dashboard-project.png.
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import threading
@@ -260,3 +261,67 @@ def test_the_reconciliation_downloads_work_from_the_page(served: tuple[str, App]
     browser.get(links["HTML"])
     wait_until(lambda: demo.MAIN in browser.page_source, "the HTML statement")
     assert console_errors(browser) == []
+
+
+def test_sign_out_in_the_browser(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, application = served
+    sign_in(browser, base, create_token(application.database, "viewer", None, "viewer"))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Sign out']").click()
+    wait_until(lambda: "/dashboard/login" in browser.current_url, "the login page after signing out")
+    assert browser.get_cookie("ktpledger_token") is None
+    browser.get(f"{base}/dashboard")
+    wait_until(lambda: "/dashboard/login" in browser.current_url, "the login page, signed out")
+    assert console_errors(browser) == []
+
+
+class ForeignSite:
+    """A page on another site (http://localhost, while the dashboard is http://127.0.0.1) whose form
+    posts an attacker's token to the dashboard's sign-in as soon as it loads."""
+
+    def __init__(self, target: str, token: str) -> None:
+        page = (
+            f'<!doctype html><form id="f" method="post" action="{target}/dashboard/login">'
+            f'<input name="token" value="{token}"><input name="csrf" value="guessed"></form>'
+            "<script>document.getElementById('f').submit()</script>"
+        ).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="foreign-site", daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://localhost:{self.server.server_address[1]}/"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def test_a_form_on_another_site_cannot_sign_the_browser_in(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, application = served
+    attacker = create_token(application.database, "viewer", None, "attacker")
+    with ForeignSite(base, attacker) as page:
+        browser.get(page)
+        wait_until(lambda: browser.current_url.startswith(f"{base}/dashboard/login"), "the posted form")
+        heading = wait_until(lambda: browser.find_elements(By.TAG_NAME, "h1"), "the refusal page")
+        assert heading[0].text == "Sign-in refused"
+        assert "another site" in browser.find_element(By.CSS_SELECTOR, "p.problem").text
+    assert browser.get_cookie("ktpledger_token") is None
+    browser.get(f"{base}/dashboard")
+    wait_until(lambda: "/dashboard/login" in browser.current_url, "the login page: not signed in")

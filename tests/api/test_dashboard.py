@@ -14,7 +14,7 @@ from ktpledger.api.app import create_app
 from ktpledger.api.formatting import label
 from ktpledger.bootstrap import App
 from tests.api import demo
-from tests.api.conftest import bearer, money
+from tests.api.conftest import bearer, dashboard_post, form_token, money
 from tests.ledger.factory import decision, offer
 
 pytestmark = pytest.mark.usefixtures("recorded")
@@ -57,7 +57,7 @@ def figures(html: str) -> dict[tuple[str, str], str]:
 
 
 def sign_in(client: TestClient, token: str) -> None:
-    response = client.post("/dashboard/login", data={"token": token}, follow_redirects=False)
+    response = dashboard_post(client, "/dashboard/login", {"token": token})
     assert response.status_code == 303
 
 
@@ -92,26 +92,36 @@ def test_the_login_page_and_static_files_need_no_token(client: TestClient) -> No
 def test_the_login_page_warns_when_the_secure_cookie_cannot_be_kept(
     app: App, base_url: str, headers: dict[str, str], warned: bool
 ) -> None:
+    # The browser's Origin: the scheme a proxy in front reports, else the one it used.
+    origin = base_url.replace("http://", "https://") if headers else base_url
     with TestClient(create_app(app), base_url=base_url) as plain:
         page = plain.get("/dashboard/login", headers=headers)
-        refused = plain.post("/dashboard/login", data={"token": "nope"}, headers=headers)
+        csrf = form_token(plain)
+        # A browser that kept the token's cookie (a Secure cookie: not one over plain HTTP to
+        # another host), then one that dropped it: that sign-in is refused, and the page says why.
+        kept = {**headers, "Origin": origin, "Cookie": f"__Host-ktpledger_csrf={csrf}"}
+        refused = plain.post("/dashboard/login", data={"token": "nope", "csrf": csrf}, headers=kept)
+        dropped = plain.post(
+            "/dashboard/login", data={"token": "nope", "csrf": csrf}, headers={**headers, "Origin": origin}
+        )
     assert page.status_code == 200 and refused.status_code == 401
     for response in (page, refused):
         assert ("came over plain HTTP" in response.text) is warned
+    if base_url.startswith("http://"):  # a client keeps a Secure cookie only over https
+        assert dropped.status_code == 403
+        assert ("came over plain HTTP" in dropped.text) is warned
 
 
 def test_a_bad_token_does_not_sign_in(client: TestClient) -> None:
-    response = client.post("/dashboard/login", data={"token": "nope"}, follow_redirects=False)
+    response = dashboard_post(client, "/dashboard/login", {"token": "nope"})
     assert response.status_code == 401
     assert "unknown or has been revoked" in response.text
-    assert "set-cookie" not in response.headers
+    assert "ktpledger_token=" not in response.headers.get("set-cookie", "")
 
 
 def test_signing_in_sets_a_secure_httponly_strict_cookie(client: TestClient, tokens: dict[str, str]) -> None:
-    response = client.post(
-        "/dashboard/login",
-        data={"token": tokens["lmc"], "next": f"/dashboard/projects/{demo.MAIN}"},
-        follow_redirects=False,
+    response = dashboard_post(
+        client, "/dashboard/login", {"token": tokens["lmc"], "next": f"/dashboard/projects/{demo.MAIN}"}
     )
     assert response.status_code == 303
     assert response.headers["location"] == f"/dashboard/projects/{demo.MAIN}"
@@ -123,16 +133,14 @@ def test_signing_in_sets_a_secure_httponly_strict_cookie(client: TestClient, tok
 
 def test_next_never_leaves_the_dashboard(client: TestClient, tokens: dict[str, str]) -> None:
     for target in ("https://elsewhere.example/", "//elsewhere.example", "/dashboard//x", "/docs"):
-        response = client.post(
-            "/dashboard/login", data={"token": tokens["viewer"], "next": target}, follow_redirects=False
-        )
+        response = dashboard_post(client, "/dashboard/login", {"token": tokens["viewer"], "next": target})
         assert response.headers["location"] == "/dashboard", target
 
 
 def test_signing_out_clears_the_cookie(client: TestClient, tokens: dict[str, str]) -> None:
     sign_in(client, tokens["viewer"])
     assert client.get("/dashboard").status_code == 200
-    response = client.post("/dashboard/logout", follow_redirects=False)
+    response = dashboard_post(client, "/dashboard/logout")
     assert response.status_code == 303
     assert (
         'ktpledger_token=""' in response.headers["set-cookie"]

@@ -42,8 +42,13 @@ def claim(
     date: str = "2025-01-15",
     project: str = PROJECT,
     tags: list[str] | None = None,
+    description: str | None = None,
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {"category": category, "amount": amount, "description": f"claim {key}"}
+    data: dict[str, Any] = {
+        "category": category,
+        "amount": amount,
+        "description": description or f"claim {key}",
+    }
     if tags is not None:
         data["tags"] = tags
     return {"type": "SpendClaimed", "project": project, "key": key, "date": date, "data": data}

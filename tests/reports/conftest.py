@@ -44,3 +44,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
 def open_non_fec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
     """(statement so far, claim pack 2024Q4) of an open non-fec project."""
     yield from _documents(tmp_path_factory.mktemp("open"), scenarios.open_non_fec, "2024Q4")
+
+
+@pytest.fixture(scope="module")
+def many_scripts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documents]:
+    """(statement so far, claim pack 2025Q1) of a project whose texts are in many scripts."""
+    yield from _documents(tmp_path_factory.mktemp("scripts"), scenarios.many_scripts, "2025Q1")

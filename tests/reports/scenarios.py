@@ -14,6 +14,14 @@ from tests.ledger.factory import claim, decision, event, offer, reversal
 HOSTILE_TITLE = '=HYPERLINK("http://example.invalid/x","<script>alert(1)</script>") \u2013 £ bakery QA'
 HOSTILE_MINUTE = '=HYPERLINK("http://example.invalid/m","LMC1 item 4")'
 
+# Texts in other scripts, each of which the PDF must draw with an embedded font and give back as text.
+GREEK_JAPANESE_TITLE = "Ελληνικά 日本語: 品質管理"
+ARABIC_KNOWLEDGE_BASE = "جامعة المثال"
+EMOJI_BUSINESS = "Crumb 🍞 & Co"
+KOREAN_HEBREW_MINUTE = "회의록 4 — פרוטוקול"
+CLAIM_TEXT = "Τρένο 電車 قطار 🚆"
+NO_FONT_HAS = "\U000f0001"  # a private-use character: no embedded font draws it
+
 
 def lifecycle() -> list[dict[str, Any]]:
     """The example project's life: a virement, a partial refund, parental leave, a payment, closed."""
@@ -95,6 +103,25 @@ def open_non_fec() -> list[dict[str, Any]]:
         claim("salary", "22500.00", category="associate_employment", date="2024-12-31"),
         claim("support", "7500.00", category="academic_secretarial_support", date="2024-12-31"),
         claim("rail", "120.50", category="travel_subsistence", date="2025-01-20"),
+    ]
+
+
+def many_scripts() -> list[dict[str, Any]]:
+    """A project whose texts are Greek, Japanese, Arabic, Korean, Hebrew and emoji."""
+    return [
+        offer(title=GREEK_JAPANESE_TITLE, knowledge_base=ARABIC_KNOWLEDGE_BASE, business=EMOJI_BUSINESS),
+        claim("rail", "86.40", category="travel_subsistence", date="2025-01-20", description=CLAIM_TEXT),
+        decision(
+            "lmc1",
+            "2025-01-05",
+            kind="virement",
+            **{
+                "from": "travel_subsistence",
+                "to": "associate_employment",
+                "amount": "500",
+                "minute": KOREAN_HEBREW_MINUTE,
+            },
+        ),
     ]
 
 
