@@ -11,17 +11,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ktpledger.api.auth import Principal, Role
 from ktpledger.api.errors import forbidden
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, principal
 from ktpledger.bootstrap import App
+from ktpledger.notify_settings import CHANNELS
 from ktpledger.service.deliveries import LIST_LIMIT, STATUSES, list_deliveries, resend
 from ktpledger.service.system_alerts import read_system_alerts
 
-MAX_ID = 2**63 - 1  # the largest id either database stores
+# The largest id taken: within what both databases store (2**63 - 1) and what a JSON Schema number
+# (a double) holds exactly, so the schema and the server agree on the bound.
+MAX_ID = 2**53 - 1
 MAX_NAMED = 1000  # alerts named in one resend
 
 router = APIRouter(tags=["admin"])
@@ -49,8 +52,26 @@ def administrator(who: Principal = Depends(principal)) -> Principal:
 AlertId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
+def _names_something(schema: dict[str, Any]) -> None:
+    """The body's schema says what the server requires beside each field's form (so that a client
+    or a property test generating from the schema never sends a body refused for its form): a
+    known channel, and something named, alert ids or every failed notification."""
+    schema["properties"]["channel"] = {
+        "anyOf": [{"type": "string", "enum": list(CHANNELS)}, {"type": "null"}],
+        "default": None,
+        "description": "only this channel's notifications: " + ", ".join(CHANNELS),
+    }
+    schema["anyOf"] = [
+        {"required": ["alerts"], "properties": {"alerts": {"minItems": 1}}},
+        {"required": ["system_alerts"], "properties": {"system_alerts": {"minItems": 1}}},
+        {"required": ["all_failed"], "properties": {"all_failed": {"const": True}}},
+    ]
+
+
 class ResendRequest(BaseModel):
     """What to resend: named alerts' notifications and/or every failed one, maybe on one channel."""
+
+    model_config = ConfigDict(json_schema_extra=_names_something)
 
     alerts: list[AlertId] = Field(default_factory=list, max_length=MAX_NAMED, description="KTP alert ids")
     system_alerts: list[AlertId] = Field(
@@ -72,7 +93,11 @@ class ResendRequest(BaseModel):
     responses=refusals(401, 403, 422),
 )
 def notifications(
-    status: str | None = Query(None, description="failed, pending, suppressed, delivered or all"),
+    status: str | None = Query(
+        None,
+        description="failed, pending, suppressed, delivered or all",
+        json_schema_extra={"enum": [*STATUSES, "all"]},
+    ),
     limit: int = Query(LIST_LIMIT, ge=1, le=100_000, description="at most this many rows"),
     _who: Principal = Depends(administrator),
     app: App = Depends(application),

@@ -9,11 +9,10 @@ from typing import Any, cast
 import jsonschema_rs
 import pytest
 
-from ktpledger.api.app import create_app
-from ktpledger.bootstrap import App
+from tests.api.openapi_document import openapi_document
 from tests.ledger.factory import claim, decision, event, offer
 
-DOCUMENT = create_app(cast(App, object())).openapi()
+DOCUMENT = openapi_document()
 
 
 def parameter(path: str, name: str) -> dict[str, Any]:
