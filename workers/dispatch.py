@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ktpledger.service.wakeup import chunks, each_logged
+from ktpledger.service.wakeup import PausedAfterFailure, chunks
 from ktpledger.settings import Settings
 
 
@@ -14,6 +14,7 @@ class CeleryWakeUp:
         from workers.app import make_app
 
         self.app = make_app(settings)
+        self._send = PausedAfterFailure(lambda chunk: self.app.send_task("ktpledger.catch_up", args=[chunk]))
 
     def projects_changed(self, projects: set[str]) -> None:
-        each_logged(chunks(projects), lambda chunk: self.app.send_task("ktpledger.catch_up", args=[chunk]))
+        self._send(chunks(projects))

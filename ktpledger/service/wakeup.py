@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Protocol
@@ -158,10 +159,49 @@ def chunks(projects: Iterable[str], size: int = PROJECTS_PER_MESSAGE) -> list[li
     return [names[start : start + size] for start in range(0, len(names), size)]
 
 
-def each_logged(messages: Iterable[list[str]], send: Callable[[list[str]], object]) -> None:
-    """Send each wake-up; a failure is logged, never raised: the sweeper will find the work."""
-    for message in messages:
-        try:
-            send(message)
-        except Exception:  # a broker hiccup must not fail an append that is already committed
-            log.warning("could not wake the projections of %s; the sweeper will", message, exc_info=True)
+class PausedAfterFailure:
+    """Sends wake-ups with `send`, and after a send fails sends none for `pause` seconds.
+
+    While the broker is away, each send waits out the broker client's own retries (about 0.6 s with
+    Celery's defaults) before it fails; paid by every append, that would slow the ledger down for a
+    message the sweeper makes unneeded (it wakes every project behind the ledger). So the first
+    failure is logged and the wake-ups of the next `pause` seconds are skipped, logged once; then
+    sending is tried again."""
+
+    def __init__(
+        self,
+        send: Callable[[list[str]], object],
+        *,
+        pause: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._pause = pause
+        self._clock = clock
+        self._until = 0.0
+        self._skipped = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, messages: Iterable[list[str]]) -> None:
+        with self._lock:
+            now = self._clock()
+            if now < self._until:
+                self._skipped += 1
+                return
+            if self._skipped:
+                log.info("trying the broker again after %s wake-ups skipped", self._skipped)
+                self._skipped = 0
+        for message in messages:
+            try:
+                self._send(message)
+            except Exception:  # a broker hiccup must not fail an append that is already committed
+                log.warning(
+                    "could not wake the projections of %s; the sweeper will, and no wake-up is sent "
+                    "for %.0f s",
+                    message,
+                    self._pause,
+                    exc_info=True,
+                )
+                with self._lock:
+                    self._until = self._clock() + self._pause
+                return
