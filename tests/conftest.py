@@ -24,7 +24,7 @@ def unavailable(service: str, error: BaseException) -> None:
     """Skip on a developer's machine; fail in CI, where the service must be there."""
     message = f"{service} is not available: {error}"
     if IN_CI:
-        pytest.fail(f"{message} (CI=true: PostgreSQL and Redis tests must run)")
+        pytest.fail(f"{message} (CI=true: tests of the services and tools .ci/run provides must run)")
     pytest.skip(message)
 
 

@@ -2,8 +2,9 @@
 and limits as `ktpledger serve` on 127.0.0.1, and the `proxy` service's nginx configuration,
 rendered from its template as the nginx image does (envsubst), in front of it.
 
-Needs nginx, openssl and envsubst on the machine (Debian: nginx-light, openssl, gettext-base); skipped
-without them. What Docker itself adds (the images, the network, the ulimits) is not tested here.
+Needs nginx, openssl and envsubst on the machine (Debian: nginx-light, openssl, gettext-base, which
+`.ci/run` installs with scripts/install-front.sh); skipped without them, except with CI=true.
+What Docker itself adds (the images, the network, the ulimits) is not tested here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import yaml
 
 from ktpledger.serve_settings import ServeLimits, serve_limits
 from tests.api.served import Served
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +76,11 @@ class Front:
 def front(tmp_path: Path) -> Iterator[Front]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"needs {', '.join(missing)} (Debian: nginx-light, openssl, gettext-base)")
+        # Skipped on a developer's machine without them; in CI (`.ci/run` installs them) a failure.
+        unavailable(
+            f"{', '.join(missing)} for the proxy's test",
+            FileNotFoundError("Debian: nginx-light, openssl, gettext-base (scripts/install-front.sh)"),
+        )
     services = compose()
     api_service = services["api"]
     environment = {k: v for k, v in api_service["environment"].items() if k.startswith("KTPLEDGER_")}
