@@ -119,7 +119,8 @@ def _badly_written(value: object, text: str, *, field: str, positive: bool, rule
     elif _EXPONENT.fullmatch(unsigned) is not None:
         reason = 'without an exponent, as plain digits such as "1000.00"'
     elif MONEY_TEXT.fullmatch("".join(unsigned.split())) is not None:
-        reason = "without spaces inside"
+        inside = any(char.isspace() for char in unsigned.strip())
+        reason = "without spaces inside" if inside else "without a line break or other space around it"
     else:
         return RuleViolation(
             rule, f'{field} must be an amount in pounds such as "184.20", got {got}', field=field
