@@ -31,9 +31,10 @@ NUMBERS = itertools.count()
 # Every character there is, lone surrogates and controls included; the ones the campaign found
 # drawn often (a plane of 1.1 million code points holds only 2,048 surrogates).
 AWKWARD = "\ud800\udfff\udce9\x00\x07\x1f\x7f\x85\x9f\u2028\u2029\ufeff\ufffe\n\r\t "
-ANY_TEXT = st.text(
-    alphabet=st.one_of(st.characters(exclude_categories=()), st.sampled_from(AWKWARD)), max_size=12
-)
+# (a list of characters joined: `st.text` draws lone surrogates only rarely, whatever its alphabet)
+ANY_TEXT = st.lists(
+    st.one_of(st.sampled_from(AWKWARD), st.characters(exclude_categories=())), max_size=12
+).map("".join)
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
@@ -102,6 +103,12 @@ def unique(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "key": f"{next(NUMBERS)}-{key}" if isinstance(key, str) else key}
 
 
+def as_read(line: str) -> object:
+    """`line` as a body or file is read (numbers as written, keys kept), under a new key."""
+    parsed = parse_json(line)
+    return unique(parsed) if type(parsed) is dict else parsed
+
+
 def answered(results: list[AppendResult], sent: int) -> None:
     assert len(results) == sent
     for result in results:
@@ -121,7 +128,7 @@ def answered(results: list[AppendResult], sent: int) -> None:
 def test_any_unicode_in_any_text_field_is_recorded_or_rejected(
     ledger_app: App, template: dict[str, Any], texts: dict[str, str], replace: set[str]
 ) -> None:
-    item = unique(template)
+    item = dict(template)
     data = dict(item["data"])
     for name in replace:
         if name in ("key", "project"):
@@ -129,8 +136,9 @@ def test_any_unicode_in_any_text_field_is_recorded_or_rejected(
         elif name in data:
             data[name] = texts[name]
     item["data"] = data
+    item = unique(item)
     answered(ledger_app.ledger.append([item]), 1)
-    answered(ledger_app.ledger.append([parse_json(json.dumps(unique(item)))]), 1)  # as a body reads it
+    answered(ledger_app.ledger.append([as_read(json.dumps(item))]), 1)
 
 
 @EXAMPLES
@@ -143,7 +151,7 @@ def test_any_unicode_in_any_text_field_is_recorded_or_rejected(
 def test_any_json_value_in_any_field_is_recorded_or_rejected(
     ledger_app: App, template: dict[str, Any], where: str, field: int, value: object
 ) -> None:
-    item = unique(template)
+    item = dict(template)
     data = dict(item["data"])
     if where == "data.*":  # one of the data's own fields
         names = sorted(data)
@@ -153,12 +161,9 @@ def test_any_json_value_in_any_field_is_recorded_or_rejected(
         item["data"] = {**data, f"extra{field}": value}
     else:
         item[where] = value
+    item = unique(item)
     answered(ledger_app.ledger.append([item]), 1)
-    try:
-        line = json.dumps(unique(item), default=str)
-    except ValueError:  # a circular value cannot be written; JSON_VALUES builds none, but be safe
-        return
-    answered(ledger_app.ledger.append([parse_json(line)]), 1)
+    answered(ledger_app.ledger.append([as_read(json.dumps(item, default=str))]), 1)
     assert ledger_app.ledger.verify()[1] is None
 
 
