@@ -134,9 +134,44 @@ def _refuse_text(field: str, problem: str) -> RuleViolation:
     return RuleViolation("R-30", f"{field} holds {problem}", field=field)
 
 
+_PLAIN = frozenset({int, bool, Decimal, type(None)})  # JSON values that hold no text
+
+
+def _looks_clean(node: dict[Any, Any] | list[Any]) -> bool:
+    """Whether nothing in `node` needs a closer look: every key and text printable (so no control
+    character and no surrogate), no key given twice, nothing but JSON's own types. It answers for
+    the usual event at C speed where it can (the append path runs it on every event); anything
+    else goes to the careful walk, which also lets through what is fine (a tab, a line break)."""
+    if type(node) is dict:
+        try:
+            if not "".join(node).isprintable():
+                return False
+        except TypeError:  # a key that is not text
+            return False
+        values: Any = node.values()
+    else:
+        values = node
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            if not value.isprintable():
+                return False
+        elif kind is dict or kind is list:
+            if not _looks_clean(value):
+                return False
+        elif kind not in _PLAIN:  # a DuplicateKeys, a WrittenNumber, a Python caller's own type
+            return False
+    return True
+
+
 def check_event_text(raw: Mapping[str, Any]) -> None:
     """Refuse (R-30) an event holding, anywhere, text that cannot be stored, a key that is not
     text, or an object naming a key twice; the refusal names the field."""
+    try:
+        if type(raw) is dict and _looks_clean(raw):
+            return
+    except RecursionError:
+        pass  # nested deeper than any event: the walk below needs no recursion
     # Iterative, so a deeply nested value costs no recursion; only objects and lists are walked.
     stack: list[tuple[str, object]] = [("", raw)]
     while stack:
