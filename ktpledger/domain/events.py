@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ktpledger.domain.errors import RuleViolation, shown
-from ktpledger.domain.input_rules import WrittenNumber, check_date_range, check_event_text
+from ktpledger.domain.input_rules import WrittenNumber, check_date_range, check_keys_once, check_storable
 from ktpledger.domain.money import format_money, parse_money
 from ktpledger.domain.rules import (
     RULE_SETS,
@@ -156,6 +156,7 @@ def _category(value: object, *, name: str = "category") -> Category:
 def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
     if not isinstance(value, Mapping):
         raise RuleViolation("R-31", f"{name} must be an object of category: amount", field=name)
+    check_keys_once(value, where=name)
     budget: dict[Category, Decimal] = {}
     for raw_category, raw_amount in value.items():
         category = _category(raw_category, name=name)
@@ -238,6 +239,7 @@ class GrantOffered:
             raise RuleViolation(
                 "R-31", "justifications must be an object of category: text", field="justifications"
             )
+        check_keys_once(justifications_raw, where="justifications")
         justifications = {
             _category(category, name="justifications"): _text(justifications_raw, category, rule="R-31")
             for category in justifications_raw
@@ -629,10 +631,36 @@ def parse_event(raw: object) -> Event:
         if cls is not GrantOffered or error.lines is not None:
             raise
         raise _offer_category(error, data, when) from None
-    # Last, so a field's own rule speaks first (a NUL in a description is R-33); this catches the
-    # text no field reads (and lone surrogates and controls in those it does) and duplicate keys.
-    check_event_text(raw)
+    _check_as_sent(raw, data, payload)
     return Event(project=project, key=key, date=when, payload=payload)
+
+
+# The free text of each payload, by its field: what `_text` reads, and the one text of an event no
+# reader matches against a list or a pattern.
+_FREE_TEXT: Mapping[type, tuple[str, ...]] = {
+    GrantOffered: ("title", "knowledge_base", "business"),
+    Virement: ("minute",),
+    ApproveExceedance: ("justification", "approved_by"),
+    BudgetRevision: ("minute",),
+    SpendClaimed: ("description",),
+    ClaimReversed: ("claim", "reason"),
+    ParentalLeaveCost: ("description",),
+}
+
+
+def _check_as_sent(raw: Mapping[str, Any], data: Mapping[str, Any], payload: Payload) -> None:
+    """What the door asks of an event once its fields have been read (so a field's own rule
+    speaks first: a NUL in a description is R-33): free text that can be stored as sent (checked
+    before `_text` strips it, so a control character is never dropped silently), and the event
+    and its data each naming a key once (budgets and justifications are checked as they are read)."""
+    check_keys_once(raw)
+    check_keys_once(data)
+    fields = _FREE_TEXT.get(type(payload.decision if isinstance(payload, LMCDecision) else payload), ())
+    for name in fields:
+        check_storable(data.get(name), field=name)
+    if isinstance(payload, GrantOffered) and payload.justifications:
+        for category, text in data["justifications"].items():
+            check_storable(text, field=f"justifications.{category}")
 
 
 def _offer_category(error: UnknownCategory, data: Mapping[str, Any], when: date) -> UnknownCategory:

@@ -6,12 +6,15 @@
   2025); and a bound far inside Python's and the databases' calendars (year 1..9999) keeps all
   date arithmetic of the folds (an end date, a quarter's end, "three months since the last
   claim") from overflowing, whatever the ledger holds.
-- **Text** anywhere in an event (values and the keys of objects, envelope and data alike) must be
-  storable and hashable as UTF-8: no lone surrogate (an escape such as `\\ud800`, or in a body or
-  file a byte that is not UTF-8), no NUL (PostgreSQL cannot store it), and no other control
-  character but tab, line feed and carriage return: the C0 controls, DEL and the C1 controls
-  (U+0080..U+009F, which are nearly always text decoded with the wrong code page) are invisible,
-  garble terminals and cannot be written to an XLSX cell.
+- **Text** anywhere in an event must be storable and hashable as UTF-8: no lone surrogate (an
+  escape such as `\\ud800`, or in a body or file a byte that is not UTF-8), no NUL (PostgreSQL
+  cannot store it), and in free text (descriptions, minutes, titles...: `check_storable`) no
+  control character but tab, line feed and carriage return: the C0 controls, DEL and the C1
+  controls (U+0080..U+009F, which are nearly always text decoded with the wrong code page) are
+  invisible, garble terminals and cannot be written to an XLSX cell. Every other string of an
+  event is a name or a number its reader matches in full against ASCII (a project, a date, a
+  category, an amount) or an idempotency key of printable characters, and every key of an object
+  is a field or category name: each of those refuses such characters by itself.
 - **JSON objects** name each key once: a duplicate key is refused, never silently the last one.
 - **JSON numbers** are judged as written: the parser keeps the text of a number whose value would
   lose how it was written (`1e3`, `-0`) as a `WrittenNumber`, which no field of whole digits takes.
@@ -23,12 +26,11 @@ ledger are read back without them, so a stricter door never makes a recorded eve
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.errors import RuleViolation, shown
+from ktpledger.domain.errors import RuleViolation
 
 EARLIEST_DATE = date(1990, 1, 1)
 LATEST_DATE = date(2099, 12, 31)
@@ -126,80 +128,15 @@ def json_int(text: str) -> int | Decimal:
     return int(text)
 
 
-def _where(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def check_keys_once(node: object, *, where: str = "") -> None:
+    """Refuse (R-30) an object of the event (at `where`, "" for the event itself) that named a key
+    twice: which of the two was meant cannot be known."""
+    if type(node) is DuplicateKeys:
+        field = f"{where}.{node.duplicate}" if where else node.duplicate
+        raise RuleViolation("R-30", f"{field} is given twice in one object: give it once", field=field)
 
 
-def _refuse_text(field: str, problem: str) -> RuleViolation:
-    return RuleViolation("R-30", f"{field} holds {problem}", field=field)
-
-
-_PLAIN = frozenset({int, bool, Decimal, type(None)})  # JSON values that hold no text
-
-
-def _looks_clean(node: dict[Any, Any] | list[Any]) -> bool:
-    """Whether nothing in `node` needs a closer look: every key and text printable (so no control
-    character and no surrogate), no key given twice, nothing but JSON's own types. It answers for
-    the usual event at C speed where it can (the append path runs it on every event); anything
-    else goes to the careful walk, which also lets through what is fine (a tab, a line break)."""
-    if type(node) is dict:
-        try:
-            if not "".join(node).isprintable():
-                return False
-        except TypeError:  # a key that is not text
-            return False
-        values: Any = node.values()
-    else:
-        values = node
-    for value in values:
-        kind = type(value)
-        if kind is str:
-            if not value.isprintable():
-                return False
-        elif kind is dict or kind is list:
-            if not _looks_clean(value):
-                return False
-        elif kind not in _PLAIN:  # a DuplicateKeys, a WrittenNumber, a Python caller's own type
-            return False
-    return True
-
-
-def check_event_text(raw: Mapping[str, Any]) -> None:
-    """Refuse (R-30) an event holding, anywhere, text that cannot be stored, a key that is not
-    text, or an object naming a key twice; the refusal names the field."""
-    try:
-        if type(raw) is dict and _looks_clean(raw):
-            return
-    except RecursionError:
-        pass  # nested deeper than any event: the walk below needs no recursion
-    # Iterative, so a deeply nested value costs no recursion; only objects and lists are walked.
-    stack: list[tuple[str, object]] = [("", raw)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, Mapping):
-            if type(node) is DuplicateKeys:
-                field = _where(path, node.duplicate)
-                raise RuleViolation(
-                    "R-30", f"{field} is given twice in one object: give it once", field=field
-                )
-            for key, value in node.items():
-                if not isinstance(key, str):
-                    where = path or "the event"
-                    raise RuleViolation("R-30", f"{where} has a field name that is not text: {shown(key)}")
-                if not key.isprintable() and (problem := text_problem(key)) is not None:
-                    where = path or "the event"
-                    raise RuleViolation(
-                        "R-30", f"a field name in {where} holds {problem}", field=path or None
-                    )
-                if isinstance(value, str):
-                    if not value.isprintable() and (problem := text_problem(value)) is not None:
-                        raise _refuse_text(_where(path, key), problem)
-                elif isinstance(value, (Mapping, list, tuple)):
-                    stack.append((_where(path, key), value))
-        elif isinstance(node, (list, tuple)):
-            for index, item in enumerate(node):
-                if isinstance(item, str):
-                    if not item.isprintable() and (problem := text_problem(item)) is not None:
-                        raise _refuse_text(f"{path}[{index}]", problem)
-                elif isinstance(item, (Mapping, list, tuple)):
-                    stack.append((f"{path}[{index}]", item))
+def check_storable(value: object, *, field: str) -> None:
+    """Refuse (R-30) free text that cannot be stored and hashed (`text_problem`), naming `field`."""
+    if type(value) is str and not value.isprintable() and (problem := text_problem(value)) is not None:
+        raise RuleViolation("R-30", f"{field} holds {problem}", field=field)

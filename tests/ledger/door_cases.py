@@ -51,7 +51,7 @@ CASES = (
         "lone surrogate in a description",
         (as_bytes(described("s", "a\ud800b")),),
         "R-30",
-        ("data.description", "lone surrogate U+D800"),
+        ("description holds", "lone surrogate U+D800"),
     ),
     Case(
         "lone surrogate in a field name",
@@ -98,19 +98,19 @@ CASES = (
         "U+0085 inside a string",
         (raw_text(described("nel", "next\x85line")),),
         "R-30",
-        ("data.description", "U+0085"),
+        ("description holds", "U+0085"),
     ),
     Case(
         "a key given twice",
         (as_bytes(claim("d", "1.00")).replace(b'"amount": "1.00"', b'"amount": "1.00", "amount": "900.00"'),),
         "R-30",
-        ("data.amount", "given twice"),
+        ("amount is given twice",),
     ),
     Case(
         "a byte that is not UTF-8",
         (as_bytes(described("b", "caf-e")).replace(b"caf-e", b"caf\xe9"),),
         "R-30",
-        ("data.description", "0xE9", "not UTF-8"),
+        ("description holds", "0xE9", "not UTF-8"),
     ),
     Case(
         "an offer starting in 9999",
