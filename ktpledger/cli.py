@@ -40,7 +40,8 @@ from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.checkpoints import AnchorReport, Checkpoints, UnknownPosition, verify_against
-from ktpledger.service.ledger import parse_json, shown_stream
+from ktpledger.service.json_input import decode_input, json_lines, parse_json
+from ktpledger.service.ledger import shown_stream
 from ktpledger.service.projection_check import ProjectionCheck, check_projections
 from ktpledger.service.schema import SchemaNotReady, ensure_schema, grant_service_role, renew_grants, upgrade
 from ktpledger.settings import Settings
@@ -231,11 +232,12 @@ def record(
 ) -> None:
     """Append events; prints one JSON result a line; exit 1 if any was refused."""
     try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as error:
         typer.echo(f"error: cannot read {file}: {error}", err=True)
         raise typer.Exit(2) from None
-    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    # Judged line by line, the lines numbered as in the file: see service/json_input.py.
+    numbered = json_lines(decode_input(data))
     with opened(ctx) as application:
         results = application.ledger.append(parse_json(line) for _, line in numbered)
         wait_for_projections(application, wait)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import parse_day
 from ktpledger.notify_settings import notify_channels
 from ktpledger.serve_settings import ServeLimits, serve_limits
 
@@ -26,10 +28,13 @@ def calendar_today() -> date:
 
 
 def parse_today(text: str, *, name: str = "KTPLEDGER_TODAY") -> date:
+    """The readers' day, bounded as every day a reader asks about (R-40)."""
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
+        found = parse_day(text.strip(), field=name)
+    except RuleViolation as error:
+        raise ValueError(f"{error.rule}: {error.message}") from None
+    assert found is not None
+    return found
 
 
 def parse_hours(text: str, *, name: str) -> timedelta:

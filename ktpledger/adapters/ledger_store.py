@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 
 from ktpledger.adapters.database import driver_errors, lock_events
 from ktpledger.adapters.tables import events
+from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.recorded import RecordedEvent
 
 COLUMNS = (
@@ -120,7 +121,11 @@ def _heads_query(dialect: str, names: list[str]) -> tuple[str, Sequence[Any]] | 
 
 
 def stream(connection: Connection, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
-    """The project's events after `after_version`, oldest first."""
+    """The project's events after `after_version`, oldest first. A name holding a character no
+    project name holds (a reader's typing: a lone surrogate, a NUL, a control character) has none,
+    and is never sent to the database, whose driver could not even encode some of them."""
+    if text_problem(project) is not None:
+        return []
     rows = connection.execute(_STREAM_AFTER, {"project": project, "after": after_version})
     return [to_recorded(row) for row in rows]
 

@@ -89,7 +89,7 @@ def parse_projects(projects: Iterable[str] | None) -> str:
     if not names or ALL_PROJECTS in names:
         return ALL_PROJECTS
     for name in names:
-        if not PROJECT_PATTERN.match(name) or "," in name:
+        if not PROJECT_PATTERN.fullmatch(name) or "," in name:
             raise ValueError(f"not a project reference: {name!r}")
     return ",".join(names)
 

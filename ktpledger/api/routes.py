@@ -25,7 +25,8 @@ from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_day
 from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.alert_reader import read_alerts
-from ktpledger.service.ledger import parse_json, shown_stream
+from ktpledger.service.json_input import decode_input, parse_json
+from ktpledger.service.ledger import shown_stream
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.views import costing_json
 
@@ -201,11 +202,8 @@ async def record(
 
 def append(app: App, who: Principal, body: bytes) -> JSONResponse:
     """`POST /events` once the body is read: parse (money as decimals), check, append."""
-    try:
-        document = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return JSONResponse(error_body("R-30", "the body is not UTF-8 JSON"), status_code=400)
-    parsed = parse_json(document)
+    # Bytes that are not UTF-8 refuse only the event whose text holds them (service/json_input.py).
+    parsed = parse_json(decode_input(body))
     if isinstance(parsed, RuleViolation):
         return JSONResponse(error_body(parsed.rule, parsed.message), status_code=400)
     submissions = parsed if isinstance(parsed, list) else [parsed]

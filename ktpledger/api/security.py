@@ -63,4 +63,4 @@ def check_read(who: Principal, project: str) -> None:
 
 
 def is_reference(project: str) -> bool:
-    return PROJECT_PATTERN.match(project) is not None
+    return PROJECT_PATTERN.fullmatch(project) is not None

@@ -7,9 +7,10 @@ rounded on its own and totals summed from rounded lines (R-21).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
@@ -233,21 +234,28 @@ def _overheads(lines: list[CostingLine], rules: RuleSet, rate: Decimal) -> Costi
     )
 
 
+WHOLE_PATTERN = re.compile(r"[0-9]+")
+FRACTION_PATTERN = re.compile(r"[0-9]*\.?[0-9]+|[0-9]+\.")
+
+
 def parse_months(text: str) -> int:
-    """Whole months as typed, or `RuleViolation` R-02."""
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise RuleViolation("R-02", f"months must be a whole number of months, got {shown(text)}") from None
+    """Whole months as typed, in ASCII digits (not Arabic-Indic digits, "1_2" or "+12"), or `RuleViolation` R-02."""
+    cleaned = text.strip(" \t")
+    if WHOLE_PATTERN.fullmatch(cleaned) is None:
+        raise RuleViolation("R-02", f"months must be a whole number of months, got {shown(text)}")
+    if len(cleaned.lstrip("0")) > 6:  # far above any rule set's maximum (and int() takes 4,300 digits)
+        raise RuleViolation("R-02", f"months must be a whole number of months such as 24, got {shown(text)}")
+    return int(cleaned)
 
 
 def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
-    """A decimal fraction between 0 and 1 as typed, such as 0.1 (not money: more places allowed)."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {shown(text)}") from None
-    if not value.is_finite() or not 0 <= value <= 1:
+    """A decimal fraction between 0 and 1 as typed in ASCII digits, such as 0.1 (not money: more
+    places allowed)."""
+    cleaned = text.strip(" \t")
+    if FRACTION_PATTERN.fullmatch(cleaned) is None:
+        raise RuleViolation(rule, f"{field} must be a decimal such as 0.1, got {shown(text)}")
+    value = Decimal(cleaned)
+    if not 0 <= value <= 1:
         raise RuleViolation(rule, f"{field} must be between 0 and 1, got {shown(text)}")
     return value
 

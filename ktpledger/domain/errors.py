@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -129,8 +130,17 @@ def shown(value: object) -> str:
     """A value of the user's input quoted back as they would have written it in JSON: 1.5, "abc",
     true, null, ["a", 2]; never Python's spelling (`Decimal('1.5')`, `'abc'`, `True`, `None`).
     A long value is cut to `SHOWN_LENGTH` characters."""
-    text = _as_json(value)
+    text = _UNPRINTED.sub(_escaped, _as_json(value))
     return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 3] + "..."
+
+
+# What JSON leaves as itself but a refusal must not: DEL, the C1 controls, the line and paragraph
+# separators, and lone surrogates, which no UTF-8 output (a terminal, an HTTP body) can carry.
+_UNPRINTED = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
 
 
 def _as_json(value: object, depth: int = 0) -> str:

@@ -12,10 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from ktpledger.domain.errors import RuleViolation, shown
+from ktpledger.domain.input_rules import WrittenNumber, check_date_range, check_keys_once, check_storable
 from ktpledger.domain.money import format_money, parse_money
 from ktpledger.domain.rules import (
     RULE_SETS,
@@ -30,11 +31,13 @@ from ktpledger.domain.rules import (
     rule_set_for,
 )
 
-PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+# Validating patterns are used with `fullmatch` only: `match` with `$` would take "KTP-1\n".
+PROJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
 MAX_KEY_LENGTH = 200
 MAX_TEXT_LENGTH = 2000
 ENVELOPE_FIELDS = frozenset({"type", "project", "key", "date", "data"})
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits: `\d` takes any script's
+RATE_PATTERN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _CATEGORIES: Mapping[str, Category] = {category.value: category for category in Category}
 
 
@@ -44,12 +47,12 @@ _CATEGORIES: Mapping[str, Category] = {category.value: category for category in 
 def _fields(data: Mapping[str, Any], allowed: set[str] | frozenset[str], *, event_type: str) -> None:
     if allowed.issuperset(data):
         return
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted(set(data) - allowed, key=str)  # str: a Python caller's key may be no text
     if unknown:
         raise RuleViolation(
             "R-30",
             f"{event_type} has no field {shown(unknown[0])}; its fields are {', '.join(sorted(allowed))}",
-            field=unknown[0],
+            field=str(unknown[0]),
         )
 
 
@@ -74,16 +77,16 @@ def _bool(data: Mapping[str, Any], name: str, *, rule: str, default: bool = Fals
 
 
 def _whole_number(data: Mapping[str, Any], name: str, *, rule: str) -> int:
+    """A JSON integer, written as ASCII digits (`24`): not `24.0`, `2.4e1`, `-0`, nor a string."""
     value = data.get(name)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int:
         raise RuleViolation(rule, f"{name} must be a whole number, got {shown(value)}", field=name)
     return value
 
 
 def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date:
-    """An ISO `YYYY-MM-DD` date."""
+    """An ISO `YYYY-MM-DD` date in ASCII digits (any calendar date: the door bounds its range,
+    `input_rules.check_date_range`, so that a recorded event is always read back)."""
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
@@ -95,9 +98,12 @@ def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date
 
 
 def parse_day(text: str | None, *, field: str) -> date | None:
-    """A reader's optional day (`--as-of`, `--today`, `?today=`): None, or a date as YYYY-MM-DD;
-    anything else is refused naming the field (R-40)."""
-    return None if text is None else parse_date(text, name=field, rule="R-40")
+    """A reader's optional day (`--as-of`, `--today`, `?today=`): None, or a date as YYYY-MM-DD
+    within the ledger's dates (`input_rules.DATE_RANGE`); anything else is refused naming the
+    field (R-40)."""
+    if text is None:
+        return None
+    return check_date_range(parse_date(text, name=field, rule="R-40"), field=field, rule="R-40")
 
 
 def _money(data: Mapping[str, Any], name: str, *, positive: bool = True, whole: bool = False) -> Decimal:
@@ -150,6 +156,7 @@ def _category(value: object, *, name: str = "category") -> Category:
 def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
     if not isinstance(value, Mapping):
         raise RuleViolation("R-31", f"{name} must be an object of category: amount", field=name)
+    check_keys_once(value, where=name)
     budget: dict[Category, Decimal] = {}
     for raw_category, raw_amount in value.items():
         category = _category(raw_category, name=name)
@@ -158,14 +165,21 @@ def _budget(value: object, *, name: str = "budget") -> dict[Category, Decimal]:
 
 
 def _decimal_rate(value: object, *, name: str, rule: str) -> Decimal:
+    """A rate above 0 and at most 1: a string of ASCII digits with at most one "." (a JSON number
+    is judged as it was written), or an int or Decimal from a Python caller."""
     if isinstance(value, (bool, float)):
         raise RuleViolation(rule, f'{name} must be a decimal string such as "0.67"', field=name)
-    try:
-        rate = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise RuleViolation(
-            rule, f'{name} must be a decimal such as "0.67", got {shown(value)}', field=name
-        ) from None
+    if isinstance(value, (str, WrittenNumber)):
+        text = str(value).strip(" \t")
+        if RATE_PATTERN.fullmatch(text) is None:
+            raise RuleViolation(
+                rule, f'{name} must be a decimal such as "0.67", got {shown(value)}', field=name
+            )
+        rate = Decimal(text)
+    elif isinstance(value, (int, Decimal)):
+        rate = Decimal(value)
+    else:
+        raise RuleViolation(rule, f'{name} must be a decimal such as "0.67", got {shown(value)}', field=name)
     if not rate.is_finite() or not Decimal(0) < rate <= Decimal(1):
         raise RuleViolation(rule, f"{name} must be above 0 and at most 1, got {shown(value)}", field=name)
     return rate
@@ -225,6 +239,7 @@ class GrantOffered:
             raise RuleViolation(
                 "R-31", "justifications must be an object of category: text", field="justifications"
             )
+        check_keys_once(justifications_raw, where="justifications")
         justifications = {
             _category(category, name="justifications"): _text(justifications_raw, category, rule="R-31")
             for category in justifications_raw
@@ -267,7 +282,7 @@ class GrantOffered:
             "budget": _money_map(self.budget),
         }
         if self.grant_rate is not None:
-            data["grant_rate"] = f"{self.grant_rate}"
+            data["grant_rate"] = f"{self.grant_rate:f}"  # plain digits, as the door takes them
         if self.justifications:
             data["justifications"] = {c.value: text for c, text in sorted(self.justifications.items())}
         if self.supervisor_cost is not None:
@@ -580,11 +595,11 @@ def parse_event(raw: object) -> Event:
     if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict, as parsed JSON is, at once
         raise RuleViolation("R-30", f"an event must be a JSON object, got {shown(raw)}")
     if not ENVELOPE_FIELDS.issuperset(raw):
-        unknown = sorted(set(raw) - ENVELOPE_FIELDS)
+        unknown = sorted(set(raw) - ENVELOPE_FIELDS, key=str)
         raise RuleViolation(
             "R-30",
             f"an event has no field {shown(unknown[0])}; its fields are {', '.join(sorted(ENVELOPE_FIELDS))}",
-            field=unknown[0],
+            field=str(unknown[0]),
         )
     event_type = raw.get("type")
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
@@ -595,7 +610,7 @@ def parse_event(raw: object) -> Event:
             field="type",
         )
     project = raw.get("project")
-    if not isinstance(project, str) or not PROJECT_PATTERN.match(project):
+    if not isinstance(project, str) or not PROJECT_PATTERN.fullmatch(project):
         raise RuleViolation(
             "R-30",
             f"project must be a reference of 1-64 letters, digits and . _ / - (a letter or digit first), got {shown(project)}",
@@ -608,7 +623,7 @@ def parse_event(raw: object) -> Event:
             f"key must be a non-empty idempotency key of at most {MAX_KEY_LENGTH} printable characters, got {shown(key)}",
             field="key",
         )
-    when = parse_date(raw.get("date"))
+    when = check_date_range(parse_date(raw.get("date")), field="date", rule="R-30")
     data = raw.get("data", {})
     if data is None:
         data = {}
@@ -620,7 +635,36 @@ def parse_event(raw: object) -> Event:
         if cls is not GrantOffered or error.lines is not None:
             raise
         raise _offer_category(error, data, when) from None
+    _check_as_sent(raw, data, payload)
     return Event(project=project, key=key, date=when, payload=payload)
+
+
+# The free text of each payload, by its field: what `_text` reads, and the one text of an event no
+# reader matches against a list or a pattern.
+_FREE_TEXT: Mapping[type, tuple[str, ...]] = {
+    GrantOffered: ("title", "knowledge_base", "business"),
+    Virement: ("minute",),
+    ApproveExceedance: ("justification", "approved_by"),
+    BudgetRevision: ("minute",),
+    SpendClaimed: ("description",),
+    ClaimReversed: ("claim", "reason"),
+    ParentalLeaveCost: ("description",),
+}
+
+
+def _check_as_sent(raw: Mapping[str, Any], data: Mapping[str, Any], payload: Payload) -> None:
+    """What the door asks of an event once its fields have been read (so a field's own rule
+    speaks first: a NUL in a description is R-33): free text that can be stored as sent (checked
+    before `_text` strips it, so a control character is never dropped silently), and the event
+    and its data each naming a key once (budgets and justifications are checked as they are read)."""
+    check_keys_once(raw)
+    check_keys_once(data)
+    fields = _FREE_TEXT.get(type(payload.decision if isinstance(payload, LMCDecision) else payload), ())
+    for name in fields:
+        check_storable(data.get(name), field=name)
+    if isinstance(payload, GrantOffered) and payload.justifications:
+        for category, text in data["justifications"].items():
+            check_storable(text, field=f"justifications.{category}")
 
 
 def _offer_category(error: UnknownCategory, data: Mapping[str, Any], when: date) -> UnknownCategory:

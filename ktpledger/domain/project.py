@@ -29,6 +29,7 @@ from ktpledger.domain.events import (
     UnknownCategory,
     Virement,
 )
+from ktpledger.domain.input_rules import LATEST_DATE, check_date_range
 from ktpledger.domain.money import ZERO, format_pounds
 from ktpledger.domain.rules import (
     Category,
@@ -259,7 +260,16 @@ class ProjectState:
                 "R-31", f"project {self.project} already has a grant offer; change it by an LMC decision"
             )
         rules = rule_set_for(on)
+        check_date_range(offer.start, field="start", rule="R-01")
         rules.check_months(offer.months)
+        end = add_months(offer.start, offer.months) - timedelta(days=1)
+        if end > LATEST_DATE:
+            raise RuleViolation(
+                "R-02",
+                f"a project starting {offer.start} for {offer.months} months would end on {end}, after "
+                f"the last date the ledger accepts ({LATEST_DATE}): check the start and the months",
+                field="months",
+            )
         if offer.virtual and offer.london:
             raise RuleViolation(
                 "R-11",
@@ -426,7 +436,15 @@ class ProjectState:
                     field="limit",
                 )
         elif isinstance(change, Extension):
-            self._rules().check_months(self.months + change.months)
+            months = self._rules().check_months(self.months + change.months)
+            end = add_months(self.start, months) - timedelta(days=1)
+            if end > LATEST_DATE:
+                raise RuleViolation(
+                    "R-32",
+                    f"extending by {change.months} months would end the project on {end}, after the "
+                    f"last date the ledger accepts ({LATEST_DATE}): extend it by fewer months",
+                    field="months",
+                )
         elif isinstance(change, BudgetRevision):
             for category, amount in change.budget.items():
                 self._check_category(category, "R-32")

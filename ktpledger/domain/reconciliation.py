@@ -15,12 +15,14 @@ above the line's ceiling is `over_cap` for the part above a maximum and `over_bu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from ktpledger.domain.allowances import Allowance, allowances
+from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
@@ -31,6 +33,7 @@ from ktpledger.domain.events import (
     SpendClaimed,
     Virement,
 )
+from ktpledger.domain.input_rules import EARLIEST_DATE, LATEST_DATE
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
@@ -327,18 +330,24 @@ def quarter_claim(
     return QuarterClaim(eligible, grant)
 
 
-def quarter_bounds(text: str) -> tuple[date, date]:
-    """`2025Q2` -> (2025-04-01, 2025-06-30)."""
-    from ktpledger.domain.errors import RuleViolation, shown
+QUARTER_PATTERN = re.compile(r"[0-9]{4}Q[1-4]")
 
+
+def quarter_bounds(text: str) -> tuple[date, date]:
+    """`2025Q2` -> (2025-04-01, 2025-06-30): ASCII digits, a year within the ledger's dates."""
     cleaned = text.strip().upper()
-    if len(cleaned) != 6 or cleaned[4] != "Q" or not cleaned[:4].isdigit() or cleaned[5] not in "1234":
+    if QUARTER_PATTERN.fullmatch(cleaned) is None:
         raise RuleViolation("R-33", f"quarter must look like 2025Q2, got {shown(text)}", field="quarter")
     year, quarter = int(cleaned[:4]), int(cleaned[5])
+    if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
+        raise RuleViolation(
+            "R-33",
+            f"quarter {cleaned} is outside the years the ledger accepts, "
+            f"{EARLIEST_DATE.year} to {LATEST_DATE.year}: check the year",
+            field="quarter",
+        )
     start = date(year, 3 * quarter - 2, 1)
     end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    from datetime import timedelta
-
     return start, end - timedelta(days=1)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 Value = str | Decimal | int | bool | date | None
 
 # A plain number as the documents write them ("1027.98", "-500.00", "0.67", "33").
-NUMBER = re.compile(r"-?\d+(\.\d+)?")
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 # A spreadsheet reads a cell that starts with one of these as a formula (or the start of one).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,8 +18,11 @@ from ktpledger.adapters.database import Database
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import Event, LMCDecision, UnknownCategory, parse_event
+from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent, unreadable
+from ktpledger.service.json_input import load_json_lines as load_json_lines  # where callers found it
+from ktpledger.service.json_input import parse_json as parse_json
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
 INTEGRITY_RETRIES = 3
@@ -89,28 +90,6 @@ class StateCache:
 
 class ReadOnlyLedger(RuntimeError):
     """An append on a ledger opened for reading (a programming error, never the user's input)."""
-
-
-def load_json_lines(text: str) -> list[object]:
-    """JSON Lines as parsed objects, money as `Decimal`; a bad line becomes a `RuleViolation` in place."""
-    items: list[object] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        items.append(parse_json(line))
-    return items
-
-
-def parse_json(text: str) -> object:
-    """One JSON document with numbers as Decimal (never float), or a `RuleViolation`."""
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as error:
-        return RuleViolation("R-30", f"not a JSON object: {error}")
-
-
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a number")
 
 
 def fold(project: str, recorded: Iterable[RecordedEvent], state: ProjectState | None = None) -> ProjectState:
@@ -549,10 +528,15 @@ def _unfoldable(event: Event, cause: str) -> RuleViolation:
 
 
 def _raw_key(raw: object) -> str | None:
-    key = raw.get("key") if isinstance(raw, dict) else None
-    return key if isinstance(key, str) else None
+    return _raw_text(raw, "key")
 
 
 def _raw_project(raw: object) -> str | None:
-    project = raw.get("project") if isinstance(raw, dict) else None
-    return project if isinstance(project, str) else None
+    return _raw_text(raw, "project")
+
+
+def _raw_text(raw: object, name: str) -> str | None:
+    """A rejected event's key or project, to name it in its result: only text that can be
+    written out again (a lone surrogate cannot be sent as UTF-8; the error quotes it escaped)."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and text_problem(value) is None else None
