@@ -8,8 +8,8 @@ What the schema says, and the server checks:
 - money: a string of ASCII digits with at most one `.` and two decimals, no sign, no exponent, below
   1,000,000,000 (`MONEY`; `POSITIVE_MONEY` above 0; `WHOLE_POUNDS` for budgets); fractions (rates,
   FTE) from 0 to 1;
-- texts: 1-2000 characters, not only white space, no NUL (and no lone surrogate, which no pattern
-  can name: the server alone refuses it); idempotency keys:
+- texts: 1-2000 characters, not only white space, no control character but tab, LF and CR (and
+  no lone surrogate, which no pattern can name: the server alone refuses it); idempotency keys:
   1-200 printable ASCII characters, no space at either end (the server accepts any printable
   character; the schema documents the portable subset);
 - events: one schema per `type` (`oneOf`, each with its own `data`: required fields, enums for
@@ -32,6 +32,7 @@ from copy import deepcopy
 from typing import Any
 
 from ktpledger.domain.events import MAX_KEY_LENGTH, MAX_TEXT_LENGTH
+from ktpledger.domain.input_rules import CONTROL_CHARACTERS
 from ktpledger.domain.rules import RULE_SETS, BusinessType, Category, Methodology, Tag
 
 FIRST_DAY, LAST_DAY = "1990-01-01", "2099-12-31"
@@ -93,14 +94,15 @@ RATE: dict[str, Any] = {
     "description": 'a rate above 0 and at most 1, e.g. "0.67"',
     "example": "0.67",
 }
-# No NUL anywhere, and at least one character that is not white space (as Python's str.strip()
-# reads it, which also strips \x1c-\x1f and \x85). A lone surrogate, which the server refuses too,
-# cannot be named in a pattern: schema validators work on Unicode scalar values, which exclude them.
+# No control character but tab, line feed and carriage return (the server's own range,
+# input_rules.CONTROL_CHARACTERS), and at least one character that is not white space. A lone
+# surrogate, which the server refuses too, cannot be named in a pattern: schema validators work on
+# Unicode scalar values, which exclude them.
 TEXT: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_TEXT_LENGTH,
-    "pattern": r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$",
+    "pattern": f"^[^{CONTROL_CHARACTERS}]*[^\\s{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$",
 }
 KEY: dict[str, Any] = {
     "type": "string",

@@ -77,11 +77,15 @@ def _bool(data: Mapping[str, Any], name: str, *, rule: str, default: bool = Fals
 
 
 def _whole_number(data: Mapping[str, Any], name: str, *, rule: str) -> int:
-    """A JSON integer, written as ASCII digits (`24`): not `24.0`, `2.4e1`, `-0`, nor a string."""
+    """A whole JSON number written in plain digits: `24`, or `24.0` (JSON's own data model, and so
+    JSON Schema's `integer`, makes no difference between the two, and a spreadsheet may write the
+    second); not `24.5`, `2.4e1` or `-0` (kept as written, `WrittenNumber`), nor a string."""
     value = data.get(name)
-    if type(value) is not int:
-        raise RuleViolation(rule, f"{name} must be a whole number, got {shown(value)}", field=name)
-    return value
+    if type(value) is int:
+        return value
+    if type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise RuleViolation(rule, f"{name} must be a whole number, got {shown(value)}", field=name)
 
 
 def parse_date(value: object, *, name: str = "date", rule: str = "R-30") -> date:

@@ -36,8 +36,11 @@ EARLIEST_DATE = date(1990, 1, 1)
 LATEST_DATE = date(2099, 12, 31)
 DATE_RANGE = f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
 
-# Characters no text of an event may hold: C0 controls but tab, LF and CR; DEL; C1; surrogates.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The control characters no text of an event may hold, as a regular expression's character range
+# (also the OpenAPI document's, api/openapi.py): C0 controls but tab, LF and CR; DEL; C1.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# ... and lone surrogates, which cannot be stored as UTF-8.
+_UNSTORABLE = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
 
 
 def check_date_range(day: date, *, field: str, rule: str) -> date:

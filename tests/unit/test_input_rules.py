@@ -95,14 +95,22 @@ def test_a_plain_json_number_is_money() -> None:
     assert parse_event(parse_json(line)).payload.to_data()["amount"] == "184.20"
 
 
-@pytest.mark.parametrize("months", ["24.0", "2.4e1", "-0", '"24"', '"\\u0662\\u0664"'])
-def test_whole_numbers_are_json_integers(months: str) -> None:
+@pytest.mark.parametrize("months", ["24.5", "2.4e1", "-0", '"24"', '"\\u0662\\u0664"'])
+def test_whole_numbers_are_whole_json_numbers_in_plain_digits(months: str) -> None:
     error = refusal(json.dumps(offer()).replace('"months": 24', f'"months": {months}'))
     assert (error.rule, error.field) == ("R-02", "months")
     extension = json.dumps(decision("x", kind="extension", months=1)).replace(
         '"months": 1', f'"months": {months}'
     )
     assert refusal(extension).rule == "R-32"
+
+
+def test_a_whole_number_may_be_written_with_zero_decimals() -> None:
+    # JSON (and JSON Schema's `integer`) makes no difference between 24 and 24.0.
+    line = json.dumps(offer()).replace('"months": 24', '"months": 24.0')
+    assert parse_event(parse_json(line)).payload.to_data()["months"] == 24
+    extension = json.dumps(decision("x", kind="extension", months=1)).replace('"months": 1', '"months": 3.00')
+    assert parse_event(parse_json(extension)).payload.to_data()["months"] == 3
 
 
 @pytest.mark.parametrize("rate", ['"\\u0660.\\u0666\\u0667"', "6.7e-1", '"0.6_7"', '"0.67 "'])
