@@ -21,24 +21,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.lag import Quiet, claim, offer  # noqa: E402
+from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters import ledger_store  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.domain.live import LiveProject, appends  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.service.wakeup import chunks  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
-
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def run(url: str, args: argparse.Namespace) -> None:
@@ -103,16 +99,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             run(f"sqlite:///{folder}/bench.db", args)
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        run(f"{POSTGRES}?options=-csearch_path%3D{schema}", args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema() as url:
+        run(url, args)
 
 
 if __name__ == "__main__":

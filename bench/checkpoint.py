@@ -27,16 +27,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters.signing import generate  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.service.checkpoints import verify_against  # noqa: E402
@@ -45,7 +45,6 @@ from ktpledger.service.statements import reconciliation  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
 from tests.ledger.factory import claim, offer  # noqa: E402
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCH = 5000
 
 
@@ -164,16 +163,8 @@ def main() -> None:
         if args.sqlite:
             run(f"sqlite:///{directory}/bench.db", args, key)
             return
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            run(f"{POSTGRES}?options=-csearch_path%3D{schema}", args, key)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
+        with scratch_schema() as url:
+            run(url, args, key)
 
 
 if __name__ == "__main__":

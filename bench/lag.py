@@ -21,16 +21,16 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, select, text
+from sqlalchemy import bindparam, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters.tables import projection_heads  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
@@ -267,31 +267,24 @@ def main() -> None:
     parser.add_argument("--skip-lag", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / schema
-    log_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        setup = bootstrap(Settings(database_url=url), wakeup=Quiet())
-        upgrade(setup.database)
-        setup.close()
-        if not args.skip_lag:
+    # Lag and replay each on a fresh schema of their own.
+    if not args.skip_lag:
+        with scratch_schema(POSTGRES) as url:
+            prepare(url)
+            log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ktpledger-lag-{os.getpid()}"
+            log_dir.mkdir(parents=True, exist_ok=True)
             lag_run(url, args, log_dir)
-        if not args.skip_replay:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            setup = bootstrap(Settings(database_url=url), wakeup=Quiet())
-            upgrade(setup.database)
-            setup.close()
+    if not args.skip_replay:
+        with scratch_schema(POSTGRES) as url:
+            prepare(url)
             replay_run(url, args.replay_events)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+
+
+def prepare(url: str) -> None:
+    """Migrate the schema `url` names, with nothing woken."""
+    setup = bootstrap(Settings(database_url=url), wakeup=Quiet())
+    upgrade(setup.database)
+    setup.close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -26,6 +27,14 @@ def unavailable(service: str, error: BaseException) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: tests of the services and tools .ci/run provides must run)")
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ import yaml
 
 from ktpledger.serve_settings import ServeLimits, serve_limits
 from tests.api.served import Served
-from tests.conftest import unavailable
+from tests.conftest import free_port, unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +41,6 @@ TOOLS = ("nginx", "openssl", "envsubst")
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return document["services"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_the_api_service_runs_serve_with_the_documented_default_limits() -> None:

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import run_bench
 
 
 @pytest.mark.slow
 def test_flood_bench_prints_its_figures() -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "flood.py"),
-            "--connections",
-            "30",
-            "--probes",
-            "3",
-            "--bodies",
-            "2",
-            "--body-mb",
-            "0.1",
-            "--env",
-            "KTPLEDGER_MAX_CONNECTIONS=20",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
+    output = run_bench(
+        "flood.py",
+        "--connections",
+        "30",
+        "--probes",
+        "3",
+        "--bodies",
+        "2",
+        "--body-mb",
+        "0.1",
+        "--env",
+        "KTPLEDGER_MAX_CONNECTIONS=20",
     )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    output = completed.stdout
     assert "server: this checkout, 20 connections" in output
     assert "flood: 30 half-open connections" in output
     assert "/health during:" in output and "0 of 3 failed" in output

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import run_bench
+
 TINY = ["--projects", "4", "--events", "6", "--batch", "5", "--singles", "12", "--round-singles", "5"]
 TINY += ["--file-events", "10", "--cli-files", "1"]
 
 
-def run_bench(*backend: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ingest.py"), *backend, *TINY],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return completed.stdout
+def run_ingest(*backend: str) -> str:
+    return run_bench("ingest.py", *backend, *TINY)
 
 
 def check_figures(output: str) -> None:
@@ -42,9 +30,9 @@ def check_figures(output: str) -> None:
 
 
 def test_the_ingest_benchmark_runs_on_sqlite() -> None:
-    check_figures(run_bench("--sqlite"))
+    check_figures(run_ingest("--sqlite"))
 
 
 @pytest.mark.postgres
 def test_the_ingest_benchmark_runs_on_postgres(postgres_server: str) -> None:
-    check_figures(run_bench("--postgres"))
+    check_figures(run_ingest("--postgres"))

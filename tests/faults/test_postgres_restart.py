@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.projections import comparable
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
-from tests.conftest import unavailable
+from tests.conftest import free_port, unavailable
 from tests.ledger.factory import claim, offer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -46,12 +45,6 @@ def postgres_bin() -> Path | None:
         return Path(found).parent
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     return versions[-1].parent if versions else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Cluster:

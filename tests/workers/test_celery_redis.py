@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +18,9 @@ from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.conftest import REDIS_URL, unavailable
 from tests.ledger.factory import claim, offer, reversal
+from tests.workers.worker_process import KTPLEDGER, Worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
-KTPLEDGER = str(Path(sys.executable).parent / "ktpledger")
 
 
 @pytest.fixture
@@ -48,55 +46,14 @@ def services(postgres_url: str, redis_url: str) -> Iterator[App]:
     application.close()
 
 
-class Worker:
-    """A `ktpledger worker` subprocess in its own session, so SIGKILL takes its pool too."""
-
-    def __init__(self, app: App, log: Path) -> None:
-        self.app, self.log = app, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        environment = {**os.environ, "KTPLEDGER_BROKER_URL": str(self.app.settings.broker_url)}
-        with self.log.open("ab") as sink:
-            self.process = subprocess.Popen(
-                [
-                    KTPLEDGER,
-                    "--db",
-                    self.app.settings.database_url,
-                    "worker",
-                    "-c",
-                    "2",
-                    "--loglevel",
-                    "info",
-                ],
-                env=environment,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while b"ready" not in self.log.read_bytes():
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "worker did not start in 60 s"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def worker(services: App, tmp_path: Path) -> Iterator[Worker]:
-    running = Worker(services, tmp_path / "worker.log")
+    running = Worker(
+        services.settings.database_url,
+        str(services.settings.broker_url),
+        tmp_path / "worker.log",
+        options=("-c", "2"),
+    )
     yield running
     running.stop()
 

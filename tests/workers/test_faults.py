@@ -14,9 +14,7 @@ without persistence (every queued wake-up is lost with it) and once with `--appe
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,8 +32,9 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.projections import comparable
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
-from tests.conftest import unavailable
+from tests.conftest import free_port, unavailable
 from tests.ledger.factory import claim, offer
+from tests.workers.worker_process import Worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 KTPLEDGER = str(Path(sys.executable).parent / "ktpledger")
@@ -46,13 +45,6 @@ AMOUNT = Decimal("75.00")
 # second time for the stream's last ten appends: their wake-ups are never sent, and no later append
 # repeats them, so only the sweeper can find that work.
 KILL_WORKER, KILL_REDIS, START_REDIS, RESTART_WORKER, KILL_REDIS_AGAIN = 40, 70, 76, 110, 150
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -91,43 +83,6 @@ class Redis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-
-
-@dataclass
-class Worker:
-    """A `ktpledger worker --pool solo` in its own session: SIGKILL takes it mid-task."""
-
-    database_url: str
-    broker_url: str
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        environment = {**os.environ, "KTPLEDGER_BROKER_URL": self.broker_url}
-        command = [KTPLEDGER, "--db", self.database_url, "worker", "--pool", "solo", "--loglevel", "info"]
-        with self.log.open("ab") as sink:
-            started_at = self.log.stat().st_size
-            self.process = subprocess.Popen(
-                command, env=environment, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        while b"ready" not in self.log.read_bytes()[started_at:]:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "worker did not start in 60 s"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @dataclass
