@@ -21,8 +21,6 @@ from ktpledger.domain.events import Event, LMCDecision, UnknownCategory, parse_e
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent, unreadable
-from ktpledger.service.json_input import load_json_lines as load_json_lines  # where callers found it
-from ktpledger.service.json_input import parse_json as parse_json
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
 INTEGRITY_RETRIES = 3

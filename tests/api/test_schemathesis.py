@@ -36,7 +36,7 @@ from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
-from ktpledger.service.ledger import parse_json
+from ktpledger.service.json_input import parse_json
 from tests.api import demo
 from tests.api.openapi_document import openapi_document
 

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktpledger.bootstrap import App, bootstrap
-from ktpledger.service.ledger import AppendResult, parse_json
+from ktpledger.service.json_input import parse_json
+from ktpledger.service.ledger import AppendResult
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.ledger.factory import claim, decision, event, offer, reversal

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from ktpledger.adapters.tables import events as events_table
 from ktpledger.bootstrap import App
-from ktpledger.service.ledger import load_json_lines
+from ktpledger.service.json_input import load_json_lines
 from tests.examples import LIFECYCLE
 from tests.ledger.factory import PROJECT, claim, decision, event, offer, reversal
 

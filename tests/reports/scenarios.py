@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ktpledger.bootstrap import App
-from ktpledger.service.ledger import load_json_lines
+from ktpledger.service.json_input import load_json_lines
 from ktpledger.service.statements import claim_pack, reconciliation
 from tests.ledger.factory import claim, decision, event, offer, reversal
 

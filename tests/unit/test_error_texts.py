@@ -10,7 +10,7 @@ import pytest
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.rules import Methodology, parse_choice
-from ktpledger.service.ledger import parse_json
+from ktpledger.service.json_input import parse_json
 from tests.ledger.factory import claim, offer
 
 PYTHON_SPELLINGS = ("Decimal(", "'", "True", "False", "None")

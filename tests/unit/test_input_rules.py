@@ -12,7 +12,7 @@ import pytest
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.money import parse_money
-from ktpledger.service.ledger import load_json_lines, parse_json
+from ktpledger.service.json_input import load_json_lines, parse_json
 from tests.ledger.factory import claim, decision, offer
 
 D = Decimal
