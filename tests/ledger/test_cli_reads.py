@@ -38,6 +38,8 @@ READS = [
     ["notifications"],
     ["notifications", "--status", "failed"],
     ["system-alerts"],
+    ["projection", "status"],
+    ["checkpoint"],
 ]
 READ_IDS = [" ".join(read) for read in READS]
 
