@@ -77,6 +77,17 @@ class Served:
         """The file descriptors the server process holds now."""
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def sockets(self) -> int:
+        """The sockets among them: the listening one and every connection (the database's pool, an
+        SQLite file's, varies with load and is left out)."""
+        found = 0
+        for name in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                found += os.readlink(f"/proc/{self.pid}/fd/{name}").startswith("socket:")
+            except OSError:  # closed meanwhile
+                continue
+        return found
+
     def rss(self) -> int:
         """The server's resident memory now, in bytes."""
         return status_field(self.pid, "VmRSS")
