@@ -462,3 +462,26 @@ def test_readme_points_at_docs_not_at_a_folder_outside_the_repository() -> None:
     assert "docs/" in readme
     for page in ("README.md", "rules.md", "events.md", "cli.md", "http-api.md"):
         assert (DOCS / page).is_file(), f"docs/{page} is missing"
+
+
+def slug(title: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces to `-`."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def test_links_between_the_pages_reach_a_page_and_a_heading() -> None:
+    broken = []
+    for page in sorted(DOCS.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target:
+                continue
+            name, _, anchor = target.partition("#")
+            linked = (page.parent / name).resolve() if name else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and linked.suffix == ".md":
+                anchors = {slug(title) for _, title, _, _ in headings(linked.read_text(encoding="utf-8"))}
+                if anchor not in anchors:
+                    broken.append(f"{page.name}: {target}")
+    assert not broken, f"links in docs/ to no page or no heading: {broken}"
