@@ -170,7 +170,7 @@ def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
         wrapped = DBAPIError.instance(
             statement, None, error, dbapi_error, connection_invalidated=lost, dialect=dialect
         )
-        raise translated(wrapped) from error
+        raise (translated(wrapped) if isinstance(wrapped, DBAPIError) else wrapped) from error
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
