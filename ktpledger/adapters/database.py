@@ -10,6 +10,9 @@ transaction is `BEGIN IMMEDIATE`, which takes the database's one write lock for 
 Appends are latency-bound on PostgreSQL, so the append transaction saves round trips: with psycopg,
 BEGIN, the LOCK and the first read under it go to the server together (a pipeline), and a pooled
 connection is pinged before use only when it has been idle for a while.
+
+Driver errors stop here: every engine `build_engine` makes raises ktpledger's own errors
+(`adapters/errors.py`) for a bad URL, a connect, a statement or a commit that fails.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
+
+from ktpledger.adapters.errors import BackendError, bad_url, translated
 
 WRITE_OPTION = "ktpledger_write"
 # `LOCK TABLE events IN EXCLUSIVE MODE`, taken as the table's owner: the statement itself needs
@@ -36,14 +42,34 @@ _OWN_BEGIN = "ktpledger_own_begin"
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`, set up for the ledger's locking on its backend."""
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
-    pre_ping = kwargs.pop("pool_pre_ping", None)
-    engine = create_engine(url, pool_pre_ping=bool(pre_ping), **kwargs)
-    if pre_ping is None:
-        _ping_when_idle(engine)
+    """An engine for `url`, set up for the ledger's locking on its backend, that raises ktpledger's
+    errors (`BadDatabaseUrl` for an URL it cannot use; see `_translate_errors`)."""
+    try:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url, **kwargs)
+        else:
+            pre_ping = kwargs.pop("pool_pre_ping", None)
+            engine = create_engine(url, pool_pre_ping=bool(pre_ping), **kwargs)
+            if pre_ping is None:
+                _ping_when_idle(engine)
+    except ArgumentError as error:  # does not parse, or names a dialect not installed
+        raise bad_url(error) from error
+    _translate_errors(engine)
     return engine
+
+
+def _translate_errors(engine: Engine) -> None:
+    """Every driver error of `engine` (connecting, executing, committing) raised as ktpledger's
+    `BackendError` (`errors.translated`), from the driver's error, after SQLAlchemy has done its
+    own handling (a lost connection is invalidated as before)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _handle_error(context: ExceptionContext) -> BackendError | None:
+        wrapped = context.sqlalchemy_exception
+        # A failed pre-ping is the pool's to answer (it catches SQLAlchemy's error and reconnects).
+        if context.is_pre_ping or not isinstance(wrapped, DBAPIError):
+            return None
+        return translated(wrapped)
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -130,8 +156,8 @@ def _end_own_begin(connection: Connection) -> None:
 
 @contextmanager
 def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
-    """Raise an error of the driver, used directly, as SQLAlchemy would have raised it (an
-    `IntegrityError` for a unique violation...), invalidating the connection if it was lost."""
+    """Raise an error of the driver, used directly, as an engine's statement would have raised it
+    (a `WriteConflict` for a unique violation...), invalidating the connection if it was lost."""
     dialect = connection.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     try:
@@ -141,9 +167,10 @@ def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
         lost = dialect.is_disconnect(error, raw, None)
         if lost:
             connection.invalidate(error)
-        raise DBAPIError.instance(
+        wrapped = DBAPIError.instance(
             statement, None, error, dbapi_error, connection_invalidated=lost, dialect=dialect
-        ) from error
+        )
+        raise (translated(wrapped) if isinstance(wrapped, DBAPIError) else wrapped) from error
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
@@ -265,6 +292,12 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+
+    @property
+    def embedded(self) -> bool:
+        """An embedded database (SQLite: a file of this process's own, created and migrated on
+        first use), as against a server's, which is set up on purpose (`ktpledger db upgrade`)."""
+        return self.dialect == "sqlite"
 
     @property
     def shown_url(self) -> str:

@@ -164,7 +164,8 @@ def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, l
 
 
 def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions."""
+    """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions. A version or key
+    recorded first by another writer is a `WriteConflict`, whichever way the rows go in."""
     if not rows:
         return
     dialect = connection.dialect
@@ -226,7 +227,7 @@ def _insert_sql(dialect: Dialect) -> str | None:
 
 def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
-    SQLAlchemy's (a unique violation is an `IntegrityError`, as from an INSERT)."""
+    ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
     driver = connection.connection.driver_connection
     with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
         for row in values:

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ktpledger.adapters.errors import BackendDataError, DatabaseUnavailable
 from ktpledger.api.auth import Principal
 from ktpledger.domain.errors import RuleViolation, UnknownProject, UnreadableEvent, unknown_project
 
@@ -136,17 +136,18 @@ def install(app: FastAPI) -> None:
             headers=getattr(error, "headers", None),
         )
 
-    @app.exception_handler(DataError)
-    async def data_error(_request: Request, error: DataError) -> JSONResponse:
+    @app.exception_handler(BackendDataError)
+    async def data_error(_request: Request, error: BackendDataError) -> JSONResponse:
         # Text the database cannot store (PostgreSQL refuses NUL characters): nothing was recorded.
-        log.warning("refused by the database: %s", error.orig)
+        log.warning("refused by the database: %s", error.driver_message)
         return JSONResponse(
-            error_body("R-30", f"the database cannot store this input: {error.orig}"), status_code=422
+            error_body("R-30", f"the database cannot store this input: {error.driver_message}"),
+            status_code=422,
         )
 
-    @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, error: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", error.orig)
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_request: Request, error: DatabaseUnavailable) -> JSONResponse:
+        log.error("database unavailable: %s", error.driver_message)
         return JSONResponse(
             error_body("database", "the ledger's database cannot be used just now; try again"),
             status_code=503,

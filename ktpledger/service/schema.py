@@ -56,11 +56,11 @@ def ensure_schema(database: Database, *, create_embedded: bool = True) -> None:
     a PostgreSQL database must be migrated on purpose (`ktpledger db upgrade`)."""
     if current_revision(database) == head_revision():
         return
-    if create_embedded and database.dialect == "sqlite":
+    if create_embedded and database.embedded:
         upgrade(database)
         return
     raise SchemaNotReady(
-        f"the database at {database.engine.url.render_as_string(hide_password=True)} is not at the "
+        f"the database at {database.shown_url} is not at the "
         "current ktpledger schema: run `ktpledger db upgrade` first"
     )
 

@@ -1,0 +1,239 @@
+"""The ledger's recorder: the one interface the ledger service appends and reads through, and one
+class per backend behind it (`recorder_for` picks it by the database's dialect).
+
+Both backends append on the general path: an `AppendSession`, one write transaction that takes
+the append lock with its first read (`Database.write`, `ledger_store.heads`). PostgreSQL also has a
+one-round-trip path for a single event (`append_one`: `ktpledger_append_one`, migrations 0004 and
+0006), on a connection of its own. Errors are ktpledger's (`adapters/errors.py`): a row another
+writer recorded first is a `WriteConflict`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.pool import PoolProxiedConnection
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.database import Database, lock_events
+from ktpledger.domain.recorded import RecordedEvent
+
+Row = dict[str, Any]  # a new ledger row: `ledger_store.INSERT_COLUMNS` by name
+
+
+class AppendSession(Protocol):
+    """One append transaction. Its first read takes the append lock, held to the end: what is
+    read in it is the ledger as it stands. Nothing is kept unless `commit` is called."""
+
+    def heads(self, projects: Iterable[str]) -> dict[str, int]:
+        """The latest version of each named project that has events."""
+        ...
+
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        """The project's events after `after_version`, oldest first."""
+        ...
+
+    def streams(self, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+        """The whole stream of each named project that has events (a few queries for many)."""
+        ...
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        """Append `rows`; a version or key another writer recorded first is a `WriteConflict`."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+class LedgerRecorder(Protocol):
+    """Where the ledger's rows are kept: appended to, never changed, read back."""
+
+    @property
+    def appends_one_directly(self) -> bool:
+        """Whether `append_one` can record an event (else it always answers None)."""
+        ...
+
+    def appending(self) -> AbstractContextManager[AppendSession]:
+        """An append transaction (the general path), rolled back unless committed."""
+        ...
+
+    def append_one(self, row: Row) -> int | None:
+        """Append one row in one round trip if its project's head is still `row["version"] - 1`:
+        its position; None when that does not hold (the head moved, the key was recorded
+        elsewhere) or the path cannot be used just now. None records nothing: the caller then
+        decides on the general path."""
+        ...
+
+    def stream(self, project: str) -> list[RecordedEvent]: ...
+
+    def projects(self) -> list[str]:
+        """Every project reference that has events, sorted."""
+        ...
+
+    def read_after(self, position: int, *, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to `limit` events after global position `position`, in position order."""
+        ...
+
+    def every_event(self) -> AbstractContextManager[Iterator[RecordedEvent]]:
+        """Every event by project and version, read in batches in one read transaction."""
+        ...
+
+    def fact_streams(self, projects: Sequence[str]) -> tuple[dict[str, list[RecordedEvent]], dict[str, int]]:
+        """Each project's offer, LMC decisions and closure (`ledger_store.fact_streams`), and the
+        head of each, read in one transaction."""
+        ...
+
+    def close(self) -> None:
+        """Give back what the recorder holds of its own (a connection); it may be used again."""
+        ...
+
+
+class _SqlSession:
+    """An `AppendSession` on a `Database.write(lock=False)` transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._locked = False
+
+    def heads(self, projects: Iterable[str]) -> dict[str, int]:
+        # The append lock goes with the first read, in the same round trip.
+        found = ledger_store.heads(self._connection, projects, lock=not self._locked)
+        self._locked = True
+        return found
+
+    def _lock(self) -> None:
+        if not self._locked:
+            lock_events(self._connection)
+            self._locked = True
+
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        self._lock()
+        return ledger_store.stream(self._connection, project, after_version=after_version)
+
+    def streams(self, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+        self._lock()
+        return ledger_store.streams(self._connection, projects)
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        self._lock()
+        ledger_store.insert(self._connection, rows)
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+
+class _SqlRecorder:
+    """What both backends share: the general append path and every read, on SQLAlchemy Core."""
+
+    appends_one_directly = False
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @contextmanager
+    def appending(self) -> Iterator[AppendSession]:
+        with self.database.write(lock=False) as connection:
+            yield _SqlSession(connection)
+
+    def append_one(self, row: Row) -> int | None:
+        return None
+
+    def stream(self, project: str) -> list[RecordedEvent]:
+        with self.database.read() as connection:
+            return ledger_store.stream(connection, project)
+
+    def projects(self) -> list[str]:
+        with self.database.read() as connection:
+            return ledger_store.projects(connection)
+
+    def read_after(self, position: int, *, limit: int = 1000) -> list[RecordedEvent]:
+        with self.database.read() as connection:
+            return ledger_store.read_after(connection, position, limit=limit)
+
+    @contextmanager
+    def every_event(self) -> Iterator[Iterator[RecordedEvent]]:
+        with self.database.read() as connection:
+            yield ledger_store.all_streams(connection)
+
+    def fact_streams(self, projects: Sequence[str]) -> tuple[dict[str, list[RecordedEvent]], dict[str, int]]:
+        with self.database.read() as connection:
+            return ledger_store.fact_streams(connection, projects), ledger_store.heads(connection, projects)
+
+    def close(self) -> None:
+        return None
+
+
+class SQLiteLedgerRecorder(_SqlRecorder):
+    """SQLite: the general path only. An append transaction (`BEGIN IMMEDIATE`, the database's one
+    write lock) is in-process and cheap: there is no round trip to save."""
+
+
+class PostgresLedgerRecorder(_SqlRecorder):
+    """PostgreSQL: the general path, and `append_one` in one round trip on a connection of this
+    recorder's own in autocommit mode, one per process, kept out of the pool's churn."""
+
+    appends_one_directly = True
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        # (process id, pooled connection in autocommit, its appender): a connection must not
+        # cross a fork, so a child process opens its own and never uses (nor closes) its parent's.
+        self._direct: tuple[int, PoolProxiedConnection, ledger_store.DirectAppender] | None = None
+        self._direct_lock = threading.Lock()
+
+    @property
+    def direct_connection(self) -> object | None:
+        """The connection `append_one` uses in this process, if open (for tests: is it kept?)."""
+        direct = self._direct
+        return direct[1] if direct is not None and direct[0] == os.getpid() else None
+
+    def append_one(self, row: Row) -> int | None:
+        """None also when the connection is busy in another thread or anything fails (a failed
+        connection is discarded; the general path then says what is wrong, in its own words)."""
+        if not self._direct_lock.acquire(blocking=False):
+            return None
+        try:
+            pid = os.getpid()
+            if self._direct is None or self._direct[0] != pid:
+                try:
+                    raw = self.database.engine.raw_connection()
+                except Exception:
+                    return None
+                try:
+                    raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                    self._direct = (pid, raw, ledger_store.DirectAppender(raw.driver_connection))
+                except Exception:
+                    raw.invalidate()
+                    return None
+            _, raw, appender = self._direct
+            try:
+                return appender.append(row)
+            except Exception:
+                self._direct = None
+                raw.invalidate()
+                return None
+        finally:
+            self._direct_lock.release()
+
+    def close(self) -> None:
+        with self._direct_lock:
+            if self._direct is not None and self._direct[0] == os.getpid():
+                raw = self._direct[1]
+                try:
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+                    raw.close()
+                except Exception:
+                    raw.invalidate()
+            self._direct = None
+
+
+def recorder_for(database: Database) -> LedgerRecorder:
+    """The recorder of `database`'s backend (another backend SQLAlchemy speaks gets the general
+    path, on portable SQL, as SQLite's)."""
+    if database.dialect == "postgresql":
+        return PostgresLedgerRecorder(database)
+    return SQLiteLedgerRecorder(database)

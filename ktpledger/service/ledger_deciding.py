@@ -1,0 +1,229 @@
+"""Deciding a batch of parsed events against the ledger as it stands: each one recorded, a
+duplicate or rejected, and the chained rows to append (R-30), with the project states kept warm."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ktpledger.adapters.ledger_recorder import AppendSession
+from ktpledger.domain.chain import canonical_json, format_instant, link_digest
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
+from ktpledger.domain.events import Event
+from ktpledger.domain.input_rules import text_problem
+from ktpledger.domain.project import ProjectState, same_content
+from ktpledger.service.ledger_reading import fold
+
+CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """The outcome of one submitted event, as `ktpledger record` prints it."""
+
+    index: int
+    key: str | None
+    status: str  # "recorded" | "duplicate" | "rejected"
+    project: str | None = None
+    version: int | None = None
+    error: RuleViolation | None = None
+
+    def to_json(self, *, line: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if line is not None:
+            result["line"] = line
+        result["key"] = self.key
+        result["status"] = self.status
+        if self.project is not None:
+            result["project"] = self.project
+        if self.version is not None:
+            result["version"] = self.version
+        if self.error is not None:
+            result["error"] = self.error.as_dict()
+        return result
+
+
+class StateCache:
+    """Recently used project states, keyed by project; always checked against the ledger's head."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._states: OrderedDict[str, ProjectState] = OrderedDict()
+        self._size = size
+
+    def get(self, project: str) -> ProjectState | None:
+        state = self._states.get(project)
+        if state is not None:
+            self._states.move_to_end(project)
+        return state
+
+    def put(self, state: ProjectState) -> None:
+        self._states[state.project] = state
+        self._states.move_to_end(state.project)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def evict(self, projects: Iterable[str]) -> None:
+        for project in projects:
+            self._states.pop(project, None)
+
+
+def decide(
+    session: AppendSession, cache: StateCache, parsed: list[tuple[int, Event]]
+) -> tuple[dict[int, AppendResult], list[dict[str, Any]], dict[str, ProjectState]]:
+    """Each event's result and the rows to insert, and the state of each project that can be
+    used again. The events of a project whose recorded stream cannot be folded are rejected
+    naming the row; the other projects' events of the batch go ahead."""
+    states, refused = project_states(session, cache, {event.project for _, event in parsed})
+    results: dict[int, AppendResult] = {}
+    rows: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    recorded_at = format_instant(now)
+    for index, event in parsed:
+        error = refused.get(event.project)
+        if error is not None:
+            results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+            continue
+        state = states[event.project]
+        seen = state.keys.get(event.key)
+        if seen is not None:
+            if same_content(seen[0], event):
+                results[index] = AppendResult(index, event.key, "duplicate", event.project, version=seen[1])
+            else:
+                error = RuleViolation(
+                    "R-30",
+                    f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
+                    "other content; a recorded event is never changed: use a new key, or a reversal",
+                    field="key",
+                )
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+            continue
+        try:
+            state.check(event)
+            row = new_row(event, state, now, recorded_at)
+            state.apply(event, row["version"], row["hash"])
+        except RuleViolation as error:
+            if isinstance(error, UnreadableEvent):  # the event could not be folded in
+                error = _unfoldable(event, error.cause)
+                _give_up(event.project, error, states, refused)
+            results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+            continue
+        except Exception as error:  # the project as recorded could not be checked against
+            failed = RuleViolation(
+                "R-30",
+                f"project {event.project} as recorded (version {state.version}) cannot be checked "
+                f"against: {cause_of(error)}; nothing was recorded for it",
+                field="project",
+            )
+            _give_up(event.project, failed, states, refused)
+            results[index] = AppendResult(index, event.key, "rejected", event.project, error=failed)
+            continue
+        rows.append(row)
+        results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+    return results, rows, states
+
+
+def _give_up(
+    project: str,
+    error: RuleViolation,
+    states: dict[str, ProjectState],
+    refused: dict[str, RuleViolation],
+) -> None:
+    """Append nothing more for `project` in this batch: its state may be part-way through an
+    event (the events after it are refused with `error`), and it is not cached."""
+    states.pop(project, None)
+    refused[project] = error
+
+
+def project_states(
+    session: AppendSession, cache: StateCache, projects: set[str]
+) -> tuple[dict[str, ProjectState], dict[str, RuleViolation]]:
+    """Each project's state at the ledger's head, from the cache where it is current, and the
+    refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
+    the heads takes the append lock first: the decisions are made against heads read under it."""
+    head = session.heads(projects)
+    states: dict[str, ProjectState] = {}
+    refused: dict[str, RuleViolation] = {}
+    unknown: list[str] = []  # not cached (or cached ahead of the ledger) but with events
+    for project in projects:
+        state = cache.get(project)
+        latest = head.get(project, 0)
+        if state is None or state.version > latest:
+            if latest:
+                unknown.append(project)
+                continue
+            state = ProjectState(project=project)
+        elif state.version < latest:
+            stream = session.stream(project, after_version=state.version)
+            try:
+                state = fold(project, stream, state)
+            except UnreadableEvent as error:
+                refused[project] = error
+                continue
+        states[project] = state
+    if unknown:
+        # Folded from the whole stream, read for many projects at once (a cold cache, a new process).
+        found = session.streams(unknown)
+        for project in unknown:
+            try:
+                states[project] = fold(project, found.get(project, ()))
+            except UnreadableEvent as error:
+                refused[project] = error
+    return states, refused
+
+
+def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) -> dict[str, Any]:
+    """The ledger row of `event` appended onto `state`: next version, chained hash (R-30)."""
+    version = state.version + 1
+    schema_version = event.payload.SCHEMA_VERSION
+    data = canonical_json(event.payload.to_data())
+    digest = link_digest(
+        event.project,
+        version,
+        event.type,
+        schema_version,
+        event.key,
+        event.date.isoformat(),
+        recorded_at,
+        data,
+        state.head_hash,
+    )
+    return {
+        "project": event.project,
+        "version": version,
+        "type": event.type,
+        "schema_version": schema_version,
+        "key": event.key,
+        "date": event.date,
+        "data": data,
+        "recorded_at": now,
+        "prev_hash": state.head_hash,
+        "hash": digest,
+    }
+
+
+def _unfoldable(event: Event, cause: str) -> RuleViolation:
+    """The refusal of a new event the project's fold cannot take (nothing is recorded)."""
+    return RuleViolation(
+        "R-30",
+        f"{event.type} {shown(event.key)} cannot be folded into project {event.project}: {cause}; "
+        "nothing was recorded for it",
+        field="data",
+    )
+
+
+def submitted_key(raw: object) -> str | None:
+    return _submitted_text(raw, "key")
+
+
+def submitted_project(raw: object) -> str | None:
+    return _submitted_text(raw, "project")
+
+
+def _submitted_text(raw: object, name: str) -> str | None:
+    """A rejected event's key or project, to name it in its result: only text that can be
+    written out again (a lone surrogate cannot be sent as UTF-8; the error quotes it escaped)."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and text_problem(value) is None else None

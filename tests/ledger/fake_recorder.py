@@ -1,0 +1,111 @@
+"""An in-memory `LedgerRecorder`: the ledger service's port without a database, for unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ktpledger.adapters.errors import WriteConflict
+from ktpledger.adapters.ledger_recorder import AppendSession
+from ktpledger.adapters.ledger_store import INSERT_COLUMNS
+from ktpledger.domain.recorded import RecordedEvent
+
+FACT_TYPES = ("GrantOffered", "LMCDecision", "ProjectClosed")
+
+
+class FakeRecorder:
+    """Rows in a list. `conflicts` commits fail with `WriteConflict` first (another writer got in);
+    with `appends_one_directly`, `append_one` records a row chained onto the head."""
+
+    def __init__(self, *, appends_one_directly: bool = False, conflicts: int = 0) -> None:
+        self.appends_one_directly = appends_one_directly
+        self.rows: list[RecordedEvent] = []
+        self.conflicts = conflicts
+        self.commits = 0
+        self.sessions = 0
+        self.closed = 0
+
+    # --- the general path
+
+    @contextmanager
+    def appending(self) -> Iterator[AppendSession]:
+        self.sessions += 1
+        yield _FakeSession(self)
+
+    def _commit(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.conflicts:
+            self.conflicts -= 1
+            raise WriteConflict("the database refused a conflicting write: (fake)", "(fake)")
+        heads: dict[str, int] = {}
+        for row in rows:  # all or nothing, as a transaction
+            head = heads.get(row["project"], self._head(row["project"]))
+            if row["version"] != head + 1:
+                raise WriteConflict(f"version {row['version']} of {row['project']} is taken", "")
+            heads[row["project"]] = row["version"]
+        for row in rows:
+            self.rows.append(
+                RecordedEvent(len(self.rows) + 1, *(row[name] for name in INSERT_COLUMNS))  # type: ignore[arg-type]
+            )
+        self.commits += 1
+
+    def _head(self, project: str) -> int:
+        return max((row.version for row in self.rows if row.project == project), default=0)
+
+    def append_one(self, row: dict[str, Any]) -> int | None:
+        if not self.appends_one_directly or self._head(row["project"]) != row["version"] - 1:
+            return None
+        self._commit([row])
+        return len(self.rows)
+
+    # --- reading
+
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        return [row for row in self.rows if row.project == project and row.version > after_version]
+
+    def projects(self) -> list[str]:
+        return sorted({row.project for row in self.rows})
+
+    def read_after(self, position: int, *, limit: int = 1000) -> list[RecordedEvent]:
+        return [row for row in self.rows if row.position > position][:limit]
+
+    @contextmanager
+    def every_event(self) -> Iterator[Iterator[RecordedEvent]]:
+        yield iter(sorted(self.rows, key=lambda row: (row.project, row.version)))
+
+    def fact_streams(self, projects: Sequence[str]) -> tuple[dict[str, list[RecordedEvent]], dict[str, int]]:
+        facts: dict[str, list[RecordedEvent]] = {}
+        heads: dict[str, int] = {}
+        for project in projects:
+            stream = self.stream(project)
+            if stream:
+                facts[project] = [row for row in stream if row.type in FACT_TYPES]
+                heads[project] = stream[-1].version
+        return facts, heads
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _FakeSession:
+    def __init__(self, recorder: FakeRecorder) -> None:
+        self._recorder = recorder
+        self._pending: list[dict[str, Any]] = []
+
+    def heads(self, projects: Iterable[str]) -> dict[str, int]:
+        found = {project: self._recorder._head(project) for project in projects}
+        return {project: version for project, version in found.items() if version}
+
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        return self._recorder.stream(project, after_version=after_version)
+
+    def streams(self, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+        found = {project: self._recorder.stream(project) for project in projects}
+        return {project: stream for project, stream in found.items() if stream}
+
+    def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._pending.extend(rows)
+
+    def commit(self) -> None:
+        self._recorder._commit(self._pending)
+        self._pending = []

@@ -1,0 +1,154 @@
+"""Driver errors reach the callers of the adapters as ktpledger's own (adapters/errors.py), each
+from the driver's error and saying what happened: a bad URL, a server away, a refused value, a
+conflicting write, on the paths that go through SQLAlchemy and those that use the driver directly."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import (
+    BackendDataError,
+    BackendError,
+    BadDatabaseUrl,
+    DatabaseUnavailable,
+    WriteConflict,
+)
+from ktpledger.domain.chain import format_instant
+from ktpledger.domain.events import parse_event
+from ktpledger.service.ledger import Ledger, new_row
+from ktpledger.service.schema import ensure_schema, upgrade
+from tests.conftest import free_port
+from tests.ledger.factory import PROJECT, claim, offer
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database holding the offer and one claim of PROJECT (versions 1 and 2)."""
+    opened = Database(build_engine(database_url))
+    upgrade(opened)
+    ledger = Ledger(opened)
+    ledger.append([offer(), claim("c1")])
+    ledger.close()
+    yield opened
+    opened.dispose()
+
+
+def rows_after(database: Database, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chained rows of `events` appended onto PROJECT's head, as the ledger would insert them."""
+    state = Ledger(database).state(PROJECT)
+    now = datetime.now(UTC)
+    rows = []
+    for item in events:
+        event = parse_event(item)
+        row = new_row(event, state, now, format_instant(now))
+        state.apply(event, row["version"], row["hash"])
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("url", ["not a database url", "nosuchbackend://host/db"])
+def test_a_url_that_cannot_be_used_is_a_bad_database_url(url: str) -> None:
+    with pytest.raises(BadDatabaseUrl) as caught:
+        build_engine(url)
+    error = caught.value
+    assert isinstance(error, BackendError)
+    assert error.__cause__ is not None and type(error.__cause__).__module__.startswith("sqlalchemy")
+    assert str(error.__cause__) in error.message  # SQLAlchemy's words say what is wrong with it
+
+
+def test_a_server_that_is_not_there_is_unavailable() -> None:
+    database = Database(build_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"))
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught, database.read() as connection:
+            connection.execute(text("SELECT 1"))
+        error = caught.value
+        assert isinstance(error.__cause__, psycopg.OperationalError)
+        assert error.driver_message == str(error.__cause__)
+        assert error.message.startswith("cannot use the database: ")
+        # the schema check of every command meets it first, in the same words
+        with pytest.raises(DatabaseUnavailable):
+            ensure_schema(database)
+    finally:
+        database.dispose()
+
+
+def test_an_sqlite_file_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    database = Database(build_engine(f"sqlite:///{tmp_path}/no/such/folder/ledger.db"))
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught, database.read() as connection:
+            connection.execute(text("SELECT 1"))
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_value_postgresql_refuses_is_a_data_error(postgres_url: str) -> None:
+    """PostgreSQL stores no NUL in text: through SQLAlchemy and through the driver used directly."""
+    database = Database(build_engine(postgres_url))
+    try:
+        upgrade(database)
+        with pytest.raises(BackendDataError) as through_sqlalchemy, database.write() as connection:
+            connection.execute(text("SELECT CAST(:value AS text)"), {"value": "a\x00b"})
+        [row] = rows_after(database, [offer()])
+        with pytest.raises(BackendDataError) as direct, database.write() as connection:
+            ledger_store.insert(connection, [{**row, "key": "a\x00b"}])
+        for caught in (through_sqlalchemy, direct):
+            assert isinstance(caught.value.__cause__, psycopg.DataError)
+            assert (
+                caught.value.message == f"the database cannot store this input: {caught.value.driver_message}"
+            )
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("count", [1, 2, ledger_store.COPY_FROM_ROWS])
+def test_a_row_recorded_first_by_another_writer_is_a_write_conflict(database: Database, count: int) -> None:
+    """Version 3 of PROJECT taken by another writer: the rows chained onto version 2 conflict, by
+    INSERT, by executemany, and by COPY (PostgreSQL, a batch of `COPY_FROM_ROWS`)."""
+    rows = rows_after(database, [claim(f"mine-{n}") for n in range(count)])
+    [theirs] = rows_after(database, [claim("theirs")])
+    with database.write() as connection:
+        ledger_store.insert(connection, [theirs])
+        connection.commit()
+    with pytest.raises(WriteConflict) as caught, database.write() as connection:
+        ledger_store.insert(connection, rows)
+        connection.commit()
+    cause = caught.value.__cause__
+    assert isinstance(cause, sqlite3.IntegrityError | psycopg.errors.UniqueViolation)
+    assert caught.value.message.startswith("the database refused a conflicting write: ")
+    with database.read() as connection:
+        assert [item.key for item in ledger_store.stream(connection, PROJECT)] == ["offer", "c1", "theirs"]
+
+
+def test_what_the_command_line_catches_still_catches_them_until_it_names_ours(database: Database) -> None:
+    """Transitional (issue 12): cli.py still catches SQLAlchemy's errors; each of ours is also the
+    SQLAlchemy error it replaces, with its `orig` and `str()`. Delete this test with that section
+    of adapters/errors.py once the command line catches ktpledger's errors."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+
+    with pytest.raises(ArgumentError):
+        build_engine("not a database url")
+    away = Database(build_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"))
+    try:
+        with pytest.raises(OperationalError) as caught, away.read():
+            pass
+        assert caught.value.orig is caught.value.__cause__
+        assert str(caught.value).startswith("(psycopg.OperationalError) ")
+    finally:
+        away.dispose()
+    [row] = rows_after(database, [claim("again")])
+    with pytest.raises(IntegrityError), database.write() as connection:
+        ledger_store.insert(connection, [{**row, "version": 2}])
+    with pytest.raises(DBAPIError), database.write() as connection:
+        connection.execute(text("SELECT * FROM no_such_table"))

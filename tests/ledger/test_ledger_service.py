@@ -1,0 +1,91 @@
+"""The ledger service speaks only to its recorder port: on an in-memory recorder it appends,
+decides duplicates and refusals, chains and verifies, and retries a conflicting write, without
+a database (cosmicpython's fakes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import WriteConflict
+from ktpledger.domain.chain import format_instant
+from ktpledger.domain.events import parse_event
+from ktpledger.service.ledger import INTEGRITY_RETRIES, Ledger, new_row
+from tests.ledger.factory import PROJECT, claim, decision, offer
+from tests.ledger.fake_recorder import FakeRecorder
+
+
+@pytest.fixture
+def unused_database(tmp_path: Path) -> Database:
+    """A database the ledger is given but must never open: its file is never created."""
+    return Database(build_engine(f"sqlite:///{tmp_path}/never-opened.db"))
+
+
+def test_the_ledger_appends_and_reads_through_its_recorder_alone(
+    unused_database: Database, tmp_path: Path
+) -> None:
+    recorder = FakeRecorder()
+    changed: list[set[str]] = []
+    ledger = Ledger(unused_database, on_appended=changed.append, recorder=recorder)
+    results = ledger.append([offer(), claim("c1", "10.00"), claim("c1", "10.00"), claim("c1", "11.00")])
+    assert [(r.status, r.version) for r in results] == [
+        ("recorded", 1),
+        ("recorded", 2),
+        ("duplicate", 2),
+        ("rejected", None),
+    ]
+    assert results[3].error is not None and results[3].error.rule == "R-30"
+    assert changed == [{PROJECT}]
+    ledger.append([decision("ext", kind="extension", months=3)])
+    assert [row.version for row in ledger.stream(PROJECT)] == [1, 2, 3]
+    assert ledger.projects() == [PROJECT]
+    assert [row.key for row in ledger.read_after(1)] == ["c1", "ext"]
+    assert ledger.facts([PROJECT])[PROJECT].version == 3
+    assert ledger.state(PROJECT).version == 3
+    assert ledger.verify() == (3, None)
+    ledger.close()
+    assert recorder.closed == 1
+    assert not (tmp_path / "never-opened.db").exists()
+
+
+def test_a_conflicting_write_is_decided_again_against_the_ledger(unused_database: Database) -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])
+    recorder.conflicts = INTEGRITY_RETRIES - 1
+    [result] = ledger.append([claim("c1")])
+    assert (result.status, result.version) == ("recorded", 2)
+    assert recorder.sessions == 1 + INTEGRITY_RETRIES
+
+
+def test_a_write_that_keeps_conflicting_is_raised_and_nothing_is_recorded(unused_database: Database) -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])
+    recorder.conflicts = INTEGRITY_RETRIES
+    with pytest.raises(WriteConflict):
+        ledger.append([claim("c1")])
+    assert [row.key for row in ledger.stream(PROJECT)] == ["offer"]
+    [again] = ledger.append([claim("c1")])  # its cached state was dropped: decided afresh
+    assert (again.status, again.version) == ("recorded", 2)
+
+
+def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_database: Database) -> None:
+    recorder = FakeRecorder(appends_one_directly=True)
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])  # a cold project: the general path, which warms the cache
+    assert recorder.sessions == 1
+    for n in range(1, 4):
+        [result] = ledger.append([claim(f"c{n}")])
+        assert (result.status, result.version) == ("recorded", n + 1)
+    assert recorder.sessions == 1  # each by `append_one`
+    # another writer moves the head: `append_one` answers None, the general path decides
+    now = datetime.now(UTC)
+    recorder._commit([new_row(parse_event(claim("theirs")), ledger.state(PROJECT), now, format_instant(now))])
+    [result] = ledger.append([claim("c4")])
+    assert (result.status, result.version) == ("recorded", 6)
+    assert recorder.sessions == 2
+    assert ledger.verify() == (6, None)

@@ -1,0 +1,159 @@
+"""The ledger recorder (adapters/ledger_recorder.py) behaves the same behind its one interface on
+both backends: what an append session commits is read back alike, what it does not commit is not
+there, a conflicting row is a `WriteConflict`, and `append_one` either records the row or says None
+and records nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import WriteConflict
+from ktpledger.adapters.ledger_recorder import (
+    LedgerRecorder,
+    PostgresLedgerRecorder,
+    SQLiteLedgerRecorder,
+    recorder_for,
+)
+from ktpledger.domain.chain import format_instant
+from ktpledger.domain.events import parse_event
+from ktpledger.domain.project import ProjectState
+from ktpledger.service.ledger import fold, new_row
+from ktpledger.service.schema import upgrade
+from tests.ledger.factory import PROJECT, claim, decision, offer
+
+OTHER = "KTP-0043"
+
+
+@pytest.fixture
+def recorder(database_url: str) -> Iterator[LedgerRecorder]:
+    database = Database(build_engine(database_url))
+    upgrade(database)
+    chosen = recorder_for(database)
+    yield chosen
+    chosen.close()
+    database.dispose()
+
+
+def chained(events: list[dict[str, Any]], state: ProjectState | None = None) -> list[dict[str, Any]]:
+    """The rows of `events` (all of one project) chained onto `state` (or a new project)."""
+    state = state or ProjectState(project=events[0]["project"])
+    now = datetime.now(UTC)
+    rows = []
+    for item in events:
+        event = parse_event(item)
+        row = new_row(event, state, now, format_instant(now))
+        state.apply(event, row["version"], row["hash"])
+        rows.append(row)
+    return rows
+
+
+def record(recorder: LedgerRecorder, rows: list[dict[str, Any]]) -> None:
+    with recorder.appending() as session:
+        session.heads({row["project"] for row in rows})
+        session.insert(rows)
+        session.commit()
+
+
+def test_each_backend_has_its_recorder(database_url: str) -> None:
+    database = Database(build_engine(database_url))
+    try:
+        chosen = recorder_for(database)
+        expected = PostgresLedgerRecorder if database.dialect == "postgresql" else SQLiteLedgerRecorder
+        assert type(chosen) is expected
+        assert chosen.appends_one_directly is (expected is PostgresLedgerRecorder)
+    finally:
+        database.dispose()
+
+
+def test_what_a_session_commits_is_read_back(recorder: LedgerRecorder) -> None:
+    ours = chained([offer(), claim("c1"), decision("d1", kind="extension", months=3), claim("c2")])
+    theirs = chained([offer(OTHER)])
+    record(recorder, ours + theirs)
+
+    assert recorder.projects() == [PROJECT, OTHER]
+    stream = recorder.stream(PROJECT)
+    assert [(item.version, item.key, item.hash) for item in stream] == [
+        (row["version"], row["key"], row["hash"]) for row in ours
+    ]
+    assert [item.position for item in recorder.read_after(0)] == [1, 2, 3, 4, 5]
+    assert [item.key for item in recorder.read_after(2, limit=2)] == ["d1", "c2"]
+    with recorder.every_event() as every_event:
+        assert [(item.project, item.version) for item in every_event] == [
+            (PROJECT, 1),
+            (PROJECT, 2),
+            (PROJECT, 3),
+            (PROJECT, 4),
+            (OTHER, 1),
+        ]
+    facts, heads = recorder.fact_streams([PROJECT, OTHER, "KTP-NONE"])
+    assert {name: [item.key for item in items] for name, items in facts.items()} == {
+        PROJECT: ["offer", "d1"],
+        OTHER: ["offer"],
+    }
+    assert heads == {PROJECT: 4, OTHER: 1}
+    with recorder.appending() as session:
+        assert session.heads([PROJECT, OTHER, "KTP-NONE"]) == {PROJECT: 4, OTHER: 1}
+        assert session.heads([PROJECT]) == {PROJECT: 4}  # a second read, under the lock already held
+        assert [item.key for item in session.stream(PROJECT, after_version=2)] == ["d1", "c2"]
+        assert {
+            name: len(items) for name, items in session.streams([PROJECT, OTHER, "KTP-NONE"]).items()
+        } == {
+            PROJECT: 4,
+            OTHER: 1,
+        }
+    assert fold(PROJECT, stream).version == 4
+
+
+def test_what_a_session_does_not_commit_is_not_recorded(recorder: LedgerRecorder) -> None:
+    with recorder.appending() as session:
+        session.heads([PROJECT])
+        session.insert(chained([offer()]))
+    with pytest.raises(RuntimeError), recorder.appending() as session:
+        session.insert(chained([offer()]))  # the lock is taken even without a read first
+        raise RuntimeError("the caller failed before committing")
+    assert recorder.stream(PROJECT) == []
+    assert recorder.projects() == []
+
+
+def test_a_version_recorded_first_is_a_write_conflict_and_nothing_of_the_batch_is_kept(
+    recorder: LedgerRecorder,
+) -> None:
+    [first, _] = rows = chained([offer(), claim("c1")])
+    record(recorder, [first])
+    with pytest.raises(WriteConflict), recorder.appending() as session:
+        session.heads([PROJECT])
+        session.insert(chained([offer(OTHER)]) + rows)
+        session.commit()
+    assert recorder.projects() == [PROJECT]
+    assert [item.key for item in recorder.stream(PROJECT)] == ["offer"]
+
+
+def test_append_one_records_the_row_or_answers_none_and_records_nothing(recorder: LedgerRecorder) -> None:
+    """On PostgreSQL `append_one` records a row chained onto the head in one round trip; SQLite
+    has no such path. Either way None records nothing, and a moved head or a taken key is None."""
+    rows = chained([offer(), claim("c1"), claim("c2"), claim("c3")])
+    record(recorder, rows[:2])
+    state = fold(PROJECT, recorder.stream(PROJECT))
+    [onto_head] = chained([claim("c2")], state)
+    position = recorder.append_one(onto_head)
+    if recorder.appends_one_directly:
+        assert position == 3
+    else:
+        assert position is None
+        record(recorder, [onto_head])
+    assert recorder.append_one(rows[3] | {"version": 2}) is None  # version 2 is taken
+    assert recorder.append_one(rows[3] | {"version": 5}) is None  # version 4 is not there
+    assert [item.key for item in recorder.stream(PROJECT)] == ["offer", "c1", "c2"]
+    recorder.close()  # gives back the path's connection; the recorder can be used again
+    [next_one] = chained([claim("c4")], fold(PROJECT, recorder.stream(PROJECT)))
+    position = recorder.append_one(next_one)
+    if recorder.appends_one_directly:
+        # its position as recorded (a refused insert may have used up a number of the sequence)
+        assert position == recorder.stream(PROJECT)[-1].position and recorder.stream(PROJECT)[-1].key == "c4"
+    else:
+        assert position is None and len(recorder.stream(PROJECT)) == 3
