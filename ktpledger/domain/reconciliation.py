@@ -334,14 +334,17 @@ QUARTER_PATTERN = re.compile(r"[0-9]{4}Q[1-4]")
 
 
 def quarter_bounds(text: str) -> tuple[date, date]:
-    """`2025Q2` -> (2025-04-01, 2025-06-30): ASCII digits, a year within the ledger's dates."""
+    """`2025Q2` -> (2025-04-01, 2025-06-30): ASCII digits, a year within the ledger's dates.
+
+    A quarter that is no quarter is refused under R-42, the statements' rule, as a malformed
+    `format` of a statement is: it asks for no claim, so it breaks no claim's rule (R-33)."""
     cleaned = text.strip().upper()
     if QUARTER_PATTERN.fullmatch(cleaned) is None:
-        raise RuleViolation("R-33", f"quarter must look like 2025Q2, got {shown(text)}", field="quarter")
+        raise RuleViolation("R-42", f"quarter must look like 2025Q2, got {shown(text)}", field="quarter")
     year, quarter = int(cleaned[:4]), int(cleaned[5])
     if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
         raise RuleViolation(
-            "R-33",
+            "R-42",
             f"quarter {cleaned} is outside the years the ledger accepts, "
             f"{EARLIEST_DATE.year} to {LATEST_DATE.year}: check the year",
             field="quarter",

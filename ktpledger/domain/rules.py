@@ -253,11 +253,12 @@ RULE_SETS: tuple[RuleSet, ...] = (GUIDANCE_2023,)
 
 
 def rule_set_for(on: date) -> RuleSet:
-    """The rule set in force on `on` (a grant offer's date)."""
+    """The rule set in force on `on` (a grant offer's date). With none, the grant offer cannot be
+    judged, so it is refused under the grant offer's rule (R-31), not under any one line's."""
     in_force = [rules for rules in RULE_SETS if rules.in_force_from <= on]
     if not in_force:
         raise RuleViolation(
-            "R-10",
+            "R-31",
             f"no KTP costs guidance ktpledger knows was in force on {on.isoformat()}; "
             f"the earliest it encodes is in force from {RULE_SETS[0].in_force_from.isoformat()}",
             field="date",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -13,16 +14,26 @@ from alembic import command
 from ktpledger.adapters import roles
 from ktpledger.adapters.database import Database
 
-ROOT = Path(__file__).resolve().parents[2]
+# The top-level alembic/ folder, which the package links to as ktpledger/_migrations so that a
+# wheel carries it and an installed ktpledger finds it without a checkout.
+MIGRATIONS = "ktpledger._migrations"
 
 
 class SchemaNotReady(RuntimeError):
     """The database has no ktpledger schema, or an older one."""
 
 
+def migrations_directory() -> Path:
+    """The folder of env.py and versions/ in the installed package. Alembic reads its scripts from
+    files, so this is a real folder (pip unpacks wheels): a namespace package's `files()` is no
+    path itself, its files are."""
+    return Path(str(resources.files(MIGRATIONS).joinpath("env.py"))).parent
+
+
 def alembic_config() -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
+    # No alembic.ini: it is the developers' `alembic` command's, and holds nothing env.py reads.
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
     return config
 
 

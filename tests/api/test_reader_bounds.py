@@ -63,8 +63,8 @@ def test_a_far_today_setting_is_a_usage_error(day: str) -> None:
         ("\u0662\u0660\u0662\u0665Q1", "2025Q2"),
     ],
 )
-def test_a_far_or_foreign_quarter_is_refused_r33(ledger_url: str, quarter: str, words: str) -> None:
-    refused(ledger_url, "claim-pack", PROJECT, "--quarter", quarter, rule="R-33", words=words)
+def test_a_far_or_foreign_quarter_is_refused_r42(ledger_url: str, quarter: str, words: str) -> None:
+    refused(ledger_url, "claim-pack", PROJECT, "--quarter", quarter, rule="R-42", words=words)
 
 
 @pytest.mark.parametrize("months", ["\u0661\u0662", "1_2", "+12", "12.0"])
@@ -101,8 +101,8 @@ def test_a_project_that_is_no_reference_is_unknown_not_a_traceback(ledger_url: s
         (f"/projects/{PROJECT}/summary?today=2100-01-01", "R-40"),
         (f"/projects/{PROJECT}/allowances?as_of=9999-12-31", "R-40"),
         (f"/projects/{PROJECT}/allowances?as_of=%D9%A2%D9%A0%D9%A2%D9%A5-01-01", "R-40"),
-        (f"/projects/{PROJECT}/claim-pack?quarter=9999Q4", "R-33"),
-        (f"/projects/{PROJECT}/claim-pack?quarter=%D9%A2%D9%A0%D9%A2%D9%A5Q1", "R-33"),
+        (f"/projects/{PROJECT}/claim-pack?quarter=9999Q4", "R-42"),
+        (f"/projects/{PROJECT}/claim-pack?quarter=%D9%A2%D9%A0%D9%A2%D9%A5Q1", "R-42"),
         ("/costing?methodology=fec&business_type=sme&months=%D9%A1%D9%A2&salary=45000", "R-02"),
         ("/costing?methodology=fec&business_type=sme&months=12&salary=45000&supervisor_fte=1e-1", "R-16"),
     ],

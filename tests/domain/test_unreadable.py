@@ -91,7 +91,7 @@ def test_an_offer_no_rule_set_covers_is_refused_naming_the_rule() -> None:
     with pytest.raises(UnreadableEvent) as caught:
         ProjectState(project=POISONED).apply(bad_offer("refused_offer"), 1)
     assert caught.value.cause.startswith(
-        "R-10: no KTP costs guidance ktpledger knows was in force on 2020-01-01"
+        "R-31: no KTP costs guidance ktpledger knows was in force on 2020-01-01"
     )
 
 

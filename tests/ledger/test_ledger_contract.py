@@ -168,7 +168,7 @@ def test_a_second_offer_is_refused(project: App) -> None:
 
 
 def test_an_offer_dated_before_the_rule_sets_is_refused(app: App) -> None:
-    assert_refused(app, offer(date="2022-12-01"), "R-10", words="2023-01-26")
+    assert_refused(app, offer(date="2022-12-01"), "R-31", words="2023-01-26")
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ def test_a_retry_fails_while_the_rule_refuses_the_offer_and_folds_once_it_reads_
         "position": result["error"]["event"]["position"],
         "type": "GrantOffered",
     }
-    assert "R-10" in err and f"recorded event 1 of project {POISONED}" in err
+    assert "R-31" in err and f"recorded event 1 of project {POISONED}" in err
     assert head(app, POISONED) == ("failed", 0, 1)
     [alert] = failed_alerts(app)
 
