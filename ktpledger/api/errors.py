@@ -39,7 +39,7 @@ PARAMETER_RULES = {
     "estates": "R-17",
     "grant_rate": "R-03",
     "as_of": "R-40",
-    "quarter": "R-33",
+    "quarter": "R-42",
     "all": "R-41",
     "project": "R-31",
     "format": "R-42",

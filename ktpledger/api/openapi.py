@@ -218,7 +218,7 @@ DECISIONS: list[dict[str, Any]] = [
     ),
 ]
 
-# The first rule set's day, on or after which a grant offer must be dated: 2023-01-26.
+# The first rule set's day, on or after which a grant offer must be dated: 2023-01-26.
 OFFER_DAY: dict[str, Any] = {
     **DAY,
     "pattern": rf"^(2023-(01-(2[6-9]|3[01])|(0[2-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))"
