@@ -73,20 +73,25 @@ class Projector:
     """Keeps the projections current with the ledger, and reads them.
 
     `store` is the projection store to use; without one, the store of `database`'s backend (the
-    composition root will pass it, issue 12)."""
+    composition root will pass it, issue 12). A store of its own needs no `database` (the tests'
+    in-memory store)."""
 
     def __init__(
         self,
-        database: Database,
+        database: Database | None,
         channels: Sequence[str] = ("log",),
         *,
         cache_size: int = 5000,
         renotify_after: timedelta = RENOTIFY_AFTER,
         store: ProjectionStore | None = None,
     ) -> None:
+        if store is None:
+            if database is None:
+                raise ValueError("a Projector needs a database or a projection store")
+            store = projection_store(database)
         self.database = database
         self.projections = Projections(
-            store=store if store is not None else projection_store(database),
+            store=store,
             channels=tuple(channels),
             # A raise within this long of the same alert's resolution is recorded but not notified.
             renotify_after=renotify_after,
