@@ -369,3 +369,10 @@ class SqlEvents:
 
     def count(self) -> int:
         return int(self._connection.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def system_alerts_on(connection: object) -> SqlSystemAlerts:
+    """The system alerts reached through a caller's own SQLAlchemy connection, in its transaction."""
+    if not isinstance(connection, Connection):
+        raise TypeError(f"expected a unit's system_alerts or a database connection, not {connection!r}")
+    return SqlSystemAlerts(connection)

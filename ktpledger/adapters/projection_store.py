@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
@@ -185,6 +185,7 @@ class OutboxRepository(Protocol):
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]: ...
 
 
+@runtime_checkable
 class SystemAlertRepository(Protocol):
     """`system_alerts` and their `system_notifications` (at most one open per kind and subject)."""
 
@@ -254,13 +255,26 @@ class EventReader(Protocol):
 class ProjectionUnit(Protocol):
     """One transaction on the projections; rolled back unless `commit()` is called."""
 
-    heads: HeadRepository
-    lines: LineRepository
-    alerts: AlertRepository
-    outbox: OutboxRepository
-    system_alerts: SystemAlertRepository
-    tracker: TrackerRepository
-    events: EventReader
+    @property
+    def heads(self) -> HeadRepository: ...
+
+    @property
+    def lines(self) -> LineRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def system_alerts(self) -> SystemAlertRepository: ...
+
+    @property
+    def tracker(self) -> TrackerRepository: ...
+
+    @property
+    def events(self) -> EventReader: ...
 
     def commit(self) -> None: ...
 

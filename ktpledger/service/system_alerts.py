@@ -22,7 +22,7 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.adapters.projection_sql_repositories import SqlSystemAlerts
+from ktpledger.adapters.projection_sql_repositories import system_alerts_on
 from ktpledger.adapters.projection_store import SystemAlertRepository
 
 PROJECTION_FAILED = "projection_failed"
@@ -32,17 +32,17 @@ OPEN = "open"
 RESOLVED = "resolved"
 
 
-def _repository(target: SystemAlertRepository | Any) -> SystemAlertRepository:
+def _repository(target: object) -> SystemAlertRepository:
     """The system alerts of a unit of work (`unit.system_alerts`), or those reached through a
     caller's own database connection: `service/channel_health.py` passes its transaction's
     connection until it speaks to the projection store port (issue 12)."""
-    if hasattr(target, "raise_alert"):
-        return target  # type: ignore[no-any-return]  # a repository already
-    return SqlSystemAlerts(target)
+    if isinstance(target, SystemAlertRepository):
+        return target
+    return system_alerts_on(target)
 
 
 def raise_system_alert(
-    target: SystemAlertRepository | Any,
+    target: object,
     *,
     kind: str,
     subject: str,
@@ -66,9 +66,7 @@ def raise_system_alert(
     )
 
 
-def resolve_system_alert(
-    target: SystemAlertRepository | Any, *, kind: str, subject: str, reason: str, now: datetime
-) -> bool:
+def resolve_system_alert(target: object, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
     """Resolve the open `kind` alert about `subject`, in the caller's transaction; True if one was."""
     return _repository(target).resolve(kind=kind, subject=subject, reason=reason, now=now)
 

@@ -110,7 +110,7 @@ class _Heads:
         heads = self._unit.tables.heads
         failed = {name for name, row in heads.items() if row["status"] == FAILED}
         ledger = sum(1 for item in self._unit.store.events if item.project not in failed)
-        return ledger - sum(row["version"] for row in heads.values() if row["status"] != FAILED)
+        return ledger - sum(int(row["version"]) for row in heads.values() if row["status"] != FAILED)
 
 
 class _Lines:
@@ -286,7 +286,8 @@ class _Tracker:
         self._unit = unit
 
     def position(self, name: str) -> int:
-        return int(self._unit.tables.trackers.get(name, {}).get("position", 0))
+        row = self._unit.tables.trackers.get(name)
+        return 0 if row is None else int(row["position"])
 
     def advance(self, name: str, position: int, now: datetime) -> None:
         row = self._unit.tables.trackers.setdefault(name, {"name": name, "position": 0, "updated_at": now})
