@@ -157,3 +157,14 @@ def format_pounds(amount: Decimal, *, pence: bool = False) -> str:
     if pence:
         return f"{amount.quantize(PENNY, rounding=ROUND_HALF_UP):,.2f}"
     return f"{amount.quantize(POUND, rounding=ROUND_HALF_UP):,.0f}"
+
+
+def to_pence(amount: Decimal) -> int:
+    """Whole pence, as projections store money (exact on both backends); half a penny rounds to even,
+    as `Decimal.to_integral_value` does (amounts reaching a projection are whole pence already)."""
+    return int((amount / PENNY).to_integral_value())
+
+
+def from_pence(pence: int | None) -> Decimal | None:
+    """Pounds to the penny from stored pence (None stays None: a line without a limit)."""
+    return None if pence is None else (Decimal(pence) * PENNY).quantize(PENNY)

@@ -10,16 +10,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
-from ktpledger.adapters.tables import alerts, allowance_lines, notifications
+from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.domain.alert_views import findings, present
 from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import Allowance
 from ktpledger.service.ledger import facts
-from ktpledger.service.projections import alert_json, line_from_row
+from ktpledger.service.projection_rows import line_from_row
+from ktpledger.service.projection_views import alert_json
 
 
 def projected_lines(database: Database, projects: Iterable[str]) -> dict[str, dict[str, Allowance]]:
@@ -28,10 +26,9 @@ def projected_lines(database: Database, projects: Iterable[str]) -> dict[str, di
     found: dict[str, dict[str, Allowance]] = {}
     if not names:
         return found
-    query = select(allowance_lines).where(allowance_lines.c.project.in_(bindparam("names", expanding=True)))
-    with database.read() as connection:
-        for row in connection.execute(query, {"names": names}):
-            found.setdefault(row.project, {})[row.category] = line_from_row(row)
+    with projection_store(database).read() as unit:
+        for row in unit.lines.of_projects(names):
+            found.setdefault(row["project"], {})[row["category"]] = line_from_row(row)
     return found
 
 
@@ -40,13 +37,8 @@ def suppressed(database: Database, alert_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(alert_ids))
     if not ids:
         return set()
-    query = select(notifications.c.alert_id, notifications.c.status).where(
-        notifications.c.alert_id.in_(bindparam("ids", expanding=True))
-    )
-    statuses: dict[int, set[str]] = {}
-    with database.read() as connection:
-        for row in connection.execute(query, {"ids": ids}):
-            statuses.setdefault(int(row.alert_id), set()).add(row.status)
+    with projection_store(database).read() as unit:
+        statuses = unit.outbox.statuses(ids)
     return {alert_id for alert_id, found in statuses.items() if found == {"suppressed"}}
 
 
@@ -84,15 +76,10 @@ def read_alerts(
     """Open alerts (and resolved ones with `include_resolved`), oldest first, then the clock's
     findings as of `today` (a project past its end date and not closed). `projects` limits the
     answer to those projects (a token's grant); `project` to one."""
-    query = select(alerts).order_by(alerts.c.id)
-    if project is not None:
-        query = query.where(alerts.c.project == project)
-    if not include_resolved:
-        query = query.where(alerts.c.status == "open")
     allowed = None if projects is None else set(projects)
-    with database.read() as connection:
-        rows = [alert_json(row) for row in connection.execute(query)]
-        names = [project] if project is not None else ledger_store.projects(connection)
+    with projection_store(database).read() as unit:
+        rows = [alert_json(row) for row in unit.alerts.listed(project, include_resolved=include_resolved)]
+        names = [project] if project is not None else unit.events.projects()
     if allowed is not None:
         rows = [row for row in rows if row["project"] in allowed]
         names = [name for name in names if name in allowed]

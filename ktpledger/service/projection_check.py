@@ -10,23 +10,21 @@ so a column added to a projection and to its fold is compared without a change h
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
-
 from ktpledger.adapters.database import Database
-from ktpledger.adapters.tables import alerts, allowance_lines, events, projection_heads
-from ktpledger.service.projections import REPLAY_CHUNK, fold_projects
+from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.service.projection_fold import REPLAY_CHUNK, fold_projects
 
 
 @dataclass(frozen=True)
 class TableSpec:
     """A projection table: the fold's rows for it (`FoldedRows` field), its key, what is not derived."""
 
-    table: Table
+    table: str  # its name in the store (`projection_store.PROJECTION_TABLES`)
     rows: str
     keys: tuple[str, ...]
     ignored: frozenset[str] = frozenset()
@@ -34,10 +32,10 @@ class TableSpec:
 
 
 SPECS = (
-    TableSpec(projection_heads, "heads", ("project",), frozenset({"updated_at"})),
-    TableSpec(allowance_lines, "lines", ("project", "category")),
+    TableSpec("projection_heads", "heads", ("project",), frozenset({"updated_at"})),
+    TableSpec("allowance_lines", "lines", ("project", "category")),
     TableSpec(
-        alerts,
+        "alerts",
         "alerts",
         ("project", "category", "kind", "subject", "raised_at_version"),
         frozenset({"id", "raised_at", "resolved_at"}),
@@ -114,34 +112,23 @@ def check_projections(database: Database, *, chunk: int = REPLAY_CHUNK) -> Proje
     """Recompute every projection from the ledger (without writing) and compare with the tables."""
     now = datetime.now(UTC)
     result = ProjectionCheck()
-    with database.read() as connection:
+    with projection_store(database).read() as unit:
         # Every project with any event (not only those whose first event is still there).
-        names = list(
-            connection.execute(select(events.c.project).distinct().order_by(events.c.project)).scalars()
-        )
+        names = unit.events.every_project()
         result.projects = len(names)
         for start in range(0, len(names), chunk):
             group = names[start : start + chunk]
-            folded = fold_projects(connection, group, now)
+            folded = fold_projects(unit.events, group, now)
             for spec in SPECS:
                 recomputed = [dict(row) for row in getattr(folded, spec.rows)]
-                stored = _stored(connection, spec, group)
+                stored = unit.stored(spec.table, group)
                 _compare(spec, stored, recomputed, result)
         known = set(names)
         for spec in SPECS:
-            stray = [
-                project
-                for project in connection.execute(select(spec.table.c.project).distinct()).scalars()
-                if project not in known
-            ]
+            stray = [project for project in unit.projects_in(spec.table) if project not in known]
             if stray:
-                _compare(spec, _stored(connection, spec, stray), [], result)
+                _compare(spec, unit.stored(spec.table, stray), [], result)
     return result
-
-
-def _stored(connection: Connection, spec: TableSpec, projects: Sequence[str]) -> list[dict[str, Any]]:
-    query = select(spec.table).where(spec.table.c.project.in_(bindparam("projects", expanding=True)))
-    return [dict(row._mapping) for row in connection.execute(query, {"projects": list(projects)})]
 
 
 def _compare(
@@ -150,7 +137,7 @@ def _compare(
     recomputed: Iterable[Mapping[str, Any]],
     result: ProjectionCheck,
 ) -> None:
-    name = spec.table.name
+    name = spec.table
     have = {tuple(row[key] for key in spec.keys): row for row in stored}
     want = {tuple(row[key] for key in spec.keys): row for row in recomputed}
     for key in sorted(set(have) | set(want), key=lambda k: tuple(str(part) for part in k)):

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from ktpledger.adapters.database import Database
-from ktpledger.adapters.tables import system_alerts, system_notifications
+from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.adapters.projection_sql_repositories import system_alerts_on
+from ktpledger.adapters.projection_store import SystemAlertRepository
 
 PROJECTION_FAILED = "projection_failed"
 CHANNEL_DOWN = "channel_down"
@@ -33,15 +32,17 @@ OPEN = "open"
 RESOLVED = "resolved"
 
 
-def _insert_ignore(connection: Connection, table: Any) -> Any:
-    dialect = connection.dialect.name
-    return (
-        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    ).on_conflict_do_nothing()
+def _repository(target: object) -> SystemAlertRepository:
+    """The system alerts of a unit of work (`unit.system_alerts`), or those reached through a
+    caller's own database connection: `service/channel_health.py` passes its transaction's
+    connection until it speaks to the projection store port (issue 12)."""
+    if isinstance(target, SystemAlertRepository):
+        return target
+    return system_alerts_on(target)
 
 
 def raise_system_alert(
-    connection: Connection,
+    target: object,
     *,
     kind: str,
     subject: str,
@@ -50,57 +51,24 @@ def raise_system_alert(
     channels: Iterable[str],
     now: datetime,
 ) -> int | None:
-    """Raise `kind` about `subject` in the caller's transaction, with a pending notification on each
-    of `channels`; the new alert's id, or None when one is open already (nothing is written)."""
+    """Raise `kind` about `subject` in the caller's transaction (`target`: its unit's
+    `system_alerts`, or its connection), with a pending notification on each of `channels`; the new
+    alert's id, or None when one is open already (nothing is written)."""
     if kind not in KINDS:
         raise ValueError(f"unknown system alert kind {kind!r}")
-    inserted = connection.execute(
-        _insert_ignore(connection, system_alerts).returning(system_alerts.c.id),
-        {
-            "kind": kind,
-            "subject": subject,
-            "detail": json.dumps(detail, sort_keys=True),
-            "message": message,
-            "status": OPEN,
-            "raised_at": now,
-            "resolved_at": None,
-            "resolved_reason": None,
-        },
-    ).scalar_one_or_none()
-    if inserted is None:
-        return None
-    alert_id = int(inserted)
-    rows = [
-        {
-            "system_alert_id": alert_id,
-            "channel": channel,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": None,
-            "delivered_at": None,
-        }
-        for channel in sorted(set(channels))
-    ]
-    if rows:
-        connection.execute(_insert_ignore(connection, system_notifications), rows)
-    return alert_id
-
-
-def resolve_system_alert(
-    connection: Connection, *, kind: str, subject: str, reason: str, now: datetime
-) -> bool:
-    """Resolve the open `kind` alert about `subject`, in the caller's transaction; True if one was."""
-    result = connection.execute(
-        update(system_alerts)
-        .where(
-            system_alerts.c.kind == kind,
-            system_alerts.c.subject == subject,
-            system_alerts.c.status == OPEN,
-        )
-        .values(status=RESOLVED, resolved_at=now, resolved_reason=reason)
+    return _repository(target).raise_alert(
+        kind=kind,
+        subject=subject,
+        detail=json.dumps(detail, sort_keys=True),
+        message=message,
+        channels=sorted(set(channels)),
+        now=now,
     )
-    return bool(result.rowcount)
+
+
+def resolve_system_alert(target: object, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
+    """Resolve the open `kind` alert about `subject`, in the caller's transaction; True if one was."""
+    return _repository(target).resolve(kind=kind, subject=subject, reason=reason, now=now)
 
 
 def system_alert_json(row: Any) -> dict[str, Any]:
@@ -120,8 +88,7 @@ def system_alert_json(row: Any) -> dict[str, Any]:
 
 def read_system_alerts(database: Database, *, include_resolved: bool = False) -> list[dict[str, Any]]:
     """Open system alerts (with `include_resolved`, resolved ones too), oldest first."""
-    query = select(system_alerts).order_by(system_alerts.c.id)
-    if not include_resolved:
-        query = query.where(system_alerts.c.status == OPEN)
-    with database.read() as connection:
-        return [system_alert_json(row) for row in connection.execute(query)]
+    with projection_store(database).read() as unit:
+        return [
+            system_alert_json(row) for row in unit.system_alerts.listed(include_resolved=include_resolved)
+        ]

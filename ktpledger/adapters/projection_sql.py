@@ -1,0 +1,155 @@
+"""The projection store on SQLAlchemy Core: `SqliteProjectionStore` and `PostgresProjectionStore`
+behind the one port (`projection_store.ProjectionStore`). They share the repositories
+(`projection_sql_repositories.py`) and differ in their backend (`projection_sql_backends.py`);
+`projection_store(database)` picks the class by the database's dialect.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import ClassVar
+
+from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.projection_sql_backends import BACKENDS, Backend
+from ktpledger.adapters.projection_sql_repositories import (
+    SqlAlerts,
+    SqlEvents,
+    SqlHeads,
+    SqlLines,
+    SqlOutbox,
+    SqlSystemAlerts,
+    SqlTracker,
+    in_list,
+)
+from ktpledger.adapters.projection_store import PROJECTION_TABLES, ProjectionStore, ProjectionStoreError, Row
+from ktpledger.adapters.tables import alerts, allowance_lines, projection_heads
+
+WRITE_CHUNK = 5000  # rows per INSERT when a whole projection is rebuilt
+_TABLES = {table.name: table for table in (projection_heads, allowance_lines, alerts)}
+assert tuple(_TABLES) == PROJECTION_TABLES
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Backend errors leave the store as ktpledger's `ProjectionStoreError`, the driver's error its
+    cause. A database that cannot be reached (`OperationalError`) or a value it refuses (`DataError`)
+    still leaves as SQLAlchemy raised it: the CLI and the API answer those today (exit 1, HTTP 503 or
+    422). When the shared backend errors land (`adapters/errors.py`, issue 12), they are raised here
+    as `DatabaseUnavailable` and `BackendDataError` instead."""
+    try:
+        yield
+    except (OperationalError, DataError):
+        raise
+    except DBAPIError as error:
+        raise ProjectionStoreError(f"the projection store failed: {error.orig}") from error
+
+
+class SqlProjectionUnit:
+    """One transaction on the projections, on the caller's connection."""
+
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+        self.heads = SqlHeads(connection, backend)
+        self.lines = SqlLines(connection, backend)
+        self.alerts = SqlAlerts(connection, backend)
+        self.outbox = SqlOutbox(connection, backend)
+        self.system_alerts = SqlSystemAlerts(connection, backend)
+        self.tracker = SqlTracker(connection, backend)
+        self.events = SqlEvents(connection, backend)
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def rebuild_project(self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row]) -> None:
+        for table in (allowance_lines, alerts):
+            self._connection.execute(delete(table).where(table.c.project == project))
+        self._insert_alerts(alerts_rows)
+        if lines:
+            self._connection.execute(allowance_lines.insert(), list(lines))
+
+    def rebuild_all(self, alerts_rows: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
+        for table in (allowance_lines, alerts, projection_heads):
+            self._connection.execute(delete(table))
+        self._insert_alerts(alerts_rows)
+        self._insert(allowance_lines, lines)
+        self._insert(projection_heads, heads)
+
+    def _insert_alerts(self, rows: Sequence[Row]) -> None:
+        # Alerts that keep their id go in first, so the database numbers the new ones after them.
+        self._insert(alerts, [row for row in rows if "id" in row])
+        self._insert(alerts, [row for row in rows if "id" not in row])
+
+    def _insert(self, table: Table, rows: Sequence[Row]) -> None:
+        for start in range(0, len(rows), WRITE_CHUNK):
+            self._connection.execute(table.insert(), list(rows[start : start + WRITE_CHUNK]))
+
+    def stored(self, table: str, projects: Sequence[str]) -> list[Row]:
+        chosen = _TABLES[table]
+        query = select(chosen).where(in_list(chosen.c.project, "projects"))
+        return [dict(row._mapping) for row in self._connection.execute(query, {"projects": list(projects)})]
+
+    def projects_in(self, table: str) -> list[str]:
+        return list(self._connection.execute(select(_TABLES[table].c.project).distinct()).scalars())
+
+
+class SqlProjectionStore:
+    """The projections in the database's tables; see the subclasses for what differs."""
+
+    backend: ClassVar[Backend]
+
+    def __init__(self, database: Database, *, owns_database: bool = False) -> None:
+        self.database = database
+        self._owns_database = owns_database
+
+    @property
+    def shown_url(self) -> str:
+        return self.database.shown_url
+
+    @contextmanager
+    def read(self) -> Iterator[SqlProjectionUnit]:
+        with translated(), self.database.read() as connection:
+            yield SqlProjectionUnit(connection, self.backend)
+
+    @contextmanager
+    def write(self, *, exclusive: bool = False, durable: bool = True) -> Iterator[SqlProjectionUnit]:
+        with translated(), self.database.projection(exclusive=exclusive, durable=durable) as connection:
+            yield SqlProjectionUnit(connection, self.backend)
+
+    def opener(self) -> Callable[[], ProjectionStore] | None:
+        return functools.partial(open_url, self.database.engine.url.render_as_string(hide_password=False))
+
+    def close(self) -> None:
+        if self._owns_database:
+            self.database.dispose()
+
+
+class SqliteProjectionStore(SqlProjectionStore):
+    backend = BACKENDS["sqlite"]
+
+
+class PostgresProjectionStore(SqlProjectionStore):
+    backend = BACKENDS["postgresql"]
+
+
+_STORES: dict[str, type[SqlProjectionStore]] = {
+    "sqlite": SqliteProjectionStore,
+    "postgresql": PostgresProjectionStore,
+}
+
+
+def projection_store(database: Database, *, owns_database: bool = False) -> SqlProjectionStore:
+    """The projection store of `database`'s backend."""
+    kind = _STORES.get(database.dialect)
+    if kind is None:
+        raise ValueError(f"no projection store for a {database.dialect} database")
+    return kind(database, owns_database=owns_database)
+
+
+def open_url(url: str) -> ProjectionStore:
+    """A store on a database of its own (another process's): closing the store disposes of it."""
+    return projection_store(Database(build_engine(url)), owns_database=True)

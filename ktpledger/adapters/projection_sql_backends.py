@@ -1,0 +1,95 @@
+"""What differs between the backends' SQL for the projection store; the rest is shared.
+
+SQLite and PostgreSQL differ in three things here: an insert that ignores or updates a row already
+there (each dialect's own `INSERT ... ON CONFLICT`), the lock on the heads a catch-up takes (`FOR
+UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the database's one write lock), and
+reading many projects' new events (one `unnest` join on PostgreSQL, a probe per project on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.projection_store import Row
+from ktpledger.domain.recorded import RecordedEvent
+
+
+class Backend:
+    """What differs between the backends; the rest of the SQL is shared."""
+
+    def insert(self, table: Table) -> Any:
+        raise NotImplementedError
+
+    def locked(self, query: Select[Any]) -> Select[Any]:
+        return query
+
+    def events_after(
+        self, connection: Connection, versions: Mapping[str, int]
+    ) -> dict[str, list[RecordedEvent]]:
+        return {name: ledger_store.stream(connection, name, after_version=v) for name, v in versions.items()}
+
+    def insert_ignore(self, table: Table) -> Any:
+        return self.insert(table).on_conflict_do_nothing()
+
+    def upsert(
+        self, connection: Connection, table: Table, rows: Sequence[Row], keys: tuple[str, ...]
+    ) -> None:
+        if not rows:
+            return
+        statement = self.insert(table)
+        columns = [name for name in rows[0] if name not in keys]
+        # One statement shape whatever the number of rows (compiled once, cached), run as executemany.
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}
+            ),
+            list(rows),
+        )
+
+
+class SqliteBackend(Backend):
+    def insert(self, table: Table) -> Any:
+        return sqlite.insert(table)
+
+
+_PG_EVENTS_AFTER = text(
+    "SELECT e.position, e.project, e.version, e.type, e.schema_version, e.key, e.date, e.data, "
+    "e.recorded_at, e.prev_hash, e.hash FROM events e "
+    "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
+    "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
+)
+
+
+class PostgresBackend(Backend):
+    def insert(self, table: Table) -> Any:
+        return postgresql.insert(table)
+
+    def locked(self, query: Select[Any]) -> Select[Any]:
+        return query.with_for_update()
+
+    def events_after(
+        self, connection: Connection, versions: Mapping[str, int]
+    ) -> dict[str, list[RecordedEvent]]:
+        found: dict[str, list[RecordedEvent]] = {}
+        rows = connection.execute(
+            _PG_EVENTS_AFTER, {"projects": list(versions), "afters": list(versions.values())}
+        )
+        for row in rows:
+            found.setdefault(row.project, []).append(ledger_store.to_recorded(row))
+        return found
+
+
+BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}
+
+
+def backend_of(dialect: str) -> Backend:
+    """The backend of a database dialect's name; ValueError for one ktpledger does not support."""
+    backend = BACKENDS.get(dialect)
+    if backend is None:
+        raise ValueError(f"no projection store for a {dialect} database")
+    return backend

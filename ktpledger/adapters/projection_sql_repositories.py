@@ -1,0 +1,378 @@
+"""The projection store's repositories on SQLAlchemy Core, one per table (or family of tables),
+each acting in the transaction of the connection it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from ktpledger.adapters import ledger_store
+from ktpledger.adapters.projection_sql_backends import Backend, backend_of
+from ktpledger.adapters.projection_store import (
+    AlertRecord,
+    Crossing,
+    HeadState,
+    Identity,
+    Row,
+    SystemAlertRecord,
+)
+from ktpledger.adapters.tables import (
+    alerts,
+    allowance_lines,
+    events,
+    notifications,
+    projection_heads,
+    system_alerts,
+    system_notifications,
+    trackers,
+)
+from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.recorded import RecordedEvent
+
+OK, FAILED, OPEN = "ok", "failed", "open"
+
+
+def in_list(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+class SqlHeads:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def lock(self, names: Sequence[str], now: datetime) -> dict[str, HeadState]:
+        c = projection_heads.c
+        query = self._backend.locked(
+            select(c.project, c.version, c.status, c.error)
+            .where(in_list(c.project, "names"))
+            .order_by(c.project)
+        )
+        found: dict[str, HeadState] = {}
+
+        def take(rows: Any) -> None:
+            for project, version, status, error in rows:
+                found[project] = HeadState(int(version), (error or "") if status == FAILED else None)
+
+        take(self._connection.execute(query, {"names": list(names)}))
+        missing = [name for name in names if name not in found]
+        if missing:
+            self._connection.execute(
+                self._backend.insert_ignore(projection_heads),
+                [
+                    {"project": n, "version": 0, "position": 0, "clock": None, "updated_at": now}
+                    for n in missing
+                ],
+            )
+            take(self._connection.execute(query, {"names": missing}))
+        return found
+
+    def advance(self, moves: Sequence[Row]) -> None:
+        self._backend.upsert(self._connection, projection_heads, moves, ("project",))
+
+    def put(self, rows: Sequence[Row]) -> None:
+        self._backend.upsert(self._connection, projection_heads, rows, ("project",))
+
+    def of(self, names: Sequence[str]) -> list[Row]:
+        query = select(projection_heads).where(in_list(projection_heads.c.project, "names"))
+        return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
+
+    def failed(self) -> list[Row]:
+        c = projection_heads.c
+        query = select(projection_heads).where(c.status == FAILED).order_by(c.project)
+        return [dict(row._mapping) for row in self._connection.execute(query)]
+
+    def lagging(self, limit: int) -> list[str]:
+        c = projection_heads.c
+        latest = (
+            select(events.c.project, func.max(events.c.version).label("version"))
+            .group_by(events.c.project)
+            .subquery()
+        )
+        query = (
+            select(latest.c.project)
+            .select_from(latest.outerjoin(projection_heads, c.project == latest.c.project))
+            .where(
+                func.coalesce(c.version, 0) < latest.c.version,
+                func.coalesce(c.status, OK) != FAILED,  # quarantined: until a retry
+            )
+            .order_by(latest.c.project)
+            .limit(limit)
+        )
+        return list(self._connection.execute(query).scalars())
+
+    def behind(self) -> int:
+        c = projection_heads.c
+        failed = select(c.project).where(c.status == FAILED)
+        ledger = (
+            select(func.count()).select_from(events).where(events.c.project.not_in(failed)).scalar_subquery()
+        )
+        folded = select(func.coalesce(func.sum(c.version), 0)).where(c.status != FAILED).scalar_subquery()
+        return int(self._connection.execute(select(ledger - folded)).scalar_one())
+
+
+class SqlLines:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        self._backend.upsert(self._connection, allowance_lines, rows, ("project", "category"))
+
+    def of(self, project: str) -> list[Row]:
+        c = allowance_lines.c
+        query = select(allowance_lines).where(c.project == project).order_by(c.ordinal)
+        return [dict(row._mapping) for row in self._connection.execute(query)]
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]:
+        query = select(allowance_lines).where(in_list(allowance_lines.c.project, "names"))
+        return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
+
+
+def _same_alert(project: Any, key: AlertKey) -> list[Any]:
+    c = alerts.c
+    return [c.project == project, c.category == key.category, c.kind == key.kind, c.subject == key.subject]
+
+
+_SET_CURRENT = (
+    update(alerts)
+    .where(
+        alerts.c.project == bindparam("p"),
+        alerts.c.category == bindparam("c"),
+        alerts.c.kind == bindparam("k"),
+        alerts.c.subject == bindparam("s"),
+        alerts.c.status == OPEN,
+    )
+    .values(current=bindparam("current"))
+)
+
+
+class SqlAlerts:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def open_figures(self, names: Sequence[str]) -> dict[str, dict[AlertKey, str]]:
+        found: dict[str, dict[AlertKey, str]] = {}
+        if not names:
+            return found
+        c = alerts.c
+        query = select(c.project, c.category, c.kind, c.subject, c.current).where(
+            in_list(c.project, "names"), c.status == OPEN
+        )
+        for row in self._connection.execute(query, {"names": list(names)}):
+            found.setdefault(row.project, {})[AlertKey(row.category, row.kind, row.subject)] = (
+                row.current or ""
+            )
+        return found
+
+    def add(self, row: Row) -> int | None:
+        statement = self._backend.insert_ignore(alerts).returning(alerts.c.id)
+        inserted = self._connection.execute(statement, row).scalar_one_or_none()
+        return None if inserted is None else int(inserted)
+
+    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
+        result = self._connection.execute(
+            update(alerts)
+            .where(*_same_alert(project, key), alerts.c.status == OPEN)
+            .values(
+                status="resolved",
+                resolved_at_version=version,
+                resolved_at=now,
+                resolved_reason=reason,
+                current=None,
+            )
+        )
+        return result.rowcount or 0
+
+    def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:
+        if changes:
+            rows = [
+                {"p": p, "c": key.category, "k": str(key.kind), "s": key.subject, "current": figures}
+                for p, key, figures in changes
+            ]
+            self._connection.execute(_SET_CURRENT, rows)
+
+    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
+        c = alerts.c
+        query = (
+            select(c.id)
+            .where(
+                *_same_alert(project, key), c.id != other_than, c.status == "resolved", c.resolved_at >= since
+            )
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        earlier = self._connection.execute(query).scalar_one_or_none()
+        return None if earlier is None else int(earlier)
+
+    def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
+        c = alerts.c
+        query = select(
+            c.id, c.project, c.category, c.kind, c.subject, c.raised_at_version, c.raised_at,
+            c.resolved_at_version, c.resolved_at,
+        )  # fmt: skip
+        if project is not None:
+            query = query.where(c.project == project)
+        return {
+            (r.project, r.category, r.kind, r.subject, r.raised_at_version): Identity(
+                int(r.id), r.raised_at, r.resolved_at_version, r.resolved_at
+            )
+            for r in self._connection.execute(query)
+        }
+
+    def listed(self, project: str | None = None, *, include_resolved: bool = False) -> list[AlertRecord]:
+        query = select(alerts).order_by(alerts.c.id)
+        if project is not None:
+            query = query.where(alerts.c.project == project)
+        if not include_resolved:
+            query = query.where(alerts.c.status == OPEN)
+        return [AlertRecord(**row._mapping) for row in self._connection.execute(query)]
+
+
+class SqlOutbox:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
+        status = "pending" if why is None else "suppressed"
+        for channel in channels:
+            self._connection.execute(
+                self._backend.insert_ignore(notifications),
+                {
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "status": status,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": why,
+                    "delivered_at": None,
+                },
+            )
+
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
+        c = notifications.c
+        query = select(c.alert_id, c.status).where(in_list(c.alert_id, "ids"))
+        found: dict[int, set[str]] = {}
+        for row in self._connection.execute(query, {"ids": list(alert_ids)}):
+            found.setdefault(int(row.alert_id), set()).add(row.status)
+        return found
+
+
+class SqlSystemAlerts:
+    """Also used on a caller's own connection (`system_alerts.raise_system_alert`)."""
+
+    def __init__(self, connection: Connection, backend: Backend | None = None) -> None:
+        self._connection = connection
+        self._backend = backend or backend_of(connection.dialect.name)
+
+    def raise_alert(
+        self, *, kind: str, subject: str, detail: str, message: str, channels: Sequence[str], now: datetime
+    ) -> int | None:
+        row = {
+            "kind": kind,
+            "subject": subject,
+            "detail": detail,
+            "message": message,
+            "status": OPEN,
+            "raised_at": now,
+            "resolved_at": None,
+            "resolved_reason": None,
+        }
+        statement = self._backend.insert_ignore(system_alerts).returning(system_alerts.c.id)
+        inserted = self._connection.execute(statement, row).scalar_one_or_none()
+        if inserted is None:
+            return None
+        alert_id = int(inserted)
+        rows = [
+            {
+                "system_alert_id": alert_id,
+                "channel": channel,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "delivered_at": None,
+            }
+            for channel in channels
+        ]
+        if rows:
+            self._connection.execute(self._backend.insert_ignore(system_notifications), rows)
+        return alert_id
+
+    def resolve(self, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
+        c = system_alerts.c
+        result = self._connection.execute(
+            update(system_alerts)
+            .where(c.kind == kind, c.subject == subject, c.status == OPEN)
+            .values(status="resolved", resolved_at=now, resolved_reason=reason)
+        )
+        return bool(result.rowcount)
+
+    def open_subjects(self, kind: str) -> list[str]:
+        c = system_alerts.c
+        return list(
+            self._connection.execute(select(c.subject).where(c.kind == kind, c.status == OPEN)).scalars()
+        )
+
+    def listed(self, *, include_resolved: bool = False) -> list[SystemAlertRecord]:
+        query = select(system_alerts).order_by(system_alerts.c.id)
+        if not include_resolved:
+            query = query.where(system_alerts.c.status == OPEN)
+        return [SystemAlertRecord(**row._mapping) for row in self._connection.execute(query)]
+
+
+class SqlTracker:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def position(self, name: str) -> int:
+        query = select(trackers.c.position).where(trackers.c.name == name)
+        return int(self._connection.execute(query).scalar_one_or_none() or 0)
+
+    def advance(self, name: str, position: int, now: datetime) -> None:
+        self._connection.execute(
+            self._backend.insert_ignore(trackers), {"name": name, "position": 0, "updated_at": now}
+        )
+        self._connection.execute(
+            update(trackers)
+            .where(trackers.c.name == name, trackers.c.position < position)
+            .values(position=position, updated_at=now)
+        )
+
+
+class SqlEvents:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        return self._backend.events_after(self._connection, versions)
+
+    def stream(self, project: str) -> list[RecordedEvent]:
+        return ledger_store.stream(self._connection, project)
+
+    def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        return ledger_store.streams(self._connection, names)
+
+    def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:
+        return ledger_store.read_after(self._connection, position, limit=limit)
+
+    def projects(self) -> list[str]:
+        return ledger_store.projects(self._connection)
+
+    def every_project(self) -> list[str]:
+        query = select(events.c.project).distinct().order_by(events.c.project)
+        return list(self._connection.execute(query).scalars())
+
+    def heads(self, names: Sequence[str]) -> dict[str, int]:
+        return ledger_store.heads(self._connection, names)
+
+    def count(self) -> int:
+        return int(self._connection.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def system_alerts_on(connection: object) -> SqlSystemAlerts:
+    """The system alerts reached through a caller's own SQLAlchemy connection, in its transaction."""
+    if not isinstance(connection, Connection):
+        raise TypeError(f"expected a unit's system_alerts or a database connection, not {connection!r}")
+    return SqlSystemAlerts(connection)

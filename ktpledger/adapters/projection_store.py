@@ -1,0 +1,345 @@
+"""The projection store port: what the projection services need of storage, and nothing about how.
+
+The service layer (catch-up, quarantine, replay, the sweeper, the readers) speaks only to these
+protocols, in the unit-of-work style: `store.write()` or `store.read()` opens one transaction and
+yields a `ProjectionUnit` whose repositories (`heads`, `lines`, `alerts`, `outbox`, `system_alerts`,
+`tracker`, `events`) all act in it; nothing is kept unless the block calls `unit.commit()`.
+
+Implementations: `projection_sql.SqliteProjectionStore` and `projection_sql.PostgresProjectionStore`
+(one class per backend where their SQL differs; `projection_sql.projection_store(database)` picks by
+the database's dialect), and an in-memory fake for the service tests (`tests/projections/fake_store.py`).
+
+Rows cross the port as plain dicts keyed by the projection tables' column names (`adapters/tables.py`):
+money as integer pence, alert figures as canonical JSON text. That is what the fold gives, what
+`verify --projections` compares column by column, and what a store writes without translation.
+
+Room for the speed work that follows (persisted snapshots, maintained summary rows): they are two more
+repositories of the unit, `unit.snapshots` (`SnapshotRepository`) and `unit.summaries`
+(`SummaryRepository`), sketched below and not yet required of a store. A catch-up would load the latest
+snapshot at or below a head's version instead of folding from version 1, save one every N events, and
+upsert the project's summary row with its head, all in the same unit; `replay` rebuilds both with the
+rest. Nothing else in the port needs to change for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.recorded import RecordedEvent
+
+Row = dict[str, Any]  # one row of a projection table, keyed by column name
+# An alert's crossing: (project, category, kind, subject, raised_at_version), unique (uq_alerts_crossing).
+Crossing = tuple[str, str, str, str, int]
+PROJECTION_TABLES = ("projection_heads", "allowance_lines", "alerts")
+
+
+class ProjectionStoreError(Exception):
+    """The projection store's backend failed in a way the caller cannot act on; the backend's own
+    error is the `__cause__`. (A database that cannot be reached is reported as the entry points
+    expect it until the shared backend errors land: see `projection_sql.translated`.)"""
+
+
+@dataclass(frozen=True)
+class HeadState:
+    """A project's saved version, and the refusal naming the row if it is quarantined."""
+
+    version: int
+    failed: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a recorded alert keeps when its projection is rebuilt: its id and times."""
+
+    id: int
+    raised_at: datetime
+    resolved_at_version: int | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A stored alert, as readers and presenters take it (`projection_views.alert_json`)."""
+
+    id: int
+    project: str
+    category: str
+    kind: str
+    subject: str
+    detail: str
+    current: str | None
+    status: str
+    raised_at_version: int
+    resolved_at_version: int | None
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_reason: str | None
+    quiet: bool
+
+
+@dataclass(frozen=True)
+class SystemAlertRecord:
+    """A stored system alert (`system_alerts.system_alert_json`)."""
+
+    id: int
+    kind: str
+    subject: str
+    message: str
+    detail: str
+    status: str
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_reason: str | None
+
+
+class HeadRepository(Protocol):
+    """`projection_heads`: how far each project's projection has folded, and its quarantine."""
+
+    def lock(self, names: Sequence[str], now: datetime) -> dict[str, HeadState]:
+        """Each project's head, created at version 0 if new, locked to this unit until it ends;
+        locked in the order of `names` (sorted by the caller), so two units never deadlock."""
+        ...
+
+    def advance(self, moves: Sequence[Row]) -> None:
+        """Move heads on (rows of project, version, position, clock, updated_at); the quarantine
+        columns stay as they are."""
+        ...
+
+    def put(self, rows: Sequence[Row]) -> None:
+        """Write whole head rows (every column), replacing any there."""
+        ...
+
+    def of(self, names: Sequence[str]) -> list[Row]:
+        """The stored heads of the named projects (whole rows)."""
+        ...
+
+    def failed(self) -> list[Row]:
+        """The quarantined projects' heads (whole rows), by project."""
+        ...
+
+    def lagging(self, limit: int) -> list[str]:
+        """Projects behind the ledger and not quarantined, sorted, at most `limit`."""
+        ...
+
+    def behind(self) -> int:
+        """Events the projections have still to fold, not counting quarantined projects'."""
+        ...
+
+
+class LineRepository(Protocol):
+    """`allowance_lines`: each project's allowance lines, money in pence."""
+
+    def upsert(self, rows: Sequence[Row]) -> None: ...
+
+    def of(self, project: str) -> list[Row]:
+        """The project's lines in their order (`ordinal`)."""
+        ...
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]: ...
+
+
+class AlertRepository(Protocol):
+    """`alerts`: KTP alerts, raised and resolved by the projection."""
+
+    def open_figures(self, names: Sequence[str]) -> dict[str, dict[AlertKey, str]]:
+        """The open alerts of each project with their `current` figures as written ("" if none)."""
+        ...
+
+    def add(self, row: Row) -> int | None:
+        """Record a raise; its id, or None when that crossing is recorded already (nothing written)."""
+        ...
+
+    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
+        """Resolve the open alert of `key`; how many were (0 or 1)."""
+        ...
+
+    def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:
+        """Write open alerts' new `current` figures: (project, key, figures) each."""
+        ...
+
+    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
+        """The latest alert of `key` (not `other_than`) resolved at or after `since`, if any."""
+        ...
+
+    def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
+        """Every recorded alert's id and times by crossing (of `project` only, when given)."""
+        ...
+
+    def listed(self, project: str | None = None, *, include_resolved: bool = False) -> list[AlertRecord]:
+        """Open alerts (and resolved ones with `include_resolved`), oldest (lowest id) first."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """`notifications`: the outbox rows a raise queues, one per channel."""
+
+    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
+        """Queue the alert on each channel: pending, or suppressed with `why`; kept if already there."""
+        ...
+
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]: ...
+
+
+@runtime_checkable
+class SystemAlertRepository(Protocol):
+    """`system_alerts` and their `system_notifications` (at most one open per kind and subject)."""
+
+    def raise_alert(
+        self,
+        *,
+        kind: str,
+        subject: str,
+        detail: str,
+        message: str,
+        channels: Sequence[str],
+        now: datetime,
+    ) -> int | None:
+        """The new alert's id (one pending notification queued per channel), or None when one is
+        open already (nothing is written)."""
+        ...
+
+    def resolve(self, *, kind: str, subject: str, reason: str, now: datetime) -> bool: ...
+
+    def open_subjects(self, kind: str) -> list[str]: ...
+
+    def listed(self, *, include_resolved: bool = False) -> list[SystemAlertRecord]: ...
+
+
+class TrackerRepository(Protocol):
+    """`trackers`: named bookmarks in the ledger (the sweeper's)."""
+
+    def position(self, name: str) -> int:
+        """The saved position (0 if none)."""
+        ...
+
+    def advance(self, name: str, position: int, now: datetime) -> None:
+        """Save `position` unless a later one is saved already."""
+        ...
+
+
+class EventReader(Protocol):
+    """The ledger, read-only, as the projections need it."""
+
+    def after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        """Each project's events after the given version, oldest first (absent: none)."""
+        ...
+
+    def stream(self, project: str) -> list[RecordedEvent]: ...
+
+    def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]: ...
+
+    def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:
+        """Up to `limit` events after global position `position`, in position order."""
+        ...
+
+    def projects(self) -> list[str]:
+        """Every project with a first event, sorted."""
+        ...
+
+    def every_project(self) -> list[str]:
+        """Every project with any event, sorted."""
+        ...
+
+    def heads(self, names: Sequence[str]) -> dict[str, int]:
+        """The latest version of each named project that has events."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class ProjectionUnit(Protocol):
+    """One transaction on the projections; rolled back unless `commit()` is called."""
+
+    @property
+    def heads(self) -> HeadRepository: ...
+
+    @property
+    def lines(self) -> LineRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def system_alerts(self) -> SystemAlertRepository: ...
+
+    @property
+    def tracker(self) -> TrackerRepository: ...
+
+    @property
+    def events(self) -> EventReader: ...
+
+    def commit(self) -> None: ...
+
+    def rebuild_project(self, project: str, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
+        """Replace the project's alerts and lines: alerts carrying an `id` keep it, the rest are
+        numbered after them in their order."""
+        ...
+
+    def rebuild_all(self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
+        """Replace every projection row (system alerts are not projections: they stay)."""
+        ...
+
+    def stored(self, table: str, projects: Sequence[str]) -> list[Row]:
+        """The rows of a projection table (`PROJECTION_TABLES`) of the named projects."""
+        ...
+
+    def projects_in(self, table: str) -> list[str]:
+        """The projects a projection table holds rows of."""
+        ...
+
+
+class ProjectionStore(Protocol):
+    """Opens units of work on the projections.
+
+    `write(exclusive=True)` keeps every other writer of the projections out (a full rebuild);
+    `write(durable=False)` may acknowledge the commit before it is on disk (derived rows only: the
+    next catch-up redoes from the ledger whatever a crash takes back)."""
+
+    @property
+    def shown_url(self) -> str:
+        """Where the store is, for messages (no password)."""
+        ...
+
+    def read(self) -> AbstractContextManager[ProjectionUnit]: ...
+
+    def write(
+        self, *, exclusive: bool = False, durable: bool = True
+    ) -> AbstractContextManager[ProjectionUnit]: ...
+
+    def opener(self) -> Callable[[], ProjectionStore] | None:
+        """A picklable way to open this store in another process (for a parallel fold), or None
+        when it cannot be shared (an in-memory store)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- the speed capability's place (not yet required of a store) ------------------------------------
+
+
+class SnapshotRepository(Protocol):
+    """Persisted snapshots of a project's folded state, every N events (to come)."""
+
+    def latest(self, project: str, *, at_most: int) -> tuple[int, bytes] | None:
+        """The newest snapshot at or below version `at_most`: (version, state as saved)."""
+        ...
+
+    def save(self, project: str, version: int, state: bytes) -> None: ...
+
+    def clear(self, projects: Sequence[str] | None = None) -> None: ...
+
+
+class SummaryRepository(Protocol):
+    """A maintained summary row per project, written with its head, read by the portfolio (to come)."""
+
+    def put(self, rows: Sequence[Row]) -> None: ...
+
+    def of(self, names: Sequence[str]) -> Iterator[Row]: ...

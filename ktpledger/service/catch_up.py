@@ -1,0 +1,176 @@
+"""Catching projections up with the ledger: the wake-up's work.
+
+The ledger is the outbox. A wake-up names a project and nothing else; a catch-up reads the events
+after the project's saved version and commits the new allowance lines, the alert changes and the
+new saved version in one unit of work. A redelivered, duplicated, late or lost wake-up therefore
+does no harm: the work is done at most once per event and the sweeper finds anything left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ktpledger.adapters.projection_store import ProjectionUnit, Row
+from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.errors import UnreadableEvent
+from ktpledger.domain.live import AlertStep, LiveProject, appends
+from ktpledger.service.projection_context import Projections, Warm
+from ktpledger.service.projection_fold import fold_quietly
+from ktpledger.service.projection_rows import alert_row, current_changes, line_row
+from ktpledger.service.quarantine import CAUGHT_UP, refold
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What one catch-up did; `failed` is the refusal naming the row when the project is (or was
+    already) quarantined."""
+
+    project: str
+    from_version: int
+    to_version: int
+    raised: list[int]
+    resolved: int
+    failed: str | None = None
+
+
+def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[CatchUp]:
+    """Catch several projects up in one unit of work (a handful of statements, whatever their
+    number): lock their saved versions, read the events after them, fold, write, commit.
+
+    A project with a recorded event that cannot be read or folded is quarantined (README,
+    "Quarantine") and the others carry on: its projection is rebuilt up to the last append that
+    folds whole, its head marked failed, and a `projection_failed` system alert raised; later
+    catch-ups skip it until `retry`. Store errors are not the project's: they roll the whole
+    catch-up back, as before, for a later wake-up or the sweeper to redo."""
+    names = sorted(set(projects))
+    if not names:
+        return []
+    now = datetime.now(UTC)
+    kept: list[Warm] = []
+    results: list[CatchUp] = []
+    with projections.store.write(durable=False) as unit:
+        heads = unit.heads.lock(names, now)
+        saved = {name: head.version for name, head in heads.items()}
+        active = [name for name in names if heads[name].failed is None]
+        warm: dict[str, Warm] = {}
+        for name in active:
+            entry = projections.warm.take(name)
+            if entry is not None and entry.live.version == saved[name]:
+                warm[name] = entry
+        fresh = unit.events.after({name: saved[name] if name in warm else 0 for name in active})
+        cold_open = unit.alerts.open_figures([n for n in active if n not in warm and saved[n]])
+        line_rows: list[Row] = []
+        head_moves: list[Row] = []
+        current: list[tuple[str, AlertKey, str]] = []
+        for name in names:
+            failed = heads[name].failed
+            if failed is not None:
+                results.append(CatchUp(name, saved[name], saved[name], [], 0, failed))
+                continue
+            stream = fresh.get(name, [])
+            entry = warm.get(name)
+            raised: list[int] = []
+            resolved = 0
+            try:
+                if entry is None:
+                    entry = Warm(LiveProject.new(name), {}, cold_open.get(name, {}))
+                    fold_quietly(entry.live, stream[: saved[name]])
+                    entry.live.seed(entry.open_alerts)
+                    stream = stream[saved[name] :]
+                live = entry.live
+                for group in appends(stream):
+                    steps = live.apply_append(group)
+                    new_ids, ended = record_steps(projections, unit, name, steps, entry.open_alerts, now)
+                    raised += new_ids
+                    resolved += ended
+            except UnreadableEvent:
+                folded = refold(projections, unit, name, now, reason=CAUGHT_UP)
+                error = folded.failed.get(name)
+                version = int(folded.heads[0]["version"]) if folded.heads else saved[name]
+                message = None if error is None else error.message
+                results.append(CatchUp(name, saved[name], version, raised, resolved, message))
+                continue
+            if stream:
+                written = dict(entry.lines)
+                for ordinal, line in enumerate(live.ordered_lines()):
+                    row = line_row(name, ordinal, line)
+                    if written.get(line.category.value) != tuple(row.values()):
+                        line_rows.append(row)
+                        written[line.category.value] = tuple(row.values())
+                entry.lines = written
+                current += current_changes(name, live, entry.open_alerts)
+                head = stream[-1]
+                head_moves.append(
+                    {
+                        "project": name,
+                        "version": head.version,
+                        "position": head.position,
+                        "clock": live.latest,
+                        "updated_at": now,
+                    }
+                )
+            kept.append(entry)
+            results.append(CatchUp(name, saved[name], live.version, raised, resolved))
+        if head_moves:
+            committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
+            for move in head_moves:
+                move["updated_at"] = committing
+            unit.lines.upsert(line_rows)
+            unit.alerts.set_current(current)
+            unit.heads.advance(head_moves)
+        if head_moves or len(kept) < len(active):
+            unit.commit()
+    # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
+    for entry in kept:
+        projections.warm.keep(entry)
+    return results
+
+
+def record_steps(
+    projections: Projections,
+    unit: ProjectionUnit,
+    project: str,
+    steps: Sequence[AlertStep],
+    open_alerts: dict[AlertKey, str],
+    now: datetime,
+) -> tuple[list[int], int]:
+    """Record one append's alert steps; `open_alerts` is kept up to date with them."""
+    ended = 0
+    new_ids: list[int] = []
+    for step in steps:
+        key = step.key
+        if not step.raised:
+            ended += unit.alerts.resolve(project, key, version=step.version, reason=step.reason, now=now)
+            open_alerts.pop(key, None)
+            continue
+        assert step.detail is not None
+        row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet)
+        alert_id = unit.alerts.add(row)
+        if alert_id is None:
+            continue  # this crossing was raised already
+        open_alerts[key] = row["current"] or ""  # "" for a line kind: nothing is written for it
+        new_ids.append(alert_id)
+        why = (
+            "raised and resolved within one append"
+            if step.quiet
+            else recently_resolved(projections, unit, project, key, alert_id, now)
+        )
+        unit.outbox.queue(alert_id, projections.channels, why=why, now=now)
+    return new_ids, ended
+
+
+def recently_resolved(
+    projections: Projections, unit: ProjectionUnit, project: str, key: AlertKey, alert_id: int, now: datetime
+) -> str | None:
+    """Why a new raise of `key` is not notified (the same alert resolved less than
+    `renotify_after` ago), or None."""
+    if projections.renotify_after <= timedelta(0):
+        return None
+    since = now - projections.renotify_after
+    earlier = unit.alerts.last_resolved(project, key, other_than=alert_id, since=since)
+    if earlier is None:
+        return None
+    hours = projections.renotify_after.total_seconds() / 3600
+    return f"raised again within {hours:g} h of alert {earlier} resolving: notified once"

@@ -1,0 +1,93 @@
+"""Reading the projections: allowance reports, alerts, and each project's projection state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from ktpledger.adapters.projection_store import ProjectionStore, Row
+from ktpledger.domain.allowances import allowances as allowance_lines
+from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.recorded import located
+from ktpledger.domain.timeline import state_as_of
+from ktpledger.service.ledger import fold
+from ktpledger.service.projection_rows import FAILED, OK, line_from_row
+from ktpledger.service.projection_views import AllowanceReport, alert_json
+
+
+def allowances(store: ProjectionStore, project: str, *, as_of: date | None = None) -> AllowanceReport:
+    """Current figures from the projection; past figures (`as_of`) from the ledger's events
+    dated on or before that day."""
+    with store.read() as unit:
+        stream = unit.events.stream(project)
+        if not stream:
+            raise unknown_project(project, unit.events.projects(), store.shown_url)
+        if as_of is not None:
+            with located(stream):
+                state = state_as_of(project, ((i.event(), i.version, i.hash) for i in stream), as_of)
+            if not state.exists:
+                raise RuleViolation(
+                    "R-31", f"project {project} had no grant offer on {as_of.isoformat()}", field="as_of"
+                )
+            return AllowanceReport(
+                project, as_of, state.end, state.grant_rate, allowance_lines(state), state.version
+            )
+        state = fold(project, stream)  # an unreadable row is refused here, naming it
+        heads = unit.heads.of([project])
+        rows = unit.lines.of(project)
+    lines = [line_from_row(row) for row in rows]
+    version = int(heads[0]["version"]) if heads else 0
+    return AllowanceReport(project, None, state.end, state.grant_rate, lines, version)
+
+
+def alerts(
+    store: ProjectionStore, project: str | None = None, *, include_resolved: bool = False
+) -> list[dict[str, Any]]:
+    """Open alerts (and resolved ones with `include_resolved`), oldest first."""
+    with store.read() as unit:
+        return [alert_json(row) for row in unit.alerts.listed(project, include_resolved=include_resolved)]
+
+
+def states(store: ProjectionStore, projects: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each project's projection as readers show it: `status` (`ok`, or `failed` while it is
+    quarantined), the `version` it has folded to, and for a failed one the `error` naming the
+    row and `failed_version`/`failed_position`. A project not caught up yet is `ok` at 0."""
+    names = sorted(set(projects))
+    found: dict[str, dict[str, Any]] = {name: {"status": OK, "version": 0} for name in names}
+    if not names:
+        return found
+    with store.read() as unit:
+        for row in unit.heads.of(names):
+            shown: dict[str, Any] = {"status": row["status"], "version": int(row["version"])}
+            if row["status"] == FAILED:
+                shown.update(
+                    error=row["error"],
+                    failed_version=row["failed_version"],
+                    failed_position=_int_or_none(row["failed_position"]),
+                )
+            found[row["project"]] = shown
+    return found
+
+
+def quarantined(store: ProjectionStore) -> list[dict[str, Any]]:
+    """The quarantined projects, with the row that stopped each and the refusal naming it."""
+    with store.read() as unit:
+        return [quarantine_json(row) for row in unit.heads.failed()]
+
+
+def quarantine_json(row: Row) -> dict[str, Any]:
+    return {
+        "project": row["project"],
+        "status": FAILED,
+        "version": int(row["version"]),
+        "position": int(row["position"]),
+        "failed_version": row["failed_version"],
+        "failed_position": _int_or_none(row["failed_position"]),
+        "error": row["error"],
+        "since": row["updated_at"].isoformat(),
+    }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

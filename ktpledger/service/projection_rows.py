@@ -1,0 +1,96 @@
+"""The projection's rows as the fold gives them and the store keeps them (`adapters/projection_store`):
+allowance lines in integer pence, alerts with their figures as canonical JSON text, heads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ktpledger.adapters.projection_store import Row
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey
+from ktpledger.domain.allowances import Allowance, Exclusions
+from ktpledger.domain.live import LiveProject
+from ktpledger.domain.money import from_pence, to_pence
+from ktpledger.domain.rules import Category, LimitKind
+
+OK = "ok"
+FAILED = "failed"  # quarantined: a recorded event of the project cannot be read or folded
+
+
+def line_row(project: str, ordinal: int, line: Allowance) -> Row:
+    return {
+        "project": project,
+        "category": line.category.value,
+        "ordinal": ordinal,
+        "budget_pence": to_pence(line.budget),
+        "limit_pence": None if line.limit is None else to_pence(line.limit),
+        "limit_kind": line.limit_kind.value,
+        "spent_pence": to_pence(line.spent),
+        "eligible_pence": to_pence(line.eligible),
+    }
+
+
+def line_from_row(row: Any) -> Allowance:
+    """An allowance line from a stored row (a mapping of the columns, or an object with them)."""
+    get = row.__getitem__ if isinstance(row, dict) else row.__getattribute__
+    budget = from_pence(get("budget_pence"))
+    spent = from_pence(get("spent_pence"))
+    eligible = from_pence(get("eligible_pence"))
+    assert budget is not None and spent is not None and eligible is not None
+    kind = LimitKind(get("limit_kind"))
+    limit = from_pence(get("limit_pence"))
+    return Allowance(
+        category=Category(get("category")),
+        budget=budget,
+        limit=limit,
+        limit_kind=kind,
+        spent=spent,
+        eligible=eligible,
+        maximum=limit if kind is LimitKind.MAXIMUM else None,
+        exclusions=Exclusions(),
+    )
+
+
+def alert_row(
+    project: str, key: AlertKey, detail: dict[str, Any], version: int, now: datetime, *, quiet: bool = False
+) -> Row:
+    """A newly raised alert as a row of the `alerts` table: the figures at the raise are its
+    `detail` for good, and its `current` figures until they change."""
+    figures = json.dumps(detail, sort_keys=True)
+    return {
+        "project": project,
+        "category": key.category,
+        "kind": str(key.kind),
+        "subject": key.subject,
+        "detail": figures,
+        # A line kind's figures now are the allowance line's: readers work them out (LINE_KINDS).
+        "current": None if key.kind in LINE_KINDS else figures,
+        "status": "open",
+        "raised_at_version": version,
+        "resolved_at_version": None,
+        "raised_at": now,
+        "resolved_at": None,
+        "resolved_reason": None,
+        "quiet": quiet,
+    }
+
+
+def current_changes(
+    project: str, live: LiveProject, open_alerts: dict[AlertKey, str]
+) -> list[tuple[str, AlertKey, str]]:
+    """The open alerts whose figures have moved since they were written, as (project, key, figures);
+    `open_alerts` takes the new figures."""
+    holding = live.conditions()
+    changes = []
+    for key, written in open_alerts.items():
+        if key.kind in LINE_KINDS:
+            continue  # figured from the allowance line by readers: nothing to write per event
+        detail = holding.get(key)
+        if detail is None:
+            continue  # cannot happen: every open alert's condition holds, or a step resolved it
+        figures = json.dumps(detail, sort_keys=True)
+        if figures != written:
+            open_alerts[key] = figures
+            changes.append((project, key, figures))
+    return changes

@@ -1,0 +1,88 @@
+"""How projections are shown: the JSON of allowance reports, lines and alerts (CONTRACT.md), and
+alerts made comparable between a replay and the live run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.money import format_money
+
+
+@dataclass(frozen=True)
+class AllowanceReport:
+    """`ktpledger allowances`: a project's lines as of a date (None: as of the ledger's head)."""
+
+    project: str
+    as_of: date | None
+    end: date
+    grant_rate: Decimal
+    lines: list[Allowance]
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "end": self.end.isoformat(),
+            "grant_rate": f"{self.grant_rate:.2f}",
+            "version": self.version,
+            "lines": [allowance_json(line) for line in self.lines],
+        }
+
+
+def allowance_json(line: Allowance) -> dict[str, Any]:
+    return {
+        "category": line.category.value,
+        "budget": format_money(line.budget),
+        "limit": None if line.limit is None else format_money(line.limit),
+        "limit_kind": line.limit_kind.value,
+        "spent": format_money(line.spent),
+        "remaining": format_money(line.remaining),
+        "eligible": format_money(line.eligible),
+        "ineligible": format_money(line.ineligible),
+    }
+
+
+def alert_json(row: Any) -> dict[str, Any]:
+    """An alert as CONTRACT.md shows it, with what ktpledger adds: `current` (the figures now, while
+    it is open; `detail` stays the figures at the raise), `resolved_reason` and `notified`. `row` is
+    anything with the `alerts` columns as attributes (a store's `AlertRecord`, a database row)."""
+    return {
+        "id": int(row.id),
+        "project": row.project,
+        "category": row.category,
+        "kind": row.kind,
+        "detail": json.loads(row.detail),
+        "current": None if row.current is None else json.loads(row.current),
+        "status": row.status,
+        "raised_at_version": row.raised_at_version,
+        "resolved_at_version": row.resolved_at_version,
+        "resolved_reason": row.resolved_reason,
+        "notified": not row.quiet,
+    }
+
+
+def comparable(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Alerts without ids, for comparing a replay with the incremental result."""
+    return sorted(
+        (
+            r["project"],
+            r["category"],
+            r["kind"],
+            json.dumps(r["detail"], sort_keys=True),
+            json.dumps(r.get("current"), sort_keys=True),
+            r["status"],
+            r["raised_at_version"],
+            r["resolved_at_version"] or 0,
+            r.get("resolved_reason") or "",
+            r.get("notified", True),
+        )
+        for r in rows
+        if r.get("source") != "clock"  # judged by a reader on a day, not a projection row
+    )

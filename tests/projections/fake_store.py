@@ -1,0 +1,446 @@
+"""An in-memory projection store: the port (`ktpledger.adapters.projection_store`) over dicts.
+
+It keeps what the database's constraints keep: one alert per crossing and one open alert per
+(project, category, kind, subject), one open system alert per (kind, subject), one outbox row per
+(alert, channel); ids that are never reused. A unit works on a copy of the projections, which
+`commit` makes the store's; the ledger (`events`) is the test's, appended to with `append`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ktpledger.adapters.projection_store import (
+    AlertRecord,
+    Crossing,
+    HeadState,
+    Identity,
+    ProjectionStore,
+    Row,
+    SystemAlertRecord,
+)
+from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.chain import format_instant, link_digest
+from ktpledger.domain.events import parse_event
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.service.ledger import new_row
+
+OPEN, FAILED = "open", "failed"
+_HEAD_DEFAULTS = {"status": "ok", "error": None, "failed_version": None, "failed_position": None}
+
+
+@dataclass
+class _Tables:
+    heads: dict[str, Row] = field(default_factory=dict)
+    lines: dict[tuple[str, str], Row] = field(default_factory=dict)
+    alerts: dict[int, Row] = field(default_factory=dict)
+    notifications: dict[tuple[int, str], Row] = field(default_factory=dict)
+    system_alerts: dict[int, Row] = field(default_factory=dict)
+    system_notifications: dict[tuple[int, str], Row] = field(default_factory=dict)
+    trackers: dict[str, Row] = field(default_factory=dict)
+    last_id: dict[str, int] = field(default_factory=lambda: {"alerts": 0, "system_alerts": 0})
+
+    def next_id(self, table: str, wanted: int | None = None) -> int:
+        chosen = wanted if wanted is not None else self.last_id[table] + 1
+        self.last_id[table] = max(self.last_id[table], chosen)
+        return chosen
+
+
+def _key(row: Row) -> AlertKey:
+    return AlertKey(row["category"], row["kind"], row["subject"])
+
+
+class _Heads:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def lock(self, names: Sequence[str], now: datetime) -> dict[str, HeadState]:
+        heads = self._unit.tables.heads
+        for name in names:
+            heads.setdefault(
+                name,
+                {
+                    "project": name,
+                    "version": 0,
+                    "position": 0,
+                    "clock": None,
+                    "updated_at": now,
+                    **_HEAD_DEFAULTS,
+                },
+            )
+        return {
+            name: HeadState(
+                heads[name]["version"],
+                (heads[name]["error"] or "") if heads[name]["status"] == FAILED else None,
+            )
+            for name in names
+        }
+
+    def advance(self, moves: Sequence[Row]) -> None:
+        for move in moves:
+            self._unit.tables.heads.setdefault(move["project"], dict(_HEAD_DEFAULTS)).update(move)
+
+    def put(self, rows: Sequence[Row]) -> None:
+        self.advance(rows)
+
+    def of(self, names: Sequence[str]) -> list[Row]:
+        return [dict(self._unit.tables.heads[n]) for n in names if n in self._unit.tables.heads]
+
+    def failed(self) -> list[Row]:
+        heads = self._unit.tables.heads
+        return [dict(heads[name]) for name in sorted(heads) if heads[name]["status"] == FAILED]
+
+    def lagging(self, limit: int) -> list[str]:
+        heads = self._unit.tables.heads
+        latest = self._unit.events.heads(self._unit.events.every_project())
+        behind = [
+            name
+            for name, version in sorted(latest.items())
+            if heads.get(name, {}).get("version", 0) < version and heads.get(name, {}).get("status") != FAILED
+        ]
+        return behind[:limit]
+
+    def behind(self) -> int:
+        heads = self._unit.tables.heads
+        failed = {name for name, row in heads.items() if row["status"] == FAILED}
+        ledger = sum(1 for item in self._unit.store.events if item.project not in failed)
+        return ledger - sum(int(row["version"]) for row in heads.values() if row["status"] != FAILED)
+
+
+class _Lines:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._unit.tables.lines.setdefault((row["project"], row["category"]), {}).update(row)
+
+    def of(self, project: str) -> list[Row]:
+        return sorted(self.of_projects([project]), key=lambda row: row["ordinal"])
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]:
+        return [dict(row) for (project, _), row in self._unit.tables.lines.items() if project in names]
+
+
+class _Alerts:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def _rows(self) -> dict[int, Row]:
+        return self._unit.tables.alerts
+
+    def _open(self, project: str, key: AlertKey) -> Row | None:
+        for row in self._rows().values():
+            if row["project"] == project and _key(row) == key and row["status"] == OPEN:
+                return row
+        return None
+
+    def open_figures(self, names: Sequence[str]) -> dict[str, dict[AlertKey, str]]:
+        found: dict[str, dict[AlertKey, str]] = {}
+        for row in self._rows().values():
+            if row["project"] in names and row["status"] == OPEN:
+                found.setdefault(row["project"], {})[_key(row)] = row["current"] or ""
+        return found
+
+    def add(self, row: Row) -> int | None:
+        crossing = (row["project"], row["category"], row["kind"], row["subject"], row["raised_at_version"])
+        if crossing in self.identities(row["project"]):
+            return None  # uq_alerts_crossing
+        if row["status"] == OPEN and self._open(row["project"], _key(row)) is not None:
+            return None  # ix_alerts_open
+        alert_id = self._unit.tables.next_id("alerts", row.get("id"))
+        self._rows()[alert_id] = {**row, "id": alert_id}
+        return alert_id
+
+    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
+        row = self._open(project, key)
+        if row is None:
+            return 0
+        row.update(
+            status="resolved",
+            resolved_at_version=version,
+            resolved_at=now,
+            resolved_reason=reason,
+            current=None,
+        )
+        return 1
+
+    def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:
+        for project, key, figures in changes:
+            row = self._open(project, key)
+            if row is not None:
+                row["current"] = figures
+
+    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
+        found = [
+            alert_id
+            for alert_id, row in self._rows().items()
+            if row["project"] == project
+            and _key(row) == key
+            and alert_id != other_than
+            and row["status"] == "resolved"
+            and row["resolved_at"] >= since
+        ]
+        return max(found, default=None)
+
+    def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
+        return {
+            (r["project"], r["category"], r["kind"], r["subject"], r["raised_at_version"]): Identity(
+                r["id"], r["raised_at"], r["resolved_at_version"], r["resolved_at"]
+            )
+            for r in self._rows().values()
+            if project is None or r["project"] == project
+        }
+
+    def listed(self, project: str | None = None, *, include_resolved: bool = False) -> list[AlertRecord]:
+        return [
+            AlertRecord(**row)
+            for _, row in sorted(self._rows().items())
+            if (project is None or row["project"] == project) and (include_resolved or row["status"] == OPEN)
+        ]
+
+
+class _Outbox:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
+        for channel in channels:
+            self._unit.tables.notifications.setdefault(
+                (alert_id, channel),
+                {
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "status": "pending" if why is None else "suppressed",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": why,
+                    "delivered_at": None,
+                },
+            )
+
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        for (alert_id, _), row in self._unit.tables.notifications.items():
+            if alert_id in alert_ids:
+                found.setdefault(alert_id, set()).add(row["status"])
+        return found
+
+
+class _SystemAlerts:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def _open(self, kind: str, subject: str) -> Row | None:
+        rows = self._unit.tables.system_alerts.values()
+        return next(
+            (r for r in rows if (r["kind"], r["subject"], r["status"]) == (kind, subject, OPEN)), None
+        )
+
+    def raise_alert(
+        self, *, kind: str, subject: str, detail: str, message: str, channels: Sequence[str], now: datetime
+    ) -> int | None:
+        if self._open(kind, subject) is not None:
+            return None
+        alert_id = self._unit.tables.next_id("system_alerts")
+        self._unit.tables.system_alerts[alert_id] = {
+            "id": alert_id,
+            "kind": kind,
+            "subject": subject,
+            "detail": detail,
+            "message": message,
+            "status": OPEN,
+            "raised_at": now,
+            "resolved_at": None,
+            "resolved_reason": None,
+        }
+        for channel in channels:
+            self._unit.tables.system_notifications.setdefault(
+                (alert_id, channel), {"system_alert_id": alert_id, "channel": channel, "status": "pending"}
+            )
+        return alert_id
+
+    def resolve(self, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
+        row = self._open(kind, subject)
+        if row is not None:
+            row.update(status="resolved", resolved_at=now, resolved_reason=reason)
+        return row is not None
+
+    def open_subjects(self, kind: str) -> list[str]:
+        rows = self._unit.tables.system_alerts.values()
+        return [r["subject"] for r in rows if r["kind"] == kind and r["status"] == OPEN]
+
+    def listed(self, *, include_resolved: bool = False) -> list[SystemAlertRecord]:
+        rows = sorted(self._unit.tables.system_alerts.items())
+        return [SystemAlertRecord(**row) for _, row in rows if include_resolved or row["status"] == OPEN]
+
+
+class _Tracker:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def position(self, name: str) -> int:
+        row = self._unit.tables.trackers.get(name)
+        return 0 if row is None else int(row["position"])
+
+    def advance(self, name: str, position: int, now: datetime) -> None:
+        row = self._unit.tables.trackers.setdefault(name, {"name": name, "position": 0, "updated_at": now})
+        if row["position"] < position:
+            row.update(position=position, updated_at=now)
+
+
+class _Events:
+    def __init__(self, store: FakeProjectionStore) -> None:
+        self._store = store
+
+    def after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        return {name: [e for e in self.stream(name) if e.version > after] for name, after in versions.items()}
+
+    def stream(self, project: str) -> list[RecordedEvent]:
+        return sorted((e for e in self._store.events if e.project == project), key=lambda e: e.version)
+
+    def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        return {name: stream for name in names if (stream := self.stream(name))}
+
+    def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:
+        return sorted((e for e in self._store.events if e.position > position), key=lambda e: e.position)[
+            :limit
+        ]
+
+    def projects(self) -> list[str]:
+        return sorted({e.project for e in self._store.events if e.version == 1})
+
+    def every_project(self) -> list[str]:
+        return sorted({e.project for e in self._store.events})
+
+    def heads(self, names: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for e in self._store.events:
+            if e.project in names:
+                found[e.project] = max(found.get(e.project, 0), e.version)
+        return found
+
+    def count(self) -> int:
+        return len(self._store.events)
+
+
+class FakeUnit:
+    def __init__(self, store: FakeProjectionStore) -> None:
+        self.store = store
+        self.tables = copy.deepcopy(store.tables)
+        self.heads = _Heads(self)
+        self.lines = _Lines(self)
+        self.alerts = _Alerts(self)
+        self.outbox = _Outbox(self)
+        self.system_alerts = _SystemAlerts(self)
+        self.tracker = _Tracker(self)
+        self.events = _Events(store)
+
+    def commit(self) -> None:
+        self.store.tables = self.tables
+        self.tables = copy.deepcopy(self.tables)
+        self.store.commits += 1
+
+    def rebuild_project(self, project: str, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
+        tables = self.tables
+        tables.lines = {key: row for key, row in tables.lines.items() if key[0] != project}
+        tables.alerts = {key: row for key, row in tables.alerts.items() if row["project"] != project}
+        self._insert(alerts, lines)
+
+    def rebuild_all(self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
+        self.tables.lines, self.tables.alerts, self.tables.heads = {}, {}, {}
+        self._insert(alerts, lines)
+        self.heads.put(heads)
+
+    def _insert(self, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
+        for row in [r for r in alerts if "id" in r] + [r for r in alerts if "id" not in r]:
+            alert_id = self.tables.next_id("alerts", row.get("id"))
+            self.tables.alerts[alert_id] = {**row, "id": alert_id}
+        self.lines.upsert(lines)
+
+    def stored(self, table: str, projects: Sequence[str]) -> list[Row]:
+        rows = {"projection_heads": self.tables.heads.values(), "allowance_lines": self.tables.lines.values()}
+        chosen = rows.get(table, self.tables.alerts.values())
+        return [dict(row) for row in chosen if row["project"] in projects]
+
+    def projects_in(self, table: str) -> list[str]:
+        return sorted({row["project"] for row in self.stored(table, self.events.every_project())})
+
+
+class FakeProjectionStore:
+    """The projections in memory, and a ledger of `RecordedEvent`s the test appends to."""
+
+    shown_url = "memory://projections"
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.events: list[RecordedEvent] = []
+        self.commits = 0
+        self._clock = datetime(2024, 12, 1, tzinfo=UTC)
+
+    @contextmanager
+    def read(self) -> Iterator[FakeUnit]:
+        yield FakeUnit(self)  # its changes are never the store's
+
+    @contextmanager
+    def write(self, *, exclusive: bool = False, durable: bool = True) -> Iterator[FakeUnit]:
+        yield FakeUnit(self)  # one writer at a time: the tests run single-threaded
+
+    def opener(self) -> Callable[[], ProjectionStore] | None:
+        return None  # memory is not shared with another process: replay folds here
+
+    def close(self) -> None:
+        return None
+
+    # --- the test's ledger ------------------------------------------------------------------------
+
+    def append(self, submissions: Sequence[dict[str, Any]]) -> list[RecordedEvent]:
+        """Record submissions (valid ones: nothing is checked) as one append, chained and hashed as
+        the ledger does (`service.ledger.new_row`)."""
+        now = self._tick()
+        recorded = []
+        for submission in submissions:
+            event = parse_event(submission)
+            version, prev = self._head(event.project)
+            state = ProjectState(project=event.project, version=version, head_hash=prev)
+            recorded.append(self._record(new_row(event, state, now, format_instant(now))))
+        return recorded
+
+    def append_raw(self, project: str, event_type: str, data: str, *, key: str, on: str) -> RecordedEvent:
+        """Record a row as it is given (the ledger could not read it back), an append of its own."""
+        now = self._tick()
+        version, prev = self._head(project)
+        digest = link_digest(project, version + 1, event_type, 1, key, on, format_instant(now), data, prev)
+        return self._record(
+            {
+                "project": project,
+                "version": version + 1,
+                "type": event_type,
+                "schema_version": 1,
+                "key": key,
+                "date": date.fromisoformat(on),
+                "data": data,
+                "recorded_at": now,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+
+    def _tick(self) -> datetime:
+        self._clock += timedelta(seconds=1)
+        return self._clock
+
+    def _head(self, project: str) -> tuple[int, str]:
+        stream = [e for e in self.events if e.project == project]
+        return (stream[-1].version, stream[-1].hash) if stream else (0, "")
+
+    def _record(self, row: dict[str, Any]) -> RecordedEvent:
+        item = RecordedEvent(position=len(self.events) + 1, **row)
+        self.events.append(item)
+        return item

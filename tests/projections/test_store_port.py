@@ -1,0 +1,309 @@
+"""The projection services against the store port: the in-memory fake, SQLite and PostgreSQL give
+the same catch-up, quarantine and retry, alert lifecycle and sweeper, figure for figure.
+
+The project is tests.ledger.factory's offer (fec SME, 24 months from 2024-10-01): travel_subsistence
+2,500.00 and consumables 4,000.00 among its budget lines; one computer within consumables (R-15).
+Every figure below is worked out by hand from RULES.md; positions and ids start at 1 on each backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.adapters.projection_store import ProjectionStore, ProjectionStoreError
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.service.projections import CatchUp, Projector, comparable
+from ktpledger.service.schema import upgrade
+from ktpledger.service.system_alerts import read_system_alerts
+from ktpledger.service.wakeup import Asleep
+from ktpledger.settings import Settings
+from tests.ledger.factory import PROJECT, claim, offer, reversal
+from tests.projections import poison
+from tests.projections.fake_store import FakeProjectionStore
+
+TS, CO = "travel_subsistence", "consumables"
+Q, H = "KTP-POISON", "KTP-H1"
+
+
+class World:
+    """A ledger to record into and a Projector over one store (nothing catches up on its own)."""
+
+    store: ProjectionStore
+    projector: Projector
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def record_unreadable(self, project: str, *, key: str, on: str) -> None:
+        """Append a claim row whose data is not JSON, as its own append."""
+        raise NotImplementedError
+
+    def system_alerts(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class FakeWorld(World):
+    def __init__(self) -> None:
+        self.fake = FakeProjectionStore()
+        self.store = self.fake
+        self.projector = Projector(None, store=self.fake)
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        self.fake.append(items)
+
+    def record_unreadable(self, project: str, *, key: str, on: str) -> None:
+        self.fake.append_raw(
+            project, "SpendClaimed", '{"category": "travel_subsistence", "amount": ', key=key, on=on
+        )
+
+    def system_alerts(self) -> list[dict[str, Any]]:
+        from ktpledger.service.system_alerts import system_alert_json
+
+        with self.store.read() as unit:
+            return [system_alert_json(row) for row in unit.system_alerts.listed(include_resolved=True)]
+
+
+class DatabaseWorld(World):
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.store = projection_store(app.database)
+        self.projector = Projector(app.database, store=self.store)
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        results = self.app.ledger.append(items)
+        assert [r.status for r in results] == ["recorded"] * len(items), [r.to_json() for r in results]
+
+    def record_unreadable(self, project: str, *, key: str, on: str) -> None:
+        poison.write_raw(
+            self.app, project, "SpendClaimed", '{"category": "travel_subsistence", "amount": ', key=key, on=on
+        )
+
+    def system_alerts(self) -> list[dict[str, Any]]:
+        return read_system_alerts(self.app.database, include_resolved=True)
+
+
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    if request.param == "fake":
+        yield FakeWorld()
+        return
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = str(request.getfixturevalue("sqlite_url"))
+    app = bootstrap(Settings(database_url=url), wakeup=Asleep())
+    upgrade(app.database)
+    yield DatabaseWorld(app)
+    app.close()
+
+
+def lines_of(world: World, project: str) -> dict[str, tuple[str, str, str]]:
+    """(spent, eligible, remaining) of each line, as `ktpledger allowances` shows them."""
+    report = world.projector.allowances(project).to_json()
+    return {
+        line["category"]: (line["spent"], line["eligible"], line["remaining"]) for line in report["lines"]
+    }
+
+
+def alerts_of(world: World) -> list[tuple[Any, ...]]:
+    return [
+        (a["id"], a["category"], a["kind"], a["detail"], a["current"], a["status"], a["raised_at_version"],
+         a["resolved_at_version"], a["resolved_reason"])
+        for a in world.projector.alerts(include_resolved=True)
+    ]  # fmt: skip
+
+
+def outbox(world: World, ids: list[int]) -> dict[int, set[str]]:
+    with world.store.read() as unit:
+        return unit.outbox.statuses(ids)
+
+
+def threshold(spent: str) -> dict[str, str]:
+    return {"threshold": "0.80", "spent": spent, "budget": "2500.00"}
+
+
+def computers(count: int, ineligible: str) -> dict[str, Any]:
+    return {"sub_limit": "computer", "rule": "R-15", "computers": count, "cap": 1, "ineligible": ineligible}
+
+
+# --- catch-up and the alert lifecycle ---------------------------------------------------------------
+
+
+def test_catch_up_folds_new_events_once_and_keeps_alerts_current(world: World) -> None:
+    world.record([offer()])  # v1
+    world.record([claim("t1", "1500.00", category=TS, date="2024-10-15")])  # v2: travel 1,500 = 60%
+    world.record([claim("t2", "600.00", category=TS, date="2024-11-15")])  # v3: 2,100 = 84% >= 80%
+    world.record(  # v4, v5 in one append: a second computer, over the cap of one: 800.00 ineligible
+        [
+            claim("c1", "900.00", date="2024-11-20", tags=["computer"]),
+            claim("c2", "800.00", date="2024-11-20", tags=["computer"]),
+        ]
+    )
+
+    assert world.projector.catch_up(PROJECT) == CatchUp(PROJECT, 0, 5, [1, 2], 0)
+    # travel: 2,100.00 spent of 2,500.00, 400.00 left; consumables: 1,700.00 spent, the second
+    # computer's 800.00 ineligible, so 900.00 eligible; 4,000.00 - 1,700.00 = 2,300.00 left.
+    lines = lines_of(world, PROJECT)
+    assert lines[TS] == ("2100.00", "2100.00", "400.00")
+    assert lines[CO] == ("1700.00", "900.00", "2300.00")
+    assert alerts_of(world) == [
+        (1, TS, "threshold", threshold("2100.00"), None, "open", 3, None, None),  # a line kind: no `current`
+        (2, CO, "sub_limit", computers(2, "800.00"), computers(2, "800.00"), "open", 5, None, None),
+    ]
+    assert outbox(world, [1, 2]) == {1: {"pending"}, 2: {"pending"}}  # one per channel ("log")
+    assert world.projector.states([PROJECT]) == {PROJECT: {"status": "ok", "version": 5}}
+
+    # Safe to repeat: nothing new, nothing written.
+    assert world.projector.catch_up(PROJECT) == CatchUp(PROJECT, 5, 5, [], 0)
+
+    world.record([claim("c3", "300.00", date="2024-11-22", tags=["computer"])])  # v6: a third computer
+    assert world.projector.catch_up(PROJECT) == CatchUp(PROJECT, 5, 6, [], 0)
+    # The alert's figures at the raise stay; its figures now: 3 computers, 800 + 300 = 1,100.00.
+    assert alerts_of(world)[1][3:5] == (computers(2, "800.00"), computers(3, "1100.00"))
+    assert lines_of(world, PROJECT)[CO] == ("2000.00", "900.00", "2000.00")
+
+    world.record([reversal("r1", "t2", date="2024-11-28")])  # v7: travel back to 1,500 = 60%
+    world.record([claim("t3", "700.00", category=TS, date="2024-11-29")])  # v8: 2,200 = 88% again
+    assert world.projector.catch_up(PROJECT) == CatchUp(PROJECT, 6, 8, [3], 1)
+    assert [a[0:3] + a[5:] for a in alerts_of(world) if a[2] == "threshold"] == [
+        (1, TS, "threshold", "resolved", 3, 7, "reversal"),
+        (3, TS, "threshold", "open", 8, None, None),
+    ]
+    assert alerts_of(world)[2][3] == threshold("2200.00")
+    # Raised again within 24 h of alert 1 resolving: recorded, its notification suppressed.
+    assert outbox(world, [3]) == {3: {"suppressed"}}
+    assert lines_of(world, PROJECT)[TS] == ("2200.00", "2200.00", "300.00")
+
+    live, shown = alerts_of(world), world.projector.alerts(include_resolved=True)
+    assert world.projector.replay() == (8, 1)  # 8 events read, 1 project
+    assert alerts_of(world) == live  # ids, figures and resolutions kept
+    assert comparable(world.projector.alerts(include_resolved=True)) == comparable(shown)
+
+
+def test_a_unit_of_work_keeps_nothing_it_does_not_commit(world: World) -> None:
+    now = datetime.now(UTC)
+    with world.store.write() as unit:
+        unit.tracker.advance("sweeper", 7, now)
+    with world.store.read() as unit:
+        assert unit.tracker.position("sweeper") == 0
+    with world.store.write() as unit:
+        unit.tracker.advance("sweeper", 7, now)
+        unit.commit()
+    with world.store.write() as unit:
+        unit.tracker.advance("sweeper", 3, now)  # never moved back
+        unit.commit()
+    with world.store.read() as unit:
+        assert unit.tracker.position("sweeper") == 7
+
+
+# --- quarantine and retry ---------------------------------------------------------------------------
+
+
+def test_a_project_that_cannot_fold_is_quarantined_and_the_others_carry_on(world: World) -> None:
+    world.record([offer(H)])  # position 1
+    world.record([claim("c1", "100.00", project=H)])  # 2
+    world.record([offer(Q)])  # 3: v1
+    world.record([claim("t1", "2100.00", category=TS, project=Q, date="2024-11-15")])  # 4: v2, 84%
+    world.record_unreadable(Q, key="poison", on="2024-11-20")  # 5: v3, its data is not JSON
+
+    first = world.projector.catch_up_many([Q, H])
+    assert first[0] == CatchUp(H, 0, 2, [], 0)
+    # Q: folded up to v2 (its threshold raised, alert 1), then quarantined at v3.
+    assert first[1].project == Q and (first[1].from_version, first[1].to_version) == (0, 2)
+    assert first[1].raised == [1] and first[1].failed is not None
+    assert first[1].failed.startswith(
+        f"recorded event 3 of project {Q} (position 5, SpendClaimed) cannot be read: its data is not JSON"
+    )
+    [held] = world.projector.quarantined()
+    assert (held["project"], held["version"], held["position"]) == (Q, 2, 4)
+    assert (held["failed_version"], held["failed_position"], held["error"]) == (3, 5, first[1].failed)
+    assert lines_of(world, H)[CO] == ("100.00", "100.00", "3900.00")
+    assert [(a["id"], a["project"], a["kind"], a["status"]) for a in world.projector.alerts()] == [
+        (1, Q, "threshold", "open")  # kept, with its id, through the rebuild to v2
+    ]
+    [raised] = world.system_alerts()
+    assert (raised["kind"], raised["subject"], raised["status"]) == ("projection_failed", Q, "open")
+    assert raised["message"] == f"The projection of {Q} is quarantined: {first[1].failed}"
+
+    # Skipped until a retry; not behind, not lagging: 5 events, 3 of them Q's, H's 2 folded.
+    assert world.projector.catch_up(Q) == CatchUp(Q, 2, 2, [], 0, first[1].failed)
+    assert world.projector.lagging() == []
+    assert world.projector.behind() == 0
+
+    [again] = world.projector.retry([Q])
+    assert (again.project, again.was_failed, again.version) == (Q, True, 2)
+    assert again.error is not None and again.error.version == 3
+    assert len(world.system_alerts()) == 1  # one open per project: not raised twice
+    assert [r.to_json()["status"] for r in world.projector.retry([H])] == ["ok"]
+    assert [r.project for r in world.projector.retry()] == [Q]  # None: every quarantined project
+    with pytest.raises(RuleViolation):
+        world.projector.retry(["KTP-NONE"])
+
+    # Replay quarantines Q as the catch-up did, and raises nothing more.
+    assert world.projector.replay() == (5, 2)
+    assert [q["project"] for q in world.projector.quarantined()] == [Q]
+    assert len(world.system_alerts()) == 1
+
+
+# --- the sweeper ------------------------------------------------------------------------------------
+
+
+def test_the_sweeper_finds_what_is_behind_and_keeps_its_bookmark(world: World) -> None:
+    world.record([offer()])  # position 1
+    world.record([claim("c1", "100.00")])  # 2
+    world.record([offer(H)])  # 3
+    assert world.projector.changed_since_sweep() == ({PROJECT, H}, 3)
+    assert world.projector.lagging() == [PROJECT, H]
+    assert world.projector.behind() == 3
+
+    world.projector.save_sweep(3)
+    assert world.projector.changed_since_sweep() == (set(), 3)
+    world.projector.catch_up(PROJECT)
+    assert (world.projector.lagging(), world.projector.behind()) == ([H], 1)
+
+    world.record([claim("c2", "50.00")])  # 4
+    assert world.projector.changed_since_sweep() == ({PROJECT}, 4)
+    assert (world.projector.lagging(), world.projector.behind()) == ([PROJECT, H], 2)
+    world.projector.save_sweep(2)  # an older bookmark never replaces a newer one
+    assert world.projector.changed_since_sweep() == ({PROJECT}, 4)
+
+    world.projector.catch_up_many(world.projector.lagging())
+    assert (world.projector.lagging(), world.projector.behind()) == ([], 0)
+    assert lines_of(world, PROJECT)[CO] == ("150.00", "150.00", "3850.00")
+
+
+# --- the SQL stores' errors -------------------------------------------------------------------------
+
+
+def test_a_backend_refusal_leaves_the_store_as_its_own_error(app: App) -> None:
+    upgrade(app.database)
+    store = projection_store(app.database)
+    row = {"project": PROJECT, "category": CO, "ordinal": 0, "budget_pence": None, "limit_pence": None,
+           "limit_kind": "standard", "spent_pence": 0, "eligible_pence": 0}  # fmt: skip
+    with pytest.raises(ProjectionStoreError) as raised, store.write() as unit:
+        unit.rebuild_project(PROJECT, [], [row])  # budget_pence is NOT NULL
+    assert isinstance(raised.value.__cause__, IntegrityError)
+
+
+def test_a_database_that_cannot_be_reached_is_reported_as_the_entry_points_expect_today() -> None:
+    database = Database(build_engine("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"))
+    try:
+        with pytest.raises(OperationalError), projection_store(database).read() as unit:
+            unit.heads.behind()
+    finally:
+        database.dispose()
+
+
+def test_the_sql_stores_are_one_class_per_backend(app: App) -> None:
+    kind = type(projection_store(app.database)).__name__
+    expected = {"sqlite": "SqliteProjectionStore", "postgresql": "PostgresProjectionStore"}
+    assert kind == expected[app.database.dialect]
