@@ -964,7 +964,7 @@ def demo(
         document = statements.reconciliation(
             application.database, PROJECT, checkpoints=application.checkpoints
         )
-        from ktpledger.api.auth import create_token
+        from ktpledger.service.access import create_token
 
         viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
     typer.echo(

@@ -131,7 +131,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
         output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
     ) -> None:
         """Create a token; it is printed once, and only its SHA-256 hash is stored."""
-        from ktpledger.api.auth import create_token, parse_projects
+        from ktpledger.adapters.tokens import parse_projects
+        from ktpledger.service.access import create_token
 
         try:
             grant = parse_projects(project)
@@ -160,7 +161,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
     ) -> None:
         """Every token's id, role, projects and label (never the token or its hash)."""
-        from ktpledger.api.auth import list_tokens
+        from ktpledger.adapters.tokens import list_tokens
         from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
@@ -187,7 +188,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @token_app.command("revoke")
     def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
         """Revoke a token by its id (see `token list`): it stops working at once."""
-        from ktpledger.api.auth import revoke_token
+        from ktpledger.adapters.tokens import revoke_token
 
         with opened(ctx) as application:
             revoked = revoke_token(application.database, token_id)

@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from ktpledger.api.auth import EVERY_TYPE, Principal
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
 from ktpledger.api.security import application, check_read, is_reference, principal
@@ -24,6 +23,7 @@ from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.events import parse_day
 from ktpledger.serve_settings import ServeLimits
+from ktpledger.service.access import EVERY_TYPE, Principal
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.json_input import decode_input, parse_json
 from ktpledger.service.ledger import shown_stream
