@@ -12,7 +12,18 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import admin, dashboard, errors, limits, openapi, quarantine, routes
+from ktpledger.api import (
+    admin,
+    costing,
+    dashboard,
+    errors,
+    limits,
+    openapi,
+    quarantine,
+    reads,
+    routes,
+    statements,
+)
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.settings import Settings
 
@@ -100,6 +111,9 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.
     limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
+    api.include_router(reads.router)
+    api.include_router(statements.router)
+    api.include_router(costing.router)
     api.include_router(admin.router)
     api.include_router(quarantine.router)
     api.include_router(dashboard.router)
