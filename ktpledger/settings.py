@@ -138,3 +138,12 @@ class Settings:
 
     def with_database(self, url: str | None) -> Settings:
         return self if not url else replace(self, database_url=normalise_database_url(url))
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment of a process started to work with these settings (`ktpledger worker`):
+        this one's, with the database and broker these settings name (a --db given included)."""
+        environment = dict(os.environ)
+        environment["KTPLEDGER_DATABASE_URL"] = self.database_url
+        if self.broker_url is not None:
+            environment["KTPLEDGER_BROKER_URL"] = self.broker_url
+        return environment

@@ -1,4 +1,5 @@
-"""The app factory: the HTTP API, the dashboard and their static files, on one composition root."""
+"""The app factory: the HTTP API, the dashboard and their static files, on one composition root;
+and `serve`, which `ktpledger serve` runs (registered as the `http` server in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from ktpledger.api import (
     quarantine,
     reads,
     routes,
+    server,
     statements,
 )
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.serve_settings import ServeLimits
 from ktpledger.settings import Settings
 
 DESCRIPTION = """\
@@ -153,3 +156,10 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         return response
 
     return api
+
+
+def serve(application: App, *, host: str, port: int, limits: ServeLimits) -> None:
+    """Serve the API and the dashboard over `application` on `host`:`port` with the bounded server
+    (api/server.py) until it is stopped. The `http` entry point of the `ktpledger.servers` group:
+    the command line finds it there, so that it never imports this package."""
+    server.run(create_app(application), host=host, port=port, limits=limits)
