@@ -1,4 +1,4 @@
-"""What the command's modules share: the options several commands take, and how output is printed."""
+"""What the command line's modules share: the options several commands take, and how output is printed."""
 
 from __future__ import annotations
 
