@@ -39,8 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ktpledger.api.auth import create_token  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
+from ktpledger.service.access import create_token  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
 from tests.api.served import Served, connect, head, read_reply, request  # noqa: E402

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.notifiers import Notifier
 from ktpledger.adapters.signing import Signer, Verifier, load_signer, load_verifier, private_key_exposed
-from ktpledger.notify_settings import build_notifiers
+from ktpledger.notify_settings import notifiers_for
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import DeliveryPolicy, deliver_due
@@ -69,9 +69,9 @@ def bootstrap(
             verifier=verifier,
             read_only=True,
         )
-    notifiers = {
-        name: notifier for name, notifier in build_notifiers().items() if name in settings.notify_channels
-    }
+    # The channels the settings name, each with the address the settings hold: an alert is
+    # written to the outbox for exactly the channels that have a notifier here.
+    notifiers = notifiers_for(settings.notify_channels, settings.channels)
     projector = Projector(database, channels=settings.notify_channels, renotify_after=settings.renotify_after)
     checkpoints = Checkpoints(database, signer)
     delivery: BackgroundDelivery | None = None

@@ -1,4 +1,4 @@
-"""Alert channels from the environment: which channels, and each one's settings.
+"""Alert channels' settings: which channels, and each one's address and secrets.
 
     KTPLEDGER_NOTIFY            comma list of channels: log (default), webhook, email
     KTPLEDGER_WEBHOOK_URL       webhook: http(s) URL the alerts are POSTed to (required)
@@ -11,13 +11,17 @@
     KTPLEDGER_SMTP_PASSWORD     email: login password (with KTPLEDGER_SMTP_USER)
     KTPLEDGER_SMTP_STARTTLS     email: true/false (default false)
 
-A setting a named channel needs and does not have is a `ValueError` naming the variable.
+`Settings.from_env` reads them once (`notify_channels`, `ChannelSettings.from_env`); the composition
+root builds the notifiers of the channels the settings name (`notifiers_for`). A setting a named
+channel needs and does not have is a `ValueError` naming the variable, raised when its notifier is
+built: an App that only reads builds none, so a read never fails on a channel's settings.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ktpledger.adapters.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
 
@@ -27,25 +31,49 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
+@dataclass(frozen=True)
+class ChannelSettings:
+    """The webhook's and the SMTP server's settings as given (text, "" when unset), one field per
+    variable; checked when the notifier of a named channel is built."""
+
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    smtp_host: str = ""
+    smtp_port: str = ""  # "" is 25
+    smtp_from: str = ""
+    smtp_to: str = ""
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: str = ""  # "" is false
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ChannelSettings:
+        return cls(
+            webhook_url=env.get("KTPLEDGER_WEBHOOK_URL") or "",
+            webhook_secret=env.get("KTPLEDGER_WEBHOOK_SECRET") or "",
+            smtp_host=env.get("KTPLEDGER_SMTP_HOST") or "",
+            smtp_port=env.get("KTPLEDGER_SMTP_PORT") or "",
+            smtp_from=env.get("KTPLEDGER_SMTP_FROM") or "",
+            smtp_to=env.get("KTPLEDGER_SMTP_TO") or "",
+            smtp_user=env.get("KTPLEDGER_SMTP_USER") or "",
+            smtp_password=env.get("KTPLEDGER_SMTP_PASSWORD") or "",
+            smtp_starttls=env.get("KTPLEDGER_SMTP_STARTTLS") or "",
+        )
 
 
 def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _required(env: Mapping[str, str], name: str, channel: str) -> str:
-    value = (env.get(name) or "").strip()
-    if not value:
+def _required(value: str, name: str, channel: str) -> str:
+    if not value.strip():
         raise ValueError(f"{name} must be set for the {channel} alert channel (KTPLEDGER_NOTIFY)")
-    return value
+    return value.strip()
 
 
-def notify_channels(environ: Mapping[str, str] | None = None) -> list[str]:
+def notify_channels(env: Mapping[str, str]) -> list[str]:
     """The channels named by KTPLEDGER_NOTIFY, in order, without repeats; default ["log"]. Names are
     exact (lower case): they are the `channel` of the notifications rows the projector writes."""
-    env = _env(environ)
     names: list[str] = []
     for name in _comma_list(env.get("KTPLEDGER_NOTIFY") or DEFAULT_CHANNELS):
         if name not in CHANNELS:
@@ -57,18 +85,17 @@ def notify_channels(environ: Mapping[str, str] | None = None) -> list[str]:
     return names or [DEFAULT_CHANNELS]
 
 
-def webhook_notifier(environ: Mapping[str, str] | None = None) -> WebhookNotifier:
-    env = _env(environ)
-    url = _required(env, "KTPLEDGER_WEBHOOK_URL", "webhook")
-    secret = _required(env, "KTPLEDGER_WEBHOOK_SECRET", "webhook")
+def webhook_notifier(settings: ChannelSettings) -> WebhookNotifier:
+    url = _required(settings.webhook_url, "KTPLEDGER_WEBHOOK_URL", "webhook")
+    secret = _required(settings.webhook_secret, "KTPLEDGER_WEBHOOK_SECRET", "webhook")
     try:
         return WebhookNotifier(url, secret)
     except ValueError as error:
         raise ValueError(f"KTPLEDGER_WEBHOOK_URL: {error}") from None
 
 
-def _port(env: Mapping[str, str]) -> int:
-    raw = (env.get("KTPLEDGER_SMTP_PORT") or "25").strip()
+def _port(settings: ChannelSettings) -> int:
+    raw = (settings.smtp_port or "25").strip()
     try:
         port = int(raw)
     except ValueError:
@@ -78,8 +105,8 @@ def _port(env: Mapping[str, str]) -> int:
     return port
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (env.get(name) or "").strip().lower()
+def _flag(value: str, name: str) -> bool:
+    raw = value.strip().lower()
     if raw in TRUE:
         return True
     if raw in FALSE:
@@ -87,21 +114,20 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
-def email_notifier(environ: Mapping[str, str] | None = None) -> EmailNotifier:
-    env = _env(environ)
-    host = _required(env, "KTPLEDGER_SMTP_HOST", "email")
-    sender = _required(env, "KTPLEDGER_SMTP_FROM", "email")
-    recipients = _comma_list(_required(env, "KTPLEDGER_SMTP_TO", "email"))
+def email_notifier(settings: ChannelSettings) -> EmailNotifier:
+    host = _required(settings.smtp_host, "KTPLEDGER_SMTP_HOST", "email")
+    sender = _required(settings.smtp_from, "KTPLEDGER_SMTP_FROM", "email")
+    recipients = _comma_list(_required(settings.smtp_to, "KTPLEDGER_SMTP_TO", "email"))
     if not recipients:
         raise ValueError("KTPLEDGER_SMTP_TO must name at least one recipient for the email alert channel")
-    username = env.get("KTPLEDGER_SMTP_USER") or None
-    password = env.get("KTPLEDGER_SMTP_PASSWORD") or None
+    username = settings.smtp_user or None
+    password = settings.smtp_password or None
     if username is not None and password is None:
         raise ValueError("KTPLEDGER_SMTP_PASSWORD must be set when KTPLEDGER_SMTP_USER is")
     if password is not None and username is None:
         raise ValueError("KTPLEDGER_SMTP_USER must be set when KTPLEDGER_SMTP_PASSWORD is")
-    port = _port(env)
-    starttls = _flag(env, "KTPLEDGER_SMTP_STARTTLS")
+    port = _port(settings)
+    starttls = _flag(settings.smtp_starttls, "KTPLEDGER_SMTP_STARTTLS")
     for name, addresses in (("KTPLEDGER_SMTP_FROM", [sender]), ("KTPLEDGER_SMTP_TO", recipients)):
         for address in addresses:
             if "@" not in address or any(ch in address for ch in "\r\n"):
@@ -114,16 +140,25 @@ def email_notifier(environ: Mapping[str, str] | None = None) -> EmailNotifier:
         raise ValueError(f"KTPLEDGER_SMTP_*: {error}") from None
 
 
-def build_notifiers(environ: Mapping[str, str] | None = None) -> dict[str, Notifier]:
-    """One notifier per channel in KTPLEDGER_NOTIFY, keyed by channel name (the notifications rows'
-    `channel`). Raises ValueError naming the variable when a named channel is not fully configured."""
-    env = _env(environ)
+def notifiers_for(channels: Iterable[str], settings: ChannelSettings) -> dict[str, Notifier]:
+    """One notifier per channel in `channels`, keyed by channel name (the notifications rows'
+    `channel`). Raises ValueError naming the variable when a channel is not fully configured."""
     notifiers: dict[str, Notifier] = {}
-    for name in notify_channels(env):
+    for name in channels:
         if name == "log":
             notifiers[name] = LogNotifier()
         elif name == "webhook":
-            notifiers[name] = webhook_notifier(env)
+            notifiers[name] = webhook_notifier(settings)
+        elif name == "email":
+            notifiers[name] = email_notifier(settings)
         else:
-            notifiers[name] = email_notifier(env)
+            raise ValueError(f"unknown alert channel {name!r}: choose from {', '.join(CHANNELS)}")
     return notifiers
+
+
+def build_notifiers(environ: Mapping[str, str] | None = None) -> dict[str, Notifier]:
+    """The notifiers of the channels `environ` names (default: this process's environment), for
+    a script or a test that has no `Settings`. The App never calls it: `bootstrap` builds its
+    notifiers from the settings it is given (`notifiers_for`), which read the environment once."""
+    env = os.environ if environ is None else environ
+    return notifiers_for(notify_channels(env), ChannelSettings.from_env(env))

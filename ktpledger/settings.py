@@ -1,4 +1,11 @@
-"""Settings from the environment (CONTRACT.md, Configuration); read once, by the composition root."""
+"""Settings from the environment (CONTRACT.md, Configuration).
+
+The one place that reads the environment: each process's composition root (the command line's
+root command, the HTTP app factory, a Celery worker) calls `Settings.from_env()` once and passes the
+`Settings` down; `bootstrap` builds everything from it and reads nothing else. A `Settings` made in
+code takes the alert channels' addresses and secrets (`ChannelSettings`) from the environment when
+it is made, unless it is given them: secrets belong in the environment, not in code.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
-from ktpledger.notify_settings import notify_channels
+from ktpledger.notify_settings import ChannelSettings, notify_channels
 from ktpledger.serve_settings import ServeLimits, serve_limits
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
@@ -64,6 +71,11 @@ def parse_minutes(text: str, *, name: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+def channels_from_environment() -> ChannelSettings:
+    """The alert channels' settings in this process's environment (a `Settings` made in code)."""
+    return ChannelSettings.from_env(os.environ)
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for a bare `postgresql://` URL, as CONTRACT.md names `postgresql+psycopg://`."""
     for prefix in ("postgresql://", "postgres://"):
@@ -79,6 +91,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
     notify_channels: tuple[str, ...] = ("log",)
+    # Each named channel's address and secrets (KTPLEDGER_WEBHOOK_*, KTPLEDGER_SMTP_*), checked when
+    # its notifier is built: `bootstrap` builds one for every channel in `notify_channels`.
+    channels: ChannelSettings = field(default_factory=channels_from_environment)
     # The day readers judge time-based figures on (month N of M, forecasts, "ended, not closed");
     # None: the calendar's today. Set by KTPLEDGER_TODAY, or --today / ?today= per read.
     today: date | None = None
@@ -109,6 +124,7 @@ class Settings:
             database_url=normalise_database_url(env.get("KTPLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL),
             broker_url=env.get("KTPLEDGER_BROKER_URL") or None,
             notify_channels=tuple(notify_channels(env)),
+            channels=ChannelSettings.from_env(env),
             today=parse_today(today) if today else None,
             renotify_after=(
                 parse_hours(renotify, name="KTPLEDGER_RENOTIFY_AFTER_HOURS")
@@ -130,11 +146,17 @@ class Settings:
         """The day a read judges time on: `override` (--today), else KTPLEDGER_TODAY, else today."""
         return override or self.today or calendar_today()
 
-    def with_broker(self, url: str | None) -> Settings:
-        return replace(self, broker_url=url or None)
-
     def with_limits(self, limits: ServeLimits) -> Settings:
         return replace(self, limits=limits)
 
     def with_database(self, url: str | None) -> Settings:
         return self if not url else replace(self, database_url=normalise_database_url(url))
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment of a process started to work with these settings (`ktpledger worker`):
+        this one's, with the database and broker these settings name (a --db given included)."""
+        environment = dict(os.environ)
+        environment["KTPLEDGER_DATABASE_URL"] = self.database_url
+        if self.broker_url is not None:
+            environment["KTPLEDGER_BROKER_URL"] = self.broker_url
+        return environment

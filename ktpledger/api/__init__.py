@@ -1,8 +1,8 @@
 """The HTTP API and the LMC dashboard (CONTRACT.md, "HTTP API"): a FastAPI app over the same
 library the command line uses. `create_app(application)` builds it; `ktpledger serve` runs it.
 
-Nothing is imported eagerly here: `ktpledger.api.commands` is imported by the command line, and
-must not pull in FastAPI (or the command line itself) until a command needs it.
+Nothing is imported eagerly here: importing a module of the package (the `http` server entry
+point, `ktpledger.api.app:serve`) pulls in only what that module needs.
 """
 
 from __future__ import annotations

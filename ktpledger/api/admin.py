@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ktpledger.api.auth import Principal, Role
 from ktpledger.api.errors import forbidden
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, principal
 from ktpledger.bootstrap import App
 from ktpledger.notify_settings import CHANNELS
+from ktpledger.service.access import Principal, Role
 from ktpledger.service.deliveries import LIST_LIMIT, STATUSES, list_deliveries, resend
 from ktpledger.service.system_alerts import read_system_alerts
 

@@ -1,4 +1,5 @@
-"""The app factory: the HTTP API, the dashboard and their static files, on one composition root."""
+"""The app factory: the HTTP API, the dashboard and their static files, on one composition root;
+and `serve`, which `ktpledger serve` runs (registered as the `http` server in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,21 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ktpledger.api import admin, dashboard, errors, limits, openapi, quarantine, routes
+from ktpledger.api import (
+    admin,
+    costing,
+    dashboard,
+    errors,
+    limits,
+    openapi,
+    quarantine,
+    reads,
+    routes,
+    server,
+    statements,
+)
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.serve_settings import ServeLimits
 from ktpledger.settings import Settings
 
 DESCRIPTION = """\
@@ -100,6 +114,9 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.
     limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
+    api.include_router(reads.router)
+    api.include_router(statements.router)
+    api.include_router(costing.router)
     api.include_router(admin.router)
     api.include_router(quarantine.router)
     api.include_router(dashboard.router)
@@ -139,3 +156,10 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         return response
 
     return api
+
+
+def serve(application: App, *, host: str, port: int, limits: ServeLimits) -> None:
+    """Serve the API and the dashboard over `application` on `host`:`port` with the bounded server
+    (api/server.py) until it is stopped. The `http` entry point of the `ktpledger.servers` group:
+    the command line finds it there, so that it never imports this package."""
+    server.run(create_app(application), host=host, port=port, limits=limits)

@@ -22,7 +22,6 @@ from fastapi.templating import Jinja2Templates
 
 from ktpledger.api import charts, csrf
 from ktpledger.api.admin import is_administrator
-from ktpledger.api.auth import Principal, authenticate
 from ktpledger.api.errors import ApiError, for_caller, status_of
 from ktpledger.api.formatting import label, pounds
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
@@ -31,6 +30,7 @@ from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
+from ktpledger.service.access import Principal, authenticate
 from ktpledger.service.deliveries import list_deliveries
 from ktpledger.service.system_alerts import read_system_alerts
 

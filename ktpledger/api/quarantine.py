@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from ktpledger.api.auth import Principal, Role
 from ktpledger.api.errors import forbidden
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import unknown_project
+from ktpledger.service.access import Principal, Role
 
 router = APIRouter()
 

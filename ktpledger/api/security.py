@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ktpledger.api.auth import Principal, authenticate
 from ktpledger.api.errors import forbidden, unauthorised
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import PROJECT_PATTERN
+from ktpledger.service.access import Principal, authenticate
 
 COOKIE = "ktpledger_token"
 READING = frozenset({"GET", "HEAD"})

@@ -17,7 +17,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.api.auth import Principal
 from ktpledger.api.formatting import label, pounds
 from ktpledger.bootstrap import App
 from ktpledger.domain.alerts import line_forecast
@@ -29,6 +28,7 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.domain.timeline import Phase, month_end_states, position
+from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import fold, read_facts
 

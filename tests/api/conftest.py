@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.service.access import create_token
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.api import demo

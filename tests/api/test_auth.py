@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ktpledger.adapters.token_tables import api_tokens
-from ktpledger.api.auth import RECORDS, Role, create_token, hash_token, list_tokens, revoke_token
+from ktpledger.adapters.tokens import hash_token, list_tokens, revoke_token
 from ktpledger.bootstrap import App
+from ktpledger.service.access import RECORDS, Role, create_token
 from tests.api import demo
 from tests.api.conftest import bearer, dashboard_post
 from tests.ledger.factory import claim, decision, event, offer, reversal

@@ -23,8 +23,8 @@ import pytest
 import uvicorn
 
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
+from ktpledger.service.access import create_token
 from tests.api import demo
 from tests.api.conftest import money
 from tests.ledger.factory import claim

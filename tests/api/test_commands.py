@@ -12,12 +12,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ktpledger import cli
+from ktpledger.adapters.tokens import hash_token
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import authenticate, hash_token
-from ktpledger.api.commands import register
 from ktpledger.bootstrap import bootstrap
-from ktpledger.cli import opened
+from ktpledger.cli.root import opened
+from ktpledger.cli.serve import register
 from ktpledger.serve_settings import ServeLimits
+from ktpledger.service.access import authenticate
 from ktpledger.settings import Settings
 
 

@@ -32,10 +32,10 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
+from ktpledger.service.access import create_token
 from ktpledger.service.json_input import parse_json
 from tests.api import demo
 from tests.api.openapi_document import openapi_document

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import bootstrap
+from ktpledger.service.access import create_token
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.api.served import Served, closed_within, connect, head, read_reply, request

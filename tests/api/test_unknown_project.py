@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
+from ktpledger.service.access import create_token
 from tests.api.conftest import bearer
 from tests.ledger.factory import offer
 

@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.service.access import create_token
 from ktpledger.service.projections import comparable
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings

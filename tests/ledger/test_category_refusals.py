@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ktpledger.api.app import create_app
-from ktpledger.api.auth import create_token
 from ktpledger.bootstrap import App
+from ktpledger.service.access import create_token
 from tests.ledger.factory import PROJECT, claim, decision, offer
 
 NON_FEC = "KTP-0077"

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from ktpledger import cli
 from ktpledger.adapters.tables import notifications
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.cli import root as cli
 from ktpledger.service.ledger import ReadOnlyLedger
 from ktpledger.service.schema import current_revision, head_revision, migrate
 from ktpledger.service.wakeup import Asleep

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.ledger_store import DirectAppender
 from ktpledger.adapters.roles import SERVICE_PRIVILEGES, unlisted_tables
-from ktpledger.api.auth import create_token, list_tokens, revoke_token
+from ktpledger.adapters.tokens import list_tokens, revoke_token
 from ktpledger.bootstrap import bootstrap
 from ktpledger.cli import app as cli
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
+from ktpledger.service.access import create_token
 from ktpledger.service.checkpoints import Checkpoints, verify_against
 from ktpledger.service.ledger import new_row
 from ktpledger.service.projection_check import check_projections

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from ktpledger.adapters.tables import alerts, allowance_lines, projection_heads
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli import app as cli
-from ktpledger.cli import wait_for_projections
+from ktpledger.cli.root import wait_for_projections
 from ktpledger.domain import rules
 from ktpledger.domain.chain import canonical_json
 from ktpledger.domain.events import Event, SpendClaimed

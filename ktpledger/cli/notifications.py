@@ -1,5 +1,5 @@
-"""The command line's administrator commands: `notifications [resend]` and `system-alerts`, added
-to the `ktpledger` Typer app by `register(app, opened)` (cli.py calls it with its `opened`).
+"""The notification outboxes and the service's own troubles, for administrators:
+`notifications [resend]` and `system-alerts`.
 
 They read and write the notification outboxes and the system alerts through
 `ktpledger.service.deliveries` and `ktpledger.service.system_alerts`, the same functions as the
@@ -8,32 +8,17 @@ HTTP API's admin routes and the dashboard's admin section.
 
 from __future__ import annotations
 
-import json
-import sys
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import typer
 
-from ktpledger.domain.errors import RuleViolation
-
-if TYPE_CHECKING:
-    from ktpledger.bootstrap import App
-
-
-class Opened(Protocol):
-    """cli.opened: the App for one command (`write=False` for a command that only reads)."""
-
-    def __call__(
-        self, ctx: typer.Context, *, write: bool = True, migrate: bool = True
-    ) -> AbstractContextManager[App]: ...
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
+from ktpledger.bootstrap import App
+from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
+from ktpledger.cli.errors import refuses_input
+from ktpledger.cli.root import Opened
+from ktpledger.views import render_table
 
 
 class StatusChoice(StrEnum):
@@ -50,19 +35,7 @@ class ChannelChoice(StrEnum):
     EMAIL = "email"
 
 
-FORMAT_OPTION = typer.Option(Format.TABLE, "--format", help="table for people, json for scripts")
 ERROR_WIDTH = 70  # characters of a last error shown in a table
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
-def _refused(error: RuleViolation, output_format: Format) -> typer.Exit:
-    if output_format is Format.JSON:
-        _print_json({"error": error.as_dict()})
-    typer.echo(f"error: {error.rule}: {error.message}", err=True)
-    return typer.Exit(1)
 
 
 def _when(text: str | None) -> str:
@@ -76,8 +49,6 @@ def _cut(text: str | None, width: int = ERROR_WIDTH) -> str:
 
 
 def deliveries_table(rows: list[dict[str, Any]]) -> str:
-    from ktpledger.views import render_table
-
     table: list[tuple[str, ...]] = [
         (
             f"{row['outbox']} {row['alert_id'] or row['system_alert_id']}",
@@ -107,8 +78,6 @@ def deliveries_table(rows: list[dict[str, Any]]) -> str:
 
 
 def system_alerts_table(rows: list[dict[str, Any]]) -> str:
-    from ktpledger.views import render_table
-
     table: list[tuple[str, ...]] = [
         (
             str(row["id"]),
@@ -141,7 +110,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             help="failed, pending, suppressed, delivered or all (default: failed and pending)",
         ),
         limit: int = typer.Option(1000, "--limit", min=1, max=100_000, help="at most this many rows"),
-        output_format: Format = FORMAT_OPTION,
+        output_format: OutputFormat = FORMAT_OPTION,
     ) -> None:
         """Notifications of KTP alerts and system alerts, one row per alert and channel: attempts,
         first and last attempt, last error, status (`long` once pending for longer than
@@ -158,8 +127,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 long_after=application.settings.channel_down_after,
                 limit=limit,
             )
-        if output_format is Format.JSON:
-            _print_json(rows)
+        if output_format is OutputFormat.JSON:
+            print_json(rows)
             return
         if not rows:
             typer.echo(
@@ -171,6 +140,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             typer.echo(f"(the first {limit}: give --limit for more)")
 
     @notifications_app.command("resend")
+    @refuses_input
     def notifications_resend(
         ctx: typer.Context,
         alert: list[int] = typer.Option([], "--alert", help="a KTP alert's id (repeat it)"),
@@ -182,7 +152,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         again: bool = typer.Option(
             False, "--again", help="also send once more those already delivered (or suppressed)"
         ),
-        output_format: Format = FORMAT_OPTION,
+        output_format: OutputFormat = FORMAT_OPTION,
     ) -> None:
         """Put failed notifications back to pending, due now, with their retry period restarted.
         Delivered ones are left alone unless --again (receivers drop a repeat by its delivery id)."""
@@ -192,21 +162,18 @@ def register(app: typer.Typer, opened: Opened) -> None:
             typer.echo("error: say what to resend: --alert ID, --system-alert ID or --all-failed", err=True)
             raise typer.Exit(2)
         with opened(ctx) as application:
-            try:
-                report = resend(
-                    application.database,
-                    alert_ids=alert,
-                    system_alert_ids=system_alert,
-                    channel=None if channel is None else channel.value,
-                    all_failed=all_failed,
-                    again=again,
-                    now=datetime.now(UTC),
-                )
-            except RuleViolation as error:
-                raise _refused(error, output_format) from None
+            report = resend(
+                application.database,
+                alert_ids=alert,
+                system_alert_ids=system_alert,
+                channel=None if channel is None else channel.value,
+                all_failed=all_failed,
+                again=again,
+                now=datetime.now(UTC),
+            )
             _deliver_soon(application)
-        if output_format is Format.JSON:
-            _print_json(report.to_json())
+        if output_format is OutputFormat.JSON:
+            print_json(report.to_json())
             return
         count = len(report.resent)
         typer.echo(
@@ -226,7 +193,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def system_alerts(
         ctx: typer.Context,
         include_resolved: bool = typer.Option(False, "--all", help="resolved ones too"),
-        output_format: Format = FORMAT_OPTION,
+        output_format: OutputFormat = FORMAT_OPTION,
     ) -> None:
         """The service's own troubles, for administrators: `projection_failed` (a project's projection
         is quarantined) and `channel_down` (a notification channel keeps failing). Open ones; --all
@@ -235,8 +202,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
         with opened(ctx, write=False) as application:
             rows = read_system_alerts(application.database, include_resolved=include_resolved)
-        if output_format is Format.JSON:
-            _print_json(rows)
+        if output_format is OutputFormat.JSON:
+            print_json(rows)
             return
         if not rows:
             typer.echo("no open system alerts" if not include_resolved else "no system alerts")

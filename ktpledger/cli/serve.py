@@ -1,30 +1,54 @@
-"""The command line's `serve` and `token` commands, added to the `ktpledger` Typer app by
-`register(app, opened)` (cli.py calls it; `opened` is its context manager yielding the App).
+"""The HTTP API's commands: `serve` it, and the access `token`s that open it.
 
-Nothing heavy is imported at module level: the command line starts as fast as before, and importing
-this module from cli.py cannot loop back into cli.py.
+`register(app, opened)` adds both to a Typer app (tests/api/test_commands.py builds its own).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from contextlib import AbstractContextManager
 from enum import StrEnum
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
 import typer
 
+from ktpledger.adapters.tokens import list_tokens, parse_projects, revoke_token
+from ktpledger.cli.common import OutputFormat
+from ktpledger.cli.root import Opened, settings_of
+from ktpledger.service.access import create_token
+from ktpledger.views import render_table
+
 if TYPE_CHECKING:
     from ktpledger.bootstrap import App
+    from ktpledger.serve_settings import ServeLimits
+
+# `serve` runs the HTTP API, yet the command line does not import `ktpledger.api`: the entry
+# points (command line, API, workers) are independent of each other (the layer contracts in
+# pyproject.toml). So the API registers its server under this entry-point group in
+# pyproject.toml, as `workers` registers its Celery dispatcher under `ktpledger.dispatchers`,
+# and `serve` runs what is registered as `http`. That is a real run-time dependency, declared in
+# the packaging metadata rather than hidden in an import string: what the command line relies on
+# is the call's shape (`HttpServer`), not the API's modules.
+SERVERS = "ktpledger.servers"
 
 
-class Opened(Protocol):
-    """cli.opened: the App for one command (`write=False` for a command that only reads)."""
+class HttpServer(Protocol):
+    """Serve `application` on `host`:`port` within `limits`, until stopped."""
 
-    def __call__(
-        self, ctx: typer.Context, *, write: bool = True, migrate: bool = True
-    ) -> AbstractContextManager[App]: ...
+    def __call__(self, application: App, *, host: str, port: int, limits: ServeLimits) -> None: ...
+
+
+def http_server(name: str = "http") -> HttpServer:
+    """The server registered as `name` in the `ktpledger.servers` entry-point group (exit 1 if none)."""
+    for entry in entry_points(group=SERVERS):
+        if entry.name == name:
+            server: HttpServer = entry.load()
+            return server
+    typer.echo(
+        f"error: no '{name}' server is installed ({SERVERS} entry points): reinstall ktpledger", err=True
+    )
+    raise typer.Exit(1)
 
 
 class RoleChoice(StrEnum):
@@ -34,9 +58,7 @@ class RoleChoice(StrEnum):
     VIEWER = "viewer"
 
 
-class TokenFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
+TOKEN_FORMAT = typer.Option(OutputFormat.TABLE, "--format", help="table or json")
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -92,12 +114,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The HTTP API (OpenAPI at /docs) and the LMC dashboard (/dashboard), with limits on
         connections, timeouts and sizes (README.md, "A bounded server")."""
-        from ktpledger.api.app import create_app
-        from ktpledger.api.server import run
-        from ktpledger.settings import Settings
-
-        root = ctx.find_root()
-        settings: Settings = root.obj or Settings.from_env()
+        run = http_server()
+        settings = settings_of(ctx)
         try:
             limits = settings.limits.with_values(
                 max_connections=max_connections,
@@ -112,10 +130,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         except ValueError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
-        root.obj = settings.with_limits(limits)
+        ctx.find_root().obj = settings.with_limits(limits)
         with opened(ctx) as application:
             typer.echo(f"ktpledger: API and dashboard on http://{host}:{port}/ (docs at /docs)", err=True)
-            run(create_app(application), host=host, port=port, limits=limits)
+            run(application, host=host, port=port, limits=limits)
 
     token_app = typer.Typer(help="Access tokens of the HTTP API and the dashboard.", no_args_is_help=True)
     app.add_typer(token_app, name="token")
@@ -128,11 +146,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
             [], "--project", help="a project the token may use (repeat it); omitted: every project"
         ),
         label: str | None = typer.Option(None, "--label", help="who or what the token is for"),
-        output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
+        output_format: OutputFormat = TOKEN_FORMAT,
     ) -> None:
         """Create a token; it is printed once, and only its SHA-256 hash is stored."""
-        from ktpledger.api.auth import create_token, parse_projects
-
         try:
             grant = parse_projects(project)
         except ValueError as error:
@@ -143,7 +159,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             raise typer.Exit(2)
         with opened(ctx) as application:
             token = create_token(application.database, role.value, project, label)
-        if output_format is TokenFormat.JSON:
+        if output_format is OutputFormat.JSON:
             sys.stdout.write(json.dumps({"token": token}) + "\n")
             return
         typer.echo(token)
@@ -155,17 +171,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
         )
 
     @token_app.command("list")
-    def token_list(
-        ctx: typer.Context,
-        output_format: TokenFormat = typer.Option(TokenFormat.TABLE, "--format", help="table or json"),
-    ) -> None:
+    def token_list(ctx: typer.Context, output_format: OutputFormat = TOKEN_FORMAT) -> None:
         """Every token's id, role, projects and label (never the token or its hash)."""
-        from ktpledger.api.auth import list_tokens
-        from ktpledger.views import render_table
-
         with opened(ctx, write=False) as application:
             tokens = list_tokens(application.database)
-        if output_format is TokenFormat.JSON:
+        if output_format is OutputFormat.JSON:
             sys.stdout.write(json.dumps(tokens, indent=2) + "\n")
             return
         if not tokens:
@@ -187,8 +197,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @token_app.command("revoke")
     def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
         """Revoke a token by its id (see `token list`): it stops working at once."""
-        from ktpledger.api.auth import revoke_token
-
         with opened(ctx) as application:
             revoked = revoke_token(application.database, token_id)
         if not revoked:

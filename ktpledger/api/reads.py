@@ -1,0 +1,120 @@
+"""The HTTP API's reads of projects and alerts: the JSON of `ktpledger events`, `allowances`,
+`alerts` and the dashboard's summaries, from the same functions as the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from ktpledger.api.routes import READ_ERRORS, refusals
+from ktpledger.api.security import application, check_read, is_reference, principal
+from ktpledger.api.summary import project_list, project_summary
+from ktpledger.bootstrap import App
+from ktpledger.domain.errors import unknown_project
+from ktpledger.domain.events import parse_day
+from ktpledger.service.access import Principal
+from ktpledger.service.alert_reader import read_alerts
+from ktpledger.service.ledger import shown_stream
+
+TODAY_HELP = (
+    "judge time-based figures (month N of M, forecasts, ended-not-closed) as of this date, "
+    "YYYY-MM-DD; default today"
+)
+
+router = APIRouter()
+
+
+@router.get(
+    "/projects",
+    tags=["projects"],
+    summary="The projects this token may read",
+    description="Each project's reference, title, parties, status (`open`/`closed`), period, where it "
+    "stands as of today (`period`, `ended_not_closed`) and open alert count.",
+    responses=refusals(401),
+)
+def projects(
+    today: str | None = Query(None, description=TODAY_HELP),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> list[dict[str, Any]]:
+    return project_list(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
+
+
+@router.get(
+    "/projects/{project:path}/events",
+    tags=["projects"],
+    summary="The project's stream, oldest first (`ktpledger events --format json`)",
+    description="A recorded event that cannot be read is listed as stored, with `unreadable`: the "
+    "refusal (R-30) naming the row and why.",
+    responses=READ_ERRORS,
+)
+def events(
+    project: str, who: Principal = Depends(principal), app: App = Depends(application)
+) -> list[dict[str, Any]]:
+    check_read(who, project)
+    stream = app.ledger.stream(project)
+    if not stream:
+        raise unknown_project(project, who.visible(app.ledger.projects()), None)
+    return shown_stream(stream)
+
+
+@router.get(
+    "/projects/{project:path}/allowances",
+    tags=["projects"],
+    summary="Each category's budget, limit, spent, remaining, eligible, ineligible (R-40)",
+    responses=READ_ERRORS,
+)
+def allowances(
+    project: str,
+    as_of: str | None = Query(None, description="answer for a past date (YYYY-MM-DD), by the events' date"),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> dict[str, Any]:
+    check_read(who, project)
+    day = parse_day(as_of, field="as_of")
+    return app.projector.allowances(project, as_of=day).to_json()
+
+
+@router.get(
+    "/projects/{project:path}/summary",
+    tags=["projects"],
+    summary="The dashboard's figures for one project",
+    description="Allowance lines (as `/allowances`) with a forecast to the end date, totals, "
+    "cumulative spend per month against the budget of the claimed lines, open alerts and the "
+    "LMC decisions.",
+    responses=READ_ERRORS,
+)
+def summary(
+    project: str,
+    today: str | None = Query(None, description=TODAY_HELP),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> dict[str, Any]:
+    check_read(who, project)
+    return project_summary(app, project, today=app.settings.reading_day(parse_day(today, field="today")))
+
+
+@router.get(
+    "/alerts",
+    tags=["alerts"],
+    summary="Open alerts (R-41); with all=true, resolved ones too",
+    responses=refusals(401, 403, 422),
+)
+def alerts(
+    project: str | None = Query(None, description="only this project's alerts"),
+    include_resolved: bool = Query(False, alias="all", description="resolved alerts too"),
+    today: str | None = Query(None, description=TODAY_HELP),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> list[dict[str, Any]]:
+    """Each alert with `current` (its figures now; `detail` keeps the figures at the raise) and a
+    `message`; then what the calendar finds as of `today` (`ended_not_closed`, with no id)."""
+    if project is not None:
+        if not who.can_read(project):
+            check_read(who, project)
+        if not is_reference(project):
+            return []  # as for any project without events
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    visible = who.visible(app.ledger.projects()) if who.projects is not None else None
+    return read_alerts(app.database, project, include_resolved=include_resolved, today=day, projects=visible)

@@ -1,0 +1,132 @@
+"""The HTTP API's statements: the reconciliation and a quarter's claim pack, as JSON or rendered
+by `ktpledger.reports` (CSV, XLSX, HTML, PDF) by `?format=` or the `Accept` header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from ktpledger.api.errors import ApiError
+from ktpledger.api.routes import refusals
+from ktpledger.api.security import application, check_read, principal
+from ktpledger.bootstrap import App
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.service.access import Principal
+from ktpledger.service.statements import claim_pack, reconciliation
+
+FORMATS = ("json", "csv", "xlsx", "html", "pdf")
+DEFAULT_MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+
+router = APIRouter()
+
+
+def media_types() -> dict[str, str]:
+    try:
+        from ktpledger.reports import MEDIA_TYPES
+    except ImportError:
+        return DEFAULT_MEDIA_TYPES
+    return {**DEFAULT_MEDIA_TYPES, **MEDIA_TYPES}
+
+
+def negotiate(fmt: str | None, accept: str | None) -> str:
+    """`?format=` if given (else R-42), otherwise the best of `Accept` that we make, else JSON."""
+    if fmt is not None:
+        wanted = fmt.strip().lower()
+        if wanted not in FORMATS:
+            raise RuleViolation(
+                "R-42", f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", field="format"
+            )
+        return wanted
+    if not accept:
+        return "json"
+    by_type = {media.split(";")[0]: name for name, media in media_types().items()}
+    by_type.update({"application/xhtml+xml": "html", "application/csv": "csv"})
+    offers: list[tuple[float, int, str]] = []
+    for order, part in enumerate(accept.split(",")):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        offered = by_type.get(media.lower())
+        if offered is not None and quality > 0:
+            offers.append((-quality, order, offered))
+    return min(offers)[2] if offers else "json"
+
+
+def statement(document: dict[str, Any], kind: str, fmt: str) -> Response:
+    """The document as JSON, or rendered by `ktpledger.reports` as CSV, XLSX, HTML or PDF."""
+    if fmt == "json":
+        return JSONResponse(document)
+    try:
+        from ktpledger.reports import filename, render
+    except ImportError:
+        raise ApiError(406, "R-42", f"{fmt} statements are not available in this installation") from None
+    body = render(document, kind, fmt)
+    headers = {}
+    if fmt != "html":
+        headers["Content-Disposition"] = f'attachment; filename="{filename(document, kind, fmt)}"'
+    return Response(body, media_type=media_types()[fmt], headers=headers)
+
+
+STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the statement: JSON, or CSV, XLSX, HTML or PDF by `format` or `Accept`",
+        "content": {media: {} for media in DEFAULT_MEDIA_TYPES.values()},
+    },
+    **refusals(401, 403, 404, 409, 422),
+}
+
+
+@router.get(
+    "/projects/{project:path}/reconciliation",
+    tags=["statements"],
+    summary="The end-of-grant statement (R-42), as `ktpledger reconcile`",
+    responses=STATEMENT_RESPONSES,
+)
+def reconcile(
+    request: Request,
+    project: str,
+    fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> Response:
+    check_read(who, project)
+    chosen = negotiate(fmt, request.headers.get("accept"))
+    document = reconciliation(app.database, project, checkpoints=app.checkpoints)
+    return statement(document, "reconciliation", chosen)
+
+
+@router.get(
+    "/projects/{project:path}/claim-pack",
+    tags=["statements"],
+    summary="A quarter's claim pack: spend in the quarter, cumulative against budget, forecast",
+    responses=STATEMENT_RESPONSES,
+)
+def quarter_claim(
+    request: Request,
+    project: str,
+    quarter: str | None = Query(None, description="the quarter, e.g. 2025Q2"),
+    fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> Response:
+    check_read(who, project)
+    if quarter is None:
+        raise RuleViolation("R-33", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
+    chosen = negotiate(fmt, request.headers.get("accept"))
+    document = claim_pack(app.database, project, quarter, checkpoints=app.checkpoints)
+    return statement(document, "claim_pack", chosen)

@@ -1,0 +1,40 @@
+"""What the command line's modules share: the options several commands take, and how output is printed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+from ktpledger.domain.money import format_pounds
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="table for people, json for scripts")
+WAIT_OPTION = typer.Option(
+    False, "--wait", help="with a broker: wait until projections reach the ledger's head"
+)
+TODAY_OPTION = typer.Option(
+    None,
+    "--today",
+    help="judge time-based figures (forecasts, ended-not-closed) as of this date, YYYY-MM-DD "
+    "(default: KTPLEDGER_TODAY, else today)",
+)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def pounds(text: str | None) -> str:
+    """A contract money string for people: thousands separators, pence kept."""
+    return "-" if text is None else format_pounds(Decimal(text), pence=True)

@@ -1,0 +1,211 @@
+"""The ledger's own commands: `record` events, list a project's `events`, `verify` the chains."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ktpledger.adapters.signing import KeyFileError, load_verifier
+from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, print_json
+from ktpledger.cli.errors import refuses_input
+from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.domain.anchor import Checkpoint, parse_checkpoint
+from ktpledger.domain.chain import format_instant
+from ktpledger.service.checkpoints import AnchorReport, verify_against
+from ktpledger.service.json_input import decode_input, json_lines, parse_json
+from ktpledger.service.ledger import shown_stream
+from ktpledger.service.projection_check import ProjectionCheck, check_projections
+from ktpledger.views import render_table
+
+
+def register(app: typer.Typer, opened: Opened) -> None:
+    """Add `record`, `events` and `verify` to `app`."""
+
+    @app.command()
+    def record(
+        ctx: typer.Context,
+        file: str = typer.Argument(..., help="a JSON Lines file of events, or - for stdin"),
+        wait: bool = WAIT_OPTION,
+    ) -> None:
+        """Append events; prints one JSON result a line; exit 1 if any was refused."""
+        try:
+            data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        except OSError as error:
+            typer.echo(f"error: cannot read {file}: {error}", err=True)
+            raise typer.Exit(2) from None
+        # Judged line by line, the lines numbered as in the file: see service/json_input.py.
+        numbered = json_lines(decode_input(data))
+        with opened(ctx) as application:
+            results = application.ledger.append(parse_json(line) for _, line in numbered)
+            wait_for_projections(application, wait)
+        for (number, _), result in zip(numbered, results, strict=True):
+            sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")
+        if any(result.status == "rejected" for result in results):
+            raise typer.Exit(1)
+
+    @app.command()
+    @refuses_input
+    def events(
+        ctx: typer.Context,
+        project: str = typer.Argument(..., help="the project's reference"),
+        output_format: OutputFormat = FORMAT_OPTION,
+    ) -> None:
+        """The project's stream, oldest first. A recorded event that cannot be read is shown as it is
+        stored and marked (JSON: `unreadable`, the refusal naming it), and the command exits 1."""
+        with opened(ctx, write=False) as application:
+            stream = application.ledger.stream(project)
+            if not stream:
+                refuse_unknown(application, project)
+        shown = shown_stream(stream)
+        bad = [document["unreadable"] for document in shown if "unreadable" in document]
+        if output_format is OutputFormat.JSON:
+            print_json(shown)
+        else:
+            rows = [
+                (
+                    str(item.version),
+                    item.date.isoformat(),
+                    item.type,
+                    item.key,
+                    "UNREADABLE (see below)" if "unreadable" in document else summarise(document["data"]),
+                    format_instant(item.recorded_at)[:19].replace("T", " "),
+                )
+                for item, document in zip(stream, shown, strict=True)
+            ]
+            typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
+            typer.echo(
+                render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0})
+            )
+        for error in bad:
+            typer.echo(f"error: {error['rule']}: {error['message']}", err=True)
+        if bad:
+            raise typer.Exit(1)
+
+    @app.command()
+    def verify(
+        ctx: typer.Context,
+        against: str | None = typer.Option(
+            None,
+            "--against",
+            help="a checkpoint (`ktpledger checkpoint`, or a report's JSON): check its signature and that the "
+            "ledger up to its position is exactly what it attests",
+        ),
+        public_key: str | None = typer.Option(
+            None,
+            "--public-key",
+            help="the PEM public key to check the checkpoint with (default: KTPLEDGER_CHECKPOINT_PUBLIC_KEY)",
+        ),
+        projections: bool = typer.Option(
+            False,
+            "--projections",
+            help="also recompute every projection from the ledger and name each row that differs",
+        ),
+        output_format: OutputFormat = FORMAT_OPTION,
+    ) -> None:
+        """Re-check every project's hash chain and versions; exit 1 naming the first bad event. With
+        --against and --projections, also the ledger against a signed checkpoint and the projections
+        against the ledger."""
+        checkpoint = read_checkpoint(against) if against is not None else None
+        with opened(ctx, write=False) as application:
+            verifier = application.verifier
+            if public_key is not None:
+                try:
+                    verifier = load_verifier(public_key, setting="--public-key")
+                except KeyFileError as error:
+                    typer.echo(f"error: {error}", err=True)
+                    raise typer.Exit(2) from None
+            checked, problem = application.ledger.verify()
+            anchored = verify_against(application.database, checkpoint, verifier) if checkpoint else None
+            drift = check_projections(application.database) if projections else None
+        ok = problem is None and (anchored is None or anchored.ok) and (drift is None or drift.ok)
+        if output_format is OutputFormat.JSON:
+            document: dict[str, Any] = {
+                "ok": ok,
+                "events_checked": checked,
+                "problem": None
+                if problem is None
+                else {
+                    "project": problem.project,
+                    "version": problem.version,
+                    "position": problem.position,
+                    "message": problem.message,
+                },
+            }
+            if anchored is not None:
+                document["against"] = anchored.to_json()
+            if drift is not None:
+                document["projections"] = drift.to_json()
+            print_json(document)
+        else:
+            show_verified(checked, problem, anchored, drift)
+        if not ok:
+            raise typer.Exit(1)
+
+
+def summarise(data: dict[str, Any]) -> str:
+    """A short line for people about an event's data."""
+    parts = [
+        f"{name}={value}"
+        for name, value in data.items()
+        if not isinstance(value, (dict, list)) and name not in ("description", "title", "reason")
+    ]
+    text = " ".join(parts)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_checkpoint(path: str) -> Checkpoint:
+    """The checkpoint in the JSON file at `path` (`-`: stdin), or exit 2 saying what is wrong."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return parse_checkpoint(json.loads(text))
+    except (OSError, UnicodeDecodeError) as error:
+        message = f"cannot read {path}: {error}"
+    except ValueError as error:  # bad JSON, or not a checkpoint
+        message = f"{path} is not a ktpledger checkpoint: {error}"
+    typer.echo(f"error: --against: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def show_verified(
+    checked: int, problem: Any, anchored: AnchorReport | None, drift: ProjectionCheck | None
+) -> None:
+    """`verify`'s findings for people: errors on stderr, the summary on stdout."""
+    if problem is not None:
+        typer.echo(
+            f"error: R-30: project {problem.project} version {problem.version} (position {problem.position}): "
+            f"{problem.message}",
+            err=True,
+        )
+        typer.echo(f"{checked} events verified before it")
+    else:
+        typer.echo(f"ok: {checked} events verified, every chain intact")
+    if anchored is not None:
+        point = anchored.checkpoint.point
+        signature = anchored.checkpoint.signature
+        by = "unsigned" if signature is None else f"signed by key {signature.key_id}: {anchored.signature}"
+        typer.echo(
+            f"checkpoint at position {point.position}: {point.events} events, chain head {point.head[:16] or '(none)'}, {by}"
+        )
+        for finding in anchored.problems:
+            typer.echo(f"error: R-30: {finding.message}", err=True)
+        for note in anchored.notes:
+            typer.echo(f"note: {note}", err=True)
+        if anchored.ok:
+            typer.echo(
+                f"ok: the ledger up to position {point.position} is exactly what the checkpoint attests"
+            )
+        else:
+            typer.echo(f"the ledger does not match the checkpoint: {len(anchored.problems)} finding(s)")
+    if drift is not None:
+        for item in drift.drifts:
+            typer.echo(f"error: {item.message}", err=True)
+        if drift.ok:
+            typer.echo(
+                f"ok: projections of {drift.projects} projects equal a replay of the ledger ({drift.rows} rows)"
+            )
+        else:
+            typer.echo(f"{len(drift.drifts)} projection row(s) differ from a replay of the ledger")

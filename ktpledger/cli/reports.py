@@ -1,0 +1,228 @@
+"""What people read off the ledger: `allowances`, `alerts`, the `reconcile` statement, a
+`claim-pack`, and the guidance's `costing` of a project's shape."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
+from ktpledger.cli.errors import refuses_input
+from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
+from ktpledger.domain.events import parse_day
+from ktpledger.service import statements
+from ktpledger.service.alert_reader import read_alerts
+from ktpledger.views import costing_json, costing_rows, render_table
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+    HTML = "html"
+    PDF = "pdf"
+
+
+REPORT_FORMAT = typer.Option(ReportFormat.JSON, "--format", help="json, csv, xlsx, html or pdf")
+OUT_OPTION = typer.Option(None, "--out", help="write to this file instead of stdout")
+
+
+def register(app: typer.Typer, opened: Opened) -> None:
+    """Add `allowances`, `alerts`, `reconcile`, `claim-pack` and `costing` to `app`."""
+
+    @app.command()
+    @refuses_input
+    def allowances(
+        ctx: typer.Context,
+        project: str = typer.Argument(..., help="the project's reference"),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="answer for a past date (YYYY-MM-DD), by the events' date"
+        ),
+        output_format: OutputFormat = FORMAT_OPTION,
+        wait: bool = WAIT_OPTION,
+    ) -> None:
+        """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
+        day = parse_day(as_of, field="as_of")
+        with opened(ctx, write=False) as application:
+            wait_for_projections(application, wait)
+            report = application.projector.allowances(project, as_of=day)
+        if output_format is OutputFormat.JSON:
+            print_json(report.to_json())
+            return
+        document = report.to_json()
+        typer.echo(
+            f"{report.project}: allowances as of {document['as_of'] or 'the ledger head (version ' + str(report.version) + ')'}"
+            f", ends {document['end']}, grant rate {report.grant_rate * 100:.0f}%"
+        )
+        rows = [
+            (
+                line["category"],
+                line["limit_kind"],
+                pounds(line["budget"]),
+                pounds(line["limit"]),
+                pounds(line["spent"]),
+                pounds(line["remaining"]),
+                pounds(line["eligible"]),
+                pounds(line["ineligible"]),
+            )
+            for line in document["lines"]
+        ]
+        header = ("category", "limit kind", "budget", "limit", "spent", "remaining", "eligible", "ineligible")
+        typer.echo(render_table(header, rows, numeric={2, 3, 4, 5, 6, 7}))
+
+    @app.command()
+    @refuses_input
+    def alerts(
+        ctx: typer.Context,
+        project: str | None = typer.Argument(None, help="only this project's alerts"),
+        include_resolved: bool = typer.Option(False, "--all", help="resolved alerts too"),
+        today: str | None = TODAY_OPTION,
+        output_format: OutputFormat = FORMAT_OPTION,
+        wait: bool = WAIT_OPTION,
+    ) -> None:
+        """Open alerts (R-41) with their figures now; with --all, resolved ones too. Projects past their
+        end date and not closed are listed as `ended_not_closed`; an unknown PROJECT is an error (R-31)."""
+        day = parse_day(today, field="today")
+        with opened(ctx, write=False) as application:
+            if project is not None:
+                refuse_unknown(application, project)
+            wait_for_projections(application, wait)
+            on = application.settings.reading_day(day)
+            found = read_alerts(application.database, project, include_resolved=include_resolved, today=on)
+        if output_format is OutputFormat.JSON:
+            print_json(found)
+            return
+        if not found:
+            typer.echo("no open alerts" if not include_resolved else "no alerts")
+            return
+        rows = [
+            (
+                "-" if alert["id"] is None else str(alert["id"]),
+                alert["project"],
+                alert["kind"],
+                alert["status"] + ("" if alert.get("notified", True) else ", not notified"),
+                "calendar"
+                if alert["raised_at_version"] is None
+                else f"v{alert['raised_at_version']}"
+                + (f"-v{alert['resolved_at_version']}" if alert["resolved_at_version"] else ""),
+                alert["message"],
+            )
+            for alert in found
+        ]
+        typer.echo(
+            f"alerts judged as of {on.isoformat()}; figures are as they stand now (JSON `detail`: as raised)"
+        )
+        typer.echo(render_table(("id", "project", "kind", "status", "versions", "now"), rows, numeric={0}))
+
+    @app.command()
+    @refuses_input
+    def reconcile(
+        ctx: typer.Context,
+        project: str = typer.Argument(..., help="the project's reference"),
+        output_format: ReportFormat = REPORT_FORMAT,
+        out: str | None = OUT_OPTION,
+    ) -> None:
+        """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
+        with opened(ctx, write=False) as application:
+            document = statements.reconciliation(
+                application.database, project, checkpoints=application.checkpoints
+            )
+        write_report(document, "reconciliation", output_format, out)
+
+    @app.command("claim-pack")
+    @refuses_input
+    def claim_pack(
+        ctx: typer.Context,
+        project: str = typer.Argument(..., help="the project's reference"),
+        quarter: str = typer.Option(..., "--quarter", help="the quarter claimed, e.g. 2025Q2"),
+        output_format: ReportFormat = REPORT_FORMAT,
+        out: str | None = OUT_OPTION,
+    ) -> None:
+        """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
+        ineligible, alerts open at the quarter's end and a forecast to the end date."""
+        with opened(ctx, write=False) as application:
+            document = statements.claim_pack(
+                application.database, project, quarter, checkpoints=application.checkpoints
+            )
+        write_report(document, "claim_pack", output_format, out)
+
+    @app.command()
+    @refuses_input
+    def costing(
+        methodology: str = typer.Option(..., help="fec or non_fec (R-01)"),
+        business_type: str = typer.Option(..., help="sme, large, not_for_profit or public_sector (R-03)"),
+        months: str = typer.Option(..., help="duration in whole months, 1..60 (R-02)"),
+        salary: str = typer.Option(..., help="the associate's annual employment cost in pounds (R-10)"),
+        london: bool = typer.Option(False, "--london", help="London weighting (R-10)"),
+        virtual: bool = typer.Option(False, "--virtual", help="a virtual business (R-11, R-14)"),
+        supervisor_cost: str | None = typer.Option(
+            None, help="fec: supervisor's annual salary plus overheads"
+        ),
+        supervisor_fte: str = typer.Option("0.1", help="fec: supervisor FTE (standard 0.1, R-16)"),
+        support_costs: str | None = typer.Option(None, help="fec: annual additional associate support costs"),
+        support_rate: str = typer.Option("0.5", help="fec: charge rate for additional support"),
+        estates: str = typer.Option("0", help="fec: associate estates for the project (max 10,000, R-17)"),
+        grant_rate: str | None = typer.Option(None, help="grant rate of the offer letter, if not R-03's"),
+        output_format: OutputFormat = FORMAT_OPTION,
+    ) -> None:
+        """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21)."""
+        request = parse_request(
+            methodology=methodology,
+            business_type=business_type,
+            months=months,
+            salary=salary,
+            london=london,
+            virtual=virtual,
+            supervisor_cost=supervisor_cost,
+            supervisor_fte=supervisor_fte,
+            support_costs=support_costs,
+            support_rate=support_rate,
+            estates=estates,
+            grant_rate=grant_rate,
+        )
+        show_costing(request, output_format)
+
+
+def write_report(document: dict[str, Any], kind: str, fmt: ReportFormat, out: str | None) -> None:
+    """Render `document` and write it to `out` (or stdout); binary formats need `--out` on a terminal."""
+    from ktpledger.reports import render
+
+    body = render(document, kind, fmt.value)
+    if out is None:
+        if fmt in (ReportFormat.XLSX, ReportFormat.PDF) and sys.stdout.isatty():
+            typer.echo(f"error: --format {fmt.value} is binary: give --out FILE", err=True)
+            raise typer.Exit(2)
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).write_bytes(body)
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out} ({len(body):,} bytes)", err=True)
+
+
+def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:
+    """Print the costing of `request` as a table or JSON."""
+    result = cost_project(request)
+    if output_format is OutputFormat.JSON:
+        print_json(costing_json(result))
+        return
+    rate = f"{result.grant_rate * 100:.0f}%"
+    typer.echo(
+        f"{request.methodology.value} costing, {request.business_type.value}, {request.months} months, "
+        f"grant rate {rate}" + (", London weighting" if request.london else "")
+    )
+    typer.echo(
+        render_table(
+            ("line", "eligible", f"grant {rate}", "business", "note"),
+            costing_rows(result),
+            numeric={1, 2, 3},
+        )
+    )

@@ -1,0 +1,155 @@
+"""The `ktpledger` command itself: its `--db` option, the settings read once for a run, and the
+App each command opens (`opened`). The commands are added to `app` by the modules of this package
+(`ktpledger/cli/__init__.py`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
+from ktpledger.domain.errors import unknown_project
+from ktpledger.service.schema import ensure_schema
+from ktpledger.settings import Settings
+
+# The order `ktpledger --help` lists the commands in, as it did when they were all in one module
+# (commands first, then groups of subcommands). The modules of this package add theirs by job.
+HELP_ORDER = (
+    "record",
+    "events",
+    "allowances",
+    "alerts",
+    "reconcile",
+    "claim-pack",
+    "replay",
+    "worker",
+    "beat",
+    "verify",
+    "costing",
+    "demo",
+    "serve",
+    "system-alerts",
+    "db",
+    "projection",
+    "checkpoint",
+    "token",
+    "notifications",
+)
+
+
+class InHelpOrder(TyperGroup):
+    """A group that lists its commands in `HELP_ORDER` (any other after them, as added)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(
+            names, key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)
+        )
+
+
+app = typer.Typer(
+    name="ktpledger",
+    help="Event-driven budget ledger for UK Knowledge Transfer Partnerships.",
+    cls=InHelpOrder,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="SQLAlchemy database URL (default: KTPLEDGER_DATABASE_URL or sqlite:///ktpledger.db)",
+    ),
+) -> None:
+    """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
+    try:
+        ctx.obj = Settings.from_env().with_database(db)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the root command read for this run (from the environment if no root callback
+    put them on the context, as for a command run on its own)."""
+    settings: Settings | None = ctx.find_root().obj
+    return settings or Settings.from_env()
+
+
+class Opened(Protocol):
+    """`opened`: the App for one command (`write=False` for a command that only reads)."""
+
+    def __call__(
+        self, ctx: typer.Context, *, write: bool = True, migrate: bool = True
+    ) -> AbstractContextManager[App]: ...
+
+
+@contextmanager
+def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> Iterator[App]:
+    """The composition root's objects for one command; a database that cannot be reached or has no
+    schema is a clear error (exit 1), not a traceback.
+
+    `write=False` is for commands that only read: they never create a database nor migrate one
+    (an SQLite file that is not there is an error, and none is left behind), and their App
+    delivers no notifications and wakes nothing (`bootstrap(read_only=True)`). Commands that
+    write (`write=True`) migrate the embedded SQLite default on first use, unless `migrate=False`."""
+    settings = settings_of(ctx)
+    if not write:
+        refuse_missing_file(settings.database_url)
+    with settings_refused(settings):
+        application = bootstrap(settings, read_only=not write)
+    try:
+        with database_refused(application):
+            if not write:
+                ensure_schema(application.database, create_embedded=False)
+            elif migrate:
+                ensure_schema(application.database)
+            yield application
+    finally:
+        application.close()
+
+
+def refuse_unknown(application: App, project: str) -> None:
+    """Refuse (R-31) a read of `project` if it has no events, naming the database read and the
+    nearest projects it has."""
+    known = application.ledger.projects()
+    if project not in known:
+        raise unknown_project(project, known, application.database.shown_url)
+
+
+WAIT_TIMEOUT = 120.0
+
+
+def wait_for_projections(application: App, wait: bool, *, timeout: float = WAIT_TIMEOUT) -> None:
+    """With a broker, block until every projection has folded in every event (or fail, exit 1)."""
+    if not wait or application.settings.broker_url is None:
+        return
+    deadline = time.monotonic() + timeout
+    while (behind := application.projector.behind()) > 0:
+        if time.monotonic() > deadline:
+            typer.echo(
+                f"error: projections are still {behind} events behind the ledger after {timeout:.0f} s: "
+                "are `ktpledger worker` processes running?",
+                err=True,
+            )
+            raise typer.Exit(1)
+        time.sleep(0.05)
+    # Quarantined projects wait for a retry, not for workers: `behind` leaves them out; say so.
+    for failed in application.projector.quarantined():
+        typer.echo(
+            f"warning: the projection of {failed['project']} is quarantined at version {failed['version']}: "
+            f"{failed['error']}",
+            err=True,
+        )

@@ -1,0 +1,81 @@
+"""The access policy of the HTTP API and the dashboard: roles, what each may record, and who a
+token speaks for.
+
+- `admin`: everything, including the events only an administrator records (`GrantOffered`,
+  `ProjectClosed`);
+- `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`;
+- `lmc`: reads, and records `LMCDecision`;
+- `viewer`: reads only.
+
+A token may be limited to some projects: it cannot read or write any other. Tokens are stored by
+`ktpledger.adapters.tokens`; this module decides what a stored token may do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ktpledger.adapters import tokens
+from ktpledger.adapters.database import Database
+from ktpledger.domain.events import EVENT_TYPES
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    FINANCE = "finance"
+    LMC = "lmc"
+    VIEWER = "viewer"
+
+
+EVERY_TYPE = frozenset(EVENT_TYPES)
+
+RECORDS: Mapping[Role, frozenset[str]] = {
+    Role.ADMIN: EVERY_TYPE,
+    Role.FINANCE: frozenset({"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment"}),
+    Role.LMC: frozenset({"LMCDecision"}),
+    Role.VIEWER: frozenset(),
+}
+"""The event types each role may record. Only `admin` records `GrantOffered` and `ProjectClosed`."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request comes from: a token's role and the projects it was granted (None: all)."""
+
+    token_id: int
+    role: Role
+    projects: frozenset[str] | None
+    label: str | None = None
+
+    def can_read(self, project: str) -> bool:
+        return self.projects is None or project in self.projects
+
+    def can_record(self, event_type: str) -> bool:
+        return event_type in RECORDS[self.role]
+
+    @property
+    def records_anything(self) -> bool:
+        return bool(RECORDS[self.role])
+
+    def visible(self, projects: Iterable[str]) -> list[str]:
+        return [project for project in projects if self.can_read(project)]
+
+
+def create_token(
+    database: Database, role: Role | str, projects: Iterable[str] | None = None, label: str | None = None
+) -> str:
+    """Create a token with `role` (a ValueError if there is no such role) for `projects` (None or
+    empty: all); returns the token, which is shown once: only its hash is kept."""
+    return tokens.store_token(database, Role(role).value, projects, label)
+
+
+def authenticate(database: Database, token: str | None) -> Principal | None:
+    """The principal of an active token, or None for a missing, unknown or revoked one."""
+    stored = tokens.find_active_token(database, token)
+    if stored is None:
+        return None
+    return Principal(
+        token_id=stored.token_id, role=Role(stored.role), projects=stored.projects, label=stored.label
+    )
