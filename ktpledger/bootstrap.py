@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.notifiers import Notifier
+from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.signing import Signer, Verifier, load_signer, load_verifier, private_key_exposed
 from ktpledger.notify_settings import notifiers_for
 from ktpledger.service.checkpoints import Checkpoints
@@ -58,12 +59,13 @@ def bootstrap(
         raise ValueError("a read-only App wakes nothing: give no wakeup")
     signer, verifier = checkpoint_keys(settings)
     database = Database(build_engine(settings.database_url))
+    store = projection_store(database)
     if read_only:
         return App(
             settings=settings,
             database=database,
             ledger=Ledger(database, read_only=True),
-            projector=Projector(database, channels=settings.notify_channels),
+            projector=Projector(database, channels=settings.notify_channels, store=store),
             wakeup=Asleep(),
             checkpoints=Checkpoints(database, signer),
             verifier=verifier,
@@ -72,7 +74,9 @@ def bootstrap(
     # The channels the settings name, each with the address the settings hold: an alert is
     # written to the outbox for exactly the channels that have a notifier here.
     notifiers = notifiers_for(settings.notify_channels, settings.channels)
-    projector = Projector(database, channels=settings.notify_channels, renotify_after=settings.renotify_after)
+    projector = Projector(
+        database, channels=settings.notify_channels, renotify_after=settings.renotify_after, store=store
+    )
     checkpoints = Checkpoints(database, signer)
     delivery: BackgroundDelivery | None = None
     if wakeup is None:

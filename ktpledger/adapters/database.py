@@ -23,10 +23,11 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
@@ -286,6 +287,30 @@ os.register_at_fork(
 )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, or None (another database, an in-memory one, a bad URL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # building the engine reports it
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    name = parsed.database
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        if "mode=memory" in name:
+            return None
+        name = name.removeprefix("file:").split("?", 1)[0]
+    return Path(name)
+
+
+def shown_url(url: str) -> str:
+    """`url` for messages: its password hidden (as given when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 class Database:
     """One engine and the two kinds of transaction the ledger needs."""
 
@@ -300,9 +325,19 @@ class Database:
         return self.dialect == "sqlite"
 
     @property
+    def has_roles(self) -> bool:
+        """Whether the database has roles to grant privileges to (PostgreSQL; SQLite has none)."""
+        return self.dialect == "postgresql"
+
+    @property
     def shown_url(self) -> str:
         """The database's URL for messages: its password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> None:
+        """One round trip to the database (`/health`): raises `DatabaseUnavailable` if it is away."""
+        with self.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+import ktpledger
 from ktpledger.api import (
     admin,
     costing,
@@ -81,7 +82,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
 
     api = FastAPI(
         title="ktpledger",
-        version="0.1.0",
+        version=ktpledger.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served below from the app's own copy of Swagger UI: no CDN

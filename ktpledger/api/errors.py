@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ktpledger.adapters.errors import BackendDataError, DatabaseUnavailable
-from ktpledger.api.auth import Principal
 from ktpledger.domain.errors import RuleViolation, UnknownProject, UnreadableEvent, unknown_project
+from ktpledger.service.access import Principal
 
 log = logging.getLogger(__name__)
 

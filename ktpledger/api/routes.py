@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
@@ -93,8 +92,7 @@ router = APIRouter()
 
 @router.get("/health", tags=["service"], summary="Liveness and database check (no token)")
 def health(app: App = Depends(application)) -> dict[str, str]:
-    with app.database.read() as connection:
-        connection.execute(text("SELECT 1"))
+    app.database.ping()
     return {"status": "ok"}
 
 

@@ -8,33 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ktpledger.api.errors import ApiError
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
 from ktpledger.service.statements import claim_pack, reconciliation
 
-FORMATS = ("json", "csv", "xlsx", "html", "pdf")
-DEFAULT_MEDIA_TYPES = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-}
-
-
 router = APIRouter()
-
-
-def media_types() -> dict[str, str]:
-    try:
-        from ktpledger.reports import MEDIA_TYPES
-    except ImportError:
-        return DEFAULT_MEDIA_TYPES
-    return {**DEFAULT_MEDIA_TYPES, **MEDIA_TYPES}
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
@@ -48,7 +30,7 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
         return wanted
     if not accept:
         return "json"
-    by_type = {media.split(";")[0]: name for name, media in media_types().items()}
+    by_type = {media.split(";")[0]: name for name, media in MEDIA_TYPES.items()}
     by_type.update({"application/xhtml+xml": "html", "application/csv": "csv"})
     offers: list[tuple[float, int, str]] = []
     for order, part in enumerate(accept.split(",")):
@@ -71,21 +53,17 @@ def statement(document: dict[str, Any], kind: str, fmt: str) -> Response:
     """The document as JSON, or rendered by `ktpledger.reports` as CSV, XLSX, HTML or PDF."""
     if fmt == "json":
         return JSONResponse(document)
-    try:
-        from ktpledger.reports import filename, render
-    except ImportError:
-        raise ApiError(406, "R-42", f"{fmt} statements are not available in this installation") from None
     body = render(document, kind, fmt)
     headers = {}
     if fmt != "html":
         headers["Content-Disposition"] = f'attachment; filename="{filename(document, kind, fmt)}"'
-    return Response(body, media_type=media_types()[fmt], headers=headers)
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the statement: JSON, or CSV, XLSX, HTML or PDF by `format` or `Accept`",
-        "content": {media: {} for media in DEFAULT_MEDIA_TYPES.values()},
+        "content": {media: {} for media in MEDIA_TYPES.values()},
     },
     **refusals(401, 403, 404, 409, 422),
 }
@@ -126,7 +104,7 @@ def quarter_claim(
 ) -> Response:
     check_read(who, project)
     if quarter is None:
-        raise RuleViolation("R-33", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
+        raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
     document = claim_pack(app.database, project, quarter, checkpoints=app.checkpoints)
     return statement(document, "claim_pack", chosen)

@@ -35,9 +35,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         with opened(ctx, migrate=False) as application:
             before, after = upgrade(application.database)
             typer.echo(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
-            # The one place the command line asks which database it has (issue 12: to move behind
-            # the database adapter once adapters/database.py can say whether it has roles).
-            if application.database.dialect != "postgresql":
+            if not application.database.has_roles:
                 if grant:
                     typer.echo("error: --grant: roles are PostgreSQL's; an SQLite ledger has none", err=True)
                     raise typer.Exit(2)

@@ -3,8 +3,8 @@
 Exit status: 0 done; 1 some input was rejected (the message names the rule), or the database
 cannot be used; 2 usage error (an option, a setting or a file named on the command line).
 
-The database driver's exceptions are caught here and nowhere else in the command line, so that
-switching to the library's own (`ktpledger.adapters.errors`, issue 12) changes this module only.
+The database's troubles arrive as ktpledger's own errors (`ktpledger.adapters.errors`), translated
+by the adapters; they are caught here and nowhere else in the command line.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
+from ktpledger.adapters.database import shown_url, sqlite_file
+from ktpledger.adapters.errors import BackendError, BadDatabaseUrl, DatabaseUnavailable
 from ktpledger.cli.common import OutputFormat, print_json
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.schema import SchemaNotReady
@@ -52,7 +51,7 @@ def settings_refused(settings: Settings) -> Iterator[None]:
     """Building the App from `settings`: a setting that cannot work is a usage error (exit 2)."""
     try:
         yield
-    except ArgumentError as error:
+    except BadDatabaseUrl as error:
         typer.echo(f"error: bad database URL {settings.database_url!r}: {error}", err=True)
         raise typer.Exit(2) from None
     except ValueError as error:  # a setting that cannot work, e.g. an alert channel missing its address
@@ -69,9 +68,9 @@ def database_refused(application: App) -> Iterator[None]:
     except SchemaNotReady as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    except OperationalError as error:
-        url = application.database.engine.url.render_as_string(hide_password=True)
-        typer.echo(f"error: cannot use the database at {url}: {error.orig}", err=True)
+    except DatabaseUnavailable as error:
+        url = application.database.shown_url
+        typer.echo(f"error: cannot use the database at {url}: {error.driver_message}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -81,26 +80,11 @@ def chain_not_recorded_warned() -> Iterator[None]:
     read) is a warning, as the checkpoint is the same, worked out from the events."""
     try:
         yield
-    except DBAPIError as error:
+    except BackendError as error:
         typer.echo(
-            f"warning: the chain was not recorded ({error.orig}); worked out from the events", err=True
+            f"warning: the chain was not recorded ({error.driver_message}); worked out from the events",
+            err=True,
         )
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file an SQLite URL names, or None (another database, an in-memory one, a bad URL)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None  # bootstrap reports it
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    name = parsed.database
-    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
-        if "mode=memory" in name:
-            return None
-        name = name.removeprefix("file:").split("?", 1)[0]
-    return Path(name)
 
 
 def refuse_missing_file(url: str) -> None:
@@ -108,7 +92,7 @@ def refuse_missing_file(url: str) -> None:
     path = sqlite_file(url)
     if path is None or path.exists():
         return
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = shown_url(url)
     typer.echo(
         f"error: there is no ledger at {path.resolve()} ({shown}): record events there first "
         "(`ktpledger record FILE`) or run `ktpledger db upgrade`; or read another with --db or "

@@ -132,7 +132,7 @@ def test_an_unknown_project_is_404_r31(client: TestClient, tokens: dict[str, str
         (f"/projects/{demo.MAIN}/allowances?as_of=yesterday", "R-40"),
         (f"/projects/{demo.MAIN}/allowances?as_of=2025-02-30", "R-40"),
         (f"/projects/{demo.MAIN}/allowances?as_of=2020-01-01", "R-31"),  # before its grant offer
-        (f"/projects/{demo.MAIN}/claim-pack", "R-33"),
+        (f"/projects/{demo.MAIN}/claim-pack", "R-42"),
         (f"/projects/{demo.MAIN}/claim-pack?quarter=2025Q5", "R-42"),
         (f"/projects/{demo.MAIN}/claim-pack?quarter=Q1", "R-42"),
         (f"/projects/{demo.MAIN}/claim-pack?quarter=2030Q1", "R-33"),
