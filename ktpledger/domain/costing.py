@@ -217,9 +217,7 @@ def _shared(
 
 def _overheads(lines: list[CostingLine], rules: RuleSet, rate: Decimal) -> CostingLine:
     """Non-fec overheads: 46% of the grant share of their source lines, all of it grant (R-19)."""
-    amount = overheads_budget(
-        (line.eligible for line in lines if line.category in rules.overheads_sources), rate, rules
-    )
+    amount = overheads_budget({line.category: line.eligible for line in lines}, rate, rules)
     return CostingLine(
         category=Category.KNOWLEDGE_BASE_OVERHEADS,
         limit_kind=LimitKind.DERIVED,

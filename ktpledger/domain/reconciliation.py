@@ -257,9 +257,7 @@ def _overheads(state: ProjectState, line: Allowance, rate: Decimal) -> Reconcile
     allowances and the reconciliation give the same figure (R-19, R-42)."""
     rules = state.rules
     assert rules is not None
-    original = overheads_budget(
-        (state.original_budget.get(c, ZERO) for c in rules.overheads_sources), rate, rules
-    )
+    original = overheads_budget(state.original_budget, rate, rules)
     change = line.budget - original
     changes = (
         (

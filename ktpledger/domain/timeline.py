@@ -24,6 +24,19 @@ def month_number(start: date, on: date) -> int:
     return (on.year - start.year) * 12 + on.month - start.month + 1
 
 
+def period_month(start: date, months: int, on: date) -> int:
+    """The project's month on `on` as readers show it ("month N of M"): 0 before the start,
+    1 .. months during the period, `months` after it."""
+    return max(0, min(month_number(start, on), months))
+
+
+def forecast_month(start: date, months: int, on: date) -> int:
+    """The months of spend counted on `on`, which a forecast divides by (R-41) and the spend chart
+    runs through: the period's month, but at least the first (before the start there is no month 0
+    to divide by)."""
+    return max(1, period_month(start, months, on))
+
+
 class Phase(StrEnum):
     NOT_STARTED = "not_started"
     RUNNING = "running"
@@ -73,7 +86,7 @@ class Position:
 
 def position(state: ProjectState, on: date, *, last_spend: date | None = None) -> Position:
     """`state`'s place in its period on `on`."""
-    month = max(0, min(month_number(state.start, on), state.months))
+    month = period_month(state.start, state.months, on)
     if state.closed:
         phase = Phase.CLOSED
     elif on > state.end:
