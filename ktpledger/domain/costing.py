@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
+from ktpledger.domain.project import TermsWording, check_fec_only_terms, check_period_terms
 from ktpledger.domain.rules import (
     BusinessType,
     Category,
@@ -85,6 +86,15 @@ class Costing:
         return sum((line.business for line in self.lines), ZERO)
 
 
+# A costing is asked for on the command line (and as the same names in `GET /costing`).
+COSTING_WORDING = TermsWording(
+    london_fix="drop --london or --virtual",
+    spell=lambda name: "--" + name.replace("_", "-"),
+    fec_only_why=": a non_fec knowledge base's supervision and support are covered by "
+    "knowledge_base_overheads (R-19)",
+)
+
+
 def check_rate(value: Decimal, *, field: str, rule: str) -> Decimal:
     """A fraction between 0 and 1 inclusive."""
     if not value.is_finite() or not ZERO <= value <= 1:
@@ -94,13 +104,9 @@ def check_rate(value: Decimal, *, field: str, rule: str) -> Decimal:
 
 def validate(request: CostingRequest, rules: RuleSet) -> None:
     """Refuse a request the rules do not allow, naming the rule and what to fix."""
-    rules.check_months(request.months)
-    if request.virtual and request.london:
-        raise RuleViolation(
-            "R-11",
-            "a virtual business cannot claim London weighting: drop --london or --virtual",
-            field="london",
-        )
+    check_period_terms(
+        rules, months=request.months, london=request.london, virtual=request.virtual, wording=COSTING_WORDING
+    )
     for name, amount in (
         ("salary", request.salary),
         ("supervisor cost", request.supervisor_cost),
@@ -113,19 +119,15 @@ def validate(request: CostingRequest, rules: RuleSet) -> None:
     check_rate(request.support_rate, field="support rate", rule="R-01")
     if request.grant_rate is not None:
         check_rate(request.grant_rate, field="grant rate", rule="R-03")
-    if request.methodology is Methodology.NON_FEC:
-        for name, given, rule in (
-            ("--supervisor-cost", request.supervisor_cost is not None, "R-16"),
-            ("--support-costs", request.support_costs is not None, "R-01"),
-            ("--estates", request.estates != 0, "R-17"),
-        ):
-            if given:
-                raise RuleViolation(
-                    rule,
-                    f"{name} applies to fec projects only: a non_fec knowledge base's supervision and "
-                    "support are covered by knowledge_base_overheads (R-19)",
-                    field=name.lstrip("-"),
-                )
+    check_fec_only_terms(
+        request.methodology,
+        {
+            "supervisor_cost": request.supervisor_cost is not None,
+            "support_costs": request.support_costs is not None,
+            "estates": request.estates != 0,
+        },
+        COSTING_WORDING,
+    )
 
 
 def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
