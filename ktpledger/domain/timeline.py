@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from ktpledger.domain.events import Event
 from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.recorded import fold_events
 
 QUIET_MONTHS = 3  # "no spend recorded for three months"
 
@@ -108,9 +109,7 @@ def state_as_of(project: str, events: Iterable[tuple[Event, int, str]], day: dat
     """The project as the events dated on or before `day` leave it, folded in version order: the
     figures `ktpledger allowances --as-of` gives."""
     state = ProjectState(project=project, track_keys=False)
-    for event, version, event_hash in events:
-        if event.date <= day:
-            state.apply(event, version, event_hash)
+    fold_events(events, state.apply, until=day)
     return state
 
 
@@ -134,8 +133,7 @@ def month_end_states(
         if added and added[0][1] < latest:
             state = state_as_of(project, events, ends)  # an earlier version dated later: fold afresh
         else:
-            for event, version, event_hash in added:
-                state.apply(event, version, event_hash)
+            fold_events(added, state.apply)
         if added:
             latest = max(latest, added[-1][1])
         yield month, ends, state
