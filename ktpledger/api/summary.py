@@ -27,7 +27,7 @@ from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
-from ktpledger.domain.timeline import Phase, month_end_states, position
+from ktpledger.domain.timeline import Phase, forecast_month, month_end_states, position
 from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.ledger import fold, read_facts
@@ -192,7 +192,8 @@ def project_summary(application: App, project: str, *, today: date) -> dict[str,
             totals[name] += Decimal(figures[name])
         totals["forecast"] += forecast.forecast
     budget, spent, forecast_total = totals["budget"], totals["spent"], totals["forecast"]
-    series = spend_series(project, stream, state.start, max(1, where.month))
+    # The chart's forecast runs on from the series' last month: the month the forecast divides by.
+    series = spend_series(project, stream, state.start, forecast_month(state.start, state.months, today))
     decisions = [decision_json(item) for item in stream if item.type == "LMCDecision"]
     projection_version = allowance["version"]
     seen = [state.version, projection_version, today.isoformat(), [(a["id"], a["status"]) for a in alerts]]

@@ -36,7 +36,7 @@ from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, ProjectCl
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
-from ktpledger.domain.timeline import month_number
+from ktpledger.domain.timeline import forecast_month
 
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
 FORECAST_FROM_MONTH = 3
@@ -119,11 +119,6 @@ class Forecast:
             "budget": format_money(self.budget),
             "excess": format_money(self.excess),
         }
-
-
-def forecast_month(start: date, months: int, on: date) -> int:
-    """The project's month on `on` as the forecast counts it: 1 .. months."""
-    return max(1, min(month_number(start, on), months))
 
 
 def forecast_figure(spent: Decimal, month: int, months: int) -> Decimal:

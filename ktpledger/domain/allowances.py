@@ -128,10 +128,8 @@ def derived_overheads(state: ProjectState, lines: dict[Category, Allowance]) -> 
     rules = state.rules
     assert rules is not None
     rate = state.grant_rate
-    budget = overheads_budget((state.budget.get(c, ZERO) for c in rules.overheads_sources), rate, rules)
-    accrued = overheads_earned(
-        (lines[c].eligible for c in rules.overheads_sources if c in lines), rate, rules, budget
-    )
+    budget = overheads_budget(state.budget, rate, rules)
+    accrued = overheads_earned({c: line.eligible for c, line in lines.items()}, rate, rules, budget)
     return Allowance(
         category=Category.KNOWLEDGE_BASE_OVERHEADS,
         budget=budget,

@@ -8,12 +8,14 @@ rounded on its own and totals summed from rounded lines (R-21).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.money import ZERO, parse_money, round_pound_half_up
+from ktpledger.domain.project import TermsWording, check_fec_only_terms, check_period_terms
 from ktpledger.domain.rules import (
     BusinessType,
     Category,
@@ -85,6 +87,15 @@ class Costing:
         return sum((line.business for line in self.lines), ZERO)
 
 
+# A costing is asked for on the command line (and as the same names in `GET /costing`).
+COSTING_WORDING = TermsWording(
+    london_fix="drop --london or --virtual",
+    spell=lambda name: "--" + name.replace("_", "-"),
+    fec_only_why=": a non_fec knowledge base's supervision and support are covered by "
+    "knowledge_base_overheads (R-19)",
+)
+
+
 def check_rate(value: Decimal, *, field: str, rule: str) -> Decimal:
     """A fraction between 0 and 1 inclusive."""
     if not value.is_finite() or not ZERO <= value <= 1:
@@ -94,13 +105,9 @@ def check_rate(value: Decimal, *, field: str, rule: str) -> Decimal:
 
 def validate(request: CostingRequest, rules: RuleSet) -> None:
     """Refuse a request the rules do not allow, naming the rule and what to fix."""
-    rules.check_months(request.months)
-    if request.virtual and request.london:
-        raise RuleViolation(
-            "R-11",
-            "a virtual business cannot claim London weighting: drop --london or --virtual",
-            field="london",
-        )
+    check_period_terms(
+        rules, months=request.months, london=request.london, virtual=request.virtual, wording=COSTING_WORDING
+    )
     for name, amount in (
         ("salary", request.salary),
         ("supervisor cost", request.supervisor_cost),
@@ -113,19 +120,15 @@ def validate(request: CostingRequest, rules: RuleSet) -> None:
     check_rate(request.support_rate, field="support rate", rule="R-01")
     if request.grant_rate is not None:
         check_rate(request.grant_rate, field="grant rate", rule="R-03")
-    if request.methodology is Methodology.NON_FEC:
-        for name, given, rule in (
-            ("--supervisor-cost", request.supervisor_cost is not None, "R-16"),
-            ("--support-costs", request.support_costs is not None, "R-01"),
-            ("--estates", request.estates != 0, "R-17"),
-        ):
-            if given:
-                raise RuleViolation(
-                    rule,
-                    f"{name} applies to fec projects only: a non_fec knowledge base's supervision and "
-                    "support are covered by knowledge_base_overheads (R-19)",
-                    field=name.lstrip("-"),
-                )
+    check_fec_only_terms(
+        request.methodology,
+        {
+            "supervisor_cost": request.supervisor_cost is not None,
+            "support_costs": request.support_costs is not None,
+            "estates": request.estates != 0,
+        },
+        COSTING_WORDING,
+    )
 
 
 def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
@@ -217,9 +220,7 @@ def _shared(
 
 def _overheads(lines: list[CostingLine], rules: RuleSet, rate: Decimal) -> CostingLine:
     """Non-fec overheads: 46% of the grant share of their source lines, all of it grant (R-19)."""
-    amount = overheads_budget(
-        (line.eligible for line in lines if line.category in rules.overheads_sources), rate, rules
-    )
+    amount = overheads_budget({line.category: line.eligible for line in lines}, rate, rules)
     return CostingLine(
         category=Category.KNOWLEDGE_BASE_OVERHEADS,
         limit_kind=LimitKind.DERIVED,
@@ -260,37 +261,87 @@ def parse_fraction(text: str, *, field: str, rule: str) -> Decimal:
     return value
 
 
-def parse_request(
-    *,
-    methodology: str,
-    business_type: str,
-    months: str,
-    salary: str,
-    london: bool = False,
-    virtual: bool = False,
-    supervisor_cost: str | None = None,
-    supervisor_fte: str = "0.1",
-    support_costs: str | None = None,
-    support_rate: str = "0.5",
-    estates: str = "0",
-    grant_rate: str | None = None,
-) -> CostingRequest:
-    """A costing request from text as typed on the command line or in a query string; each bad
-    value is a `RuleViolation` naming its rule."""
+@dataclass(frozen=True)
+class CostingParameter:
+    """One parameter of a costing as typed, `ktpledger costing --NAME` or `GET /costing?NAME=`:
+    text, or a flag when its default is a bool; `default` None means "not given"."""
+
+    name: str
+    help: str
+    default: str | bool | None = None
+    required: bool = False
+
+    @property
+    def flag(self) -> bool:
+        return isinstance(self.default, bool)
+
+    @property
+    def annotation(self) -> object:
+        """The type of its value, for an entry point's signature: bool, str, or str | None."""
+        if self.flag:
+            return bool
+        return str if self.required or self.default is not None else str | None
+
+
+# The one list of a costing's parameters, in the order the command line and the API show them.
+COSTING_PARAMETERS = (
+    CostingParameter("methodology", "fec or non_fec (R-01)", required=True),
+    CostingParameter("business_type", "sme, large, not_for_profit or public_sector (R-03)", required=True),
+    CostingParameter("months", "duration in whole months, 1..60 (R-02)", required=True),
+    CostingParameter("salary", "the associate's annual employment cost in pounds (R-10)", required=True),
+    CostingParameter("london", "London weighting (R-10)", False),
+    CostingParameter("virtual", "a virtual business (R-11, R-14)", False),
+    CostingParameter("supervisor_cost", "fec: supervisor's annual salary plus overheads"),
+    CostingParameter("supervisor_fte", "fec: supervisor FTE (standard 0.1, R-16)", "0.1"),
+    CostingParameter("support_costs", "fec: annual additional associate support costs"),
+    CostingParameter("support_rate", "fec: charge rate for additional support", "0.5"),
+    CostingParameter("estates", "fec: associate estates for the project (max 10,000, R-17)", "0"),
+    CostingParameter("grant_rate", "grant rate of the offer letter, if not R-03's"),
+)
+
+Typed = str | bool | None
+
+
+def parse_request(given: Mapping[str, Typed] | None = None, /, **by_name: Typed) -> CostingRequest:
+    """A costing request from text as typed on the command line or in a query string, given by
+    parameter name (`COSTING_PARAMETERS`; an omitted one takes its default); each bad value is a
+    `RuleViolation` naming its rule. An unknown or missing required name is a `TypeError`."""
+    typed = {**(given or {}), **by_name}
+    unknown = sorted(set(typed) - {p.name for p in COSTING_PARAMETERS})
+    if unknown:
+        raise TypeError(f"parse_request() got unknown parameters {', '.join(unknown)}")
+    for parameter in COSTING_PARAMETERS:
+        if parameter.required and typed.get(parameter.name) is None:
+            raise TypeError(f"parse_request() needs the parameter {parameter.name}")
+        typed.setdefault(parameter.name, parameter.default)
+
+    def text(name: str) -> str:
+        value = typed[name]
+        assert isinstance(value, str), name
+        return value
+
+    def optional(name: str) -> str | None:
+        return None if typed[name] is None else text(name)
+
+    supervisor_cost, support_costs, grant_rate = (
+        optional("supervisor_cost"),
+        optional("support_costs"),
+        optional("grant_rate"),
+    )
     return CostingRequest(
-        methodology=parse_choice(Methodology, methodology, field="methodology"),
-        business_type=parse_choice(BusinessType, business_type, field="business type", rule="R-03"),
-        months=parse_months(months),
-        salary=parse_money(salary, field="salary"),
-        london=london,
-        virtual=virtual,
+        methodology=parse_choice(Methodology, text("methodology"), field="methodology"),
+        business_type=parse_choice(BusinessType, text("business_type"), field="business type", rule="R-03"),
+        months=parse_months(text("months")),
+        salary=parse_money(text("salary"), field="salary"),
+        london=bool(typed["london"]),
+        virtual=bool(typed["virtual"]),
         supervisor_cost=None
         if supervisor_cost is None
         else parse_money(supervisor_cost, field="supervisor cost"),
-        supervisor_fte=parse_fraction(supervisor_fte, field="supervisor FTE", rule="R-16"),
+        supervisor_fte=parse_fraction(text("supervisor_fte"), field="supervisor FTE", rule="R-16"),
         support_costs=None if support_costs is None else parse_money(support_costs, field="support costs"),
-        support_rate=parse_fraction(support_rate, field="support rate", rule="R-01"),
-        estates=parse_money(estates, field="estates"),
+        support_rate=parse_fraction(text("support_rate"), field="support rate", rule="R-01"),
+        estates=parse_money(text("estates"), field="estates"),
         grant_rate=None
         if grant_rate is None
         else parse_fraction(grant_rate, field="grant rate", rule="R-03"),

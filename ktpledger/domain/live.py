@@ -36,7 +36,7 @@ from ktpledger.domain.events import (
     Virement,
 )
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent, unreadable
+from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import month_number
 
@@ -155,20 +155,20 @@ class LiveProject:
         is then part-way through the append, and is to be folded afresh (`fold` up to the append
         before, then `seed` and `settle`) if it is to be used again."""
         steps: list[AlertStep] = []
-        for item in items:
-            try:
-                changes = self.apply(item.event(), item.version, item.hash)
-            except Exception as error:
-                raise unreadable(item, error) from error
+
+        def apply_and_note(event: Event, version: int, event_hash: str) -> None:
+            changes = self.apply(event, version, event_hash)
             if changes.resolved:
-                steps += [
-                    AlertStep(item.version, key, False, reason=changes.reason) for key in changes.resolved
-                ]
+                steps.extend(
+                    AlertStep(version, key, False, reason=changes.reason) for key in changes.resolved
+                )
             if changes.raised:
-                steps += [
-                    AlertStep(item.version, key, True, detail=detail)
+                steps.extend(
+                    AlertStep(version, key, True, detail=detail)
                     for key, detail in sorted(changes.raised.items())
-                ]
+                )
+
+        fold_recorded(items, apply_and_note)
         return settle_append(steps) if steps else steps
 
     def _clock_month(self) -> int:

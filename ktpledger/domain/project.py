@@ -7,6 +7,7 @@ as it stands (R-30..R-36, R-40); `ProjectState.apply(event, version)` folds it i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -75,6 +76,70 @@ def _elsewhere(rules: RuleSet, category: Category, methodology: Methodology) -> 
     owners = [m.value for m in Methodology if m is not methodology and category in rules.categories_for(m)]
     whose = f" is a {' and '.join(owners)} line and" if owners else ""
     return f"category {shown(category.value)}{whose} does not exist for a {methodology.value} project"
+
+
+@dataclass(frozen=True)
+class TermsWording:
+    """How a reader of the project's terms names them: the fix for a virtual business in London,
+    how a field is spelled (`--supervisor-cost` on the command line, `supervisor_cost` in an
+    event) and why a field is fec-only, so that each caller's refusal reads as it always has."""
+
+    london_fix: str
+    spell: Callable[[str], str]
+    fec_only_why: str = ""
+
+
+OFFER_WORDING = TermsWording(london_fix="set london or virtual to false", spell=str)
+
+# The figures only a fec project states, in the order they are checked, with the rule of each.
+FEC_ONLY_TERMS = {"supervisor_cost": "R-16", "support_costs": "R-01", "estates": "R-17"}
+
+
+def check_period_terms(
+    rules: RuleSet,
+    *,
+    months: int,
+    london: bool,
+    virtual: bool,
+    wording: TermsWording,
+    start: date | None = None,
+) -> None:
+    """The terms of a project's period and place that a costing request and a grant offer share:
+    months within the rule set's range (R-02) and, given a start, a start and an end within the
+    ledger's dates (R-01, R-02); a virtual business never in London (R-11)."""
+    if start is not None:
+        check_date_range(start, field="start", rule="R-01")
+    rules.check_months(months)
+    if start is not None:
+        end = add_months(start, months) - timedelta(days=1)
+        if end > LATEST_DATE:
+            raise RuleViolation(
+                "R-02",
+                f"a project starting {start} for {months} months would end on {end}, after "
+                f"the last date the ledger accepts ({LATEST_DATE}): check the start and the months",
+                field="months",
+            )
+    if virtual and london:
+        raise RuleViolation(
+            "R-11",
+            f"a virtual business cannot claim London weighting: {wording.london_fix}",
+            field="london",
+        )
+
+
+def check_fec_only_terms(methodology: Methodology, given: Mapping[str, bool], wording: TermsWording) -> None:
+    """A non_fec project states none of the fec-only figures (`FEC_ONLY_TERMS`, R-16, R-01, R-17):
+    `given` says which of them a costing request or a grant offer states."""
+    if methodology is not Methodology.NON_FEC:
+        return
+    for name, rule in FEC_ONLY_TERMS.items():
+        if given.get(name, False):
+            spelled = wording.spell(name)
+            raise RuleViolation(
+                rule,
+                f"{spelled} applies to fec projects only{wording.fec_only_why}",
+                field=spelled.lstrip("-"),
+            )
 
 
 @dataclass
@@ -260,22 +325,14 @@ class ProjectState:
                 "R-31", f"project {self.project} already has a grant offer; change it by an LMC decision"
             )
         rules = rule_set_for(on)
-        check_date_range(offer.start, field="start", rule="R-01")
-        rules.check_months(offer.months)
-        end = add_months(offer.start, offer.months) - timedelta(days=1)
-        if end > LATEST_DATE:
-            raise RuleViolation(
-                "R-02",
-                f"a project starting {offer.start} for {offer.months} months would end on {end}, after "
-                f"the last date the ledger accepts ({LATEST_DATE}): check the start and the months",
-                field="months",
-            )
-        if offer.virtual and offer.london:
-            raise RuleViolation(
-                "R-11",
-                "a virtual business cannot claim London weighting: set london or virtual to false",
-                field="london",
-            )
+        check_period_terms(
+            rules,
+            months=offer.months,
+            london=offer.london,
+            virtual=offer.virtual,
+            wording=OFFER_WORDING,
+            start=offer.start,
+        )
         categories = rules.categories_for(offer.methodology)
         for category in (*offer.budget, *offer.justifications):
             if category not in categories:
@@ -294,10 +351,9 @@ class ProjectState:
                 "knowledge_base_overheads is derived from the other lines and must not be given",
                 field="budget",
             )
-        if offer.supervisor_cost is not None and offer.methodology is Methodology.NON_FEC:
-            raise RuleViolation(
-                "R-16", "supervisor_cost applies to fec projects only", field="supervisor_cost"
-            )
+        check_fec_only_terms(
+            offer.methodology, {"supervisor_cost": offer.supervisor_cost is not None}, OFFER_WORDING
+        )
         for category in categories:
             amount = offer.budget.get(category, ZERO)
             rule = rules.category_rule(offer.methodology, category)

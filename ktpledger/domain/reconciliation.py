@@ -36,6 +36,7 @@ from ktpledger.domain.events import (
 from ktpledger.domain.input_rules import EARLIEST_DATE, LATEST_DATE
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import fold_events
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.shares import overheads_budget, reconciled_grant
 
@@ -181,10 +182,13 @@ def fold_with_history(project: str, events: Iterable[tuple[Event, int, str]]) ->
     """The project's state and its LMC history, from (event, version, hash) in version order."""
     state = ProjectState(project=project)
     history = History()
-    for event, version, event_hash in events:
+
+    def record_then_apply(event: Event, version: int, event_hash: str) -> None:
         if state.exists:
             history.record(state, event, version)
         state.apply(event, version, event_hash)
+
+    fold_events(events, record_then_apply)
     return state, history
 
 
@@ -257,9 +261,7 @@ def _overheads(state: ProjectState, line: Allowance, rate: Decimal) -> Reconcile
     allowances and the reconciliation give the same figure (R-19, R-42)."""
     rules = state.rules
     assert rules is not None
-    original = overheads_budget(
-        (state.original_budget.get(c, ZERO) for c in rules.overheads_sources), rate, rules
-    )
+    original = overheads_budget(state.original_budget, rate, rules)
     change = line.budget - original
     changes = (
         (
@@ -311,10 +313,13 @@ def quarter_claim(
     version order): their reconciliation less the reconciliation of those dated before the quarter."""
     before = ProjectState(project=project)
     after = ProjectState(project=project)
-    for event, version, event_hash in events:
+
+    def apply_to_both(event: Event, version: int, event_hash: str) -> None:
         after.apply(event, version, event_hash)
         if event.date < quarter_start:
             before.apply(event, version, event_hash)
+
+    fold_events(events, apply_to_both)
     previous = {line.category: line for line in reconcile(before, History()).lines} if before.exists else {}
     eligible: dict[Category, Decimal] = {}
     grant: dict[Category, Decimal] = {}

@@ -1,9 +1,10 @@
-"""An event as the ledger holds it: the submitted event plus version, position, time and hash."""
+"""An event as the ledger holds it: the submitted event plus version, position, time and hash;
+and the one loop that folds a stream of them into a project (`fold_recorded`, `fold_events`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,6 +13,10 @@ from typing import Any
 from ktpledger.domain.chain import ChainLink, format_instant
 from ktpledger.domain.errors import UnreadableEvent, cause_of
 from ktpledger.domain.events import Event, payload_from_data
+
+# What takes one event into a fold: `ProjectState.apply`, `LiveProject.apply` (alerts worked out
+# event by event) or `LiveProject.fold` (not), or a caller's step around one of them.
+FoldStep = Callable[[Event, int, str], object]
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,26 @@ def located(stream: Iterable[RecordedEvent]) -> Iterator[None]:
             if (item.project, item.version) == (error.project, error.version):
                 raise unreadable(item, error) from error
         raise
+
+
+def fold_recorded(recorded: Iterable[RecordedEvent], step: FoldStep, *, until: date | None = None) -> None:
+    """Fold the rows of one project's stream, in version order, through `step` (with `until`, only
+    the events dated on or before it; every row is still read). A row that cannot be read or folded
+    raises `UnreadableEvent` naming it, the fold then being up to the row before."""
+    for item in recorded:
+        try:
+            event = item.event()
+            if until is None or event.date <= until:
+                step(event, item.version, item.hash)
+        except Exception as error:  # a `ProjectState` refuses only with `UnreadableEvent`
+            raise unreadable(item, error) from error
+
+
+def fold_events(
+    events: Iterable[tuple[Event, int, str]], step: FoldStep, *, until: date | None = None
+) -> None:
+    """`fold_recorded` of (event, version, hash) already read: a fold that fails names its project
+    and version only (`located` adds the row's position)."""
+    for event, version, event_hash in events:
+        if until is None or event.date <= until:
+            step(event, version, event_hash)

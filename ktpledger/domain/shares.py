@@ -15,11 +15,11 @@ One function per rule, used by every reader (costing, allowances, reconciliation
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 
 from ktpledger.domain.money import ZERO, round_penny_half_up, round_pound_half_up
-from ktpledger.domain.rules import RuleSet
+from ktpledger.domain.rules import Category, RuleSet
 
 
 def costing_grant(eligible: Decimal, rate: Decimal) -> Decimal:
@@ -37,17 +37,19 @@ def reconciled_grant(eligible: Decimal, rate: Decimal) -> Decimal:
     return round_penny_half_up(eligible * rate)
 
 
-def overheads_budget(source_budgets: Iterable[Decimal], rate: Decimal, rules: RuleSet) -> Decimal:
-    """The overheads line's budget in whole pounds, exactly as `ktpledger costing` gives it for
-    the same source lines (R-19, R-20, R-21)."""
-    base = sum((costing_grant(amount, rate) for amount in source_budgets), ZERO)
+def overheads_budget(budgets: Mapping[Category, Decimal], rate: Decimal, rules: RuleSet) -> Decimal:
+    """The overheads line's budget in whole pounds from the lines' budgets (any lines: the
+    sources are chosen here), exactly as `ktpledger costing` gives it for the same source lines
+    (R-19, R-20, R-21). A source line that is not given counts as 0."""
+    base = sum((costing_grant(budgets.get(c, ZERO), rate) for c in rules.overheads_sources), ZERO)
     return round_pound_half_up(base * rules.overheads_rate)
 
 
 def overheads_earned(
-    source_eligible: Iterable[Decimal], rate: Decimal, rules: RuleSet, budget: Decimal
+    eligible: Mapping[Category, Decimal], rate: Decimal, rules: RuleSet, budget: Decimal
 ) -> Decimal:
-    """What the overheads line has earned from its source lines' eligible spend: 46% of their
-    reconciled grant, half up to the penny, never above the line's budget (R-19, R-42)."""
-    grant = sum((reconciled_grant(amount, rate) for amount in source_eligible), ZERO)
+    """What the overheads line has earned from the lines' eligible spend (any lines: the sources
+    are chosen here): 46% of the sources' reconciled grant, half up to the penny, never above the
+    line's budget (R-19, R-42)."""
+    grant = sum((reconciled_grant(eligible.get(c, ZERO), rate) for c in rules.overheads_sources), ZERO)
     return min(budget, round_penny_half_up(grant * rules.overheads_rate))

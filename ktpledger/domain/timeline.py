@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from ktpledger.domain.events import Event
 from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.recorded import fold_events
 
 QUIET_MONTHS = 3  # "no spend recorded for three months"
 
@@ -22,6 +23,19 @@ QUIET_MONTHS = 3  # "no spend recorded for three months"
 def month_number(start: date, on: date) -> int:
     """Which month of the project `on` falls in (1 for the start month; 0 or less before it)."""
     return (on.year - start.year) * 12 + on.month - start.month + 1
+
+
+def period_month(start: date, months: int, on: date) -> int:
+    """The project's month on `on` as readers show it ("month N of M"): 0 before the start,
+    1 .. months during the period, `months` after it."""
+    return max(0, min(month_number(start, on), months))
+
+
+def forecast_month(start: date, months: int, on: date) -> int:
+    """The months of spend counted on `on`, which a forecast divides by (R-41) and the spend chart
+    runs through: the period's month, but at least the first (before the start there is no month 0
+    to divide by)."""
+    return max(1, period_month(start, months, on))
 
 
 class Phase(StrEnum):
@@ -73,7 +87,7 @@ class Position:
 
 def position(state: ProjectState, on: date, *, last_spend: date | None = None) -> Position:
     """`state`'s place in its period on `on`."""
-    month = max(0, min(month_number(state.start, on), state.months))
+    month = period_month(state.start, state.months, on)
     if state.closed:
         phase = Phase.CLOSED
     elif on > state.end:
@@ -95,9 +109,7 @@ def state_as_of(project: str, events: Iterable[tuple[Event, int, str]], day: dat
     """The project as the events dated on or before `day` leave it, folded in version order: the
     figures `ktpledger allowances --as-of` gives."""
     state = ProjectState(project=project, track_keys=False)
-    for event, version, event_hash in events:
-        if event.date <= day:
-            state.apply(event, version, event_hash)
+    fold_events(events, state.apply, until=day)
     return state
 
 
@@ -121,8 +133,7 @@ def month_end_states(
         if added and added[0][1] < latest:
             state = state_as_of(project, events, ends)  # an earlier version dated later: fold afresh
         else:
-            for event, version, event_hash in added:
-                state.apply(event, version, event_hash)
+            fold_events(added, state.apply)
         if added:
             latest = max(latest, added[-1][1])
         yield month, ends, state

@@ -10,7 +10,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent, unreadable
+from ktpledger.domain.recorded import RecordedEvent, fold_recorded, unreadable
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,7 @@ def fold(project: str, recorded: Iterable[RecordedEvent], state: ProjectState | 
     """`state` (or a new one) with `recorded` folded in, in version order. A row that cannot be
     read or folded raises `UnreadableEvent` naming it (`state` is then folded up to the row before)."""
     state = state or ProjectState(project=project)
-    for item in recorded:
-        try:
-            state.apply(item.event(), item.version, item.hash)
-        except UnreadableEvent as error:
-            raise unreadable(item, error) from error
+    fold_recorded(recorded, state.apply)
     return state
 
 
@@ -54,7 +50,8 @@ def shown_stream(stream: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
 def unreadable_rows(stream: Iterable[RecordedEvent]) -> dict[int, UnreadableEvent]:
     """The rows of one project's stream that cannot be read, by version: every row whose event
     cannot be rebuilt, and the row at which the fold first fails (the rows after it are not folded:
-    the project's state is not known past it)."""
+    the project's state is not known past it). Not `fold_recorded`: reading goes on past the
+    first row that fails."""
     found: dict[int, UnreadableEvent] = {}
     state: ProjectState | None = None
     folding = True

@@ -30,7 +30,7 @@ from ktpledger.domain.reconciliation import (
     quarter_spend,
     reconcile,
 )
-from ktpledger.domain.recorded import RecordedEvent, located, unreadable
+from ktpledger.domain.recorded import RecordedEvent, fold_recorded, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import fold as fold_stream
@@ -165,11 +165,7 @@ def claim_pack(
     until = pack_covers_until(start, end, whole.end) if whole.exists else end
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
-    for item in known:
-        try:
-            live.apply(item.event(), item.version, item.hash)
-        except Exception as error:
-            raise unreadable(item, error) from error
+    fold_recorded(known, live.apply)  # alerts event by event: the forecast's hysteresis needs them
     state = live.state
     if not state.exists:
         raise RuleViolation(
