@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import principal
-from ktpledger.domain.costing import cost_project, parse_request
+from ktpledger.domain.costing import COSTING_PARAMETERS, cost_project, parse_request
 from ktpledger.service.access import Principal
 from ktpledger.views import costing_json
 
 router = APIRouter()
+
+
+def costing_query(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint` with the costing's parameters (`COSTING_PARAMETERS`, the domain's one list of
+    them, shared with `ktpledger costing`) as its first query parameters. FastAPI reads an
+    endpoint's parameters from its signature, so the signature is written from the list."""
+    query = [
+        inspect.Parameter(
+            parameter.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=parameter.annotation,
+            default=Query(... if parameter.required else parameter.default, description=parameter.help),
+        )
+        for parameter in COSTING_PARAMETERS
+    ]
+    signature = inspect.signature(endpoint)
+    own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    endpoint.__signature__ = signature.replace(parameters=[*query, *own])  # type: ignore[attr-defined]
+    return endpoint
 
 
 @router.get(
@@ -22,33 +43,6 @@ router = APIRouter()
     description="The parameters of `ktpledger costing`, as query parameters.",
     responses=refusals(401, 422),
 )
-def costing(
-    methodology: str = Query(..., description="fec or non_fec (R-01)"),
-    business_type: str = Query(..., description="sme, large, not_for_profit or public_sector (R-03)"),
-    months: str = Query(..., description="duration in whole months, 1..60 (R-02)"),
-    salary: str = Query(..., description="the associate's annual employment cost in pounds (R-10)"),
-    london: bool = Query(False, description="London weighting (R-10)"),
-    virtual: bool = Query(False, description="a virtual business (R-11, R-14)"),
-    supervisor_cost: str | None = Query(None, description="fec: supervisor's annual salary plus overheads"),
-    supervisor_fte: str = Query("0.1", description="fec: supervisor FTE (standard 0.1, R-16)"),
-    support_costs: str | None = Query(None, description="fec: annual additional associate support costs"),
-    support_rate: str = Query("0.5", description="fec: charge rate for additional support"),
-    estates: str = Query("0", description="fec: associate estates for the project (max 10,000, R-17)"),
-    grant_rate: str | None = Query(None, description="grant rate of the offer letter, if not R-03's"),
-    _who: Principal = Depends(principal),
-) -> dict[str, Any]:
-    request = parse_request(
-        methodology=methodology,
-        business_type=business_type,
-        months=months,
-        salary=salary,
-        london=london,
-        virtual=virtual,
-        supervisor_cost=supervisor_cost,
-        supervisor_fte=supervisor_fte,
-        support_costs=support_costs,
-        support_rate=support_rate,
-        estates=estates,
-        grant_rate=grant_rate,
-    )
-    return costing_json(cost_project(request))
+@costing_query
+def costing(*, _who: Principal = Depends(principal), **typed: Any) -> dict[str, Any]:
+    return costing_json(cost_project(parse_request(typed)))

@@ -13,7 +13,7 @@ from ktpledger.adapters.projection_store import AlertRepository, EventReader, Ro
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
-from ktpledger.domain.recorded import RecordedEvent, unreadable
+from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.service.projection_rows import FAILED, OK, alert_row, line_row
 
 REPLAY_CHUNK = 200  # projects read per query
@@ -120,11 +120,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
 
 def fold_quietly(live: LiveProject, stream: Iterable[RecordedEvent]) -> None:
     """Fold rows in without working out alerts (`LiveProject.fold`), naming a row that fails."""
-    for item in stream:
-        try:
-            live.fold(item.event(), item.version, item.hash)
-        except UnreadableEvent as error:
-            raise unreadable(item, error) from error
+    fold_recorded(stream, live.fold)
 
 
 def in_raising_order(alerts: Iterable[Row]) -> list[Row]:
