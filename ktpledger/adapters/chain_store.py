@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, tuple_
-from sqlalchemy.exc import IntegrityError
 
 from ktpledger.adapters.database import driver_errors
+from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.tables import events, ledger_chain
 from ktpledger.domain.anchor import ChainEntry, ChainPoint
 
@@ -105,7 +105,7 @@ def record(connection: Connection, links: Sequence[tuple[ChainEntry, ChainPoint]
         try:
             with connection.begin_nested():  # COPY is 3-4x faster than any INSERT, but cannot skip a row
                 _copy(connection, rows)
-        except IntegrityError:  # another process recorded some of them meanwhile
+        except WriteConflict:  # another process recorded some of them meanwhile
             columns = [list(column) for column in zip(*rows, strict=True)]
             connection.exec_driver_sql(_PG_RECORD, tuple(columns))
     elif dialect == "postgresql":

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from typing import ClassVar
 
 from sqlalchemy import Connection, Table, delete, select
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import BackendDataError, BackendError, DatabaseUnavailable
+from ktpledger.adapters.errors import translated as backend_error
 from ktpledger.adapters.projection_sql_backends import BACKENDS, Backend
 from ktpledger.adapters.projection_sql_repositories import (
     SqlAlerts,
@@ -36,16 +38,21 @@ assert tuple(_TABLES) == PROJECTION_TABLES
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Backend errors leave the store as ktpledger's `ProjectionStoreError`, the driver's error its
-    cause. A database that cannot be reached (`OperationalError`) or a value it refuses (`DataError`)
-    still leaves as SQLAlchemy raised it: the CLI and the API answer those today (exit 1, HTTP 503 or
-    422). When the shared backend errors land (`adapters/errors.py`, issue 12), they are raised here
-    as `DatabaseUnavailable` and `BackendDataError` instead."""
+    """Backend errors leave the store as ktpledger's. A database that cannot be reached
+    (`DatabaseUnavailable`) or a value it refuses (`BackendDataError`) leaves as it is: the CLI and
+    the API answer those (exit 1, HTTP 503 or 422). Any other leaves as `ProjectionStoreError`, the
+    backend's error its cause. The engines `build_engine` makes raise ktpledger's errors already; a
+    driver error from an engine made otherwise is translated here the same way."""
     try:
         yield
-    except (OperationalError, DataError):
+    except (DatabaseUnavailable, BackendDataError):
         raise
+    except BackendError as error:
+        raise ProjectionStoreError(f"the projection store failed: {error.driver_message}") from error
     except DBAPIError as error:
+        found = backend_error(error)
+        if isinstance(found, (DatabaseUnavailable, BackendDataError)):
+            raise found from error.orig
         raise ProjectionStoreError(f"the projection store failed: {error.orig}") from error
 
 

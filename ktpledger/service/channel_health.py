@@ -1,7 +1,7 @@
 """Whether a channel is down: its current run of failed attempts, and the `channel_down` alert.
 
-Every finished attempt tells the channel's health, in the transaction that records the attempt's
-outcome (the `channel_health` table, migration 0010, so that every process sees the same run):
+Every finished attempt tells the channel's health, in the unit of work that records the attempt's
+outcome (`unit.channel_health`, migration 0010's table, so that every process sees the same run):
 
 - a failed attempt starts a run of failures (`failing_since`) or extends it. Once the run has
   lasted `down_after` (KTPLEDGER_CHANNEL_DOWN_MINUTES, default 5) with no success, a `channel_down`
@@ -18,11 +18,8 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
+from ktpledger.adapters.notification_store import NotificationUnit
 from ktpledger.adapters.notifiers import ALERT_LOGGER, one_line
-from ktpledger.adapters.tables import channel_health
 from ktpledger.domain.chain import format_instant
 from ktpledger.service.outbox import utc
 from ktpledger.service.system_alerts import CHANNEL_DOWN, raise_system_alert, resolve_system_alert
@@ -36,7 +33,7 @@ def _minutes(span: timedelta) -> str:
 
 
 def record_failure(
-    connection: Connection,
+    unit: NotificationUnit,
     *,
     channel: str,
     error: str,
@@ -45,32 +42,11 @@ def record_failure(
     others: Iterable[str],
     retry_period: timedelta,
 ) -> int | None:
-    """Count a failed attempt on `channel`, in the caller's transaction; raise `channel_down`
+    """Count a failed attempt on `channel`, in the caller's unit of work; raise `channel_down`
     through `others` once the channel has failed every attempt for `down_after`. The new system
     alert's id, or None (not down long enough, or an alert is open already)."""
-    dialect = connection.dialect.name
-    insert = postgresql.insert(channel_health) if dialect == "postgresql" else sqlite.insert(channel_health)
-    connection.execute(
-        insert.values(
-            channel=channel, failing_since=now, failures=1, last_failure_at=now, last_error=error
-        ).on_conflict_do_update(
-            index_elements=["channel"],
-            set_={
-                "failing_since": func.coalesce(channel_health.c.failing_since, insert.excluded.failing_since),
-                "failures": case(
-                    (channel_health.c.failing_since.is_(None), 1), else_=channel_health.c.failures + 1
-                ),
-                "last_failure_at": insert.excluded.last_failure_at,
-                "last_error": insert.excluded.last_error,
-            },
-        )
-    )
-    since, failures = connection.execute(
-        select(channel_health.c.failing_since, channel_health.c.failures).where(
-            channel_health.c.channel == channel
-        )
-    ).one()
-    since = utc(since)
+    started, failures = unit.channel_health.failed(channel, error=error, now=now)
+    since = utc(started)
     if now - since < down_after:
         return None
     through = sorted(set(others) - {channel})
@@ -82,7 +58,7 @@ def record_failure(
         "`ktpledger notifications resend --all-failed` sends them again."
     )
     raised = raise_system_alert(
-        connection,
+        unit.system_alerts,
         kind=CHANNEL_DOWN,
         subject=channel,
         detail={
@@ -108,18 +84,13 @@ def record_failure(
     return raised
 
 
-def record_success(connection: Connection, *, channel: str, now: datetime) -> bool:
-    """End `channel`'s run of failures, in the caller's transaction, and resolve its open
+def record_success(unit: NotificationUnit, *, channel: str, now: datetime) -> bool:
+    """End `channel`'s run of failures, in the caller's unit of work, and resolve its open
     `channel_down` alert; True if one was resolved."""
-    ended = connection.execute(
-        update(channel_health)
-        .where(channel_health.c.channel == channel, channel_health.c.failing_since.is_not(None))
-        .values(failing_since=None, failures=0)
-    )
-    if not ended.rowcount:
+    if not unit.channel_health.succeeded(channel):
         return False  # it was not failing: the usual case, and no row locked for it
     resolved = resolve_system_alert(
-        connection,
+        unit.system_alerts,
         kind=CHANNEL_DOWN,
         subject=channel,
         reason=f"the channel delivered again at {format_instant(now)}",

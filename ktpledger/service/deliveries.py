@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
-
 from ktpledger.adapters.database import Database
+from ktpledger.adapters.notification_sql import notification_store
+from ktpledger.adapters.notification_store import DeliveryRecord, NotificationStore
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.notify_settings import CHANNELS
 from ktpledger.service.outbox import ALERTS, OUTBOXES, SYSTEM_ALERTS, Outbox, utc
@@ -63,7 +63,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else utc(moment).isoformat()
 
 
-def _row_json(outbox: Outbox, row: Any, now: datetime, long_after: timedelta) -> dict[str, Any]:
+def _row_json(outbox: Outbox, row: DeliveryRecord, now: datetime, long_after: timedelta) -> dict[str, Any]:
     system = outbox is SYSTEM_ALERTS
     known = row.kind is not None  # False: the alert row is gone (a replay rebuilt the alerts)
     since = row.first_attempt_at if row.first_attempt_at is not None else row.next_attempt_at
@@ -89,53 +89,35 @@ def _row_json(outbox: Outbox, row: Any, now: datetime, long_after: timedelta) ->
     }
 
 
-def _listing(outbox: Outbox, statuses: Iterable[str]) -> Select[Any]:
-    table, source = outbox.table, outbox.source
-    columns = [
-        outbox.ref.label("ref"),
-        table.c.channel,
-        table.c.status,
-        table.c.attempts,
-        table.c.next_attempt_at,
-        table.c.first_attempt_at,
-        table.c.last_attempt_at,
-        table.c.delivered_at,
-        table.c.failed_at,
-        table.c.last_error,
-        source.c.kind,
-        source.c.subject,
-    ]
-    if outbox is ALERTS:
-        columns += [source.c.project, source.c.category, source.c.raised_at_version]
-    else:
-        columns += [source.c.raised_at]
-    return (
-        select(*columns)
-        .select_from(table.outerjoin(source, source.c.id == outbox.ref))
-        .where(table.c.status.in_(list(statuses)))
-        .order_by(outbox.ref, table.c.channel)
-    )
+def _store(database: Database | None, store: NotificationStore | None) -> NotificationStore:
+    if store is not None:
+        return store
+    if database is None:
+        raise ValueError("a database, or a notification store of its own, is needed")
+    return notification_store(database)
 
 
 def list_deliveries(
-    database: Database,
+    database: Database | None,
     *,
     status: str | None = None,
     now: datetime,
     long_after: timedelta,
     limit: int = LIST_LIMIT,
+    store: NotificationStore | None = None,
 ) -> list[dict[str, Any]]:
     """The outboxes' rows with `status` (None: failed and pending; "all": every row), system
     alerts' first, each oldest first; at most `limit` rows. A pending row is `long_pending` once
-    `long_after` has passed since its first attempt (or, never tried, since it was due)."""
+    `long_after` has passed since its first attempt (or, never tried, since it was due). `store`
+    replaces `database`'s notification store."""
     statuses = check_status(status)
     if limit < 1:
         raise RuleViolation("R-41", f"limit must be at least 1, got {limit}", field="limit")
     found: list[dict[str, Any]] = []
     now = utc(now)
-    with database.read() as connection:
+    with _store(database, store).read() as unit:
         for outbox in OUTBOXES:
-            rows = connection.execute(_listing(outbox, statuses).limit(limit - len(found))).all()
+            rows = unit.deliveries.listed(outbox.name, statuses, limit=limit - len(found))
             found += [_row_json(outbox, row, now, long_after) for row in rows]
             if len(found) >= limit:
                 break
@@ -153,7 +135,7 @@ class ResendReport:
         return {"resent": len(self.resent), "rows": self.resent, "skipped": self.skipped}
 
 
-def _skip_reason(row: Any, again: bool) -> str | None:
+def _skip_reason(row: DeliveryRecord, again: bool) -> str | None:
     """Why a row named for a resend is left alone, or None to resend it."""
     if row.status == FAILED:
         return None
@@ -169,7 +151,7 @@ def _skip_reason(row: Any, again: bool) -> str | None:
 
 
 def resend(
-    database: Database,
+    database: Database | None,
     *,
     alert_ids: Iterable[int] = (),
     system_alert_ids: Iterable[int] = (),
@@ -177,12 +159,13 @@ def resend(
     all_failed: bool = False,
     again: bool = False,
     now: datetime,
+    store: NotificationStore | None = None,
 ) -> ResendReport:
     """Put rows back to pending, due `now`, their retry period restarted: every row of the named
     alerts (`alert_ids`, `system_alert_ids`) and, with `all_failed`, every failed row; only on
     `channel` when given. Failed rows are resent; delivered and suppressed ones only with
     `again`; pending ones are left to their retries. A named alert with no row (on `channel`) is
-    refused (R-41) and nothing is changed."""
+    refused (R-41) and nothing is changed. `store` replaces `database`'s notification store."""
     channel = check_channel(channel)
     named = {
         ALERTS: sorted({int(i) for i in alert_ids}),
@@ -196,27 +179,12 @@ def resend(
         )
     now = utc(now)
     report = ResendReport()
-    with database.projection() as connection:
+    with _store(database, store).write() as unit:
         for outbox in OUTBOXES:
-            table = outbox.table
-            conditions: list[ColumnElement[bool]] = []
-            if named[outbox]:
-                conditions.append(outbox.ref.in_(named[outbox]))
-            if all_failed:
-                conditions.append(table.c.status == FAILED)
-            if not conditions:
+            if not named[outbox] and not all_failed:
                 continue
-            query = select(
-                outbox.ref.label("ref"),
-                table.c.channel,
-                table.c.status,
-                table.c.next_attempt_at,
-                table.c.delivered_at,
-            ).where(or_(*conditions))
-            if channel is not None:
-                query = query.where(table.c.channel == channel)
-            rows = connection.execute(query.order_by(outbox.ref, table.c.channel)).all()
-            missing = sorted(set(named[outbox]) - {int(row.ref) for row in rows})
+            rows = unit.deliveries.chosen(outbox.name, refs=named[outbox], failed=all_failed, channel=channel)
+            missing = sorted(set(named[outbox]) - {row.ref for row in rows})
             if missing:
                 what = "system alert" if outbox is SYSTEM_ALERTS else "alert"
                 where = f" on channel {channel}" if channel else ""
@@ -229,7 +197,7 @@ def resend(
             for row in rows:
                 entry = {
                     "outbox": outbox.name,
-                    "id": int(row.ref),
+                    "id": row.ref,
                     "channel": row.channel,
                     "status": row.status,
                 }
@@ -237,26 +205,9 @@ def resend(
                 if reason is not None:
                     report.skipped.append({**entry, "reason": reason})
                     continue
-                changed = connection.execute(
-                    update(table)
-                    .where(
-                        and_(
-                            outbox.ref == row.ref,
-                            table.c.channel == row.channel,
-                            table.c.status == row.status,
-                        )
-                    )
-                    .values(
-                        status=PENDING,
-                        next_attempt_at=now,
-                        first_attempt_at=None,
-                        failed_at=None,
-                        delivered_at=None,
-                    )
-                )
-                if changed.rowcount == 1:
+                if unit.deliveries.resend(outbox.name, row.ref, row.channel, status=row.status, now=now):
                     report.resent.append(entry)
                 else:  # its status changed meanwhile (a worker finished it): leave it
                     report.skipped.append({**entry, "reason": "changed while resending: look again"})
-        connection.commit()
+        unit.commit()
     return report

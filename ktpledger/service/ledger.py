@@ -85,11 +85,6 @@ class Ledger:
         # it from seeing a state half-way through being folded by another thread.
         self._guard = threading.Lock()
 
-    @property
-    def _direct(self) -> object | None:
-        """The connection of the one-round-trip path, if open (tests check it is kept)."""
-        return getattr(self.recorder, "direct_connection", None)
-
     # --- writing ---------------------------------------------------------------------------------
 
     def append(self, submissions: Iterable[object]) -> list[AppendResult]:

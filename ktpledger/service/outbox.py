@@ -14,20 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table
-
-from ktpledger.adapters.database import Database
-from ktpledger.adapters.tables import alerts, notifications, system_alerts, system_notifications
+from ktpledger.adapters.notification_store import ALERT_OUTBOX, SYSTEM_OUTBOX
 from ktpledger.domain.delivery import alert_delivery_id, system_delivery_id
-from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.projections import alert_json
 from ktpledger.service.system_alerts import system_alert_json
 
-ALERT = "alert"
-SYSTEM = "system"
+ALERT = ALERT_OUTBOX
+SYSTEM = SYSTEM_OUTBOX
+# Shows KTP alerts (as `alert_json` gives them) as every reader does, with their figures as of a
+# day: `alert_reader.present_alerts` on the database, by default.
+Presenter = Callable[[list[dict[str, Any]], date], list[dict[str, Any]]]
 
 
 def utc(moment: datetime) -> datetime:
@@ -52,37 +51,27 @@ def system_message_id(row: Any, channel: str) -> str:
     return system_delivery_id(kind=row.kind, subject=row.subject, raised_at=row.raised_at, channel=channel)
 
 
-def _alert_message(database: Database, row: Any, channel: str, now: datetime) -> dict[str, Any]:
+def _alert_message(present: Presenter, row: Any, channel: str, now: datetime) -> dict[str, Any]:
     # Sent with its figures as they stand now (and as raised), as every reader shows it.
-    [shown] = present_alerts(database, [alert_json(row)], today=utc(now).date())
+    [shown] = present([alert_json(row)], utc(now).date())
     return {**shown, "type": "alert", "delivery_id": alert_message_id(row, channel)}
 
 
-def _system_message(database: Database, row: Any, channel: str, now: datetime) -> dict[str, Any]:
+def _system_message(present: Presenter, row: Any, channel: str, now: datetime) -> dict[str, Any]:
     return {**system_alert_json(row), "type": "system_alert", "delivery_id": system_message_id(row, channel)}
 
 
 @dataclass(frozen=True)
 class Outbox:
-    """One outbox table, the column naming its alert, the alerts table, and how a message is made."""
+    """One outbox, by the name the notification store knows it by, and how its message is made."""
 
-    name: str  # "alert" | "system": how listings and resends name it
-    table: Table
-    ref: Column[Any]  # the outbox's reference to its alert
-    source: Table  # the alerts it notifies
-    render: Callable[[Database, Any, str, datetime], dict[str, Any]]  # (database, alert row, channel, now)
+    name: str  # "alert" | "system": how the store, listings and resends name it
+    render: Callable[[Presenter, Any, str, datetime], dict[str, Any]]  # (present, alert row, channel, now)
     message_id: Callable[[Any, str], str]
 
 
-ALERTS = Outbox(ALERT, notifications, notifications.c.alert_id, alerts, _alert_message, alert_message_id)
-SYSTEM_ALERTS = Outbox(
-    SYSTEM,
-    system_notifications,
-    system_notifications.c.system_alert_id,
-    system_alerts,
-    _system_message,
-    system_message_id,
-)
+ALERTS = Outbox(ALERT, _alert_message, alert_message_id)
+SYSTEM_ALERTS = Outbox(SYSTEM, _system_message, system_message_id)
 # The service's own troubles go first: an administrator hears that a channel is down before the
 # backlog it held up.
 OUTBOXES = (SYSTEM_ALERTS, ALERTS)

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
 
+from ktpledger.adapters.errors import DatabaseUnavailable
 from ktpledger.api.app import create_app
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.access import create_token
@@ -135,7 +135,7 @@ def append_until_done(app: App, batch: list[dict[str, Any]], failures: list[str]
     while True:
         try:
             results = app.ledger.append(batch)
-        except OperationalError as error:
+        except DatabaseUnavailable as error:
             failures.append(type(error).__name__)
             assert time.monotonic() < deadline, "the database did not come back in 60 s"
             time.sleep(0.1)
@@ -152,7 +152,7 @@ def test_a_restart_mid_stream_loses_and_doubles_nothing(app: App, cluster: Clust
         if number in restart_at:
             cluster.pg_ctl("stop", "-m", "immediate")
             # Down: an append is refused as a whole (the writer sees it and retries) ...
-            with pytest.raises(OperationalError):
+            with pytest.raises(DatabaseUnavailable):
                 app.ledger.append(batch)
             failures.append("down")
             cluster.pg_ctl("start")

@@ -84,7 +84,7 @@ def test_a_key_recorded_by_another_process_is_a_duplicate_and_keeps_the_connecti
     first, second = pair
     first.ledger.append([offer(), claim("c1")])
     first.ledger.append([claim("c2")])  # opens first's one-round-trip connection
-    connection = first.ledger._direct
+    connection = first.ledger.recorder.direct_connection
     assert connection is not None
     second.ledger.append([claim("c3", "10.00")])  # version 4, unknown to first's cache
     # first sends version 4 with key c3: a unique violation, answered on the general path
@@ -95,7 +95,7 @@ def test_a_key_recorded_by_another_process_is_a_duplicate_and_keeps_the_connecti
     # a unique violation is an answer, not a broken connection: the same one serves the next call
     [next_one] = first.ledger.append([claim("c5")])
     assert (next_one.status, next_one.version) == ("recorded", 5)
-    assert first.ledger._direct is connection
+    assert first.ledger.recorder.direct_connection is connection
     assert first.ledger.verify() == (5, None)
 
 

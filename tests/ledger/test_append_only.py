@@ -6,9 +6,9 @@ import json
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from ktpledger.adapters.errors import BackendError
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
 from ktpledger.domain.chain import canonical_json, format_instant
@@ -32,7 +32,7 @@ def recorded(app: App) -> App:
     ],
 )
 def test_update_and_delete_are_refused_by_the_database(recorded: App, statement: str) -> None:
-    with pytest.raises(DBAPIError, match="append-only"), recorded.database.engine.begin() as connection:
+    with pytest.raises(BackendError, match="append-only"), recorded.database.engine.begin() as connection:
         connection.execute(text(statement))
     assert [e.version for e in recorded.ledger.stream(PROJECT)] == [1, 2, 3]
 
@@ -52,7 +52,7 @@ def test_postgres_refuses_even_as_replica(postgres_url: str, statement: str, rep
         upgrade(application.database)
         application.ledger.append([offer(), claim("c1")])
         with (
-            pytest.raises(DBAPIError, match="append-only"),
+            pytest.raises(BackendError, match="append-only"),
             application.database.engine.begin() as connection,
         ):
             if replica:

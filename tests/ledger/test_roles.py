@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import BackendError
 from ktpledger.adapters.ledger_store import DirectAppender
 from ktpledger.adapters.roles import SERVICE_PRIVILEGES, unlisted_tables
 from ktpledger.adapters.tokens import list_tokens, revoke_token
@@ -79,9 +79,9 @@ def cli_run(url: str, *args: str) -> tuple[int, str, str]:
 
 
 def refused(database: Database, statement: str) -> str:
-    with pytest.raises(DBAPIError) as caught, database.engine.begin() as connection:
+    with pytest.raises(BackendError) as caught, database.engine.begin() as connection:
         connection.execute(text(statement))
-    return str(caught.value.orig)
+    return caught.value.driver_message
 
 
 @pytest.mark.postgres

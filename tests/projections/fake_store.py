@@ -2,7 +2,8 @@
 
 It keeps what the database's constraints keep: one alert per crossing and one open alert per
 (project, category, kind, subject), one open system alert per (kind, subject), one outbox row per
-(alert, channel); ids that are never reused. A unit works on a copy of the projections, which
+(alert, channel); ids that are never reused. Its tables also hold what the notification store's
+fake (`tests/notify/fake_store.py`) works on: the outboxes' delivery columns and `channel_health`. A unit works on a copy of the projections, which
 `commit` makes the store's; the ledger (`events`) is the test's, appended to with `append`.
 """
 
@@ -44,12 +45,30 @@ class _Tables:
     system_alerts: dict[int, Row] = field(default_factory=dict)
     system_notifications: dict[tuple[int, str], Row] = field(default_factory=dict)
     trackers: dict[str, Row] = field(default_factory=dict)
+    channel_health: dict[str, Row] = field(default_factory=dict)
     last_id: dict[str, int] = field(default_factory=lambda: {"alerts": 0, "system_alerts": 0})
 
     def next_id(self, table: str, wanted: int | None = None) -> int:
         chosen = wanted if wanted is not None else self.last_id[table] + 1
         self.last_id[table] = max(self.last_id[table], chosen)
         return chosen
+
+
+def outbox_row(ref: str, alert_id: int, channel: str, status: str, now: datetime, error: str | None) -> Row:
+    """A new row of an outbox (`ref`: "alert_id" or "system_alert_id"), every column as the
+    database's table has it."""
+    return {
+        ref: alert_id,
+        "channel": channel,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": error,
+        "delivered_at": None,
+        "first_attempt_at": None,
+        "last_attempt_at": None,
+        "failed_at": None,
+    }
 
 
 def _key(row: Row) -> AlertKey:
@@ -212,17 +231,9 @@ class _Outbox:
 
     def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
         for channel in channels:
+            status = "pending" if why is None else "suppressed"
             self._unit.tables.notifications.setdefault(
-                (alert_id, channel),
-                {
-                    "alert_id": alert_id,
-                    "channel": channel,
-                    "status": "pending" if why is None else "suppressed",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": why,
-                    "delivered_at": None,
-                },
+                (alert_id, channel), outbox_row("alert_id", alert_id, channel, status, now, why)
             )
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -262,7 +273,7 @@ class _SystemAlerts:
         }
         for channel in channels:
             self._unit.tables.system_notifications.setdefault(
-                (alert_id, channel), {"system_alert_id": alert_id, "channel": channel, "status": "pending"}
+                (alert_id, channel), outbox_row("system_alert_id", alert_id, channel, "pending", now, None)
             )
         return alert_id
 

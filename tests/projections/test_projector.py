@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
+from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.tables import alerts as alerts_table
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli import app as cli
@@ -356,9 +356,9 @@ def insert_alert(app: App, row: dict[str, Any]) -> None:
 
 def test_the_database_refuses_a_second_open_alert_and_a_second_alert_for_one_crossing(app: App) -> None:
     insert_alert(app, alert_row(1))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteConflict):
         insert_alert(app, alert_row(2))  # a second open alert for (project, category, kind, subject)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteConflict):
         insert_alert(app, alert_row(1, status="resolved"))  # the same crossing again
     insert_alert(app, alert_row(3, status="resolved"))  # a resolved alert of another crossing is fine
     insert_alert(app, alert_row(1, subject="0.90"))  # another subject is another alert
@@ -375,10 +375,10 @@ def test_the_database_refuses_a_copy_of_an_alert_the_projector_raised(app: App) 
     open_alert = app.projector.alerts(PROJECT)[0]
     row = alert_row(open_alert["raised_at_version"], subject="higher_degree_fee")
     row.update(project=PROJECT, category=AD, kind="sub_limit")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteConflict):
         insert_alert(app, row)
     row.update(raised_at_version=99)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteConflict):
         insert_alert(app, row)  # still open twice
     assert count_alert_rows(app) == len(EXPECTED_ALERTS)
 
