@@ -4,7 +4,7 @@ The engines `database.build_engine` makes translate every driver error into one 
 event, so a statement anywhere, a connect or a commit is covered), as do the adapters that use the
 driver directly: callers above the adapters catch these, never SQLAlchemy's or a driver's. Each
 keeps the driver's error as `__cause__`, its text as `driver_message`, and says what happened in
-words fit for a person (`message`, also its `str()` once the section below has gone).
+words fit for a person (`message`, also its `str()`).
 """
 
 from __future__ import annotations
@@ -55,40 +55,10 @@ def translated(error: sa_exc.DBAPIError) -> BackendError:
         kind, message = WriteConflict, f"the database refused a conflicting write: {driver_message}"
     else:
         kind, message = BackendError, f"the database refused the operation: {driver_message}"
-    return _also_sqlalchemys(kind, error, message, driver_message)
+    return kind(message, driver_message)
 
 
 def bad_url(error: sa_exc.ArgumentError) -> BadDatabaseUrl:
     """An URL SQLAlchemy could not make an engine of, as ktpledger's error (its message unchanged:
     SQLAlchemy's says what is wrong with the URL)."""
-    found = _also_sqlalchemys(BadDatabaseUrl, error, str(error), "")
-    assert isinstance(found, BadDatabaseUrl)
-    return found
-
-
-# --- until the command line catches these (issue 12) ---------------------------------------------
-# `ktpledger/cli.py` still catches SQLAlchemy's `ArgumentError`, `OperationalError` and `DBAPIError`
-# (and some tests `IntegrityError`...). So that those clauses hold meanwhile, each error raised is
-# also an instance of the SQLAlchemy error it replaces, with that error's attributes (`orig`...) and
-# `str()`. Once nothing outside the adapters names `sqlalchemy.exc`, raise the plain classes above:
-# `translated` and `bad_url` then build `kind(message, driver_message)`, and this section goes.
-
-_COMPATIBLE: dict[tuple[type[BackendError], type[Exception]], type[BackendError]] = {}
-
-
-def _also_sqlalchemys(
-    kind: type[BackendError], original: sa_exc.SQLAlchemyError, message: str, driver_message: str
-) -> BackendError:
-    """An instance of both `kind` and `type(original)`, a copy of `original` with `message`."""
-    theirs = type(original)
-    both = _COMPATIBLE.get((kind, theirs))
-    if both is None:
-        # Their `__str__` first: a message printed or stored today reads as it did.
-        both = type(kind.__name__, (kind, theirs), {"__module__": __name__, "__str__": theirs.__str__})
-        _COMPATIBLE[(kind, theirs)] = both
-    error: BackendError = both.__new__(both)
-    error.__dict__.update(original.__dict__)
-    error.args = original.args
-    error.message = message
-    error.driver_message = driver_message
-    return error
+    return BadDatabaseUrl(str(error))

@@ -129,26 +129,3 @@ def test_a_row_recorded_first_by_another_writer_is_a_write_conflict(database: Da
     assert caught.value.message.startswith("the database refused a conflicting write: ")
     with database.read() as connection:
         assert [item.key for item in ledger_store.stream(connection, PROJECT)] == ["offer", "c1", "theirs"]
-
-
-def test_what_the_command_line_catches_still_catches_them_until_it_names_ours(database: Database) -> None:
-    """Transitional (issue 12): cli.py still catches SQLAlchemy's errors; each of ours is also the
-    SQLAlchemy error it replaces, with its `orig` and `str()`. Delete this test with that section
-    of adapters/errors.py once the command line catches ktpledger's errors."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
-
-    with pytest.raises(ArgumentError):
-        build_engine("not a database url")
-    away = Database(build_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"))
-    try:
-        with pytest.raises(OperationalError) as caught, away.read():
-            pass
-        assert caught.value.orig is caught.value.__cause__
-        assert str(caught.value).startswith("(psycopg.OperationalError) ")
-    finally:
-        away.dispose()
-    [row] = rows_after(database, [claim("again")])
-    with pytest.raises(IntegrityError), database.write() as connection:
-        ledger_store.insert(connection, [{**row, "version": 2}])
-    with pytest.raises(DBAPIError), database.write() as connection:
-        connection.execute(text("SELECT * FROM no_such_table"))

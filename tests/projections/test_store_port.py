@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.errors import DatabaseUnavailable, WriteConflict
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.projection_store import ProjectionStore, ProjectionStoreError
 from ktpledger.bootstrap import App, bootstrap
@@ -291,13 +291,13 @@ def test_a_backend_refusal_leaves_the_store_as_its_own_error(app: App) -> None:
            "limit_kind": "standard", "spent_pence": 0, "eligible_pence": 0}  # fmt: skip
     with pytest.raises(ProjectionStoreError) as raised, store.write() as unit:
         unit.rebuild_project(PROJECT, [], [row])  # budget_pence is NOT NULL
-    assert isinstance(raised.value.__cause__, IntegrityError)
+    assert isinstance(raised.value.__cause__, WriteConflict)
 
 
-def test_a_database_that_cannot_be_reached_is_reported_as_the_entry_points_expect_today() -> None:
+def test_a_database_that_cannot_be_reached_is_unavailable() -> None:
     database = Database(build_engine("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"))
     try:
-        with pytest.raises(OperationalError), projection_store(database).read() as unit:
+        with pytest.raises(DatabaseUnavailable), projection_store(database).read() as unit:
             unit.heads.behind()
     finally:
         database.dispose()
