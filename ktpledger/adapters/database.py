@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -201,7 +201,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # An SQLite connection must not cross a fork: the child drops (never closes) the parent's
         # pooled connections and opens its own.
         if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
+            # SQLAlchemy's own recipe (Pooling: "Using Connection Pools with Multiprocessing"). The
+            # interfaces declare `dbapi_connection` under empty __slots__; their implementations
+            # (_ConnectionRecord, _ConnectionFairy) hold it, so mypy sees no slot for it.
+            record.dbapi_connection = proxy.dbapi_connection = None  # type: ignore[misc]
             raise DisconnectionError("an SQLite connection opened before a fork is not used after it")
 
     if keeper is not None:
@@ -241,7 +244,7 @@ class _WalKeeper:
 
     def __init__(self, engine: Engine) -> None:
         arguments, options = engine.dialect.create_connect_args(engine.url)
-        self._connect = lambda: engine.dialect.loaded_dbapi.connect(
+        self._connect: Callable[[], Any] = lambda: engine.dialect.loaded_dbapi.connect(
             *arguments, **{**options, "timeout": 60, "check_same_thread": False}
         )
         self._connection: Any = None
