@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
@@ -19,6 +19,9 @@ from ktpledger.service.ledger_reading import fold
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
 
+# What became of one submitted event (`status` in `ktpledger record`'s and POST /events' results).
+AppendStatus = Literal["recorded", "duplicate", "rejected"]
+
 
 @dataclass(frozen=True)
 class AppendResult:
@@ -26,7 +29,7 @@ class AppendResult:
 
     index: int
     key: str | None
-    status: str  # "recorded" | "duplicate" | "rejected"
+    status: AppendStatus
     project: str | None = None
     version: int | None = None
     error: RuleViolation | None = None
