@@ -85,9 +85,9 @@ def decide(
     now = datetime.now(UTC)
     recorded_at = format_instant(now)
     for index, event in parsed:
-        error = refused.get(event.project)
-        if error is not None:
-            results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+        refusal = refused.get(event.project)
+        if refusal is not None:
+            results[index] = AppendResult(index, event.key, "rejected", event.project, error=refusal)
             continue
         state = states[event.project]
         seen = state.keys.get(event.key)
@@ -95,13 +95,13 @@ def decide(
             if same_content(seen[0], event):
                 results[index] = AppendResult(index, event.key, "duplicate", event.project, version=seen[1])
             else:
-                error = RuleViolation(
+                conflict = RuleViolation(
                     "R-30",
                     f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
                     "other content; a recorded event is never changed: use a new key, or a reversal",
                     field="key",
                 )
-                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=conflict)
             continue
         try:
             state.check(event)
