@@ -31,7 +31,7 @@ from ktpledger.adapters.tables import (
 )
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
-from ktpledger.domain.statuses import FAILED, OK, OPEN, SystemAlertKind
+from ktpledger.domain.statuses import FAILED, OK, OPEN, NotificationStatus, SystemAlertKind
 
 
 def in_list(column: Any, name: str) -> Any:
@@ -249,10 +249,10 @@ class SqlOutbox:
                 },
             )
 
-    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]:
         c = notifications.c
         query = select(c.alert_id, c.status).where(in_list(c.alert_id, "ids"))
-        found: dict[int, set[str]] = {}
+        found: dict[int, set[NotificationStatus]] = {}
         for row in self._connection.execute(query, {"ids": list(alert_ids)}):
             found.setdefault(int(row.alert_id), set()).add(row.status)
         return found

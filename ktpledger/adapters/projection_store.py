@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
-from ktpledger.domain.statuses import AlertStatus, SystemAlertKind
+from ktpledger.domain.statuses import AlertStatus, NotificationStatus, SystemAlertKind
 
 Row = dict[str, Any]  # one row of a projection table, keyed by column name
 # An alert's crossing: (project, category, kind, subject, raised_at_version), unique (uq_alerts_crossing).
@@ -183,7 +183,7 @@ class OutboxRepository(Protocol):
         """Queue the alert on each channel: pending, or suppressed with `why`; kept if already there."""
         ...
 
-    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]: ...
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]: ...
 
 
 @runtime_checkable
