@@ -124,6 +124,8 @@ def _lock_events_psycopg(
     from psycopg.pq import TransactionStatus
 
     record = connection.connection
+    # The ignores below: SQLAlchemy types `driver_connection` Optional (None once detached) and Any;
+    # a checked-out connection of the psycopg dialect has psycopg's.
     driver = record.driver_connection
     statements = [LOCK_EVENTS]
     with driver_errors(connection, LOCK_EVENTS), psycopg.ClientCursor(driver) as cursor:  # type: ignore[arg-type]
@@ -149,7 +151,7 @@ def _end_own_begin(connection: Connection) -> None:
     that cannot be put back (it was lost mid-transaction) is discarded rather than pooled."""
     if connection.invalidated or not connection.connection.info.pop(_OWN_BEGIN, False):
         return
-    try:
+    try:  # the ignore: a checked-out connection's `driver_connection` is never None (typed Optional)
         connection.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
     except Exception as error:  # never pool a connection left in autocommit mode
         connection.invalidate(error)

@@ -190,6 +190,7 @@ def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if statement is None:
         connection.execute(events.insert(), list(rows))
     elif dialect.driver == "psycopg":  # the driver itself: SQLAlchemy's execution costs more than the INSERT
+        # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
         with driver_errors(connection, statement), connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             if len(values) == 1:
                 cursor.execute(statement, values[0])
@@ -241,6 +242,7 @@ def _insert_sql(dialect: Dialect) -> str | None:
 def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
     ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
+    # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
     driver = connection.connection.driver_connection
     with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
         for row in values:
