@@ -105,4 +105,6 @@ def serve_limits(environ: Mapping[str, str]) -> ServeLimits:
         for item in fields(ServeLimits)
         if (environ.get(variable(item.name)) or "").strip()
     }
-    return ServeLimits(**given)
+    # `with_values`: each value has its field's type (parse_limit reads counts and bytes as whole
+    # numbers), which a dict of them cannot say field by field.
+    return ServeLimits().with_values(**given)

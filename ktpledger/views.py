@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ktpledger.domain.costing import Costing
@@ -76,11 +77,11 @@ def costing_rows(costing: Costing) -> list[tuple[str, ...]]:
     return rows
 
 
-def render_table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, numeric: set[int]) -> str:
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: set[int]) -> str:
     """Aligned columns: text left, the `numeric` column indexes right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
-    def fmt(row: tuple[str, ...]) -> str:
+    def fmt(row: Sequence[str]) -> str:
         cells = [
             cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)
         ]

@@ -4,7 +4,8 @@ default runs in-process. Each worker process builds its own application on first
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from celery.signals import worker_process_init
 
@@ -15,6 +16,33 @@ from workers.app import app
 
 log = logging.getLogger("ktpledger.workers")
 _application: App | None = None
+
+P = ParamSpec("P")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Task(Protocol[P, R_co]):
+    """What this module uses of a Celery task: calling it runs it here; `delay` sends a message with
+    the same arguments (its AsyncResult is never read: the tasks ignore their results)."""
+
+    name: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> object: ...
+
+
+def task(name: str) -> Callable[[Callable[P, R_co]], Task[P, R_co]]:
+    """`app.task(name=...)`, typed: Celery ships no types, so its decorator is Any to mypy. A Celery
+    task is called with its function's arguments and has `delay` with the same ones; the cast says
+    so once, here, rather than leaving every task untyped."""
+    return cast(Callable[[Callable[P, R_co]], Task[P, R_co]], app.task(name=name))
+
+
+def _on_worker_process_init(handler: Callable[..., None]) -> Callable[..., None]:
+    """`worker_process_init.connect`, typed: it registers the handler and returns it unchanged."""
+    connect = cast(Callable[[Callable[..., None]], Callable[..., None]], worker_process_init.connect)
+    return connect(handler)
 
 
 class _Dispatcher:
@@ -32,14 +60,14 @@ def application() -> App:
     return _application
 
 
-@worker_process_init.connect
+@_on_worker_process_init
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share its parent's database connections.
     global _application
     _application = None
 
 
-@app.task(name="ktpledger.catch_up")
+@task("ktpledger.catch_up")
 def catch_up(projects: str | list[str]) -> dict[str, Any]:
     """Fold the new events of the named projects into their projections; raise and resolve their
     alerts. The message names projects and nothing else: the events are read from the ledger."""
@@ -56,7 +84,7 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
     }
 
 
-@app.task(name="ktpledger.deliver")
+@task("ktpledger.deliver")
 def deliver(alert_ids: list[int]) -> dict[str, int]:
     """Send new alerts to the configured channels (retries are the database's, not Celery's)."""
     from ktpledger.service.notify import DeliveryPolicy, deliver_alerts
@@ -67,7 +95,7 @@ def deliver(alert_ids: list[int]) -> dict[str, int]:
     return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
 
-@app.task(name="ktpledger.deliver_due")
+@task("ktpledger.deliver_due")
 def deliver_due() -> dict[str, int]:
     """Send every notification that is due, of KTP alerts and system alerts: new ones, and those
     whose back-off has passed (retried for KTPLEDGER_NOTIFY_RETRY_HOURS from their first attempt)."""
@@ -79,7 +107,7 @@ def deliver_due() -> dict[str, int]:
     return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
 
-@app.task(name="ktpledger.sweep")
+@task("ktpledger.sweep")
 def sweep() -> dict[str, int]:
     """Wake every projection that has fallen behind the ledger (a lost message only delays); then
     record the ledger-wide chain for the events appended since, so reports read their checkpoint

@@ -122,6 +122,7 @@ _COPY = "COPY ledger_chain (position, events, project, version, hash, link) FROM
 
 
 def _copy(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
     driver = connection.connection.driver_connection
     with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
         for row in rows:

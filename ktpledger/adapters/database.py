@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,8 @@ def _lock_events_psycopg(
     from psycopg.pq import TransactionStatus
 
     record = connection.connection
+    # The ignores below: SQLAlchemy types `driver_connection` Optional (None once detached) and Any;
+    # a checked-out connection of the psycopg dialect has psycopg's.
     driver = record.driver_connection
     statements = [LOCK_EVENTS]
     with driver_errors(connection, LOCK_EVENTS), psycopg.ClientCursor(driver) as cursor:  # type: ignore[arg-type]
@@ -149,7 +151,7 @@ def _end_own_begin(connection: Connection) -> None:
     that cannot be put back (it was lost mid-transaction) is discarded rather than pooled."""
     if connection.invalidated or not connection.connection.info.pop(_OWN_BEGIN, False):
         return
-    try:
+    try:  # the ignore: a checked-out connection's `driver_connection` is never None (typed Optional)
         connection.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
     except Exception as error:  # never pool a connection left in autocommit mode
         connection.invalidate(error)
@@ -201,7 +203,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # An SQLite connection must not cross a fork: the child drops (never closes) the parent's
         # pooled connections and opens its own.
         if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
+            # SQLAlchemy's own recipe (Pooling: "Using Connection Pools with Multiprocessing"). The
+            # interfaces declare `dbapi_connection` under empty __slots__; their implementations
+            # (_ConnectionRecord, _ConnectionFairy) hold it, so mypy sees no slot for it.
+            record.dbapi_connection = proxy.dbapi_connection = None  # type: ignore[misc]
             raise DisconnectionError("an SQLite connection opened before a fork is not used after it")
 
     if keeper is not None:
@@ -241,7 +246,7 @@ class _WalKeeper:
 
     def __init__(self, engine: Engine) -> None:
         arguments, options = engine.dialect.create_connect_args(engine.url)
-        self._connect = lambda: engine.dialect.loaded_dbapi.connect(
+        self._connect: Callable[[], Any] = lambda: engine.dialect.loaded_dbapi.connect(
             *arguments, **{**options, "timeout": 60, "check_same_thread": False}
         )
         self._connection: Any = None

@@ -203,7 +203,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
                     raw = self.database.engine.raw_connection()
                 except Exception:
                     return None
-                try:
+                try:  # the ignore: `driver_connection` is typed Optional; a raw connection has one
                     raw.driver_connection.autocommit = True  # type: ignore[union-attr]
                     self._direct = (pid, raw, ledger_store.DirectAppender(raw.driver_connection))
                 except Exception:
@@ -223,7 +223,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
         with self._direct_lock:
             if self._direct is not None and self._direct[0] == os.getpid():
                 raw = self._direct[1]
-                try:
+                try:  # the ignore: as in `append_one`, the raw connection has a driver connection
                     raw.driver_connection.autocommit = False  # type: ignore[union-attr]
                     raw.close()
                 except Exception:

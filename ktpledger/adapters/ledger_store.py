@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 from sqlalchemy.engine import Dialect
 
 from ktpledger.adapters.database import driver_errors, lock_events
@@ -84,8 +84,21 @@ COPY_FROM_ROWS = 16  # PostgreSQL: COPY a batch of at least this many rows, INSE
 _COPY = f"COPY events ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 
 
-def to_recorded(row: Row[Any]) -> RecordedEvent:
-    return RecordedEvent(*row)
+def to_recorded(row: RowMapping) -> RecordedEvent:
+    """One ledger row, its columns read by name (a select of `COLUMNS`, or SQL naming them)."""
+    return RecordedEvent(
+        position=row["position"],
+        project=row["project"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        key=row["key"],
+        date=row["date"],
+        data=row["data"],
+        recorded_at=row["recorded_at"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
 
 
 def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False) -> dict[str, int]:
@@ -126,7 +139,7 @@ def stream(connection: Connection, project: str, *, after_version: int = 0) -> l
     and is never sent to the database, whose driver could not even encode some of them."""
     if text_problem(project) is not None:
         return []
-    rows = connection.execute(_STREAM_AFTER, {"project": project, "after": after_version})
+    rows = connection.execute(_STREAM_AFTER, {"project": project, "after": after_version}).mappings()
     return [to_recorded(row) for row in rows]
 
 
@@ -136,7 +149,7 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
     found: dict[str, list[RecordedEvent]] = {}
     for start in range(0, len(names), STREAMS_CHUNK):
         chunk = names[start : start + STREAMS_CHUNK]
-        for row in connection.execute(_STREAMS, {"projects": chunk}):
+        for row in connection.execute(_STREAMS, {"projects": chunk}).mappings():
             item = to_recorded(row)
             found.setdefault(item.project, []).append(item)
     return found
@@ -157,7 +170,7 @@ def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, l
     names = sorted(set(projects))
     found: dict[str, list[RecordedEvent]] = {}
     for start in range(0, len(names), STREAMS_CHUNK):
-        for row in connection.execute(_FACTS, {"projects": names[start : start + STREAMS_CHUNK]}):
+        for row in connection.execute(_FACTS, {"projects": names[start : start + STREAMS_CHUNK]}).mappings():
             item = to_recorded(row)
             found.setdefault(item.project, []).append(item)
     return found
@@ -177,6 +190,7 @@ def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if statement is None:
         connection.execute(events.insert(), list(rows))
     elif dialect.driver == "psycopg":  # the driver itself: SQLAlchemy's execution costs more than the INSERT
+        # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
         with driver_errors(connection, statement), connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             if len(values) == 1:
                 cursor.execute(statement, values[0])
@@ -228,6 +242,7 @@ def _insert_sql(dialect: Dialect) -> str | None:
 def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
     ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
+    # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
     driver = connection.connection.driver_connection
     with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
         for row in values:
@@ -237,7 +252,7 @@ def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
 def read_after(connection: Connection, position: int, *, limit: int = 1000) -> list[RecordedEvent]:
     """Up to `limit` events after global position `position`, in position order."""
     query = select(*COLUMNS).where(events.c.position > position).order_by(events.c.position).limit(limit)
-    return [to_recorded(row) for row in connection.execute(query)]
+    return [to_recorded(row) for row in connection.execute(query).mappings()]
 
 
 def head_position(connection: Connection) -> int:
@@ -263,7 +278,7 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
             .order_by(events.c.project, events.c.version)
             .limit(batch)
         )
-        rows = [to_recorded(row) for row in connection.execute(query)]
+        rows = [to_recorded(row) for row in connection.execute(query).mappings()]
         if not rows:
             return
         yield from rows

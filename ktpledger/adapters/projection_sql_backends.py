@@ -78,9 +78,9 @@ class PostgresBackend(Backend):
         found: dict[str, list[RecordedEvent]] = {}
         rows = connection.execute(
             _PG_EVENTS_AFTER, {"projects": list(versions), "afters": list(versions.values())}
-        )
+        ).mappings()
         for row in rows:
-            found.setdefault(row.project, []).append(ledger_store.to_recorded(row))
+            found.setdefault(row["project"], []).append(ledger_store.to_recorded(row))
         return found
 
 

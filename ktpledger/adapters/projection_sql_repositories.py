@@ -31,8 +31,7 @@ from ktpledger.adapters.tables import (
 )
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
-
-OK, FAILED, OPEN = "ok", "failed", "open"
+from ktpledger.domain.statuses import FAILED, OK, OPEN, NotificationStatus, SystemAlertKind
 
 
 def in_list(column: Any, name: str) -> Any:
@@ -250,10 +249,10 @@ class SqlOutbox:
                 },
             )
 
-    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]:
         c = notifications.c
         query = select(c.alert_id, c.status).where(in_list(c.alert_id, "ids"))
-        found: dict[int, set[str]] = {}
+        found: dict[int, set[NotificationStatus]] = {}
         for row in self._connection.execute(query, {"ids": list(alert_ids)}):
             found.setdefault(int(row.alert_id), set()).add(row.status)
         return found
@@ -267,7 +266,14 @@ class SqlSystemAlerts:
         self._backend = backend or backend_of(connection.dialect.name)
 
     def raise_alert(
-        self, *, kind: str, subject: str, detail: str, message: str, channels: Sequence[str], now: datetime
+        self,
+        *,
+        kind: SystemAlertKind,
+        subject: str,
+        detail: str,
+        message: str,
+        channels: Sequence[str],
+        now: datetime,
     ) -> int | None:
         row = {
             "kind": kind,
@@ -300,7 +306,7 @@ class SqlSystemAlerts:
             self._connection.execute(self._backend.insert_ignore(system_notifications), rows)
         return alert_id
 
-    def resolve(self, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
+    def resolve(self, *, kind: SystemAlertKind, subject: str, reason: str, now: datetime) -> bool:
         c = system_alerts.c
         result = self._connection.execute(
             update(system_alerts)
@@ -309,7 +315,7 @@ class SqlSystemAlerts:
         )
         return bool(result.rowcount)
 
-    def open_subjects(self, kind: str) -> list[str]:
+    def open_subjects(self, kind: SystemAlertKind) -> list[str]:
         c = system_alerts.c
         return list(
             self._connection.execute(select(c.subject).where(c.kind == kind, c.status == OPEN)).scalars()

@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.statuses import AlertStatus, NotificationStatus, SystemAlertKind
 
 Row = dict[str, Any]  # one row of a projection table, keyed by column name
 # An alert's crossing: (project, category, kind, subject, raised_at_version), unique (uq_alerts_crossing).
@@ -73,7 +74,7 @@ class AlertRecord:
     subject: str
     detail: str
     current: str | None
-    status: str
+    status: AlertStatus
     raised_at_version: int
     resolved_at_version: int | None
     raised_at: datetime
@@ -87,11 +88,11 @@ class SystemAlertRecord:
     """A stored system alert (`system_alerts.system_alert_json`)."""
 
     id: int
-    kind: str
+    kind: SystemAlertKind
     subject: str
     message: str
     detail: str
-    status: str
+    status: AlertStatus
     raised_at: datetime
     resolved_at: datetime | None
     resolved_reason: str | None
@@ -182,7 +183,7 @@ class OutboxRepository(Protocol):
         """Queue the alert on each channel: pending, or suppressed with `why`; kept if already there."""
         ...
 
-    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]: ...
+    def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]: ...
 
 
 @runtime_checkable
@@ -192,7 +193,7 @@ class SystemAlertRepository(Protocol):
     def raise_alert(
         self,
         *,
-        kind: str,
+        kind: SystemAlertKind,
         subject: str,
         detail: str,
         message: str,
@@ -203,9 +204,9 @@ class SystemAlertRepository(Protocol):
         open already (nothing is written)."""
         ...
 
-    def resolve(self, *, kind: str, subject: str, reason: str, now: datetime) -> bool: ...
+    def resolve(self, *, kind: SystemAlertKind, subject: str, reason: str, now: datetime) -> bool: ...
 
-    def open_subjects(self, kind: str) -> list[str]: ...
+    def open_subjects(self, kind: SystemAlertKind) -> list[str]: ...
 
     def listed(self, *, include_resolved: bool = False) -> list[SystemAlertRecord]: ...
 

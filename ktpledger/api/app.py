@@ -110,6 +110,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             made.append(openapi.strict(fastapi_openapi()))
         return made[0]
 
+    # FastAPI's documented way to change its schema is to replace the `openapi` method.
     api.openapi = strict_openapi  # type: ignore[method-assign]
     errors.install(api)
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.

@@ -127,7 +127,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         rule = getattr(error, "rule", None) or ("R-31" if error.status_code == 404 else "http")
-        message = error.detail if isinstance(error.detail, str) else str(error.detail)
+        detail: object = error.detail  # str to Starlette; FastAPI's HTTPException takes any detail
+        message = detail if isinstance(detail, str) else str(detail)
         if error.status_code == 404 and message == "Not Found":
             message = "no such resource: see /docs for the routes"
         return JSONResponse(

@@ -12,7 +12,7 @@ parse money as decimals, hands the append to the threadpool with `run_in_threadp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +26,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.access import EVERY_TYPE, Principal
 from ktpledger.service.json_input import decode_input, parse_json
+from ktpledger.service.ledger import AppendStatus
 
 MAX_EVENTS = 10_000  # events in one POST /events
 
@@ -73,7 +74,7 @@ RESULT_SCHEMA: dict[str, Any] = {
     "properties": {
         "line": {"type": "integer", "description": "the event's place in the request, from 1"},
         "key": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["recorded", "duplicate", "rejected"]},
+        "status": {"type": "string", "enum": list(get_args(AppendStatus))},
         "project": {"type": "string"},
         "version": {"type": "integer"},
         "error": {

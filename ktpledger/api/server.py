@@ -171,6 +171,7 @@ class GuardedH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # bytes received since the request head began
 
+    # uvicorn's protocols narrow asyncio's BaseTransport to Transport here, and ignore it as we do.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if not self.guard.admit(self):
             self.transport = transport

@@ -110,7 +110,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             f"\n== Reconciliation ({'final' if document['final'] else 'statement so far'}), "
             f"grant rate {Decimal(document['grant_rate']) * 100:.0f}%"
         )
-        rows = [
+        reconciled = [
             (
                 line["category"],
                 pounds(line["original_budget"]),
@@ -124,7 +124,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             for line in document["lines"]
         ]
         totals = document["totals"]
-        rows.append(
+        reconciled.append(
             (
                 "total",
                 pounds(totals["original_budget"]),
@@ -136,7 +136,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 pounds(totals["business"]),
             )
         )
-        header = (
+        reconciled_header = (
             "category",
             "original",
             "final budget",
@@ -146,7 +146,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             "grant",
             "business",
         )
-        typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5, 6, 7}))
+        typer.echo(render_table(reconciled_header, reconciled, numeric={1, 2, 3, 4, 5, 6, 7}))
         leave = document["parental_leave"]
         typer.echo(
             f"parental leave incurred {pounds(leave['incurred'])}, reimbursable {pounds(leave['reimbursable'])}; "

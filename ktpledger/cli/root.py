@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -47,7 +46,9 @@ HELP_ORDER = (
 class InHelpOrder(TyperGroup):
     """A group that lists its commands in `HELP_ORDER` (any other after them, as added)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    # `ctx` is passed through unread. Its class is click's Context up to typer 0.2x and the Context of
+    # typer's private copy of click (`typer._click`) after: no public name covers both.
+    def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(
             names, key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)

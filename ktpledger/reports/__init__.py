@@ -63,10 +63,11 @@ RENDERERS: dict[tuple[str, str], Renderer] = {
 }
 
 
-def check_format(fmt: str) -> str:
-    """`fmt` normalised ("PDF" -> "pdf"), or a ValueError that lists the formats."""
-    normal = fmt.strip().lower() if isinstance(fmt, str) else fmt
-    if normal not in FORMATS:
+def check_format(fmt: object) -> str:
+    """`fmt` normalised ("PDF" -> "pdf"), or a ValueError that lists the formats (a caller's value
+    that is not even text included)."""
+    normal = fmt.strip().lower() if isinstance(fmt, str) else None
+    if normal is None or normal not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     return normal
 

@@ -159,15 +159,22 @@ def _checkpoint(document: Mapping[str, Any]) -> list[Row]:
     if not isinstance(checkpoint, Mapping):
         return []
     signature = checkpoint.get("signature")
-    signed = isinstance(signature, Mapping)
+    signed: tuple[str | None, str | None, str | None] = ("unsigned", "unsigned", "unsigned")
+    if isinstance(signature, Mapping):
+        signed = (
+            _text(signature.get("algorithm")),
+            _text(signature.get("key_id")),
+            _text(signature.get("value")),
+        )
+    algorithm, key_id, value = signed
     return [
         ("checkpoint_format", _text(checkpoint.get("format"))),
         ("checkpoint_position", _int(checkpoint.get("position"), "checkpoint.position")),
         ("checkpoint_events", _int(checkpoint.get("events"), "checkpoint.events")),
         ("checkpoint_chain_head", _text(checkpoint.get("chain_head"))),
-        ("checkpoint_algorithm", _text(signature.get("algorithm")) if signed else "unsigned"),
-        ("checkpoint_key_id", _text(signature.get("key_id")) if signed else "unsigned"),
-        ("checkpoint_signature", _text(signature.get("value")) if signed else "unsigned"),
+        ("checkpoint_algorithm", algorithm),
+        ("checkpoint_key_id", key_id),
+        ("checkpoint_signature", value),
     ]
 
 

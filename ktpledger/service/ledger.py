@@ -23,6 +23,7 @@ from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.service.ledger_deciding import (
     CACHE_SIZE,
     AppendResult,
+    AppendStatus,
     StateCache,
     decide,
     new_row,
@@ -44,6 +45,7 @@ __all__ = [
     "CACHE_SIZE",
     "INTEGRITY_RETRIES",
     "AppendResult",
+    "AppendStatus",
     "Ledger",
     "ReadOnlyLedger",
     "StateCache",

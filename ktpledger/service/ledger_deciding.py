@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.domain.chain import canonical_json, format_instant, link_digest
@@ -19,6 +19,9 @@ from ktpledger.service.ledger_reading import fold
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
 
+# What became of one submitted event (`status` in `ktpledger record`'s and POST /events' results).
+AppendStatus = Literal["recorded", "duplicate", "rejected"]
+
 
 @dataclass(frozen=True)
 class AppendResult:
@@ -26,7 +29,7 @@ class AppendResult:
 
     index: int
     key: str | None
-    status: str  # "recorded" | "duplicate" | "rejected"
+    status: AppendStatus
     project: str | None = None
     version: int | None = None
     error: RuleViolation | None = None
@@ -82,9 +85,9 @@ def decide(
     now = datetime.now(UTC)
     recorded_at = format_instant(now)
     for index, event in parsed:
-        error = refused.get(event.project)
-        if error is not None:
-            results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+        refusal = refused.get(event.project)
+        if refusal is not None:
+            results[index] = AppendResult(index, event.key, "rejected", event.project, error=refusal)
             continue
         state = states[event.project]
         seen = state.keys.get(event.key)
@@ -92,13 +95,13 @@ def decide(
             if same_content(seen[0], event):
                 results[index] = AppendResult(index, event.key, "duplicate", event.project, version=seen[1])
             else:
-                error = RuleViolation(
+                conflict = RuleViolation(
                     "R-30",
                     f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
                     "other content; a recorded event is never changed: use a new key, or a reversal",
                     field="key",
                 )
-                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=conflict)
             continue
         try:
             state.check(event)

@@ -14,7 +14,8 @@ from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
-from ktpledger.service.projection_rows import FAILED, OK, alert_row, line_row
+from ktpledger.domain.statuses import FAILED, OK
+from ktpledger.service.projection_rows import alert_row, line_row
 
 REPLAY_CHUNK = 200  # projects read per query
 

@@ -10,9 +10,10 @@ from ktpledger.adapters.projection_store import ProjectionStore, Row
 from ktpledger.domain.allowances import allowances as allowance_lines
 from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.recorded import located
+from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.domain.timeline import state_as_of
 from ktpledger.service.ledger import fold
-from ktpledger.service.projection_rows import FAILED, OK, line_from_row
+from ktpledger.service.projection_rows import line_from_row
 from ktpledger.service.projection_views import AllowanceReport, alert_json
 
 

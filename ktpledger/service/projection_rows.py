@@ -14,9 +14,6 @@ from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
 from ktpledger.domain.rules import Category, LimitKind
 
-OK = "ok"
-FAILED = "failed"  # quarantined: a recorded event of the project cannot be read or folded
-
 
 def line_row(project: str, ordinal: int, line: Allowance) -> Row:
     return {

@@ -23,6 +23,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.projection_store import ProjectionStore
 from ktpledger.domain.money import PENNY, from_pence, to_pence
+from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.service import catch_up as catching_up
 from ktpledger.service import projection_queries as queries
 from ktpledger.service import quarantine, sweeper
@@ -30,7 +31,7 @@ from ktpledger.service import replay as replaying
 from ktpledger.service.catch_up import CatchUp
 from ktpledger.service.projection_context import Projections, Warm, WarmCache
 from ktpledger.service.projection_fold import REPLAY_CHUNK, FoldedRows, fold_projects
-from ktpledger.service.projection_rows import FAILED, OK, alert_row, line_from_row, line_row
+from ktpledger.service.projection_rows import alert_row, line_from_row, line_row
 from ktpledger.service.projection_views import AllowanceReport, alert_json, allowance_json, comparable
 from ktpledger.service.quarantine import CAUGHT_UP, REPLAYED, RETRIED, Retried
 from ktpledger.service.replay import PARALLEL_REPLAY_FROM

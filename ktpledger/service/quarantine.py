@@ -12,9 +12,9 @@ from typing import Any
 
 from ktpledger.adapters.projection_store import ProjectionUnit
 from ktpledger.domain.errors import UnreadableEvent, unknown_project
+from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.service.projection_context import Projections
 from ktpledger.service.projection_fold import FoldedRows, fold_one, in_raising_order, keep_identities
-from ktpledger.service.projection_rows import FAILED, OK
 from ktpledger.service.system_alerts import PROJECTION_FAILED, raise_system_alert, resolve_system_alert
 
 log = logging.getLogger("ktpledger.projections")

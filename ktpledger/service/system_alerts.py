@@ -24,12 +24,11 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.projection_sql_repositories import system_alerts_on
 from ktpledger.adapters.projection_store import SystemAlertRepository
+from ktpledger.domain.statuses import CHANNEL_DOWN as CHANNEL_DOWN  # the kinds, for callers
+from ktpledger.domain.statuses import PROJECTION_FAILED as PROJECTION_FAILED
+from ktpledger.domain.statuses import SystemAlertKind
 
-PROJECTION_FAILED = "projection_failed"
-CHANNEL_DOWN = "channel_down"
-KINDS = (PROJECTION_FAILED, CHANNEL_DOWN)
-OPEN = "open"
-RESOLVED = "resolved"
+KINDS: tuple[SystemAlertKind, ...] = (PROJECTION_FAILED, CHANNEL_DOWN)
 
 
 def _repository(target: object) -> SystemAlertRepository:
@@ -44,7 +43,7 @@ def _repository(target: object) -> SystemAlertRepository:
 def raise_system_alert(
     target: object,
     *,
-    kind: str,
+    kind: SystemAlertKind,
     subject: str,
     detail: dict[str, Any],
     message: str,
@@ -66,7 +65,9 @@ def raise_system_alert(
     )
 
 
-def resolve_system_alert(target: object, *, kind: str, subject: str, reason: str, now: datetime) -> bool:
+def resolve_system_alert(
+    target: object, *, kind: SystemAlertKind, subject: str, reason: str, now: datetime
+) -> bool:
     """Resolve the open `kind` alert about `subject`, in the caller's transaction; True if one was."""
     return _repository(target).resolve(kind=kind, subject=subject, reason=reason, now=now)
 
