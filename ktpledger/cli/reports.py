@@ -3,21 +3,26 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
-from ktpledger.domain.costing import CostingRequest, cost_project, parse_request
+from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_day
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.views import costing_json, costing_rows, render_table
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ReportFormat(StrEnum):
@@ -153,39 +158,33 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
     @app.command()
     @refuses_input
-    def costing(
-        methodology: str = typer.Option(..., help="fec or non_fec (R-01)"),
-        business_type: str = typer.Option(..., help="sme, large, not_for_profit or public_sector (R-03)"),
-        months: str = typer.Option(..., help="duration in whole months, 1..60 (R-02)"),
-        salary: str = typer.Option(..., help="the associate's annual employment cost in pounds (R-10)"),
-        london: bool = typer.Option(False, "--london", help="London weighting (R-10)"),
-        virtual: bool = typer.Option(False, "--virtual", help="a virtual business (R-11, R-14)"),
-        supervisor_cost: str | None = typer.Option(
-            None, help="fec: supervisor's annual salary plus overheads"
-        ),
-        supervisor_fte: str = typer.Option("0.1", help="fec: supervisor FTE (standard 0.1, R-16)"),
-        support_costs: str | None = typer.Option(None, help="fec: annual additional associate support costs"),
-        support_rate: str = typer.Option("0.5", help="fec: charge rate for additional support"),
-        estates: str = typer.Option("0", help="fec: associate estates for the project (max 10,000, R-17)"),
-        grant_rate: str | None = typer.Option(None, help="grant rate of the offer letter, if not R-03's"),
-        output_format: OutputFormat = FORMAT_OPTION,
-    ) -> None:
+    @costing_options
+    def costing(output_format: OutputFormat = FORMAT_OPTION, **typed: Any) -> None:
         """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21)."""
-        request = parse_request(
-            methodology=methodology,
-            business_type=business_type,
-            months=months,
-            salary=salary,
-            london=london,
-            virtual=virtual,
-            supervisor_cost=supervisor_cost,
-            supervisor_fte=supervisor_fte,
-            support_costs=support_costs,
-            support_rate=support_rate,
-            estates=estates,
-            grant_rate=grant_rate,
+        show_costing(parse_request(typed), output_format)
+
+
+def costing_options(command: Callable[P, R]) -> Callable[P, R]:
+    """`command` with the costing's parameters (`COSTING_PARAMETERS`, the domain's one list of them,
+    shared with `GET /costing`) as its first options. Typer reads a command's options from its
+    signature, so the signature is written from the list."""
+    options = [
+        inspect.Parameter(
+            parameter.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=parameter.annotation,
+            default=typer.Option(parameter.default, f"--{parameter.name}", help=parameter.help)
+            if parameter.flag
+            else typer.Option(... if parameter.required else parameter.default, help=parameter.help),
         )
-        show_costing(request, output_format)
+        for parameter in COSTING_PARAMETERS
+    ]
+    signature = inspect.signature(command)
+    own = [
+        p.replace(kind=p.KEYWORD_ONLY) for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD
+    ]
+    command.__signature__ = signature.replace(parameters=[*options, *own])  # type: ignore[attr-defined]
+    return command
 
 
 def write_report(document: dict[str, Any], kind: str, fmt: ReportFormat, out: str | None) -> None:

@@ -21,13 +21,10 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.notification_sql import notification_store
 from ktpledger.adapters.notification_store import DeliveryRecord, NotificationStore
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.statuses import DELIVERED, FAILED, PENDING, SUPPRESSED
 from ktpledger.notify_settings import CHANNELS
 from ktpledger.service.outbox import ALERTS, OUTBOXES, SYSTEM_ALERTS, Outbox, utc
 
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
-SUPPRESSED = "suppressed"
 STATUSES = (FAILED, PENDING, SUPPRESSED, DELIVERED)
 NEEDS_ATTENTION = (FAILED, PENDING)  # what a listing shows unless told otherwise
 LIST_LIMIT = 1000

@@ -11,10 +11,6 @@ from datetime import timedelta
 
 from ktpledger.settings import CHANNEL_DOWN_MINUTES, NOTIFY_RETRY_HOURS, Settings
 
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
-SUPPRESSED = "suppressed"
 # The longest wait between two attempts: a channel back after an outage gets its backlog within
 # about this long (plus a beat of 30 s).
 MAX_BACKOFF = timedelta(minutes=5)

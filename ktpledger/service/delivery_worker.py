@@ -12,12 +12,10 @@ from typing import Any
 from ktpledger.adapters.notification_store import NotificationStore
 from ktpledger.adapters.notifiers import DeliveryError, Notifier
 from ktpledger.domain.chain import format_instant
+from ktpledger.domain.statuses import DELIVERED, FAILED, PENDING
 from ktpledger.service.channel_health import record_failure, record_success
 from ktpledger.service.delivery_policy import (
-    DELIVERED,
     ERROR_LIMIT,
-    FAILED,
-    PENDING,
     DeliveryPolicy,
     DeliveryReport,
     backoff,

@@ -49,14 +49,11 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.notification_sql import notification_store
 from ktpledger.adapters.notification_store import NotificationStore
 from ktpledger.adapters.notifiers import Notifier
+from ktpledger.domain.statuses import DELIVERED, FAILED, PENDING, SUPPRESSED
 from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.delivery_policy import (
-    DELIVERED,
-    FAILED,
     LEASE,
     MAX_BACKOFF,
-    PENDING,
-    SUPPRESSED,
     DeliveryPolicy,
     DeliveryReport,
     backoff,
