@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ktpledger.api.routes import READ_ERRORS, refusals
 from ktpledger.api.security import application, check_read, is_reference, principal
-from ktpledger.api.summary import project_list, project_summary
+from ktpledger.api.summary import projects_json, summary_json
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import parse_day
@@ -38,7 +38,7 @@ def projects(
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> list[dict[str, Any]]:
-    return project_list(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
+    return projects_json(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
 
 
 @router.get(
@@ -92,7 +92,7 @@ def summary(
     app: App = Depends(application),
 ) -> dict[str, Any]:
     check_read(who, project)
-    return project_summary(app, project, today=app.settings.reading_day(parse_day(today, field="today")))
+    return summary_json(app, project, today=app.settings.reading_day(parse_day(today, field="today")))
 
 
 @router.get(
