@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import principal
+from ktpledger.api.statement_schemas import CostingOut
 from ktpledger.domain.costing import cost_project, parse_request
 from ktpledger.service.access import Principal
 from ktpledger.views import costing_json
@@ -20,6 +20,7 @@ router = APIRouter()
     tags=["costing"],
     summary="Eligible costs and each party's share, as the guidance tables (R-20, R-21)",
     description="The parameters of `ktpledger costing`, as query parameters.",
+    response_model=CostingOut,
     responses=refusals(401, 422),
 )
 def costing(
@@ -36,7 +37,7 @@ def costing(
     estates: str = Query("0", description="fec: associate estates for the project (max 10,000, R-17)"),
     grant_rate: str | None = Query(None, description="grant rate of the offer letter, if not R-03's"),
     _who: Principal = Depends(principal),
-) -> dict[str, Any]:
+) -> JSONResponse:
     request = parse_request(
         methodology=methodology,
         business_type=business_type,
@@ -51,4 +52,4 @@ def costing(
         estates=estates,
         grant_rate=grant_rate,
     )
-    return costing_json(cost_project(request))
+    return JSONResponse(costing_json(cost_project(request)))
