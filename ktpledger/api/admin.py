@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ktpledger.api.errors import forbidden
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, principal
+from ktpledger.api.statement_schemas import DeliveryOut, ResendOut, SystemAlertOut
 from ktpledger.bootstrap import App
 from ktpledger.notify_settings import CHANNELS
 from ktpledger.service.access import Principal, Role
@@ -90,6 +92,7 @@ class ResendRequest(BaseModel):
     "message's `delivery_id` and `long_pending` (pending for longer than "
     "KTPLEDGER_CHANNEL_DOWN_MINUTES). `status`: " + ", ".join(STATUSES) + " or all; default failed "
     "and pending.",
+    response_model=list[DeliveryOut],
     responses=refusals(401, 403, 422),
 )
 def notifications(
@@ -101,14 +104,15 @@ def notifications(
     limit: int = Query(LIST_LIMIT, ge=1, le=100_000, description="at most this many rows"),
     _who: Principal = Depends(administrator),
     app: App = Depends(application),
-) -> list[dict[str, Any]]:
-    return list_deliveries(
+) -> JSONResponse:
+    rows = list_deliveries(
         app.database,
         status=status,
         now=datetime.now(UTC),
         long_after=app.settings.channel_down_after,
         limit=limit,
     )
+    return JSONResponse(rows)
 
 
 @router.post(
@@ -120,13 +124,14 @@ def notifications(
     "already. The answer says how many were resent (`resent`), which (`rows`) and what was skipped "
     "and why (`skipped`). A named alert with no notification is refused (422, R-41) and nothing "
     "is resent.",
+    response_model=ResendOut,
     responses=refusals(401, 403, 422),
 )
 def resend_notifications(
     request: ResendRequest = Body(...),
     _who: Principal = Depends(administrator),
     app: App = Depends(application),
-) -> dict[str, Any]:
+) -> JSONResponse:
     report = resend(
         app.database,
         alert_ids=request.alerts,
@@ -138,18 +143,19 @@ def resend_notifications(
     )
     if app.delivery is not None:
         app.delivery.request()  # the embedded default: send them now, off the request's thread
-    return report.to_json()
+    return JSONResponse(report.to_json())
 
 
 @router.get(
     "/system-alerts",
     summary="The service's own troubles (admin): projection_failed, channel_down",
     description="Open system alerts, oldest first; with all=true, resolved ones too.",
+    response_model=list[SystemAlertOut],
     responses=refusals(401, 403, 422),
 )
 def system_alerts(
     include_resolved: bool = Query(False, alias="all", description="resolved ones too"),
     _who: Principal = Depends(administrator),
     app: App = Depends(application),
-) -> list[dict[str, Any]]:
-    return read_system_alerts(app.database, include_resolved=include_resolved)
+) -> JSONResponse:
+    return JSONResponse(read_system_alerts(app.database, include_resolved=include_resolved))

@@ -1,6 +1,7 @@
 """The dashboard's charts as inline SVG, drawn on the server: no chart library, no script, no CDN.
 
-Every text that goes into the SVG is escaped; numbers come from the summary's money strings.
+Every text that goes into the SVG is escaped; figures are the summary's (`service/summary_models.py`),
+to the penny as its JSON gives them.
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from markupsafe import Markup, escape
 
 from ktpledger.api.formatting import label, pounds
 from ktpledger.domain.project import add_months
+from ktpledger.service.summary_models import ProjectSummary, SummaryLine
 
 TEAL = "#0f766e"
 RED = "#c2410c"
@@ -58,11 +59,11 @@ def _text(
     )
 
 
-def budget_bars(lines: Sequence[dict[str, Any]], *, elapsed: Decimal) -> Markup:
+def budget_bars(lines: Sequence[SummaryLine], *, elapsed: Decimal) -> Markup:
     """One row per line: its budget as a track (100%), eligible spend in teal, ineligible in red,
     the forecast at the end date as an amber tick, and the share of the period elapsed as a dashed
     line across every row (spending in step with time follows it)."""
-    rows = [line for line in lines if Decimal(line["budget"]) > 0 or Decimal(line["spent"]) > 0]
+    rows = [line for line in lines if line.budget > 0 or line.spent > 0]
     left, right, bar_height, row_height, top = 230, 220, 14, 36, 30
     width = 900
     track = width - left - right
@@ -70,9 +71,8 @@ def budget_bars(lines: Sequence[dict[str, Any]], *, elapsed: Decimal) -> Markup:
     # a forecast beyond the scale is an arrow at its end.
     ratios = [Decimal("1.25")]
     for line in rows:
-        budget = Decimal(line["budget"])
-        if budget > 0:
-            ratios.append(Decimal(line["spent"]) / budget)
+        if line.budget > 0:
+            ratios.append(line.spent / line.budget)
     scale = float(min(Decimal("1.5"), max(ratios)))
     height = top + row_height * len(rows) + 24
 
@@ -111,16 +111,14 @@ def budget_bars(lines: Sequence[dict[str, Any]], *, elapsed: Decimal) -> Markup:
         )
     for index, line in enumerate(rows):
         y = top + index * row_height + 6
-        budget = Decimal(line["budget"])
-        spent = Decimal(line["spent"])
-        eligible = Decimal(line["eligible"])
-        derived = line.get("derived", False)
-        parts.append(f'<g class="bar-row" data-category="{escape(line["category"])}">')
+        budget, spent, eligible = line.budget, line.spent, line.eligible
+        derived = line.derived
+        parts.append(f'<g class="bar-row" data-category="{escape(line.category)}">')
         parts.append(
             _text(
                 left - 10,
                 y + bar_height - 2,
-                label(line["category"]),
+                label(line.category),
                 anchor="end",
                 size=13,
                 fill=MUTED if derived else INK,
@@ -143,11 +141,11 @@ def budget_bars(lines: Sequence[dict[str, Any]], *, elapsed: Decimal) -> Markup:
                     f'<rect x="{_f(eligible_end)}" y="{y}" width="{_f(max(1.5, spent_end - eligible_end))}" '
                     f'height="{bar_height}" fill="{RED}"/>'
                 )
-            forecast = line.get("forecast")
-            if forecast is not None and Decimal(forecast) > 0:
-                ratio = Decimal(forecast) / budget
+            forecast = line.forecast
+            if forecast > 0:
+                ratio = forecast / budget
                 fx = x_of(ratio)
-                colour = RED if line.get("forecast_over_budget") else AMBER
+                colour = RED if line.forecast_over_budget else AMBER
                 note = escape(f"Forecast at the end date: {pounds(forecast)} ({ratio:.0%} of budget)")
                 if float(ratio) > scale:  # off the scale: an arrow at its end
                     shape = f"M {_f(fx + 1)} {y - 1} l 8 {bar_height / 2 + 1} l -8 {bar_height / 2 + 1} z"
@@ -191,16 +189,16 @@ def month_label(start: date, month: int) -> str:
     return add_months(date(start.year, start.month, 1), month).strftime("%b %y")
 
 
-def spend_over_time(summary: dict[str, Any]) -> Markup:
+def spend_over_time(summary: ProjectSummary) -> Markup:
     """Cumulative spend by month against the budget line, the even-spend line, and the forecast
     from the latest month to the end date (dashed)."""
-    spend = summary["spend"]
-    months = int(summary["months"])
-    start = date.fromisoformat(summary["start"])
-    budget = Decimal(spend["budget"])
-    forecast = Decimal(spend["forecast"])
-    points = [(0, Decimal(0))] + [(int(p["month"]), Decimal(p["cumulative"])) for p in spend["series"]]
-    dates = {int(p["month"]): date.fromisoformat(p["to"]) for p in spend["series"]}
+    spend = summary.spend
+    months = summary.facts.months
+    start = summary.facts.start
+    budget = spend.budget
+    forecast = spend.forecast
+    points = [(0, Decimal(0))] + [(point.month, point.cumulative) for point in spend.series]
+    dates = {point.month: point.to for point in spend.series}
     top = max([budget, forecast, *(value for _, value in points), Decimal(1)])
     step = _nice_step(top * Decimal("1.05"))
     ceiling = step * ((top * Decimal("1.05") / step).to_integral_value(rounding="ROUND_CEILING"))
@@ -268,9 +266,9 @@ def spend_over_time(summary: dict[str, Any]) -> Markup:
             f"<title>{escape(f'to {dates[month]:%d %b %Y}: {pounds(value, pence=True)}')}</title></circle>"
         )
     # Forecast to the end date.
-    over = bool(spend["forecast_over_budget"])
+    over = spend.forecast_over_budget
     colour = RED if over else AMBER
-    if summary.get("status") == "open" and last_month < months:
+    if summary.facts.status == "open" and last_month < months:
         parts.append(
             f'<line x1="{_f(x_of(last_month))}" y1="{_f(y_of(last_value))}" x2="{_f(x_of(months))}" '
             f'y2="{_f(y_of(forecast))}" stroke="{colour}" stroke-width="2.5" stroke-dasharray="6 4"/>'

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import principal
+from ktpledger.api.statement_schemas import CostingOut
 from ktpledger.domain.costing import COSTING_PARAMETERS, cost_project, parse_request
 from ktpledger.service.access import Principal
 from ktpledger.views import costing_json
@@ -41,8 +43,9 @@ def costing_query(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     tags=["costing"],
     summary="Eligible costs and each party's share, as the guidance tables (R-20, R-21)",
     description="The parameters of `ktpledger costing`, as query parameters.",
+    response_model=CostingOut,
     responses=refusals(401, 422),
 )
 @costing_query
-def costing(*, _who: Principal = Depends(principal), **typed: Any) -> dict[str, Any]:
-    return costing_json(cost_project(parse_request(typed)))
+def costing(*, _who: Principal = Depends(principal), **typed: Any) -> JSONResponse:
+    return JSONResponse(costing_json(cost_project(parse_request(typed))))

@@ -10,7 +10,6 @@ charts are inline SVG drawn here), no CDN. Jinja escapes every user text.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,13 +24,14 @@ from ktpledger.api.admin import is_administrator
 from ktpledger.api.errors import ApiError, for_caller, status_of
 from ktpledger.api.formatting import label, pounds
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
-from ktpledger.api.summary import project_list, project_summary
 from ktpledger.bootstrap import App
+from ktpledger.domain.alert_views import ShownAlert
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
 from ktpledger.service.access import Principal, authenticate
 from ktpledger.service.deliveries import list_deliveries
+from ktpledger.service.project_summary import project_list, project_summary
 from ktpledger.service.system_alerts import read_system_alerts
 
 HERE = Path(__file__).parent
@@ -52,17 +52,17 @@ SEVERITY = (
 )
 
 
-def alert_text(alert: dict[str, Any]) -> str:
+def alert_text(alert: ShownAlert) -> str:
     """An alert in a sentence for the committee (escaped by the template): the same message as
     `ktpledger alerts` and `GET /alerts` give, from its current figures."""
-    return str(alert.get("message") or "")
+    return alert.message
 
 
-def severity(alert: dict[str, Any]) -> tuple[int, int]:
+def severity(alert: ShownAlert) -> tuple[int, int]:
     """The most serious first (ended and not closed, over a maximum, over budget ...), newest first
     within a kind."""
-    kind = alert.get("kind")
-    return (SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY), -int(alert.get("id") or 0))
+    kind = alert.kind
+    return (SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY), -(alert.id or 0))
 
 
 def prefix(request: Request) -> str:
@@ -278,15 +278,15 @@ def projects_panel(
 def project_context(app: App, who: Principal, project: str, today: date) -> dict[str, Any]:
     check_read(who, project)
     summary = project_summary(app, project, today=today)
-    elapsed = Decimal(summary["period"]["elapsed"])
+    elapsed = summary.period.elapsed
     return {
         "who": who,
         "summary": summary,
-        "bars": charts.budget_bars(summary["lines"], elapsed=elapsed),
+        "bars": charts.budget_bars(summary.lines, elapsed=elapsed),
         "spend_chart": charts.spend_over_time(summary),
         "elapsed": elapsed,
-        "alerts": sorted(summary["open_alerts"], key=severity),
-        "has_derived": any(line["derived"] for line in summary["lines"]),
+        "alerts": sorted(summary.open_alerts, key=severity),
+        "has_derived": any(line.derived for line in summary.lines),
         "poll_ms": POLL_MS,
     }
 

@@ -3,12 +3,12 @@ and a retry (README, "Quarantine"), as `ktpledger projection status` and `projec
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from ktpledger.api.errors import forbidden
 from ktpledger.api.routes import refusals
+from ktpledger.api.schemas import QuarantinedOut, RetryOut
 from ktpledger.api.security import application, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import unknown_project
@@ -32,13 +32,12 @@ def check_admin(who: Principal) -> None:
     "projection has folded to (the last append that folded whole), `failed_version` and "
     "`failed_position` the row, `error` the refusal naming it (R-30), `since` when it was quarantined. "
     "A token limited to some projects sees only those.",
+    response_model=list[QuarantinedOut],
     responses=refusals(401, 403),
 )
-def failed_projections(
-    who: Principal = Depends(principal), app: App = Depends(application)
-) -> list[dict[str, Any]]:
+def failed_projections(who: Principal = Depends(principal), app: App = Depends(application)) -> JSONResponse:
     check_admin(who)
-    return [item for item in app.projector.quarantined() if who.can_read(item["project"])]
+    return JSONResponse([item for item in app.projector.quarantined() if who.can_read(item["project"])])
 
 
 @router.post(
@@ -48,14 +47,15 @@ def failed_projections(
     description="As `ktpledger projection retry PROJECT`: `status` `ok` if the project folds now (its "
     "`projection_failed` system alert is resolved), else `failed` with the `error` naming the row "
     "(it stays quarantined). `was` says whether it was quarantined before.",
+    response_model=RetryOut,
     responses=refusals(401, 403, 404),
 )
 def retry_projection(
     project: str, who: Principal = Depends(principal), app: App = Depends(application)
-) -> dict[str, Any]:
+) -> JSONResponse:
     check_admin(who)
     check_read(who, project)
     if project not in app.ledger.projects():
         raise unknown_project(project, who.visible(app.ledger.projects()), None)
     [result] = app.projector.retry([project])
-    return result.to_json()
+    return JSONResponse(result.to_json())

@@ -3,24 +3,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from ktpledger.api.routes import READ_ERRORS, refusals
+from ktpledger.api.schemas import (
+    AlertOut,
+    AllowanceReportOut,
+    ProjectRowOut,
+    ProjectSummaryOut,
+    RecordedEventOut,
+)
 from ktpledger.api.security import application, check_read, is_reference, principal
-from ktpledger.api.summary import project_list, project_summary
+from ktpledger.api.summary import projects_json, summary_json
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import parse_day
 from ktpledger.service.access import Principal
-from ktpledger.service.alert_reader import read_alerts
+from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.ledger import shown_stream
 
 TODAY_HELP = (
     "judge time-based figures (month N of M, forecasts, ended-not-closed) as of this date, "
     "YYYY-MM-DD; default today"
 )
+# Each route answers with its read model's JSON as it is (`to_json()`): `response_model` gives the
+# OpenAPI document its schema (api/schemas.py) and leaves the body alone.
 
 router = APIRouter()
 
@@ -31,14 +39,17 @@ router = APIRouter()
     summary="The projects this token may read",
     description="Each project's reference, title, parties, status (`open`/`closed`), period, where it "
     "stands as of today (`period`, `ended_not_closed`) and open alert count.",
+    response_model=list[ProjectRowOut],
     responses=refusals(401),
 )
 def projects(
     today: str | None = Query(None, description=TODAY_HELP),
     who: Principal = Depends(principal),
     app: App = Depends(application),
-) -> list[dict[str, Any]]:
-    return project_list(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
+) -> JSONResponse:
+    return JSONResponse(
+        projects_json(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
+    )
 
 
 @router.get(
@@ -47,22 +58,24 @@ def projects(
     summary="The project's stream, oldest first (`ktpledger events --format json`)",
     description="A recorded event that cannot be read is listed as stored, with `unreadable`: the "
     "refusal (R-30) naming the row and why.",
+    response_model=list[RecordedEventOut],
     responses=READ_ERRORS,
 )
 def events(
     project: str, who: Principal = Depends(principal), app: App = Depends(application)
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     check_read(who, project)
     stream = app.ledger.stream(project)
     if not stream:
         raise unknown_project(project, who.visible(app.ledger.projects()), None)
-    return shown_stream(stream)
+    return JSONResponse(shown_stream(stream))
 
 
 @router.get(
     "/projects/{project:path}/allowances",
     tags=["projects"],
     summary="Each category's budget, limit, spent, remaining, eligible, ineligible (R-40)",
+    response_model=AllowanceReportOut,
     responses=READ_ERRORS,
 )
 def allowances(
@@ -70,10 +83,10 @@ def allowances(
     as_of: str | None = Query(None, description="answer for a past date (YYYY-MM-DD), by the events' date"),
     who: Principal = Depends(principal),
     app: App = Depends(application),
-) -> dict[str, Any]:
+) -> JSONResponse:
     check_read(who, project)
     day = parse_day(as_of, field="as_of")
-    return app.projector.allowances(project, as_of=day).to_json()
+    return JSONResponse(app.projector.allowances(project, as_of=day).to_json())
 
 
 @router.get(
@@ -83,6 +96,7 @@ def allowances(
     description="Allowance lines (as `/allowances`) with a forecast to the end date, totals, "
     "cumulative spend per month against the budget of the claimed lines, open alerts and the "
     "LMC decisions.",
+    response_model=ProjectSummaryOut,
     responses=READ_ERRORS,
 )
 def summary(
@@ -90,15 +104,17 @@ def summary(
     today: str | None = Query(None, description=TODAY_HELP),
     who: Principal = Depends(principal),
     app: App = Depends(application),
-) -> dict[str, Any]:
+) -> JSONResponse:
     check_read(who, project)
-    return project_summary(app, project, today=app.settings.reading_day(parse_day(today, field="today")))
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    return JSONResponse(summary_json(app, project, today=day))
 
 
 @router.get(
     "/alerts",
     tags=["alerts"],
     summary="Open alerts (R-41); with all=true, resolved ones too",
+    response_model=list[AlertOut],
     responses=refusals(401, 403, 422),
 )
 def alerts(
@@ -107,14 +123,17 @@ def alerts(
     today: str | None = Query(None, description=TODAY_HELP),
     who: Principal = Depends(principal),
     app: App = Depends(application),
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Each alert with `current` (its figures now; `detail` keeps the figures at the raise) and a
     `message`; then what the calendar finds as of `today` (`ended_not_closed`, with no id)."""
     if project is not None:
         if not who.can_read(project):
             check_read(who, project)
         if not is_reference(project):
-            return []  # as for any project without events
+            return JSONResponse([])  # as for any project without events
     day = app.settings.reading_day(parse_day(today, field="today"))
     visible = who.visible(app.ledger.projects()) if who.projects is not None else None
-    return read_alerts(app.database, project, include_resolved=include_resolved, today=day, projects=visible)
+    found = shown_alerts(
+        app.database, project, include_resolved=include_resolved, today=day, projects=visible
+    )
+    return JSONResponse([alert.to_json() for alert in found])

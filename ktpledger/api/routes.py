@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
+from ktpledger.api.schemas import Health
 from ktpledger.api.security import application, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
@@ -91,10 +92,12 @@ router = APIRouter()
 # --- health ----------------------------------------------------------------------------------------
 
 
-@router.get("/health", tags=["service"], summary="Liveness and database check (no token)")
-def health(app: App = Depends(application)) -> dict[str, str]:
+@router.get(
+    "/health", tags=["service"], summary="Liveness and database check (no token)", response_model=Health
+)
+def health(app: App = Depends(application)) -> JSONResponse:
     app.database.ping()
-    return {"status": "ok"}
+    return JSONResponse({"status": "ok"})
 
 
 # --- recording -------------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse, Response
 
 from ktpledger.api.routes import refusals
 from ktpledger.api.security import application, check_read, principal
+from ktpledger.api.statement_schemas import ClaimPackOut, ReconciliationOut
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
-from ktpledger.service.statements import claim_pack, reconciliation
+from ktpledger.service.statement_models import ClaimPack, ReconciliationStatement
+from ktpledger.service.statements import quarter_pack, reconciliation_statement
 
 router = APIRouter()
 
@@ -49,8 +51,9 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return min(offers)[2] if offers else "json"
 
 
-def statement(document: dict[str, Any], kind: str, fmt: str) -> Response:
-    """The document as JSON, or rendered by `ktpledger.reports` as CSV, XLSX, HTML or PDF."""
+def statement(made: ReconciliationStatement | ClaimPack, kind: str, fmt: str) -> Response:
+    """The statement's JSON document, or that rendered by `ktpledger.reports` as CSV, XLSX, HTML or PDF."""
+    document = made.to_json()
     if fmt == "json":
         return JSONResponse(document)
     body = render(document, kind, fmt)
@@ -73,6 +76,7 @@ STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/projects/{project:path}/reconciliation",
     tags=["statements"],
     summary="The end-of-grant statement (R-42), as `ktpledger reconcile`",
+    response_model=ReconciliationOut,
     responses=STATEMENT_RESPONSES,
 )
 def reconcile(
@@ -84,14 +88,15 @@ def reconcile(
 ) -> Response:
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
-    document = reconciliation(app.database, project, checkpoints=app.checkpoints)
-    return statement(document, "reconciliation", chosen)
+    made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
+    return statement(made, "reconciliation", chosen)
 
 
 @router.get(
     "/projects/{project:path}/claim-pack",
     tags=["statements"],
     summary="A quarter's claim pack: spend in the quarter, cumulative against budget, forecast",
+    response_model=ClaimPackOut,
     responses=STATEMENT_RESPONSES,
 )
 def quarter_claim(
@@ -106,5 +111,5 @@ def quarter_claim(
     if quarter is None:
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
-    document = claim_pack(app.database, project, quarter, checkpoints=app.checkpoints)
-    return statement(document, "claim_pack", chosen)
+    made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
+    return statement(made, "claim_pack", chosen)

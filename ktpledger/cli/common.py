@@ -35,6 +35,6 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
-def pounds(text: str | None) -> str:
-    """A contract money string for people: thousands separators, pence kept."""
-    return "-" if text is None else format_pounds(Decimal(text), pence=True)
+def pounds(amount: Decimal | None) -> str:
+    """An amount for people: thousands separators, pence kept ("-" for none)."""
+    return "-" if amount is None else format_pounds(amount, pence=True)

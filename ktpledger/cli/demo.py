@@ -88,42 +88,42 @@ def register(app: typer.Typer, opened: Opened) -> None:
                             f"   alert {reason}: {kind_label(alert['kind'])}, {label_of(alert['category'])}"
                         )
                 if label in SHOW_ALLOWANCES_AFTER:
-                    report = application.projector.allowances(PROJECT).to_json()
+                    report = application.projector.allowances(PROJECT)
                     rows = [
                         (
-                            line["category"],
-                            pounds(line["budget"]),
-                            pounds(line["spent"]),
-                            pounds(line["remaining"]),
-                            pounds(line["eligible"]),
-                            pounds(line["ineligible"]),
+                            line.category.value,
+                            pounds(line.budget),
+                            pounds(line.spent),
+                            pounds(line.remaining),
+                            pounds(line.eligible),
+                            pounds(line.ineligible),
                         )
-                        for line in report["lines"]
+                        for line in report.lines
                     ]
                     header = ("category", "budget", "spent", "remaining", "eligible", "ineligible")
                     typer.echo(render_table(header, rows, numeric={1, 2, 3, 4, 5}))
-            document = statements.reconciliation(
+            statement = statements.reconciliation_statement(
                 application.database, PROJECT, checkpoints=application.checkpoints
             )
             viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
         typer.echo(
-            f"\n== Reconciliation ({'final' if document['final'] else 'statement so far'}), "
-            f"grant rate {Decimal(document['grant_rate']) * 100:.0f}%"
+            f"\n== Reconciliation ({'final' if statement.final else 'statement so far'}), "
+            f"grant rate {statement.grant_rate * 100:.0f}%"
         )
         reconciled = [
             (
-                line["category"],
-                pounds(line["original_budget"]),
-                pounds(line["final_budget"]),
-                pounds(line["claimed"]),
-                pounds(line["eligible"]),
-                pounds(line["ineligible"]),
-                pounds(line["grant"]),
-                pounds(line["business"]),
+                line.category.value,
+                pounds(line.original_budget),
+                pounds(line.final_budget),
+                pounds(line.claimed),
+                pounds(line.eligible),
+                pounds(line.ineligible),
+                pounds(line.grant),
+                pounds(line.business),
             )
-            for line in document["lines"]
+            for line in statement.lines
         ]
-        totals = document["totals"]
+        totals = statement.totals
         reconciled.append(
             (
                 "total",
@@ -147,15 +147,15 @@ def register(app: typer.Typer, opened: Opened) -> None:
             "business",
         )
         typer.echo(render_table(reconciled_header, reconciled, numeric={1, 2, 3, 4, 5, 6, 7}))
-        leave = document["parental_leave"]
         typer.echo(
-            f"parental leave incurred {pounds(leave['incurred'])}, reimbursable {pounds(leave['reimbursable'])}; "
-            f"grant paid {pounds(document['grant_paid'])}; balance due {pounds(document['balance_due'])}"
+            f"parental leave incurred {pounds(statement.parental_leave_incurred)}, "
+            f"reimbursable {pounds(statement.parental_leave_reimbursable)}; "
+            f"grant paid {pounds(statement.grant_paid)}; balance due {pounds(statement.balance_due)}"
         )
         typer.echo(
-            f"made from ledger position {document['ledger']['position']}, "
-            f"head {document['ledger']['head_hash'][:16]}"
+            f"made from ledger position {statement.ledger.position}, head {statement.ledger.head_hash[:16]}"
         )
+        document = statement.to_json()
         folder = Path(reports)
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in ("html", "pdf"):

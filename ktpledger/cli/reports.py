@@ -18,7 +18,7 @@ from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_day
 from ktpledger.service import statements
-from ktpledger.service.alert_reader import read_alerts
+from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.views import costing_json, costing_rows, render_table
 
 P = ParamSpec("P")
@@ -59,23 +59,27 @@ def register(app: typer.Typer, opened: Opened) -> None:
         if output_format is OutputFormat.JSON:
             print_json(report.to_json())
             return
-        document = report.to_json()
+        when = (
+            f"the ledger head (version {report.version})"
+            if report.as_of is None
+            else report.as_of.isoformat()
+        )
         typer.echo(
-            f"{report.project}: allowances as of {document['as_of'] or 'the ledger head (version ' + str(report.version) + ')'}"
-            f", ends {document['end']}, grant rate {report.grant_rate * 100:.0f}%"
+            f"{report.project}: allowances as of {when}, ends {report.end.isoformat()}, "
+            f"grant rate {report.grant_rate * 100:.0f}%"
         )
         rows = [
             (
-                line["category"],
-                line["limit_kind"],
-                pounds(line["budget"]),
-                pounds(line["limit"]),
-                pounds(line["spent"]),
-                pounds(line["remaining"]),
-                pounds(line["eligible"]),
-                pounds(line["ineligible"]),
+                line.category.value,
+                line.limit_kind.value,
+                pounds(line.budget),
+                pounds(line.limit),
+                pounds(line.spent),
+                pounds(line.remaining),
+                pounds(line.eligible),
+                pounds(line.ineligible),
             )
-            for line in document["lines"]
+            for line in report.lines
         ]
         header = ("category", "limit kind", "budget", "limit", "spent", "remaining", "eligible", "ineligible")
         typer.echo(render_table(header, rows, numeric={2, 3, 4, 5, 6, 7}))
@@ -98,24 +102,24 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 refuse_unknown(application, project)
             wait_for_projections(application, wait)
             on = application.settings.reading_day(day)
-            found = read_alerts(application.database, project, include_resolved=include_resolved, today=on)
+            found = shown_alerts(application.database, project, include_resolved=include_resolved, today=on)
         if output_format is OutputFormat.JSON:
-            print_json(found)
+            print_json([alert.to_json() for alert in found])
             return
         if not found:
             typer.echo("no open alerts" if not include_resolved else "no alerts")
             return
         rows = [
             (
-                "-" if alert["id"] is None else str(alert["id"]),
-                alert["project"],
-                alert["kind"],
-                alert["status"] + ("" if alert.get("notified", True) else ", not notified"),
+                "-" if alert.id is None else str(alert.id),
+                alert.project,
+                alert.kind.value,
+                alert.status.value + ("" if alert.notified else ", not notified"),
                 "calendar"
-                if alert["raised_at_version"] is None
-                else f"v{alert['raised_at_version']}"
-                + (f"-v{alert['resolved_at_version']}" if alert["resolved_at_version"] else ""),
-                alert["message"],
+                if alert.raised_at_version is None
+                else f"v{alert.raised_at_version}"
+                + (f"-v{alert.resolved_at_version}" if alert.resolved_at_version else ""),
+                alert.message,
             )
             for alert in found
         ]
@@ -134,10 +138,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
         with opened(ctx, write=False) as application:
-            document = statements.reconciliation(
+            statement = statements.reconciliation_statement(
                 application.database, project, checkpoints=application.checkpoints
             )
-        write_report(document, "reconciliation", output_format, out)
+        write_report(statement.to_json(), "reconciliation", output_format, out)
 
     @app.command("claim-pack")
     @refuses_input
@@ -151,10 +155,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
         ineligible, alerts open at the quarter's end and a forecast to the end date."""
         with opened(ctx, write=False) as application:
-            document = statements.claim_pack(
+            pack = statements.quarter_pack(
                 application.database, project, quarter, checkpoints=application.checkpoints
             )
-        write_report(document, "claim_pack", output_format, out)
+        write_report(pack.to_json(), "claim_pack", output_format, out)
 
     @app.command()
     @refuses_input

@@ -18,8 +18,11 @@ as of the reader's `today`, and never stored:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from ktpledger.domain.alerts import AlertKind, clock_findings, forecast_at_end, line_figures
@@ -35,15 +38,68 @@ RESOLUTION_LABELS = {
 }
 
 
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class ShownAlert:
+    """An alert as every reader shows it: the stored alert's columns (`detail`, its figures at the
+    raise), `current` (its figures now, while it is open), and both in a sentence. A clock finding
+    (`source` "clock") has no id and no versions: it is judged on the reader's day, never stored.
+    Figures are the alert's stored JSON (CONTRACT.md), written as they were stored."""
+
+    id: int | None
+    project: str
+    category: str | None
+    kind: AlertKind
+    detail: Mapping[str, Any]
+    current: Mapping[str, Any] | None
+    status: AlertStatus
+    raised_at_version: int | None
+    resolved_at_version: int | None
+    resolved_reason: str | None
+    notified: bool
+    message: str
+    raised_message: str
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert's JSON (CONTRACT.md); a clock finding's names its `source` and writes its
+        sentences in the order readers have always had them."""
+        shown: dict[str, Any] = {
+            "id": self.id,
+            "project": self.project,
+            "category": self.category,
+            "kind": self.kind.value,
+            "detail": self.detail,
+            "current": self.current,
+            "status": self.status.value,
+            "raised_at_version": self.raised_at_version,
+            "resolved_at_version": self.resolved_at_version,
+            "resolved_reason": self.resolved_reason,
+            "notified": self.notified,
+        }
+        if self.source is not None:
+            return {
+                **shown,
+                "source": self.source,
+                "message": self.message,
+                "raised_message": self.raised_message,
+            }
+        return {**shown, "raised_message": self.raised_message, "message": self.message}
+
+
 def present(
-    alert: dict[str, Any], *, state: ProjectState | None, line: Allowance | None, today: date
-) -> dict[str, Any]:
-    """`alert` (as `projections.alert_json` gives it) with its current figures judged as of
-    `today` and its `message`; `state` and `line` are the project's facts and the alert's line."""
-    shown = dict(alert)
+    alert: Mapping[str, Any], *, state: ProjectState | None, line: Allowance | None, today: date
+) -> ShownAlert:
+    """`alert` (a stored alert's JSON, as `projection_views.alert_json` gives it) with its current
+    figures judged as of `today` and its `message`; `state` and `line` are the project's facts and
+    the alert's line."""
     current = alert.get("current")
     kind, category = str(alert.get("kind")), str(alert.get("category") or "")
-    shown["raised_message"] = message(kind, category, alert.get("detail") or {})
+    raised_message = message(kind, category, alert.get("detail") or {})
     if alert.get("status") == "open":
         if (
             alert.get("kind") == AlertKind.FORECAST_OVERSPEND
@@ -60,37 +116,51 @@ def present(
             current = line_figures(kind, subject, line) or current
         if current is None:
             current = alert.get("detail")  # no allowance line to read: cannot happen once caught up
-        shown["current"] = current
-        shown["message"] = message(kind, category, current or {})
+        said = message(kind, category, current or {})
     else:
-        shown["current"] = None
+        current = None
         reason = RESOLUTION_LABELS.get(str(alert.get("resolved_reason")), "resolved")
-        shown["message"] = f"{reason[0].upper()}{reason[1:]}. When raised: {shown['raised_message']}"
-    return shown
+        said = f"{reason[0].upper()}{reason[1:]}. When raised: {raised_message}"
+    return ShownAlert(
+        id=alert.get("id"),
+        project=alert["project"],
+        category=alert.get("category"),
+        kind=AlertKind(alert["kind"]),
+        detail=alert["detail"],
+        current=current,
+        status=AlertStatus(alert["status"]),
+        raised_at_version=alert.get("raised_at_version"),
+        resolved_at_version=alert.get("resolved_at_version"),
+        resolved_reason=alert.get("resolved_reason"),
+        notified=alert.get("notified", True),
+        message=said,
+        raised_message=raised_message,
+    )
 
 
-def findings(state: ProjectState, today: date) -> list[dict[str, Any]]:
-    """The project's clock findings as alert entries: open, never stored, so with no id and no
-    versions (`"source": "clock"`)."""
+def findings(state: ProjectState, today: date) -> list[ShownAlert]:
+    """The project's clock findings as alerts: open, never stored, so with no id and no versions
+    (`source` "clock")."""
     found = []
     for key, detail in sorted(clock_findings(state, today).items()):
+        said = message(str(key.kind), key.category, detail)
         found.append(
-            {
-                "id": None,
-                "project": state.project,
-                "category": key.category or None,
-                "kind": str(key.kind),
-                "detail": detail,
-                "current": detail,
-                "status": "open",
-                "raised_at_version": None,
-                "resolved_at_version": None,
-                "resolved_reason": None,
-                "notified": False,
-                "source": "clock",
-                "message": message(str(key.kind), key.category, detail),
-                "raised_message": message(str(key.kind), key.category, detail),
-            }
+            ShownAlert(
+                id=None,
+                project=state.project,
+                category=key.category or None,
+                kind=AlertKind(key.kind),
+                detail=detail,
+                current=detail,
+                status=AlertStatus.OPEN,
+                raised_at_version=None,
+                resolved_at_version=None,
+                resolved_reason=None,
+                notified=False,
+                message=said,
+                raised_message=said,
+                source="clock",
+            )
         )
     return found
 

@@ -1,7 +1,8 @@
 """The one way alerts are read: the projection's rows, shown with their current figures as of a day.
 
 The CLI's `alerts`, `GET /alerts`, the dashboard and the notifications sent later all read alerts
-here, so they cannot disagree (`domain/alert_views.py` says what is judged on the day).
+here, so they cannot disagree (`domain/alert_views.py` says what is judged on the day). They
+read `ShownAlert`s (`shown_alerts`); `read_alerts` and `present_alerts` give their JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.alert_views import findings, present
+from ktpledger.domain.alert_views import ShownAlert, findings, present
 from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import Allowance
 from ktpledger.service.ledger import facts
@@ -43,6 +44,11 @@ def suppressed(database: Database, alert_ids: Iterable[int]) -> set[int]:
 
 
 def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[dict[str, Any]]:
+    """The JSON of `presented`: what a notification carries."""
+    return [alert.to_json() for alert in presented(database, rows, today=today)]
+
+
+def presented(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[ShownAlert]:
     """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message;
     `notified` is false for an alert that is not (and will not be) sent: raised and resolved within
     one append, or raised again soon after the same alert resolved."""
@@ -73,6 +79,19 @@ def read_alerts(
     today: date,
     projects: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """The JSON of `shown_alerts` (`ktpledger alerts --format json`, `GET /alerts`)."""
+    found = shown_alerts(database, project, include_resolved=include_resolved, today=today, projects=projects)
+    return [alert.to_json() for alert in found]
+
+
+def shown_alerts(
+    database: Database,
+    project: str | None = None,
+    *,
+    include_resolved: bool = False,
+    today: date,
+    projects: Iterable[str] | None = None,
+) -> list[ShownAlert]:
     """Open alerts (and resolved ones with `include_resolved`), oldest first, then the clock's
     findings as of `today` (a project past its end date and not closed). `projects` limits the
     answer to those projects (a token's grant); `project` to one."""
@@ -83,7 +102,7 @@ def read_alerts(
     if allowed is not None:
         rows = [row for row in rows if row["project"] in allowed]
         names = [name for name in names if name in allowed]
-    shown = present_alerts(database, rows, today=today)
+    shown = presented(database, rows, today=today)
     for state in facts(database, names).values():
         if state.exists:
             shown += findings(state, today)

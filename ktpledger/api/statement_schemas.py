@@ -1,0 +1,248 @@
+"""The response models of the statements, the costing tables and the administrators' routes: what
+`/openapi.json` says each JSON answer holds (as `api/schemas.py` does for the reads; the routes
+answer with the read models' JSON as it is, these only describe it)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ktpledger.api.schemas import Money, Rate, Shown
+
+Amounts = dict[str, Money]  # by category or reason
+
+
+class LedgerOut(Shown):
+    """The ledger the statement was made from."""
+
+    version: int
+    position: int
+    head_hash: str
+
+
+class CheckpointOut(Shown):
+    """The checkpoint of the whole ledger at the statement's position (signed when a key is set)."""
+
+    format: str
+    position: int
+    events: int
+    chain_head: str
+    signature: dict[str, Any] | None
+
+
+class ChangeOut(Shown):
+    version: int
+    date: date | None
+    kind: str
+    amount: Money
+    note: str
+
+
+class ReconciledLineOut(Shown):
+    category: str
+    limit_kind: str
+    original_budget: Money
+    changes: list[ChangeOut]
+    final_budget: Money
+    claimed: Money
+    eligible: Money
+    ineligible: Money
+    ineligible_reasons: Amounts
+    grant: Money
+    business: Money
+
+
+class ParentalLeaveOut(Shown):
+    incurred: Money
+    reimbursable: Money
+
+
+class ReconciliationTotalsOut(Shown):
+    original_budget: Money
+    final_budget: Money
+    claimed: Money
+    eligible: Money
+    ineligible: Money
+    grant: Money
+    business: Money
+
+
+class FindingOut(Shown):
+    category: str
+    reason: str
+    amount: Money
+    rule: str
+    message: str
+
+
+class StatementHead(Shown):
+    """What both statements say of the project first: the grant offer's terms."""
+
+    project: str
+    title: str
+    knowledge_base: str
+    business: str
+    methodology: str
+    business_type: str
+    virtual: bool
+    london: bool
+    start: date
+    end: date
+    months: int
+
+
+class ReconciliationOut(StatementHead):
+    """`ktpledger reconcile --format json` (R-42): final once the project is closed."""
+
+    final: bool
+    closed_on: date | None
+    grant_rate: Rate
+    ledger: LedgerOut
+    checkpoint: CheckpointOut
+    lines: list[ReconciledLineOut]
+    parental_leave: ParentalLeaveOut
+    totals: ReconciliationTotalsOut
+    grant_paid: Money
+    balance_due: Money
+    findings: list[FindingOut]
+
+
+class PackLineOut(Shown):
+    category: str
+    limit_kind: str
+    in_quarter: Money
+    cumulative: Money
+    budget: Money
+    eligible: Money
+    ineligible: Money
+    forecast: Money
+    remaining: Money
+    forecast_over_budget: bool
+
+
+class PackTotalsOut(Shown):
+    in_quarter: Money
+    cumulative: Money
+    budget: Money
+    eligible: Money
+    ineligible: Money
+    forecast: Money
+
+
+class ClaimOut(Shown):
+    eligible_added: Amounts
+    grant_added: Amounts
+    grant: Money
+
+
+class PackAlertOut(Shown):
+    category: str
+    kind: str
+    detail: dict[str, Any]
+    message: str
+
+
+class ClaimPackOut(StatementHead):
+    """`ktpledger claim-pack --format json`: a quarter's claim."""
+
+    quarter: str
+    from_: date = Field(alias="from")
+    to: date
+    final_quarter: bool
+    grant_rate: Rate
+    ledger: LedgerOut
+    checkpoint: CheckpointOut
+    events_in_pack: int
+    month: int
+    lines: list[PackLineOut]
+    totals: PackTotalsOut
+    claim: ClaimOut
+    alerts_open_at_quarter_end: list[PackAlertOut]
+
+
+class CostingLineOut(Shown):
+    category: str
+    limit_kind: str
+    limit: Money | None
+    requested: Money
+    cut: Money
+    eligible: Money
+    grant: Money
+    business: Money
+    note: str | None = None
+
+
+class RuleSetOut(Shown):
+    name: str
+    in_force_from: date
+
+
+class CostingTotalsOut(Shown):
+    eligible: Money
+    grant: Money
+    business: Money
+
+
+class CostingOut(Shown):
+    """`ktpledger costing --format json`: lines in the guidance tables' order, and their totals."""
+
+    methodology: str
+    business_type: str
+    months: int
+    london: bool
+    virtual: bool
+    grant_rate: Rate
+    rule_set: RuleSetOut
+    lines: list[CostingLineOut]
+    totals: CostingTotalsOut
+
+
+class DeliveryOut(Shown):
+    """A notification of an alert (`outbox` alert) or a system alert (`outbox` system) on a channel."""
+
+    outbox: Literal["alert", "system"]
+    alert_id: int | None
+    system_alert_id: int | None
+    project: str | None
+    category: str | None
+    kind: str | None
+    subject: str | None
+    channel: str
+    status: str
+    attempts: int
+    first_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+    delivery_id: str | None
+    long_pending: bool
+
+
+class ResentOut(Shown):
+    outbox: Literal["alert", "system"]
+    id: int
+    channel: str
+    status: str
+    reason: str | None = Field(None, description="why it was left alone (skipped only)")
+
+
+class ResendOut(Shown):
+    resent: int
+    rows: list[ResentOut]
+    skipped: list[ResentOut]
+
+
+class SystemAlertOut(Shown):
+    id: int
+    kind: str
+    subject: str
+    message: str
+    detail: dict[str, Any]
+    status: Literal["open", "resolved"]
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_reason: str | None

@@ -1,0 +1,289 @@
+"""What the dashboard shows: the project list and one project's figures, as read models
+(`service/summary_models.py`).
+
+Every figure comes from the library the command line uses: the allowance lines from the projector
+(the same as `GET /projects/{project}/allowances`), the alerts from `alert_reader` (the same as
+`GET /alerts`), the project's facts from its folded stream, spend by month from the same as-of fold
+as `allowances --as-of`, the forecast from `forecast_at_end` (R-41) and the period from
+`domain/timeline.py`, all judged as of the reader's today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ktpledger.adapters.database import Database
+from ktpledger.domain.alerts import line_forecast
+from ktpledger.domain.allowances import Allowance, allowances
+from ktpledger.domain.errors import unknown_project
+from ktpledger.domain.events import Event
+from ktpledger.domain.labels import category_label, gbp
+from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent, located
+from ktpledger.domain.timeline import Phase, forecast_month, month_end_states, position
+from ktpledger.service.access import Principal
+from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.ledger import Ledger, fold, read_facts
+from ktpledger.service.projections import Projector
+from ktpledger.service.statement_models import rate_shown
+from ktpledger.service.summary_models import (
+    FIGURES,
+    TOTALS,
+    DecisionShown,
+    PeriodPlace,
+    ProjectFacts,
+    ProjectRow,
+    ProjectStatus,
+    ProjectSummary,
+    SpendPoint,
+    SpendSummary,
+    SummaryLine,
+    SummaryPeriod,
+)
+
+SHARE_PLACES = Decimal("0.0001")
+MOST_USED = Decimal("9.99")  # a line's `used` stops here: far over budget reads as "far over"
+
+
+class Readers(Protocol):
+    """What the summaries read: the application (`bootstrap.App`) has all three."""
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def projector(self) -> Projector: ...
+
+
+def project_facts(state: ProjectState) -> ProjectFacts | None:
+    """Reference, title, parties, status and period of a folded project (None with no offer)."""
+    offer = state.offer
+    if offer is None:  # a stream always starts with its grant offer; this is only defensive
+        return None
+    return ProjectFacts(
+        project=state.project,
+        title=offer.title,
+        knowledge_base=offer.knowledge_base,
+        business=offer.business,
+        methodology=offer.methodology,
+        business_type=offer.business_type,
+        status=ProjectStatus.CLOSED if state.closed else ProjectStatus.OPEN,
+        closed_on=state.closed_on,
+        start=state.start,
+        end=state.end,
+        months=state.months,
+        grant_rate=rate_shown(state.grant_rate),
+        version=state.version,
+    )
+
+
+def project_list(application: Readers, who: Principal, *, today: date) -> list[ProjectRow]:
+    """`GET /projects`: each project the token may read, with where it stands in its period as of
+    `today`, its open alert count (the ledger's alerts and the calendar's findings: a project
+    past its end date and not closed counts one) and its `projection` (`status` `failed` while it
+    is quarantined, with the error naming the row). A project whose offer or decisions cannot be
+    read is listed with `status` `unreadable` and that `error`: it never stops the list."""
+    names = who.visible(application.ledger.projects())
+    if not names:
+        return []
+    counts = Counter(alert["project"] for alert in application.projector.alerts(None))
+    rows = []
+    facts, refused = read_facts(application.database, names)
+    projections = application.projector.states(names)
+    for name in names:
+        state = facts.get(name)
+        if state is None:
+            error = refused.get(name)
+            rows.append(
+                ProjectRow(
+                    project=name,
+                    status=ProjectStatus.UNREADABLE,
+                    projection=projections[name],
+                    open_alerts=counts.get(name, 0),
+                    error=None if error is None else error.as_dict(),
+                )
+            )
+            continue
+        shown = project_facts(state)
+        period = None
+        if state.exists:
+            where = position(state, today)
+            period = PeriodPlace(phase=where.phase, month=where.month, describe=where.describe())
+        ended = period is not None and period.phase is Phase.ENDED
+        rows.append(
+            ProjectRow(
+                project=name,
+                status=ProjectStatus.OPEN if shown is None else shown.status,
+                projection=projections[name],
+                open_alerts=counts.get(name, 0) + (1 if ended else 0),
+                facts=shown,
+                period=period,
+            )
+        )
+    return rows
+
+
+def describe_decision(data: dict[str, Any]) -> str:
+    """An LMC decision in a sentence (the dashboard escapes it)."""
+    kind = data.get("kind")
+    if kind == "virement":
+        return (
+            f"Virement of {gbp(data['amount'], pence=False)} from {category_label(data['from'])} "
+            f"to {category_label(data['to'])}"
+        )
+    if kind == "approve_exceedance":
+        return (
+            f"Exceedance approved: {category_label(data['category'])} limit raised to "
+            f"{gbp(data['limit'], pence=False)}"
+        )
+    if kind == "extension":
+        what = "costed" if data.get("costed") else "no-cost"
+        return f"Extension of {data['months']} month(s), {what}"
+    if kind == "budget_revision":
+        lines = ", ".join(
+            f"{category_label(name)} {gbp(amount, pence=False)}"
+            for name, amount in sorted(data.get("budget", {}).items())
+        )
+        return f"Budget revision: {lines}"
+    return str(kind)
+
+
+def decision_shown(item: RecordedEvent) -> DecisionShown:
+    data = item.to_json()["data"]
+    return DecisionShown(
+        version=item.version,
+        date=item.date,
+        key=item.key,
+        kind=data.get("kind"),
+        summary=describe_decision(data),
+        minute=data.get("minute"),
+        justification=data.get("justification"),
+        approved_by=data.get("approved_by"),
+    )
+
+
+def spend_series(project: str, stream: list[RecordedEvent], start: date, through: int) -> list[SpendPoint]:
+    """Each month 1..`through`: every line's spend and budget at the month's end, as
+    `allowances --as-of` gives them (the derived overheads' earned amount included)."""
+    events = [(item.event(), item.version, item.hash) for item in stream]
+    series = []
+    with located(stream):
+        months = list(_month_figures(project, events, start, through))
+    for month, ends, lines in months:
+        series.append(
+            SpendPoint(
+                month=month,
+                to=ends,
+                cumulative=round_penny_half_up(sum((line.spent for line in lines), ZERO)),
+                budget=round_penny_half_up(sum((line.budget for line in lines), ZERO)),
+            )
+        )
+    return series
+
+
+def _month_figures(
+    project: str, events: list[tuple[Event, int, str]], start: date, through: int
+) -> Iterator[tuple[int, date, list[Allowance]]]:
+    for month, ends, state in month_end_states(project, events, start, through):
+        yield month, ends, allowances(state) if state.exists else []
+
+
+def last_spend(stream: list[RecordedEvent]) -> date | None:
+    dates = [item.date for item in stream if item.type in ("SpendClaimed", "ClaimReversed")]
+    return max(dates) if dates else None
+
+
+def summary_line(state: ProjectState, line: Allowance, today: date) -> tuple[SummaryLine, Decimal]:
+    """The line with its figures to the penny, and its forecast at the end date as computed."""
+    forecast = line_forecast(state, line, today)
+    used = None if line.budget <= 0 else min(MOST_USED, line.spent / line.budget).quantize(SHARE_PLACES)
+    shown = SummaryLine(
+        category=line.category,
+        budget=round_penny_half_up(line.budget),
+        limit=None if line.limit is None else round_penny_half_up(line.limit),
+        limit_kind=line.limit_kind,
+        spent=round_penny_half_up(line.spent),
+        remaining=round_penny_half_up(line.remaining),
+        eligible=round_penny_half_up(line.eligible),
+        ineligible=round_penny_half_up(line.ineligible),
+        forecast=round_penny_half_up(forecast.forecast),
+        forecast_over_budget=forecast.forecast > line.budget,
+        used=used,
+    )
+    return shown, forecast.forecast
+
+
+def project_summary(application: Readers, project: str, *, today: date) -> ProjectSummary:
+    """`GET /projects/{project}/summary`: the figures of the dashboard's project page, with every
+    time-based figure (month N of M, elapsed share, forecasts, "ended, not closed", no spend for
+    three months) judged as of `today`.
+
+    Headline figures, one definition each (README, "Headline figures"): `budget` and `spent` are
+    the totals of the allowance table (each line to the penny), every line of the offer, the
+    derived overheads included; `forecast` is the sum of the lines' forecasts at the end date
+    (R-41 as of today) and `forecast_excess` how far it is above the budget (0 when within it)."""
+    stream = application.ledger.stream(project)
+    state = fold(project, stream)
+    facts = project_facts(state)
+    if not state.exists or facts is None:  # the HTTP API says this again for its caller (errors.for_caller)
+        raise unknown_project(project, application.ledger.projects(), None)
+    report = application.projector.allowances(project)
+    projection = application.projector.states([project])[project]
+    alerts = shown_alerts(application.database, project, today=today)
+    where = position(state, today, last_spend=last_spend(stream))
+    lines = []
+    totals = dict.fromkeys(TOTALS, ZERO)
+    for line in report.lines:
+        shown, forecast = summary_line(state, line, today)
+        lines.append(shown)
+        for name in FIGURES:
+            totals[name] += getattr(shown, name)  # the lines' figures as shown, to the penny
+        totals["forecast"] += forecast
+    budget, spent, forecast_total = totals["budget"], totals["spent"], totals["forecast"]
+    series = spend_series(project, stream, state.start, forecast_month(state.start, state.months, today))
+    decisions = tuple(decision_shown(item) for item in stream if item.type == "LMCDecision")
+    seen = [state.version, report.version, today.isoformat(), [(a.id, a.status.value) for a in alerts]]
+    return ProjectSummary(
+        revision=hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:16],
+        facts=facts,
+        as_of=today,
+        period=SummaryPeriod(
+            phase=where.phase,
+            month=where.month,
+            months=where.months,
+            elapsed=where.elapsed.quantize(SHARE_PLACES),
+            describe=where.describe(),
+            days_past_end=where.days_past_end,
+            last_spend=where.last_spend,
+            no_spend_for_three_months=where.quiet,
+        ),
+        projection_version=report.version,
+        projection=projection,
+        catching_up=report.version < state.version and projection["status"] != "failed",
+        lines=tuple(lines),
+        totals={name: round_penny_half_up(amount) for name, amount in totals.items()},
+        spend=SpendSummary(
+            budget=round_penny_half_up(budget),
+            spent=round_penny_half_up(spent),
+            spent_share=None if budget <= 0 else (spent / budget).quantize(SHARE_PLACES),
+            forecast=round_penny_half_up(forecast_total),
+            forecast_excess=round_penny_half_up(max(ZERO, forecast_total - budget)),
+            forecast_over_budget=forecast_total > budget,
+            includes_derived=any(line.derived for line in lines),
+            series=tuple(series),
+        ),
+        open_alerts=tuple(alerts),
+        decisions=decisions,
+        grant_paid=round_penny_half_up(state.grant_paid),
+        parental_leave=round_penny_half_up(state.parental_leave),
+    )
