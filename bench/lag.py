@@ -145,7 +145,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
         committed: dict[tuple[str, int], float] = {}
         lags: list[float] = []
         done = threading.Event()
-        seen = {p: 1 for p in projects}
+        seen = dict.fromkeys(projects, 1)
 
         def poll() -> None:
             # Only the heads that moved since the last look (updated_at is set just before each
@@ -176,7 +176,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
         poller.start()
         per_tick = max(1, args.rate // 100)
         ticks = int(args.seconds * 100)
-        counters = {p: 0 for p in projects}
+        counters = dict.fromkeys(projects, 0)
         started = time.perf_counter()
         appended = 0
         for tick in range(ticks):  # bounded: seconds x 100 ticks

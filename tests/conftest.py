@@ -43,7 +43,7 @@ def postgres_server() -> str:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as error:  # any failure to connect means the service is missing
+    except Exception as error:  # noqa: BLE001 - any failure to connect means the service is missing
         unavailable("PostgreSQL on 127.0.0.1:5432 (database test)", error)
     finally:
         engine.dispose()

@@ -71,7 +71,7 @@ def sections(text: str) -> dict[str, str]:
 
 
 def code_blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.M | re.S)
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def names_word(text: str, word: str) -> bool:
@@ -362,7 +362,7 @@ def test_every_rule_in_rules_md_is_in_the_code_or_marked() -> None:
     unmarked = [
         rule
         for rule, body in sorted(described.items())
-        if rule not in cited and not re.search(r"not enforced by code\W+\w+", body, flags=re.I)
+        if rule not in cited and not re.search(r"not enforced by code\W+\w+", body, flags=re.IGNORECASE)
     ]
     assert not unmarked, (
         "docs/rules.md describes rules the code never cites, without saying 'not enforced by code' "

@@ -153,7 +153,7 @@ def _end_own_begin(connection: Connection) -> None:
         return
     try:  # the ignore: a checked-out connection's `driver_connection` is never None (typed Optional)
         connection.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
-    except Exception as error:  # never pool a connection left in autocommit mode
+    except Exception as error:  # noqa: BLE001 - never pool a connection left in autocommit mode
         connection.invalidate(error)
 
 
@@ -281,7 +281,7 @@ def _close_keepers_before_fork() -> None:
     for keeper in list(_KEEPERS):
         try:
             keeper._close()
-        except Exception:  # a keeper that cannot close must not stop the fork
+        except Exception:  # noqa: BLE001 - a keeper that cannot close must not stop the fork
             keeper._connection = None
 
 

@@ -201,18 +201,18 @@ class PostgresLedgerRecorder(_SqlRecorder):
             if self._direct is None or self._direct[0] != pid:
                 try:
                     raw = self.database.engine.raw_connection()
-                except Exception:
+                except Exception:  # noqa: BLE001 - no direct connection: the general path appends, or says why not
                     return None
                 try:  # the ignore: `driver_connection` is typed Optional; a raw connection has one
                     raw.driver_connection.autocommit = True  # type: ignore[union-attr]
                     self._direct = (pid, raw, ledger_store.DirectAppender(raw.driver_connection))
-                except Exception:
+                except Exception:  # noqa: BLE001 - as above: the general path takes the append
                     raw.invalidate()
                     return None
             _, raw, appender = self._direct
             try:
                 return appender.append(row)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general path retries
                 self._direct = None
                 raw.invalidate()
                 return None
@@ -226,7 +226,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
                 try:  # the ignore: as in `append_one`, the raw connection has a driver connection
                     raw.driver_connection.autocommit = False  # type: ignore[union-attr]
                     raw.close()
-                except Exception:
+                except Exception:  # noqa: BLE001 - closing at exit: a broken connection is thrown away
                     raw.invalidate()
             self._direct = None
 

@@ -130,7 +130,7 @@ def generate(out: Path) -> tuple[Path, Path, str]:
         raise KeyFileError(f"cannot create {out}: {error.strerror or error}") from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
-    os.chmod(out, PRIVATE_MODE)  # whatever the umask
+    out.chmod(PRIVATE_MODE)  # whatever the umask
     try:
         public_path.write_bytes(public_pem)
     except OSError as error:

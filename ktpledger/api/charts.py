@@ -80,8 +80,10 @@ def budget_bars(lines: Sequence[SummaryLine], *, elapsed: Decimal) -> Markup:
         return left + track * min(float(ratio), scale) / scale
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-labelledby="bars-title" class="chart chart-bars">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+            f'role="img" aria-labelledby="bars-title" class="chart chart-bars">'
+        ),
         '<title id="bars-title">Spend against budget, by category</title>',
     ]
     for tick in (0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5):
@@ -213,8 +215,10 @@ def spend_over_time(summary: ProjectSummary) -> Markup:
         return top_pad + plot_h * (1 - float(amount / ceiling))
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        'role="img" aria-labelledby="spend-title" class="chart chart-spend">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+            'role="img" aria-labelledby="spend-title" class="chart chart-spend">'
+        ),
         '<title id="spend-title">Cumulative spend against the budget, with the forecast to the end date</title>',
     ]
     tick = Decimal(0)

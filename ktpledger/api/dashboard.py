@@ -153,7 +153,10 @@ PLAIN_HTTP_WARNING = (
 
 
 def login_form(
-    request: Request, next: str, problem: str | None = None, status_code: int = 200
+    request: Request,
+    next: str,  # noqa: A002 - the query parameter's name (?next=), as sign-in pages name it
+    problem: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     """The sign-in page, with `problem` and, where the cookie would be dropped, a warning."""
     warning = PLAIN_HTTP_WARNING if cookie_will_be_dropped(request) else None
@@ -162,7 +165,7 @@ def login_form(
 
 
 @router.get("/dashboard/login")
-def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
+def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:  # noqa: A002 - ?next=
     return login_form(request, next)
 
 
@@ -177,7 +180,7 @@ def safe_next(target: str) -> str:
 def login(
     request: Request,
     token: str = Form(""),
-    next: str = Form("/dashboard"),
+    next: str = Form("/dashboard"),  # noqa: A002 - the form field's name, as the page posts it
     csrf_token: str = Form("", alias=csrf.CSRF_FIELD),
     app: App = Depends(application),
 ) -> Response:

@@ -129,7 +129,7 @@ def _lines_map(lines: list[str], value: dict[str, Any], *, at_least: int = 0) ->
     """An object of some of `lines`, each mapped to `value`."""
     return {
         "type": "object",
-        "properties": {line: value for line in lines},
+        "properties": dict.fromkeys(lines, value),
         "additionalProperties": False,
         "minProperties": at_least,
     }

@@ -133,7 +133,7 @@ def validate(request: CostingRequest, rules: RuleSet) -> None:
 
 def cost_project(request: CostingRequest, *, on: date | None = None) -> Costing:
     """The costing of `request` under the rules in force on `on` (default: today)."""
-    rules = rule_set_for(on or date.today())
+    rules = rule_set_for(on or date.today())  # noqa: DTZ011 - the rule sets change on whole days
     validate(request, rules)
     rate = request.grant_rate
     if rate is None:

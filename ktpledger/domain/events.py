@@ -692,7 +692,7 @@ def payload_from_data(event_type: str, data: Mapping[str, Any]) -> Payload:
     if event_type == SpendClaimed.TYPE:
         try:
             return SpendClaimed.restore(data)
-        except Exception:  # not as this version stores claims: parse it, and say what is wrong
+        except Exception:  # noqa: BLE001 - not as this version stores claims: parse it, and say what is wrong
             return SpendClaimed.parse(data)
     cls = EVENT_TYPES.get(event_type)
     if cls is None:

@@ -11,10 +11,10 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from ktpledger.domain.errors import RuleViolation, shown
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 PENNY = Decimal("0.01")
-POUND = Decimal("1")
-MAX_AMOUNT = Decimal("1000000000")  # far above any KTP budget; stops absurd inputs early
+POUND = Decimal(1)
+MAX_AMOUNT = Decimal(1000000000)  # far above any KTP budget; stops absurd inputs early
 
 
 # An amount as written: ASCII digits, at most one "." and then one or two digits. Nothing else: no

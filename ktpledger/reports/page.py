@@ -247,10 +247,12 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         table(RECONCILIATION_LINES, rows, totals=1),
         *(
             [
-                "<p>knowledge_base_overheads is derived (R-19): it is earned from the eligible spend of "
-                "associate_employment and academic_secretarial_support, never claimed, so its claimed and "
-                "ineligible are 0 and its eligible amount is all grant. The eligible total includes it; the "
-                "claimed total does not.</p>"
+                (
+                    "<p>knowledge_base_overheads is derived (R-19): it is earned from the eligible spend of "
+                    "associate_employment and academic_secretarial_support, never claimed, so its claimed and "
+                    "ineligible are 0 and its eligible amount is all grant. The eligible total includes it; the "
+                    "claimed total does not.</p>"
+                )
             ]
             if any(line.get("limit_kind") == "derived" for line in lines)
             else []

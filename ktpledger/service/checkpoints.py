@@ -153,8 +153,10 @@ def check_signature(
         return (
             "unsigned",
             None,
-            "the checkpoint is unsigned (no checkpoint key was configured where it was made): it shows what "
-            "the ledger held only as far as you trust where the file came from; it cannot prove who made it",
+            (
+                "the checkpoint is unsigned (no checkpoint key was configured where it was made): it shows what "
+                "the ledger held only as far as you trust where the file came from; it cannot prove who made it"
+            ),
         )
     if verifier is None:
         return (

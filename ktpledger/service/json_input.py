@@ -51,8 +51,7 @@ def json_lines(text: str) -> list[tuple[int, str]]:
     """The non-blank lines of JSON Lines `text`, each with its line number in the file (from 1)."""
     numbered: list[tuple[int, str]] = []
     for number, line in enumerate(text.split("\n"), start=1):
-        if line.endswith("\r"):
-            line = line[:-1]
+        line = line.removesuffix("\r")
         if line.strip(JSON_WHITESPACE):
             numbered.append((number, line))
     return numbered

@@ -113,7 +113,7 @@ def decide(
                 _give_up(event.project, error, states, refused)
             results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
             continue
-        except Exception as error:  # the project as recorded could not be checked against
+        except Exception as error:  # noqa: BLE001 - the project as recorded could not be checked against
             failed = RuleViolation(
                 "R-30",
                 f"project {event.project} as recorded (version {state.version}) cannot be checked "

@@ -75,15 +75,15 @@ class Served:
 
     def fds(self) -> int:
         """The file descriptors the server process holds now."""
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        return len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
 
     def sockets(self) -> int:
         """The sockets among them: the listening one and every connection (the database's pool, an
         SQLite file's, varies with load and is left out)."""
         found = 0
-        for name in os.listdir(f"/proc/{self.pid}/fd"):
+        for descriptor in Path(f"/proc/{self.pid}/fd").iterdir():
             try:
-                found += os.readlink(f"/proc/{self.pid}/fd/{name}").startswith("socket:")
+                found += str(descriptor.readlink()).startswith("socket:")
             except OSError:  # closed meanwhile
                 continue
         return found

@@ -63,8 +63,10 @@ def test_a_malformed_body_is_400_r30(
             "R-30",
         ),
         (
-            b'{"type": "SpendClaimed", "project": "KTP-0042", "key": "k", "date": "2025-02-03",'
-            b' "data": {"category": "consumables", "amount": 1.5e3, "description": "x"}}',
+            (
+                b'{"type": "SpendClaimed", "project": "KTP-0042", "key": "k", "date": "2025-02-03",'
+                b' "data": {"category": "consumables", "amount": 1.5e3, "description": "x"}}'
+            ),
             None,
         ),
         (

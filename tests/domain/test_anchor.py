@@ -99,8 +99,10 @@ def test_a_project_s_last_event_deleted() -> None:
     assert messages([A1, A2, B1, A3]) == [
         "the ledger parts from the checkpoint's chain at position 6",
         "project KTP-B: 1 event missing since the checkpoint: version 2 (position 6)",
-        "the ledger holds 4 events at or before position 6, the last at position 5; "
-        "the checkpoint counted 5 (1 fewer)",
+        (
+            "the ledger holds 4 events at or before position 6, the last at position 5; "
+            "the checkpoint counted 5 (1 fewer)"
+        ),
     ]
 
 
@@ -124,8 +126,10 @@ def test_a_tail_rewritten_with_its_hashes_recomputed() -> None:
     forged = ChainEntry(5, "KTP-A", 3, "7" * 64)
     assert messages([A1, A2, B1, forged, B2]) == [
         "the ledger parts from the checkpoint's chain at position 5",
-        "position 5: project KTP-A version 3 was rewritten since the checkpoint "
-        f"(its hash was {'d' * 16}..., is {'7' * 16}... now)",
+        (
+            "position 5: project KTP-A version 3 was rewritten since the checkpoint "
+            f"(its hash was {'d' * 16}..., is {'7' * 16}... now)"
+        ),
     ]
 
 
@@ -133,8 +137,10 @@ def test_a_position_changed_within_and_beyond_the_checkpoint() -> None:
     moved = ChainEntry(4, "KTP-A", 3, "d" * 64)
     assert messages([A1, A2, B1, moved, B2]) == [
         "the ledger parts from the checkpoint's chain at position 4",
-        "project KTP-A version 3 was at position 5 at the checkpoint and is at position 4 now: its position "
-        "was changed",
+        (
+            "project KTP-A version 3 was at position 5 at the checkpoint and is at position 4 now: its position "
+            "was changed"
+        ),
     ]
     # Moved past the checkpoint's position: the caller finds where it went.
     found = messages([A1, A2, B1, B2], **{"KTP-A:3": 99})
@@ -148,10 +154,14 @@ def test_an_event_inserted_in_the_past() -> None:
     ghost = ChainEntry(4, "KTP-GHOST", 1, "6" * 64)
     assert messages([A1, A2, B1, ghost, A3, B2]) == [
         "the ledger parts from the checkpoint's chain at position 4",
-        "project KTP-GHOST: 1 event not in the ledger at the checkpoint: inserted in the past: version 1 "
-        "(position 4)",
-        "the ledger holds 6 events at or before position 6, the last at position 6; the checkpoint counted 5 "
-        "(1 more)",
+        (
+            "project KTP-GHOST: 1 event not in the ledger at the checkpoint: inserted in the past: version 1 "
+            "(position 4)"
+        ),
+        (
+            "the ledger holds 6 events at or before position 6, the last at position 6; the checkpoint counted 5 "
+            "(1 more)"
+        ),
     ]
 
 

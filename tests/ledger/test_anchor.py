@@ -138,8 +138,10 @@ TAMPERS: dict[str, tuple[Callable[[App], None], list[str]]] = {
         [
             "the ledger parts from the checkpoint's chain at position 8",
             "project KTP-B: 1 event missing since the checkpoint: version 3 (position 8)",
-            "the ledger holds 8 events at or before position 9, the last at position 9; the checkpoint counted 9 "
-            "(1 fewer)",
+            (
+                "the ledger holds 8 events at or before position 9, the last at position 9; the checkpoint counted 9 "
+                "(1 fewer)"
+            ),
         ],
     ),
     "a whole project deleted": (
@@ -147,8 +149,10 @@ TAMPERS: dict[str, tuple[Callable[[App], None], list[str]]] = {
         [
             "the ledger parts from the checkpoint's chain at position 4",
             "project KTP-C: 2 events missing since the checkpoint: versions 1-2 (positions 4, 7)",
-            "the ledger holds 7 events at or before position 9, the last at position 9; the checkpoint counted 9 "
-            "(2 fewer)",
+            (
+                "the ledger holds 7 events at or before position 9, the last at position 9; the checkpoint counted 9 "
+                "(2 fewer)"
+            ),
         ],
     ),
     "the ledger truncated": (
@@ -158,8 +162,10 @@ TAMPERS: dict[str, tuple[Callable[[App], None], list[str]]] = {
             "project KTP-A: 4 events missing since the checkpoint: versions 1-4 (positions 1, 3, 6, 9)",
             "project KTP-B: 3 events missing since the checkpoint: versions 1-3 (positions 2, 5, 8)",
             "project KTP-C: 2 events missing since the checkpoint: versions 1-2 (positions 4, 7)",
-            "the ledger holds no event at or before position 9 (it was truncated); the checkpoint counted 9 "
-            "(9 fewer)",
+            (
+                "the ledger holds no event at or before position 9 (it was truncated); the checkpoint counted 9 "
+                "(9 fewer)"
+            ),
         ],
     ),
     "a chain tail rewritten with its hashes recomputed": (
@@ -174,20 +180,28 @@ TAMPERS: dict[str, tuple[Callable[[App], None], list[str]]] = {
         lambda app: as_owner(app, "UPDATE events SET position = 100 WHERE position = 5"),
         [
             "the ledger parts from the checkpoint's chain at position 5",
-            "project KTP-B version 2 was at position 5 at the checkpoint and is at position 100 now: its "
-            "position was changed",
-            "the ledger holds 8 events at or before position 9, the last at position 9; the checkpoint counted 9 "
-            "(1 fewer)",
+            (
+                "project KTP-B version 2 was at position 5 at the checkpoint and is at position 100 now: its "
+                "position was changed"
+            ),
+            (
+                "the ledger holds 8 events at or before position 9, the last at position 9; the checkpoint counted 9 "
+                "(1 fewer)"
+            ),
         ],
     ),
     "an event inserted in the past": (
         lambda app: insert_ghost(app, 0),
         [
             "the ledger parts from the checkpoint's chain at position 0",
-            "project KTP-GHOST: 1 event not in the ledger at the checkpoint: inserted in the past: version 1 "
-            "(position 0)",
-            "the ledger holds 10 events at or before position 9, the last at position 9; the checkpoint counted 9 "
-            "(1 more)",
+            (
+                "project KTP-GHOST: 1 event not in the ledger at the checkpoint: inserted in the past: version 1 "
+                "(position 0)"
+            ),
+            (
+                "the ledger holds 10 events at or before position 9, the last at position 9; the checkpoint counted 9 "
+                "(1 more)"
+            ),
         ],
     ),
 }

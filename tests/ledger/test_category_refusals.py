@@ -102,14 +102,18 @@ def test_an_offer_is_offered_the_lines_of_its_own_methodology(app: App) -> None:
     item = non_fec_offer(budget={"associate_employment": "50000", "travel_subsistance": "500"})
     assert refusal(app, item) == (
         "R-01",
-        'budget names an unknown category "travel_subsistance"; did you mean travel_subsistence? '
-        f"The lines of a non_fec project are {NON_FEC_LINES}",
+        (
+            'budget names an unknown category "travel_subsistance"; did you mean travel_subsistence? '
+            f"The lines of a non_fec project are {NON_FEC_LINES}"
+        ),
     )
     item = offer(budget={"academic_secretarial_support": "15000"})
     assert refusal(app, item) == (
         "R-31",
-        'category "academic_secretarial_support" is a non_fec line and does not exist for a fec project; '
-        f"the lines of a fec project are {FEC_LINES}",
+        (
+            'category "academic_secretarial_support" is a non_fec line and does not exist for a fec project; '
+            f"the lines of a fec project are {FEC_LINES}"
+        ),
     )
 
 
@@ -125,8 +129,10 @@ def test_an_offer_earlier_in_the_same_batch_counts(app: App) -> None:
 def test_without_a_project_each_methodology_is_offered_its_own_lines(app: App) -> None:
     assert refusal(app, claim("c", category="consumable", project="KTP-NONE")) == (
         "R-01",
-        'unknown category "consumable"; did you mean consumables? The lines of a fec project are '
-        f"{FEC_LINES}; of a non_fec project, {NON_FEC_LINES}",
+        (
+            'unknown category "consumable"; did you mean consumables? The lines of a fec project are '
+            f"{FEC_LINES}; of a non_fec project, {NON_FEC_LINES}"
+        ),
     )
 
 

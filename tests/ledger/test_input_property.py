@@ -123,7 +123,7 @@ def answered(results: list[AppendResult], sent: int) -> None:
 @EXAMPLES
 @given(
     template=st.sampled_from(templates()),
-    texts=st.fixed_dictionaries({name: ANY_TEXT for name in (*TEXT_FIELDS, "key", "project")}),
+    texts=st.fixed_dictionaries(dict.fromkeys((*TEXT_FIELDS, "key", "project"), ANY_TEXT)),
     replace=st.sets(st.sampled_from((*TEXT_FIELDS, "key", "project")), min_size=1),
 )
 def test_any_unicode_in_any_text_field_is_recorded_or_rejected(

@@ -115,7 +115,7 @@ def webhook_server() -> Iterator[WebhookServer]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -143,7 +143,7 @@ class MailBox:
     def __init__(self) -> None:
         self.messages: list[Mail] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         self.messages.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"
 

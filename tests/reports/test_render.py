@@ -53,7 +53,7 @@ def as_dicts(section: list[list[str]]) -> list[dict[str, str]]:
 
 def pairs(section: list[list[str]]) -> dict[str, str]:
     """A block of `name, value` rows as a mapping."""
-    return {name: value for name, value in section}
+    return dict(section)
 
 
 def expected_reasons(line: dict[str, Any]) -> str:

@@ -82,11 +82,15 @@ def test_money_is_quoted_as_typed(amount: str, message: str) -> None:
         '{"type": "GrantOffered", "project": "P", "key": "k", "date": 20250101, "data": {}}',
         '{"type": "SpendClaimed", "project": "P", "key": "k", "date": "2025-02-30", "data": {}}',
         '{"type": "SpendClaimed", "project": "P", "key": "k", "date": "2025-01-01", "data": {"category": false}}',
-        '{"type": "SpendClaimed", "project": "P", "key": "k", "date": "2025-01-01",'
-        ' "data": {"category": "consumables", "amount": "5", "description": null}}',
+        (
+            '{"type": "SpendClaimed", "project": "P", "key": "k", "date": "2025-01-01",'
+            ' "data": {"category": "consumables", "amount": "5", "description": null}}'
+        ),
         '{"type": "LMCDecision", "project": "P", "key": "k", "date": "2025-01-01", "data": {"kind": null}}',
-        '{"type": "LMCDecision", "project": "P", "key": "k", "date": "2025-01-01",'
-        ' "data": {"kind": "extension", "months": 2.5}}',
+        (
+            '{"type": "LMCDecision", "project": "P", "key": "k", "date": "2025-01-01",'
+            ' "data": {"kind": "extension", "months": 2.5}}'
+        ),
         '{"type": "Spend", "project": "P", "key": "k", "date": "2025-01-01"}',
         '{"type": "ProjectClosed", "project": true, "key": "k", "date": "2025-01-01"}',
         '{"type": "ProjectClosed", "project": "P", "key": 7, "date": "2025-01-01"}',
