@@ -1,4 +1,4 @@
-"""The demo project's life: a 24-month fec KTP, quarter by quarter, as CONTRACT.md events.
+"""The demo project's life: a 24-month fec KTP, quarter by quarter, as events (docs/events.md).
 
 Acme Packaging Ltd (an SME) and the University of Northshire: an offer with a supervisor
 costed from salary; quarterly salary, development, travel and consumables claims; a second

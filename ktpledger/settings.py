@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT.md, Configuration).
+"""Settings from the environment (README.md, "Configuration").
 
 The one place that reads the environment: each process's composition root (the command line's
 root command, the HTTP app factory, a Celery worker) calls `Settings.from_env()` once and passes the
@@ -77,7 +77,7 @@ def channels_from_environment() -> ChannelSettings:
 
 
 def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for a bare `postgresql://` URL, as CONTRACT.md names `postgresql+psycopg://`."""
+    """Use psycopg 3 for a bare `postgresql://` URL, as the documented URLs are `postgresql+psycopg://`."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

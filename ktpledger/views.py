@@ -1,4 +1,4 @@
-"""The JSON shapes of CONTRACT.md, built from domain objects; the CLI and HTTP API share them."""
+"""The JSON shapes of docs/cli.md, built from domain objects; the CLI and HTTP API share them."""
 
 from __future__ import annotations
 

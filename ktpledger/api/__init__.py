@@ -1,4 +1,4 @@
-"""The HTTP API and the LMC dashboard (CONTRACT.md, "HTTP API"): a FastAPI app over the same
+"""The HTTP API and the LMC dashboard (docs/http-api.md): a FastAPI app over the same
 library the command line uses. `create_app(application)` builds it; `ktpledger serve` runs it.
 
 Nothing is imported eagerly here: importing a module of the package (the `http` server entry

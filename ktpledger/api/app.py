@@ -44,7 +44,7 @@ granted some projects cannot read or write any other. No token or a bad one: 401
 and nothing is recorded.
 
 **Errors.** Bad input is a 4xx with `{"error": {"rule": "R-nn", "message": "..."}}` naming the rule of
-RULES.md; an unknown project is 404 (R-31).
+docs/rules.md; an unknown project is 404 (R-31).
 
 **Administrators.** `GET /notifications`, `POST /notifications/resend` and `GET /system-alerts` are for
 admin tokens only (403 for the others): failed and pending alert notifications, resending them, and

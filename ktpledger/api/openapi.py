@@ -273,7 +273,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
 
 
 EVENT_SCHEMA: dict[str, Any] = {
-    "description": 'One event of CONTRACT.md, by its `type`; money as a string such as "184.20".',
+    "description": 'One event (docs/events.md), by its `type`; money as a string such as "184.20".',
     "oneOf": [event_schema(event_type) for event_type in DATA],
 }
 

@@ -1,4 +1,4 @@
-"""The HTTP API of CONTRACT.md: the same JSON shapes as the command line, from the same functions.
+"""The HTTP API (docs/http-api.md): the same JSON shapes as the command line, from the same functions.
 
 This module holds what every route module shares (the error responses of the OpenAPI document)
 and the routes that are not reads: `GET /health` and `POST /events`. Reads are in `api/reads.py`,

@@ -1,6 +1,6 @@
 """The response models of the reading routes: what `/openapi.json` says each answer holds.
 
-They describe the JSON the read models write (`to_json()`, CONTRACT.md) and are not used to write
+They describe the JSON the read models write (`to_json()`, docs/http-api.md) and are not used to write
 it: a route answers with that JSON as it is, so a body keeps its keys' order and its money as
 text ("1234.50"). tests/api/test_response_schemas.py checks the bodies against these schemas.
 A field with a default may be missing from a body; one without is always there (maybe null).
@@ -48,7 +48,7 @@ class Health(Shown):
 
 
 class RecordedEventOut(Shown):
-    """A recorded event (CONTRACT.md): as submitted, with its place in the ledger."""
+    """A recorded event (docs/cli.md): as submitted, with its place in the ledger."""
 
     type: str
     project: str

@@ -1,4 +1,4 @@
-"""The `ktpledger` command line (CONTRACT.md): parse, call the library, print.
+"""The `ktpledger` command line (docs/cli.md): parse, call the library, print.
 
 Exit status: 0 done; 1 some input was rejected (the message names the rule); 2 usage error.
 

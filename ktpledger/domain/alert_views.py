@@ -48,7 +48,7 @@ class ShownAlert:
     """An alert as every reader shows it: the stored alert's columns (`detail`, its figures at the
     raise), `current` (its figures now, while it is open), and both in a sentence. A clock finding
     (`source` "clock") has no id and no versions: it is judged on the reader's day, never stored.
-    Figures are the alert's stored JSON (CONTRACT.md), written as they were stored."""
+    Figures are the alert's stored JSON (docs/cli.md), written as they were stored."""
 
     id: int | None
     project: str
@@ -66,7 +66,7 @@ class ShownAlert:
     source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The alert's JSON (CONTRACT.md); a clock finding's names its `source` and writes its
+        """The alert's JSON (docs/cli.md); a clock finding's names its `source` and writes its
         sentences in the order readers have always had them."""
         shown: dict[str, Any] = {
             "id": self.id,

@@ -50,7 +50,7 @@ class Exclusions:
 
 @dataclass(frozen=True)
 class Allowance:
-    """One line of `ktpledger allowances` (CONTRACT.md)."""
+    """One line of `ktpledger allowances` (docs/cli.md)."""
 
     category: Category
     budget: Decimal

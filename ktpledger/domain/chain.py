@@ -1,4 +1,4 @@
-"""The tamper-evident hash chain of a project's stream (CONTRACT.md, `hash`).
+"""The tamper-evident hash chain of a project's stream (docs/events.md, `hash`).
 
 Each recorded event's hash is the SHA-256, in lower-case hex, of the UTF-8 bytes of this canonical
 JSON object: keys sorted, no whitespace (separators "," and ":"), non-ASCII characters as

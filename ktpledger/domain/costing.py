@@ -1,6 +1,6 @@
 """A project's eligible costs and each party's share, as the guidance tables compute them.
 
-`cost_project` reproduces the worked examples of RULES.md to the pound: pro rata by whole
+`cost_project` reproduces the worked examples of docs/rules.md to the pound: pro rata by whole
 months (R-02), maxima rounded down and other amounts half up (R-20), each share of each line
 rounded on its own and totals summed from rounded lines (R-21).
 """

@@ -14,7 +14,7 @@ SHOWN_ITEMS = 8  # items of a list or object quoted back
 
 
 class RuleViolation(ValueError):
-    """Input breaks rule `rule` (an R-nn id of RULES.md); `message` says what to fix."""
+    """Input breaks rule `rule` (an R-nn id of docs/rules.md); `message` says what to fix."""
 
     def __init__(self, rule: str, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{rule}: {message}")
@@ -23,7 +23,7 @@ class RuleViolation(ValueError):
         self.field = field
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON shape of CONTRACT.md: `{"rule": ..., "message": ...}`."""
+        """The JSON shape of docs/cli.md: `{"rule": ..., "message": ...}`."""
         return {"rule": self.rule, "message": self.message}
 
 
@@ -79,7 +79,7 @@ class UnreadableEvent(RuleViolation):
         }
 
     def as_dict(self) -> dict[str, object]:
-        """CONTRACT.md's error shape with the row added (`event`)."""
+        """The documented error shape with the row added (`event`)."""
         return {"rule": self.rule, "message": self.message, "event": self.row()}
 
 

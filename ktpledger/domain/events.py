@@ -1,4 +1,4 @@
-"""The seven event types of CONTRACT.md as frozen dataclasses, and their parsing.
+"""The seven event types (docs/events.md) as frozen dataclasses, and their parsing.
 
 Parsing checks each event on its own (shape, money, names, dates); whether it may be appended to
 a project's stream is `ktpledger.domain.project`'s question. Every refusal is a `RuleViolation`
@@ -595,7 +595,7 @@ class Event:
 
 
 def parse_event(raw: object) -> Event:
-    """Parse one submitted event (a JSON object of CONTRACT.md), or raise `RuleViolation`."""
+    """Parse one submitted event (a JSON object, docs/events.md), or raise `RuleViolation`."""
     if type(raw) is not dict and not isinstance(raw, Mapping):  # a dict, as parsed JSON is, at once
         raise RuleViolation("R-30", f"an event must be a JSON object, got {shown(raw)}")
     if not ENVELOPE_FIELDS.issuperset(raw):

@@ -68,7 +68,7 @@ class RecordedEvent:
             raise unreadable(self, error) from error
 
     def to_json(self) -> dict[str, Any]:
-        """CONTRACT.md's recorded event: the submitted fields plus version, position, recorded_at, hash.
+        """A recorded event (docs/events.md): the submitted fields plus version, position, recorded_at, hash.
         Data that is not JSON is shown as it is stored, in `data_text` (`data` is then null)."""
         shown: dict[str, Any] = {
             "type": self.type,

@@ -1,4 +1,4 @@
-"""The KTP cost rules of RULES.md R-01..R-23 as data, in dated rule sets.
+"""The KTP cost rules of docs/rules.md R-01..R-23 as data, in dated rule sets.
 
 A change of Innovate UK's guidance is a new `RuleSet` appended to `RULE_SETS` with its own
 `in_force_from` date, never an edit of an old one: a project keeps the rules in force on the
@@ -47,7 +47,7 @@ class BusinessType(StrEnum):
 
 
 class LimitKind(StrEnum):
-    """How hard a category's limit is (RULES.md, cost categories)."""
+    """How hard a category's limit is (docs/rules.md, cost categories)."""
 
     MAXIMUM = "maximum"  # never exceeded, whatever the LMC decides
     STANDARD = "standard"  # may be exceeded with justification and approval

@@ -1,4 +1,4 @@
-"""How projections are shown: the JSON of allowance reports, lines and alerts (CONTRACT.md), and
+"""How projections are shown: the JSON of allowance reports, lines and alerts (docs/cli.md), and
 alerts made comparable between a replay and the live run."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def allowance_json(line: Allowance) -> dict[str, Any]:
 
 
 def alert_json(row: Any) -> dict[str, Any]:
-    """An alert as CONTRACT.md shows it, with what ktpledger adds: `current` (the figures now, while
+    """An alert as docs/cli.md shows it, with what ktpledger adds: `current` (the figures now, while
     it is open; `detail` stays the figures at the raise), `resolved_reason` and `notified`. `row` is
     anything with the `alerts` columns as attributes (a store's `AlertRecord`, a database row)."""
     return {

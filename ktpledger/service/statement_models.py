@@ -1,7 +1,7 @@
 """The statements as typed read models: the reconciliation (R-42) and a quarter's claim pack.
 
 `service/statements.py` builds them from the ledger; each has one JSON presenter, `to_json()`, the
-document of CONTRACT.md that the command line, the HTTP API and the report renderers all write.
+document (docs/cli.md) that the command line, the HTTP API and the report renderers all write.
 Money is a `Decimal` as the ledger computed it; `to_json()` alone writes it as text ("1234.50").
 """
 

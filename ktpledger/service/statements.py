@@ -1,5 +1,5 @@
 """The reconciliation (R-42) and the quarterly claim pack, as read models
-(`service/statement_models.py`; `to_json()` writes the JSON document of CONTRACT.md).
+(`service/statement_models.py`; `to_json()` writes the JSON document of docs/cli.md).
 
 Both are made from the ledger alone and name the ledger position, version and head hash they
 were made from, and carry the checkpoint of the whole ledger at that position (signed when a key is
@@ -101,7 +101,7 @@ def reconciliation(
 def reconciliation_statement(
     database: Database, project: str, *, checkpoints: Checkpoints | None = None
 ) -> ReconciliationStatement:
-    """`ktpledger reconcile PROJECT` (CONTRACT.md), with the ledger it was made from and the
+    """`ktpledger reconcile PROJECT` (docs/cli.md), with the ledger it was made from and the
     checkpoint of the whole ledger there (signed by `checkpoints`)."""
     stream = _stream(database, project)
     ledger = _ledger(stream)

@@ -1,6 +1,6 @@
 """Issue 10, items 3-5: alerts on a zero budget, forecasts that do not flap, what closure resolves.
 
-Every figure is worked out by hand from RULES.md (R-41) and README's alert rules. The base project
+Every figure is worked out by hand from docs/rules.md (R-41) and README's alert rules. The base project
 is tests.ledger.factory's offer: fec SME, 24 months from 2024-10-01 (month 1 is October 2024,
 month 3 December 2024, month 4 January 2025), consumables 4,000, travel_subsistence 2,500,
 associate_estates 0 (a maximum of 10,000 per project, R-17).

@@ -1,4 +1,4 @@
-"""Allowances (R-40) from a folded `ProjectState`, every figure worked out by hand from RULES.md.
+"""Allowances (R-40) from a folded `ProjectState`, every figure worked out by hand from docs/rules.md.
 
 The base project is tests.ledger.factory's offer: fec, SME (grant 67%), 24 months from 2024-10-01,
 budget associate_employment 100,000, associate_development 4,000, travel_subsistence 2,500,

@@ -1,6 +1,6 @@
 """After a category the project cannot use, the refusal offers only the lines that project can
 claim, and the nearest name (issue 10, C2). The expected texts are written out by hand from
-RULES.md's table of cost categories: a fec project's seven lines, a non_fec project's five claimable
+docs/rules.md's table of cost categories: a fec project's seven lines, a non_fec project's five claimable
 ones (its knowledge_base_overheads is derived, never claimed)."""
 
 from __future__ import annotations

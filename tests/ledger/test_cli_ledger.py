@@ -1,4 +1,4 @@
-"""`ktpledger db upgrade`, `record`, `events`, `verify` as CONTRACT.md gives them."""
+"""`ktpledger db upgrade`, `record`, `events`, `verify` as docs/cli.md gives them."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 flap or notify twice, and what closure resolves; replay equals the live run throughout.
 
 The project is tests.ledger.factory's offer: fec SME (67%), 24 months from 2024-10-01,
-travel_subsistence 2,500, consumables 4,000. Figures worked out by hand from RULES.md.
+travel_subsistence 2,500, consumables 4,000. Figures worked out by hand from docs/rules.md.
 """
 
 from __future__ import annotations

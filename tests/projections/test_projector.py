@@ -1,6 +1,6 @@
-"""The Projector on both backends: allowances and alerts as CONTRACT.md gives them, catch-up that
+"""The Projector on both backends: allowances and alerts as docs/cli.md gives them, catch-up that
 is safe to repeat, replay equal to the incremental run, `--as-of`, the CLI, and the database's
-own refusal of duplicate alerts. Every figure is worked out by hand from RULES.md.
+own refusal of duplicate alerts. Every figure is worked out by hand from docs/rules.md.
 
 The story (tests.ledger.factory's offer: fec SME 67%, 24 months from 2024-10-01, offered
 2024-09-02; travel 2,500, consumables 4,000, development 4,000):

@@ -1,5 +1,5 @@
 """A stateful property: however events arrive and wake-ups are lost, repeated or reordered, the
-projections once caught up equal a fresh replay of the ledger (CONTRACT.md `replay`, R-40, R-41).
+projections once caught up equal a fresh replay of the ledger (docs/cli.md `replay`, R-40, R-41).
 
 The machine appends random valid events to a few projects (claims of every category with random
 amounts and tags, partial and full reversals, virements and revisions that fit, approvals,

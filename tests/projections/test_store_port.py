@@ -3,7 +3,7 @@ the same catch-up, quarantine and retry, alert lifecycle and sweeper, figure for
 
 The project is tests.ledger.factory's offer (fec SME, 24 months from 2024-10-01): travel_subsistence
 2,500.00 and consumables 4,000.00 among its budget lines; one computer within consumables (R-15).
-Every figure below is worked out by hand from RULES.md; positions and ids start at 1 on each backend.
+Every figure below is worked out by hand from docs/rules.md; positions and ids start at 1 on each backend.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Issue 10, item 1: the non-fec overheads line (R-19, R-20, R-42) the same in the costing, the
-allowances, the reconciliation and the claim packs; every figure worked out by hand from RULES.md.
+allowances, the reconciliation and the claim packs; every figure worked out by hand from docs/rules.md.
 
 The project: non-fec SME (grant rate 60%, R-03), 12 months from 2025-01-01, budgets that are not
 round: associate_employment 45,001 and academic_secretarial_support 15,000.

@@ -1,4 +1,4 @@
-"""End-of-grant reconciliation (R-42), with figures worked out by hand from RULES.md."""
+"""End-of-grant reconciliation (R-42), with figures worked out by hand from docs/rules.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The guidance's worked examples of RULES.md as golden tests, through the library and the CLI."""
+"""The guidance's worked examples of docs/rules.md as golden tests, through the library and the CLI."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ON = date(2024, 6, 1)
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 RULE_ID = re.compile(r"R-\d\d")
 
-# RULES.md, "The guidance's worked examples": (eligible, grant, business) for SME and large.
+# docs/rules.md, "The guidance's worked examples": (eligible, grant, business) for SME and large.
 FEC_TABLE: dict[str, dict[str, tuple[int, int, int]]] = {
     "sme": {
         "associate_employment": (45000, 30150, 14850),
@@ -164,7 +164,7 @@ def test_golden_non_fec_subtotal_through_cost_project(business_type: str) -> Non
 
 
 def test_golden_table_totals_are_sums_of_its_lines() -> None:
-    """A check of the transcription of RULES.md itself."""
+    """A check of the transcription of docs/rules.md itself."""
     for methodology, business_type in CASES:
         lines = [row for _, row in expected_lines(methodology, business_type)]
         total = TABLES[methodology][business_type]["total"]

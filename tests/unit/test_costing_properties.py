@@ -1,4 +1,4 @@
-"""Property tests of `cost_project` against RULES.md R-02, R-03, R-10..R-21."""
+"""Property tests of `cost_project` against docs/rules.md R-02, R-03, R-10..R-21."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def lines_of(costing: Costing) -> dict[Category, tuple[int, int, int, int]]:
 
 
 def maxima(request: CostingRequest) -> dict[Category, int]:
-    """The pro-rata maxima of RULES.md for the request's maximum lines (R-10, R-12, R-17, R-18)."""
+    """The pro-rata maxima of docs/rules.md for the request's maximum lines (R-10, R-12, R-17, R-18)."""
     months = request.months
     result = {
         C.ASSOCIATE_EMPLOYMENT: pro_rata_maximum(58000 if request.london else 55000, months),
@@ -203,7 +203,7 @@ def test_cut_is_requested_minus_eligible_and_only_on_maximum_lines(request: Cost
 @example(CostingRequest(Methodology.FEC, BusinessType.SME, 13, D(45000), supervisor_cost=D(60060)))
 @example(CostingRequest(Methodology.FEC, BusinessType.SME, 13, D(45000), support_costs=D(30012)))
 def test_costing_matches_rules_md_to_the_pound(request: CostingRequest) -> None:
-    """An independent exact (Fraction) computation of every line from RULES.md."""
+    """An independent exact (Fraction) computation of every line from docs/rules.md."""
     months = Fraction(request.months, 12)
     rate = RATES[(request.methodology, request.business_type)]
     wanted: dict[Category, int] = {

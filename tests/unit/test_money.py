@@ -1,4 +1,4 @@
-"""Money parsing, rounding and formatting (RULES.md R-20..R-23)."""
+"""Money parsing, rounding and formatting (docs/rules.md R-20..R-23)."""
 
 from __future__ import annotations
 

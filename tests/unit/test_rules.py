@@ -1,4 +1,4 @@
-"""The rule core's data and checks, one test (or more) per rule of RULES.md R-01..R-23."""
+"""The rule core's data and checks, one test (or more) per rule of docs/rules.md R-01..R-23."""
 
 from __future__ import annotations
 
