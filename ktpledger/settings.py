@@ -86,7 +86,7 @@ def normalise_database_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the ledger lives and where tasks go: no broker means tasks run in-process (eager)."""
+    """Where the ledger lives and where tasks go: no broker means projections catch up in this process, after each append."""
 
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
