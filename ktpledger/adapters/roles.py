@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from ktpledger.adapters.database import Database
 from ktpledger.adapters.tables import metadata
 
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -113,3 +114,19 @@ def granted_roles(connection: Connection) -> list[str]:
     if connection.dialect.name != "postgresql":
         return []
     return list(connection.execute(_GRANTED).scalars())
+
+
+def grant_on(database: Database, role: str) -> list[str]:
+    """`grant` in a transaction of its own on `database`; the statements run."""
+    with database.engine.begin() as connection:
+        return grant(connection, role)
+
+
+def renew_on(database: Database, also: list[str] | None = None) -> list[str]:
+    """Grant the service's privileges again, in one transaction, to every role that had them and
+    to `also`; the roles granted."""
+    with database.engine.begin() as connection:
+        names = sorted(set(granted_roles(connection)) | set(also or ()))
+        for role in names:
+            grant(connection, role)
+    return names

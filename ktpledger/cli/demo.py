@@ -42,7 +42,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
 
         with opened(ctx) as application:
-            url = application.database.engine.url.render_as_string(hide_password=True)
+            url = application.database.shown_url
             typer.echo(f"ktpledger demo: project {PROJECT} into {url}")
             typer.echo("(the guidance's worked costing for the offer's shape comes first)\n")
             show_costing(

@@ -54,15 +54,10 @@ def ensure_schema(database: Database, *, create_embedded: bool = True) -> None:
 def grant_service_role(database: Database, role: str) -> list[str]:
     """PostgreSQL, as the tables' owner: give `role` the service's privileges and no more (it may
     only INSERT and SELECT the ledger); returns the statements run. A `roles.RoleError` says why not."""
-    with database.engine.begin() as connection:
-        return roles.grant(connection, role)
+    return roles.grant_on(database, role)
 
 
 def renew_grants(database: Database, also: list[str] | None = None) -> list[str]:
     """After a migration: grant the service's privileges again to every role that had them (and to
     `also`), so tables a migration added or recreated are covered; returns the roles granted."""
-    with database.engine.begin() as connection:
-        names = sorted(set(roles.granted_roles(connection)) | set(also or ()))
-        for role in names:
-            roles.grant(connection, role)
-    return names
+    return roles.renew_on(database, also)
