@@ -47,7 +47,7 @@ DETAIL = {"budget": "4000.00", "spent": "4200.00"}
 def present_plainly(rows: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
     """What `alert_reader.present_alerts` shows of an alert whose project has no ledger and no
     allowance lines (the alerts here): its figures as raised, and its message."""
-    return [present(row, state=None, line=None, today=today) for row in rows]
+    return [present(row, state=None, line=None, today=today).to_json() for row in rows]
 
 
 class World:
