@@ -1,8 +1,10 @@
-"""The statements as typed read models: the reconciliation (R-42) and a quarter's claim pack.
+"""The statements as typed read models: the reconciliation (R-42) here, a quarter's claim pack in
+`pack_models`, and the parts they share (the project's terms, the ledger position).
 
 `service/statements.py` builds them from the ledger; each has one JSON presenter, `to_json()`, the
-document (docs/cli.md) that the command line, the HTTP API and the report renderers all write.
-Money is a `Decimal` as the ledger computed it; `to_json()` alone writes it as text ("1234.50").
+document (docs/cli.md) that the command line and the HTTP API write, and the report renderers read
+the models themselves. Money is a `Decimal` as the ledger computed it; `to_json()` alone writes it
+as text ("1234.50"), and `from_json()` alone reads such a document back (`statement_fields`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.anchor import Checkpoint
+from ktpledger.domain.anchor import Checkpoint, CheckpointError, parse_checkpoint
 from ktpledger.domain.money import format_money
 from ktpledger.domain.rules import BusinessType, Category, LimitKind, Methodology
+from ktpledger.service.statement_fields import Fields, document_fields
 
 TOTALS = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
-PACK_FIGURES = ("in_quarter", "cumulative", "budget", "eligible", "ineligible", "forecast")
 RATE_PLACES = Decimal("0.01")
+# What a document must have to be read as a reconciliation (else "not a reconciliation document").
+RECONCILIATION_KEYS = (
+    "project",
+    "final",
+    "grant_rate",
+    "ledger",
+    "lines",
+    "parental_leave",
+    "totals",
+    "grant_paid",
+    "balance_due",
+)
 
 
 def rate_shown(rate: Decimal) -> Decimal:
@@ -31,8 +45,20 @@ def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _amounts(amounts: Mapping[Any, Decimal]) -> dict[str, str]:
+def amounts_json(amounts: Mapping[Any, Decimal]) -> dict[str, str]:
     return {str(name): format_money(amount) for name, amount in amounts.items()}
+
+
+def named_amounts(fields: Fields, names: tuple[str, ...]) -> dict[str, Decimal]:
+    """Each of `names` from an object of figures, in that order (as the services build them)."""
+    return {name: fields.amount(name) for name in names}
+
+
+def checkpoint_of(fields: Fields) -> Checkpoint:
+    try:
+        return parse_checkpoint(fields.part("checkpoint").document)
+    except CheckpointError as error:
+        raise ValueError(f"checkpoint: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,10 @@ class LedgerPosition:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": self.version, "position": self.position, "head_hash": self.head_hash}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> LedgerPosition:
+        return cls(fields.whole("version"), fields.whole("position"), fields.text("head_hash"))
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,21 @@ class ProjectTerms:
             "months": self.months,
         }
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> ProjectTerms:
+        return cls(
+            title=fields.text("title"),
+            knowledge_base=fields.text("knowledge_base"),
+            business=fields.text("business"),
+            methodology=fields.choice("methodology", Methodology),
+            business_type=fields.choice("business_type", BusinessType),
+            virtual=fields.flag("virtual"),
+            london=fields.flag("london"),
+            start=fields.day("start"),
+            end=fields.day("end"),
+            months=fields.whole("months"),
+        )
+
 
 @dataclass(frozen=True)
 class LineChange:
@@ -96,6 +141,16 @@ class LineChange:
             "amount": format_money(self.amount),
             "note": self.note,
         }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> LineChange:
+        return cls(
+            version=fields.whole("version"),
+            date=fields.maybe_day("date"),
+            kind=fields.text("kind"),
+            amount=fields.amount("amount"),
+            note=fields.text("note"),
+        )
 
 
 @dataclass(frozen=True)
@@ -125,10 +180,26 @@ class StatementLine:
             "claimed": format_money(self.claimed),
             "eligible": format_money(self.eligible),
             "ineligible": format_money(self.ineligible),
-            "ineligible_reasons": _amounts(self.ineligible_reasons),
+            "ineligible_reasons": amounts_json(self.ineligible_reasons),
             "grant": format_money(self.grant),
             "business": format_money(self.business),
         }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> StatementLine:
+        return cls(
+            category=fields.choice("category", Category),
+            limit_kind=fields.choice("limit_kind", LimitKind),
+            original_budget=fields.amount("original_budget"),
+            changes=tuple(LineChange.from_fields(change) for change in fields.parts("changes")),
+            final_budget=fields.amount("final_budget"),
+            claimed=fields.amount("claimed"),
+            eligible=fields.amount("eligible"),
+            ineligible=fields.amount("ineligible"),
+            ineligible_reasons=fields.amounts("ineligible_reasons"),
+            grant=fields.amount("grant"),
+            business=fields.amount("business"),
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +220,16 @@ class StatementFinding:
             "rule": self.rule,
             "message": self.message,
         }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> StatementFinding:
+        return cls(
+            category=fields.choice("category", Category),
+            reason=fields.text("reason"),
+            amount=fields.amount("amount"),
+            rule=fields.text("rule"),
+            message=fields.text("message"),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,95 +266,30 @@ class ReconciliationStatement:
                 "incurred": format_money(self.parental_leave_incurred),
                 "reimbursable": format_money(self.parental_leave_reimbursable),
             },
-            "totals": _amounts(self.totals),
+            "totals": amounts_json(self.totals),
             "grant_paid": format_money(self.grant_paid),
             "balance_due": format_money(self.balance_due),
             "findings": [found.to_json() for found in self.findings],
         }
 
-
-@dataclass(frozen=True)
-class PackLine:
-    """One line of a claim pack: the quarter's spend, cumulative spend against the budget, eligible
-    and ineligible, the forecast at the end date and what remains."""
-
-    category: Category
-    limit_kind: LimitKind
-    in_quarter: Decimal
-    cumulative: Decimal
-    budget: Decimal
-    eligible: Decimal
-    ineligible: Decimal
-    forecast: Decimal
-    remaining: Decimal
-    forecast_over_budget: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "category": self.category.value,
-            "limit_kind": self.limit_kind.value,
-            **{name: format_money(getattr(self, name)) for name in PACK_FIGURES},
-            "remaining": format_money(self.remaining),
-            "forecast_over_budget": self.forecast_over_budget,
-        }
-
-
-@dataclass(frozen=True)
-class PackAlert:
-    """An alert condition that held at the quarter's end, with its figures then (stored JSON)."""
-
-    category: str
-    kind: str
-    detail: Mapping[str, Any]
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"category": self.category, "kind": self.kind, "detail": self.detail, "message": self.message}
-
-
-@dataclass(frozen=True)
-class ClaimPack:
-    """`ktpledger claim-pack PROJECT --quarter Q`. `totals` holds each of PACK_FIGURES, in that
-    order; `eligible_added` and `grant_added` what the quarter adds to each line's reconciled
-    eligible spend and grant, and `grant` their sum."""
-
-    project: str
-    terms: ProjectTerms
-    quarter: str
-    start: date
-    end: date
-    final_quarter: bool
-    grant_rate: Decimal
-    ledger: LedgerPosition
-    checkpoint: Checkpoint
-    events_in_pack: int
-    month: int
-    lines: tuple[PackLine, ...]
-    totals: Mapping[str, Decimal]
-    eligible_added: Mapping[Category, Decimal]
-    grant_added: Mapping[Category, Decimal]
-    grant: Decimal
-    alerts_open_at_quarter_end: tuple[PackAlert, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            **self.terms.to_json(),
-            "quarter": self.quarter,
-            "from": self.start.isoformat(),
-            "to": self.end.isoformat(),
-            "final_quarter": self.final_quarter,
-            "grant_rate": f"{self.grant_rate:.2f}",
-            "ledger": self.ledger.to_json(),
-            "checkpoint": self.checkpoint.to_json(),
-            "events_in_pack": self.events_in_pack,
-            "month": self.month,
-            "lines": [line.to_json() for line in self.lines],
-            "totals": _amounts(self.totals),
-            "claim": {
-                "eligible_added": _amounts(self.eligible_added),
-                "grant_added": _amounts(self.grant_added),
-                "grant": format_money(self.grant),
-            },
-            "alerts_open_at_quarter_end": [alert.to_json() for alert in self.alerts_open_at_quarter_end],
-        }
+    @classmethod
+    def from_json(cls, document: object) -> ReconciliationStatement:
+        """The statement `to_json` wrote, or a ValueError naming the field that is not as it writes it."""
+        fields = document_fields(document, "reconciliation", RECONCILIATION_KEYS)
+        leave = fields.part("parental_leave")
+        return cls(
+            project=fields.text("project"),
+            terms=ProjectTerms.from_fields(fields),
+            final=fields.flag("final"),
+            closed_on=fields.maybe_day("closed_on"),
+            grant_rate=fields.amount("grant_rate"),
+            ledger=LedgerPosition.from_fields(fields.part("ledger")),
+            checkpoint=checkpoint_of(fields),
+            lines=tuple(StatementLine.from_fields(line) for line in fields.parts("lines")),
+            parental_leave_incurred=leave.amount("incurred"),
+            parental_leave_reimbursable=leave.amount("reimbursable"),
+            totals=named_amounts(fields.part("totals"), TOTALS),
+            grant_paid=fields.amount("grant_paid"),
+            balance_due=fields.amount("balance_due"),
+            findings=tuple(StatementFinding.from_fields(found) for found in fields.parts("findings")),
+        )

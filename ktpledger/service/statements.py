@@ -1,5 +1,5 @@
-"""The reconciliation (R-42) and the quarterly claim pack, as read models
-(`service/statement_models.py`; `to_json()` writes the JSON document of docs/cli.md).
+"""The reconciliation (R-42) and the quarterly claim pack, as read models (`service/statement_models.py`,
+`service/pack_models.py`; `to_json()` writes the JSON document of docs/cli.md).
 
 Both are made from the ledger alone and name the ledger position, version and head hash they
 were made from, and carry the checkpoint of the whole ledger at that position (signed when a key is
@@ -37,14 +37,11 @@ from ktpledger.domain.recorded import RecordedEvent, fold_recorded, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import fold as fold_stream
+from ktpledger.service.pack_models import PACK_FIGURES, ClaimPack, PackAlert, PackLine
 from ktpledger.service.statement_models import (
-    PACK_FIGURES,
     TOTALS,
-    ClaimPack,
     LedgerPosition,
     LineChange,
-    PackAlert,
-    PackLine,
     ProjectTerms,
     ReconciliationStatement,
     StatementFinding,
