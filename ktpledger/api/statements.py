@@ -15,7 +15,8 @@ from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
-from ktpledger.service.statement_models import ClaimPack, ReconciliationStatement
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import quarter_pack, reconciliation_statement
 
 router = APIRouter()
@@ -51,15 +52,15 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return min(offers)[2] if offers else "json"
 
 
-def statement(made: ReconciliationStatement | ClaimPack, kind: str, fmt: str) -> Response:
-    """The statement's JSON document, or that rendered by `ktpledger.reports` as CSV, XLSX, HTML or PDF."""
-    document = made.to_json()
+def statement(made: ReconciliationStatement | ClaimPack, fmt: str) -> Response:
+    """The statement's JSON document, or the statement rendered by `ktpledger.reports` as CSV, XLSX,
+    HTML or PDF."""
     if fmt == "json":
-        return JSONResponse(document)
-    body = render(document, kind, fmt)
+        return JSONResponse(made.to_json())
+    body = render(made, fmt)
     headers = {}
     if fmt != "html":
-        headers["Content-Disposition"] = f'attachment; filename="{filename(document, kind, fmt)}"'
+        headers["Content-Disposition"] = f'attachment; filename="{filename(made, fmt)}"'
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
@@ -89,7 +90,7 @@ def reconcile(
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
-    return statement(made, "reconciliation", chosen)
+    return statement(made, chosen)
 
 
 @router.get(
@@ -112,4 +113,4 @@ def quarter_claim(
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
-    return statement(made, "claim_pack", chosen)
+    return statement(made, chosen)

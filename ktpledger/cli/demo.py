@@ -155,12 +155,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
         typer.echo(
             f"made from ledger position {statement.ledger.position}, head {statement.ledger.head_hash[:16]}"
         )
-        document = statement.to_json()
         folder = Path(reports)
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in ("html", "pdf"):
             path = folder / f"{PROJECT}-reconciliation.{fmt}"
-            path.write_bytes(render(document, "reconciliation", fmt))
+            path.write_bytes(render(statement, fmt))
             typer.echo(f"wrote {path.resolve()}")
         typer.echo(
             "\nsee it on the LMC dashboard: run `ktpledger serve`, open http://127.0.0.1:8000/dashboard/login and "

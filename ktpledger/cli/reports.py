@@ -19,6 +19,8 @@ from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_pr
 from ktpledger.domain.events import parse_day
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.views import costing_json, costing_rows, render_table
 
 P = ParamSpec("P")
@@ -141,7 +143,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             statement = statements.reconciliation_statement(
                 application.database, project, checkpoints=application.checkpoints
             )
-        write_report(statement.to_json(), "reconciliation", output_format, out)
+        write_report(statement, output_format, out)
 
     @app.command("claim-pack")
     @refuses_input
@@ -158,7 +160,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             pack = statements.quarter_pack(
                 application.database, project, quarter, checkpoints=application.checkpoints
             )
-        write_report(pack.to_json(), "claim_pack", output_format, out)
+        write_report(pack, output_format, out)
 
     @app.command()
     @refuses_input
@@ -191,11 +193,11 @@ def costing_options(command: Callable[P, R]) -> Callable[P, R]:
     return command
 
 
-def write_report(document: dict[str, Any], kind: str, fmt: ReportFormat, out: str | None) -> None:
-    """Render `document` and write it to `out` (or stdout); binary formats need `--out` on a terminal."""
+def write_report(statement: ReconciliationStatement | ClaimPack, fmt: ReportFormat, out: str | None) -> None:
+    """Render `statement` and write it to `out` (or stdout); binary formats need `--out` on a terminal."""
     from ktpledger.reports import render
 
-    body = render(document, kind, fmt.value)
+    body = render(statement, fmt.value)
     if out is None:
         if fmt in (ReportFormat.XLSX, ReportFormat.PDF) and sys.stdout.isatty():
             typer.echo(f"error: --format {fmt.value} is binary: give --out FILE", err=True)

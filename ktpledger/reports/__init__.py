@@ -1,26 +1,31 @@
-"""Renderers for the reconciliation (R-42) and the quarterly claim pack: the JSON documents of
-`ktpledger.service.statements` as JSON, CSV, XLSX, HTML or PDF bytes.
+"""Renderers for the reconciliation (R-42) and the quarterly claim pack: the typed read models of
+`ktpledger.service.statements` (`ReconciliationStatement`, `ClaimPack`) as JSON, CSV, XLSX, HTML
+or PDF bytes.
 
-    render(document, "reconciliation", "pdf") -> bytes
+    render(statement, "pdf") -> bytes
     MEDIA_TYPES["pdf"] == "application/pdf"; EXTENSIONS["pdf"] == ".pdf"
 
-Renderers read only the document: no clock, no database. JSON, CSV, XLSX and PDF are byte-for-byte
-deterministic (the same document gives the same bytes).
+Renderers read only the statement's typed fields: no clock, no database, no figure or date parsed
+back from text (a JSON document is read once, by the model's `from_json`). JSON is the model's
+`to_json()`; JSON, CSV, XLSX and PDF are byte-for-byte deterministic (the same statement gives the
+same bytes).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
+from ktpledger.reports.cells import Statement
 from ktpledger.reports.csv_report import claim_pack_csv, reconciliation_csv
 from ktpledger.reports.page import html_page
 from ktpledger.reports.pdf_report import render_pdf
 from ktpledger.reports.xlsx_report import claim_pack_xlsx, reconciliation_xlsx
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
 
-__all__ = ["EXTENSIONS", "FORMATS", "KINDS", "MEDIA_TYPES", "filename", "render"]
+__all__ = ["EXTENSIONS", "FORMATS", "KINDS", "MEDIA_TYPES", "Statement", "filename", "kind_of", "render"]
 
 KINDS = ("reconciliation", "claim_pack")
 FORMATS = ("json", "csv", "xlsx", "html", "pdf")
@@ -34,32 +39,28 @@ MEDIA_TYPES = {
 }
 EXTENSIONS = {fmt: f".{fmt}" for fmt in FORMATS}
 
-Renderer = Callable[[Mapping[str, Any]], bytes]
+
+def _json(statement: Statement) -> bytes:
+    return (json.dumps(statement.to_json(), indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
-def _json(document: Mapping[str, Any]) -> bytes:
-    return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode("utf-8")
+def _html(statement: Statement) -> bytes:
+    return html_page(statement).encode("utf-8")
 
 
-def _html(kind: str) -> Renderer:
-    return lambda document: html_page(document, kind).encode("utf-8")
-
-
-def _pdf(kind: str) -> Renderer:
-    return lambda document: render_pdf(document, kind)
-
-
-RENDERERS: dict[tuple[str, str], Renderer] = {
-    ("reconciliation", "json"): _json,
-    ("reconciliation", "csv"): reconciliation_csv,
-    ("reconciliation", "xlsx"): reconciliation_xlsx,
-    ("reconciliation", "html"): _html("reconciliation"),
-    ("reconciliation", "pdf"): _pdf("reconciliation"),
-    ("claim_pack", "json"): _json,
-    ("claim_pack", "csv"): claim_pack_csv,
-    ("claim_pack", "xlsx"): claim_pack_xlsx,
-    ("claim_pack", "html"): _html("claim_pack"),
-    ("claim_pack", "pdf"): _pdf("claim_pack"),
+RECONCILIATION_RENDERERS: dict[str, Callable[[ReconciliationStatement], bytes]] = {
+    "json": _json,
+    "csv": reconciliation_csv,
+    "xlsx": reconciliation_xlsx,
+    "html": _html,
+    "pdf": render_pdf,
+}
+CLAIM_PACK_RENDERERS: dict[str, Callable[[ClaimPack], bytes]] = {
+    "json": _json,
+    "csv": claim_pack_csv,
+    "xlsx": claim_pack_xlsx,
+    "html": _html,
+    "pdf": render_pdf,
 }
 
 
@@ -72,29 +73,37 @@ def check_format(fmt: object) -> str:
     return normal
 
 
-def check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown document kind {kind!r}: expected one of {', '.join(KINDS)}")
-    return kind
+def kind_of(statement: object) -> str:
+    """ "reconciliation" or "claim_pack", or a ValueError for anything else (a JSON document too:
+    read it with the model's `from_json` first)."""
+    if isinstance(statement, ReconciliationStatement):
+        return "reconciliation"
+    if isinstance(statement, ClaimPack):
+        return "claim_pack"
+    raise ValueError(
+        f"unknown document kind {type(statement).__name__}: expected one of {', '.join(KINDS)} "
+        "(a ReconciliationStatement or a ClaimPack)"
+    )
 
 
-def render(document: dict[str, Any], kind: str, fmt: str) -> bytes:
-    """The `kind` document ("reconciliation" or "claim_pack") rendered as `fmt` (one of FORMATS).
-    A document that is not of that kind is a ValueError naming what it lacks."""
+def render(statement: Statement, fmt: str) -> bytes:
+    """The statement (a reconciliation or a claim pack) rendered as `fmt` (one of FORMATS)."""
     fmt = check_format(fmt)
-    kind = check_kind(kind)
-    return RENDERERS[kind, fmt](document)
+    if isinstance(statement, ClaimPack):
+        return CLAIM_PACK_RENDERERS[fmt](statement)
+    kind_of(statement)  # refuses what is neither (a JSON document passed as before)
+    return RECONCILIATION_RENDERERS[fmt](statement)
 
 
-def filename(document: Mapping[str, Any], kind: str, fmt: str) -> str:
-    """A file name for the rendered document: "KTP-0042-reconciliation.pdf",
+def filename(statement: Statement, fmt: str) -> str:
+    """A file name for the rendered statement: "KTP-0042-reconciliation.pdf",
     "KTP-0042-2025Q1-claim-pack.csv" (characters unsafe in file names become "_")."""
     fmt = check_format(fmt)
-    kind = check_kind(kind)
-    parts = [str(document.get("project", "project"))]
-    if kind == "claim_pack":
-        parts += [str(document.get("quarter", "")), "claim-pack"]
+    parts = [statement.project]
+    if isinstance(statement, ClaimPack):
+        parts += [statement.quarter, "claim-pack"]
     else:
-        parts.append("reconciliation" if document.get("final") else "statement-so-far")
+        kind_of(statement)  # refuses what is neither
+        parts.append("reconciliation" if statement.final else "statement-so-far")
     stem = "-".join(part for part in parts if part)
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem) + EXTENSIONS[fmt]

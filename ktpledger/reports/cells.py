@@ -1,13 +1,20 @@
-"""Cell values shared by every format: exact money, text guarded against formula injection, and
-the short texts that summarise a line's LMC changes, its ineligible reasons and an alert's detail."""
+"""Cell values shared by every format: money as the JSON writes it, text guarded against formula
+injection, and the short texts that summarise a line's LMC changes, its ineligible reasons and an
+alert's detail. They read the typed read models: no figure or date is parsed back from text."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+
+from ktpledger.domain.money import format_money, round_penny_half_up
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import LineChange, ReconciliationStatement, rate_shown
+
+# What the reports render: the typed read models the services return.
+Statement = ReconciliationStatement | ClaimPack
 
 # What a cell may hold. `Decimal` is a figure (money or the grant rate), `str` is text, `date` a date.
 Value = str | Decimal | int | bool | date | None
@@ -29,21 +36,23 @@ def guard_text(text: str) -> str:
     return text
 
 
-def money(document: Mapping[str, Any], field: str) -> Decimal:
-    """The figure `document[field]`, exactly as the document writes it (a string with 2 decimals)."""
-    return figure(document.get(field), field)
+def money(amount: Decimal) -> Decimal:
+    """A money figure as the JSON writes it (`format_money`): to the penny, half up."""
+    return round_penny_half_up(amount)
 
 
-def figure(raw: object, field: str) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-        raise ValueError(f"{field}: expected a decimal string, got {raw!r}")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation as error:
-        raise ValueError(f"{field}: {raw!r} is not a decimal number") from error
-    if not value.is_finite():
-        raise ValueError(f"{field}: {raw!r} is not a finite number")
-    return value
+def money_text(amount: Decimal) -> str:
+    """A money figure as text, exactly as the JSON writes it ("1027.98")."""
+    return format_money(amount)
+
+
+def rate(grant_rate: Decimal) -> Decimal:
+    """The grant rate as the JSON writes it ("0.67"): to two places."""
+    return rate_shown(grant_rate)
+
+
+def rate_text(grant_rate: Decimal) -> str:
+    return f"{grant_rate:.2f}"  # as `to_json` writes it
 
 
 def number_text(value: Decimal) -> str:
@@ -51,39 +60,30 @@ def number_text(value: Decimal) -> str:
     return f"{value:f}"
 
 
-def day(raw: object) -> date | None:
-    """An ISO date from the document, or None when the document has none."""
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str):
-        raise ValueError(f"expected an ISO date, got {raw!r}")
-    return date.fromisoformat(raw)
-
-
-def signed(amount: str) -> str:
+def signed(amount: Decimal) -> str:
     """A change's amount with its sign: "+500.00" or "-500.00"."""
-    return amount if amount.startswith("-") else "+" + amount
+    text = money_text(amount)
+    return text if text.startswith("-") else "+" + text
 
 
-def change_text(change: Mapping[str, Any]) -> str:
+def change_text(change: LineChange) -> str:
     """One LMC change in a few words: "v5 2025-02-05 virement +500.00 (virement from consumables: LMC1)"."""
-    parts = [f"v{change.get('version')}"]
-    if change.get("date"):
-        parts.append(str(change["date"]))
-    parts.append(str(change.get("kind", "")))
-    parts.append(signed(str(change.get("amount", ""))))
+    parts = [f"v{change.version}"]
+    if change.date is not None:
+        parts.append(change.date.isoformat())
+    parts.append(change.kind)
+    parts.append(signed(change.amount))
     text = " ".join(parts)
-    note = change.get("note")
-    return f"{text} ({note})" if note else text
+    return f"{text} ({change.note})" if change.note else text
 
 
-def changes_text(changes: list[Mapping[str, Any]]) -> str:
+def changes_text(changes: Iterable[LineChange]) -> str:
     return "; ".join(change_text(change) for change in changes)
 
 
-def reasons_text(reasons: Mapping[str, Any]) -> str:
+def reasons_text(reasons: Mapping[str, Decimal]) -> str:
     """A line's ineligible amounts by reason: "over_budget 120.00; computer 899.00"."""
-    return "; ".join(f"{name} {amount}" for name, amount in reasons.items())
+    return "; ".join(f"{name} {money_text(amount)}" for name, amount in reasons.items())
 
 
 def detail_text(detail: object) -> str:

@@ -1,5 +1,5 @@
-"""CSV: the document's blocks one after another, a blank row between them (RFC 4180, CRLF, UTF-8
-without a byte order mark). Nothing in it depends on when it was made: the same document gives
+"""CSV: the statement's blocks one after another, a blank row between them (RFC 4180, CRLF, UTF-8
+without a byte order mark). Nothing in it depends on when it was made: the same statement gives
 the same bytes. Figures are written exactly as the JSON writes them; every text cell is guarded
 against formula injection."""
 
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from ktpledger.reports.cells import Value, guard_text, number_text
 from ktpledger.reports.tabular import Block, claim_pack_blocks, reconciliation_blocks
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
 
 
 def cell_text(value: Value) -> str:
@@ -43,18 +44,18 @@ def _write(blocks: Iterable[Block]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def reconciliation_csv(document: Mapping[str, Any]) -> bytes:
+def reconciliation_csv(statement: ReconciliationStatement) -> bytes:
     """Header rows (project, parties, status, grant rate, ledger position, version, head hash);
     one row per line and a `total` row; then parental leave, grant paid and the balance due; then
     the findings (ineligible spend by reason), when there are any."""
-    blocks = reconciliation_blocks(document)
+    blocks = reconciliation_blocks(statement)
     chosen = [blocks["about"], blocks["lines"], blocks["settlement"]]
     if blocks["findings"].rows:
         chosen.append(blocks["findings"])
     return _write(chosen)
 
 
-def claim_pack_csv(document: Mapping[str, Any]) -> bytes:
+def claim_pack_csv(pack: ClaimPack) -> bytes:
     """Header rows; one row per line and a `total` row; the quarter's claim; the open alerts."""
-    blocks = claim_pack_blocks(document)
+    blocks = claim_pack_blocks(pack)
     return _write((blocks["about"], blocks["lines"], blocks["claim"], blocks["alerts"]))

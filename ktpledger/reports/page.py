@@ -1,6 +1,7 @@
-"""HTML: one template for both documents, and the body the PDF is drawn from.
+"""HTML: one template for both statements, and the body the PDF is drawn from.
 
-Every value from the document goes through `html.escape`. The page is self-contained (inline CSS,
+Every value from the statement goes through `html.escape`; figures are written as the JSON writes
+them. The page is self-contained (inline CSS,
 no scripts, no external assets). The body keeps to what fpdf2's HTML renderer understands, so the
 PDF is the same content: headings, paragraphs and tables whose cells each hold one piece of text
 (`align`, `width` and `bgcolor` attributes for the PDF, classes for the browser's CSS).
@@ -9,12 +10,16 @@ PDF is the same content: headings, paragraphs and tables whose cells each hold o
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from string import Template
-from typing import Any
 
-from ktpledger.reports.cells import detail_text, reasons_text, signed
-from ktpledger.reports.tabular import check_claim_pack, check_reconciliation
+from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
+from ktpledger.domain.anchor import Checkpoint
+from ktpledger.domain.rules import LimitKind
+from ktpledger.reports.cells import Statement, detail_text, money_text, rate_text, reasons_text, signed
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
 
 EMPTY = "-"  # a cell is never empty: fpdf2 drops empty cells and would shift the row
 
@@ -56,7 +61,7 @@ TOTAL_BG = "#f2f2f2"
 
 
 def esc(value: object) -> str:
-    """Every value from the document, escaped; None and "" become a visible dash."""
+    """Every value from the statement, escaped; None and "" become a visible dash."""
     text = "" if value is None else str(value)
     return html.escape(text if text.strip() else EMPTY, quote=True)
 
@@ -105,53 +110,48 @@ def facts(rows: Iterable[tuple[str, object]], *, css: str = "facts", numbers: bo
     return f'<table class="{css}" width="60%" align="left">\n{body}\n</table>'
 
 
-def _period(document: Mapping[str, Any]) -> str:
-    months = document.get("months")
-    span = f"{document.get('start')} to {document.get('end')}"
-    return f"{span} ({months} months)" if months is not None else span
+def _period(terms: ProjectTerms) -> str:
+    return f"{terms.start} to {terms.end} ({terms.months} months)"
 
 
-def _parties(document: Mapping[str, Any]) -> list[tuple[str, object]]:
-    flags = [name for name in ("virtual", "london") if document.get(name)]
+def _parties(terms: ProjectTerms, grant_rate: str) -> list[tuple[str, object]]:
+    flags = [name for name, on in (("virtual", terms.virtual), ("london", terms.london)) if on]
     return [
-        ("Knowledge base", document.get("knowledge_base")),
-        ("Business", document.get("business")),
-        ("Methodology", document.get("methodology")),
-        ("Business type", str(document.get("business_type")) + (f" ({', '.join(flags)})" if flags else "")),
-        ("Period", _period(document)),
-        ("Grant rate", document.get("grant_rate")),
+        ("Knowledge base", terms.knowledge_base),
+        ("Business", terms.business),
+        ("Methodology", terms.methodology.value),
+        ("Business type", terms.business_type.value + (f" ({', '.join(flags)})" if flags else "")),
+        ("Period", _period(terms)),
+        ("Grant rate", grant_rate),
     ]
 
 
-def _footer(document: Mapping[str, Any], extra: str = "") -> str:
-    ledger = document.get("ledger") or {}
+def _footer(ledger: LedgerPosition, checkpoint: Checkpoint, extra: str = "") -> str:
     return (
         '<p class="footer">Made from the ledger alone, at ledger position '
-        f"{esc(ledger.get('position'))}, project version {esc(ledger.get('version'))}, head hash "
-        f"{esc(ledger.get('head_hash'))}.{esc(extra) if extra else ''} "
+        f"{esc(ledger.position)}, project version {esc(ledger.version)}, head hash "
+        f"{esc(ledger.head_hash)}.{esc(extra) if extra else ''} "
         "Amounts are in pounds sterling, exactly as the JSON statement gives them.</p>"
-        + _checkpoint(document)
+        + _checkpoint(checkpoint)
     )
 
 
-def _checkpoint(document: Mapping[str, Any]) -> str:
+def _checkpoint(checkpoint: Checkpoint) -> str:
     """The checkpoint of the whole ledger the report carries, field by field (a reader can type it
     back as JSON for `ktpledger verify --against`)."""
-    checkpoint = document.get("checkpoint")
-    if not isinstance(checkpoint, Mapping):
-        return ""
-    signature = checkpoint.get("signature")
-    if isinstance(signature, Mapping):
+    signature = checkpoint.signature
+    if signature is not None:
         signed_by = (
-            f"signed ({esc(signature.get('algorithm'))}) with key {esc(signature.get('key_id'))}: "
-            f"signature {esc(signature.get('value'))}"
+            f"signed ({esc(signature.algorithm)}) with key {esc(signature.key_id)}: "
+            f"signature {esc(signature.value)}"
         )
     else:
         signed_by = "UNSIGNED: no checkpoint key was configured, so it cannot prove who made it"
+    point = checkpoint.point
     return (
-        f'<p class="footer">Checkpoint of the whole ledger ({esc(checkpoint.get("format"))}) at position '
-        f"{esc(checkpoint.get('position'))}: {esc(checkpoint.get('events'))} events, chain head "
-        f"{esc(checkpoint.get('chain_head'))}; {signed_by}. Check the ledger against it with "
+        f'<p class="footer">Checkpoint of the whole ledger ({esc(CHECKPOINT_FORMAT)}) at position '
+        f"{esc(point.position)}: {esc(point.events)} events, chain head "
+        f"{esc(point.head)}; {signed_by}. Check the ledger against it with "
         "ktpledger verify --against.</p>"
     )
 
@@ -178,30 +178,28 @@ CHANGES = (
 )
 
 
-def reconciliation_body(document: Mapping[str, Any]) -> str:
+def reconciliation_body(statement: ReconciliationStatement) -> str:
     """The reconciliation's content (R-42), for the page and for the PDF."""
-    check_reconciliation(document)
-    project = document["project"]
-    final = bool(document.get("final"))
+    final = statement.final
     heading = "End-of-grant reconciliation" if final else "Reconciliation: statement so far"
     if final:
-        state = f"Final statement: the project closed on {document.get('closed_on') or 'its end date'}."
+        state = f"Final statement: the project closed on {statement.closed_on or 'its end date'}."
     else:
         state = "Statement so far, not final: the project is still open and these figures may change."
-    lines = document["lines"]
-    totals = document["totals"]
+    lines = statement.lines
+    totals = {name: money_text(amount) for name, amount in statement.totals.items()}
     rows: list[list[object]] = [
         [
-            line.get("category"),
-            line.get("limit_kind"),
-            line.get("original_budget"),
-            line.get("final_budget"),
-            line.get("claimed"),
-            line.get("eligible"),
-            line.get("ineligible"),
-            reasons_text(line.get("ineligible_reasons") or {}),
-            line.get("grant"),
-            line.get("business"),
+            line.category.value,
+            line.limit_kind.value,
+            money_text(line.original_budget),
+            money_text(line.final_budget),
+            money_text(line.claimed),
+            money_text(line.eligible),
+            money_text(line.ineligible),
+            reasons_text(line.ineligible_reasons),
+            money_text(line.grant),
+            money_text(line.business),
         ]
         for line in lines
     ]
@@ -220,29 +218,21 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         ]
     )
     changes = [
-        [
-            line.get("category"),
-            change.get("version"),
-            change.get("date"),
-            change.get("kind"),
-            signed(str(change.get("amount"))),
-            change.get("note"),
-        ]
+        [line.category.value, change.version, change.date, change.kind, signed(change.amount), change.note]
         for line in lines
-        for change in line.get("changes") or []
+        for change in line.changes
     ]
     found = [
-        [item.get("category"), item.get("rule"), item.get("amount"), item.get("message")]
-        for item in document.get("findings") or []
+        [item.category.value, item.rule, money_text(item.amount), item.message] for item in statement.findings
     ]
-    leave = document["parental_leave"]
-    balance = str(document["balance_due"])
+    reimbursable = money_text(statement.parental_leave_reimbursable)
+    grant_rate = rate_text(statement.grant_rate)
     parts = [
-        f"<h1>{esc(heading)}: {esc(project)}</h1>",
-        f'<p class="subtitle"><b>{esc(document.get("title"))}</b></p>',
+        f"<h1>{esc(heading)}: {esc(statement.project)}</h1>",
+        f'<p class="subtitle"><b>{esc(statement.terms.title)}</b></p>',
         f'<p class="status{"" if final else " draft"}">{esc(state)}</p>',
         "<h2>Parties and period</h2>",
-        facts(_parties(document)),
+        facts(_parties(statement.terms, grant_rate)),
         "<h2>Budget lines</h2>",
         table(RECONCILIATION_LINES, rows, totals=1),
         *(
@@ -254,7 +244,7 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
                     "claimed total does not.</p>"
                 )
             ]
-            if any(line.get("limit_kind") == "derived" for line in lines)
+            if any(line.limit_kind is LimitKind.DERIVED for line in lines)
             else []
         ),
         "<h2>Findings: ineligible spend</h2>",
@@ -264,8 +254,8 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         "<h2>Parental leave</h2>",
         facts(
             [
-                ("Incurred by the knowledge base", leave.get("incurred")),
-                (f"Reimbursable at the grant rate ({document.get('grant_rate')})", leave.get("reimbursable")),
+                ("Incurred by the knowledge base", money_text(statement.parental_leave_incurred)),
+                (f"Reimbursable at the grant rate ({grant_rate})", reimbursable),
             ],
             numbers=True,
         ),
@@ -273,17 +263,17 @@ def reconciliation_body(document: Mapping[str, Any]) -> str:
         facts(
             [
                 ("Grant share of eligible spend", totals.get("grant")),
-                ("Parental leave reimbursable", leave.get("reimbursable")),
-                ("Grant paid to date", document.get("grant_paid")),
-                ("Balance due", balance),
+                ("Parental leave reimbursable", reimbursable),
+                ("Grant paid to date", money_text(statement.grant_paid)),
+                ("Balance due", money_text(statement.balance_due)),
             ],
             css="facts settlement",
             numbers=True,
         ),
         "<p>Balance due = grant share + parental leave reimbursable - grant paid"
-        + (": negative, so more grant has been paid than is due." if balance.startswith("-") else ".")
+        + (": negative, so more grant has been paid than is due." if statement.balance_due < 0 else ".")
         + "</p>",
-        _footer(document),
+        _footer(statement.ledger, statement.checkpoint),
     ]
     return "\n".join(parts)
 
@@ -309,25 +299,23 @@ ALERTS = (Column("Category", 20), Column("Kind", 16), Column("At the quarter's e
 FINDINGS = (Column("Category", 20), Column("Rule", 6), Column("Amount", 10, number=True), Column("Why", 64))
 
 
-def claim_pack_body(document: Mapping[str, Any]) -> str:
+def claim_pack_body(pack: ClaimPack) -> str:
     """The quarterly claim pack's content, for the page and for the PDF."""
-    check_claim_pack(document)
-    project = document["project"]
-    totals = document["totals"]
+    totals = {name: money_text(amount) for name, amount in pack.totals.items()}
     rows: list[list[object]] = [
         [
-            line.get("category"),
-            line.get("limit_kind"),
-            line.get("in_quarter"),
-            line.get("cumulative"),
-            line.get("budget"),
-            line.get("remaining"),
-            line.get("eligible"),
-            line.get("ineligible"),
-            line.get("forecast"),
-            "yes" if line.get("forecast_over_budget") else "no",
+            line.category.value,
+            line.limit_kind.value,
+            money_text(line.in_quarter),
+            money_text(line.cumulative),
+            money_text(line.budget),
+            money_text(line.remaining),
+            money_text(line.eligible),
+            money_text(line.ineligible),
+            money_text(line.forecast),
+            "yes" if line.forecast_over_budget else "no",
         ]
-        for line in document["lines"]
+        for line in pack.lines
     ]
     rows.append(
         [
@@ -343,27 +331,25 @@ def claim_pack_body(document: Mapping[str, Any]) -> str:
             "",
         ]
     )
-    claim = document["claim"]
-    granted = claim.get("grant_added") or {}
-    added = [
-        [category, amount, granted.get(category, EMPTY)]
-        for category, amount in (claim.get("eligible_added") or {}).items()
+    added: list[list[object]] = [
+        [category.value, money_text(amount), _maybe_money(pack.grant_added.get(category))]
+        for category, amount in pack.eligible_added.items()
     ]
-    added.append(["Grant to claim", EMPTY, claim.get("grant")])
+    added.append(["Grant to claim", EMPTY, money_text(pack.grant)])
     alerts = [
-        [alert.get("category"), alert.get("kind"), alert.get("message") or detail_text(alert.get("detail"))]
-        for alert in document.get("alerts_open_at_quarter_end") or []
+        [alert.category, alert.kind, alert.message or detail_text(alert.detail)]
+        for alert in pack.alerts_open_at_quarter_end
     ]
-    quarter = document.get("quarter")
+    quarter = pack.quarter
     parts = [
-        f"<h1>Quarterly claim pack {esc(quarter)}: {esc(project)}</h1>",
-        f'<p class="subtitle"><b>{esc(document.get("title"))}</b></p>',
+        f"<h1>Quarterly claim pack {esc(quarter)}: {esc(pack.project)}</h1>",
+        f'<p class="subtitle"><b>{esc(pack.terms.title)}</b></p>',
         "<h2>Parties and period</h2>",
         facts(
             [
-                *_parties(document),
-                ("Quarter", f"{quarter}: {document.get('from')} to {document.get('to')}"),
-                ("Month of the project", f"{document.get('month')} of {document.get('months')}"),
+                *_parties(pack.terms, rate_text(pack.grant_rate)),
+                ("Quarter", f"{quarter}: {pack.start} to {pack.end}"),
+                ("Month of the project", f"{pack.month} of {pack.terms.months}"),
             ]
         ),
         "<h2>Budget lines at the quarter's end</h2>",
@@ -373,23 +359,30 @@ def claim_pack_body(document: Mapping[str, Any]) -> str:
         "<h2>Alerts open at the quarter's end</h2>",
         table(ALERTS, alerts) if alerts else "<p>No alert was open at the quarter's end.</p>",
         _footer(
-            document,
-            f" The pack holds the {document.get('events_in_pack')} events dated up to {document.get('to')}.",
+            pack.ledger,
+            pack.checkpoint,
+            f" The pack holds the {pack.events_in_pack} events dated up to {pack.end}.",
         ),
     ]
     return "\n".join(parts)
 
 
-def page_title(document: Mapping[str, Any], kind: str) -> str:
-    if kind == "claim_pack":
-        return f"{document.get('project')} claim pack {document.get('quarter')}: {document.get('title')}"
-    what = "reconciliation" if document.get("final") else "statement so far"
-    return f"{document.get('project')} {what}: {document.get('title')}"
+def _maybe_money(amount: Decimal | None) -> str:
+    return EMPTY if amount is None else money_text(amount)
 
 
-def body(document: Mapping[str, Any], kind: str) -> str:
-    return claim_pack_body(document) if kind == "claim_pack" else reconciliation_body(document)
+def page_title(statement: Statement) -> str:
+    if isinstance(statement, ClaimPack):
+        return f"{statement.project} claim pack {statement.quarter}: {statement.terms.title}"
+    what = "reconciliation" if statement.final else "statement so far"
+    return f"{statement.project} {what}: {statement.terms.title}"
 
 
-def html_page(document: Mapping[str, Any], kind: str) -> str:
-    return PAGE.substitute(title=esc(page_title(document, kind)), style=STYLE, body=body(document, kind))
+def body(statement: Statement) -> str:
+    if isinstance(statement, ClaimPack):
+        return claim_pack_body(statement)
+    return reconciliation_body(statement)
+
+
+def html_page(statement: Statement) -> str:
+    return PAGE.substitute(title=esc(page_title(statement)), style=STYLE, body=body(statement))

@@ -6,23 +6,22 @@ embedded as subsets (`ktpledger.reports.pdf_fonts`). A document with right-to-le
 marks is shaped by HarfBuzz (`uharfbuzz`): Arabic letters join, right-to-left runs read right to
 left, Indic vowel signs attach. Others are not (shaping costs a plain report 2.5 times the time and
 a third more bytes, for kerning). The text stays extractable.
-The creation date comes from the document, not the clock, so the same document gives the same PDF.
+The creation date comes from the statement, not the clock, so the same statement gives the same PDF.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.fonts import TextStyle
 
+from ktpledger.reports.cells import Statement
 from ktpledger.reports.page import body, page_title
 from ktpledger.reports.pdf_fonts import BOLD, FAMILY, REGULAR, drawable, fallbacks_for, needs_shaping
-
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+from ktpledger.service.pack_models import ClaimPack
 
 TAG_STYLES = {
     "h1": TextStyle(font_family=FAMILY, font_size_pt=16, font_style="B", t_margin=0, b_margin=1),
@@ -54,21 +53,19 @@ class _Document(FPDF):
                 self.text_shaping["paragraph_direction"] = None
 
 
-def _stamp(document: Mapping[str, Any], kind: str) -> datetime:
-    fields = ("to", "start") if kind == "claim_pack" else ("closed_on", "start")
-    for field in fields:
-        raw = document.get(field)
-        if isinstance(raw, str) and raw:
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=UTC)
-    return EPOCH
+def _stamp(statement: Statement) -> datetime:
+    if isinstance(statement, ClaimPack):
+        day: date = statement.end
+    else:
+        day = statement.closed_on or statement.terms.start
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
-def render_pdf(document: Mapping[str, Any], kind: str) -> bytes:
+def render_pdf(statement: Statement) -> bytes:
     # The whitespace between tags only lays out the HTML source; fpdf2 would draw it as blank lines.
-    content = re.sub(r">\s+<", "><", drawable(body(document, kind)))
-    ledger = document.get("ledger") or {}
-    what = f"claim pack {document.get('quarter')}" if kind == "claim_pack" else "reconciliation"
-    footer = drawable(f"{document.get('project')} {what} - ledger position {ledger.get('position')}")
+    content = re.sub(r">\s+<", "><", drawable(body(statement)))
+    what = f"claim pack {statement.quarter}" if isinstance(statement, ClaimPack) else "reconciliation"
+    footer = drawable(f"{statement.project} {what} - ledger position {statement.ledger.position}")
     pdf = _Document(footer)
     pdf.add_font(FAMILY, "", REGULAR.path)
     pdf.add_font(FAMILY, "B", BOLD.path)
@@ -80,11 +77,11 @@ def render_pdf(document: Mapping[str, Any], kind: str) -> bytes:
         pdf.set_fallback_fonts([face.family for face in fallbacks], exact_match=False)
     if needs_shaping(content):
         pdf.set_text_shaping(True)
-    pdf.set_title(drawable(page_title(document, kind)))
+    pdf.set_title(drawable(page_title(statement)))
     pdf.set_author("ktpledger")
-    pdf.set_subject(drawable(f"{document.get('project')} {what}"))
+    pdf.set_subject(drawable(f"{statement.project} {what}"))
     pdf.set_creator("ktpledger")
-    pdf.set_creation_date(_stamp(document, kind))
+    pdf.set_creation_date(_stamp(statement))
     pdf.set_margins(left=10, top=10, right=10)
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()

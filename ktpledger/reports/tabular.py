@@ -1,25 +1,19 @@
-"""The documents as tables of typed cells: what the CSV and the workbook are both written from.
+"""The statements as tables of typed cells: what the CSV and the workbook are both written from.
 
 A `Block` is a run of rows: a table with a header row, or a list of `name, value` rows (no
-header). Figures are `Decimal`s parsed from the document's exact strings, never floats.
+header). Figures are the read models' `Decimal`s, to the penny as the JSON writes them, never floats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from ktpledger.reports.cells import (
-    Value,
-    changes_text,
-    day,
-    detail_text,
-    figure,
-    money,
-    reasons_text,
-)
+from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
+from ktpledger.domain.anchor import Checkpoint
+from ktpledger.reports.cells import Value, changes_text, detail_text, money, rate, reasons_text
+from ktpledger.service.pack_models import ClaimPack, PackLine
+from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
 
 RECONCILIATION_COLUMNS = (
     "category",
@@ -77,152 +71,88 @@ class Block:
     totals: int = 0
 
 
-def _require(document: Mapping[str, Any], kind: str, keys: Sequence[str]) -> None:
-    if not isinstance(document, Mapping):
-        raise ValueError(f"a {kind} document must be a JSON object, got {type(document).__name__}")
-    missing = [key for key in keys if key not in document]
-    if missing:
-        raise ValueError(f"not a {kind} document: it has no {', '.join(missing)}")
+def status(statement: ReconciliationStatement) -> str:
+    return "final" if statement.final else "statement so far"
 
 
-def check_reconciliation(document: Mapping[str, Any]) -> None:
-    _require(
-        document,
-        "reconciliation",
-        (
-            "project",
-            "final",
-            "grant_rate",
-            "ledger",
-            "lines",
-            "parental_leave",
-            "totals",
-            "grant_paid",
-            "balance_due",
-        ),
-    )
-
-
-def check_claim_pack(document: Mapping[str, Any]) -> None:
-    _require(
-        document,
-        "claim_pack",
-        ("project", "quarter", "from", "to", "grant_rate", "ledger", "lines", "totals", "claim"),
-    )
-
-
-def _int(raw: object, field: str) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise ValueError(f"{field}: expected a whole number, got {raw!r}")
-    return raw
-
-
-def _text(raw: object) -> str | None:
-    return None if raw is None else str(raw)
-
-
-def status(document: Mapping[str, Any]) -> str:
-    return "final" if document.get("final") else "statement so far"
-
-
-def _parties(document: Mapping[str, Any]) -> list[Row]:
+def _parties(project: str, terms: ProjectTerms) -> list[Row]:
     return [
-        ("project", _text(document.get("project"))),
-        ("title", _text(document.get("title"))),
-        ("knowledge_base", _text(document.get("knowledge_base"))),
-        ("business", _text(document.get("business"))),
-        ("methodology", _text(document.get("methodology"))),
-        ("business_type", _text(document.get("business_type"))),
-        ("virtual", bool(document.get("virtual"))),
-        ("london", bool(document.get("london"))),
-        ("start", day(document.get("start"))),
-        ("end", day(document.get("end"))),
-        ("months", _int(document.get("months"), "months")),
+        ("project", project),
+        ("title", terms.title),
+        ("knowledge_base", terms.knowledge_base),
+        ("business", terms.business),
+        ("methodology", terms.methodology.value),
+        ("business_type", terms.business_type.value),
+        ("virtual", terms.virtual),
+        ("london", terms.london),
+        ("start", terms.start),
+        ("end", terms.end),
+        ("months", terms.months),
     ]
 
 
-def _ledger(document: Mapping[str, Any]) -> list[Row]:
-    ledger = document.get("ledger") or {}
+def _ledger(ledger: LedgerPosition, checkpoint: Checkpoint) -> list[Row]:
     return [
-        ("ledger_position", _int(ledger.get("position"), "ledger.position")),
-        ("ledger_version", _int(ledger.get("version"), "ledger.version")),
-        ("head_hash", _text(ledger.get("head_hash"))),
-        *_checkpoint(document),
+        ("ledger_position", ledger.position),
+        ("ledger_version", ledger.version),
+        ("head_hash", ledger.head_hash),
+        *_checkpoint(checkpoint),
     ]
 
 
-def _checkpoint(document: Mapping[str, Any]) -> list[Row]:
-    """The checkpoint of the whole ledger, a row per field (none for a document without one)."""
-    checkpoint = document.get("checkpoint")
-    if not isinstance(checkpoint, Mapping):
-        return []
-    signature = checkpoint.get("signature")
-    signed: tuple[str | None, str | None, str | None] = ("unsigned", "unsigned", "unsigned")
-    if isinstance(signature, Mapping):
-        signed = (
-            _text(signature.get("algorithm")),
-            _text(signature.get("key_id")),
-            _text(signature.get("value")),
-        )
+def _checkpoint(checkpoint: Checkpoint) -> list[Row]:
+    """The checkpoint of the whole ledger, a row per field."""
+    signature = checkpoint.signature
+    signed: tuple[str, str, str] = ("unsigned", "unsigned", "unsigned")
+    if signature is not None:
+        signed = (signature.algorithm, signature.key_id, signature.value)
     algorithm, key_id, value = signed
     return [
-        ("checkpoint_format", _text(checkpoint.get("format"))),
-        ("checkpoint_position", _int(checkpoint.get("position"), "checkpoint.position")),
-        ("checkpoint_events", _int(checkpoint.get("events"), "checkpoint.events")),
-        ("checkpoint_chain_head", _text(checkpoint.get("chain_head"))),
+        ("checkpoint_format", CHECKPOINT_FORMAT),
+        ("checkpoint_position", checkpoint.point.position),
+        ("checkpoint_events", checkpoint.point.events),
+        ("checkpoint_chain_head", checkpoint.point.head),
         ("checkpoint_algorithm", algorithm),
         ("checkpoint_key_id", key_id),
         ("checkpoint_signature", value),
     ]
 
 
-def reconciliation_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
-    """`about`, `lines` (with the total row), `settlement` and `changes` (one row per LMC change)."""
-    check_reconciliation(document)
+def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block]:
+    """`about`, `lines` (with the total row), `settlement`, `changes` (one row per LMC change) and
+    `findings`."""
     about: list[Row] = [
         ("report", "reconciliation"),
-        *_parties(document),
-        ("status", status(document)),
-        ("closed_on", day(document.get("closed_on"))),
-        ("grant_rate", money(document, "grant_rate")),
-        *_ledger(document),
+        *_parties(statement.project, statement.terms),
+        ("status", status(statement)),
+        ("closed_on", statement.closed_on),
+        ("grant_rate", rate(statement.grant_rate)),
+        *_ledger(statement.ledger, statement.checkpoint),
     ]
     lines: list[Row] = []
     changes: list[Row] = []
-    for index, line in enumerate(document["lines"]):
-        where = f"lines[{index}]"
-        figures = {name: figure(line.get(name), f"{where}.{name}") for name in RECONCILIATION_TOTALS}
-        category = str(line.get("category"))
+    for line in statement.lines:
+        category = line.category.value
         lines.append(
             (
                 category,
-                _text(line.get("limit_kind")),
-                figures["original_budget"],
-                changes_text(line.get("changes") or []),
-                figures["final_budget"],
-                figures["claimed"],
-                figures["eligible"],
-                figures["ineligible"],
-                reasons_text(line.get("ineligible_reasons") or {}),
-                figures["grant"],
-                figures["business"],
+                line.limit_kind.value,
+                money(line.original_budget),
+                changes_text(line.changes),
+                money(line.final_budget),
+                money(line.claimed),
+                money(line.eligible),
+                money(line.ineligible),
+                reasons_text(line.ineligible_reasons),
+                money(line.grant),
+                money(line.business),
             )
         )
-        for number, change in enumerate(line.get("changes") or []):
-            changes.append(
-                (
-                    category,
-                    _int(change.get("version"), f"{where}.changes[{number}].version"),
-                    day(change.get("date")),
-                    _text(change.get("kind")),
-                    figure(change.get("amount"), f"{where}.changes[{number}].amount"),
-                    _text(change.get("note")),
-                )
-            )
-    totals = document["totals"]
-    total = {name: figure(totals.get(name), f"totals.{name}") for name in RECONCILIATION_TOTALS}
+        changes.extend(
+            (category, change.version, change.date, change.kind, money(change.amount), change.note)
+            for change in line.changes
+        )
+    total = {name: money(statement.totals[name]) for name in RECONCILIATION_TOTALS}
     lines.append(
         (
             "total",
@@ -238,22 +168,15 @@ def reconciliation_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
             total["business"],
         )
     )
-    leave = document["parental_leave"]
     settlement: list[Row] = [
-        ("parental_leave_incurred", figure(leave.get("incurred"), "parental_leave.incurred")),
-        ("parental_leave_reimbursable", figure(leave.get("reimbursable"), "parental_leave.reimbursable")),
-        ("grant_paid", money(document, "grant_paid")),
-        ("balance_due", money(document, "balance_due")),
+        ("parental_leave_incurred", money(statement.parental_leave_incurred)),
+        ("parental_leave_reimbursable", money(statement.parental_leave_reimbursable)),
+        ("grant_paid", money(statement.grant_paid)),
+        ("balance_due", money(statement.balance_due)),
     ]
     found: list[Row] = [
-        (
-            _text(item.get("category")),
-            _text(item.get("reason")),
-            figure(item.get("amount"), f"findings[{number}].amount"),
-            _text(item.get("rule")),
-            _text(item.get("message")),
-        )
-        for number, item in enumerate(document.get("findings") or [])
+        (item.category.value, item.reason, money(item.amount), item.rule, item.message)
+        for item in statement.findings
     ]
     return {
         "about": Block("About", None, tuple(about)),
@@ -264,56 +187,55 @@ def reconciliation_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
     }
 
 
-def claim_pack_blocks(document: Mapping[str, Any]) -> dict[str, Block]:
+def pack_figures(line: PackLine) -> tuple[Decimal, ...]:
+    """A pack line's figures in the order of CLAIM_PACK_FIGURES."""
+    figures = (
+        line.in_quarter,
+        line.cumulative,
+        line.budget,
+        line.remaining,
+        line.eligible,
+        line.ineligible,
+        line.forecast,
+    )
+    return tuple(money(figure) for figure in figures)
+
+
+def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `claim` (eligible added per line, then the grant) and
     `alerts` (open at the quarter's end)."""
-    check_claim_pack(document)
     about: list[Row] = [
         ("report", "claim_pack"),
-        *_parties(document),
-        ("quarter", _text(document.get("quarter"))),
-        ("from", day(document.get("from"))),
-        ("to", day(document.get("to"))),
-        ("month", _int(document.get("month"), "month")),
-        ("grant_rate", money(document, "grant_rate")),
-        ("events_in_pack", _int(document.get("events_in_pack"), "events_in_pack")),
-        *_ledger(document),
+        *_parties(pack.project, pack.terms),
+        ("quarter", pack.quarter),
+        ("from", pack.start),
+        ("to", pack.end),
+        ("month", pack.month),
+        ("grant_rate", rate(pack.grant_rate)),
+        ("events_in_pack", pack.events_in_pack),
+        *_ledger(pack.ledger, pack.checkpoint),
     ]
-    lines: list[Row] = []
-    for index, line in enumerate(document["lines"]):
-        figures = {name: figure(line.get(name), f"lines[{index}].{name}") for name in CLAIM_PACK_FIGURES}
-        lines.append(
-            (
-                str(line.get("category")),
-                _text(line.get("limit_kind")),
-                *(figures[name] for name in CLAIM_PACK_FIGURES),
-                bool(line.get("forecast_over_budget")),
-            )
+    lines: list[Row] = [
+        (
+            line.category.value,
+            line.limit_kind.value,
+            *pack_figures(line),
+            line.forecast_over_budget,
         )
-    totals = document["totals"]
+        for line in pack.lines
+    ]
     total: dict[str, Decimal | None] = dict.fromkeys(CLAIM_PACK_FIGURES)
     for name in CLAIM_PACK_TOTALS:
-        total[name] = figure(totals.get(name), f"totals.{name}")
+        total[name] = money(pack.totals[name])
     lines.append(("total", None, *(total[name] for name in CLAIM_PACK_FIGURES), None))
-    claim = document["claim"]
-    granted = claim.get("grant_added") or {}
     claimed: list[Row] = [
-        (
-            str(category),
-            figure(amount, f"claim.eligible_added.{category}"),
-            figure(granted.get(category), f"claim.grant_added.{category}"),
-        )
-        for category, amount in (claim.get("eligible_added") or {}).items()
+        (category.value, money(amount), money(pack.grant_added[category]))
+        for category, amount in pack.eligible_added.items()
     ]
-    claimed.append(("grant", None, figure(claim.get("grant"), "claim.grant")))
+    claimed.append(("grant", None, money(pack.grant)))
     alerts: list[Row] = [
-        (
-            _text(alert.get("category")),
-            _text(alert.get("kind")),
-            detail_text(alert.get("detail")),
-            _text(alert.get("message")),
-        )
-        for alert in document.get("alerts_open_at_quarter_end") or []
+        (alert.category, alert.kind, detail_text(alert.detail), alert.message)
+        for alert in pack.alerts_open_at_quarter_end
     ]
     return {
         "about": Block("About", None, tuple(about)),

@@ -1,8 +1,8 @@
 """XLSX with openpyxl: one sheet per table (the statement first), a bold frozen header row, money as
 numeric cells formatted "#,##0.00", text guarded against formula injection and typed as text.
 
-Money: the figures are exact decimal strings in the JSON, and stay `Decimal` here: no float is
-made by this module. openpyxl takes a `Decimal` cell value as a number and writes it with 16
+Money: the figures are the read models' `Decimal`s, to the penny as the JSON writes them: no
+float is made by this module. openpyxl takes a `Decimal` cell value as a number and writes it with 16
 significant digits; for a figure of at most 15 significant digits (every amount below
 10,000,000,000,000.00) that text reads back as the IEEE double nearest the exact figure, which is
 the most any spreadsheet number can hold (Excel keeps every number as a double). Reading the cell
@@ -11,7 +11,7 @@ that would not survive, so it is written as text rather than rounded silently. T
 remain the exact record.
 
 The workbook is byte-for-byte deterministic: its created/modified properties and the archive's
-timestamps come from the document (the closing date, the quarter's end, or the project's start),
+timestamps come from the statement (the closing date, the quarter's end, or the project's start),
 never from the clock.
 """
 
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
@@ -34,6 +33,8 @@ from openpyxl.writer.excel import ExcelWriter
 from ktpledger.reports.cells import Value, guard_text, number_text
 from ktpledger.reports.csv_report import cell_text
 from ktpledger.reports.tabular import Block, claim_pack_blocks, reconciliation_blocks
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
 
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -42,7 +43,6 @@ HEADER_FILL = PatternFill(fill_type="solid", start_color="FFD9E1F2", end_color="
 TOTAL_FILL = PatternFill(fill_type="solid", start_color="FFF2F2F2", end_color="FFF2F2F2")
 MIN_WIDTH = 8
 MAX_WIDTH = 60
-EPOCH = datetime(2000, 1, 1)  # noqa: DTZ001 - a zip entry's time has no zone; for a document with no date
 MAX_DIGITS = 15
 
 
@@ -127,13 +127,9 @@ def _fill_sheet(sheet: Worksheet, blocks: Iterable[Block]) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = min(MAX_WIDTH, max(MIN_WIDTH, width + 2))
 
 
-def _stamp(document: Mapping[str, Any], *fields: str) -> datetime:
-    for field in fields:
-        raw = document.get(field)
-        if isinstance(raw, str) and raw:
-            moment = datetime.combine(date.fromisoformat(raw), datetime.min.time())
-            return max(moment, datetime(1980, 1, 1))  # noqa: DTZ001 - zip times have no zone and start in 1980
-    return EPOCH
+def _stamp(day: date) -> datetime:
+    moment = datetime.combine(day, datetime.min.time())
+    return max(moment, datetime(1980, 1, 1))  # noqa: DTZ001 - zip times have no zone and start in 1980
 
 
 def _workbook(title: str, stamp: datetime, sheets: Iterable[tuple[str, Iterable[Block]]]) -> bytes:
@@ -173,13 +169,13 @@ def _restamp(data: bytes, stamp: datetime) -> bytes:
     return out.getvalue()
 
 
-def reconciliation_xlsx(document: Mapping[str, Any]) -> bytes:
+def reconciliation_xlsx(statement: ReconciliationStatement) -> bytes:
     """Sheets: Reconciliation (lines, total, then parental leave, grant paid and balance due),
     LMC changes (one row per change, amount as a number), About (parties, status, ledger)."""
-    blocks = reconciliation_blocks(document)
+    blocks = reconciliation_blocks(statement)
     return _workbook(
-        f"Reconciliation {document['project']}",
-        _stamp(document, "closed_on", "start"),
+        f"Reconciliation {statement.project}",
+        _stamp(statement.closed_on or statement.terms.start),
         (
             ("Reconciliation", (blocks["lines"], blocks["settlement"])),
             ("LMC changes", (blocks["changes"],)),
@@ -189,13 +185,13 @@ def reconciliation_xlsx(document: Mapping[str, Any]) -> bytes:
     )
 
 
-def claim_pack_xlsx(document: Mapping[str, Any]) -> bytes:
+def claim_pack_xlsx(pack: ClaimPack) -> bytes:
     """Sheets: Claim pack (lines and total), Claim (eligible added per line and the grant to claim),
     Alerts (open at the quarter's end), About (parties, quarter, ledger)."""
-    blocks = claim_pack_blocks(document)
+    blocks = claim_pack_blocks(pack)
     return _workbook(
-        f"Claim pack {document['project']} {document['quarter']}",
-        _stamp(document, "to", "start"),
+        f"Claim pack {pack.project} {pack.quarter}",
+        _stamp(pack.end),
         (
             ("Claim pack", (blocks["lines"],)),
             ("Claim", (blocks["claim"],)),
