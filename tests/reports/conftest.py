@@ -9,11 +9,21 @@ from typing import Any
 import pytest
 
 from ktpledger.bootstrap import bootstrap
+from ktpledger.reports import Statement
+from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.schema import upgrade
+from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.settings import Settings
 from tests.reports import scenarios
 
 Documents = tuple[dict[str, Any], dict[str, Any]]
+
+
+def statement(kind: str, document: dict[str, Any]) -> Statement:
+    """The `kind` document ("reconciliation" or "claim_pack") read back into its read model."""
+    if kind == "claim_pack":
+        return ClaimPack.from_json(document)
+    return ReconciliationStatement.from_json(document)
 
 
 def _documents(

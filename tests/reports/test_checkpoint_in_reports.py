@@ -23,10 +23,12 @@ from ktpledger.domain.anchor import parse_checkpoint
 from ktpledger.reports import FORMATS, render
 from ktpledger.service.checkpoints import verify_against
 from ktpledger.service.schema import upgrade
+from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import claim_pack, reconciliation
 from ktpledger.settings import Settings
 from tests.ledger.factory import claim, offer
 from tests.reports import scenarios
+from tests.reports.conftest import statement
 
 P, OTHER = "KTP-0042", "KTP-OTHER"
 
@@ -91,9 +93,9 @@ def test_the_same_position_gives_the_same_bytes_however_the_checkpoint_was_found
     assert from_events[0]["checkpoint"]["signature"] is not None
     for kind, index in (("reconciliation", 0), ("claim_pack", 1)):
         for fmt in FORMATS:
-            first = render(from_events[index], kind, fmt)
-            assert render(from_record[index], kind, fmt) == first, (kind, fmt)
-            assert render(later[index], kind, fmt) == first, (kind, fmt)
+            first = render(statement(kind, from_events[index]), fmt)
+            assert render(statement(kind, from_record[index]), fmt) == first, (kind, fmt)
+            assert render(statement(kind, later[index]), fmt) == first, (kind, fmt)
 
 
 def test_every_format_shows_the_checkpoint(signed: tuple[App, App]) -> None:
@@ -102,19 +104,22 @@ def test_every_format_shows_the_checkpoint(signed: tuple[App, App]) -> None:
         checkpoint = document["checkpoint"]
         head, signature = checkpoint["chain_head"], checkpoint["signature"]["value"]
         rows = dict(
-            row for row in csv.reader(io.StringIO(render(document, kind, "csv").decode())) if len(row) == 2
+            row
+            for row in csv.reader(io.StringIO(render(statement(kind, document), "csv").decode()))
+            if len(row) == 2
         )
         assert rows["checkpoint_chain_head"] == head and rows["checkpoint_signature"] == signature
         assert rows["checkpoint_events"] == str(checkpoint["events"])
         assert rows["checkpoint_key_id"] == checkpoint["signature"]["key_id"]
-        book = load_workbook(io.BytesIO(render(document, kind, "xlsx")))
+        book = load_workbook(io.BytesIO(render(statement(kind, document), "xlsx")))
         about = {str(row[0].value): row[1].value for row in book["About"].iter_rows()}
         assert about["checkpoint_chain_head"] == head and about["checkpoint_signature"] == signature
         assert about["checkpoint_position"] == checkpoint["position"]
-        page = render(document, kind, "html").decode()
+        page = render(statement(kind, document), "html").decode()
         assert head in page and signature in page and "signed (Ed25519)" in page
         pdf = "".join(
-            page.extract_text() for page in PdfReader(io.BytesIO(render(document, kind, "pdf"))).pages
+            page.extract_text()
+            for page in PdfReader(io.BytesIO(render(statement(kind, document), "pdf"))).pages
         ).replace("\n", "")
         assert head in pdf and signature in pdf
 
@@ -126,10 +131,12 @@ def test_an_unsigned_checkpoint_says_so(database_url: str) -> None:
         scenarios.record(application, scenarios.lifecycle())
         document = reconciliation(application.database, P, checkpoints=application.checkpoints)
         assert document["checkpoint"]["signature"] is None
-        assert "UNSIGNED" in render(document, "reconciliation", "html").decode()
+        assert "UNSIGNED" in render(ReconciliationStatement.from_json(document), "html").decode()
         rows = dict(
             row
-            for row in csv.reader(io.StringIO(render(document, "reconciliation", "csv").decode()))
+            for row in csv.reader(
+                io.StringIO(render(ReconciliationStatement.from_json(document), "csv").decode())
+            )
             if len(row) == 2
         )
         assert rows["checkpoint_signature"] == "unsigned"

@@ -8,7 +8,9 @@ import json
 from pypdf import PdfReader
 
 from ktpledger.reports import render
-from tests.reports.conftest import Documents
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
+from tests.reports.conftest import Documents, statement
 from tests.reports.scenarios import (
     ARABIC_KNOWLEDGE_BASE,
     EMOJI_BUSINESS,
@@ -38,7 +40,7 @@ def embedded_fonts(data: bytes) -> dict[str, bool]:
 
 
 def test_a_reconciliation_in_greek_japanese_arabic_hebrew_korean_and_emoji(many_scripts: Documents) -> None:
-    data = render(many_scripts[0], "reconciliation", "pdf")
+    data = render(ReconciliationStatement.from_json(many_scripts[0]), "pdf")
     text = pdf_text(data)
     for words in ("Ελληνικά", "日本語", "品質管理", "🍞", "회의록", "פרוטוקול"):
         assert words in text, words
@@ -50,26 +52,26 @@ def test_a_reconciliation_in_greek_japanese_arabic_hebrew_korean_and_emoji(many_
 
 
 def test_the_claim_pack_draws_the_title_too(many_scripts: Documents) -> None:
-    text = pdf_text(render(many_scripts[1], "claim_pack", "pdf"))
+    text = pdf_text(render(ClaimPack.from_json(many_scripts[1]), "pdf"))
     assert "Ελληνικά" in text and "日本語" in text
 
 
 def test_only_the_fonts_a_document_needs_are_embedded(lifecycle: Documents, many_scripts: Documents) -> None:
-    plain = embedded_fonts(render(lifecycle[0], "reconciliation", "pdf"))
+    plain = embedded_fonts(render(ReconciliationStatement.from_json(lifecycle[0]), "pdf"))
     assert set(plain) == {"OpenSans", "OpenSansBold"}, plain
-    scripts = embedded_fonts(render(many_scripts[0], "reconciliation", "pdf"))
+    scripts = embedded_fonts(render(ReconciliationStatement.from_json(many_scripts[0]), "pdf"))
     assert set(scripts) > set(plain), scripts
 
 
 def test_fonts_are_subsets_so_the_pdf_stays_small(lifecycle: Documents, many_scripts: Documents) -> None:
     # The CJK font alone is 5 MB and Open Sans 100 kB: embedded whole, neither would fit.
-    assert len(render(lifecycle[0], "reconciliation", "pdf")) < 80_000
-    assert len(render(many_scripts[0], "reconciliation", "pdf")) < 150_000
+    assert len(render(ReconciliationStatement.from_json(lifecycle[0]), "pdf")) < 80_000
+    assert len(render(ReconciliationStatement.from_json(many_scripts[0]), "pdf")) < 150_000
 
 
 def test_a_character_no_font_has_is_a_replacement_glyph_not_a_crash(many_scripts: Documents) -> None:
     odd = dict(many_scripts[0], title=f"before {NO_FONT_HAS} after \u2060joined")
-    text = pdf_text(render(odd, "reconciliation", "pdf"))
+    text = pdf_text(render(ReconciliationStatement.from_json(odd), "pdf"))
     assert "before \ufffd after" in text
     assert NO_FONT_HAS not in text
     assert "joined" in text
@@ -78,14 +80,14 @@ def test_a_character_no_font_has_is_a_replacement_glyph_not_a_crash(many_scripts
 def test_the_same_document_in_many_scripts_gives_the_same_bytes(many_scripts: Documents) -> None:
     for kind, document in zip(("reconciliation", "claim_pack"), many_scripts, strict=True):
         again = json.loads(json.dumps(document))
-        assert render(document, kind, "pdf") == render(again, kind, "pdf"), kind
+        assert render(statement(kind, document), "pdf") == render(statement(kind, again), "pdf"), kind
 
 
 def test_arabic_is_shaped_and_each_letter_is_text(many_scripts: Documents) -> None:
     """Arabic is drawn joined, right to left (HarfBuzz); every letter comes back as text. pypdf gives
     a shaped right-to-left run back in the order it was drawn and reads the dots Noto Sans Arabic
     draws as separate glyphs as codes of their own, so the letters are compared, not the string."""
-    text = pdf_text(render(many_scripts[0], "reconciliation", "pdf"))
+    text = pdf_text(render(ReconciliationStatement.from_json(many_scripts[0]), "pdf"))
     cell = text[text.index("Knowledge base ") : text.index("Business ")]
     letters = [char for char in cell if "\u0600" <= char <= "\u06ff"]
     assert sorted(letters) == sorted(ARABIC_KNOWLEDGE_BASE.replace(" ", ""))
@@ -93,6 +95,6 @@ def test_arabic_is_shaped_and_each_letter_is_text(many_scripts: Documents) -> No
 
 def test_headings_after_right_to_left_text_stay_left_to_right(many_scripts: Documents) -> None:
     # The Hebrew minute is the last cell before "Parental leave": its direction must not leak.
-    text = pdf_text(render(many_scripts[0], "reconciliation", "pdf"))
+    text = pdf_text(render(ReconciliationStatement.from_json(many_scripts[0]), "pdf"))
     assert "Parental leave" in text and "evael latneraP" not in text
     assert KOREAN_HEBREW_MINUTE.split(" — ")[0] in text

@@ -20,7 +20,9 @@ from ktpledger.reports import EXTENSIONS, FORMATS, KINDS, MEDIA_TYPES, filename,
 from ktpledger.reports.cells import guard_text
 from ktpledger.reports.tabular import CLAIM_PACK_COLUMNS, FINDING_COLUMNS, RECONCILIATION_COLUMNS
 from ktpledger.reports.xlsx_report import exact_in_xlsx
-from tests.reports.conftest import Documents
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.statement_models import ReconciliationStatement
+from tests.reports.conftest import Documents, statement
 from tests.reports.scenarios import HOSTILE_MINUTE, HOSTILE_TITLE
 
 LINE_FIGURES = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
@@ -108,27 +110,31 @@ def test_formats_have_media_types_and_extensions() -> None:
 
 def test_unknown_format_is_a_value_error_listing_the_formats(lifecycle: Documents) -> None:
     with pytest.raises(ValueError, match="json, csv, xlsx, html, pdf"):
-        render(lifecycle[0], "reconciliation", "docx")
+        render(ReconciliationStatement.from_json(lifecycle[0]), "docx")
 
 
 def test_unknown_kind_is_a_value_error(lifecycle: Documents) -> None:
     with pytest.raises(ValueError, match="reconciliation, claim_pack"):
-        render(lifecycle[0], "ledger", "json")
+        render(lifecycle[0], "json")  # type: ignore[arg-type]
 
 
 def test_a_document_of_another_kind_is_a_value_error(lifecycle: Documents) -> None:
     with pytest.raises(ValueError, match="not a claim_pack document"):
-        render(lifecycle[0], "claim_pack", "csv")
+        render(ClaimPack.from_json(lifecycle[0]), "csv")
 
 
 def test_format_names_are_case_insensitive(lifecycle: Documents) -> None:
-    assert render(lifecycle[0], "reconciliation", "CSV") == render(lifecycle[0], "reconciliation", "csv")
+    assert render(ReconciliationStatement.from_json(lifecycle[0]), "CSV") == render(
+        ReconciliationStatement.from_json(lifecycle[0]), "csv"
+    )
 
 
 def test_file_names(lifecycle: Documents, open_non_fec: Documents) -> None:
-    assert filename(lifecycle[0], "reconciliation", "pdf") == "KTP-0042-reconciliation.pdf"
-    assert filename(open_non_fec[0], "reconciliation", "csv") == "KTP-0042-statement-so-far.csv"
-    assert filename(lifecycle[1], "claim_pack", "xlsx") == "KTP-0042-2025Q1-claim-pack.xlsx"
+    assert filename(ReconciliationStatement.from_json(lifecycle[0]), "pdf") == "KTP-0042-reconciliation.pdf"
+    assert (
+        filename(ReconciliationStatement.from_json(open_non_fec[0]), "csv") == "KTP-0042-statement-so-far.csv"
+    )
+    assert filename(ClaimPack.from_json(lifecycle[1]), "xlsx") == "KTP-0042-2025Q1-claim-pack.xlsx"
 
 
 @pytest.mark.parametrize(
@@ -165,7 +171,7 @@ def test_every_format_of_every_document_renders(
     }
     for kind, document in all_documents(lifecycle, hostile, open_non_fec):
         for fmt in FORMATS:
-            data = render(document, kind, fmt)
+            data = render(statement(kind, document), fmt)
             assert data.startswith(signatures[fmt]), (kind, fmt)
 
 
@@ -174,7 +180,9 @@ def test_the_same_document_gives_the_same_bytes(
     fmt: str, lifecycle: Documents, hostile: Documents, open_non_fec: Documents
 ) -> None:
     for kind, document in all_documents(lifecycle, hostile, open_non_fec):
-        assert render(document, kind, fmt) == render(json.loads(json.dumps(document)), kind, fmt), (kind, fmt)
+        assert render(statement(kind, document), fmt) == render(
+            statement(kind, json.loads(json.dumps(document))), fmt
+        ), (kind, fmt)
 
 
 # ---------------------------------------------------------------- JSON
@@ -182,7 +190,7 @@ def test_the_same_document_gives_the_same_bytes(
 
 def test_json_is_the_document_indented(lifecycle: Documents) -> None:
     for kind, document in all_documents(lifecycle):
-        data = render(document, kind, "json")
+        data = render(statement(kind, document), "json")
         assert data == (json.dumps(document, indent=2, sort_keys=False) + "\n").encode("utf-8")
         assert json.loads(data) == json.loads(json.dumps(document))
 
@@ -191,7 +199,7 @@ def test_json_is_the_document_indented(lifecycle: Documents) -> None:
 
 
 def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
-    sections = csv_sections(render(document, "reconciliation", "csv"))
+    sections = csv_sections(render(ReconciliationStatement.from_json(document), "csv"))
     head, lines, settlement, *rest = sections
     # The findings (ineligible spend by reason) come last, when there are any.
     if document["findings"]:
@@ -254,7 +262,7 @@ def test_reconciliation_csv_reasons_and_changes(hostile: Documents) -> None:
 
 def test_csv_guards_text_but_not_numbers(hostile: Documents) -> None:
     document = hostile[0]
-    data = render(document, "reconciliation", "csv")
+    data = render(ReconciliationStatement.from_json(document), "csv")
     header = pairs(csv_sections(data)[0])
     assert header["title"] == "'" + HOSTILE_TITLE
     assert header["business"] == "'@Crumb & Co Ltd"
@@ -270,7 +278,7 @@ def test_csv_guards_text_but_not_numbers(hostile: Documents) -> None:
 
 def test_claim_pack_csv_shows_every_figure_of_the_json(lifecycle: Documents, hostile: Documents) -> None:
     for pack in (lifecycle[1], hostile[1]):
-        head, lines, claim, alerts = csv_sections(render(pack, "claim_pack", "csv"))
+        head, lines, claim, alerts = csv_sections(render(ClaimPack.from_json(pack), "csv"))
         header = pairs(head)
         assert header["report"] == "claim_pack"
         assert (header["project"], header["quarter"]) == (pack["project"], pack["quarter"])
@@ -316,7 +324,7 @@ def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
     lifecycle: Documents, hostile: Documents, open_non_fec: Documents
 ) -> None:
     for document in (lifecycle[0], hostile[0], open_non_fec[0]):
-        book = workbook(render(document, "reconciliation", "xlsx"))
+        book = workbook(render(ReconciliationStatement.from_json(document), "xlsx"))
         assert book.sheetnames == ["Reconciliation", "LMC changes", "Findings", "About"]
         sheet = book["Reconciliation"]
         assert sheet.freeze_panes == "A2"
@@ -349,7 +357,7 @@ def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
 
 
 def test_xlsx_lmc_changes_sheet(hostile: Documents) -> None:
-    book = workbook(render(hostile[0], "reconciliation", "xlsx"))
+    book = workbook(render(ReconciliationStatement.from_json(hostile[0]), "xlsx"))
     rows = sheet_rows(book["LMC changes"])
     assert [cell.value for cell in rows[0]] == ["category", "version", "date", "kind", "amount", "note"]
     changes = [(line["category"], change) for line in hostile[0]["lines"] for change in line["changes"]]
@@ -364,7 +372,7 @@ def test_xlsx_lmc_changes_sheet(hostile: Documents) -> None:
 
 
 def test_xlsx_formula_text_is_stored_as_text_with_an_apostrophe(hostile: Documents) -> None:
-    data = render(hostile[0], "reconciliation", "xlsx")
+    data = render(ReconciliationStatement.from_json(hostile[0]), "xlsx")
     facts = about(workbook(data)["About"])
     title = facts["title"]
     assert title.value == "'" + HOSTILE_TITLE
@@ -390,15 +398,15 @@ def test_xlsx_never_rounds_a_figure_silently(lifecycle: Documents) -> None:
     assert exact_in_xlsx(Decimal("66.40"))
     assert not exact_in_xlsx(Decimal("12345678901234.56"))
     huge = dict(lifecycle[0], grant_paid="12345678901234.56")
-    rows = sheet_rows(workbook(render(huge, "reconciliation", "xlsx"))["Reconciliation"])
+    rows = sheet_rows(workbook(render(ReconciliationStatement.from_json(huge), "xlsx"))["Reconciliation"])
     paid = next(row[1] for row in rows if row[0].value == "grant_paid")
     assert (paid.value, paid.data_type) == ("12345678901234.56", "s")
 
 
 def test_xlsx_is_deterministic_with_document_dates(lifecycle: Documents) -> None:
     document = lifecycle[0]
-    data = render(document, "reconciliation", "xlsx")
-    assert data == render(document, "reconciliation", "xlsx")
+    data = render(ReconciliationStatement.from_json(document), "xlsx")
+    assert data == render(ReconciliationStatement.from_json(document), "xlsx")
     book = workbook(data)
     assert book.properties.created.date().isoformat() == document["closed_on"]
     assert book.properties.modified.date().isoformat() == document["closed_on"]
@@ -406,7 +414,7 @@ def test_xlsx_is_deterministic_with_document_dates(lifecycle: Documents) -> None
 
 def test_claim_pack_xlsx(lifecycle: Documents, hostile: Documents) -> None:
     for pack in (lifecycle[1], hostile[1]):
-        book = workbook(render(pack, "claim_pack", "xlsx"))
+        book = workbook(render(ClaimPack.from_json(pack), "xlsx"))
         assert book.sheetnames == ["Claim pack", "Claim", "Alerts", "About"]
         sheet = book["Claim pack"]
         assert sheet.freeze_panes == "A2"
@@ -433,7 +441,7 @@ def test_claim_pack_xlsx(lifecycle: Documents, hostile: Documents) -> None:
 
 def test_html_escapes_every_value(hostile: Documents) -> None:
     for kind, document in all_documents(hostile):
-        page = render(document, kind, "html").decode("utf-8")
+        page = render(statement(kind, document), "html").decode("utf-8")
         assert "<script>" not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
         assert "&quot;http://example.invalid/x&quot;" in page
@@ -442,7 +450,7 @@ def test_html_escapes_every_value(hostile: Documents) -> None:
 
 def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Documents) -> None:
     document = lifecycle[0]
-    page = render(document, "reconciliation", "html").decode("utf-8")
+    page = render(ReconciliationStatement.from_json(document), "html").decode("utf-8")
     assert "<style>" in page
     assert not re.search(r"<(script|link|img|iframe)\b", page)
     assert "src=" not in page and "http" not in page
@@ -463,13 +471,13 @@ def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Docum
         f"project version {document['ledger']['version']}",
     ):
         assert text in page, text
-    draft = render(open_non_fec[0], "reconciliation", "html").decode("utf-8")
+    draft = render(ReconciliationStatement.from_json(open_non_fec[0]), "html").decode("utf-8")
     assert "statement so far" in draft and "not final" in draft
 
 
 def test_claim_pack_html(lifecycle: Documents) -> None:
     pack = lifecycle[1]
-    page = render(pack, "claim_pack", "html").decode("utf-8")
+    page = render(ClaimPack.from_json(pack), "html").decode("utf-8")
     for text in (pack["quarter"], pack["claim"]["grant"], pack["totals"]["cumulative"], "forecast_overspend"):
         assert text in page, text
     for line in pack["lines"]:
@@ -481,34 +489,34 @@ def test_claim_pack_html(lifecycle: Documents) -> None:
 
 def test_reconciliation_pdf_text(lifecycle: Documents, hostile: Documents, open_non_fec: Documents) -> None:
     for document in (lifecycle[0], hostile[0], open_non_fec[0]):
-        text = pdf_text(render(document, "reconciliation", "pdf"))
+        text = pdf_text(render(ReconciliationStatement.from_json(document), "pdf"))
         assert document["project"] in text
         for line in document["lines"]:
             assert line["category"] in text, line["category"]
         assert f"Balance due {document['balance_due']}" in text
         assert document["ledger"]["head_hash"] in text
-    draft = pdf_text(render(open_non_fec[0], "reconciliation", "pdf"))
+    draft = pdf_text(render(ReconciliationStatement.from_json(open_non_fec[0]), "pdf"))
     assert "statement so far" in draft
 
 
 def test_pdf_draws_pounds_dashes_greek_arrows_and_symbols(hostile: Documents) -> None:
-    text = pdf_text(render(hostile[0], "reconciliation", "pdf"))
+    text = pdf_text(render(ReconciliationStatement.from_json(hostile[0]), "pdf"))
     assert "\u2013 £ bakery QA" in text
     assert "<script>alert(1)</script>" in text  # markup is shown as text
     odd = dict(hostile[0], title="Ωmega → Zürich ☃")
-    text = pdf_text(render(odd, "reconciliation", "pdf"))
+    text = pdf_text(render(ReconciliationStatement.from_json(odd), "pdf"))
     assert "Ωmega → Zürich ☃" in text  # see test_pdf_unicode.py for other scripts
 
 
 def test_pdf_metadata(lifecycle: Documents) -> None:
-    reader = PdfReader(io.BytesIO(render(lifecycle[0], "reconciliation", "pdf")))
+    reader = PdfReader(io.BytesIO(render(ReconciliationStatement.from_json(lifecycle[0]), "pdf")))
     assert reader.metadata is not None
     assert reader.metadata.title == "KTP-0042 reconciliation: Machine vision for bakery QA"
 
 
 def test_claim_pack_pdf_text(lifecycle: Documents, hostile: Documents) -> None:
     for pack in (lifecycle[1], hostile[1]):
-        text = pdf_text(render(pack, "claim_pack", "pdf"))
+        text = pdf_text(render(ClaimPack.from_json(pack), "pdf"))
         assert pack["project"] in text and pack["quarter"] in text
         for line in pack["lines"]:
             assert line["category"] in text
