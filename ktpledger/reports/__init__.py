@@ -74,8 +74,8 @@ def check_format(fmt: object) -> str:
 
 
 def kind_of(statement: object) -> str:
-    """ "reconciliation" or "claim_pack", or a ValueError for anything else (a JSON document too:
-    read it with the model's `from_json` first)."""
+    """The statement's kind, "reconciliation" or "claim_pack"; a ValueError for anything else (a
+    JSON document too: read it with the model's `from_json` first)."""
     if isinstance(statement, ReconciliationStatement):
         return "reconciliation"
     if isinstance(statement, ClaimPack):

@@ -1,10 +1,10 @@
 """HTML: one template for both statements, and the body the PDF is drawn from.
 
 Every value from the statement goes through `html.escape`; figures are written as the JSON writes
-them. The page is self-contained (inline CSS,
-no scripts, no external assets). The body keeps to what fpdf2's HTML renderer understands, so the
-PDF is the same content: headings, paragraphs and tables whose cells each hold one piece of text
-(`align`, `width` and `bgcolor` attributes for the PDF, classes for the browser's CSS).
+them. The page is self-contained (inline CSS, no scripts, no external assets). The body keeps to
+what fpdf2's HTML renderer understands, so the PDF is the same content: headings, paragraphs and
+tables whose cells each hold one piece of text (`align`, `width` and `bgcolor` attributes for the
+PDF, classes for the browser's CSS).
 """
 
 from __future__ import annotations
