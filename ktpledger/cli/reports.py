@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -16,7 +18,8 @@ from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, WAIT_OPTION, Outpu
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
-from ktpledger.domain.events import parse_day
+from ktpledger.domain.events import parse_date, parse_day
+from ktpledger.domain.offer import OfferTerms, offer_from_costing, unjustified, why_justified
 from ktpledger.service import statements
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.pack_models import ClaimPack
@@ -165,9 +168,65 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @app.command()
     @refuses_input
     @costing_options
-    def costing(output_format: OutputFormat = FORMAT_OPTION, **typed: Any) -> None:
-        """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21)."""
-        show_costing(parse_request(typed), output_format)
+    def costing(
+        output_format: OutputFormat = FORMAT_OPTION,
+        offer: bool = typer.Option(
+            False, "--offer", help="print the GrantOffered event of this costing (JSON, for `record`)"
+        ),
+        project: str | None = typer.Option(None, "--project", help="--offer: the project's reference"),
+        start: str | None = typer.Option(None, "--start", help="--offer: the first day (YYYY-MM-DD)"),
+        title: str | None = typer.Option(None, "--title", help="--offer: the project's title"),
+        knowledge_base: str | None = typer.Option(
+            None, "--knowledge-base", help="--offer: the university or college"
+        ),
+        business: str | None = typer.Option(None, "--business", help="--offer: the business partner"),
+        key: str | None = typer.Option(None, "--key", help='--offer: the idempotency key (default "offer")'),
+        date: str | None = typer.Option(
+            None, "--date", help="--offer: the event's date (YYYY-MM-DD; default the start)"
+        ),
+        justification: list[str] | None = typer.Option(
+            None,
+            "--justification",
+            help="--offer: CATEGORY=TEXT, why a standard line is above its standard (R-31); repeatable",
+        ),
+        **typed: Any,
+    ) -> None:
+        """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21);
+        with --offer, the project's GrantOffered event built from them."""
+        given = {
+            "--project": project,
+            "--start": start,
+            "--title": title,
+            "--knowledge-base": knowledge_base,
+            "--business": business,
+            "--key": key,
+            "--date": date,
+            "--justification": justification or None,
+        }
+        request = parse_request(typed)
+        if not offer:
+            stray = [name for name, value in given.items() if value is not None]
+            if stray:
+                usage_error(f"{stray[0]} is an option of --offer: add --offer, or drop {stray[0]}")
+            show_costing(request, output_format)
+            return
+        for name in ("--project", "--start", "--title", "--knowledge-base", "--business"):
+            if given[name] is None:
+                usage_error(f"--offer needs {name}")
+        assert project is not None and title is not None and knowledge_base is not None
+        assert business is not None
+        first_day = parse_date(start, name="start", rule="R-01")
+        terms = OfferTerms(
+            project=project,
+            start=first_day,
+            title=title,
+            knowledge_base=knowledge_base,
+            business=business,
+            key="offer" if key is None else key,
+            event_date=None if date is None else parse_date(date, name="date", rule="R-30"),
+            justifications=parse_justifications(justification or []),
+        )
+        show_offer(request, terms)
 
 
 def costing_options(command: Callable[P, R]) -> Callable[P, R]:
@@ -231,3 +290,44 @@ def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:
             numeric={1, 2, 3},
         )
     )
+
+
+def usage_error(message: str) -> NoReturn:
+    """A usage error (exit 2), as a missing option is."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def parse_justifications(given: list[str]) -> dict[str, str]:
+    """`--justification CATEGORY=TEXT`, each category once; the event's parser judges the names."""
+    justifications: dict[str, str] = {}
+    for item in given:
+        category, equals, text = item.partition("=")
+        category = category.strip()
+        if not equals or not category:
+            usage_error(f"--justification takes CATEGORY=TEXT, got {item!r}")
+        if category in justifications:
+            usage_error(f"--justification {category} is given twice")
+        justifications[category] = text
+    return justifications
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a missing justification can be asked for."""
+    return sys.stdin.isatty()
+
+
+def show_offer(request: CostingRequest, terms: OfferTerms) -> None:
+    """Print the GrantOffered event of `request`'s costing (under the rules of the event's date) as
+    one line of JSON; a standard line above its standard without a justification is asked for on a
+    terminal and refused otherwise (R-31)."""
+    result = cost_project(request, on=terms.on)
+    justifications = dict(terms.justifications)
+    for line in unjustified(result, justifications):
+        if not stdin_is_terminal():
+            break  # offer_from_costing refuses it, naming the line and the rule
+        justifications[line.category.value] = typer.prompt(
+            f"{why_justified(line, result)}; justification", err=True
+        )
+    event = offer_from_costing(result, replace(terms, justifications=justifications))
+    sys.stdout.write(json.dumps(event) + "\n")
