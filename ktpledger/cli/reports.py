@@ -7,6 +7,7 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -326,8 +327,11 @@ def show_offer(request: CostingRequest, terms: OfferTerms) -> None:
     for line in unjustified(result, justifications):
         if not stdin_is_terminal():
             break  # offer_from_costing refuses it, naming the line and the rule
-        justifications[line.category.value] = typer.prompt(
-            f"{why_justified(line, result)}; justification", err=True
-        )
+        # All of the prompt on stderr: click hands input() its last space, which it writes to
+        # stdout, and stdout is the event alone.
+        with redirect_stdout(sys.stderr):
+            justifications[line.category.value] = typer.prompt(
+                f"{why_justified(line, result)}; justification", err=True
+            )
     event = offer_from_costing(result, replace(terms, justifications=justifications))
     sys.stdout.write(json.dumps(event) + "\n")
