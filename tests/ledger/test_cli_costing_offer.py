@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ktpledger.cli import app
-from ktpledger.cli import reports
+from ktpledger.cli import app, reports
 
 TERMS = [
     "--offer",
