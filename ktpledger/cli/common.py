@@ -35,6 +35,14 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
+def print_body_json(document: Any) -> None:
+    """`document` byte for byte as the HTTP API writes a JSON body (compact, UTF-8, as
+    Starlette's `JSONResponse` renders it), then a line feed."""
+    body = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    sys.stdout.buffer.write(body.encode("utf-8") + b"\n")
+    sys.stdout.flush()
+
+
 def pounds(amount: Decimal | None) -> str:
     """An amount for people: thousands separators, pence kept ("-" for none)."""
     return "-" if amount is None else format_pounds(amount, pence=True)

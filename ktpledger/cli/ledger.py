@@ -16,7 +16,7 @@ from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
 from ktpledger.domain.anchor import Checkpoint, parse_checkpoint
 from ktpledger.domain.chain import format_instant
 from ktpledger.service.checkpoints import AnchorReport, verify_against
-from ktpledger.service.json_input import decode_input, json_lines, parse_json
+from ktpledger.service.json_input import decode_input, export_refusal, looks_like_export, read_events
 from ktpledger.service.ledger import shown_stream
 from ktpledger.service.projection_check import ProjectionCheck, check_projections
 from ktpledger.views import render_table
@@ -28,19 +28,28 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @app.command()
     def record(
         ctx: typer.Context,
-        file: str = typer.Argument(..., help="a JSON Lines file of events, or - for stdin"),
+        file: str = typer.Argument(
+            ...,
+            help="a file of events (JSON Lines, a JSON array, or pretty-printed JSON objects), or - for stdin",
+        ),
         wait: bool = WAIT_OPTION,
     ) -> None:
-        """Append events; prints one JSON result a line; exit 1 if any was refused."""
+        """Append events; prints one JSON result a line; exit 1 if any was refused. A CSV or XLSX
+        export is refused once (R-30): `import` reads those."""
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as error:
             typer.echo(f"error: cannot read {file}: {error}", err=True)
             raise typer.Exit(2) from None
-        # Judged line by line, the lines numbered as in the file: see service/json_input.py.
-        numbered = json_lines(decode_input(data))
+        # Each event judged on its own, numbered by the line it starts on: see service/json_input.py.
+        text = decode_input(data)
+        if looks_like_export(data, text):
+            refusal = export_refusal()
+            typer.echo(f"error: {refusal.rule}: {refusal.message}", err=True)
+            raise typer.Exit(1)
+        numbered = read_events(text)
         with opened(ctx) as application:
-            results = application.ledger.append(parse_json(line) for _, line in numbered)
+            results = application.ledger.append(value for _, value in numbered)
             wait_for_projections(application, wait)
         for (number, _), result in zip(numbered, results, strict=True):
             sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")

@@ -1,5 +1,5 @@
-"""What people read off the ledger: `allowances`, `alerts`, the `reconcile` statement, a
-`claim-pack`, and the guidance's `costing` of a project's shape."""
+"""What people read off the ledger: the `projects`, `allowances`, `alerts`, the `reconcile`
+statement, a `claim-pack`, and the guidance's `costing` of a project's shape."""
 
 from __future__ import annotations
 
@@ -15,16 +15,27 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
+from ktpledger.cli.common import (
+    FORMAT_OPTION,
+    TODAY_OPTION,
+    WAIT_OPTION,
+    OutputFormat,
+    pounds,
+    print_body_json,
+    print_json,
+)
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_date, parse_day
 from ktpledger.domain.offer import OfferTerms, offer_from_costing, unjustified, why_justified
 from ktpledger.service import statements
+from ktpledger.service.access import COMMAND_LINE
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.project_summary import project_list
 from ktpledger.service.statement_models import ReconciliationStatement
+from ktpledger.service.summary_models import ProjectRow
 from ktpledger.views import costing_json, costing_rows, render_table
 
 P = ParamSpec("P")
@@ -44,7 +55,30 @@ OUT_OPTION = typer.Option(None, "--out", help="write to this file instead of std
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
-    """Add `allowances`, `alerts`, `reconcile`, `claim-pack` and `costing` to `app`."""
+    """Add `projects`, `allowances`, `alerts`, `reconcile`, `claim-pack` and `costing` to `app`."""
+
+    @app.command()
+    @refuses_input
+    def projects(
+        ctx: typer.Context,
+        today: str | None = TODAY_OPTION,
+        output_format: OutputFormat = FORMAT_OPTION,
+    ) -> None:
+        """The projects in the ledger: status, period, where each stands as of --today and its open
+        alerts (JSON: the body of `GET /projects` for an admin token)."""
+        day = parse_day(today, field="today")
+        with opened(ctx, write=False) as application:
+            on = application.settings.reading_day(day)
+            rows = project_list(application, COMMAND_LINE, today=on)
+        if output_format is OutputFormat.JSON:
+            print_body_json([row.to_json() for row in rows])
+            return
+        if not rows:
+            typer.echo("no projects")
+            return
+        typer.echo(f"{len(rows)} project{'' if len(rows) == 1 else 's'}, judged as of {on.isoformat()}")
+        header = ("project", "title", "status", "period", "where", "open alerts", "projection")
+        typer.echo(render_table(header, [project_cells(row) for row in rows], numeric={5}))
 
     @app.command()
     @refuses_input
@@ -228,6 +262,23 @@ def register(app: typer.Typer, opened: Opened) -> None:
             justifications=parse_justifications(justification or []),
         )
         show_offer(request, terms)
+
+
+def project_cells(row: ProjectRow) -> tuple[str, ...]:
+    """One row of the `projects` table."""
+    facts = row.facts
+    period = (
+        "-"
+        if facts is None
+        else f"{facts.start.isoformat()} to {facts.end.isoformat()} ({facts.months} months)"
+    )
+    where = "-" if row.period is None else row.period.describe
+    if row.ended_not_closed:
+        where += ", not closed"
+    projection = str(row.projection.get("status", "-"))
+    if row.error is not None:
+        projection += f"; {row.error.get('rule')}: {row.error.get('message')}"
+    return (row.project, row.title or "-", row.status.value, period, where, str(row.open_alerts), projection)
 
 
 def costing_options(command: Callable[P, R]) -> Callable[P, R]:

@@ -63,6 +63,11 @@ class Principal:
         return [project for project in projects if self.can_read(project)]
 
 
+COMMAND_LINE = Principal(token_id=0, role=Role.ADMIN, projects=None, label="command line")
+"""Who the command line reads as: it holds the database itself, so it sees every project, as an
+admin token of all projects does (no token is stored for it; `token_id` 0 names none)."""
+
+
 def create_token(
     database: Database, role: Role | str, projects: Iterable[str] | None = None, label: str | None = None
 ) -> str:

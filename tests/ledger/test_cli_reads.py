@@ -40,6 +40,8 @@ READS = [
     ["system-alerts"],
     ["projection", "status"],
     ["checkpoint"],
+    ["projects"],
+    ["projects", "--format", "json"],
 ]
 READ_IDS = [" ".join(read) for read in READS]
 
