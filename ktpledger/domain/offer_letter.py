@@ -338,7 +338,11 @@ def formula_refusal(where: str) -> RuleViolation:
 def letter_from_cells(cells: Sequence[Cell], *, sheet: str) -> OfferLetter:
     """The offer letter on one sheet: its budget table and its parameters."""
     grid = {(cell.row, cell.column): cell for cell in cells}
-    labels = [cell for cell in cells if cell.kind == "text" and normalized(cell.text) in LINE_NAMES]
+    labels = [
+        cell
+        for cell in cells
+        if cell.kind == "text" and normalized(cell.text) in LINE_NAMES and _beside_amount(grid, cell)
+    ]
     if not labels:
         raise RuleViolation(
             "R-31",
@@ -432,6 +436,16 @@ def _checked_total(lines: Sequence[LetterLine], total: LetterLine | None) -> Non
             f"{format_pounds(stated)}: correct a line or the total",
             field="budget",
         )
+
+
+def _beside_amount(grid: Mapping[tuple[int, int], Cell], label: Cell) -> bool:
+    """Whether the first filled cell right of `label` is an amount, a dash, or there is none: so
+    "Supervisor | Dr A. Lee" among the parameters is no cost line."""
+    right = [c for r, c in grid if r == label.row and c > label.column]
+    if not right:
+        return True
+    cell = grid[(label.row, min(right))]
+    return _looks_like_amount(cell) or normalized(cell.text) in NOTHING
 
 
 def _looks_like_amount(cell: Cell) -> bool:

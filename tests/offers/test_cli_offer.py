@@ -404,3 +404,12 @@ def test_a_line_of_the_other_methodology_is_refused_naming_its_cell(tmp_path: Pa
 def test_sheet_is_refused_for_a_toml_file() -> None:
     code, err = refused(FEC_TOML, "--sheet", "Offer")
     assert (code, err) == (2, f"error: --sheet is for an XLSX workbook; {FEC_TOML} is TOML\n")
+
+
+def test_a_parameter_whose_label_is_also_a_line_name_is_no_cost_line(tmp_path: Path) -> None:
+    # "Supervisor" names the supervisor line, but a name beside it is no amount: the table starts
+    # at its first cost line with an amount, below.
+    # Here the parameters and the table share column A.
+    terms = [*FEC_TERMS[:3], ("Supervisor", "Dr A. Lee"), *FEC_TERMS[3:]]
+    file = write_letter(tmp_path / "letter.xlsx", terms, FEC_LINES, label_column=1)
+    assert offer(file) == offer(FEC_XLSX)
