@@ -62,13 +62,21 @@ class LetterLine:
 
 
 @dataclass(frozen=True)
+class Stated:
+    """An amount the letter states, and where: its total."""
+
+    amount: Decimal
+    where: str
+
+
+@dataclass(frozen=True)
 class OfferLetter:
     """What a letter states: parameters by term name (`TERMS`), the budget lines (the derived
     overheads among them when stated), the total when stated, and justifications by name."""
 
     terms: Mapping[str, Written]
     lines: tuple[LetterLine, ...]
-    total: LetterLine | None = None
+    total: Stated | None = None
     justifications: Mapping[str, Written] = field(default_factory=dict)
 
 
@@ -374,7 +382,7 @@ def letter_from_cells(cells: Sequence[Cell], *, sheet: str) -> OfferLetter:
             field="budget",
         )
     lines: list[LetterLine] = []
-    total: LetterLine | None = None
+    total: Stated | None = None
     seen: dict[Category, str] = {}
     for row in range(first, end + 1):
         label, amount = grid.get((row, column)), grid.get((row, amounts))
@@ -394,9 +402,7 @@ def letter_from_cells(cells: Sequence[Cell], *, sheet: str) -> OfferLetter:
             text, kind = amount.text, amount.kind
         where = f"row {row}, cell {_column_name(amounts)}{row}"
         if name in TOTAL_NAMES and row == end and totals:
-            total = LetterLine(
-                Category.ASSOCIATE_EMPLOYMENT,  # unused for a total
-                label.text.strip(),
+            total = Stated(
                 letter_amount(text, label=label.text.strip(), where=where, kind=kind),
                 f"cell {_column_name(amounts)}{row}",
             )
@@ -424,7 +430,7 @@ def letter_from_cells(cells: Sequence[Cell], *, sheet: str) -> OfferLetter:
     return OfferLetter(terms=terms, lines=tuple(lines), total=total)
 
 
-def _checked_total(lines: Sequence[LetterLine], total: LetterLine | None) -> None:
+def _checked_total(lines: Sequence[LetterLine], total: Stated | None) -> None:
     """A total, when stated, is the sum of the lines (the derived overheads among them)."""
     if total is None:
         return
@@ -535,15 +541,13 @@ def letter_from_toml(document: Mapping[str, Any]) -> OfferLetter:
             )
         terms[term] = Written(_toml_text(value, f"[project] {key}"), f"[project] {key}")
     lines: list[LetterLine] = []
-    total: LetterLine | None = None
+    total: Stated | None = None
     seen: dict[Category, str] = {}
     for key, value in _table(document, "budget").items():
         where = f"[budget] {key}"
         text = _toml_text(value, where)
         if normalized(key) in TOTAL_NAMES:
-            total = LetterLine(
-                Category.ASSOCIATE_EMPLOYMENT, key, letter_amount(text, label=key, where=where), where
-            )
+            total = Stated(letter_amount(text, label=key, where=where), where)
             continue
         category = LINE_NAMES.get(normalized(key))
         if category is None:
