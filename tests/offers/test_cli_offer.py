@@ -413,3 +413,23 @@ def test_a_parameter_whose_label_is_also_a_line_name_is_no_cost_line(tmp_path: P
     terms = [*FEC_TERMS[:3], ("Supervisor", "Dr A. Lee"), *FEC_TERMS[3:]]
     file = write_letter(tmp_path / "letter.xlsx", terms, FEC_LINES, label_column=1)
     assert offer(file) == offer(FEC_XLSX)
+
+
+def test_a_parameter_may_be_written_label_colon_value_in_one_cell(tmp_path: Path) -> None:
+    terms = [(f"{label}: {value}", None) for label, value in FEC_TERMS if isinstance(value, str)]
+    terms += [(label, value) for label, value in FEC_TERMS if not isinstance(value, str)]
+    assert offer(letter(tmp_path, terms=terms)) == offer(FEC_XLSX)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [
+        ("--months", "two years", "R-02"),
+        ("--start", "2024-13-01", "R-01"),
+        ("--business-type", "huge", "R-03"),
+    ],
+)
+def test_a_bad_option_is_refused_naming_it(option: str, value: str, rule: str) -> None:
+    code, err = refused(FEC_TOML, option, value)
+    assert code == 1
+    assert err.startswith(f"error: {rule}: ") and f"({option})" in err
