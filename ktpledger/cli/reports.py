@@ -28,7 +28,7 @@ from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_date, parse_day
-from ktpledger.domain.offer import OfferTerms, offer_from_costing, unjustified, why_justified
+from ktpledger.domain.offer import OfferDraft, OfferTerms, draft_from_costing, offer_event, unjustified
 from ktpledger.service import statements
 from ktpledger.service.access import COMMAND_LINE
 from ktpledger.service.alert_reader import shown_alerts
@@ -370,19 +370,30 @@ def stdin_is_terminal() -> bool:
 
 
 def show_offer(request: CostingRequest, terms: OfferTerms) -> None:
-    """Print the GrantOffered event of `request`'s costing (under the rules of the event's date) as
-    one line of JSON; a standard line above its standard without a justification is asked for on a
-    terminal and refused otherwise (R-31)."""
-    result = cost_project(request, on=terms.on)
-    justifications = dict(terms.justifications)
-    for line in unjustified(result, justifications):
+    """Print the GrantOffered event of `request`'s costing (under the rules of the event's date)."""
+    print_offer(draft_from_costing(cost_project(request, on=terms.on), terms))
+
+
+def print_offer(draft: OfferDraft, out: str | None = None) -> None:
+    """Print (or write to `out`) the GrantOffered event of `draft` as one line of JSON; a standard
+    line above its standard without a justification is asked for on a terminal and refused
+    otherwise (R-31)."""
+    justifications = dict(draft.justifications)
+    for line in unjustified(draft, justifications):
         if not stdin_is_terminal():
-            break  # offer_from_costing refuses it, naming the line and the rule
+            break  # offer_event refuses it, naming the line, the rule and the option
         # All of the prompt on stderr: click hands input() its last space, which it writes to
         # stdout, and stdout is the event alone.
         with redirect_stdout(sys.stderr):
-            justifications[line.category.value] = typer.prompt(
-                f"{why_justified(line, result)}; justification", err=True
-            )
-    event = offer_from_costing(result, replace(terms, justifications=justifications))
-    sys.stdout.write(json.dumps(event) + "\n")
+            justifications[line.category.value] = typer.prompt(f"{line.why}; justification", err=True)
+    event = offer_event(replace(draft, justifications=justifications))
+    body = json.dumps(event) + "\n"
+    if out is None:
+        sys.stdout.write(body)
+        return
+    try:
+        Path(out).write_text(body, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}: the GrantOffered event of {event['project']}", err=True)

@@ -33,6 +33,7 @@ HELP_ORDER = (
     "beat",
     "verify",
     "costing",
+    "offer",
     "demo",
     "serve",
     "system-alerts",
