@@ -89,6 +89,17 @@ def test_a_title_a_line_typo_and_a_start_date_are_corrected(app: App) -> None:
     assert row.facts is not None and row.facts.title == TITLE and row.facts.start == date(2024, 11, 1)
     summary = project_summary(app, PROJECT, today=date(2025, 3, 31))
     assert summary.facts.title == TITLE and summary.facts.end == date(2026, 10, 31)
+    assert [d.kind for d in summary.decisions] == [
+        "virement",
+        "offer_amended",
+        "offer_amended",
+        "offer_amended",
+    ]
+    assert (
+        summary.decisions[2].summary.startswith("Offer amended: ")
+        and "37,000" in summary.decisions[2].summary
+    )
+    assert summary.decisions[1].minute == "the offer letter says otherwise"
     # The claim pack of 2024Q4 counts the months of the amended period.
     pack = quarter_pack(app.database, PROJECT, "2024Q4").to_json()
     assert pack["project"] == PROJECT
