@@ -45,13 +45,23 @@ def reconciled(app: App) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     return document, {line["category"]: line for line in document["lines"]}
 
 
+def run(app: App, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--db", app.settings.database_url, *args], env={})
+    return result.exit_code, result.stdout
+
+
 def replay_equals_live(app: App) -> None:
+    """`ktpledger verify --projections` passes on the live projections, and `ktpledger replay`
+    rebuilds the same alerts and lines from the ledger alone."""
+    assert check_projections(app.database).ok
+    code, out = run(app, "verify", "--projections")
+    assert code == 0, out
     live_alerts = comparable(app.projector.alerts(include_resolved=True))
     live_lines = app.projector.allowances(PROJECT).to_json()
-    app.projector.replay()
+    code, out = run(app, "replay")
+    assert code == 0 and "replayed" in out, out
     assert comparable(app.projector.alerts(include_resolved=True)) == live_alerts
     assert app.projector.allowances(PROJECT).to_json() == live_lines
-    assert check_projections(app.database).ok
 
 
 def test_a_title_a_line_typo_and_a_start_date_are_corrected(app: App) -> None:
@@ -200,10 +210,10 @@ def test_the_events_command_shows_them_readably(app: App) -> None:
         event("ProjectReopened", "reopen", "2026-11-02", {"reason": "late invoice"}),
         amend("fix", "2026-11-03", title=TITLE, budget={AAS: "36500"}),
     )
-    result = CliRunner().invoke(cli, ["--db", app.settings.database_url, "events", PROJECT], env={})
-    assert result.exit_code == 0, result.output
-    assert "reopened: late invoice" in result.stdout
-    assert "amends budget.additional_associate_support=36500.00, title" in result.stdout
+    code, out = run(app, "events", PROJECT)
+    assert code == 0, out
+    assert "reopened: late invoice" in out
+    assert "amends budget.additional_associate_support=36500.00, title" in out
     assert (
         append_one(app, amend("fix", "2026-11-03", title=TITLE, budget={AAS: "36500"}))["status"]
         == "duplicate"
