@@ -89,7 +89,10 @@ def test_a_virement_before_an_amendment_still_applies_on_top() -> None:
     result = {line.category.value: line for line in reconcile(folded, history).lines}
     aas = result[AAS]
     assert aas.original_budget == D(37000)
-    assert [change.amount for change in aas.changes] == [D(500)]
+    assert [(change.kind, change.amount) for change in aas.changes] == [
+        ("virement", D(500)),
+        ("offer_amended", D(0)),
+    ]
     assert aas.final_budget == D(37500) == aas.original_budget + sum(c.amount for c in aas.changes)
 
 

@@ -90,7 +90,15 @@ def test_a_title_a_line_typo_and_a_start_date_are_corrected(app: App) -> None:
     # The reconciliation's original budget is the amended offer's; the virement stays on top.
     document, lines = reconciled(app)
     assert lines[AAS]["original_budget"] == "37000.00"
-    assert [change["amount"] for change in lines[AAS]["changes"]] == ["500.00"]
+    # The amendment is noted with no amount: original 37,000 + 500 = final 37,500.
+    assert [(change["kind"], change["amount"]) for change in lines[AAS]["changes"]] == [
+        ("virement", "500.00"),
+        ("offer_amended", "0.00"),
+    ]
+    assert (
+        lines[AAS]["changes"][1]["note"]
+        == "offer amended from 36,000.00 to 37,000.00: the offer letter says otherwise"
+    )
     assert lines[AAS]["final_budget"] == "37500.00"
     assert (document["start"], document["end"], document["title"]) == ("2024-11-01", "2026-10-31", TITLE)
     assert document["final"] is False
