@@ -118,9 +118,14 @@ def test_a_title_a_line_typo_and_a_start_date_are_corrected(app: App) -> None:
         and "37,000" in summary.decisions[2].summary
     )
     assert summary.decisions[1].minute == "the offer letter says otherwise"
-    # The claim pack of 2024Q4 counts the months of the amended period.
-    pack = quarter_pack(app.database, PROJECT, "2024Q4").to_json()
-    assert pack["project"] == PROJECT
+
+    # A claim pack covers the events dated up to its quarter's end: 2024Q4's shows the offer as first
+    # recorded (the virement and the amendments came in 2025), 2025Q1's the amended one.
+    def pack_budget(quarter: str) -> str:
+        pack = quarter_pack(app.database, PROJECT, quarter).to_json()
+        return str({line["category"]: line for line in pack["lines"]}[AAS]["budget"])
+
+    assert (pack_budget("2024Q4"), pack_budget("2025Q1")) == ("36000.00", "37500.00")
     # Both offers and every amendment stay in the ledger (R-30).
     types = [item.type for item in app.ledger.stream(PROJECT)]
     assert types.count("GrantOffered") == 1 and types.count("OfferAmended") == 3
