@@ -474,6 +474,17 @@ class ProjectState:
                 "the grant is approved (R-32); correct the budget lines or the grant rate",
                 field="budget" if amendment.budget is not None else "grant_rate",
             )
+        # The LMC's changes stay on top of the amended offer: each line as they leave it must still
+        # fit the amended limits (fewer months, or no London weighting, lower the maxima).
+        for category in trial.claimable():
+            try:
+                trial._check_line_fits(category, trial.budget.get(category, ZERO), "R-40")
+            except RuleViolation as error:
+                raise RuleViolation(
+                    "R-37",
+                    f"with the LMC's changes on top of the amended offer, {error.message}",
+                    field=f"budget.{category.value}",
+                ) from None
         for category, offered in (amendment.budget or {}).items():
             claimed = self.spent.get(category, ZERO)
             if trial.budget.get(category, ZERO) < claimed:

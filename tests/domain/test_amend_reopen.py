@@ -184,6 +184,21 @@ def test_the_amended_offer_passes_every_offer_check() -> None:
     assert (error.rule, error.field) == ("R-37", "months")
 
 
+def test_a_line_the_lmc_raised_must_fit_the_amended_maximum() -> None:
+    # Associate employment offered at 100,000 and vired up to 110,000, the maximum for 24 months
+    # (55,000 a year); 23 months would lower the maximum to 105,416.67 (the offer's own 100,000 fits).
+    small = offer(budget={"associate_employment": "100000", AAS: "36000"})
+    vire = decision(
+        "lmc-1",
+        "2025-01-10",
+        kind="virement",
+        **{"from": AAS, "to": "associate_employment", "amount": "10000", "minute": "LMC 1"},
+    )
+    error = refused(build(small, vire), amend(months=23))
+    assert (error.rule, error.field) == ("R-37", "budget.associate_employment")
+    assert "with the LMC's changes" in error.message and "above its maximum" in error.message
+
+
 def test_a_supervisor_cost_on_a_non_fec_project_is_refused() -> None:
     state = build(offer(methodology="non_fec", budget={"academic_secretarial_support": "30000"}))
     error = refused(state, amend(supervisor_cost="50000"))
