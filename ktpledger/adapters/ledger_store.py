@@ -155,18 +155,23 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
     return found
 
 
+# The types that change a project's facts and terms (its offer, its period, open or closed): folded
+# without the claims, they give the project list and the rewording of a refusal their state.
+FACT_TYPES = ("GrantOffered", "LMCDecision", "ProjectClosed", "OfferAmended", "ProjectReopened")
+
 _FACTS = (
     select(*COLUMNS)
     .where(
         events.c.project.in_(bindparam("projects", expanding=True)),
-        events.c.type.in_(("GrantOffered", "LMCDecision", "ProjectClosed")),
+        events.c.type.in_(FACT_TYPES),
     )
     .order_by(events.c.project, events.c.version)
 )
 
 
 def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
-    """Each project's offer, LMC decisions and closure (not its claims): enough for its facts."""
+    """Each project's offer, amendments, LMC decisions, closures and reopenings (not its claims):
+    enough for its facts."""
     names = sorted(set(projects))
     found: dict[str, list[RecordedEvent]] = {}
     for start in range(0, len(names), STREAMS_CHUNK):

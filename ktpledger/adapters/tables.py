@@ -115,7 +115,7 @@ alerts = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column(
         "resolved_reason", String(32), nullable=True
-    ),  # closed | lmc_decision | reversal | no_longer_holds
+    ),  # closed | lmc_decision | offer_amended | reversal | no_longer_holds
     Column("quiet", Boolean, nullable=False, server_default=false()),  # raised and resolved in one append
     # One crossing, one alert: redelivered or replayed work cannot raise it twice.
     UniqueConstraint(

@@ -37,8 +37,8 @@ those of the `ktpledger` command line (`--format json`); money is a string with 
 
 **Access.** Every route but `/health`, `/docs` and `/openapi.json` needs
 `Authorization: Bearer TOKEN`, a token from `ktpledger token create --role ROLE [--project P ...]`.
-Roles: **admin** records every event type and is the only role that records `GrantOffered` and
-`ProjectClosed`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost` and
+Roles: **admin** records every event type and is the only role that records `GrantOffered`,
+`OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost` and
 `GrantPayment`; **lmc** records `LMCDecision`; **viewer** records nothing. Every role reads. A token
 granted some projects cannot read or write any other. No token or a bad one: 401; forbidden: 403,
 and nothing is recorded.

@@ -22,7 +22,8 @@ What no schema can say, because it depends on the ledger's state or on arithmeti
 fields, the server alone refuses (a 404, or a 422 naming the rule): an unknown project, a second
 grant offer, a line the project's methodology lacks, a budget over a maximum or a standard without
 a justification, a date outside the project's period, a key recorded with other content, a closed
-project; for `/costing`, a virtual business with London weighting and the fec-only parameters on a
+project, an amendment the amended offer or the recorded claims refuse (R-37), a reopening of an
+open project (R-38); for `/costing`, a virtual business with London weighting and the fec-only parameters on a
 non-fec costing (query parameters cannot depend on each other in OpenAPI).
 """
 
@@ -218,6 +219,36 @@ DECISIONS: list[dict[str, Any]] = [
     ),
 ]
 
+
+def _offer_amended() -> dict[str, Any]:
+    """A correction of the offer (R-37): a reason and at least one of the offer's fields but its
+    methodology; the lines are any methodology's (the server names those the project lacks)."""
+    data = _object(
+        ["reason"],
+        {
+            "reason": TEXT,
+            "title": TEXT,
+            "knowledge_base": TEXT,
+            "business": TEXT,
+            "business_type": _enum([kind.value for kind in BusinessType]),
+            "virtual": {"type": "boolean"},
+            "london": {"type": "boolean"},
+            "start": DAY,
+            "months": MONTHS,
+            "budget": _lines_map(LINES, WHOLE_POUNDS, at_least=1),
+            "justifications": _lines_map(LINES, TEXT, at_least=1),
+            "supervisor_cost": MONEY,
+            "grant_rate": RATE,
+        },
+    )
+    data["minProperties"] = 2
+    data["not"] = {
+        "required": ["virtual", "london"],
+        "properties": {"virtual": {"const": True}, "london": {"const": True}},
+    }
+    return data
+
+
 # The first rule set's day, on or after which a grant offer must be dated (R-31): 2023-01-26.
 OFFER_DAY: dict[str, Any] = {
     **DAY,
@@ -249,6 +280,8 @@ DATA: dict[str, list[dict[str, Any]]] = {
     ],
     "GrantPayment": [_object(["amount"], {"amount": POSITIVE_MONEY})],
     "ProjectClosed": [{"type": "object", "maxProperties": 0}],
+    "OfferAmended": [_offer_amended()],
+    "ProjectReopened": [_object(["reason"], {"reason": TEXT})],
 }
 
 

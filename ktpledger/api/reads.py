@@ -94,8 +94,8 @@ def allowances(
     tags=["projects"],
     summary="The dashboard's figures for one project",
     description="Allowance lines (as `/allowances`) with a forecast to the end date, totals, "
-    "cumulative spend per month against the budget of the claimed lines, open alerts and the "
-    "LMC decisions.",
+    "cumulative spend per month against the budget of the claimed lines, open alerts, and the "
+    "LMC decisions with the offer amendments and reopenings.",
     response_model=ProjectSummaryOut,
     responses=READ_ERRORS,
 )

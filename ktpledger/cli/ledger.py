@@ -80,7 +80,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
                     item.date.isoformat(),
                     item.type,
                     item.key,
-                    "UNREADABLE (see below)" if "unreadable" in document else summarise(document["data"]),
+                    "UNREADABLE (see below)"
+                    if "unreadable" in document
+                    else summarise(document["data"], item.type),
                     format_instant(item.recorded_at)[:19].replace("T", " "),
                 )
                 for item, document in zip(stream, shown, strict=True)
@@ -155,14 +157,32 @@ def register(app: typer.Typer, opened: Opened) -> None:
             raise typer.Exit(1)
 
 
-def summarise(data: dict[str, Any]) -> str:
-    """A short line for people about an event's data."""
+def summarise(data: dict[str, Any], event_type: str = "") -> str:
+    """A short line for people about an event's data. An amendment names what it corrects (its
+    budget lines with their new figures) and a reopening its reason: the point of each."""
+    if event_type == "OfferAmended":
+        corrected = [
+            " ".join(f"{name}.{line}={amount}" for line, amount in value.items())
+            if name == "budget"
+            else f"{name}={value}"
+            if name
+            in ("start", "months", "business_type", "virtual", "london", "grant_rate", "supervisor_cost")
+            else name
+            for name, value in data.items()
+            if name != "reason"
+        ]
+        return _short("amends " + ", ".join(corrected))
+    if event_type == "ProjectReopened":
+        return _short(f"reopened: {data.get('reason', '')}")
     parts = [
         f"{name}={value}"
         for name, value in data.items()
         if not isinstance(value, (dict, list)) and name not in ("description", "title", "reason")
     ]
-    text = " ".join(parts)
+    return _short(" ".join(parts))
+
+
+def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -33,6 +33,7 @@ from ktpledger.domain.project import ProjectState
 RESOLUTION_LABELS = {
     "closed": "resolved when the project was closed",
     "lmc_decision": "resolved by an LMC decision",
+    "offer_amended": "resolved by an amendment of the grant offer",
     "reversal": "resolved by a reversal",
     "no_longer_holds": "resolved: the condition no longer holds",
 }

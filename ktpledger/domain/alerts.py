@@ -11,6 +11,11 @@ Decisions where the guidance leaves a choice:
 - at `ProjectClosed` the alerts that ask for no action any more (thresholds and forecasts) stop
   holding and resolve with the reason `closed`; what the reconciliation finds ineligible (over
   budget, over a maximum, sub-limits, ineligible claims) stays open as its findings;
+- at `ProjectReopened` (R-38) the conditions are judged again as for an open project: a threshold
+  or forecast that holds is raised anew (a new alert at the reopening's version; the one resolved
+  at closure stays resolved, as the ledger saw it), and the next closure resolves it again;
+- an `OfferAmended` (R-37) judges every line again against the amended offer; what it ends is
+  resolved with the reason `offer_amended`;
 - `forecast_overspend` (`forecast_at_end`): month n of the project is the calendar month n-1
   months after the start month, capped at the project's months; from month 3 on the forecast is
   spent / n x the project's months, and it holds when that exceeds the budget. Hysteresis: once
@@ -32,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance
-from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, ProjectClosed
+from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
@@ -280,13 +285,16 @@ def _sub_limits(state: ProjectState, line: Allowance) -> Conditions:
 
 def resolution_reason(event: Event) -> str:
     """Why the alerts an event ended were resolved: `closed` at ProjectClosed, `lmc_decision`
-    when the committee's decision covered them, `reversal` when spend was reversed, otherwise
+    when the committee's decision covered them, `offer_amended` when a corrected offer did,
+    `reversal` when spend was reversed, otherwise
     `no_longer_holds` (the figures moved back, or the clock moved on)."""
     payload = event.payload
     if isinstance(payload, ProjectClosed):
         return "closed"
     if isinstance(payload, LMCDecision):
         return "lmc_decision"
+    if isinstance(payload, OfferAmended):
+        return "offer_amended"
     if isinstance(payload, ClaimReversed):
         return "reversal"
     return "no_longer_holds"

@@ -1,4 +1,4 @@
-"""The seven event types (docs/events.md) as frozen dataclasses, and their parsing.
+"""The nine event types (docs/events.md) as frozen dataclasses, and their parsing.
 
 Parsing checks each event on its own (shape, money, names, dates); whether it may be appended to
 a project's stream is `ktpledger.domain.project`'s question. Every refusal is a `RuleViolation`
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -552,6 +552,169 @@ class ProjectClosed:
         return {}
 
 
+# The fields of a grant offer that an amendment may correct (R-37). Not `methodology`: every line,
+# claim and decision of the project is one of its methodology's, so a different methodology is a
+# different grant (close this one, offer another), not a correction.
+AMENDABLE_FIELDS = (
+    "title",
+    "knowledge_base",
+    "business",
+    "business_type",
+    "virtual",
+    "london",
+    "start",
+    "months",
+    "budget",
+    "justifications",
+    "supervisor_cost",
+    "grant_rate",
+)
+
+
+@dataclass(frozen=True)
+class OfferAmended:
+    """A correction of the grant offer (R-37): the fields given replace the offer's; budget lines
+    and justifications named replace those lines only. None: the offer's value stands."""
+
+    TYPE: ClassVar[str] = "OfferAmended"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    reason: str
+    title: str | None = None
+    knowledge_base: str | None = None
+    business: str | None = None
+    business_type: BusinessType | None = None
+    virtual: bool | None = None
+    london: bool | None = None
+    start: date | None = None
+    months: int | None = None
+    budget: Mapping[Category, Decimal] | None = None
+    justifications: Mapping[Category, str] | None = None
+    supervisor_cost: Decimal | None = None
+    grant_rate: Decimal | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> OfferAmended:
+        _fields(data, {"reason", *AMENDABLE_FIELDS}, event_type=cls.TYPE)
+        try:
+            return cls._read(data)
+        except UnknownCategory:
+            raise
+        except RuleViolation as error:
+            # One rule for every refusal of an amendment's form, whatever reader spoke; the message
+            # keeps the reader's words (and its rule, so the offer's own rule can be looked up).
+            if error.rule in ("R-30", "R-37"):
+                raise
+            raise RuleViolation("R-37", f"{error.message} ({error.rule})", field=error.field) from None
+
+    @classmethod
+    def _read(cls, data: Mapping[str, Any]) -> OfferAmended:
+        reason = _text(data, "reason", rule="R-37")
+        given = [name for name in AMENDABLE_FIELDS if name in data]
+        if not given:
+            raise RuleViolation(
+                "R-37",
+                "an amendment corrects at least one field of the offer besides its reason: "
+                + ", ".join(AMENDABLE_FIELDS),
+                field="data",
+            )
+        for name in given:
+            if data[name] is None:
+                raise RuleViolation(
+                    "R-37", f"{name} is null: leave it out to keep the offer's value", field=name
+                )
+        budget = None if "budget" not in data else _budget(data["budget"])
+        justifications = None
+        if "justifications" in data:
+            raw = data["justifications"]
+            if not isinstance(raw, Mapping):
+                raise RuleViolation(
+                    "R-37", "justifications must be an object of category: text", field="justifications"
+                )
+            check_keys_once(raw, where="justifications")
+            justifications = {
+                _category(category, name="justifications"): _text(raw, category, rule="R-37")
+                for category in raw
+            }
+        for name, value in (("budget", budget), ("justifications", justifications)):
+            if value is not None and not value:
+                raise RuleViolation("R-37", f"{name} names at least one line when given", field=name)
+        return cls(
+            reason=reason,
+            title=_text(data, "title", rule="R-37") if "title" in data else None,
+            knowledge_base=_text(data, "knowledge_base", rule="R-37") if "knowledge_base" in data else None,
+            business=_text(data, "business", rule="R-37") if "business" in data else None,
+            business_type=parse_choice(
+                BusinessType, data["business_type"], field="business_type", rule="R-37"
+            )
+            if "business_type" in data
+            else None,
+            virtual=_bool(data, "virtual", rule="R-37") if "virtual" in data else None,
+            london=_bool(data, "london", rule="R-37") if "london" in data else None,
+            start=parse_date(data["start"], name="start", rule="R-37") if "start" in data else None,
+            months=_whole_number(data, "months", rule="R-37") if "months" in data else None,
+            budget=budget,
+            justifications=justifications,
+            supervisor_cost=parse_money(data["supervisor_cost"], field="supervisor_cost")
+            if "supervisor_cost" in data
+            else None,
+            grant_rate=_decimal_rate(data["grant_rate"], name="grant_rate", rule="R-37")
+            if "grant_rate" in data
+            else None,
+        )
+
+    def corrected(self) -> tuple[str, ...]:
+        """The names of the offer's fields this amendment corrects, in `AMENDABLE_FIELDS` order."""
+        return tuple(name for name in AMENDABLE_FIELDS if getattr(self, name) is not None)
+
+    def amend(self, offer: GrantOffered) -> GrantOffered:
+        """The offer as this amendment corrects it."""
+        changes: dict[str, Any] = {
+            name: getattr(self, name) for name in self.corrected() if name not in ("budget", "justifications")
+        }
+        if self.budget is not None:
+            changes["budget"] = {**offer.budget, **self.budget}
+        if self.justifications is not None:
+            changes["justifications"] = {**offer.justifications, **self.justifications}
+        return replace(offer, **changes)
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"reason": self.reason}
+        for name in self.corrected():
+            value = getattr(self, name)
+            if name == "budget":
+                data[name] = _money_map(value)
+            elif name == "justifications":
+                data[name] = {c.value: text for c, text in sorted(value.items())}
+            elif name == "supervisor_cost":
+                data[name] = format_money(value)
+            elif name == "grant_rate":
+                data[name] = f"{value:f}"
+            elif isinstance(value, (BusinessType,)):
+                data[name] = value.value
+            elif isinstance(value, date):
+                data[name] = value.isoformat()
+            else:
+                data[name] = value
+        return data
+
+
+@dataclass(frozen=True)
+class ProjectReopened:
+    """A closed project opened again for costs incurred in its period that arrived late (R-38)."""
+
+    TYPE: ClassVar[str] = "ProjectReopened"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    reason: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ProjectReopened:
+        _fields(data, {"reason"}, event_type=cls.TYPE)
+        return cls(reason=_text(data, "reason", rule="R-38"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
 Payload = (
     GrantOffered
     | LMCDecision
@@ -560,6 +723,8 @@ Payload = (
     | ParentalLeaveCost
     | GrantPayment
     | ProjectClosed
+    | OfferAmended
+    | ProjectReopened
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -572,6 +737,8 @@ EVENT_TYPES: Mapping[str, Any] = {
         ParentalLeaveCost,
         GrantPayment,
         ProjectClosed,
+        OfferAmended,
+        ProjectReopened,
     )
 }
 
@@ -653,6 +820,8 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     SpendClaimed: ("description",),
     ClaimReversed: ("claim", "reason"),
     ParentalLeaveCost: ("description",),
+    OfferAmended: ("reason", "title", "knowledge_base", "business"),
+    ProjectReopened: ("reason",),
 }
 
 
@@ -666,7 +835,7 @@ def _check_as_sent(raw: Mapping[str, Any], data: Mapping[str, Any], payload: Pay
     fields = _FREE_TEXT.get(type(payload.decision if isinstance(payload, LMCDecision) else payload), ())
     for name in fields:
         check_storable(data.get(name), field=name)
-    if isinstance(payload, GrantOffered) and payload.justifications:
+    if isinstance(payload, (GrantOffered, OfferAmended)) and payload.justifications:
         for category, text in data["justifications"].items():
             check_storable(text, field=f"justifications.{category}")
 

@@ -31,7 +31,9 @@ from ktpledger.domain.events import (
     ClaimReversed,
     Event,
     LMCDecision,
+    OfferAmended,
     ProjectClosed,
+    ProjectReopened,
     SpendClaimed,
     Virement,
 )
@@ -128,7 +130,8 @@ class LiveProject:
         if touched is None:
             touched = set(self.state.categories())
         everything = (
-            self.state.closed != closed_before
+            isinstance(event.payload, OfferAmended)  # the limits, the period and the rate may move
+            or self.state.closed != closed_before
             or self.state.months != months_before
             or self._month != self._clock_month()
         )
@@ -192,8 +195,10 @@ class LiveProject:
             if isinstance(change, BudgetRevision):
                 return set(change.budget)
             return None
-        if isinstance(payload, ProjectClosed):
-            return set()
+        if isinstance(payload, OfferAmended):
+            return None  # any line's budget, limit or forecast may move with the offer
+        if isinstance(payload, (ProjectClosed, ProjectReopened)):
+            return set()  # no figure moves; the conditions are judged again (`closed` changed)
         return set() if self.state.exists else None
 
     def _recompute(self, touched: set[Category], *, all_conditions: bool) -> None:

@@ -1,11 +1,18 @@
 """A project's state as a fold over its events, and the rules an event must pass to join it.
 
 `ProjectState.check(event)` raises `RuleViolation` when `event` may not be appended to the stream
-as it stands (R-30..R-36, R-40); `ProjectState.apply(event, version)` folds it in. Both are pure.
+as it stands (R-30..R-38, R-40); `ProjectState.apply(event, version)` folds it in. Both are pure.
+
+An offer amendment (R-37) replaces the offer's fields from then on. The LMC decisions before it
+stay applied as the changes they made: a line's budget is the amended offer's plus every change
+the LMC made to it (a virement's amount, a budget revision's difference from the line as it then
+stood), so amending a line moves its budget by the difference between the amended and the offered
+figure, and the reconciliation's original budget plus its changes is still its final budget.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +31,10 @@ from ktpledger.domain.events import (
     GrantOffered,
     GrantPayment,
     LMCDecision,
+    OfferAmended,
     ParentalLeaveCost,
     ProjectClosed,
+    ProjectReopened,
     SpendClaimed,
     UnknownCategory,
     Virement,
@@ -142,6 +151,68 @@ def check_fec_only_terms(methodology: Methodology, given: Mapping[str, bool], wo
             )
 
 
+def check_offer_terms(rules: RuleSet, offer: GrantOffered) -> None:
+    """Every check of a grant offer on its own terms (R-31): its period and place, its lines those
+    of its methodology, the derived line never given, the fec-only figures, and each line within
+    its maximum, or its standard unless justified. An amended offer passes the same (R-37)."""
+    check_period_terms(
+        rules,
+        months=offer.months,
+        london=offer.london,
+        virtual=offer.virtual,
+        wording=OFFER_WORDING,
+        start=offer.start,
+    )
+    categories = rules.categories_for(offer.methodology)
+    for category in (*offer.budget, *offer.justifications):
+        if category not in categories:
+            raise RuleViolation(
+                "R-31",
+                offer_lines(
+                    _elsewhere(rules, category, offer.methodology),
+                    rules.claimable(offer.methodology),
+                    f"the lines of a {offer.methodology.value} project are",
+                ),
+                field="budget",
+            )
+    if Category.KNOWLEDGE_BASE_OVERHEADS in offer.budget:
+        raise RuleViolation(
+            "R-19",
+            "knowledge_base_overheads is derived from the other lines and must not be given",
+            field="budget",
+        )
+    check_fec_only_terms(
+        offer.methodology, {"supervisor_cost": offer.supervisor_cost is not None}, OFFER_WORDING
+    )
+    for category in categories:
+        amount = offer.budget.get(category, ZERO)
+        rule = rules.category_rule(offer.methodology, category)
+        limit = rules.limit(
+            offer.methodology,
+            category,
+            offer.months,
+            london=offer.london,
+            supervisor_cost=offer.supervisor_cost,
+        )
+        if limit is None or amount <= limit:
+            continue
+        if rule.kind is LimitKind.MAXIMUM:
+            raise RuleViolation(
+                "R-31",
+                f"{category.value} budget {format_pounds(amount)} is above its maximum of "
+                f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); lower it",
+                field=f"budget.{category.value}",
+            )
+        if rule.kind is LimitKind.STANDARD and category not in offer.justifications:
+            raise RuleViolation(
+                "R-31",
+                f"{category.value} budget {format_pounds(amount)} is above its standard of "
+                f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); give a justification "
+                f"for {category.value} or lower it",
+                field=f"justifications.{category.value}",
+            )
+
+
 @dataclass
 class Claim:
     """A recorded spend claim and how much of it has been reversed (R-33, R-34)."""
@@ -180,8 +251,11 @@ class ProjectState:
     claims: dict[str, Claim] = field(default_factory=dict)
     tagged: dict[Category, list[Claim]] = field(default_factory=dict)  # claims with tags, for sub-limits
     parental_leave: Decimal = ZERO
+    leave_dates: tuple[date, date] | None = None  # the first and last parental-leave cost's dates
     grant_paid: Decimal = ZERO
     closed_on: date | None = None
+    reopened_on: date | None = None  # the latest ProjectReopened (R-38)
+    amended_on: date | None = None  # the latest OfferAmended (R-37)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -300,11 +374,17 @@ class ProjectState:
                 f"unknown project {self.project}: record its GrantOffered first",
                 field="project",
             )
+        if isinstance(payload, ProjectReopened):
+            self._check_reopening(event.date)
+            return
+        if isinstance(payload, OfferAmended):
+            self._check_amendment(event.date, payload)
+            return
         if self.closed and not isinstance(payload, GrantPayment):
             raise RuleViolation(
                 "R-36",
                 f"project {self.project} was closed on {self.closed_on}: nothing but grant payments "
-                "may follow; reconciliation is final",
+                "may follow; reconciliation is final (an administrator may reopen it: ProjectReopened, R-38)",
             )
         if isinstance(payload, LMCDecision):
             self._check_decision(event.date, payload)
@@ -318,69 +398,131 @@ class ProjectState:
             self._check_not_before_offer(event.date, "R-42", "grant payment")
         elif isinstance(payload, ProjectClosed):
             self._check_not_before_offer(event.date, "R-36", "closure")
+            if self.reopened_on is not None and event.date < self.reopened_on:
+                raise RuleViolation(
+                    "R-38",
+                    f"a closure dated {event.date} cannot precede the reopening of {self.reopened_on}",
+                    field="date",
+                )
+
+    def _check_reopening(self, on: date) -> None:
+        """R-38: only a closed project is reopened, on or after the day it was closed."""
+        if self.closed_on is None:
+            raise RuleViolation(
+                "R-38",
+                f"project {self.project} is not closed: only a closed project can be reopened",
+                field="type",
+            )
+        if on < self.closed_on:
+            raise RuleViolation(
+                "R-38",
+                f"a reopening dated {on} cannot precede the closure of {self.closed_on}: date it on or "
+                "after the closure",
+                field="date",
+            )
+
+    def amended(self, amendment: OfferAmended) -> ProjectState:
+        """A copy of this state with `amendment` folded in (this state is left as it is): what
+        R-37 judges. Only what folding an amendment changes is copied."""
+        trial = copy.copy(self)
+        trial.budget = dict(self.budget)
+        trial.original_budget = dict(self.original_budget)
+        trial._standards = {}
+        trial._apply_amendment(amendment)
+        return trial
+
+    def _check_amendment(self, on: date, amendment: OfferAmended) -> None:
+        """R-37: an amended offer passes every check of an offer (R-31), never lowers the
+        business's contribution (as an LMC budget revision, R-32), keeps each recorded cost inside
+        the amended period and each line at or above what has been claimed against it; never on a
+        closed project."""
+        if self.closed:
+            raise RuleViolation(
+                "R-37",
+                f"project {self.project} was closed on {self.closed_on}: reopen it (ProjectReopened) "
+                "before amending its offer",
+                field="type",
+            )
+        self._check_not_before_offer(on, "R-37", "offer amendment")
+        rules = self._rules()
+        offer = self._offer()
+        amended_offer = amendment.amend(offer)
+        try:
+            check_offer_terms(rules, amended_offer)
+            # The extensions stay on top of the amended months: the whole period must still fit.
+            months = rules.check_months(amended_offer.months + self.months - offer.months)
+        except RuleViolation as error:
+            raise RuleViolation(
+                "R-37", f"the amended offer breaks {error.rule}: {error.message}", field=error.field
+            ) from None
+        end = add_months(amended_offer.start, months) - timedelta(days=1)
+        if end > LATEST_DATE:
+            raise RuleViolation(
+                "R-37",
+                f"the amended period would end on {end}, after the last date the ledger accepts "
+                f"({LATEST_DATE}): check the start and the months",
+                field="months",
+            )
+        trial = self.amended(amendment)
+        before = self.business_contribution(self.budget)
+        after = trial.business_contribution(trial.budget)
+        if after < before:
+            raise RuleViolation(
+                "R-37",
+                f"the amendment lowers the business's contribution from {format_pounds(before, pence=True)} "
+                f"to {format_pounds(after, pence=True)}: costs to the business may not be reduced after "
+                "the grant is approved (R-32); correct the budget lines or the grant rate",
+                field="budget" if amendment.budget is not None else "grant_rate",
+            )
+        # The LMC's changes stay on top of the amended offer: each line as they leave it must still
+        # fit the amended limits (fewer months, or no London weighting, lower the maxima).
+        for category in trial.claimable():
+            try:
+                trial._check_line_fits(category, trial.budget.get(category, ZERO), "R-40")
+            except RuleViolation as error:
+                raise RuleViolation(
+                    "R-37",
+                    f"with the LMC's changes on top of the amended offer, {error.message}",
+                    field=f"budget.{category.value}",
+                ) from None
+        for category, offered in (amendment.budget or {}).items():
+            claimed = self.spent.get(category, ZERO)
+            if trial.budget.get(category, ZERO) < claimed:
+                raise RuleViolation(
+                    "R-37",
+                    f"{category.value} would be {format_pounds(trial.budget.get(category, ZERO))} (the "
+                    f"amended offer's {format_pounds(offered)} with the LMC's changes), "
+                    f"below the {format_pounds(claimed, pence=True)} already claimed against it: raise it",
+                    field=f"budget.{category.value}",
+                )
+        for claim in self.claims.values():
+            if not trial.start <= claim.date <= trial.end:
+                raise RuleViolation(
+                    "R-37",
+                    f"claim {shown(claim.key)} dated {claim.date} would fall outside the amended period "
+                    f"{trial.start} to {trial.end}: correct the start or the months, or reverse the claim "
+                    "and record it again",
+                    field="start" if claim.date < trial.start else "months",
+                )
+        if self.leave_dates is not None:
+            first, last = self.leave_dates
+            if first < trial.start or last > trial.end:
+                outside = first if first < trial.start else last
+                raise RuleViolation(
+                    "R-37",
+                    f"a parental leave cost dated {outside} would fall outside the amended period "
+                    f"{trial.start} to {trial.end}: correct the start or the months",
+                    field="start" if outside < trial.start else "months",
+                )
 
     def _check_offer(self, on: date, offer: GrantOffered) -> None:
         if self.exists:
             raise RuleViolation(
-                "R-31", f"project {self.project} already has a grant offer; change it by an LMC decision"
+                "R-31",
+                f"project {self.project} already has a grant offer; change it by an LMC decision, or "
+                "correct it by an OfferAmended (R-37)",
             )
-        rules = rule_set_for(on)
-        check_period_terms(
-            rules,
-            months=offer.months,
-            london=offer.london,
-            virtual=offer.virtual,
-            wording=OFFER_WORDING,
-            start=offer.start,
-        )
-        categories = rules.categories_for(offer.methodology)
-        for category in (*offer.budget, *offer.justifications):
-            if category not in categories:
-                raise RuleViolation(
-                    "R-31",
-                    offer_lines(
-                        _elsewhere(rules, category, offer.methodology),
-                        rules.claimable(offer.methodology),
-                        f"the lines of a {offer.methodology.value} project are",
-                    ),
-                    field="budget",
-                )
-        if Category.KNOWLEDGE_BASE_OVERHEADS in offer.budget:
-            raise RuleViolation(
-                "R-19",
-                "knowledge_base_overheads is derived from the other lines and must not be given",
-                field="budget",
-            )
-        check_fec_only_terms(
-            offer.methodology, {"supervisor_cost": offer.supervisor_cost is not None}, OFFER_WORDING
-        )
-        for category in categories:
-            amount = offer.budget.get(category, ZERO)
-            rule = rules.category_rule(offer.methodology, category)
-            limit = rules.limit(
-                offer.methodology,
-                category,
-                offer.months,
-                london=offer.london,
-                supervisor_cost=offer.supervisor_cost,
-            )
-            if limit is None or amount <= limit:
-                continue
-            if rule.kind is LimitKind.MAXIMUM:
-                raise RuleViolation(
-                    "R-31",
-                    f"{category.value} budget {format_pounds(amount)} is above its maximum of "
-                    f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); lower it",
-                    field=f"budget.{category.value}",
-                )
-            if rule.kind is LimitKind.STANDARD and category not in offer.justifications:
-                raise RuleViolation(
-                    "R-31",
-                    f"{category.value} budget {format_pounds(amount)} is above its standard of "
-                    f"{format_pounds(limit)} for {offer.months} months ({rule.rule}); give a justification "
-                    f"for {category.value} or lower it",
-                    field=f"justifications.{category.value}",
-                )
+        check_offer_terms(rule_set_for(on), offer)
 
     def claimable(self) -> tuple[Category, ...]:
         """The lines this project budgets, claims and vires: its methodology's, but the derived one."""
@@ -590,6 +732,9 @@ class ProjectState:
                 raise ValueError(f"it reverses claim {shown(payload.claim)}, which the project does not hold")
             elif isinstance(payload, LMCDecision):
                 self._check_foldable(payload.decision)
+            elif isinstance(payload, OfferAmended):
+                offer = payload.amend(self._offer())
+                add_months(offer.start, offer.months + self.months - self._offer().months)
         except UnreadableEvent:
             raise
         except Exception as error:
@@ -625,10 +770,34 @@ class ProjectState:
             self.spent[claim.category] = self.spent.get(claim.category, ZERO) - amount
         elif isinstance(payload, ParentalLeaveCost):
             self.parental_leave += payload.amount
+            first, last = self.leave_dates or (event.date, event.date)
+            self.leave_dates = (min(first, event.date), max(last, event.date))
         elif isinstance(payload, GrantPayment):
             self.grant_paid += payload.amount
         elif isinstance(payload, ProjectClosed):
             self.closed_on = event.date
+        elif isinstance(payload, ProjectReopened):
+            self.closed_on = None
+            self.reopened_on = event.date
+        elif isinstance(payload, OfferAmended):
+            self._apply_amendment(payload)
+            self.amended_on = event.date
+
+    def _apply_amendment(self, amendment: OfferAmended) -> None:
+        """Fold an amendment in (module docstring): the offer's fields replaced, each amended
+        line's budget moved by the difference from the offered figure, the extensions kept on top
+        of the amended months, and the figures cached from the offer worked out again."""
+        offer = self._offer()
+        amended = amendment.amend(offer)
+        for category, amount in (amendment.budget or {}).items():
+            difference = amount - self.original_budget.get(category, ZERO)
+            self.original_budget[category] = amount
+            self.budget[category] = self.budget.get(category, ZERO) + difference
+        self.months += amended.months - offer.months
+        self.limit_months += amended.months - offer.months
+        self.offer = amended
+        self._end = None
+        self._standards = {}
 
     def _check_foldable(self, change: Decision) -> None:
         """Raise if a stored decision cannot be folded in: one on a project with no offer, a

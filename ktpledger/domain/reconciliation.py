@@ -30,6 +30,7 @@ from ktpledger.domain.events import (
     Event,
     Extension,
     LMCDecision,
+    OfferAmended,
     SpendClaimed,
     Virement,
 )
@@ -43,7 +44,7 @@ from ktpledger.domain.shares import overheads_budget, reconciled_grant
 
 @dataclass(frozen=True)
 class BudgetChange:
-    """One LMC decision's effect on one line."""
+    """One LMC decision's effect on one line (or an offer amendment's note on it, with no amount)."""
 
     version: int
     date: date
@@ -136,6 +137,9 @@ class History:
 
     def record(self, state_before: ProjectState, event: Event, version: int) -> None:
         payload = event.payload
+        if isinstance(payload, OfferAmended):
+            self._record_amendment(state_before, payload, event, version)
+            return
         if not isinstance(payload, LMCDecision):
             return
         change = payload.decision
@@ -175,6 +179,26 @@ class History:
         for category, amount, note in moves:
             self.changes.setdefault(category, []).append(
                 BudgetChange(version=version, date=event.date, kind=change.KIND, amount=amount, note=note)
+            )
+
+    def _record_amendment(
+        self, state_before: ProjectState, amendment: OfferAmended, event: Event, version: int
+    ) -> None:
+        """An amended line, noted with no amount: the line's original budget is the amended
+        offer's, so the original plus the changes is still the final budget (R-37), and the note
+        keeps the figure the offer first said."""
+        for category, amount in sorted((amendment.budget or {}).items()):
+            offered = state_before.original_budget.get(category, ZERO)
+            if amount == offered:
+                continue
+            self.changes.setdefault(category, []).append(
+                BudgetChange(
+                    version=version,
+                    date=event.date,
+                    kind="offer_amended",
+                    amount=ZERO,
+                    note=f"offer amended from {offered:,.2f} to {amount:,.2f}: {amendment.reason}",
+                )
             )
 
 

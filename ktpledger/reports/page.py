@@ -249,8 +249,10 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         ),
         "<h2>Findings: ineligible spend</h2>",
         table(FINDINGS, found) if found else "<p>No spend was found ineligible.</p>",
-        "<h2>LMC changes to the budget</h2>",
-        table(CHANGES, changes) if changes else "<p>No LMC decision changed a budget line.</p>",
+        "<h2>LMC changes to the budget and offer amendments</h2>",
+        table(CHANGES, changes)
+        if changes
+        else "<p>No LMC decision or offer amendment changed a budget line.</p>",
         "<h2>Parental leave</h2>",
         facts(
             [

@@ -2,7 +2,7 @@
 token speaks for.
 
 - `admin`: everything, including the events only an administrator records (`GrantOffered`,
-  `ProjectClosed`);
+  `OfferAmended`, `ProjectClosed`, `ProjectReopened`);
 - `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`;
 - `lmc`: reads, and records `LMCDecision`;
 - `viewer`: reads only.
@@ -37,7 +37,8 @@ RECORDS: Mapping[Role, frozenset[str]] = {
     Role.LMC: frozenset({"LMCDecision"}),
     Role.VIEWER: frozenset(),
 }
-"""The event types each role may record. Only `admin` records `GrantOffered` and `ProjectClosed`."""
+"""The event types each role may record. Only `admin` records `GrantOffered`, `OfferAmended`,
+`ProjectClosed` and `ProjectReopened` (every type not named for another role)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, LMCDecision, UnknownCategory, parse_event
+from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.service.ledger_deciding import (
@@ -149,13 +149,18 @@ class Ledger:
         project's head is still the version validated against (on PostgreSQL the server-side
         `ktpledger_append_one` takes the append lock, confirms the head and inserts, committing as
         the statement ends). None when this does not apply (no warm state, a key seen before, an
-        event the cached state would refuse, an LMC decision, or a head that has moved): the
+        event the cached state would refuse, an LMC decision or an offer amendment (both change the
+        terms every later check reads), or a head that has moved): the
         general path then decides against the ledger as it stands. (An extension can take the
         period past the calendar's end, which only folding it finds, after the insert here: the
         general path folds before it inserts, and refuses it.)"""
         with self._guard:
             state = self._cache.get(event.project)
-            if state is None or event.key in state.keys or isinstance(event.payload, LMCDecision):
+            if (
+                state is None
+                or event.key in state.keys
+                or isinstance(event.payload, (LMCDecision, OfferAmended))
+            ):
                 return None
             try:
                 state.check(event)

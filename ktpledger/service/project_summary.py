@@ -133,6 +133,22 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     return rows
 
 
+def describe_correction(event_type: str, data: dict[str, Any]) -> str:
+    """An offer amendment or a reopening in a sentence (the dashboard escapes it)."""
+    if event_type == "ProjectReopened":
+        return "Project reopened for late costs of its period"
+    corrected = [
+        ", ".join(
+            f"{category_label(line)} {gbp(amount, pence=False)}" for line, amount in sorted(value.items())
+        )
+        if name == "budget"
+        else name.replace("_", " ")
+        for name, value in data.items()
+        if name != "reason"
+    ]
+    return "Offer amended: " + "; ".join(corrected)
+
+
 def describe_decision(data: dict[str, Any]) -> str:
     """An LMC decision in a sentence (the dashboard escapes it)."""
     kind = data.get("kind")
@@ -158,8 +174,25 @@ def describe_decision(data: dict[str, Any]) -> str:
     return str(kind)
 
 
+# The events the dashboard lists as changes to a project's terms: the LMC's decisions, and the
+# administrator's corrections (R-37, R-38), so that a reader sees why the offer or the status moved.
+DECISION_TYPES = frozenset({"LMCDecision", "OfferAmended", "ProjectReopened"})
+CORRECTION_KINDS = {"OfferAmended": "offer_amended", "ProjectReopened": "project_reopened"}
+
+
 def decision_shown(item: RecordedEvent) -> DecisionShown:
     data = item.to_json()["data"]
+    if item.type in CORRECTION_KINDS:
+        return DecisionShown(
+            version=item.version,
+            date=item.date,
+            key=item.key,
+            kind=CORRECTION_KINDS[item.type],
+            summary=describe_correction(item.type, data),
+            minute=data.get("reason"),
+            justification=None,
+            approved_by=None,
+        )
     return DecisionShown(
         version=item.version,
         date=item.date,
@@ -251,7 +284,7 @@ def project_summary(application: Readers, project: str, *, today: date) -> Proje
         totals["forecast"] += forecast
     budget, spent, forecast_total = totals["budget"], totals["spent"], totals["forecast"]
     series = spend_series(project, stream, state.start, forecast_month(state.start, state.months, today))
-    decisions = tuple(decision_shown(item) for item in stream if item.type == "LMCDecision")
+    decisions = tuple(decision_shown(item) for item in stream if item.type in DECISION_TYPES)
     seen = [state.version, report.version, today.isoformat(), [(a.id, a.status.value) for a in alerts]]
     return ProjectSummary(
         revision=hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:16],

@@ -43,6 +43,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     ),
     "GrantPayment": event("GrantPayment", "pay-x", "2025-06-27", {"amount": "100.00"}, demo.MAIN),
     "ProjectClosed": event("ProjectClosed", "close-x", "2025-06-30", {}, demo.SECOND),
+    "OfferAmended": event(
+        "OfferAmended", "amend-x", "2025-06-28", {"reason": "typo", "title": "Machine vision QA"}, demo.MAIN
+    ),
+    "ProjectReopened": event("ProjectReopened", "reopen-x", "2025-06-28", {"reason": "late"}, demo.CLOSED),
 }
 
 
@@ -107,10 +111,10 @@ def test_who_records_what(
         assert stream_lengths(app) == before
 
 
-def test_only_admin_offers_and_closes() -> None:
+def test_only_admin_offers_amends_closes_and_reopens() -> None:
     for role in Role:
-        assert ("GrantOffered" in RECORDS[role]) == (role is Role.ADMIN)
-        assert ("ProjectClosed" in RECORDS[role]) == (role is Role.ADMIN)
+        for event_type in ("GrantOffered", "OfferAmended", "ProjectClosed", "ProjectReopened"):
+            assert (event_type in RECORDS[role]) == (role is Role.ADMIN), (role, event_type)
     assert RECORDS[Role.VIEWER] == frozenset()
 
 

@@ -224,3 +224,32 @@ def test_odd_text_in_events_is_never_a_server_error(
         document = response.json()
         error = document["error"] if isinstance(document, dict) else document[0]["error"]
         assert error["rule"] == "R-30"
+
+
+AMEND = b'{"type": "OfferAmended", "project": "KTP-0042", "key": "amend", "date": "2025-06-20", "data": '
+REOPEN = b'{"type": "ProjectReopened", "project": "KTP-0042", "key": "reopen", "date": "2025-06-20", "data": '
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        (AMEND + b'{"title": "t"}}', "R-37"),  # no reason
+        (AMEND + b'{"reason": "r"}}', "R-37"),  # nothing to amend
+        (AMEND + b'{"reason": "r", "methodology": "non_fec"}}', "R-30"),  # not an amendable field
+        (AMEND + b'{"reason": "r", "months": "24"}}', "R-37"),
+        (AMEND + b'{"reason": "r", "budget": {"consumables": 1.5}}}', "R-37"),
+        (AMEND + b'{"reason": "r", "start": null}}', "R-37"),
+        (AMEND + b'{"reason": "r", "budget": {"associate_employment": "1"}}}', "R-37"),  # below the spend
+        (REOPEN + b"{}}", "R-38"),
+        (REOPEN + b'{"reason": "r"}}', "R-38"),  # the project is open
+    ],
+)
+def test_bad_amendments_and_reopenings_are_422_with_their_rule(
+    client: TestClient, tokens: dict[str, str], app: App, body: bytes, rule: str
+) -> None:
+    before = len(app.ledger.stream(demo.MAIN))
+    status, document = post_raw(client, tokens["admin"], body)
+    assert status == 422, document
+    assert isinstance(document, list) and document[0]["status"] == "rejected"
+    assert document[0]["error"]["rule"] == rule, document
+    assert len(app.ledger.stream(demo.MAIN)) == before

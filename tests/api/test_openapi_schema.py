@@ -121,6 +121,14 @@ GOOD_EVENTS = [
     event("GrantPayment", "pay", "2025-04-28", {"amount": "9100"}),
     event("ProjectClosed", "close", "2026-10-15", {}),
     {"type": "ProjectClosed", "project": "KTP-0042", "key": "close", "date": "2026-10-15"},
+    event("OfferAmended", "amend", "2025-03-01", {"reason": "typo", "title": "Machine vision QA"}),
+    event(
+        "OfferAmended",
+        "amend",
+        "2025-03-01",
+        {"reason": "r", "start": "2024-11-01", "months": 24, "budget": {"consumables": "4500"}},
+    ),
+    event("ProjectReopened", "reopen", "2026-11-01", {"reason": "a late invoice"}),
 ]
 
 
@@ -163,6 +171,19 @@ BAD_EVENTS = {
     "empty budget revision": decision("lmc", kind="budget_revision", budget={}, minute="m"),
     "extension of 0 months": decision("lmc", kind="extension", months=0),
     "closure with data": event("ProjectClosed", "close", "2026-10-15", {"reason": "done"}),
+    "amendment without a reason": event("OfferAmended", "a", "2025-03-01", {"title": "t"}),
+    "amendment of nothing": event("OfferAmended", "a", "2025-03-01", {"reason": "r"}),
+    "amendment of the methodology": event(
+        "OfferAmended", "a", "2025-03-01", {"reason": "r", "methodology": "non_fec"}
+    ),
+    "amendment with a null": event("OfferAmended", "a", "2025-03-01", {"reason": "r", "title": None}),
+    "amendment of months as text": event("OfferAmended", "a", "2025-03-01", {"reason": "r", "months": "24"}),
+    "amendment of an empty budget": event("OfferAmended", "a", "2025-03-01", {"reason": "r", "budget": {}}),
+    "amendment to virtual and London": event(
+        "OfferAmended", "a", "2025-03-01", {"reason": "r", "virtual": True, "london": True}
+    ),
+    "reopening without a reason": event("ProjectReopened", "r", "2026-11-01", {}),
+    "reopening with a blank reason": event("ProjectReopened", "r", "2026-11-01", {"reason": " "}),
 }
 
 

@@ -3,7 +3,7 @@ projections once caught up equal a fresh replay of the ledger (docs/cli.md `repl
 
 The machine appends random valid events to a few projects (claims of every category with random
 amounts and tags, partial and full reversals, virements and revisions that fit, approvals,
-extensions, parental leave, payments, closures). Each append goes either through the app, whose
+extensions, parental leave, payments, closures, offer amendments and reopenings). Each append goes either through the app, whose
 in-process wake-up catches the projection up at once, or through a second app on the same database
 whose wake-up is lost (a crash after the commit), so the projection lags. Other steps redeliver
 wake-ups any number of times in any order. The invariant compares every caught-up project with an
@@ -361,14 +361,65 @@ class ReplayMachine(RuleBasedStateMachine):
         candidates = [p for p in self.open_projects() if self.models[p].version >= 6]
         project = data.draw(st.sampled_from(candidates), label="project")
         state = self.models[project]
+        first = state.end - timedelta(days=30)
+        if state.reopened_on is not None:  # a second closure is not dated before the reopening (R-38)
+            first = max(first, state.reopened_on)
         raw = {
             "type": "ProjectClosed",
             "project": project,
             "key": self.key("close"),
-            "date": self.draw_day(data, state.end - timedelta(days=30), state.end + timedelta(days=30)),
+            "date": self.draw_day(data, first, max(first, state.end + timedelta(days=30))),
             "data": {},
         }
         assert self.append(raw, crash)
+
+    @precondition(lambda self: any(state.closed for state in self.models.values()))
+    @rule(data=st.data(), crash=st.booleans())
+    def reopen(self, data: st.DataObject, crash: bool) -> None:
+        candidates = sorted(p for p, state in self.models.items() if state.closed)
+        project = data.draw(st.sampled_from(candidates), label="project")
+        closed_on = self.models[project].closed_on
+        assert closed_on is not None
+        raw = {
+            "type": "ProjectReopened",
+            "project": project,
+            "key": self.key("reopen"),
+            "date": self.draw_day(data, closed_on, closed_on + timedelta(days=30)),
+            "data": {"reason": "a late invoice"},
+        }
+        assert self.append(raw, crash)
+
+    @precondition(lambda self: self.open_projects())
+    @rule(data=st.data(), crash=st.booleans())
+    def amend(self, data: st.DataObject, crash: bool) -> None:
+        """A correction of the offer: its title, one line raised (justified when a standard), its
+        start moved by up to 40 days, or its months; refused when it breaks R-37."""
+        project = self.draw_project(data)
+        state = self.models[project]
+        assert state.offer is not None and state.offer_date is not None
+        body: dict[str, Any] = {"reason": "r"}
+        what = data.draw(st.sampled_from(["title", "line", "start", "months"]), label="amend")
+        if what == "title":
+            body["title"] = "corrected"
+        elif what == "line":
+            line = data.draw(st.sampled_from(self.claimable(state)), label="line")
+            offered = int(state.original_budget.get(line, Decimal(0)))
+            body["budget"] = {line.value: str(offered + data.draw(st.integers(0, 3000), label="raise"))}
+            if state.limit_kind(line) is LimitKind.STANDARD:
+                body["justifications"] = {line.value: "j"}
+        elif what == "start":
+            shift = data.draw(st.integers(-40, 40), label="shift")
+            body["start"] = (state.start + timedelta(days=shift)).isoformat()
+        else:
+            body["months"] = state.offer.months + data.draw(st.integers(-2, 3), label="months")
+        raw = {
+            "type": "OfferAmended",
+            "project": project,
+            "key": self.key("amend"),
+            "date": self.draw_day(data, state.offer_date, state.end + timedelta(days=30)),
+            "data": body,
+        }
+        self.append(raw, crash)
 
     @precondition(lambda self: self.models)
     @rule(data=st.data())
