@@ -10,10 +10,11 @@ imports neither `ktpledger.api` nor `workers` (pyproject.toml, [tool.importlinte
 
 from __future__ import annotations
 
-from ktpledger.cli import admin, demo, ledger, notifications, reports, serve, workers
+from ktpledger.cli import admin, demo, imports, ledger, notifications, reports, serve, workers
 from ktpledger.cli.root import app, opened
 
 ledger.register(app, opened)
+imports.register(app, opened)
 reports.register(app, opened)
 workers.register(app, opened)
 admin.register(app, opened)
