@@ -41,6 +41,7 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
         "localamount",
         "amountinlocalcurrency",
         "amountlc",
+        "amountinlc",
         "total",
     ),
     "debit": ("debit", "dr", "debitamount", "debits", "enteredDr".lower(), "accounteddr"),

@@ -552,14 +552,19 @@ class RowReader:
             return ""
         return cells[index].strip()
 
-    def read(self, cells: Sequence[str]) -> Mapped | Skipped:
-        """The row as a candidate event, or why it is skipped; `RowProblem` when it is wrong."""
+    def skipped(self, cells: Sequence[str]) -> Skipped | None:
+        """Why the row is skipped (blank, or a `[[skip]]` rule matches), if it is."""
         if not any(cell.strip() for cell in cells):
             return Skipped("blank row")
-        profile, columns = self.profile, self.profile.columns
-        for skip in profile.skips:
+        for skip in self.profile.skips:
             if skip.pattern.search(self.cell(cells, skip.column)):
                 return Skipped(f"skip[{skip.index}]: {skip.reason}")
+        return None
+
+    def read(self, cells: Sequence[str]) -> Mapped | Skipped:
+        """The row (not `skipped`) as a candidate event, or `Skipped` for a zero amount;
+        `RowProblem` when it is wrong."""
+        profile, columns = self.profile, self.profile.columns
         raw_date = self.cell(cells, columns.date)
         day = profile.date_format.parse(raw_date)
         if day is None:

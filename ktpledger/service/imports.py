@@ -427,6 +427,10 @@ def _plan_row(
     cells = export_row.cells
     planned = PlannedRow(export_row.number, "rejected", _source(table.header, cells), cells)
     where = f"row {export_row.number}"
+    skipped = reader.skipped(cells)
+    if skipped is not None:  # before formulas: a totals row is often a =SUM()
+        planned.status, planned.reason = "skipped", skipped.reason
+        return planned
     if export_row.formula is not None:
         planned.error = RuleViolation(
             "R-30",
