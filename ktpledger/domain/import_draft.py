@@ -61,6 +61,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
         "journalno",
         "transno",
         "transactionnumber",
+        "journallineref",
+        "linereference",
     ),
     "reverses": (
         "origref",
@@ -104,9 +106,10 @@ HEADER_GUESS: tuple[tuple[str, ...], ...] = (
     COLUMN_NAMES["date"],
     COLUMN_NAMES["amount"] + COLUMN_NAMES["debit"],
 )
+# ISO first: every format also reads ISO dates (a spreadsheet's date cells), so only ISO says so.
 DATE_FORMATS = (
-    "dd/mm/yyyy",
     "yyyy-mm-dd",
+    "dd/mm/yyyy",
     "dd.mm.yyyy",
     "dd-mm-yyyy",
     "dd-mmm-yyyy",

@@ -245,7 +245,8 @@ def check_columns(profile: Profile, table: ExportTable) -> None:
     for column, field_name in profile.column_fields().items():
         if normalised(column) not in have:
             named = [name for name in table.header if name]
-            near = near_name(column, named) or near_name(column.lower(), [n.lower() for n in named])
+            lowered = {name.lower(): name for name in named}
+            near = near_name(column, named) or lowered.get(near_name(column, list(lowered)) or "")
             hint = f"; did you mean {near!r}?" if near else ""
             where = f"sheet {table.sheet!r} " if table.sheet else ""
             raise ImportRefused(
