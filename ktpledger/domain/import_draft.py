@@ -142,15 +142,15 @@ def guess_columns(header: Sequence[str]) -> dict[str, str]:
 
 
 def guess_date_format(values: Sequence[str]) -> str | None:
-    """The first of `DATE_FORMATS` (day before month: a UK export) that reads every value."""
-    sample = [value for value in values if value.strip()]
-    if not sample:
-        return None
+    """The one of `DATE_FORMATS` that reads the most values (a totals row reads as none), the
+    first on a tie (day before month: a UK export)."""
+    best, best_count = None, 0
     for written in DATE_FORMATS:
         form = DateFormat.compile(written)
-        if all(form.parse(value) is not None for value in sample):
-            return written
-    return None
+        count = sum(1 for value in values if form.parse(value) is not None)
+        if count > best_count:
+            best, best_count = written, count
+    return best
 
 
 def _toml(text: str) -> str:
