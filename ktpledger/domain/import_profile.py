@@ -540,21 +540,25 @@ class RowReader:
     positions: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.positions = {}
+        by_name: dict[str, int] = {}
         for index, name in enumerate(self.header):
-            self.positions.setdefault(normalised(name), index)
+            by_name.setdefault(normalised(name), index)
+        # Each column the profile names, as written there, and its index: looked up once a cell.
+        self.positions = {
+            column: by_name[normalised(column)]
+            for column in self.profile.wanted_columns()
+            if normalised(column) in by_name
+        }
 
     def cell(self, cells: Sequence[str], column: str | None) -> str:
-        if column is None:
-            return ""
-        index = self.positions.get(normalised(column))
+        index = self.positions.get(column) if column is not None else None
         if index is None or index >= len(cells):
             return ""
         return cells[index].strip()
 
     def skipped(self, cells: Sequence[str]) -> Skipped | None:
         """Why the row is skipped (blank, or a `[[skip]]` rule matches), if it is."""
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             return Skipped("blank row")
         for skip in self.profile.skips:
             if skip.pattern.search(self.cell(cells, skip.column)):
@@ -584,8 +588,13 @@ class RowReader:
         category: Category | None = None
         tags: tuple[Tag, ...] = ()
         event: str | None = None
+        known = {"<description>": description, "<cost_code>": cost_code, "<reference>": reference}
         for rule in profile.rules:
-            if all(pattern.search(self._matched(cells, column)) for column, pattern in rule.patterns):
+            for column, pattern in rule.patterns:
+                text = known.get(column)
+                if pattern.search(self.cell(cells, column) if text is None else text) is None:
+                    break
+            else:
                 category, tags, event = rule.category, rule.tags, rule.event
                 break
         if category is None:
@@ -606,16 +615,6 @@ class RowReader:
                 )
         basis = key_basis(profile.name, cost_code, reference, day, amount, description)
         return Mapped(kind, day, amount, cost_code, description, reference, reverses, category, tags, basis)
-
-    def _matched(self, cells: Sequence[str], column: str) -> str:
-        columns = self.profile.columns
-        if column == "<description>":
-            return self.cell(cells, columns.description)
-        if column == "<cost_code>":
-            return self.cell(cells, columns.cost_code)
-        if column == "<reference>":
-            return self.cell(cells, columns.reference)
-        return self.cell(cells, column)
 
     def _amount(self, cells: Sequence[str]) -> Decimal:
         columns, mark = self.profile.columns, self.profile.decimal_mark
@@ -647,7 +646,12 @@ class RowReader:
 _SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) not in ":%#" and not chr(c).isalnum())
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 !\"$&'()*+,./;<=>?@\[\\\]^_`{|}~-]*")
+
+
 def _part(text: str) -> str:
+    if _PLAIN.fullmatch(text):  # the usual reference or code: nothing to escape
+        return text
     return quote(text, safe=_SAFE)
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from ktpledger.adapters.export_files import ExportRow, ExportTable, ExportUnreadable, read_export
 from ktpledger.domain.errors import RuleViolation, shown
-from ktpledger.domain.events import PROJECT_PATTERN, ClaimReversed, parse_event
+from ktpledger.domain.events import PROJECT_PATTERN, ClaimReversed, Event, parse_event
 from ktpledger.domain.import_draft import HEADER_GUESS, draft_profile
 from ktpledger.domain.import_profile import (
     Mapped,
@@ -60,13 +60,19 @@ class PlannedRow:
 
     row: int
     status: RowStatus
-    source: dict[str, str]
+    header: tuple[str, ...]
     cells: tuple[str, ...]
     key: str | None = None
     event: dict[str, Any] | None = None
     error: RuleViolation | None = None
     reason: str | None = None
     category: Category | None = None  # the line a claim or a reversal counts on
+    parsed: Event | None = None  # `event` as the door read it: appended as it is, never parsed twice
+
+    @property
+    def source(self) -> dict[str, str]:
+        """The row's cells by the header's column names (a blank or repeated name made unique)."""
+        return _source(self.header, self.cells)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -275,6 +281,17 @@ class ClaimIndex:
         for key in state.claims:
             self.add(key)
 
+    def add_planned(self, key: str, cost_code: str, reference: str) -> None:
+        """A claim planned from this file: what its key says is known without reading it back
+        (but for a long code or reference, which the key shortens)."""
+        if len(key) > 150 or len(cost_code) > 40:
+            self.add(key)
+            return
+        self.cost_codes[key] = cost_code
+        if reference:
+            self.by_reference.setdefault(reference, []).append(key)
+        self.by_cost_code.setdefault(cost_code, []).append(key)
+
     def add(self, key: str) -> None:
         parts = imported_parts(key)
         if parts is None or parts.profile != self.profile:
@@ -426,7 +443,7 @@ def _plan_row(
     export_row: ExportRow,
 ) -> PlannedRow:
     cells = export_row.cells
-    planned = PlannedRow(export_row.number, "rejected", _source(table.header, cells), cells)
+    planned = PlannedRow(export_row.number, "rejected", table.header, cells)
     where = f"row {export_row.number}"
     skipped = reader.skipped(cells)
     if skipped is not None:  # before formulas: a totals row is often a =SUM()
@@ -506,8 +523,9 @@ def _plan_row(
         planned.error = RuleViolation(error.rule, f"{where}: {error.message}", field=error.field)
         return planned
     if mapped.kind == "claim":
-        claims.add(key)
+        claims.add_planned(key, mapped.cost_code, mapped.reference)
     planned.status = "would record"
+    planned.parsed = event
     return planned
 
 
@@ -563,7 +581,7 @@ def run_import(
     chosen = [row for row in plan.rows if row.status == "would record"]
     if not chosen:
         return plan
-    results = ledger.append([row.event for row in chosen])
+    results = ledger.append([row.parsed for row in chosen])
     for row, result in zip(chosen, results, strict=True):
         row.status = result.status
         if result.status == "rejected":

@@ -5,6 +5,8 @@ ledger would refuse (exit 1). Credits that match no claim, or several, are refus
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -323,10 +325,8 @@ def test_utf16_tabs_and_a_workbook_of_the_same_rows_give_the_same_keys(url: str,
     sheet = book.active
     assert sheet is not None
     sheet.append(["Trans Date", "Doc No", "Account", "Description", "Amount", "Orig Ref"])
-    from datetime import datetime
-
     for _ in range(2):
-        sheet.append([datetime(2025, 1, 15), None, 5010, "Printer paper", 12.0, None])
+        sheet.append([datetime(2025, 1, 15), None, 5010, "Printer paper", Decimal("12.00"), None])
     book.save(tmp_path / "paper.xlsx")
     code, plan, _ = import_json(url, tmp_path / "paper.xlsx", profile)
     assert code == 0 and plan["counts"] == {"duplicate": 2}
