@@ -135,6 +135,16 @@ def _records(text: str, delimiter: str, limit: int | None = None) -> list[tuple[
     return found
 
 
+def _head(text: str, lines: int) -> str:
+    """The first `lines` lines of `text`, without splitting all of it."""
+    end = -1
+    for _ in range(lines):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[:end]
+
+
 def _normal(name: str) -> str:
     return " ".join(name.split()).casefold()
 
@@ -151,7 +161,7 @@ def _guessed(cells: Sequence[str], groups: Sequence[Sequence[str]]) -> bool:
 
 def _sniff(text: str) -> str:
     """The delimiter that splits the first lines into the most rows of one width above 1."""
-    sample = "\n".join(text.splitlines()[:SAMPLE_LINES])
+    sample = _head(text, SAMPLE_LINES)
     best, best_score = ",", (0, 0)
     for candidate in CANDIDATE_DELIMITERS:
         widths = Counter(len(record) for _, record in _records(sample, candidate) if len(record) > 1)
@@ -176,7 +186,7 @@ def _read_csv(
     chosen, header_at = candidates[0], None
     if wanted and header_row is None:
         for candidate in dict.fromkeys(candidates):
-            sample = _records("\n".join(text.splitlines()[:HEADER_SEARCH_ROWS]), candidate)
+            sample = _records(_head(text, HEADER_SEARCH_ROWS), candidate)
             at = next((i for i, (_, cells) in enumerate(sample) if _holds(cells, wanted)), None)
             if at is not None:
                 chosen, header_at = candidate, at

@@ -80,7 +80,10 @@ _MONTHS = {
     )
     for name in names
 }
-ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+# How a spreadsheet's date cell arrives (`adapters/export_files.py`), with its time if it has one.
+ISO_DATE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+)
 
 
 @dataclass
@@ -167,24 +170,27 @@ def parse_amount(text: str, *, decimal_mark: str = ".") -> Decimal | None:
     `1,200.00`, `£1,200.00`, `-31.20`, `(31.20)`, `31.20 CR` (DR is a debit), SAP's `31.20-`;
     with `decimal_mark` "," also `1.200,00`. At most pennies: `31.205` is refused, `31.2000` is not."""
     value = text.strip()
-    negative = False
+    signs = 0  # one way of writing a credit at most: "--1" or "(1.00) CR" is no amount
     if value.startswith("(") and value.endswith(")"):
-        negative, value = True, value[1:-1].strip()
+        signs, value = signs + 1, value[1:-1].strip()
     upper = value.upper()
     if upper.endswith("CR"):
-        negative, value = not negative, value[:-2].strip()
+        signs, value = signs + 1, value[:-2].strip()
     elif upper.endswith("DR"):
         value = value[:-2].strip()
     for _ in range(2):  # a sign and a currency either way round: -£31.20, £-31.20
         if value.endswith("-"):
-            negative, value = not negative, value[:-1].strip()
+            signs, value = signs + 1, value[:-1].strip()
         if value.startswith("-"):
-            negative, value = not negative, value[1:].strip()
+            signs, value = signs + 1, value[1:].strip()
         elif value.startswith("+"):
             value = value[1:].strip()
         for currency in ("£", "GBP"):
             if value.upper().startswith(currency):
                 value = value[len(currency) :].strip()
+    if signs > 1:
+        return None
+    negative = signs == 1
     if decimal_mark == ",":
         if _COMMA_NUMBER.fullmatch(value) is None:
             return None
