@@ -153,6 +153,21 @@ def guess_date_format(values: Sequence[str]) -> str | None:
     return best
 
 
+TOTALS = re.compile(r"(?i)^\s*(total|sub-?total|balance b/f|brought forward|carried forward)")
+
+
+def _totals_column(header: Sequence[str], rows: Sequence[Sequence[str]], columns: dict[str, str]) -> str:
+    """The column where the file's totals rows say so ("Total"), else the description's."""
+    found: dict[int, int] = {}
+    for row in rows:
+        for index, cell in enumerate(row[: len(header)]):
+            if TOTALS.match(cell):
+                found[index] = found.get(index, 0) + 1
+    if found:
+        return header[max(found, key=lambda index: found[index])]
+    return columns.get("description") or columns.get("date") or (header[0] if header else "Date")
+
+
 def _toml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -257,8 +272,8 @@ def draft_profile(
         "",
         "# [[skip]] rules: a row whose column matches the pattern is skipped (blank rows always are).",
         "[[skip]]",
-        f"column = {_toml(columns.get('description', columns.get('date', header[0] if header else 'Date')))}",
-        'pattern = "(?i)^\\\\s*(total|balance b/f|brought forward|carried forward)"',
+        f"column = {_toml(_totals_column(header, rows, columns))}",
+        f"pattern = {_toml(TOTALS.pattern)}",
         'reason = "totals and balances"',
         "",
     ]
