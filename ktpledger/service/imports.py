@@ -16,7 +16,7 @@ import io
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -413,72 +413,111 @@ def _event(project: str, key: str, mapped: Mapped, claim: str | None) -> dict[st
 def _plan(
     project: str, filename: str, profile: Profile, table: ExportTable, state: ProjectState
 ) -> ImportPlan:
-    reader = RowReader(profile, table.header)
-    claims = ClaimIndex(state, profile.name)
-    occurrences: Counter[str] = Counter()
-    width = len(table.header)
-    rows: list[PlannedRow] = []
-    for export_row in table.rows:
-        rows.append(_plan_row(project, profile, table, state, reader, claims, occurrences, width, export_row))
+    planner = _Planner(project, profile, table, state)
     return ImportPlan(
         project=project,
         file=filename,
         profile=profile.name,
         dry_run=True,
         header=table.header,
-        rows=rows,
+        rows=[planner.row(export_row) for export_row in table.rows],
         delimiter=profile.delimiter or ",",
     )
 
 
-def _plan_row(
-    project: str,
-    profile: Profile,
-    table: ExportTable,
-    state: ProjectState,
-    reader: RowReader,
-    claims: ClaimIndex,
-    occurrences: Counter[str],
-    width: int,
-    export_row: ExportRow,
-) -> PlannedRow:
-    cells = export_row.cells
-    planned = PlannedRow(export_row.number, "rejected", table.header, cells)
-    where = f"row {export_row.number}"
-    skipped = reader.skipped(cells)
-    if skipped is not None:  # before formulas: a totals row is often a =SUM()
-        planned.status, planned.reason = "skipped", skipped.reason
+@dataclass
+class _Planner:
+    """One export planned row by row against `state`, which it folds each accepted row into
+    (exactly as `Ledger.append` folds a batch), so each row is judged after the ones above it."""
+
+    project: str
+    profile: Profile
+    table: ExportTable
+    state: ProjectState
+    reader: RowReader = field(init=False)
+    claims: ClaimIndex = field(init=False)
+    occurrences: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.reader = RowReader(self.profile, self.table.header)
+        self.claims = ClaimIndex(self.state, self.profile.name)
+
+    def row(self, export_row: ExportRow) -> PlannedRow:
+        cells = export_row.cells
+        planned = PlannedRow(export_row.number, "rejected", self.table.header, cells)
+        where = f"row {export_row.number}"
+        try:
+            mapped = self._read(export_row, where)
+        except RuleViolation as error:
+            planned.error = error
+            return planned
+        if isinstance(mapped, Skipped):
+            planned.status, planned.reason = "skipped", mapped.reason
+            return planned
+        self.occurrences[mapped.basis] += 1
+        key = planned.key = row_key(mapped.basis, self.occurrences[mapped.basis])
+        planned.category = mapped.category if mapped.kind == "claim" else None
+        seen = self.state.keys.get(key)
+        try:
+            target = self._reversed_claim(mapped, seen[0] if seen is not None else None, where)
+        except RuleViolation as error:
+            planned.error = error
+            return planned
+        if target is not None:
+            claim = self.state.claims.get(target)
+            planned.category = claim.category if claim is not None else None
+        planned.event = _event(self.project, key, mapped, target)
+        try:
+            event = parse_event(planned.event)
+            if seen is not None:
+                if same_content(seen[0], event):
+                    planned.status = "duplicate"
+                    return planned
+                raise RuleViolation(
+                    "R-30",
+                    f"key {shown(key)} was recorded (version {seen[1]}) with other content: the export "
+                    "changed a row already imported; a recorded event is never changed: record a correction",
+                    field="key",
+                )
+            self.state.check(event)
+            self.state.apply(event, self.state.version + 1)
+        except RuleViolation as error:
+            planned.error = RuleViolation(error.rule, f"{where}: {error.message}", field=error.field)
+            return planned
+        if mapped.kind == "claim":
+            self.claims.add_planned(key, mapped.cost_code, mapped.reference)
+        planned.status, planned.parsed = "would record", event
         return planned
-    if export_row.formula is not None:
-        planned.error = RuleViolation(
-            "R-30",
-            f"{where}: cell {export_row.formula} holds a formula; ktpledger reads values only: "
-            "copy the column and paste values, then import again",
-            field=export_row.formula,
-        )
-        return planned
-    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-        planned.error = RuleViolation(
-            "R-30",
-            f"{where} has {len(cells)} cells, the header has {width}: a delimiter inside an unquoted "
-            "cell? Quote it, or fix the row",
-            field="row",
-        )
-        return planned
-    try:
-        mapped = reader.read(cells)
-    except RowProblem as error:
-        planned.error = RuleViolation(error.rule, f"{where}: {error.message}", field=error.field)
-        return planned
-    if isinstance(mapped, Skipped):
-        planned.status, planned.reason = "skipped", mapped.reason
-        return planned
-    occurrences[mapped.basis] += 1
-    key = planned.key = row_key(mapped.basis, occurrences[mapped.basis])
-    planned.category = mapped.category if mapped.kind == "claim" else None
-    seen = state.keys.get(key)
-    target: str | None = None
-    try:
+
+    def _read(self, export_row: ExportRow, where: str) -> Mapped | Skipped:
+        """The row through the profile: skipped (blank, a skip rule: before formulas, as a totals
+        row is often a =SUM()), or mapped; a `RuleViolation` naming the row when it cannot be."""
+        cells, width = export_row.cells, len(self.table.header)
+        skipped = self.reader.skipped(cells)
+        if skipped is not None:
+            return skipped
+        if export_row.formula is not None:
+            raise RuleViolation(
+                "R-30",
+                f"{where}: cell {export_row.formula} holds a formula; ktpledger reads values only: "
+                "copy the column and paste values, then import again",
+                field=export_row.formula,
+            )
+        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            raise RuleViolation(
+                "R-30",
+                f"{where} has {len(cells)} cells, the header has {width}: a delimiter inside an unquoted "
+                "cell? Quote it, or fix the row",
+                field="row",
+            )
+        try:
+            return self.reader.read(cells)
+        except RowProblem as error:
+            raise RuleViolation(error.rule, f"{where}: {error.message}", field=error.field) from None
+
+    def _reversed_claim(self, mapped: Mapped, recorded: Event | None, where: str) -> str | None:
+        """The key of the claim a credit reverses (None for any other row): the one it was matched
+        to when it was first imported, so a re-import is judged a duplicate; else `ClaimIndex.match`."""
         if mapped.kind == "parental_leave" and mapped.amount < 0:
             raise RuleViolation(
                 "R-35",
@@ -486,47 +525,14 @@ def _plan_row(
                 "a ParentalLeaveCost is above 0: correct the earlier cost by hand",
                 field="amount",
             )
-        if mapped.kind == "credit":
-            recorded = seen[0].payload if seen is not None else None
-            if isinstance(recorded, ClaimReversed):
-                target = recorded.claim  # matched when it was first imported: judged as a duplicate
-            else:
-                target = claims.match(mapped, profile.columns.reverses).key
-            claim = state.claims.get(target)
-            planned.category = claim.category if claim is not None else None
-    except RuleViolation as error:
-        message = error.message if error.message.startswith("row ") else f"{where}: {error.message}"
-        planned.error = RuleViolation(error.rule, message, field=error.field)
-        return planned
-    raw = _event(project, key, mapped, target)
-    planned.event = raw
-    try:
-        event = parse_event(raw)
-    except RuleViolation as error:
-        planned.error = RuleViolation(error.rule, f"{where}: {error.message}", field=error.field)
-        return planned
-    if seen is not None:
-        if same_content(seen[0], event):
-            planned.status = "duplicate"
-            return planned
-        planned.error = RuleViolation(
-            "R-30",
-            f"{where}: key {shown(key)} was recorded (version {seen[1]}) with other content: the export "
-            "changed a row already imported; a recorded event is never changed: record a correction",
-            field="key",
-        )
-        return planned
-    try:
-        state.check(event)
-        state.apply(event, state.version + 1)
-    except RuleViolation as error:
-        planned.error = RuleViolation(error.rule, f"{where}: {error.message}", field=error.field)
-        return planned
-    if mapped.kind == "claim":
-        claims.add_planned(key, mapped.cost_code, mapped.reference)
-    planned.status = "would record"
-    planned.parsed = event
-    return planned
+        if mapped.kind != "credit":
+            return None
+        if recorded is not None and isinstance(recorded.payload, ClaimReversed):
+            return recorded.payload.claim
+        try:
+            return self.claims.match(mapped, self.profile.columns.reverses).key
+        except RuleViolation as error:
+            raise RuleViolation(error.rule, f"{where}: {error.message}", field=error.field) from None
 
 
 def _prepared(
