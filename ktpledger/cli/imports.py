@@ -204,4 +204,5 @@ def show_plan(plan: ImportPlan) -> None:
     typer.echo(
         f"parental leave: {pounds(plan.parental_leave)}; grant payments: {pounds(plan.grant_payments)}"
     )
-    typer.echo("rows: " + ", ".join(f"{count} {status}" for status, count in plan.counts().items()))
+    counts = ", ".join(f"{count} {status}" for status, count in plan.counts().items())
+    typer.echo(f"rows: {counts or 'none below the header'}")
