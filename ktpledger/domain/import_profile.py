@@ -162,6 +162,7 @@ class DateFormat:
 
 _POINT_NUMBER = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")
 _COMMA_NUMBER = re.compile(r"(?:[0-9]{1,3}(?:[. \u00a0\u202f][0-9]{3})+|[0-9]+)(?:,[0-9]+)?")
+_PLAIN_AMOUNT = re.compile(r"\s*(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?\s*")
 AMOUNT_FORMS = "1200.00, 1,200.00, £1,200.00, -31.20, (31.20), 31.20 CR or 31.20-"
 
 
@@ -169,6 +170,10 @@ def parse_amount(text: str, *, decimal_mark: str = ".") -> Decimal | None:
     """A signed amount as finance exports write it, or None if `text` is none: `1200.00`,
     `1,200.00`, `£1,200.00`, `-31.20`, `(31.20)`, `31.20 CR` (DR is a debit), SAP's `31.20-`;
     with `decimal_mark` "," also `1.200,00`. At most pennies: `31.205` is refused, `31.2000` is not."""
+    plain = _PLAIN_AMOUNT.fullmatch(text) if decimal_mark == "." else None
+    if plain is not None:  # the usual cell ("1,200.00", "-31.20"), read at once
+        amount = Decimal(f"{plain[2].replace(',', '')}.{(plain[3] or '').ljust(2, '0')}")
+        return -amount if plain[1] else amount
     value = text.strip()
     signs = 0  # one way of writing a credit at most: "--1" or "(1.00) CR" is no amount
     if value.startswith("(") and value.endswith(")"):
