@@ -3,17 +3,18 @@
 Exit status: 0 done; 1 some input was rejected (the message names the rule); 2 usage error.
 
 One module per job, each adding its commands to the root command (`cli/root.py`) with the same
-`opened`: the ledger's own commands, the reports, the offer letters, the projections' workers, the notifications,
+`opened`: the ledger's own commands, imports of finance-system exports, the reports, the offer letters, the projections' workers, the notifications,
 the database and checkpoints, the HTTP API's `serve` and `token`, and the demo. The command line
 imports neither `ktpledger.api` nor `workers` (pyproject.toml, [tool.importlinter]).
 """
 
 from __future__ import annotations
 
-from ktpledger.cli import admin, demo, ledger, notifications, offers, reports, serve, workers
+from ktpledger.cli import admin, demo, imports, ledger, notifications, offers, reports, serve, workers
 from ktpledger.cli.root import app, opened
 
 ledger.register(app, opened)
+imports.register(app, opened)
 reports.register(app, opened)
 offers.register(app, opened)
 workers.register(app, opened)

@@ -22,6 +22,7 @@ from ktpledger.settings import Settings
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
 HELP_ORDER = (
     "record",
+    "import",
     "projects",
     "events",
     "allowances",

@@ -90,8 +90,9 @@ class Ledger:
     # --- writing ---------------------------------------------------------------------------------
 
     def append(self, submissions: Iterable[object]) -> list[AppendResult]:
-        """Append each submitted event (a mapping, or a `RuleViolation` from parsing) on its own:
-        a rejected one records nothing and does not stop the others."""
+        """Append each submitted event (a mapping, a `RuleViolation` from parsing, or an `Event`
+        already parsed by `parse_event`, as an import's plan holds them) on its own: a rejected
+        one records nothing and does not stop the others."""
         if self.read_only:
             raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         results: list[AppendResult | None] = []
@@ -100,7 +101,8 @@ class Ledger:
             try:
                 if isinstance(raw, RuleViolation):
                     raise raw
-                event = parse_event(raw)
+                # An `Event` has been through the door already (it is only made by parsing).
+                event = raw if isinstance(raw, Event) else parse_event(raw)
             except RuleViolation as error:
                 results.append(
                     AppendResult(index, submitted_key(raw), "rejected", submitted_project(raw), error=error)

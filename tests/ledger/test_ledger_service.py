@@ -89,3 +89,21 @@ def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_datab
     assert (result.status, result.version) == ("recorded", 6)
     assert recorder.sessions == 2
     assert ledger.verify() == (6, None)
+
+
+def test_an_event_already_parsed_is_judged_like_its_mapping(unused_database: Database) -> None:
+    """An import's plan hands `Ledger.append` the events it parsed: the same rules and idempotency."""
+    ledger = Ledger(unused_database, recorder=FakeRecorder())
+    parsed = [parse_event(item) for item in (offer(), claim("c1", "10.00"), claim("c1", "10.00"))]
+    late = parse_event(claim("c2", "5.00", date="2030-01-01"))  # after the project's end
+    results = ledger.append([*parsed, late, claim("c1", "11.00")])
+    assert [result.status for result in results] == [
+        "recorded",
+        "recorded",
+        "duplicate",
+        "rejected",
+        "rejected",
+    ]
+    assert results[3].error is not None and results[3].error.rule == "R-33"
+    assert results[4].error is not None and results[4].error.rule == "R-30"
+    assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1"]
