@@ -19,6 +19,7 @@ from ktpledger.api import (
     costing,
     dashboard,
     errors,
+    imports,
     limits,
     openapi,
     quarantine,
@@ -116,6 +117,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     # Installed before the security headers below, so its own refusals (431, 413) carry them too.
     limits.install(api, app_objects.settings.limits)
     api.include_router(routes.router)
+    api.include_router(imports.router)
     api.include_router(reads.router)
     api.include_router(statements.router)
     api.include_router(costing.router)
