@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
-from ktpledger.cli.root import Opened, wait_for_projections
+from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.imports import (
     MAX_EXPORT_BYTES,
     ImportPlan,
@@ -90,6 +91,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         name = Path(file).name
         try:
             with opened(ctx) as application:
+                refuse_unknown(application, project)  # naming the database read, as every read does
                 if dry_run:
                     plan = plan_import(application.ledger, project, export, name, profile_text, sheet=sheet)
                 else:
@@ -107,6 +109,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
             if output_format is OutputFormat.JSON:
                 print_json({"error": {"rule": error.rule, "message": error.message, "field": error.field}})
             raise _usage(f"{error.rule}: {error.message}") from None
+        except RuleViolation as error:  # an unknown project: input refused, as every read does
+            if output_format is OutputFormat.JSON:
+                print_json({"error": error.as_dict()})
+            typer.echo(f"error: {error.rule}: {error.message}", err=True)
+            raise typer.Exit(1) from None
         if output_format is OutputFormat.JSON:
             print_json(plan.to_json())
         else:

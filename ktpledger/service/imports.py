@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ktpledger.adapters.export_files import ExportRow, ExportTable, ExportUnreadable, read_export
-from ktpledger.domain.errors import RuleViolation, shown
+from ktpledger.domain.errors import RuleViolation, shown, unknown_project
 from ktpledger.domain.events import PROJECT_PATTERN, ClaimReversed, Event, parse_event
 from ktpledger.domain.import_draft import HEADER_GUESS, draft_profile
 from ktpledger.domain.import_profile import (
@@ -545,12 +545,16 @@ def _prepared(
             f"got {shown(project)}",
             field="project",
         )
-    profile = read_profile(profile_text)
-    table = read_table(export, profile, sheet=sheet)
     try:
         state = ledger.state(project)
     except RuleViolation as error:
         raise ImportRefused(error.rule, error.message, field=error.field) from None
+    if not state.exists:
+        # Refused as a whole, not row by row: no row of a file can go to a project that has no
+        # offer. No database is named (`where` None); readers reword it for who may see what.
+        raise unknown_project(project, ledger.projects(), None)
+    profile = read_profile(profile_text)
+    table = read_table(export, profile, sheet=sheet)
     return _plan(project, filename, profile, table, state)
 
 

@@ -205,9 +205,11 @@ def test_bad_dates_amounts_periods_and_ragged_rows_are_rejected_row_by_row(url: 
 
 def test_an_unknown_project_and_a_closed_one(url: str, tmp_path: Path) -> None:
     export = csv_of(tmp_path, "06/01/2025,A1,C1,Pens,10.00,")
-    code, plan, _ = import_json(url, export, plain(tmp_path), "--dry-run", project="KTP-9999")
-    assert code == 1 and rejected(plan)[2]["rule"] == "R-31"
-    assert "unknown project KTP-9999" in rejected(plan)[2]["message"]
+    # Refused as a whole (R-31, exit 1 as any read of an unknown project), naming the nearest one.
+    code, refusal, err = import_json(url, export, plain(tmp_path), "--dry-run", project="KTP-0043")
+    assert code == 1 and refusal["error"]["rule"] == "R-31"
+    assert 'unknown project "KTP-0043"' in refusal["error"]["message"]
+    assert "did you mean KTP-0042?" in err
     prepared(url, tmp_path, event("ProjectClosed", "closed", "2025-01-05", {}))
     code, plan, _ = import_json(url, export, plain(tmp_path))
     assert code == 1 and rejected(plan)[2]["rule"] == "R-36"
