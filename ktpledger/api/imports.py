@@ -28,12 +28,9 @@ from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.access import Principal
-from ktpledger.service.imports import plan_import, run_import
+from ktpledger.service.imports import IMPORTED_TYPES, plan_import, run_import
 
 router = APIRouter()
-
-# The types an import's rows become (service/imports.py): a token must be allowed to record each.
-IMPORTED_TYPES = ("SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment")
 
 FIELDS = ("project", "file", "profile", "dry_run", "skip_rejected", "sheet")
 TRUE, FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off", ""})

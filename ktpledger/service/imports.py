@@ -25,6 +25,7 @@ from ktpledger.domain.errors import RuleViolation, shown, unknown_project
 from ktpledger.domain.events import PROJECT_PATTERN, ClaimReversed, Event, parse_event
 from ktpledger.domain.import_draft import HEADER_GUESS, draft_profile
 from ktpledger.domain.import_profile import (
+    IMPORTED_EVENTS,
     Mapped,
     Profile,
     RowProblem,
@@ -43,6 +44,9 @@ from ktpledger.service.ledger import Ledger
 MAX_EXPORT_BYTES = 32 * 1024 * 1024  # a 100,000-row export is 10-15 MB as CSV, less as XLSX
 MAX_CANDIDATES_SHOWN = 10
 ZERO = Decimal(0)
+# Every type an import can record: its rows' own, and the reversals its credits become. Whoever
+# imports must be allowed to record each (`POST /imports`).
+IMPORTED_TYPES = (*IMPORTED_EVENTS, ClaimReversed.TYPE)
 
 RowStatus = Literal["would record", "recorded", "duplicate", "rejected", "skipped"]
 STATUSES: tuple[RowStatus, ...] = ("would record", "recorded", "duplicate", "rejected", "skipped")
@@ -601,6 +605,7 @@ def run_import(
 
 
 __all__ = [
+    "IMPORTED_TYPES",
     "MAX_EXPORT_BYTES",
     "ImportPlan",
     "ImportRefused",
