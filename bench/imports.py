@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import resource
 import sys
 import tempfile
 import time
@@ -200,6 +201,10 @@ def main() -> None:
                 f"{f['real-run rows/s']:>11,.0f} {f['re-run rows/s']:>9,.0f} {f['catch-up s']:>10.1f}",
                 flush=True,
             )
+    # The process's high-water mark: the largest export planned and recorded, the projection's
+    # catch-up of it, and the exports themselves held in memory.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

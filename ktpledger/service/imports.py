@@ -39,6 +39,7 @@ from ktpledger.domain.import_profile import (
 from ktpledger.domain.money import format_money, format_pounds
 from ktpledger.domain.project import Claim, ProjectState, same_content
 from ktpledger.domain.rules import Category, near_name
+from ktpledger.service.collector import collector_paused
 from ktpledger.service.ledger import Ledger
 
 MAX_EXPORT_BYTES = 32 * 1024 * 1024  # a 100,000-row export is 10-15 MB as CSV, less as XLSX
@@ -572,7 +573,8 @@ def plan_import(
     sheet: str | None = None,
 ) -> ImportPlan:
     """What importing `export` into `project` would do, row by row: writes nothing."""
-    return _prepared(ledger, project, export, filename, profile_text, sheet)
+    with collector_paused():
+        return _prepared(ledger, project, export, filename, profile_text, sheet)
 
 
 def run_import(
@@ -588,14 +590,15 @@ def run_import(
     """Plan, then append what the plan would record in one `ledger.append`; unless
     `skip_rejected`, nothing at all when any row is rejected. The plan is returned with each
     appended row's fate as the ledger gave it."""
-    plan = _prepared(ledger, project, export, filename, profile_text, sheet)
-    plan.dry_run = False
-    if plan.rejected and not skip_rejected:
-        return plan
-    chosen = [row for row in plan.rows if row.status == "would record"]
-    if not chosen:
-        return plan
-    results = ledger.append([row.parsed for row in chosen])
+    with collector_paused():
+        plan = _prepared(ledger, project, export, filename, profile_text, sheet)
+        plan.dry_run = False
+        if plan.rejected and not skip_rejected:
+            return plan
+        chosen = [row for row in plan.rows if row.status == "would record"]
+        if not chosen:
+            return plan
+        results = ledger.append([row.parsed for row in chosen])
     for row, result in zip(chosen, results, strict=True):
         row.status = result.status
         if result.status == "rejected":
