@@ -182,6 +182,7 @@ class ProjectTransactions:
     project: str
     version: int
     category: Category | None
+    categories: tuple[Category, ...]  # every line of the project, whichever is shown
     date_from: date | None
     date_to: date | None
     lines: tuple[LineTransactions, ...]
@@ -191,6 +192,7 @@ class ProjectTransactions:
             "project": self.project,
             "version": self.version,
             "category": None if self.category is None else self.category.value,
+            "categories": [category.value for category in self.categories],
             "from": _day(self.date_from),
             "to": _day(self.date_to),
             "lines": [line.to_json() for line in self.lines],
@@ -349,6 +351,7 @@ def line_transactions(
         project=project,
         version=state.version,
         category=category,
+        categories=state.categories(),
         date_from=date_from,
         date_to=date_to,
         lines=tuple(lines),
