@@ -262,7 +262,7 @@ def test_every_figure_of_the_project_page_links_to_its_drill_down(
     story: App, client: TestClient, tokens: dict[str, str]
 ) -> None:
     page = client.get(f"/dashboard/projects/{PROJECT}", headers=bearer(tokens["lmc"])).text
-    row = re.search(rf'<tr data-category="{TRAVEL}".*?</tr>', page, re.S)
+    row = re.search(rf'<tr data-category="{TRAVEL}".*?</tr>', page, re.DOTALL)
     assert row is not None
     for figure in ("budget", "spent", "eligible", "ineligible", "remaining"):
         cell = re.search(
