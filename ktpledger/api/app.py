@@ -27,6 +27,7 @@ from ktpledger.api import (
     routes,
     server,
     statements,
+    transactions,
 )
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.serve_settings import ServeLimits
@@ -123,6 +124,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(costing.router)
     api.include_router(admin.router)
     api.include_router(quarantine.router)
+    api.include_router(transactions.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

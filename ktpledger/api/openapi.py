@@ -334,6 +334,13 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "grant_rate": FRACTION,
 }
 REQUIRED = {("/projects/{project}/claim-pack", "quarter")}
+# Parameters whose schema differs on one path: the drill-down is written as JSON or CSV only.
+PATH_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/projects/{project}/transactions", "format"): _enum(["json", "csv"]),
+    ("/projects/{project}/transactions", "category"): _enum([category.value for category in Category]),
+    ("/projects/{project}/transactions", "from"): DAY,
+    ("/projects/{project}/transactions", "to"): DAY,
+}
 
 
 def strict(document: dict[str, Any]) -> dict[str, Any]:
@@ -345,9 +352,10 @@ def strict(document: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 name = parameter.get("name")
-                if parameter.get("in") in ("path", "query") and name in PARAMETERS:
+                chosen = PATH_PARAMETERS.get((path, name)) or PARAMETERS.get(name)
+                if parameter.get("in") in ("path", "query") and chosen is not None:
                     description = parameter.get("description") or parameter["schema"].get("description")
-                    parameter["schema"] = deepcopy(PARAMETERS[name])
+                    parameter["schema"] = deepcopy(chosen)
                     if description:
                         parameter["description"] = description
                 if (path, name) in REQUIRED:

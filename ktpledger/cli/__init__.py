@@ -10,12 +10,24 @@ imports neither `ktpledger.api` nor `workers` (pyproject.toml, [tool.importlinte
 
 from __future__ import annotations
 
-from ktpledger.cli import admin, demo, imports, ledger, notifications, offers, reports, serve, workers
+from ktpledger.cli import (
+    admin,
+    demo,
+    imports,
+    ledger,
+    notifications,
+    offers,
+    reports,
+    serve,
+    transactions,
+    workers,
+)
 from ktpledger.cli.root import app, opened
 
 ledger.register(app, opened)
 imports.register(app, opened)
 reports.register(app, opened)
+transactions.register(app, opened)
 offers.register(app, opened)
 workers.register(app, opened)
 admin.register(app, opened)

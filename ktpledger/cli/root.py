@@ -29,6 +29,7 @@ HELP_ORDER = (
     "alerts",
     "reconcile",
     "claim-pack",
+    "transactions",
     "replay",
     "worker",
     "beat",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ktpledger.domain.money import ZERO
-from ktpledger.domain.project import ProjectState
+from ktpledger.domain.project import Claim, ProjectState
 from ktpledger.domain.rules import Category, LimitKind, Tag
 from ktpledger.domain.shares import overheads_budget, overheads_earned
 
@@ -78,18 +78,36 @@ class Allowance:
         return ZERO if self.maximum is None else max(ZERO, self.spent - self.maximum)
 
 
-def exclusions(state: ProjectState, category: Category) -> Exclusions:
-    """The sub-limit and R-14 exclusions of `category`'s claims."""
+def _excluded_claims(state: ProjectState, category: Category) -> tuple[list[Claim], dict[str, list[Claim]]]:
+    """`category`'s claims that still count (not reversed in full, in version order), and those of
+    them each sub-limit or R-14 reason reaches: the one selection `exclusions` and `claim_shares` read."""
     rules = state.rules
     assert rules is not None and state.offer is not None
     # Only tagged claims can fall under a sub-limit or R-14; they are kept in version order.
     claims = [c for c in state.tagged.get(category, ()) if c.outstanding > 0]
-    if not claims:
-        return Exclusions()
-    fees = sum((c.outstanding for c in claims if Tag.HIGHER_DEGREE_FEE in c.tags), ZERO)
     conference_claims = [c for c in claims if Tag.CONFERENCE in c.tags]
     computer_claims = [c for c in claims if Tag.COMPUTER in c.tags]
-    travel_claims = [c for c in claims if Tag.ASSOCIATE_TRAVEL in c.tags] if state.offer.virtual else []
+    return claims, {
+        "higher_degree_fee": [c for c in claims if Tag.HIGHER_DEGREE_FEE in c.tags],
+        "conference": conference_claims,
+        "computer": computer_claims,
+        "associate_travel": [c for c in claims if Tag.ASSOCIATE_TRAVEL in c.tags]
+        if state.offer.virtual
+        else [],
+    }
+
+
+def exclusions(state: ProjectState, category: Category) -> Exclusions:
+    """The sub-limit and R-14 exclusions of `category`'s claims."""
+    rules = state.rules
+    assert rules is not None
+    claims, reached = _excluded_claims(state, category)
+    if not claims:
+        return Exclusions()
+    fees = sum((c.outstanding for c in reached["higher_degree_fee"]), ZERO)
+    conference_claims = reached["conference"]
+    computer_claims = reached["computer"]
+    travel_claims = reached["associate_travel"]
     return Exclusions(
         higher_degree_fee=max(ZERO, fees - rules.higher_degree_fee_cap),
         conference=sum((c.outstanding for c in conference_claims[rules.conference_guide :]), ZERO),
@@ -155,3 +173,95 @@ def allowances(state: ProjectState) -> list[Allowance]:
         else:
             result.append(lines[category])
     return result
+
+
+@dataclass(frozen=True)
+class ClaimShare:
+    """How much of one claim (as reversals leave it) is eligible, and why the rest is not, by the
+    reasons of `reconciliation.reasons` (higher_degree_fee, conference, computer, associate_travel,
+    over_cap, over_budget). `nth` is the claim's place among the line's counted claims of its
+    sub-limit (the third conference: 3), 0 when none applies."""
+
+    key: str
+    outstanding: Decimal
+    eligible: Decimal
+    reasons: dict[str, Decimal]
+    nth: int = 0
+
+    @property
+    def ineligible(self) -> Decimal:
+        return self.outstanding - self.eligible
+
+
+def _portion_above(before: Decimal, amount: Decimal, ceiling: Decimal) -> Decimal:
+    """The part of [before, before + amount] above `ceiling`."""
+    return max(ZERO, before + amount - max(ceiling, before))
+
+
+def claim_shares(state: ProjectState, line: Allowance) -> dict[str, ClaimShare]:
+    """Each claim of `line`'s category, by key, split into eligible and ineligible by reason: the
+    line's exclusions (`exclusions`) fall on the claims they select (higher degree fees above the cap
+    on the claims that pass it, in the order recorded), and what remains above the line's ceiling
+    (`allowance`) falls on the last claims recorded. The eligible shares add up to `line.eligible`
+    and each reason's shares to the line's figure for it (`reconciliation.reasons`); a claim reversed
+    in full is eligible 0 with no reason. The derived overheads line has no claims."""
+    rules = state.rules
+    assert rules is not None
+    category = line.category
+    if line.limit_kind is LimitKind.DERIVED:
+        return {}
+    _, reached = _excluded_claims(state, category)
+    excluded: dict[str, dict[str, Decimal]] = {}
+    nth: dict[str, int] = {}
+
+    def exclude(claim: Claim, reason: str, amount: Decimal) -> None:
+        if amount:
+            excluded.setdefault(claim.key, {})[reason] = amount
+
+    fees = ZERO
+    for claim in reached["higher_degree_fee"]:
+        exclude(
+            claim, "higher_degree_fee", _portion_above(fees, claim.outstanding, rules.higher_degree_fee_cap)
+        )
+        fees += claim.outstanding
+    for reason, allowed in (("conference", rules.conference_guide), ("computer", rules.computer_cap)):
+        for place, claim in enumerate(reached[reason], start=1):
+            nth[claim.key] = place
+            if place > allowed:
+                exclude(claim, reason, claim.outstanding)
+    for claim in reached["associate_travel"]:
+        exclude(claim, "associate_travel", claim.outstanding)
+    ceiling = line.budget if line.maximum is None else min(line.budget, line.maximum)
+    counted = ZERO
+    shares: dict[str, ClaimShare] = {}
+    for claim in (c for c in state.claims.values() if c.category is category):
+        reasons = dict(excluded.get(claim.key, {}))
+        # A claim under two reasons (a third conference on a virtual business's travel) is never
+        # more than wholly ineligible.
+        remaining = max(ZERO, claim.outstanding - sum(reasons.values(), ZERO))
+        above = _portion_above(counted, remaining, ceiling)
+        if above:
+            over_cap = ZERO if line.maximum is None else _portion_above(counted, remaining, line.maximum)
+            if over_cap:
+                reasons["over_cap"] = over_cap
+            if above - over_cap:
+                reasons["over_budget"] = above - over_cap
+        counted += remaining
+        shares[claim.key] = ClaimShare(
+            claim.key, claim.outstanding, remaining - above, reasons, nth.get(claim.key, 0)
+        )
+    # Where a claim's reasons overlap, the line counts its exclusions twice (`allowance`): the
+    # eligible spend it leaves out falls, as over_budget, on the last claims recorded, as
+    # `reconciliation.reasons` names the same shortfall.
+    surplus = sum((share.eligible for share in shares.values()), ZERO) - line.eligible
+    for key in reversed(list(shares)):
+        if surplus <= 0:
+            break
+        share = shares[key]
+        taken = min(share.eligible, surplus)
+        if taken:
+            reasons = dict(share.reasons)
+            reasons["over_budget"] = reasons.get("over_budget", ZERO) + taken
+            shares[key] = ClaimShare(key, share.outstanding, share.eligible - taken, reasons, share.nth)
+            surplus -= taken
+    return shares

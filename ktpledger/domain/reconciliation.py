@@ -120,13 +120,40 @@ def findings(state: ProjectState, result: Reconciliation) -> list[Finding]:
     found = []
     for line in result.lines:
         for reason, amount in line.reasons.items():
-            if reason == "over_cap":
-                rule = rules.category_rule(state.offer.methodology, line.category).rule
-                what = "spend above the line's maximum, ineligible whatever the LMC decides"
-            else:
-                rule, what = REASON_RULES.get(reason, ("R-40", reason.replace("_", " ")))
+            rule, what = reason_rule(state, line.category, reason)
             found.append(Finding(line.category, reason, amount, rule, what))
     return found
+
+
+def reason_rule(state: ProjectState, category: Category, reason: str) -> tuple[str, str]:
+    """The rule id of an ineligible reason on `category`'s line, and what it means: the statement's
+    findings and the drill-down's claims name a reason the same way."""
+    rules = state.rules
+    assert rules is not None and state.offer is not None
+    if reason == "over_cap":
+        rule = rules.category_rule(state.offer.methodology, category).rule
+        return rule, "spend above the line's maximum, ineligible whatever the LMC decides"
+    return REASON_RULES.get(reason, ("R-40", reason.replace("_", " ")))
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+CLAIM_REASONS = {
+    "higher_degree_fee": "higher degree fees above the project's 700",
+    "conference": "{nth} conference",
+    "computer": "{nth} computing device",
+    "associate_travel": "associate travel of a virtual business",
+    "over_cap": "above the line's maximum",
+    "over_budget": "over budget",
+}
+
+
+def claim_reason(state: ProjectState, category: Category, reason: str, nth: int = 0) -> str:
+    """One claim's ineligible reason for people, with its rule: "third conference (R-13)",
+    "over budget (R-40)", "associate travel of a virtual business (R-14)"."""
+    rule, _ = reason_rule(state, category, reason)
+    place = ORDINALS[nth - 1] if 0 < nth <= len(ORDINALS) else f"{nth}th"
+    what = CLAIM_REASONS.get(reason, reason.replace("_", " ")).format(nth=place)
+    return f"{what} ({rule})"
 
 
 @dataclass

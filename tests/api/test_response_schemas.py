@@ -47,6 +47,8 @@ def test_every_json_answer_matches_its_response_schema(client: TestClient, token
             (f"/projects/{project}/summary", "/projects/{project}/summary"),
             (f"/projects/{project}/summary?today=2030-01-01", "/projects/{project}/summary"),
             (f"/projects/{project}/reconciliation", "/projects/{project}/reconciliation"),
+            (f"/projects/{project}/transactions", "/projects/{project}/transactions"),
+            (f"/projects/{project}/transactions?from=2025-03-01", "/projects/{project}/transactions"),
         ):
             check(document, client, admin, "get", url, path)
     check(
