@@ -115,6 +115,22 @@ def budget_bars(lines: Sequence[SummaryLine], *, elapsed: Decimal, narrow: bool 
     def x_of(ratio: Decimal | float) -> float:
         return left + track * min(float(ratio), scale) / scale
 
+    def spans(first: float) -> list[tuple[float, float]]:
+        """Where a line across the rows is drawn: from `first` to the last row, or on a phone
+        (where the names and figures sit above and below the bars) across each bar only."""
+        if not narrow:
+            return [(first, height - 22)]
+        return [
+            (top + i * row_height + bar_top - 4, top + i * row_height + bar_top + 18)
+            for i in range(len(rows))
+        ]
+
+    def across(x: float, first: float, attributes: str) -> str:
+        return "".join(
+            f'<line x1="{_f(x)}" y1="{_f(y1)}" x2="{_f(x)}" y2="{_f(y2)}" {attributes}/>'
+            for y1, y2 in spans(first)
+        )
+
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
@@ -127,17 +143,14 @@ def budget_bars(lines: Sequence[SummaryLine], *, elapsed: Decimal, narrow: bool 
         if tick > scale + 1e-9:
             break
         x = x_of(tick)
-        parts.append(
-            f'<line x1="{_f(x)}" y1="{top - 6}" x2="{_f(x)}" y2="{height - 22}" stroke="'
-            f'{SLATE if tick == 1.0 else "#f3f4f6"}" stroke-width="1"{"" if tick == 1.0 else DECOR}/>'
+        colour = (
+            f'stroke="{SLATE if tick == 1.0 else "#f3f4f6"}" stroke-width="1"{"" if tick == 1.0 else DECOR}'
         )
+        parts.append(across(x, top - 6, colour))
         parts.append(_text(x, top - 12, f"{tick:.0%}", anchor="middle", size=layout.tick_size, fill=MUTED))
     if elapsed > 0:
         x = x_of(min(elapsed, Decimal(1)))
-        parts.append(
-            f'<line x1="{_f(x)}" y1="{top - 4}" x2="{_f(x)}" y2="{height - 22}" stroke="{BLUE}" '
-            'stroke-width="1.5" stroke-dasharray="4 3"/>'
-        )
+        parts.append(across(x, top - 4, f'stroke="{BLUE}" stroke-width="1.5" stroke-dasharray="4 3"'))
         # On a phone the label stays inside the chart whatever the share elapsed.
         label_x = min(max(x, left + 95), width - right - 95) if narrow else x
         parts.append(
@@ -248,7 +261,7 @@ def spend_over_time(summary: ProjectSummary, *, narrow: bool = False) -> Markup:
     ceiling = step * ((top * Decimal("1.05") / step).to_integral_value(rounding="ROUND_CEILING"))
     if narrow:
         width, height = 320, 280
-        left, right, top_pad, bottom = 48, 14, 52, 30
+        left, right, top_pad, bottom = 48, 26, 52, 30  # room for the last month's label
         tick_size, label_size, title = 13, 14, "spend-title-narrow"
     else:
         width, height = 900, 340

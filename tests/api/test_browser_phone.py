@@ -203,9 +203,17 @@ def emulate(driver: Any, width: int, height: int) -> None:
     )
 
 
-def screenshot(driver: Any, name: str, width: int) -> None:
-    """The whole page, `width` wide, as ARTIFACTS/name.png."""
+def screenshot(driver: Any, name: str, width: int, screens: int = 0) -> None:
+    """The whole page, `width` wide, as ARTIFACTS/name.png; and its first `screens` screenfuls
+    (844 px high) as name-1.png, name-2.png ..., at their real size, to look at closely."""
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for number in range(1, screens + 1):
+        emulate(driver, width, PHONE[1])
+        driver.execute_script("window.scrollTo(0, arguments[0])", (number - 1) * (PHONE[1] - 44))
+        assert driver.save_screenshot(str(ARTIFACTS / f"{name}-{number}.png"))
+        if number * (PHONE[1] - 44) >= height:
+            break
     emulate(driver, width, min(height, 8000))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
@@ -257,7 +265,9 @@ def test_every_page_fits_reads_and_contrasts(
         found = measure(browser, f"{name}-{width}", width)
         problems[name] = found["problems"]
         if name in ("projects", "project"):
-            screenshot(browser, f"{name}-{width}", width)
+            screenshot(
+                browser, f"{name}-{width}", width, screens=8 if width < 800 and name == "project" else 0
+            )
     assert {name: found for name, found in problems.items() if found} == {}
     assert console_errors(browser) == []
 
