@@ -285,8 +285,10 @@ def project_context(app: App, who: Principal, project: str, today: date) -> dict
     return {
         "who": who,
         "summary": summary,
-        "bars": charts.budget_bars(summary.lines, elapsed=elapsed),
-        "spend_chart": charts.spend_over_time(summary),
+        # Each chart twice, drawn for a desktop and for a phone: the stylesheet shows one.
+        "bars": charts.budget_bars(summary.lines, elapsed=elapsed)
+        + charts.budget_bars(summary.lines, elapsed=elapsed, narrow=True),
+        "spend_chart": charts.spend_over_time(summary) + charts.spend_over_time(summary, narrow=True),
         "elapsed": elapsed,
         "alerts": sorted(summary.open_alerts, key=severity),
         "has_derived": any(line.derived for line in summary.lines),

@@ -3,7 +3,7 @@ against the app served by uvicorn on 127.0.0.1 with an ephemeral port.
 
 Skipped, with the reason, only when Chromium is absent and CI is not "true"; with CI=true a missing
 browser fails (scripts/install-browser.sh installs it). The project page's screenshot is saved to
-test-artifacts/dashboard-project.png.
+dashboard-project.png in $KTPLEDGER_TEST_ARTIFACTS (default test-artifacts/ at the repository's root).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from tests.ledger.factory import claim
 pytestmark = [pytest.mark.slow]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(
+    os.environ.get("KTPLEDGER_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts"
+)
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -212,7 +214,7 @@ def test_the_project_page_shows_the_apis_figures_and_follows_new_events(
     # The screenshot of the whole page, for people to look at.
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(1280, min(int(height) + 40, 6000))
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "dashboard-project.png"))
 
     # New events arrive: the figures follow without a reload.
