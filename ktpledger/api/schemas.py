@@ -214,6 +214,7 @@ class DecisionOut(Shown):
     minute: str | None
     justification: str | None
     approved_by: str | None
+    recorded_by: RecordedByOut | None = Field(None, description="who recorded it; null if not kept")
 
 
 class ProjectSummaryOut(Shown):

@@ -15,7 +15,7 @@ from ktpledger.domain.chain import canonical_json, format_instant
 from ktpledger.domain.recorded import RecordedBy
 from tests.ledger.factory import PROJECT, claim, offer
 
-BY = RecordedBy("Siân \"finance\" Ó Briain", "finance", "api")
+BY = RecordedBy('Siân "finance" Ó Briain', "finance", "api")
 
 
 @pytest.fixture
