@@ -133,6 +133,14 @@ def test_the_ledger_keeps_who_recorded_each_event_on_both_paths(app: App) -> Non
     assert app.ledger.verify() == (4, None)
 
 
+def test_a_large_batch_keeps_it_too(app: App) -> None:
+    """PostgreSQL appends a batch of 16 rows or more by COPY: the new columns go in that way too."""
+    batch = [offer(), *(claim(f"c{n}", "1.00") for n in range(30))]
+    assert {r.status for r in app.ledger.append(batch, recorded_by=BOB)} == {"recorded"}
+    assert {(e.chain_version, e.recorded_by) for e in app.ledger.stream(PROJECT)} == {(2, BOB.canonical())}
+    assert app.ledger.verify() == (31, None)
+
+
 def test_the_same_key_and_content_from_someone_else_is_still_a_duplicate(app: App) -> None:
     app.ledger.append([offer(), claim("c1", "10.00")], recorded_by=ADA)
     for who in (BOB, None):
