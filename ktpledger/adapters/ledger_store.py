@@ -31,6 +31,8 @@ COLUMNS = (
     events.c.recorded_at,
     events.c.prev_hash,
     events.c.hash,
+    events.c.chain_version,
+    events.c.recorded_by,
 )
 
 _HEADS = (
@@ -79,6 +81,8 @@ INSERT_COLUMNS = (
     "recorded_at",
     "prev_hash",
     "hash",
+    "chain_version",
+    "recorded_by",
 )
 COPY_FROM_ROWS = 16  # PostgreSQL: COPY a batch of at least this many rows, INSERT a smaller one
 _COPY = f"COPY events ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
@@ -98,6 +102,8 @@ def to_recorded(row: RowMapping) -> RecordedEvent:
         recorded_at=row["recorded_at"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        chain_version=row["chain_version"],
+        recorded_by=row["recorded_by"],
     )
 
 
@@ -290,12 +296,12 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
         last = (rows[-1].project, rows[-1].version)
 
 
-_APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _UNIQUE_VIOLATION = "23505"
 
 
 class DirectAppender:
-    """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006) on one psycopg connection in
+    """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006, 0011, 0012) on one psycopg connection in
     autocommit mode, with no SQLAlchemy in between and one cursor kept for every call."""
 
     def __init__(self, driver_connection: Any) -> None:

@@ -59,7 +59,7 @@ class SqliteBackend(Backend):
 
 _PG_EVENTS_AFTER = text(
     "SELECT e.position, e.project, e.version, e.type, e.schema_version, e.key, e.date, e.data, "
-    "e.recorded_at, e.prev_hash, e.hash FROM events e "
+    "e.recorded_at, e.prev_hash, e.hash, e.chain_version, e.recorded_by FROM events e "
     "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
     "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
 )

@@ -40,7 +40,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
 
 FUNCTIONS = (
     "ktpledger_lock_events()",
-    "ktpledger_append_one(text, integer, text, integer, text, date, text, timestamptz, text, text)",
+    "ktpledger_append_one(text, integer, text, integer, text, date, text, timestamptz, text, text, integer, text)",
 )
 
 _OWNER = text(

@@ -44,6 +44,11 @@ events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Migration 0012: which link document `hash` is of (1: before it; 2: with `recorded_by`), and who
+    # recorded the event (canonical JSON `{"channel","name","role"}`, exactly the text hashed; NULL
+    # on every chain version 1 row, and on a version 2 row whose append did not say).
+    Column("chain_version", Integer, nullable=False, server_default="1"),
+    Column("recorded_by", Text, nullable=True),
     UniqueConstraint("project", "version"),
     UniqueConstraint("project", "key"),
     sqlite_autoincrement=True,

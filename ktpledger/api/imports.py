@@ -250,5 +250,10 @@ def import_upload(app: App, who: Principal, upload: dict[str, Any]) -> JSONRespo
     if upload["dry_run"]:
         plan = plan_import(*arguments, sheet=upload["sheet"])
     else:
-        plan = run_import(*arguments, sheet=upload["sheet"], skip_rejected=upload["skip_rejected"])
+        plan = run_import(
+            *arguments,
+            sheet=upload["sheet"],
+            skip_rejected=upload["skip_rejected"],
+            recorded_by=who.recorder("import"),
+        )
     return JSONResponse(plan.to_json(), status_code=422 if plan.rejected else 200)

@@ -195,7 +195,7 @@ def append(app: App, who: Principal, body: bytes) -> JSONResponse:
     if len(submissions) > MAX_EVENTS:
         raise ApiError(413, "R-30", f"at most {MAX_EVENTS} events a request; send the rest in another")
     check_record(who, submissions)
-    results = app.ledger.append(submissions)
+    results = app.ledger.append(submissions, recorded_by=who.recorder("api"))
     documents = [result.to_json(line=number) for number, result in enumerate(results, start=1)]
     rejected = any(result.status == "rejected" for result in results)
     return JSONResponse(documents, status_code=422 if rejected else 200)

@@ -47,6 +47,14 @@ class Health(Shown):
     status: Literal["ok"]
 
 
+class RecordedByOut(Shown):
+    """Who recorded an event (docs/events.md, `recorded_by`)."""
+
+    name: str
+    role: str | None = Field(description="the token's role; null on the command line (no token)")
+    channel: Literal["api", "cli", "import", "dashboard"]
+
+
 class RecordedEventOut(Shown):
     """A recorded event (docs/cli.md): as submitted, with its place in the ledger."""
 
@@ -61,7 +69,12 @@ class RecordedEventOut(Shown):
     hash: str
     prev_hash: str | None
     schema_version: int
+    chain_version: int = Field(description="which link document `hash` is of (docs/events.md)")
+    recorded_by: RecordedByOut | None = Field(
+        description="who recorded it; null on events recorded before it was kept (chain version 1)"
+    )
     data_text: str | None = Field(None, description="data that is not JSON, as stored")
+    recorded_by_text: str | None = Field(None, description="a recorded_by that is not JSON, as stored")
     unreadable: Refusal | None = Field(None, description="why this row cannot be read (R-30)")
 
 
@@ -201,6 +214,7 @@ class DecisionOut(Shown):
     minute: str | None
     justification: str | None
     approved_by: str | None
+    recorded_by: RecordedByOut | None = Field(None, description="who recorded it; null if not kept")
 
 
 class ProjectSummaryOut(Shown):

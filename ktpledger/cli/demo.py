@@ -15,10 +15,13 @@ from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.costing import CostingRequest
 from ktpledger.domain.labels import category_label as label_of
 from ktpledger.domain.labels import kind_label
+from ktpledger.domain.recorded import RecordedBy
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.service import statements
 from ktpledger.service.access import create_token
 from ktpledger.views import render_table
+
+DEMO = RecordedBy("demo", None, "cli")  # who the demo's events are recorded by
 
 SHOW_ALLOWANCES_AFTER = {"2024 Q4", "2025 Q3", "LMC, October 2025", "2026 Q1 and closure"}
 
@@ -61,7 +64,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 for alert in application.projector.alerts(PROJECT, include_resolved=True)
             }
             for label, items in quarters():
-                results = application.ledger.append(items)
+                results = application.ledger.append(items, recorded_by=DEMO)
                 counts = {
                     status: sum(r.status == status for r in results)
                     for status in ("recorded", "duplicate", "rejected")

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
-from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.imports import (
     MAX_EXPORT_BYTES,
@@ -103,6 +103,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                         profile_text,
                         sheet=sheet,
                         skip_rejected=skip_rejected,
+                        recorded_by=recorder_of(ctx, "import"),
                     )
                     wait_for_projections(application, wait)
         except ImportRefused as error:

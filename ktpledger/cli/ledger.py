@@ -12,7 +12,7 @@ import typer
 from ktpledger.adapters.signing import KeyFileError, load_verifier
 from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
-from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
 from ktpledger.domain.anchor import Checkpoint, parse_checkpoint
 from ktpledger.domain.chain import format_instant
 from ktpledger.service.checkpoints import AnchorReport, verify_against
@@ -49,7 +49,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
             raise typer.Exit(1)
         numbered = read_events(text)
         with opened(ctx) as application:
-            results = application.ledger.append(value for _, value in numbered)
+            results = application.ledger.append(
+                (value for _, value in numbered), recorded_by=recorder_of(ctx, "cli")
+            )
             wait_for_projections(application, wait)
         for (number, _), result in zip(numbered, results, strict=True):
             sys.stdout.write(json.dumps(result.to_json(line=number)) + "\n")
@@ -84,12 +86,13 @@ def register(app: typer.Typer, opened: Opened) -> None:
                     if "unreadable" in document
                     else summarise(document["data"], item.type),
                     format_instant(item.recorded_at)[:19].replace("T", " "),
+                    item.recorder_name(),
                 )
                 for item, document in zip(stream, shown, strict=True)
             ]
             typer.echo(f"{project}: {len(stream)} events, head {stream[-1].hash[:16]}")
             typer.echo(
-                render_table(("v", "date", "type", "key", "what", "recorded (UTC)"), rows, numeric={0})
+                render_table(("v", "date", "type", "key", "what", "recorded (UTC)", "by"), rows, numeric={0})
             )
         for error in bad:
             typer.echo(f"error: {error['rule']}: {error['message']}", err=True)

@@ -4,6 +4,7 @@ App each command opens (`opened`). The commands are added to `app` by the module
 
 from __future__ import annotations
 
+import getpass
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,7 +15,8 @@ from typer.core import TyperGroup
 
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
-from ktpledger.domain.errors import unknown_project
+from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.recorded import Channel, RecordedBy, recorded_by
 from ktpledger.service.schema import ensure_schema
 from ktpledger.settings import Settings
 
@@ -77,6 +79,14 @@ def configure(
         "--db",
         help="SQLAlchemy database URL (default: KTPLEDGER_DATABASE_URL or sqlite:///ktpledger.db)",
     ),
+    as_name: str | None = typer.Option(
+        None,
+        "--as",
+        envvar="KTPLEDGER_AS",
+        show_envvar=True,
+        help="who records the events this run records (their `recorded_by` name, 1-200 characters; "
+        "default: the operating-system user)",
+    ),
 ) -> None:
     """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
     try:
@@ -84,6 +94,32 @@ def configure(
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    if as_name is not None:
+        try:
+            ctx.meta[AS_NAME] = recorded_by(as_name, None, "cli").name
+        except RuleViolation as error:
+            typer.echo(f"error: {error.rule}: {error.message}", err=True)
+            raise typer.Exit(2) from None
+
+
+AS_NAME = "ktpledger.as"  # the context's meta key of a valid `--as` name
+
+
+def operating_system_user() -> str:
+    """The operating-system user running the command, or "unknown" when there is none to be found
+    (no login name, no passwd entry) or it cannot be a name (`recorded_by`)."""
+    try:
+        name = getpass.getuser()
+        return recorded_by(name, None, "cli").name
+    except Exception:  # noqa: BLE001 - getpass raises OSError, KeyError, ImportError by platform
+        return "unknown"
+
+
+def recorder_of(ctx: typer.Context, channel: Channel = "cli") -> RecordedBy:
+    """Who the events a command records are recorded by: `--as NAME` (or KTPLEDGER_AS), else the
+    operating-system user. The command line holds no token, so there is no role: null."""
+    name = ctx.find_root().meta.get(AS_NAME) or operating_system_user()
+    return RecordedBy(name, None, channel)
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -1,5 +1,5 @@
-"""An event as the ledger holds it: the submitted event plus version, position, time and hash;
-and the one loop that folds a stream of them into a project (`fold_recorded`, `fold_events`)."""
+"""An event as the ledger holds it: the submitted event plus version, position, time, who recorded
+it (`RecordedBy`) and hash; and the one loop that folds a stream of them into a project (`fold_recorded`, `fold_events`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,57 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
-from ktpledger.domain.chain import ChainLink, format_instant
-from ktpledger.domain.errors import UnreadableEvent, cause_of
+from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of
 from ktpledger.domain.events import Event, payload_from_data
+from ktpledger.domain.input_rules import text_problem
+
+# How an event reached the ledger: the HTTP API (`POST /events`), the command line (`record`,
+# `demo`), an import of a finance export (`ktpledger import`, `POST /imports`), or the dashboard
+# (its forms, to come).
+Channel = Literal["api", "cli", "import", "dashboard"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+NAME_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class RecordedBy:
+    """Who recorded an event, as stored with it and covered by its hash (chain version 2): a
+    token's label and role over the HTTP API; the operating-system user (or `--as NAME`) on the
+    command line, where there is no token and so no role (None). Made by `recorded_by`, which
+    refuses a name that cannot be stored (R-30)."""
+
+    name: str
+    role: str | None
+    channel: Channel
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "channel": self.channel}
+
+    def canonical(self) -> str:
+        """The text stored in `events.recorded_by` and hashed."""
+        return canonical_json(self.to_json())
+
+
+def recorded_by(name: str, role: str | None, channel: str, *, field: str = "--as") -> RecordedBy:
+    """A `RecordedBy`, or R-30 naming `field` if the name is empty, over 200 characters or holds a
+    control character, or the channel is not one of `CHANNELS`."""
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif len(name) > NAME_LIMIT:
+        problem = f"is {len(name)} characters long; at most {NAME_LIMIT}"
+    elif not name.isprintable():
+        # Stricter than other text: a name is shown in one table cell, so no tab nor new line.
+        problem = f"holds {text_problem(name) or 'a tab or line break; remove it'}"
+    if problem is not None:
+        raise RuleViolation("R-30", f"{field}: the name of who records {problem}", field=field)
+    if channel not in CHANNELS:
+        raise ValueError(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    return RecordedBy(name, role, channel)  # type: ignore[arg-type]  # checked just above
+
 
 # What takes one event into a fold: `ProjectState.apply`, `LiveProject.apply` (alerts worked out
 # event by event) or `LiveProject.fold` (not), or a caller's step around one of them.
@@ -34,6 +80,8 @@ class RecordedEvent:
     recorded_at: datetime
     prev_hash: str
     hash: str
+    chain_version: int = 1  # which link document `hash` is of (`domain/chain.py`)
+    recorded_by: str | None = None  # canonical JSON text of `RecordedBy.to_json`, or None
 
     def link(self) -> ChainLink:
         return ChainLink(
@@ -46,6 +94,8 @@ class RecordedEvent:
             recorded_at=format_instant(self.recorded_at),
             data=self.data,
             prev=self.prev_hash,
+            chain_version=self.chain_version,
+            recorded_by=self.recorded_by,
         )
 
     def event(self) -> Event:
@@ -82,12 +132,31 @@ class RecordedEvent:
             "hash": self.hash,
             "prev_hash": self.prev_hash,
             "schema_version": self.schema_version,
+            "chain_version": self.chain_version,
+            "recorded_by": None,
         }
         try:
             shown["data"] = json.loads(self.data)
         except ValueError:
             shown["data_text"] = self.data
+        if self.recorded_by is not None:
+            try:
+                shown["recorded_by"] = json.loads(self.recorded_by)
+            except ValueError:
+                shown["recorded_by_text"] = self.recorded_by  # as stored (`verify` names the row)
         return shown
+
+    def recorder_name(self) -> str:
+        """Who recorded the event, for a table cell: the name, or "" when not recorded (chain
+        version 1, or an append that did not say)."""
+        if self.recorded_by is None:
+            return ""
+        try:
+            found = json.loads(self.recorded_by)
+        except ValueError:
+            return "?"
+        name = found.get("name") if isinstance(found, dict) else None
+        return name if isinstance(name, str) else "?"
 
 
 def unreadable(item: RecordedEvent, error: BaseException) -> UnreadableEvent:

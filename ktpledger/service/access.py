@@ -19,7 +19,9 @@ from enum import StrEnum
 
 from ktpledger.adapters import tokens
 from ktpledger.adapters.database import Database
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import EVENT_TYPES
+from ktpledger.domain.recorded import Channel, RecordedBy, recorded_by
 
 
 class Role(StrEnum):
@@ -62,6 +64,15 @@ class Principal:
 
     def visible(self, projects: Iterable[str]) -> list[str]:
         return [project for project in projects if self.can_read(project)]
+
+    def recorder(self, channel: Channel = "api") -> RecordedBy:
+        """Who the events this token records are recorded by: its label and role. A token with no
+        label (or one that cannot be a name: empty, a control character) is named `token N`."""
+        name = self.label or f"token {self.token_id}"
+        try:
+            return recorded_by(name, self.role.value, channel, field="label")
+        except RuleViolation:
+            return RecordedBy(f"token {self.token_id}", self.role.value, channel)
 
 
 COMMAND_LINE = Principal(token_id=0, role=Role.ADMIN, projects=None, label="command line")

@@ -38,6 +38,7 @@ from ktpledger.domain.import_profile import (
 )
 from ktpledger.domain.money import format_money, format_pounds
 from ktpledger.domain.project import Claim, ProjectState, same_content
+from ktpledger.domain.recorded import RecordedBy
 from ktpledger.domain.rules import Category, near_name
 from ktpledger.service.collector import collector_paused
 from ktpledger.service.ledger import Ledger
@@ -586,10 +587,11 @@ def run_import(
     *,
     sheet: str | None = None,
     skip_rejected: bool = False,
+    recorded_by: RecordedBy | None = None,
 ) -> ImportPlan:
-    """Plan, then append what the plan would record in one `ledger.append`; unless
-    `skip_rejected`, nothing at all when any row is rejected. The plan is returned with each
-    appended row's fate as the ledger gave it."""
+    """Plan, then append what the plan would record in one `ledger.append` (by `recorded_by`, of
+    channel `import`); unless `skip_rejected`, nothing at all when any row is rejected. The plan is
+    returned with each appended row's fate as the ledger gave it."""
     with collector_paused():
         plan = _prepared(ledger, project, export, filename, profile_text, sheet)
         plan.dry_run = False
@@ -598,7 +600,7 @@ def run_import(
         chosen = [row for row in plan.rows if row.status == "would record"]
         if not chosen:
             return plan
-        results = ledger.append([row.parsed for row in chosen])
+        results = ledger.append([row.parsed for row in chosen], recorded_by=recorded_by)
     for row, result in zip(chosen, results, strict=True):
         row.status = result.status
         if result.status == "rejected":

@@ -19,7 +19,7 @@ from ktpledger.domain.chain import format_instant
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.service.ledger_deciding import (
     CACHE_SIZE,
     AppendResult,
@@ -89,10 +89,17 @@ class Ledger:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def append(self, submissions: Iterable[object]) -> list[AppendResult]:
+    def append(
+        self, submissions: Iterable[object], *, recorded_by: RecordedBy | None = None
+    ) -> list[AppendResult]:
         """Append each submitted event (a mapping, a `RuleViolation` from parsing, or an `Event`
         already parsed by `parse_event`, as an import's plan holds them) on its own: a rejected
-        one records nothing and does not stop the others."""
+        one records nothing and does not stop the others.
+
+        `recorded_by` (who is recording them) is stored with each event recorded and covered by its
+        hash; every entry point passes it. None is recorded as null ("not said"), never guessed. It
+        is not part of an event's content: the same key and content sent by someone else is still a
+        duplicate of the event recorded first, which keeps its own `recorded_by`."""
         if self.read_only:
             raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         results: list[AppendResult | None] = []
@@ -111,12 +118,12 @@ class Ledger:
             results.append(None)
             parsed.append((index, event))
         if len(parsed) == 1 and self.recorder.appends_one_directly:
-            fast = self._append_one(*parsed[0])
+            fast = self._append_one(*parsed[0], recorded_by)
             if fast is not None:
                 results[fast.index] = fast
                 parsed = []
         if parsed:
-            for index, result in self._append_parsed(parsed).items():
+            for index, result in self._append_parsed(parsed, recorded_by).items():
                 results[index] = result
         return self._reworded([result for result in results if result is not None])
 
@@ -143,7 +150,7 @@ class Ledger:
         """Give back what the recorder holds (the connection of the one-round-trip path)."""
         self.recorder.close()
 
-    def _append_one(self, index: int, event: Event) -> AppendResult | None:
+    def _append_one(self, index: int, event: Event, recorded_by: RecordedBy | None) -> AppendResult | None:
         """One event onto a project whose state is warm here, in one round trip (a recorder that
         `appends_one_directly`: PostgreSQL).
 
@@ -169,7 +176,7 @@ class Ledger:
             except RuleViolation:
                 return None  # the cache may lag the ledger: let the general path confirm a refusal
             now = datetime.now(UTC)
-            row = new_row(event, state, now, format_instant(now))
+            row = new_row(event, state, now, format_instant(now), recorded_by)
         position = self.recorder.append_one(row)
         with self._guard:
             if position is None:
@@ -183,22 +190,26 @@ class Ledger:
             self.on_appended({event.project})
         return AppendResult(index, event.key, "recorded", event.project, version=row["version"])
 
-    def _append_parsed(self, parsed: list[tuple[int, Event]]) -> dict[int, AppendResult]:
+    def _append_parsed(
+        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None
+    ) -> dict[int, AppendResult]:
         # The guard costs no concurrency (the database's append lock serialises writers anyway) and
         # keeps the one-round-trip path from reading a cached state while it is being folded.
         with self._guard:
-            results, appended = self._append_locked(parsed)
+            results, appended = self._append_locked(parsed, recorded_by)
         if appended and self.on_appended is not None:
             self.on_appended(appended)
         return results
 
-    def _append_locked(self, parsed: list[tuple[int, Event]]) -> tuple[dict[int, AppendResult], set[str]]:
+    def _append_locked(
+        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None
+    ) -> tuple[dict[int, AppendResult], set[str]]:
         touched = {event.project for _, event in parsed}
         for attempt in range(INTEGRITY_RETRIES):
             try:
                 # The lock is taken by the session's first read, of the heads, in the same round trip.
                 with self.recorder.appending() as session:
-                    results, rows, states = decide(session, self._cache, parsed)
+                    results, rows, states = decide(session, self._cache, parsed, recorded_by)
                     session.insert(rows)
                     session.commit()
             except WriteConflict:

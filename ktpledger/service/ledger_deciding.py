@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession
-from ktpledger.domain.chain import canonical_json, format_instant, link_digest
+from ktpledger.domain.chain import CHAIN_VERSION, canonical_json, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import Event
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
+from ktpledger.domain.recorded import RecordedBy
 from ktpledger.service.ledger_reading import fold
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
@@ -74,7 +75,10 @@ class StateCache:
 
 
 def decide(
-    session: AppendSession, cache: StateCache, parsed: list[tuple[int, Event]]
+    session: AppendSession,
+    cache: StateCache,
+    parsed: list[tuple[int, Event]],
+    recorded_by: RecordedBy | None = None,
 ) -> tuple[dict[int, AppendResult], list[dict[str, Any]], dict[str, ProjectState]]:
     """Each event's result and the rows to insert, and the state of each project that can be
     used again. The events of a project whose recorded stream cannot be folded are rejected
@@ -105,7 +109,7 @@ def decide(
             continue
         try:
             state.check(event)
-            row = new_row(event, state, now, recorded_at)
+            row = new_row(event, state, now, recorded_at, recorded_by)
             state.apply(event, row["version"], row["hash"])
         except RuleViolation as error:
             if isinstance(error, UnreadableEvent):  # the event could not be folded in
@@ -177,9 +181,18 @@ def project_states(
     return states, refused
 
 
-def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) -> dict[str, Any]:
-    """The ledger row of `event` appended onto `state`: next version, chained hash (R-30)."""
+def new_row(
+    event: Event,
+    state: ProjectState,
+    now: datetime,
+    recorded_at: str,
+    recorded_by: RecordedBy | None = None,
+) -> dict[str, Any]:
+    """The ledger row of `event` appended onto `state`: next version, chained hash (R-30), of the
+    current chain version: its hash covers `recorded_by` (None is stored and hashed as null, "not
+    said", rather than dropped)."""
     version = state.version + 1
+    by = None if recorded_by is None else recorded_by.canonical()
     schema_version = event.payload.SCHEMA_VERSION
     data = canonical_json(event.payload.to_data())
     digest = link_digest(
@@ -192,6 +205,8 @@ def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) 
         recorded_at,
         data,
         state.head_hash,
+        chain_version=CHAIN_VERSION,
+        recorded_by=by,
     )
     return {
         "project": event.project,
@@ -204,6 +219,8 @@ def new_row(event: Event, state: ProjectState, now: datetime, recorded_at: str) 
         "recorded_at": now,
         "prev_hash": state.head_hash,
         "hash": digest,
+        "chain_version": CHAIN_VERSION,
+        "recorded_by": by,
     }
 
 

@@ -181,7 +181,9 @@ CORRECTION_KINDS = {"OfferAmended": "offer_amended", "ProjectReopened": "project
 
 
 def decision_shown(item: RecordedEvent) -> DecisionShown:
-    data = item.to_json()["data"]
+    shown = item.to_json()
+    data = shown["data"]
+    by = shown["recorded_by"]
     if item.type in CORRECTION_KINDS:
         return DecisionShown(
             version=item.version,
@@ -192,6 +194,7 @@ def decision_shown(item: RecordedEvent) -> DecisionShown:
             minute=data.get("reason"),
             justification=None,
             approved_by=None,
+            recorded_by=by,
         )
     return DecisionShown(
         version=item.version,
@@ -202,6 +205,7 @@ def decision_shown(item: RecordedEvent) -> DecisionShown:
         minute=data.get("minute"),
         justification=data.get("justification"),
         approved_by=data.get("approved_by"),
+        recorded_by=by,
     )
 
 

@@ -262,6 +262,7 @@ class DecisionShown:
     minute: str | None
     justification: str | None
     approved_by: str | None
+    recorded_by: Mapping[str, Any] | None = None  # who recorded it (`RecordedBy.to_json`), if kept
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,6 +274,7 @@ class DecisionShown:
             "minute": self.minute,
             "justification": self.justification,
             "approved_by": self.approved_by,
+            "recorded_by": None if self.recorded_by is None else dict(self.recorded_by),
         }
 
 

@@ -107,6 +107,8 @@ def rewrite_tail(app: App, project: str, from_version: int) -> None:
             format_instant(item.recorded_at),
             forged,
             prev,
+            chain_version=item.chain_version,
+            recorded_by=item.recorded_by,
         )
         updates.append({"p": item.position, "d": forged, "prev": prev, "h": digest})
         prev = digest

@@ -121,6 +121,8 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
                 "recorded_at": row.recorded_at,
                 "prev_hash": row.prev_hash,
                 "hash": row.hash,
+                "chain_version": row.chain_version,
+                "recorded_by": row.recorded_by,
             }
             assert appender.append(taken) is None  # version 2 is taken
             assert appender.append({**taken, "version": 4}) is None  # version 3 does not exist

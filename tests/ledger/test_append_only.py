@@ -12,12 +12,15 @@ from ktpledger.adapters.errors import BackendError
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
 from ktpledger.domain.chain import canonical_json, format_instant
+from ktpledger.domain.recorded import RecordedBy
 from tests.ledger.factory import PROJECT, claim, offer
+
+BY = RecordedBy('Siân "finance" Ó Briain', "finance", "api")
 
 
 @pytest.fixture
 def recorded(app: App) -> App:
-    results = app.ledger.append([offer(), claim("c1", "100.00"), claim("c2", "200.00")])
+    results = app.ledger.append([offer(), claim("c1", "100.00"), claim("c2", "200.00")], recorded_by=BY)
     assert [r.status for r in results] == ["recorded"] * 3
     return app
 
@@ -112,13 +115,16 @@ def test_the_hash_is_sha256_of_the_documented_canonical_encoding(recorded: App) 
     import hashlib
 
     second = recorded.ledger.stream(PROJECT)[1]
+    assert (second.chain_version, second.recorded_by) == (2, canonical_json(BY.to_json()))
     document = {
+        "chain_version": 2,
         "data": json.loads(second.data),
         "date": second.date.isoformat(),
         "key": second.key,
         "prev": second.prev_hash,
         "project": second.project,
         "recorded_at": format_instant(second.recorded_at),
+        "recorded_by": {"channel": "api", "name": BY.name, "role": "finance"},
         "schema_version": second.schema_version,
         "type": second.type,
         "version": second.version,

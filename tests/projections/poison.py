@@ -76,6 +76,8 @@ def write_raw(app: App, project: str, event_type: str, data: str, *, key: str, o
         "recorded_at": now,
         "prev_hash": prev,
         "hash": link_digest(project, version + 1, event_type, 1, key, on, recorded_at, data, prev),
+        "chain_version": 1,  # the link document without recorded_by: a valid chain all the same
+        "recorded_by": None,
     }
     return _insert(app, row)
 
