@@ -29,6 +29,7 @@ from ktpledger.domain.alert_views import ShownAlert
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
+from ktpledger.reports.transactions_csv import recorder_text
 from ktpledger.service.access import Principal, authenticate
 from ktpledger.service.deliveries import list_deliveries
 from ktpledger.service.project_summary import project_list, project_summary
@@ -82,6 +83,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "static": f"{base}/dashboard/static",
         "label": label,
         "pounds": pounds,
+        "recorder": recorder_text,
         "alert_text": alert_text,
         "kind_label": kind_label,
         "quote": lambda text: quote(text, safe=""),

@@ -19,7 +19,7 @@ from pydantic import Field
 from ktpledger.api.dashboard import render, to_login, viewer
 from ktpledger.api.errors import ApiError, for_caller, status_of
 from ktpledger.api.routes import READ_ERRORS
-from ktpledger.api.schemas import Money, Shown
+from ktpledger.api.schemas import Money, RecordedByOut, Shown
 from ktpledger.api.security import application, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
@@ -53,6 +53,7 @@ class TransactionOut(Shown):
     eligible: Money | None
     ineligible: Money | None
     reasons: list[ReasonOut]
+    recorded_by: RecordedByOut | None
 
 
 class BudgetMoveOut(Shown):

@@ -146,6 +146,17 @@ class RecordedEvent:
                 shown["recorded_by_text"] = self.recorded_by  # as stored (`verify` names the row)
         return shown
 
+    def recorder(self) -> dict[str, Any] | None:
+        """Who recorded the event (`RecordedBy.to_json`), or None when it was not recorded
+        (chain version 1) or cannot be read (`verify` names such a row)."""
+        if self.recorded_by is None:
+            return None
+        try:
+            found = json.loads(self.recorded_by)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
     def recorder_name(self) -> str:
         """Who recorded the event, for a table cell: the name, or "" when not recorded (chain
         version 1, or an append that did not say)."""

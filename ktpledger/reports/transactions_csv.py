@@ -29,8 +29,16 @@ HEADER = (
     "eligible",
     "ineligible",
     "reasons",
-    # MERGE(audit, i14): "recorded_by" goes here, with the row's value below.
+    "recorded_by",
 )
+
+
+def recorder_text(recorded_by: dict[str, object] | None) -> str | None:
+    """`name (role, channel)` for a cell; `name (channel)` without a role (the command line)."""
+    if recorded_by is None:
+        return None
+    how = ", ".join(str(part) for part in (recorded_by.get("role"), recorded_by.get("channel")) if part)
+    return f"{recorded_by.get('name')} ({how})" if how else str(recorded_by.get("name"))
 
 
 def transactions_csv(drill: ProjectTransactions) -> bytes:
@@ -49,6 +57,7 @@ def transactions_csv(drill: ProjectTransactions) -> bytes:
                 move.kind,
                 move.note,
                 move.amount,
+                None,
                 None,
                 None,
                 None,
@@ -74,6 +83,7 @@ def transactions_csv(drill: ProjectTransactions) -> bytes:
                 row.eligible,
                 row.ineligible,
                 "; ".join(f"{reason.text}: {reason.amount:.2f}" for reason in row.reasons) or None,
+                recorder_text(row.recorded_by),
             )
             writer.writerow([cell_text(value) for value in spend_row])
     return (BOM + buffer.getvalue()).encode("utf-8")

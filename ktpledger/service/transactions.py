@@ -74,8 +74,7 @@ class Transaction:
     eligible: Decimal | None
     ineligible: Decimal | None
     reasons: tuple[IneligibleReason, ...]
-    # MERGE(audit, i14): `recorded_by` {name, role, channel} of the event goes here, and into
-    # to_json(), the CSV's columns and the drill-down page's "Recorded by" column.
+    recorded_by: dict[str, Any] | None  # who recorded the event: {name, role, channel}, or None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +91,7 @@ class Transaction:
             "eligible": None if self.eligible is None else format_money(self.eligible),
             "ineligible": None if self.ineligible is None else format_money(self.ineligible),
             "reasons": [reason.to_json() for reason in self.reasons],
+            "recorded_by": self.recorded_by,
         }
 
 
@@ -252,6 +252,7 @@ def line_transactions(
             return True
         return (date_from is None or on >= date_from) and (date_to is None or on <= date_to)
 
+    recorders = {item.version: item.recorder() for item in stream}
     offer_version, offer_date = 0, state.offer_date
     rows: dict[Category, list[tuple[int, date, str, Any]]] = {}
     reversed_amounts: dict[int, Decimal] = {}
@@ -313,6 +314,7 @@ def line_transactions(
                         eligible=share.eligible,
                         ineligible=share.ineligible,
                         reasons=reasons,
+                        recorded_by=recorders.get(version),
                     )
                 )
             else:
@@ -331,6 +333,7 @@ def line_transactions(
                         eligible=None,
                         ineligible=None,
                         reasons=(),
+                        recorded_by=recorders.get(version),
                     )
                 )
         lines.append(

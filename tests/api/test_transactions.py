@@ -312,3 +312,36 @@ def test_the_page_refuses_as_the_api_does(story: App, client: TestClient, tokens
     assert whole.text.count('class="card drill-line"') == len(
         json.loads(client.get(URL, headers=bearer(tokens["viewer"])).text)["lines"]
     )
+
+
+def test_each_row_names_who_recorded_it_in_json_csv_and_on_the_page(
+    app: App, client: TestClient, tokens: dict[str, str]
+) -> None:
+    # The offer and the LMC's decision by the library (no recorder: stored as null), the claims
+    # and reversals over HTTP by the fixture's finance token, labelled "finance for tests".
+    events = drill_story.events()
+    decisions = [event for event in events if event["type"] in ("GrantOffered", "LMCDecision")]
+    spend = [event for event in events if event not in decisions]
+    assert all(result.status == "recorded" for result in app.ledger.append(decisions))
+    response = client.post("/events", json=spend, headers=bearer(tokens["finance"]))
+    assert response.status_code == 200, response.text
+    body = client.get(URL, headers=bearer(tokens["viewer"])).json()
+    rows = line_of(body, TRAVEL)["transactions"]
+    assert rows and all(
+        row["recorded_by"] == {"name": "finance for tests", "role": "finance", "channel": "api"}
+        for row in rows
+    )
+    table = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(f"{URL}?format=csv", headers=bearer(tokens["viewer"])).text.lstrip("\ufeff")
+            )
+        )
+    )
+    spend = [row for row in table if row["row"] == "spend"]
+    budget = [row for row in table if row["row"] == "budget"]
+    assert spend and all(row["recorded_by"] == "finance for tests (finance, api)" for row in spend)
+    assert budget and all(row["recorded_by"] == "" for row in budget)
+    client.cookies.set("ktpledger_token", tokens["viewer"])
+    page = client.get(f"{PAGE}?category={TRAVEL}").text
+    assert page.count("finance for tests (finance, api)") == len(rows)
