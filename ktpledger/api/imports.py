@@ -21,12 +21,11 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData, UploadFile
 
 from ktpledger.api.errors import ApiError, forbidden
-from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
-from ktpledger.api.routes import refusals
+from ktpledger.api.limits import body_share
+from ktpledger.api.routes import ERROR_SCHEMA, refusals
 from ktpledger.api.security import application, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.access import Principal
 from ktpledger.service.imports import IMPORTED_TYPES, plan_import, run_import
 
@@ -152,36 +151,25 @@ FORM_SCHEMA: dict[str, Any] = {
         422: {
             "description": "some row was rejected (each names its rule), or the export or profile was "
             "refused as a whole (an error body naming the rule and field)",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [PLAN_SCHEMA, refusals(422)[422]["content"]["application/json"]["schema"]]
-                    }
-                }
-            },
+            "content": {"application/json": {"schema": {"oneOf": [PLAN_SCHEMA, ERROR_SCHEMA]}}},
         },
     },
 )
 async def import_export(
     request: Request, who: Principal = Depends(principal), app: App = Depends(application)
 ) -> JSONResponse:
-    limits: ServeLimits = request.app.state.limits
-    bodies: BodyBudget = request.app.state.bodies
-    try:
-        async with bodies.share(budget_share(request.scope, limits)):
-            try:
-                form = await request.form(max_files=2, max_fields=len(FIELDS))
-            except ApiError:
-                raise
-            except Exception as error:  # noqa: BLE001 - python-multipart's errors have no common base
-                raise RuleViolation("R-30", f"the body is not a multipart form: {error}") from None
-            try:
-                upload = await read_form(form)
-            finally:
-                await form.close()
-            return await run_in_threadpool(import_upload, app, who, upload)
-    except Busy:
-        raise busy(limits) from None
+    async with body_share(request.scope, request.app.state):
+        try:
+            form = await request.form(max_files=2, max_fields=len(FIELDS))
+        except ApiError:
+            raise
+        except Exception as error:  # noqa: BLE001 - python-multipart's errors have no common base
+            raise RuleViolation("R-30", f"the body is not a multipart form: {error}") from None
+        try:
+            upload = await read_form(form)
+        finally:
+            await form.close()
+        return await run_in_threadpool(import_upload, app, who, upload)
 
 
 async def read_form(form: FormData) -> dict[str, Any]:

@@ -191,6 +191,19 @@ def budget_share(scope: Scope, limits: ServeLimits) -> int:
     return declared if declared is not None else limits.max_body_bytes
 
 
+@asynccontextmanager
+async def body_share(scope: Scope, app_state: Any) -> AsyncIterator[None]:
+    """Read and handle a request's body within its share of the app's body budget (the routes
+    that parse a body: `POST /events`, `POST /imports`); 503 `capacity` when none comes in time."""
+    limits: ServeLimits = app_state.limits
+    bodies: BodyBudget = app_state.bodies
+    try:
+        async with bodies.share(budget_share(scope, limits)):
+            yield
+    except Busy:
+        raise busy(limits) from None
+
+
 def install(app: Any, limits: ServeLimits) -> None:
     """Add the request limits to a FastAPI app and give it its body budget (`app.state.bodies`)."""
     app.add_middleware(RequestLimits, limits=limits)

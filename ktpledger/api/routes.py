@@ -19,12 +19,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ktpledger.api.errors import ApiError, error_body, forbidden
-from ktpledger.api.limits import BodyBudget, Busy, budget_share, busy
+from ktpledger.api.limits import body_share
 from ktpledger.api.schemas import Health
 from ktpledger.api.security import application, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.serve_settings import ServeLimits
 from ktpledger.service.access import EVERY_TYPE, Principal
 from ktpledger.service.json_input import decode_input, parse_json
 from ktpledger.service.ledger import AppendStatus
@@ -172,17 +171,12 @@ def check_record(who: Principal, submissions: list[object]) -> None:
 async def record(
     request: Request, who: Principal = Depends(principal), app: App = Depends(application)
 ) -> JSONResponse:
-    limits: ServeLimits = request.app.state.limits
-    bodies: BodyBudget = request.app.state.bodies
-    try:
-        # The body is read, parsed and appended within its share of the budget: parsing costs
-        # several times a body's size, so the budget bounds what bodies take of memory at once.
-        async with bodies.share(budget_share(request.scope, limits)):
-            body = await read_body(request)
-            # Parsing, the access check and the append all run in the threadpool: none blocks the loop.
-            return await run_in_threadpool(append, app, who, body)
-    except Busy:
-        raise busy(limits) from None
+    # The body is read, parsed and appended within its share of the budget: parsing costs
+    # several times a body's size, so the budget bounds what bodies take of memory at once.
+    async with body_share(request.scope, request.app.state):
+        body = await read_body(request)
+        # Parsing, the access check and the append all run in the threadpool: none blocks the loop.
+        return await run_in_threadpool(append, app, who, body)
 
 
 def append(app: App, who: Principal, body: bytes) -> JSONResponse:

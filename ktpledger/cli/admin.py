@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -12,6 +11,7 @@ import typer
 from ktpledger.adapters.roles import RoleError
 from ktpledger.adapters.signing import KeyFileError
 from ktpledger.adapters.signing import generate as generate_key_pair
+from ktpledger.cli.common import print_or_write
 from ktpledger.cli.errors import chain_not_recorded_warned
 from ktpledger.cli.root import Opened
 from ktpledger.service.checkpoints import Checkpoints, UnknownPosition
@@ -101,15 +101,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 "`ktpledger checkpoint keygen --out FILE`) so it proves who made it",
                 err=True,
             )
-        if out is None:
-            sys.stdout.write(body)
-            return
-        try:
-            Path(out).write_text(body, encoding="utf-8")
-        except OSError as error:
-            typer.echo(f"error: cannot write {out}: {error}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(f"wrote {out}: position {made.point.position}, {made.point.events} events", err=True)
+        if print_or_write(body, out):
+            typer.echo(f"wrote {out}: position {made.point.position}, {made.point.events} events", err=True)
 
     @checkpoint_app.command("keygen")
     def checkpoint_keygen(

@@ -6,6 +6,7 @@ import json
 import sys
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -28,6 +29,20 @@ TODAY_OPTION = typer.Option(
     help="judge time-based figures (forecasts, ended-not-closed) as of this date, YYYY-MM-DD "
     "(default: KTPLEDGER_TODAY, else today)",
 )
+
+
+def print_or_write(body: str, out: str | None) -> bool:
+    """`body` on stdout, or written to the file `out` (exit 2 naming it when it cannot be);
+    True when it went to a file, for the caller to say so on stderr."""
+    if out is None:
+        sys.stdout.write(body)
+        return False
+    try:
+        Path(out).write_text(body, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    return True
 
 
 def print_json(document: Any) -> None:

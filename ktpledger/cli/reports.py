@@ -23,6 +23,7 @@ from ktpledger.cli.common import (
     pounds,
     print_body_json,
     print_json,
+    print_or_write,
 )
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
@@ -388,12 +389,5 @@ def print_offer(draft: OfferDraft, out: str | None = None) -> None:
             justifications[line.category.value] = typer.prompt(f"{line.why}; justification", err=True)
     event = offer_event(replace(draft, justifications=justifications))
     body = json.dumps(event) + "\n"
-    if out is None:
-        sys.stdout.write(body)
-        return
-    try:
-        Path(out).write_text(body, encoding="utf-8")
-    except OSError as error:
-        typer.echo(f"error: cannot write {out}: {error}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"wrote {out}: the GrantOffered event of {event['project']}", err=True)
+    if print_or_write(body, out):
+        typer.echo(f"wrote {out}: the GrantOffered event of {event['project']}", err=True)
