@@ -85,15 +85,15 @@ def _excluded_claims(state: ProjectState, category: Category) -> tuple[list[Clai
     assert rules is not None and state.offer is not None
     # Only tagged claims can fall under a sub-limit or R-14; they are kept in version order.
     claims = [c for c in state.tagged.get(category, ()) if c.outstanding > 0]
-    conference_claims = [c for c in claims if Tag.CONFERENCE in c.tags]
-    computer_claims = [c for c in claims if Tag.COMPUTER in c.tags]
+    travel = [c for c in claims if Tag.ASSOCIATE_TRAVEL in c.tags] if state.offer.virtual else []
+    # A virtual business's associate travel is wholly the business's before any guide is
+    # counted: so it is excluded once, and it takes none of the project's two conferences.
+    travel_keys = {c.key for c in travel}
     return claims, {
         "higher_degree_fee": [c for c in claims if Tag.HIGHER_DEGREE_FEE in c.tags],
-        "conference": conference_claims,
-        "computer": computer_claims,
-        "associate_travel": [c for c in claims if Tag.ASSOCIATE_TRAVEL in c.tags]
-        if state.offer.virtual
-        else [],
+        "conference": [c for c in claims if Tag.CONFERENCE in c.tags and c.key not in travel_keys],
+        "computer": [c for c in claims if Tag.COMPUTER in c.tags],
+        "associate_travel": travel,
     }
 
 
@@ -236,8 +236,6 @@ def claim_shares(state: ProjectState, line: Allowance) -> dict[str, ClaimShare]:
     shares: dict[str, ClaimShare] = {}
     for claim in (c for c in state.claims.values() if c.category is category):
         reasons = dict(excluded.get(claim.key, {}))
-        # A claim under two reasons (a third conference on a virtual business's travel) is never
-        # more than wholly ineligible.
         remaining = max(ZERO, claim.outstanding - sum(reasons.values(), ZERO))
         above = _portion_above(counted, remaining, ceiling)
         if above:
@@ -250,18 +248,4 @@ def claim_shares(state: ProjectState, line: Allowance) -> dict[str, ClaimShare]:
         shares[claim.key] = ClaimShare(
             claim.key, claim.outstanding, remaining - above, reasons, nth.get(claim.key, 0)
         )
-    # Where a claim's reasons overlap, the line counts its exclusions twice (`allowance`): the
-    # eligible spend it leaves out falls, as over_budget, on the last claims recorded, as
-    # `reconciliation.reasons` names the same shortfall.
-    surplus = sum((share.eligible for share in shares.values()), ZERO) - line.eligible
-    for key in reversed(list(shares)):
-        if surplus <= 0:
-            break
-        share = shares[key]
-        taken = min(share.eligible, surplus)
-        if taken:
-            reasons = dict(share.reasons)
-            reasons["over_budget"] = reasons.get("over_budget", ZERO) + taken
-            shares[key] = ClaimShare(key, share.outstanding, share.eligible - taken, reasons, share.nth)
-            surplus -= taken
     return shares

@@ -147,11 +147,18 @@ CLAIM_REASONS = {
 }
 
 
+def ordinal(number: int) -> str:
+    """11th, 21st, 22nd, 23rd, 111th: the English suffix of a place past the tenth."""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
+
+
 def claim_reason(state: ProjectState, category: Category, reason: str, nth: int = 0) -> str:
     """One claim's ineligible reason for people, with its rule: "third conference (R-13)",
     "over budget (R-40)", "associate travel of a virtual business (R-14)"."""
     rule, _ = reason_rule(state, category, reason)
-    place = ORDINALS[nth - 1] if 0 < nth <= len(ORDINALS) else f"{nth}th"
+    place = ORDINALS[nth - 1] if 0 < nth <= len(ORDINALS) else ordinal(nth)
     what = CLAIM_REASONS.get(reason, reason.replace("_", " ")).format(nth=place)
     return f"{what} ({rule})"
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from ktpledger.domain.allowances import allowances, claim_shares
-from ktpledger.domain.reconciliation import claim_reason, reasons
+from ktpledger.domain.reconciliation import claim_reason, ordinal, reasons
 from ktpledger.domain.rules import Category, LimitKind
 from tests.domain.support import D, build, fold_accepted
 from tests.ledger.factory import claim, offer
@@ -38,27 +38,51 @@ def test_the_shares_of_a_lines_claims_are_its_figures(items: list[dict[str, Any]
         assert by_reason == reasons(line), line.category
 
 
-def test_a_claim_two_reasons_reach_follows_the_lines_figures() -> None:
-    """A third conference on a virtual business's travel is excluded twice by `exclusions` (700
-    spent, 600 excluded: eligible 100, not 400). The shares follow the line, as `reasons` does:
-    the eligible spend the double count leaves out falls as over_budget on the last claims
-    recorded, so the drill-down never disagrees with the allowances or the reconciliation."""
+def test_a_virtual_business_conference_trip_of_the_associate_is_excluded_once_under_r14() -> None:
+    """A conference trip tagged associate_travel on a virtual business is wholly the business's
+    (R-14): excluded once, and it takes none of the guide's two conferences (R-13), so the next
+    conferences counted are k1, k2, k4 and k5: k4 is the third. By hand: travel spent 100 + 100 +
+    300 + 200 + 50 + 60 = 810; excluded k3 300 (R-14), k4 50 and k5 60 (third and fourth counted
+    conferences, R-13); eligible 810 - 410 = 400 (below the line's budget)."""
     state = build(
         offer(virtual=True),
         claim("k1", "100.00", category="travel_subsistence", tags=["conference"]),
         claim("k2", "100.00", category="travel_subsistence", tags=["conference"]),
         claim("k3", "300.00", category="travel_subsistence", tags=["conference", "associate_travel"]),
         claim("t1", "200.00", category="travel_subsistence"),
+        claim("k4", "50.00", category="travel_subsistence", tags=["conference"]),
+        claim("k5", "60.00", category="travel_subsistence", tags=["conference"]),
     )
     (line,) = [line for line in allowances(state) if line.category is Category.TRAVEL_SUBSISTENCE]
-    assert (line.spent, line.eligible) == (D("700.00"), D("100.00"))
+    assert line.budget >= D("810")
+    assert (line.spent, line.eligible) == (D("810.00"), D("400.00"))
+    assert (line.exclusions.associate_travel, line.exclusions.conference) == (D("300.00"), D("110.00"))
+    assert line.exclusions.conferences == 4
     shares = claim_shares(state, line)
     assert {key: share.eligible for key, share in shares.items()} == {
         "k1": D("100.00"),
-        "k2": D("0.00"),
-        "k3": D("0"),
-        "t1": D("0.00"),
+        "k2": D("100.00"),
+        "k3": D("0.00"),
+        "t1": D("200.00"),
+        "k4": D("0.00"),
+        "k5": D("0.00"),
     }
-    assert shares["k3"].reasons == {"conference": D("300.00"), "associate_travel": D("300.00")}
-    assert shares["t1"].reasons == {"over_budget": D("200.00")}
-    assert claim_reason(state, line.category, "conference", shares["k3"].nth) == "third conference (R-13)"
+    assert shares["k3"].reasons == {"associate_travel": D("300.00")}
+    assert shares["k5"].reasons == {"conference": D("60.00")}
+    assert claim_reason(state, line.category, "conference", shares["k4"].nth) == "third conference (R-13)"
+    assert claim_reason(state, line.category, "conference", shares["k5"].nth) == "fourth conference (R-13)"
+
+
+def test_places_past_the_tenth_have_their_english_suffix() -> None:
+    assert [ordinal(n) for n in (11, 12, 13, 21, 22, 23, 24, 101, 111, 112)] == [
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "23rd",
+        "24th",
+        "101st",
+        "111th",
+        "112th",
+    ]
