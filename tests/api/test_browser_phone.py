@@ -1,7 +1,7 @@
 """The dashboard on a phone and for everyone, in real headless Chromium (issue 14, item 6).
 
 At 390 x 844 (a phone), 320 wide (the narrowest phone) and 1280 (a desktop), on the sign-in page,
-the project list (with the administrators' section) and the project page:
+the project list (with the administrators' section), the project pages and the drill-down:
 
 - nothing overflows sideways: the document is no wider than the window, and no element's box
   reaches past either edge;
@@ -242,6 +242,7 @@ def pages(base: str) -> dict[str, str]:
         "project": f"{base}/dashboard/projects/{demo.MAIN}",
         "second": f"{base}/dashboard/projects/{demo.SECOND}",
         "closed": f"{base}/dashboard/projects/{demo.CLOSED}",
+        "drill-down": f"{base}/dashboard/projects/{demo.MAIN}/transactions",
     }
 
 
@@ -264,7 +265,7 @@ def test_every_page_fits_reads_and_contrasts(
         wait_until(lambda: browser.execute_script("return document.readyState") == "complete", url)
         found = measure(browser, f"{name}-{width}", width)
         problems[name] = found["problems"]
-        if name in ("projects", "project"):
+        if name in ("projects", "project", "drill-down"):
             screenshot(
                 browser, f"{name}-{width}", width, screens=8 if width < 800 and name == "project" else 0
             )
