@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from ktpledger.api.forms.base import Choice, Field, FormDefinition, Values, chosen, text
 from ktpledger.domain.labels import category_label
-from ktpledger.domain.project import ProjectState
+from ktpledger.domain.project import TAG_CATEGORIES, ProjectState
 from ktpledger.domain.rules import LimitKind, Tag
-
-TAG_LABELS = {
-    Tag.HIGHER_DEGREE_FEE: "Higher degree fee (associate development)",
-    Tag.CONFERENCE: "Conference (travel & subsistence)",
-    Tag.COMPUTER: "Computer (equipment & consumables)",
-    Tag.ASSOCIATE_TRAVEL: "Associate travel (travel & subsistence)",
-    Tag.ACADEMIC_TRAVEL: "Academic travel (travel & subsistence)",
-}
 
 
 def claimable_lines(state: ProjectState) -> list[Choice]:
@@ -27,7 +19,14 @@ def claimable_lines(state: ProjectState) -> list[Choice]:
 
 
 def tags(_state: ProjectState) -> list[Choice]:
-    return [Choice(tag.value, TAG_LABELS.get(tag, tag.value)) for tag in Tag]
+    """Every tag, named with the one budget line it belongs to (R-33)."""
+    return [
+        Choice(
+            tag.value,
+            f"{tag.value.replace('_', ' ').capitalize()} ({category_label(TAG_CATEGORIES[tag].value)})",
+        )
+        for tag in Tag
+    ]
 
 
 def build(project: str, values: Values) -> list[dict[str, object]]:
