@@ -205,11 +205,14 @@ def test_a_viewer_gets_403_on_every_step(
 def test_lmc_gets_403_on_a_finance_form(client: TestClient, tokens: dict[str, str]) -> None:
     sign_in(client, tokens["lmc"])
     refused(client.get(FORM), "a lmc token may not record SpendClaimed")
+    refused(post(client, f"{FORM}/preview", CLAIM), "a lmc token may not record SpendClaimed")
+    refused(post(client, f"{FORM}/confirm", CLAIM), "a lmc token may not record SpendClaimed")
 
 
 def test_a_token_not_granted_the_project_gets_403(client: TestClient, tokens: dict[str, str]) -> None:
     sign_in(client, tokens["finance@main"])  # granted KTP-0042 only
     refused(client.get(FORM), f"this token was not granted project {PROJECT!r}")
+    refused(post(client, f"{FORM}/preview", CLAIM), f"this token was not granted project {PROJECT!r}")
     assert client.get(f"/dashboard/projects/{demo.MAIN}/record/spend-claim").status_code == 200
 
 
@@ -326,3 +329,19 @@ def test_an_expired_form_is_refused(
 def test_post_events_still_takes_no_cookie(finance: TestClient) -> None:
     response = finance.post("/events", json={"type": "SpendClaimed"}, headers=same_origin(finance))
     assert response.status_code == 401
+
+
+def test_the_preview_shows_a_derived_line_the_claim_moves(finance: TestClient) -> None:
+    # KTP-0107 is non-fec: its KB overheads line is derived from the eligible spend of its source
+    # lines, so a salary claim moves it too, and the preview shows it.
+    response, _ = preview(finance, {**CLAIM, "category": "associate_employment", "amount": "1000.00"})
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert figure(page, "associate_employment", "spent-after") - figure(
+        page, "associate_employment", "spent-before"
+    ) == Decimal("1000.00")
+    overheads_before = figure(page, "knowledge_base_overheads", "spent-before")
+    overheads_after = figure(page, "knowledge_base_overheads", "spent-after")
+    assert overheads_after > overheads_before
+    moved = figure(page, "total", "spent-after") - figure(page, "total", "spent-before")
+    assert moved == Decimal("1000.00") + overheads_after - overheads_before
