@@ -136,9 +136,9 @@ def payload_refusal(
 
 
 def log_refusal(request: Request, who: Principal | None, project: str, reason: str) -> None:
-    token = f"token {who.token_id} ({who.label or 'no label'})" if who is not None else "no session"
+    token = f"token {who.token_id} ({who.label or 'no label'!r})" if who is not None else "no session"
     log.warning(
-        "dashboard write refused: %s, route %s %s, project %s: %s",
+        "dashboard write refused: %s, route %s %r, project %r: %s",  # %r: no line breaks from a URL
         token,
         request.method,
         request.url.path,

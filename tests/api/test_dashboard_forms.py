@@ -226,7 +226,7 @@ def assert_refused_and_logged(response: Response, why: str, caplog: pytest.LogCa
     assert logged, caplog.records
     message = logged[-1].getMessage()
     assert why in message and PROJECT in message and "/confirm" in message, message
-    assert re.search(r"token \d+ \((finance|admin) for tests\)|no session", message), message
+    assert re.search(r"token \d+ \('(finance|admin) for tests'\)|no session", message), message
 
 
 @pytest.fixture
