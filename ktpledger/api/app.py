@@ -18,6 +18,7 @@ from ktpledger.api import (
     admin,
     costing,
     dashboard,
+    dashboard_forms,
     errors,
     imports,
     limits,
@@ -125,6 +126,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(admin.router)
     api.include_router(quarantine.router)
     api.include_router(transactions.router)  # before the dashboard's {project:path} page
+    api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

@@ -23,6 +23,7 @@ from ktpledger.api import charts, csrf
 from ktpledger.api.admin import is_administrator
 from ktpledger.api.errors import ApiError, for_caller, status_of
 from ktpledger.api.formatting import label, pounds
+from ktpledger.api.forms import forms_for
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.alert_views import ShownAlert
@@ -295,6 +296,7 @@ def project_context(app: App, who: Principal, project: str, today: date) -> dict
         "alerts": sorted(summary.open_alerts, key=severity),
         "has_derived": any(line.derived for line in summary.lines),
         "poll_ms": POLL_MS,
+        "forms": forms_for(who),  # the "Record" links: the forms this role may use
     }
 
 

@@ -3,6 +3,13 @@
 // on failure, stopping when the page is hidden for long or after a sign-out.
 // What changed is said once in the page's live region (#announce): a figure that changed, an alert
 // raised or resolved. Never the time of a refresh, and nothing when nothing changed.
+// A form's page puts focus where it matters: its error summary, or the heading of a preview or
+// result (data-focus), so a screen reader says it first.
+(function () {
+  "use strict";
+  var first = document.querySelector("[data-focus]");
+  if (first) { first.focus(); }
+})();
 (function () {
   "use strict";
   var panel = document.getElementById("panel");

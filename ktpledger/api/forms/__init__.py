@@ -1,0 +1,39 @@
+"""The dashboard's forms, by slug (docs/http-api.md, "Recording from the dashboard").
+
+To add a form (no shared template or route changes):
+
+1. Write a module of this package, say `reversal.py`, defining `FORM = FormDefinition(...)`:
+   - `slug`: its URL part (`/dashboard/projects/{project}/record/{slug}`);
+   - `title`, `description`: what the page says;
+   - `event_type`: the event it records: who may use the form is `Principal.can_record(event_type)`
+     (the project page lists it for those roles only; the routes refuse the others with 403);
+   - `fields`: `Field(name, label, kind, hint=..., required=..., choices=..., aliases=...)`, with
+     `kind` one of `date`, `money`, `text`, `textarea`, `select`, `checkboxes`; `choices` reads the
+     project's `ProjectState` (its lines, its claims); `aliases` are the names the domain's
+     `RuleViolation.field` uses for this field when they differ from `name`;
+   - `build(project, values)`: the events as `POST /events` takes them, without `key` (the
+     framework sets `dashboard:NONCE`, or `dashboard:NONCE:N` for several), and without judging the
+     values: the domain does, and its refusal is shown beside the field it names;
+   - optionally `defaults(state)`: the values a new form starts with.
+2. Add `reversal.FORM` to `FORMS` below.
+3. Test it as `tests/api/test_dashboard_forms.py` tests the spend claim; document it in
+   docs/http-api.md ("Recording from the dashboard").
+"""
+
+from __future__ import annotations
+
+from ktpledger.api.forms import spend_claim
+from ktpledger.api.forms.base import FormDefinition
+from ktpledger.service.access import Principal
+
+FORMS: tuple[FormDefinition, ...] = (spend_claim.FORM,)
+
+REGISTRY: dict[str, FormDefinition] = {form.slug: form for form in FORMS}
+
+
+def forms_for(who: Principal) -> list[FormDefinition]:
+    """The forms `who`'s role may use (none for a viewer)."""
+    return [form for form in FORMS if who.can_record(form.event_type)]
+
+
+__all__ = ["FORMS", "REGISTRY", "FormDefinition", "forms_for"]
