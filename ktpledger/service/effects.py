@@ -1,7 +1,8 @@
 """What recording some events would do to a project's budget lines, before anything is recorded.
 
-The dashboard's forms show this on their preview: each affected line's budget, spent, eligible and
-remaining before and after, and the project's totals. It is worked out as `service/imports.py`
+The dashboard's forms show this on their preview: each affected line's budget, limit, spent,
+eligible and remaining before and after, the project's totals, and its period (an LMC extension
+moves its end). It is worked out as `service/imports.py`
 plans rows: the project's state is folded from the ledger, each proposed event is parsed and
 checked against it (`ProjectState.check`) and applied to that copy (`ProjectState.apply`), and the
 domain's own allowance functions read the lines before and after. Nothing is written.
@@ -11,12 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, SpendClaimed, parse_event
+from ktpledger.domain.events import (
+    ApproveExceedance,
+    BudgetRevision,
+    Event,
+    LMCDecision,
+    SpendClaimed,
+    Virement,
+    parse_event,
+)
 from ktpledger.domain.labels import category_label
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
@@ -32,6 +42,7 @@ class Figures:
     budget: Decimal
     spent: Decimal
     eligible: Decimal
+    limit: Decimal | None = None  # a line's limit (standard, maximum or approved); None for the totals
 
     @property
     def remaining(self) -> Decimal:
@@ -39,7 +50,7 @@ class Figures:
 
     @classmethod
     def of(cls, line: Allowance) -> Figures:
-        return cls(budget=line.budget, spent=line.spent, eligible=line.eligible)
+        return cls(budget=line.budget, spent=line.spent, eligible=line.eligible, limit=line.limit)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,19 @@ class LineEffect:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A project's period: its first and last day and its months, extensions included."""
+
+    start: date
+    end: date
+    months: int
+
+    @classmethod
+    def of(cls, state: ProjectState) -> Period:
+        return cls(start=state.start, end=state.end, months=state.months)
+
+
+@dataclass(frozen=True)
 class Effect:
     """The affected lines (those the events name, and any other whose figures move, such as the
     derived overheads line) and the project's totals over every line, before and after."""
@@ -67,6 +91,17 @@ class Effect:
     lines: tuple[LineEffect, ...]
     before: Figures
     after: Figures
+    period_before: Period
+    period_after: Period
+
+    @property
+    def limits_changed(self) -> bool:
+        """Whether any line's limit moves (an approval to exceed, a costed extension)."""
+        return any(line.before.limit != line.after.limit for line in self.lines)
+
+    @property
+    def period_changed(self) -> bool:
+        return self.period_before != self.period_after
 
 
 def _total(lines: Sequence[Allowance]) -> Figures:
@@ -77,9 +112,20 @@ def _total(lines: Sequence[Allowance]) -> Figures:
     )
 
 
-def _named(event: Event) -> Category | None:
+def _named(event: Event) -> set[Category]:
+    """The lines an event names (a claim's, a virement's two, a revision's ...)."""
     payload = event.payload
-    return payload.category if isinstance(payload, SpendClaimed) else None
+    if isinstance(payload, SpendClaimed):
+        return {payload.category}
+    if isinstance(payload, LMCDecision):
+        change = payload.decision
+        if isinstance(change, Virement):
+            return {change.from_category, change.to_category}
+        if isinstance(change, ApproveExceedance):
+            return {change.category}
+        if isinstance(change, BudgetRevision):
+            return set(change.budget)
+    return set()
 
 
 def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> Effect:
@@ -88,6 +134,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
     if not state.exists:
         raise RuleViolation("R-31", f"unknown project {state.project}", field="project")
     before = allowances(state)
+    period_before = Period.of(state)
     events: list[Event] = []
     for raw in submissions:
         event = parse_event(raw)
@@ -99,7 +146,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         state.apply(event, state.version + 1)
         events.append(event)
     after = allowances(state)
-    named = {category for category in map(_named, events) if category is not None}
+    named = {category for event in events for category in _named(event)}
     old = {line.category: line for line in before}
     lines = []
     for line in after:
@@ -120,6 +167,8 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         lines=tuple(lines),
         before=_total(before),
         after=_total(after),
+        period_before=period_before,
+        period_after=Period.of(state),
     )
 
 
@@ -129,4 +178,4 @@ def effect_of(ledger: Ledger, project: str, submissions: Sequence[Mapping[str, A
         return effect_on(ledger.state(project), submissions)
 
 
-__all__ = ["Effect", "Figures", "LineEffect", "effect_of", "effect_on"]
+__all__ = ["Effect", "Figures", "LineEffect", "Period", "effect_of", "effect_on"]
