@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from ktpledger.api.forms.base import Choice, Field, FormDefinition, Values, text
 from ktpledger.domain.labels import category_label
-from ktpledger.domain.money import ZERO
+from ktpledger.domain.money import ZERO, format_pounds
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import LimitKind
 
@@ -164,7 +164,7 @@ def line_fields(state: ProjectState) -> tuple[Field, ...]:
             PREFIX + choice.value,
             f"{choice.label} (£)",
             "money",
-            hint=f"Now £{whole(state.budget.get(category, ZERO))}.",
+            hint=f"Now £{format_pounds(state.budget.get(category, ZERO))}; whole pounds.",
         )
         for category, choice in zip(state.claimable(), lines(state), strict=True)
     )
