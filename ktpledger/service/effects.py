@@ -23,6 +23,8 @@ from ktpledger.domain.events import (
     BudgetRevision,
     Event,
     LMCDecision,
+    OfferAmended,
+    ProjectClosed,
     SpendClaimed,
     Virement,
     parse_event,
@@ -93,6 +95,8 @@ class Effect:
     after: Figures
     period_before: Period
     period_after: Period
+    closes_on: date | None = None
+    """The closure's date when the events close the project (R-36): the lines are its final position."""
 
     @property
     def limits_changed(self) -> bool:
@@ -125,6 +129,8 @@ def _named(event: Event) -> set[Category]:
             return {change.category}
         if isinstance(change, BudgetRevision):
             return set(change.budget)
+    if isinstance(payload, OfferAmended):
+        return set(payload.budget or {})
     return set()
 
 
@@ -147,6 +153,9 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         events.append(event)
     after = allowances(state)
     named = {category for event in events for category in _named(event)}
+    closes = next((event.date for event in events if isinstance(event.payload, ProjectClosed)), None)
+    if closes is not None:  # a closure: every line's final position
+        named |= {line.category for line in after}
     old = {line.category: line for line in before}
     lines = []
     for line in after:
@@ -169,6 +178,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         after=_total(after),
         period_before=period_before,
         period_after=Period.of(state),
+        closes_on=closes,
     )
 
 

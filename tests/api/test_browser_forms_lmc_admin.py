@@ -195,3 +195,42 @@ def test_a_budget_revision(served: tuple[str, App], browser: Any) -> None:
     assert shown("associate_employment", "remaining-after") == Decimal(63650)
     photograph(browser, "budget-revision", "preview")
     confirm(browser, "budget-revision")
+
+
+def test_a_closure(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = signed_in(served, browser, "admin")
+    open_from_project_page(browser, base, "Close the project")
+    set_values(browser, {"date": "2026-10-15"})
+    shown = previewed(browser)
+    assert "will be closed on 2026-10-15" in browser.find_element(By.CSS_SELECTOR, "[data-closes]").text
+    assert shown("consumables", "remaining-after") == Decimal("638.65")
+    photograph(browser, "closure", "preview")
+    browser.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
+    wait_until(lambda: "/done/" in browser.current_url, "the result page")
+    assert "Recorded: ProjectClosed dashboard:" in browser.find_element(By.CSS_SELECTOR, ".recorded").text
+    screenshot(browser, "closure-done")
+
+
+def test_an_amendment(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = signed_in(served, browser, "admin")
+    open_from_project_page(browser, base, "Amend the offer")
+    assert browser.find_element(By.NAME, "budget.associate_employment").get_attribute("value") == "100000"
+    set_values(
+        browser,
+        {
+            "date": "2025-07-10",
+            "reason": "The offer letter says 101,000",
+            "budget.associate_employment": "101000",
+        },
+    )
+    photograph(browser, "amendment", "filled")
+    shown = previewed(browser)
+    assert shown("associate_employment", "remaining-after") == Decimal(63650)
+    photograph(browser, "amendment", "preview")
+    browser.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
+    wait_until(lambda: "/done/" in browser.current_url, "the result page")
+    assert "Recorded: OfferAmended dashboard:" in browser.find_element(By.CSS_SELECTOR, ".recorded").text

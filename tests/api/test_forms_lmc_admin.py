@@ -353,3 +353,124 @@ def test_a_tampered_lmc_confirmation_is_refused_and_logged(
     ]
     assert any("values were changed" in message and MAIN in message for message in logged), logged
     assert events(lmc, tokens) == before
+
+
+# ---------------------------------------------------------------- closure
+
+
+@pytest.fixture
+def admin(client: TestClient, tokens: dict[str, str]) -> TestClient:
+    sign_in(client, tokens["admin"])
+    return client
+
+
+def test_closure_shows_the_final_position_and_that_the_project_will_close(
+    admin: TestClient, tokens: dict[str, str]
+) -> None:
+    second = demo.SECOND
+    before = events(admin, tokens, second, "ProjectClosed")
+    response, form = preview(admin, "closure", {"date": "2026-02-27"}, second)
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert 'data-closes="2026-02-27"' in page and "The project will be closed on 2026-02-27" in page
+    # By hand (tests/api/demo.py): budgets 55,000 + 15,000 + 2,000 + 1,250 + 2,000 and the derived
+    # overheads 16,100 = 91,350; spent 2 x 4,580 + 350 and the overheads earned 2,106.80 = 11,616.80;
+    # remaining 91,350 - 11,616.80 = 79,733.20. A closure moves no figure.
+    assert figure(page, "total", "budget-after") == Decimal(91350)
+    assert figure(page, "total", "spent-after") == Decimal("11616.80")
+    assert figure(page, "total", "remaining-after") == Decimal("79733.20")
+    assert figure(page, "consumables", "remaining-after") == Decimal(1650)  # every line is shown
+    assert events(admin, tokens, second, "ProjectClosed") == before
+    confirm_twice(admin, "closure", page, second)
+    closed = events(admin, tokens, second, "ProjectClosed")
+    assert [event["key"] for event in closed] == [f"dashboard:{form['nonce']}"]
+    assert closed[0]["date"] == "2026-02-27" and closed[0]["data"] == {}
+
+
+def test_a_closure_before_the_offer_is_refused_inline(admin: TestClient, tokens: dict[str, str]) -> None:
+    response, _ = preview(admin, "closure", {"date": "2024-12-01"}, demo.SECOND)
+    assert_refused_inline(response, "date", "R-36")
+    assert 'value="2024-12-01"' in response.text
+    assert events(admin, tokens, demo.SECOND, "ProjectClosed") == []
+
+
+def test_closing_a_closed_project_is_refused(admin: TestClient, tokens: dict[str, str]) -> None:
+    before = events(admin, tokens, demo.CLOSED, "ProjectClosed")
+    response, _ = preview(admin, "closure", {"date": "2024-08-31"}, demo.CLOSED)
+    assert response.status_code == 422 and "Not recorded: R-36" in response.text
+    assert events(admin, tokens, demo.CLOSED, "ProjectClosed") == before
+
+
+# ---------------------------------------------------------------- amendment
+
+
+def amendment_values(admin: TestClient, **changed: str) -> dict[str, str]:
+    """The amendment form as it starts (the offer as it stands), with `changed` typed over it."""
+    page = admin.get(path("amendment")).text
+    names = re.findall(r'<(?:input|textarea)[^>]* name="([a-z_.]+)"', page)
+    values = {
+        name: hidden(page, name) for name in names if name not in ("nonce", "issued", "form_csrf", "reason")
+    }
+    for select in re.findall(r'<select id="field-([a-z_]+)"', page):
+        chosen = re.search(
+            rf'<select id="field-{select}".*?<option value="([^"]*)" selected>', page, re.DOTALL
+        )
+        assert chosen is not None, select
+        values[select] = chosen.group(1)
+    return {
+        **values,
+        "date": "2025-07-10",
+        "reason": "The offer letter says 101,000",
+        **changed,
+    }
+
+
+def test_amendment_is_prefilled_and_records_only_the_changed_fields(
+    admin: TestClient, tokens: dict[str, str]
+) -> None:
+    values = amendment_values(
+        admin, **{"budget.associate_employment": "101000", "title": "Machine vision for bakery quality"}
+    )
+    assert values["business_type"] == "sme" and values["virtual"] == "no" and values["months"] == "24"
+    assert values["title"] != "Machine vision for bakery QA" and values["start"] == "2024-10-01"
+    response, form = preview(admin, "amendment", values)
+    assert response.status_code == 200, response.text
+    page = response.text
+    # By hand: associate employment offered 100,000 (maximum 110,000), spent 37,350; offered
+    # 101,000 now: budget 101,000, remaining 62,650 -> 63,650.
+    assert figure(page, "associate_employment", "budget-before") == Decimal(100000)
+    assert figure(page, "associate_employment", "budget-after") == Decimal(101000)
+    assert figure(page, "associate_employment", "remaining-after") == Decimal(63650)
+    assert 'data-line="travel_subsistence"' not in page
+    confirm_twice(admin, "amendment", page)
+    recorded = [
+        e for e in events(admin, tokens, MAIN, "OfferAmended") if e["key"] == f"dashboard:{form['nonce']}"
+    ]
+    assert len(recorded) == 1
+    assert recorded[0]["data"] == {
+        "reason": "The offer letter says 101,000",
+        "title": "Machine vision for bakery quality",
+        "budget": {"associate_employment": "101000.00"},
+    }
+
+
+def test_an_amendment_lowering_the_business_contribution_is_refused(
+    admin: TestClient, tokens: dict[str, str]
+) -> None:
+    values = amendment_values(admin, **{"budget.associate_employment": "90000"})
+    response, _ = preview(admin, "amendment", values)
+    assert response.status_code == 422, response.text
+    text = html.unescape(response.text)
+    assert "Not recorded: R-37" in text and "lowers the business's contribution" in text and "(R-32)" in text
+    assert 'value="90000"' in response.text and "The offer letter says 101,000</textarea>" in text
+    assert events(admin, tokens, MAIN, "OfferAmended") == []
+
+
+@pytest.mark.parametrize("role", ["lmc", "finance", "viewer"])
+def test_only_admin_may_use_the_admin_forms(client: TestClient, tokens: dict[str, str], role: str) -> None:
+    sign_in(client, tokens[role])
+    for slug, event_type in (("closure", "ProjectClosed"), ("amendment", "OfferAmended")):
+        refused(client.get(path(slug)), f"a {role} token may not record {event_type}")
+        refused(post(client, f"{path(slug)}/preview", {"date": "2025-07-10"}), f"may not record {event_type}")
+        refused(post(client, f"{path(slug)}/confirm", {"date": "2025-07-10"}), f"may not record {event_type}")
+    assert 'record/closure"' not in client.get(f"/dashboard/projects/{MAIN}").text

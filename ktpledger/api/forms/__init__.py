@@ -22,13 +22,14 @@ To add a form (no shared template or route changes):
 
 from __future__ import annotations
 
-from ktpledger.api.forms import lmc, spend_claim
+from ktpledger.api.forms import admin, lmc, spend_claim
 from ktpledger.api.forms.base import FormDefinition
 from ktpledger.service.access import Principal
 
 FORMS: tuple[FormDefinition, ...] = (
     spend_claim.FORM,
     *lmc.FORMS,
+    *admin.FORMS,
 )
 
 REGISTRY: dict[str, FormDefinition] = {form.slug: form for form in FORMS}
