@@ -93,7 +93,7 @@ class Effect:
     lines: tuple[LineEffect, ...]
     before: Figures
     after: Figures
-    period_before: Period
+    period_before: Period | None  # None: the events make the project (its GrantOffered)
     period_after: Period
     closes_on: date | None = None
     """The closure's date when the events close the project (R-36): the lines are its final position."""
@@ -136,11 +136,13 @@ def _named(event: Event) -> set[Category]:
 
 def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> Effect:
     """The effect of `submissions` (events as `POST /events` takes them) on `state`, which is
-    changed (pass a copy: `Ledger.state` folds a fresh one). Raises the first `RuleViolation`."""
-    if not state.exists:
+        changed (pass a copy: `Ledger.state` folds a fresh one). Raises the first `RuleViolation`. On a
+    project that does not exist yet only a `GrantOffered` may come first: every line is then new."""
+    first = submissions[0].get("type") if submissions else None
+    if not state.exists and first != "GrantOffered":
         raise RuleViolation("R-31", f"unknown project {state.project}", field="project")
-    before = allowances(state)
-    period_before = Period.of(state)
+    before = allowances(state) if state.exists else []
+    period_before = Period.of(state) if state.exists else None
     events: list[Event] = []
     for raw in submissions:
         event = parse_event(raw)

@@ -7,6 +7,7 @@ confirmation refused and logged."""
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from decimal import Decimal
@@ -474,3 +475,118 @@ def test_only_admin_may_use_the_admin_forms(client: TestClient, tokens: dict[str
         refused(post(client, f"{path(slug)}/preview", {"date": "2025-07-10"}), f"may not record {event_type}")
         refused(post(client, f"{path(slug)}/confirm", {"date": "2025-07-10"}), f"may not record {event_type}")
     assert 'record/closure"' not in client.get(f"/dashboard/projects/{MAIN}").text
+
+
+# ---------------------------------------------------------------- new project from a costing
+
+NEW = "/dashboard/record/new-project"
+COSTING = {
+    "project": "KTP-0200",
+    "title": "Robotic palletising",
+    "knowledge_base": "University of Example",
+    "business": "Stackwell Ltd",
+    "methodology": "fec",
+    "business_type": "sme",
+    "virtual": "no",
+    "london": "no",
+    "start": "2025-10-01",
+    "date": "",
+    "months": "24",
+    "salary": "40000",
+    "supervisor_cost": "80000",
+    "supervisor_fte": "0.1",
+    "support_costs": "18000",
+    "support_rate": "0.5",
+    "estates": "0",
+    "grant_rate": "",
+}
+CLI_OPTIONS = [
+    "costing", "--offer", "--methodology", "fec", "--business-type", "sme", "--months", "24",
+    "--salary", "40000", "--supervisor-cost", "80000", "--support-costs", "18000",
+    "--project", "KTP-0200", "--start", "2025-10-01", "--title", "Robotic palletising",
+    "--knowledge-base", "University of Example", "--business", "Stackwell Ltd",
+]  # fmt: skip
+
+
+def new_preview(client: TestClient, values: dict[str, str]) -> tuple[Response, dict[str, str]]:
+    form = open_form(client, NEW)
+    return post(client, f"{NEW}/preview", {**form, **values}), form
+
+
+def offers(client: TestClient, tokens: dict[str, str], project: str) -> list[dict[str, Any]]:
+    response = client.get(f"/projects/{project}/events", headers=bearer(tokens["admin"]))
+    return [] if response.status_code == 404 else [e for e in response.json() if e["type"] == "GrantOffered"]
+
+
+def test_the_projects_page_links_the_new_project_form_for_admins_only(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    sign_in(client, tokens["admin"])
+    assert f'href="{NEW}"' in client.get("/dashboard").text
+    for role in ("lmc", "admin@main"):
+        other = TestClient(client.app, base_url="https://testserver")
+        sign_in(other, tokens[role])
+        assert f'href="{NEW}"' not in other.get("/dashboard").text
+        assert other.get(NEW).status_code == 403
+
+
+def test_a_new_project_from_a_costing_is_the_cli_offer(admin: TestClient, tokens: dict[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from ktpledger.cli import app as cli
+
+    response, form = new_preview(admin, COSTING)
+    assert response.status_code == 200, response.text
+    page = response.text
+    # By hand, 24 months (2 years): associate 40,000 x 2 = 80,000; supervisor 0.1 x 80,000 x 2 =
+    # 16,000; support 18,000 x 2 x 0.5 = 18,000; development 2,000 x 2 = 4,000; travel 1,250 x 2 =
+    # 2,500; consumables 2,000 x 2 = 4,000; estates 0: 124,500 in all, nothing spent, each new.
+    assert figure(page, "associate_employment", "budget-before") == Decimal(0)
+    assert figure(page, "associate_employment", "budget-after") == Decimal(80000)
+    assert figure(page, "knowledge_base_supervisor", "remaining-after") == Decimal(16000)
+    assert figure(page, "additional_associate_support", "budget-after") == Decimal(18000)
+    assert figure(page, "total", "budget-after") == Decimal(124500)
+    assert period(page, "end-after") == "2027-09-30"
+    assert offers(admin, tokens, "KTP-0200") == []
+    data = {**confirmation(page), "action": "confirm"}
+    done = post(admin, f"{NEW}/confirm", data)
+    assert done.status_code == 303, done.text
+    assert "Recorded: GrantOffered <code>dashboard:" in admin.get(done.headers["location"]).text
+    again = post(admin, f"{NEW}/confirm", data)
+    assert again.status_code == 303 and again.headers["location"].endswith("&already=1")
+    recorded = offers(admin, tokens, "KTP-0200")
+    assert len(recorded) == 1 and recorded[0]["key"] == f"dashboard:{form['nonce']}"
+    # The same event as `ktpledger costing --offer` prints from the same inputs (but its key).
+    printed = CliRunner().invoke(cli, CLI_OPTIONS)
+    assert printed.exit_code == 0, printed.output
+    expected = json.loads(printed.stdout)
+    assert recorded[0]["data"] == expected["data"] and recorded[0]["date"] == expected["date"]
+
+
+def test_a_new_project_with_a_taken_reference_is_refused_inline(
+    admin: TestClient, tokens: dict[str, str]
+) -> None:
+    response, _ = new_preview(admin, {**COSTING, "project": MAIN})
+    assert_refused_inline(response, "project", "R-31")
+    assert f'value="{MAIN}"' in response.text and 'value="Robotic palletising"' in response.text
+    assert len(offers(admin, tokens, MAIN)) == 1
+
+
+def test_a_bad_costing_is_refused_by_its_field(admin: TestClient, tokens: dict[str, str]) -> None:
+    response, _ = new_preview(admin, {**COSTING, "months": "61"})
+    assert_refused_inline(response, "months", "R-02")
+    assert 'value="61"' in response.text and 'value="40000"' in response.text
+    assert offers(admin, tokens, "KTP-0200") == []
+
+
+def test_a_tampered_new_project_is_refused_and_logged(
+    admin: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    response, _ = new_preview(admin, COSTING)
+    data = {**confirmation(response.text), "action": "confirm"}
+    data["payload"] = form_signing.encode_values({**COSTING, "salary": "90000"})
+    with caplog.at_level(logging.WARNING, logger=SECURITY_LOG):
+        refusal = post(admin, f"{NEW}/confirm", data)
+    refused(refusal, "values were changed after the preview")
+    assert any("values were changed" in r.getMessage() for r in caplog.records if r.name == SECURITY_LOG)
+    assert offers(admin, tokens, "KTP-0200") == []
