@@ -234,3 +234,43 @@ def test_an_amendment(served: tuple[str, App], browser: Any) -> None:
     browser.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
     wait_until(lambda: "/done/" in browser.current_url, "the result page")
     assert "Recorded: OfferAmended dashboard:" in browser.find_element(By.CSS_SELECTOR, ".recorded").text
+
+
+def test_a_new_project_from_a_costing(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = signed_in(served, browser, "admin")
+    browser.get(f"{base}/dashboard")
+    wait_until(lambda: browser.find_elements(By.LINK_TEXT, "New project from a costing"), "the projects page")
+    browser.find_element(By.LINK_TEXT, "New project from a costing").click()
+    wait_until(lambda: browser.find_elements(By.NAME, "salary"), "the form")
+    values = {
+        "project": demo.MAIN,
+        "title": "Robotic palletising",
+        "knowledge_base": "University of Example",
+        "business": "Stackwell Ltd",
+        "start": "2025-10-01",
+        "months": "24",
+        "salary": "40000",
+        "supervisor_cost": "80000",
+        "support_costs": "18000",
+    }
+    set_values(browser, values)
+    browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    wait_until(lambda: browser.find_elements(By.ID, "error-summary"), "the refusal")
+    assert browser.find_element(By.ID, "field-project-error").text.startswith("R-31")
+    assert browser.find_element(By.NAME, "salary").get_attribute("value") == "40000"
+    photograph(browser, "new-project", "refused")
+    set_values(browser, {"project": "KTP-0200"})
+    shown = previewed(browser)
+    # By hand: 40,000 x 2 years = 80,000; supervisor 0.1 x 80,000 x 2 = 16,000.
+    assert shown("associate_employment", "budget-after") == Decimal(80000)
+    assert shown("knowledge_base_supervisor", "budget-after") == Decimal(16000)
+    assert shown("total", "budget-after") == Decimal(124500)
+    photograph(browser, "new-project", "preview")
+    browser.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
+    wait_until(lambda: "/done/" in browser.current_url, "the result page")
+    assert "Recorded: GrantOffered dashboard:" in browser.find_element(By.CSS_SELECTOR, ".recorded").text
+    screenshot(browser, "new-project-done")
+    browser.find_element(By.LINK_TEXT, "Back to KTP-0200").click()
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "svg.chart-spend"), "the new project's page")

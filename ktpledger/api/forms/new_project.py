@@ -90,7 +90,7 @@ FORM = FormDefinition(
     title="New project from a costing",
     event_type="GrantOffered",
     description=(
-        "Record a project's grant offer (R-31) from its costing, as `ktpledger costing --offer` builds it: "
+        "Record a project's grant offer (R-31) from its costing, as the command ktpledger costing --offer builds it: "
         "each budget line is the costing's eligible figure (R-20, R-21)."
     ),
     fields=(
