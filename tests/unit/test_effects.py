@@ -12,7 +12,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.project import ProjectState
 from ktpledger.service.effects import Effect, LineEffect, Period, effect_on
 from tests.domain.support import build
-from tests.ledger.factory import claim, decision, offer
+from tests.ledger.factory import PROJECT, claim, decision, offer
 
 # The factory's offer: fec, sme, from 2024-10-01 for 24 months (to 2026-09-30); consumables 4,000
 # (its standard, 4,000 for 24 months), travel 2,500, associate employment 100,000.
@@ -84,3 +84,34 @@ def test_a_refused_decision_raises_its_rule() -> None:
     with pytest.raises(RuleViolation) as refused:
         effect_on(state(), [raw])
     assert refused.value.rule == "R-40" and refused.value.field == "limit"
+
+
+def test_a_closure_shows_every_line_as_its_final_position() -> None:
+    effect = effect_on(
+        state(), [{"type": "ProjectClosed", "project": PROJECT, "key": "close", "date": "2026-10-15"}]
+    )
+    assert effect.closes_on == date(2026, 10, 15)
+    assert {line.category.value for line in effect.lines} >= {"consumables", "associate_employment"}
+    assert all(not line.changed for line in effect.lines)
+    # consumables 4,000 - 1,200 claimed = 2,800 remaining at the end.
+    assert by_line(effect)["consumables"].after.remaining == Decimal(2800)
+
+
+def test_a_new_project_starts_every_line_from_nothing() -> None:
+    effect = effect_on(ProjectState(project=PROJECT), [offer()])
+    assert effect.period_before is None
+    assert effect.period_after == Period(date(2024, 10, 1), date(2026, 9, 30), 24)
+    line = by_line(effect)["consumables"]
+    assert (line.before.budget, line.after.budget, line.after.remaining) == (
+        Decimal(0),
+        Decimal(4000),
+        Decimal(4000),
+    )
+    # The factory's budget lines: 100,000 + 4,000 + 2,500 + 4,000 + 16,000 + 0 + 36,000.
+    assert effect.after.budget == Decimal(162500)
+
+
+def test_on_an_unknown_project_only_an_offer_may_come_first() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        effect_on(ProjectState(project=PROJECT), [claim("kit")])
+    assert refused.value.rule == "R-31"
