@@ -217,6 +217,9 @@ def test_an_amendment(served: tuple[str, App], browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     base = signed_in(served, browser, "admin")
+    browser.get(f"{base}/dashboard/projects/{PROJECT}")
+    wait_until(lambda: browser.find_elements(By.LINK_TEXT, "Amend the offer"), "the project page")
+    photograph(browser, "amendment", "project")  # an admin's Record list: every form of a project
     open_from_project_page(browser, base, "Amend the offer")
     assert browser.find_element(By.NAME, "budget.associate_employment").get_attribute("value") == "100000"
     set_values(
