@@ -245,6 +245,7 @@ def projects_page(
         "poll_ms": POLL_MS,
         "day_query": day_query(request),
         "admin": admin_section(app) if is_administrator(who) else None,
+        "can_make_projects": who.can_record("GrantOffered") and who.projects is None,
     }
     return render(request, "projects.html", context)
 

@@ -47,8 +47,10 @@ def key_of(nonce: str, number: int, count: int) -> str:
     return f"dashboard:{nonce}" if count == 1 else f"dashboard:{nonce}:{number}"
 
 
-def submissions_of(form: FormDefinition, project: str, nonce: str, values: Values) -> list[dict[str, object]]:
-    built = form.build(project, values)
+def submissions_of(
+    form: FormDefinition, state: ProjectState, project: str, nonce: str, values: Values
+) -> list[dict[str, object]]:
+    built = form.events(state, project, values)
     return [
         {**event, "key": key_of(nonce, number, len(built))} for number, event in enumerate(built, start=1)
     ]
@@ -80,10 +82,10 @@ def session_of(request: Request, app: App) -> tuple[str, Principal] | None:
     return None if found is None or token is None else (token, found)
 
 
-def form_values(form: FormDefinition, data: Any) -> dict[str, str | tuple[str, ...]]:
+def form_values(form: FormDefinition, state: ProjectState, data: Any) -> dict[str, str | tuple[str, ...]]:
     """The form's fields from the posted form data (each field as its kind reads it)."""
     values: dict[str, str | tuple[str, ...]] = {}
-    for field in form.fields:
+    for field in form.fields_of(state):
         if field.multiple:
             values[field.name] = tuple(str(item) for item in data.getlist(field.name))
         else:
@@ -101,14 +103,16 @@ def form_context(
     values: Values,
     error: RuleViolation | None = None,
 ) -> dict[str, Any]:
-    field = form.field_named(error.field) if error is not None else None
+    field = form.field_named(error.field, state) if error is not None else None
+    fields = form.fields_of(state)
     return {
         "who": who,
         "form": form,
         "project": project,
         "stamp": stamp,
         "values": values,
-        "choices": {f.name: f.choices(state) for f in form.fields if f.choices is not None},
+        "fields": fields,
+        "choices": {f.name: f.choices(state) for f in fields if f.choices is not None},
         "error": error,
         "error_field": field.name if field is not None else None,
         "action": f"{prefix(request)}/dashboard/projects/{project}/record/{form.slug}",
@@ -203,7 +207,7 @@ def _preview(request: Request, app: App, project: str, slug: str, data: Any) -> 
     if refused is not None or checked is None:
         return refused or Response(status_code=403)
     token, who, form, stamp = checked
-    values = form_values(form, data)
+    values = form_values(form, app.ledger.state(project), data)
     return preview_response(request, app, token, who, form, project, stamp, values)
 
 
@@ -219,7 +223,7 @@ def preview_response(
 ) -> Response:
     state = app.ledger.state(project)
     try:
-        effect = effect_of(app.ledger, project, submissions_of(form, project, stamp.nonce, values))
+        effect = effect_of(app.ledger, project, submissions_of(form, state, project, stamp.nonce, values))
     except RuleViolation as error:
         context = form_context(request, who, form, project, state, stamp, values, error)
         return render(request, "record_form.html", context, status_code=422)
@@ -237,7 +241,7 @@ def preview_response(
 def shown_values(form: FormDefinition, values: Values, state: ProjectState) -> list[tuple[str, str]]:
     """Each field's label and what was typed or chosen, as people read it."""
     rows = []
-    for field in form.fields:
+    for field in form.fields_of(state):
         value = values.get(field.name, "")
         picked = [value] if isinstance(value, str) else list(value)
         if field.choices is not None:
@@ -257,11 +261,16 @@ def _confirm(request: Request, app: App, project: str, slug: str, data: Any) -> 
     values = signing.decode_values(payload) if reason is None else None
     if values is None:
         return forbidden_page(request, who, project, reason or "the confirmation's values cannot be read")
+    state = app.ledger.state(project)
     if data.get("action") == "change":
-        state = app.ledger.state(project)
         context = form_context(request, who, form, project, state, stamp, values)
         return render(request, "record_form.html", context)
-    submissions = submissions_of(form, project, stamp.nonce, values)
+    target = f"{prefix(request)}/dashboard/projects/{project}/record/{form.slug}/done/{stamp.nonce}"
+    if key_of(stamp.nonce, 1, 1) in state.keys or key_of(stamp.nonce, 1, 2) in state.keys:
+        # Confirmed before (a double click): nothing new, whatever the form would build now from
+        # the state its own events changed (a budget revision names the lines that differ).
+        return RedirectResponse(target + "?already=1", status_code=303)
+    submissions = submissions_of(form, state, project, stamp.nonce, values)
     if any(event.get("type") != form.event_type or event.get("project") != project for event in submissions):
         return forbidden_page(request, who, project, f"the form built events other than {form.event_type}")
     results = app.ledger.append(submissions, recorded_by=who.recorder("dashboard"))
@@ -271,7 +280,6 @@ def _confirm(request: Request, app: App, project: str, slug: str, data: Any) -> 
         context = form_context(request, who, form, project, state, stamp, values, rejected)
         return render(request, "record_form.html", context, status_code=422)
     already = all(result.status == "duplicate" for result in results)
-    target = f"{prefix(request)}/dashboard/projects/{project}/record/{form.slug}/done/{stamp.nonce}"
     return RedirectResponse(target + ("?already=1" if already else ""), status_code=303)
 
 

@@ -1,7 +1,8 @@
 """What recording some events would do to a project's budget lines, before anything is recorded.
 
-The dashboard's forms show this on their preview: each affected line's budget, spent, eligible and
-remaining before and after, and the project's totals. It is worked out as `service/imports.py`
+The dashboard's forms show this on their preview: each affected line's budget, limit, spent,
+eligible and remaining before and after, the project's totals, and its period (an LMC extension
+moves its end). It is worked out as `service/imports.py`
 plans rows: the project's state is folded from the ledger, each proposed event is parsed and
 checked against it (`ProjectState.check`) and applied to that copy (`ProjectState.apply`), and the
 domain's own allowance functions read the lines before and after. Nothing is written.
@@ -11,12 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, SpendClaimed, parse_event
+from ktpledger.domain.events import (
+    ApproveExceedance,
+    BudgetRevision,
+    Event,
+    LMCDecision,
+    OfferAmended,
+    ProjectClosed,
+    SpendClaimed,
+    Virement,
+    parse_event,
+)
 from ktpledger.domain.labels import category_label
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
@@ -32,6 +44,7 @@ class Figures:
     budget: Decimal
     spent: Decimal
     eligible: Decimal
+    limit: Decimal | None = None  # a line's limit (standard, maximum or approved); None for the totals
 
     @property
     def remaining(self) -> Decimal:
@@ -39,7 +52,7 @@ class Figures:
 
     @classmethod
     def of(cls, line: Allowance) -> Figures:
-        return cls(budget=line.budget, spent=line.spent, eligible=line.eligible)
+        return cls(budget=line.budget, spent=line.spent, eligible=line.eligible, limit=line.limit)
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,19 @@ class LineEffect:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A project's period: its first and last day and its months, extensions included."""
+
+    start: date
+    end: date
+    months: int
+
+    @classmethod
+    def of(cls, state: ProjectState) -> Period:
+        return cls(start=state.start, end=state.end, months=state.months)
+
+
+@dataclass(frozen=True)
 class Effect:
     """The affected lines (those the events name, and any other whose figures move, such as the
     derived overheads line) and the project's totals over every line, before and after."""
@@ -67,6 +93,19 @@ class Effect:
     lines: tuple[LineEffect, ...]
     before: Figures
     after: Figures
+    period_before: Period | None  # None: the events make the project (its GrantOffered)
+    period_after: Period
+    closes_on: date | None = None
+    """The closure's date when the events close the project (R-36): the lines are its final position."""
+
+    @property
+    def limits_changed(self) -> bool:
+        """Whether any line's limit moves (an approval to exceed, a costed extension)."""
+        return any(line.before.limit != line.after.limit for line in self.lines)
+
+    @property
+    def period_changed(self) -> bool:
+        return self.period_before != self.period_after
 
 
 def _total(lines: Sequence[Allowance]) -> Figures:
@@ -77,17 +116,33 @@ def _total(lines: Sequence[Allowance]) -> Figures:
     )
 
 
-def _named(event: Event) -> Category | None:
+def _named(event: Event) -> set[Category]:
+    """The lines an event names (a claim's, a virement's two, a revision's ...)."""
     payload = event.payload
-    return payload.category if isinstance(payload, SpendClaimed) else None
+    if isinstance(payload, SpendClaimed):
+        return {payload.category}
+    if isinstance(payload, LMCDecision):
+        change = payload.decision
+        if isinstance(change, Virement):
+            return {change.from_category, change.to_category}
+        if isinstance(change, ApproveExceedance):
+            return {change.category}
+        if isinstance(change, BudgetRevision):
+            return set(change.budget)
+    if isinstance(payload, OfferAmended):
+        return set(payload.budget or {})
+    return set()
 
 
 def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> Effect:
     """The effect of `submissions` (events as `POST /events` takes them) on `state`, which is
-    changed (pass a copy: `Ledger.state` folds a fresh one). Raises the first `RuleViolation`."""
-    if not state.exists:
+        changed (pass a copy: `Ledger.state` folds a fresh one). Raises the first `RuleViolation`. On a
+    project that does not exist yet only a `GrantOffered` may come first: every line is then new."""
+    first = submissions[0].get("type") if submissions else None
+    if not state.exists and first != "GrantOffered":
         raise RuleViolation("R-31", f"unknown project {state.project}", field="project")
-    before = allowances(state)
+    before = allowances(state) if state.exists else []
+    period_before = Period.of(state) if state.exists else None
     events: list[Event] = []
     for raw in submissions:
         event = parse_event(raw)
@@ -99,7 +154,10 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         state.apply(event, state.version + 1)
         events.append(event)
     after = allowances(state)
-    named = {category for category in map(_named, events) if category is not None}
+    named = {category for event in events for category in _named(event)}
+    closes = next((event.date for event in events if isinstance(event.payload, ProjectClosed)), None)
+    if closes is not None:  # a closure: every line's final position
+        named |= {line.category for line in after}
     old = {line.category: line for line in before}
     lines = []
     for line in after:
@@ -120,6 +178,9 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         lines=tuple(lines),
         before=_total(before),
         after=_total(after),
+        period_before=period_before,
+        period_after=Period.of(state),
+        closes_on=closes,
     )
 
 
@@ -129,4 +190,4 @@ def effect_of(ledger: Ledger, project: str, submissions: Sequence[Mapping[str, A
         return effect_on(ledger.state(project), submissions)
 
 
-__all__ = ["Effect", "Figures", "LineEffect", "effect_of", "effect_on"]
+__all__ = ["Effect", "Figures", "LineEffect", "Period", "effect_of", "effect_on"]

@@ -15,6 +15,11 @@ To add a form (no shared template or route changes):
      framework sets `dashboard:NONCE`, or `dashboard:NONCE:N` for several), and without judging the
      values: the domain does, and its refusal is shown beside the field it names;
    - optionally `defaults(state)`: the values a new form starts with.
+   - optionally `more_fields(state)`: inputs that depend on the project (one per budget line, as
+     the budget revision and the amendment have), after `fields`; and `build_on(state, project,
+     values)` instead of `build` when the events depend on the project's state (only the lines
+     whose figure was changed). A confirm whose key is already recorded is answered "already
+     recorded" before building again, so such a form stays idempotent.
 2. Add `reversal.FORM` to `FORMS` below.
 3. Test it as `tests/api/test_dashboard_forms.py` tests the spend claim; document it in
    docs/http-api.md ("Recording from the dashboard").
@@ -22,11 +27,15 @@ To add a form (no shared template or route changes):
 
 from __future__ import annotations
 
-from ktpledger.api.forms import spend_claim
+from ktpledger.api.forms import admin, lmc, spend_claim
 from ktpledger.api.forms.base import FormDefinition
 from ktpledger.service.access import Principal
 
-FORMS: tuple[FormDefinition, ...] = (spend_claim.FORM,)
+FORMS: tuple[FormDefinition, ...] = (
+    spend_claim.FORM,
+    *lmc.FORMS,
+    *admin.FORMS,
+)
 
 REGISTRY: dict[str, FormDefinition] = {form.slug: form for form in FORMS}
 

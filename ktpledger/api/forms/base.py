@@ -49,6 +49,10 @@ Build = Callable[[str, Values], list[dict[str, object]]]
 """(project, values) -> the events, without their `key`: the framework gives each one its key from
 the form's nonce (`dashboard:NONCE`, or `dashboard:NONCE:N` when a form records several)."""
 
+BuildOn = Callable[[ProjectState, str, Values], list[dict[str, object]]]
+"""(state, project, values) -> the events: a `build` that reads the project's state, such as a budget
+revision that names only the lines whose figure was changed."""
+
 
 @dataclass(frozen=True)
 class FormDefinition:
@@ -64,10 +68,22 @@ class FormDefinition:
     fields: tuple[Field, ...]
     build: Build
     defaults: Callable[[ProjectState], dict[str, str]] = field(default=lambda _state: {})
+    more_fields: Callable[[ProjectState], tuple[Field, ...]] = field(default=lambda _state: ())
+    """Fields that depend on the project, after `fields` (a budget revision's input per line)."""
+    build_on: BuildOn | None = None
+    """When set, used instead of `build`, with the project's state."""
 
-    def field_named(self, name: str | None) -> Field | None:
+    def fields_of(self, state: ProjectState) -> tuple[Field, ...]:
+        """Every input of the form on this project: `fields`, then `more_fields(state)`."""
+        return self.fields + self.more_fields(state)
+
+    def events(self, state: ProjectState, project: str, values: Values) -> list[dict[str, object]]:
+        """The events the values make (`build_on` when set, else `build`)."""
+        return self.build_on(state, project, values) if self.build_on else self.build(project, values)
+
+    def field_named(self, name: str | None, state: ProjectState | None = None) -> Field | None:
         """The field a domain error names (by its name or an alias), or None."""
-        for each in self.fields:
+        for each in self.fields if state is None else self.fields_of(state):
             if name is not None and (name == each.name or name in each.aliases):
                 return each
         return None
