@@ -1,7 +1,8 @@
 """What recording some events would do to a project's budget lines, before anything is recorded.
 
 The dashboard's forms show this on their preview: each affected line's budget, spent, eligible and
-remaining before and after, and the project's totals. It is worked out as `service/imports.py`
+remaining before and after, and the project's totals; and the project's figures that are not on a
+budget line (its parental-leave costs, R-35, and the grant received, R-42) when they move. It is worked out as `service/imports.py`
 plans rows: the project's state is folded from the ledger, each proposed event is parsed and
 checked against it (`ProjectState.check`) and applied to that copy (`ProjectState.apply`), and the
 domain's own allowance functions read the lines before and after. Nothing is written.
@@ -16,7 +17,7 @@ from typing import Any
 
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, SpendClaimed, parse_event
+from ktpledger.domain.events import ClaimReversed, Event, SpendClaimed, parse_event
 from ktpledger.domain.labels import category_label
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
@@ -58,6 +59,27 @@ class LineEffect:
 
 
 @dataclass(frozen=True)
+class FigureEffect:
+    """A project figure that is not on a budget line (`name`: `parental_leave`, `grant_paid`),
+    before and after the proposed events."""
+
+    name: str
+    label: str
+    before: Decimal
+    after: Decimal
+
+
+PROJECT_FIGURES = (
+    ("parental_leave", "Parental-leave costs (R-35)"),
+    ("grant_paid", "Grant received (R-42)"),
+)
+
+
+def _figures(state: ProjectState) -> dict[str, Decimal]:
+    return {"parental_leave": state.parental_leave, "grant_paid": state.grant_paid}
+
+
+@dataclass(frozen=True)
 class Effect:
     """The affected lines (those the events name, and any other whose figures move, such as the
     derived overheads line) and the project's totals over every line, before and after."""
@@ -67,6 +89,8 @@ class Effect:
     lines: tuple[LineEffect, ...]
     before: Figures
     after: Figures
+    figures: tuple[FigureEffect, ...] = ()
+    """The project figures off the budget lines that the events move (none for a spend claim)."""
 
 
 def _total(lines: Sequence[Allowance]) -> Figures:
@@ -77,9 +101,14 @@ def _total(lines: Sequence[Allowance]) -> Figures:
     )
 
 
-def _named(event: Event) -> Category | None:
+def _named(state: ProjectState, event: Event) -> Category | None:
+    """The budget line an event names: a claim's, or the reversed claim's."""
     payload = event.payload
-    return payload.category if isinstance(payload, SpendClaimed) else None
+    if isinstance(payload, SpendClaimed):
+        return payload.category
+    if isinstance(payload, ClaimReversed) and payload.claim in state.claims:
+        return state.claims[payload.claim].category
+    return None
 
 
 def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> Effect:
@@ -88,6 +117,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
     if not state.exists:
         raise RuleViolation("R-31", f"unknown project {state.project}", field="project")
     before = allowances(state)
+    figures_before = _figures(state)
     events: list[Event] = []
     for raw in submissions:
         event = parse_event(raw)
@@ -99,7 +129,13 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         state.apply(event, state.version + 1)
         events.append(event)
     after = allowances(state)
-    named = {category for category in map(_named, events) if category is not None}
+    named = {category for category in (_named(state, event) for event in events) if category is not None}
+    figures_after = _figures(state)
+    figures = tuple(
+        FigureEffect(name, label, figures_before[name], figures_after[name])
+        for name, label in PROJECT_FIGURES
+        if figures_before[name] != figures_after[name]
+    )
     old = {line.category: line for line in before}
     lines = []
     for line in after:
@@ -120,6 +156,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         lines=tuple(lines),
         before=_total(before),
         after=_total(after),
+        figures=figures,
     )
 
 
@@ -129,4 +166,4 @@ def effect_of(ledger: Ledger, project: str, submissions: Sequence[Mapping[str, A
         return effect_on(ledger.state(project), submissions)
 
 
-__all__ = ["Effect", "Figures", "LineEffect", "effect_of", "effect_on"]
+__all__ = ["Effect", "FigureEffect", "Figures", "LineEffect", "effect_of", "effect_on"]
