@@ -22,11 +22,16 @@ To add a form (no shared template or route changes):
 
 from __future__ import annotations
 
-from ktpledger.api.forms import spend_claim
+from ktpledger.api.forms import grant_payment, parental_leave, reversal, spend_claim
 from ktpledger.api.forms.base import FormDefinition
 from ktpledger.service.access import Principal
 
-FORMS: tuple[FormDefinition, ...] = (spend_claim.FORM,)
+FORMS: tuple[FormDefinition, ...] = (
+    spend_claim.FORM,
+    reversal.FORM,
+    parental_leave.FORM,
+    grant_payment.FORM,
+)
 
 REGISTRY: dict[str, FormDefinition] = {form.slug: form for form in FORMS}
 

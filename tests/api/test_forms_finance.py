@@ -1,0 +1,270 @@
+"""The finance role's forms (api/forms/: reversal, parental-leave cost, grant payment) on SQLite and
+PostgreSQL, as tests/api/test_dashboard_forms.py tests the spend claim: the preview's effect worked
+out by hand, confirm records once by the token on channel `dashboard`, a double confirm records
+nothing new, bad input refused inline with its rule and the typed values kept, lmc and viewer 403,
+a tampered confirmation 403 and logged.
+
+The project is the demo's KTP-0107 (non-fec, 1 Feb 2025 to 31 Jan 2026, offer 6 Jan 2025):
+consumables budget £2,000 with one claim, "kit", of £350 on 12 Mar 2025; salary claims of £4,580
+on 28 Feb and 31 Mar 2025; no parental-leave cost and no grant payment yet.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from ktpledger.api import form_signing
+from tests.api import demo
+from tests.api.conftest import bearer
+from tests.api.test_dashboard_forms import (
+    SECURITY_LOG,
+    assert_refused_and_logged,
+    confirmation,
+    figure,
+    open_form,
+    post,
+    refused,
+    sign_in,
+)
+
+pytestmark = pytest.mark.usefixtures("recorded")
+
+PROJECT = demo.SECOND
+BASE = f"/dashboard/projects/{PROJECT}/record"
+REVERSAL = {
+    "claim": "kit",
+    "date": "2025-04-01",
+    "amount": "50.00",
+    "reason": "Part refund from the supplier",
+}
+LEAVE = {
+    "date": "2025-06-30",
+    "amount": "2400.00",
+    "description": "Occupational paternity pay above statutory",
+}
+PAYMENT = {"date": "2025-04-28", "amount": "9100.00"}
+FORMS = {
+    "reversal": ("ClaimReversed", REVERSAL),
+    "parental-leave": ("ParentalLeaveCost", LEAVE),
+    "grant-payment": ("GrantPayment", PAYMENT),
+}
+
+
+@pytest.fixture
+def finance(client: TestClient, tokens: dict[str, str]) -> TestClient:
+    sign_in(client, tokens["finance"])
+    return client
+
+
+def events(client: TestClient, tokens: dict[str, str]) -> list[dict[str, Any]]:
+    response = client.get(f"/projects/{PROJECT}/events", headers=bearer(tokens["admin"]))
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def preview(client: TestClient, slug: str, values: dict[str, str]) -> tuple[Response, dict[str, str]]:
+    form = open_form(client, f"{BASE}/{slug}")
+    return post(client, f"{BASE}/{slug}/preview", {**form, **values}), form
+
+
+def confirm(client: TestClient, slug: str, values: dict[str, str]) -> tuple[Response, dict[str, str], str]:
+    response, form = preview(client, slug, values)
+    assert response.status_code == 200, response.text
+    data = {**confirmation(response.text), "action": "confirm"}
+    done = post(client, f"{BASE}/{slug}/confirm", data)
+    assert done.status_code == 303, done.text
+    return done, data, f"dashboard:{form['nonce']}"
+
+
+def project_figure(page: str, name: str, when: str) -> Decimal:
+    return figure(page, name, f"value-{when}")
+
+
+# ---------------------------------------------------------------- the list of claims
+
+
+def test_the_reversal_lists_the_outstanding_claims_newest_first(finance: TestClient) -> None:
+    page = finance.get(f"{BASE}/reversal").text
+    options = re.findall(r'<option value="([^"]+)">([^<]*)</option>', page)
+    assert [value for value, _ in options] == ["salary-2025-03", "kit", "salary-2025-02"]
+    labels = dict(options)
+    assert (
+        html.unescape(labels["kit"])
+        == "12 Mar 2025 · Equipment & consumables · claim kit · £350.00 outstanding"
+    )
+    assert html.unescape(labels["salary-2025-02"]).startswith("28 Feb 2025 · Associate employment · ")
+
+
+def test_a_claim_reversed_in_full_leaves_the_list(finance: TestClient, tokens: dict[str, str]) -> None:
+    _, _, key = confirm(finance, "reversal", {**REVERSAL, "amount": ""})
+    recorded = next(event for event in events(finance, tokens) if event["key"] == key)
+    assert recorded["data"] == {"claim": "kit", "reason": REVERSAL["reason"]}  # blank: all that is left
+    page = finance.get(f"{BASE}/reversal").text
+    assert 'value="kit"' not in page and 'value="salary-2025-03"' in page
+
+
+# ---------------------------------------------------------------- the effect, by hand
+
+
+def test_the_reversal_preview_shows_the_line_before_and_after(
+    finance: TestClient, tokens: dict[str, str]
+) -> None:
+    before = events(finance, tokens)
+    response, _ = preview(finance, "reversal", REVERSAL)
+    assert response.status_code == 200, response.text
+    page = response.text
+    # By hand: consumables budget £2,000, spent £350 (kit); reversing £50 leaves £300 spent.
+    assert figure(page, "consumables", "spent-before") == Decimal("350.00")
+    assert figure(page, "consumables", "spent-after") == Decimal("300.00")
+    assert figure(page, "consumables", "eligible-before") == Decimal("350.00")
+    assert figure(page, "consumables", "eligible-after") == Decimal("300.00")
+    assert figure(page, "consumables", "remaining-before") == Decimal("1650.00")
+    assert figure(page, "consumables", "remaining-after") == Decimal("1700.00")
+    assert figure(page, "consumables", "budget-after") == Decimal(2000)
+    assert "12 Mar 2025 · Equipment &amp; consumables · claim kit" in page  # the claim as people read it
+    assert events(finance, tokens) == before
+
+
+def test_a_blank_amount_reverses_all_that_is_left(finance: TestClient) -> None:
+    response, _ = preview(finance, "reversal", {**REVERSAL, "amount": ""})
+    assert response.status_code == 200, response.text
+    assert figure(response.text, "consumables", "spent-after") == Decimal("0.00")
+    assert figure(response.text, "consumables", "remaining-after") == Decimal("2000.00")
+
+
+def test_the_parental_leave_preview_shows_the_projects_total(
+    finance: TestClient, tokens: dict[str, str]
+) -> None:
+    before = events(finance, tokens)
+    response, _ = preview(finance, "parental-leave", LEAVE)
+    assert response.status_code == 200, response.text
+    page = response.text
+    # No line moves; the project's parental-leave costs go from £0 to £2,400.
+    assert "This changes no budget line" in page and 'data-line="consumables"' not in page
+    assert project_figure(page, "parental_leave", "before") == Decimal("0.00")
+    assert project_figure(page, "parental_leave", "after") == Decimal("2400.00")
+    assert events(finance, tokens) == before
+
+
+def test_the_grant_payment_preview_shows_the_grant_received(
+    finance: TestClient, tokens: dict[str, str]
+) -> None:
+    before = events(finance, tokens)
+    response, _ = preview(finance, "grant-payment", PAYMENT)
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert "This changes no budget line" in page
+    assert project_figure(page, "grant_paid", "before") == Decimal("0.00")
+    assert project_figure(page, "grant_paid", "after") == Decimal("9100.00")
+    assert 'data-line="parental_leave"' not in page
+    assert events(finance, tokens) == before
+
+
+# ---------------------------------------------------------------- confirm, once
+
+
+@pytest.mark.parametrize("slug", list(FORMS))
+def test_confirm_records_once_by_the_token(finance: TestClient, tokens: dict[str, str], slug: str) -> None:
+    event_type, values = FORMS[slug]
+    before = len(events(finance, tokens))
+    done, data, key = confirm(finance, slug, values)
+    page = finance.get(done.headers["location"])
+    assert f"Recorded: {event_type} <code>{key}</code>" in page.text
+    after = events(finance, tokens)
+    assert len(after) == before + 1
+    recorded = next(event for event in after if event["key"] == key)
+    assert recorded["type"] == event_type and recorded["date"] == values["date"]
+    assert recorded["data"]["amount"] == values["amount"]
+    assert recorded["recorded_by"] == {"name": "finance for tests", "role": "finance", "channel": "dashboard"}
+    again = post(finance, f"{BASE}/{slug}/confirm", data)
+    assert again.status_code == 303
+    assert "nothing new was recorded" in finance.get(again.headers["location"]).text
+    assert len(events(finance, tokens)) == before + 1
+
+
+def test_the_grant_payment_counts_in_the_projects_grant_received(
+    finance: TestClient, tokens: dict[str, str]
+) -> None:
+    confirm(finance, "grant-payment", PAYMENT)
+    response, _ = preview(finance, "grant-payment", {"date": "2025-07-28", "amount": "900.00"})
+    assert project_figure(response.text, "grant_paid", "before") == Decimal("9100.00")
+    assert project_figure(response.text, "grant_paid", "after") == Decimal("10000.00")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("slug", "field", "value", "rule"),
+    [
+        ("reversal", "amount", "350.01", "R-34"),  # more than the £350 left of kit
+        ("reversal", "date", "2025-03-01", "R-34"),  # before the claim of 12 Mar 2025
+        ("reversal", "reason", "", "R-34"),
+        ("reversal", "amount", "12.345", "R-22"),
+        ("parental-leave", "date", "2026-03-01", "R-35"),  # after the period's end, 31 Jan 2026
+        ("parental-leave", "amount", "12.345", "R-22"),
+        ("parental-leave", "description", "", "R-35"),
+        ("grant-payment", "date", "2025-01-05", "R-42"),  # before the offer of 6 Jan 2025
+        ("grant-payment", "amount", "-5.00", "R-22"),
+    ],
+)
+def test_bad_input_is_refused_inline_with_the_values_kept(
+    finance: TestClient, tokens: dict[str, str], slug: str, field: str, value: str, rule: str
+) -> None:
+    before = events(finance, tokens)
+    values = {**FORMS[slug][1], field: value}
+    response, _ = preview(finance, slug, values)
+    assert response.status_code == 422, response.text
+    page = response.text
+    assert f"Not recorded: {rule}" in page
+    error = re.search(rf'<p class="field-error" id="field-{field}-error"><strong>{rule}</strong>', page)
+    assert error is not None, page
+    for name, typed in values.items():
+        if name == "claim":
+            assert f'<option value="{typed}" selected>' in page
+        else:
+            assert f'value="{html.escape(typed)}"' in page, name
+    assert events(finance, tokens) == before
+
+
+# ---------------------------------------------------------------- who may, safe writes
+
+
+@pytest.mark.parametrize("role", ["lmc", "viewer"])
+@pytest.mark.parametrize("slug", list(FORMS))
+def test_lmc_and_viewer_get_403(client: TestClient, tokens: dict[str, str], role: str, slug: str) -> None:
+    event_type, values = FORMS[slug]
+    sign_in(client, tokens[role])
+    why = f"a {role} token may not record {event_type}"
+    refused(client.get(f"{BASE}/{slug}"), why)
+    refused(post(client, f"{BASE}/{slug}/preview", values), why)
+    refused(post(client, f"{BASE}/{slug}/confirm", values), why)
+    assert f"{BASE}/{slug}" not in client.get(f"/dashboard/projects/{PROJECT}").text
+
+
+@pytest.mark.parametrize("slug", list(FORMS))
+def test_the_project_page_lists_the_finance_forms(finance: TestClient, slug: str) -> None:
+    assert f'href="{BASE}/{slug}"' in finance.get(f"/dashboard/projects/{PROJECT}").text
+
+
+@pytest.mark.parametrize("slug", list(FORMS))
+def test_a_tampered_confirmation_is_refused_and_logged(
+    finance: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture, slug: str
+) -> None:
+    values = FORMS[slug][1]
+    response, _ = preview(finance, slug, values)
+    data = {**confirmation(response.text), "action": "confirm"}
+    before = events(finance, tokens)
+    changed = form_signing.encode_values({**values, "amount": "1.00"})
+    with caplog.at_level(logging.WARNING, logger=SECURITY_LOG):
+        refusal = post(finance, f"{BASE}/{slug}/confirm", {**data, "payload": changed})
+    assert_refused_and_logged(refusal, "values were changed after the preview", caplog)
+    assert events(finance, tokens) == before
