@@ -14,16 +14,21 @@ from __future__ import annotations
 import html
 import logging
 import re
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from ktpledger.api import form_signing
+from ktpledger.api import dashboard_import, form_signing, upload_store
+from ktpledger.bootstrap import App
+from ktpledger.domain.events import parse_event
+from ktpledger.service.imports import plan_import
 from tests.api import demo
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, money, same_origin
 from tests.api.test_dashboard_forms import (
     SECURITY_LOG,
     assert_refused_and_logged,
@@ -268,3 +273,226 @@ def test_a_tampered_confirmation_is_refused_and_logged(
         refusal = post(finance, f"{BASE}/{slug}/confirm", {**data, "payload": changed})
     assert_refused_and_logged(refusal, "values were changed after the preview", caplog)
     assert events(finance, tokens) == before
+
+
+# ---------------------------------------------------------------- the export upload
+#
+# The demo's KTP-0042 and the Agresso fixture (tests/imports/fixtures): rows 4-11 would record
+# (consumables 1,200.00 + 1,399.99 + 12.00 + 12.00 claimed and 200.00 reversed by the credit note;
+# travel 84.50 + 1,050.00 claimed and 84.50 reversed), rows 12-13 skipped (a blank row, the totals).
+
+UPLOAD_PROJECT = demo.MAIN
+UPLOAD = f"/dashboard/projects/{UPLOAD_PROJECT}/record/export-upload"
+FIXTURES = Path(__file__).resolve().parents[1] / "imports" / "fixtures"
+AGRESSO = ("agresso_2025_01.csv", "agresso.toml")
+SAP = ("sap_fbl3n_2025_02.csv", "sap.toml")  # row 7 rejected (R-33), row 8 skipped, 5 would record
+
+
+@pytest.fixture(autouse=True)
+def upload_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "uploads"
+    monkeypatch.setattr(upload_store, "FOLDER", folder)
+    return folder
+
+
+def upload(
+    client: TestClient,
+    files: tuple[str, str | None] = AGRESSO,
+    extra: dict[str, str] | None = None,
+    profile_bytes: bytes | None = None,
+) -> tuple[Response, dict[str, str]]:
+    form = open_form(client, UPLOAD)
+    export, profile = files
+    sent: dict[str, Any] = {"file": (export, (FIXTURES / export).read_bytes(), "text/csv")}
+    if profile is not None:
+        sent["profile"] = (profile, profile_bytes or (FIXTURES / profile).read_bytes(), "application/toml")
+    response = client.post(
+        f"{UPLOAD}/preview",
+        data={**form, **(extra or {})},
+        files=sent,
+        headers=same_origin(client),
+        follow_redirects=False,
+    )
+    return response, form
+
+
+def all_events(client: TestClient, tokens: dict[str, str]) -> list[dict[str, Any]]:
+    response = client.get(f"/projects/{UPLOAD_PROJECT}/events", headers=bearer(tokens["admin"]))
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def fates(page: str) -> list[tuple[int, str]]:
+    return [
+        (int(row), status) for row, status in re.findall(r'<tr data-row="(\d+)" data-status="([^"]+)">', page)
+    ]
+
+
+def planned(app: App, files: tuple[str, str]) -> list[dict[str, Any]]:
+    """The events `ktpledger import --dry-run` plans for the fixture (the service, called directly)."""
+    export, profile = files
+    plan = plan_import(
+        app.ledger, UPLOAD_PROJECT, (FIXTURES / export).read_bytes(), export, (FIXTURES / profile).read_text()
+    )
+    return [row.event for row in plan.rows if row.status == "would record" and row.event is not None]
+
+
+def test_the_upload_preview_is_the_dry_run_plan(finance: TestClient, tokens: dict[str, str]) -> None:
+    before = all_events(finance, tokens)
+    response, _ = upload(finance)
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert fates(page) == [*((row, "would record") for row in range(4, 12)), (12, "skipped"), (13, "skipped")]
+    assert '<span class="count" data-count="would record">8 would record</span>' in page
+    assert "agresso:5010:INV-1001:1" in page and "the export&#39;s totals row" in page
+    # The totals per line, by hand.
+    assert figure_total(page, "consumables", "claimed") == Decimal("2623.99")
+    assert figure_total(page, "consumables", "reversed") == Decimal("200.00")
+    assert figure_total(page, "consumables", "net") == Decimal("2423.99")
+    assert figure_total(page, "travel_subsistence", "net") == Decimal("1050.00")
+    # The lines before and after move by the net.
+    moved = figure(page, "consumables", "spent-after") - figure(page, "consumables", "spent-before")
+    assert moved == Decimal("1200.00") + Decimal("1399.99") + Decimal("12.00") + Decimal("12.00") - Decimal(
+        "200.00"
+    )
+    travel = figure(page, "travel_subsistence", "spent-after") - figure(
+        page, "travel_subsistence", "spent-before"
+    )
+    assert travel == Decimal("1050.00")
+    assert "Nothing has been recorded yet" in page
+    assert all_events(finance, tokens) == before
+
+
+def figure_total(page: str, line: str, name: str) -> Decimal:
+    row = re.search(rf'<tr data-total-line="{line}">(.*?)</tr>', page, re.DOTALL)
+    assert row is not None, (line, page)
+    cell = re.search(rf'data-total="{name}">([^<]*)<', row.group(1))
+    assert cell is not None
+    return money(cell.group(1))
+
+
+def test_confirm_records_exactly_the_previewed_events_once(
+    app: App, finance: TestClient, tokens: dict[str, str]
+) -> None:
+    previewed = planned(app, AGRESSO)
+    before = all_events(finance, tokens)
+    response, _ = upload(finance)
+    shown = re.findall(r'data-status="would record">.*?<code>([^<]+)</code>', response.text, re.DOTALL)
+    data = {**confirmation(response.text), "action": "confirm"}
+    done = post(finance, f"{UPLOAD}/confirm", data)
+    assert done.status_code == 303, done.text
+    page = finance.get(done.headers["location"]).text
+    assert "8 recorded, 2 skipped" in page and "Recorded: <code>agresso:5010:INV-1001:1</code>" in page
+    after = all_events(finance, tokens)
+    new = after[len(before) :]
+    assert [event["key"] for event in new] == shown == [event["key"] for event in previewed]
+    for event, plan in zip(new, previewed, strict=True):
+        assert parse_event({name: event[name] for name in plan}) == parse_event(
+            plan
+        )  # as the domain reads them
+        assert event["recorded_by"] == {"name": "finance for tests", "role": "finance", "channel": "import"}
+    again = post(finance, f"{UPLOAD}/confirm", data)
+    assert again.status_code == 303
+    assert "nothing new was recorded" in finance.get(again.headers["location"]).text
+    assert len(all_events(finance, tokens)) == len(after)
+
+
+def test_a_rejected_row_stops_the_import_unless_skipped(finance: TestClient, tokens: dict[str, str]) -> None:
+    before = all_events(finance, tokens)
+    response, _ = upload(finance, SAP)
+    assert response.status_code == 200, response.text
+    assert (7, "rejected") in fates(response.text) and "<strong>R-33</strong>" in response.text
+    assert "Nothing would be recorded: 1 row rejected" in response.text
+    assert 'value="confirm"' not in response.text
+    response, _ = upload(finance, SAP, {"skip_rejected": "on"})
+    assert 'value="confirm"' in response.text
+    done = post(finance, f"{UPLOAD}/confirm", {**confirmation(response.text), "action": "confirm"})
+    assert "5 recorded, 1 rejected, 1 skipped" in finance.get(done.headers["location"]).text
+    assert len(all_events(finance, tokens)) == len(before) + 5
+
+
+@pytest.mark.parametrize(
+    ("files", "profile_bytes", "field", "message"),
+    [
+        (AGRESSO, b"name = 'x'\n[columns\n", "profile", "R-30"),  # not TOML
+        (("agresso_2025_01.csv", None), None, "profile", "R-30"),  # no profile at all
+        (("agresso_2025_01.csv", "sap.toml"), None, "file", "R-30"),  # the columns are not there
+    ],
+)
+def test_a_refused_upload_is_shown_inline_with_the_values_kept(
+    finance: TestClient,
+    tokens: dict[str, str],
+    files: tuple[str, str | None],
+    profile_bytes: bytes | None,
+    field: str,
+    message: str,
+) -> None:
+    before = all_events(finance, tokens)
+    response, _ = upload(finance, files, {"sheet": "Sheet9", "skip_rejected": "on"}, profile_bytes)
+    assert response.status_code == 422, response.text
+    page = response.text
+    assert f"Not recorded: {message}" in page
+    assert re.search(r'<p class="field-error" id="field-[a-z_]+-error"><strong>R-30</strong>', page), page
+    assert 'value="Sheet9"' in page and 'name="skip_rejected" value="on" checked' in page
+    assert all_events(finance, tokens) == before
+
+
+def test_a_profile_kept_on_the_server(
+    app: App, finance: TestClient, tokens: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "agresso.toml").write_bytes((FIXTURES / "agresso.toml").read_bytes())
+    monkeypatch.setattr(app, "settings", replace(app.settings, import_profiles=str(profiles)))
+    assert '<option value="agresso.toml">agresso.toml</option>' in finance.get(UPLOAD).text
+    response, _ = upload(finance, ("agresso_2025_01.csv", None), {"profile_name": "agresso.toml"})
+    assert response.status_code == 200, response.text
+    assert len([status for _, status in fates(response.text) if status == "would record"]) == 8
+    response, _ = upload(finance, ("agresso_2025_01.csv", None), {"profile_name": "../secret.toml"})
+    assert response.status_code == 422 and "there is no profile" in html.unescape(response.text)
+
+
+def test_an_export_over_the_limit_is_a_413_page(finance: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dashboard_import, "MAX_EXPORT_BYTES", 100)
+    response, _ = upload(finance)
+    assert response.status_code == 413
+    assert "over the import&#39;s limit" in response.text or "over the import's limit" in response.text
+
+
+@pytest.mark.parametrize("role", ["lmc", "viewer"])
+def test_lmc_and_viewer_may_not_upload(client: TestClient, tokens: dict[str, str], role: str) -> None:
+    sign_in(client, tokens[role])
+    refused(client.get(UPLOAD), f"a {role} token may not record")
+    refused(post(client, f"{UPLOAD}/preview", {}), f"a {role} token may not record")
+    refused(post(client, f"{UPLOAD}/confirm", {}), f"a {role} token may not record")
+
+
+def test_a_tampered_upload_confirmation_is_refused_and_logged(
+    finance: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    response, _ = upload(finance, SAP)
+    data = {**confirmation(response.text), "action": "confirm"}
+    before = all_events(finance, tokens)
+    # Turn skip_rejected on after a preview that would record nothing: the signature says no.
+    values = form_signing.decode_values(data["payload"])
+    assert values is not None
+    changed = form_signing.encode_values({**values, "skip_rejected": "on"})
+    with caplog.at_level(logging.WARNING, logger=SECURITY_LOG):
+        refusal = post(finance, f"{UPLOAD}/confirm", {**data, "payload": changed})
+    refused(refusal, "values were changed after the preview")
+    logged = [r.getMessage() for r in caplog.records if r.name == SECURITY_LOG]
+    assert logged and "values were changed after the preview" in logged[-1] and UPLOAD_PROJECT in logged[-1]
+    assert all_events(finance, tokens) == before
+
+
+def test_the_stored_upload_is_bound_to_the_session(
+    app: App, finance: TestClient, tokens: dict[str, str], upload_folder: Path
+) -> None:
+    response, _ = upload(finance)
+    data = {**confirmation(response.text), "action": "confirm"}
+    # The stored export changed on the server: its digest no longer matches the signed one.
+    [stored] = list(upload_folder.glob("*.export"))
+    stored.write_bytes(stored.read_bytes() + b"06/01/2025,INV-9999,5010,Extra,1.00,\n")
+    before = all_events(finance, tokens)
+    refused(post(finance, f"{UPLOAD}/confirm", data), "the stored upload is not the one previewed")
+    assert all_events(finance, tokens) == before

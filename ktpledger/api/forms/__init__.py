@@ -22,7 +22,7 @@ To add a form (no shared template or route changes):
 
 from __future__ import annotations
 
-from ktpledger.api.forms import grant_payment, parental_leave, reversal, spend_claim
+from ktpledger.api.forms import export_upload, grant_payment, parental_leave, reversal, spend_claim
 from ktpledger.api.forms.base import FormDefinition
 from ktpledger.service.access import Principal
 
@@ -31,6 +31,7 @@ FORMS: tuple[FormDefinition, ...] = (
     reversal.FORM,
     parental_leave.FORM,
     grant_payment.FORM,
+    export_upload.FORM,
 )
 
 REGISTRY: dict[str, FormDefinition] = {form.slug: form for form in FORMS}
