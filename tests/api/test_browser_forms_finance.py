@@ -1,5 +1,6 @@
 """The finance role's forms in real headless Chromium, as tests/api/test_browser_forms.py runs the
-spend claim: fill and submit each form (reversal, parental-leave cost, grant payment), see its
+spend claim: fill and submit each form (reversal, parental-leave cost, grant payment), and an export upload (the Agresso fixture of
+tests/imports/fixtures) previewed and confirmed, see its
 effect, confirm; one refusal inline with the values kept. Screenshots go to KTPLEDGER_TEST_ARTIFACTS
 (default test-artifacts/) as dashboard-form-<slug>*.png, on a desktop and on a 390 px phone (the
 helper asserts nothing is wider than the window).
@@ -8,12 +9,14 @@ helper asserts nothing is wider than the window).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ktpledger.bootstrap import App
 from ktpledger.service.access import create_token
+from tests.api import demo
 from tests.api.conftest import money
 from tests.api.test_browser import browser as browser
 from tests.api.test_browser import console_errors, sign_in, wait_until
@@ -142,3 +145,44 @@ def test_a_reversal_of_too_much_is_refused_inline(served: tuple[str, App], brows
     screenshot(browser, "reversal-refused")
     screenshot(browser, "reversal-refused-phone", width=390)
     assert not [event for event in application.ledger.stream(PROJECT) if event.key.startswith("dashboard:")]
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "imports" / "fixtures"
+
+
+def test_an_export_upload_previewed_and_confirmed(served: tuple[str, App], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, application = served
+    token = create_token(application.database, "finance", None, "Jo in finance")
+    sign_in(browser, base, token)
+    browser.get(f"{base}/dashboard/projects/{demo.MAIN}")
+    wait_until(lambda: browser.find_elements(By.LINK_TEXT, "Export upload"), "the project page")
+    browser.find_element(By.LINK_TEXT, "Export upload").click()
+    wait_until(lambda: browser.find_elements(By.ID, "field-file"), "the upload form")
+    browser.find_element(By.ID, "field-file").send_keys(str(FIXTURES / "agresso_2025_01.csv"))
+    browser.find_element(By.ID, "field-profile").send_keys(str(FIXTURES / "agresso.toml"))
+    screenshot(browser, "export-upload-filled")
+    screenshot(browser, "export-upload-filled-phone", width=390)
+    browser.set_window_size(1280, 1000)
+    browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    wait_until(lambda: browser.find_elements(By.ID, "preview-heading"), "the preview")
+    statuses = [
+        row.get_attribute("data-status") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-row]")
+    ]
+    assert statuses == ["would record"] * 8 + ["skipped"] * 2
+    # By hand: consumables 1,200.00 + 1,399.99 + 12.00 + 12.00 claimed, 200.00 reversed.
+    net = browser.find_element(By.CSS_SELECTOR, 'tr[data-total-line="consumables"] [data-total="net"]').text
+    assert money(net) == Decimal("2423.99")
+    moved = figure(browser, "consumables", "spent-after") - figure(browser, "consumables", "spent-before")
+    assert moved == Decimal("2423.99")
+    screenshot(browser, "export-upload-preview")
+    screenshot(browser, "export-upload-preview-phone", width=390)
+    browser.set_window_size(1280, 1000)
+    browser.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
+    wait_until(lambda: "/done/" in browser.current_url, "the result page")
+    assert "8 recorded, 2 skipped" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    screenshot(browser, "export-upload-done")
+    assert console_errors(browser) == []
+    keys = {event.key for event in application.ledger.stream(demo.MAIN)}
+    assert "agresso:5010:INV-1001:1" in keys and "agresso:6020:CN-2002:1" in keys
