@@ -289,7 +289,10 @@ def row_view(row: Any) -> dict[str, Any]:
 
 @router.post("/dashboard/projects/{project:path}/record/export-upload/confirm")
 async def upload_confirm(request: Request, project: str, app: App = Depends(application)) -> Response:
-    data = await request.form(max_files=0, max_fields=len(FIELDS) + 3)
+    try:
+        data = await request.form(max_files=0, max_fields=len(FIELDS) + 3)
+    except Exception:  # noqa: BLE001 - python-multipart's errors have no common base
+        return forbidden_page(request, None, project, "the confirmation is not a form this page sent")
     return await run_in_threadpool(_confirm, request, app, project, data)
 
 

@@ -68,13 +68,20 @@ def _remove(meta_path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _stamp(path: Path) -> tuple[int, str] | None:
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:  # removed meanwhile (by another worker's sweep)
+        return None
+
+
 def sweep(session: str | None = None) -> None:
     """Remove the expired entries, then the oldest past the bounds (this session's, then all)."""
-    now = time.time()
-    entries = sorted(folder().glob("*.json"), key=lambda path: path.stat().st_mtime)
+    now = time.time_ns()
+    stamped = [(stamp, path) for path in folder().glob("*.json") if (stamp := _stamp(path)) is not None]
     live = []
-    for path in entries:
-        if now - path.stat().st_mtime > form_signing.MAX_AGE:
+    for (mtime, _name), path in sorted(stamped):
+        if now - mtime > form_signing.MAX_AGE * 1_000_000_000:
             _remove(path)
         else:
             live.append(path)

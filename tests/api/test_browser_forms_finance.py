@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ktpledger.api import upload_store
 from ktpledger.bootstrap import App
 from ktpledger.service.access import create_token
 from tests.api import demo
@@ -150,8 +151,12 @@ def test_a_reversal_of_too_much_is_refused_inline(served: tuple[str, App], brows
 FIXTURES = Path(__file__).resolve().parents[1] / "imports" / "fixtures"
 
 
-def test_an_export_upload_previewed_and_confirmed(served: tuple[str, App], browser: Any) -> None:
+def test_an_export_upload_previewed_and_confirmed(
+    served: tuple[str, App], browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from selenium.webdriver.common.by import By
+
+    monkeypatch.setattr(upload_store, "FOLDER", tmp_path / "uploads")  # the server runs in this process
 
     base, application = served
     token = create_token(application.database, "finance", None, "Jo in finance")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -496,3 +497,44 @@ def test_the_stored_upload_is_bound_to_the_session(
     before = all_events(finance, tokens)
     refused(post(finance, f"{UPLOAD}/confirm", data), "the stored upload is not the one previewed")
     assert all_events(finance, tokens) == before
+
+
+def test_a_confirmation_carrying_a_file_is_refused(finance: TestClient, tokens: dict[str, str]) -> None:
+    response, _ = upload(finance)
+    data = {**confirmation(response.text), "action": "confirm"}
+    before = all_events(finance, tokens)
+    sneaked = finance.post(
+        f"{UPLOAD}/confirm",
+        data=data,
+        files={"file": ("other.csv", b"Trans Date\n", "text/csv")},
+        headers=same_origin(finance),
+        follow_redirects=False,
+    )
+    refused(sneaked, "not a form this page sent")
+    assert all_events(finance, tokens) == before
+
+
+def test_the_upload_store_is_bounded_per_session(upload_folder: Path) -> None:
+    for number in range(upload_store.PER_SESSION + 2):
+        upload_store.put("session-a", f"nonce{number}", b"x", {"n": number})
+    upload_store.put("session-b", "nonce0", b"y", {"n": 0})
+    assert upload_store.get("session-a", "nonce0") is None  # the oldest went
+    assert upload_store.get("session-a", f"nonce{upload_store.PER_SESSION + 1}") is not None
+    assert upload_store.get("session-b", "nonce1") is None  # another session's nonce: not found
+    stored = upload_store.get("session-b", "nonce0")
+    assert stored is not None and stored.export == b"y"
+    assert len(list(upload_folder.glob("*.json"))) == upload_store.PER_SESSION + 1
+
+
+def test_an_expired_upload_is_refused(
+    finance: TestClient, tokens: dict[str, str], upload_folder: Path
+) -> None:
+    response, _ = upload(finance)
+    data = {**confirmation(response.text), "action": "confirm"}
+    [meta] = list(upload_folder.glob("*.json"))
+    old = meta.stat().st_mtime - 12 * 3600 - 1
+    os.utime(meta, (old, old))
+    before = all_events(finance, tokens)
+    refused(post(finance, f"{UPLOAD}/confirm", data), "the upload has expired or was removed")
+    assert all_events(finance, tokens) == before
+    assert not list(upload_folder.glob("*.export"))  # removed with it
