@@ -144,6 +144,7 @@ def test_a_blank_amount_reverses_all_that_is_left(finance: TestClient) -> None:
     assert response.status_code == 200, response.text
     assert figure(response.text, "consumables", "spent-after") == Decimal("0.00")
     assert figure(response.text, "consumables", "remaining-after") == Decimal("2000.00")
+    assert "<dd>all that is left of the claim</dd>" in response.text
 
 
 def test_the_parental_leave_preview_shows_the_projects_total(

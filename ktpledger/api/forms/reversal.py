@@ -60,6 +60,7 @@ FORM = FormDefinition(
             "money",
             required=False,
             hint="Leave blank to reverse all that is left of the claim.",
+            blank="all that is left of the claim",
         ),
         Field("reason", "Reason", "text", hint="Why, such as a refund or a claim recorded by mistake."),
     ),
