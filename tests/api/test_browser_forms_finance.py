@@ -98,6 +98,10 @@ def test_a_reversal_picked_from_the_list(served: tuple[str, App], browser: Any) 
     assert figure(browser, "consumables", "remaining-before") == Decimal("1650.00")
     assert figure(browser, "consumables", "remaining-after") == Decimal("1700.00")
     confirm(browser, "reversal", "ClaimReversed")
+    # The project page lists the finance forms; on a phone they wrap, nothing wider than the window.
+    browser.get(f"{base}/dashboard/projects/{PROJECT}")
+    wait_until(lambda: browser.find_elements(By.LINK_TEXT, "Export upload"), "the project page")
+    screenshot(browser, "reversal-project-phone", width=390)
 
 
 def test_a_parental_leave_cost(served: tuple[str, App], browser: Any) -> None:
