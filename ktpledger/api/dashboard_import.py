@@ -250,9 +250,8 @@ def profile_of(app: App, upload: dict[str, Any], chosen: str) -> tuple[str, str]
             raise RuleViolation("R-30", f"there is no profile {chosen!r} on the server", field="profile_name")
         name, content = found.name, found.read_bytes()
     else:
-        raise RuleViolation(
-            "R-30", "upload the export's profile (TOML), or pick one of the server's", field="profile"
-        )
+        either = ", or pick one of the server's" if server_profiles(app) else ""
+        raise RuleViolation("R-30", f"upload the export's profile (a TOML file){either}", field="profile")
     try:
         return name, content.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -195,3 +195,25 @@ def test_an_export_upload_previewed_and_confirmed(
     assert console_errors(browser) == []
     keys = {event.key for event in application.ledger.stream(demo.MAIN)}
     assert "agresso:5010:INV-1001:1" in keys and "agresso:6020:CN-2002:1" in keys
+
+
+def test_an_export_without_a_profile_is_refused_inline(
+    served: tuple[str, App], browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setattr(upload_store, "FOLDER", tmp_path / "uploads")
+    base, application = served
+    token = create_token(application.database, "finance", None, "Jo in finance")
+    sign_in(browser, base, token)
+    browser.get(f"{base}/dashboard/projects/{demo.MAIN}/record/export-upload")
+    wait_until(lambda: browser.find_elements(By.ID, "field-file"), "the upload form")
+    browser.find_element(By.ID, "field-file").send_keys(str(FIXTURES / "agresso_2025_01.csv"))
+    browser.find_element(By.ID, "field-sheet").send_keys("Transactions")
+    browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    wait_until(lambda: browser.find_elements(By.ID, "error-summary"), "the refusal")
+    assert browser.find_element(By.ID, "field-profile-error").text.startswith("R-30")
+    assert browser.find_element(By.ID, "field-sheet").get_attribute("value") == "Transactions"
+    screenshot(browser, "export-upload-refused")
+    screenshot(browser, "export-upload-refused-phone", width=390)
+    assert not [event for event in application.ledger.stream(demo.MAIN) if event.key.startswith("agresso:")]
