@@ -112,6 +112,9 @@ class Settings:
     # A channel that has failed every attempt for this long raises `channel_down`;
     # KTPLEDGER_CHANNEL_DOWN_MINUTES.
     channel_down_after: timedelta = timedelta(minutes=CHANNEL_DOWN_MINUTES)
+    # A folder of import profiles (*.toml) the dashboard's export upload offers to pick from;
+    # KTPLEDGER_IMPORT_PROFILES. None: the person uploads the profile with the export.
+    import_profiles: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +143,7 @@ class Settings:
                 if down
                 else timedelta(minutes=CHANNEL_DOWN_MINUTES)
             ),
+            import_profiles=env.get("KTPLEDGER_IMPORT_PROFILES") or None,
         )
 
     def reading_day(self, override: date | None = None) -> date:

@@ -247,7 +247,7 @@ def shown_values(form: FormDefinition, values: Values, state: ProjectState) -> l
         if field.choices is not None:
             names = {choice.value: choice.label for choice in field.choices(state)}
             picked = [names.get(item, item) for item in picked]
-        rows.append((field.label, ", ".join(item for item in picked if item) or "none"))
+        rows.append((field.label, ", ".join(item for item in picked if item) or field.blank))
     return rows
 
 

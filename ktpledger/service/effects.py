@@ -1,8 +1,9 @@
 """What recording some events would do to a project's budget lines, before anything is recorded.
 
 The dashboard's forms show this on their preview: each affected line's budget, limit, spent,
-eligible and remaining before and after, the project's totals, and its period (an LMC extension
-moves its end). It is worked out as `service/imports.py`
+eligible and remaining before and after, the project's totals, its period (an LMC extension moves
+its end), and the project's figures that are not on a budget line (its parental-leave costs, R-35,
+and the grant received, R-42) when they move. It is worked out as `service/imports.py`
 plans rows: the project's state is folded from the ledger, each proposed event is parsed and
 checked against it (`ProjectState.check`) and applied to that copy (`ProjectState.apply`), and the
 domain's own allowance functions read the lines before and after. Nothing is written.
@@ -21,6 +22,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
+    ClaimReversed,
     Event,
     LMCDecision,
     OfferAmended,
@@ -84,6 +86,27 @@ class Period:
 
 
 @dataclass(frozen=True)
+class FigureEffect:
+    """A project figure that is not on a budget line (`name`: `parental_leave`, `grant_paid`),
+    before and after the proposed events."""
+
+    name: str
+    label: str
+    before: Decimal
+    after: Decimal
+
+
+PROJECT_FIGURES = (
+    ("parental_leave", "Parental-leave costs (R-35)"),
+    ("grant_paid", "Grant received (R-42)"),
+)
+
+
+def _figures(state: ProjectState) -> dict[str, Decimal]:
+    return {"parental_leave": state.parental_leave, "grant_paid": state.grant_paid}
+
+
+@dataclass(frozen=True)
 class Effect:
     """The affected lines (those the events name, and any other whose figures move, such as the
     derived overheads line) and the project's totals over every line, before and after."""
@@ -97,6 +120,8 @@ class Effect:
     period_after: Period
     closes_on: date | None = None
     """The closure's date when the events close the project (R-36): the lines are its final position."""
+    figures: tuple[FigureEffect, ...] = ()
+    """The project figures off the budget lines that the events move (none for a spend claim)."""
 
     @property
     def limits_changed(self) -> bool:
@@ -116,11 +141,14 @@ def _total(lines: Sequence[Allowance]) -> Figures:
     )
 
 
-def _named(event: Event) -> set[Category]:
-    """The lines an event names (a claim's, a virement's two, a revision's ...)."""
+def _named(state: ProjectState, event: Event) -> set[Category]:
+    """The lines an event names (a claim's, a reversed claim's, a virement's two, a revision's ...)."""
     payload = event.payload
     if isinstance(payload, SpendClaimed):
         return {payload.category}
+    if isinstance(payload, ClaimReversed):
+        claim = state.claims.get(payload.claim)
+        return {claim.category} if claim is not None else set()
     if isinstance(payload, LMCDecision):
         change = payload.decision
         if isinstance(change, Virement):
@@ -143,6 +171,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         raise RuleViolation("R-31", f"unknown project {state.project}", field="project")
     before = allowances(state) if state.exists else []
     period_before = Period.of(state) if state.exists else None
+    figures_before = _figures(state)
     events: list[Event] = []
     for raw in submissions:
         event = parse_event(raw)
@@ -154,10 +183,16 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         state.apply(event, state.version + 1)
         events.append(event)
     after = allowances(state)
-    named = {category for event in events for category in _named(event)}
+    named = {category for event in events for category in _named(state, event)}
     closes = next((event.date for event in events if isinstance(event.payload, ProjectClosed)), None)
     if closes is not None:  # a closure: every line's final position
         named |= {line.category for line in after}
+    figures_after = _figures(state)
+    figures = tuple(
+        FigureEffect(name, label, figures_before[name], figures_after[name])
+        for name, label in PROJECT_FIGURES
+        if figures_before[name] != figures_after[name]
+    )
     old = {line.category: line for line in before}
     lines = []
     for line in after:
@@ -181,6 +216,7 @@ def effect_on(state: ProjectState, submissions: Sequence[Mapping[str, Any]]) -> 
         period_before=period_before,
         period_after=Period.of(state),
         closes_on=closes,
+        figures=figures,
     )
 
 
@@ -190,4 +226,4 @@ def effect_of(ledger: Ledger, project: str, submissions: Sequence[Mapping[str, A
         return effect_on(ledger.state(project), submissions)
 
 
-__all__ = ["Effect", "Figures", "LineEffect", "Period", "effect_of", "effect_on"]
+__all__ = ["Effect", "FigureEffect", "Figures", "LineEffect", "Period", "effect_of", "effect_on"]

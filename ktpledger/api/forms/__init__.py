@@ -27,12 +27,24 @@ To add a form (no shared template or route changes):
 
 from __future__ import annotations
 
-from ktpledger.api.forms import admin, lmc, spend_claim
+from ktpledger.api.forms import (
+    admin,
+    export_upload,
+    grant_payment,
+    lmc,
+    parental_leave,
+    reversal,
+    spend_claim,
+)
 from ktpledger.api.forms.base import FormDefinition
 from ktpledger.service.access import Principal
 
 FORMS: tuple[FormDefinition, ...] = (
     spend_claim.FORM,
+    reversal.FORM,
+    parental_leave.FORM,
+    grant_payment.FORM,
+    export_upload.FORM,
     *lmc.FORMS,
     *admin.FORMS,
 )

@@ -39,6 +39,7 @@ class Field:
     required: bool = True
     choices: Callable[[ProjectState], list[Choice]] | None = None
     aliases: tuple[str, ...] = ()
+    blank: str = "none"  # what the preview shows for an optional field left blank
 
     @property
     def multiple(self) -> bool:
