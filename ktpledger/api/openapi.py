@@ -288,7 +288,7 @@ DATA: dict[str, list[dict[str, Any]]] = {
             {
                 "category": _enum([category.value for category in Category]),
                 "kind": _enum(list(STORED_ALERT_KINDS)),
-                "subject": {"type": "string", "maxLength": 200},
+                "subject": {"type": "string", "maxLength": 200, "pattern": f"^[^{CONTROL_CHARACTERS}]*$"},
                 "raised_at_version": {"type": "integer", "minimum": 1},
                 "note": TEXT,
             },

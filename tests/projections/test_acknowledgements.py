@@ -16,10 +16,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
+from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.tables import projection_heads
-from ktpledger.bootstrap import App
+from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import MAX_TEXT_LENGTH
 from ktpledger.domain.recorded import RecordedBy
@@ -27,6 +28,8 @@ from ktpledger.service.acknowledgements import UnknownAlert, acknowledge
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.projection_check import check_projections
 from ktpledger.service.projections import comparable
+from ktpledger.service.schema import current_revision, migrate, upgrade
+from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, event, offer
 from tests.projections.test_projector import AD, CO, TS, record, run_cli, story
 
@@ -257,3 +260,35 @@ def test_the_command_line_acknowledges_and_lists_the_acknowledged_apart(
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-39"
     code, _, err = run_cli(database_url, "acknowledge", str(fees), "--note", "")
     assert code == 1 and "R-39" in err
+
+
+def test_migration_0013_fills_in_the_dates_of_the_alerts_already_stored(database_url: str) -> None:
+    first = bootstrap(Settings(database_url=database_url))
+    try:
+        upgrade(first.database)
+        record(first, story())
+        live = first.projector.alerts(include_resolved=True)
+    finally:
+        first.close()
+    database = Database(build_engine(database_url))
+    try:
+        migrate(database, "downgrade", "0012")
+        with database.engine.connect() as connection:
+            assert "raised_on" not in {column["name"] for column in inspect(connection).get_columns("alerts")}
+        upgrade(database)
+        assert current_revision(database) == "0013"
+    finally:
+        database.dispose()
+    again = bootstrap(Settings(database_url=database_url))
+    try:
+        assert again.projector.alerts(include_resolved=True) == live
+        assert check_projections(again.database).ok
+    finally:
+        again.close()
+    assert [(a["raised_on"], a["resolved_on"]) for a in live] == [
+        ("2024-11-15", "2024-11-26"),
+        ("2024-11-15", "2024-11-26"),
+        ("2024-11-15", "2024-11-26"),
+        ("2024-11-20", "2024-11-28"),
+        ("2024-11-29", None),
+    ]
