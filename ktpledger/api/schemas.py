@@ -125,6 +125,7 @@ class AlertOut(Shown):
     project: str
     category: str | None
     kind: str
+    subject: str = Field("", description="what tells apart alerts of one kind on one line (R-39)")
     detail: Figures
     current: Figures | None
     status: Status | Literal["resolved"]

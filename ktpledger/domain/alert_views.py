@@ -106,6 +106,7 @@ class ShownAlert:
     message: str
     raised_message: str
     source: str | None = None
+    subject: str = ""  # what tells apart alerts of one kind on one line (docs/events.md)
     raised_on: date | None = None  # the ledger's date of the raise (None: a clock finding)
     resolved_on: date | None = None
     acknowledged: Acknowledgement | None = None
@@ -128,6 +129,7 @@ class ShownAlert:
             "project": self.project,
             "category": self.category,
             "kind": self.kind.value,
+            "subject": self.subject,
             "detail": self.detail,
             "current": self.current,
             "status": self.status.value,
@@ -193,6 +195,7 @@ def present(
         notified=alert.get("notified", True),
         message=said,
         raised_message=raised_message,
+        subject=str(alert.get("subject") or ""),
         raised_on=_date(alert.get("raised_on")),
         resolved_on=_date(alert.get("resolved_on")),
         acknowledged=Acknowledgement.from_json(alert.get("acknowledged")),

@@ -258,8 +258,8 @@ class ProjectState:
     reopened_on: date | None = None  # the latest ProjectReopened (R-38)
     amended_on: date | None = None  # the latest OfferAmended (R-37)
     # The alerts acknowledged (R-39), by crossing (category, kind, subject, raised_at_version): the
-    # version and date of the acknowledgement.
-    acknowledged: dict[tuple[str, str, str, int], tuple[int, date]] = field(default_factory=dict)
+    # version, date and note of the (first) acknowledgement.
+    acknowledged: dict[tuple[str, str, str, int], tuple[int, date, str]] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -818,7 +818,7 @@ class ProjectState:
             self._apply_amendment(payload)
             self.amended_on = event.date
         elif isinstance(payload, AlertAcknowledged):
-            self.acknowledged.setdefault(payload.crossing, (version, event.date))
+            self.acknowledged.setdefault(payload.crossing, (version, event.date, payload.note))
 
     def _apply_amendment(self, amendment: OfferAmended) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended

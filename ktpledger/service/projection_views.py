@@ -58,6 +58,7 @@ def alert_json(row: Any) -> dict[str, Any]:
         "project": row.project,
         "category": row.category,
         "kind": row.kind,
+        "subject": row.subject,
         "detail": json.loads(row.detail),
         "current": None if row.current is None else json.loads(row.current),
         "status": row.status,

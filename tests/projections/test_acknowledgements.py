@@ -26,9 +26,11 @@ from ktpledger.domain.events import MAX_TEXT_LENGTH
 from ktpledger.domain.recorded import RecordedBy
 from ktpledger.service.acknowledgements import UnknownAlert, acknowledge
 from ktpledger.service.alert_reader import read_alerts
+from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.projection_check import check_projections
 from ktpledger.service.projections import comparable
 from ktpledger.service.schema import current_revision, migrate, upgrade
+from ktpledger.service.statements import quarter_pack
 from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, event, offer
 from tests.projections.test_projector import AD, CO, TS, record, run_cli, story
@@ -292,3 +294,29 @@ def test_migration_0013_fills_in_the_dates_of_the_alerts_already_stored(database
         ("2024-11-20", "2024-11-28"),
         ("2024-11-29", None),
     ]
+
+
+def test_the_claim_pack_marks_the_alerts_acknowledged_by_the_quarters_end(app: App) -> None:
+    record(app, story())
+    fees = alert_id(app, AD, "sub_limit", raised=9)
+    acknowledge(app.ledger, fees, "the university pays the fees over the cap", ANN, on=DAY)
+    pack = quarter_pack(app.database, PROJECT, "2024Q4")
+    # At the quarter's end (2024-12-31) the fee sub-limit holds (acknowledged on 2024-12-02); the
+    # forecast alerts the quarter's end raises (month 3) are not acknowledged.
+    marked = {(a.category, a.kind): a.to_json()["acknowledged"] for a in pack.alerts_open_at_quarter_end}
+    assert marked[(AD, "sub_limit")] == {
+        "on": "2024-12-02",
+        "note": "the university pays the fees over the cap",
+    }
+    assert all(seen is None for key, seen in marked.items() if key != (AD, "sub_limit"))
+    [fee_alert] = [a for a in pack.alerts_open_at_quarter_end if a.kind == "sub_limit"]
+    assert (
+        fee_alert.acknowledgement_text
+        == "Acknowledged 2 December 2024: the university pays the fees over the cap"
+    )
+    assert ClaimPack.from_json(pack.to_json()) == pack
+    # A pack written before acknowledgements reads back as not acknowledged.
+    document = pack.to_json()
+    for alert in document["alerts_open_at_quarter_end"]:
+        del alert["acknowledged"]
+    assert all(a.acknowledged_on is None for a in ClaimPack.from_json(document).alerts_open_at_quarter_end)
