@@ -80,9 +80,25 @@ class Acknowledgement:
         )
 
 
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def long_date(day: date) -> str:
-    """A date as people read it: 14 March 2025."""
-    return f"{day.day} {day:%B %Y}"
+    """A date as people read it: 14 March 2025 (in English, whatever the process's locale)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 @dataclass(frozen=True)

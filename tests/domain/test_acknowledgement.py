@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ktpledger.domain.alert_views import long_date
 from ktpledger.domain.alerts import AlertKey, AlertKind
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import MAX_TEXT_LENGTH, STORED_ALERT_KINDS, AlertAcknowledged, parse_event
@@ -136,3 +137,8 @@ def test_an_acknowledgement_moves_no_figure_and_not_the_ledgers_clock() -> None:
     for version, raw in enumerate((*STORY, acknowledgement(day="2025-03-01")), start=1):
         quiet.fold(parse_event(raw), version)
     assert quiet.latest == date(2024, 10, 15)
+
+
+def test_readers_write_dates_as_people_read_them() -> None:
+    assert long_date(date(2025, 3, 14)) == "14 March 2025"
+    assert long_date(date(2024, 12, 2)) == "2 December 2024"
