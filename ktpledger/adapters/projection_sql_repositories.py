@@ -4,7 +4,7 @@ each acting in the transaction of the connection it is given."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.projection_sql_backends import Backend, backend_of
 from ktpledger.adapters.projection_store import (
+    ACKNOWLEDGEMENT_COLUMNS,
     AlertRecord,
     Crossing,
     HeadState,
@@ -170,19 +171,45 @@ class SqlAlerts:
         inserted = self._connection.execute(statement, row).scalar_one_or_none()
         return None if inserted is None else int(inserted)
 
-    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
+    def resolve(
+        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
+    ) -> int:
         result = self._connection.execute(
             update(alerts)
             .where(*_same_alert(project, key), alerts.c.status == OPEN)
             .values(
                 status="resolved",
                 resolved_at_version=version,
+                resolved_on=on,
                 resolved_at=now,
                 resolved_reason=reason,
                 current=None,
             )
         )
         return result.rowcount or 0
+
+    def acknowledge(self, rows: Sequence[Row]) -> int:
+        written = 0
+        c = alerts.c
+        for row in rows:
+            result = self._connection.execute(
+                update(alerts)
+                .where(
+                    c.project == row["project"],
+                    c.category == row["category"],
+                    c.kind == row["kind"],
+                    c.subject == row["subject"],
+                    c.raised_at_version == row["raised_at_version"],
+                    c.acknowledged_at_version.is_(None),
+                )
+                .values({name: row[name] for name in ACKNOWLEDGEMENT_COLUMNS})
+            )
+            written += result.rowcount or 0
+        return written
+
+    def find(self, alert_id: int) -> AlertRecord | None:
+        row = self._connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        return None if row is None else AlertRecord(**row._mapping)
 
     def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:
         if changes:

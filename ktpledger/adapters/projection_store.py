@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ktpledger.domain.alerts import AlertKey
@@ -81,6 +81,26 @@ class AlertRecord:
     resolved_at: datetime | None
     resolved_reason: str | None
     quiet: bool
+    # Migration 0013: the ledger's dates, and the acknowledgement (R-39), None until acknowledged.
+    raised_on: date | None = None
+    resolved_on: date | None = None
+    acknowledged_at_version: int | None = None
+    acknowledged_on: date | None = None
+    acknowledged_by_name: str | None = None
+    acknowledged_by_role: str | None = None
+    acknowledged_by_channel: str | None = None
+    acknowledgement_note: str | None = None
+
+
+# The columns an `AlertAcknowledged` writes onto the alert it names (`AlertRepository.acknowledge`).
+ACKNOWLEDGEMENT_COLUMNS = (
+    "acknowledged_at_version",
+    "acknowledged_on",
+    "acknowledged_by_name",
+    "acknowledged_by_role",
+    "acknowledged_by_channel",
+    "acknowledgement_note",
+)
 
 
 @dataclass(frozen=True)
@@ -155,8 +175,20 @@ class AlertRepository(Protocol):
         """Record a raise; its id, or None when that crossing is recorded already (nothing written)."""
         ...
 
-    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
-        """Resolve the open alert of `key`; how many were (0 or 1)."""
+    def resolve(
+        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
+    ) -> int:
+        """Resolve the open alert of `key` at `version` (dated `on`); how many were (0 or 1)."""
+        ...
+
+    def acknowledge(self, rows: Sequence[Row]) -> int:
+        """Write each acknowledgement (a crossing's `project`, `category`, `kind`, `subject`,
+        `raised_at_version` and the `ACKNOWLEDGEMENT_COLUMNS`) onto its alert, unless that alert is
+        acknowledged already (the first acknowledgement stands); how many were written."""
+        ...
+
+    def find(self, alert_id: int) -> AlertRecord | None:
+        """The stored alert of that id, if any."""
         ...
 
     def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:

@@ -122,6 +122,16 @@ alerts = Table(
         "resolved_reason", String(32), nullable=True
     ),  # closed | lmc_decision | offer_amended | reversal | no_longer_holds
     Column("quiet", Boolean, nullable=False, server_default=false()),  # raised and resolved in one append
+    # Migration 0013: the ledger dates of the raise and the resolution (the dates of the events at
+    # those versions), and the acknowledgement (R-39, `AlertAcknowledged`): the first one stands.
+    Column("raised_on", Date, nullable=True),
+    Column("resolved_on", Date, nullable=True),
+    Column("acknowledged_at_version", Integer, nullable=True),
+    Column("acknowledged_on", Date, nullable=True),
+    Column("acknowledged_by_name", String(200), nullable=True),
+    Column("acknowledged_by_role", String(16), nullable=True),
+    Column("acknowledged_by_channel", String(16), nullable=True),
+    Column("acknowledgement_note", Text, nullable=True),
     # One crossing, one alert: redelivered or replayed work cannot raise it twice.
     UniqueConstraint(
         "project", "category", "kind", "subject", "raised_at_version", name="uq_alerts_crossing"

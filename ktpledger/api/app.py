@@ -15,6 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 import ktpledger
 from ktpledger.api import (
+    acknowledgements,
     admin,
     costing,
     dashboard,
@@ -43,8 +44,10 @@ those of the `ktpledger` command line (`--format json`); money is a string with 
 **Access.** Every route but `/health`, `/docs` and `/openapi.json` needs
 `Authorization: Bearer TOKEN`, a token from `ktpledger token create --role ROLE [--project P ...]`.
 Roles: **admin** records every event type and is the only role that records `GrantOffered`,
-`OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost` and
-`GrantPayment`; **lmc** records `LMCDecision`; **viewer** records nothing. Every role reads. A token
+`OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`,
+`GrantPayment` and `AlertAcknowledged`; **lmc** records `LMCDecision` and `AlertAcknowledged`
+(admin, finance and lmc acknowledge alerts: `POST /alerts/{id}/acknowledgement`, R-39); **viewer**
+records nothing. Every role reads. A token
 granted some projects cannot read or write any other. No token or a bad one: 401; forbidden: 403,
 and nothing is recorded.
 
@@ -123,6 +126,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(routes.router)
     api.include_router(imports.router)
     api.include_router(reads.router)
+    api.include_router(acknowledgements.router)
     api.include_router(statements.router)
     api.include_router(costing.router)
     api.include_router(admin.router)

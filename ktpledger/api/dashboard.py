@@ -26,7 +26,7 @@ from ktpledger.api.formatting import label, pounds
 from ktpledger.api.forms import forms_for
 from ktpledger.api.security import COOKIE, application, bearer, check_read, principal
 from ktpledger.bootstrap import App
-from ktpledger.domain.alert_views import ShownAlert
+from ktpledger.domain.alert_views import ShownAlert, long_date
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
 from ktpledger.domain.labels import kind_label
@@ -87,6 +87,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "recorder": recorder_text,
         "alert_text": alert_text,
         "kind_label": kind_label,
+        "long_date": long_date,
         "quote": lambda text: quote(text, safe=""),
         "path": lambda text: quote(text, safe="/"),
         **context,
@@ -294,7 +295,9 @@ def project_context(app: App, who: Principal, project: str, today: date) -> dict
         + charts.budget_bars(summary.lines, elapsed=elapsed, narrow=True),
         "spend_chart": charts.spend_over_time(summary) + charts.spend_over_time(summary, narrow=True),
         "elapsed": elapsed,
-        "alerts": sorted(summary.open_alerts, key=severity),
+        # Open alerts nobody has acknowledged first; the acknowledged ones apart.
+        "alerts": sorted((a for a in summary.open_alerts if a.acknowledged is None), key=severity),
+        "acknowledged": sorted((a for a in summary.open_alerts if a.acknowledged is not None), key=severity),
         "has_derived": any(line.derived for line in summary.lines),
         "poll_ms": POLL_MS,
         "forms": forms_for(who),  # the "Record" links: the forms this role may use

@@ -32,7 +32,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
-from ktpledger.domain.events import MAX_KEY_LENGTH, MAX_TEXT_LENGTH
+from ktpledger.domain.events import MAX_KEY_LENGTH, MAX_TEXT_LENGTH, STORED_ALERT_KINDS
 from ktpledger.domain.input_rules import CONTROL_CHARACTERS
 from ktpledger.domain.rules import RULE_SETS, BusinessType, Category, Methodology, Tag
 
@@ -282,6 +282,18 @@ DATA: dict[str, list[dict[str, Any]]] = {
     "ProjectClosed": [{"type": "object", "maxProperties": 0}],
     "OfferAmended": [_offer_amended()],
     "ProjectReopened": [_object(["reason"], {"reason": TEXT})],
+    "AlertAcknowledged": [
+        _object(
+            ["category", "kind", "raised_at_version", "note"],
+            {
+                "category": _enum([category.value for category in Category]),
+                "kind": _enum(list(STORED_ALERT_KINDS)),
+                "subject": {"type": "string", "maxLength": 200, "pattern": f"^[^{CONTROL_CHARACTERS}]*$"},
+                "raised_at_version": {"type": "integer", "minimum": 1},
+                "note": TEXT,
+            },
+        )
+    ],
 }
 
 

@@ -100,6 +100,23 @@ class AllowanceReportOut(Shown):
     lines: list[AllowanceLineOut]
 
 
+class AcknowledgedByOut(Shown):
+    """Who acknowledged an alert, as the ledger recorded them (`recorded_by`)."""
+
+    name: str | None
+    role: str | None = Field(description="the token's role; null on the command line (no token)")
+    channel: str | None
+
+
+class AcknowledgedOut(Shown):
+    """An alert's acknowledgement (R-39): the day, who, the note and the event's version."""
+
+    on: date
+    by: AcknowledgedByOut
+    note: str
+    version: int
+
+
 class AlertOut(Shown):
     """An alert with its figures at the raise (`detail`) and now (`current`, while open), in
     sentences; a calendar finding (`source` clock) has no id and no versions."""
@@ -108,6 +125,7 @@ class AlertOut(Shown):
     project: str
     category: str | None
     kind: str
+    subject: str = Field("", description="what tells apart alerts of one kind on one line (R-39)")
     detail: Figures
     current: Figures | None
     status: Status | Literal["resolved"]
@@ -115,9 +133,24 @@ class AlertOut(Shown):
     resolved_at_version: int | None
     resolved_reason: str | None
     notified: bool
+    raised_on: date | None = Field(
+        None, description="the ledger's date of the raise (null: a calendar finding)"
+    )
+    resolved_on: date | None = Field(None, description="the ledger's date of the resolution")
+    acknowledged: AcknowledgedOut | None = Field(None, description="null until acknowledged (R-39)")
     source: Literal["clock"] | None = None
     message: str
     raised_message: str
+
+
+class AcknowledgementOut(Shown):
+    """`POST /alerts/{alert_id}/acknowledgement`: the `AlertAcknowledged` event recorded (its
+    project and version) and the alert as it is now shown."""
+
+    status: Literal["recorded"]
+    project: str
+    version: int
+    alert: AlertOut
 
 
 class ProjectionOut(Shown):

@@ -137,11 +137,19 @@ class ClaimOut(Shown):
     grant: Money
 
 
+class PackAcknowledgedOut(Shown):
+    """An alert's acknowledgement recorded by the quarter's end (R-39)."""
+
+    on: date
+    note: str
+
+
 class PackAlertOut(Shown):
     category: str
     kind: str
     detail: dict[str, Any]
     message: str
+    acknowledged: PackAcknowledgedOut | None = None
 
 
 class ClaimPackOut(StatementHead):

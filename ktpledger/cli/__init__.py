@@ -11,6 +11,7 @@ imports neither `ktpledger.api` nor `workers` (pyproject.toml, [tool.importlinte
 from __future__ import annotations
 
 from ktpledger.cli import (
+    acknowledgements,
     admin,
     demo,
     imports,
@@ -27,6 +28,7 @@ from ktpledger.cli.root import app, opened
 ledger.register(app, opened)
 imports.register(app, opened)
 reports.register(app, opened)
+acknowledgements.register(app, opened)
 transactions.register(app, opened)
 offers.register(app, opened)
 workers.register(app, opened)

@@ -27,6 +27,7 @@ from ktpledger.cli.common import (
 )
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.domain.alert_views import ShownAlert, long_date
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_date, parse_day
 from ktpledger.domain.offer import OfferDraft, OfferTerms, draft_from_costing, offer_event, unjustified
@@ -53,6 +54,32 @@ class ReportFormat(StrEnum):
 
 REPORT_FORMAT = typer.Option(ReportFormat.JSON, "--format", help="json, csv, xlsx, html or pdf")
 OUT_OPTION = typer.Option(None, "--out", help="write to this file instead of stdout")
+
+
+ALERT_HEADER = ("id", "project", "kind", "status", "when", "now")
+
+
+def alert_cells(alert: ShownAlert) -> tuple[str, ...]:
+    """An alert's cells in `ktpledger alerts`: dates, not ledger versions."""
+    return (
+        "-" if alert.id is None else str(alert.id),
+        alert.project,
+        alert.kind.value,
+        alert.status.value + ("" if alert.notified else ", not notified"),
+        alert.when,
+        alert.message,
+    )
+
+
+def acknowledgement_text(alert: ShownAlert) -> str:
+    """Who acknowledged the alert, when, and the note."""
+    seen = alert.acknowledged
+    if seen is None:
+        return ""
+    who = seen.name or "someone"
+    if seen.role:
+        who += f" ({seen.role})"
+    return f"{long_date(seen.on)} by {who}: {seen.note}"
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -150,24 +177,21 @@ def register(app: typer.Typer, opened: Opened) -> None:
         if not found:
             typer.echo("no open alerts" if not include_resolved else "no alerts")
             return
-        rows = [
-            (
-                "-" if alert.id is None else str(alert.id),
-                alert.project,
-                alert.kind.value,
-                alert.status.value + ("" if alert.notified else ", not notified"),
-                "calendar"
-                if alert.raised_at_version is None
-                else f"v{alert.raised_at_version}"
-                + (f"-v{alert.resolved_at_version}" if alert.resolved_at_version else ""),
-                alert.message,
-            )
-            for alert in found
-        ]
         typer.echo(
             f"alerts judged as of {on.isoformat()}; figures are as they stand now (JSON `detail`: as raised)"
         )
-        typer.echo(render_table(("id", "project", "kind", "status", "versions", "now"), rows, numeric={0}))
+        # Open alerts nobody has acknowledged first; the acknowledged ones apart, with who, when and why.
+        waiting = [alert for alert in found if alert.acknowledged is None]
+        seen = [alert for alert in found if alert.acknowledged is not None]
+        if waiting:
+            typer.echo(render_table(ALERT_HEADER, [alert_cells(alert) for alert in waiting], numeric={0}))
+        else:
+            typer.echo("no alerts waiting for acknowledgement")
+        if seen:
+            typer.echo("")
+            typer.echo("acknowledged")
+            rows = [(*alert_cells(alert), acknowledgement_text(alert)) for alert in seen]
+            typer.echo(render_table((*ALERT_HEADER, "acknowledged"), rows, numeric={0}))
 
     @app.command()
     @refuses_input

@@ -29,6 +29,7 @@ HELP_ORDER = (
     "events",
     "allowances",
     "alerts",
+    "acknowledge",
     "reconcile",
     "claim-pack",
     "transactions",

@@ -45,6 +45,63 @@ class AlertStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """An alert's acknowledgement (R-39, `AlertAcknowledged`): its day, who recorded it (as the
+    ledger has them: a name, a role or None on the command line, a channel), its note and the
+    version of the event."""
+
+    on: date
+    name: str | None
+    role: str | None
+    channel: str | None
+    note: str
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "on": self.on.isoformat(),
+            "by": {"name": self.name, "role": self.role, "channel": self.channel},
+            "note": self.note,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, found: Mapping[str, Any] | None) -> Acknowledgement | None:
+        if not found:
+            return None
+        by = found.get("by") or {}
+        return cls(
+            on=date.fromisoformat(str(found["on"])),
+            name=by.get("name"),
+            role=by.get("role"),
+            channel=by.get("channel"),
+            note=str(found.get("note") or ""),
+            version=int(found["version"]),
+        )
+
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def long_date(day: date) -> str:
+    """A date as people read it: 14 March 2025 (in English, whatever the process's locale)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+@dataclass(frozen=True)
 class ShownAlert:
     """An alert as every reader shows it: the stored alert's columns (`detail`, its figures at the
     raise), `current` (its figures now, while it is open), and both in a sentence. A clock finding
@@ -65,6 +122,20 @@ class ShownAlert:
     message: str
     raised_message: str
     source: str | None = None
+    subject: str = ""  # what tells apart alerts of one kind on one line (docs/events.md)
+    raised_on: date | None = None  # the ledger's date of the raise (None: a clock finding)
+    resolved_on: date | None = None
+    acknowledged: Acknowledgement | None = None
+
+    @property
+    def when(self) -> str:
+        """When, in words: "raised 14 March 2025", and "resolved ..." once resolved."""
+        if self.raised_on is None:
+            return "judged on the calendar" if self.source == "clock" else ""
+        said = f"raised {long_date(self.raised_on)}"
+        if self.resolved_on is not None:
+            said += f", resolved {long_date(self.resolved_on)}"
+        return said
 
     def to_json(self) -> dict[str, Any]:
         """The alert's JSON (docs/cli.md); a clock finding's names its `source` and writes its
@@ -74,6 +145,7 @@ class ShownAlert:
             "project": self.project,
             "category": self.category,
             "kind": self.kind.value,
+            "subject": self.subject,
             "detail": self.detail,
             "current": self.current,
             "status": self.status.value,
@@ -81,6 +153,9 @@ class ShownAlert:
             "resolved_at_version": self.resolved_at_version,
             "resolved_reason": self.resolved_reason,
             "notified": self.notified,
+            "raised_on": None if self.raised_on is None else self.raised_on.isoformat(),
+            "resolved_on": None if self.resolved_on is None else self.resolved_on.isoformat(),
+            "acknowledged": None if self.acknowledged is None else self.acknowledged.to_json(),
         }
         if self.source is not None:
             return {
@@ -136,7 +211,15 @@ def present(
         notified=alert.get("notified", True),
         message=said,
         raised_message=raised_message,
+        subject=str(alert.get("subject") or ""),
+        raised_on=_date(alert.get("raised_on")),
+        resolved_on=_date(alert.get("resolved_on")),
+        acknowledged=Acknowledgement.from_json(alert.get("acknowledged")),
     )
+
+
+def _date(value: object) -> date | None:
+    return None if value is None else date.fromisoformat(str(value))
 
 
 def findings(state: ProjectState, today: date) -> list[ShownAlert]:

@@ -1,4 +1,4 @@
-"""The nine event types (docs/events.md) as frozen dataclasses, and their parsing.
+"""The ten event types (docs/events.md) as frozen dataclasses, and their parsing.
 
 Parsing checks each event on its own (shape, money, names, dates); whether it may be appended to
 a project's stream is `ktpledger.domain.project`'s question. Every refusal is a `RuleViolation`
@@ -715,6 +715,85 @@ class ProjectReopened:
         return {"reason": self.reason}
 
 
+# The kinds of alert the projection stores (`alerts.AlertKind` but the clock's `ended_not_closed`,
+# which is judged by readers on a day and never stored, so never acknowledged): named here, since
+# `alerts` imports this module.
+STORED_ALERT_KINDS = (
+    "threshold",
+    "over_budget",
+    "over_cap",
+    "sub_limit",
+    "ineligible_claim",
+    "forecast_overspend",
+)
+
+
+@dataclass(frozen=True)
+class AlertAcknowledged:
+    """Someone has seen an alert and says what is being done about it (R-39). The alert is named by
+    what identifies it under replay (its crossing: category, kind, subject and the version that
+    raised it), never by the projection's id, which a rebuild may renumber."""
+
+    TYPE: ClassVar[str] = "AlertAcknowledged"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    category: str
+    kind: str
+    subject: str
+    raised_at_version: int
+    note: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> AlertAcknowledged:
+        _fields(data, {"category", "kind", "subject", "raised_at_version", "note"}, event_type=cls.TYPE)
+        category = data.get("category")
+        if not isinstance(category, str) or category not in _CATEGORIES:
+            raise RuleViolation(
+                "R-39", f"category must be the alert's cost category, got {shown(category)}", field="category"
+            )
+        kind = data.get("kind")
+        if kind not in STORED_ALERT_KINDS:
+            raise RuleViolation(
+                "R-39",
+                f"kind must be one of {', '.join(STORED_ALERT_KINDS)}, got {shown(kind)}",
+                field="kind",
+            )
+        subject = data.get("subject", "")
+        if subject is None:
+            subject = ""
+        if not isinstance(subject, str) or len(subject) > 200:
+            raise RuleViolation(
+                "R-39",
+                f"subject must be the alert's subject (a text, may be empty), got {shown(subject)}",
+                field="subject",
+            )
+        version = _whole_number(data, "raised_at_version", rule="R-39")
+        if version < 1:
+            raise RuleViolation(
+                "R-39", f"raised_at_version must be 1 or more, got {version}", field="raised_at_version"
+            )
+        return cls(
+            category=category,
+            kind=str(kind),
+            subject=subject,
+            raised_at_version=version,
+            note=_text(data, "note", rule="R-39"),
+        )
+
+    @property
+    def crossing(self) -> tuple[str, str, str, int]:
+        """The alert it names: (category, kind, subject, raised_at_version)."""
+        return (self.category, self.kind, self.subject, self.raised_at_version)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "kind": self.kind,
+            "subject": self.subject,
+            "raised_at_version": self.raised_at_version,
+            "note": self.note,
+        }
+
+
 Payload = (
     GrantOffered
     | LMCDecision
@@ -725,6 +804,7 @@ Payload = (
     | ProjectClosed
     | OfferAmended
     | ProjectReopened
+    | AlertAcknowledged
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -739,6 +819,7 @@ EVENT_TYPES: Mapping[str, Any] = {
         ProjectClosed,
         OfferAmended,
         ProjectReopened,
+        AlertAcknowledged,
     )
 }
 
@@ -822,6 +903,7 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     ParentalLeaveCost: ("description",),
     OfferAmended: ("reason", "title", "knowledge_base", "business"),
     ProjectReopened: ("reason",),
+    AlertAcknowledged: ("note", "subject"),
 }
 
 

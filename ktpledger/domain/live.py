@@ -26,6 +26,7 @@ from typing import Any
 from ktpledger.domain.alerts import AlertKey, Conditions, clock, conditions, resolution_reason
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
 from ktpledger.domain.events import (
+    AlertAcknowledged,
     ApproveExceedance,
     BudgetRevision,
     ClaimReversed,
@@ -63,6 +64,7 @@ class AlertStep:
     detail: dict[str, Any] | None = None  # the raise's figures
     reason: str = ""  # a resolution's reason
     quiet: bool = False  # raised and resolved within one append: recorded, not notified
+    on: date | None = None  # the date of the event at `version`
 
 
 @dataclass
@@ -102,6 +104,8 @@ class LiveProject:
     def fold(self, event: Event, version: int, event_hash: str = "") -> None:
         """Fold an event in without working out alerts (catching up to a saved version)."""
         self.state.apply(event, version, event_hash)
+        if isinstance(event.payload, AlertAcknowledged):
+            return  # moves no figure and not the ledger's clock (`apply`)
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.lines.clear()
         self.line_conditions.clear()
@@ -120,6 +124,11 @@ class LiveProject:
         """Fold an event in and report the alerts it raised and resolved."""
         if self.state.exists and not self.lines:
             self.settle()
+        if isinstance(event.payload, AlertAcknowledged):
+            # Someone read an alert: no figure moves, and the ledger's clock (the latest date of
+            # the project's facts) does not either, so no alert is raised or resolved by it.
+            self.state.apply(event, version, event_hash)
+            return AlertChanges()
         before = dict(self.line_conditions)
         touched = self._touched(event)
         closed_before, months_before = self.state.closed, self.state.months
@@ -163,11 +172,12 @@ class LiveProject:
             changes = self.apply(event, version, event_hash)
             if changes.resolved:
                 steps.extend(
-                    AlertStep(version, key, False, reason=changes.reason) for key in changes.resolved
+                    AlertStep(version, key, False, reason=changes.reason, on=event.date)
+                    for key in changes.resolved
                 )
             if changes.raised:
                 steps.extend(
-                    AlertStep(version, key, True, detail=detail)
+                    AlertStep(version, key, True, detail=detail, on=event.date)
                     for key, detail in sorted(changes.raised.items())
                 )
 

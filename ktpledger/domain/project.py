@@ -22,6 +22,7 @@ from typing import Any
 
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import (
+    AlertAcknowledged,
     ApproveExceedance,
     BudgetRevision,
     ClaimReversed,
@@ -256,6 +257,9 @@ class ProjectState:
     closed_on: date | None = None
     reopened_on: date | None = None  # the latest ProjectReopened (R-38)
     amended_on: date | None = None  # the latest OfferAmended (R-37)
+    # The alerts acknowledged (R-39), by crossing (category, kind, subject, raised_at_version): the
+    # version, date and note of the (first) acknowledgement.
+    acknowledged: dict[tuple[str, str, str, int], tuple[int, date, str]] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -380,6 +384,9 @@ class ProjectState:
         if isinstance(payload, OfferAmended):
             self._check_amendment(event.date, payload)
             return
+        if isinstance(payload, AlertAcknowledged):
+            self._check_acknowledgement(event.date, payload)  # a closed project's alerts too
+            return
         if self.closed and not isinstance(payload, GrantPayment):
             raise RuleViolation(
                 "R-36",
@@ -404,6 +411,34 @@ class ProjectState:
                     f"a closure dated {event.date} cannot precede the reopening of {self.reopened_on}",
                     field="date",
                 )
+
+    def _check_acknowledgement(self, on: date, acknowledgement: AlertAcknowledged) -> None:
+        """R-39, as far as the project's stream alone can tell: the alert was raised at an earlier
+        version of this project, not on a day after the acknowledgement's, and is not acknowledged
+        yet. Whether that version raised that alert is the alerts' fold's to say
+        (`service/acknowledgements.py` checks it against the alerts read model)."""
+        assert self.offer_date is not None
+        if on < self.offer_date:
+            raise RuleViolation(
+                "R-39",
+                f"an acknowledgement dated {on} cannot precede the grant offer of {self.offer_date}",
+                field="date",
+            )
+        if acknowledgement.raised_at_version > self.version:
+            raise RuleViolation(
+                "R-39",
+                f"project {self.project} is at version {self.version}: no alert of it was raised at "
+                f"version {acknowledgement.raised_at_version}",
+                field="raised_at_version",
+            )
+        earlier = self.acknowledged.get(acknowledgement.crossing)
+        if earlier is not None:
+            raise RuleViolation(
+                "R-39",
+                f"this alert of project {self.project} was acknowledged already, on {earlier[1]} "
+                f"(version {earlier[0]}): an alert is acknowledged once",
+                field="raised_at_version",
+            )
 
     def _check_reopening(self, on: date) -> None:
         """R-38: only a closed project is reopened, on or after the day it was closed."""
@@ -782,6 +817,8 @@ class ProjectState:
         elif isinstance(payload, OfferAmended):
             self._apply_amendment(payload)
             self.amended_on = event.date
+        elif isinstance(payload, AlertAcknowledged):
+            self.acknowledged.setdefault(payload.crossing, (version, event.date, payload.note))
 
     def _apply_amendment(self, amendment: OfferAmended) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended

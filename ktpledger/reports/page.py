@@ -339,7 +339,15 @@ def claim_pack_body(pack: ClaimPack) -> str:
     ]
     added.append(["Grant to claim", EMPTY, money_text(pack.grant)])
     alerts = [
-        [alert.category, alert.kind, alert.message or detail_text(alert.detail)]
+        [
+            alert.category,
+            alert.kind,
+            " ".join(
+                part
+                for part in (alert.message or detail_text(alert.detail), alert.acknowledgement_text)
+                if part
+            ),
+        ]
         for alert in pack.alerts_open_at_quarter_end
     ]
     quarter = pack.quarter

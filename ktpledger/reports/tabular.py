@@ -234,7 +234,12 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
     ]
     claimed.append(("grant", None, money(pack.grant)))
     alerts: list[Row] = [
-        (alert.category, alert.kind, detail_text(alert.detail), alert.message)
+        (
+            alert.category,
+            alert.kind,
+            detail_text(alert.detail),
+            " ".join(part for part in (alert.message, alert.acknowledgement_text) if part),
+        )
         for alert in pack.alerts_open_at_quarter_end
     ]
     return {

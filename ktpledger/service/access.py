@@ -3,8 +3,9 @@ token speaks for.
 
 - `admin`: everything, including the events only an administrator records (`GrantOffered`,
   `OfferAmended`, `ProjectClosed`, `ProjectReopened`);
-- `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`;
-- `lmc`: reads, and records `LMCDecision`;
+- `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`
+  and `AlertAcknowledged`;
+- `lmc`: reads, and records `LMCDecision` and `AlertAcknowledged`;
 - `viewer`: reads only.
 
 A token may be limited to some projects: it cannot read or write any other. Tokens are stored by
@@ -35,12 +36,15 @@ EVERY_TYPE = frozenset(EVENT_TYPES)
 
 RECORDS: Mapping[Role, frozenset[str]] = {
     Role.ADMIN: EVERY_TYPE,
-    Role.FINANCE: frozenset({"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment"}),
-    Role.LMC: frozenset({"LMCDecision"}),
+    Role.FINANCE: frozenset(
+        {"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment", "AlertAcknowledged"}
+    ),
+    Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"}),
     Role.VIEWER: frozenset(),
 }
 """The event types each role may record. Only `admin` records `GrantOffered`, `OfferAmended`,
-`ProjectClosed` and `ProjectReopened` (every type not named for another role)."""
+`ProjectClosed` and `ProjectReopened` (every type not named for another role); `lmc`, `finance` and
+`admin` acknowledge alerts (R-39)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.service.projection_context import Projections, Warm
 from ktpledger.service.projection_fold import fold_quietly
-from ktpledger.service.projection_rows import alert_row, current_changes, line_row
+from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, current_changes, line_row
 from ktpledger.service.quarantine import CAUGHT_UP, refold
 
 
@@ -85,6 +85,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                     new_ids, ended = record_steps(projections, unit, name, steps, entry.open_alerts, now)
                     raised += new_ids
                     resolved += ended
+                    unit.alerts.acknowledge(acknowledgement_rows(group))
             except UnreadableEvent:
                 folded = refold(projections, unit, name, now, reason=CAUGHT_UP)
                 error = folded.failed.get(name)
@@ -142,11 +143,13 @@ def record_steps(
     for step in steps:
         key = step.key
         if not step.raised:
-            ended += unit.alerts.resolve(project, key, version=step.version, reason=step.reason, now=now)
+            ended += unit.alerts.resolve(
+                project, key, version=step.version, reason=step.reason, now=now, on=step.on
+            )
             open_alerts.pop(key, None)
             continue
         assert step.detail is not None
-        row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet)
+        row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet, on=step.on)
         alert_id = unit.alerts.add(row)
         if alert_id is None:
             continue  # this crossing was raised already

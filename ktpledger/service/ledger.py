@@ -40,6 +40,7 @@ from ktpledger.service.ledger_reading import (
     shown_stream,
     unreadable_rows,
 )
+from ktpledger.service.raised_alerts import unraised
 
 __all__ = [
     "CACHE_SIZE",
@@ -117,6 +118,16 @@ class Ledger:
                 continue
             results.append(None)
             parsed.append((index, event))
+        if parsed:
+            # an acknowledgement names an alert its project raised (`raised_alerts`).
+            unraised_alerts = unraised(self.database, parsed)
+            for index, event in parsed:
+                unraised_alert = unraised_alerts.get(index)
+                if unraised_alert is not None:
+                    results[index] = AppendResult(
+                        index, event.key, "rejected", event.project, error=unraised_alert
+                    )
+            parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
         if len(parsed) == 1 and self.recorder.appends_one_directly:
             fast = self._append_one(*parsed[0], recorded_by)
             if fast is not None:

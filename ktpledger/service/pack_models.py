@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ktpledger.domain.alert_views import long_date
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.domain.money import format_money
 from ktpledger.domain.rules import Category, LimitKind
@@ -78,17 +79,42 @@ class PackAlert:
     kind: str
     detail: Mapping[str, Any]
     message: str
+    # R-39: the day and note of the alert's acknowledgement recorded by the quarter's end, if any.
+    acknowledged_on: date | None = None
+    acknowledgement_note: str | None = None
+
+    @property
+    def acknowledgement_text(self) -> str:
+        """ "Acknowledged 2 December 2024: the note", or "" when not acknowledged."""
+        if self.acknowledged_on is None:
+            return ""
+        return f"Acknowledged {long_date(self.acknowledged_on)}: {self.acknowledgement_note or ''}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"category": self.category, "kind": self.kind, "detail": self.detail, "message": self.message}
+        acknowledged = (
+            None
+            if self.acknowledged_on is None
+            else {"on": self.acknowledged_on.isoformat(), "note": self.acknowledgement_note}
+        )
+        return {
+            "category": self.category,
+            "kind": self.kind,
+            "detail": self.detail,
+            "message": self.message,
+            "acknowledged": acknowledged,
+        }
 
     @classmethod
     def from_fields(cls, fields: Fields) -> PackAlert:
+        # A pack written before acknowledgements (R-39) has no `acknowledged`: not acknowledged.
+        acknowledged = None if fields.document.get("acknowledged") is None else fields.part("acknowledged")
         return cls(
             category=fields.text("category"),
             kind=fields.text("kind"),
             detail=fields.part("detail").document,
             message=fields.text("message"),
+            acknowledged_on=None if acknowledged is None else acknowledged.day("on"),
+            acknowledgement_note=None if acknowledged is None else acknowledged.text("note"),
         )
 
 

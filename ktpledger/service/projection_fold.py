@@ -9,13 +9,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ktpledger.adapters.projection_store import AlertRepository, EventReader, Row
+from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, AlertRepository, EventReader, Row
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.statuses import FAILED, OK
-from ktpledger.service.projection_rows import alert_row, line_row
+from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, line_row
 
 REPLAY_CHUNK = 200  # projects read per query
 
@@ -63,6 +63,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
         return
     live = LiveProject.new(name)
     open_rows: dict[AlertKey, Row] = {}
+    by_crossing: dict[tuple[str, str, str, int], Row] = {}  # every alert row, by its crossing
     done = 0  # events of the appends folded whole
     failure: UnreadableEvent | None = None
     for group in appends(stream):
@@ -77,6 +78,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
                 open_rows.pop(step.key).update(
                     status="resolved",
                     resolved_at_version=step.version,
+                    resolved_on=step.on,
                     resolved_at=now,
                     resolved_reason=step.reason,
                     current=None,
@@ -84,11 +86,24 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
                 continue
             assert step.detail is not None
             row = {
-                **alert_row(name, step.key, step.detail, step.version, now, quiet=step.quiet),
+                **alert_row(name, step.key, step.detail, step.version, now, quiet=step.quiet, on=step.on),
                 "_position": position,
             }
             folded.alerts.append(row)
             open_rows[step.key] = row
+            by_crossing[(step.key.category, str(step.key.kind), step.key.subject, step.version)] = row
+        for acknowledgement in acknowledgement_rows(group):
+            # The first acknowledgement of an alert stands (`AlertRepository.acknowledge`).
+            acknowledged = by_crossing.get(
+                (
+                    acknowledgement["category"],
+                    acknowledgement["kind"],
+                    acknowledgement["subject"],
+                    acknowledgement["raised_at_version"],
+                )
+            )
+            if acknowledged is not None and acknowledged["acknowledged_at_version"] is None:
+                acknowledged.update({column: acknowledgement[column] for column in ACKNOWLEDGEMENT_COLUMNS})
         done += len(group)
     if failure is not None:
         # The fold is part-way through the failing append: fold afresh up to the append before it.

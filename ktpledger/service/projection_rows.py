@@ -4,14 +4,17 @@ allowance lines in integer pence, alerts with their figures as canonical JSON te
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
-from ktpledger.adapters.projection_store import Row
+from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.allowances import Allowance, Exclusions
+from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
+from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, LimitKind
 
 
@@ -50,7 +53,14 @@ def line_from_row(row: Any) -> Allowance:
 
 
 def alert_row(
-    project: str, key: AlertKey, detail: dict[str, Any], version: int, now: datetime, *, quiet: bool = False
+    project: str,
+    key: AlertKey,
+    detail: dict[str, Any],
+    version: int,
+    now: datetime,
+    *,
+    quiet: bool = False,
+    on: date | None = None,
 ) -> Row:
     """A newly raised alert as a row of the `alerts` table: the figures at the raise are its
     `detail` for good, and its `current` figures until they change."""
@@ -70,7 +80,43 @@ def alert_row(
         "resolved_at": None,
         "resolved_reason": None,
         "quiet": quiet,
+        "raised_on": on,
+        "resolved_on": None,
+        **dict.fromkeys(ACKNOWLEDGEMENT_COLUMNS),
     }
+
+
+def acknowledgement_rows(items: Iterable[RecordedEvent]) -> list[Row]:
+    """The acknowledgements (R-39) among `items` (rows of one project's stream that fold), as
+    `AlertRepository.acknowledge` takes them: the alert's crossing, and the event's version, date,
+    who recorded it and its note."""
+    found: list[Row] = []
+    for item in items:
+        if item.type != AlertAcknowledged.TYPE:
+            continue
+        payload = item.event().payload
+        assert isinstance(payload, AlertAcknowledged)
+        by = item.recorder() or {}
+        found.append(
+            {
+                "project": item.project,
+                "category": payload.category,
+                "kind": payload.kind,
+                "subject": payload.subject,
+                "raised_at_version": payload.raised_at_version,
+                "acknowledged_at_version": item.version,
+                "acknowledged_on": item.date,
+                "acknowledged_by_name": _text_or_none(by.get("name")),
+                "acknowledged_by_role": _text_or_none(by.get("role")),
+                "acknowledged_by_channel": _text_or_none(by.get("channel")),
+                "acknowledgement_note": payload.note,
+            }
+        )
+    return found
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def current_changes(

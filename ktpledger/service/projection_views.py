@@ -58,6 +58,7 @@ def alert_json(row: Any) -> dict[str, Any]:
         "project": row.project,
         "category": row.category,
         "kind": row.kind,
+        "subject": row.subject,
         "detail": json.loads(row.detail),
         "current": None if row.current is None else json.loads(row.current),
         "status": row.status,
@@ -65,7 +66,34 @@ def alert_json(row: Any) -> dict[str, Any]:
         "resolved_at_version": row.resolved_at_version,
         "resolved_reason": row.resolved_reason,
         "notified": not row.quiet,
+        "raised_on": _day(getattr(row, "raised_on", None)),
+        "resolved_on": _day(getattr(row, "resolved_on", None)),
+        "acknowledged": acknowledgement_json(row),
     }
+
+
+def acknowledgement_json(row: Any) -> dict[str, Any] | None:
+    """An alert's acknowledgement (R-39) as readers show it, or None: the day, who (as the ledger
+    recorded them: name, role, channel) and the note."""
+    if getattr(row, "acknowledged_at_version", None) is None:
+        return None
+    return {
+        "on": _day(row.acknowledged_on),
+        "by": {
+            "name": row.acknowledged_by_name,
+            "role": row.acknowledged_by_role,
+            "channel": row.acknowledged_by_channel,
+        },
+        "note": row.acknowledgement_note,
+        "version": row.acknowledged_at_version,
+    }
+
+
+def _day(value: Any) -> str | None:
+    """A stored date as YYYY-MM-DD (a driver may give a date or its text), or None."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
 def comparable(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -82,6 +110,9 @@ def comparable(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
             r["resolved_at_version"] or 0,
             r.get("resolved_reason") or "",
             r.get("notified", True),
+            r.get("raised_on") or "",
+            r.get("resolved_on") or "",
+            json.dumps(r.get("acknowledged"), sort_keys=True),
         )
         for r in rows
         if r.get("source") != "clock"  # judged by a reader on a day, not a projection row

@@ -16,12 +16,12 @@ from typing import Any
 from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.alert_views import message
-from ktpledger.domain.alerts import line_forecast
+from ktpledger.domain.alerts import AlertKey, line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.labels import category_label, gbp
-from ktpledger.domain.live import LiveProject
+from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import (
@@ -33,7 +33,7 @@ from ktpledger.domain.reconciliation import (
     quarter_spend,
     reconcile,
 )
-from ktpledger.domain.recorded import RecordedEvent, fold_recorded, located
+from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import fold as fold_stream
@@ -184,7 +184,15 @@ def quarter_pack(
     until = pack_covers_until(start, end, whole.end) if whole.exists else end
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
-    fold_recorded(known, live.apply)  # alerts event by event: the forecast's hysteresis needs them
+    # Alerts event by event (the forecast's hysteresis needs them), append by append as the
+    # projection records them: which version raised each alert open, for its acknowledgement.
+    raised_at: dict[AlertKey, int] = {}
+    for group in appends(known):
+        for step in live.apply_append(group):
+            if step.raised:
+                raised_at[step.key] = step.version
+            else:
+                raised_at.pop(step.key, None)
     state = live.state
     if not state.exists:
         raise RuleViolation(
@@ -232,15 +240,19 @@ def quarter_pack(
                 forecast_over_budget=forecast.forecast > line.budget,
             )
         )
-    alerts = tuple(
-        PackAlert(
-            category=key.category,
-            kind=str(key.kind),
-            detail=detail,
-            message=message(str(key.kind), key.category, detail),
+    alerts = []
+    for key, detail in sorted(live.conditions().items()):
+        seen = state.acknowledged.get((key.category, str(key.kind), key.subject, raised_at.get(key, 0)))
+        alerts.append(
+            PackAlert(
+                category=key.category,
+                kind=str(key.kind),
+                detail=detail,
+                message=message(str(key.kind), key.category, detail),
+                acknowledged_on=None if seen is None else seen[1],
+                acknowledgement_note=None if seen is None else seen[2],
+            )
         )
-        for key, detail in sorted(live.conditions().items())
-    )
     ledger = _ledger(stream)
     with located(known):
         claim = quarter_claim(
@@ -263,5 +275,5 @@ def quarter_pack(
         eligible_added=dict(claim.eligible_added),
         grant_added=dict(claim.grant_added),
         grant=claim.grant,
-        alerts_open_at_quarter_end=alerts,
+        alerts_open_at_quarter_end=tuple(alerts),
     )

@@ -14,6 +14,8 @@ valid admin token and the demo ledger:
   - a claim pack for a quarter outside the project's period, or before its grant offer, and
     allowances as of a day before the grant offer: 422;
   - the drill-down (`/transactions`) of a line its project does not have, or `from` after `to`: 422;
+  - `POST /alerts/{alert_id}/acknowledgement`: 404 for an id no alert has, 422 for an alert
+    acknowledged already (R-39);
   - `POST /imports`: 404 for an unknown project, 422 for an export or a profile refused for what
     the files hold (no schema says what a file's content is);
   - `/costing` with a virtual business and London weighting, or fec-only parameters on a non-fec
@@ -88,6 +90,10 @@ CONFIG = SchemathesisConfig.from_dict(
             {"include-name": "POST /imports", "checks": accepts("200", "404", "422")},
             {"include-name": "GET /costing", "checks": accepts("200", "422")},
             {"include-name": "POST /notifications/resend", "checks": accepts("200", "422")},
+            {
+                "include-name": "POST /alerts/{alert_id}/acknowledgement",
+                "checks": accepts("200", "404", "422"),
+            },
         ],
     }
 )
@@ -129,6 +135,14 @@ def only_state_dependent_refusals(ctx: Any, response: Any, case: schemathesis.Ca
         # The export's and the profile's contents are files: what is in them, no schema says.
         assert response.status_code in (404, 422), response.status_code
         assert "rows" in body or body["error"]["rule"].startswith("R-"), body
+        return None
+    if name == "POST /alerts/{alert_id}/acknowledgement":
+        # Which ids the ledger has alerts for, and which are acknowledged already, no schema says.
+        message = str(body["error"]["message"])
+        assert body["error"]["rule"] == "R-39", body
+        assert (response.status_code == 404 and "there is no alert" in message) or (
+            response.status_code == 422 and "acknowledged already" in message
+        ), (response.status_code, message)
         return None
     if response.status_code == 404:
         project = (case.path_parameters or {}).get("project") or (case.query or {}).get("project")

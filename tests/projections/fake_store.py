@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ktpledger.adapters.projection_store import (
+    ACKNOWLEDGEMENT_COLUMNS,
     AlertRecord,
     Crossing,
     HeadState,
@@ -177,18 +178,39 @@ class _Alerts:
         self._rows()[alert_id] = {**row, "id": alert_id}
         return alert_id
 
-    def resolve(self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime) -> int:
+    def resolve(
+        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
+    ) -> int:
         row = self._open(project, key)
         if row is None:
             return 0
         row.update(
             status="resolved",
             resolved_at_version=version,
+            resolved_on=on,
             resolved_at=now,
             resolved_reason=reason,
             current=None,
         )
         return 1
+
+    def acknowledge(self, rows: Sequence[Row]) -> int:
+        written = 0
+        for given in rows:
+            crossing = (given["project"], given["category"], given["kind"], given["subject"])
+            for row in self._rows().values():
+                if (
+                    (row["project"], row["category"], row["kind"], row["subject"]) == crossing
+                    and row["raised_at_version"] == given["raised_at_version"]
+                    and row.get("acknowledged_at_version") is None
+                ):
+                    row.update({name: given[name] for name in ACKNOWLEDGEMENT_COLUMNS})
+                    written += 1
+        return written
+
+    def find(self, alert_id: int) -> AlertRecord | None:
+        row = self._rows().get(alert_id)
+        return None if row is None else AlertRecord(**row)
 
     def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:
         for project, key, figures in changes:

@@ -50,6 +50,11 @@ ALERT_FIELDS = {
     "current",
     "resolved_reason",
     "notified",
+    # the ledger's dates of the raise and resolution, and the acknowledgement
+    "subject",
+    "raised_on",
+    "resolved_on",
+    "acknowledged",
 }
 LINE_FIELDS = {"category", "budget", "limit", "limit_kind", "spent", "remaining", "eligible", "ineligible"}
 

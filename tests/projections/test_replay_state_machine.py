@@ -70,11 +70,17 @@ def expected_alerts(project: str, stream: list[Any]) -> list[tuple[Any, ...]]:
     live = LiveProject.new(project)
     rows: list[dict[str, Any]] = []
     open_rows: dict[Any, dict[str, Any]] = {}
+    crossings: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for group in appends(stream):
         for step in live.apply_append(group):
             if not step.raised:
                 row = open_rows.pop(step.key)
-                row.update(status="resolved", resolved_at_version=step.version, resolved_reason=step.reason)
+                row.update(
+                    status="resolved",
+                    resolved_at_version=step.version,
+                    resolved_reason=step.reason,
+                    resolved_on=str(step.on),
+                )
                 continue
             row = {
                 "project": project,
@@ -87,9 +93,24 @@ def expected_alerts(project: str, stream: list[Any]) -> list[tuple[Any, ...]]:
                 "resolved_at_version": None,
                 "resolved_reason": None,
                 "notified": not step.quiet,
+                "raised_on": str(step.on),
+                "resolved_on": None,
+                "acknowledged": None,
             }
             rows.append(row)
             open_rows[step.key] = row
+            crossings[(step.key.category, str(step.key.kind), step.key.subject, step.version)] = row
+        for item in group:  # R-39: the first acknowledgement of an alert stands
+            if item.type == "AlertAcknowledged":
+                data = json.loads(item.data)
+                named = (data["category"], data["kind"], data["subject"], data["raised_at_version"])
+                if crossings[named]["acknowledged"] is None:
+                    crossings[named]["acknowledged"] = {
+                        "on": item.date.isoformat(),
+                        "by": {"name": None, "role": None, "channel": None},
+                        "note": data["note"],
+                        "version": item.version,
+                    }
     holding = live.conditions()
     for key, row in open_rows.items():
         if key.kind not in LINE_KINDS:  # the line kinds' figures now are read off the allowance line
@@ -352,6 +373,35 @@ class ReplayMachine(RuleBasedStateMachine):
             "key": self.key("pay"),
             "date": self.draw_day(data, state.offer_date, state.end + timedelta(days=90)),
             "data": {"amount": pence(amount)},
+        }
+        assert self.append(raw, crash)
+
+    @precondition(lambda self: self.models)
+    @rule(data=st.data(), crash=st.booleans())
+    def acknowledge(self, data: st.DataObject, crash: bool) -> None:
+        """Acknowledge an alert the project's projection shows (R-39), open or resolved, once."""
+        project = data.draw(st.sampled_from(sorted(self.models)), label="project")
+        self.app.projector.catch_up(project)  # the alert must be projected to be acknowledged
+        alerts = [
+            a for a in self.app.projector.alerts(project, include_resolved=True) if a["acknowledged"] is None
+        ]
+        if not alerts:
+            return
+        alert = data.draw(st.sampled_from(alerts), label="alert")
+        state = self.models[project]
+        assert state.offer_date is not None
+        raw = {
+            "type": "AlertAcknowledged",
+            "project": project,
+            "key": self.key("ack"),
+            "date": self.draw_day(data, state.offer_date, state.end + timedelta(days=90)),
+            "data": {
+                "category": alert["category"],
+                "kind": alert["kind"],
+                "subject": alert["subject"],
+                "raised_at_version": alert["raised_at_version"],
+                "note": "seen",
+            },
         }
         assert self.append(raw, crash)
 
