@@ -6,7 +6,7 @@ browser, in the forms' three steps and with their safe writes (`api/dashboard_fo
 2. `POST .../record/export-upload/preview` (multipart): planned by `service/imports.plan_import`,
    as `ktpledger import --dry-run` plans it: each row's fate, the totals per line, and the lines'
    before and after (`service/effects.py`) of what would be recorded. The export and the profile's
-   text stay on the server (`api/upload_store.py`); the confirm button carries their digest, signed.
+   text are held in the database (`service/held_uploads.py`); the confirm button carries their digest, signed.
    Nothing is recorded. A refused export or profile shows the form again (422); over 32 MB, 413.
 3. `POST .../record/export-upload/confirm`: the stored upload, checked against the signed digest,
    is imported by `service/imports.run_import` (channel `import`, by the token's label and role);
@@ -26,7 +26,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from ktpledger.api import form_signing as signing
-from ktpledger.api import upload_store
 from ktpledger.api.dashboard import prefix, render, to_login, viewer
 from ktpledger.api.dashboard_forms import access_refusal, forbidden_page, session_of
 from ktpledger.api.forms import REGISTRY
@@ -35,6 +34,7 @@ from ktpledger.api.security import COOKIE, application
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.labels import category_label
+from ktpledger.service import held_uploads
 from ktpledger.service.access import Principal
 from ktpledger.service.effects import Effect, effect_of
 from ktpledger.service.imports import IMPORTED_TYPES, MAX_EXPORT_BYTES, ImportPlan, plan_import, run_import
@@ -210,7 +210,7 @@ def _preview(request: Request, app: App, project: str, data: Any, upload: dict[s
     except RuleViolation as error:
         return again(error)
     skip = values["skip_rejected"] == "on"
-    digest = upload_store.digest_of(export, profile_text)
+    digest = held_uploads.digest_of(export, profile_text)
     planned = [row.key for row in plan.rows if row.status == "would record"]
     meta = {
         "file": filename,
@@ -220,7 +220,7 @@ def _preview(request: Request, app: App, project: str, data: Any, upload: dict[s
         "digest": digest,
         "planned": planned,
     }
-    upload_store.put(token, stamp.nonce, export, meta)
+    held_uploads.put(app.database, token, stamp.nonce, export, meta)
     confirmable = bool(planned) and (skip or not plan.rejected)
     payload = signing.encode_values({**values, "digest": digest})
     context = {
@@ -309,11 +309,11 @@ def _confirm(request: Request, app: App, project: str, data: Any) -> Response:
         kept = {name: str(values.get(name, "")) for name in ("profile_name", "sheet", "skip_rejected")}
         context = form_context(request, app, who, project, stamp, kept)
         return render(request, "record_upload.html", context)
-    stored = upload_store.get(token, stamp.nonce)
+    stored = held_uploads.get(app.database, token, stamp.nonce)
     if stored is None:
         return forbidden_page(request, who, project, "the upload has expired or was removed: upload it again")
     meta = stored.meta
-    if upload_store.digest_of(stored.export, meta["profile"]) != values.get("digest"):
+    if held_uploads.digest_of(stored.export, meta["profile"]) != values.get("digest"):
         return forbidden_page(request, who, project, "the stored upload is not the one previewed")
     plan = run_import(
         app.ledger,
@@ -336,7 +336,7 @@ def _confirm(request: Request, app: App, project: str, data: Any) -> Response:
         ],
     }
     first = "result" not in meta
-    upload_store.update(token, stamp.nonce, {**meta, "result": meta.get("result", result)})
+    held_uploads.update(app.database, token, stamp.nonce, {**meta, "result": meta.get("result", result)})
     target = prefix(request) + path_of(project, f"/done/{stamp.nonce}")
     return RedirectResponse(target + ("" if first and recorded else "?already=1"), status_code=303)
 
@@ -357,7 +357,7 @@ def upload_done(
     )
     if reason is not None or session is None:
         return forbidden_page(request, who, project, reason or "there is no session")
-    stored = upload_store.get(session, nonce)
+    stored = held_uploads.get(app.database, session, nonce)
     result = stored.meta.get("result") if stored is not None else None
     context = {
         "who": who,

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ktpledger.api import upload_store
 from ktpledger.bootstrap import App
 from ktpledger.service.access import create_token
 from tests.api import demo
@@ -160,8 +159,6 @@ def test_an_export_upload_previewed_and_confirmed(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    monkeypatch.setattr(upload_store, "FOLDER", tmp_path / "uploads")  # the server runs in this process
-
     base, application = served
     token = create_token(application.database, "finance", None, "Jo in finance")
     sign_in(browser, base, token)
@@ -202,7 +199,6 @@ def test_an_export_without_a_profile_is_refused_inline(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    monkeypatch.setattr(upload_store, "FOLDER", tmp_path / "uploads")
     base, application = served
     token = create_token(application.database, "finance", None, "Jo in finance")
     sign_in(browser, base, token)

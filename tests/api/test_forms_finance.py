@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -23,10 +22,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select, update
 
-from ktpledger.api import dashboard_import, form_signing, upload_store
+from ktpledger.adapters import upload_store
+from ktpledger.adapters.upload_tables import dashboard_uploads
+from ktpledger.api import dashboard_import, form_signing
 from ktpledger.bootstrap import App
 from ktpledger.domain.events import parse_event
+from ktpledger.service import held_uploads
 from ktpledger.service.imports import plan_import
 from tests.api import demo
 from tests.api.conftest import bearer, money, same_origin
@@ -290,13 +293,6 @@ AGRESSO = ("agresso_2025_01.csv", "agresso.toml")
 SAP = ("sap_fbl3n_2025_02.csv", "sap.toml")  # row 7 rejected, row 8 skipped, 5 would record
 
 
-@pytest.fixture(autouse=True)
-def upload_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "uploads"
-    monkeypatch.setattr(upload_store, "FOLDER", folder)
-    return folder
-
-
 def upload(
     client: TestClient,
     files: tuple[str, str | None] = AGRESSO,
@@ -488,13 +484,17 @@ def test_a_tampered_upload_confirmation_is_refused_and_logged(
 
 
 def test_the_stored_upload_is_bound_to_the_session(
-    app: App, finance: TestClient, tokens: dict[str, str], upload_folder: Path
+    app: App, finance: TestClient, tokens: dict[str, str]
 ) -> None:
     response, _ = upload(finance)
     data = {**confirmation(response.text), "action": "confirm"}
-    # The stored export changed on the server: its digest no longer matches the signed one.
-    [stored] = list(upload_folder.glob("*.export"))
-    stored.write_bytes(stored.read_bytes() + b"06/01/2025,INV-9999,5010,Extra,1.00,\n")
+    # The held export changed in the database: its digest no longer matches the signed one.
+    with app.database.projection() as connection:
+        held = connection.execute(select(dashboard_uploads.c.export)).scalar_one()
+        connection.execute(
+            update(dashboard_uploads).values(export=held + b"06/01/2025,INV-9999,5010,Extra,1.00,\n")
+        )
+        connection.commit()
     before = all_events(finance, tokens)
     refused(post(finance, f"{UPLOAD}/confirm", data), "the stored upload is not the one previewed")
     assert all_events(finance, tokens) == before
@@ -515,27 +515,36 @@ def test_a_confirmation_carrying_a_file_is_refused(finance: TestClient, tokens: 
     assert all_events(finance, tokens) == before
 
 
-def test_the_upload_store_is_bounded_per_session(upload_folder: Path) -> None:
-    for number in range(upload_store.PER_SESSION + 2):
-        upload_store.put("session-a", f"nonce{number}", b"x", {"n": number})
-    upload_store.put("session-b", "nonce0", b"y", {"n": 0})
-    assert upload_store.get("session-a", "nonce0") is None  # the oldest went
-    assert upload_store.get("session-a", f"nonce{upload_store.PER_SESSION + 1}") is not None
-    assert upload_store.get("session-b", "nonce1") is None  # another session's nonce: not found
-    stored = upload_store.get("session-b", "nonce0")
-    assert stored is not None and stored.export == b"y"
-    assert len(list(upload_folder.glob("*.json"))) == upload_store.PER_SESSION + 1
-
-
-def test_an_expired_upload_is_refused(
-    finance: TestClient, tokens: dict[str, str], upload_folder: Path
+def test_the_upload_store_is_bounded_per_session_and_in_all(
+    app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    database = app.database
+    for number in range(held_uploads.PER_SESSION + 2):
+        held_uploads.put(database, "session-a", f"nonce{number}", b"x", {"n": number})
+    held_uploads.put(database, "session-b", "nonce0", b"y", {"n": 0})
+    assert held_uploads.get(database, "session-a", "nonce0") is None  # the oldest went
+    assert held_uploads.get(database, "session-a", "nonce1") is None
+    assert held_uploads.get(database, "session-a", f"nonce{held_uploads.PER_SESSION + 1}") is not None
+    assert held_uploads.get(database, "session-b", "nonce1") is None  # another session's nonce: not found
+    stored = held_uploads.get(database, "session-b", "nonce0")
+    assert stored is not None and stored.export == b"y"
+    assert upload_store.count(database) == held_uploads.PER_SESSION + 1
+    # In all: at most TOTAL (here 2), the oldest of any session going first.
+    monkeypatch.setattr(held_uploads, "TOTAL", 2)
+    held_uploads.put(database, "session-c", "nonce0", b"z", {"n": 0})
+    assert upload_store.count(database) == 2
+    assert held_uploads.get(database, "session-c", "nonce0") is not None
+    assert held_uploads.get(database, "session-b", "nonce0") is not None
+
+
+def test_an_expired_upload_is_refused(app: App, finance: TestClient, tokens: dict[str, str]) -> None:
     response, _ = upload(finance)
     data = {**confirmation(response.text), "action": "confirm"}
-    [meta] = list(upload_folder.glob("*.json"))
-    old = meta.stat().st_mtime - 12 * 3600 - 1
-    os.utime(meta, (old, old))
+    with app.database.projection() as connection:  # held 12 hours and a second ago
+        stored_ns = connection.execute(select(dashboard_uploads.c.stored_ns)).scalar_one()
+        connection.execute(update(dashboard_uploads).values(stored_ns=stored_ns - (12 * 3600 + 1) * 10**9))
+        connection.commit()
     before = all_events(finance, tokens)
     refused(post(finance, f"{UPLOAD}/confirm", data), "the upload has expired or was removed")
     assert all_events(finance, tokens) == before
-    assert not list(upload_folder.glob("*.export"))  # removed with it
+    assert upload_store.count(app.database) == 0  # removed with it
