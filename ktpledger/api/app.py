@@ -19,6 +19,7 @@ from ktpledger.api import (
     admin,
     costing,
     dashboard,
+    dashboard_acknowledge,
     dashboard_forms,
     dashboard_import,
     dashboard_new_project,
@@ -133,6 +134,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(quarantine.router)
     api.include_router(transactions.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_import.router)  # before the forms' {slug} routes
+    api.include_router(dashboard_acknowledge.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too
     api.include_router(dashboard_new_project.router)
     api.include_router(dashboard.router)

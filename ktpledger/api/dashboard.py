@@ -28,7 +28,7 @@ from ktpledger.api.security import COOKIE, application, bearer, check_read, prin
 from ktpledger.bootstrap import App
 from ktpledger.domain.alert_views import ShownAlert, long_date
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_day
+from ktpledger.domain.events import AlertAcknowledged, parse_day
 from ktpledger.domain.labels import kind_label
 from ktpledger.reports.transactions_csv import recorder_text
 from ktpledger.service.access import Principal, authenticate
@@ -301,6 +301,8 @@ def project_context(app: App, who: Principal, project: str, today: date) -> dict
         "has_derived": any(line.derived for line in summary.lines),
         "poll_ms": POLL_MS,
         "forms": forms_for(who),  # the "Record" links: the forms this role may use
+        # The "Acknowledge" links of open alerts (api/dashboard_acknowledge.py): lmc, finance, admin.
+        "can_acknowledge": who.can_record(AlertAcknowledged.TYPE),
     }
 
 

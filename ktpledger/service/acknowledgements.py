@@ -60,8 +60,9 @@ def find_alert(ledger: Ledger, alert_id: int) -> AlertRecord:
     return found
 
 
-def acknowledgement_event(alert: AlertRecord, note: str, on: date) -> dict[str, Any]:
-    """The `AlertAcknowledged` event (docs/events.md) of `alert` with `note`, dated `on`."""
+def acknowledgement_event(alert: AlertRecord, note: str, on: date, key: str | None = None) -> dict[str, Any]:
+    """The `AlertAcknowledged` event (docs/events.md) of `alert` with `note`, dated `on`, with the
+    idempotency `key` (a new random one when None)."""
     data = {
         "category": alert.category,
         "kind": alert.kind,
@@ -72,26 +73,26 @@ def acknowledgement_event(alert: AlertRecord, note: str, on: date) -> dict[str, 
     return {
         "type": AlertAcknowledged.TYPE,
         "project": alert.project,
-        "key": f"acknowledgement-{uuid.uuid4().hex}",
+        "key": key or f"acknowledgement-{uuid.uuid4().hex}",
         "date": on.isoformat(),
         "data": data,
     }
 
 
-def acknowledge(
+def checked(
     ledger: Ledger,
     alert_id: int,
     note: str,
-    recorded_by: RecordedBy,
     *,
     on: date,
     project: str | None = None,
     projects: Iterable[str] | None = None,
-) -> Acknowledged:
-    """Acknowledge alert `alert_id` (its id as readers show it) with `note`, dated `on`, recorded by
-    `recorded_by`; `project`, when given, is the project the caller means (an alert of another is
-    refused); `projects`, when given, those the caller may see (an alert of another reads as
-    unknown). Raises `RuleViolation` (R-39, or the rule an event breaks) and records nothing."""
+    key: str | None = None,
+) -> dict[str, Any]:
+    """The `AlertAcknowledged` event that `acknowledge` would record, checked as far as it can be
+    without recording (the alert, its project, a first acknowledgement, the date, and the event's
+    own fields: an empty or too long note); raises `RuleViolation` (R-39) when refused. A dashboard
+    preview calls it alone; nothing is recorded."""
     alert = find_alert(ledger, alert_id)
     if projects is not None and alert.project not in set(projects):
         raise UnknownAlert(alert_id)
@@ -115,7 +116,30 @@ def acknowledge(
             f"an acknowledgement dated {on} cannot precede the alert, raised on {alert.raised_on}",
             field="date",
         )
-    [result] = ledger.append([acknowledgement_event(alert, note, on)], recorded_by=recorded_by)
+    event = acknowledgement_event(alert, note, on, key)
+    AlertAcknowledged.parse(event["data"])  # the event's own rules (the note's text), as the ledger's
+    return event
+
+
+def acknowledge(
+    ledger: Ledger,
+    alert_id: int,
+    note: str,
+    recorded_by: RecordedBy,
+    *,
+    on: date,
+    project: str | None = None,
+    projects: Iterable[str] | None = None,
+    key: str | None = None,
+) -> Acknowledged:
+    """Acknowledge alert `alert_id` (its id as readers show it) with `note`, dated `on`, recorded by
+    `recorded_by`; `project`, when given, is the project the caller means (an alert of another is
+    refused); `projects`, when given, those the caller may see (an alert of another reads as
+    unknown); `key`, when given, the event's idempotency key (a dashboard form's `dashboard:NONCE`,
+    so a second confirm records nothing), else a new random one. Raises `RuleViolation` (R-39, or
+    the rule an event breaks) and records nothing."""
+    event = checked(ledger, alert_id, note, on=on, project=project, projects=projects, key=key)
+    [result] = ledger.append([event], recorded_by=recorded_by)
     if result.error is not None:
         raise result.error
     now = find_alert(ledger, alert_id)
