@@ -1,7 +1,8 @@
 """The dashboard on a phone and for everyone, in real headless Chromium (issue 14, item 6).
 
 At 390 x 844 (a phone), 320 wide (the narrowest phone) and 1280 (a desktop), on the sign-in page,
-the project list (with the administrators' section), the project pages and the drill-down:
+the project list (with the administrators' section), the project pages, the drill-down and the
+forms (their first step):
 
 - nothing overflows sideways: the document is no wider than the window, and no element's box
   reaches past either edge;
@@ -150,12 +151,18 @@ for (const el of document.body.querySelectorAll('*')) {
 // Form controls and buttons: their border, or their own background, against what is behind them.
 for (const el of document.body.querySelectorAll('input:not([type=hidden]), button, a.button, select, textarea')) {
   if (!shown(el)) continue;
-  const style = getComputedStyle(el);
+  // A file input's boundary is its button's; a checkbox or radio is drawn in its accent colour
+  // (browsers draw an unstyled one in their own grey, which a page's CSS cannot be measured by).
+  const style = el.type === 'file' ? getComputedStyle(el, '::file-selector-button') : getComputedStyle(el);
   const behind = backdrop(el.parentElement);
   const own = rgba(style.backgroundColor);
   const border = rgba(style.borderTopColor);
   const width = parseFloat(style.borderTopWidth);
   const candidates = [];
+  if (el.type === 'checkbox' || el.type === 'radio') {
+    const accent = rgba(style.accentColor);
+    if (accent) candidates.push(ratio(over(accent, behind), behind));
+  }
   if (own && own[3] > 0) candidates.push(ratio(over(own, behind), behind));
   if (border && width > 0) candidates.push(ratio(over(border, behind), behind));
   const best = Math.max(0, ...candidates);
@@ -243,6 +250,11 @@ def pages(base: str) -> dict[str, str]:
         "second": f"{base}/dashboard/projects/{demo.SECOND}",
         "closed": f"{base}/dashboard/projects/{demo.CLOSED}",
         "drill-down": f"{base}/dashboard/projects/{demo.MAIN}/transactions",
+        "form-spend-claim": f"{base}/dashboard/projects/{demo.MAIN}/record/spend-claim",
+        "form-reversal": f"{base}/dashboard/projects/{demo.MAIN}/record/reversal",
+        "form-budget-revision": f"{base}/dashboard/projects/{demo.MAIN}/record/budget-revision",
+        "form-export-upload": f"{base}/dashboard/projects/{demo.MAIN}/record/export-upload",
+        "form-new-project": f"{base}/dashboard/record/new-project",
     }
 
 
@@ -332,7 +344,8 @@ def test_the_skip_link_landmarks_titles_and_focus(served: tuple[str, App], brows
         "return document.querySelector('a[href], button, input:not([type=hidden]), [tabindex]').textContent"
     )
     assert first.strip() == "Skip to main content"
-    sign_in(browser, base, create_token(application.database, "viewer", None))
+    # An administrator sees every page, the forms of every role included.
+    sign_in(browser, base, create_token(application.database, "admin", None, "administrator"))
     for name, url in pages(base).items():
         browser.get(url)
         wait_until(lambda: browser.execute_script("return document.readyState") == "complete", url)
