@@ -28,9 +28,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ktpledger.api import form_signing as signing
 from ktpledger.api.dashboard import prefix, render, to_login, viewer
-from ktpledger.api.dashboard_forms import forbidden_page, key_of, session_of
+from ktpledger.api.dashboard_forms import forbidden_page, key_of, page_session, session_of
 from ktpledger.api.forms.base import Values, text
-from ktpledger.api.security import COOKIE, application, is_reference
+from ktpledger.api.security import application, is_reference
 from ktpledger.bootstrap import App
 from ktpledger.domain.alert_views import ShownAlert
 from ktpledger.domain.errors import RuleViolation
@@ -127,12 +127,9 @@ def form_page(
 ) -> Response:
     if who is None:
         return to_login(request)
-    session = request.cookies.get(COOKIE)
-    reason = refusal(who, project) or (
-        None if session else "forms are used from a signed-in dashboard session"
-    )
-    if reason is not None or session is None:
-        return forbidden_page(request, who, project, reason or "no session")
+    session = page_session(request, who, project, refusal(who, project))
+    if isinstance(session, HTMLResponse):
+        return session
     number = _alert_id(alert_id)
     alert = shown_alert(app, project, number) if number is not None else None
     if alert is None or number is None:

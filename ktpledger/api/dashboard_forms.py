@@ -75,6 +75,18 @@ def access_refusal(who: Principal, project: str, form: FormDefinition | None) ->
     return None
 
 
+def page_session(request: Request, who: Principal, project: str, reason: str | None) -> str | HTMLResponse:
+    """The dashboard session a form's page is made for (its tokens are bound to it), or the 403
+    page refusing it: `reason` (the role's or the grant's refusal) first, else a page asked for
+    without the session cookie (a bearer token alone)."""
+    session = request.cookies.get(COOKIE)
+    if reason is None and not session:
+        reason = "forms are used from a signed-in dashboard session"
+    if reason is not None or not session:
+        return forbidden_page(request, who, project, reason or "there is no session")
+    return session
+
+
 def session_of(request: Request, app: App) -> tuple[str, Principal] | None:
     """The dashboard session of a write: the cookie's token and its principal (never a bearer)."""
     token = request.cookies.get(COOKIE)
@@ -161,13 +173,11 @@ def form_page(
 ) -> Response:
     if who is None:
         return to_login(request)
-    session = request.cookies.get(COOKIE)
     form = REGISTRY.get(slug)
-    reason = access_refusal(who, project, form)
-    if session is None:
-        reason = reason or "forms are used from a signed-in dashboard session"
-    if reason is not None or form is None or session is None:
-        return forbidden_page(request, who, project, reason or "there is no such form")
+    session = page_session(request, who, project, access_refusal(who, project, form))
+    if isinstance(session, HTMLResponse):
+        return session
+    assert form is not None  # access_refusal refused an unknown form
     state = app.ledger.state(project)
     if not state.exists:
         return forbidden_page(request, who, project, f"there is no project {project!r}")

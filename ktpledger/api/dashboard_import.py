@@ -27,10 +27,10 @@ from starlette.datastructures import UploadFile
 
 from ktpledger.api import form_signing as signing
 from ktpledger.api.dashboard import prefix, render, to_login, viewer
-from ktpledger.api.dashboard_forms import access_refusal, forbidden_page, session_of
+from ktpledger.api.dashboard_forms import access_refusal, forbidden_page, page_session, session_of
 from ktpledger.api.forms import REGISTRY
 from ktpledger.api.forms.export_upload import SLUG
-from ktpledger.api.security import COOKIE, application
+from ktpledger.api.security import application
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.labels import category_label
@@ -106,12 +106,9 @@ def upload_page(
 ) -> Response:
     if who is None:
         return to_login(request)
-    session = request.cookies.get(COOKIE)
-    reason = refusal(who, project) or (
-        None if session else "forms are used from a signed-in dashboard session"
-    )
-    if reason is not None or session is None:
-        return forbidden_page(request, who, project, reason or "there is no session")
+    session = page_session(request, who, project, refusal(who, project))
+    if isinstance(session, HTMLResponse):
+        return session
     if not app.ledger.state(project).exists:
         return forbidden_page(request, who, project, f"there is no project {project!r}")
     stamp = signing.issue(session, SLUG, project)
@@ -351,12 +348,9 @@ def upload_done(
 ) -> Response:
     if who is None:
         return to_login(request)
-    session = request.cookies.get(COOKIE)
-    reason = refusal(who, project) or (
-        None if session else "forms are used from a signed-in dashboard session"
-    )
-    if reason is not None or session is None:
-        return forbidden_page(request, who, project, reason or "there is no session")
+    session = page_session(request, who, project, refusal(who, project))
+    if isinstance(session, HTMLResponse):
+        return session
     stored = held_uploads.get(app.database, session, nonce)
     result = stored.meta.get("result") if stored is not None else None
     context = {

@@ -28,12 +28,13 @@ from ktpledger.api.dashboard_forms import (
     form_context,
     form_values,
     key_of,
+    page_session,
     session_of,
     shown_values,
 )
 from ktpledger.api.forms.base import Values, text
 from ktpledger.api.forms.new_project import FIELD_OF_RULE, FORM
-from ktpledger.api.security import COOKIE, application, is_reference
+from ktpledger.api.security import application, is_reference
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.project import ProjectState
@@ -84,10 +85,9 @@ def _events(app: App, nonce: str, values: Values) -> list[dict[str, object]]:
 def form_page(request: Request, who: Principal | None = Depends(viewer)) -> Response:
     if who is None:
         return to_login(request)
-    session = request.cookies.get(COOKIE)
-    reason = refusal(who) or (None if session else "forms are used from a signed-in dashboard session")
-    if reason is not None or session is None:
-        return forbidden_page(request, who, "", reason or "no session")
+    session = page_session(request, who, "", refusal(who))
+    if isinstance(session, HTMLResponse):
+        return session
     stamp = signing.issue(session, FORM.slug, SCOPE)
     return render(
         request, "record_form.html", _context(request, who, stamp, FORM.defaults(ProjectState(project="")))
