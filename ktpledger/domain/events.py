@@ -877,10 +877,10 @@ class BusinessInvoiced:
     def parse(cls, data: Mapping[str, Any]) -> BusinessInvoiced:
         _fields(data, cls.FIELDS, event_type=cls.TYPE)
         number = _text(data, "number", rule="R-44")
-        if len(number) > MAX_INVOICE_NUMBER or not number.isprintable():
+        if len(number) > MAX_INVOICE_NUMBER:
             raise RuleViolation(
                 "R-44",
-                f"number must be an invoice number of at most {MAX_INVOICE_NUMBER} printable characters",
+                f"number must be an invoice number of at most {MAX_INVOICE_NUMBER} characters",
                 field="number",
             )
         quarter, _, _ = quarter_span(data.get("quarter"), rule="R-44")
