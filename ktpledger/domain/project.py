@@ -46,7 +46,7 @@ from ktpledger.domain.events import (
     quarter_span,
 )
 from ktpledger.domain.input_rules import LATEST_DATE, check_date_range
-from ktpledger.domain.money import ZERO, format_pounds
+from ktpledger.domain.money import ZERO, format_money, format_pounds
 from ktpledger.domain.rules import (
     Category,
     LimitKind,
@@ -463,6 +463,13 @@ class ProjectState:
         quarter not yet invoiced (quarters are invoiced in order, each once: late costs of an
         invoiced quarter are a prior-period adjustment on the next one), a new number, dated no
         earlier than the offer."""
+        if invoice.made_of != invoice.amount:
+            raise RuleViolation(
+                "R-44",
+                f"amount {format_money(invoice.amount)} is not what the invoice is made of: quarter_costs "
+                f"+ prior_period - prior_period_credit + offer_top_up = {format_money(invoice.made_of)}",
+                field="amount",
+            )
         self._check_not_before_offer(on, "R-44", "business invoice")
         _, start, end = quarter_span(invoice.quarter, rule="R-44")
         if end < self.start or start > self.end:

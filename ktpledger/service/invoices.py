@@ -19,7 +19,7 @@ from ktpledger.domain.events import (
     parse_event,
 )
 from ktpledger.domain.invoices import InvoiceDue, invoice_due
-from ktpledger.domain.money import format_money
+from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import Invoice, ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.service.ledger import fold as fold_stream
@@ -112,8 +112,9 @@ def payment_event(
     }
 
 
-def invoice_json(invoice: Invoice, today: date | None = None) -> dict[str, Any]:
-    """One invoice as the reconciliation and `GET /projects/{p}/invoices` list it."""
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """One invoice as `GET /projects/{p}/invoices` lists it (the reconciliation's `receivables`
+    the same way)."""
     made_of = invoice.invoice
     row: dict[str, Any] = {
         "number": invoice.number,
@@ -128,13 +129,23 @@ def invoice_json(invoice: Invoice, today: date | None = None) -> dict[str, Any]:
         "paid": format_money(invoice.paid),
         "outstanding": format_money(invoice.outstanding),
     }
-    if today is not None:
-        row["overdue"] = invoice.outstanding > 0 and today > invoice.due
     return row
 
 
-def project_invoices(database: Database, project: str) -> ProjectState:
-    """The project's state with its invoices (refused naming the project when there is none)."""
+def invoices_json(database: Database, project: str) -> dict[str, Any]:
+    """`GET /projects/{project}/invoices`: the project's invoices to the business, oldest first,
+    with what is paid and outstanding on each, and the totals (refused naming the project when
+    the ledger has none, R-31)."""
     stream = _stream(database, project)
     with located(stream):
-        return fold_stream(project, stream)
+        state: ProjectState = fold_stream(project, stream)
+    found = list(state.invoices.values())
+    invoiced = sum((invoice.invoice.amount for invoice in found), ZERO)
+    received = sum((invoice.paid for invoice in found), ZERO)
+    return {
+        "project": project,
+        "invoices": [invoice_json(invoice) for invoice in found],
+        "invoiced": format_money(invoiced),
+        "received": format_money(received),
+        "outstanding": format_money(invoiced - received),
+    }
