@@ -245,6 +245,7 @@ def findings(state: ProjectState, today: date) -> list[ShownAlert]:
                 notified=False,
                 message=said,
                 raised_message=said,
+                subject=key.subject,
                 source="clock",
             )
         )
