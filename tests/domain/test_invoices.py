@@ -7,17 +7,25 @@ the offer (R-32) is each line's budget less its grant to the penny: 33,000 + 1,3
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ktpledger.domain.alert_views import findings, message
 from ktpledger.domain.alerts import AlertKind, clock_findings
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, parse_event
-from ktpledger.domain.invoices import InvoiceDue, claim_due_quarter, invoice_due, offer_business_total
+from ktpledger.domain.events import Event, parse_event, quarter_span
+from ktpledger.domain.invoices import (
+    InvoiceDue,
+    business_share,
+    claim_due_quarter,
+    invoice_due,
+    offer_business_total,
+)
 from ktpledger.domain.project import ProjectState
 from tests.ledger.factory import PROJECT, claim, event, offer, reversal
 
@@ -250,3 +258,42 @@ def test_claim_due_for_the_latest_ended_quarter_only_until_its_due_date() -> Non
             "it to Innovate UK (R-44)."
         )
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    claims=st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["associate_employment", "consumables", "travel_subsistence", "associate_development"]
+            ),
+            st.integers(1, 900_000),  # pence
+            st.integers(0, 364),  # the day of the year it is dated
+            st.integers(0, 3),  # the invoice it arrives before (0: the first)
+        ),
+        max_size=25,
+    ),
+    rate=st.sampled_from(["sme", "large", "not_for_profit"]),
+)
+def test_a_projects_invoices_add_up_to_its_business_share_or_the_offers_total(
+    claims: list[tuple[str, int, int, int]], rate: str
+) -> None:
+    """Invoicing every quarter of a 12-month project in turn, with costs arriving late: the
+    invoices add up to the reconciliation's business share, or to the offer's business total
+    when that is more (R-32, R-44); each invoice's parts add up to its amount."""
+    budget = {"associate_employment": "40000", "consumables": "2000", "travel_subsistence": "1250"}
+    budget["associate_development"] = "2000"
+    ledger = project(months=12, budget=budget, business_type=rate)
+    quarters = ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    for index, quarter in enumerate(quarters):
+        for number, (category, amount, day, before) in enumerate(claims):
+            if before == index:
+                on = date(2025, 1, 1) + timedelta(days=day)
+                ledger.add(
+                    claim(f"c{number}", f"{D(amount) / 100:.2f}", category=category, date=on.isoformat())
+                )
+        _, _, end = quarter_span(quarter, rule="R-44")
+        due = ledger.invoice(quarter, f"I-{quarter}", (end + timedelta(days=3)).isoformat())
+        assert due.amount >= 0
+    share = business_share(ledger.state)
+    assert ledger.state.invoiced_total() == max(share, offer_business_total(ledger.state))
