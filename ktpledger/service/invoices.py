@@ -17,10 +17,11 @@ from ktpledger.domain.events import (
     BusinessInvoiced,
     BusinessPaymentReceived,
     parse_event,
+    quarter_span,
 )
 from ktpledger.domain.invoices import InvoiceDue, invoice_due
 from ktpledger.domain.money import ZERO, format_money
-from ktpledger.domain.project import Invoice, ProjectState
+from ktpledger.domain.project import Invoice, ProjectState, same_content
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.service.ledger import fold as fold_stream
 
@@ -77,11 +78,16 @@ def draft_invoice(
 ) -> InvoiceDraft:
     """The invoice for `quarter` dated `on`, checked as the ledger would check it now (R-44,
     R-36): a refusal is raised, so a dry run says what recording would say."""
+    label, _, _ = quarter_span(quarter, rule="R-44")
+    chosen = number if number is not None else f"{project}-{label}"
+    key = f"invoice-{chosen}"
     stream = _stream(database, project)
+    # Worked out without the invoice itself, should it be recorded already: the same invoice asked
+    # for again is then the same event, a duplicate.
+    others = [item for item in stream if item.key != key]
     with located(stream):
         state = fold_stream(project, stream)
-        due = invoice_due(project, ((item.event(), item.version, item.hash) for item in stream), quarter)
-    chosen = number if number is not None else f"{project}-{due.quarter}"
+        due = invoice_due(project, ((item.event(), item.version, item.hash) for item in others), quarter)
     if payment_days < 0 or payment_days > 3650:
         raise RuleViolation(
             "R-44", f"the payment term must be 0 to 3650 days, got {payment_days}", field="due"
@@ -91,11 +97,14 @@ def draft_invoice(
     event = {
         "type": BusinessInvoiced.TYPE,
         "project": project,
-        "key": f"invoice-{chosen}",
+        "key": key,
         "date": on.isoformat(),
         "data": data,
     }
-    state.check(parse_event(event))
+    parsed = parse_event(event)
+    recorded = state.keys.get(parsed.key)
+    if recorded is None or not same_content(recorded[0], parsed):  # the same invoice again: a duplicate
+        state.check(parsed)
     return InvoiceDraft(project=project, due=due, number=chosen, on=on, due_on=due_on, event=event)
 
 

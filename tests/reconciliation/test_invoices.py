@@ -77,6 +77,13 @@ def test_a_project_invoiced_quarter_by_quarter(app: App, database_url: str) -> N
     )
     assert code == 0, err
     assert "amount due" in out and "4,070.00" in out and "recorded (version 4)" in out
+    # The same invoice again is a duplicate: nothing new is recorded.
+    code, out, err = run_cli(
+        database_url, "invoice", PROJECT, "--quarter", "2025Q1", "--date", "2025-04-05", "--number", "INV-1",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert (json.loads(out)["status"], json.loads(out)["version"]) == ("duplicate", 4)
     code, out, err = run_cli(
         database_url, "invoice-payment", PROJECT, "--invoice", "INV-1", "--amount", "4070.00", "--date", "2025-04-30"
     )  # fmt: skip
