@@ -163,7 +163,16 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
 
 # The types that change a project's facts and terms (its offer, its period, open or closed): folded
 # without the claims, they give the project list and the rewording of a refusal their state.
-FACT_TYPES = ("GrantOffered", "LMCDecision", "ProjectClosed", "OfferAmended", "ProjectReopened")
+FACT_TYPES = (
+    "GrantOffered",
+    "LMCDecision",
+    "ProjectClosed",
+    "OfferAmended",
+    "ProjectReopened",
+    # the business's invoices and payments: readers judge their deadlines as of today
+    "BusinessInvoiced",
+    "BusinessPaymentReceived",
+)
 
 _FACTS = (
     select(*COLUMNS)

@@ -44,6 +44,7 @@ POLL_MS = 4000
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 SEVERITY = (
+    "invoice_overdue",
     "ended_not_closed",
     "over_cap",
     "over_budget",
@@ -51,6 +52,9 @@ SEVERITY = (
     "forecast_overspend",
     "sub_limit",
     "threshold",
+    "invoice_due",
+    "claim_due",
+    "claim_overdue",
 )
 
 

@@ -282,6 +282,23 @@ DATA: dict[str, list[dict[str, Any]]] = {
     "ProjectClosed": [{"type": "object", "maxProperties": 0}],
     "OfferAmended": [_offer_amended()],
     "ProjectReopened": [_object(["reason"], {"reason": TEXT})],
+    # the business's invoices and payments
+    "BusinessInvoiced": [
+        _object(
+            ["number", "quarter", "amount", "quarter_costs"],
+            {
+                "number": {**TEXT, "maxLength": 64},
+                "quarter": QUARTER,
+                "amount": MONEY,
+                "quarter_costs": MONEY,
+                "prior_period": MONEY,
+                "prior_period_credit": MONEY,
+                "offer_top_up": MONEY,
+                "due": DAY,
+            },
+        )
+    ],
+    "BusinessPaymentReceived": [_object(["invoice", "amount"], {"invoice": TEXT, "amount": POSITIVE_MONEY})],
     "AlertAcknowledged": [
         _object(
             ["category", "kind", "raised_at_version", "note"],

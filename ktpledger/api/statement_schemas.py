@@ -77,6 +77,68 @@ class FindingOut(Shown):
     message: str
 
 
+# --- the two receivables (R-44) ----------------------------------------------------------------
+
+
+class InvoiceOut(Shown):
+    """One of the business's invoices: what it asked, what it is made of, what is paid."""
+
+    number: str
+    quarter: str
+    due: date  # before `date`, which names the type otherwise
+    date: date
+    amount: Money
+    quarter_costs: Money
+    prior_period: Money
+    prior_period_credit: Money
+    offer_top_up: Money
+    paid: Money
+    outstanding: Money
+
+
+class GrantReceivableOut(Shown):
+    due: Money = Field(description="totals.grant + parental_leave.reimbursable")
+    received: Money = Field(description="grant_paid")
+    outstanding: Money = Field(description="balance_due")
+
+
+class OfferCheckOut(Shown):
+    """R-32: the business's contribution never below its total at the grant offer."""
+
+    rule: Literal["R-32"]
+    offer_total: Money
+    share_of_eligible: Money
+    top_up: Money
+    contribution_due: Money
+    invoiced_at_least_offer: bool
+
+
+class BusinessReceivableOut(Shown):
+    invoices: list[InvoiceOut]
+    invoiced: Money
+    received: Money
+    outstanding: Money
+    not_yet_invoiced: Money
+    offer_check: OfferCheckOut
+
+
+class ReceivablesOut(Shown):
+    """What the knowledge base is owed: by Innovate UK (the grant) and by the business (R-44)."""
+
+    grant: GrantReceivableOut
+    business: BusinessReceivableOut
+
+
+class InvoicesOut(Shown):
+    """`GET /projects/{project}/invoices`: the business's invoices with what is paid and outstanding."""
+
+    project: str
+    invoices: list[InvoiceOut]
+    invoiced: Money
+    received: Money
+    outstanding: Money
+
+
 class StatementHead(Shown):
     """What both statements say of the project first: the grant offer's terms."""
 
@@ -107,6 +169,9 @@ class ReconciliationOut(StatementHead):
     grant_paid: Money
     balance_due: Money
     findings: list[FindingOut]
+    receivables: ReceivablesOut | None = Field(
+        None, description="R-44: the grant's and the business's receivables"
+    )
 
 
 class PackLineOut(Shown):

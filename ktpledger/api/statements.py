@@ -8,13 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ktpledger.api.routes import refusals
+from ktpledger.api.routes import READ_ERRORS, refusals
 from ktpledger.api.security import application, check_read, principal
-from ktpledger.api.statement_schemas import ClaimPackOut, ReconciliationOut
+from ktpledger.api.statement_schemas import ClaimPackOut, InvoicesOut, ReconciliationOut
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
+from ktpledger.service.invoices import invoices_json
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import quarter_pack, reconciliation_statement
@@ -114,3 +115,20 @@ def quarter_claim(
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
     return statement(made, chosen)
+
+
+# --- the business's invoices (R-44) --------------------------------------------------------------
+
+
+@router.get(
+    "/projects/{project:path}/invoices",
+    tags=["statements"],
+    summary="The business's invoices (R-44) with what is paid and outstanding on each",
+    response_model=InvoicesOut,
+    responses=READ_ERRORS,
+)
+def invoices(
+    project: str, who: Principal = Depends(principal), app: App = Depends(application)
+) -> JSONResponse:
+    check_read(who, project)
+    return JSONResponse(invoices_json(app.database, project))

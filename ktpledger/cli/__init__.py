@@ -15,6 +15,7 @@ from ktpledger.cli import (
     admin,
     demo,
     imports,
+    invoices,
     ledger,
     notifications,
     offers,
@@ -29,6 +30,7 @@ ledger.register(app, opened)
 imports.register(app, opened)
 reports.register(app, opened)
 acknowledgements.register(app, opened)
+invoices.register(app, opened)
 transactions.register(app, opened)
 offers.register(app, opened)
 workers.register(app, opened)

@@ -32,6 +32,8 @@ HELP_ORDER = (
     "acknowledge",
     "reconcile",
     "claim-pack",
+    "invoice",
+    "invoice-payment",
     "transactions",
     "replay",
     "worker",

@@ -13,7 +13,9 @@ as of the reader's `today`, and never stored:
 - an open `forecast_overspend` alert's current figures are the forecast as of today
   (`forecast_at_end`), with `holds` saying whether the condition still holds on that day (its
   hysteresis included). It stays open in the ledger's alerts until an event ends it;
-- `ended_not_closed` (`alerts.clock_findings`): a project past its end date that is not closed.
+- `ended_not_closed` (`alerts.clock_findings`): a project past its end date that is not closed;
+- `invoice_due`, `invoice_overdue`, `claim_due` (`alerts.deadline_findings`, R-44): the
+  receivables' deadlines.
 """
 
 from __future__ import annotations
@@ -243,6 +245,7 @@ def findings(state: ProjectState, today: date) -> list[ShownAlert]:
                 notified=False,
                 message=said,
                 raised_message=said,
+                subject=key.subject,
                 source="clock",
             )
         )
@@ -309,4 +312,22 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
             f"{figures.get('as_of')}, and it is not closed: record its last costs and grant payments, then "
             "close it (R-36)."
         )
+    if kind in (AlertKind.INVOICE_DUE, AlertKind.INVOICE_OVERDUE):
+        when = (
+            f"was due on {figures.get('due')}, {figures.get('days')} days before {figures.get('as_of')}"
+            if kind == AlertKind.INVOICE_OVERDUE
+            else f"is due on {figures.get('due')}"
+        )
+        return (
+            f"Invoice {figures.get('invoice')} to the business for {figures.get('quarter')} "
+            f"({_money(figures, 'amount')}, {_money(figures, 'paid')} paid) {when}: "
+            f"{_money(figures, 'outstanding')} is outstanding (R-44)."
+        )
+    if kind == AlertKind.CLAIM_DUE:
+        return (
+            f"The grant claim for {figures.get('quarter')} is due on {figures.get('due')}, in "
+            f"{figures.get('days')} days: make the claim pack and submit it to Innovate UK (R-44)."
+        )
+    if kind == AlertKind.CLAIM_OVERDUE:
+        return f"The grant claim for {figures.get('quarter')} was due on {figures.get('due')} (R-44)."
     return str(figures.get("message", kind))

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
+from ktpledger.domain.invoices import DUE_WARNING_DAYS, claim_due_quarter
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
@@ -56,7 +57,23 @@ class AlertKind(StrEnum):
     INELIGIBLE_CLAIM = "ineligible_claim"
     FORECAST_OVERSPEND = "forecast_overspend"
     ENDED_NOT_CLOSED = "ended_not_closed"  # judged by readers as of today, never stored
+    # The receivables' deadlines (R-44), judged by readers as of today, never stored.
+    INVOICE_DUE = "invoice_due"
+    INVOICE_OVERDUE = "invoice_overdue"
+    CLAIM_DUE = "claim_due"
+    CLAIM_OVERDUE = "claim_overdue"  # not raised until grant claims are recorded (ClaimSubmitted)
 
+
+# The kinds judged by readers as of a day and never stored (`clock_findings`).
+CLOCK_KINDS = frozenset(
+    {
+        AlertKind.ENDED_NOT_CLOSED,
+        AlertKind.INVOICE_DUE,
+        AlertKind.INVOICE_OVERDUE,
+        AlertKind.CLAIM_DUE,
+        AlertKind.CLAIM_OVERDUE,
+    }
+)
 
 # Alerts that ask for no action once the project is closed: they resolve with the reason `closed`.
 RESOLVED_AT_CLOSURE = frozenset({AlertKind.THRESHOLD, AlertKind.FORECAST_OVERSPEND})
@@ -302,10 +319,14 @@ def resolution_reason(event: Event) -> str:
 
 def clock_findings(state: ProjectState, today: date) -> Conditions:
     """What only the calendar can tell, judged by readers as of `today` and never stored (so
-    replay still equals the live run): a project past its end date that is not closed."""
-    if not state.exists or state.closed or today <= state.end:
+    replay still equals the live run): a project past its end date that is not closed, and the
+    receivables' deadlines (`deadline_findings`, R-44)."""
+    if not state.exists:
         return {}
-    return {
+    found = deadline_findings(state, today)
+    if state.closed or today <= state.end:
+        return found
+    return found | {
         AlertKey("", AlertKind.ENDED_NOT_CLOSED): {
             "end": state.end.isoformat(),
             "as_of": today.isoformat(),
@@ -314,3 +335,47 @@ def clock_findings(state: ProjectState, today: date) -> Conditions:
             "and grant payments, then ProjectClosed (R-36)",
         }
     }
+
+
+# --- the receivables' deadlines (R-44) ----------------------------------------------------------
+
+
+def deadline_findings(state: ProjectState, today: date) -> Conditions:
+    """The business's invoices not fully paid, from `DUE_WARNING_DAYS` before their due date
+    (`invoice_due`) and after it (`invoice_overdue`), whether or not the project is closed; and
+    the grant claim of the project's most recent ended quarter, from `DUE_WARNING_DAYS` before its
+    due date (`claim_due`) until that date, on a project not closed.
+
+    Decision: until grant claims are recorded (a `ClaimSubmitted` event, a later change), the
+    ledger cannot tell a claim made from one forgotten: `claim_due` is raised for the latest ended
+    quarter only, and never after its due date; `claim_overdue` is never raised."""
+    found: Conditions = {}
+    warning = timedelta(days=DUE_WARNING_DAYS)
+    for invoice in state.invoices.values():
+        if invoice.outstanding <= 0 or today < invoice.due - warning:
+            continue
+        kind = AlertKind.INVOICE_OVERDUE if today > invoice.due else AlertKind.INVOICE_DUE
+        found[AlertKey("", kind, invoice.number)] = {
+            "invoice": invoice.number,
+            "quarter": invoice.invoice.quarter,
+            "invoiced_on": invoice.invoiced_on.isoformat(),
+            "due": invoice.due.isoformat(),
+            "amount": format_money(invoice.invoice.amount),
+            "paid": format_money(invoice.paid),
+            "outstanding": format_money(invoice.outstanding),
+            "as_of": today.isoformat(),
+            "days": abs((today - invoice.due).days),
+            "rule": "R-44",
+        }
+    claim = None if state.closed else claim_due_quarter(state, today)
+    if claim is not None:
+        quarter, due = claim
+        if due - warning <= today <= due:
+            found[AlertKey("", AlertKind.CLAIM_DUE, quarter)] = {
+                "quarter": quarter,
+                "due": due.isoformat(),
+                "as_of": today.isoformat(),
+                "days": (due - today).days,
+                "rule": "R-44",
+            }
+    return found

@@ -1,4 +1,4 @@
-"""The ten event types (docs/events.md) as frozen dataclasses, and their parsing.
+"""The event types (docs/events.md) as frozen dataclasses, and their parsing.
 
 Parsing checks each event on its own (shape, money, names, dates); whether it may be appended to
 a project's stream is `ktpledger.domain.project`'s question. Every refusal is a `RuleViolation`
@@ -11,12 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from ktpledger.domain.errors import RuleViolation, shown
-from ktpledger.domain.input_rules import WrittenNumber, check_date_range, check_keys_once, check_storable
+from ktpledger.domain.input_rules import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    WrittenNumber,
+    check_date_range,
+    check_keys_once,
+    check_storable,
+)
 from ktpledger.domain.money import format_money, parse_money
 from ktpledger.domain.rules import (
     RULE_SETS,
@@ -794,6 +801,167 @@ class AlertAcknowledged:
         }
 
 
+# --- the business's invoices (R-44) ------------------------------------------------------------
+# Kept in a block of their own: the knowledge base invoices the business partner quarterly in
+# arrears for its contribution, and records what the business pays against each invoice.
+
+QUARTER_TEXT = re.compile(r"[0-9]{4}Q[1-4]")
+INVOICE_PAYMENT_DAYS = 30  # the default payment term: an invoice is due 30 days after its date
+MAX_INVOICE_NUMBER = 64
+
+
+def quarter_span(text: object, *, rule: str, field: str = "quarter") -> tuple[str, date, date]:
+    """`2025Q2` -> ("2025Q2", 2025-04-01, 2025-06-30): ASCII digits, a year within the ledger's
+    dates, refused under `rule` naming `field` otherwise (the claim pack's quarter uses R-42, an
+    invoice's R-44)."""
+    cleaned = text.strip().upper() if isinstance(text, str) else ""
+    if QUARTER_TEXT.fullmatch(cleaned) is None:
+        raise RuleViolation(rule, f"{field} must look like 2025Q2, got {shown(text)}", field=field)
+    year, number = int(cleaned[:4]), int(cleaned[5])
+    first, last = EARLIEST_DATE.year, LATEST_DATE.year
+    if not first <= year <= last:
+        raise RuleViolation(
+            rule,
+            f"{field} {cleaned} is outside the years the ledger accepts, {first} to {last}: check the year",
+            field=field,
+        )
+    start = date(year, 3 * number - 2, 1)
+    after = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return cleaned, start, after - timedelta(days=1)
+
+
+def quarter_of(on: date) -> str:
+    """The calendar quarter holding `on`: 2025-05-14 -> "2025Q2"."""
+    return f"{on.year}Q{(on.month - 1) // 3 + 1}"
+
+
+def next_quarter(label: str) -> str:
+    """ "2025Q4" -> "2026Q1"."""
+    year, number = int(label[:4]), int(label[5])
+    return f"{year + 1}Q1" if number == 4 else f"{year}Q{number + 1}"
+
+
+@dataclass(frozen=True)
+class BusinessInvoiced:
+    """The knowledge base's invoice to the business partner for its contribution for a quarter,
+    in arrears (R-44): the amount due and what it is made of, as `ktpledger invoice` works it out
+    (`domain/invoices.py`): the business's share of the eligible costs dated in the quarter, the
+    prior-period adjustment (costs of quarters already invoiced that arrived since, or a credit
+    for those reversed), and on the final quarter's invoice the top-up to the offer's business
+    total (R-32). `amount` = quarter_costs + prior_period - prior_period_credit + offer_top_up."""
+
+    TYPE: ClassVar[str] = "BusinessInvoiced"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "number",
+            "quarter",
+            "amount",
+            "quarter_costs",
+            "prior_period",
+            "prior_period_credit",
+            "offer_top_up",
+            "due",
+        }
+    )
+    number: str
+    quarter: str
+    amount: Decimal
+    quarter_costs: Decimal
+    prior_period: Decimal = Decimal("0.00")
+    prior_period_credit: Decimal = Decimal("0.00")
+    offer_top_up: Decimal = Decimal("0.00")
+    due: date | None = None  # when payment is due; None: INVOICE_PAYMENT_DAYS after the invoice's date
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> BusinessInvoiced:
+        _fields(data, cls.FIELDS, event_type=cls.TYPE)
+        number = _text(data, "number", rule="R-44")
+        if len(number) > MAX_INVOICE_NUMBER:
+            raise RuleViolation(
+                "R-44",
+                f"number must be an invoice number of at most {MAX_INVOICE_NUMBER} characters",
+                field="number",
+            )
+        quarter, _, _ = quarter_span(data.get("quarter"), rule="R-44")
+
+        def amount(name: str, required: bool = False) -> Decimal:
+            if name not in data:
+                if required:
+                    raise RuleViolation(
+                        "R-44", f'{name} is required: an amount in pounds such as "184.20"', field=name
+                    )
+                return Decimal("0.00")
+            return parse_money(data[name], field=name, rule="R-44")
+
+        due_text = data.get("due")
+        due = None
+        if due_text is not None:
+            due = check_date_range(parse_date(due_text, name="due", rule="R-44"), field="due", rule="R-44")
+        return cls(
+            number=number,
+            quarter=quarter,
+            amount=amount("amount", True),
+            quarter_costs=amount("quarter_costs", True),
+            prior_period=amount("prior_period"),
+            prior_period_credit=amount("prior_period_credit"),
+            offer_top_up=amount("offer_top_up"),
+            due=due,
+        )
+
+    @property
+    def made_of(self) -> Decimal:
+        """What the parts add up to: `amount` must be this (checked with the project's state, so
+        that the API's schema, which cannot add, is as strict as the door)."""
+        return self.quarter_costs + self.prior_period - self.prior_period_credit + self.offer_top_up
+
+    def due_on(self, invoiced_on: date) -> date:
+        """The day payment is due: `due`, else `INVOICE_PAYMENT_DAYS` after the invoice's date."""
+        return self.due if self.due is not None else invoiced_on + timedelta(days=INVOICE_PAYMENT_DAYS)
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "number": self.number,
+            "quarter": self.quarter,
+            "amount": format_money(self.amount),
+            "quarter_costs": format_money(self.quarter_costs),
+            "prior_period": format_money(self.prior_period),
+            "prior_period_credit": format_money(self.prior_period_credit),
+            "offer_top_up": format_money(self.offer_top_up),
+        }
+        if self.due is not None:
+            data["due"] = self.due.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class BusinessPaymentReceived:
+    """A payment from the business partner against one of its invoices, by number (R-44)."""
+
+    TYPE: ClassVar[str] = "BusinessPaymentReceived"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    invoice: str
+    amount: Decimal
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> BusinessPaymentReceived:
+        _fields(data, {"invoice", "amount"}, event_type=cls.TYPE)
+        invoice = _text(data, "invoice", rule="R-44")
+        if "amount" not in data:
+            raise RuleViolation(
+                "R-44", 'amount is required: an amount in pounds such as "184.20"', field="amount"
+            )
+        return cls(
+            invoice=invoice, amount=parse_money(data["amount"], field="amount", positive=True, rule="R-44")
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"invoice": self.invoice, "amount": format_money(self.amount)}
+
+
+# --- end of the business's invoices ------------------------------------------------------------
+
+
 Payload = (
     GrantOffered
     | LMCDecision
@@ -805,6 +973,8 @@ Payload = (
     | OfferAmended
     | ProjectReopened
     | AlertAcknowledged
+    | BusinessInvoiced
+    | BusinessPaymentReceived
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -820,6 +990,8 @@ EVENT_TYPES: Mapping[str, Any] = {
         OfferAmended,
         ProjectReopened,
         AlertAcknowledged,
+        BusinessInvoiced,
+        BusinessPaymentReceived,
     )
 }
 
@@ -904,6 +1076,8 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     OfferAmended: ("reason", "title", "knowledge_base", "business"),
     ProjectReopened: ("reason",),
     AlertAcknowledged: ("note", "subject"),
+    BusinessInvoiced: ("number",),
+    BusinessPaymentReceived: ("invoice",),
 }
 
 

@@ -27,6 +27,11 @@ KIND_LABELS = {
     "ineligible_claim": "Ineligible claim",
     "forecast_overspend": "Forecast overspend",
     "ended_not_closed": "Ended, not closed",
+    # the receivables' deadlines (R-44)
+    "invoice_due": "Invoice due",
+    "invoice_overdue": "Invoice overdue",
+    "claim_due": "Claim due",
+    "claim_overdue": "Claim overdue",
 }
 
 

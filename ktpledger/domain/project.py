@@ -25,6 +25,8 @@ from ktpledger.domain.events import (
     AlertAcknowledged,
     ApproveExceedance,
     BudgetRevision,
+    BusinessInvoiced,
+    BusinessPaymentReceived,
     ClaimReversed,
     Decision,
     Event,
@@ -39,9 +41,12 @@ from ktpledger.domain.events import (
     SpendClaimed,
     UnknownCategory,
     Virement,
+    next_quarter,
+    quarter_of,
+    quarter_span,
 )
 from ktpledger.domain.input_rules import LATEST_DATE, check_date_range
-from ktpledger.domain.money import ZERO, format_pounds
+from ktpledger.domain.money import ZERO, format_money, format_pounds
 from ktpledger.domain.rules import (
     Category,
     LimitKind,
@@ -232,6 +237,28 @@ class Claim:
 
 
 @dataclass
+class Invoice:
+    """An invoice to the business partner and what it has paid against it (R-44)."""
+
+    version: int
+    invoiced_on: date
+    invoice: BusinessInvoiced
+    paid: Decimal = ZERO
+
+    @property
+    def number(self) -> str:
+        return self.invoice.number
+
+    @property
+    def due(self) -> date:
+        return self.invoice.due_on(self.invoiced_on)
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.invoice.amount - self.paid
+
+
+@dataclass
 class ProjectState:
     """Everything the rules need to know about one project's stream, folded from its events."""
 
@@ -260,6 +287,8 @@ class ProjectState:
     # The alerts acknowledged (R-39), by crossing (category, kind, subject, raised_at_version): the
     # version, date and note of the (first) acknowledgement.
     acknowledged: dict[tuple[str, str, str, int], tuple[int, date, str]] = field(default_factory=dict)
+    # The business's invoices (R-44), by number, in the order they were recorded.
+    invoices: dict[str, Invoice] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -387,6 +416,9 @@ class ProjectState:
         if isinstance(payload, AlertAcknowledged):
             self._check_acknowledgement(event.date, payload)  # a closed project's alerts too
             return
+        if isinstance(payload, BusinessPaymentReceived):
+            self._check_business_payment(event.date, payload)  # a closed project's too, as grant payments
+            return
         if self.closed and not isinstance(payload, GrantPayment):
             raise RuleViolation(
                 "R-36",
@@ -403,6 +435,8 @@ class ProjectState:
             self._check_in_period(event.date, "R-35", "parental leave cost")
         elif isinstance(payload, GrantPayment):
             self._check_not_before_offer(event.date, "R-42", "grant payment")
+        elif isinstance(payload, BusinessInvoiced):
+            self._check_invoice(event.date, payload)
         elif isinstance(payload, ProjectClosed):
             self._check_not_before_offer(event.date, "R-36", "closure")
             if self.reopened_on is not None and event.date < self.reopened_on:
@@ -411,6 +445,92 @@ class ProjectState:
                     f"a closure dated {event.date} cannot precede the reopening of {self.reopened_on}",
                     field="date",
                 )
+
+    # --- the business's invoices (R-44) ----------------------------------------------------------
+
+    def invoiced_total(self) -> Decimal:
+        """What the business has been invoiced, every invoice's amount."""
+        return sum((invoice.invoice.amount for invoice in self.invoices.values()), ZERO)
+
+    def next_invoice_quarter(self) -> str:
+        """The quarter the next invoice is for: the project's first quarter, then each in turn."""
+        if not self.invoices:
+            return quarter_of(self.start)
+        return next_quarter(max(invoice.invoice.quarter for invoice in self.invoices.values()))
+
+    def _check_invoice(self, on: date, invoice: BusinessInvoiced) -> None:
+        """R-44: an invoice for an ended quarter of the project's period (in arrears), the next
+        quarter not yet invoiced (quarters are invoiced in order, each once: late costs of an
+        invoiced quarter are a prior-period adjustment on the next one), a new number, dated no
+        earlier than the offer."""
+        if invoice.made_of != invoice.amount:
+            raise RuleViolation(
+                "R-44",
+                f"amount {format_money(invoice.amount)} is not what the invoice is made of: quarter_costs "
+                f"+ prior_period - prior_period_credit + offer_top_up = {format_money(invoice.made_of)}",
+                field="amount",
+            )
+        self._check_not_before_offer(on, "R-44", "business invoice")
+        _, start, end = quarter_span(invoice.quarter, rule="R-44")
+        if end < self.start or start > self.end:
+            raise RuleViolation(
+                "R-44",
+                f"{invoice.quarter} is outside the project's period {self.start} to {self.end}",
+                field="quarter",
+            )
+        if on <= end:
+            raise RuleViolation(
+                "R-44",
+                f"{invoice.quarter} ends on {end}: an invoice dated {on} is not in arrears; invoice a "
+                "quarter once it has ended",
+                field="quarter",
+            )
+        for earlier in self.invoices.values():
+            if earlier.invoice.quarter == invoice.quarter:
+                raise RuleViolation(
+                    "R-44",
+                    f"{invoice.quarter} was invoiced already by {shown(earlier.number)} on {earlier.invoiced_on}: "
+                    "costs of it that arrived since go on the next quarter's invoice as a prior-period "
+                    "adjustment",
+                    field="quarter",
+                )
+        expected = self.next_invoice_quarter()
+        if invoice.quarter != expected:
+            raise RuleViolation(
+                "R-44",
+                f"quarters are invoiced in order: the next invoice is for {expected}, not {invoice.quarter}",
+                field="quarter",
+            )
+        if invoice.number in self.invoices:
+            raise RuleViolation(
+                "R-44", f"invoice number {shown(invoice.number)} is taken: give a new number", field="number"
+            )
+
+    def _check_business_payment(self, on: date, payment: BusinessPaymentReceived) -> None:
+        """R-44: a payment against a recorded invoice of the project, no more than is outstanding
+        on it (an overpayment is refused, never recorded), dated no earlier than the invoice."""
+        invoice = self.invoices.get(payment.invoice)
+        if invoice is None:
+            known = ", ".join(shown(number) for number in self.invoices) or "none yet"
+            raise RuleViolation(
+                "R-44",
+                f"project {self.project} has no invoice {shown(payment.invoice)}; its invoices: {known}",
+                field="invoice",
+            )
+        if on < invoice.invoiced_on:
+            raise RuleViolation(
+                "R-44",
+                f"a payment dated {on} cannot precede invoice {shown(invoice.number)} of {invoice.invoiced_on}",
+                field="date",
+            )
+        if payment.amount > invoice.outstanding:
+            raise RuleViolation(
+                "R-44",
+                f"{format_pounds(payment.amount, pence=True)} is more than the "
+                f"{format_pounds(invoice.outstanding, pence=True)} outstanding on invoice "
+                f"{shown(invoice.number)}: record what pays this invoice",
+                field="amount",
+            )
 
     def _check_acknowledgement(self, on: date, acknowledgement: AlertAcknowledged) -> None:
         """R-39, as far as the project's stream alone can tell: the alert was raised at an earlier
@@ -819,6 +939,10 @@ class ProjectState:
             self.amended_on = event.date
         elif isinstance(payload, AlertAcknowledged):
             self.acknowledged.setdefault(payload.crossing, (version, event.date, payload.note))
+        elif isinstance(payload, BusinessInvoiced):
+            self.invoices[payload.number] = Invoice(version, event.date, payload)
+        elif isinstance(payload, BusinessPaymentReceived):
+            self.invoices[payload.invoice].paid += payload.amount
 
     def _apply_amendment(self, amendment: OfferAmended) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended

@@ -18,11 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.errors import RuleViolation, shown
 from ktpledger.domain.events import (
     ApproveExceedance,
     BudgetRevision,
@@ -33,8 +32,8 @@ from ktpledger.domain.events import (
     OfferAmended,
     SpendClaimed,
     Virement,
+    quarter_span,
 )
-from ktpledger.domain.input_rules import EARLIEST_DATE, LATEST_DATE
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import fold_events
@@ -400,21 +399,10 @@ def quarter_bounds(text: str) -> tuple[date, date]:
     """`2025Q2` -> (2025-04-01, 2025-06-30): ASCII digits, a year within the ledger's dates.
 
     A quarter that is no quarter is refused under R-42, the statements' rule, as a malformed
-    `format` of a statement is: it asks for no claim, so it breaks no claim's rule (R-33)."""
-    cleaned = text.strip().upper()
-    if QUARTER_PATTERN.fullmatch(cleaned) is None:
-        raise RuleViolation("R-42", f"quarter must look like 2025Q2, got {shown(text)}", field="quarter")
-    year, quarter = int(cleaned[:4]), int(cleaned[5])
-    if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
-        raise RuleViolation(
-            "R-42",
-            f"quarter {cleaned} is outside the years the ledger accepts, "
-            f"{EARLIEST_DATE.year} to {LATEST_DATE.year}: check the year",
-            field="quarter",
-        )
-    start = date(year, 3 * quarter - 2, 1)
-    end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    return start, end - timedelta(days=1)
+    `format` of a statement is: it asks for no claim, so it breaks no claim's rule (R-33). The
+    invoices' quarter is read by the same function (`events.quarter_span`) under R-44."""
+    _, start, end = quarter_span(text, rule="R-42")
+    return start, end
 
 
 def quarter_label(on: date) -> str:

@@ -47,11 +47,16 @@ def _write(blocks: Iterable[Block]) -> bytes:
 def reconciliation_csv(statement: ReconciliationStatement) -> bytes:
     """Header rows (project, parties, status, grant rate, ledger position, version, head hash);
     one row per line and a `total` row; then parental leave, grant paid and the balance due; then
-    the findings (ineligible spend by reason), when there are any."""
+    the findings (ineligible spend by reason), when there are any; then the two receivables and the business's
+    invoices, when it has any (R-44)."""
     blocks = reconciliation_blocks(statement)
     chosen = [blocks["about"], blocks["lines"], blocks["settlement"]]
     if blocks["findings"].rows:
         chosen.append(blocks["findings"])
+    if blocks["receivables"].rows:  # R-44, after what the contract's readers know
+        chosen.append(blocks["receivables"])
+    if blocks["invoices"].rows:
+        chosen.append(blocks["invoices"])
     return _write(chosen)
 
 

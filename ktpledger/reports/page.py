@@ -275,9 +275,77 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         "<p>Balance due = grant share + parental leave reimbursable - grant paid"
         + (": negative, so more grant has been paid than is due." if statement.balance_due < 0 else ".")
         + "</p>",
+        *_receivables(statement),
         _footer(statement.ledger, statement.checkpoint),
     ]
     return "\n".join(parts)
+
+
+INVOICES = (
+    Column("Invoice", 12),
+    Column("Quarter", 7),
+    Column("Date", 9),
+    Column("Due", 9),
+    Column("Amount", 9, number=True),
+    Column("Quarter's costs", 9, number=True),
+    Column("Prior period", 9, number=True),
+    Column("Credit", 8, number=True),
+    Column("Top-up", 8, number=True),
+    Column("Paid", 10, number=True),
+    Column("Outstanding", 10, number=True),
+)
+
+
+def _receivables(statement: ReconciliationStatement) -> list[str]:
+    """The two receivables (R-44): the grant's and the business's, its invoices, the R-32 check."""
+    owed = statement.receivables
+    if owed is None:
+        return []
+    rows = [
+        [
+            invoice.number,
+            invoice.quarter,
+            invoice.invoiced_on,
+            invoice.due,
+            money_text(invoice.amount),
+            money_text(invoice.quarter_costs),
+            money_text(invoice.prior_period),
+            money_text(invoice.prior_period_credit),
+            money_text(invoice.offer_top_up),
+            money_text(invoice.paid),
+            money_text(invoice.outstanding),
+        ]
+        for invoice in owed.invoices
+    ]
+    met = owed.invoiced >= owed.offer_business
+    return [
+        "<h2>Receivables</h2>",
+        facts(
+            [
+                ("Grant due (grant share + parental leave reimbursable)", money_text(owed.grant_due)),
+                ("Grant received", money_text(owed.grant_received)),
+                ("Grant outstanding", money_text(owed.grant_due - owed.grant_received)),
+                ("Business invoiced", money_text(owed.invoiced)),
+                ("Business paid", money_text(owed.received)),
+                ("Business outstanding", money_text(owed.invoiced - owed.received)),
+                ("Business contribution not yet invoiced", money_text(owed.contribution_due - owed.invoiced)),
+            ],
+            numbers=True,
+        ),
+        "<h3>The business's invoices</h3>",
+        table(INVOICES, rows) if rows else "<p>No invoice to the business is recorded.</p>",
+        "<p>The business's contribution at the grant offer (R-32): "
+        + esc(money_text(owed.offer_business))
+        + "; its share of the eligible costs: "
+        + esc(money_text(owed.business_share))
+        + (
+            f"; the final invoice tops it up by {esc(money_text(owed.top_up))}"
+            if owed.top_up
+            else "; no top-up is needed"
+        )
+        + (". Invoiced at least the offer's total." if met else ". Not yet invoiced up to the offer's total.")
+        + "</p>",
+    ]
 
 
 CLAIM_PACK_LINES = (

@@ -56,6 +56,20 @@ CLAIM_PACK_TOTALS = ("in_quarter", "cumulative", "budget", "eligible", "ineligib
 CHANGE_COLUMNS = ("category", "version", "date", "kind", "amount", "note")
 CLAIM_COLUMNS = ("claim_category", "eligible_added", "grant_added")
 ALERT_COLUMNS = ("alert_category", "alert_kind", "alert_detail", "alert_message")
+# the business's invoices (R-44)
+INVOICE_COLUMNS = (
+    "invoice",
+    "invoice_quarter",
+    "invoice_date",
+    "invoice_due",
+    "invoice_amount",
+    "quarter_costs",
+    "prior_period",
+    "prior_period_credit",
+    "offer_top_up",
+    "paid",
+    "outstanding",
+)
 FINDING_COLUMNS = ("finding_category", "finding_reason", "finding_amount", "finding_rule", "finding_message")
 
 Row = tuple[Value, ...]
@@ -178,13 +192,53 @@ def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block
         (item.category.value, item.reason, money(item.amount), item.rule, item.message)
         for item in statement.findings
     ]
+    receivable, invoices = _receivables(statement)
     return {
         "about": Block("About", None, tuple(about)),
         "lines": Block("Reconciliation", RECONCILIATION_COLUMNS, tuple(lines), totals=1),
+        "receivables": Block("Receivables", None, tuple(receivable)),
+        "invoices": Block("Business invoices", INVOICE_COLUMNS, tuple(invoices)),
         "settlement": Block("Settlement", None, tuple(settlement), totals=1),
         "changes": Block("LMC changes", CHANGE_COLUMNS, tuple(changes)),
         "findings": Block("Findings", FINDING_COLUMNS, tuple(found)),
     }
+
+
+def _receivables(statement: ReconciliationStatement) -> tuple[list[Row], list[Row]]:
+    """The two receivables as `name, value` rows (R-44), and the business's invoices."""
+    owed = statement.receivables
+    if owed is None:
+        return [], []
+    rows: list[Row] = [
+        ("grant_due", money(owed.grant_due)),
+        ("grant_received", money(owed.grant_received)),
+        ("grant_outstanding", money(owed.grant_due - owed.grant_received)),
+        ("business_invoiced", money(owed.invoiced)),
+        ("business_received", money(owed.received)),
+        ("business_outstanding", money(owed.invoiced - owed.received)),
+        ("business_not_yet_invoiced", money(owed.contribution_due - owed.invoiced)),
+        ("business_offer_total", money(owed.offer_business)),
+        ("business_share_of_eligible", money(owed.business_share)),
+        ("business_top_up", money(owed.top_up)),
+        ("business_invoiced_at_least_offer", owed.invoiced >= owed.offer_business),
+    ]
+    invoices: list[Row] = [
+        (
+            invoice.number,
+            invoice.quarter,
+            invoice.invoiced_on,
+            invoice.due,
+            money(invoice.amount),
+            money(invoice.quarter_costs),
+            money(invoice.prior_period),
+            money(invoice.prior_period_credit),
+            money(invoice.offer_top_up),
+            money(invoice.paid),
+            money(invoice.outstanding),
+        )
+        for invoice in owed.invoices
+    ]
+    return rows, invoices
 
 
 def pack_figures(line: PackLine) -> tuple[Decimal, ...]:

@@ -180,6 +180,7 @@ def reconciliation_xlsx(statement: ReconciliationStatement) -> bytes:
             ("Reconciliation", (blocks["lines"], blocks["settlement"])),
             ("LMC changes", (blocks["changes"],)),
             ("Findings", (blocks["findings"],)),
+            ("Receivables", (blocks["receivables"], blocks["invoices"])),
             ("About", (blocks["about"],)),
         ),
     )

@@ -4,7 +4,8 @@ token speaks for.
 - `admin`: everything, including the events only an administrator records (`GrantOffered`,
   `OfferAmended`, `ProjectClosed`, `ProjectReopened`);
 - `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`
-  and `AlertAcknowledged`;
+  and `AlertAcknowledged`, and the business's invoices and payments (`BusinessInvoiced`,
+  `BusinessPaymentReceived`, R-44);
 - `lmc`: reads, and records `LMCDecision` and `AlertAcknowledged`;
 - `viewer`: reads only.
 
@@ -38,7 +39,9 @@ RECORDS: Mapping[Role, frozenset[str]] = {
     Role.ADMIN: EVERY_TYPE,
     Role.FINANCE: frozenset(
         {"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment", "AlertAcknowledged"}
-    ),
+    )
+    # the business's invoices and payments
+    | frozenset({"BusinessInvoiced", "BusinessPaymentReceived"}),
     Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"}),
     Role.VIEWER: frozenset(),
 }

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ktpledger.adapters.database import Database
-from ktpledger.domain.alerts import line_forecast
+from ktpledger.domain.alerts import deadline_findings, line_forecast
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import Event
@@ -90,7 +90,8 @@ def project_facts(state: ProjectState) -> ProjectFacts | None:
 def project_list(application: Readers, who: Principal, *, today: date) -> list[ProjectRow]:
     """`GET /projects`: each project the token may read, with where it stands in its period as of
     `today`, its open alert count (the ledger's alerts and the calendar's findings: a project
-    past its end date and not closed counts one) and its `projection` (`status` `failed` while it
+    past its end date and not closed counts one, and so does each deadline of its receivables,
+    R-44) and its `projection` (`status` `failed` while it
     is quarantined, with the error naming the row). A project whose offer or decisions cannot be
     read is listed with `status` `unreadable` and that `error`: it never stops the list."""
     names = who.visible(application.ledger.projects())
@@ -125,7 +126,10 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
                 project=name,
                 status=ProjectStatus.OPEN if shown is None else shown.status,
                 projection=projections[name],
-                open_alerts=counts.get(name, 0) + (1 if ended else 0),
+                # the ledger's alerts, ended_not_closed, and the receivables' deadlines (R-44)
+                open_alerts=counts.get(name, 0)
+                + (1 if ended else 0)
+                + (len(deadline_findings(state, today)) if state.exists else 0),
                 facts=shown,
                 period=period,
             )

@@ -232,6 +232,126 @@ class StatementFinding:
         )
 
 
+# --- the two receivables (R-44) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementInvoice:
+    """One of the business's invoices as the statement lists it: what it asked and what is paid."""
+
+    number: str
+    quarter: str
+    invoiced_on: date
+    due: date
+    amount: Decimal
+    quarter_costs: Decimal
+    prior_period: Decimal
+    prior_period_credit: Decimal
+    offer_top_up: Decimal
+    paid: Decimal
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.paid
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "quarter": self.quarter,
+            "date": self.invoiced_on.isoformat(),
+            "due": self.due.isoformat(),
+            "amount": format_money(self.amount),
+            "quarter_costs": format_money(self.quarter_costs),
+            "prior_period": format_money(self.prior_period),
+            "prior_period_credit": format_money(self.prior_period_credit),
+            "offer_top_up": format_money(self.offer_top_up),
+            "paid": format_money(self.paid),
+            "outstanding": format_money(self.outstanding),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> StatementInvoice:
+        return cls(
+            number=fields.text("number"),
+            quarter=fields.text("quarter"),
+            invoiced_on=fields.day("date"),
+            due=fields.day("due"),
+            amount=fields.amount("amount"),
+            quarter_costs=fields.amount("quarter_costs"),
+            prior_period=fields.amount("prior_period"),
+            prior_period_credit=fields.amount("prior_period_credit"),
+            offer_top_up=fields.amount("offer_top_up"),
+            paid=fields.amount("paid"),
+        )
+
+
+@dataclass(frozen=True)
+class Receivables:
+    """What the knowledge base is owed, by whom: the grant (its share of the eligible costs and the
+    parental leave reimbursable, less the grant paid: `balance_due`) and the business (its
+    invoices, paid and outstanding), with the R-32 check that the business's contribution does
+    not fall below its total at the grant offer (the final invoice's top-up, `domain/invoices.py`)."""
+
+    grant_due: Decimal
+    grant_received: Decimal
+    invoices: tuple[StatementInvoice, ...]
+    business_share: Decimal  # the business's share of the eligible costs (totals.business)
+    offer_business: Decimal  # the business's total at the grant offer (R-32)
+
+    @property
+    def invoiced(self) -> Decimal:
+        return sum((invoice.amount for invoice in self.invoices), Decimal("0.00"))
+
+    @property
+    def received(self) -> Decimal:
+        return sum((invoice.paid for invoice in self.invoices), Decimal("0.00"))
+
+    @property
+    def contribution_due(self) -> Decimal:
+        return max(self.business_share, self.offer_business)
+
+    @property
+    def top_up(self) -> Decimal:
+        return max(Decimal("0.00"), self.offer_business - self.business_share)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "grant": {
+                "due": format_money(self.grant_due),
+                "received": format_money(self.grant_received),
+                "outstanding": format_money(self.grant_due - self.grant_received),
+            },
+            "business": {
+                "invoices": [invoice.to_json() for invoice in self.invoices],
+                "invoiced": format_money(self.invoiced),
+                "received": format_money(self.received),
+                "outstanding": format_money(self.invoiced - self.received),
+                "not_yet_invoiced": format_money(self.contribution_due - self.invoiced),
+                "offer_check": {
+                    "rule": "R-32",
+                    "offer_total": format_money(self.offer_business),
+                    "share_of_eligible": format_money(self.business_share),
+                    "top_up": format_money(self.top_up),
+                    "contribution_due": format_money(self.contribution_due),
+                    "invoiced_at_least_offer": self.invoiced >= self.offer_business,
+                },
+            },
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Receivables:
+        grant = fields.part("grant")
+        business = fields.part("business")
+        check = business.part("offer_check")
+        return cls(
+            grant_due=grant.amount("due"),
+            grant_received=grant.amount("received"),
+            invoices=tuple(StatementInvoice.from_fields(item) for item in business.parts("invoices")),
+            business_share=check.amount("share_of_eligible"),
+            offer_business=check.amount("offer_total"),
+        )
+
+
 @dataclass(frozen=True)
 class ReconciliationStatement:
     """`ktpledger reconcile PROJECT`: final once the project is closed, the statement so far before.
@@ -251,8 +371,15 @@ class ReconciliationStatement:
     grant_paid: Decimal
     balance_due: Decimal
     findings: tuple[StatementFinding, ...]
+    receivables: Receivables | None = None  # R-44; None in a document written before it
 
     def to_json(self) -> dict[str, Any]:
+        document = self._json()
+        if self.receivables is not None:
+            document["receivables"] = self.receivables.to_json()
+        return document
+
+    def _json(self) -> dict[str, Any]:
         return {
             "project": self.project,
             **self.terms.to_json(),
@@ -292,4 +419,7 @@ class ReconciliationStatement:
             grant_paid=fields.amount("grant_paid"),
             balance_due=fields.amount("balance_due"),
             findings=tuple(StatementFinding.from_fields(found) for found in fields.parts("findings")),
+            receivables=Receivables.from_fields(fields.part("receivables"))
+            if "receivables" in fields.document
+            else None,
         )

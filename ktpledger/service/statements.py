@@ -20,6 +20,7 @@ from ktpledger.domain.alerts import AlertKey, line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.money import ZERO
@@ -43,8 +44,10 @@ from ktpledger.service.statement_models import (
     LedgerPosition,
     LineChange,
     ProjectTerms,
+    Receivables,
     ReconciliationStatement,
     StatementFinding,
+    StatementInvoice,
     StatementLine,
     rate_shown,
 )
@@ -146,6 +149,7 @@ def reconciliation_statement(
         totals={name: result.total(name) for name in TOTALS},
         grant_paid=result.grant_paid,
         balance_due=result.balance_due,
+        receivables=_receivables(state, result.total("business"), result.balance_due, result.grant_paid),
         findings=tuple(
             StatementFinding(
                 category=found.category,
@@ -157,6 +161,33 @@ def reconciliation_statement(
             )
             for found in findings(state, result)
         ),
+    )
+
+
+def _receivables(
+    state: ProjectState, business: Decimal, balance_due: Decimal, grant_paid: Decimal
+) -> Receivables:
+    """The grant's and the business's receivables (R-44), from the same figures as the statement."""
+    return Receivables(
+        grant_due=balance_due + grant_paid,
+        grant_received=grant_paid,
+        invoices=tuple(
+            StatementInvoice(
+                number=invoice.number,
+                quarter=invoice.invoice.quarter,
+                invoiced_on=invoice.invoiced_on,
+                due=invoice.due,
+                amount=invoice.invoice.amount,
+                quarter_costs=invoice.invoice.quarter_costs,
+                prior_period=invoice.invoice.prior_period,
+                prior_period_credit=invoice.invoice.prior_period_credit,
+                offer_top_up=invoice.invoice.offer_top_up,
+                paid=invoice.paid,
+            )
+            for invoice in state.invoices.values()
+        ),
+        business_share=business,
+        offer_business=offer_business_total(state),
     )
 
 

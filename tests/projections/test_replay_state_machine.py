@@ -3,7 +3,8 @@ projections once caught up equal a fresh replay of the ledger (docs/cli.md `repl
 
 The machine appends random valid events to a few projects (claims of every category with random
 amounts and tags, partial and full reversals, virements and revisions that fit, approvals,
-extensions, parental leave, payments, closures, offer amendments and reopenings). Each append goes either through the app, whose
+extensions, parental leave, payments, closures, offer amendments and reopenings, the business's
+invoices and its payments). Each append goes either through the app, whose
 in-process wake-up catches the projection up at once, or through a second app on the same database
 whose wake-up is lost (a crash after the commit), so the projection lags. Other steps redeliver
 wake-ups any number of times in any order. The invariant compares every caught-up project with an
@@ -27,7 +28,7 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_event
+from ktpledger.domain.events import parse_event, quarter_span
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.project import ProjectState, add_months
 from ktpledger.domain.rules import Category, LimitKind
@@ -373,6 +374,53 @@ class ReplayMachine(RuleBasedStateMachine):
             "key": self.key("pay"),
             "date": self.draw_day(data, state.offer_date, state.end + timedelta(days=90)),
             "data": {"amount": pence(amount)},
+        }
+        assert self.append(raw, crash)
+
+    # --- the business's invoices and payments (R-44) ---------------------------------------------
+
+    @precondition(lambda self: self.open_projects())
+    @rule(data=st.data(), crash=st.booleans(), costs=st.integers(0, 3_000_000), credit=st.integers(0, 10_000))
+    def invoice(self, data: st.DataObject, crash: bool, costs: int, credit: int) -> None:
+        """The next quarter's invoice, dated up to 60 days after the quarter's end (refused, as the
+        model says, when that quarter is past the period)."""
+        project = self.draw_project(data)
+        state = self.models[project]
+        quarter = state.next_invoice_quarter()
+        _, _, end = quarter_span(quarter, rule="R-44")
+        credit = min(credit, costs)
+        raw = {
+            "type": "BusinessInvoiced",
+            "project": project,
+            "key": self.key("invoice"),
+            "date": self.draw_day(data, end + timedelta(days=1), end + timedelta(days=60)),
+            "data": {
+                "number": self.key("INV"),
+                "quarter": quarter,
+                "amount": pence(costs - credit),
+                "quarter_costs": pence(costs),
+                "prior_period_credit": pence(credit),
+            },
+        }
+        self.append(raw, crash)
+
+    @precondition(
+        lambda self: any(i.outstanding > 0 for s in self.models.values() for i in s.invoices.values())
+    )
+    @rule(data=st.data(), crash=st.booleans(), share=st.integers(1, 100))
+    def business_payment(self, data: st.DataObject, crash: bool, share: int) -> None:
+        owed = sorted(
+            (p, n) for p, s in self.models.items() for n, i in s.invoices.items() if i.outstanding > 0
+        )
+        project, number = data.draw(st.sampled_from(owed), label="invoice")
+        invoice = self.models[project].invoices[number]
+        amount = max(Decimal("0.01"), (invoice.outstanding * share / 100).quantize(Decimal("0.01")))
+        raw = {
+            "type": "BusinessPaymentReceived",
+            "project": project,
+            "key": self.key("bpay"),
+            "date": self.draw_day(data, invoice.invoiced_on, invoice.invoiced_on + timedelta(days=90)),
+            "data": {"invoice": number, "amount": f"{min(amount, invoice.outstanding):.2f}"},
         }
         assert self.append(raw, crash)
 

@@ -18,7 +18,12 @@ from pypdf import PdfReader
 
 from ktpledger.reports import EXTENSIONS, FORMATS, KINDS, MEDIA_TYPES, filename, render
 from ktpledger.reports.cells import guard_text
-from ktpledger.reports.tabular import CLAIM_PACK_COLUMNS, FINDING_COLUMNS, RECONCILIATION_COLUMNS
+from ktpledger.reports.tabular import (
+    CLAIM_PACK_COLUMNS,
+    FINDING_COLUMNS,
+    INVOICE_COLUMNS,
+    RECONCILIATION_COLUMNS,
+)
 from ktpledger.reports.xlsx_report import exact_in_xlsx
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
@@ -201,12 +206,33 @@ def test_json_is_the_document_indented(lifecycle: Documents) -> None:
 def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
     sections = csv_sections(render(ReconciliationStatement.from_json(document), "csv"))
     head, lines, settlement, *rest = sections
-    # The findings (ineligible spend by reason) come last, when there are any.
+    # The findings (ineligible spend by reason) come next, when there are any.
     if document["findings"]:
-        [found] = rest
+        found, *rest = rest
         assert found[0] == list(FINDING_COLUMNS)
         assert [(row["finding_category"], row["finding_amount"]) for row in as_dicts(found)] == [
             (item["category"], item["amount"]) for item in document["findings"]
+        ]
+    # Then the receivables, and the business's invoices when it has any.
+    receivables, *rest = rest
+    owed = document["receivables"]
+    business = owed["business"]
+    assert pairs(receivables) == {
+        **{f"grant_{name}": owed["grant"][name] for name in ("due", "received", "outstanding")},
+        **{f"business_{name}": business[name] for name in ("invoiced", "received", "outstanding")},
+        "business_not_yet_invoiced": business["not_yet_invoiced"],
+        "business_offer_total": business["offer_check"]["offer_total"],
+        "business_share_of_eligible": business["offer_check"]["share_of_eligible"],
+        "business_top_up": business["offer_check"]["top_up"],
+        "business_invoiced_at_least_offer": "true"
+        if business["offer_check"]["invoiced_at_least_offer"]
+        else "false",
+    }
+    if business["invoices"]:
+        [invoices] = rest
+        assert invoices[0] == list(INVOICE_COLUMNS)
+        assert [row["invoice"] for row in as_dicts(invoices)] == [
+            item["number"] for item in business["invoices"]
         ]
     else:
         assert rest == []
@@ -325,7 +351,7 @@ def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
 ) -> None:
     for document in (lifecycle[0], hostile[0], open_non_fec[0]):
         book = workbook(render(ReconciliationStatement.from_json(document), "xlsx"))
-        assert book.sheetnames == ["Reconciliation", "LMC changes", "Findings", "About"]
+        assert book.sheetnames == ["Reconciliation", "LMC changes", "Findings", "Receivables", "About"]
         sheet = book["Reconciliation"]
         assert sheet.freeze_panes == "A2"
         rows = sheet_rows(sheet)
