@@ -6,6 +6,7 @@ token speaks for.
 - `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`
   and `AlertAcknowledged`;
 - `lmc`: reads, and records `LMCDecision` and `AlertAcknowledged`;
+  and `SpendProfileSet` (R-43);
 - `viewer`: reads only.
 
 A token may be limited to some projects: it cannot read or write any other. Tokens are stored by
@@ -39,7 +40,9 @@ RECORDS: Mapping[Role, frozenset[str]] = {
     Role.FINANCE: frozenset(
         {"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment", "AlertAcknowledged"}
     ),
-    Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"}),
+    Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"})
+    # Spend profiles (R-43): the LMC sets and changes a line's plan (with its minute).
+    | frozenset({"SpendProfileSet"}),
     Role.VIEWER: frozenset(),
 }
 """The event types each role may record. Only `admin` records `GrantOffered`, `OfferAmended`,
