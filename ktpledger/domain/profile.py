@@ -20,10 +20,11 @@ start month:
   change (or, if none is left, put in the last month). A budget that fell takes the difference
   off those months.
 
-A quarter's amount is spread evenly over the project's months inside it (a project starting in
-May has two months in its first quarter). Cumulative figures count a started month in full, as
-"month N of M" does (`timeline.period_month`): the plan to a day is the plan to the end of its
-month. Figures are exact until the end, then rounded half up to the penny; a quarter's plan is the
+A quarter's amount (`in_quarters`, `amounts`) is due from the quarter's first month in the
+period: what is planned "in 2025Q2" may be bought on any day of it, so a purchase early in its
+planned quarter is never ahead of the plan (a project starting in May has its first quarter from
+May). Cumulative figures count a started month in full, as "month N of M" does
+(`timeline.period_month`): the plan to a day is the plan to the end of its month. Figures are exact until the end, then rounded half up to the penny; a quarter's plan is the
 difference of two cumulative figures, so a line's quarters always sum to its budget.
 """
 
@@ -39,6 +40,11 @@ from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import Category
 
 DEFAULT_PROFILE = LineProfile(rule="even")
+# Behind or ahead of the profile (judged at a quarter's end): cumulative spend more than this share
+# below or above the cumulative plan ...
+PROFILE_TOLERANCE = Decimal("0.10")
+# ... once the plan or the spend reaches this much: below it neither says anything (Decision).
+PROFILE_SMALLEST = Decimal(100)
 
 
 def project_month(state: ProjectState, on: date) -> int:
@@ -62,7 +68,7 @@ def line_profile(state: ProjectState, category: Category) -> tuple[LineProfile, 
 
 def monthly_plan(state: ProjectState, category: Category) -> list[Decimal]:
     """The line's plan for each of the project's months (index 0 is month 1), exact (not rounded):
-    they sum to the line's budget as it now stands."""
+    they sum to the line's budget as it now stands. A quarter's amount is in its first month."""
     months = state.months
     budget = state.budget.get(category, ZERO)
     profile, set_on = line_profile(state, category)
@@ -80,8 +86,7 @@ def monthly_plan(state: ProjectState, category: Category) -> list[Decimal]:
     else:
         shares = {q: amount for q, amount in profile.amounts.items() if q in by_quarter}
     for quarter, amount in shares.items():
-        for month in by_quarter[quarter]:
-            plan[month - 1] += amount / len(by_quarter[quarter])
+        plan[by_quarter[quarter][0] - 1] += amount  # due from the quarter's first month in the period
     remainder = budget - sum(shares.values(), ZERO)
     if remainder:
         changed = state.budget_changed_on.get(category)
@@ -135,3 +140,17 @@ def period_quarters(state: ProjectState) -> list[Quarter]:
         if not found or found[-1] != quarter:
             found.append(quarter)
     return found
+
+
+def against_profile(planned: Decimal, actual: Decimal) -> str:
+    """Cumulative spend `actual` against the cumulative plan `planned` at a quarter's end:
+    `behind` (more than `PROFILE_TOLERANCE` below it), `ahead` (more than that above it; spend
+    against a plan of 0 is ahead), `on_profile`, or `not_judged` when neither figure reaches
+    `PROFILE_SMALLEST` (a few pounds either way say nothing)."""
+    if planned < PROFILE_SMALLEST and actual < PROFILE_SMALLEST:
+        return "not_judged"
+    if actual < planned * (1 - PROFILE_TOLERANCE):
+        return "behind"
+    if actual > planned * (1 + PROFILE_TOLERANCE):
+        return "ahead"
+    return "on_profile"

@@ -81,7 +81,8 @@ def test_amounts_per_quarter_are_spread_over_the_quarters_months() -> None:
         }
     }
     state = fold(profile("p1", lines))
-    assert planned_to(state, CO, date(2024, 11, 15)) == D("1000.00")  # 1,500 x 2/3
+    # a quarter's amount is due from its first month: all of 2024Q4's 1,500 by November
+    assert planned_to(state, CO, date(2024, 10, 1)) == D("1500.00")
     assert planned_in_quarter(state, CO, q("2025Q1")) == D("0.00")
     assert planned_in_quarter(state, CO, q("2025Q2")) == D("500.00")
     assert planned_to(state, CO, date(2025, 12, 31)) == D("2000.00")
@@ -94,8 +95,9 @@ def test_in_quarters_splits_the_budget_between_the_named_quarters() -> None:
     state = fold(
         profile("p1", {"travel_subsistence": {"rule": "in_quarters", "quarters": ["2026Q2", "2025Q2"]}})
     )
-    # 2,500 / 2 = 1,250 a quarter; May 2025 is the second of 2025Q2's months: 1,250 x 2/3 = 833.33
-    assert planned_to(state, TS, date(2025, 5, 20)) == D("833.33")
+    # 2,500 / 2 = 1,250 a quarter, due from the quarter's first month (April 2025)
+    assert planned_to(state, TS, date(2025, 3, 31)) == D("0.00")
+    assert planned_to(state, TS, date(2025, 4, 2)) == D("1250.00")
     assert planned_in_quarter(state, TS, q("2025Q2")) == D("1250.00")
     assert planned_in_quarter(state, TS, q("2025Q3")) == D("0.00")
 
