@@ -18,6 +18,7 @@ from ktpledger.cli import (
     ledger,
     notifications,
     offers,
+    profile,
     reports,
     serve,
     transactions,
@@ -36,6 +37,7 @@ admin.register(app, opened)
 demo.register(app, opened)
 serve.register(app, opened)
 notifications.register(app, opened)
+profile.register(app, opened)  # spend profiles
 
 __all__ = ["app", "main"]
 
