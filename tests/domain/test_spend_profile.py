@@ -237,3 +237,14 @@ def test_the_event_reads_back_as_it_was_recorded() -> None:
     assert data["lines"]["travel_subsistence"] == {"rule": "in_quarters", "quarters": ["2024Q4", "2025Q2"]}
     assert data["lines"]["consumables"] == {"rule": "amounts", "quarters": {"2025Q1": "4000.00"}}
     assert payload_from_data("SpendProfileSet", data) == parsed.payload
+
+
+def test_a_project_starting_mid_quarter_has_short_first_and_last_quarters() -> None:
+    state = ProjectState(project=PROJECT)
+    state.apply(parse_event(offer(start="2025-05-01", months=12, date="2025-04-01")), 1)
+    # May 2025 .. April 2026: 2025Q2 holds May and June, 2026Q2 April alone
+    assert [str(x) for x in period_quarters(state)] == ["2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"]
+    # consumables 4,000 / 12 = 333.33... a month: 666.67, 1,000.00 x 3, then 333.33; in all 4,000
+    shares = [planned_in_quarter(state, CO, x) for x in period_quarters(state)]
+    assert shares == [D("666.67"), D("1000.00"), D("1000.00"), D("1000.00"), D("333.33")]
+    assert sum(shares, D(0)) == D("4000.00")
