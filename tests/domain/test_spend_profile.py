@@ -17,6 +17,7 @@ import pytest
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event, payload_from_data
 from ktpledger.domain.profile import (
+    against_profile,
     period_quarters,
     planned_after,
     planned_in_quarter,
@@ -248,3 +249,20 @@ def test_a_project_starting_mid_quarter_has_short_first_and_last_quarters() -> N
     shares = [planned_in_quarter(state, CO, x) for x in period_quarters(state)]
     assert shares == [D("666.67"), D("1000.00"), D("1000.00"), D("1000.00"), D("333.33")]
     assert sum(shares, D(0)) == D("4000.00")
+
+
+@pytest.mark.parametrize(
+    ("planned", "actual", "status"),
+    [
+        ("1000.00", "899.99", "behind"),  # more than 10% below 1,000: below 900
+        ("1000.00", "900.00", "on_profile"),
+        ("1000.00", "1100.00", "on_profile"),
+        ("1000.00", "1100.01", "ahead"),  # more than 10% above: above 1,100
+        ("0.00", "100.00", "ahead"),  # spend against no plan, once it reaches 100
+        ("0.00", "99.99", "not_judged"),
+        ("99.99", "0.00", "not_judged"),  # a plan below 100 with nothing spent says nothing
+        ("100.00", "0.00", "behind"),
+    ],
+)
+def test_behind_or_ahead_of_the_profile_at_a_quarter_end(planned: str, actual: str, status: str) -> None:
+    assert against_profile(D(planned), D(actual)) == status
