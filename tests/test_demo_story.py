@@ -32,7 +32,7 @@ def test_the_story_is_told_in_its_steps_for_one_project() -> None:
     steps = quarters()
     assert [heading for heading, _ in steps] == HEADINGS
     events = [event for _, items in steps for event in items]
-    assert len(events) == 47
+    assert len(events) == 48  # with the offer letter's spend profile
     assert all(items for _, items in steps)
     assert {event["project"] for event in events} == {PROJECT}
     assert len({event["key"] for event in events}) == len(events)

@@ -27,6 +27,7 @@ from ktpledger.api import (
     imports,
     limits,
     openapi,
+    profile,
     quarantine,
     reads,
     routes,
@@ -46,7 +47,7 @@ those of the `ktpledger` command line (`--format json`); money is a string with 
 `Authorization: Bearer TOKEN`, a token from `ktpledger token create --role ROLE [--project P ...]`.
 Roles: **admin** records every event type and is the only role that records `GrantOffered`,
 `OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`,
-`GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced` and `BusinessPaymentReceived`; **lmc** records `LMCDecision` and `AlertAcknowledged`
+`GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced` and `BusinessPaymentReceived`; **lmc** records `LMCDecision`, `AlertAcknowledged` and `SpendProfileSet`
 (admin, finance and lmc acknowledge alerts: `POST /alerts/{id}/acknowledgement`, R-39); **viewer**
 records nothing. Every role reads. A token
 granted some projects cannot read or write any other. No token or a bad one: 401; forbidden: 403,
@@ -133,6 +134,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(admin.router)
     api.include_router(quarantine.router)
     api.include_router(transactions.router)  # before the dashboard's {project:path} page
+    api.include_router(profile.router)  # spend profiles (R-43)
     api.include_router(dashboard_import.router)  # before the forms' {slug} routes
     api.include_router(dashboard_acknowledge.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too

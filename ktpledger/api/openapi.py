@@ -314,6 +314,36 @@ DATA: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# --- spend profiles (R-43): a line's plan, by rule ---------------------------------------------------
+_LINE_PROFILE: dict[str, Any] = {
+    "oneOf": [
+        _object(["rule"], {"rule": {"const": "even"}}),
+        _object(
+            ["rule", "quarters"],
+            {
+                "rule": {"const": "in_quarters"},
+                "quarters": {"type": "array", "items": QUARTER, "minItems": 1, "uniqueItems": True},
+            },
+        ),
+        _object(
+            ["rule", "quarters"],
+            {
+                "rule": {"const": "amounts"},
+                "quarters": {
+                    "type": "object",
+                    "propertyNames": QUARTER,
+                    "additionalProperties": MONEY,
+                    "minProperties": 1,
+                },
+            },
+        ),
+    ]
+}
+DATA["SpendProfileSet"] = [
+    _object(["lines", "minute"], {"lines": _lines_map(LINES, _LINE_PROFILE, at_least=1), "minute": TEXT})
+]
+
+
 def event_schema(event_type: str) -> dict[str, Any]:
     """One event of `event_type`: the envelope and its `data`."""
     shapes = DATA[event_type]

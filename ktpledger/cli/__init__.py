@@ -19,6 +19,7 @@ from ktpledger.cli import (
     ledger,
     notifications,
     offers,
+    profile,
     reports,
     serve,
     transactions,
@@ -38,6 +39,7 @@ admin.register(app, opened)
 demo.register(app, opened)
 serve.register(app, opened)
 notifications.register(app, opened)
+profile.register(app, opened)  # spend profiles
 
 __all__ = ["app", "main"]
 

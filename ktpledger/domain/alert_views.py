@@ -11,7 +11,7 @@ that says £995 ineligible.
 The ledger's alerts are judged at the ledger's clock; what depends on the calendar is judged here,
 as of the reader's `today`, and never stored:
 - an open `forecast_overspend` alert's current figures are the forecast as of today
-  (`forecast_at_end`), with `holds` saying whether the condition still holds on that day (its
+  (`line_forecast`: spend to date plus the rest of the line's spend profile), with `holds` saying whether the condition still holds on that day (its
   hysteresis included). It stays open in the ledger's alerts until an event ends it;
 - `ended_not_closed` (`alerts.clock_findings`): a project past its end date that is not closed;
 - `invoice_due`, `invoice_overdue`, `claim_due` (`alerts.deadline_findings`, R-44): the
@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ktpledger.domain.alerts import AlertKind, clock_findings, forecast_at_end, line_figures
+from ktpledger.domain.alerts import AlertKind, clock_findings, line_figures, line_forecast
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.project import ProjectState
@@ -185,9 +185,7 @@ def present(
             and state.exists
             and line is not None
         ):
-            forecast = forecast_at_end(
-                line.spent, line.budget, start=state.start, months=state.months, on=today
-            )
+            forecast = line_forecast(state, line, today)
             current = {**forecast.detail(), "holds": forecast.overspend(raised=True)}
         elif line is not None:
             subject = str((alert.get("detail") or {}).get("threshold", ""))  # a threshold's subject
@@ -284,6 +282,15 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
                 f"{_money(figures, 'forecast')}, within the budget {_money(figures, 'budget')}: the alert "
                 "stays open until an event the ledger records ends it."
             )
+        if "planned_rest" in figures:
+            return (
+                f"{line}: {_money(figures, 'spent')} spent to date ({where}), against "
+                f"{_money(figures, 'planned_to_date')} planned by now; with the "
+                f"{_money(figures, 'planned_rest')} the spend profile still plans, the line will end at "
+                f"{_money(figures, 'forecast')}, {_money(figures, 'excess')} over the budget "
+                f"{_money(figures, 'budget')}."
+            )
+        # An alert stored before spend profiles: the straight-line forecast it was raised on.
         return (
             f"{line}: at {_money(figures, 'monthly_rate')} a month ({where}), spend will reach "
             f"{_money(figures, 'forecast')} by the end date, {_money(figures, 'excess')} over the budget "

@@ -18,7 +18,8 @@ Decisions where the guidance leaves a choice:
   resolved with the reason `offer_amended`;
 - `forecast_overspend` (`forecast_at_end`): month n of the project is the calendar month n-1
   months after the start month, capped at the project's months; from month 3 on the forecast is
-  spent / n x the project's months, and it holds when that exceeds the budget. Hysteresis: once
+  spent to date plus what the line's spend profile (R-43, `domain/profile.py`; even by month when
+  none is recorded) still plans after month n, and it holds when that exceeds the budget. Hysteresis: once
   raised, it holds until the forecast falls to `FORECAST_RESOLVE_AT` (95%) of the budget or below,
   so a forecast hovering at the budget does not raise and resolve by turns;
 - the clock of the stored alerts is the ledger's: the latest date among the project's events,
@@ -30,7 +31,7 @@ Decisions where the guidance leaves a choice:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -40,6 +41,7 @@ from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.invoices import DUE_WARNING_DAYS, claim_due_quarter
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
+from ktpledger.domain.profile import planned_after, planned_to, project_month
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import forecast_month
@@ -98,23 +100,22 @@ def clock(state: ProjectState, latest: date) -> date:
 
 @dataclass(frozen=True)
 class Forecast:
-    """A line's spend to date carried at its average monthly rate to the end date (R-41)."""
+    """A line's spend at the end date as its spend profile sees it (R-41, R-43): spend to date plus
+    what the profile still plans after the month of `as_of`."""
 
     as_of: date
     month: int  # the project's month on `as_of`, 1 .. months
     months: int
     spent: Decimal
     budget: Decimal
-    forecast: Decimal
+    planned_to_date: Decimal  # the profile's plan to the end of `as_of`'s month
+    planned_rest: Decimal  # the profile's plan for the months after it
+    forecast: Decimal  # spent + planned_rest
 
     @property
     def judged(self) -> bool:
         """Whether R-41 judges the forecast yet (from the third month on)."""
         return self.month >= FORECAST_FROM_MONTH
-
-    @property
-    def monthly_rate(self) -> Decimal:
-        return round_penny_half_up(self.spent / self.month)
 
     @property
     def excess(self) -> Decimal:
@@ -136,39 +137,53 @@ class Forecast:
             "month": self.month,
             "months": self.months,
             "spent": format_money(self.spent),
-            "monthly_rate": format_money(self.monthly_rate),
+            "planned_to_date": format_money(self.planned_to_date),
+            "planned_rest": format_money(self.planned_rest),
             "forecast": format_money(self.forecast),
             "budget": format_money(self.budget),
             "excess": format_money(self.excess),
         }
 
 
-def forecast_figure(spent: Decimal, month: int, months: int) -> Decimal:
-    """R-41's forecast: spend to date carried at its average monthly rate to the end date."""
-    return round_penny_half_up(spent / month * months)
-
-
-def forecast_at_end(spent: Decimal, budget: Decimal, *, start: date, months: int, on: date) -> Forecast:
-    """The forecast at the end date of a line with `spent` so far, judged on `on` (R-41): the one
-    forecast every reader shows (CLI, API, dashboard, claim pack) and the alerts judge."""
-    month = forecast_month(start, months, on)
+def forecast_at_end(state: ProjectState, category: Category, spent: Decimal, *, on: date) -> Forecast:
+    """The forecast at the end date of a line with `spent` so far, judged on `on` (R-41): spend to
+    date plus the rest of the line's spend profile (`profile.planned_after`, R-43), so a purchase
+    the profile plans raises nothing and one it does not plan counts once, never carried on as a
+    monthly rate. The one forecast every reader shows (CLI, API, dashboard, claim pack) and the
+    alerts judge."""
+    rest = planned_after(state, category, on)
     return Forecast(
         as_of=on,
-        month=month,
-        months=months,
+        month=forecast_month(state.start, state.months, on),
+        months=state.months,
         spent=spent,
-        budget=budget,
-        forecast=forecast_figure(spent, month, months),
+        budget=state.budget.get(category, ZERO),
+        planned_to_date=planned_to(state, category, on),
+        planned_rest=rest,
+        forecast=spent + rest,
     )
 
 
 def line_forecast(state: ProjectState, line: Allowance, on: date) -> Forecast:
-    """`forecast_at_end` of one allowance line, as every reader shows it: the derived overheads
-    line can never earn more than its budget (R-42), so its forecast stops there."""
-    found = forecast_at_end(line.spent, line.budget, start=state.start, months=state.months, on=on)
-    if line.limit_kind is LimitKind.DERIVED and found.forecast > line.budget:
-        return replace(found, forecast=line.budget)
-    return found
+    """`forecast_at_end` of one allowance line, as every reader shows it. The derived overheads line
+    has no profile of its own: its budget is planned evenly by month, and it can never earn more
+    than its budget (R-42), so its forecast stops there."""
+    if line.limit_kind is not LimitKind.DERIVED:
+        return forecast_at_end(state, line.category, line.spent, on=on)
+    month = forecast_month(state.start, state.months, on)
+    elapsed = max(0, min(project_month(state, on), state.months))
+    to_date = round_penny_half_up(line.budget * elapsed / state.months)
+    rest = line.budget - to_date
+    return Forecast(
+        as_of=on,
+        month=month,
+        months=state.months,
+        spent=line.spent,
+        budget=line.budget,
+        planned_to_date=to_date,
+        planned_rest=rest,
+        forecast=min(line.spent + rest, line.budget),
+    )
 
 
 def conditions(
@@ -215,10 +230,8 @@ def _line_conditions(
     if not state.closed and month >= FORECAST_FROM_MONTH:
         forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
         bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
-        if forecast_figure(spent, month, state.months) > bar:
-            found[forecast_key] = forecast_at_end(
-                spent, budget, start=state.start, months=state.months, on=on
-            ).detail()
+        if spent + planned_after(state, line.category, on) > bar:
+            found[forecast_key] = forecast_at_end(state, line.category, spent, on=on).detail()
     return found
 
 

@@ -25,6 +25,7 @@ from ktpledger.domain.input_rules import (
     check_storable,
 )
 from ktpledger.domain.money import format_money, parse_money
+from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import (
     RULE_SETS,
     BusinessType,
@@ -722,6 +723,124 @@ class ProjectReopened:
         return {"reason": self.reason}
 
 
+# --- spend profiles (R-43) -------------------------------------------------------------------------
+
+PROFILE_RULES = ("even", "in_quarters", "amounts")
+
+
+@dataclass(frozen=True)
+class LineProfile:
+    """How one line's budget is planned over the project's period (R-43): `even` by month;
+    `in_quarters`, evenly between the named calendar quarters; `amounts`, the amount planned in each
+    named quarter (the amounts sum to the line's budget when recorded)."""
+
+    rule: str
+    quarters: tuple[Quarter, ...] = ()  # in_quarters: the quarters, in order
+    amounts: Mapping[Quarter, Decimal] = field(default_factory=dict)  # amounts: per quarter
+
+    @classmethod
+    def parse(cls, value: object, *, name: str) -> LineProfile:
+        if not isinstance(value, Mapping):
+            raise RuleViolation(
+                "R-43", f'{name} must be an object such as {{"rule": "even"}}, got {shown(value)}', field=name
+            )
+        check_keys_once(value, where=name)
+        _fields(value, {"rule", "quarters"}, event_type=f"{name} (a line's profile)")
+        rule = value.get("rule")
+        if rule not in PROFILE_RULES:
+            raise RuleViolation(
+                "R-43",
+                f"{name}.rule must be one of {', '.join(PROFILE_RULES)}, got {shown(rule)}",
+                field=f"{name}.rule",
+            )
+        raw = value.get("quarters")
+        where = f"{name}.quarters"
+        if rule == "even":
+            if raw is not None:
+                raise RuleViolation("R-43", f"{where}: an even profile names no quarters", field=where)
+            return cls(rule="even")
+        if rule == "in_quarters":
+            if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+                raise RuleViolation(
+                    "R-43",
+                    f'{where} must be a list of quarters such as ["2025Q2"], got {shown(raw)}',
+                    field=where,
+                )
+            quarters = [_quarter(item, name=where) for item in raw]
+            if len(set(quarters)) != len(quarters):
+                raise RuleViolation("R-43", f"{where} names a quarter twice", field=where)
+            return cls(rule="in_quarters", quarters=tuple(sorted(quarters)))
+        if not isinstance(raw, Mapping) or not raw:
+            raise RuleViolation(
+                "R-43",
+                f'{where} must be an object of quarter: amount such as {{"2025Q2": "1500.00"}}, got {shown(raw)}',
+                field=where,
+            )
+        check_keys_once(raw, where=where)
+        amounts: dict[Quarter, Decimal] = {}
+        for text, amount in raw.items():
+            quarter = _quarter(text, name=where)
+            amounts[quarter] = parse_money(amount, field=f"{where}.{quarter}", rule="R-43")
+        return cls(rule="amounts", amounts=dict(sorted(amounts.items())))
+
+    def named_quarters(self) -> tuple[Quarter, ...]:
+        return self.quarters if self.rule == "in_quarters" else tuple(self.amounts)
+
+    def to_data(self) -> dict[str, Any]:
+        if self.rule == "in_quarters":
+            return {"rule": self.rule, "quarters": [str(q) for q in self.quarters]}
+        if self.rule == "amounts":
+            return {"rule": self.rule, "quarters": {str(q): format_money(a) for q, a in self.amounts.items()}}
+        return {"rule": self.rule}
+
+
+def _quarter(value: object, *, name: str) -> Quarter:
+    quarter = Quarter.parse(value) if isinstance(value, str) else None
+    if quarter is None:
+        raise RuleViolation(
+            "R-43", f"{name}: a quarter is a calendar quarter such as 2025Q2, got {shown(value)}", field=name
+        )
+    return quarter
+
+
+@dataclass(frozen=True)
+class SpendProfileSet:
+    """The planned spend of some lines over the period (R-43): set with the offer or by an LMC
+    decision (its minute). The latest profile of a line replaces the one before; lines not named
+    keep theirs (or the default, even by month)."""
+
+    TYPE: ClassVar[str] = "SpendProfileSet"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    lines: Mapping[Category, LineProfile]
+    minute: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> SpendProfileSet:
+        _fields(data, {"lines", "minute"}, event_type=cls.TYPE)
+        raw = data.get("lines")
+        if not isinstance(raw, Mapping) or not raw:
+            raise RuleViolation(
+                "R-43",
+                'lines must be an object of category: profile, such as {"consumables": {"rule": "even"}}',
+                field="lines",
+            )
+        check_keys_once(raw, where="lines")
+        lines: dict[Category, LineProfile] = {}
+        for name, value in raw.items():
+            try:
+                category = _category(name, name="lines")
+            except UnknownCategory as error:  # the profile's own rule, naming the field
+                raise RuleViolation("R-43", error.message, field=f"lines.{name}") from None
+            lines[category] = LineProfile.parse(value, name=f"lines.{category.value}")
+        return cls(lines=dict(sorted(lines.items())), minute=_text(data, "minute", rule="R-43"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "lines": {category.value: line.to_data() for category, line in self.lines.items()},
+            "minute": self.minute,
+        }
+
+
 # The kinds of alert the projection stores (`alerts.AlertKind` but the clock's `ended_not_closed`,
 # which is judged by readers on a day and never stored, so never acknowledged): named here, since
 # `alerts` imports this module.
@@ -975,6 +1094,7 @@ Payload = (
     | AlertAcknowledged
     | BusinessInvoiced
     | BusinessPaymentReceived
+    | SpendProfileSet
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -992,6 +1112,7 @@ EVENT_TYPES: Mapping[str, Any] = {
         AlertAcknowledged,
         BusinessInvoiced,
         BusinessPaymentReceived,
+        SpendProfileSet,
     )
 }
 
@@ -1078,6 +1199,7 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     AlertAcknowledged: ("note", "subject"),
     BusinessInvoiced: ("number",),
     BusinessPaymentReceived: ("invoice",),
+    SpendProfileSet: ("minute",),
 }
 
 

@@ -36,6 +36,7 @@ from ktpledger.domain.events import (
     ProjectClosed,
     ProjectReopened,
     SpendClaimed,
+    SpendProfileSet,
     Virement,
 )
 from ktpledger.domain.project import ProjectState
@@ -207,6 +208,8 @@ class LiveProject:
             return None
         if isinstance(payload, OfferAmended):
             return None  # any line's budget, limit or forecast may move with the offer
+        if isinstance(payload, SpendProfileSet):
+            return set(payload.lines)  # the plan, so the forecast, of the lines it names
         if isinstance(payload, (ProjectClosed, ProjectReopened)):
             return set()  # no figure moves; the conditions are judged again (`closed` changed)
         return set() if self.state.exists else None

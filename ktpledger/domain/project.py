@@ -33,12 +33,14 @@ from ktpledger.domain.events import (
     Extension,
     GrantOffered,
     GrantPayment,
+    LineProfile,
     LMCDecision,
     OfferAmended,
     ParentalLeaveCost,
     ProjectClosed,
     ProjectReopened,
     SpendClaimed,
+    SpendProfileSet,
     UnknownCategory,
     Virement,
     next_quarter,
@@ -289,6 +291,11 @@ class ProjectState:
     acknowledged: dict[tuple[str, str, str, int], tuple[int, date, str]] = field(default_factory=dict)
     # The business's invoices (R-44), by number, in the order they were recorded.
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    # Spend profiles (R-43): each line's latest profile and the date it was set; and the date of the
+    # latest change to each line's budget (a virement, a revision, an amendment), after which a
+    # profile's unplanned remainder is spread (`domain/profile.py`).
+    profiles: dict[Category, tuple[LineProfile, date]] = field(default_factory=dict)
+    budget_changed_on: dict[Category, date] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -437,6 +444,8 @@ class ProjectState:
             self._check_not_before_offer(event.date, "R-42", "grant payment")
         elif isinstance(payload, BusinessInvoiced):
             self._check_invoice(event.date, payload)
+        elif isinstance(payload, SpendProfileSet):
+            self._check_profile(event.date, payload)
         elif isinstance(payload, ProjectClosed):
             self._check_not_before_offer(event.date, "R-36", "closure")
             if self.reopened_on is not None and event.date < self.reopened_on:
@@ -532,6 +541,41 @@ class ProjectState:
                 field="amount",
             )
 
+    def _check_profile(self, on: date, profile: SpendProfileSet) -> None:
+        """A spend profile (R-43): lines of this project, quarters inside its period (extensions
+        included), and explicit amounts that sum to the line's budget as it stands."""
+        self._check_not_before_offer(on, "R-43", "spend profile")
+        for category, line in profile.lines.items():
+            name = f"lines.{category.value}"
+            if category not in self.claimable():
+                raise RuleViolation(
+                    "R-43",
+                    offer_lines(
+                        f"{name}: {category.value} is no line this project plans",
+                        self.claimable(),
+                        self._lines_named(),
+                    ),
+                    field=name,
+                )
+            for quarter in line.named_quarters():
+                if quarter.last_day < self.start or quarter.first_day > self.end:
+                    raise RuleViolation(
+                        "R-43",
+                        f"{name}.quarters: {quarter} is outside the project's period {self.start} to "
+                        f"{self.end} (extensions included)",
+                        field=f"{name}.quarters",
+                    )
+            if line.rule == "amounts":
+                total = sum(line.amounts.values(), ZERO)
+                budget = self.budget.get(category, ZERO)
+                if total != budget:
+                    raise RuleViolation(
+                        "R-43",
+                        f"{name}.quarters: the amounts sum to {format_money(total)}, but the line's budget "
+                        f"is {format_money(budget)}: a profile plans the whole line",
+                        field=f"{name}.quarters",
+                    )
+
     def _check_acknowledgement(self, on: date, acknowledgement: AlertAcknowledged) -> None:
         """R-39, as far as the project's stream alone can tell: the alert was raised at an earlier
         version of this project, not on a day after the acknowledgement's, and is not acknowledged
@@ -583,7 +627,8 @@ class ProjectState:
         trial.budget = dict(self.budget)
         trial.original_budget = dict(self.original_budget)
         trial._standards = {}
-        trial._apply_amendment(amendment)
+        trial.budget_changed_on = dict(self.budget_changed_on)
+        trial._apply_amendment(amendment, None)
         return trial
 
     def _check_amendment(self, on: date, amendment: OfferAmended) -> None:
@@ -911,7 +956,7 @@ class ProjectState:
             }
             self.budget = dict(self.original_budget)
         elif isinstance(payload, LMCDecision):
-            self._apply_decision(payload)
+            self._apply_decision(payload, event.date)
         elif isinstance(payload, SpendClaimed):
             claim = Claim(event.key, version, event.date, payload.category, payload.amount, payload.tags)
             self.claims[event.key] = claim
@@ -935,7 +980,7 @@ class ProjectState:
             self.closed_on = None
             self.reopened_on = event.date
         elif isinstance(payload, OfferAmended):
-            self._apply_amendment(payload)
+            self._apply_amendment(payload, event.date)
             self.amended_on = event.date
         elif isinstance(payload, AlertAcknowledged):
             self.acknowledged.setdefault(payload.crossing, (version, event.date, payload.note))
@@ -943,14 +988,19 @@ class ProjectState:
             self.invoices[payload.number] = Invoice(version, event.date, payload)
         elif isinstance(payload, BusinessPaymentReceived):
             self.invoices[payload.invoice].paid += payload.amount
+        elif isinstance(payload, SpendProfileSet):
+            for category, line in payload.lines.items():
+                self.profiles[category] = (line, event.date)
 
-    def _apply_amendment(self, amendment: OfferAmended) -> None:
+    def _apply_amendment(self, amendment: OfferAmended, on: date | None) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended
         line's budget moved by the difference from the offered figure, the extensions kept on top
         of the amended months, and the figures cached from the offer worked out again."""
         offer = self._offer()
         amended = amendment.amend(offer)
         for category, amount in (amendment.budget or {}).items():
+            if on is not None:
+                self.budget_changed_on[category] = on
             difference = amount - self.original_budget.get(category, ZERO)
             self.original_budget[category] = amount
             self.budget[category] = self.budget.get(category, ZERO) + difference
@@ -971,9 +1021,11 @@ class ProjectState:
         if isinstance(change, Extension):
             add_months(self.start, self.months + change.months)
 
-    def _apply_decision(self, decision: LMCDecision) -> None:
+    def _apply_decision(self, decision: LMCDecision, on: date) -> None:
         change = decision.decision
         if isinstance(change, Virement):
+            self.budget_changed_on[change.from_category] = on
+            self.budget_changed_on[change.to_category] = on
             self.budget[change.from_category] -= change.amount
             self.budget[change.to_category] = self.budget.get(change.to_category, ZERO) + change.amount
         elif isinstance(change, ApproveExceedance):
@@ -986,3 +1038,5 @@ class ProjectState:
                 self._standards.clear()
         elif isinstance(change, BudgetRevision):
             self.budget.update(change.budget)
+            for category in change.budget:
+                self.budget_changed_on[category] = on

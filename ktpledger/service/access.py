@@ -6,7 +6,7 @@ token speaks for.
 - `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`
   and `AlertAcknowledged`, and the business's invoices and payments (`BusinessInvoiced`,
   `BusinessPaymentReceived`, R-44);
-- `lmc`: reads, and records `LMCDecision` and `AlertAcknowledged`;
+- `lmc`: reads, and records `LMCDecision`, `AlertAcknowledged` and `SpendProfileSet` (R-43);
 - `viewer`: reads only.
 
 A token may be limited to some projects: it cannot read or write any other. Tokens are stored by
@@ -42,7 +42,9 @@ RECORDS: Mapping[Role, frozenset[str]] = {
     )
     # the business's invoices and payments (R-44)
     | frozenset({"BusinessInvoiced", "BusinessPaymentReceived"}),
-    Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"}),
+    Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"})
+    # Spend profiles (R-43): the LMC sets and changes a line's plan (with its minute).
+    | frozenset({"SpendProfileSet"}),
     Role.VIEWER: frozenset(),
 }
 """The event types each role may record. Only `admin` records `GrantOffered`, `OfferAmended`,

@@ -47,6 +47,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "OfferAmended", "amend-x", "2025-06-28", {"reason": "typo", "title": "Machine vision QA"}, demo.MAIN
     ),
     "ProjectReopened": event("ProjectReopened", "reopen-x", "2025-06-28", {"reason": "late"}, demo.CLOSED),
+    "SpendProfileSet": event(
+        "SpendProfileSet",
+        "profile-x",
+        "2025-06-25",
+        {"lines": {"travel_subsistence": {"rule": "even"}}, "minute": "LMC 2025-06 item 3"},
+        demo.MAIN,
+    ),
 }
 
 

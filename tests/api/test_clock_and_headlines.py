@@ -60,13 +60,19 @@ def test_the_period_and_forecasts_are_judged_as_of_the_day_asked(
         "month 4 of 24",
     )
     lines = {line["category"]: line for line in during["lines"]}
-    # month 4: 600 / 4 x 24 = 3,600; 300 / 4 x 24 = 1,800; 4,000 / 4 x 24 = 24,000
+    # month 4: spend to date + the rest of each line's even plan, 20/24 of its budget:
+    # consumables 600 + (4,000 - 666.67) = 3,933.33; travel 300 + (2,500 - 416.67) = 2,383.33;
+    # employment 4,000 + (100,000 - 16,666.67) = 87,333.33
     assert (lines["consumables"]["forecast"], lines["travel_subsistence"]["forecast"]) == (
-        "3600.00",
-        "1800.00",
+        "3933.33",
+        "2383.33",
     )
-    assert lines["associate_employment"]["forecast"] == "24000.00"
-    assert during["spend"]["forecast"] == "29400.00" and during["spend"]["forecast_excess"] == "0.00"
+    assert lines["associate_employment"]["forecast"] == "87333.33"
+    # the lines with no spend forecast the rest of their plan: development 4,000 - 666.67 =
+    # 3,333.33, supervisor 16,000 - 2,666.67 = 13,333.33, estates 0, support 36,000 - 6,000 =
+    # 30,000; in all 3,933.33 + 2,383.33 + 87,333.33 + 3,333.33 + 13,333.33 + 30,000 = 140,316.65
+    assert lines["associate_development"]["forecast"] == "3333.33"
+    assert during["spend"]["forecast"] == "140316.65" and during["spend"]["forecast_excess"] == "0.00"
 
     # Long after the end date (2026-09-30) and not closed: month 24 of 24, the forecast is the spend.
     after = summary(client, tokens["viewer"], "2026-12-01")
@@ -74,7 +80,12 @@ def test_the_period_and_forecasts_are_judged_as_of_the_day_asked(
     assert after["period"]["describe"] == "ended 2026-09-30, not closed (62 days ago)"
     assert (after["month"], after["period"]["elapsed"]) == (24, "1.0000")
     assert after["spend"]["forecast"] == after["spend"]["spent"] == "4900.00"
-    assert [a["kind"] for a in after["open_alerts"]] == ["ended_not_closed"]
+    # The laptop (600 in month 3 against 500 planned: 600 + 3,500 = 4,100 > 4,000) raised the
+    # consumables forecast; month 4 holds it in its band (3,933.33 > 95% of 4,000 = 3,800).
+    assert sorted((a["kind"], a["category"]) for a in after["open_alerts"]) == [
+        ("ended_not_closed", None),
+        ("forecast_overspend", "consumables"),
+    ]
     assert not [a for a in during["open_alerts"] if a["kind"] == "ended_not_closed"]
 
 
@@ -115,22 +126,24 @@ def test_the_headline_is_the_tables_total_and_the_forecast_says_how_far_over(
             claim("kit", "2000.00", category="consumables", date="2024-12-16"),
         ],
     )
-    # Month 3: 20,000 / 3 x 24 = 160,000 and 2,000 / 3 x 24 = 16,000: 176,000 against 162,500.
+    # Month 3: each line's spend + the rest of its even plan (21/24 of its budget): employment
+    # 20,000 + 87,500 = 107,500; consumables 2,000 + 3,500 = 5,500; development 3,500; travel
+    # 2,187.50; supervisor 14,000; estates 0; support 31,500: 164,187.50 against 162,500.
     document = summary(client, tokens["viewer"], "2024-12-31")
     spend = document["spend"]
     assert (spend["budget"], spend["spent"], spend["forecast"], spend["forecast_excess"]) == (
         "162500.00",
         "22000.00",
-        "176000.00",
-        "13500.00",
+        "164187.50",
+        "1687.50",
     )
     assert (spend["budget"], spend["spent"]) == (document["totals"]["budget"], document["totals"]["spent"])
     assert spend["forecast"] == document["totals"]["forecast"]
     sign_in(client, tokens["viewer"])
     page = client.get(f"/dashboard/projects/{PROJECT}?today=2024-12-31")
     shown = figures(page.text)
-    assert money(shown[("", "spend.forecast")]) == D("176000.00")
-    assert shown[("", "spend.forecast_excess")].startswith("£13,500.00 over the budget")
+    assert money(shown[("", "spend.forecast")]) == D("164187.50")
+    assert shown[("", "spend.forecast_excess")].startswith("£1,687.50 over the budget")
     assert money(shown[("", "spend.budget")]) == money(shown[("", "totals.budget")]) == D("162500.00")
     assert shown[("", "period")] == "month 3 of 24"
 
@@ -168,8 +181,9 @@ def test_the_derived_overheads_forecast_stops_at_its_budget(
         ],
     )
     lines = {line["category"]: line for line in summary(client, tokens["viewer"], "2025-03-31")["lines"]}
-    # Earned: 46% x (6,750.15 + 2,250.00) = 4,140.069 -> 4,140.07; at month 3 of 12 that runs to
-    # 16,560.28, but the line can never earn more than its 16,560 budget.
+    # Earned: 46% x (6,750.15 + 2,250.00) = 4,140.069 -> 4,140.07; at month 3 of 12 the even plan
+    # has 16,560 x 9/12 = 12,420 to come: 16,560.07, but the line can never earn more than its
+    # 16,560 budget.
     assert lines["knowledge_base_overheads"]["spent"] == "4140.07"
     assert lines["knowledge_base_overheads"]["forecast"] == "16560.00"
     assert lines["knowledge_base_overheads"]["forecast_over_budget"] is False

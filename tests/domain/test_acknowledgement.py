@@ -124,14 +124,15 @@ def test_an_acknowledgement_moves_no_figure_and_not_the_ledgers_clock() -> None:
     assert set(live.conditions()) == {threshold}
     lines = dict(live.lines)
     # Dated 2025-03-01, month 6: were it a fact, the clock would move there and the forecast,
-    # 2,100.00 / 6 x 24 = 8,400.00 > 2,500, would be raised. It is not.
+    # 2,100.00 spent + the even plan's last 18 months (2,500 x 18/24 = 1,875.00) = 3,975.00
+    # > 2,500, would be raised. It is not.
     changes = live.apply(parse_event(acknowledgement(day="2025-03-01")), 3)
     assert (changes.raised, changes.resolved) == ({}, [])
     assert live.latest == date(2024, 10, 15) and live.version == 3 and live.lines == lines
     # A grant payment on the same day is a fact of the ledger: the clock moves, the forecast holds.
     changes = live.apply(parse_event(event("GrantPayment", "pay-1", "2025-03-01", {"amount": "10.00"})), 4)
     forecast = changes.raised[AlertKey(TS, AlertKind.FORECAST_OVERSPEND)]
-    assert (forecast["month"], forecast["forecast"], forecast["excess"]) == (6, "8400.00", "5900.00")
+    assert (forecast["month"], forecast["forecast"], forecast["excess"]) == (6, "3975.00", "1475.00")
     # Folding without alerts (a catch-up after a restart) keeps the clock where it was too.
     quiet = LiveProject.new(PROJECT)
     for version, raw in enumerate((*STORY, acknowledgement(day="2025-03-01")), start=1):

@@ -16,6 +16,7 @@ from ktpledger.domain.alerts import AlertKey, Forecast, forecast_at_end
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.live import AlertStep, LiveProject, appends, settle_append
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.rules import Category
 from tests.domain.support import D
 from tests.ledger.factory import PROJECT, claim, event, offer
 
@@ -52,13 +53,15 @@ def test_spend_on_a_zero_budget_is_over_budget_not_at_a_threshold() -> None:
 
 
 def test_the_forecast_at_the_end_date_by_hand() -> None:
-    # 650 spent in month 4 of 24: 650 / 4 x 24 = 3,900; monthly rate 162.50.
-    found = forecast_at_end(
-        D("650"), D("4000"), start=offer_start(), months=24, on=datetime(2025, 1, 5).date()
+    # 650 spent in month 4 of 24 on consumables (budget 4,000, the default even profile):
+    # 4,000 x 4/24 = 666.67 planned by now, 3,333.33 still to come; 650 + 3,333.33 = 3,983.33.
+    state = feed(offer())[0].state
+    found = forecast_at_end(state, Category.CONSUMABLES, D("650"), on=datetime(2025, 1, 5).date())
+    assert found == Forecast(
+        datetime(2025, 1, 5).date(), 4, 24, D("650"), D("4000"), D("666.67"), D("3333.33"), D("3983.33")
     )
-    assert found == Forecast(datetime(2025, 1, 5).date(), 4, 24, D("650"), D("4000"), D("3900.00"))
-    assert found.monthly_rate == D("162.50") and found.excess == 0
-    assert not found.overspend()  # 3,900 is within 4,000: never raised on that
+    assert found.excess == 0
+    assert not found.overspend()  # 3,983.33 is within 4,000: never raised on that
     assert found.overspend(raised=True)  # but once raised it holds above 95% (3,800)
 
 
@@ -69,16 +72,19 @@ def offer_start() -> Any:
 def test_an_open_forecast_alert_holds_until_95_percent_of_the_budget() -> None:
     live, changes = feed(
         offer(),
-        claim("c1", "600.00", category=CO, date="2024-12-10"),  # month 3: 600/3 x 24 = 4,800 > 4,000
-        claim("c2", "50.00", category=CO, date="2025-01-05"),  # month 4: 650/4 x 24 = 3,900 > 3,800
-        claim("t1", "10.00", category=TS, date="2025-02-01"),  # month 5: 650/5 x 24 = 3,120 <= 3,800
+        # consumables 4,000 planned evenly: 166.67 a month; the forecast is spent + the plan to come
+        claim("c1", "600.00", category=CO, date="2024-12-10"),  # month 3: 600 + 3,500 = 4,100 > 4,000
+        claim("c2", "50.00", category=CO, date="2025-01-05"),  # month 4: 650 + 3,333.33 = 3,983.33 > 3,800
+        claim("t1", "10.00", category=TS, date="2025-02-01"),  # month 5: 650 + 3,166.67 = 3,816.67 > 3,800
+        claim("t2", "10.00", category=TS, date="2025-03-01"),  # month 6: 650 + 3,000 = 3,650 <= 3,800
     )
     forecast = AlertKey(CO, "forecast_overspend")
     assert forecast in changes[1].raised
-    assert changes[1].raised[forecast]["forecast"] == "4800.00"
+    assert changes[1].raised[forecast]["forecast"] == "4100.00"
     assert forecast not in changes[2].resolved  # in the band: without hysteresis it resolved here
+    assert forecast not in changes[3].resolved
     assert live.conditions().get(forecast) is None
-    assert forecast in changes[3].resolved and changes[3].reason == "no_longer_holds"
+    assert forecast in changes[4].resolved and changes[4].reason == "no_longer_holds"
 
 
 def test_a_fold_seeded_with_the_open_alerts_keeps_the_hysteresis() -> None:
@@ -154,9 +160,9 @@ def recorded(raws: list[dict[str, Any]], appends_at: list[int]) -> list[Recorded
 def test_a_forecast_that_dips_and_returns_within_one_append_is_one_alert() -> None:
     raws = [
         offer(),
-        claim("c1", "600.00", category=CO, date="2024-12-10"),  # raised (4,800)
-        # one append: the clock moves to month 6 (600/6 x 24 = 2,400: resolved), then a purchase
-        # takes spend to 1,100 (1,100/6 x 24 = 4,400: raised again)
+        claim("c1", "600.00", category=CO, date="2024-12-10"),  # raised (600 + 3,500 = 4,100)
+        # one append: the clock moves to month 6 (600 + 3,000 = 3,600 <= 3,800: resolved), then a
+        # purchase takes spend to 1,100 (1,100 + 3,000 = 4,100: raised again)
         claim("t1", "10.00", category=TS, date="2025-03-02"),
         claim("c2", "500.00", category=CO, date="2025-03-03"),
     ]
@@ -165,7 +171,7 @@ def test_a_forecast_that_dips_and_returns_within_one_append_is_one_alert() -> No
     forecast = AlertKey(CO, "forecast_overspend")
     assert [(s.key, s.raised) for s in steps[0] if s.key == forecast] == [(forecast, True)]
     assert [s for s in steps[1] if s.key == forecast] == []  # it never stopped
-    assert live.conditions()[forecast]["forecast"] == "4400.00"
+    assert live.conditions()[forecast]["forecast"] == "4100.00"
 
 
 # --- item 5: closure -----------------------------------------------------------------------------

@@ -30,19 +30,27 @@ RULES = rule_set_for(date(2025, 1, 1))
 # --- R-41: the forecast, and the two months ---------------------------------------------------------
 
 
-def test_a_forecast_at_month_3_of_24_with_1200_spent_is_9600() -> None:
-    found = forecast_at_end(D(1200), D(5000), start=START, months=24, on=date(2024, 12, 15))
+def offered() -> ProjectState:
+    """tests.ledger.factory's offer: 24 months from 2024-10-01, consumables 4,000, travel 2,500."""
+    state = ProjectState(project=PROJECT)
+    state.apply(parse_event(offer()), 1)
+    return state
+
+
+def test_a_forecast_at_month_3_of_24_with_1200_spent_is_spend_plus_the_rest_of_the_plan() -> None:
+    found = forecast_at_end(offered(), Category.CONSUMABLES, D(1200), on=date(2024, 12, 15))
     assert found.month == 3
-    assert found.monthly_rate == D("400.00")
-    assert found.forecast == D("9600.00")  # 1,200 / 3 x 24
-    assert found.excess == D("4600.00")
+    # the default profile, even by month: 4,000 x 3/24 = 500.00 planned by now, 3,500.00 to come
+    assert (found.planned_to_date, found.planned_rest) == (D("500.00"), D("3500.00"))
+    assert found.forecast == D("4700.00")  # 1,200 + 3,500 (the straight line said 1,200 / 3 x 24 = 9,600)
+    assert found.excess == D("700.00")
     assert found.overspend()
 
 
-def test_a_forecast_rounds_half_up_to_the_penny() -> None:
-    # 1,000 / 7 x 24 = 3,428.571... -> 3,428.57
-    found = forecast_at_end(D(1000), D(5000), start=START, months=24, on=date(2025, 4, 30))
-    assert (found.month, found.forecast) == (7, D("3428.57"))
+def test_a_forecast_rounds_the_plan_half_up_to_the_penny() -> None:
+    # travel 2,500 x 7/24 = 729.1666... -> 729.17 planned by April 2025 (month 7); 1,770.83 to come
+    found = forecast_at_end(offered(), Category.TRAVEL_SUBSISTENCE, D(1000), on=date(2025, 4, 30))
+    assert (found.month, found.planned_to_date, found.forecast) == (7, D("729.17"), D("2770.83"))
 
 
 @pytest.mark.parametrize(

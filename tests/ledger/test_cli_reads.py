@@ -33,6 +33,7 @@ READS = [
     ["events", PROJECT],
     ["reconcile", PROJECT],
     ["claim-pack", PROJECT, "--quarter", "2025Q1"],
+    ["profile", PROJECT],
     ["verify"],
     ["token", "list"],
     ["notifications"],
@@ -186,6 +187,7 @@ def test_a_read_leaves_pending_notifications_pending_and_prints_no_alert(sqlite_
         ["alerts", PROJECT, "--format", "json"],
         ["reconcile", PROJECT],
         ["claim-pack", PROJECT, "--quarter", "2025Q1"],
+        ["profile", PROJECT],
         ["notifications"],
         ["system-alerts", "--all"],
     ):

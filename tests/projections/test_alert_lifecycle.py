@@ -81,8 +81,9 @@ def test_a_cold_catch_up_keeps_the_forecasts_hysteresis(app: App) -> None:
         app,
         [
             offer(),
-            claim("c1", "600.00", category=CO, date="2024-12-10"),  # month 3: 4,800 > 4,000: raised
-            claim("c2", "50.00", category=CO, date="2025-01-05"),  # month 4: 3,900 > 3,800: open
+            # consumables 4,000 planned evenly (R-43's default): the forecast is spent + the rest
+            claim("c1", "600.00", category=CO, date="2024-12-10"),  # month 3: 600 + 3,500 = 4,100: raised
+            claim("c2", "50.00", category=CO, date="2025-01-05"),  # month 4: 650 + 3,333.33 > 3,800: open
         ],
     )
     cold = Projector(app.database)
@@ -90,7 +91,7 @@ def test_a_cold_catch_up_keeps_the_forecasts_hysteresis(app: App) -> None:
 
     ledger = Ledger(app.database, on_appended=lambda projects: [cold.catch_up(p) for p in projects] and None)
     try:
-        # Another line, same month: consumables' forecast is still 3,900.
+        # Another line, same month: consumables' forecast is still 3,983.33.
         assert [r.status for r in ledger.append([claim("t1", "5.00", category=TS, date="2025-01-06")])] == [
             "recorded"
         ]
@@ -98,7 +99,7 @@ def test_a_cold_catch_up_keeps_the_forecasts_hysteresis(app: App) -> None:
         ledger.close()
     [forecast] = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 1, 6))
     assert forecast["status"] == "open"
-    assert forecast["current"]["forecast"] == "3900.00" and forecast["current"]["holds"] is True
+    assert forecast["current"]["forecast"] == "3983.33" and forecast["current"]["holds"] is True
     replay_equals_live(app)
 
 
@@ -106,27 +107,27 @@ def test_a_cold_catch_up_keeps_the_forecasts_hysteresis(app: App) -> None:
 
 
 def test_a_forecast_that_resolves_and_returns_within_one_append_is_one_alert_notified_once(app: App) -> None:
-    record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])  # raised: 4,800
+    record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])  # raised: 4,100
     record(
         app,
         [
-            claim("t1", "10.00", category=TS, date="2025-03-02"),  # month 6: 600/6 x 24 = 2,400: ends
-            claim("c2", "500.00", category=CO, date="2025-03-03"),  # 1,100/6 x 24 = 4,400: holds again
+            claim("t1", "10.00", category=TS, date="2025-03-02"),  # month 6: 600 + 3,000 = 3,600: ends
+            claim("c2", "500.00", category=CO, date="2025-03-03"),  # 1,100 + 3,000 = 4,100: holds again
         ],
     )
     every = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 3, 3))
     assert [(a["status"], a["raised_at_version"], a["resolved_at_version"]) for a in every] == [
         ("open", 2, None)
     ]
-    assert every[0]["current"]["forecast"] == "4400.00"
+    assert every[0]["current"]["forecast"] == "4100.00"
     assert [row[2] in SENT for row in notification_rows(app)] == [True]  # one notification in all
     replay_equals_live(app)
 
 
 def test_a_raise_soon_after_the_same_alert_resolved_is_recorded_but_not_notified(app: App) -> None:
-    record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])  # raised: 4,800
-    record(app, [claim("t1", "10.00", category=TS, date="2025-03-02")])  # 2,400: resolved
-    record(app, [claim("c2", "500.00", category=CO, date="2025-03-03")])  # 4,400: raised again
+    record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])  # raised: 4,100
+    record(app, [claim("t1", "10.00", category=TS, date="2025-03-02")])  # 600 + 3,000 = 3,600: resolved
+    record(app, [claim("c2", "500.00", category=CO, date="2025-03-03")])  # 1,100 + 3,000: raised again
     first, second = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 3, 3))
     assert (first["status"], first["resolved_reason"], second["status"]) == (
         "resolved",

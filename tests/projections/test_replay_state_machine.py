@@ -30,6 +30,7 @@ from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event, quarter_span
 from ktpledger.domain.live import LiveProject, appends
+from ktpledger.domain.profile import period_quarters
 from ktpledger.domain.project import ProjectState, add_months
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.service.projections import allowance_json, comparable
@@ -347,6 +348,45 @@ class ReplayMachine(RuleBasedStateMachine):
     def extension(self, data: st.DataObject, crash: bool, months: int, costed: bool) -> None:
         project = self.draw_project(data)
         self.decide(data, project, {"kind": "extension", "months": months, "costed": costed}, crash)
+
+    @precondition(lambda self: self.open_projects())
+    @rule(data=st.data(), crash=st.booleans())
+    def profile(self, data: st.DataObject, crash: bool) -> None:
+        """A spend profile (R-43) of one or two lines: even, in named quarters, or amounts per
+        quarter that sum to the line's budget (the last quarter named takes what is left)."""
+        project = self.draw_project(data)
+        state = self.models[project]
+        quarters = period_quarters(state)
+        lines = data.draw(
+            st.lists(st.sampled_from(self.claimable(state)), min_size=1, max_size=2, unique=True),
+            label="lines",
+        )
+        body: dict[str, Any] = {}
+        for line in lines:
+            rule = data.draw(st.sampled_from(["even", "in_quarters", "amounts"]), label="rule")
+            named = data.draw(
+                st.lists(st.sampled_from(quarters), min_size=1, max_size=4, unique=True), label="quarters"
+            )
+            if rule == "even":
+                body[line.value] = {"rule": "even"}
+            elif rule == "in_quarters":
+                body[line.value] = {"rule": rule, "quarters": [str(q) for q in named]}
+            else:
+                left = int(state.budget[line] * 100)
+                amounts = {}
+                for quarter in named[:-1]:
+                    amounts[str(quarter)] = pence(part := data.draw(st.integers(0, left), label="pence"))
+                    left -= part
+                amounts[str(named[-1])] = pence(left)
+                body[line.value] = {"rule": rule, "quarters": amounts}
+        raw = {
+            "type": "SpendProfileSet",
+            "project": project,
+            "key": self.key("profile"),
+            "date": self.draw_day(data, state.offer_date or state.start, state.end),
+            "data": {"lines": body, "minute": "m"},
+        }
+        assert self.append(raw, crash)
 
     @precondition(lambda self: self.open_projects())
     @rule(data=st.data(), crash=st.booleans(), amount=st.integers(1, 500_000))

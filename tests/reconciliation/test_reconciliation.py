@@ -269,7 +269,8 @@ def test_claim_pack_for_a_quarter(app: App) -> None:
     assert (pack["from"], pack["to"]) == ("2025-04-01", "2025-06-30")
     assert consumables["in_quarter"] == "1600.00"  # 400 + 1,300 - 100
     assert consumables["cumulative"] == "1900.00"  # and 300 from Q1; Q3's claim is not in
-    assert consumables["forecast"] == "3800.00"  # 1,900 over 6 months, x 12
+    # 1,900 spent + the even plan's last 6 months (2,000 x 6/12 = 1,000): R-41, R-43
+    assert consumables["forecast"] == "2900.00"
     kinds = {(a["category"], a["kind"]) for a in pack["alerts_open_at_quarter_end"]}
     assert ("consumables", "threshold") in kinds and ("consumables", "forecast_overspend") in kinds
     assert pack["claim"] == {
