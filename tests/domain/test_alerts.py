@@ -520,3 +520,38 @@ def test_the_profile_alerts_read_the_same_judgement_as_ktpledger_profile() -> No
     even(claim("laptop", "1500.00", date="2024-12-10", tags=["computer"]))
     changes = even(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
     assert (CO, "ahead_of_profile", "") in raised(changes)
+
+
+def test_the_new_alerts_in_plain_words_and_an_open_underspend_judged_as_of_today() -> None:
+    from datetime import date
+
+    from ktpledger.domain.alert_views import message, present
+    from ktpledger.domain.rules import Category
+
+    run = Run()
+    run(offer())
+    run(claim("c1", "10.00", date="2024-10-10"))
+    changes = run(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    under = detail(changes, CO, "forecast_underspend")
+    assert message("forecast_underspend", CO, under) == (
+        "Equipment & consumables: £10.00 spent to date (month 4 of 24), against £666.67 planned by "
+        "now; with the £3,333.33 the spend profile still plans, the line will end at £3,343.33, "
+        "£656.67 below the budget £4,000.00: grant that will never be claimed unless the spend "
+        "catches up, the profile is changed or the budget is moved (a virement) to a line that needs it."
+    )
+    assert message("behind_profile", CO, detail(changes, CO, "behind_profile")) == (
+        "Equipment & consumables: by the end of 2024Q4 (2024-12-31) £10.00 was spent against £500.00 "
+        "planned by the spend profile, £490.00 below it (more than 10%): catch the spend up, or record "
+        "a new profile (R-43) or move the budget if the plan has changed."
+    )
+    # Read on 2025-06-10 (month 9) with no more spend: 10 + 4,000 x 15/24 = 2,510.00, 1,490.00 short
+    alert = {"project": "KTP-0042", "status": "open", "kind": "forecast_underspend", "category": CO}
+    alert["detail"] = under
+    line = run.live.lines[Category.CONSUMABLES]
+    shown = present(alert, state=run.live.state, line=line, today=date(2025, 6, 10))
+    assert shown.current is not None
+    assert (shown.current["forecast"], shown.current["shortfall"], shown.current["holds"]) == (
+        "2510.00",
+        "1490.00",
+        True,
+    )
