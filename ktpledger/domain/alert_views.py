@@ -12,7 +12,8 @@ The ledger's alerts are judged at the ledger's clock; what depends on the calend
 as of the reader's `today`, and never stored:
 - an open `forecast_overspend` alert's current figures are the forecast as of today
   (`line_forecast`: spend to date plus the rest of the line's spend profile), with `holds` saying whether the condition still holds on that day (its
-  hysteresis included). It stays open in the ledger's alerts until an event ends it;
+  hysteresis included). It stays open in the ledger's alerts until an event ends it; and so for
+  `forecast_underspend` (with `underspend`);
 - `ended_not_closed` (`alerts.clock_findings`): a project past its end date that is not closed;
 - `invoice_due`, `invoice_overdue`, `claim_due` (`alerts.deadline_findings`, R-44): the
   receivables' deadlines.
@@ -187,6 +188,14 @@ def present(
         ):
             forecast = line_forecast(state, line, today)
             current = {**forecast.detail(), "holds": forecast.overspend(raised=True)}
+        elif (
+            alert.get("kind") == AlertKind.FORECAST_UNDERSPEND
+            and state is not None
+            and state.exists
+            and line is not None
+        ):
+            forecast = line_forecast(state, line, today)
+            current = {**forecast.underspend_detail(), "holds": forecast.underspend(raised=True)}
         elif line is not None:
             subject = str((alert.get("detail") or {}).get("threshold", ""))  # a threshold's subject
             current = line_figures(kind, subject, line) or current
@@ -295,6 +304,35 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
             f"{line}: at {_money(figures, 'monthly_rate')} a month ({where}), spend will reach "
             f"{_money(figures, 'forecast')} by the end date, {_money(figures, 'excess')} over the budget "
             f"{_money(figures, 'budget')}."
+        )
+    if kind == AlertKind.FORECAST_UNDERSPEND:
+        where = f"month {figures.get('month', '?')} of {figures.get('months', '?')}"
+        if figures.get("holds") is False:
+            return (
+                f"{line}: as of {figures.get('as_of')} ({where}) the forecast at the end date is "
+                f"{_money(figures, 'forecast')}, close enough to the budget {_money(figures, 'budget')}: "
+                "the alert stays open until an event the ledger records ends it."
+            )
+        return (
+            f"{line}: {_money(figures, 'spent')} spent to date ({where}), against "
+            f"{_money(figures, 'planned_to_date')} planned by now; with the "
+            f"{_money(figures, 'planned_rest')} the spend profile still plans, the line will end at "
+            f"{_money(figures, 'forecast')}, {_money(figures, 'shortfall')} below the budget "
+            f"{_money(figures, 'budget')}: grant that will never be claimed unless the spend catches "
+            "up, the profile is changed or the budget is moved (a virement) to a line that needs it."
+        )
+    if kind in (AlertKind.BEHIND_PROFILE, AlertKind.AHEAD_OF_PROFILE):
+        way = "below" if kind == AlertKind.BEHIND_PROFILE else "above"
+        return (
+            f"{line}: by the end of {figures.get('quarter')} ({figures.get('quarter_end')}) "
+            f"{_money(figures, 'cumulative_spent')} was spent against {_money(figures, 'cumulative_planned')} "
+            f"planned by the spend profile, {_money(figures, 'difference')} {way} it (more than 10%): "
+            + (
+                "catch the spend up, or record a new profile (R-43) or move the budget if the plan "
+                "has changed."
+                if kind == AlertKind.BEHIND_PROFILE
+                else "check the spend is planned, or record a new profile (R-43) that says when it falls."
+            )
         )
     if kind == AlertKind.SUB_LIMIT:
         rule = figures.get("rule", "")

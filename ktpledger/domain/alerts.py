@@ -22,6 +22,27 @@ Decisions where the guidance leaves a choice:
   none is recorded) still plans after month n, and it holds when that exceeds the budget. Hysteresis: once
   raised, it holds until the forecast falls to `FORECAST_RESOLVE_AT` (95%) of the budget or below,
   so a forecast hovering at the budget does not raise and resolve by turns;
+- `forecast_underspend` (issue 15): the same forecast (`forecast_at_end`, spend to date plus the
+  rest of the profile) more than `UNDERSPEND_SHARE` (10%) below the budget, so grant the line will
+  never claim. Judged from the third month, on an open project, only on a line with a budget of at
+  least `UNDERSPEND_SMALLEST_BUDGET` (1,000.00) whose shortfall (budget - forecast) is at least
+  `UNDERSPEND_SMALLEST_SHORTFALL` (500.00): a few hundred pounds short on a small line asks for no
+  action. Hysteresis: once raised it holds until the forecast is back to within half the share
+  (95%) of the budget. Like every condition it is not judged on a line with no spend. The share is
+  a constant of the rules, not a setting: the stored alerts must follow from the ledger alone
+  (replay equals the live run wherever it runs), and a setting read per process could differ
+  between the worker that raised an alert and the replay that rebuilds it;
+- `behind_profile` / `ahead_of_profile` (issue 15, R-43): at the latest quarter end of the period
+  the ledger's clock has passed (`profile.quarter_passed`), the line's cumulative spend to that day
+  (`profile.spent_to`, each claim and reversal by its own date) against its cumulative plan
+  (`profile.planned_to`), judged by `profile.against_profile`, the function `ktpledger profile`
+  shows: more than 10% below is behind, more than 10% above ahead, nothing while both are below
+  100.00. One alert per line and kind (no subject): it stays open while each later quarter end finds
+  the same, its current figures those of the latest quarter end, and resolves when a quarter end
+  finds the line within 10% (or the other way), or at closure. The figures are the ledger's as it
+  stands: a cost recorded late but dated before the quarter end counts there, so it may resolve
+  the alert before the next quarter end. The period's last quarter is never passed by the ledger's
+  clock (it stops at the end date): the closure judges the end;
 - the clock of the stored alerts is the ledger's: the latest date among the project's events,
   capped at its end date, so `replay` from the ledger alone always equals the live run. Readers
   judge the same rule as of today (`forecast_at_end(..., on=today)`, `clock_findings`), which the
@@ -41,7 +62,15 @@ from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.invoices import DUE_WARNING_DAYS, claim_due_quarter
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
-from ktpledger.domain.profile import planned_after, planned_to, project_month
+from ktpledger.domain.profile import (
+    PROFILE_TOLERANCE,
+    against_profile,
+    planned_after,
+    planned_to,
+    project_month,
+    quarter_passed,
+    spent_to,
+)
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import forecast_month
@@ -49,6 +78,12 @@ from ktpledger.domain.timeline import forecast_month
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
 FORECAST_FROM_MONTH = 3
 FORECAST_RESOLVE_AT = Decimal("0.95")  # an open forecast alert resolves at 95% of the budget or below
+# forecast_underspend (issue 15): raised when the forecast is more than this share below the budget,
+# resolved when it is back within half of it; judged only on a line with at least this budget, and
+# raised only for at least this shortfall (Decision: less asks a finance officer for no action).
+UNDERSPEND_SHARE = Decimal("0.10")
+UNDERSPEND_SMALLEST_BUDGET = Decimal(1000)
+UNDERSPEND_SMALLEST_SHORTFALL = Decimal(500)
 
 
 class AlertKind(StrEnum):
@@ -58,6 +93,9 @@ class AlertKind(StrEnum):
     SUB_LIMIT = "sub_limit"
     INELIGIBLE_CLAIM = "ineligible_claim"
     FORECAST_OVERSPEND = "forecast_overspend"
+    FORECAST_UNDERSPEND = "forecast_underspend"  # issue 15: grant the line will never claim
+    BEHIND_PROFILE = "behind_profile"  # issue 15: at a quarter end, against the profile (R-43)
+    AHEAD_OF_PROFILE = "ahead_of_profile"
     ENDED_NOT_CLOSED = "ended_not_closed"  # judged by readers as of today, never stored
     # The receivables' deadlines (R-44), judged by readers as of today, never stored.
     INVOICE_DUE = "invoice_due"
@@ -78,7 +116,15 @@ CLOCK_KINDS = frozenset(
 )
 
 # Alerts that ask for no action once the project is closed: they resolve with the reason `closed`.
-RESOLVED_AT_CLOSURE = frozenset({AlertKind.THRESHOLD, AlertKind.FORECAST_OVERSPEND})
+RESOLVED_AT_CLOSURE = frozenset(
+    {
+        AlertKind.THRESHOLD,
+        AlertKind.FORECAST_OVERSPEND,
+        AlertKind.FORECAST_UNDERSPEND,
+        AlertKind.BEHIND_PROFILE,
+        AlertKind.AHEAD_OF_PROFILE,
+    }
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -131,6 +177,22 @@ class Forecast:
             return self.forecast > self.budget * FORECAST_RESOLVE_AT
         return self.forecast > self.budget
 
+    @property
+    def shortfall(self) -> Decimal:
+        """How far the forecast is below the budget (0 when it reaches it): grant never claimed."""
+        return max(ZERO, self.budget - self.forecast)
+
+    def underspend(self, *, raised: bool = False) -> bool:
+        """Whether `forecast_underspend` holds (`underspends`)."""
+        return self.judged and underspends(self.budget, self.forecast, raised=raised)
+
+    def underspend_detail(self) -> dict[str, Any]:
+        """The figures of a `forecast_underspend` alert: the forecast's, with the shortfall and the
+        share judged."""
+        found = self.detail()
+        del found["excess"]
+        return found | {"shortfall": format_money(self.shortfall), "share": f"{UNDERSPEND_SHARE:.2f}"}
+
     def detail(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
@@ -143,6 +205,18 @@ class Forecast:
             "budget": format_money(self.budget),
             "excess": format_money(self.excess),
         }
+
+
+def underspends(budget: Decimal, forecast: Decimal, *, raised: bool = False) -> bool:
+    """Whether a forecast is an underspend (judged from the third month, on an open project): the
+    budget is at least `UNDERSPEND_SMALLEST_BUDGET` and the forecast is more than
+    `UNDERSPEND_SHARE` below it by at least `UNDERSPEND_SMALLEST_SHORTFALL`; for an alert already
+    raised, still more than half the share below it (hysteresis)."""
+    if budget < UNDERSPEND_SMALLEST_BUDGET:
+        return False
+    if raised:
+        return forecast < budget * (1 - UNDERSPEND_SHARE / 2)
+    return forecast < budget * (1 - UNDERSPEND_SHARE) and budget - forecast >= UNDERSPEND_SMALLEST_SHORTFALL
 
 
 def forecast_at_end(state: ProjectState, category: Category, spent: Decimal, *, on: date) -> Forecast:
@@ -230,16 +304,55 @@ def _line_conditions(
     if not state.closed and month >= FORECAST_FROM_MONTH:
         forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
         bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
-        if spent + planned_after(state, line.category, on) > bar:
+        forecast = spent + planned_after(state, line.category, on)
+        if forecast > bar:
             found[forecast_key] = forecast_at_end(state, line.category, spent, on=on).detail()
+        under_key = AlertKey(category, AlertKind.FORECAST_UNDERSPEND)
+        if underspends(budget, forecast, raised=under_key in raised):
+            found[under_key] = forecast_at_end(state, line.category, spent, on=on).underspend_detail()
+    if not state.closed:
+        found.update(_against_profile(state, line, on))
     return found
+
+
+def _against_profile(state: ProjectState, line: Allowance, on: date) -> Conditions:
+    """`behind_profile` or `ahead_of_profile` at the latest quarter end passed (module docstring)."""
+    quarter = quarter_passed(state, on)
+    if quarter is None:
+        return {}
+    planned = planned_to(state, line.category, quarter.last_day)
+    spent = spent_to(state, line.category, quarter.last_day)
+    judged = against_profile(planned, spent)
+    if judged == "behind":
+        kind = AlertKind.BEHIND_PROFILE
+    elif judged == "ahead":
+        kind = AlertKind.AHEAD_OF_PROFILE
+    else:
+        return {}
+    return {
+        AlertKey(line.category.value, kind): {
+            "quarter": str(quarter),
+            "quarter_end": quarter.last_day.isoformat(),
+            "cumulative_planned": format_money(planned),
+            "cumulative_spent": format_money(spent),
+            "difference": format_money(abs(spent - planned)),
+            "tolerance": f"{PROFILE_TOLERANCE:.2f}",
+            "rule": "R-43",
+        }
+    }
 
 
 # The kinds whose figures follow from the allowance line alone (and, for the forecast, the
 # project's period): readers work their current figures out from the line as it stands, so the
 # projection keeps `current` only for the others (sub-limits, ineligible claims).
 LINE_KINDS = frozenset(
-    {AlertKind.THRESHOLD, AlertKind.OVER_BUDGET, AlertKind.OVER_CAP, AlertKind.FORECAST_OVERSPEND}
+    {
+        AlertKind.THRESHOLD,
+        AlertKind.OVER_BUDGET,
+        AlertKind.OVER_CAP,
+        AlertKind.FORECAST_OVERSPEND,
+        AlertKind.FORECAST_UNDERSPEND,
+    }
 )
 
 

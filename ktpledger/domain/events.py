@@ -851,6 +851,9 @@ STORED_ALERT_KINDS = (
     "sub_limit",
     "ineligible_claim",
     "forecast_overspend",
+    "forecast_underspend",  # issue 15
+    "behind_profile",
+    "ahead_of_profile",
 )
 
 

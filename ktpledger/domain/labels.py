@@ -26,6 +26,10 @@ KIND_LABELS = {
     "sub_limit": "Sub-limit",
     "ineligible_claim": "Ineligible claim",
     "forecast_overspend": "Forecast overspend",
+    # issue 15: against the budget and the spend profile
+    "forecast_underspend": "Forecast underspend",
+    "behind_profile": "Behind the spend profile",
+    "ahead_of_profile": "Ahead of the spend profile",
     "ended_not_closed": "Ended, not closed",
     # the receivables' deadlines (R-44)
     "invoice_due": "Invoice due",

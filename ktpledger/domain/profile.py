@@ -30,7 +30,7 @@ difference of two cumulative figures, so a line's quarters always sum to its bud
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from ktpledger.domain.events import LineProfile
@@ -140,6 +140,23 @@ def period_quarters(state: ProjectState) -> list[Quarter]:
         if not found or found[-1] != quarter:
             found.append(quarter)
     return found
+
+
+def spent_to(state: ProjectState, category: Category, on: date) -> Decimal:
+    """The line's net spend (claims less reversals, each by its own date) dated in `on`'s month or
+    before: the cumulative spend at a quarter's end, as `ktpledger profile` sums its quarters."""
+    last = (on.year, on.month)
+    return sum(
+        (amount for month, amount in state.spent_by_month.get(category, {}).items() if month <= last),
+        ZERO,
+    )
+
+
+def quarter_passed(state: ProjectState, on: date) -> Quarter | None:
+    """The latest calendar quarter of the period whose end is before `on` (None before the first
+    quarter ends): the quarter end the stored `behind_profile` / `ahead_of_profile` alerts judge."""
+    before = Quarter.of(Quarter.of(on).first_day.replace(day=1) - timedelta(days=1))
+    return before if before.last_day >= state.start else None
 
 
 def against_profile(planned: Decimal, actual: Decimal) -> str:

@@ -296,6 +296,9 @@ class ProjectState:
     # profile's unplanned remainder is spread (`domain/profile.py`).
     profiles: dict[Category, tuple[LineProfile, date]] = field(default_factory=dict)
     budget_changed_on: dict[Category, date] = field(default_factory=dict)
+    # Net spend by line and calendar month (year, month) of the claims and reversals dated in it:
+    # the cumulative spend at a quarter's end that `behind_profile` / `ahead_of_profile` judge.
+    spent_by_month: dict[Category, dict[tuple[int, int], Decimal]] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -963,11 +966,17 @@ class ProjectState:
             if claim.tags:
                 self.tagged.setdefault(claim.category, []).append(claim)
             self.spent[payload.category] = self.spent.get(payload.category, ZERO) + payload.amount
+            by_month = self.spent_by_month.setdefault(payload.category, {})
+            month = (event.date.year, event.date.month)
+            by_month[month] = by_month.get(month, ZERO) + payload.amount
         elif isinstance(payload, ClaimReversed):
             claim = self.claims[payload.claim]
             amount = claim.outstanding if payload.amount is None else payload.amount
             claim.reversed += amount
             self.spent[claim.category] = self.spent.get(claim.category, ZERO) - amount
+            by_month = self.spent_by_month.setdefault(claim.category, {})
+            month = (event.date.year, event.date.month)
+            by_month[month] = by_month.get(month, ZERO) - amount
         elif isinstance(payload, ParentalLeaveCost):
             self.parental_leave += payload.amount
             first, last = self.leave_dates or (event.date, event.date)

@@ -82,9 +82,17 @@ def test_the_period_and_forecasts_are_judged_as_of_the_day_asked(
     assert after["spend"]["forecast"] == after["spend"]["spent"] == "4900.00"
     # The laptop (600 in month 3 against 500 planned: 600 + 3,500 = 4,100 > 4,000) raised the
     # consumables forecast; month 4 holds it in its band (3,933.33 > 95% of 4,000 = 3,800).
+    # Issue 15: the ledger's clock (2025-01-31) has passed 2024Q4's end, by which consumables had
+    # 600.00 spent against 500.00 planned (ahead_of_profile), travel and employment nothing against
+    # 312.50 and 12,500.00 (behind_profile); employment's forecast, 87,333.33, is 12,666.67 short of
+    # 100,000, more than 10% (forecast_underspend); travel's 2,383.33 is only 116.67 short.
     assert sorted((a["kind"], a["category"]) for a in after["open_alerts"]) == [
+        ("ahead_of_profile", "consumables"),
+        ("behind_profile", "associate_employment"),
+        ("behind_profile", "travel_subsistence"),
         ("ended_not_closed", None),
         ("forecast_overspend", "consumables"),
+        ("forecast_underspend", "associate_employment"),
     ]
     assert not [a for a in during["open_alerts"] if a["kind"] == "ended_not_closed"]
 

@@ -193,6 +193,11 @@ def test_closure_resolves_thresholds_and_forecasts_and_keeps_the_findings() -> N
         (CO, "threshold", "0.80"),
         (CO, "threshold", "0.90"),
         (CO, "forecast_overspend", ""),
+        # issue 15: before the closure the ledger's clock (2025-02-06) had passed 2024Q4's end, by
+        # which nothing was spent against 500.00 (consumables, 4,000 x 3/24) and 312.50 planned
+        # (travel, 2,500 x 3/24): both behind the profile, and resolved at the closure
+        (CO, "behind_profile", ""),
+        (TS, "behind_profile", ""),
     }
     # What the reconciliation reports as ineligible stays open as its findings.
     assert {(k.category, k.kind, k.subject) for k in live.conditions()} == {

@@ -38,7 +38,9 @@ class Run:
         for version, item in enumerate(self.events, start=1):
             fresh.fold(item, version)
         # seeded with the open forecasts, as a catch-up is from the projection (their hysteresis)
-        fresh.seed(key for key in self.live.conditions() if key.kind == "forecast_overspend")
+        fresh.seed(
+            key for key in self.live.conditions() if key.kind in ("forecast_overspend", "forecast_underspend")
+        )
         fresh.settle()
         assert set(fresh.conditions()) == set(self.live.conditions())
         for detail in changes.raised.values():
@@ -48,7 +50,7 @@ class Run:
 
 def assert_money_strings(detail: dict[str, Any]) -> None:
     money = {"spent", "budget", "excess", "maximum", "claimed", "cap", "ineligible", "amount"}
-    money |= {"monthly_rate", "forecast", "planned_to_date", "planned_rest"}
+    money |= {"monthly_rate", "forecast", "planned_to_date", "planned_rest", "shortfall"}
     for name, value in detail.items():
         if name in money and isinstance(value, str):
             whole, _, pence = value.partition(".")
@@ -319,8 +321,10 @@ def test_forecast_overspend_is_judged_from_the_third_month_by_the_latest_event_d
     }
     # a backdated claim does not move the clock: 700 + 3,500 = 4,200, still over; no new alert
     assert nothing(run(claim("c2", "100.00", date="2024-10-20")))
-    # month 4: 700 + 3,333.33 = 4,033.33 > 4,000: holds
-    assert nothing(run(event("GrantPayment", "g2", "2025-01-05", {"amount": "1.00"})))
+    # month 4: 700 + 3,333.33 = 4,033.33 > 4,000: holds. The clock has passed 2024Q4's end: 700.00
+    # spent by 2024-12-31 against 500.00 planned (3 x 166.67), 200.00 (40%) above: ahead (issue 15)
+    changes = run(event("GrantPayment", "g2", "2025-01-05", {"amount": "1.00"}))
+    assert raised(changes) == {(CO, "ahead_of_profile", "")} and not changes.resolved
     # month 5: 700 + 3,166.67 = 3,866.67, within the budget but above 95% of it (3,800): holds
     assert nothing(run(event("GrantPayment", "g3", "2025-02-05", {"amount": "1.00"})))
     # month 6: 700 + 3,000 = 3,700 <= 3,800: resolved
@@ -373,3 +377,181 @@ def test_forecast_judges_the_months_to_the_end_date_and_a_no_cost_extension_coun
         "3600.00",
     )
     assert found["excess"] == "100.00"
+
+
+# --- forecast_underspend (issue 15) ------------------------------------------------------------------
+
+
+def test_underspends_at_its_edges() -> None:
+    from decimal import Decimal
+
+    from ktpledger.domain.alerts import underspends
+
+    def d(text: str) -> Decimal:
+        return Decimal(text)
+
+    # a line below 1,000.00 is never judged, however little of it will be spent
+    assert not underspends(d("999.99"), d("0.00"))
+    # 1,000.00: 10% below is 900, but the shortfall must reach 500: 500.00 short holds, 499.99 not
+    assert underspends(d("1000.00"), d("500.00"))
+    assert not underspends(d("1000.00"), d("500.01"))
+    # 100,000.00: the 10% bar (90,000) decides; at exactly 90,000 it does not hold
+    assert underspends(d("100000.00"), d("89999.99"))
+    assert not underspends(d("100000.00"), d("90000.00"))
+    # once raised it holds until the forecast is back to 95% of the budget (95,000.00)
+    assert underspends(d("100000.00"), d("94999.99"), raised=True)
+    assert not underspends(d("100000.00"), d("95000.00"), raised=True)
+
+
+def test_forecast_underspend_is_raised_once_the_shortfall_counts_and_resolves_at_95_percent() -> None:
+    # consumables 4,000 planned evenly, 166.666... a month; 10% below is 3,600, but the shortfall
+    # must also reach 500, so it is raised when the forecast is 3,500.00 or less
+    run = Run()
+    run(offer())
+    assert nothing(run(claim("c1", "10.00", date="2024-10-10")))
+    # month 3: 10 + (4,000 - 500) = 3,510.00: 490.00 short, under the 500.00 that counts
+    assert nothing(run(event("GrantPayment", "g1", "2024-12-05", {"amount": "1.00"})))
+    # month 4: 10 + (4,000 - 666.67) = 3,343.33: 656.67 short (16.4%). And 2024Q4 has ended with
+    # 10.00 spent against 500.00 planned: behind the profile too (the past; the forecast, the end)
+    changes = run(event("GrantPayment", "g2", "2025-01-05", {"amount": "1.00"}))
+    assert raised(changes) == {(CO, "forecast_underspend", ""), (CO, "behind_profile", "")}
+    assert detail(changes, CO, "forecast_underspend") == {
+        "as_of": "2025-01-05",
+        "month": 4,
+        "months": 24,
+        "spent": "10.00",
+        "planned_to_date": "666.67",
+        "planned_rest": "3333.33",
+        "forecast": "3343.33",
+        "budget": "4000.00",
+        "shortfall": "656.67",
+        "share": "0.10",
+    }
+    # 400.00 more: 410 + 3,333.33 = 3,743.33, no longer enough to raise, but below 95% (3,800): holds
+    assert nothing(run(claim("c2", "400.00", date="2025-01-10")))
+    # 56.67 more: 466.67 + 3,333.33 = 3,800.00, 95% of the budget: resolved
+    changes = run(claim("c3", "56.67", date="2025-01-11"))
+    assert resolved(changes) == {(CO, "forecast_underspend", "")} and not changes.raised
+    assert changes.reason == "no_longer_holds"
+
+
+def test_forecast_underspend_resolves_at_closure_and_is_not_judged_on_a_closed_project() -> None:
+    run = Run()
+    run(offer())
+    run(claim("c1", "10.00", date="2024-10-10"))
+    # as above: forecast 3,343.33, and behind at 2024Q4's end (10.00 spent against 500.00)
+    changes = run(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    assert raised(changes) == {(CO, "forecast_underspend", ""), (CO, "behind_profile", "")}
+    changes = run(event("ProjectClosed", "close", "2025-01-06", {}))
+    assert resolved(changes) == {(CO, "forecast_underspend", ""), (CO, "behind_profile", "")}
+    assert changes.reason == "closed" and not run.live.conditions()
+
+
+def test_a_line_never_spent_raises_no_underspend() -> None:
+    # Decision (as for every condition, R-41): a line with no spend raises nothing, so travel 2,500
+    # and associate employment 100,000, unspent at month 4, say nothing; consumables, spent, does
+    changes = Run()
+    changes(offer())
+    changes(claim("c1", "10.00", date="2024-10-10"))
+    found = changes(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    # (consumables is behind at 2024Q4's end too: 10.00 against 500.00; the unspent lines are not)
+    assert raised(found) == {(CO, "forecast_underspend", ""), (CO, "behind_profile", "")}
+
+
+# --- behind_profile / ahead_of_profile (issue 15, R-43) ------------------------------------------
+
+
+def test_behind_and_ahead_of_the_profile_are_judged_at_the_latest_quarter_end_passed() -> None:
+    # consumables 4,000 planned evenly: 500.00 by 2024Q4's end, 1,000.00 by 2025Q1's; 10% either way
+    run = Run()
+    run(offer())
+    assert nothing(run(claim("c1", "420.00", date="2024-10-10")))  # 2024Q4 not ended: not judged
+    # the clock passes 2024-12-31: 420.00 against 500.00, below 450.00 (10% under): behind.
+    # (The forecast, 420 + 4,000 x 20/24 = 3,753.33, is 246.67 short: no underspend.)
+    changes = run(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    assert raised(changes) == {(CO, "behind_profile", "")}
+    assert detail(changes, CO, "behind_profile") == {
+        "quarter": "2024Q4",
+        "quarter_end": "2024-12-31",
+        "cumulative_planned": "500.00",
+        "cumulative_spent": "420.00",
+        "difference": "80.00",
+        "tolerance": "0.10",
+        "rule": "R-43",
+    }
+    # spend dated after the quarter end does not change what was spent by it
+    assert nothing(run(claim("c2", "200.00", date="2025-02-10")))
+    # a cost recorded late, dated 2024-12-20: 460.00 by 2024-12-31, within 10% of 500.00: resolved
+    changes = run(claim("c3", "40.00", date="2024-12-20"))
+    assert resolved(changes) == {(CO, "behind_profile", "")} and changes.reason == "no_longer_holds"
+    # the clock passes 2025-03-31: 660.00 (420 + 40 + 200) against 1,000.00: behind again, a new
+    # alert; and month 7's forecast, 660 + 4,000 x 17/24 = 3,493.33, is 506.67 short: underspend
+    changes = run(event("GrantPayment", "g2", "2025-04-05", {"amount": "1.00"}))
+    assert raised(changes) == {(CO, "behind_profile", ""), (CO, "forecast_underspend", "")}
+    assert detail(changes, CO, "behind_profile")["difference"] == "340.00"
+    # 400.00 dated in March: 1,060.00, within 900 .. 1,100: resolved; the forecast is 3,893.33,
+    # back above 95% of the budget (3,800): resolved too
+    changes = run(claim("c4", "400.00", date="2025-03-15"))
+    assert resolved(changes) == {(CO, "behind_profile", ""), (CO, "forecast_underspend", "")}
+    assert not changes.raised
+    # 100.00 more: 1,160.00, above 1,100.00: ahead. (Forecast: 1,160 + 4,000 x 17/24 = 3,993.33,
+    # within the budget: no forecast_overspend.)
+    changes = run(claim("c5", "100.00", date="2025-03-16"))
+    assert raised(changes) == {(CO, "ahead_of_profile", "")}
+    assert detail(changes, CO, "ahead_of_profile")["difference"] == "160.00"
+    # at the closure it resolves (RESOLVED_AT_CLOSURE)
+    changes = run(event("ProjectClosed", "close", "2025-04-06", {}))
+    assert resolved(changes) == {(CO, "ahead_of_profile", "")} and changes.reason == "closed"
+
+
+def test_the_profile_alerts_read_the_same_judgement_as_ktpledger_profile() -> None:
+    # an `amounts` profile: 1,500 in 2024Q4, so 1,500.00 spent by then is on the profile
+    run = Run()
+    run(offer())
+    quarters = {"2024Q4": "1500.00", "2026Q3": "400.00"}
+    quarters |= dict.fromkeys(("2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"), "350.00")
+    profile = {"lines": {CO: {"rule": "amounts", "quarters": quarters}}, "minute": "offer letter, annex B"}
+    run(event("SpendProfileSet", "p1", "2024-10-01", profile))
+    run(claim("laptop", "1500.00", date="2024-12-10", tags=["computer"]))
+    assert nothing(run(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"})))
+    # evenly planned (no profile) the same spend is 1,000.00 (200%) ahead of 500.00
+    even = Run()
+    even(offer())
+    even(claim("laptop", "1500.00", date="2024-12-10", tags=["computer"]))
+    changes = even(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    assert (CO, "ahead_of_profile", "") in raised(changes)
+
+
+def test_the_new_alerts_in_plain_words_and_an_open_underspend_judged_as_of_today() -> None:
+    from datetime import date
+
+    from ktpledger.domain.alert_views import message, present
+    from ktpledger.domain.rules import Category
+
+    run = Run()
+    run(offer())
+    run(claim("c1", "10.00", date="2024-10-10"))
+    changes = run(event("GrantPayment", "g1", "2025-01-05", {"amount": "1.00"}))
+    under = detail(changes, CO, "forecast_underspend")
+    assert message("forecast_underspend", CO, under) == (
+        "Equipment & consumables: £10.00 spent to date (month 4 of 24), against £666.67 planned by "
+        "now; with the £3,333.33 the spend profile still plans, the line will end at £3,343.33, "
+        "£656.67 below the budget £4,000.00: grant that will never be claimed unless the spend "
+        "catches up, the profile is changed or the budget is moved (a virement) to a line that needs it."
+    )
+    assert message("behind_profile", CO, detail(changes, CO, "behind_profile")) == (
+        "Equipment & consumables: by the end of 2024Q4 (2024-12-31) £10.00 was spent against £500.00 "
+        "planned by the spend profile, £490.00 below it (more than 10%): catch the spend up, or record "
+        "a new profile (R-43) or move the budget if the plan has changed."
+    )
+    # Read on 2025-06-10 (month 9) with no more spend: 10 + 4,000 x 15/24 = 2,510.00, 1,490.00 short
+    alert = {"project": "KTP-0042", "status": "open", "kind": "forecast_underspend", "category": CO}
+    alert["detail"] = under
+    line = run.live.lines[Category.CONSUMABLES]
+    shown = present(alert, state=run.live.state, line=line, today=date(2025, 6, 10))
+    assert shown.current is not None
+    assert (shown.current["forecast"], shown.current["shortfall"], shown.current["holds"]) == (
+        "2510.00",
+        "1490.00",
+        True,
+    )

@@ -120,7 +120,12 @@ def test_a_forecast_that_resolves_and_returns_within_one_append_is_one_alert_not
         ("open", 2, None)
     ]
     assert every[0]["current"]["forecast"] == "4100.00"
-    assert [row[2] in SENT for row in notification_rows(app)] == [True]  # one notification in all
+    # one notification for the forecast in all
+    assert [row[2] in SENT for row in notification_rows(app) if row[0] == every[0]["id"]] == [True]
+    # issue 15: the second append passes 2024Q4's end, by which consumables had 600.00 spent against
+    # 500.00 planned (ahead_of_profile) and travel nothing against 312.50 (behind_profile); travel's
+    # forecast is 10 + 2,500 x 18/24 = 1,885.00, 615.00 short (forecast_underspend): three more
+    assert len(notification_rows(app)) == 4
     replay_equals_live(app)
 
 
@@ -146,7 +151,11 @@ def test_with_no_window_every_new_raise_is_notified(app: App) -> None:
     record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])
     record(app, [claim("t1", "10.00", category=TS, date="2025-03-02")])
     record(app, [claim("c2", "500.00", category=CO, date="2025-03-03")])
-    assert [row[2] in SENT for row in notification_rows(app)] == [True, True]
+    forecasts = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 3, 3))
+    ids = {a["id"] for a in forecasts}
+    assert [row[2] in SENT for row in notification_rows(app) if row[0] in ids] == [True, True]
+    # (and the three alerts of issue 15 the second append raises, as in the test above)
+    assert len(notification_rows(app)) == 5
 
 
 def test_an_alert_raised_and_resolved_within_one_append_is_recorded_but_not_notified(app: App) -> None:
@@ -191,6 +200,9 @@ def test_closure_resolves_what_needs_no_action_and_keeps_the_findings(app: App) 
     assert by_kind == {
         ("threshold", "resolved", "closed"),
         ("forecast_overspend", "resolved", "closed"),
+        # issue 15: the clock (2025-02-03) had passed 2024Q4's end, by which nothing was spent
+        # against 500.00 planned: behind the profile, resolved at closure
+        ("behind_profile", "resolved", "closed"),
         ("over_budget", "open", None),
     }
     assert [a["kind"] for a in every if a["status"] == "open"] == ["over_budget"]

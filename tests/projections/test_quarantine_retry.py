@@ -154,7 +154,17 @@ def test_a_retry_folds_a_row_made_readable_keeping_the_alerts_recorded(app: App,
         ).all()
     # The threshold alert keeps its id; the rewritten claim (v3, month 4 of the period) carries
     # 2,150.00 in 4 months to 12,900.00 at the end date, over the 2,500 budget: a forecast alert.
-    assert [tuple(row)[1:] for row in kept] == [("threshold", "open", 2), ("forecast_overspend", "open", 3)]
+    # Issue 15: v3 (2025-01-15) passes 2024Q4's end, by which travel had 2,100.00 spent against
+    # 312.50 planned (2,500 x 3/24): ahead_of_profile. v4, consumables 10.00 dated 2025-01-20:
+    # nothing spent by 2024Q4's end against 500.00 (behind_profile), and a forecast of
+    # 10 + 3,333.33 = 3,343.33, 656.67 short of 4,000 (forecast_underspend).
+    assert [tuple(row)[1:] for row in kept] == [
+        ("threshold", "open", 2),
+        ("ahead_of_profile", "open", 3),
+        ("forecast_overspend", "open", 3),
+        ("behind_profile", "open", 4),
+        ("forecast_underspend", "open", 4),
+    ]
     assert kept[0].id == threshold_id
     assert failed_alerts(app) == []
 

@@ -216,10 +216,13 @@ def test_a_project_that_cannot_fold_is_quarantined_and_the_others_carry_on(world
     world.record_unreadable(Q, key="poison", on="2024-11-20")  # 5: v3, its data is not JSON
 
     first = world.projector.catch_up_many([Q, H])
-    assert first[0] == CatchUp(H, 0, 2, [], 0)
-    # Q: folded up to v2 (its threshold raised, alert 1), then quarantined at v3.
+    # Issue 15: H's 100.00 consumables claim, dated 2025-01-15 (month 4), leaves nothing spent by
+    # 2024Q4's end against 500.00 planned (behind_profile, alert 1) and a forecast of
+    # 100 + 3,333.33 = 3,433.33, 566.67 short of 4,000 (forecast_underspend, alert 2)
+    assert first[0] == CatchUp(H, 0, 2, [1, 2], 0)
+    # Q: folded up to v2 (its threshold raised, alert 3), then quarantined at v3.
     assert first[1].project == Q and (first[1].from_version, first[1].to_version) == (0, 2)
-    assert first[1].raised == [1] and first[1].failed is not None
+    assert first[1].raised == [3] and first[1].failed is not None
     assert first[1].failed.startswith(
         f"recorded event 3 of project {Q} (position 5, SpendClaimed) cannot be read: its data is not JSON"
     )
@@ -228,7 +231,9 @@ def test_a_project_that_cannot_fold_is_quarantined_and_the_others_carry_on(world
     assert (held["failed_version"], held["failed_position"], held["error"]) == (3, 5, first[1].failed)
     assert lines_of(world, H)[CO] == ("100.00", "100.00", "3900.00")
     assert [(a["id"], a["project"], a["kind"], a["status"]) for a in world.projector.alerts()] == [
-        (1, Q, "threshold", "open")  # kept, with its id, through the rebuild to v2
+        (1, H, "behind_profile", "open"),
+        (2, H, "forecast_underspend", "open"),
+        (3, Q, "threshold", "open"),  # kept, with its id, through the rebuild to v2
     ]
     [raised] = world.system_alerts()
     assert (raised["kind"], raised["subject"], raised["status"]) == ("projection_failed", Q, "open")
