@@ -344,6 +344,40 @@ DATA["SpendProfileSet"] = [
 ]
 
 
+# --- grant claims (R-45): a quarter's claim, frozen as submitted -----------------------------------
+SIGNED_MONEY: dict[str, Any] = {
+    **MONEY,
+    "pattern": r"^-?[0-9]{1,9}(\.[0-9]{1,2})?$",
+    "description": "pounds, may be negative: ASCII digits, at most one '.' and two decimals",
+}
+_CLAIM_LINE = _object(
+    ["actual", "forecast", "variance", "eligible", "grant"],
+    {
+        "actual": SIGNED_MONEY,
+        "forecast": SIGNED_MONEY,
+        "variance": SIGNED_MONEY,
+        "eligible": SIGNED_MONEY,
+        "grant": SIGNED_MONEY,
+        "prior_period": SIGNED_MONEY,
+        "narrative": TEXT,
+    },
+)
+DATA["ClaimSubmitted"] = [
+    _object(
+        ["number", "quarter", "lines", "grant", "position", "version", "head_hash"],
+        {
+            "number": {"type": "integer", "minimum": 1},
+            "quarter": QUARTER,
+            "lines": _lines_map([category.value for category in Category], _CLAIM_LINE),
+            "grant": SIGNED_MONEY,
+            "position": {"type": "integer", "minimum": 1},
+            "version": {"type": "integer", "minimum": 1},
+            "head_hash": {"type": "string", "pattern": "^[0-9a-f]{1,128}$"},
+        },
+    )
+]
+
+
 def event_schema(event_type: str) -> dict[str, Any]:
     """One event of `event_type`: the envelope and its `data`."""
     shapes = DATA[event_type]

@@ -37,6 +37,7 @@ from ktpledger.domain.reconciliation import (
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
+from ktpledger.service.claims import submitted_json
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.pack_models import PACK_FIGURES, ClaimPack, PackAlert, PackLine
 from ktpledger.service.statement_models import (
@@ -212,6 +213,12 @@ def quarter_pack(
     start, end = quarter_bounds(quarter)
     stream = _stream(database, project)
     whole = fold_stream(project, stream)
+    # Grant claims: a submitted quarter's pack is the pack of the ledger its claim was made
+    # from (the events up to the claim's `version`), marked submitted, whatever is recorded later.
+    submitted = whole.claimed_quarters().get(quarter.strip().upper()) if whole.exists else None
+    if submitted is not None:
+        stream = [item for item in stream if item.version <= submitted.claim.version]
+        whole = fold_stream(project, stream)
     until = pack_covers_until(start, end, whole.end) if whole.exists else end
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
@@ -307,4 +314,5 @@ def quarter_pack(
         grant_added=dict(claim.grant_added),
         grant=claim.grant,
         alerts_open_at_quarter_end=tuple(alerts),
+        submitted=None if submitted is None else submitted_json(submitted),
     )

@@ -1,0 +1,146 @@
+"""Grant claims (R-45), worked by hand.
+
+A 24-month fec SME project (67%) starting 2025-01-01 with the factory's budget and no recorded
+profile: each line is planned evenly, so consumables (4,000) are forecast at 500.00 a quarter.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ktpledger.domain.claims import ClaimWorked, claim_worked
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import Event, claim_needs_narrative, parse_event
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.reconciliation import History, reconcile
+from ktpledger.domain.rules import Category
+from tests.ledger.factory import PROJECT, claim, event, offer, reversal
+
+D = Decimal
+CONSUMABLES = Category("consumables")
+
+
+class Ledger:
+    """A project's stream as the ledger keeps it: every event checked, then folded in."""
+
+    def __init__(self, *raws: dict[str, Any]) -> None:
+        self.state = ProjectState(project=PROJECT)
+        self.events: list[tuple[Event, int, str]] = []
+        for raw in raws:
+            self.add(raw)
+
+    def add(self, raw: dict[str, Any]) -> None:
+        parsed = parse_event(raw)
+        self.state.check(parsed)
+        version = len(self.events) + 1
+        self.events.append((parsed, version, f"{version:064x}"))
+        self.state.apply(parsed, version, f"{version:064x}")
+
+    def refused(self, raw: dict[str, Any]) -> RuleViolation:
+        with pytest.raises(RuleViolation) as caught:
+            self.state.check(parse_event(raw))
+        return caught.value
+
+    def worked(self, quarter: str) -> ClaimWorked:
+        return claim_worked(PROJECT, self.events, quarter)
+
+    def claim_event(self, quarter: str, on: str, *, narrate: bool = True, **extra: Any) -> dict[str, Any]:
+        worked = self.worked(quarter)
+        if narrate:
+            worked = worked.with_narratives({c: f"why {c.value}" for c, _ in worked.needing_narrative()})
+        data = {**worked.data(len(self.state.grant_claims) + 1, 100 + len(self.events)), **extra}
+        return event("ClaimSubmitted", f"claim-{quarter}", on, data)
+
+    def submit(self, quarter: str, on: str) -> ClaimWorked:
+        raw = self.claim_event(quarter, on)
+        self.add(raw)
+        return self.worked(quarter)
+
+
+def project() -> Ledger:
+    return Ledger(offer(date="2024-12-01", start="2025-01-01"))
+
+
+def test_the_narrative_rule_at_its_edges() -> None:
+    assert not claim_needs_narrative(D("1100.00"), D("1000.00"))  # exactly 10%: none needed
+    assert claim_needs_narrative(D("1100.01"), D("1000.00"))
+    assert claim_needs_narrative(D("899.99"), D("1000.00"))
+    assert not claim_needs_narrative(D("0"), D("0"))  # Decision: nothing against nothing
+    assert claim_needs_narrative(D("0.01"), D("0"))  # any spend against a forecast of 0
+
+
+def test_quarter_by_quarter_a_late_cost_is_a_labelled_prior_period_adjustment() -> None:
+    ledger = project()
+    ledger.add(claim("c1", "500.00", date="2025-02-10"))
+    q1 = ledger.worked("2025Q1")
+    line = q1.lines[CONSUMABLES]
+    assert (line.actual, line.forecast, line.variance) == (D("500.00"), D("500.00"), D("0.00"))
+    assert (line.eligible, line.grant, line.prior_period) == (D("500.00"), D("335.00"), D("0.00"))
+    assert CONSUMABLES not in dict(q1.needing_narrative())  # on its forecast
+    assert Category("travel_subsistence") in dict(q1.needing_narrative())  # nothing against 312.50
+    ledger.submit("2025Q1", "2025-04-05")
+    [submitted] = ledger.state.grant_claims.values()
+    assert submitted.claim.number == 1 and submitted.claim.grant == q1.grant
+    # A cost dated in the claimed quarter, recorded after: never rewrites claim 1 ...
+    ledger.add(claim("late", "100.00", date="2025-03-20"))
+    assert ledger.state.grant_claims[1].claim.grant == q1.grant
+    # ... it is the next claim's prior-period adjustment (67% of 100.00), labelled apart.
+    ledger.add(claim("c2", "500.00", date="2025-05-10"))
+    q2 = ledger.worked("2025Q2")
+    line = q2.lines[CONSUMABLES]
+    assert (line.actual, line.grant, line.prior_period) == (D("500.00"), D("335.00"), D("67.00"))
+    assert q2.prior_period == D("67.00")
+    ledger.submit("2025Q2", "2025-07-01")
+    # A late reversal of a claimed cost is a negative adjustment.
+    ledger.add(reversal("r1", "c1", "200.00", date="2025-06-30"))
+    ledger.add(claim("c3", "500.00", date="2025-08-01"))
+    q3 = ledger.worked("2025Q3")
+    assert q3.lines[CONSUMABLES].prior_period == D("-134.00")
+    for quarter, on in (("2025Q3", "2025-10-01"), ("2025Q4", "2026-01-02"), ("2026Q1", "2026-04-01")):
+        ledger.submit(quarter, on)
+    for quarter, on in (("2026Q2", "2026-07-01"), ("2026Q3", "2026-10-01"), ("2026Q4", "2027-01-01")):
+        ledger.submit(quarter, on)
+    # The claims add up to the reconciliation's grant.
+    claimed = sum((c.claim.grant for c in ledger.state.grant_claims.values()), D("0"))
+    assert claimed == reconcile(ledger.state, History()).total("grant")
+
+
+def test_refusals_name_the_rule_and_the_field() -> None:
+    ledger = project()
+    ledger.add(claim("c1", "500.00", date="2025-02-10"))
+    without = ledger.refused(ledger.claim_event("2025Q1", "2025-04-05", narrate=False))
+    assert (without.rule, without.field) == ("R-45", "lines.additional_associate_support.narrative")
+    early = ledger.refused(ledger.claim_event("2025Q1", "2025-03-31"))
+    assert (early.rule, early.field) == ("R-45", "quarter")
+    assert "not in arrears" in str(early)
+    skipped = ledger.refused(ledger.claim_event("2025Q2", "2025-07-05"))
+    assert skipped.field == "quarter" and "next claim is for 2025Q1" in str(skipped)
+    outside = ledger.refused(ledger.claim_event("2024Q4", "2025-04-05"))
+    assert outside.field == "quarter" and "outside the project's period" in str(outside)
+    numbered = ledger.refused(ledger.claim_event("2025Q1", "2025-04-05", number=2))
+    assert numbered.field == "number"
+    wrong_total = ledger.refused(ledger.claim_event("2025Q1", "2025-04-05", grant="1.00"))
+    assert wrong_total.field == "grant"
+    stale = ledger.refused(ledger.claim_event("2025Q1", "2025-04-05", version=1))
+    assert stale.field == "version"
+    raw = ledger.claim_event("2025Q1", "2025-04-05")
+    raw["data"]["lines"]["consumables"]["variance"] = "5.00"
+    assert ledger.refused(raw).field == "lines.consumables.variance"
+    ledger.add(ledger.claim_event("2025Q1", "2025-04-05"))
+    again = ledger.refused(ledger.claim_event("2025Q1", "2025-04-06"))
+    assert again.field == "quarter" and "claimed already by claim 1" in str(again)
+
+
+def test_the_event_reads_back_as_written() -> None:
+    ledger = project()
+    ledger.add(claim("c1", "500.00", date="2025-02-10"))
+    raw = ledger.claim_event("2025Q1", "2025-04-05")
+    parsed = parse_event(raw)
+    assert parsed.payload.to_data() == raw["data"]
+    bad = {**raw, "data": {**raw["data"], "head_hash": "XYZ"}}
+    with pytest.raises(RuleViolation) as caught:
+        parse_event(bad)
+    assert caught.value.field == "head_hash"
