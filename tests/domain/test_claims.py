@@ -6,11 +6,14 @@ profile: each line is planned evenly, so consumables (4,000) are forecast at 500
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from ktpledger.domain.alert_views import message
+from ktpledger.domain.alerts import AlertKind, clock_findings
 from ktpledger.domain.claims import ClaimWorked, claim_worked
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, claim_needs_narrative, parse_event
@@ -144,3 +147,34 @@ def test_the_event_reads_back_as_written() -> None:
     with pytest.raises(RuleViolation) as caught:
         parse_event(bad)
     assert caught.value.field == "head_hash"
+
+
+def test_claim_due_then_overdue_for_every_ended_quarter_not_submitted() -> None:
+    ledger = project()
+    ledger.add(claim("c1", "500.00", date="2025-02-10"))
+
+    def deadlines(today: date) -> list[tuple[str, str]]:
+        return sorted(
+            (str(key.kind), key.subject)
+            for key in clock_findings(ledger.state, today)
+            if key.kind in (AlertKind.CLAIM_DUE, AlertKind.CLAIM_OVERDUE)
+        )
+
+    assert deadlines(date(2025, 4, 19)) == []  # 2025Q1 is due on 2025-04-30
+    assert deadlines(date(2025, 4, 20)) == [("claim_due", "2025Q1")]
+    assert deadlines(date(2025, 4, 30)) == [("claim_due", "2025Q1")]
+    assert deadlines(date(2025, 5, 1)) == [("claim_overdue", "2025Q1")]
+    # Every ended quarter not claimed, not the latest only.
+    assert deadlines(date(2025, 7, 25)) == [("claim_due", "2025Q2"), ("claim_overdue", "2025Q1")]
+    found = clock_findings(ledger.state, date(2025, 5, 1))
+    [(key, figures)] = [(k, f) for k, f in found.items() if k.kind == AlertKind.CLAIM_OVERDUE]
+    assert message(str(key.kind), "", figures) == (
+        "The grant claim for 2025Q1 was due on 2025-04-30, 1 days before 2025-05-01, and is not "
+        "submitted: submit it (ktpledger claim submit, R-45)."
+    )
+    ledger.add(ledger.claim_event("2025Q1", "2025-05-02"))  # submitted late: nothing more about it
+    assert deadlines(date(2025, 5, 2)) == []
+    assert deadlines(date(2025, 7, 31)) == [("claim_overdue", "2025Q2")]
+    # Past the end, every quarter of the period: the last (2026Q4) too.
+    assert ("claim_overdue", "2026Q4") in deadlines(date(2027, 3, 1))
+    assert ("claim_overdue", "2027Q1") not in deadlines(date(2027, 9, 1))

@@ -63,6 +63,14 @@ def pack(url: str, quarter: str) -> dict[str, Any]:
     return found
 
 
+def clock(url: str, today: str) -> list[tuple[str, str]]:
+    code, out, err = run_cli(url, "alerts", PROJECT, "--today", today, "--format", "json")
+    assert code == 0, err
+    found = json.loads(out)
+    rows = found if isinstance(found, list) else found["alerts"]
+    return sorted((row["kind"], row["subject"]) for row in rows if row["kind"].startswith("claim_"))
+
+
 def test_a_project_claimed_quarter_by_quarter(app: App, database_url: str) -> None:
     record(
         app,
@@ -94,6 +102,7 @@ def test_a_project_claimed_quarter_by_quarter(app: App, database_url: str) -> No
         "prior_period": "0.00",
     }
     assert shown["lines"]["travel_subsistence"]["narrative"] == "not started yet"
+    assert clock(database_url, "2025-05-01") == [("claim_overdue", "2025Q1")]
     before = pack(database_url, "2025Q1")
     assert before["submitted"] is None
     code, shown, err = submit(database_url, "2025Q1", "2025-04-05", *narratives(*OTHER_LINES))
@@ -107,6 +116,9 @@ def test_a_project_claimed_quarter_by_quarter(app: App, database_url: str) -> No
     assert submitted["submitted"]["number"] == 1
     assert submitted["submitted"]["grant"] == "8710.00"
     assert submitted["submitted"]["ledger"]["version"] == 3
+    assert clock(database_url, "2025-05-01") == []
+    assert clock(database_url, "2025-07-25") == [("claim_due", "2025Q2")]
+    assert clock(database_url, "2025-08-01") == [("claim_overdue", "2025Q2")]
     # A late cost dated in the claimed quarter never changes the submitted pack ...
     record(app, [claim("late", "150.00", category="travel_subsistence", date="2025-03-20")])
     later = pack(database_url, "2025Q1")
