@@ -278,7 +278,10 @@ DATA: dict[str, list[dict[str, Any]]] = {
     "ParentalLeaveCost": [
         _object(["amount", "description"], {"amount": POSITIVE_MONEY, "description": TEXT})
     ],
-    "GrantPayment": [_object(["amount"], {"amount": POSITIVE_MONEY})],
+    # schema version 2 may name the grant claim it pays
+    "GrantPayment": [
+        _object(["amount"], {"amount": POSITIVE_MONEY, "claim": {"type": "integer", "minimum": 1}})
+    ],
     "ProjectClosed": [{"type": "object", "maxProperties": 0}],
     "OfferAmended": [_offer_amended()],
     "ProjectReopened": [_object(["reason"], {"reason": TEXT})],

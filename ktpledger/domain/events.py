@@ -529,19 +529,31 @@ class ParentalLeaveCost:
 
 @dataclass(frozen=True)
 class GrantPayment:
-    """Grant received by the knowledge base (R-42)."""
+    """Grant received by the knowledge base (R-42); schema version 2 (R-45) may name the grant
+    claim it pays (`claim`, its number). A payment naming no claim is stored as version 1, exactly
+    as before; readers take both (`schema_version_of`)."""
 
     TYPE: ClassVar[str] = "GrantPayment"
     SCHEMA_VERSION: ClassVar[int] = 1
     amount: Decimal
+    claim: int | None = None  # grant claims (R-45): the number of the claim it pays (version 2)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> GrantPayment:
-        _fields(data, {"amount"}, event_type=cls.TYPE)
-        return cls(amount=_money(data, "amount"))
+        _fields(data, {"amount", "claim"}, event_type=cls.TYPE)
+        claim = None
+        if data.get("claim") is not None:
+            claim = _whole_number(data, "claim", rule="R-45")
+            if claim < 1:
+                raise RuleViolation(
+                    "R-45", f"claim must be a claim's number, 1 or more, got {claim}", field="claim"
+                )
+        return cls(amount=_money(data, "amount"), claim=claim)
 
     def to_data(self) -> dict[str, Any]:
-        return {"amount": format_money(self.amount)}
+        if self.claim is None:
+            return {"amount": format_money(self.amount)}
+        return {"amount": format_money(self.amount), "claim": self.claim}
 
 
 @dataclass(frozen=True)
@@ -1226,6 +1238,15 @@ class ClaimSubmitted:
 
 
 # --- end of grant claims ---------------------------------------------------------------------------
+
+
+def schema_version_of(payload: Any) -> int:
+    """The schema version an event is stored with: its type's, except a `GrantPayment` naming the
+    claim it pays, version 2 (R-45)."""
+    if isinstance(payload, GrantPayment) and payload.claim is not None:
+        return 2
+    version: int = payload.SCHEMA_VERSION
+    return version
 
 
 Payload = (

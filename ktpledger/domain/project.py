@@ -464,6 +464,8 @@ class ProjectState:
             self._check_in_period(event.date, "R-35", "parental leave cost")
         elif isinstance(payload, GrantPayment):
             self._check_not_before_offer(event.date, "R-42", "grant payment")
+            if payload.claim is not None:
+                self._check_claim_payment(event.date, payload)
         elif isinstance(payload, BusinessInvoiced):
             self._check_invoice(event.date, payload)
         elif isinstance(payload, SpendProfileSet):
@@ -632,6 +634,33 @@ class ProjectState:
                 f"grant {format_money(claim.grant)} is not what the lines add up to: their grant and "
                 f"prior-period adjustments come to {format_money(total)}",
                 field="grant",
+            )
+
+    def _check_claim_payment(self, on: date, payment: GrantPayment) -> None:
+        """R-45: a grant payment naming a claim names one of the project's, is dated no earlier than
+        it, and pays no more than is outstanding on it (record the rest without naming a claim)."""
+        assert payment.claim is not None
+        claim = self.grant_claims.get(payment.claim)
+        if claim is None:
+            known = ", ".join(str(number) for number in self.grant_claims) or "none yet"
+            raise RuleViolation(
+                "R-45",
+                f"project {self.project} has no claim {payment.claim}; its claims: {known}",
+                field="claim",
+            )
+        if on < claim.submitted_on:
+            raise RuleViolation(
+                "R-45",
+                f"a payment dated {on} cannot precede claim {claim.number} of {claim.submitted_on}",
+                field="date",
+            )
+        if payment.amount > claim.outstanding:
+            raise RuleViolation(
+                "R-45",
+                f"{format_pounds(payment.amount, pence=True)} is more than the "
+                f"{format_pounds(claim.outstanding, pence=True)} outstanding on claim {claim.number}: "
+                "record what pays this claim (the rest without naming one)",
+                field="amount",
             )
 
     def _check_business_payment(self, on: date, payment: BusinessPaymentReceived) -> None:
@@ -1093,6 +1122,8 @@ class ProjectState:
             self.leave_dates = (min(first, event.date), max(last, event.date))
         elif isinstance(payload, GrantPayment):
             self.grant_paid += payload.amount
+            if payload.claim is not None:  # grant claims (R-45)
+                self.grant_claims[payload.claim].paid += payload.amount
         elif isinstance(payload, ProjectClosed):
             self.closed_on = event.date
         elif isinstance(payload, ProjectReopened):

@@ -23,7 +23,7 @@ from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
-from ktpledger.domain.money import ZERO
+from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import (
     findings,
@@ -189,6 +189,17 @@ def _receivables(
         ),
         business_share=business,
         offer_business=offer_business_total(state),
+        claims=tuple(
+            {
+                "number": claim.number,
+                "quarter": claim.claim.quarter,
+                "submitted_on": claim.submitted_on.isoformat(),
+                "claimed": format_money(claim.claim.grant),
+                "paid": format_money(claim.paid),
+                "outstanding": format_money(claim.outstanding),
+            }
+            for claim in state.grant_claims.values()
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import AlertKind, clock_findings
 from ktpledger.domain.claims import ClaimWorked, claim_worked
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, claim_needs_narrative, parse_event
+from ktpledger.domain.events import Event, claim_needs_narrative, parse_event, schema_version_of
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import History, reconcile
 from ktpledger.domain.rules import Category
@@ -178,3 +178,25 @@ def test_claim_due_then_overdue_for_every_ended_quarter_not_submitted() -> None:
     # Past the end, every quarter of the period: the last (2026Q4) too.
     assert ("claim_overdue", "2026Q4") in deadlines(date(2027, 3, 1))
     assert ("claim_overdue", "2027Q1") not in deadlines(date(2027, 9, 1))
+
+
+def test_a_grant_payment_may_name_the_claim_it_pays() -> None:
+    ledger = project()
+    ledger.add(claim("c1", "500.00", date="2025-02-10"))
+    ledger.add(ledger.claim_event("2025Q1", "2025-04-05"))
+    claimed = ledger.state.grant_claims[1].claim.grant
+    plain = parse_event(event("GrantPayment", "pay-0", "2025-04-06", {"amount": "1.00"}))
+    assert schema_version_of(plain.payload) == 1 and plain.payload.to_data() == {"amount": "1.00"}
+    named = event("GrantPayment", "pay-1", "2025-05-01", {"amount": "100.00", "claim": 1})
+    assert schema_version_of(parse_event(named).payload) == 2
+    ledger.add(named)
+    paid = ledger.state.grant_claims[1]
+    assert (paid.paid, paid.outstanding) == (D("100.00"), claimed - D("100.00"))
+    unknown = ledger.refused(event("GrantPayment", "pay-2", "2025-05-01", {"amount": "1.00", "claim": 2}))
+    assert (unknown.rule, unknown.field) == ("R-45", "claim")
+    too_much = ledger.refused(
+        event("GrantPayment", "pay-3", "2025-05-01", {"amount": f"{claimed}", "claim": 1})
+    )
+    assert too_much.field == "amount"
+    early = ledger.refused(event("GrantPayment", "pay-4", "2025-04-04", {"amount": "1.00", "claim": 1}))
+    assert early.field == "date"

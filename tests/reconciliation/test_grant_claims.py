@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
-from tests.ledger.factory import claim, offer
+from ktpledger.service.statements import reconciliation
+from tests.ledger.factory import claim, event, offer
 
 PROJECT = "KTP-0042"
 OTHER_LINES = (
@@ -135,6 +136,18 @@ def test_a_project_claimed_quarter_by_quarter(app: App, database_url: str) -> No
     assert q2["lines"]["travel_subsistence"]["prior_period"] == "100.50"
     assert q2["lines"]["travel_subsistence"]["actual"] == "0.00"
     assert (q2["prior_period"], q2["quarter_grant"], q2["grant"]) == ("100.50", "335.00", "435.50")
+    # A grant payment naming claim 1 (GrantPayment schema version 2): the statement shows claimed,
+    # paid and outstanding per claim.
+    record(app, [event("GrantPayment", "pay-1", "2025-08-10", {"amount": "8000.00", "claim": 1})])
+    [row] = [item for item in app.ledger.stream(PROJECT) if item.key == "pay-1"]
+    assert row.schema_version == 2
+    statement = reconciliation(app.database, PROJECT)
+    assert statement["receivables"]["grant"]["claims"] == [
+        {"number": 1, "quarter": "2025Q1", "submitted_on": "2025-04-05", "claimed": "8710.00", "paid": "8000.00",
+         "outstanding": "710.00"},
+        {"number": 2, "quarter": "2025Q2", "submitted_on": "2025-07-02", "claimed": "435.50", "paid": "0.00",
+         "outstanding": "435.50"},
+    ]  # fmt: skip
     # Claimed once each and in order.
     code, _, err = submit(database_url, "2025Q4", "2026-01-05")
     assert code == 1 and "next claim is for 2025Q3" in err
