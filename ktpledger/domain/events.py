@@ -542,7 +542,7 @@ class GrantPayment:
     def parse(cls, data: Mapping[str, Any]) -> GrantPayment:
         _fields(data, {"amount", "claim"}, event_type=cls.TYPE)
         claim = None
-        if data.get("claim") is not None:
+        if "claim" in data:
             claim = _whole_number(data, "claim", rule="R-45")
             if claim < 1:
                 raise RuleViolation(

@@ -1122,8 +1122,9 @@ class ProjectState:
             self.leave_dates = (min(first, event.date), max(last, event.date))
         elif isinstance(payload, GrantPayment):
             self.grant_paid += payload.amount
-            if payload.claim is not None:  # grant claims
-                self.grant_claims[payload.claim].paid += payload.amount
+            paid = None if payload.claim is None else self.grant_claims.get(payload.claim)
+            if paid is not None:  # grant claims: checked at the door to name one
+                paid.paid += payload.amount
         elif isinstance(payload, ProjectClosed):
             self.closed_on = event.date
         elif isinstance(payload, ProjectReopened):
