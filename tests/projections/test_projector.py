@@ -311,7 +311,7 @@ def test_the_cli_prints_what_the_projector_holds(
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31" and "R-31" in err
     code, out, err = run_cli(database_url, "allowances", "KTP-NONE", "--format", "json")
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31"
-    day = "2025-01-31"  # inside the project's period: no calendar finding
+    day = "2025-01-19"  # inside the period, before 2024Q4's claim is due (R-45): no calendar finding
     code, out, _ = run_cli(database_url, "alerts", "--all", "--today", day, "--format", "json")
     assert code == 0
     every = json.loads(out)
