@@ -172,6 +172,8 @@ FACT_TYPES = (
     # the business's invoices and payments: readers judge their deadlines as of today
     "BusinessInvoiced",
     "BusinessPaymentReceived",
+    # grant claims: the claim deadlines are judged as of today
+    "ClaimSubmitted",
 )
 
 _FACTS = (

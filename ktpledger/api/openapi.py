@@ -278,7 +278,10 @@ DATA: dict[str, list[dict[str, Any]]] = {
     "ParentalLeaveCost": [
         _object(["amount", "description"], {"amount": POSITIVE_MONEY, "description": TEXT})
     ],
-    "GrantPayment": [_object(["amount"], {"amount": POSITIVE_MONEY})],
+    # schema version 2 may name the grant claim it pays
+    "GrantPayment": [
+        _object(["amount"], {"amount": POSITIVE_MONEY, "claim": {"type": "integer", "minimum": 1}})
+    ],
     "ProjectClosed": [{"type": "object", "maxProperties": 0}],
     "OfferAmended": [_offer_amended()],
     "ProjectReopened": [_object(["reason"], {"reason": TEXT})],
@@ -341,6 +344,40 @@ _LINE_PROFILE: dict[str, Any] = {
 }
 DATA["SpendProfileSet"] = [
     _object(["lines", "minute"], {"lines": _lines_map(LINES, _LINE_PROFILE, at_least=1), "minute": TEXT})
+]
+
+
+# --- grant claims: a quarter's claim, frozen as submitted -----------------------------------
+SIGNED_MONEY: dict[str, Any] = {
+    **MONEY,
+    "pattern": r"^-?[0-9]{1,9}(\.[0-9]{1,2})?$",
+    "description": "pounds, may be negative: ASCII digits, at most one '.' and two decimals",
+}
+_CLAIM_LINE = _object(
+    ["actual", "forecast", "variance", "eligible", "grant"],
+    {
+        "actual": SIGNED_MONEY,
+        "forecast": SIGNED_MONEY,
+        "variance": SIGNED_MONEY,
+        "eligible": SIGNED_MONEY,
+        "grant": SIGNED_MONEY,
+        "prior_period": SIGNED_MONEY,
+        "narrative": TEXT,
+    },
+)
+DATA["ClaimSubmitted"] = [
+    _object(
+        ["number", "quarter", "lines", "grant", "position", "version", "head_hash"],
+        {
+            "number": {"type": "integer", "minimum": 1},
+            "quarter": QUARTER,
+            "lines": _lines_map([category.value for category in Category], _CLAIM_LINE),
+            "grant": SIGNED_MONEY,
+            "position": {"type": "integer", "minimum": 1},
+            "version": {"type": "integer", "minimum": 1},
+            "head_hash": {"type": "string", "pattern": "^[0-9a-f]{1,128}$"},
+        },
+    )
 ]
 
 

@@ -96,10 +96,53 @@ class InvoiceOut(Shown):
     outstanding: Money
 
 
+# --- grant claims (R-45) -------------------------------------------------------------------------
+class ClaimReceivableOut(Shown):
+    """R-45: a submitted grant claim, what it claimed, what is paid against it and outstanding."""
+
+    number: int
+    quarter: str
+    submitted_on: date
+    claimed: Money
+    paid: Money
+    outstanding: Money
+
+
+class ClaimLineOut(Shown):
+    actual: Money
+    forecast: Money
+    variance: Money
+    narrative: str | None
+    narrative_required: bool
+    eligible: Money
+    grant: Money
+    prior_period: Money = Field(description="the prior-period adjustment (late costs of claimed quarters)")
+
+
+class ClaimLedgerOut(Shown):
+    position: int
+    version: int
+    head_hash: str
+
+
+class SubmittedClaimOut(Shown):
+    """R-45: the quarter's claim as its ClaimSubmitted froze it."""
+
+    number: int
+    date: str
+    version: int
+    ledger: ClaimLedgerOut
+    lines: dict[str, ClaimLineOut]
+    quarter_grant: Money
+    prior_period: Money
+    grant: Money
+
+
 class GrantReceivableOut(Shown):
     due: Money = Field(description="totals.grant + parental_leave.reimbursable")
     received: Money = Field(description="grant_paid")
     outstanding: Money = Field(description="balance_due")
+    claims: list[ClaimReceivableOut] = Field(default=[], description="R-45: each submitted claim")
 
 
 class OfferCheckOut(Shown):
@@ -233,6 +276,9 @@ class ClaimPackOut(StatementHead):
     totals: PackTotalsOut
     claim: ClaimOut
     alerts_open_at_quarter_end: list[PackAlertOut]
+    submitted: SubmittedClaimOut | None = Field(
+        None, description="R-45: the quarter's claim as submitted, frozen; null while not claimed"
+    )
 
 
 class CostingLineOut(Shown):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ktpledger.cli import (
     acknowledgements,
     admin,
+    claims,
     demo,
     imports,
     invoices,
@@ -32,6 +33,7 @@ imports.register(app, opened)
 reports.register(app, opened)
 acknowledgements.register(app, opened)
 invoices.register(app, opened)
+claims.register(app, opened)  # grant claims
 transactions.register(app, opened)
 offers.register(app, opened)
 workers.register(app, opened)

@@ -32,6 +32,7 @@ HELP_ORDER = (
     "acknowledge",
     "reconcile",
     "claim-pack",
+    "claim",  # grant claims
     "invoice",
     "invoice-payment",
     "transactions",

@@ -15,8 +15,8 @@ as of the reader's `today`, and never stored:
   hysteresis included). It stays open in the ledger's alerts until an event ends it; and so for
   `forecast_underspend` (with `underspend`);
 - `ended_not_closed` (`alerts.clock_findings`): a project past its end date that is not closed;
-- `invoice_due`, `invoice_overdue`, `claim_due` (`alerts.deadline_findings`, R-44): the
-  receivables' deadlines.
+- `invoice_due`, `invoice_overdue` (`alerts.deadline_findings`, R-44), `claim_due`,
+  `claim_overdue` (R-45): the receivables' deadlines.
 """
 
 from __future__ import annotations
@@ -371,8 +371,13 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
     if kind == AlertKind.CLAIM_DUE:
         return (
             f"The grant claim for {figures.get('quarter')} is due on {figures.get('due')}, in "
-            f"{figures.get('days')} days: make the claim pack and submit it to Innovate UK (R-44)."
+            f"{figures.get('days')} days: make the claim pack and submit it to Innovate UK "
+            f"({figures.get('rule', 'R-44')})."
         )
     if kind == AlertKind.CLAIM_OVERDUE:
-        return f"The grant claim for {figures.get('quarter')} was due on {figures.get('due')} (R-44)."
+        return (
+            f"The grant claim for {figures.get('quarter')} was due on {figures.get('due')}, "
+            f"{figures.get('days')} days before {figures.get('as_of')}, and is not submitted: submit it "
+            f"(ktpledger claim submit, {figures.get('rule', 'R-45')})."
+        )
     return str(figures.get("message", kind))

@@ -60,7 +60,7 @@ from typing import Any
 
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
-from ktpledger.domain.invoices import DUE_WARNING_DAYS, claim_due_quarter
+from ktpledger.domain.invoices import DUE_WARNING_DAYS, claims_not_submitted
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.profile import (
     PROFILE_TOLERANCE,
@@ -101,7 +101,7 @@ class AlertKind(StrEnum):
     INVOICE_DUE = "invoice_due"
     INVOICE_OVERDUE = "invoice_overdue"
     CLAIM_DUE = "claim_due"
-    CLAIM_OVERDUE = "claim_overdue"  # not raised until grant claims are recorded (ClaimSubmitted)
+    CLAIM_OVERDUE = "claim_overdue"  # a quarter not claimed (ClaimSubmitted) 30 days after its end (R-45)
 
 
 # The kinds judged by readers as of a day and never stored (`clock_findings`).
@@ -469,12 +469,9 @@ def clock_findings(state: ProjectState, today: date) -> Conditions:
 def deadline_findings(state: ProjectState, today: date) -> Conditions:
     """The business's invoices not fully paid, from `DUE_WARNING_DAYS` before their due date
     (`invoice_due`) and after it (`invoice_overdue`), whether or not the project is closed; and
-    the grant claim of the project's most recent ended quarter, from `DUE_WARNING_DAYS` before its
-    due date (`claim_due`) until that date, on a project not closed.
-
-    Decision: until grant claims are recorded (a `ClaimSubmitted` event, a later change), the
-    ledger cannot tell a claim made from one forgotten: `claim_due` is raised for the latest ended
-    quarter only, and never after its due date; `claim_overdue` is never raised."""
+    each ended quarter of the period whose grant claim is not submitted (no `ClaimSubmitted`,
+    R-45), from `DUE_WARNING_DAYS` before its due date (`claim_due`) until that date and after it
+    (`claim_overdue`), on a project not closed."""
     found: Conditions = {}
     warning = timedelta(days=DUE_WARNING_DAYS)
     for invoice in state.invoices.values():
@@ -493,15 +490,16 @@ def deadline_findings(state: ProjectState, today: date) -> Conditions:
             "days": abs((today - invoice.due).days),
             "rule": "R-44",
         }
-    claim = None if state.closed else claim_due_quarter(state, today)
-    if claim is not None:
-        quarter, due = claim
-        if due - warning <= today <= due:
-            found[AlertKey("", AlertKind.CLAIM_DUE, quarter)] = {
-                "quarter": quarter,
-                "due": due.isoformat(),
-                "as_of": today.isoformat(),
-                "days": (due - today).days,
-                "rule": "R-44",
-            }
+    # Grant claims (R-45): every ended quarter not claimed, due and then overdue.
+    for quarter, due in [] if state.closed else claims_not_submitted(state, today):
+        if today < due - warning:
+            continue
+        kind = AlertKind.CLAIM_OVERDUE if today > due else AlertKind.CLAIM_DUE
+        found[AlertKey("", kind, quarter)] = {
+            "quarter": quarter,
+            "due": due.isoformat(),
+            "as_of": today.isoformat(),
+            "days": abs((due - today).days),
+            "rule": "R-45",
+        }
     return found

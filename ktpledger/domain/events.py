@@ -529,19 +529,31 @@ class ParentalLeaveCost:
 
 @dataclass(frozen=True)
 class GrantPayment:
-    """Grant received by the knowledge base (R-42)."""
+    """Grant received by the knowledge base (R-42); schema version 2 (R-45) may name the grant
+    claim it pays (`claim`, its number). A payment naming no claim is stored as version 1, exactly
+    as before; readers take both (`schema_version_of`)."""
 
     TYPE: ClassVar[str] = "GrantPayment"
     SCHEMA_VERSION: ClassVar[int] = 1
     amount: Decimal
+    claim: int | None = None  # grant claims (R-45): the number of the claim it pays (version 2)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> GrantPayment:
-        _fields(data, {"amount"}, event_type=cls.TYPE)
-        return cls(amount=_money(data, "amount"))
+        _fields(data, {"amount", "claim"}, event_type=cls.TYPE)
+        claim = None
+        if "claim" in data:
+            claim = _whole_number(data, "claim", rule="R-45")
+            if claim < 1:
+                raise RuleViolation(
+                    "R-45", f"claim must be a claim's number, 1 or more, got {claim}", field="claim"
+                )
+        return cls(amount=_money(data, "amount"), claim=claim)
 
     def to_data(self) -> dict[str, Any]:
-        return {"amount": format_money(self.amount)}
+        if self.claim is None:
+            return {"amount": format_money(self.amount)}
+        return {"amount": format_money(self.amount), "claim": self.claim}
 
 
 @dataclass(frozen=True)
@@ -1084,6 +1096,162 @@ class BusinessPaymentReceived:
 # --- end of the business's invoices ------------------------------------------------------------
 
 
+# --- grant claims (R-45) -------------------------------------------------------------------------
+# Kept in a block of their own: a quarter's grant claim, frozen as submitted (`domain/claims.py`
+# works it out; `ktpledger claim submit` records it).
+
+CLAIM_LINE_FIGURES = ("actual", "forecast", "variance", "eligible", "grant", "prior_period")
+HASH_PATTERN = re.compile(r"[0-9a-f]{1,128}")
+CLAIM_VARIANCE_TOLERANCE = Decimal("0.10")  # a variance over 10% of the forecast needs a narrative
+
+
+def claim_needs_narrative(actual: Decimal, forecast: Decimal) -> bool:
+    """R-45: whether a claim line needs a narrative: |actual - forecast| more than 10% of the
+    forecast. Decision: against a forecast of 0 any spend (or credit) needs one (it is infinitely
+    far from the plan), and none is needed when both are 0."""
+    return abs(actual - forecast) > CLAIM_VARIANCE_TOLERANCE * abs(forecast)
+
+
+def _signed_money(value: object, *, field: str) -> Decimal:
+    """Pounds that may be negative ("-12.50"): a variance, a quarter's reversal, a credit."""
+    if isinstance(value, str) and value.startswith("-"):
+        return -parse_money(value[1:], field=field, rule="R-45")
+    return parse_money(value, field=field, rule="R-45")
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """One category of a submitted claim: the quarter's spend (`actual`) against the profile's
+    plan for the quarter (`forecast`, R-43), `variance` = actual - forecast, the narrative a
+    variance over 10% of the forecast needs, the eligible spend and the grant the quarter adds,
+    and the prior-period adjustment (grant of costs dated in quarters already claimed)."""
+
+    actual: Decimal
+    forecast: Decimal
+    variance: Decimal
+    eligible: Decimal
+    grant: Decimal
+    prior_period: Decimal = Decimal("0.00")
+    narrative: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {name: format_money(getattr(self, name)) for name in CLAIM_LINE_FIGURES}
+        if self.narrative:
+            data["narrative"] = self.narrative
+        return data
+
+
+@dataclass(frozen=True)
+class ClaimSubmitted:
+    """A quarter's grant claim as submitted (R-45), frozen: per category its figures
+    (`ClaimLine`), the grant claimed in all (the quarter's grant and the prior-period
+    adjustment), and the ledger it was made from: the ledger-wide `position`, the project's
+    `version` and its `head_hash`."""
+
+    TYPE: ClassVar[str] = "ClaimSubmitted"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"number", "quarter", "lines", "grant", "position", "version", "head_hash"}
+    )
+    number: int
+    quarter: str
+    lines: Mapping[Category, ClaimLine]
+    grant: Decimal
+    position: int
+    version: int
+    head_hash: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ClaimSubmitted:
+        _fields(data, cls.FIELDS, event_type=cls.TYPE)
+        number = _whole_number(data, "number", rule="R-45")
+        if number < 1:
+            raise RuleViolation("R-45", f"number must be 1 or more, got {number}", field="number")
+        quarter, _, _ = quarter_span(data.get("quarter"), rule="R-45")
+        raw_lines = data.get("lines")
+        if type(raw_lines) is not dict and not isinstance(raw_lines, Mapping):
+            raise RuleViolation("R-45", "lines must be an object of categories", field="lines")
+        lines: dict[Category, ClaimLine] = {}
+        for name, raw in raw_lines.items():
+            category = _category(name, name=f"lines.{name}")
+            where = f"lines.{category.value}"
+            if type(raw) is not dict and not isinstance(raw, Mapping):
+                raise RuleViolation("R-45", f"{where} must be an object of figures", field=where)
+            _fields(raw, {*CLAIM_LINE_FIGURES, "narrative"}, event_type=f"{cls.TYPE} {where}")
+            figures: dict[str, Decimal] = {}
+            for figure in CLAIM_LINE_FIGURES:
+                if figure not in raw:
+                    if figure == "prior_period":
+                        figures[figure] = Decimal("0.00")
+                        continue
+                    raise RuleViolation(
+                        "R-45",
+                        f'{where}.{figure} is required: pounds such as "184.20"',
+                        field=f"{where}.{figure}",
+                    )
+                figures[figure] = _signed_money(raw[figure], field=f"{where}.{figure}")
+            check_storable(raw.get("narrative"), field=f"{where}.narrative")
+            narrative = _text(raw, "narrative", rule="R-45", required=False)
+            lines[category] = ClaimLine(narrative=narrative, **figures)
+        if "grant" not in data:
+            raise RuleViolation("R-45", 'grant is required: pounds such as "184.20"', field="grant")
+        head_hash = data.get("head_hash")
+        if not isinstance(head_hash, str) or HASH_PATTERN.fullmatch(head_hash) is None:
+            raise RuleViolation(
+                "R-45",
+                f"head_hash must be the hex hash of the project's head, got {shown(head_hash)}",
+                field="head_hash",
+            )
+        position = _whole_number(data, "position", rule="R-45")
+        version = _whole_number(data, "version", rule="R-45")
+        if position < 1 or version < 1:
+            raise RuleViolation(
+                "R-45",
+                "position and version must be 1 or more",
+                field="position" if position < 1 else "version",
+            )
+        return cls(
+            number=number,
+            quarter=quarter,
+            lines=dict(sorted(lines.items(), key=lambda item: item[0].value)),
+            grant=_signed_money(data["grant"], field="grant"),
+            position=position,
+            version=version,
+            head_hash=head_hash,
+        )
+
+    @property
+    def quarter_grant(self) -> Decimal:
+        return sum((line.grant for line in self.lines.values()), Decimal("0.00"))
+
+    @property
+    def prior_period(self) -> Decimal:
+        return sum((line.prior_period for line in self.lines.values()), Decimal("0.00"))
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "quarter": self.quarter,
+            "lines": {category.value: line.to_data() for category, line in self.lines.items()},
+            "grant": format_money(self.grant),
+            "position": self.position,
+            "version": self.version,
+            "head_hash": self.head_hash,
+        }
+
+
+# --- end of grant claims ---------------------------------------------------------------------------
+
+
+def schema_version_of(payload: Any) -> int:
+    """The schema version an event is stored with: its type's, except a `GrantPayment` naming the
+    claim it pays, version 2 (R-45)."""
+    if isinstance(payload, GrantPayment) and payload.claim is not None:
+        return 2
+    version: int = payload.SCHEMA_VERSION
+    return version
+
+
 Payload = (
     GrantOffered
     | LMCDecision
@@ -1098,6 +1266,7 @@ Payload = (
     | BusinessInvoiced
     | BusinessPaymentReceived
     | SpendProfileSet
+    | ClaimSubmitted  # grant claims (R-45)
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -1116,6 +1285,7 @@ EVENT_TYPES: Mapping[str, Any] = {
         BusinessInvoiced,
         BusinessPaymentReceived,
         SpendProfileSet,
+        ClaimSubmitted,  # grant claims (R-45)
     )
 }
 
@@ -1203,6 +1373,7 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     BusinessInvoiced: ("number",),
     BusinessPaymentReceived: ("invoice",),
     SpendProfileSet: ("minute",),
+    ClaimSubmitted: (),  # grant claims (R-45): narratives are checked as they are read
 }
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ktpledger.domain.events import Event, quarter_of, quarter_span
+from ktpledger.domain.events import Event, next_quarter, quarter_of, quarter_span
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import Invoice, ProjectState
 from ktpledger.domain.reconciliation import History, pack_covers_until, reconcile
@@ -207,3 +207,22 @@ def claim_due_quarter(state: ProjectState, today: date) -> tuple[str, date] | No
     if last_end < state.start:
         return None
     return quarter_of(last_end), last_end + timedelta(days=CLAIM_DUE_DAYS)
+
+
+# --- the grant claims' deadlines (R-45) -----------------------------------------------------------
+
+
+def claims_not_submitted(state: ProjectState, today: date) -> list[tuple[str, date]]:
+    """Each quarter of the project's period that has ended by `today` and has no `ClaimSubmitted`
+    (R-45), in order, with its claim's due date (`CLAIM_DUE_DAYS` after the quarter's end)."""
+    _, this_start, _ = quarter_span(quarter_of(today), rule="R-45")
+    claimed = state.claimed_quarters()
+    found: list[tuple[str, date]] = []
+    quarter = quarter_of(state.start)
+    while True:
+        _, start, end = quarter_span(quarter, rule="R-45")
+        if end >= this_start or start > state.end:
+            return found
+        if quarter not in claimed:
+            found.append((quarter, end + timedelta(days=CLAIM_DUE_DAYS)))
+        quarter = next_quarter(quarter)

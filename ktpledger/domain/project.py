@@ -28,6 +28,7 @@ from ktpledger.domain.events import (
     BusinessInvoiced,
     BusinessPaymentReceived,
     ClaimReversed,
+    ClaimSubmitted,
     Decision,
     Event,
     Extension,
@@ -43,6 +44,7 @@ from ktpledger.domain.events import (
     SpendProfileSet,
     UnknownCategory,
     Virement,
+    claim_needs_narrative,
     next_quarter,
     quarter_of,
     quarter_span,
@@ -261,6 +263,24 @@ class Invoice:
 
 
 @dataclass
+class GrantClaim:
+    """A submitted grant claim (R-45), frozen as submitted, and the grant paid against it."""
+
+    version: int
+    submitted_on: date
+    claim: ClaimSubmitted
+    paid: Decimal = ZERO
+
+    @property
+    def number(self) -> int:
+        return self.claim.number
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.claim.grant - self.paid
+
+
+@dataclass
 class ProjectState:
     """Everything the rules need to know about one project's stream, folded from its events."""
 
@@ -299,6 +319,8 @@ class ProjectState:
     # Net spend by line and calendar month (year, month) of the claims and reversals dated in it:
     # the cumulative spend at a quarter's end that `behind_profile` / `ahead_of_profile` judge.
     spent_by_month: dict[Category, dict[tuple[int, int], Decimal]] = field(default_factory=dict)
+    # Grant claims (R-45), by number, in order (one per quarter, each frozen as submitted).
+    grant_claims: dict[int, GrantClaim] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -445,10 +467,14 @@ class ProjectState:
             self._check_in_period(event.date, "R-35", "parental leave cost")
         elif isinstance(payload, GrantPayment):
             self._check_not_before_offer(event.date, "R-42", "grant payment")
+            if payload.claim is not None:
+                self._check_claim_payment(event.date, payload)
         elif isinstance(payload, BusinessInvoiced):
             self._check_invoice(event.date, payload)
         elif isinstance(payload, SpendProfileSet):
             self._check_profile(event.date, payload)
+        elif isinstance(payload, ClaimSubmitted):
+            self._check_grant_claim(event.date, payload)
         elif isinstance(payload, ProjectClosed):
             self._check_not_before_offer(event.date, "R-36", "closure")
             if self.reopened_on is not None and event.date < self.reopened_on:
@@ -516,6 +542,128 @@ class ProjectState:
         if invoice.number in self.invoices:
             raise RuleViolation(
                 "R-44", f"invoice number {shown(invoice.number)} is taken: give a new number", field="number"
+            )
+
+    # --- grant claims (R-45) ---------------------------------------------------------------------
+
+    def claimed_quarters(self) -> dict[str, GrantClaim]:
+        """The submitted claims by quarter."""
+        return {claim.claim.quarter: claim for claim in self.grant_claims.values()}
+
+    def next_claim_quarter(self) -> str:
+        """The quarter the next grant claim is for: the project's first quarter, then each in turn."""
+        if not self.grant_claims:
+            return quarter_of(self.start)
+        return next_quarter(max(claim.claim.quarter for claim in self.grant_claims.values()))
+
+    def claimed_grant(self) -> dict[Category, Decimal]:
+        """The grant claimed so far per category: each claim's quarter grant and prior-period
+        adjustment."""
+        found: dict[Category, Decimal] = {}
+        for claim in self.grant_claims.values():
+            for category, line in claim.claim.lines.items():
+                found[category] = found.get(category, ZERO) + line.grant + line.prior_period
+        return found
+
+    def _check_grant_claim(self, on: date, claim: ClaimSubmitted) -> None:
+        """R-45: a claim for an ended quarter of the project's period (in arrears), the next
+        quarter not yet claimed (in order from the project's first, each once: late costs of a
+        claimed quarter are a prior-period adjustment on the next claim), the next number, made
+        from the project's stream as it stands (`version`, `head_hash`), a narrative on each line
+        whose variance is more than 10% of its forecast (`claim_needs_narrative`), and figures
+        that add up."""
+        self._check_not_before_offer(on, "R-45", "grant claim")
+        _, start, end = quarter_span(claim.quarter, rule="R-45")
+        if end < self.start or start > self.end:
+            raise RuleViolation(
+                "R-45",
+                f"{claim.quarter} is outside the project's period {self.start} to {self.end}",
+                field="quarter",
+            )
+        if on <= end:
+            raise RuleViolation(
+                "R-45",
+                f"{claim.quarter} ends on {end}: a claim dated {on} is not in arrears; claim a quarter once it has ended",
+                field="quarter",
+            )
+        earlier = self.claimed_quarters().get(claim.quarter)
+        if earlier is not None:
+            raise RuleViolation(
+                "R-45",
+                f"{claim.quarter} was claimed already by claim {earlier.number} on {earlier.submitted_on}: costs of "
+                "it recorded since go on the next quarter's claim as a prior-period adjustment",
+                field="quarter",
+            )
+        expected = self.next_claim_quarter()
+        if claim.quarter != expected:
+            raise RuleViolation(
+                "R-45",
+                f"quarters are claimed in order: the next claim is for {expected}, not {claim.quarter}",
+                field="quarter",
+            )
+        if claim.number != len(self.grant_claims) + 1:
+            raise RuleViolation(
+                "R-45",
+                f"claims are numbered in order: this is claim {len(self.grant_claims) + 1}, not {claim.number}",
+                field="number",
+            )
+        if claim.version != self.version or claim.head_hash != self.head_hash:
+            raise RuleViolation(
+                "R-45",
+                f"the claim was made from version {claim.version} of {self.project}, which is now at version "
+                f"{self.version}: work it out again from the ledger as it stands",
+                field="version" if claim.version != self.version else "head_hash",
+            )
+        for category, line in claim.lines.items():
+            where = f"lines.{category.value}"
+            if line.variance != line.actual - line.forecast:
+                raise RuleViolation(
+                    "R-45",
+                    f"{where}.variance {format_money(line.variance)} is not actual - forecast = "
+                    f"{format_money(line.actual - line.forecast)}",
+                    field=f"{where}.variance",
+                )
+            if claim_needs_narrative(line.actual, line.forecast) and not line.narrative:
+                raise RuleViolation(
+                    "R-45",
+                    f"{category.value}'s spend {format_money(line.actual)} is {format_money(line.variance)} from its "
+                    f"forecast {format_money(line.forecast)}, more than 10%: give a narrative for it",
+                    field=f"{where}.narrative",
+                )
+        total = claim.quarter_grant + claim.prior_period
+        if claim.grant != total:
+            raise RuleViolation(
+                "R-45",
+                f"grant {format_money(claim.grant)} is not what the lines add up to: their grant and "
+                f"prior-period adjustments come to {format_money(total)}",
+                field="grant",
+            )
+
+    def _check_claim_payment(self, on: date, payment: GrantPayment) -> None:
+        """R-45: a grant payment naming a claim names one of the project's, is dated no earlier than
+        it, and pays no more than is outstanding on it (record the rest without naming a claim)."""
+        assert payment.claim is not None
+        claim = self.grant_claims.get(payment.claim)
+        if claim is None:
+            known = ", ".join(str(number) for number in self.grant_claims) or "none yet"
+            raise RuleViolation(
+                "R-45",
+                f"project {self.project} has no claim {payment.claim}; its claims: {known}",
+                field="claim",
+            )
+        if on < claim.submitted_on:
+            raise RuleViolation(
+                "R-45",
+                f"a payment dated {on} cannot precede claim {claim.number} of {claim.submitted_on}",
+                field="date",
+            )
+        if payment.amount > claim.outstanding:
+            raise RuleViolation(
+                "R-45",
+                f"{format_pounds(payment.amount, pence=True)} is more than the "
+                f"{format_pounds(claim.outstanding, pence=True)} outstanding on claim {claim.number}: "
+                "record what pays this claim (the rest without naming one)",
+                field="amount",
             )
 
     def _check_business_payment(self, on: date, payment: BusinessPaymentReceived) -> None:
@@ -983,6 +1131,9 @@ class ProjectState:
             self.leave_dates = (min(first, event.date), max(last, event.date))
         elif isinstance(payload, GrantPayment):
             self.grant_paid += payload.amount
+            paid = None if payload.claim is None else self.grant_claims.get(payload.claim)
+            if paid is not None:  # grant claims (R-45): checked at the door to name one
+                paid.paid += payload.amount
         elif isinstance(payload, ProjectClosed):
             self.closed_on = event.date
         elif isinstance(payload, ProjectReopened):
@@ -1000,6 +1151,8 @@ class ProjectState:
         elif isinstance(payload, SpendProfileSet):
             for category, line in payload.lines.items():
                 self.profiles[category] = (line, event.date)
+        elif isinstance(payload, ClaimSubmitted):
+            self.grant_claims[payload.number] = GrantClaim(version, event.date, payload)
 
     def _apply_amendment(self, amendment: OfferAmended, on: date | None) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended

@@ -269,6 +269,13 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
         ("events_in_pack", pack.events_in_pack),
         *_ledger(pack.ledger, pack.checkpoint),
     ]
+    if pack.submitted is not None:  # grant claims: the quarter's claim as submitted, frozen
+        about += [
+            ("submitted_claim", pack.submitted["number"]),
+            ("submitted_on", pack.submitted["date"]),
+            ("submitted_prior_period", pack.submitted["prior_period"]),
+            ("submitted_grant", pack.submitted["grant"]),
+        ]
     lines: list[Row] = [
         (
             line.category.value,

@@ -41,7 +41,9 @@ RECORDS: Mapping[Role, frozenset[str]] = {
         {"SpendClaimed", "ClaimReversed", "ParentalLeaveCost", "GrantPayment", "AlertAcknowledged"}
     )
     # the business's invoices and payments
-    | frozenset({"BusinessInvoiced", "BusinessPaymentReceived"}),
+    | frozenset({"BusinessInvoiced", "BusinessPaymentReceived"})
+    # grant claims: the finance office submits the quarter's claim
+    | frozenset({"ClaimSubmitted"}),
     Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"})
     # Spend profiles: the LMC sets and changes a line's plan (with its minute).
     | frozenset({"SpendProfileSet"}),

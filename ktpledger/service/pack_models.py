@@ -36,6 +36,14 @@ def _by_category(fields: Fields, name: str) -> dict[Category, Decimal]:
     return {choice_of(key, Category, part.path(key)): amount for key, amount in fields.amounts(name).items()}
 
 
+def _submitted(document: object) -> Mapping[str, Any] | None:
+    """A pack's `submitted` claim (R-45) as written (absent in a pack written before claims)."""
+    found = document.get("submitted") if isinstance(document, Mapping) else None
+    if found is not None and not isinstance(found, Mapping):
+        raise ValueError("submitted: expected an object or null")
+    return found
+
+
 @dataclass(frozen=True)
 class PackLine:
     """One line of a claim pack: the quarter's spend, cumulative spend against the budget, eligible
@@ -141,6 +149,9 @@ class ClaimPack:
     grant_added: Mapping[Category, Decimal]
     grant: Decimal
     alerts_open_at_quarter_end: tuple[PackAlert, ...]
+    # Grant claims (R-45): the quarter's claim as submitted (`service/claims.submitted_json`), frozen
+    # in its `ClaimSubmitted`; None while the quarter is not claimed.
+    submitted: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,6 +174,7 @@ class ClaimPack:
                 "grant": format_money(self.grant),
             },
             "alerts_open_at_quarter_end": [alert.to_json() for alert in self.alerts_open_at_quarter_end],
+            "submitted": None if self.submitted is None else dict(self.submitted),
         }
 
     @classmethod
@@ -194,4 +206,5 @@ class ClaimPack:
             alerts_open_at_quarter_end=tuple(
                 PackAlert.from_fields(alert) for alert in fields.parts("alerts_open_at_quarter_end")
             ),
+            submitted=_submitted(document),
         )

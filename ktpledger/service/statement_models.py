@@ -297,6 +297,9 @@ class Receivables:
     invoices: tuple[StatementInvoice, ...]
     business_share: Decimal  # the business's share of the eligible costs (totals.business)
     offer_business: Decimal  # the business's total at the grant offer (R-32)
+    # Grant claims (R-45): each submitted claim with its grant claimed, paid (the grant payments
+    # naming it) and outstanding, as `grant.claims` writes it.
+    claims: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def invoiced(self) -> Decimal:
@@ -320,6 +323,7 @@ class Receivables:
                 "due": format_money(self.grant_due),
                 "received": format_money(self.grant_received),
                 "outstanding": format_money(self.grant_due - self.grant_received),
+                "claims": [dict(claim) for claim in self.claims],
             },
             "business": {
                 "invoices": [invoice.to_json() for invoice in self.invoices],
@@ -349,7 +353,17 @@ class Receivables:
             invoices=tuple(StatementInvoice.from_fields(item) for item in business.parts("invoices")),
             business_share=check.amount("share_of_eligible"),
             offer_business=check.amount("offer_total"),
+            claims=_claims_of(grant.document.get("claims")),
         )
+
+
+def _claims_of(raw: object) -> tuple[Mapping[str, Any], ...]:
+    """`receivables.grant.claims` as written (absent in a statement written before claims, R-45)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        raise ValueError("receivables.grant.claims: expected a list of objects")
+    return tuple(raw)
 
 
 @dataclass(frozen=True)

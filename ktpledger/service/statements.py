@@ -23,7 +23,7 @@ from ktpledger.domain.errors import RuleViolation, unknown_project
 from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
-from ktpledger.domain.money import ZERO
+from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.reconciliation import (
     findings,
@@ -37,6 +37,7 @@ from ktpledger.domain.reconciliation import (
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
+from ktpledger.service.claims import submitted_json
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.pack_models import PACK_FIGURES, ClaimPack, PackAlert, PackLine
 from ktpledger.service.statement_models import (
@@ -188,6 +189,17 @@ def _receivables(
         ),
         business_share=business,
         offer_business=offer_business_total(state),
+        claims=tuple(
+            {
+                "number": claim.number,
+                "quarter": claim.claim.quarter,
+                "submitted_on": claim.submitted_on.isoformat(),
+                "claimed": format_money(claim.claim.grant),
+                "paid": format_money(claim.paid),
+                "outstanding": format_money(claim.outstanding),
+            }
+            for claim in state.grant_claims.values()
+        ),
     )
 
 
@@ -212,6 +224,12 @@ def quarter_pack(
     start, end = quarter_bounds(quarter)
     stream = _stream(database, project)
     whole = fold_stream(project, stream)
+    # Grant claims: a submitted quarter's pack is the pack of the ledger its claim was made
+    # from (the events up to the claim's `version`), marked submitted, whatever is recorded later.
+    submitted = whole.claimed_quarters().get(quarter.strip().upper()) if whole.exists else None
+    if submitted is not None:
+        stream = [item for item in stream if item.version <= submitted.claim.version]
+        whole = fold_stream(project, stream)
     until = pack_covers_until(start, end, whole.end) if whole.exists else end
     known = [item for item in stream if item.date <= until]
     live = LiveProject.new(project)
@@ -307,4 +325,5 @@ def quarter_pack(
         grant_added=dict(claim.grant_added),
         grant=claim.grant,
         alerts_open_at_quarter_end=tuple(alerts),
+        submitted=None if submitted is None else submitted_json(submitted),
     )

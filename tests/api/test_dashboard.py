@@ -189,6 +189,9 @@ def test_the_project_page_shows_the_apis_figures(client: TestClient, tokens: dic
     assert "Virement of £1,000 from Equipment &amp; consumables to Travel &amp; subsistence" in page.text
     assert "LMC 3, item 4" in page.text
     for alert in summary["open_alerts"]:
+        if alert["id"] is None:  # a calendar finding (a quarter not claimed, R-45): no stored id
+            assert alert["message"].split(":")[0] in page.text
+            continue
         assert f'data-alert="{alert["id"]}"' in page.text
     for fmt in ("html", "pdf", "xlsx", "csv"):
         link = f"/projects/{demo.MAIN}/reconciliation?format={fmt}"

@@ -135,10 +135,14 @@ def test_get_projects_lists_status_end_and_open_alerts(
     assert main["title"] == "Machine vision for bakery QA"
     assert main["status"] == "open"
     assert main["end"] == "2026-09-30"
-    assert main["open_alerts"] == len(app.projector.alerts(demo.MAIN)) > 0
+    # the stored alerts and the calendar's findings as of the readers' day (claims not submitted, R-45)
+    clock = [a for a in read_alerts(app.database, demo.MAIN, today=DEMO_TODAY) if a["id"] is None]
+    assert main["open_alerts"] == len(app.projector.alerts(demo.MAIN)) + len(clock) > 0
     assert rows[demo.CLOSED]["status"] == "closed"
     assert rows[demo.CLOSED]["end"] == "2024-07-31"
-    assert rows[demo.SECOND]["open_alerts"] == 0
+    second = [a for a in read_alerts(app.database, demo.SECOND, today=DEMO_TODAY) if a["id"] is None]
+    assert {a["kind"] for a in second} <= {"claim_due", "claim_overdue"}  # no claim submitted (R-45)
+    assert rows[demo.SECOND]["open_alerts"] == len(second)  # no stored alert
 
 
 def test_get_events_is_the_stream(client: TestClient, tokens: dict[str, str], app: App) -> None:
@@ -168,9 +172,11 @@ def test_get_alerts_open_and_all(client: TestClient, tokens: dict[str, str], app
     everything = client.get("/alerts?all=true", headers=headers).json()
     assert everything == read_alerts(app.database, include_resolved=True, today=day)
     # The projection's own rows, in the same order, with what readers add.
-    assert [a["id"] for a in everything] == [
+    assert [a["id"] for a in everything if a["id"] is not None] == [
         a["id"] for a in app.projector.alerts(None, include_resolved=True)
     ]
+    # ... then the calendar's: the demo's quarters not claimed by the day (R-45)
+    assert {a["kind"] for a in everything if a["id"] is None} <= {"claim_due", "claim_overdue"}
     assert client.get("/alerts?project=KTP-NONE", headers=headers).json() == []
 
 

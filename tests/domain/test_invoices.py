@@ -249,13 +249,13 @@ def test_claim_due_for_the_latest_ended_quarter_only_until_its_due_date() -> Non
     assert claim_alerts(date(2025, 4, 19)) == []
     assert claim_alerts(date(2025, 4, 20)) == ["2025Q1"]
     assert claim_alerts(date(2025, 4, 30)) == ["2025Q1"]
-    assert claim_alerts(date(2025, 5, 1)) == []  # claim_overdue waits for recorded claims
+    assert claim_alerts(date(2025, 5, 1)) == []  # claim_overdue from then (R-45, tests/domain/test_claims.py)
     detail = clock_findings(state, date(2025, 4, 20))
     said = [message(str(key.kind), "", figures) for key, figures in detail.items()]
     assert said == [
         (
             "The grant claim for 2025Q1 is due on 2025-04-30, in 10 days: make the claim pack and submit "
-            "it to Innovate UK (R-44)."
+            "it to Innovate UK (R-45)."
         )
     ]
 

@@ -232,7 +232,8 @@ def test_the_command_line_acknowledges_and_lists_the_acknowledged_apart(
     monkeypatch.delenv("KTPLEDGER_BROKER_URL", raising=False)
     record(app, story())
     fees = alert_id(app, AD, "sub_limit", raised=9)
-    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-31")
+    # Before 2024Q4's claim is due (2025-01-30: claim_due from 2025-01-20, claim_overdue after, R-45).
+    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-19")
     assert code == 0 and "raised 29 November 2024" in out and "acknowledged" not in out
     assert "v9" not in out
     code, out, err = run_cli(
@@ -248,12 +249,12 @@ def test_the_command_line_acknowledges_and_lists_the_acknowledged_apart(
     )
     assert code == 0, err
     assert f"alert {fees} of {PROJECT} acknowledged on 2 December 2024 (version 10)" in out
-    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-31")
+    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-19")
     assert code == 0
     waiting, seen = out.split("\nacknowledged\n")
     assert "no alerts waiting for acknowledgement" in waiting
     assert "2 December 2024 by Cy Reed: asked the LMC" in seen and "raised 29 November 2024" in seen
-    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-31", "--format", "json")
+    code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2025-01-19", "--format", "json")
     assert json.loads(out)[0]["acknowledged"]["by"] == {"name": "Cy Reed", "role": None, "channel": "cli"}
     code, out, err = run_cli(
         database_url, "acknowledge", str(fees), "--note", "again", "--date", "2024-12-03"

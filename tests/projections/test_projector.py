@@ -311,7 +311,7 @@ def test_the_cli_prints_what_the_projector_holds(
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31" and "R-31" in err
     code, out, err = run_cli(database_url, "allowances", "KTP-NONE", "--format", "json")
     assert code == 1 and json.loads(out)["error"]["rule"] == "R-31"
-    day = "2025-01-31"  # inside the project's period: no calendar finding
+    day = "2025-01-19"  # inside the period, before 2024Q4's claim is due (R-45): no calendar finding
     code, out, _ = run_cli(database_url, "alerts", "--all", "--today", day, "--format", "json")
     assert code == 0
     every = json.loads(out)
@@ -328,7 +328,9 @@ def test_the_cli_prints_what_the_projector_holds(
     assert code == 0 and [a["kind"] for a in json.loads(out)] == ["sub_limit"]
     # After the end date (2026-09-30), not closed: the calendar adds its finding.
     code, out, _ = run_cli(database_url, "alerts", PROJECT, "--today", "2026-12-01", "--format", "json")
-    assert code == 0 and [a["kind"] for a in json.loads(out)] == ["sub_limit", "ended_not_closed"]
+    kinds = [a["kind"] for a in json.loads(out)]
+    assert code == 0 and [k for k in kinds if k != "claim_overdue"] == ["sub_limit", "ended_not_closed"]
+    assert kinds.count("claim_overdue") == 8  # every quarter 2024Q3..2026Q3, none claimed (R-45)
     code, out, _ = run_cli(database_url, "replay")
     assert code == 0 and "replayed 9 events of 1 projects" in out
     assert comparable(app.projector.alerts(include_resolved=True)) == comparable(every)

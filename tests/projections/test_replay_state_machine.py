@@ -27,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.alerts import LINE_KINDS
 from ktpledger.domain.allowances import allowances
+from ktpledger.domain.claims import claim_worked
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event, quarter_span
 from ktpledger.domain.live import LiveProject, appends
@@ -461,6 +462,53 @@ class ReplayMachine(RuleBasedStateMachine):
             "key": self.key("bpay"),
             "date": self.draw_day(data, invoice.invoiced_on, invoice.invoiced_on + timedelta(days=90)),
             "data": {"invoice": number, "amount": f"{min(amount, invoice.outstanding):.2f}"},
+        }
+        assert self.append(raw, crash)
+
+    # --- grant claims (R-45) ------------------------------------------------------------------------
+
+    @precondition(lambda self: self.open_projects())
+    @rule(data=st.data(), crash=st.booleans())
+    def grant_claim(self, data: st.DataObject, crash: bool) -> None:
+        """The next quarter's grant claim worked out from the ledger as it stands, every line
+        narrated, dated up to 60 days after the quarter's end (refused, as the model says, when that
+        quarter is past the period)."""
+        project = self.draw_project(data)
+        state = self.models[project]
+        quarter = state.next_claim_quarter()
+        _, _, end = quarter_span(quarter, rule="R-45")
+        stream = self.app.ledger.stream(project)
+        worked = claim_worked(project, ((item.event(), item.version, item.hash) for item in stream), quarter)
+        worked = worked.with_narratives(dict.fromkeys(worked.lines, "as planned"))
+        raw = {
+            "type": "ClaimSubmitted",
+            "project": project,
+            "key": self.key("grant-claim"),
+            "date": self.draw_day(data, end + timedelta(days=1), end + timedelta(days=60)),
+            "data": worked.data(len(state.grant_claims) + 1, max(item.position for item in stream)),
+        }
+        # The model folds without hashes: it checks the claim against the ledger's head.
+        state.head_hash = stream[-1].hash
+        self.append(raw, crash)
+
+    @precondition(
+        lambda self: any(c.outstanding > 0 for s in self.models.values() for c in s.grant_claims.values())
+    )
+    @rule(data=st.data(), crash=st.booleans(), share=st.integers(1, 100))
+    def claim_payment(self, data: st.DataObject, crash: bool, share: int) -> None:
+        """A grant payment naming the claim it pays (GrantPayment schema version 2)."""
+        owed = sorted(
+            (p, n) for p, s in self.models.items() for n, c in s.grant_claims.items() if c.outstanding > 0
+        )
+        project, number = data.draw(st.sampled_from(owed), label="claim")
+        paid = self.models[project].grant_claims[number]
+        amount = max(Decimal("0.01"), (paid.outstanding * share / 100).quantize(Decimal("0.01")))
+        raw = {
+            "type": "GrantPayment",
+            "project": project,
+            "key": self.key("claim-pay"),
+            "date": self.draw_day(data, paid.submitted_on, paid.submitted_on + timedelta(days=90)),
+            "data": {"amount": f"{min(amount, paid.outstanding):.2f}", "claim": number},
         }
         assert self.append(raw, crash)
 
