@@ -25,13 +25,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.domain.events import ClaimLine, ClaimSubmitted, Event, claim_needs_narrative, quarter_span
+from ktpledger.domain.events import ClaimLine, ClaimSubmitted, Event, claim_needs_narrative
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.profile import planned_in_quarter
-from ktpledger.domain.project import ProjectState
 from ktpledger.domain.quarters import Quarter
-from ktpledger.domain.reconciliation import History, pack_covers_until, quarter_spend, reconcile
-from ktpledger.domain.recorded import fold_events
+from ktpledger.domain.reconciliation import History, quarter_spend, quarter_states, reconcile
 from ktpledger.domain.rules import Category, LimitKind
 
 
@@ -100,21 +98,10 @@ class ClaimWorked:
 def claim_worked(project: str, events: Iterable[tuple[Event, int, str]], quarter: str) -> ClaimWorked:
     """The claim for `quarter` as the ledger's events (version order) now stand (module
     docstring). Whether the quarter may be claimed is `ProjectState.check`'s question (R-45)."""
-    label, start, end = quarter_span(quarter, rule="R-45")
     stream = list(events)
-    whole = ProjectState(project=project, track_keys=False)
-    fold_events(stream, lambda event, version, event_hash: whole.apply(event, version, event_hash))
-    until = pack_covers_until(start, end, whole.end) if whole.exists else end
-    before = ProjectState(project=project, track_keys=False)
-    through = ProjectState(project=project, track_keys=False)
-
-    def apply_to_both(event: Event, version: int, event_hash: str) -> None:
-        if event.date <= until:
-            through.apply(event, version, event_hash)
-        if event.date < start:
-            before.apply(event, version, event_hash)
-
-    fold_events(stream, apply_to_both)
+    states = quarter_states(project, stream, quarter, rule="R-45")
+    label, start, end, until = states.label, states.start, states.end, states.until
+    whole, before, through = states.whole, states.before, states.through
     lines: dict[Category, ClaimLine] = {}
     if whole.exists:
         earlier = (

@@ -37,8 +37,7 @@ from decimal import Decimal
 from ktpledger.domain.events import Event, next_quarter, quarter_of, quarter_span
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import Invoice, ProjectState
-from ktpledger.domain.reconciliation import History, pack_covers_until, reconcile
-from ktpledger.domain.recorded import fold_events
+from ktpledger.domain.reconciliation import History, quarter_states, reconcile
 from ktpledger.domain.rules import LimitKind
 from ktpledger.domain.shares import reconciled_grant
 
@@ -108,21 +107,10 @@ class InvoiceDue:
 def invoice_due(project: str, events: Iterable[tuple[Event, int, str]], quarter: str) -> InvoiceDue:
     """The invoice for `quarter` as the ledger's events (version order) now stand (module docstring).
     Whether the quarter may be invoiced is `ProjectState.check`'s question (R-44)."""
-    label, start, end = quarter_span(quarter, rule="R-44")
     stream = list(events)
-    whole = ProjectState(project=project, track_keys=False)
-    fold_events(stream, lambda event, version, event_hash: whole.apply(event, version, event_hash))
-    until = pack_covers_until(start, end, whole.end) if whole.exists else end
-    before = ProjectState(project=project, track_keys=False)
-    through = ProjectState(project=project, track_keys=False)
-
-    def apply_to_both(event: Event, version: int, event_hash: str) -> None:
-        if event.date <= until:
-            through.apply(event, version, event_hash)
-        if event.date < start:
-            before.apply(event, version, event_hash)
-
-    fold_events(stream, apply_to_both)
+    states = quarter_states(project, stream, quarter, rule="R-44")
+    label, start, end, until = states.label, states.start, states.end, states.until
+    whole, before, through = states.whole, states.before, states.through
     share_before = business_share(before)
     share_through = business_share(through)
     final = until == date.max

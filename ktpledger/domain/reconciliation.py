@@ -429,6 +429,50 @@ def pack_covers_until(quarter_start: date, quarter_end: date, project_end: date)
     return date.max if quarter_start <= project_end <= quarter_end else quarter_end
 
 
+@dataclass(frozen=True)
+class QuarterStates:
+    """A project folded three ways for one quarter's claim or invoice: `whole` (every event),
+    `through` (the events its pack covers: dated up to `until`) and `before` (dated before the
+    quarter's first day). What a quarter adds is `through` less `before`; what arrived late for an
+    earlier quarter is `before` as the ledger now stands less what was claimed or invoiced."""
+
+    label: str
+    start: date
+    end: date
+    until: date
+    whole: ProjectState
+    before: ProjectState
+    through: ProjectState
+
+    @property
+    def final(self) -> bool:
+        """The quarter holding the project's end date: its pack covers every event."""
+        return self.until == date.max
+
+
+def quarter_states(
+    project: str, events: Iterable[tuple[Event, int, str]], quarter: str, *, rule: str
+) -> QuarterStates:
+    """`QuarterStates` of `quarter` (`YYYYQn`, refused under `rule`) over the project's events in
+    version order, with their hashes: the one fold a quarter's claim (R-45) and invoice (R-44) read."""
+    label, start, end = quarter_span(quarter, rule=rule)
+    stream = list(events)
+    whole = ProjectState(project=project, track_keys=False)
+    fold_events(stream, lambda event, version, event_hash: whole.apply(event, version, event_hash))
+    until = pack_covers_until(start, end, whole.end) if whole.exists else end
+    before = ProjectState(project=project, track_keys=False)
+    through = ProjectState(project=project, track_keys=False)
+
+    def apply_to_both(event: Event, version: int, event_hash: str) -> None:
+        if event.date <= until:
+            through.apply(event, version, event_hash)
+        if event.date < start:
+            before.apply(event, version, event_hash)
+
+    fold_events(stream, apply_to_both)
+    return QuarterStates(label, start, end, until, whole, before, through)
+
+
 def quarter_spend(events: Iterable[tuple[Event, int]], start: date, end: date) -> dict[Category, Decimal]:
     """Net spend per category from claims and reversals dated in [start, end]."""
     claims: dict[str, Category] = {}

@@ -8,24 +8,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.claims import ClaimWorked, claim_line_json, claim_worked
-from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import ClaimSubmitted, parse_event, quarter_span
 from ktpledger.domain.money import format_money
 from ktpledger.domain.project import GrantClaim, same_content
-from ktpledger.domain.recorded import RecordedEvent, located
+from ktpledger.domain.recorded import located
 from ktpledger.domain.rules import Category
 from ktpledger.service.ledger import fold as fold_stream
-
-
-def _stream(database: Database, project: str) -> list[RecordedEvent]:
-    with database.read() as connection:
-        stream = ledger_store.stream(connection, project)
-        if not stream:
-            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
-    return stream
+from ktpledger.service.ledger_reading import project_stream
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ def draft_claim(
     what recording would say."""
     label, _, _ = quarter_span(quarter, rule="R-45")
     key = f"claim-{project}-{label}"
-    stream = _stream(database, project)
+    stream = project_stream(database, project)
     # Worked out without the claim itself, should it be recorded already: the same claim asked for
     # again, nothing recorded since, is then the same event, a duplicate.
     others = [item for item in stream if item.key != key]

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
-from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import (
     INVOICE_PAYMENT_DAYS,
     BusinessInvoiced,
@@ -22,16 +21,9 @@ from ktpledger.domain.events import (
 from ktpledger.domain.invoices import InvoiceDue, invoice_due
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import Invoice, ProjectState, same_content
-from ktpledger.domain.recorded import RecordedEvent, located
+from ktpledger.domain.recorded import located
 from ktpledger.service.ledger import fold as fold_stream
-
-
-def _stream(database: Database, project: str) -> list[RecordedEvent]:
-    with database.read() as connection:
-        stream = ledger_store.stream(connection, project)
-        if not stream:
-            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
-    return stream
+from ktpledger.service.ledger_reading import project_stream
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,7 @@ def draft_invoice(
     label, _, _ = quarter_span(quarter, rule="R-44")
     chosen = number if number is not None else f"{project}-{label}"
     key = f"invoice-{chosen}"
-    stream = _stream(database, project)
+    stream = project_stream(database, project)
     # Worked out without the invoice itself, should it be recorded already: the same invoice asked
     # for again is then the same event, a duplicate.
     others = [item for item in stream if item.key != key]
@@ -145,7 +137,7 @@ def invoices_json(database: Database, project: str) -> dict[str, Any]:
     """`GET /projects/{project}/invoices`: the project's invoices to the business, oldest first,
     with what is paid and outstanding on each, and the totals (refused naming the project when
     the ledger has none, R-31)."""
-    stream = _stream(database, project)
+    stream = project_stream(database, project)
     with located(stream):
         state: ProjectState = fold_stream(project, stream)
     found = list(state.invoices.values())

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
-from ktpledger.domain.errors import UnreadableEvent
+from ktpledger.domain.errors import UnreadableEvent, unknown_project
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded, unreadable
 
@@ -21,6 +22,16 @@ class VerifyProblem:
     version: int
     position: int
     message: str
+
+
+def project_stream(database: Database, project: str) -> list[RecordedEvent]:
+    """`project`'s recorded events in version order, or the R-31 refusal of an unknown project
+    (naming the nearest one): what a report, a claim or an invoice of one project starts from."""
+    with database.read() as connection:
+        stream = ledger_store.stream(connection, project)
+        if not stream:
+            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
+    return stream
 
 
 def fold(project: str, recorded: Iterable[RecordedEvent], state: ProjectState | None = None) -> ProjectState:

@@ -13,13 +13,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database
 from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import AlertKey, line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.anchor import Checkpoint
-from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
@@ -39,6 +38,7 @@ from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.claims import submitted_json
 from ktpledger.service.ledger import fold as fold_stream
+from ktpledger.service.ledger_reading import project_stream
 from ktpledger.service.pack_models import PACK_FIGURES, ClaimPack, PackAlert, PackLine
 from ktpledger.service.statement_models import (
     TOTALS,
@@ -52,14 +52,6 @@ from ktpledger.service.statement_models import (
     StatementLine,
     rate_shown,
 )
-
-
-def _stream(database: Database, project: str) -> list[RecordedEvent]:
-    with database.read() as connection:
-        stream = ledger_store.stream(connection, project)
-        if not stream:
-            raise unknown_project(project, ledger_store.projects(connection), database.shown_url)
-    return stream
 
 
 def _ledger(stream: list[RecordedEvent]) -> LedgerPosition:
@@ -104,7 +96,7 @@ def reconciliation_statement(
 ) -> ReconciliationStatement:
     """`ktpledger reconcile PROJECT` (docs/cli.md), with the ledger it was made from and the
     checkpoint of the whole ledger there (signed by `checkpoints`)."""
-    stream = _stream(database, project)
+    stream = project_stream(database, project)
     ledger = _ledger(stream)
     with located(stream):
         state, history = fold_with_history(
@@ -222,7 +214,7 @@ def quarter_pack(
     reconciliation's grant exactly. It carries the checkpoint of the whole ledger at its position,
     as the reconciliation does."""
     start, end = quarter_bounds(quarter)
-    stream = _stream(database, project)
+    stream = project_stream(database, project)
     whole = fold_stream(project, stream)
     # Grant claims (R-45): a submitted quarter's pack is the pack of the ledger its claim was made
     # from (the events up to the claim's `version`), marked submitted, whatever is recorded later.
