@@ -169,12 +169,15 @@ def test_a_read_leaves_pending_notifications_pending_and_prints_no_alert(sqlite_
     writer = bootstrap(Settings(database_url=sqlite_url, notify_channels=("log",)), wakeup=Unwoken())
     try:
         # consumables has a budget of 4,000: 3,500 of spend is 87.5% of it, over the 80% threshold;
-        # spent in month 4 of 24, it runs at 875 a month, 21,000 by the end: a forecast overspend.
+        # with the default even profile (166.67 a month) the plan after January is 4,000 x 20/24 =
+        # 3,333.33, so 3,500 + 3,333.33 = 6,833.33 by the end: a forecast overspend (R-41, R-43). The
+        # claim is dated 2025-01-15, so the ledger's clock has passed 2024Q4's end, when 0.00 was spent
+        # against 4,000 x 3/24 = 500.00 planned: more than 10% (and 100.00) behind, behind_profile.
         results = writer.ledger.append([offer(), claim("c1", "3500.00")])
         assert [result.status for result in results] == ["recorded", "recorded"]
         [caught_up] = writer.projector.catch_up_many([PROJECT])
         raised = sorted(caught_up.raised)
-        assert len(raised) == 2  # raised, not yet delivered: no delivery ran
+        assert len(raised) == 3  # raised, not yet delivered: no delivery ran
     finally:
         writer.close()
     pending = [(alert_id, "log", "pending") for alert_id in raised]
@@ -213,4 +216,8 @@ def test_a_read_leaves_pending_notifications_pending_and_prints_no_alert(sqlite_
     )
     recorded = [alert for alert in alerts if alert["id"] is not None]  # the recorded alerts, by id
     assert sorted(alert["id"] for alert in recorded) == raised
-    assert sorted(alert["kind"] for alert in recorded) == ["forecast_overspend", "threshold"]
+    assert sorted(alert["kind"] for alert in recorded) == [
+        "behind_profile",
+        "forecast_overspend",
+        "threshold",
+    ]
