@@ -5,11 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from ktpledger.domain.allowances import Allowance, allowances
+from ktpledger.domain.claims import ClaimWorked, claim_worked
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, parse_event
 from ktpledger.domain.project import ProjectState
-from tests.ledger.factory import PROJECT
+from tests.ledger.factory import PROJECT, event
 
 D = Decimal
 
@@ -80,3 +83,40 @@ def expect(
         D(eligible),
         D(ineligible),
     )
+
+
+class Ledger:
+    """A project's stream as the ledger keeps it: every event checked, then folded in."""
+
+    def __init__(self, *raws: dict[str, Any]) -> None:
+        self.state = ProjectState(project=PROJECT)
+        self.events: list[tuple[Event, int, str]] = []
+        for raw in raws:
+            self.add(raw)
+
+    def add(self, raw: dict[str, Any]) -> None:
+        parsed = parse_event(raw)
+        self.state.check(parsed)
+        version = len(self.events) + 1
+        self.events.append((parsed, version, f"{version:064x}"))
+        self.state.apply(parsed, version, f"{version:064x}")
+
+    def refused(self, raw: dict[str, Any]) -> RuleViolation:
+        with pytest.raises(RuleViolation) as caught:
+            self.state.check(parse_event(raw))
+        return caught.value
+
+    def worked(self, quarter: str) -> ClaimWorked:
+        return claim_worked(PROJECT, self.events, quarter)
+
+    def claim_event(self, quarter: str, on: str, *, narrate: bool = True, **extra: Any) -> dict[str, Any]:
+        worked = self.worked(quarter)
+        if narrate:
+            worked = worked.with_narratives({c: f"why {c.value}" for c, _ in worked.needing_narrative()})
+        data = {**worked.data(len(self.state.grant_claims) + 1, 100 + len(self.events)), **extra}
+        return event("ClaimSubmitted", f"claim-{quarter}", on, data)
+
+    def submit(self, quarter: str, on: str) -> ClaimWorked:
+        raw = self.claim_event(quarter, on)
+        self.add(raw)
+        return self.worked(quarter)

@@ -8,59 +8,20 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import AlertKind, clock_findings
-from ktpledger.domain.claims import ClaimWorked, claim_worked
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, claim_needs_narrative, parse_event, schema_version_of
-from ktpledger.domain.project import ProjectState
+from ktpledger.domain.events import claim_needs_narrative, parse_event, schema_version_of
 from ktpledger.domain.reconciliation import History, reconcile
 from ktpledger.domain.rules import Category
-from tests.ledger.factory import PROJECT, claim, event, offer, reversal
+from tests.domain.support import Ledger
+from tests.ledger.factory import claim, event, offer, reversal
 
 D = Decimal
 CONSUMABLES = Category("consumables")
-
-
-class Ledger:
-    """A project's stream as the ledger keeps it: every event checked, then folded in."""
-
-    def __init__(self, *raws: dict[str, Any]) -> None:
-        self.state = ProjectState(project=PROJECT)
-        self.events: list[tuple[Event, int, str]] = []
-        for raw in raws:
-            self.add(raw)
-
-    def add(self, raw: dict[str, Any]) -> None:
-        parsed = parse_event(raw)
-        self.state.check(parsed)
-        version = len(self.events) + 1
-        self.events.append((parsed, version, f"{version:064x}"))
-        self.state.apply(parsed, version, f"{version:064x}")
-
-    def refused(self, raw: dict[str, Any]) -> RuleViolation:
-        with pytest.raises(RuleViolation) as caught:
-            self.state.check(parse_event(raw))
-        return caught.value
-
-    def worked(self, quarter: str) -> ClaimWorked:
-        return claim_worked(PROJECT, self.events, quarter)
-
-    def claim_event(self, quarter: str, on: str, *, narrate: bool = True, **extra: Any) -> dict[str, Any]:
-        worked = self.worked(quarter)
-        if narrate:
-            worked = worked.with_narratives({c: f"why {c.value}" for c, _ in worked.needing_narrative()})
-        data = {**worked.data(len(self.state.grant_claims) + 1, 100 + len(self.events)), **extra}
-        return event("ClaimSubmitted", f"claim-{quarter}", on, data)
-
-    def submit(self, quarter: str, on: str) -> ClaimWorked:
-        raw = self.claim_event(quarter, on)
-        self.add(raw)
-        return self.worked(quarter)
 
 
 def project() -> Ledger:

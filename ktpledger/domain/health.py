@@ -1,0 +1,242 @@
+"""A project's health (R-47): red, amber or green, with the reasons behind it, judged from the
+ledger alone as of a day. It answers the KTP office's question "which projects need us this week,
+and why", one project at a time; the portfolio lists every project's.
+
+Each reason is one of the conditions the rules already judge (`alerts.conditions`,
+`alerts.clock_findings`), or one of two judged here, with the figures behind it and the sentence
+`alert_views.message` gives people. A reason's `category` and `kind` say which figure it stands on
+(the budget line, or the project when empty), so a reader can link to it.
+
+- **red**, the project needs the office now:
+  - `over_budget`, `over_cap`: a line's spend above its budget, or above a maximum (R-41);
+  - `claim_overdue` (R-45), `invoice_overdue` (R-44);
+  - `ended_not_closed` more than `LATE_CLOSURE_DAYS` (90) days after the end date (R-36).
+- **amber**, it will need the office soon:
+  - `forecast_overspend`, `forecast_underspend`: the line's spend plus the rest of its spend
+    profile ends above its budget, or more than 10% below it (R-41, R-43);
+  - `behind_profile`, `ahead_of_profile`: cumulative spend more than 10% from the profile at the
+    latest quarter end (R-43);
+  - `behind_time`, `ahead_of_time`: the share of the budget spent is more than `PACE_GAP` (15
+    percentage points) below or above the share of the period elapsed (the project's lines, the
+    derived overheads left out, from month `PACE_FROM_MONTH` of a running project);
+  - `claim_due`, `invoice_due`: a deadline within 10 days;
+  - `ended_not_closed` up to 90 days after the end date;
+  - `no_spend`: no spend recorded for three months on a running project (`Position.quiet`);
+  - `sub_limit`, `ineligible_claim`: spend the reconciliation will not fund (R-13 to R-15).
+- **green**: none of these.
+
+Decisions where the issue was silent: threshold alerts (80%, 90% of a line) are not reasons: they
+say a line is being used, which is the plan; the forecasts are judged without the stored alerts'
+hysteresis (the ledger alone decides, not what was raised before); a closed project is green
+unless an invoice is overdue (the only thing still asked of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from ktpledger.domain.alert_views import message
+from ktpledger.domain.alerts import AlertKind, Conditions, clock_findings, conditions
+from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.labels import gbp
+from ktpledger.domain.money import ZERO, format_money
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.rules import LimitKind
+from ktpledger.domain.timeline import QUIET_MONTHS, Phase, position
+
+PACE_GAP = Decimal("0.15")
+PACE_FROM_MONTH = 3
+LATE_CLOSURE_DAYS = 90
+SHARE_PLACES = Decimal("0.0001")
+
+
+class Health(StrEnum):
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+
+class HealthKind(StrEnum):
+    """The reasons judged here rather than by `alerts.conditions`."""
+
+    BEHIND_TIME = "behind_time"
+    AHEAD_OF_TIME = "ahead_of_time"
+    NO_SPEND = "no_spend"
+
+
+# Reasons in the order a reader should take them: the first of a project's is its top reason.
+RED_KINDS: tuple[str, ...] = (
+    AlertKind.OVER_CAP,
+    AlertKind.OVER_BUDGET,
+    AlertKind.CLAIM_OVERDUE,
+    AlertKind.INVOICE_OVERDUE,
+    AlertKind.ENDED_NOT_CLOSED,
+)
+AMBER_KINDS: tuple[str, ...] = (
+    AlertKind.ENDED_NOT_CLOSED,
+    AlertKind.FORECAST_OVERSPEND,
+    AlertKind.CLAIM_DUE,
+    AlertKind.INVOICE_DUE,
+    AlertKind.FORECAST_UNDERSPEND,
+    AlertKind.BEHIND_PROFILE,
+    AlertKind.AHEAD_OF_PROFILE,
+    HealthKind.BEHIND_TIME,
+    HealthKind.AHEAD_OF_TIME,
+    HealthKind.NO_SPEND,
+    AlertKind.SUB_LIMIT,
+    AlertKind.INELIGIBLE_CLAIM,
+)
+RULES: dict[str, str] = {
+    AlertKind.OVER_CAP: "R-41",
+    AlertKind.OVER_BUDGET: "R-41",
+    AlertKind.CLAIM_OVERDUE: "R-45",
+    AlertKind.CLAIM_DUE: "R-45",
+    AlertKind.INVOICE_OVERDUE: "R-44",
+    AlertKind.INVOICE_DUE: "R-44",
+    AlertKind.ENDED_NOT_CLOSED: "R-36",
+    AlertKind.FORECAST_OVERSPEND: "R-41",
+    AlertKind.FORECAST_UNDERSPEND: "R-43",
+    AlertKind.BEHIND_PROFILE: "R-43",
+    AlertKind.AHEAD_OF_PROFILE: "R-43",
+    HealthKind.BEHIND_TIME: "R-47",
+    HealthKind.AHEAD_OF_TIME: "R-47",
+    HealthKind.NO_SPEND: "R-47",
+}
+
+
+@dataclass(frozen=True)
+class HealthReason:
+    """Why a project is red or amber: the condition (`kind`), the line it stands on (`category`,
+    "" for the project) and its `subject` (a quarter, an invoice, a claim), the figures behind it,
+    a sentence for people and the rule."""
+
+    severity: Health
+    kind: str
+    category: str
+    subject: str
+    message: str
+    rule: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def order(self) -> tuple[int, int, str, str]:
+        kinds = RED_KINDS if self.severity is Health.RED else AMBER_KINDS
+        return (0 if self.severity is Health.RED else 1, kinds.index(self.kind), self.category, self.subject)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "severity": self.severity.value,
+            "category": self.category or None,
+            "subject": self.subject or None,
+            "message": self.message,
+            "rule": self.rule,
+            "figures": dict(self.figures),
+        }
+
+
+@dataclass(frozen=True)
+class ProjectHealth:
+    """A project's status as of a day and its reasons, the most pressing first."""
+
+    as_of: date
+    status: Health
+    reasons: tuple[HealthReason, ...]
+
+    @property
+    def top_reason(self) -> HealthReason | None:
+        return self.reasons[0] if self.reasons else None
+
+
+def project_health(
+    state: ProjectState, lines: Iterable[Allowance], *, today: date, last_spend: date | None
+) -> ProjectHealth:
+    """The project's health as of `today` (module docstring): `lines` are its allowances
+    (`allowances.allowances(state)`), `last_spend` the latest date of a claim or reversal."""
+    lines = list(lines)
+    on = min(today, state.end) if state.exists else today
+    found: Conditions = {} if state.closed else conditions(state, lines, on=on)
+    found |= clock_findings(state, today)
+    reasons = [
+        reason
+        for key, figures in found.items()
+        if (reason := _reason(key.kind, key.category, key.subject, figures))
+    ]
+    reasons += _pace(state, lines, today, last_spend)
+    reasons.sort(key=HealthReason.order)
+    status = Health.GREEN
+    if reasons:
+        status = reasons[0].severity
+    return ProjectHealth(as_of=today, status=status, reasons=tuple(reasons))
+
+
+def _reason(kind: str, category: str, subject: str, figures: dict[str, Any]) -> HealthReason | None:
+    severity: Health | None = None
+    if kind == AlertKind.ENDED_NOT_CLOSED:
+        late = int(figures.get("days_since_end", 0)) > LATE_CLOSURE_DAYS
+        severity = Health.RED if late else Health.AMBER
+    elif kind in RED_KINDS:
+        severity = Health.RED
+    elif kind in AMBER_KINDS:
+        severity = Health.AMBER
+    if severity is None:  # thresholds: a line in use is the plan, not a reason
+        return None
+    rule = str(figures.get("rule") or RULES.get(kind, "R-41"))
+    return HealthReason(severity, kind, category, subject, message(kind, category, figures), rule, figures)
+
+
+def _pace(
+    state: ProjectState, lines: list[Allowance], today: date, last_spend: date | None
+) -> list[HealthReason]:
+    """`behind_time` / `ahead_of_time` and `no_spend`, judged on a running project."""
+    if not state.exists:
+        return []
+    where = position(state, today, last_spend=last_spend)
+    if where.phase is not Phase.RUNNING:
+        return []
+    found: list[HealthReason] = []
+    if where.quiet:
+        since = last_spend or state.start
+        figures: dict[str, Any] = {
+            "last_spend": None if last_spend is None else last_spend.isoformat(),
+            "since": since.isoformat(),
+            "as_of": today.isoformat(),
+            "months": QUIET_MONTHS,
+        }
+        said = (
+            f"No spend has been recorded since {since.isoformat()} ({QUIET_MONTHS} months or more before "
+            f"{today.isoformat()}): check the finance system's exports are being imported."
+        )
+        found.append(HealthReason(Health.AMBER, HealthKind.NO_SPEND, "", "", said, "R-47", figures))
+    counted = [line for line in lines if line.limit_kind is not LimitKind.DERIVED]
+    budget = sum((line.budget for line in counted), ZERO)
+    spent = sum((line.spent for line in counted), ZERO)
+    if where.month < PACE_FROM_MONTH or budget <= 0:
+        return found
+    share = spent / budget
+    gap = share - where.elapsed
+    if abs(gap) <= PACE_GAP:
+        return found
+    kind = HealthKind.BEHIND_TIME if gap < 0 else HealthKind.AHEAD_OF_TIME
+    figures = {
+        "spent": format_money(spent),
+        "budget": format_money(budget),
+        "spent_share": str(share.quantize(SHARE_PLACES)),
+        "elapsed": str(where.elapsed.quantize(SHARE_PLACES)),
+        "month": where.month,
+        "months": where.months,
+        "gap": str(gap.quantize(SHARE_PLACES)),
+        "as_of": today.isoformat(),
+    }
+    way = "behind" if gap < 0 else "ahead of"
+    said = (
+        f"{gbp(spent)} of the {gbp(budget)} budget is spent ({share:.0%}) in month {where.month} of "
+        f"{where.months} ({where.elapsed:.0%} of the period): spend is {abs(gap):.0%} {way} time, more "
+        f"than the {PACE_GAP:.0%} the office allows; check the plan with the LMC."
+    )
+    found.append(HealthReason(Health.AMBER, kind, "", "", said, "R-47", figures))
+    return found
