@@ -27,6 +27,7 @@ from ktpledger.api import (
     imports,
     limits,
     openapi,
+    portfolio,
     profile,
     quarantine,
     reads,
@@ -135,6 +136,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(quarantine.router)
     api.include_router(transactions.router)  # before the dashboard's {project:path} page
     api.include_router(profile.router)  # spend profiles (R-43)
+    api.include_router(portfolio.router)  # the KTP office's portfolio (R-47)
     api.include_router(dashboard_import.router)  # before the forms' {slug} routes
     api.include_router(dashboard_acknowledge.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too

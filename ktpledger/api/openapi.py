@@ -436,6 +436,15 @@ PATH_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("/projects/{project}/transactions", "category"): _enum([category.value for category in Category]),
     ("/projects/{project}/transactions", "from"): DAY,
     ("/projects/{project}/transactions", "to"): DAY,
+    # the portfolio: JSON, CSV or XLSX; statuses repeatable
+    ("/portfolio", "format"): _enum(["json", "csv", "xlsx"]),
+    ("/portfolio", "status"): {"type": "array", "items": _enum(["red", "amber", "green"])},
+    ("/portfolio", "ending_within"): {
+        "type": "string",
+        "pattern": "^[0-9]{1,3}$",
+        "description": "whole months, 0..999",
+        "example": "6",
+    },
 }
 
 

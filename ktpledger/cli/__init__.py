@@ -20,6 +20,7 @@ from ktpledger.cli import (
     ledger,
     notifications,
     offers,
+    portfolio,
     profile,
     reports,
     serve,
@@ -42,6 +43,7 @@ demo.register(app, opened)
 serve.register(app, opened)
 notifications.register(app, opened)
 profile.register(app, opened)  # spend profiles
+portfolio.register(app, opened)  # the KTP office's portfolio
 
 __all__ = ["app", "main"]
 

@@ -61,3 +61,20 @@ def print_body_json(document: Any) -> None:
 def pounds(amount: Decimal | None) -> str:
     """An amount for people: thousands separators, pence kept ("-" for none)."""
     return "-" if amount is None else format_pounds(amount, pence=True)
+
+
+def write_output(body: bytes, fmt: str, out: str | None, *, binary: bool) -> None:
+    """A rendered report to `out` (or stdout); a binary format needs `--out` on a terminal."""
+    if out is None:
+        if binary and sys.stdout.isatty():
+            typer.echo(f"error: --format {fmt} is binary: give --out FILE", err=True)
+            raise typer.Exit(2)
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).write_bytes(body)
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out} ({len(body):,} bytes)", err=True)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -24,6 +23,7 @@ from ktpledger.cli.common import (
     print_body_json,
     print_json,
     print_or_write,
+    write_output,
 )
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
@@ -334,19 +334,7 @@ def write_report(statement: ReconciliationStatement | ClaimPack, fmt: ReportForm
     from ktpledger.reports import render
 
     body = render(statement, fmt.value)
-    if out is None:
-        if fmt in (ReportFormat.XLSX, ReportFormat.PDF) and sys.stdout.isatty():
-            typer.echo(f"error: --format {fmt.value} is binary: give --out FILE", err=True)
-            raise typer.Exit(2)
-        sys.stdout.buffer.write(body)
-        sys.stdout.flush()
-        return
-    try:
-        Path(out).write_bytes(body)
-    except OSError as error:
-        typer.echo(f"error: cannot write {out}: {error}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"wrote {out} ({len(body):,} bytes)", err=True)
+    write_output(body, fmt.value, out, binary=fmt in (ReportFormat.XLSX, ReportFormat.PDF))
 
 
 def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,8 @@ from typing import Any
 from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import AlertKind, Conditions, clock_findings, conditions
 from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.events import quarter_span
+from ktpledger.domain.invoices import CLAIM_DUE_DAYS
 from ktpledger.domain.labels import gbp
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
@@ -240,3 +242,36 @@ def _pace(
     )
     found.append(HealthReason(Health.AMBER, kind, "", "", said, "R-47", figures))
     return found
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A date the office must meet: a quarter's grant claim (`claim`, R-45) or a business invoice's
+    payment (`invoice`, R-44); `subject` is the quarter or the invoice number."""
+
+    due: date
+    kind: str
+    subject: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"due": self.due.isoformat(), "kind": self.kind, "subject": self.subject}
+
+
+def next_deadline(state: ProjectState) -> Deadline | None:
+    """The earliest deadline not yet met, overdue ones included: the next quarter's grant claim
+    (due `CLAIM_DUE_DAYS` after the quarter's end, while the project is open and the quarter is in
+    its period) and every invoice to the business not fully paid."""
+    if not state.exists:
+        return None
+    found: list[Deadline] = []
+    if not state.closed:
+        quarter = state.next_claim_quarter()
+        label, first, last = quarter_span(quarter, rule="R-45")
+        if first <= state.end:
+            found.append(Deadline(last + timedelta(days=CLAIM_DUE_DAYS), "claim", label))
+    found += [
+        Deadline(invoice.due, "invoice", invoice.number)
+        for invoice in state.invoices.values()
+        if invoice.outstanding > 0
+    ]
+    return min(found, key=lambda deadline: (deadline.due, deadline.kind, deadline.subject), default=None)

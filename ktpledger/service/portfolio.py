@@ -1,0 +1,280 @@
+"""The KTP office's portfolio (`ktpledger portfolio`, `GET /portfolio`): every project the reader
+may see, one row each, with its health (R-47, `domain/health.py`) as of a day, and the totals.
+
+The figures are the dashboard's own, one definition each: `budget` and `spent` are the totals of
+the project's allowance lines to the penny (`project_summary.summary_line`), `forecast` the sum of
+the lines' forecasts at the end date (R-41, R-43), `elapsed` the share of the period elapsed
+(`timeline.Position`), `grant_claimed` the submitted claims' grant (R-45) and `grant_paid` the
+grant payments recorded (R-42).
+
+A project whose events cannot be read is listed red, its reason `unreadable` naming the row: one
+bad project never hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ktpledger.domain.allowances import allowances
+from ktpledger.domain.errors import RuleViolation, UnreadableEvent
+from ktpledger.domain.health import (
+    Deadline,
+    Health,
+    HealthReason,
+    ProjectHealth,
+    next_deadline,
+    project_health,
+)
+from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
+from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.rules import BusinessType, Methodology
+from ktpledger.domain.timeline import Phase, position
+from ktpledger.service.access import Principal
+from ktpledger.service.ledger_reading import fold
+from ktpledger.service.project_summary import Readers, last_spend, summary_line
+
+SHARE_PLACES = Decimal("0.0001")
+STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
+MONEY_FIGURES = ("budget", "spent", "forecast", "grant_claimed", "grant_paid")
+
+
+@dataclass(frozen=True)
+class PortfolioRow:
+    """One project of the portfolio as of `as_of`."""
+
+    project: str
+    title: str
+    knowledge_base: str
+    business: str
+    business_type: str
+    methodology: str
+    start: date | None
+    end: date | None
+    months: int
+    phase: str
+    month: int
+    budget: Decimal
+    spent: Decimal
+    spent_share: Decimal | None
+    elapsed: Decimal
+    forecast: Decimal
+    grant_claimed: Decimal
+    grant_paid: Decimal
+    next_deadline: Deadline | None
+    health: ProjectHealth
+
+    @property
+    def status(self) -> Health:
+        return self.health.status
+
+    @property
+    def top_reason(self) -> HealthReason | None:
+        return self.health.top_reason
+
+    def to_json(self) -> dict[str, Any]:
+        top = self.top_reason
+        return {
+            "project": self.project,
+            "title": self.title,
+            "knowledge_base": self.knowledge_base,
+            "business": self.business,
+            "business_type": self.business_type,
+            "methodology": self.methodology,
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+            "months": self.months,
+            "phase": self.phase,
+            "month": self.month,
+            "status": self.status.value,
+            "top_reason": None if top is None else top.message,
+            "reasons": [reason.to_json() for reason in self.health.reasons],
+            **{name: format_money(getattr(self, name)) for name in MONEY_FIGURES},
+            "spent_share": None if self.spent_share is None else str(self.spent_share),
+            "elapsed": str(self.elapsed),
+            "next_deadline": None if self.next_deadline is None else self.next_deadline.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The rows, most pressing first (red, amber, green; then the earliest end), and the totals."""
+
+    as_of: date
+    projects: tuple[PortfolioRow, ...]
+
+    def totals(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"projects": len(self.projects)}
+        for status in Health:
+            found[status.value] = sum(1 for row in self.projects if row.status is status)
+        for name in MONEY_FIGURES:
+            found[name] = format_money(sum((getattr(row, name) for row in self.projects), ZERO))
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "projects": [row.to_json() for row in self.projects],
+            "totals": self.totals(),
+        }
+
+
+@dataclass(frozen=True)
+class PortfolioFilter:
+    """What the office narrows the portfolio to; None (or empty) lets everything through."""
+
+    statuses: frozenset[Health] = frozenset()
+    knowledge_base: str | None = None
+    business_type: str | None = None
+    methodology: str | None = None
+    ending_within_months: int | None = None
+
+    def admits(self, row: PortfolioRow, as_of: date) -> bool:
+        if self.statuses and row.status not in self.statuses:
+            return False
+        if self.knowledge_base and row.knowledge_base.casefold() != self.knowledge_base.casefold():
+            return False
+        if self.business_type and row.business_type != self.business_type:
+            return False
+        if self.methodology and row.methodology != self.methodology:
+            return False
+        if self.ending_within_months is not None:
+            if row.end is None or row.phase == Phase.CLOSED.value:
+                return False
+            if not as_of <= row.end <= add_months(as_of, self.ending_within_months):
+                return False
+        return True
+
+
+def portfolio(
+    application: Readers, who: Principal, *, today: date, only: PortfolioFilter | None = None
+) -> Portfolio:
+    """Every project `who` may read, as of `today`, narrowed by `only`."""
+    names = who.visible(application.ledger.projects())
+    rows = [project_row(application, name, today) for name in names]
+    if only is not None:
+        rows = [row for row in rows if only.admits(row, today)]
+    rows.sort(key=lambda row: (STATUS_ORDER[row.status], row.end or date.max, row.project))
+    return Portfolio(as_of=today, projects=tuple(rows))
+
+
+def project_row(application: Readers, name: str, today: date) -> PortfolioRow:
+    """One project's row, folded from its stream."""
+    stream = application.ledger.stream(name)
+    try:
+        state = fold(name, stream)
+    except UnreadableEvent as error:
+        return _unreadable(name, today, error)
+    lines = allowances(state)
+    totals = dict.fromkeys(("budget", "spent", "forecast"), ZERO)
+    for line in lines:
+        shown, forecast = summary_line(state, line, today)
+        totals["budget"] += shown.budget
+        totals["spent"] += shown.spent
+        totals["forecast"] += forecast
+    budget = totals["budget"]
+    where = position(state, today)
+    offer = state.offer
+    assert offer is not None  # a stream starts with its offer (R-31)
+    return PortfolioRow(
+        project=name,
+        title=offer.title,
+        knowledge_base=offer.knowledge_base,
+        business=offer.business,
+        business_type=offer.business_type.value,
+        methodology=offer.methodology.value,
+        start=state.start,
+        end=state.end,
+        months=state.months,
+        phase=where.phase.value,
+        month=where.month,
+        budget=budget,
+        spent=totals["spent"],
+        spent_share=None if budget <= 0 else (totals["spent"] / budget).quantize(SHARE_PLACES),
+        elapsed=where.elapsed.quantize(SHARE_PLACES),
+        forecast=round_penny_half_up(totals["forecast"]),
+        grant_claimed=_claimed(state),
+        grant_paid=round_penny_half_up(state.grant_paid),
+        next_deadline=next_deadline(state),
+        health=project_health(state, lines, today=today, last_spend=last_spend(stream)),
+    )
+
+
+def _claimed(state: ProjectState) -> Decimal:
+    return sum((claim.claim.grant for claim in state.grant_claims.values()), ZERO)
+
+
+def _unreadable(name: str, today: date, error: UnreadableEvent) -> PortfolioRow:
+    said = f"The project's events cannot be read: {error}. Fix the row named, then read again."
+    reason = HealthReason(Health.RED, "unreadable", "", "", said, "R-31", error.as_dict())
+    return PortfolioRow(
+        project=name,
+        title="",
+        knowledge_base="",
+        business="",
+        business_type="",
+        methodology="",
+        start=None,
+        end=None,
+        months=0,
+        phase="unreadable",
+        month=0,
+        budget=ZERO,
+        spent=ZERO,
+        spent_share=None,
+        elapsed=ZERO,
+        forecast=ZERO,
+        grant_claimed=ZERO,
+        grant_paid=ZERO,
+        next_deadline=None,
+        health=ProjectHealth(as_of=today, status=Health.RED, reasons=(reason,)),
+    )
+
+
+def parse_filter(
+    statuses: list[str],
+    knowledge_base: str | None = None,
+    business_type: str | None = None,
+    methodology: str | None = None,
+    ending_within: str | None = None,
+) -> PortfolioFilter:
+    """A filter from query text (`GET /portfolio`), each value checked: a refusal (R-47) names the
+    parameter and the values it takes. `statuses` may repeat or be comma-separated."""
+    chosen: set[Health] = set()
+    for given in statuses:
+        for part in given.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in {status.value for status in Health}:
+                raise RuleViolation(
+                    "R-47", f"status must be red, amber or green, got {part!r}", field="status"
+                )
+            chosen.add(Health(name))
+    for field_name, value, allowed in (
+        ("business_type", business_type, [kind.value for kind in BusinessType]),
+        ("methodology", methodology, [kind.value for kind in Methodology]),
+    ):
+        if value is not None and value not in allowed:
+            raise RuleViolation(
+                "R-47", f"{field_name} must be one of {', '.join(allowed)}, got {value!r}", field=field_name
+            )
+    months: int | None = None
+    if ending_within is not None:
+        text = ending_within.strip()
+        if not text.isdigit() or len(text) > 3:
+            raise RuleViolation(
+                "R-47",
+                f"ending_within must be a whole number of months (0-999), got {ending_within!r}",
+                field="ending_within",
+            )
+        months = int(text)
+    return PortfolioFilter(
+        statuses=frozenset(chosen),
+        knowledge_base=knowledge_base.strip() if knowledge_base and knowledge_base.strip() else None,
+        business_type=business_type,
+        methodology=methodology,
+        ending_within_months=months,
+    )
