@@ -32,6 +32,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from ktpledger.domain.alerts import AlertKind
 from ktpledger.domain.events import MAX_KEY_LENGTH, MAX_TEXT_LENGTH, STORED_ALERT_KINDS
 from ktpledger.domain.input_rules import CONTROL_CHARACTERS
 from ktpledger.domain.rules import RULE_SETS, BusinessType, Category, Methodology, Tag
@@ -436,6 +437,9 @@ PATH_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("/projects/{project}/transactions", "category"): _enum([category.value for category in Category]),
     ("/projects/{project}/transactions", "from"): DAY,
     ("/projects/{project}/transactions", "to"): DAY,
+    # alerts across projects (issue 16): kinds repeatable
+    ("/alerts", "kind"): {"type": "array", "items": _enum([kind.value for kind in AlertKind])},
+    ("/alerts/groups", "kind"): {"type": "array", "items": _enum([kind.value for kind in AlertKind])},
     # the portfolio: JSON, CSV or XLSX; statuses repeatable
     ("/portfolio", "format"): _enum(["json", "csv", "xlsx"]),
     ("/portfolio", "status"): {"type": "array", "items": _enum(["red", "amber", "green"])},

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from ktpledger.api.routes import READ_ERRORS, refusals
 from ktpledger.api.schemas import (
+    AlertGroupsOut,
     AlertOut,
     AllowanceReportOut,
     ProjectRowOut,
@@ -17,10 +20,11 @@ from ktpledger.api.schemas import (
 from ktpledger.api.security import application, check_read, is_reference, principal
 from ktpledger.api.summary import projects_json, summary_json
 from ktpledger.bootstrap import App
+from ktpledger.domain.alert_views import ShownAlert
 from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import parse_day
 from ktpledger.service.access import Principal
-from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
 from ktpledger.service.ledger import shown_stream
 
 TODAY_HELP = (
@@ -121,19 +125,51 @@ def alerts(
     project: str | None = Query(None, description="only this project's alerts"),
     include_resolved: bool = Query(False, alias="all", description="resolved alerts too"),
     today: str | None = Query(None, description=TODAY_HELP),
+    kind: list[str] = Query([], description="only alerts of this kind (repeatable or comma-separated)"),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> JSONResponse:
     """Each alert with `current` (its figures now; `detail` keeps the figures at the raise) and a
     `message`; then what the calendar finds as of `today` (`ended_not_closed`, with no id)."""
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    found = readable_alerts(app, who, project, include_resolved, day, parse_kinds(kind))
+    return JSONResponse([alert.to_json() for alert in found])
+
+
+@router.get(
+    "/alerts/groups",
+    tags=["alerts"],
+    summary="Open alerts across projects, one group per kind (`ktpledger alerts --group`)",
+    description="The alerts `GET /alerts` lists (same query), grouped by kind, most pressing first "
+    "(red, amber, then thresholds: R-47): per group its count, projects and lines with their counts, "
+    "how many are acknowledged, the oldest raise, a sentence, and the alerts themselves.",
+    response_model=AlertGroupsOut,
+    responses=refusals(401, 403, 422),
+)
+def alert_groups(
+    project: str | None = Query(None, description="only this project's alerts"),
+    include_resolved: bool = Query(False, alias="all", description="resolved alerts too"),
+    today: str | None = Query(None, description=TODAY_HELP),
+    kind: list[str] = Query([], description="only alerts of this kind (repeatable or comma-separated)"),
+    who: Principal = Depends(principal),
+    app: App = Depends(application),
+) -> JSONResponse:
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    found = readable_alerts(app, who, project, include_resolved, day, parse_kinds(kind))
+    return JSONResponse(grouped_json(found, day))
+
+
+def readable_alerts(
+    app: App, who: Principal, project: str | None, include_resolved: bool, day: date, kinds: frozenset[str]
+) -> list[ShownAlert]:
+    """The alerts `who` may read (one project's, or all they may read), of `kinds` (all when empty)."""
     if project is not None:
         if not who.can_read(project):
             check_read(who, project)
         if not is_reference(project):
-            return JSONResponse([])  # as for any project without events
-    day = app.settings.reading_day(parse_day(today, field="today"))
+            return []  # as for any project without events
     visible = who.visible(app.ledger.projects()) if who.projects is not None else None
     found = shown_alerts(
         app.database, project, include_resolved=include_resolved, today=day, projects=visible
     )
-    return JSONResponse([alert.to_json() for alert in found])
+    return of_kinds(found, kinds)

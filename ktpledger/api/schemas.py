@@ -143,6 +143,40 @@ class AlertOut(Shown):
     raised_message: str
 
 
+class GroupProjectOut(Shown):
+    project: str
+    count: int
+
+
+class GroupCategoryOut(Shown):
+    category: str | None
+    count: int
+
+
+class AlertGroupOut(Shown):
+    """The alerts of one kind across projects (issue 16)."""
+
+    kind: str
+    label: str
+    severity: Literal["red", "amber", "info"]
+    count: int
+    acknowledged: int
+    oldest_raised_on: date | None
+    projects: list[GroupProjectOut]
+    categories: list[GroupCategoryOut]
+    summary: str
+    alerts: list[AlertOut]
+
+
+class AlertGroupsOut(Shown):
+    """`GET /alerts/groups`, `ktpledger alerts --group --format json`."""
+
+    as_of: date
+    count: int
+    projects: int
+    groups: list[AlertGroupOut]
+
+
 class AcknowledgementOut(Shown):
     """`POST /alerts/{alert_id}/acknowledgement`: the `AlertAcknowledged` event recorded (its
     project and version) and the alert as it is now shown."""

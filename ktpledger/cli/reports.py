@@ -33,7 +33,7 @@ from ktpledger.domain.events import parse_date, parse_day
 from ktpledger.domain.offer import OfferDraft, OfferTerms, draft_from_costing, offer_event, unjustified
 from ktpledger.service import statements
 from ktpledger.service.access import COMMAND_LINE
-from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.project_summary import project_list
 from ktpledger.service.statement_models import ReconciliationStatement
@@ -159,18 +159,26 @@ def register(app: typer.Typer, opened: Opened) -> None:
         project: str | None = typer.Argument(None, help="only this project's alerts"),
         include_resolved: bool = typer.Option(False, "--all", help="resolved alerts too"),
         today: str | None = TODAY_OPTION,
+        kind: list[str] = typer.Option([], "--kind", help="only alerts of this kind (repeatable)"),
+        group: bool = typer.Option(False, "--group", help="one line per kind, across projects"),
         output_format: OutputFormat = FORMAT_OPTION,
         wait: bool = WAIT_OPTION,
     ) -> None:
         """Open alerts (R-41) with their figures now; with --all, resolved ones too. Projects past their
-        end date and not closed are listed as `ended_not_closed`; an unknown PROJECT is an error (R-31)."""
+        end date and not closed are listed as `ended_not_closed`; an unknown PROJECT is an error (R-31).
+        With --group, one line per kind: how many, on which projects and lines (`GET /alerts/groups`)."""
         day = parse_day(today, field="today")
+        kinds = parse_kinds(kind)
         with opened(ctx, write=False) as application:
             if project is not None:
                 refuse_unknown(application, project)
             wait_for_projections(application, wait)
             on = application.settings.reading_day(day)
             found = shown_alerts(application.database, project, include_resolved=include_resolved, today=on)
+        found = of_kinds(found, kinds)
+        if group:
+            show_groups(grouped_json(found, on), output_format)
+            return
         if output_format is OutputFormat.JSON:
             print_json([alert.to_json() for alert in found])
             return
@@ -335,6 +343,23 @@ def write_report(statement: ReconciliationStatement | ClaimPack, fmt: ReportForm
 
     body = render(statement, fmt.value)
     write_output(body, fmt.value, out, binary=fmt in (ReportFormat.XLSX, ReportFormat.PDF))
+
+
+def show_groups(document: dict[str, Any], output_format: OutputFormat) -> None:
+    """`alerts --group`: the document of `GET /alerts/groups`, or a line per kind for people."""
+    if output_format is OutputFormat.JSON:
+        print_json(document)
+        return
+    groups = document["groups"]
+    if not groups:
+        typer.echo("no alerts")
+        return
+    typer.echo(
+        f"{document['count']} alert{'' if document['count'] == 1 else 's'} in {document['projects']} "
+        f"project{'' if document['projects'] == 1 else 's'}, judged as of {document['as_of']}, by kind:"
+    )
+    for group in groups:
+        typer.echo(f"[{group['severity']}] {group['summary']}")
 
 
 def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:

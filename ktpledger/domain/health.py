@@ -33,7 +33,7 @@ unless an invoice is overdue (the only thing still asked of it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -176,19 +176,25 @@ def project_health(
     return ProjectHealth(as_of=today, status=status, reasons=tuple(reasons))
 
 
-def _reason(kind: str, category: str, subject: str, figures: dict[str, Any]) -> HealthReason | None:
-    severity: Health | None = None
+def severity(kind: str, figures: Mapping[str, Any]) -> Health | None:
+    """How pressing an alert of `kind` with `figures` is (module docstring): red, amber, or None
+    for a kind that is no reason (a threshold: a line in use is the plan)."""
     if kind == AlertKind.ENDED_NOT_CLOSED:
         late = int(figures.get("days_since_end", 0)) > LATE_CLOSURE_DAYS
-        severity = Health.RED if late else Health.AMBER
-    elif kind in RED_KINDS:
-        severity = Health.RED
-    elif kind in AMBER_KINDS:
-        severity = Health.AMBER
-    if severity is None:  # thresholds: a line in use is the plan, not a reason
+        return Health.RED if late else Health.AMBER
+    if kind in RED_KINDS:
+        return Health.RED
+    if kind in AMBER_KINDS:
+        return Health.AMBER
+    return None
+
+
+def _reason(kind: str, category: str, subject: str, figures: dict[str, Any]) -> HealthReason | None:
+    found = severity(kind, figures)
+    if found is None:
         return None
     rule = str(figures.get("rule") or RULES.get(kind, "R-41"))
-    return HealthReason(severity, kind, category, subject, message(kind, category, figures), rule, figures)
+    return HealthReason(found, kind, category, subject, message(kind, category, figures), rule, figures)
 
 
 def _pace(

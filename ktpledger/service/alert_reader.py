@@ -13,9 +13,11 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.domain.alert_groups import group_alerts
 from ktpledger.domain.alert_views import ShownAlert, findings, present
-from ktpledger.domain.alerts import LINE_KINDS
+from ktpledger.domain.alerts import LINE_KINDS, AlertKind
 from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.ledger import facts
 from ktpledger.service.projection_rows import line_from_row
 from ktpledger.service.projection_views import alert_json
@@ -107,3 +109,39 @@ def shown_alerts(
         if state.exists:
             shown += findings(state, today)
     return shown
+
+
+def parse_kinds(given: Iterable[str]) -> frozenset[str]:
+    """Alert kinds to keep, from `--kind` or `?kind=` (repeatable or comma-separated): refused
+    (R-41, naming the parameter and the kinds there are) when one is not a kind."""
+    known = {kind.value for kind in AlertKind}
+    chosen: set[str] = set()
+    for item in given:
+        for part in item.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in known:
+                raise RuleViolation(
+                    "R-41", f"kind must be one of {', '.join(sorted(known))}, got {part!r}", field="kind"
+                )
+            chosen.add(name)
+    return frozenset(chosen)
+
+
+def of_kinds(alerts: Iterable[ShownAlert], kinds: frozenset[str]) -> list[ShownAlert]:
+    """The alerts of those kinds (all of them when `kinds` is empty)."""
+    return [alert for alert in alerts if not kinds or alert.kind.value in kinds]
+
+
+def grouped_json(alerts: Iterable[ShownAlert], today: date) -> dict[str, Any]:
+    """`GET /alerts/groups` and `ktpledger alerts --group --format json`: the alerts by kind, most
+    pressing first (`domain/alert_groups.py`), and how many there are."""
+    shown = list(alerts)
+    groups = group_alerts(shown)
+    return {
+        "as_of": today.isoformat(),
+        "count": len(shown),
+        "projects": len({alert.project for alert in shown}),
+        "groups": [group.to_json() for group in groups],
+    }
