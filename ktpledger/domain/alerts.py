@@ -56,14 +56,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
-from ktpledger.domain.invoices import DUE_WARNING_DAYS, claims_not_submitted
+from ktpledger.domain.invoices import DUE_WARNING_DAYS, DeadlineSource, claims_not_submitted
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.profile import (
     PROFILE_TOLERANCE,
+    PlanSource,
     against_profile,
     planned_after,
     planned_to,
@@ -219,7 +220,7 @@ def underspends(budget: Decimal, forecast: Decimal, *, raised: bool = False) -> 
     return forecast < budget * (1 - UNDERSPEND_SHARE) and budget - forecast >= UNDERSPEND_SMALLEST_SHORTFALL
 
 
-def forecast_at_end(state: ProjectState, category: Category, spent: Decimal, *, on: date) -> Forecast:
+def forecast_at_end(state: PlanSource, category: Category, spent: Decimal, *, on: date) -> Forecast:
     """The forecast at the end date of a line with `spent` so far, judged on `on` (R-41): spend to
     date plus the rest of the line's spend profile (`profile.planned_after`, R-43), so a purchase
     the profile plans raises nothing and one it does not plan counts once, never carried on as a
@@ -238,7 +239,7 @@ def forecast_at_end(state: ProjectState, category: Category, spent: Decimal, *, 
     )
 
 
-def line_forecast(state: ProjectState, line: Allowance, on: date) -> Forecast:
+def line_forecast(state: PlanSource, line: Allowance, on: date) -> Forecast:
     """`forecast_at_end` of one allowance line, as every reader shows it. The derived overheads line
     has no profile of its own: its budget is planned evenly by month, and it can never earn more
     than its budget (R-42), so its forecast stops there."""
@@ -274,7 +275,7 @@ def conditions(
 
 
 def _line_conditions(
-    state: ProjectState, line: Allowance, on: date, raised: Collection[AlertKey]
+    state: ProjectState, line: Allowance, on: date, raised: Collection[AlertKey], *, timed: bool = True
 ) -> Conditions:
     category = line.category.value
     spent, budget = line.spent, line.budget
@@ -298,6 +299,40 @@ def _line_conditions(
                 "rule": "R-14",
                 "message": "a virtual business's associate travel is the business's own cost",
             }
+    if timed:
+        found.update(timed_line_conditions(state, line, on, raised))
+    return found
+
+
+def standing_conditions(state: ProjectState, lines: Iterable[Allowance]) -> Conditions:
+    """The conditions that hold whatever the day (thresholds, over budget or a maximum, sub-limits,
+    ineligible claims): `conditions` without the forecasts and the profile's quarter ends, which
+    `timed_line_conditions` judges as of a day."""
+    found: Conditions = {}
+    for line in lines:
+        if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
+            continue
+        found.update(_line_conditions(state, line, state.start, (), timed=False))
+    return found
+
+
+class TimedSource(PlanSource, Protocol):
+    """What the conditions judged as of a day read: the plan (`PlanSource`) and whether the project
+    is closed."""
+
+    @property
+    def closed(self) -> bool: ...
+
+
+def timed_line_conditions(
+    state: TimedSource, line: Allowance, on: date, raised: Collection[AlertKey] = ()
+) -> Conditions:
+    """The line's conditions that depend on the day `on`: `forecast_overspend`,
+    `forecast_underspend` (from the third month) and `behind_profile` / `ahead_of_profile` (at the
+    latest quarter end before `on`), on an open project (module docstring)."""
+    category = line.category.value
+    spent, budget = line.spent, line.budget
+    found: Conditions = {}
     # This runs on every event: the figure is compared first, the Forecast built only when it holds
     # (the same test as `Forecast.overspend`).
     month = forecast_month(state.start, state.months, on)
@@ -315,7 +350,7 @@ def _line_conditions(
     return found
 
 
-def _against_profile(state: ProjectState, line: Allowance, on: date) -> Conditions:
+def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions:
     """`behind_profile` or `ahead_of_profile` at the latest quarter end passed (module docstring)."""
     quarter = quarter_passed(state, on)
     if quarter is None:
@@ -443,7 +478,7 @@ def resolution_reason(event: Event) -> str:
     return "no_longer_holds"
 
 
-def clock_findings(state: ProjectState, today: date) -> Conditions:
+def clock_findings(state: DeadlineSource, today: date) -> Conditions:
     """What only the calendar can tell, judged by readers as of `today` and never stored (so
     replay still equals the live run): a project past its end date that is not closed, and the
     receivables' deadlines (`deadline_findings`, R-44)."""
@@ -466,7 +501,7 @@ def clock_findings(state: ProjectState, today: date) -> Conditions:
 # --- the receivables' deadlines (R-44) ----------------------------------------------------------
 
 
-def deadline_findings(state: ProjectState, today: date) -> Conditions:
+def deadline_findings(state: DeadlineSource, today: date) -> Conditions:
     """The business's invoices not fully paid, from `DUE_WARNING_DAYS` before their due date
     (`invoice_due`) and after it (`invoice_overdue`), whether or not the project is closed; and
     each ended quarter of the period whose grant claim is not submitted (no `ClaimSubmitted`,
@@ -480,10 +515,10 @@ def deadline_findings(state: ProjectState, today: date) -> Conditions:
         kind = AlertKind.INVOICE_OVERDUE if today > invoice.due else AlertKind.INVOICE_DUE
         found[AlertKey("", kind, invoice.number)] = {
             "invoice": invoice.number,
-            "quarter": invoice.invoice.quarter,
+            "quarter": invoice.quarter,
             "invoiced_on": invoice.invoiced_on.isoformat(),
             "due": invoice.due.isoformat(),
-            "amount": format_money(invoice.invoice.amount),
+            "amount": format_money(invoice.amount),
             "paid": format_money(invoice.paid),
             "outstanding": format_money(invoice.outstanding),
             "as_of": today.isoformat(),

@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from ktpledger.domain.alert_views import message
-from ktpledger.domain.alerts import AlertKind, Conditions, clock_findings, conditions
+from ktpledger.domain.alerts import AlertKind, Conditions, clock_findings, timed_line_conditions
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import quarter_span
-from ktpledger.domain.invoices import CLAIM_DUE_DAYS
+from ktpledger.domain.health_facts import HealthFacts, facts_of
+from ktpledger.domain.invoices import CLAIM_DUE_DAYS, DeadlineSource
 from ktpledger.domain.labels import gbp
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import ProjectState
@@ -154,21 +155,34 @@ class ProjectHealth:
         return self.reasons[0] if self.reasons else None
 
 
-def project_health(
-    state: ProjectState, lines: Iterable[Allowance], *, today: date, last_spend: date | None
-) -> ProjectHealth:
-    """The project's health as of `today` (module docstring): `lines` are its allowances
-    (`allowances.allowances(state)`), `last_spend` the latest date of a claim or reversal."""
-    lines = list(lines)
-    on = min(today, state.end) if state.exists else today
-    found: Conditions = {} if state.closed else conditions(state, lines, on=on)
-    found |= clock_findings(state, today)
+def project_health(state: ProjectState, lines: Iterable[Allowance], *, today: date) -> ProjectHealth:
+    """The project's health as of `today` (module docstring); `lines` are its allowances
+    (`allowances.allowances(state)`)."""
+    facts = facts_of(state, lines)
+    if facts is None:
+        return ProjectHealth(as_of=today, status=Health.GREEN, reasons=())
+    return health_of(facts, today)
+
+
+def health_of(facts: HealthFacts, today: date) -> ProjectHealth:
+    """The health as of `today` of the project whose facts these are (`health_facts.facts_of`): its
+    standing conditions, the conditions judged as of the day (forecasts and the profile's quarter
+    ends, `alerts.timed_line_conditions`), the calendar's findings and the pace."""
+    lines = facts.allowances()
+    found: Conditions = {}
+    if not facts.closed:
+        found |= facts.standing
+        on = min(today, facts.end)
+        for line in lines:
+            if line.limit_kind is not LimitKind.DERIVED and line.spent > 0:
+                found |= timed_line_conditions(facts, line, on)
+    found |= clock_findings(facts, today)
     reasons = [
         reason
         for key, figures in found.items()
         if (reason := _reason(key.kind, key.category, key.subject, figures))
     ]
-    reasons += _pace(state, lines, today, last_spend)
+    reasons += _pace(facts, lines, today)
     reasons.sort(key=HealthReason.order)
     status = Health.GREEN
     if reasons:
@@ -197,18 +211,15 @@ def _reason(kind: str, category: str, subject: str, figures: dict[str, Any]) -> 
     return HealthReason(found, kind, category, subject, message(kind, category, figures), rule, figures)
 
 
-def _pace(
-    state: ProjectState, lines: list[Allowance], today: date, last_spend: date | None
-) -> list[HealthReason]:
+def _pace(facts: HealthFacts, lines: list[Allowance], today: date) -> list[HealthReason]:
     """`behind_time` / `ahead_of_time` and `no_spend`, judged on a running project."""
-    if not state.exists:
-        return []
-    where = position(state, today, last_spend=last_spend)
+    last_spend = facts.latest_spend
+    where = position(facts, today, last_spend=last_spend)
     if where.phase is not Phase.RUNNING:
         return []
     found: list[HealthReason] = []
     if where.quiet:
-        since = last_spend or state.start
+        since = last_spend or facts.start
         figures: dict[str, Any] = {
             "last_spend": None if last_spend is None else last_spend.isoformat(),
             "since": since.isoformat(),
@@ -263,7 +274,13 @@ class Deadline:
         return {"due": self.due.isoformat(), "kind": self.kind, "subject": self.subject}
 
 
-def next_deadline(state: ProjectState) -> Deadline | None:
+class ClaimsSource(DeadlineSource, Protocol):
+    """What `next_deadline` reads: the deadlines' source and the next quarter to claim."""
+
+    def next_claim_quarter(self) -> str: ...
+
+
+def next_deadline(state: ClaimsSource) -> Deadline | None:
     """The earliest deadline not yet met, overdue ones included: the next quarter's grant claim
     (due `CLAIM_DUE_DAYS` after the quarter's end, while the project is open and the quarter is in
     its period) and every invoice to the business not fully paid."""

@@ -29,10 +29,11 @@ business total when that is more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from ktpledger.domain.events import Event, next_quarter, quarter_of, quarter_span
 from ktpledger.domain.money import ZERO
@@ -200,7 +201,55 @@ def claim_due_quarter(state: ProjectState, today: date) -> tuple[str, date] | No
 # --- the grant claims' deadlines (R-45) -----------------------------------------------------------
 
 
-def claims_not_submitted(state: ProjectState, today: date) -> list[tuple[str, date]]:
+class OwedInvoice(Protocol):
+    """An invoice to the business as its deadlines read it (`project.Invoice`, or the portfolio's
+    facts of one)."""
+
+    @property
+    def number(self) -> str: ...
+
+    @property
+    def quarter(self) -> str: ...
+
+    @property
+    def invoiced_on(self) -> date: ...
+
+    @property
+    def due(self) -> date: ...
+
+    @property
+    def amount(self) -> Decimal: ...
+
+    @property
+    def paid(self) -> Decimal: ...
+
+    @property
+    def outstanding(self) -> Decimal: ...
+
+
+class DeadlineSource(Protocol):
+    """What the receivables' deadlines are judged from: a folded project (`ProjectState`) or the
+    portfolio's facts of one (`health.HealthFacts`)."""
+
+    @property
+    def exists(self) -> bool: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def end(self) -> date: ...
+
+    @property
+    def invoices(self) -> Mapping[str, OwedInvoice]: ...
+
+    def claimed_quarters(self) -> Collection[str]: ...
+
+
+def claims_not_submitted(state: DeadlineSource, today: date) -> list[tuple[str, date]]:
     """Each quarter of the project's period that has ended by `today` and has no `ClaimSubmitted`
     (R-45), in order, with its claim's due date (`CLAIM_DUE_DAYS` after the quarter's end)."""
     _, this_start, _ = quarter_span(quarter_of(today), rule="R-45")

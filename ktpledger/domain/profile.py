@@ -30,14 +30,40 @@ difference of two cumulative figures, so a line's quarters always sum to its bud
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from ktpledger.domain.events import LineProfile
 from ktpledger.domain.money import ZERO, round_penny_half_up
-from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.project import add_months
 from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import Category
+
+
+class PlanSource(Protocol):
+    """What a line's plan is read from: a folded project (`ProjectState`), or the facts the
+    portfolio keeps of one (`health.HealthFacts`), so both read it with these same functions."""
+
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def months(self) -> int: ...
+
+    @property
+    def budget(self) -> Mapping[Category, Decimal]: ...
+
+    @property
+    def profiles(self) -> Mapping[Category, tuple[LineProfile, date]]: ...
+
+    @property
+    def budget_changed_on(self) -> Mapping[Category, date]: ...
+
+    @property
+    def spent_by_month(self) -> Mapping[Category, Mapping[tuple[int, int], Decimal]]: ...
+
 
 DEFAULT_PROFILE = LineProfile(rule="even")
 # Behind or ahead of the profile (judged at a quarter's end): cumulative spend more than this share
@@ -47,26 +73,26 @@ PROFILE_TOLERANCE = Decimal("0.10")
 PROFILE_SMALLEST = Decimal(100)
 
 
-def project_month(state: ProjectState, on: date) -> int:
+def project_month(state: PlanSource, on: date) -> int:
     """The project's month on `on` (1 for the start month; 0 or less before it, above the
     period's months after it)."""
     start = state.start
     return (on.year - start.year) * 12 + on.month - start.month + 1
 
 
-def month_quarter(state: ProjectState, month: int) -> Quarter:
+def month_quarter(state: PlanSource, month: int) -> Quarter:
     """The calendar quarter of the project's month `month`."""
     return Quarter.of(add_months(date(state.start.year, state.start.month, 1), month - 1))
 
 
-def line_profile(state: ProjectState, category: Category) -> tuple[LineProfile, date | None]:
+def line_profile(state: PlanSource, category: Category) -> tuple[LineProfile, date | None]:
     """The profile in force for a line (the latest recorded, or the default) and the day it was set
     (None for the default)."""
     found = state.profiles.get(category)
     return (DEFAULT_PROFILE, None) if found is None else found
 
 
-def monthly_plan(state: ProjectState, category: Category) -> list[Decimal]:
+def monthly_plan(state: PlanSource, category: Category) -> list[Decimal]:
     """The line's plan for each of the project's months (index 0 is month 1), exact (not rounded):
     they sum to the line's budget as it now stands. A quarter's amount is in its first month."""
     months = state.months
@@ -98,7 +124,7 @@ def monthly_plan(state: ProjectState, category: Category) -> list[Decimal]:
     return plan
 
 
-def _planned_through(state: ProjectState, category: Category, month: int) -> Decimal:
+def _planned_through(state: PlanSource, category: Category, month: int) -> Decimal:
     """The exact plan of months 1..`month` (clamped to the period)."""
     month = max(0, min(month, state.months))
     if month == 0:
@@ -109,19 +135,19 @@ def _planned_through(state: ProjectState, category: Category, month: int) -> Dec
     return sum(monthly_plan(state, category)[:month], ZERO)
 
 
-def planned_to(state: ProjectState, category: Category, on: date) -> Decimal:
+def planned_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's cumulative plan to `on` (to the end of its month; 0 before the start, the whole
     budget after the end), rounded half up to the penny."""
     return round_penny_half_up(_planned_through(state, category, project_month(state, on)))
 
 
-def planned_after(state: ProjectState, category: Category, on: date) -> Decimal:
+def planned_after(state: PlanSource, category: Category, on: date) -> Decimal:
     """What the plan still has to spend after `on`'s month: the budget less `planned_to` (the
     forecast's "rest of the plan", R-41)."""
     return round_penny_half_up(state.budget.get(category, ZERO)) - planned_to(state, category, on)
 
 
-def planned_in_quarter(state: ProjectState, category: Category, quarter: Quarter) -> Decimal:
+def planned_in_quarter(state: PlanSource, category: Category, quarter: Quarter) -> Decimal:
     """The line's plan for a calendar quarter (0 for a quarter outside the period): the plan to the
     quarter's last day less the plan to the day before its first, so the quarters of a line sum
     exactly to its budget."""
@@ -131,7 +157,7 @@ def planned_in_quarter(state: ProjectState, category: Category, quarter: Quarter
     return planned_to(state, category, quarter.last_day) - before
 
 
-def period_quarters(state: ProjectState) -> list[Quarter]:
+def period_quarters(state: PlanSource) -> list[Quarter]:
     """The calendar quarters the project's period touches, in order (the first and last may be
     short)."""
     found: list[Quarter] = []
@@ -142,7 +168,7 @@ def period_quarters(state: ProjectState) -> list[Quarter]:
     return found
 
 
-def spent_to(state: ProjectState, category: Category, on: date) -> Decimal:
+def spent_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's net spend (claims less reversals, each by its own date) dated in `on`'s month or
     before: the cumulative spend at a quarter's end, as `ktpledger profile` sums its quarters."""
     last = (on.year, on.month)
@@ -152,7 +178,7 @@ def spent_to(state: ProjectState, category: Category, on: date) -> Decimal:
     )
 
 
-def quarter_passed(state: ProjectState, on: date) -> Quarter | None:
+def quarter_passed(state: PlanSource, on: date) -> Quarter | None:
     """The latest calendar quarter of the period whose end is before `on` (None before the first
     quarter ends): the quarter end the stored `behind_profile` / `ahead_of_profile` alerts judge."""
     before = Quarter.of(Quarter.of(on).first_day.replace(day=1) - timedelta(days=1))

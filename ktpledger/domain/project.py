@@ -254,6 +254,14 @@ class Invoice:
         return self.invoice.number
 
     @property
+    def quarter(self) -> str:
+        return self.invoice.quarter
+
+    @property
+    def amount(self) -> Decimal:
+        return self.invoice.amount
+
+    @property
     def due(self) -> date:
         return self.invoice.due_on(self.invoiced_on)
 
@@ -319,6 +327,8 @@ class ProjectState:
     # Net spend by line and calendar month (year, month) of the claims and reversals dated in it:
     # the cumulative spend at a quarter's end that `behind_profile` / `ahead_of_profile` judge.
     spent_by_month: dict[Category, dict[tuple[int, int], Decimal]] = field(default_factory=dict)
+    # The latest date of a claim or reversal: "no spend recorded for three months".
+    latest_spend: date | None = None
     # Grant claims, by number, in order (one per quarter, each frozen as submitted).
     grant_claims: dict[int, GrantClaim] = field(default_factory=dict)
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
@@ -1117,6 +1127,7 @@ class ProjectState:
             by_month = self.spent_by_month.setdefault(payload.category, {})
             month = (event.date.year, event.date.month)
             by_month[month] = by_month.get(month, ZERO) + payload.amount
+            self.latest_spend = max(event.date, self.latest_spend or event.date)
         elif isinstance(payload, ClaimReversed):
             claim = self.claims[payload.claim]
             amount = claim.outstanding if payload.amount is None else payload.amount
@@ -1125,6 +1136,7 @@ class ProjectState:
             by_month = self.spent_by_month.setdefault(claim.category, {})
             month = (event.date.year, event.date.month)
             by_month[month] = by_month.get(month, ZERO) - amount
+            self.latest_spend = max(event.date, self.latest_spend or event.date)
         elif isinstance(payload, ParentalLeaveCost):
             self.parental_leave += payload.amount
             first, last = self.leave_dates or (event.date, event.date)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from ktpledger.domain.events import Event
 from ktpledger.domain.project import ProjectState, add_months
@@ -36,6 +37,22 @@ def forecast_month(start: date, months: int, on: date) -> int:
     runs through: the period's month, but at least the first (before the start there is no month 0
     to divide by)."""
     return max(1, period_month(start, months, on))
+
+
+class PeriodSource(Protocol):
+    """A project's period as `position` reads it (`ProjectState`, or the portfolio's facts)."""
+
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def end(self) -> date: ...
+
+    @property
+    def months(self) -> int: ...
+
+    @property
+    def closed(self) -> bool: ...
 
 
 class Phase(StrEnum):
@@ -85,7 +102,7 @@ class Position:
         return f"month {self.month} of {self.months}"
 
 
-def position(state: ProjectState, on: date, *, last_spend: date | None = None) -> Position:
+def position(state: PeriodSource, on: date, *, last_spend: date | None = None) -> Position:
     """`state`'s place in its period on `on`."""
     month = period_month(state.start, state.months, on)
     if state.closed:

@@ -25,16 +25,17 @@ from ktpledger.domain.health import (
     Health,
     HealthReason,
     ProjectHealth,
+    health_of,
     next_deadline,
-    project_health,
 )
+from ktpledger.domain.health_facts import HealthFacts, facts_of
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
-from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.project import add_months
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.timeline import Phase, position
 from ktpledger.service.access import Principal
 from ktpledger.service.ledger_reading import fold
-from ktpledger.service.project_summary import Readers, last_spend, summary_line
+from ktpledger.service.project_summary import Readers, summary_line
 
 SHARE_PLACES = Decimal("0.0001")
 STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
@@ -167,27 +168,32 @@ def project_row(application: Readers, name: str, today: date) -> PortfolioRow:
         state = fold(name, stream)
     except UnreadableEvent as error:
         return _unreadable(name, today, error)
-    lines = allowances(state)
+    facts = facts_of(state, allowances(state))
+    assert facts is not None  # a stream starts with its offer (R-31)
+    return row_of(facts, today)
+
+
+def row_of(facts: HealthFacts, today: date) -> PortfolioRow:
+    """A project's row as of `today` from its facts (`health_facts`)."""
+    lines = facts.allowances()
     totals = dict.fromkeys(("budget", "spent", "forecast"), ZERO)
     for line in lines:
-        shown, forecast = summary_line(state, line, today)
+        shown, forecast = summary_line(facts, line, today)
         totals["budget"] += shown.budget
         totals["spent"] += shown.spent
         totals["forecast"] += forecast
     budget = totals["budget"]
-    where = position(state, today)
-    offer = state.offer
-    assert offer is not None  # a stream starts with its offer (R-31)
+    where = position(facts, today)
     return PortfolioRow(
-        project=name,
-        title=offer.title,
-        knowledge_base=offer.knowledge_base,
-        business=offer.business,
-        business_type=offer.business_type.value,
-        methodology=offer.methodology.value,
-        start=state.start,
-        end=state.end,
-        months=state.months,
+        project=facts.project,
+        title=facts.title,
+        knowledge_base=facts.knowledge_base,
+        business=facts.business,
+        business_type=facts.business_type,
+        methodology=facts.methodology,
+        start=facts.start,
+        end=facts.end,
+        months=facts.months,
         phase=where.phase.value,
         month=where.month,
         budget=budget,
@@ -195,15 +201,11 @@ def project_row(application: Readers, name: str, today: date) -> PortfolioRow:
         spent_share=None if budget <= 0 else (totals["spent"] / budget).quantize(SHARE_PLACES),
         elapsed=where.elapsed.quantize(SHARE_PLACES),
         forecast=round_penny_half_up(totals["forecast"]),
-        grant_claimed=_claimed(state),
-        grant_paid=round_penny_half_up(state.grant_paid),
-        next_deadline=next_deadline(state),
-        health=project_health(state, lines, today=today, last_spend=last_spend(stream)),
+        grant_claimed=facts.grant_claimed,
+        grant_paid=round_penny_half_up(facts.grant_paid),
+        next_deadline=next_deadline(facts),
+        health=health_of(facts, today),
     )
-
-
-def _claimed(state: ProjectState) -> Decimal:
-    return sum((claim.claim.grant for claim in state.grant_claims.values()), ZERO)
 
 
 def _unreadable(name: str, today: date, error: UnreadableEvent) -> PortfolioRow:

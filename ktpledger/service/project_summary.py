@@ -25,6 +25,7 @@ from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import Event
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.profile import PlanSource
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.timeline import Phase, forecast_month, month_end_states, position
@@ -239,12 +240,7 @@ def _month_figures(
         yield month, ends, allowances(state) if state.exists else []
 
 
-def last_spend(stream: list[RecordedEvent]) -> date | None:
-    dates = [item.date for item in stream if item.type in ("SpendClaimed", "ClaimReversed")]
-    return max(dates) if dates else None
-
-
-def summary_line(state: ProjectState, line: Allowance, today: date) -> tuple[SummaryLine, Decimal]:
+def summary_line(state: PlanSource, line: Allowance, today: date) -> tuple[SummaryLine, Decimal]:
     """The line with its figures to the penny, and its forecast at the end date as computed."""
     forecast = line_forecast(state, line, today)
     used = None if line.budget <= 0 else min(MOST_USED, line.spent / line.budget).quantize(SHARE_PLACES)
@@ -281,7 +277,7 @@ def project_summary(application: Readers, project: str, *, today: date) -> Proje
     report = application.projector.allowances(project)
     projection = application.projector.states([project])[project]
     alerts = shown_alerts(application.database, project, today=today)
-    where = position(state, today, last_spend=last_spend(stream))
+    where = position(state, today, last_spend=state.latest_spend)
     lines = []
     totals = dict.fromkeys(TOTALS, ZERO)
     for line in report.lines:

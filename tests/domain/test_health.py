@@ -25,11 +25,8 @@ def project() -> Ledger:
 
 
 def health(ledger: Ledger, today: str) -> ProjectHealth:
-    spends = [e.date for e, _, _ in ledger.events if e.type in ("SpendClaimed", "ClaimReversed")]
     state = ledger.state
-    return project_health(
-        state, allowances(state), today=date.fromisoformat(today), last_spend=max(spends, default=None)
-    )
+    return project_health(state, allowances(state), today=date.fromisoformat(today))
 
 
 def kinds(found: ProjectHealth) -> list[tuple[str, str, str, str]]:

@@ -1,0 +1,307 @@
+"""What a project's health (R-47) and its portfolio row are judged from, kept small: the facts of a
+folded project that the day does not change, so a reader of a thousand projects judges each as of
+its day from these facts instead of folding its stream.
+
+`facts_of(state)` takes them from a folded project (the projector keeps them with its other
+projections, `project_facts` table); `HealthFacts.to_json` / `from_json` store them. The facts carry
+exactly what the day-dependent rules read, under the names a `ProjectState` gives them, so the same
+rule functions judge both (`profile.PlanSource`, `alerts.TimedSource`, `invoices.DeadlineSource`,
+`timeline.PeriodSource`):
+
+- the period (start, end, months, closed) and the parties;
+- each line's plan inputs (budget, profile, latest budget change, net spend by month) and its
+  allowance figures (budget, limit, spent, eligible, maximum);
+- the conditions that hold whatever the day (`alerts.standing_conditions`: over budget or a
+  maximum, sub-limits, ineligible claims; thresholds left out, being no reason);
+- the invoices to the business and the quarters claimed (the deadlines), grant claimed and paid,
+  and the latest spend (`no_spend`).
+
+Money is kept exact (the text of the `Decimal`), never rounded on the way in or out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ktpledger.domain.alerts import AlertKey, AlertKind, Conditions, standing_conditions
+from ktpledger.domain.allowances import Allowance, Exclusions
+from ktpledger.domain.events import LineProfile
+from ktpledger.domain.money import ZERO
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.rules import Category, LimitKind
+
+FACTS_FORMAT = 1  # raised when the stored shape changes: older rows are then folded again
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """An allowance line's figures (`allowances.Allowance`, without what sub-limits exclude)."""
+
+    category: Category
+    limit_kind: LimitKind
+    budget: Decimal
+    limit: Decimal | None
+    spent: Decimal
+    eligible: Decimal
+    maximum: Decimal | None
+
+    def allowance(self) -> Allowance:
+        return Allowance(
+            category=self.category,
+            budget=self.budget,
+            limit=self.limit,
+            limit_kind=self.limit_kind,
+            spent=self.spent,
+            eligible=self.eligible,
+            maximum=self.maximum,
+            exclusions=Exclusions(),
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """An invoice to the business as its deadline reads it (`invoices.OwedInvoice`)."""
+
+    number: str
+    quarter: str
+    invoiced_on: date
+    due: date
+    amount: Decimal
+    paid: Decimal
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.paid
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """A project's facts for its health and portfolio row (module docstring)."""
+
+    project: str
+    version: int
+    title: str
+    knowledge_base: str
+    business: str
+    business_type: str
+    methodology: str
+    start: date
+    end: date
+    months: int
+    closed: bool
+    budget: Mapping[Category, Decimal]
+    profiles: Mapping[Category, tuple[LineProfile, date]]
+    budget_changed_on: Mapping[Category, date]
+    spent_by_month: Mapping[Category, Mapping[tuple[int, int], Decimal]]
+    lines: tuple[LineFacts, ...]
+    standing: Conditions
+    invoices: Mapping[str, InvoiceFacts]
+    claimed: frozenset[str]
+    next_claim: str
+    grant_claimed: Decimal
+    grant_paid: Decimal
+    latest_spend: date | None
+
+    @property
+    def exists(self) -> bool:
+        return True  # facts are only taken of a project with its offer
+
+    def claimed_quarters(self) -> frozenset[str]:
+        return self.claimed
+
+    def next_claim_quarter(self) -> str:
+        return self.next_claim
+
+    def allowances(self) -> list[Allowance]:
+        return [line.allowance() for line in self.lines]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FACTS_FORMAT,
+            "project": self.project,
+            "version": self.version,
+            "title": self.title,
+            "knowledge_base": self.knowledge_base,
+            "business": self.business,
+            "business_type": self.business_type,
+            "methodology": self.methodology,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "months": self.months,
+            "closed": self.closed,
+            "budget": {c.value: str(a) for c, a in self.budget.items()},
+            "profiles": {
+                c.value: {"profile": profile.to_data(), "set_on": on.isoformat()}
+                for c, (profile, on) in self.profiles.items()
+            },
+            "budget_changed_on": {c.value: on.isoformat() for c, on in self.budget_changed_on.items()},
+            "spent_by_month": {
+                c.value: {f"{y:04d}-{m:02d}": str(a) for (y, m), a in sorted(months.items())}
+                for c, months in self.spent_by_month.items()
+            },
+            "lines": [
+                {
+                    "category": line.category.value,
+                    "limit_kind": line.limit_kind.value,
+                    "budget": str(line.budget),
+                    "limit": None if line.limit is None else str(line.limit),
+                    "spent": str(line.spent),
+                    "eligible": str(line.eligible),
+                    "maximum": None if line.maximum is None else str(line.maximum),
+                }
+                for line in self.lines
+            ],
+            "standing": [
+                {"category": key.category, "kind": key.kind, "subject": key.subject, "figures": figures}
+                for key, figures in self.standing.items()
+            ],
+            "invoices": [
+                {
+                    "number": invoice.number,
+                    "quarter": invoice.quarter,
+                    "invoiced_on": invoice.invoiced_on.isoformat(),
+                    "due": invoice.due.isoformat(),
+                    "amount": str(invoice.amount),
+                    "paid": str(invoice.paid),
+                }
+                for invoice in self.invoices.values()
+            ],
+            "claimed": sorted(self.claimed),
+            "next_claim": self.next_claim,
+            "grant_claimed": str(self.grant_claimed),
+            "grant_paid": str(self.grant_paid),
+            "latest_spend": None if self.latest_spend is None else self.latest_spend.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> HealthFacts:
+        """The facts as `to_json` wrote them (a ValueError or KeyError for anything else: the
+        reader then folds the project instead)."""
+        if document.get("format") != FACTS_FORMAT:
+            raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")
+        day = date.fromisoformat
+
+        def money(value: Any) -> Decimal:
+            return Decimal(str(value))
+
+        def maybe(value: Any) -> Decimal | None:
+            return None if value is None else money(value)
+
+        return cls(
+            project=str(document["project"]),
+            version=int(document["version"]),
+            title=str(document["title"]),
+            knowledge_base=str(document["knowledge_base"]),
+            business=str(document["business"]),
+            business_type=str(document["business_type"]),
+            methodology=str(document["methodology"]),
+            start=day(document["start"]),
+            end=day(document["end"]),
+            months=int(document["months"]),
+            closed=bool(document["closed"]),
+            budget={Category(c): money(a) for c, a in document["budget"].items()},
+            profiles={
+                Category(c): (LineProfile.parse(item["profile"], name=c), day(item["set_on"]))
+                for c, item in document["profiles"].items()
+            },
+            budget_changed_on={Category(c): day(on) for c, on in document["budget_changed_on"].items()},
+            spent_by_month={
+                Category(c): {(int(k[:4]), int(k[5:7])): money(a) for k, a in months.items()}
+                for c, months in document["spent_by_month"].items()
+            },
+            lines=tuple(
+                LineFacts(
+                    category=Category(line["category"]),
+                    limit_kind=LimitKind(line["limit_kind"]),
+                    budget=money(line["budget"]),
+                    limit=maybe(line["limit"]),
+                    spent=money(line["spent"]),
+                    eligible=money(line["eligible"]),
+                    maximum=maybe(line["maximum"]),
+                )
+                for line in document["lines"]
+            ),
+            standing={
+                AlertKey(item["category"], item["kind"], item["subject"]): dict(item["figures"])
+                for item in document["standing"]
+            },
+            invoices={
+                item["number"]: InvoiceFacts(
+                    number=str(item["number"]),
+                    quarter=str(item["quarter"]),
+                    invoiced_on=day(item["invoiced_on"]),
+                    due=day(item["due"]),
+                    amount=money(item["amount"]),
+                    paid=money(item["paid"]),
+                )
+                for item in document["invoices"]
+            },
+            claimed=frozenset(str(q) for q in document["claimed"]),
+            next_claim=str(document["next_claim"]),
+            grant_claimed=money(document["grant_claimed"]),
+            grant_paid=money(document["grant_paid"]),
+            latest_spend=None if document["latest_spend"] is None else day(document["latest_spend"]),
+        )
+
+
+def facts_of(state: ProjectState, lines: Iterable[Allowance]) -> HealthFacts | None:
+    """The facts of a folded project with its allowance `lines` (None before its offer)."""
+    offer = state.offer
+    if offer is None or not state.exists:
+        return None
+    lines = list(lines)
+    standing = {
+        key: figures
+        for key, figures in standing_conditions(state, lines).items()
+        if key.kind != AlertKind.THRESHOLD  # a line in use is the plan, never a reason (R-47)
+    }
+    return HealthFacts(
+        project=state.project,
+        version=state.version,
+        title=offer.title,
+        knowledge_base=offer.knowledge_base,
+        business=offer.business,
+        business_type=offer.business_type.value,
+        methodology=offer.methodology.value,
+        start=state.start,
+        end=state.end,
+        months=state.months,
+        closed=state.closed,
+        budget=dict(state.budget),
+        profiles=dict(state.profiles),
+        budget_changed_on=dict(state.budget_changed_on),
+        spent_by_month={c: dict(months) for c, months in state.spent_by_month.items()},
+        lines=tuple(
+            LineFacts(
+                category=line.category,
+                limit_kind=line.limit_kind,
+                budget=line.budget,
+                limit=line.limit,
+                spent=line.spent,
+                eligible=line.eligible,
+                maximum=line.maximum,
+            )
+            for line in lines
+        ),
+        standing=standing,
+        invoices={
+            number: InvoiceFacts(
+                number=invoice.number,
+                quarter=invoice.quarter,
+                invoiced_on=invoice.invoiced_on,
+                due=invoice.due,
+                amount=invoice.amount,
+                paid=invoice.paid,
+            )
+            for number, invoice in state.invoices.items()
+        },
+        claimed=frozenset(state.claimed_quarters()),
+        next_claim=state.next_claim_quarter(),
+        grant_claimed=sum((claim.claim.grant for claim in state.grant_claims.values()), ZERO),
+        grant_paid=state.grant_paid,
+        latest_spend=state.latest_spend,
+    )
