@@ -90,11 +90,12 @@ class Ledger:
         return raw
 
 
-def grant_of(stream: list[tuple[Event, int, str]]) -> Decimal:
+def reconciled(stream: list[tuple[Event, int, str]]) -> dict[str, Decimal]:
+    """Each line's grant as `reconcile` works it over `stream`."""
     state = ProjectState(project=PROJECT, track_keys=False)
     for parsed, version, made_up in stream:
         state.apply(parsed, version, made_up)
-    return reconcile(state, History()).total("grant")
+    return {line.category.value: line.grant for line in reconcile(state, History()).lines}
 
 
 spend = st.tuples(
@@ -105,7 +106,7 @@ spend = st.tuples(
 )
 undo = st.tuples(
     st.just("reverse"),
-    st.integers(min_value=0, max_value=10_000),  # which earlier claim (modulo how many there are)
+    st.integers(min_value=0, max_value=10_000),  # which earlier cost (modulo how many there are)
     st.one_of(st.none(), st.integers(min_value=1, max_value=100)),  # whole, or a part (percent)
     st.integers(min_value=0, max_value=LAST_DAY),
 )
@@ -144,7 +145,7 @@ def test_the_claims_add_up_to_the_reconciliation(
             key, left, spent_on = spent[index]
             amount = None if percent is None else max(1, left * percent // 100)
             if left and amount != left:
-                # Never before its claim (R-34), up to three months after the project's end.
+                # Never before the cost it reverses (R-34), up to three months after the project's end.
                 on = (START + timedelta(days=spent_on + day % (LAST_DAY - spent_on + 1))).isoformat()
                 raw = reversal(
                     f"r{len(ledger.stream)}", key, None if amount is None else money(amount), date=on
@@ -171,11 +172,20 @@ def test_the_claims_add_up_to_the_reconciliation(
         f"{min(late_claims, 2)}{'+' if late_claims >= 2 else ''} claims with a prior-period adjustment"
     )
 
-    at_final_claim = grant_of(ledger.stream[:final_version])
+    lines_then = reconciled(ledger.stream[:final_version])
+    at_final_claim = sum(lines_then.values(), ZERO)
     final = reconcile(ledger.state, History())
     assert final.final
     claimed = sum((Decimal(raw["data"]["grant"]) for raw in submitted), ZERO)
     assert claimed == at_final_claim
+    # Line by line too: a line's claimed grant and prior-period adjustments are its reconciled grant.
+    by_line: dict[str, Decimal] = {}
+    for raw in submitted:
+        for name, line in raw["data"]["lines"].items():
+            by_line[name] = by_line.get(name, ZERO) + Decimal(line["grant"]) + Decimal(line["prior_period"])
+    assert {name: amount for name, amount in by_line.items() if amount} == {
+        name: amount for name, amount in lines_then.items() if amount
+    }
     adjustment = final.total("grant") - at_final_claim
     assert claimed + adjustment == final.total("grant")
     # Nothing recorded after the final claim but the closure: nothing to adjust.
