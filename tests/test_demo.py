@@ -17,6 +17,22 @@ def run_demo(tmp_path: Path) -> str:
     return result.stdout
 
 
+# Hand-worked (67% grant, each line's grant half up to the penny, R-23):
+# - claim 1, 2024Q2: salary 12,150.00 x 0.67 = 8,140.50, laptop 1,450.00 -> 971.50, supervisor
+#   2,000.00 -> 1,340.00, rail 186.40 -> 124.888 -> 124.89: 10,576.89;
+# - claim 5, 2025Q2: salary 12,400.00 -> 8,308.00, supervisor 1,340.00; the tablet (899.00, a second
+#   device, R-15) and the third conference (585.00, R-13) are ineligible: 9,648.00;
+# - the eight claims come to the reconciliation's grant, 93,982.58 (nothing is recorded after the
+#   final claim but the closure and payments): before the claims the demo's balance was 7,626.58
+#   on 88,500.00 paid, so grant + the paternity pay reimbursable (3,200.00 x 0.67 = 2,144.00) =
+#   96,126.58. Each quarterly payment now pays its claim in full, so the balance due is the
+#   paternity pay's 2,144.00, on no quarterly claim;
+# - the business: its share of the eligible costs, 140,272.50 - 93,982.58 = 46,289.92, is short of
+#   the offer's business total 53,625.00 by 7,335.08, the final invoice's top-up, so its
+#   eight invoices come to 53,625.00.
+BALANCE_DUE = "2,144.00"
+
+
 def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> None:
     output = run_demo(tmp_path)
     for expected in (
@@ -24,8 +40,17 @@ def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> N
         "alert raised",
         "alert resolved",
         "Over budget: Travel & subsistence",
+        (
+            "grant claim 1 for 2024Q2: 10,576.89 (10,576.89 for the quarter, 0.00 prior-period adjustment; "
+            "3 variance narratives)"
+        ),
+        "grant claim 5 for 2025Q2: 9,648.00",
+        "invoice KTP-DEMO-01-2026Q1 to the business for 2026Q1: ",
+        "offer top-up 7,335.08",
+        "the business paid invoice KTP-DEMO-01-2024Q2",
         "Reconciliation (final)",
-        "balance due 7,626.58",
+        f"balance due {BALANCE_DUE}",
+        "8 grant claims 93,982.58, paid against them 93,982.58; 8 invoices to the business 53,625.00, paid 53,625.00",
         "dashboard/login",
     ):
         assert expected in output, expected
@@ -34,14 +59,16 @@ def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> N
     assert "KTP-DEMO-01" in html.read_text(encoding="utf-8")
     pypdf = pytest.importorskip("pypdf")
     text = "".join(page.extract_text() for page in pypdf.PdfReader(str(pdf)).pages)
-    assert "KTP-DEMO-01" in text and "7626.58" in text.replace(",", "")
+    assert "KTP-DEMO-01" in text and BALANCE_DUE.replace(",", "") in text.replace(",", "")
 
 
 def test_running_the_demo_again_records_nothing_new(tmp_path: Path) -> None:
     run_demo(tmp_path)
     again = run_demo(tmp_path)
     assert " recorded" not in again.replace("records", "")
-    assert "duplicate" in again and "balance due 7,626.58" in again
+    assert "duplicate" in again and f"balance due {BALANCE_DUE}" in again
+    # The claims and invoices are the ones recorded the first time, not worked out again.
+    assert again.count("grant claim ") == 8 and "refused" not in again
 
 
 def test_the_demos_figures_are_never_negative_and_its_alerts_do_not_flap(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def test_the_wheel_migrates_sqlite_and_runs_the_demo_outside_the_checkout(instal
     assert installed.ktpledger("--db", url, "db", "upgrade").startswith("schema at ")
     reports = installed.elsewhere / "reports"
     output = installed.ktpledger("--db", url, "demo", "--reports", str(reports))
-    assert "balance due 7,626.58" in output and "Reconciliation (final)" in output
+    assert "balance due 2,144.00" in output and "Reconciliation (final)" in output  # tests/test_demo.py
     assert "KTP-DEMO-01" in (reports / "KTP-DEMO-01-reconciliation.html").read_text(encoding="utf-8")
     assert (reports / "KTP-DEMO-01-reconciliation.pdf").read_bytes().startswith(b"%PDF")
     again = installed.ktpledger("--db", url, "demo", "--reports", str(reports))

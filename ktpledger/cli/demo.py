@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from ktpledger.bootstrap import App
 from ktpledger.cli.common import OutputFormat, pounds
 from ktpledger.cli.reports import show_costing
 from ktpledger.cli.root import Opened
 from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.costing import CostingRequest
+from ktpledger.domain.events import BusinessInvoiced, ClaimSubmitted, parse_event
 from ktpledger.domain.labels import category_label as label_of
 from ktpledger.domain.labels import kind_label
+from ktpledger.domain.money import ZERO, format_money
+from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy
-from ktpledger.domain.rules import BusinessType, Methodology
+from ktpledger.domain.rules import BusinessType, Category, Methodology
 from ktpledger.service import statements
 from ktpledger.service.access import create_token
+from ktpledger.service.claims import draft_claim
+from ktpledger.service.invoices import draft_invoice, payment_event
+from ktpledger.service.ledger_deciding import AppendResult
 from ktpledger.views import render_table
 
 DEMO = RecordedBy("demo", None, "cli")  # who the demo's events are recorded by
@@ -64,7 +74,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 for alert in application.projector.alerts(PROJECT, include_resolved=True)
             }
             for label, items in quarters():
-                results = application.ledger.append(items, recorded_by=DEMO)
+                results, told = record_items(application, PROJECT, items)
                 counts = {
                     status: sum(r.status == status for r in results)
                     for status in ("recorded", "duplicate", "rejected")
@@ -74,6 +84,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 for result in results:
                     if result.error is not None:
                         typer.echo(f"   refused {result.key}: {result.error.rule}: {result.error.message}")
+                for line in told:
+                    typer.echo(f"   {line}")
                 # As raised: the demo tells the project's story as it happened, quarter by quarter.
                 for alert in application.projector.alerts(PROJECT, include_resolved=True):
                     before = known.get(alert["id"])
@@ -109,6 +121,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 application.database, PROJECT, checkpoints=application.checkpoints
             )
             viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
+            state = application.ledger.state(PROJECT)
         typer.echo(
             f"\n== Reconciliation ({'final' if statement.final else 'statement so far'}), "
             f"grant rate {statement.grant_rate * 100:.0f}%"
@@ -155,6 +168,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             f"reimbursable {pounds(statement.parental_leave_reimbursable)}; "
             f"grant paid {pounds(statement.grant_paid)}; balance due {pounds(statement.balance_due)}"
         )
+        typer.echo(receivables_line(state))
         typer.echo(
             f"made from ledger position {statement.ledger.position}, head {statement.ledger.head_hash[:16]}"
         )
@@ -168,3 +182,90 @@ def register(app: typer.Typer, opened: Opened) -> None:
             "\nsee it on the LMC dashboard: run `ktpledger serve`, open http://127.0.0.1:8000/dashboard/login and "
             f"paste this read-only token for {PROJECT}:\n  {viewer}"
         )
+
+
+def record_items(
+    application: App, project: str, items: list[dict[str, Any]]
+) -> tuple[list[AppendResult], list[str]]:
+    """Record a heading's items in order: its events as one append between two steps, each step
+    (demo_story's module docstring) worked out from the ledger as it then stands. Returns the
+    results, and a line per step saying what it recorded."""
+    from ktpledger.demo_story import is_step
+
+    results: list[AppendResult] = []
+    told: list[str] = []
+    batch: list[dict[str, Any]] = []
+    for item in [*items, None]:
+        if item is not None and not is_step(item):
+            batch.append(item)
+            continue
+        if batch:
+            results.extend(application.ledger.append(batch, recorded_by=DEMO))
+            batch = []
+        if item is not None:
+            event = step_event(application, project, item)
+            [result] = application.ledger.append([event], recorded_by=DEMO)
+            results.append(result)
+            if result.error is None:
+                told.append(step_told(event))
+    return results, told
+
+
+def step_event(application: App, project: str, step: dict[str, Any]) -> dict[str, Any]:
+    """The event of a demo step: the one recorded already (the demo run again, so it is a
+    duplicate), else worked out from the ledger as it stands, as the commands do."""
+    quarter, on = step["quarter"], date.fromisoformat(step["date"])
+    invoice = f"{project}-{quarter}"  # the invoice's default number (`ktpledger invoice`)
+    key = {
+        "claim": f"claim-{project}-{quarter}",
+        "invoice": f"invoice-{invoice}",
+        "invoice_payment": f"payment-{invoice}",
+    }[step["step"]]
+    recorded = {row.key: row for row in application.ledger.stream(project)}.get(key)
+    if recorded is not None:
+        return {
+            "type": recorded.type,
+            "project": project,
+            "key": key,
+            "date": recorded.date.isoformat(),
+            "data": json.loads(recorded.data),
+        }
+    if step["step"] == "claim":
+        narratives = {Category(name): text for name, text in step.get("narratives", {}).items()}
+        return draft_claim(application.database, project, quarter, on=on, narratives=narratives).event
+    if step["step"] == "invoice":
+        return draft_invoice(application.database, project, quarter, on=on).event
+    owed = application.ledger.state(project).invoices[invoice].outstanding
+    return payment_event(project, invoice, format_money(owed), on, key=key)
+
+
+def step_told(event: dict[str, Any]) -> str:
+    """What a demo step recorded, in a line."""
+    payload = parse_event(event).payload
+    if isinstance(payload, ClaimSubmitted):
+        narrated = sum(1 for line in payload.lines.values() if line.narrative)
+        return (
+            f"grant claim {payload.number} for {payload.quarter}: {pounds(payload.grant)} "
+            f"({pounds(payload.quarter_grant)} for the quarter, {pounds(payload.prior_period)} prior-period "
+            f"adjustment; {narrated} variance narrative{'' if narrated == 1 else 's'})"
+        )
+    if isinstance(payload, BusinessInvoiced):
+        extra = f", offer top-up {pounds(payload.offer_top_up)}" if payload.offer_top_up else ""
+        return (
+            f"invoice {payload.number} to the business for {payload.quarter}: {pounds(payload.amount)}{extra}"
+        )
+    return f"the business paid invoice {event['data']['invoice']}: {pounds(Decimal(event['data']['amount']))}"
+
+
+def receivables_line(state: ProjectState) -> str:
+    """The claims and invoices at the end of the story: claimed and paid, invoiced and paid."""
+    claims = list(state.grant_claims.values())
+    invoices = list(state.invoices.values())
+    claimed = sum((claim.claim.grant for claim in claims), ZERO)
+    paid = sum((claim.paid for claim in claims), ZERO)
+    invoiced = sum((invoice.invoice.amount for invoice in invoices), ZERO)
+    received = sum((invoice.paid for invoice in invoices), ZERO)
+    return (
+        f"{len(claims)} grant claims {pounds(claimed)}, paid against them {pounds(paid)}; "
+        f"{len(invoices)} invoices to the business {pounds(invoiced)}, paid {pounds(received)}"
+    )
