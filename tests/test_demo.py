@@ -93,3 +93,30 @@ def test_the_demos_figures_are_never_negative_and_its_alerts_do_not_flap(tmp_pat
     # After closure nothing that asks for no action stays open: only the reconciliation's findings.
     result = CliRunner().invoke(cli, ["--db", url, "alerts", "KTP-DEMO-01", "--format", "json"])
     assert {alert["kind"] for alert in json.loads(result.stdout)} == {"sub_limit"}
+
+
+def test_a_ledger_an_older_demo_closed_is_said_not_raised(tmp_path: Path) -> None:
+    """An older demo's ledger (its events without the claims and invoices, closed) cannot take the
+    quarterly claims: each step is refused with its rule (R-36), the demo exits 0, and nothing
+    already recorded is touched."""
+    from ktpledger.bootstrap import bootstrap
+    from ktpledger.demo_story import PROJECT, is_step, quarters
+    from ktpledger.service.schema import upgrade
+    from ktpledger.settings import Settings
+
+    url = f"sqlite:///{tmp_path}/ktpledger.db"
+    application = bootstrap(Settings(database_url=url))
+    upgrade(application.database)
+    older = [item for _, items in quarters() for item in items if not is_step(item)]
+    for item in older:  # an older demo's grant payments named no claim
+        if item["type"] == "GrantPayment":
+            item["data"].pop("claim", None)
+    application.ledger.append(older)
+    before = [row.hash for row in application.ledger.stream(PROJECT)]
+    application.close()
+    out = run_demo(tmp_path)
+    assert "refused claim 2024Q2: R-36: project KTP-DEMO-01 was closed on 2026-04-20" in out
+    assert "refused invoice_payment 2024Q2: R-44: there is no invoice KTP-DEMO-01-2024Q2 to pay" in out
+    again = bootstrap(Settings(database_url=url))
+    assert [row.hash for row in again.ledger.stream(PROJECT)] == before
+    again.close()

@@ -17,6 +17,7 @@ from ktpledger.cli.reports import show_costing
 from ktpledger.cli.root import Opened
 from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.costing import CostingRequest
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import BusinessInvoiced, ClaimSubmitted, parse_event
 from ktpledger.domain.labels import category_label as label_of
 from ktpledger.domain.labels import kind_label
@@ -203,7 +204,14 @@ def record_items(
             results.extend(application.ledger.append(batch, recorded_by=DEMO))
             batch = []
         if item is not None:
-            event = step_event(application, project, item)
+            try:
+                event = step_event(application, project, item)
+            except RuleViolation as error:
+                # A ledger the demo cannot go on with (one an older demo closed): said, not raised.
+                results.append(
+                    AppendResult(0, f"{item['step']} {item['quarter']}", "rejected", project, None, error)
+                )
+                continue
             [result] = application.ledger.append([event], recorded_by=DEMO)
             results.append(result)
             if result.error is None:
@@ -235,7 +243,10 @@ def step_event(application: App, project: str, step: dict[str, Any]) -> dict[str
         return draft_claim(application.database, project, quarter, on=on, narratives=narratives).event
     if step["step"] == "invoice":
         return draft_invoice(application.database, project, quarter, on=on).event
-    owed = application.ledger.state(project).invoices[invoice].outstanding
+    owing = application.ledger.state(project).invoices.get(invoice)
+    if owing is None:  # its invoice was refused (a ledger an older demo closed)
+        raise RuleViolation("R-44", f"there is no invoice {invoice} to pay", field="invoice")
+    owed = owing.outstanding
     return payment_event(project, invoice, format_money(owed), on, key=key)
 
 
