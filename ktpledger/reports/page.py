@@ -450,15 +450,15 @@ def claim_pack_body(pack: ClaimPack) -> str:
 
 FORM_LINES = (
     Column("Category", 16),
-    Column("Forecast", 8, number=True),
-    Column("Actual", 8, number=True),
-    Column("Variance", 8, number=True),
+    Column("Forecast", 7, number=True),
+    Column("Actual", 7, number=True),
+    Column("Variance", 7, number=True),
     Column("Variance % of forecast", 7, number=True),
-    Column("Narrative", 19),
-    Column("Eligible", 8, number=True),
-    Column("Grant for the quarter", 9, number=True),
-    Column("Prior-period adj.", 8, number=True),
-    Column("Grant claimed", 9, number=True),
+    Column("Narrative", 26),
+    Column("Eligible", 7, number=True),
+    Column("Grant for the quarter", 8, number=True),
+    Column("Prior-period adj.", 7, number=True),
+    Column("Grant claimed", 8, number=True),
 )
 FORM_ITEMS = (
     Column("Version", 8, number=True),
@@ -482,9 +482,6 @@ def claim_form(pack: ClaimPack) -> list[str]:
     if claim is None:
         return []
     ledger = claim.ledger
-    made_from = (
-        f"ledger position {ledger.position}, project version {ledger.version}, head hash {ledger.head_hash}"
-    )
     heading: list[tuple[str, object]] = [
         ("Claim number", claim.number),
         ("Quarter", f"{pack.quarter}: {pack.start} to {pack.end}"),
@@ -502,9 +499,12 @@ def claim_form(pack: ClaimPack) -> list[str]:
             "Draft, not submitted: the claim as the ledger now stands (as claim submit --dry-run shows "
             "it); it changes as costs are recorded. A narrative marked required is needed to submit it."
         )
+    made = "Made from" if isinstance(claim, SubmittedClaim) else "Would be made from"
     heading += [
         ("Final quarter", "yes" if pack.final_quarter else "no"),
-        ("Made from" if isinstance(claim, SubmittedClaim) else "Would be made from", made_from),
+        (f"{made}: ledger position", ledger.position),
+        (f"{made}: project version", ledger.version),
+        (f"{made}: head hash", ledger.head_hash),
     ]
     rows: list[list[object]] = [
         [
@@ -553,17 +553,18 @@ def claim_form(pack: ClaimPack) -> list[str]:
         f"<h2>{esc(title)}</h2>",
         f'<p class="status{"" if isinstance(claim, SubmittedClaim) else " draft"}">{esc(status)}</p>',
         facts(heading),
-        table(FORM_LINES, rows, totals=1),
         (
-            "<p>Variance = actual - forecast; a variance over 10% of the forecast needs a narrative. "
-            "Grant claimed = grant for the quarter + prior-period adjustment.</p>"
+            "<p>Per category: variance = actual - forecast; a variance over 10% of the forecast needs a "
+            "narrative. Grant claimed = grant for the quarter + prior-period adjustment.</p>"
         ),
-        "<h3>Prior-period adjustments</h3>",
+        table(FORM_LINES, rows, totals=1),
+        f"<h2>Prior-period adjustments of claim {esc(claim.number)}</h2>",
         (
             "<p>Spend claims and reversals recorded since the previous claim was made and dated before "
             "the quarter (amounts are spend; a reversal's is negative):</p>"
         ),
         table(FORM_ITEMS, items, width=92) if items else f"<p>{esc(no_items)}</p>",
+        "<p>The adjustment per category (grant), as the claim has it:</p>",
         table(FORM_ADJUSTMENTS, adjustments, totals=1, width=50),
     ]
 
