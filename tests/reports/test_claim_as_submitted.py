@@ -310,3 +310,68 @@ def test_the_claim_as_submitted_in_every_format(app: App, database_url: str) -> 
     q3 = json.loads(every_format(app, "2025Q3")["json"])["submitted"]
     assert [(item["version"], item["key"]) for item in q3["prior_period_items"]] == [(9, "late2")]
     assert q3["prior_period"] == "26.80"  # 40.00 x 0.67
+
+
+LINE = {
+    "actual": "500.00",
+    "forecast": "500.00",
+    "variance": "0.00",
+    "narrative": None,
+    "narrative_required": False,
+    "eligible": "500.00",
+    "grant": "335.00",
+    "prior_period": "0.00",
+}
+SUBMITTED = {
+    "number": 2,
+    "date": "2025-07-02",
+    "version": 8,
+    "ledger": {"position": 7, "version": 7, "head_hash": "ab" * 32},
+    "lines": {"consumables": LINE},
+    "quarter_grant": "335.00",
+    "prior_period": "0.00",
+    "grant": "335.00",
+    "prior_period_items": [
+        {
+            "version": 5,
+            "date": "2025-03-20",
+            "category": "consumables",
+            "key": "late",
+            "kind": "claim",
+            "amount": "1.00",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"prior_period_items": [{**SUBMITTED["prior_period_items"][0], "kind": "late"}]}, "prior_period_items[0].kind"),
+        ({"prior_period_items": [{**SUBMITTED["prior_period_items"][0], "amount": 1.0}]}, "prior_period_items[0].amount"),
+        ({"lines": {"teleportation": LINE}}, "submitted.lines.teleportation"),
+        ({"lines": {"consumables": {**LINE, "narrative": 3}}}, "submitted.lines.consumables.narrative"),
+        ({"ledger": None}, "submitted.ledger"),
+    ],
+)  # fmt: skip
+def test_a_malformed_claim_is_refused_naming_its_field(
+    lifecycle: tuple[dict[str, Any], dict[str, Any]], change: dict[str, Any], named: str
+) -> None:
+    pack = lifecycle[1]
+    assert ClaimPack.from_json({**pack, "submitted": SUBMITTED}).to_json()["submitted"] == SUBMITTED
+    with pytest.raises(ValueError, match=re.escape(named)):
+        ClaimPack.from_json({**pack, "submitted": {**SUBMITTED, **change}})
+    with pytest.raises(ValueError, match="draft_claim"):
+        ClaimPack.from_json({**pack, "draft_claim": "not a claim"})
+
+
+def test_a_pack_written_before_the_claim_shapes_reads(
+    lifecycle: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    # Written before grant claims: no `submitted`, no `draft_claim`; before the listed items: none.
+    older = {key: value for key, value in lifecycle[1].items() if key not in ("submitted", "draft_claim")}
+    read = ClaimPack.from_json(older)
+    assert (read.submitted, read.draft_claim) == (None, None)
+    without_items = {key: value for key, value in SUBMITTED.items() if key != "prior_period_items"}
+    claimed = ClaimPack.from_json({**older, "submitted": without_items}).submitted
+    assert claimed is not None and claimed.prior_period_items == ()
