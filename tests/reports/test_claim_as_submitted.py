@@ -375,3 +375,43 @@ def test_a_pack_written_before_the_claim_shapes_reads(
     without_items = {key: value for key, value in SUBMITTED.items() if key != "prior_period_items"}
     claimed = ClaimPack.from_json({**older, "submitted": without_items}).submitted
     assert claimed is not None and claimed.prior_period_items == ()
+
+
+def test_a_hostile_narrative_is_guarded_in_every_format(app: App, database_url: str) -> None:
+    # A narrative is free text from the command line: a formula, markup and right-to-left script.
+    narrative = '=HYPERLINK("http://x") <b>late</b> تأخر التوظيف'
+    record(
+        app,
+        [
+            offer(date="2024-12-01", start="2025-01-01"),
+            claim("ae-q1", "12500.00", category="associate_employment", date="2025-03-31"),
+            claim("cons-q1", "500.00", date="2025-02-10"),
+        ],
+    )
+    passes = [part for line in OTHER_LINES for part in ("--narrative", f"{line}={narrative}")]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            database_url,
+            "claim",
+            "submit",
+            PROJECT,
+            "--quarter",
+            "2025Q1",
+            "--date",
+            "2025-04-05",
+            *passes,
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    made = every_format(app, "2025Q1")
+    rows = by_first(csv_sections(made["csv"])[1])
+    assert rows["travel_subsistence"][4] == "'" + narrative
+    book = load_workbook(io.BytesIO(made["xlsx"]))
+    assert book.sheetnames[0] == "Claim as submitted"
+    assert "'" + narrative in [cell.value for row in book["Claim as submitted"].iter_rows() for cell in row]
+    html = made["html"].decode("utf-8")
+    assert "&lt;b&gt;late&lt;/b&gt;" in html and "<b>late</b>" not in html
+    assert "HYPERLINK" in pdf_text(made["pdf"])
+    assert every_format(app, "2025Q1") == made
