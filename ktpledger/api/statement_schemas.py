@@ -125,6 +125,18 @@ class ClaimLedgerOut(Shown):
     head_hash: str
 
 
+class PriorPeriodItemOut(Shown):
+    """A spend claim or reversal recorded since the previous claim was made and dated before the
+    claim's quarter: a late item of its prior-period adjustment."""
+
+    version: int
+    date: date
+    category: str
+    key: str
+    kind: Literal["claim", "reversal"]
+    amount: Money = Field(description="the change to the line's spend: a reversal's is negative")
+
+
 class SubmittedClaimOut(Shown):
     """R-45: the quarter's claim as its ClaimSubmitted froze it."""
 
@@ -136,6 +148,22 @@ class SubmittedClaimOut(Shown):
     quarter_grant: Money
     prior_period: Money
     grant: Money
+    prior_period_items: list[PriorPeriodItemOut] = Field(
+        [], description="the late items of the prior-period adjustment (none on a first claim)"
+    )
+
+
+class DraftClaimOut(Shown):
+    """R-45: the quarter's claim as the ledger now stands, not submitted (`claim submit --dry-run`'s
+    figures, no narratives yet)."""
+
+    number: int
+    ledger: ClaimLedgerOut
+    lines: dict[str, ClaimLineOut]
+    quarter_grant: Money
+    prior_period: Money
+    grant: Money
+    prior_period_items: list[PriorPeriodItemOut]
 
 
 class GrantReceivableOut(Shown):
@@ -278,6 +306,11 @@ class ClaimPackOut(StatementHead):
     alerts_open_at_quarter_end: list[PackAlertOut]
     submitted: SubmittedClaimOut | None = Field(
         None, description="R-45: the quarter's claim as submitted, frozen; null while not claimed"
+    )
+    draft_claim: DraftClaimOut | None = Field(
+        None,
+        description="R-45: while not claimed, the quarter's claim as the ledger now stands; null once "
+        "submitted or when the quarter is not the next to claim",
     )
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from ktpledger.reports.cells import Value, guard_text, number_text
-from ktpledger.reports.tabular import Block, claim_pack_blocks, reconciliation_blocks
+from ktpledger.reports.tabular import CLAIM_FORM_BLOCKS, Block, claim_pack_blocks, reconciliation_blocks
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
 
@@ -61,6 +61,10 @@ def reconciliation_csv(statement: ReconciliationStatement) -> bytes:
 
 
 def claim_pack_csv(pack: ClaimPack) -> bytes:
-    """Header rows; one row per line and a `total` row; the quarter's claim; the open alerts."""
+    """The claim as submitted (or the draft claim) first, when there is one (R-45): its heading
+    rows, one row per category and a `total` row, the late items of the prior-period adjustment
+    and its totals per category. Then header rows; one row per line and a `total` row; the
+    quarter's claim; the open alerts."""
     blocks = claim_pack_blocks(pack)
-    return _write((blocks["about"], blocks["lines"], blocks["claim"], blocks["alerts"]))
+    form = [blocks[name] for name in CLAIM_FORM_BLOCKS if name in blocks]
+    return _write((*form, blocks["about"], blocks["lines"], blocks["claim"], blocks["alerts"]))

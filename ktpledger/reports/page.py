@@ -18,6 +18,8 @@ from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.domain.rules import LimitKind
 from ktpledger.reports.cells import Statement, detail_text, money_text, rate_text, reasons_text, signed
+from ktpledger.reports.tabular import form_totals, narrative_cell, variance_percent
+from ktpledger.service.claim_models import DraftClaim, SubmittedClaim
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
 
@@ -422,6 +424,7 @@ def claim_pack_body(pack: ClaimPack) -> str:
     parts = [
         f"<h1>Quarterly claim pack {esc(quarter)}: {esc(pack.project)}</h1>",
         f'<p class="subtitle"><b>{esc(pack.terms.title)}</b></p>',
+        *claim_form(pack),
         "<h2>Parties and period</h2>",
         facts(
             [
@@ -443,6 +446,127 @@ def claim_pack_body(pack: ClaimPack) -> str:
         ),
     ]
     return "\n".join(parts)
+
+
+FORM_LINES = (
+    Column("Category", 16),
+    Column("Forecast", 7, number=True),
+    Column("Actual", 7, number=True),
+    Column("Variance", 7, number=True),
+    Column("Variance % of forecast", 7, number=True),
+    Column("Narrative", 26),
+    Column("Eligible", 7, number=True),
+    Column("Grant for the quarter", 8, number=True),
+    Column("Prior-period adj.", 7, number=True),
+    Column("Grant claimed", 8, number=True),
+)
+FORM_ITEMS = (
+    Column("Version", 8, number=True),
+    Column("Date", 11),
+    Column("Category", 24),
+    Column("Key", 27),
+    Column("Kind", 10),
+    Column("Amount", 12, number=True),
+)
+FORM_ADJUSTMENTS = (Column("Category", 60), Column("Prior-period adjustment", 40, number=True))
+
+
+def _percent(value: Decimal | None) -> str:
+    return "" if value is None else f"{value}%"
+
+
+def claim_form(pack: ClaimPack) -> list[str]:
+    """The quarter's grant claim (R-45) in the shape of Innovate UK's quarterly claim: as submitted,
+    else as a draft of the ledger as it now stands (said so), else nothing."""
+    claim: SubmittedClaim | DraftClaim | None = pack.submitted or pack.draft_claim
+    if claim is None:
+        return []
+    ledger = claim.ledger
+    heading: list[tuple[str, object]] = [
+        ("Claim number", claim.number),
+        ("Quarter", f"{pack.quarter}: {pack.start} to {pack.end}"),
+    ]
+    if isinstance(claim, SubmittedClaim):
+        title = f"Grant claim {claim.number} for {pack.quarter}, as submitted"
+        status = (
+            f"Submitted on {claim.submitted_on} (recorded at project version {claim.version}); "
+            "frozen as submitted: costs recorded since go on the next claim as prior-period adjustments."
+        )
+        heading.append(("Date submitted", claim.submitted_on))
+    else:
+        title = f"DRAFT grant claim {claim.number} for {pack.quarter}: not submitted"
+        status = (
+            "Draft, not submitted: the claim as the ledger now stands (as claim submit --dry-run shows "
+            "it); it changes as costs are recorded. A narrative marked required is needed to submit it."
+        )
+    made = "Made from" if isinstance(claim, SubmittedClaim) else "Would be made from"
+    heading += [
+        ("Final quarter", "yes" if pack.final_quarter else "no"),
+        (f"{made}: ledger position", ledger.position),
+        (f"{made}: project version", ledger.version),
+        (f"{made}: head hash", ledger.head_hash),
+    ]
+    rows: list[list[object]] = [
+        [
+            line.category.value,
+            money_text(line.forecast),
+            money_text(line.actual),
+            money_text(line.variance),
+            _percent(line.variance_percent),
+            narrative_cell(line),
+            money_text(line.eligible),
+            money_text(line.grant),
+            money_text(line.prior_period),
+            money_text(line.claimed),
+        ]
+        for line in claim.lines
+    ]
+    total = form_totals(claim)
+    rows.append(
+        [
+            "Total",
+            money_text(total["forecast"]),
+            money_text(total["actual"]),
+            money_text(total["variance"]),
+            _percent(variance_percent(total["variance"], total["forecast"])),
+            "",
+            money_text(total["eligible"]),
+            money_text(total["grant"]),
+            money_text(total["prior_period"]),
+            money_text(total["claimed"]),
+        ]
+    )
+    items = [
+        [item.version, item.date, item.category.value, item.key, item.kind, money_text(item.amount)]
+        for item in claim.prior_period_items
+    ]
+    adjustments: list[list[object]] = [
+        [line.category.value, money_text(line.prior_period)] for line in claim.lines if line.prior_period
+    ]
+    adjustments.append(["Total", money_text(claim.prior_period)])
+    no_items = (
+        "No late items: this is the first claim."
+        if claim.number == 1
+        else "No spend claim or reversal dated before the quarter was recorded since the previous claim was made."
+    )
+    return [
+        f"<h2>{esc(title)}</h2>",
+        f'<p class="status{"" if isinstance(claim, SubmittedClaim) else " draft"}">{esc(status)}</p>',
+        facts(heading),
+        (
+            "<p>Per category: variance = actual - forecast; a variance over 10% of the forecast needs a "
+            "narrative. Grant claimed = grant for the quarter + prior-period adjustment.</p>"
+        ),
+        table(FORM_LINES, rows, totals=1),
+        f"<h2>Prior-period adjustments of claim {esc(claim.number)}</h2>",
+        (
+            "<p>Spend claims and reversals recorded since the previous claim was made and dated before "
+            "the quarter (amounts are spend; a reversal's is negative):</p>"
+        ),
+        table(FORM_ITEMS, items, width=92) if items else f"<p>{esc(no_items)}</p>",
+        "<p>The adjustment per category (grant), as the claim has it:</p>",
+        table(FORM_ADJUSTMENTS, adjustments, totals=1, width=50),
+    ]
 
 
 def _maybe_money(amount: Decimal | None) -> str:

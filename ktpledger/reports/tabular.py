@@ -12,6 +12,7 @@ from decimal import Decimal
 from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.reports.cells import Value, changes_text, detail_text, money, rate, reasons_text
+from ktpledger.service.claim_models import ClaimedLine, DraftClaim, SubmittedClaim
 from ktpledger.service.pack_models import ClaimPack, PackLine
 from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
 
@@ -257,7 +258,8 @@ def pack_figures(line: PackLine) -> tuple[Decimal, ...]:
 
 def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `claim` (eligible added per line, then the grant) and
-    `alerts` (open at the quarter's end)."""
+    `alerts` (open at the quarter's end); with a submitted or a draft claim, its blocks too
+    (`claim_form_blocks`: `form_heading`, `form_lines`, `form_items`, `form_adjustments`)."""
     about: list[Row] = [
         ("report", "claim_pack"),
         *_parties(pack.project, pack.terms),
@@ -271,10 +273,10 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
     ]
     if pack.submitted is not None:  # grant claims (R-45): the quarter's claim as submitted, frozen
         about += [
-            ("submitted_claim", pack.submitted["number"]),
-            ("submitted_on", pack.submitted["date"]),
-            ("submitted_prior_period", pack.submitted["prior_period"]),
-            ("submitted_grant", pack.submitted["grant"]),
+            ("submitted_claim", pack.submitted.number),
+            ("submitted_on", pack.submitted.submitted_on),
+            ("submitted_prior_period", money(pack.submitted.prior_period)),
+            ("submitted_grant", money(pack.submitted.grant)),
         ]
     lines: list[Row] = [
         (
@@ -304,8 +306,121 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
         for alert in pack.alerts_open_at_quarter_end
     ]
     return {
+        **claim_form_blocks(pack),
         "about": Block("About", None, tuple(about)),
         "lines": Block("Claim pack", CLAIM_PACK_COLUMNS, tuple(lines), totals=1),
         "claim": Block("Claim", CLAIM_COLUMNS, tuple(claimed), totals=1),
         "alerts": Block("Alerts", ALERT_COLUMNS, tuple(alerts)),
+    }
+
+
+# The quarter's grant claim (R-45) in the shape of Innovate UK's quarterly claim: a heading, a row
+# per category, the total; then the late items of the prior-period adjustment and its totals.
+FORM_LINE_COLUMNS = (
+    "claim_category",
+    "forecast",
+    "actual",
+    "variance",
+    "variance_percent",
+    "narrative",
+    "eligible",
+    "grant",
+    "prior_period_adjustment",
+    "grant_claimed",
+)
+FORM_ITEM_COLUMNS = ("item_version", "item_date", "item_category", "item_key", "item_kind", "item_amount")
+FORM_ADJUSTMENT_COLUMNS = ("adjustment_category", "prior_period_adjustment")
+NARRATIVE_REQUIRED = "required"
+CLAIM_FORM_BLOCKS = ("form_heading", "form_lines", "form_items", "form_adjustments")
+
+
+def variance_percent(variance: Decimal, forecast: Decimal) -> Decimal | None:
+    """The variance as a percentage of the forecast, to one place (None when nothing was forecast)."""
+    return ClaimedLine.percent(variance, forecast)
+
+
+def narrative_cell(line: ClaimedLine) -> str | None:
+    """The line's narrative; "required" when it needs one and has none (a draft); else nothing."""
+    if line.narrative:
+        return line.narrative
+    return NARRATIVE_REQUIRED if line.narrative_required else None
+
+
+def form_totals(claim: SubmittedClaim | DraftClaim) -> dict[str, Decimal]:
+    """The claim's total row: each figure summed over the lines."""
+    names = ("forecast", "actual", "variance", "eligible", "grant", "prior_period", "claimed")
+    return {name: sum((getattr(line, name) for line in claim.lines), Decimal("0.00")) for name in names}
+
+
+def claim_form_blocks(pack: ClaimPack) -> dict[str, Block]:
+    """The submitted claim's blocks, else the draft's, else none."""
+    claim: SubmittedClaim | DraftClaim | None = pack.submitted or pack.draft_claim
+    if claim is None:
+        return {}
+    submitted = isinstance(claim, SubmittedClaim)
+    heading: list[Row] = [
+        # The CSV's first row says what the document is, whichever block comes first.
+        ("report", "claim_pack"),
+        ("claim_status", "submitted" if submitted else "draft, not submitted"),
+        ("claim_number", claim.number),
+        ("claim_quarter", pack.quarter),
+        ("claim_from", pack.start),
+        ("claim_to", pack.end),
+    ]
+    if isinstance(claim, SubmittedClaim):
+        heading.append(("claim_submitted_on", claim.submitted_on))
+    heading += [
+        ("claim_final_quarter", pack.final_quarter),
+        ("claim_ledger_position", claim.ledger.position),
+        ("claim_ledger_version", claim.ledger.version),
+        ("claim_head_hash", claim.ledger.head_hash),
+    ]
+    if isinstance(claim, SubmittedClaim):
+        heading.append(("claim_recorded_at_version", claim.version))
+    rows: list[Row] = [
+        (
+            line.category.value,
+            money(line.forecast),
+            money(line.actual),
+            money(line.variance),
+            line.variance_percent,
+            narrative_cell(line),
+            money(line.eligible),
+            money(line.grant),
+            money(line.prior_period),
+            money(line.claimed),
+        )
+        for line in claim.lines
+    ]
+    total = form_totals(claim)
+    rows.append(
+        (
+            "total",
+            money(total["forecast"]),
+            money(total["actual"]),
+            money(total["variance"]),
+            variance_percent(total["variance"], total["forecast"]),
+            None,
+            money(total["eligible"]),
+            money(total["grant"]),
+            money(total["prior_period"]),
+            money(total["claimed"]),
+        )
+    )
+    items: list[Row] = [
+        (item.version, item.date, item.category.value, item.key, item.kind, money(item.amount))
+        for item in claim.prior_period_items
+    ]
+    adjustments: list[Row] = [
+        (line.category.value, money(line.prior_period)) for line in claim.lines if line.prior_period
+    ]
+    adjustments.append(("total", money(claim.prior_period)))
+    title = "Claim as submitted" if submitted else "Draft claim (not submitted)"
+    return {
+        "form_heading": Block(title, None, tuple(heading)),
+        "form_lines": Block(f"{title}: lines", FORM_LINE_COLUMNS, tuple(rows), totals=1),
+        "form_items": Block("Prior-period adjustments: late items", FORM_ITEM_COLUMNS, tuple(items)),
+        "form_adjustments": Block(
+            "Prior-period adjustments", FORM_ADJUSTMENT_COLUMNS, tuple(adjustments), totals=1
+        ),
     }

@@ -32,7 +32,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ktpledger.reports.cells import Value, guard_text, number_text
 from ktpledger.reports.csv_report import cell_text
-from ktpledger.reports.tabular import Block, claim_pack_blocks, reconciliation_blocks
+from ktpledger.reports.tabular import CLAIM_FORM_BLOCKS, Block, claim_pack_blocks, reconciliation_blocks
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
 
@@ -187,13 +187,18 @@ def reconciliation_xlsx(statement: ReconciliationStatement) -> bytes:
 
 
 def claim_pack_xlsx(pack: ClaimPack) -> bytes:
-    """Sheets: Claim pack (lines and total), Claim (eligible added per line and the grant to claim),
+    """Sheets: first, when the quarter has one (R-45), Claim as submitted or Draft claim (its heading,
+    a row per category and the total, the late items of the prior-period adjustment and its totals);
+    then Claim pack (lines and total), Claim (eligible added per line and the grant to claim),
     Alerts (open at the quarter's end), About (parties, quarter, ledger)."""
     blocks = claim_pack_blocks(pack)
+    form = [blocks[name] for name in CLAIM_FORM_BLOCKS if name in blocks]
+    first = [] if not form else [("Claim as submitted" if pack.submitted else "Draft claim", form)]
     return _workbook(
         f"Claim pack {pack.project} {pack.quarter}",
         _stamp(pack.end),
         (
+            *first,
             ("Claim pack", (blocks["lines"],)),
             ("Claim", (blocks["claim"],)),
             ("Alerts", (blocks["alerts"],)),

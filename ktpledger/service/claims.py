@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,6 +17,7 @@ from ktpledger.domain.money import format_money
 from ktpledger.domain.project import GrantClaim, same_content
 from ktpledger.domain.recorded import located
 from ktpledger.domain.rules import Category
+from ktpledger.service.claim_models import PriorPeriodItem, SubmittedClaim
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.ledger_reading import project_stream
 
@@ -131,16 +133,7 @@ def draft_claim(
     return ClaimDraft(project=project, worked=worked, number=number, on=on, position=position, event=event)
 
 
-def submitted_json(claim: GrantClaim) -> dict[str, Any]:
-    """A submitted claim as the claim pack shows it: as the event froze it."""
-    made = claim.claim
-    return {
-        "number": made.number,
-        "date": claim.submitted_on.isoformat(),
-        "version": claim.version,
-        "ledger": {"position": made.position, "version": made.version, "head_hash": made.head_hash},
-        "lines": {category.value: claim_line_json(line) for category, line in made.lines.items()},
-        "quarter_grant": format_money(made.quarter_grant),
-        "prior_period": format_money(made.prior_period),
-        "grant": format_money(made.grant),
-    }
+def submitted_json(claim: GrantClaim, items: Iterable[PriorPeriodItem] = ()) -> dict[str, Any]:
+    """A submitted claim as the claim pack shows it: as the event froze it, with the late items of
+    its prior-period adjustment (`claim_models.prior_period_items`)."""
+    return SubmittedClaim.of(claim, items).to_json()

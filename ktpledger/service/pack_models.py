@@ -17,6 +17,7 @@ from ktpledger.domain.alert_views import long_date
 from ktpledger.domain.anchor import Checkpoint
 from ktpledger.domain.money import format_money
 from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.service.claim_models import DraftClaim, SubmittedClaim
 from ktpledger.service.statement_fields import Fields, choice_of, document_fields
 from ktpledger.service.statement_models import (
     LedgerPosition,
@@ -36,12 +37,16 @@ def _by_category(fields: Fields, name: str) -> dict[Category, Decimal]:
     return {choice_of(key, Category, part.path(key)): amount for key, amount in fields.amounts(name).items()}
 
 
-def _submitted(document: object) -> Mapping[str, Any] | None:
+def _submitted(document: object) -> SubmittedClaim | None:
     """A pack's `submitted` claim (R-45) as written (absent in a pack written before claims)."""
     found = document.get("submitted") if isinstance(document, Mapping) else None
-    if found is not None and not isinstance(found, Mapping):
-        raise ValueError("submitted: expected an object or null")
-    return found
+    return None if found is None else SubmittedClaim.from_json(found)
+
+
+def _draft(document: object) -> DraftClaim | None:
+    """A pack's `draft_claim` (absent in a pack written before drafts were shown)."""
+    found = document.get("draft_claim") if isinstance(document, Mapping) else None
+    return None if found is None else DraftClaim.from_json(found)
 
 
 @dataclass(frozen=True)
@@ -149,9 +154,12 @@ class ClaimPack:
     grant_added: Mapping[Category, Decimal]
     grant: Decimal
     alerts_open_at_quarter_end: tuple[PackAlert, ...]
-    # Grant claims (R-45): the quarter's claim as submitted (`service/claims.submitted_json`), frozen
-    # in its `ClaimSubmitted`; None while the quarter is not claimed.
-    submitted: Mapping[str, Any] | None = None
+    # Grant claims (R-45): the quarter's claim as submitted, frozen in its `ClaimSubmitted`; None
+    # while the quarter is not claimed.
+    submitted: SubmittedClaim | None = None
+    # While the quarter is not claimed: its claim as the ledger now stands (the figures of `claim
+    # submit --dry-run`); None once submitted, or when the quarter is not the next to claim.
+    draft_claim: DraftClaim | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,7 +182,8 @@ class ClaimPack:
                 "grant": format_money(self.grant),
             },
             "alerts_open_at_quarter_end": [alert.to_json() for alert in self.alerts_open_at_quarter_end],
-            "submitted": None if self.submitted is None else dict(self.submitted),
+            "submitted": None if self.submitted is None else self.submitted.to_json(),
+            "draft_claim": None if self.draft_claim is None else self.draft_claim.to_json(),
         }
 
     @classmethod
@@ -207,4 +216,5 @@ class ClaimPack:
                 PackAlert.from_fields(alert) for alert in fields.parts("alerts_open_at_quarter_end")
             ),
             submitted=_submitted(document),
+            draft_claim=_draft(document),
         )

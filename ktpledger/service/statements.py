@@ -18,12 +18,13 @@ from ktpledger.domain.alert_views import message
 from ktpledger.domain.alerts import AlertKey, line_forecast
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.anchor import Checkpoint
+from ktpledger.domain.claims import claim_worked
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.money import ZERO, format_money
-from ktpledger.domain.project import ProjectState
+from ktpledger.domain.project import GrantClaim, ProjectState
 from ktpledger.domain.reconciliation import (
     findings,
     fold_with_history,
@@ -36,7 +37,7 @@ from ktpledger.domain.reconciliation import (
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
-from ktpledger.service.claims import submitted_json
+from ktpledger.service.claim_models import DraftClaim, SubmittedClaim, prior_period_items
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.ledger_reading import project_stream
 from ktpledger.service.pack_models import PACK_FIGURES, ClaimPack, PackAlert, PackLine
@@ -295,6 +296,8 @@ def quarter_pack(
             )
         )
     ledger = _ledger(stream)
+    submitted_claim = None if submitted is None else _submitted_claim(whole, stream, submitted, start)
+    draft = None if submitted is not None else _draft_claim(project, stream, whole, quarter, start)
     with located(known):
         claim = quarter_claim(
             project, ((item.event(), item.version, item.hash) for item in known), quarter_start=start
@@ -317,5 +320,48 @@ def quarter_pack(
         grant_added=dict(claim.grant_added),
         grant=claim.grant,
         alerts_open_at_quarter_end=tuple(alerts),
-        submitted=None if submitted is None else submitted_json(submitted),
+        submitted=submitted_claim,
+        draft_claim=draft,
     )
+
+
+def _submitted_claim(
+    state: ProjectState, stream: list[RecordedEvent], submitted: GrantClaim, start: date
+) -> SubmittedClaim:
+    """The quarter's claim as submitted, with the late items of its prior-period adjustment:
+    `stream` and `state` are the ledger the claim was made from, so both stay as they were."""
+    previous = state.grant_claims.get(submitted.number - 1)
+    items = prior_period_items(
+        ((item.event(), item.version) for item in stream),
+        after=None if previous is None else previous.claim.version,
+        through=submitted.claim.version,
+        before=start,
+    )
+    return SubmittedClaim.of(submitted, items)
+
+
+def _draft_claim(
+    project: str, stream: list[RecordedEvent], state: ProjectState, quarter: str, start: date
+) -> DraftClaim | None:
+    """The quarter's claim as the ledger now stands (`claim submit --dry-run`'s figures, before
+    narratives), when it is the next quarter to claim; None otherwise, or when the ledger refuses
+    to work it out. Whether the quarter has ended is not asked: that depends on the day, and the
+    pack depends on the ledger alone."""
+    if not state.exists or state.next_claim_quarter() != quarter.strip().upper():
+        return None
+    try:
+        with located(stream):
+            worked = claim_worked(
+                project, ((item.event(), item.version, item.hash) for item in stream), quarter
+            )
+    except RuleViolation:
+        return None
+    previous = max(state.grant_claims.values(), key=lambda claim: claim.number, default=None)
+    items = prior_period_items(
+        ((item.event(), item.version) for item in stream),
+        after=None if previous is None else previous.claim.version,
+        through=worked.version,
+        before=start,
+    )
+    position = max(item.position for item in stream)
+    return DraftClaim.of(worked, len(state.grant_claims) + 1, position, items)
