@@ -21,6 +21,7 @@ from ktpledger.adapters.projection_sql_backends import BACKENDS, Backend
 from ktpledger.adapters.projection_sql_repositories import (
     SqlAlerts,
     SqlEvents,
+    SqlFacts,
     SqlHeads,
     SqlLines,
     SqlOutbox,
@@ -29,10 +30,10 @@ from ktpledger.adapters.projection_sql_repositories import (
     in_list,
 )
 from ktpledger.adapters.projection_store import PROJECTION_TABLES, ProjectionStore, ProjectionStoreError, Row
-from ktpledger.adapters.tables import alerts, allowance_lines, projection_heads
+from ktpledger.adapters.tables import alerts, allowance_lines, project_facts, projection_heads
 
 WRITE_CHUNK = 5000  # rows per INSERT when a whole projection is rebuilt
-_TABLES = {table.name: table for table in (projection_heads, allowance_lines, alerts)}
+_TABLES = {table.name: table for table in (projection_heads, allowance_lines, alerts, project_facts)}
 assert tuple(_TABLES) == PROJECTION_TABLES
 
 
@@ -63,6 +64,7 @@ class SqlProjectionUnit:
         self._connection, self._backend = connection, backend
         self.heads = SqlHeads(connection, backend)
         self.lines = SqlLines(connection, backend)
+        self.facts = SqlFacts(connection, backend)
         self.alerts = SqlAlerts(connection, backend)
         self.outbox = SqlOutbox(connection, backend)
         self.system_alerts = SqlSystemAlerts(connection, backend)
@@ -72,19 +74,29 @@ class SqlProjectionUnit:
     def commit(self) -> None:
         self._connection.commit()
 
-    def rebuild_project(self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row]) -> None:
-        for table in (allowance_lines, alerts):
+    def rebuild_project(
+        self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()
+    ) -> None:
+        for table in (allowance_lines, alerts, project_facts):
             self._connection.execute(delete(table).where(table.c.project == project))
         self._insert_alerts(alerts_rows)
         if lines:
             self._connection.execute(allowance_lines.insert(), list(lines))
+        self._insert(project_facts, facts)
 
-    def rebuild_all(self, alerts_rows: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
-        for table in (allowance_lines, alerts, projection_heads):
+    def rebuild_all(
+        self,
+        alerts_rows: Sequence[Row],
+        lines: Sequence[Row],
+        heads: Sequence[Row],
+        facts: Sequence[Row] = (),
+    ) -> None:
+        for table in (allowance_lines, alerts, projection_heads, project_facts):
             self._connection.execute(delete(table))
         self._insert_alerts(alerts_rows)
         self._insert(allowance_lines, lines)
         self._insert(projection_heads, heads)
+        self._insert(project_facts, facts)
 
     def _insert_alerts(self, rows: Sequence[Row]) -> None:
         # Alerts that keep their id go in first, so the database numbers the new ones after them.

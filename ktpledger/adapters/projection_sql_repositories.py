@@ -25,6 +25,7 @@ from ktpledger.adapters.tables import (
     allowance_lines,
     events,
     notifications,
+    project_facts,
     projection_heads,
     system_alerts,
     system_notifications,
@@ -127,6 +128,18 @@ class SqlLines:
 
     def of_projects(self, names: Sequence[str]) -> list[Row]:
         query = select(allowance_lines).where(in_list(allowance_lines.c.project, "names"))
+        return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
+
+
+class SqlFacts:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        self._backend.upsert(self._connection, project_facts, rows, ("project",))
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]:
+        query = select(project_facts).where(in_list(project_facts.c.project, "names"))
         return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
 
 

@@ -36,7 +36,7 @@ from ktpledger.domain.statuses import AlertStatus, NotificationStatus, SystemAle
 Row = dict[str, Any]  # one row of a projection table, keyed by column name
 # An alert's crossing: (project, category, kind, subject, raised_at_version), unique (uq_alerts_crossing).
 Crossing = tuple[str, str, str, str, int]
-PROJECTION_TABLES = ("projection_heads", "allowance_lines", "alerts")
+PROJECTION_TABLES = ("projection_heads", "allowance_lines", "alerts", "project_facts")
 
 
 class ProjectionStoreError(Exception):
@@ -160,6 +160,14 @@ class LineRepository(Protocol):
     def of(self, project: str) -> list[Row]:
         """The project's lines in their order (`ordinal`)."""
         ...
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]: ...
+
+
+class FactsRepository(Protocol):
+    """`project_facts`: each project's health facts as JSON (`domain/health_facts.py`)."""
+
+    def upsert(self, rows: Sequence[Row]) -> None: ...
 
     def of_projects(self, names: Sequence[str]) -> list[Row]: ...
 
@@ -295,6 +303,9 @@ class ProjectionUnit(Protocol):
     def lines(self) -> LineRepository: ...
 
     @property
+    def facts(self) -> FactsRepository: ...
+
+    @property
     def alerts(self) -> AlertRepository: ...
 
     @property
@@ -311,12 +322,16 @@ class ProjectionUnit(Protocol):
 
     def commit(self) -> None: ...
 
-    def rebuild_project(self, project: str, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
-        """Replace the project's alerts and lines: alerts carrying an `id` keep it, the rest are
-        numbered after them in their order."""
+    def rebuild_project(
+        self, project: str, alerts: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()
+    ) -> None:
+        """Replace the project's alerts, lines and facts: alerts carrying an `id` keep it, the rest
+        are numbered after them in their order."""
         ...
 
-    def rebuild_all(self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
+    def rebuild_all(
+        self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row], facts: Sequence[Row] = ()
+    ) -> None:
         """Replace every projection row (system alerts are not projections: they stay)."""
         ...
 

@@ -33,6 +33,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # Projections and their bookkeeping: derived from the ledger, rebuilt by `replay` (DELETE).
     "projection_heads": DML,
     "allowance_lines": DML,
+    "project_facts": DML,  # the portfolio's health facts (issue 16): replay rebuilds them
     "alerts": DML,
     "notifications": DML,
     "trackers": DML,

@@ -90,6 +90,17 @@ projection_heads = Table(
     Column("failed_position", BigInteger, nullable=True),
 )
 
+# Each project's health facts (issue 16, migration 0015): `domain/health_facts.HealthFacts` as
+# JSON, written with the other projections in the same transaction, so the portfolio judges a
+# thousand projects as of its day without folding their streams. Derived data: replay rebuilds it.
+project_facts = Table(
+    "project_facts",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # the project's version the facts are of
+    Column("facts", Text, nullable=False),
+)
+
 allowance_lines = Table(
     "allowance_lines",
     metadata,

@@ -18,7 +18,13 @@ from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.service.projection_context import Projections, Warm
 from ktpledger.service.projection_fold import fold_quietly
-from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, current_changes, line_row
+from ktpledger.service.projection_rows import (
+    acknowledgement_rows,
+    alert_row,
+    current_changes,
+    facts_row,
+    line_row,
+)
 from ktpledger.service.quarantine import CAUGHT_UP, refold
 
 
@@ -62,6 +68,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
         fresh = unit.events.after({name: saved[name] if name in warm else 0 for name in active})
         cold_open = unit.alerts.open_figures([n for n in active if n not in warm and saved[n]])
         line_rows: list[Row] = []
+        facts_rows: list[Row] = []
         head_moves: list[Row] = []
         current: list[tuple[str, AlertKey, str]] = []
         for name in names:
@@ -101,6 +108,9 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                         line_rows.append(row)
                         written[line.category.value] = tuple(row.values())
                 entry.lines = written
+                facts = facts_row(name, live.state, live.ordered_lines())
+                if facts is not None:
+                    facts_rows.append(facts)
                 current += current_changes(name, live, entry.open_alerts)
                 head = stream[-1]
                 head_moves.append(
@@ -119,6 +129,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             for move in head_moves:
                 move["updated_at"] = committing
             unit.lines.upsert(line_rows)
+            unit.facts.upsert(facts_rows)
             unit.alerts.set_current(current)
             unit.heads.advance(head_moves)
         if head_moves or len(kept) < len(active):

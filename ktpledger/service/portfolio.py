@@ -13,11 +13,17 @@ bad project never hides the others.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ktpledger.adapters.database import Database
+from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent
 from ktpledger.domain.health import (
@@ -32,12 +38,14 @@ from ktpledger.domain.health_facts import HealthFacts, facts_of
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
 from ktpledger.domain.project import add_months
 from ktpledger.domain.rules import BusinessType, Methodology
+from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, position
 from ktpledger.service.access import Principal
 from ktpledger.service.ledger_reading import fold
 from ktpledger.service.project_summary import Readers, summary_line
 
 SHARE_PLACES = Decimal("0.0001")
+ROW_CACHE_SIZE = 5_000  # rows kept per process: a portfolio of a few thousand projects, a day or two
 STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
 MONEY_FIGURES = ("budget", "spent", "forecast", "grant_claimed", "grant_paid")
 
@@ -152,13 +160,79 @@ class PortfolioFilter:
 def portfolio(
     application: Readers, who: Principal, *, today: date, only: PortfolioFilter | None = None
 ) -> Portfolio:
-    """Every project `who` may read, as of `today`, narrowed by `only`."""
+    """Every project `who` may read, as of `today`, narrowed by `only`. Each row is judged from
+    the project's stored facts (`project_facts`, kept by the projector) when they are of the
+    ledger's head, else from its stream (a project the projector has not reached yet, or whose
+    projection is quarantined: its row then names the unreadable event)."""
     names = who.visible(application.ledger.projects())
-    rows = [project_row(application, name, today) for name in names]
+    stored = stored_facts(application.database, names)
+    rows: list[PortfolioRow] = []
+    for name in names:
+        text = stored.get(name)
+        row = judged(text, today) if text is not None else None
+        rows.append(row if row is not None else project_row(application, name, today))
     if only is not None:
         rows = [row for row in rows if only.admits(row, today)]
     rows.sort(key=lambda row: (STATUS_ORDER[row.status], row.end or date.max, row.project))
     return Portfolio(as_of=today, projects=tuple(rows))
+
+
+def stored_facts(database: Database, names: Sequence[str]) -> dict[str, str]:
+    """The stored facts (JSON text) of those projects that are of the ledger's head and healthy,
+    read in three queries whatever their number."""
+    if not names:
+        return {}
+    with projection_store(database).read() as unit:
+        heads = unit.events.heads(names)
+        failed = {row["project"] for row in unit.heads.of(names) if row.get("status") == FAILED}
+        rows = unit.facts.of_projects(names)
+    return {
+        row["project"]: str(row["facts"])
+        for row in rows
+        if row["project"] not in failed and int(row["version"]) == heads.get(row["project"])
+    }
+
+
+class RowCache:
+    """Rows already judged, by (facts text, day): the same facts judged on the same day give the
+    same row, so a process reading the portfolio again judges only the projects that changed.
+    Bounded (least recently used out first); safe across a server's threads."""
+
+    def __init__(self, size: int = ROW_CACHE_SIZE) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[str, date], PortfolioRow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, today: date) -> PortfolioRow | None:
+        with self._lock:
+            row = self._rows.get((text, today))
+            if row is not None:
+                self._rows.move_to_end((text, today))
+            return row
+
+    def put(self, text: str, today: date, row: PortfolioRow) -> None:
+        with self._lock:
+            self._rows[(text, today)] = row
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+
+
+ROWS = RowCache()
+
+
+def judged(text: str, today: date, cache: RowCache = ROWS) -> PortfolioRow | None:
+    """The row of a project from its stored facts as of `today` (None when the text is not facts
+    this version reads: the caller folds the project instead)."""
+    row = cache.get(text, today)
+    if row is not None:
+        return row
+    try:
+        facts = HealthFacts.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None
+    row = row_of(facts, today)
+    cache.put(text, today, row)
+    return row
 
 
 def project_row(application: Readers, name: str, today: date) -> PortfolioRow:

@@ -15,7 +15,7 @@ from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.statuses import FAILED, OK
-from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, line_row
+from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, facts_row, line_row
 
 REPLAY_CHUNK = 200  # projects read per query
 
@@ -31,6 +31,7 @@ class FoldedRows:
     heads: list[Row]
     read: int
     failed: dict[str, UnreadableEvent] = field(default_factory=dict)
+    facts: list[Row] = field(default_factory=list)  # `project_facts` (issue 16)
 
 
 def fold_projects(events: EventReader, names: Sequence[str], now: datetime) -> FoldedRows:
@@ -116,7 +117,11 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
     for key, row in open_rows.items():
         if key.kind not in LINE_KINDS and key in holding:
             row["current"] = json.dumps(holding[key], sort_keys=True)
-    folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(live.ordered_lines()))
+    lines = live.ordered_lines()
+    folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(lines))
+    facts = facts_row(name, live.state, lines)
+    if facts is not None:
+        folded.facts.append(facts)
     head = stream[done - 1] if done else None
     folded.heads.append(
         {

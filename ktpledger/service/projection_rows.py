@@ -1,10 +1,11 @@
 """The projection's rows as the fold gives them and the store keeps them (`adapters/projection_store`):
-allowance lines in integer pence, alerts with their figures as canonical JSON text, heads."""
+allowance lines in integer pence, alerts with their figures as canonical JSON text, heads, and each
+project's health facts as canonical JSON text."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,8 +13,10 @@ from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.allowances import Allowance, Exclusions
 from ktpledger.domain.events import AlertAcknowledged
+from ktpledger.domain.health_facts import facts_of
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
+from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, LimitKind
 
@@ -137,3 +140,13 @@ def current_changes(
             open_alerts[key] = figures
             changes.append((project, key, figures))
     return changes
+
+
+def facts_row(project: str, state: ProjectState, lines: Sequence[Allowance]) -> Row | None:
+    """The `project_facts` row of a folded project (None before its offer): its health facts
+    (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text."""
+    facts = facts_of(state, lines)
+    if facts is None:
+        return None
+    text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {"project": project, "version": facts.version, "facts": text}

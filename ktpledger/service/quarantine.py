@@ -56,7 +56,7 @@ def refold(
     fold_one(name, unit.events.stream(name), now, folded)
     rows = in_raising_order(folded.alerts)
     keep_identities(unit.alerts, rows, project=name)
-    unit.rebuild_project(name, rows, folded.lines)
+    unit.rebuild_project(name, rows, folded.lines, folded.facts)
     unit.heads.put(folded.heads)
     raise_or_resolve(projections, unit, [name], folded.failed, now, reason=reason)
     return folded

@@ -48,6 +48,7 @@ def replay(
             alert_rows,
             [row for part in parts for row in part.lines],
             [row for part in parts for row in part.heads],
+            [row for part in parts for row in part.facts],
         )
         # Projects that fail are quarantined as a catch-up would; those that fold now are not.
         failed = {name: error for part in parts for name, error in part.failed.items()}

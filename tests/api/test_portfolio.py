@@ -198,3 +198,29 @@ def test_the_command_gives_the_api_document(
     assert result.exit_code == 2 and "purple" in result.stderr
     result = runner.invoke(cli, ["--db", database_url, "portfolio", "--ending-within", "-3"])
     assert result.exit_code == 2
+
+
+@pytest.mark.usefixtures("three")
+def test_rows_come_from_the_stored_facts_and_equal_a_fold(app: App) -> None:
+    from datetime import date
+
+    from ktpledger.adapters.projection_sql import projection_store
+    from ktpledger.service.access import COMMAND_LINE
+    from ktpledger.service.portfolio import portfolio, project_row, stored_facts
+
+    names = ["KTP-AMBER", "KTP-GREEN", "KTP-RED"]
+    stored = stored_facts(app.database, names)
+    assert sorted(stored) == names  # the projector wrote them with the allowance lines
+    today = date.fromisoformat(TODAY)
+    made = portfolio(app, COMMAND_LINE, today=today)
+    assert [row.to_json() for row in made.projects] == [
+        project_row(app, row.project, today).to_json() for row in made.projects
+    ]
+    # Facts behind the ledger's head (a projector not caught up) are not used: the row is folded.
+    with projection_store(app.database).write() as unit:
+        [row] = unit.facts.of_projects(["KTP-RED"])
+        unit.facts.upsert([{**row, "version": row["version"] - 1}])
+        unit.commit()
+    assert sorted(stored_facts(app.database, names)) == ["KTP-AMBER", "KTP-GREEN"]
+    again = portfolio(app, COMMAND_LINE, today=today)
+    assert again.to_json() == made.to_json()

@@ -41,6 +41,7 @@ _HEAD_DEFAULTS = {"status": "ok", "error": None, "failed_version": None, "failed
 class _Tables:
     heads: dict[str, Row] = field(default_factory=dict)
     lines: dict[tuple[str, str], Row] = field(default_factory=dict)
+    facts: dict[str, Row] = field(default_factory=dict)
     alerts: dict[int, Row] = field(default_factory=dict)
     notifications: dict[tuple[int, str], Row] = field(default_factory=dict)
     system_alerts: dict[int, Row] = field(default_factory=dict)
@@ -146,6 +147,18 @@ class _Lines:
 
     def of_projects(self, names: Sequence[str]) -> list[Row]:
         return [dict(row) for (project, _), row in self._unit.tables.lines.items() if project in names]
+
+
+class _Facts:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._unit.tables.facts[row["project"]] = dict(row)
+
+    def of_projects(self, names: Sequence[str]) -> list[Row]:
+        return [dict(row) for project, row in self._unit.tables.facts.items() if project in names]
 
 
 class _Alerts:
@@ -369,6 +382,7 @@ class FakeUnit:
         self.tables = copy.deepcopy(store.tables)
         self.heads = _Heads(self)
         self.lines = _Lines(self)
+        self.facts = _Facts(self)
         self.alerts = _Alerts(self)
         self.outbox = _Outbox(self)
         self.system_alerts = _SystemAlerts(self)
@@ -380,16 +394,23 @@ class FakeUnit:
         self.tables = copy.deepcopy(self.tables)
         self.store.commits += 1
 
-    def rebuild_project(self, project: str, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
+    def rebuild_project(
+        self, project: str, alerts: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()
+    ) -> None:
         tables = self.tables
         tables.lines = {key: row for key, row in tables.lines.items() if key[0] != project}
         tables.alerts = {key: row for key, row in tables.alerts.items() if row["project"] != project}
+        tables.facts.pop(project, None)
         self._insert(alerts, lines)
+        self.facts.upsert(facts)
 
-    def rebuild_all(self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row]) -> None:
-        self.tables.lines, self.tables.alerts, self.tables.heads = {}, {}, {}
+    def rebuild_all(
+        self, alerts: Sequence[Row], lines: Sequence[Row], heads: Sequence[Row], facts: Sequence[Row] = ()
+    ) -> None:
+        self.tables.lines, self.tables.alerts, self.tables.heads, self.tables.facts = {}, {}, {}, {}
         self._insert(alerts, lines)
         self.heads.put(heads)
+        self.facts.upsert(facts)
 
     def _insert(self, alerts: Sequence[Row], lines: Sequence[Row]) -> None:
         for row in [r for r in alerts if "id" in r] + [r for r in alerts if "id" not in r]:
@@ -398,7 +419,11 @@ class FakeUnit:
         self.lines.upsert(lines)
 
     def stored(self, table: str, projects: Sequence[str]) -> list[Row]:
-        rows = {"projection_heads": self.tables.heads.values(), "allowance_lines": self.tables.lines.values()}
+        rows = {
+            "projection_heads": self.tables.heads.values(),
+            "allowance_lines": self.tables.lines.values(),
+            "project_facts": self.tables.facts.values(),
+        }
         chosen = rows.get(table, self.tables.alerts.values())
         return [dict(row) for row in chosen if row["project"] in projects]
 
