@@ -762,7 +762,7 @@ class ProjectState:
         if on < claim.submitted_on:
             raise RuleViolation(
                 "R-46",
-                f"an approval dated {on} cannot precede claim {claim.number} of {claim.submitted_on}: date it "
+                f"date {on}: an approval cannot precede claim {claim.number} of {claim.submitted_on}: date it "
                 "on or after the claim",
                 field="date",
             )
@@ -770,7 +770,7 @@ class ProjectState:
         if approval.amount > claimed:
             raise RuleViolation(
                 "R-46",
-                f"{format_pounds(approval.amount, pence=True)} is more than the "
+                f"amount {format_pounds(approval.amount, pence=True)} is more than the "
                 f"{format_pounds(claimed, pence=True)} of grant claim {claim.number} claimed: approve at "
                 "most what was claimed",
                 field="amount",
@@ -778,7 +778,7 @@ class ProjectState:
         if approval.amount < claim.paid:
             raise RuleViolation(
                 "R-46",
-                f"{format_pounds(approval.amount, pence=True)} is less than the "
+                f"amount {format_pounds(approval.amount, pence=True)} is less than the "
                 f"{format_pounds(claim.paid, pence=True)} already paid against claim {claim.number}: approve "
                 "at least what is paid",
                 field="amount",
@@ -786,7 +786,7 @@ class ProjectState:
         if approval.amount < claimed and not approval.note:
             raise RuleViolation(
                 "R-46",
-                f"{format_pounds(approval.amount, pence=True)} is less than the "
+                f"a note is required: {format_pounds(approval.amount, pence=True)} is less than the "
                 f"{format_pounds(claimed, pence=True)} claimed on claim {claim.number}: give a note saying "
                 "why the monitoring officer approved less",
                 field="note",
