@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from ktpledger.adapters.database import Database
-from ktpledger.domain.events import Event, GrantPayment
+from ktpledger.domain.events import GrantPayment
 from ktpledger.domain.money import ZERO, format_money
 from ktpledger.domain.project import GrantClaim, ProjectState
 from ktpledger.domain.reconciliation import fold_with_history, reconcile
-from ktpledger.domain.recorded import located
+from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.service.ledger_reading import project_stream
 
 
@@ -163,20 +163,22 @@ def _record(claim: GrantClaim, payments: tuple[ClaimPayment, ...]) -> ClaimRecor
 
 
 def claim_history_of(
-    project: str, state: ProjectState, events: Iterable[tuple[Event, int]], grant: Decimal
+    project: str, state: ProjectState, stream: Iterable[RecordedEvent], grant: Decimal
 ) -> ClaimHistory:
-    """The claim history of `state`, folded from `events` (version order), whose reconciliation's
+    """The claim history of `state`, folded from `stream` (version order), whose reconciliation's
     grant is `grant`: the one reading of the claims every reader shows (module docstring)."""
     by_claim: dict[int, list[ClaimPayment]] = {}
     unallocated: list[ClaimPayment] = []
-    for event, version in events:
-        payload = event.payload
-        if isinstance(payload, GrantPayment):
-            payment = ClaimPayment(event.date, payload.amount, version)
-            if payload.claim is None:
-                unallocated.append(payment)
-            else:
-                by_claim.setdefault(payload.claim, []).append(payment)
+    for item in stream:
+        if item.type != GrantPayment.TYPE:
+            continue  # only the payments are read again: the rest of the stream is folded in `state`
+        payload = item.event().payload
+        assert isinstance(payload, GrantPayment)
+        payment = ClaimPayment(item.date, payload.amount, item.version)
+        if payload.claim is None:
+            unallocated.append(payment)
+        else:
+            by_claim.setdefault(payload.claim, []).append(payment)
     return ClaimHistory(
         project=project,
         claims=tuple(
@@ -196,4 +198,4 @@ def claim_history(database: Database, project: str) -> ClaimHistory:
             project, ((item.event(), item.version, item.hash) for item in stream)
         )
         grant = reconcile(state, history).total("grant")
-    return claim_history_of(project, state, ((item.event(), item.version) for item in stream), grant)
+        return claim_history_of(project, state, stream, grant)

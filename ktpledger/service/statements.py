@@ -148,9 +148,7 @@ def reconciliation_statement(
             result.total("business"),
             result.balance_due,
             result.grant_paid,
-            claim_history_of(
-                project, state, ((item.event(), item.version) for item in stream), result.total("grant")
-            ),
+            claim_history_of(project, state, stream, result.total("grant")),
         ),
         findings=tuple(
             StatementFinding(
