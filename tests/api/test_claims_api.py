@@ -99,6 +99,7 @@ def test_claim_approvals_over_http(client: TestClient, tokens: dict[str, str], a
     assert (history["claimed_total"], history["final_adjustment"]) == ("335.00", "0.00")
     other = bearer(create_token(app.database, "viewer", ["KTP-OTHER"], "viewer of another project"))
     assert client.get(f"/projects/{PROJECT}/claims", headers=other).status_code == 403
+    assert client.get("/projects/KTP-NONE/claims", headers=admin).status_code == 404
     statement = client.get(f"/projects/{PROJECT}/reconciliation", headers=viewer).json()
     assert statement["receivables"]["grant"]["claims"][0]["approved"] == "300.00"
     assert not body_errors(client, "/projects/{project}/reconciliation", statement)

@@ -152,6 +152,11 @@ def test_claims_approved_paid_and_reconciled(app: App, database_url: str) -> Non
     assert (shown["status"], shown["version"], shown["claimed"]) == ("recorded", before + 1, "8710.00")
     code, shown, err = approve(database_url, *args)
     assert (code, shown["status"]) == (0, "duplicate"), err
+    code, out, err = run_cli(database_url, "claim", "approve", PROJECT, *args)
+    assert code == 0, err
+    assert out.startswith(
+        f"{PROJECT}: claim 1 (2025Q1) approved for 8,710.00 of 8,710.00 claimed, dated 2025-04-20: duplicate"
+    )
     code, shown, err = approve(database_url, "--claim", "1", "--amount", "8700.00", "--note", "less")
     assert code == 1 and "R-46" in err and "claim 1 was approved already on 2025-04-20" in err
     assert refused(app, event("ClaimApproved", "again", "2025-04-21", {"claim": 1, "amount": "8710.00"})) == (
