@@ -274,7 +274,6 @@ class GrantClaim:
     paid: Decimal = ZERO
     approval: ClaimApproved | None = None  # claim approvals (R-46): None until approved
     approved_on: date | None = None
-    approved_version: int | None = None
 
     @property
     def number(self) -> int:
@@ -1258,7 +1257,6 @@ class ProjectState:
             if approved is not None:  # claim approvals (R-46): checked at the door to name one
                 approved.approval = payload
                 approved.approved_on = event.date
-                approved.approved_version = version
 
     def _apply_amendment(self, amendment: OfferAmended, on: date | None) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended
