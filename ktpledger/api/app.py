@@ -48,7 +48,7 @@ those of the `ktpledger` command line (`--format json`); money is a string with 
 `Authorization: Bearer TOKEN`, a token from `ktpledger token create --role ROLE [--project P ...]`.
 Roles: **admin** records every event type and is the only role that records `GrantOffered`,
 `OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`,
-`GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced`, `BusinessPaymentReceived` and `ClaimSubmitted`; **lmc** records `LMCDecision`, `AlertAcknowledged` and `SpendProfileSet`
+`GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced`, `BusinessPaymentReceived`, `ClaimSubmitted` and `ClaimApproved`; **lmc** records `LMCDecision`, `AlertAcknowledged` and `SpendProfileSet`
 (admin, finance and lmc acknowledge alerts: `POST /alerts/{id}/acknowledgement`, R-39); **viewer**
 records nothing. Every role reads. A token
 granted some projects cannot read or write any other. No token or a bad one: 401; forbidden: 403,

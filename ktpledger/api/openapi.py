@@ -380,6 +380,18 @@ DATA["ClaimSubmitted"] = [
         },
     )
 ]
+# --- claim approvals: the monitoring officer's approval of a submitted claim ------------------
+DATA["ClaimApproved"] = [
+    _object(
+        ["claim", "amount"],
+        {
+            "claim": {"type": "integer", "minimum": 1},
+            "amount": {**MONEY, "description": "the grant approved: at most the grant claimed (R-46)"},
+            "note": TEXT,
+            "approved_by": TEXT,
+        },
+    )
+]
 
 
 def event_schema(event_type: str) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def check_record(who: Principal, submissions: list[object]) -> None:
         "every event was recorded or a duplicate, 422 when any was rejected (the others are still "
         "recorded).\n\nWho may record what: **admin** every type, and only admin records "
         "`GrantOffered`, `OfferAmended`, `ProjectClosed` and `ProjectReopened`; **finance** `SpendClaimed`, `ClaimReversed`, "
-        "`ParentalLeaveCost`, `GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced`, `BusinessPaymentReceived`, `ClaimSubmitted`; **lmc** `LMCDecision`, `AlertAcknowledged`, `SpendProfileSet`; "
+        "`ParentalLeaveCost`, `GrantPayment`, `AlertAcknowledged`, `BusinessInvoiced`, `BusinessPaymentReceived`, `ClaimSubmitted`, `ClaimApproved`; **lmc** `LMCDecision`, `AlertAcknowledged`, `SpendProfileSet`; "
         "**viewer** nothing. A token "
         "limited to some projects records only for them. If any event of the request is forbidden, "
         "the whole request is refused with 403 and nothing is recorded."

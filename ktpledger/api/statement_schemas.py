@@ -98,14 +98,58 @@ class InvoiceOut(Shown):
 
 # --- grant claims (R-45) -------------------------------------------------------------------------
 class ClaimReceivableOut(Shown):
-    """R-45: a submitted grant claim, what it claimed, what is paid against it and outstanding."""
+    """R-45: a submitted grant claim, what it claimed, what was approved on it (R-46), what is paid
+    against it and outstanding."""
 
     number: int
     quarter: str
     submitted_on: date
     claimed: Money
+    approved: Money | None = Field(None, description="R-46: the grant approved; null until approved")
+    approved_on: date | None = Field(None, description="R-46: the approval's date; null until approved")
+    paid: Money
+    outstanding: Money = Field(description="approved (or, until approved, claimed) less paid")
+
+
+# --- claim approvals (R-46): the claim history ----------------------------------------------------
+class ClaimPaymentOut(Shown):
+    """A grant payment: its date, amount and the project's version that recorded it."""
+
+    date: date
+    amount: Money
+    version: int
+
+
+class ClaimHistoryRowOut(ClaimReceivableOut):
+    """One claim of the claim history: the reconciliation's row and more."""
+
+    quarter_grant: Money
+    prior_period: Money
+    approved_by: str | None
+    note: str | None
+    payments: list[ClaimPaymentOut]
+
+
+class ClaimTotalsOut(Shown):
+    claimed: Money
+    approved: Money
     paid: Money
     outstanding: Money
+
+
+class ClaimHistoryOut(Shown):
+    """`GET /projects/{project}/claims`, as `ktpledger claim history --format json` (R-45, R-46)."""
+
+    project: str
+    claims: list[ClaimHistoryRowOut]
+    totals: ClaimTotalsOut
+    unallocated_payments: list[ClaimPaymentOut] = Field(description="grant payments naming no claim")
+    unallocated_paid: Money
+    grant: Money = Field(description="the reconciliation's grant (totals.grant)")
+    claimed_total: Money
+    final_adjustment: Money = Field(
+        description="grant - claimed_total: still to claim, or to repay if below 0"
+    )
 
 
 class ClaimLineOut(Shown):
@@ -171,6 +215,10 @@ class GrantReceivableOut(Shown):
     received: Money = Field(description="grant_paid")
     outstanding: Money = Field(description="balance_due")
     claims: list[ClaimReceivableOut] = Field(default=[], description="R-45: each submitted claim")
+    claimed_total: Money | None = Field(None, description="R-46: the grant of every submitted claim")
+    final_adjustment: Money | None = Field(
+        None, description="R-46: totals.grant - claimed_total, still to claim (below 0: to repay)"
+    )
 
 
 class OfferCheckOut(Shown):

@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse, Response
 
 from ktpledger.api.routes import READ_ERRORS, refusals
 from ktpledger.api.security import application, check_read, principal
-from ktpledger.api.statement_schemas import ClaimPackOut, InvoicesOut, ReconciliationOut
+from ktpledger.api.statement_schemas import ClaimHistoryOut, ClaimPackOut, InvoicesOut, ReconciliationOut
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
+from ktpledger.service.claim_history import claim_history
 from ktpledger.service.invoices import invoices_json
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
@@ -132,3 +133,20 @@ def invoices(
 ) -> JSONResponse:
     check_read(who, project)
     return JSONResponse(invoices_json(app.database, project))
+
+
+# --- claim approvals: the claim history ------------------------------------------------------
+
+
+@router.get(
+    "/projects/{project:path}/claims",
+    tags=["statements"],
+    summary="The grant claims (R-45, R-46): claimed, approved, paid and outstanding, the final adjustment",
+    response_model=ClaimHistoryOut,
+    responses=READ_ERRORS,
+)
+def claims(
+    project: str, who: Principal = Depends(principal), app: App = Depends(application)
+) -> JSONResponse:
+    check_read(who, project)
+    return JSONResponse(claim_history(app.database, project).to_json())

@@ -1240,6 +1240,48 @@ class ClaimSubmitted:
         }
 
 
+@dataclass(frozen=True)
+class ClaimApproved:
+    """The monitoring officer's approval of a submitted grant claim (R-46): the grant approved on
+    it (`amount`, at most the grant claimed), why less was approved (`note`, required then, checked
+    with the project's state) and who approved it (`approved_by`)."""
+
+    TYPE: ClassVar[str] = "ClaimApproved"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"claim", "amount", "note", "approved_by"})
+    claim: int
+    amount: Decimal
+    note: str = ""
+    approved_by: str = ""
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ClaimApproved:
+        _fields(data, cls.FIELDS, event_type=cls.TYPE)
+        claim = _whole_number(data, "claim", rule="R-46")
+        if claim < 1:
+            raise RuleViolation(
+                "R-46", f"claim must be a claim's number, 1 or more, got {claim}", field="claim"
+            )
+        if "amount" not in data:
+            raise RuleViolation(
+                "R-46", 'amount is required: the grant approved in pounds, such as "184.20"', field="amount"
+            )
+        return cls(
+            claim=claim,
+            amount=parse_money(data["amount"], field="amount", rule="R-46"),
+            note=_text(data, "note", rule="R-46", required=False),
+            approved_by=_text(data, "approved_by", rule="R-46", required=False),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"claim": self.claim, "amount": format_money(self.amount)}
+        if self.note:
+            data["note"] = self.note
+        if self.approved_by:
+            data["approved_by"] = self.approved_by
+        return data
+
+
 # --- end of grant claims ---------------------------------------------------------------------------
 
 
@@ -1267,6 +1309,7 @@ Payload = (
     | BusinessPaymentReceived
     | SpendProfileSet
     | ClaimSubmitted  # grant claims (R-45)
+    | ClaimApproved  # claim approvals (R-46)
 )
 
 EVENT_TYPES: Mapping[str, Any] = {
@@ -1286,6 +1329,7 @@ EVENT_TYPES: Mapping[str, Any] = {
         BusinessPaymentReceived,
         SpendProfileSet,
         ClaimSubmitted,  # grant claims (R-45)
+        ClaimApproved,  # claim approvals (R-46)
     )
 }
 
@@ -1374,6 +1418,7 @@ _FREE_TEXT: Mapping[type, tuple[str, ...]] = {
     BusinessPaymentReceived: ("invoice",),
     SpendProfileSet: ("minute",),
     ClaimSubmitted: (),  # grant claims (R-45): narratives are checked as they are read
+    ClaimApproved: ("note", "approved_by"),  # claim approvals (R-46)
 }
 
 

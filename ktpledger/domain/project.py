@@ -27,6 +27,7 @@ from ktpledger.domain.events import (
     BudgetRevision,
     BusinessInvoiced,
     BusinessPaymentReceived,
+    ClaimApproved,
     ClaimReversed,
     ClaimSubmitted,
     Decision,
@@ -272,20 +273,42 @@ class Invoice:
 
 @dataclass
 class GrantClaim:
-    """A submitted grant claim (R-45), frozen as submitted, and the grant paid against it."""
+    """A submitted grant claim (R-45), frozen as submitted, the monitoring officer's approval of
+    it (R-46) and the grant paid against it."""
 
     version: int
     submitted_on: date
     claim: ClaimSubmitted
     paid: Decimal = ZERO
+    approval: ClaimApproved | None = None  # claim approvals (R-46): None until approved
+    approved_on: date | None = None
 
     @property
     def number(self) -> int:
         return self.claim.number
 
     @property
+    def approved(self) -> Decimal | None:
+        return None if self.approval is None else self.approval.amount
+
+    @property
+    def payable(self) -> Decimal:
+        """What Innovate UK is to pay on the claim: the grant approved, the grant claimed until then."""
+        return self.claim.grant if self.approval is None else self.approval.amount
+
+    @property
     def outstanding(self) -> Decimal:
-        return self.claim.grant - self.paid
+        return self.payable - self.paid
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What a payment names (a grant claim, an invoice) as its check reads it: how a refusal names
+    it, the day it was made, and what is outstanding on it."""
+
+    named: str
+    made_on: date
+    outstanding: Decimal
 
 
 @dataclass
@@ -460,6 +483,9 @@ class ProjectState:
             return
         if isinstance(payload, BusinessPaymentReceived):
             self._check_business_payment(event.date, payload)  # a closed project's too, as grant payments
+            return
+        if isinstance(payload, ClaimApproved):
+            self._check_claim_approval(event.date, payload)  # a closed project's too, as grant payments
             return
         if self.closed and not isinstance(payload, GrantPayment):
             raise RuleViolation(
@@ -649,57 +675,130 @@ class ProjectState:
                 field="grant",
             )
 
-    def _check_claim_payment(self, on: date, payment: GrantPayment) -> None:
-        """R-45: a grant payment naming a claim names one of the project's, is dated no earlier than
-        it, and pays no more than is outstanding on it (record the rest without naming a claim)."""
-        assert payment.claim is not None
-        claim = self.grant_claims.get(payment.claim)
-        if claim is None:
-            known = ", ".join(str(number) for number in self.grant_claims) or "none yet"
+    def _check_payment(
+        self,
+        rule: str,
+        field: str,
+        on: date,
+        amount: Decimal,
+        payable: Payable | None,
+        unknown: Callable[[], str],
+        fix: str,
+    ) -> None:
+        """A payment against what it names (R-44's invoices, R-45's claims): a `payable` of the
+        project (else `unknown()` is said, naming `field`), dated no earlier than it was made, and
+        no more than is outstanding on it (an overpayment is refused, never recorded: `fix`)."""
+        if payable is None:
+            raise RuleViolation(rule, unknown(), field=field)
+        if on < payable.made_on:
             raise RuleViolation(
-                "R-45",
-                f"project {self.project} has no claim {payment.claim}; its claims: {known}",
-                field="claim",
-            )
-        if on < claim.submitted_on:
-            raise RuleViolation(
-                "R-45",
-                f"a payment dated {on} cannot precede claim {claim.number} of {claim.submitted_on}",
+                rule,
+                f"a payment dated {on} cannot precede {payable.named} of {payable.made_on}",
                 field="date",
             )
-        if payment.amount > claim.outstanding:
+        if amount > payable.outstanding:
             raise RuleViolation(
-                "R-45",
-                f"{format_pounds(payment.amount, pence=True)} is more than the "
-                f"{format_pounds(claim.outstanding, pence=True)} outstanding on claim {claim.number}: "
-                "record what pays this claim (the rest without naming one)",
+                rule,
+                f"{format_pounds(amount, pence=True)} is more than the "
+                f"{format_pounds(payable.outstanding, pence=True)} outstanding on {payable.named}: {fix}",
                 field="amount",
             )
+
+    def _check_claim_payment(self, on: date, payment: GrantPayment) -> None:
+        """R-45: a grant payment naming a claim names one of the project's, is dated no earlier than
+        it, and pays no more than is outstanding on it (the grant approved, R-46, or until then the
+        grant claimed, less what is paid: record the rest without naming a claim)."""
+        assert payment.claim is not None
+        claim = self.grant_claims.get(payment.claim)
+        self._check_payment(
+            "R-45",
+            "claim",
+            on,
+            payment.amount,
+            None
+            if claim is None
+            else Payable(f"claim {claim.number}", claim.submitted_on, claim.outstanding),
+            lambda: (
+                f"project {self.project} has no claim {payment.claim}; its claims: "
+                + (", ".join(str(number) for number in self.grant_claims) or "none yet")
+            ),
+            "record what pays this claim (the rest without naming one)",
+        )
 
     def _check_business_payment(self, on: date, payment: BusinessPaymentReceived) -> None:
         """R-44: a payment against a recorded invoice of the project, no more than is outstanding
         on it (an overpayment is refused, never recorded), dated no earlier than the invoice."""
         invoice = self.invoices.get(payment.invoice)
-        if invoice is None:
-            known = ", ".join(shown(number) for number in self.invoices) or "none yet"
+        self._check_payment(
+            "R-44",
+            "invoice",
+            on,
+            payment.amount,
+            None
+            if invoice is None
+            else Payable(f"invoice {shown(invoice.number)}", invoice.invoiced_on, invoice.outstanding),
+            lambda: (
+                f"project {self.project} has no invoice {shown(payment.invoice)}; its invoices: "
+                + (", ".join(shown(number) for number in self.invoices) or "none yet")
+            ),
+            "record what pays this invoice",
+        )
+
+    # --- claim approvals (R-46) --------------------------------------------------------------------
+
+    def _check_claim_approval(self, on: date, approval: ClaimApproved) -> None:
+        """R-46: the monitoring officer's approval of a submitted claim of the project, dated no
+        earlier than the claim, approving from what is already paid against it up to the grant it
+        claimed (less only with a note saying why), once. A closed project takes it, as it takes
+        grant payments (R-36): the final claim's approval often follows the closure."""
+        claim = self.grant_claims.get(approval.claim)
+        if claim is None:
+            known = ", ".join(str(number) for number in self.grant_claims) or "none yet"
             raise RuleViolation(
-                "R-44",
-                f"project {self.project} has no invoice {shown(payment.invoice)}; its invoices: {known}",
-                field="invoice",
+                "R-46",
+                f"project {self.project} has no claim {approval.claim} to approve; its claims: {known}",
+                field="claim",
             )
-        if on < invoice.invoiced_on:
+        if claim.approval is not None:
+            assert claim.approved_on is not None
             raise RuleViolation(
-                "R-44",
-                f"a payment dated {on} cannot precede invoice {shown(invoice.number)} of {invoice.invoiced_on}",
+                "R-46",
+                f"claim {claim.number} was approved already on {claim.approved_on} for "
+                f"{format_pounds(claim.approval.amount, pence=True)}: a claim is approved once; what the "
+                "monitoring officer changes later is settled on the final claim (final_adjustment)",
+                field="claim",
+            )
+        if on < claim.submitted_on:
+            raise RuleViolation(
+                "R-46",
+                f"date {on}: an approval cannot precede claim {claim.number} of {claim.submitted_on}: date it "
+                "on or after the claim",
                 field="date",
             )
-        if payment.amount > invoice.outstanding:
+        claimed = claim.claim.grant
+        if approval.amount > claimed:
             raise RuleViolation(
-                "R-44",
-                f"{format_pounds(payment.amount, pence=True)} is more than the "
-                f"{format_pounds(invoice.outstanding, pence=True)} outstanding on invoice "
-                f"{shown(invoice.number)}: record what pays this invoice",
+                "R-46",
+                f"amount {format_pounds(approval.amount, pence=True)} is more than the "
+                f"{format_pounds(claimed, pence=True)} of grant claim {claim.number} claimed: approve at "
+                "most what was claimed",
                 field="amount",
+            )
+        if approval.amount < claim.paid:
+            raise RuleViolation(
+                "R-46",
+                f"amount {format_pounds(approval.amount, pence=True)} is less than the "
+                f"{format_pounds(claim.paid, pence=True)} already paid against claim {claim.number}: approve "
+                "at least what is paid",
+                field="amount",
+            )
+        if approval.amount < claimed and not approval.note:
+            raise RuleViolation(
+                "R-46",
+                f"a note is required: {format_pounds(approval.amount, pence=True)} is less than the "
+                f"{format_pounds(claimed, pence=True)} claimed on claim {claim.number}: give a note saying "
+                "why the monitoring officer approved less",
+                field="note",
             )
 
     def _check_profile(self, on: date, profile: SpendProfileSet) -> None:
@@ -1165,6 +1264,11 @@ class ProjectState:
                 self.profiles[category] = (line, event.date)
         elif isinstance(payload, ClaimSubmitted):
             self.grant_claims[payload.number] = GrantClaim(version, event.date, payload)
+        elif isinstance(payload, ClaimApproved):
+            approved = self.grant_claims.get(payload.claim)
+            if approved is not None:  # claim approvals (R-46): checked at the door to name one
+                approved.approval = payload
+                approved.approved_on = event.date
 
     def _apply_amendment(self, amendment: OfferAmended, on: date | None) -> None:
         """Fold an amendment in (module docstring): the offer's fields replaced, each amended

@@ -48,7 +48,7 @@ def reconciliation_csv(statement: ReconciliationStatement) -> bytes:
     """Header rows (project, parties, status, grant rate, ledger position, version, head hash);
     one row per line and a `total` row; then parental leave, grant paid and the balance due; then
     the findings (ineligible spend by reason), when there are any; then the two receivables and the business's
-    invoices, when it has any (R-44)."""
+    invoices, when it has any (R-44); then the grant's claims, when it has any (R-45, R-46)."""
     blocks = reconciliation_blocks(statement)
     chosen = [blocks["about"], blocks["lines"], blocks["settlement"]]
     if blocks["findings"].rows:
@@ -57,6 +57,8 @@ def reconciliation_csv(statement: ReconciliationStatement) -> bytes:
         chosen.append(blocks["receivables"])
     if blocks["invoices"].rows:
         chosen.append(blocks["invoices"])
+    if blocks["claims"].rows:  # the grant's claims (R-45, R-46)
+        chosen.append(blocks["claims"])
     return _write(chosen)
 
 

@@ -278,6 +278,7 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         + (": negative, so more grant has been paid than is due." if statement.balance_due < 0 else ".")
         + "</p>",
         *_receivables(statement),
+        *_grant_claims(statement),
         _footer(statement.ledger, statement.checkpoint),
     ]
     return "\n".join(parts)
@@ -348,6 +349,51 @@ def _receivables(statement: ReconciliationStatement) -> list[str]:
         + (". Invoiced at least the offer's total." if met else ". Not yet invoiced up to the offer's total.")
         + "</p>",
     ]
+
+
+GRANT_CLAIMS = (
+    Column("Claim", 8),
+    Column("Quarter", 10),
+    Column("Submitted", 12),
+    Column("Claimed", 14, number=True),
+    Column("Approved", 14, number=True),
+    Column("Approved on", 12),
+    Column("Paid", 15, number=True),
+    Column("Outstanding", 15, number=True),
+)
+
+
+def _grant_claims(statement: ReconciliationStatement) -> list[str]:
+    """The grant's claims (R-45): claimed, approved (R-46), paid and outstanding per claim, and the
+    final adjustment, what the final claim still claims (or repays) to reach the statement's grant."""
+    owed = statement.receivables
+    if owed is None:
+        return []
+    rows = [
+        [
+            claim["number"],
+            claim["quarter"],
+            claim["submitted_on"],
+            claim["claimed"],
+            claim.get("approved"),
+            claim.get("approved_on"),
+            claim["paid"],
+            claim["outstanding"],
+        ]
+        for claim in owed.claims
+    ]
+    parts = [
+        "<h3>Grant claims</h3>",
+        table(GRANT_CLAIMS, rows) if rows else "<p>No grant claim is submitted.</p>",
+    ]
+    if owed.claimed_total is not None and owed.final_adjustment is not None:
+        parts.append(
+            "<p>Grant claimed in all: "
+            + esc(money_text(owed.claimed_total))
+            + "; the statement's grant less that, the final adjustment (still to claim, or to repay if "
+            "negative): " + esc(money_text(owed.final_adjustment)) + ".</p>"
+        )
+    return parts
 
 
 CLAIM_PACK_LINES = (

@@ -7,6 +7,7 @@ header). Figures are the read models' `Decimal`s, to the penny as the JSON write
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
@@ -70,6 +71,17 @@ INVOICE_COLUMNS = (
     "offer_top_up",
     "paid",
     "outstanding",
+)
+# the grant's claims (R-45) and their approvals (R-46), as `receivables.grant.claims` writes them
+GRANT_CLAIM_COLUMNS = (
+    "claim",
+    "claim_quarter",
+    "claim_submitted_on",
+    "claim_claimed",
+    "claim_approved",
+    "claim_approved_on",
+    "claim_paid",
+    "claim_outstanding",
 )
 FINDING_COLUMNS = ("finding_category", "finding_reason", "finding_amount", "finding_rule", "finding_message")
 
@@ -194,11 +206,13 @@ def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block
         for item in statement.findings
     ]
     receivable, invoices = _receivables(statement)
+    receivable.extend(_claim_totals(statement))
     return {
         "about": Block("About", None, tuple(about)),
         "lines": Block("Reconciliation", RECONCILIATION_COLUMNS, tuple(lines), totals=1),
         "receivables": Block("Receivables", None, tuple(receivable)),
         "invoices": Block("Business invoices", INVOICE_COLUMNS, tuple(invoices)),
+        "claims": Block("Grant claims", GRANT_CLAIM_COLUMNS, tuple(_grant_claims(statement))),
         "settlement": Block("Settlement", None, tuple(settlement), totals=1),
         "changes": Block("LMC changes", CHANGE_COLUMNS, tuple(changes)),
         "findings": Block("Findings", FINDING_COLUMNS, tuple(found)),
@@ -240,6 +254,47 @@ def _receivables(statement: ReconciliationStatement) -> tuple[list[Row], list[Ro
         for invoice in owed.invoices
     ]
     return rows, invoices
+
+
+def _maybe_day(text: object) -> date | None:
+    return None if text is None else date.fromisoformat(str(text))
+
+
+def _maybe_amount(text: object) -> Decimal | None:
+    return None if text is None else money(Decimal(str(text)))
+
+
+def _grant_claims(statement: ReconciliationStatement) -> list[Row]:
+    """Each submitted grant claim (R-45): claimed, approved and its date (R-46; empty until
+    approved), paid and outstanding, from `receivables.grant.claims`."""
+    owed = statement.receivables
+    if owed is None:
+        return []
+    return [
+        (
+            int(claim["number"]),
+            str(claim["quarter"]),
+            _maybe_day(claim["submitted_on"]),
+            _maybe_amount(claim["claimed"]),
+            _maybe_amount(claim.get("approved")),
+            _maybe_day(claim.get("approved_on")),
+            _maybe_amount(claim["paid"]),
+            _maybe_amount(claim["outstanding"]),
+        )
+        for claim in owed.claims
+    ]
+
+
+def _claim_totals(statement: ReconciliationStatement) -> list[Row]:
+    """The grant of every submitted claim and the final adjustment (R-46), as `name, value` rows
+    (none in a statement written before them)."""
+    owed = statement.receivables
+    if owed is None or owed.claimed_total is None or owed.final_adjustment is None:
+        return []
+    return [
+        ("grant_claimed_total", money(owed.claimed_total)),
+        ("grant_final_adjustment", money(owed.final_adjustment)),
+    ]
 
 
 def pack_figures(line: PackLine) -> tuple[Decimal, ...]:

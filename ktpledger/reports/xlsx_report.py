@@ -180,7 +180,7 @@ def reconciliation_xlsx(statement: ReconciliationStatement) -> bytes:
             ("Reconciliation", (blocks["lines"], blocks["settlement"])),
             ("LMC changes", (blocks["changes"],)),
             ("Findings", (blocks["findings"],)),
-            ("Receivables", (blocks["receivables"], blocks["invoices"])),
+            ("Receivables", (blocks["receivables"], blocks["invoices"], blocks["claims"])),
             ("About", (blocks["about"],)),
         ),
     )

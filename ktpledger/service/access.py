@@ -5,7 +5,8 @@ token speaks for.
   `OfferAmended`, `ProjectClosed`, `ProjectReopened`);
 - `finance`: reads, and records `SpendClaimed`, `ClaimReversed`, `ParentalLeaveCost`, `GrantPayment`
   and `AlertAcknowledged`, and the business's invoices and payments (`BusinessInvoiced`,
-  `BusinessPaymentReceived`, R-44);
+  `BusinessPaymentReceived`, R-44), grant claims (`ClaimSubmitted`, R-45) and their approvals
+  (`ClaimApproved`, R-46);
 - `lmc`: reads, and records `LMCDecision`, `AlertAcknowledged` and `SpendProfileSet` (R-43);
 - `viewer`: reads only.
 
@@ -43,7 +44,9 @@ RECORDS: Mapping[Role, frozenset[str]] = {
     # the business's invoices and payments
     | frozenset({"BusinessInvoiced", "BusinessPaymentReceived"})
     # grant claims: the finance office submits the quarter's claim
-    | frozenset({"ClaimSubmitted"}),
+    | frozenset({"ClaimSubmitted"})
+    # claim approvals: the finance office records the monitoring officer's approval notice
+    | frozenset({"ClaimApproved"}),
     Role.LMC: frozenset({"LMCDecision", "AlertAcknowledged"})
     # Spend profiles: the LMC sets and changes a line's plan (with its minute).
     | frozenset({"SpendProfileSet"}),

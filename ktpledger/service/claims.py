@@ -1,10 +1,10 @@
 """Grant claims (R-45): `ktpledger claim submit` works out a quarter's claim from the ledger
-(`domain/claims.claim_worked`) and records it as a `ClaimSubmitted` event, frozen as submitted.
+(`domain/claims.claim_worked`) and records it as a `ClaimSubmitted` event, frozen as submitted;
+`ktpledger claim approve` records the monitoring officer's approval of one (`ClaimApproved`, R-46).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,12 +12,11 @@ from typing import Any
 from ktpledger.adapters.database import Database
 from ktpledger.domain.claims import ClaimWorked, claim_line_json, claim_worked
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import ClaimSubmitted, parse_event, quarter_span
+from ktpledger.domain.events import ClaimApproved, ClaimSubmitted, parse_event, quarter_span
 from ktpledger.domain.money import format_money
 from ktpledger.domain.project import GrantClaim, same_content
 from ktpledger.domain.recorded import located
 from ktpledger.domain.rules import Category
-from ktpledger.service.claim_models import PriorPeriodItem, SubmittedClaim
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.ledger_reading import project_stream
 
@@ -133,7 +132,80 @@ def draft_claim(
     return ClaimDraft(project=project, worked=worked, number=number, on=on, position=position, event=event)
 
 
-def submitted_json(claim: GrantClaim, items: Iterable[PriorPeriodItem] = ()) -> dict[str, Any]:
-    """A submitted claim as the claim pack shows it: as the event froze it, with the late items of
-    its prior-period adjustment (`claim_models.prior_period_items`)."""
-    return SubmittedClaim.of(claim, items).to_json()
+# --- claim approvals (R-46) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovalDraft:
+    """A claim's approval as `ktpledger claim approve` shows it, and the event that records it."""
+
+    project: str
+    claim: GrantClaim
+    on: date
+    approval: ClaimApproved
+    event: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        claimed = self.claim.claim.grant
+        return {
+            "project": self.project,
+            "key": self.event["key"],
+            "claim": self.claim.number,
+            "quarter": self.claim.claim.quarter,
+            "submitted_on": self.claim.submitted_on.isoformat(),
+            "date": self.on.isoformat(),
+            "claimed": format_money(claimed),
+            "approved": format_money(self.approval.amount),
+            "paid": format_money(self.claim.paid),
+            "outstanding": format_money(self.approval.amount - self.claim.paid),
+            "note": self.approval.note or None,
+            "approved_by": self.approval.approved_by or None,
+        }
+
+
+def approval_key(project: str, claim: int) -> str:
+    """The idempotency key of a claim's approval: one per claim (R-46 approves a claim once)."""
+    return f"claim-approval-{project}-{claim}"
+
+
+def draft_approval(
+    database: Database,
+    project: str,
+    claim: int,
+    amount: str,
+    *,
+    on: date,
+    note: str | None = None,
+    approved_by: str | None = None,
+) -> ApprovalDraft:
+    """The `ClaimApproved` event approving `amount` of grant on claim `claim` dated `on`, checked
+    as the ledger would check it now (R-46): a refusal is raised, so a dry run says what recording
+    would say. The same approval again, under its key, is a duplicate."""
+    data: dict[str, Any] = {"claim": claim, "amount": amount}
+    if note is not None:
+        data["note"] = note
+    if approved_by is not None:
+        data["approved_by"] = approved_by
+    event = {
+        "type": ClaimApproved.TYPE,
+        "project": project,
+        "key": approval_key(project, claim),
+        "date": on.isoformat(),
+        "data": data,
+    }
+    parsed = parse_event(event)
+    stream = project_stream(database, project)
+    # Folded without the approval itself, should it be recorded already: the same approval asked
+    # for again is then checked against the claim as it was before it, a duplicate.
+    others = [item for item in stream if item.key != event["key"]]
+    with located(stream):
+        state = fold_stream(project, stream)
+        before = fold_stream(project, others)
+    recorded = state.keys.get(parsed.key)
+    if recorded is None or not same_content(recorded[0], parsed):
+        state.check(parsed)
+    payload = parsed.payload
+    assert isinstance(payload, ClaimApproved)
+    return ApprovalDraft(
+        project=project, claim=before.grant_claims[claim], on=on, approval=payload, event=event
+    )

@@ -297,9 +297,15 @@ class Receivables:
     invoices: tuple[StatementInvoice, ...]
     business_share: Decimal  # the business's share of the eligible costs (totals.business)
     offer_business: Decimal  # the business's total at the grant offer
-    # Grant claims: each submitted claim with its grant claimed, paid (the grant payments
-    # naming it) and outstanding, as `grant.claims` writes it.
+    # Grant claims: each submitted claim with its grant claimed, approved (R-46; None until
+    # then), paid (the grant payments naming it) and outstanding, as `grant.claims` writes it
+    # (`ClaimRecord.row`).
     claims: tuple[Mapping[str, Any], ...] = ()
+    # Claim approvals: the grant of every submitted claim, and the final adjustment, the
+    # statement's grant less that (`ClaimHistory.final_adjustment`). None in a document written
+    # before them.
+    claimed_total: Decimal | None = None
+    final_adjustment: Decimal | None = None
 
     @property
     def invoiced(self) -> Decimal:
@@ -317,6 +323,14 @@ class Receivables:
     def top_up(self) -> Decimal:
         return max(Decimal("0.00"), self.offer_business - self.business_share)
 
+    def _claim_totals(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if self.claimed_total is not None:
+            found["claimed_total"] = format_money(self.claimed_total)
+        if self.final_adjustment is not None:
+            found["final_adjustment"] = format_money(self.final_adjustment)
+        return found
+
     def to_json(self) -> dict[str, Any]:
         return {
             "grant": {
@@ -324,6 +338,7 @@ class Receivables:
                 "received": format_money(self.grant_received),
                 "outstanding": format_money(self.grant_due - self.grant_received),
                 "claims": [dict(claim) for claim in self.claims],
+                **self._claim_totals(),
             },
             "business": {
                 "invoices": [invoice.to_json() for invoice in self.invoices],
@@ -354,6 +369,10 @@ class Receivables:
             business_share=check.amount("share_of_eligible"),
             offer_business=check.amount("offer_total"),
             claims=_claims_of(grant.document.get("claims")),
+            claimed_total=grant.amount("claimed_total") if "claimed_total" in grant.document else None,
+            final_adjustment=grant.amount("final_adjustment")
+            if "final_adjustment" in grant.document
+            else None,
         )
 
 

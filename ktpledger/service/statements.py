@@ -23,7 +23,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.invoices import offer_business_total
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.live import LiveProject, appends
-from ktpledger.domain.money import ZERO, format_money
+from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import GrantClaim, ProjectState
 from ktpledger.domain.reconciliation import (
     findings,
@@ -37,6 +37,7 @@ from ktpledger.domain.reconciliation import (
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import LimitKind
 from ktpledger.service.checkpoints import Checkpoints
+from ktpledger.service.claim_history import ClaimHistory, claim_history_of
 from ktpledger.service.claim_models import DraftClaim, SubmittedClaim, prior_period_items
 from ktpledger.service.ledger import fold as fold_stream
 from ktpledger.service.ledger_reading import project_stream
@@ -143,7 +144,13 @@ def reconciliation_statement(
         totals={name: result.total(name) for name in TOTALS},
         grant_paid=result.grant_paid,
         balance_due=result.balance_due,
-        receivables=_receivables(state, result.total("business"), result.balance_due, result.grant_paid),
+        receivables=_receivables(
+            state,
+            result.total("business"),
+            result.balance_due,
+            result.grant_paid,
+            claim_history_of(project, state, stream, result.total("grant")),
+        ),
         findings=tuple(
             StatementFinding(
                 category=found.category,
@@ -159,9 +166,10 @@ def reconciliation_statement(
 
 
 def _receivables(
-    state: ProjectState, business: Decimal, balance_due: Decimal, grant_paid: Decimal
+    state: ProjectState, business: Decimal, balance_due: Decimal, grant_paid: Decimal, claims: ClaimHistory
 ) -> Receivables:
-    """The grant's and the business's receivables (R-44), from the same figures as the statement."""
+    """The grant's and the business's receivables (R-44), from the same figures as the statement;
+    the grant's claims (R-45, R-46) as the claim history reads them."""
     return Receivables(
         grant_due=balance_due + grant_paid,
         grant_received=grant_paid,
@@ -182,17 +190,9 @@ def _receivables(
         ),
         business_share=business,
         offer_business=offer_business_total(state),
-        claims=tuple(
-            {
-                "number": claim.number,
-                "quarter": claim.claim.quarter,
-                "submitted_on": claim.submitted_on.isoformat(),
-                "claimed": format_money(claim.claim.grant),
-                "paid": format_money(claim.paid),
-                "outstanding": format_money(claim.outstanding),
-            }
-            for claim in state.grant_claims.values()
-        ),
+        claims=tuple(claim.row() for claim in claims.claims),
+        claimed_total=claims.claimed_total,
+        final_adjustment=claims.final_adjustment,
     )
 
 

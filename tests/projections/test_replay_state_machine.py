@@ -4,7 +4,8 @@ projections once caught up equal a fresh replay of the ledger (docs/cli.md `repl
 The machine appends random valid events to a few projects (claims of every category with random
 amounts and tags, partial and full reversals, virements and revisions that fit, approvals,
 extensions, parental leave, payments, closures, offer amendments and reopenings, the business's
-invoices and its payments). Each append goes either through the app, whose
+invoices and its payments, grant claims with their approvals (R-46) and payments). Each append goes
+either through the app, whose
 in-process wake-up catches the projection up at once, or through a second app on the same database
 whose wake-up is lost (a crash after the commit), so the projection lags. Other steps redeliver
 wake-ups any number of times in any order. The invariant compares every caught-up project with an
@@ -509,6 +510,41 @@ class ReplayMachine(RuleBasedStateMachine):
             "key": self.key("claim-pay"),
             "date": self.draw_day(data, paid.submitted_on, paid.submitted_on + timedelta(days=90)),
             "data": {"amount": f"{min(amount, paid.outstanding):.2f}", "claim": number},
+        }
+        assert self.append(raw, crash)
+
+    # --- claim approvals (R-46) ---------------------------------------------------------------------
+
+    @precondition(
+        lambda self: any(
+            c.approval is None and c.claim.grant >= c.paid
+            for s in self.models.values()
+            for c in s.grant_claims.values()
+        )
+    )
+    @rule(data=st.data(), crash=st.booleans(), share=st.integers(0, 100))
+    def claim_approval(self, data: st.DataObject, crash: bool, share: int) -> None:
+        """The monitoring officer's approval of a claim not yet approved, from what is paid on it up
+        to the grant it claimed (with a note when less), closed projects' too (R-36)."""
+        open_claims = sorted(
+            (p, n)
+            for p, s in self.models.items()
+            for n, c in s.grant_claims.items()
+            if c.approval is None and c.claim.grant >= c.paid
+        )
+        project, number = data.draw(st.sampled_from(open_claims), label="claim")
+        claimed = self.models[project].grant_claims[number]
+        room = claimed.claim.grant - claimed.paid
+        amount = claimed.paid + (room * share / 100).quantize(Decimal("0.01"))
+        body: dict[str, Any] = {"claim": number, "amount": f"{min(amount, claimed.claim.grant):.2f}"}
+        if amount < claimed.claim.grant:
+            body["note"] = "evidence missing"
+        raw = {
+            "type": "ClaimApproved",
+            "project": project,
+            "key": self.key("claim-approval"),
+            "date": self.draw_day(data, claimed.submitted_on, claimed.submitted_on + timedelta(days=60)),
+            "data": body,
         }
         assert self.append(raw, crash)
 

@@ -142,11 +142,12 @@ def test_a_project_claimed_quarter_by_quarter(app: App, database_url: str) -> No
     [row] = [item for item in app.ledger.stream(PROJECT) if item.key == "pay-1"]
     assert row.schema_version == 2
     statement = reconciliation(app.database, PROJECT)
+    # Claim approvals: neither claim is approved yet, so `approved` and `approved_on` are null.
     assert statement["receivables"]["grant"]["claims"] == [
-        {"number": 1, "quarter": "2025Q1", "submitted_on": "2025-04-05", "claimed": "8710.00", "paid": "8000.00",
-         "outstanding": "710.00"},
-        {"number": 2, "quarter": "2025Q2", "submitted_on": "2025-07-02", "claimed": "435.50", "paid": "0.00",
-         "outstanding": "435.50"},
+        {"number": 1, "quarter": "2025Q1", "submitted_on": "2025-04-05", "claimed": "8710.00", "approved": None,
+         "approved_on": None, "paid": "8000.00", "outstanding": "710.00"},
+        {"number": 2, "quarter": "2025Q2", "submitted_on": "2025-07-02", "claimed": "435.50", "approved": None,
+         "approved_on": None, "paid": "0.00", "outstanding": "435.50"},
     ]  # fmt: skip
     # Claimed once each and in order.
     code, _, err = submit(database_url, "2025Q4", "2026-01-05")

@@ -158,6 +158,9 @@ def test_a_project_invoiced_quarter_by_quarter(app: App, database_url: str) -> N
         "received": "0.00",
         "outstanding": document["balance_due"],
         "claims": [],  # no grant claim submitted
+        # nothing claimed, so the final claim is the whole of the statement's grant
+        "claimed_total": "0.00",
+        "final_adjustment": document["totals"]["grant"],
     }
     business = owed["business"]
     assert [(i["number"], i["amount"], i["paid"], i["outstanding"]) for i in business["invoices"]] == [

@@ -21,6 +21,7 @@ from ktpledger.reports.cells import guard_text
 from ktpledger.reports.tabular import (
     CLAIM_PACK_COLUMNS,
     FINDING_COLUMNS,
+    GRANT_CLAIM_COLUMNS,
     INVOICE_COLUMNS,
     RECONCILIATION_COLUMNS,
 )
@@ -227,15 +228,27 @@ def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
         "business_invoiced_at_least_offer": "true"
         if business["offer_check"]["invoiced_at_least_offer"]
         else "false",
+        # claim approvals: the grant claimed and the final adjustment, when the document has them
+        **{
+            f"grant_{name}": owed["grant"][name]
+            for name in ("claimed_total", "final_adjustment")
+            if name in owed["grant"]
+        },
     }
     if business["invoices"]:
-        [invoices] = rest
+        invoices, *rest = rest
         assert invoices[0] == list(INVOICE_COLUMNS)
         assert [row["invoice"] for row in as_dicts(invoices)] == [
             item["number"] for item in business["invoices"]
         ]
-    else:
-        assert rest == []
+    # Then the grant's claims, when it has any.
+    if owed["grant"].get("claims"):
+        claims, *rest = rest
+        assert claims[0] == list(GRANT_CLAIM_COLUMNS)
+        assert [(row["claim"], row["claim_approved"]) for row in as_dicts(claims)] == [
+            (str(item["number"]), item.get("approved") or "") for item in owed["grant"]["claims"]
+        ]
+    assert rest == []
     header = pairs(head)
     assert header["report"] == "reconciliation"
     assert header["project"] == document["project"]
