@@ -9,7 +9,7 @@ import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json
 from ktpledger.cli.errors import refuses_input
-from ktpledger.cli.root import Opened, recorder_of
+from ktpledger.cli.root import Opened, record_draft
 from ktpledger.domain.events import claim_needs_narrative, parse_day
 from ktpledger.domain.money import parse_money
 from ktpledger.service.claim_history import claim_history
@@ -56,15 +56,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 on=application.settings.reading_day(on),
                 narratives=narratives,
             )
-            status, version = "would record", None
-            if not dry_run:
-                [result] = application.ledger.append([draft.event], recorded_by=recorder_of(ctx, "cli"))
-                if result.error is not None:
-                    raise result.error
-                status, version = result.status, result.version
-        document = {**draft.to_json(), "status": status}
-        if version is not None:
-            document["version"] = version
+            outcome = record_draft(application, ctx, draft.event, dry_run=dry_run)
+        document = {**draft.to_json(), **outcome}
+        status, version = outcome["status"], outcome.get("version")
         if output_format is OutputFormat.JSON:
             print_json(document)
             return
@@ -138,15 +132,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 note=note,
                 approved_by=approved_by,
             )
-            status, version = "would record", None
-            if not dry_run:
-                [result] = application.ledger.append([draft.event], recorded_by=recorder_of(ctx, "cli"))
-                if result.error is not None:
-                    raise result.error
-                status, version = result.status, result.version
-        document = {**draft.to_json(), "status": status}
-        if version is not None:
-            document["version"] = version
+            outcome = record_draft(application, ctx, draft.event, dry_run=dry_run)
+        document = {**draft.to_json(), **outcome}
+        status, version = outcome["status"], outcome.get("version")
         if output_format is OutputFormat.JSON:
             print_json(document)
             return

@@ -126,6 +126,20 @@ def recorder_of(ctx: typer.Context, channel: Channel = "cli") -> RecordedBy:
     return RecordedBy(name, None, channel)
 
 
+def record_draft(
+    application: App, ctx: typer.Context, event: dict[str, Any], *, dry_run: bool
+) -> dict[str, Any]:
+    """Record a drafted event (a claim, an approval, an invoice) unless `dry_run`: its `status`
+    ("would record", "recorded" or "duplicate") and, once recorded, its `version`, for the command's
+    document. A refusal is raised, naming its rule."""
+    if dry_run:
+        return {"status": "would record"}
+    [result] = application.ledger.append([event], recorded_by=recorder_of(ctx, "cli"))
+    if result.error is not None:
+        raise result.error
+    return {"status": result.status, "version": result.version}
+
+
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command read for this run (from the environment if no root callback
     put them on the context, as for a command run on its own)."""

@@ -248,12 +248,7 @@ class SubmittedClaim:
             "number": self.number,
             "date": self.submitted_on.isoformat(),
             "version": self.version,
-            "ledger": self.ledger.to_json(),
-            "lines": _lines_json(self.lines),
-            "quarter_grant": format_money(self.quarter_grant),
-            "prior_period": format_money(self.prior_period),
-            "grant": format_money(self.grant),
-            "prior_period_items": [item.to_json() for item in self.prior_period_items],
+            **_claim_json(self),
         }
 
     @classmethod
@@ -263,12 +258,7 @@ class SubmittedClaim:
             number=fields.whole("number"),
             submitted_on=fields.day("date"),
             version=fields.whole("version"),
-            ledger=ClaimLedger.from_fields(fields.part("ledger")),
-            lines=_lines_of(fields),
-            quarter_grant=fields.amount("quarter_grant"),
-            prior_period=fields.amount("prior_period"),
-            grant=fields.amount("grant"),
-            prior_period_items=_items_of(fields),
+            **_claim_fields(fields),
         )
 
 
@@ -301,25 +291,33 @@ class DraftClaim:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "ledger": self.ledger.to_json(),
-            "lines": _lines_json(self.lines),
-            "quarter_grant": format_money(self.quarter_grant),
-            "prior_period": format_money(self.prior_period),
-            "grant": format_money(self.grant),
-            "prior_period_items": [item.to_json() for item in self.prior_period_items],
-        }
+        return {"number": self.number, **_claim_json(self)}
 
     @classmethod
     def from_json(cls, document: object, where: str = "draft_claim") -> DraftClaim:
         fields = _object(document, where)
-        return cls(
-            number=fields.whole("number"),
-            ledger=ClaimLedger.from_fields(fields.part("ledger")),
-            lines=_lines_of(fields),
-            quarter_grant=fields.amount("quarter_grant"),
-            prior_period=fields.amount("prior_period"),
-            grant=fields.amount("grant"),
-            prior_period_items=_items_of(fields),
-        )
+        return cls(number=fields.whole("number"), **_claim_fields(fields))
+
+
+def _claim_json(claim: SubmittedClaim | DraftClaim) -> dict[str, Any]:
+    """What a submitted and a draft claim both write: the ledger, lines, grant and late items."""
+    return {
+        "ledger": claim.ledger.to_json(),
+        "lines": _lines_json(claim.lines),
+        "quarter_grant": format_money(claim.quarter_grant),
+        "prior_period": format_money(claim.prior_period),
+        "grant": format_money(claim.grant),
+        "prior_period_items": [item.to_json() for item in claim.prior_period_items],
+    }
+
+
+def _claim_fields(fields: Fields) -> dict[str, Any]:
+    """What a submitted and a draft claim both read back (`_claim_json`)."""
+    return {
+        "ledger": ClaimLedger.from_fields(fields.part("ledger")),
+        "lines": _lines_of(fields),
+        "quarter_grant": fields.amount("quarter_grant"),
+        "prior_period": fields.amount("prior_period"),
+        "grant": fields.amount("grant"),
+        "prior_period_items": _items_of(fields),
+    }
