@@ -14,7 +14,7 @@ bad project never hides the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,9 @@ from ktpledger.domain.health import (
     project_health,
 )
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
+from ktpledger.domain.profile import period_quarters, planned_in_quarter
 from ktpledger.domain.project import ProjectState, add_months
+from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.timeline import Phase, position
 from ktpledger.service.access import Principal
@@ -278,3 +280,90 @@ def parse_filter(
         methodology=methodology,
         ending_within_months=months,
     )
+
+
+# The columns the dashboard's portfolio page sorts by, each with its key; a row without the figure
+# (no budget to take a share of, no deadline left, an unreadable project) sorts after the others
+# whichever the direction.
+SORT_KEYS: dict[str, Any] = {
+    "project": lambda row: row.project.casefold(),
+    "status": lambda row: STATUS_ORDER[row.status],
+    "budget": lambda row: row.budget,
+    "spent": lambda row: row.spent,
+    "spent_share": lambda row: row.spent_share,
+    "elapsed": lambda row: row.elapsed,
+    "forecast": lambda row: row.forecast,
+    "grant_claimed": lambda row: row.grant_claimed,
+    "grant_paid": lambda row: row.grant_paid,
+    "next_deadline": lambda row: None if row.next_deadline is None else row.next_deadline.due,
+}
+
+
+def sort_rows(
+    rows: tuple[PortfolioRow, ...], column: str | None, direction: str | None = "asc"
+) -> tuple[PortfolioRow, ...]:
+    """`rows` by `column` (one of `SORT_KEYS`), ascending or, with `direction` "desc", descending;
+    equal rows keep their order (most pressing first), and rows without the figure come last.
+    No column: the rows as they are. An unknown column or direction is refused (R-47), naming
+    `sort` or `dir`."""
+    if not column:
+        return rows
+    key = SORT_KEYS.get(column)
+    if key is None:
+        raise RuleViolation(
+            "R-47", f"sort must be one of {', '.join(SORT_KEYS)}, got {column!r}", field="sort"
+        )
+    if direction not in (None, "", "asc", "desc"):
+        raise RuleViolation("R-47", f"dir must be asc or desc, got {direction!r}", field="dir")
+    present = [row for row in rows if key(row) is not None]
+    absent = [row for row in rows if key(row) is None]
+    present.sort(key=key, reverse=direction == "desc")  # Python's sort is stable either way
+    return (*present, *absent)
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """One calendar quarter across the portfolio's projects: `budget`, what their spend profiles
+    plan in it (R-43, each line's `planned_in_quarter`), and `spent`, the net claims (claims less
+    reversals, each by its own date) dated in it."""
+
+    quarter: Quarter
+    budget: Decimal
+    spent: Decimal
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "quarter": str(self.quarter),
+            "budget": format_money(self.budget),
+            "spent": format_money(self.spent),
+        }
+
+
+def portfolio_quarters(application: Readers, shown: Portfolio) -> tuple[QuarterFigures, ...]:
+    """The shown projects' budget and spend by calendar quarter, from the first quarter any of
+    their periods (or spends) touch to the last, every quarter between included. An unreadable
+    project adds nothing (its row says why)."""
+    budget: dict[Quarter, Decimal] = {}
+    spent: dict[Quarter, Decimal] = {}
+    for row in shown.projects:
+        try:
+            state = fold(row.project, application.ledger.stream(row.project))
+        except UnreadableEvent:
+            continue
+        categories = [line.category for line in allowances(state)]
+        for quarter in period_quarters(state):
+            planned = sum((planned_in_quarter(state, category, quarter) for category in categories), ZERO)
+            budget[quarter] = budget.get(quarter, ZERO) + planned
+        for by_month in state.spent_by_month.values():
+            for (year, month), amount in by_month.items():
+                quarter = Quarter.of(date(year, month, 1))
+                spent[quarter] = spent.get(quarter, ZERO) + amount
+    touched = sorted({*budget, *spent}, key=lambda quarter: (quarter.year, quarter.number))
+    if not touched:
+        return ()
+    found: list[QuarterFigures] = []
+    quarter = touched[0]
+    while (quarter.year, quarter.number) <= (touched[-1].year, touched[-1].number):
+        found.append(QuarterFigures(quarter, budget.get(quarter, ZERO), spent.get(quarter, ZERO)))
+        quarter = Quarter.of(quarter.last_day + timedelta(days=1))
+    return tuple(found)
