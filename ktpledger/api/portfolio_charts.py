@@ -124,9 +124,9 @@ def pace_scatter(rows: Sequence[PortfolioRow], *, narrow: bool = False) -> Marku
     over, at most 200%: a point beyond is drawn at the top edge); the dashed diagonal is spend in
     step with time. Each point's `<title>` names the project, its status and both shares."""
     if narrow:
-        width, height, left, right, top, bottom, tick_size, size = 320, 300, 44, 14, 14, 40, 13, 6.0
+        width, height, left, right, top, bottom, tick_size, size = 320, 320, 44, 14, 36, 40, 13, 6.0
     else:
-        width, height, left, right, top, bottom, tick_size, size = 520, 400, 60, 20, 16, 48, 12, 6.0
+        width, height, left, right, top, bottom, tick_size, size = 520, 420, 50, 20, 36, 48, 12, 6.0
     title_id = "scatter-title-narrow" if narrow else "scatter-title"
     parts = _svg(
         width,
@@ -179,10 +179,8 @@ def pace_scatter(rows: Sequence[PortfolioRow], *, narrow: bool = False) -> Marku
             fill=INK,
         )
     )
-    parts.append(
-        f'<text transform="translate({_f(14)} {_f(top + plot_h / 2)}) rotate(-90)" text-anchor="middle" '
-        f'font-size="{tick_size}" fill="{INK}">Share of the budget spent</text>'
-    )
+    # Above the plot, not turned along the axis: a turned label is harder to read (and to measure).
+    parts.append(_text(left - 6, top - 12, "Share of the budget spent", size=tick_size, fill=INK))
     # Red last, so that the most pressing points are drawn on top.
     for row in sorted(points, key=lambda row: -list(Health).index(row.status)):
         assert row.spent_share is not None
