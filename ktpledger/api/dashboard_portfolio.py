@@ -137,6 +137,7 @@ def portfolio_page(
     base = prefix(request)
     context: dict[str, Any] = {
         "who": who,
+        "nav": "portfolio",
         "chosen": chosen_values(chosen),
         "columns": COLUMNS,
         "sorted_by": chosen.sort,

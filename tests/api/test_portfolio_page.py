@@ -196,6 +196,21 @@ def test_each_sort_both_ways(signed_in: TestClient, column: str, direction: str,
 def test_the_default_order_is_the_service_s_without_aria_sort(signed_in: TestClient) -> None:
     html = page(signed_in)
     assert rows(html) == ["KTP-RED", "KTP-AMBER", "KTP-GREEN"] and "aria-sort" not in html
+    assert '<option value="">Most pressing first</option>' in html
+    assert 'id="nav-portfolio" aria-current="page"' in html
+
+
+def test_the_form_sorts_too(signed_in: TestClient) -> None:
+    """A phone hides the table's headers: the form's Sort by and Order (sent with the filters)."""
+    html = page(
+        signed_in,
+        "&status=&knowledge_base=&business_type=&methodology=&ending_within=&sort=forecast&dir=desc",
+    )
+    assert rows(html) == ["KTP-GREEN", "KTP-RED", "KTP-AMBER"]
+    assert '<option value="forecast" selected>Forecast at end</option>' in html
+    assert '<option value="desc" selected>Descending</option>' in html
+    # No column chosen: the service's order, whatever the order field says.
+    assert rows(page(signed_in, "&sort=&dir=desc")) == ["KTP-RED", "KTP-AMBER", "KTP-GREEN"]
 
 
 @pytest.mark.parametrize(
