@@ -147,8 +147,11 @@ def portfolio_page(
         "today": chosen.today,
         "percent": percent,
     }
+    knowledge_bases: list[str] = []  # the readable projects', for the select (the error page's too)
     try:
         today = reading_day(request, app)
+        everything = portfolio(app, who, today=today)
+        knowledge_bases = sorted({row.knowledge_base for row in everything.projects if row.knowledge_base})
         only = parse_filter(
             list(chosen.statuses),
             chosen.filters["knowledge_base"] or None,
@@ -156,13 +159,12 @@ def portfolio_page(
             chosen.filters["methodology"] or None,
             chosen.filters["ending_within"] or None,
         )
-        everything = portfolio(app, who, today=today)
         rows = tuple(row for row in everything.projects if only.admits(row, today))
         shown = Portfolio(as_of=today, projects=sort_rows(rows, chosen.sort, chosen.direction or "asc"))
     except RuleViolation as error:
         context.update(
             error={"field": error.field or "", "message": f"{error.rule}: {error.message}"},
-            knowledge_bases=[],
+            knowledge_bases=knowledge_bases,
             portfolio=None,
         )
         return render(request, "portfolio.html", context, status_code=422)
@@ -172,7 +174,7 @@ def portfolio_page(
         error=None,
         portfolio=shown,
         totals=shown.totals(),
-        knowledge_bases=sorted({row.knowledge_base for row in everything.projects if row.knowledge_base}),
+        knowledge_bases=knowledge_bases,
         sort_links={column: sort_link(base, chosen, column) for column, _, _ in COLUMNS},
         links={
             row.project: [reason_link(base, row, reason, day) for reason in row.health.reasons]

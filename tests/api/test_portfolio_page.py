@@ -231,6 +231,7 @@ def test_a_bad_filter_gives_the_page_naming_the_field(signed_in: TestClient, que
     assert f"The filter {field.replace('_', ' ')} was not understood: R-47: {field}" in html
     assert 'class="figures portfolio"' not in html  # no rows under a filter not understood
     assert '<form class="drill-filter portfolio-filter"' in html  # the form, to put it right
+    assert '<option value="Northshire College"' in html  # with the knowledge bases to choose from
 
 
 def test_a_bad_day_gives_the_page_naming_it(signed_in: TestClient) -> None:
