@@ -23,6 +23,7 @@ from ktpledger.api import (
     dashboard_forms,
     dashboard_import,
     dashboard_new_project,
+    dashboard_portfolio,
     errors,
     imports,
     limits,
@@ -141,6 +142,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(dashboard_acknowledge.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too
     api.include_router(dashboard_new_project.router)
+    api.include_router(dashboard_portfolio.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard.router)
     api.mount("/dashboard/static", StaticFiles(directory=str(dashboard.STATIC)), name="static")
     api.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

@@ -17,8 +17,8 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,9 @@ from ktpledger.domain.health import (
 )
 from ktpledger.domain.health_facts import HealthFacts, facts_of
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
+from ktpledger.domain.profile import period_quarters, planned_in_quarter
 from ktpledger.domain.project import add_months
+from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, position
@@ -74,6 +76,8 @@ class PortfolioRow:
     grant_paid: Decimal
     next_deadline: Deadline | None
     health: ProjectHealth
+    # What the row was judged from (None for an unreadable project): the charts read its plan.
+    facts: HealthFacts | None = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> Health:
@@ -279,6 +283,7 @@ def row_of(facts: HealthFacts, today: date) -> PortfolioRow:
         grant_paid=round_penny_half_up(facts.grant_paid),
         next_deadline=next_deadline(facts),
         health=health_of(facts, today),
+        facts=facts,
     )
 
 
@@ -354,3 +359,90 @@ def parse_filter(
         methodology=methodology,
         ending_within_months=months,
     )
+
+
+# The columns the dashboard's portfolio page sorts by, each with its key; a row without the figure
+# (no budget to take a share of, no deadline left, an unreadable project) sorts after the others
+# whichever the direction.
+SORT_KEYS: dict[str, Any] = {
+    "project": lambda row: row.project.casefold(),
+    "status": lambda row: STATUS_ORDER[row.status],
+    "budget": lambda row: row.budget,
+    "spent": lambda row: row.spent,
+    "spent_share": lambda row: row.spent_share,
+    "elapsed": lambda row: row.elapsed,
+    "forecast": lambda row: row.forecast,
+    "grant_claimed": lambda row: row.grant_claimed,
+    "grant_paid": lambda row: row.grant_paid,
+    "next_deadline": lambda row: None if row.next_deadline is None else row.next_deadline.due,
+}
+
+
+def sort_rows(
+    rows: tuple[PortfolioRow, ...], column: str | None, direction: str | None = "asc"
+) -> tuple[PortfolioRow, ...]:
+    """`rows` by `column` (one of `SORT_KEYS`), ascending or, with `direction` "desc", descending;
+    equal rows keep their order (most pressing first), and rows without the figure come last.
+    No column: the rows as they are. An unknown column or direction is refused (R-47), naming
+    `sort` or `dir`."""
+    if not column:
+        return rows
+    key = SORT_KEYS.get(column)
+    if key is None:
+        raise RuleViolation(
+            "R-47", f"sort must be one of {', '.join(SORT_KEYS)}, got {column!r}", field="sort"
+        )
+    if direction not in (None, "", "asc", "desc"):
+        raise RuleViolation("R-47", f"dir must be asc or desc, got {direction!r}", field="dir")
+    present = [row for row in rows if key(row) is not None]
+    absent = [row for row in rows if key(row) is None]
+    present.sort(key=key, reverse=direction == "desc")  # Python's sort is stable either way
+    return (*present, *absent)
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """One calendar quarter across the portfolio's projects: `budget`, what their spend profiles
+    plan in it (R-43, each line's `planned_in_quarter`), and `spent`, the net claims (claims less
+    reversals, each by its own date) dated in it."""
+
+    quarter: Quarter
+    budget: Decimal
+    spent: Decimal
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "quarter": str(self.quarter),
+            "budget": format_money(self.budget),
+            "spent": format_money(self.spent),
+        }
+
+
+def portfolio_quarters(shown: Portfolio) -> tuple[QuarterFigures, ...]:
+    """The shown projects' budget and spend by calendar quarter, from the first quarter any of
+    their periods (or spends) touch to the last, every quarter between included, from the facts
+    each row was judged from (no stream is read). An unreadable project adds nothing (its row says
+    why)."""
+    budget: dict[Quarter, Decimal] = {}
+    spent: dict[Quarter, Decimal] = {}
+    for row in shown.projects:
+        facts = row.facts
+        if facts is None:
+            continue
+        categories = [line.category for line in facts.lines]
+        for quarter in period_quarters(facts):
+            planned = sum((planned_in_quarter(facts, category, quarter) for category in categories), ZERO)
+            budget[quarter] = budget.get(quarter, ZERO) + planned
+        for by_month in facts.spent_by_month.values():
+            for (year, month), amount in by_month.items():
+                quarter = Quarter.of(date(year, month, 1))
+                spent[quarter] = spent.get(quarter, ZERO) + amount
+    touched = sorted({*budget, *spent}, key=lambda quarter: (quarter.year, quarter.number))
+    if not touched:
+        return ()
+    found: list[QuarterFigures] = []
+    quarter = touched[0]
+    while (quarter.year, quarter.number) <= (touched[-1].year, touched[-1].number):
+        found.append(QuarterFigures(quarter, budget.get(quarter, ZERO), spent.get(quarter, ZERO)))
+        quarter = Quarter.of(quarter.last_day + timedelta(days=1))
+    return tuple(found)
