@@ -20,6 +20,7 @@ from ktpledger.api import (
     costing,
     dashboard,
     dashboard_acknowledge,
+    dashboard_alerts,
     dashboard_forms,
     dashboard_import,
     dashboard_new_project,
@@ -138,6 +139,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     api.include_router(transactions.router)  # before the dashboard's {project:path} page
     api.include_router(profile.router)  # spend profiles (R-43)
     api.include_router(portfolio.router)  # the KTP office's portfolio (R-47)
+    api.include_router(dashboard_alerts.router)  # alerts across projects (issue 16), before {project:path}
     api.include_router(dashboard_import.router)  # before the forms' {slug} routes
     api.include_router(dashboard_acknowledge.router)  # before the dashboard's {project:path} page
     api.include_router(dashboard_forms.router)  # before the dashboard's {project:path} page too
