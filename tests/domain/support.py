@@ -11,6 +11,7 @@ from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.claims import ClaimWorked, claim_worked
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, parse_event
+from ktpledger.domain.invoices import InvoiceDue, invoice_due
 from ktpledger.domain.project import ProjectState
 from tests.ledger.factory import PROJECT, event
 
@@ -120,3 +121,12 @@ class Ledger:
         raw = self.claim_event(quarter, on)
         self.add(raw)
         return self.worked(quarter)
+
+    def due(self, quarter: str) -> InvoiceDue:
+        return invoice_due(PROJECT, self.events, quarter)
+
+    def invoice(self, quarter: str, number: str, on: str, **extra: Any) -> InvoiceDue:
+        """Invoice the business for `quarter` as `ktpledger invoice` works it out (R-44)."""
+        due = self.due(quarter)
+        self.add(event("BusinessInvoiced", f"invoice-{number}", on, {**due.data(number), **extra}))
+        return due

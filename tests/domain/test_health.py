@@ -170,3 +170,56 @@ def test_reasons_read_as_json() -> None:
         "rule": "R-47",
         "figures": {"months": 3},
     }
+
+
+def test_over_a_maximum_is_red_before_over_budget() -> None:
+    ledger = project()
+    # Associate development's budget is its maximum, 4,000: 4,100 is over both (red), over
+    # the maximum first; its forecast on 20 March (month 3) is 4,100 + 21 x 4,000/24 (3,500.00) =
+    # 7,600.00 (amber). Pace: 4,100 / 162,500 = 2.5% against 12.5%, within 15 points.
+    ledger.add(claim("dev", "4100.00", category="associate_development", date="2025-02-01"))
+    assert kinds(health(ledger, "2025-03-20")) == [
+        ("red", "over_cap", "associate_development", ""),
+        ("red", "over_budget", "associate_development", ""),
+        ("amber", "forecast_overspend", "associate_development", ""),
+    ]
+
+
+def test_a_third_conference_and_a_virtual_business_s_associate_travel_are_amber() -> None:
+    ledger = project()
+    # Three conferences against the guide's two: travel 300 + 21 x 2,500/24 (2,187.50) =
+    # 2,487.50 is neither over 2,500 nor 10% under it.
+    for n in range(3):
+        ledger.add(
+            claim(
+                f"conf{n}",
+                "100.00",
+                category="travel_subsistence",
+                date=f"2025-02-0{n + 1}",
+                tags=["conference"],
+            )
+        )
+    assert kinds(health(ledger, "2025-03-20")) == [("amber", "sub_limit", "travel_subsistence", "conference")]
+    virtual = Ledger(offer(date="2024-12-01", start=START, virtual=True))
+    virtual.add(
+        claim("trip", "80.00", category="travel_subsistence", date="2025-02-01", tags=["associate_travel"])
+    )
+    found = health(virtual, "2025-03-20")
+    assert kinds(found) == [("amber", "ineligible_claim", "travel_subsistence", "trip")]
+    assert found.reasons[0].rule == "R-14"
+
+
+def test_an_invoice_due_then_overdue() -> None:
+    ledger = project()
+    ledger.add(claim("ae", "12500.00", category="associate_employment", date="2025-03-31"))
+    ledger.submit("2025Q1", "2025-04-02")
+    # The business's 33% of 12,500 is 4,125.00, invoiced on 3 April and due 30 days on, 3 May: due
+    # (amber) from 23 April, overdue (red) from 4 May.
+    due = ledger.invoice("2025Q1", "INV-1", "2025-04-03")
+    assert due.amount == D("4125.00")
+    assert kinds(health(ledger, "2025-04-22")) == []
+    assert kinds(health(ledger, "2025-04-23")) == [("amber", "invoice_due", "", "INV-1")]
+    assert kinds(health(ledger, "2025-05-03")) == [("amber", "invoice_due", "", "INV-1")]
+    late = health(ledger, "2025-05-04")
+    assert kinds(late) == [("red", "invoice_overdue", "", "INV-1")]
+    assert late.reasons[0].figures["outstanding"] == "4125.00"

@@ -18,47 +18,18 @@ from hypothesis import strategies as st
 from ktpledger.domain.alert_views import findings, message
 from ktpledger.domain.alerts import AlertKind, clock_findings
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, parse_event, quarter_span
+from ktpledger.domain.events import parse_event, quarter_span
 from ktpledger.domain.invoices import (
     InvoiceDue,
     business_share,
     claim_due_quarter,
-    invoice_due,
     offer_business_total,
 )
 from ktpledger.domain.project import ProjectState
-from tests.ledger.factory import PROJECT, claim, event, offer, reversal
+from tests.domain.support import Ledger
+from tests.ledger.factory import claim, event, offer, reversal
 
 D = Decimal
-
-
-class Ledger:
-    """A project's stream as the ledger keeps it: every event checked, then folded in."""
-
-    def __init__(self, *raws: dict[str, Any]) -> None:
-        self.state = ProjectState(project=PROJECT)
-        self.events: list[tuple[Event, int, str]] = []
-        for raw in raws:
-            self.add(raw)
-
-    def add(self, raw: dict[str, Any]) -> None:
-        parsed = parse_event(raw)
-        self.state.check(parsed)
-        self.events.append((parsed, len(self.events) + 1, ""))
-        self.state.apply(parsed, len(self.events))
-
-    def refused(self, raw: dict[str, Any]) -> RuleViolation:
-        with pytest.raises(RuleViolation) as caught:
-            self.state.check(parse_event(raw))
-        return caught.value
-
-    def due(self, quarter: str) -> InvoiceDue:
-        return invoice_due(PROJECT, self.events, quarter)
-
-    def invoice(self, quarter: str, number: str, on: str, **extra: Any) -> InvoiceDue:
-        due = self.due(quarter)
-        self.add(event("BusinessInvoiced", f"invoice-{number}", on, {**due.data(number), **extra}))
-        return due
 
 
 def pay(number: str, amount: str, on: str, key: str | None = None) -> dict[str, Any]:
