@@ -117,3 +117,25 @@ def test_rows_the_ledger_does_not_give_are_named(recorded: App) -> None:
     assert "allowance_lines, project KTP-NONE, category consumables: a row is stored (" in err
     assert "that the ledger does not give" in err
     assert "projection_heads, project KTP-0043: no row is stored; the ledger gives" in err
+
+
+def test_edited_project_facts_are_named_and_missing_ones_are_not_drift(recorded: App) -> None:
+    """The portfolio's health facts (`project_facts`, issue 16) are compared as JSON: an edited
+    figure is named; a project with no facts yet (the upgrade that added them, before `replay`) is
+    no drift, since readers fold it."""
+    with recorded.database.engine.connect() as connection:
+        stored = connection.execute(
+            text(f"SELECT facts FROM project_facts WHERE project = '{PROJECT}'")
+        ).scalar_one()
+    facts = json.loads(stored)
+    assert facts["grant_claimed"] == "0" and facts["latest_spend"] == "2025-02-15"
+    facts["latest_spend"] = "2025-01-15"
+    edited = json.dumps(facts).replace("'", "''")
+    edit(recorded, f"UPDATE project_facts SET facts = '{edited}' WHERE project = '{PROJECT}'")
+    code, out, err = verify(recorded)
+    assert code == 1
+    assert f"error: project_facts, project {PROJECT}: facts is" in err
+    assert "1 projection row(s) differ" in out
+    edit(recorded, "DELETE FROM project_facts")
+    code, out, err = verify(recorded)
+    assert code == 0, err
