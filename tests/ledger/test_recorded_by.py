@@ -405,8 +405,10 @@ def test_the_downgrade_is_refused_while_version_2_rows_are_recorded(database_url
             migrate(database, "downgrade", "0011")
         with database.engine.connect() as connection:
             assert connection.execute(text("SELECT recorded_by FROM events")).scalar_one() == BOB.canonical()
-        # The downgrade below 0013 went ahead; the one below 0012 was refused.
-        assert current_revision(database) in ("0012", "0013", "0014")
+        # The one below 0012 was refused: the schema is at 0012 or above (where the downgrades
+        # before it stopped depends on the backend's transactional DDL).
+        revision = current_revision(database)
+        assert revision is not None and int(revision) >= 12, revision
     finally:
         database.dispose()
 
