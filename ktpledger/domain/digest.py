@@ -66,14 +66,18 @@ class DigestRecipient:
     def wants(self, project: str, kind: str) -> bool:
         return (not self.projects or project in self.projects) and (not self.kinds or kind in self.kinds)
 
+    def due_on(self, today: date) -> bool:
+        """Whether a digest is made on `today`: every day, or on the recipient's weekday. A weekly
+        digest whose day passed without a run (the service down all day) is not made later: the
+        next one compares with the last made, so what changed meanwhile is in it."""
+        return self.every == DAY or today.weekday() == self.weekday
+
     def period(self, today: date) -> tuple[date, date]:
         """The period the digest made on `today` covers, first and last day: the day itself, or
-        the week ending on the latest `weekday` on or before `today` (a weekly digest missed on
-        its day is made on a later one, for its week, once)."""
+        the week (seven days) ending with it."""
         if self.every == DAY:
             return today, today
-        end = today - timedelta(days=(today.weekday() - self.weekday) % 7)
-        return end - timedelta(days=6), end
+        return today - timedelta(days=6), today
 
     def to_json(self) -> dict[str, Any]:
         return {

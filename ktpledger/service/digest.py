@@ -3,8 +3,8 @@ retries (README, "Notifications", digests; `domain/digest.py` says what a digest
 
 `send_digests` (`ktpledger digest send`, the workers' daily beat) does two things:
 
-1. compose: for each recipient whose current period (`DigestRecipient.period` of the day) has no
-   digest yet, read the alerts as every reader shows them as of the day (`shown_alerts`: stored
+1. compose: for each recipient with a digest due on the day (every day, or their weekday:
+   `DigestRecipient.due_on`) whose period ending that day has no digest yet, read the alerts as every reader shows them as of the day (`shown_alerts`: stored
    alerts with their figures now, and the calendar's findings), compare them with the snapshot of
    the recipient's previous digest and insert the digest with its own snapshot. The table's
    unique (recipient, period_end) makes the insert of a period composed already do nothing, so
@@ -88,8 +88,9 @@ def compose_digests(
     unless `store` is False (a dry run: what each would get, nothing written)."""
     digests = DigestStore(database)
     run = DigestRun(dry_run=not store)
-    waiting = [r for r in recipients if not digests.composed(r.email, r.period(today)[1])]
-    run.already = [(r.email, r.period(today)[1]) for r in recipients if r not in waiting]
+    due = [r for r in recipients if r.due_on(today)]
+    waiting = [r for r in due if not digests.composed(r.email, r.period(today)[1])]
+    run.already = [(r.email, r.period(today)[1]) for r in due if r not in waiting]
     if not waiting:
         return run
     wanted: set[str] | None = set()
