@@ -317,8 +317,9 @@ class Digest:
 
 
 def _where(alert: ShownAlert) -> str:
-    said = f"{alert.project} {category_label(alert.category or '')}"
-    return f"{said} {alert.subject}" if alert.subject and alert.subject not in said else said
+    """"KTP-0042 Travel & subsistence 0.80", "KTP-0042 2024Q4": project, line, subject."""
+    parts = [alert.project, category_label(alert.category) if alert.category else "", alert.subject]
+    return " ".join(part for part in parts if part)
 
 
 def _subscription(recipient: DigestRecipient) -> str:
