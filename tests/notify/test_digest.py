@@ -461,3 +461,45 @@ def test_digest_send_refuses_a_bad_recipients_file_naming_it(
     monkeypatch.setenv("KTPLEDGER_NOTIFY", "log")
     off = CliRunner().invoke(cli.app, ["--db", sqlite_url, "digest", "send"])
     assert off.exit_code == 2 and "the digest channel is off" in off.stderr
+
+
+# --- never twice, whoever runs it --------------------------------------------------------------------
+
+
+def test_two_schedulers_compose_and_claim_a_period_once(database_url: str, smtp_server: SmtpServer) -> None:
+    """Two beat schedulers (or a rerun while a send is under way) race for the same period: the
+    unique (recipient, period_end) lets one insert win, the conditional claim one send."""
+    import threading
+
+    from ktpledger.adapters.digest_store import DigestStore
+
+    app = bootstrap(Settings(database_url=database_url))
+    upgrade(app.database)
+    office = DigestRecipient(OFFICE)
+    mailer = DigestMailer(EmailNotifier(smtp_server.host, smtp_server.port, SENDER, [SENDER]))
+    try:
+        day1(app)
+        start = threading.Barrier(2, timeout=30)
+        errors: list[BaseException] = []
+
+        def scheduler() -> None:
+            try:
+                start.wait()
+                send_digests(app.database, [office], mailer, DAY1, now=NOW)
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        threads = [threading.Thread(target=scheduler) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        store = DigestStore(app.database)
+        [row] = store.listed()
+        # a claim made with the row as read before another claim took it loses
+        assert store.claim(row, now=NOW, lease_until=NOW) is False
+    finally:
+        app.close()
+    assert (row.status, row.attempts) == ("delivered", 1)
+    assert len(digests_in(smtp_server)) == 1
