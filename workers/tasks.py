@@ -124,6 +124,7 @@ def digest_send() -> dict[str, Any]:
         found.digest.mailer,
         found.settings.reading_day(),
         policy=DeliveryPolicy.from_settings(found.settings),
+        channels=found.settings.notify_channels,
     )
     return {"composed": len(run.composed), **run.delivery.to_json()}
 

@@ -67,6 +67,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                     on,
                     now=datetime.now(UTC),
                     policy=DeliveryPolicy.from_settings(application.settings),
+                    channels=application.settings.notify_channels,
                 )
         if output_format is OutputFormat.JSON:
             document = run.to_json()

@@ -317,7 +317,7 @@ class Digest:
 
 
 def _where(alert: ShownAlert) -> str:
-    """"KTP-0042 Travel & subsistence 0.80", "KTP-0042 2024Q4": project, line, subject."""
+    """ "KTP-0042 Travel & subsistence 0.80", "KTP-0042 2024Q4": project, line, subject."""
     parts = [alert.project, category_label(alert.category) if alert.category else "", alert.subject]
     return " ".join(part for part in parts if part)
 

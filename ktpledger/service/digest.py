@@ -14,7 +14,9 @@ retries (README, "Notifications", digests; `domain/digest.py` says what a digest
    wins, sent outside any transaction, finished fenced by the claim. A failed send is retried
    with the outboxes' back-off (`delivery_policy.backoff`, at most five minutes apart) until the
    retry period (KTPLEDGER_NOTIFY_RETRY_HOURS, 72 h) from its first attempt has passed, then
-   marked `failed` and logged at WARNING on `ktpledger.notify`; it is never lost silently.
+   marked `failed` and logged at WARNING on `ktpledger.notify`; it is never lost silently. The
+   SMTP server failing every digest for KTPLEDGER_CHANNEL_DOWN_MINUTES raises `channel_down`
+   about the `digest` channel, as for any channel.
 
 The figures are judged as of the day the digest is composed (`today`, the calendar's day in the
 UK unless --today / KTPLEDGER_TODAY says otherwise).
@@ -31,10 +33,12 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.digest_store import DigestRow, DigestStore
+from ktpledger.adapters.notification_sql import notification_store
 from ktpledger.adapters.notifiers import DeliveryError, DigestMailer
 from ktpledger.domain.digest import Digest, DigestRecipient, compose
 from ktpledger.domain.statuses import DELIVERED, FAILED, PENDING
 from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.channel_health import record_failure, record_success
 from ktpledger.service.delivery_policy import (
     ERROR_LIMIT,
     DeliveryPolicy,
@@ -46,6 +50,8 @@ from ktpledger.service.outbox import utc
 
 log = logging.getLogger("ktpledger.notify")
 EMPTY = "empty"
+CHANNEL = "digest"  # its name in channel_health and in a channel_down system alert
+LISTING = "`ktpledger digest list` shows the digests and any given up."
 DELIVER_LIMIT = 500  # digests sent per run at most: more wait for the next run
 
 
@@ -140,11 +146,17 @@ def deliver_digests(
     now: datetime | None = None,
     policy: DeliveryPolicy | None = None,
     limit: int = DELIVER_LIMIT,
+    channels: Sequence[str] = (),
 ) -> DeliveryReport:
     """Send the pending digests that are due, each claimed first (module docstring). A run stops
-    at its first failed send: the SMTP server is down, the rest wait for the next run."""
+    at its first failed send: the SMTP server is down, the rest wait for the next run.
+
+    Each send tells the `digest` channel's health as the outboxes' do: failing every attempt for
+    KTPLEDGER_CHANNEL_DOWN_MINUTES raises a `channel_down` system alert about `digest`, sent
+    through `channels` (the outboxes' configured channels), resolved by the next delivery."""
     policy = policy or DeliveryPolicy()
     store = DigestStore(database)
+    health = _Health(database, policy, channels)
 
     def clock() -> datetime:
         return utc(now) if now is not None else datetime.now(UTC)
@@ -170,15 +182,46 @@ def deliver_digests(
         try:
             mailer.send(row.recipient, row.subject, row.body_text, row.body_html, row.delivery_id)
         except DeliveryError as error:
-            report += _failed(store, row, attempts, first, str(error) or type(error).__name__, policy, clock)
+            message = str(error) or type(error).__name__
+            report += _failed(store, row, attempts, first, message, policy, clock)
+            health.failed(message, utc(clock()))
             return report
         except Exception as error:  # a bug must not leave the row claimed without an outcome
             log.exception("digest %s to %s: the mailer raised", row.id, row.recipient)
             report += _failed(store, row, attempts, first, f"{type(error).__name__}: {error}", policy, clock)
             return report
         store.finish(row.id, attempts=attempts, status=DELIVERED, now=utc(clock()))
+        health.delivered(utc(clock()))
         report += DeliveryReport(delivered=1)
     return report
+
+
+@dataclass(frozen=True)
+class _Health:
+    """The digest channel's health in `channel_health` (`service/channel_health.py`)."""
+
+    database: Database
+    policy: DeliveryPolicy
+    channels: Sequence[str]
+
+    def failed(self, error: str, now: datetime) -> None:
+        with notification_store(self.database).write() as unit:
+            record_failure(
+                unit,
+                channel=CHANNEL,
+                error=error[:ERROR_LIMIT],
+                now=now,
+                down_after=self.policy.channel_down_after,
+                others=self.channels,
+                retry_period=self.policy.retry_period,
+                listing=LISTING,
+            )
+            unit.commit()
+
+    def delivered(self, now: datetime) -> None:
+        with notification_store(self.database).write() as unit:
+            record_success(unit, channel=CHANNEL, now=now)
+            unit.commit()
 
 
 def _failed(
@@ -217,13 +260,14 @@ def send_digests(
     now: datetime | None = None,
     policy: DeliveryPolicy | None = None,
     dry_run: bool = False,
+    channels: Sequence[str] = (),
 ) -> DigestRun:
     """Compose the digests due as of `today`, then send every pending one (module docstring).
     `dry_run`: compose without storing or sending anything."""
     moment = utc(now) if now is not None else datetime.now(UTC)
     run = compose_digests(database, recipients, today, now=utc(moment), store=not dry_run)
     if not dry_run and mailer is not None:
-        run.delivery = deliver_digests(database, mailer, now=now, policy=policy)
+        run.delivery = deliver_digests(database, mailer, now=now, policy=policy, channels=channels)
     return run
 
 

@@ -503,3 +503,28 @@ def test_two_schedulers_compose_and_claim_a_period_once(database_url: str, smtp_
         app.close()
     assert (row.status, row.attempts) == ("delivered", 1)
     assert len(digests_in(smtp_server)) == 1
+
+
+def test_the_smtp_server_down_for_the_digest_raises_channel_down(
+    database_url: str, smtp_server: SmtpServer
+) -> None:
+    from ktpledger.service.system_alerts import read_system_alerts
+
+    app = bootstrap(Settings(database_url=database_url))
+    upgrade(app.database)
+    office = DigestRecipient(OFFICE)
+    policy = DeliveryPolicy(channel_down_after=timedelta(0))  # down at its first failure, for the test
+    try:
+        day1(app)
+        down = DigestMailer(EmailNotifier("127.0.0.1", closed_port(), SENDER, [SENDER], timeout=2))
+        send_digests(app.database, [office], down, DAY1, now=NOW, policy=policy, channels=("log",))
+        [raised] = read_system_alerts(app.database)
+        assert (raised["kind"], raised["subject"], raised["status"]) == ("channel_down", "digest", "open")
+        assert "`ktpledger digest list`" in raised["message"]
+        up = DigestMailer(EmailNotifier(smtp_server.host, smtp_server.port, SENDER, [SENDER]))
+        send_digests(app.database, [office], up, DAY1, now=NOW + timedelta(minutes=1), policy=policy)
+        [after] = read_system_alerts(app.database, include_resolved=True)
+    finally:
+        app.close()
+    assert after["status"] == "resolved"
+    assert len(digests_in(smtp_server)) == 1
