@@ -91,6 +91,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 typer.echo(f"{who}: {digest.subject()}")
         for who, end in run.already:
             typer.echo(f"{who}: the digest of the period to {end.isoformat()} was composed already")
+        if not run.composed and not run.already:
+            typer.echo(f"no digest is due on {on.isoformat()} (weekly ones are made on their weekday)")
         if not dry_run:
             report = run.delivery
             typer.echo(f"sent {report.delivered}, to retry {report.retried}, failed {report.failed}")
