@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ktpledger.adapters.database import Database, build_engine
-from ktpledger.adapters.notifiers import Notifier
+from ktpledger.adapters.notifiers import DigestMailer, Notifier
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.signing import Signer, Verifier, load_signer, load_verifier, private_key_exposed
-from ktpledger.notify_settings import notifiers_for
+from ktpledger.digest_settings import load_recipients
+from ktpledger.domain.digest import DigestRecipient
+from ktpledger.notify_settings import DIGEST, email_notifier, notifiers_for
 from ktpledger.service.checkpoints import Checkpoints
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.notify import DeliveryPolicy, deliver_due
@@ -38,12 +40,31 @@ class App:
     notifiers: Mapping[str, Notifier] = field(default_factory=dict)
     delivery: BackgroundDelivery | None = None  # the embedded default's alert delivery
     read_only: bool = False  # built for reading: no delivery, no wake-up, its ledger refuses appends
+    digest: DigestSetup | None = None  # the digest channel's recipients and mailer, when it is on
 
     def close(self) -> None:
         if self.delivery is not None:
             self.delivery.close()  # deliver what the last appends raised before the engine goes
         self.ledger.close()
         self.database.dispose()
+
+
+@dataclass(frozen=True)
+class DigestSetup:
+    """The digest channel (KTPLEDGER_NOTIFY names `digest`): its recipients, read once from
+    KTPLEDGER_DIGEST_RECIPIENTS, and the mailer that sends through the KTPLEDGER_SMTP_* server."""
+
+    recipients: tuple[DigestRecipient, ...]
+    mailer: DigestMailer
+
+
+def digest_setup(settings: Settings) -> DigestSetup | None:
+    """The digest channel's setup, or None when it is off; a ValueError naming the file, the
+    recipient and the field (or the variable) when it cannot be used."""
+    if not settings.digest:
+        return None
+    recipients = tuple(load_recipients(settings.digest_recipients))
+    return DigestSetup(recipients, DigestMailer(email_notifier(settings.channels, channel=DIGEST)))
 
 
 def bootstrap(
@@ -74,8 +95,14 @@ def bootstrap(
     # The channels the settings name, each with the address the settings hold: an alert is
     # written to the outbox for exactly the channels that have a notifier here.
     notifiers = notifiers_for(settings.notify_channels, settings.channels)
+    digest = digest_setup(settings)
     projector = Projector(
-        database, channels=settings.notify_channels, renotify_after=settings.renotify_after, store=store
+        database,
+        channels=settings.notify_channels,
+        renotify_after=settings.renotify_after,
+        store=store,
+        # With the digest on, e-mail sends only the kinds that cannot wait (KTPLEDGER_EMAIL_KINDS).
+        channel_kinds={} if settings.email_kinds is None else {"email": settings.email_kinds},
     )
     checkpoints = Checkpoints(database, signer)
     delivery: BackgroundDelivery | None = None
@@ -100,6 +127,7 @@ def bootstrap(
         verifier=verifier,
         notifiers=notifiers,
         delivery=delivery,
+        digest=digest,
     )
 
 

@@ -1,6 +1,6 @@
 """Alert channels' settings: which channels, and each one's address and secrets.
 
-    KTPLEDGER_NOTIFY            comma list of channels: log (default), webhook, email
+    KTPLEDGER_NOTIFY            comma list of channels: log (default), webhook, email, digest
     KTPLEDGER_WEBHOOK_URL       webhook: http(s) URL the alerts are POSTed to (required)
     KTPLEDGER_WEBHOOK_SECRET    webhook: HMAC-SHA256 key for X-KTPLedger-Signature (required)
     KTPLEDGER_SMTP_HOST         email: SMTP server (required)
@@ -10,6 +10,13 @@
     KTPLEDGER_SMTP_USER         email: login name (with KTPLEDGER_SMTP_PASSWORD)
     KTPLEDGER_SMTP_PASSWORD     email: login password (with KTPLEDGER_SMTP_USER)
     KTPLEDGER_SMTP_STARTTLS     email: true/false (default false)
+    KTPLEDGER_EMAIL_KINDS       email: comma list of the alert kinds sent one e-mail each (default:
+                                all; with the digest channel on, over_cap,over_budget)
+    KTPLEDGER_DIGEST_RECIPIENTS digest: the recipients' TOML file (required; `digest_settings`);
+                                the digest is sent through the KTPLEDGER_SMTP_* server and sender
+
+`digest` is no outbox channel: no notification row is ever queued for it. Digests are composed
+and sent by `ktpledger digest send` (and the workers' beat), from their own table.
 
 `Settings.from_env` reads them once (`notify_channels`, `ChannelSettings.from_env`); the composition
 root builds the notifiers of the channels the settings name (`notifiers_for`). A setting a named
@@ -24,8 +31,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ktpledger.adapters.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
+from ktpledger.domain.alerts import AlertKind
 
-CHANNELS = ("log", "webhook", "email")
+CHANNELS = ("log", "webhook", "email")  # the outboxes' channels: a row per alert and channel
+DIGEST = "digest"
+IMMEDIATE_WITH_DIGEST = frozenset({"over_cap", "over_budget"})
 DEFAULT_CHANNELS = "log"
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -75,14 +85,45 @@ def notify_channels(env: Mapping[str, str]) -> list[str]:
     """The channels named by KTPLEDGER_NOTIFY, in order, without repeats; default ["log"]. Names are
     exact (lower case): they are the `channel` of the notifications rows the projector writes."""
     names: list[str] = []
-    for name in _comma_list(env.get("KTPLEDGER_NOTIFY") or DEFAULT_CHANNELS):
+    named = _comma_list(env.get("KTPLEDGER_NOTIFY") or DEFAULT_CHANNELS)
+    for name in named:
+        if name == DIGEST:
+            continue  # no outbox channel (module docstring): `digest_named`
         if name not in CHANNELS:
             raise ValueError(
-                f"KTPLEDGER_NOTIFY names an unknown alert channel {name!r}: choose from {', '.join(CHANNELS)}"
+                f"KTPLEDGER_NOTIFY names an unknown alert channel {name!r}: choose from "
+                f"{', '.join((*CHANNELS, DIGEST))}"
             )
         if name not in names:
             names.append(name)
+    if not names and DIGEST in named:
+        return []  # the digest alone: nothing is sent one alert at a time
     return names or [DEFAULT_CHANNELS]
+
+
+def digest_named(env: Mapping[str, str]) -> bool:
+    """Whether KTPLEDGER_NOTIFY names the digest channel."""
+    return DIGEST in _comma_list(env.get("KTPLEDGER_NOTIFY") or DEFAULT_CHANNELS)
+
+
+def email_kinds(env: Mapping[str, str], *, digest: bool) -> frozenset[str] | None:
+    """The alert kinds the `email` channel sends one e-mail each (KTPLEDGER_EMAIL_KINDS, a comma
+    list; "all" or unset without the digest: None, every kind). With the digest on, unset means
+    over_cap and over_budget only: the other kinds come in the digest."""
+    raw = (env.get("KTPLEDGER_EMAIL_KINDS") or "").strip()
+    if not raw:
+        return IMMEDIATE_WITH_DIGEST if digest else None
+    if raw.lower() == "all":
+        return None
+    known = {kind.value for kind in AlertKind}
+    kinds = _comma_list(raw.lower())
+    for kind in kinds:
+        if kind not in known:
+            raise ValueError(
+                f"KTPLEDGER_EMAIL_KINDS names an unknown alert kind {kind!r}: choose from "
+                f"{', '.join(sorted(known))}, or all"
+            )
+    return frozenset(kinds)
 
 
 def webhook_notifier(settings: ChannelSettings) -> WebhookNotifier:
@@ -114,10 +155,16 @@ def _flag(value: str, name: str) -> bool:
     raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
-def email_notifier(settings: ChannelSettings) -> EmailNotifier:
-    host = _required(settings.smtp_host, "KTPLEDGER_SMTP_HOST", "email")
-    sender = _required(settings.smtp_from, "KTPLEDGER_SMTP_FROM", "email")
-    recipients = _comma_list(_required(settings.smtp_to, "KTPLEDGER_SMTP_TO", "email"))
+def email_notifier(settings: ChannelSettings, *, channel: str = "email") -> EmailNotifier:
+    """The e-mail channel's notifier; for the digest (`channel` "digest"), its SMTP server and
+    sender only: KTPLEDGER_SMTP_TO is not needed (the digest's recipients are in their file) and
+    the notifier's recipients are the sender, never used."""
+    host = _required(settings.smtp_host, "KTPLEDGER_SMTP_HOST", channel)
+    sender = _required(settings.smtp_from, "KTPLEDGER_SMTP_FROM", channel)
+    if channel == DIGEST:
+        recipients = [sender]
+    else:
+        recipients = _comma_list(_required(settings.smtp_to, "KTPLEDGER_SMTP_TO", channel))
     if not recipients:
         raise ValueError("KTPLEDGER_SMTP_TO must name at least one recipient for the email alert channel")
     username = settings.smtp_user or None

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_day
-from ktpledger.notify_settings import ChannelSettings, notify_channels
+from ktpledger.notify_settings import ChannelSettings, digest_named, email_kinds, notify_channels
 from ktpledger.serve_settings import ServeLimits, serve_limits
 
 DEFAULT_DATABASE_URL = "sqlite:///ktpledger.db"
@@ -115,6 +115,12 @@ class Settings:
     # A folder of import profiles (*.toml) the dashboard's export upload offers to pick from;
     # KTPLEDGER_IMPORT_PROFILES. None: the person uploads the profile with the export.
     import_profiles: str | None = None
+    # Digest notifications (KTPLEDGER_NOTIFY names `digest`): the recipients' TOML file
+    # (KTPLEDGER_DIGEST_RECIPIENTS, read by `bootstrap`), and the kinds the `email` channel still
+    # sends one e-mail each (KTPLEDGER_EMAIL_KINDS; None: every kind).
+    digest: bool = False
+    digest_recipients: str | None = None
+    email_kinds: frozenset[str] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +150,9 @@ class Settings:
                 else timedelta(minutes=CHANNEL_DOWN_MINUTES)
             ),
             import_profiles=env.get("KTPLEDGER_IMPORT_PROFILES") or None,
+            digest=digest_named(env),
+            digest_recipients=env.get("KTPLEDGER_DIGEST_RECIPIENTS") or None,
+            email_kinds=email_kinds(env, digest=digest_named(env)),
         )
 
     def reading_day(self, override: date | None = None) -> date:

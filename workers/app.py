@@ -18,6 +18,9 @@ from ktpledger.settings import Settings
 VISIBILITY_TIMEOUT = 3600  # seconds; longer than any task and any countdown we use
 SWEEP_EVERY = 30.0
 DELIVER_EVERY = 30.0
+# Digests: composed once per recipient and period by the first run of the day (the table's unique
+# key makes a second scheduler's run compose nothing), retried by the next runs while they fail.
+DIGEST_EVERY = 3600.0
 QUEUE = "ktpledger"
 
 
@@ -41,6 +44,7 @@ def make_app(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "sweep-lagging-projections": {"task": "ktpledger.sweep", "schedule": SWEEP_EVERY},
             "deliver-due-notifications": {"task": "ktpledger.deliver_due", "schedule": DELIVER_EVERY},
+            "send-digests": {"task": "ktpledger.digest_send", "schedule": DIGEST_EVERY},
         },
     )
     return app

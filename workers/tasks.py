@@ -107,6 +107,28 @@ def deliver_due() -> dict[str, int]:
     return {"delivered": report.delivered, "retried": report.retried, "failed": report.failed}
 
 
+@task("ktpledger.digest_send")
+def digest_send() -> dict[str, Any]:
+    """Compose the digests due today (one per recipient and period, never twice) and send every
+    pending one; the digest channel off, nothing. Beat runs it hourly: a period's digest is
+    composed by the first run of its day, and a failed send is retried by the next runs."""
+    from ktpledger.service.delivery_policy import DeliveryPolicy
+    from ktpledger.service.digest import send_digests
+
+    found = application()
+    if found.digest is None:
+        return {"composed": 0, "delivered": 0, "retried": 0, "failed": 0}
+    run = send_digests(
+        found.database,
+        found.digest.recipients,
+        found.digest.mailer,
+        found.settings.reading_day(),
+        policy=DeliveryPolicy.from_settings(found.settings),
+        channels=found.settings.notify_channels,
+    )
+    return {"composed": len(run.composed), **run.delivery.to_json()}
+
+
 @task("ktpledger.sweep")
 def sweep() -> dict[str, int]:
     """Wake every projection that has fallen behind the ledger (a lost message only delays); then

@@ -318,7 +318,16 @@ class EmailNotifier:
         return "\n".join(lines) + "\n"
 
     def send(self, alert: Mapping[str, Any]) -> None:
-        message = self.message(alert)
+        refused = self.transmit(self.message(alert), self.recipients)
+        if refused:
+            # Some recipients took it: sending again would give them a second copy.
+            logging.getLogger(ALERT_LOGGER).warning(
+                "alert %s: SMTP refused %s", one_line(alert.get("id", "")), ", ".join(sorted(refused))
+            )
+
+    def transmit(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, Any]:
+        """One SMTP session that sends `message` to `recipients`: the recipients refused (some
+        took it), or `DeliveryError` when none did or the server could not be reached."""
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
@@ -326,7 +335,7 @@ class EmailNotifier:
                     smtp.ehlo()
                 if self.username is not None and self.password is not None:
                     smtp.login(self.username, self.password)
-                refused = smtp.send_message(message, self.sender, self.recipients)
+                return dict(smtp.send_message(message, self.sender, list(recipients)))
         except smtplib.SMTPException as error:
             raise DeliveryError(
                 f"SMTP {self.host}:{self.port} refused: {type(error).__name__}: {one_line(error)}"
@@ -335,8 +344,30 @@ class EmailNotifier:
             raise DeliveryError(
                 f"SMTP {self.host}:{self.port} unreachable: {type(error).__name__}: {one_line(error)}"
             ) from None
-        if refused:
-            # Some recipients took it: sending again would give them a second copy.
-            logging.getLogger(ALERT_LOGGER).warning(
-                "alert %s: SMTP refused %s", one_line(alert.get("id", "")), ", ".join(sorted(refused))
-            )
+
+
+class DigestMailer:
+    """Sends digests (`ktpledger.service.digest`): one message, plain text and HTML, to one
+    recipient, through the e-mail channel's SMTP server and sender. One attempt per call, as a
+    notifier makes; the digests table retries."""
+
+    name = "digest"
+
+    def __init__(self, smtp: EmailNotifier) -> None:
+        self.smtp = smtp  # its recipients are the e-mail channel's, never used here
+
+    def message(self, to: str, subject: str, text: str, html: str, delivery_id: str) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = one_line(subject)
+        message["From"] = self.smtp.sender
+        message["To"] = _address(to, "a digest's recipient")
+        if _MESSAGE_ID_PART.fullmatch(delivery_id):
+            # The same id on every attempt: a mail system may drop a copy sent again.
+            domain = self.smtp.sender.rsplit("@", 1)[1].strip(">").strip() or "ktpledger"
+            message["Message-ID"] = f"<{delivery_id}@{domain}>"
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        return message
+
+    def send(self, to: str, subject: str, text: str, html: str, delivery_id: str) -> None:
+        self.smtp.transmit(self.message(to, subject, text, html, delivery_id), [to])

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from ktpledger.adapters import token_tables, upload_tables
+from ktpledger.adapters import digest_tables, token_tables, upload_tables
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.tables import metadata
 
 # Their tables are on `metadata` once imported: every table of the schema must be listed below.
-TABLE_MODULES = (token_tables, upload_tables)
+TABLE_MODULES = (digest_tables, token_tables, upload_tables)
 
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
@@ -42,6 +42,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "channel_health": DML,  # delivery bookkeeping: a channel's failing streak
     "api_tokens": ("SELECT", "INSERT", "UPDATE"),  # revoking a token is an UPDATE; none is deleted
     "dashboard_uploads": DML,  # exports held between a dashboard preview and its confirmation
+    "digests": DML,  # digest notifications (migration 0016): composed, sent, retried
 }
 
 FUNCTIONS = (

@@ -15,6 +15,7 @@ from ktpledger.cli import (
     admin,
     claims,
     demo,
+    digest,
     imports,
     invoices,
     ledger,
@@ -42,6 +43,7 @@ admin.register(app, opened)
 demo.register(app, opened)
 serve.register(app, opened)
 notifications.register(app, opened)
+digest.register(app, opened)  # digest notifications (issue 16)
 profile.register(app, opened)  # spend profiles
 portfolio.register(app, opened)  # the KTP office's portfolio
 

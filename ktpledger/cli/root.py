@@ -50,6 +50,7 @@ HELP_ORDER = (
     "checkpoint",
     "token",
     "notifications",
+    "digest",
 )
 
 

@@ -171,7 +171,7 @@ def record_steps(
             if step.quiet
             else recently_resolved(projections, unit, project, key, alert_id, now)
         )
-        unit.outbox.queue(alert_id, projections.channels, why=why, now=now)
+        unit.outbox.queue(alert_id, projections.channels_for(str(key.kind)), why=why, now=now)
     return new_ids, ended
 
 

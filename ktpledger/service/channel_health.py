@@ -41,6 +41,7 @@ def record_failure(
     down_after: timedelta,
     others: Iterable[str],
     retry_period: timedelta,
+    listing: str | None = None,
 ) -> int | None:
     """Count a failed attempt on `channel`, in the caller's unit of work; raise `channel_down`
     through `others` once the channel has failed every attempt for `down_after`. The new system
@@ -50,12 +51,16 @@ def record_failure(
     if now - since < down_after:
         return None
     through = sorted(set(others) - {channel})
+    # How to see what was given up: the outboxes' commands, unless the channel says (the digest).
+    listing = listing or (
+        "`ktpledger notifications --status failed` lists any given up, and "
+        "`ktpledger notifications resend --all-failed` sends them again."
+    )
     message = (
         f"The {channel} alert channel has failed every attempt since {format_instant(since)[:16]} UTC "
         f"({failures} attempts over {_minutes(now - since)}); last error: {one_line(error)}. Its "
         f"notifications are kept and retried for {retry_period.total_seconds() / 3600:g} h from each "
-        "one's first attempt: `ktpledger notifications --status failed` lists any given up, and "
-        "`ktpledger notifications resend --all-failed` sends them again."
+        f"one's first attempt: {listing}"
     )
     raised = raise_system_alert(
         unit.system_alerts,

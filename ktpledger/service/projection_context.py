@@ -4,6 +4,7 @@ projects kept folded between catch-ups."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -55,4 +56,12 @@ class Projections:
     store: ProjectionStore
     channels: tuple[str, ...]
     renotify_after: timedelta
+    # The kinds a channel is sent, for the channels that are not sent every kind (the `email`
+    # channel with the digest on: over_cap and over_budget); a raise of another kind queues no
+    # row on that channel.
+    channel_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     warm: WarmCache = field(default_factory=lambda: WarmCache(5000))
+
+    def channels_for(self, kind: str) -> tuple[str, ...]:
+        """The channels a raise of `kind` is queued on."""
+        return tuple(c for c in self.channels if c not in self.channel_kinds or kind in self.channel_kinds[c])

@@ -15,7 +15,7 @@ The names callers import from here are kept here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -85,6 +85,7 @@ class Projector:
         cache_size: int = 5000,
         renotify_after: timedelta = RENOTIFY_AFTER,
         store: ProjectionStore | None = None,
+        channel_kinds: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         if store is None:
             if database is None:
@@ -96,6 +97,7 @@ class Projector:
             channels=tuple(channels),
             # A raise within this long of the same alert's resolution is recorded but not notified.
             renotify_after=renotify_after,
+            channel_kinds=dict(channel_kinds or {}),
             warm=WarmCache(cache_size),
         )
 
