@@ -13,11 +13,13 @@ from ktpledger.api.security import application, check_read, principal
 from ktpledger.api.statement_schemas import ClaimHistoryOut, ClaimPackOut, InvoicesOut, ReconciliationOut
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import parse_day
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
 from ktpledger.service.claim_history import claim_history
 from ktpledger.service.invoices import invoices_json
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
 from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import quarter_pack, reconciliation_statement
 
@@ -54,12 +56,14 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return min(offers)[2] if offers else "json"
 
 
-def statement(made: ReconciliationStatement | ClaimPack, fmt: str) -> Response:
+def statement(
+    made: ReconciliationStatement | ClaimPack, fmt: str, appendix: AuditAppendix | None = None
+) -> Response:
     """The statement's JSON document, or the statement rendered by `ktpledger.reports` as CSV, XLSX,
-    HTML or PDF."""
+    HTML or PDF (with `appendix`: who prepared it and when, what an auditor asks for)."""
     if fmt == "json":
         return JSONResponse(made.to_json())
-    body = render(made, fmt)
+    body = render(made, fmt, appendix)
     headers = {}
     if fmt != "html":
         headers["Content-Disposition"] = f'attachment; filename="{filename(made, fmt)}"'
@@ -86,13 +90,26 @@ def reconcile(
     request: Request,
     project: str,
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    prepared_on: str | None = Query(
+        None, description="the day the report says it was prepared on (default: the latest event's date)"
+    ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> Response:
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
+    on = parse_day(prepared_on, field="prepared_on")
     made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
-    return statement(made, chosen)
+    appendix = None
+    if chosen != "json":
+        appendix = audit_appendix(
+            app.database,
+            project,
+            prepared_by=who.recorder("api").name,
+            prepared_on=on,
+            independent_report_threshold=app.settings.independent_report_threshold,
+        )
+    return statement(made, chosen, appendix)
 
 
 @router.get(
@@ -107,6 +124,9 @@ def quarter_claim(
     project: str,
     quarter: str | None = Query(None, description="the quarter, e.g. 2025Q2"),
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    prepared_on: str | None = Query(
+        None, description="the day the report says it was prepared on (default: the latest event's date)"
+    ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> Response:
@@ -114,8 +134,20 @@ def quarter_claim(
     if quarter is None:
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
+    on = parse_day(prepared_on, field="prepared_on")
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
-    return statement(made, chosen)
+    appendix = None
+    if chosen != "json":
+        appendix = audit_appendix(
+            app.database,
+            project,
+            prepared_by=who.recorder("api").name,
+            prepared_on=on,
+            independent_report_threshold=app.settings.independent_report_threshold,
+            date_from=made.start,
+            date_to=made.end,
+        )
+    return statement(made, chosen, appendix)
 
 
 # --- the business's invoices (R-44) --------------------------------------------------------------
