@@ -54,16 +54,15 @@ def cell_text(value: Value) -> str:
 
 
 def long_rows(block: Block) -> Iterable[tuple[str, str, str, str]]:
-    """The block's cells, one row each: (section, row, field, value); an empty cell is left out."""
+    """The block's cells, one row each: (section, row, field, value); an empty cell is kept, with
+    an empty value, so that every row of a section pivots to the same columns."""
     if block.header is None:
         for name, value in ((str(row[0]), row[1]) for row in block.rows):
-            if value is not None:
-                yield block.key, "1", name, cell_text(value)
+            yield block.key, "1", name, cell_text(value)
         return
     for number, row in enumerate(block.rows, start=1):
         for name, value in zip(block.header, row, strict=True):
-            if value is not None:
-                yield block.key, str(number), name, cell_text(value)
+            yield block.key, str(number), name, cell_text(value)
 
 
 def table_csv(block: Block) -> bytes:
@@ -88,10 +87,10 @@ def _write(blocks: Iterable[Block]) -> bytes:
 def reconciliation_csv(statement: ReconciliationStatement, appendix: AuditAppendix | None = None) -> bytes:
     """Sections: `about` (project, parties, status, grant rate, ledger, checkpoint), `lines` (one row
     per line, then the `total` row), `settlement`, `changes`, `findings`, `receivables`, `invoices`,
-    `claims`; with the appendix `prepared`, `payments`, `decisions`, `parental_leave` and
+    `claims`, `changes` (one row per LMC change); with the appendix `prepared`, `payments`, `decisions`, `parental_leave` and
     `transactions`. A section with no rows has no rows in the file."""
     blocks = reconciliation_blocks(statement)
-    names = ("about", "lines", "settlement", "changes", "findings", "receivables", "invoices", "claims")
+    names = ("about", "lines", "settlement", "findings", "receivables", "invoices", "claims", "changes")
     chosen = [blocks[name] for name in names]
     return _write((*chosen, *appendix_blocks(appendix).values()))
 
