@@ -30,6 +30,7 @@ from ktpledger.reports.xlsx_report import MONEY_FORMAT, exact_in_xlsx, heading
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
 from tests.reports.conftest import Documents, statement
+from tests.reports.long_csv import csv_sections, long_csv
 from tests.reports.scenarios import HOSTILE_MINUTE, HOSTILE_TITLE
 
 LINE_FIGURES = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
@@ -42,40 +43,6 @@ PACK_TOTALS = ("in_quarter", "cumulative", "budget", "eligible", "ineligible", "
 
 def csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-
-
-# The CSV's sections of `name, value` rows (the others are tables: a header row, then rows).
-FACT_SECTIONS = frozenset({"about", "settlement", "receivables", "form_heading", "prepared"})
-
-
-def long_csv(data: bytes) -> list[dict[str, str]]:
-    """The long-format CSV as `csv.DictReader` reads it: one header row, every row its four columns."""
-    text = data.decode("utf-8")
-    assert not text.startswith("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="extra")
-    rows = list(reader)
-    assert reader.fieldnames == ["section", "row", "field", "value"]
-    for row in rows:
-        assert "extra" not in row and None not in row.values(), row
-    return rows
-
-
-def csv_sections(data: bytes) -> list[list[list[str]]]:
-    """The CSV's sections in order, each pivoted back: a `name, value` row per fact, or a table (its
-    header row, then a row per `row` number)."""
-    by_section: dict[str, dict[str, list[tuple[str, str]]]] = {}
-    for row in long_csv(data):
-        by_section.setdefault(row["section"], {}).setdefault(row["row"], []).append(
-            (row["field"], row["value"])
-        )
-    sections: list[list[list[str]]] = []
-    for name, numbered in by_section.items():
-        if name in FACT_SECTIONS:
-            sections.append([[field, value] for cells in numbered.values() for field, value in cells])
-            continue
-        rows = list(numbered.values())
-        sections.append([[field for field, _ in rows[0]], *([value for _, value in cells] for cells in rows)])
-    return sections
 
 
 def section_names(data: bytes) -> list[str]:
