@@ -1,8 +1,9 @@
 """HTML: one template for both statements, and the body the PDF is drawn from.
 
-Every value from the statement goes through `html.escape`; figures are written as the JSON writes
-them. The page is self-contained (inline CSS, no scripts, no external assets). The body keeps to
-what fpdf2's HTML renderer understands, so the PDF is the same content: headings, paragraphs and
+Every value from the statement goes through `html.escape`; written for people: the guidance's
+names of the lines, money as "£100,000.00", the rate as "67%", dates as "31 March 2026" (the JSON
+and CSV keep the codes and plain figures). The page is self-contained (inline CSS, no scripts, no
+external assets). The body keeps to what fpdf2's HTML renderer understands, so the PDF is the same content: headings, paragraphs and
 tables whose cells each hold one piece of text (`align`, `width` and `bgcolor` attributes for the
 PDF, classes for the browser's CSS).
 """
@@ -524,7 +525,7 @@ def claim_form(pack: ClaimPack) -> list[str]:
     ledger = claim.ledger
     heading: list[tuple[str, object]] = [
         ("Claim number", claim.number),
-        ("Quarter", f"{pack.quarter}: {pack.start} to {pack.end}"),
+        ("Quarter", f"{pack.quarter}: {long_day(pack.start)} to {long_day(pack.end)}"),
     ]
     if isinstance(claim, SubmittedClaim):
         title = f"Grant claim {claim.number} for {pack.quarter}, as submitted"

@@ -1,5 +1,8 @@
-"""XLSX with openpyxl: one sheet per table (the statement first), a bold frozen header row, money as
-numeric cells formatted "#,##0.00", text guarded against formula injection and typed as text.
+"""XLSX with openpyxl: one sheet per table (the statement first), headers for people in a bold
+frozen row repeated on every printed page, money as numeric cells formatted "£#,##0.00", the rate
+"0%", dates "d mmmm yyyy", totals as SUM formulas (the workbook is recalculated on opening: no cached
+values are stored), text guarded against formula injection and typed as text; set up to print
+landscape, fit to the page's width, with a footer naming the report and page N of M.
 
 Money: the figures are the read models' `Decimal`s, to the penny as the JSON writes them: no
 float is made by this module. openpyxl takes a `Decimal` cell value as a number and writes it with 16
