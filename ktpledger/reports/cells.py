@@ -130,6 +130,7 @@ CHANGE_LABELS = {
     "budget_revision": "Budget revision by the LMC",
     "offer_amended": "Offer amendment",
     "extension": "Extension",
+    "project_reopened": "Project reopened",
 }
 REASON_LABELS = {
     "over_budget": "over budget",

@@ -36,9 +36,10 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from ktpledger.domain.labels import category_label
+from ktpledger.domain.labels import category_label, kind_label
 from ktpledger.reports.cells import (
     BUSINESS_TYPE_LABELS,
+    CHANGE_LABELS,
     LIMIT_SHORT,
     METHODOLOGY_LABELS,
     Statement,
@@ -121,6 +122,10 @@ def shown(field: str, value: Value) -> Value:
             return "Total"
         if field == "limit_kind":
             return label(LIMIT_SHORT, value)
+        if field in {"kind", "decision_kind"}:
+            return label(CHANGE_LABELS, value)
+        if field == "alert_kind":
+            return kind_label(value)
         if field == "methodology":
             return label(METHODOLOGY_LABELS, value)
         if field == "business_type":
