@@ -3,6 +3,7 @@ by `ktpledger.reports` (CSV, XLSX, HTML, PDF) by `?format=` or the `Accept` head
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +14,6 @@ from ktpledger.api.security import application, check_read, principal
 from ktpledger.api.statement_schemas import ClaimHistoryOut, ClaimPackOut, InvoicesOut, ReconciliationOut
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_day
 from ktpledger.reports import FORMATS, MEDIA_TYPES, filename, render
 from ktpledger.service.access import Principal
 from ktpledger.service.claim_history import claim_history
@@ -90,15 +90,15 @@ def reconcile(
     request: Request,
     project: str,
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
-    prepared_on: str | None = Query(
-        None, description="the day the report says it was prepared on (default: the latest event's date)"
+    prepared_on: date | None = Query(
+        None,
+        description="the day the report says it was prepared on, YYYY-MM-DD (default: the latest event's date)",
     ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> Response:
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
-    on = parse_day(prepared_on, field="prepared_on")
     made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
     appendix = None
     if chosen != "json":
@@ -106,7 +106,7 @@ def reconcile(
             app.database,
             project,
             prepared_by=who.recorder("api").name,
-            prepared_on=on,
+            prepared_on=prepared_on,
             independent_report_threshold=app.settings.independent_report_threshold,
         )
     return statement(made, chosen, appendix)
@@ -124,8 +124,9 @@ def quarter_claim(
     project: str,
     quarter: str | None = Query(None, description="the quarter, e.g. 2025Q2"),
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
-    prepared_on: str | None = Query(
-        None, description="the day the report says it was prepared on (default: the latest event's date)"
+    prepared_on: date | None = Query(
+        None,
+        description="the day the report says it was prepared on, YYYY-MM-DD (default: the latest event's date)",
     ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
@@ -134,7 +135,6 @@ def quarter_claim(
     if quarter is None:
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
-    on = parse_day(prepared_on, field="prepared_on")
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
     appendix = None
     if chosen != "json":
@@ -142,7 +142,7 @@ def quarter_claim(
             app.database,
             project,
             prepared_by=who.recorder("api").name,
-            prepared_on=on,
+            prepared_on=prepared_on,
             independent_report_threshold=app.settings.independent_report_threshold,
             date_from=made.start,
             date_to=made.end,
