@@ -146,6 +146,7 @@ def quarter_claim(
             independent_report_threshold=app.settings.independent_report_threshold,
             date_from=made.start,
             date_to=made.end,
+            through_version=made.ledger.version,
         )
     return statement(made, chosen, appendix)
 

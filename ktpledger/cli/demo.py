@@ -221,6 +221,7 @@ def report_samples(
             independent_report_threshold=threshold,
             date_from=pack.start,
             date_to=pack.end,
+            through_version=pack.ledger.version,
         )
         made.append((pack, appendix))
     return made

@@ -263,6 +263,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
                     independent_report_threshold=application.settings.independent_report_threshold,
                     date_from=pack.start,
                     date_to=pack.end,
+                    through_version=pack.ledger.version,
                 )
         write_report(pack, output_format, out, appendix)
 

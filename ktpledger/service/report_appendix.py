@@ -81,13 +81,18 @@ def audit_appendix(
     independent_report_threshold: Decimal | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    through_version: int | None = None,
 ) -> AuditAppendix:
     """The appendix of `project`'s report: of its whole life, or of the events dated from
-    `date_from` to `date_to` (a claim pack's quarter; decisions and payments up to `date_to`)."""
+    `date_from` to `date_to` recorded up to `through_version` (a claim pack's quarter, of the
+    ledger the pack was made from: a submitted claim's pack stays the same bytes whatever is
+    recorded later). Prepared on `prepared_on`, else the latest date of those events."""
     stream = project_stream(database, project)
-    on = prepared_on if prepared_on is not None else max(item.date for item in stream)
+    if through_version is not None:
+        stream = [item for item in stream if item.version <= through_version] or stream[:1]
     if date_to is not None:
         stream = [item for item in stream if item.date <= date_to] or stream[:1]
+    on = prepared_on if prepared_on is not None else max(item.date for item in stream)
     payments: list[PaymentMade] = []
     leave: list[LeaveCostItem] = []
     decisions: list[DecisionShown] = []

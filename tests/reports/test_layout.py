@@ -52,7 +52,14 @@ def _made(app: App, quarter: str, threshold: Decimal | None) -> list[Made]:
         ),
         (
             pack,
-            audit_appendix(app.database, P, prepared_by="Jo Finance", date_from=pack.start, date_to=pack.end),
+            audit_appendix(
+                app.database,
+                P,
+                prepared_by="Jo Finance",
+                date_from=pack.start,
+                date_to=pack.end,
+                through_version=pack.ledger.version,
+            ),
         ),
     ]
 
