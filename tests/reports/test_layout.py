@@ -137,7 +137,7 @@ def test_every_pdf_page_has_its_footer_and_no_page_holds_only_a_total(
         pdf.write_bytes(data)
         for old in tmp_path.glob("page-*.png"):
             old.unlink()
-        subprocess.run([program, "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+        subprocess.run([program, "-png", "-r", "60", str(pdf), str(tmp_path / "page")], check=True)
         pngs = sorted(tmp_path.glob("page-*.png"))
         assert len(pngs) == len(texts)
         for png in pngs:
@@ -146,7 +146,7 @@ def test_every_pdf_page_has_its_footer_and_no_page_holds_only_a_total(
                 width, height = grey.size
                 footer_band = grey.crop((0, int(height * 0.93), width, height))
                 body = grey.crop((0, 0, width, int(height * 0.9)))
-                assert footer_band.getextrema()[0] < 160, png.name  # the footer is drawn
+                assert footer_band.getextrema()[0] < 220, png.name  # the footer is drawn (small grey text)
                 assert body.getextrema()[0] < 100, png.name  # the page has content
 
 
