@@ -46,6 +46,20 @@ def independent_report_needed(statement: Statement, appendix: AuditAppendix | No
     return grant_total(statement) > appendix.prepared.independent_report_threshold
 
 
+def extensions(appendix: AuditAppendix | None) -> list[tuple[str, object]]:
+    """The period's extensions, each as the LMC agreed it: "Extension of 3 month(s), no-cost
+    (1 October 2026: LMC5 item 2)"; the period's end date already includes them."""
+    if appendix is None:
+        return []
+    agreed = [
+        f"{decision.summary} ({long_day(decision.date)}"
+        + (f": {decision.minute})" if decision.minute else ")")
+        for decision in appendix.decisions
+        if decision.kind == "extension"
+    ]
+    return [("Extensions", "; ".join(agreed))] if agreed else []
+
+
 def prepared_facts(statement: Statement, appendix: AuditAppendix | None) -> list[tuple[str, object]]:
     rows: list[tuple[str, object]] = [("Innovate UK project reference", statement.project)]
     if appendix is not None:

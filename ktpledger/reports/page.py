@@ -20,6 +20,7 @@ from ktpledger.domain.rules import LimitKind
 from ktpledger.reports.audit_sections import (
     certification,
     decisions_section,
+    extensions,
     independent_report_note,
     parental_leave_items,
     payments_section,
@@ -217,7 +218,7 @@ def reconciliation_body(statement: ReconciliationStatement, appendix: AuditAppen
         f'<p class="status{"" if final else " draft"}">{esc(state)}</p>',
         *independent_report_note(statement, appendix),
         "<h2>Parties and period</h2>",
-        facts(_parties(statement.terms, grant_rate)),
+        facts([*_parties(statement.terms, grant_rate), *extensions(appendix)]),
         "<h2>Prepared from the ledger</h2>",
         facts(prepared_facts(statement, appendix)),
         "<h2>Budget lines</h2>",

@@ -167,6 +167,7 @@ def test_the_reports_say_who_prepared_them_from_what(projects: dict[str, Any]) -
     page = render(statement, "html", appendix).decode("utf-8")
     for text in (
         "Innovate UK project reference",
+        "Extensions</b></td><td>Extension of 3 month(s), no-cost (1 October 2026)",
         "Prepared by</b></td><td>Jo Finance",
         "Prepared on</b></td><td>15 July 2027",  # the latest event's date: the closing
         f"Ledger position</b></td><td>{statement.ledger.position}",
