@@ -193,7 +193,12 @@ def detail_words(detail: object) -> str:
     return _plain(detail)
 
 
+RATIO_KEYS = frozenset({"share", "tolerance", "threshold", "rate", "grant_rate"})  # fractions, not money
+
+
 def _word(key: str, value: object) -> str:
+    if isinstance(value, str) and NUMBER.fullmatch(value) and key in RATIO_KEYS:
+        return percent(Decimal(value))
     if isinstance(value, str) and NUMBER.fullmatch(value) and "." in value:
         return pounds(Decimal(value))  # the alerts' stored figures are money written as the JSON writes it
     if isinstance(value, str) and DAY.fullmatch(value):

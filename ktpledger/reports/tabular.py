@@ -12,7 +12,17 @@ from decimal import Decimal
 
 from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
 from ktpledger.domain.anchor import Checkpoint
-from ktpledger.reports.cells import Value, changes_text, detail_text, money, rate, reasons_text
+from ktpledger.reports.cells import (
+    Value,
+    change_words,
+    changes_text,
+    detail_text,
+    detail_words,
+    money,
+    rate,
+    reasons_text,
+    reasons_words,
+)
 from ktpledger.service.claim_models import ClaimedLine, DraftClaim, SubmittedClaim
 from ktpledger.service.pack_models import ClaimPack, PackLine
 from ktpledger.service.report_appendix import AuditAppendix
@@ -152,9 +162,16 @@ def _checkpoint(checkpoint: Checkpoint) -> list[Row]:
     ]
 
 
-def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block]:
+def reconciliation_blocks(
+    statement: ReconciliationStatement, *, for_people: bool = False
+) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `settlement`, `changes` (one row per LMC change) and
-    `findings`."""
+    `findings`. `for_people` (the workbook): a line's changes and ineligible reasons in words, money
+    as "£500.00" and dates written out; else (the CSV) in the codes and figures the JSON has."""
+    changes_of = (
+        (lambda found: "; ".join(change_words(change) for change in found)) if for_people else changes_text
+    )
+    reasons_of = reasons_words if for_people else reasons_text
     about: list[Row] = [
         ("report", "reconciliation"),
         *_parties(statement.project, statement.terms),
@@ -172,12 +189,12 @@ def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block
                 category,
                 line.limit_kind.value,
                 money(line.original_budget),
-                changes_text(line.changes),
+                changes_of(line.changes),
                 money(line.final_budget),
                 money(line.claimed),
                 money(line.eligible),
                 money(line.ineligible),
-                reasons_text(line.ineligible_reasons),
+                reasons_of(line.ineligible_reasons),
                 money(line.grant),
                 money(line.business),
             )
@@ -320,7 +337,7 @@ def pack_figures(line: PackLine) -> tuple[Decimal, ...]:
     return tuple(money(figure) for figure in figures)
 
 
-def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
+def claim_pack_blocks(pack: ClaimPack, *, for_people: bool = False) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `claim` (eligible added per line, then the grant) and
     `alerts` (open at the quarter's end); with a submitted or a draft claim, its blocks too
     (`claim_form_blocks`: `form_heading`, `form_lines`, `form_items`, `form_adjustments`)."""
@@ -364,7 +381,7 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
         (
             alert.category,
             alert.kind,
-            detail_text(alert.detail),
+            detail_words(alert.detail) if for_people else detail_text(alert.detail),
             " ".join(part for part in (alert.message, alert.acknowledgement_text) if part),
         )
         for alert in pack.alerts_open_at_quarter_end

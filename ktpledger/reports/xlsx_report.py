@@ -367,7 +367,7 @@ def reconciliation_xlsx(statement: ReconciliationStatement, appendix: AuditAppen
     and the grant paid), LMC changes, Findings, Receivables, Business invoices, Grant claims; with
     the appendix Grant payments, LMC decisions, Parental leave, Transactions; About (parties,
     status, ledger, who prepared it). A table with no rows has no sheet."""
-    blocks = reconciliation_blocks(statement)
+    blocks = reconciliation_blocks(statement, for_people=True)
     extra = appendix_blocks(appendix)
     appended = [
         (title, (extra[name],))
@@ -403,7 +403,7 @@ def claim_pack_xlsx(pack: ClaimPack, appendix: AuditAppendix | None = None) -> b
     a row per category and the total, the late items of the prior-period adjustment and its totals);
     then Claim pack (lines and total), Claim (eligible added per line and the grant to claim),
     Alerts (open at the quarter's end), About (parties, quarter, ledger)."""
-    blocks = claim_pack_blocks(pack)
+    blocks = claim_pack_blocks(pack, for_people=True)
     extra = appendix_blocks(appendix)
     claim = "Claim as submitted" if pack.submitted else "Draft claim"
     form = [

@@ -309,3 +309,19 @@ def test_the_html_in_headless_chromium(projects: dict[str, Any], tmp_path: Path,
             assert gbp(statement.totals["eligible"]) in text  # money as people write it
     finally:
         driver.quit()
+
+
+def test_alert_details_and_changes_read_as_words_in_the_workbook() -> None:
+    from ktpledger.reports.cells import detail_words
+
+    assert detail_words({"share": "0.10", "spent": "1250.00", "as_of": "2025-03-31", "month": 6}) == (
+        "Share 10%; Spent £1,250.00; As of 31 March 2025; Month 6"
+    )
+
+
+def test_the_workbook_writes_changes_in_words(projects: dict[str, Any]) -> None:
+    statement, appendix = projects["fec"]["reports"][0]
+    book = load_workbook(io.BytesIO(render(statement, "xlsx", appendix)))
+    rows = list(book["Reconciliation"].iter_rows(values_only=True))
+    changes = rows[0].index("LMC changes")
+    assert rows[1][changes].startswith("Virement +£500.00 on 5 February 2025 (v5)")
