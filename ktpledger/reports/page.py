@@ -276,17 +276,17 @@ def reconciliation_body(statement: ReconciliationStatement, appendix: AuditAppen
 
 
 INVOICES = (
-    Column("Invoice", 12),
-    Column("Quarter", 7),
-    Column("Date", 9),
-    Column("Due", 9),
-    Column("Amount", 9, number=True),
+    Column("Invoice", 13),
+    Column("Quarter", 6),
+    Column("Date", 10),
+    Column("Due", 10),
+    Column("Amount", 8, number=True),
     Column("Quarter's costs", 9, number=True),
-    Column("Prior period", 9, number=True),
-    Column("Credit", 8, number=True),
-    Column("Top-up", 8, number=True),
-    Column("Paid", 10, number=True),
-    Column("Outstanding", 10, number=True),
+    Column("Prior period", 8, number=True),
+    Column("Credit", 7, number=True),
+    Column("Top-up", 7, number=True),
+    Column("Paid", 11, number=True),
+    Column("Outstanding", 11, number=True),
 )
 
 

@@ -47,7 +47,9 @@ def table(
             if total:
                 text = f"<b>{text}</b>"
             cells.append(
-                f'<td class="num" align="right">{text}</td>' if column.number else f"<td>{text}</td>"
+                f'<td class="num" align="right">{text}</td>'
+                if column.number
+                else f'<td align="left">{text}</td>'
             )
         attributes = f' class="total" bgcolor="{TOTAL_BG}"' if total else ""
         body.append(f"<tr{attributes}>{''.join(cells)}</tr>")

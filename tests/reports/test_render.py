@@ -541,8 +541,8 @@ def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Docum
     assert not re.search(r"<(script|link|img|iframe)\b", page)
     assert "src=" not in page and "http" not in page
     for line in document["lines"]:
-        assert f"<td>{html.escape(category_label(line['category']))}</td>" in page
-        assert f"<td>{line['category']}</td>" not in page  # the guidance's names, not the codes
+        assert f'<td align="left">{html.escape(category_label(line["category"]))}</td>' in page
+        assert f'<td align="left">{line["category"]}</td>' not in page  # the guidance's names, not the codes
     for text in (
         "End-of-grant reconciliation",
         gbp(document["balance_due"]),
@@ -577,7 +577,7 @@ def test_claim_pack_html(lifecycle: Documents) -> None:
     ):
         assert text in page, text
     for line in pack["lines"]:
-        assert f"<td>{html.escape(category_label(line['category']))}</td>" in page
+        assert f'<td align="left">{html.escape(category_label(line["category"]))}</td>' in page
 
 
 # ---------------------------------------------------------------- PDF
