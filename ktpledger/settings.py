@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ktpledger.domain.errors import RuleViolation
@@ -32,6 +33,29 @@ def calendar_today() -> date:
         return datetime.now(ZoneInfo("Europe/London")).date()
     except ZoneInfoNotFoundError:
         return date.today()  # noqa: DTZ011 - no zone data: the machine's date is the best there is
+
+
+# Innovate UK asks for an independent accountant's report with a final claim above a set grant;
+# ktpledger's default is £250,000 of grant (an assumption to confirm against the grant offer's
+# terms: set KTPLEDGER_INDEPENDENT_REPORT_THRESHOLD to the figure your offer letter gives).
+INDEPENDENT_REPORT_THRESHOLD = Decimal("250000.00")
+
+
+def parse_threshold(text: str | None, *, name: str) -> Decimal | None:
+    """A grant threshold in pounds ("250000", "250000.00"); "none" or "off" for none; unset: the default."""
+    if text is None or not text.strip():
+        return INDEPENDENT_REPORT_THRESHOLD
+    if text.strip().lower() in {"none", "off"}:
+        return None
+    try:
+        value = Decimal(text.strip().replace(",", "").lstrip("£"))
+    except InvalidOperation:
+        raise ValueError(
+            f"{name} must be an amount in pounds such as 250000.00, or none; got {text!r}"
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{name} must be an amount in pounds of 0 or more, or none; got {text!r}")
+    return value.quantize(Decimal("0.01"))
 
 
 def parse_today(text: str, *, name: str = "KTPLEDGER_TODAY") -> date:
@@ -121,6 +145,10 @@ class Settings:
     digest: bool = False
     digest_recipients: str | None = None
     email_kinds: frozenset[str] | None = None
+    # The grant above which a final claim needs an independent accountant's report as well as the
+    # finance officer's statement: the reports say so when the grant crosses it;
+    # KTPLEDGER_INDEPENDENT_REPORT_THRESHOLD ("none" for no such note).
+    independent_report_threshold: Decimal | None = INDEPENDENT_REPORT_THRESHOLD
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +181,10 @@ class Settings:
             digest=digest_named(env),
             digest_recipients=env.get("KTPLEDGER_DIGEST_RECIPIENTS") or None,
             email_kinds=email_kinds(env, digest=digest_named(env)),
+            independent_report_threshold=parse_threshold(
+                env.get("KTPLEDGER_INDEPENDENT_REPORT_THRESHOLD"),
+                name="KTPLEDGER_INDEPENDENT_REPORT_THRESHOLD",
+            ),
         )
 
     def reading_day(self, override: date | None = None) -> date:

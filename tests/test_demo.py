@@ -60,6 +60,11 @@ def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> N
     pypdf = pytest.importorskip("pypdf")
     text = "".join(page.extract_text() for page in pypdf.PdfReader(str(pdf)).pages)
     assert "KTP-DEMO-01" in text and BALANCE_DUE.replace(",", "") in text.replace(",", "")
+    # A sample of each report in every format: the reconciliation and the last claimed quarter's pack.
+    for stem in ("KTP-DEMO-01-reconciliation", "KTP-DEMO-01-2026Q1-claim-pack"):
+        for fmt in ("json", "csv", "xlsx", "html", "pdf"):
+            assert (tmp_path / "reports" / f"{stem}.{fmt}").stat().st_size > 0, (stem, fmt)
+    assert "Certification by the finance officer" in html.read_text(encoding="utf-8")
 
 
 def test_running_the_demo_again_records_nothing_new(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ by `ktpledger.reports` (CSV, XLSX, HTML, PDF) by `?format=` or the `Accept` head
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +19,7 @@ from ktpledger.service.access import Principal
 from ktpledger.service.claim_history import claim_history
 from ktpledger.service.invoices import invoices_json
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
 from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import quarter_pack, reconciliation_statement
 
@@ -54,12 +56,14 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return min(offers)[2] if offers else "json"
 
 
-def statement(made: ReconciliationStatement | ClaimPack, fmt: str) -> Response:
+def statement(
+    made: ReconciliationStatement | ClaimPack, fmt: str, appendix: AuditAppendix | None = None
+) -> Response:
     """The statement's JSON document, or the statement rendered by `ktpledger.reports` as CSV, XLSX,
-    HTML or PDF."""
+    HTML or PDF (with `appendix`: who prepared it and when, what an auditor asks for)."""
     if fmt == "json":
         return JSONResponse(made.to_json())
-    body = render(made, fmt)
+    body = render(made, fmt, appendix)
     headers = {}
     if fmt != "html":
         headers["Content-Disposition"] = f'attachment; filename="{filename(made, fmt)}"'
@@ -86,13 +90,26 @@ def reconcile(
     request: Request,
     project: str,
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    prepared_on: date | None = Query(
+        None,
+        description="the day the report says it was prepared on, YYYY-MM-DD (default: the latest event's date)",
+    ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> Response:
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
-    return statement(made, chosen)
+    appendix = None
+    if chosen != "json":
+        appendix = audit_appendix(
+            app.database,
+            project,
+            prepared_by=who.recorder("api").name,
+            prepared_on=prepared_on,
+            independent_report_threshold=app.settings.independent_report_threshold,
+        )
+    return statement(made, chosen, appendix)
 
 
 @router.get(
@@ -107,6 +124,10 @@ def quarter_claim(
     project: str,
     quarter: str | None = Query(None, description="the quarter, e.g. 2025Q2"),
     fmt: str | None = Query(None, alias="format", description="json, csv, xlsx, html or pdf (else Accept)"),
+    prepared_on: date | None = Query(
+        None,
+        description="the day the report says it was prepared on, YYYY-MM-DD (default: the latest event's date)",
+    ),
     who: Principal = Depends(principal),
     app: App = Depends(application),
 ) -> Response:
@@ -115,7 +136,19 @@ def quarter_claim(
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
-    return statement(made, chosen)
+    appendix = None
+    if chosen != "json":
+        appendix = audit_appendix(
+            app.database,
+            project,
+            prepared_by=who.recorder("api").name,
+            prepared_on=prepared_on,
+            independent_report_threshold=app.settings.independent_report_threshold,
+            date_from=made.start,
+            date_to=made.end,
+            through_version=made.ledger.version,
+        )
+    return statement(made, chosen, appendix)
 
 
 # --- the business's invoices (R-44) --------------------------------------------------------------

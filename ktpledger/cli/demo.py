@@ -14,7 +14,7 @@ import typer
 from ktpledger.bootstrap import App
 from ktpledger.cli.common import OutputFormat, pounds
 from ktpledger.cli.reports import show_costing
-from ktpledger.cli.root import Opened
+from ktpledger.cli.root import Opened, recorder_of
 from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
 from ktpledger.domain.costing import CostingRequest
 from ktpledger.domain.errors import RuleViolation
@@ -30,6 +30,9 @@ from ktpledger.service.access import create_token
 from ktpledger.service.claims import draft_claim
 from ktpledger.service.invoices import draft_invoice, payment_event
 from ktpledger.service.ledger_deciding import AppendResult
+from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
+from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.views import render_table
 
 DEMO = RecordedBy("demo", None, "cli")  # who the demo's events are recorded by
@@ -44,13 +47,15 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def demo(
         ctx: typer.Context,
         reports: str = typer.Option(
-            "reports", "--reports", help="folder for the HTML and PDF reconciliation"
+            "reports",
+            "--reports",
+            help="folder for the reports: the reconciliation and a claim pack in every format",
         ),
     ) -> None:
         """The main job on the embedded default: a 24-month fec project's life recorded quarter by quarter,
         its allowances and alerts shown as it goes, its reconciliation shown and written as HTML and PDF."""
         from ktpledger.demo_story import PROJECT, quarters
-        from ktpledger.reports import render
+        from ktpledger.reports import FORMATS, filename, render
 
         # The demo shows each alert as it is raised; the log channel would print it a second time.
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
@@ -123,6 +128,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             )
             viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
             state = application.ledger.state(PROJECT)
+            samples = report_samples(application, PROJECT, recorder_of(ctx).name, state)
         typer.echo(
             f"\n== Reconciliation ({'final' if statement.final else 'statement so far'}), "
             f"grant rate {statement.grant_rate * 100:.0f}%"
@@ -175,14 +181,50 @@ def register(app: typer.Typer, opened: Opened) -> None:
         )
         folder = Path(reports)
         folder.mkdir(parents=True, exist_ok=True)
-        for fmt in ("html", "pdf"):
-            path = folder / f"{PROJECT}-reconciliation.{fmt}"
-            path.write_bytes(render(statement, fmt))
-            typer.echo(f"wrote {path.resolve()}")
+        for made, appendix in samples:
+            for fmt in FORMATS:
+                path = folder / filename(made, fmt)
+                path.write_bytes(render(made, fmt, appendix))
+                typer.echo(f"wrote {path.resolve()}")
         typer.echo(
             "\nsee it on the LMC dashboard: run `ktpledger serve`, open http://127.0.0.1:8000/dashboard/login and "
             f"paste this read-only token for {PROJECT}:\n  {viewer}"
         )
+
+
+def report_samples(
+    application: App, project: str, prepared_by: str, state: ProjectState
+) -> list[tuple[ReconciliationStatement | ClaimPack, AuditAppendix]]:
+    """The reconciliation and the claim pack of the latest claimed quarter, each with its appendix
+    (prepared by who ran the demo, on the date of the project's latest event)."""
+    threshold = application.settings.independent_report_threshold
+    statement = statements.reconciliation_statement(
+        application.database, project, checkpoints=application.checkpoints
+    )
+    made: list[tuple[ReconciliationStatement | ClaimPack, AuditAppendix]] = [
+        (
+            statement,
+            audit_appendix(
+                application.database, project, prepared_by=prepared_by, independent_report_threshold=threshold
+            ),
+        )
+    ]
+    claims = list(state.grant_claims.values())
+    if claims:
+        pack = statements.quarter_pack(
+            application.database, project, claims[-1].claim.quarter, checkpoints=application.checkpoints
+        )
+        appendix = audit_appendix(
+            application.database,
+            project,
+            prepared_by=prepared_by,
+            independent_report_threshold=threshold,
+            date_from=pack.start,
+            date_to=pack.end,
+            through_version=pack.ledger.version,
+        )
+        made.append((pack, appendix))
+    return made
 
 
 def record_items(

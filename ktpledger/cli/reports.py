@@ -26,7 +26,7 @@ from ktpledger.cli.common import (
     write_output,
 )
 from ktpledger.cli.errors import refuses_input
-from ktpledger.cli.root import Opened, refuse_unknown, wait_for_projections
+from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
 from ktpledger.domain.alert_views import ShownAlert, long_date
 from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
 from ktpledger.domain.events import parse_date, parse_day
@@ -36,6 +36,7 @@ from ktpledger.service.access import COMMAND_LINE
 from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.project_summary import project_list
+from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
 from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.summary_models import ProjectRow
 from ktpledger.views import costing_json, costing_rows, render_table
@@ -54,6 +55,12 @@ class ReportFormat(StrEnum):
 
 REPORT_FORMAT = typer.Option(ReportFormat.JSON, "--format", help="json, csv, xlsx, html or pdf")
 OUT_OPTION = typer.Option(None, "--out", help="write to this file instead of stdout")
+PREPARED_ON_OPTION = typer.Option(
+    None,
+    "--prepared-on",
+    help="the day the CSV, XLSX, HTML and PDF say they were prepared on, YYYY-MM-DD "
+    "(default: the date of the project's latest event, never the clock)",
+)
 
 
 ALERT_HEADER = ("id", "project", "kind", "status", "when", "now")
@@ -208,13 +215,25 @@ def register(app: typer.Typer, opened: Opened) -> None:
         project: str = typer.Argument(..., help="the project's reference"),
         output_format: ReportFormat = REPORT_FORMAT,
         out: str | None = OUT_OPTION,
+        prepared_on: str | None = PREPARED_ON_OPTION,
     ) -> None:
-        """The end-of-grant statement (R-42); final once the project is closed, the statement so far before."""
+        """The end-of-grant statement (R-42); final once the project is closed, the statement so far
+        before. The CSV, XLSX, HTML and PDF add who prepared it (--as, else the OS user) and when."""
+        on = parse_day(prepared_on, field="prepared_on")
         with opened(ctx, write=False) as application:
             statement = statements.reconciliation_statement(
                 application.database, project, checkpoints=application.checkpoints
             )
-        write_report(statement, output_format, out)
+            appendix = None
+            if output_format is not ReportFormat.JSON:
+                appendix = audit_appendix(
+                    application.database,
+                    project,
+                    prepared_by=recorder_of(ctx).name,
+                    prepared_on=on,
+                    independent_report_threshold=application.settings.independent_report_threshold,
+                )
+        write_report(statement, output_format, out, appendix)
 
     @app.command("claim-pack")
     @refuses_input
@@ -224,14 +243,29 @@ def register(app: typer.Typer, opened: Opened) -> None:
         quarter: str = typer.Option(..., "--quarter", help="the quarter claimed, e.g. 2025Q2"),
         output_format: ReportFormat = REPORT_FORMAT,
         out: str | None = OUT_OPTION,
+        prepared_on: str | None = PREPARED_ON_OPTION,
     ) -> None:
         """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
-        ineligible, alerts open at the quarter's end and a forecast to the end date."""
+        ineligible, alerts open at the quarter's end and a forecast to the end date. The CSV, XLSX,
+        HTML and PDF add who prepared it and when, and the quarter's transactions."""
+        on = parse_day(prepared_on, field="prepared_on")
         with opened(ctx, write=False) as application:
             pack = statements.quarter_pack(
                 application.database, project, quarter, checkpoints=application.checkpoints
             )
-        write_report(pack, output_format, out)
+            appendix = None
+            if output_format is not ReportFormat.JSON:
+                appendix = audit_appendix(
+                    application.database,
+                    project,
+                    prepared_by=recorder_of(ctx).name,
+                    prepared_on=on,
+                    independent_report_threshold=application.settings.independent_report_threshold,
+                    date_from=pack.start,
+                    date_to=pack.end,
+                    through_version=pack.ledger.version,
+                )
+        write_report(pack, output_format, out, appendix)
 
     @app.command()
     @refuses_input
@@ -337,11 +371,16 @@ def costing_options(command: Callable[P, R]) -> Callable[P, R]:
     return command
 
 
-def write_report(statement: ReconciliationStatement | ClaimPack, fmt: ReportFormat, out: str | None) -> None:
+def write_report(
+    statement: ReconciliationStatement | ClaimPack,
+    fmt: ReportFormat,
+    out: str | None,
+    appendix: AuditAppendix | None = None,
+) -> None:
     """Render `statement` and write it to `out` (or stdout); binary formats need `--out` on a terminal."""
     from ktpledger.reports import render
 
-    body = render(statement, fmt.value)
+    body = render(statement, fmt.value, appendix)
     write_output(body, fmt.value, out, binary=fmt in (ReportFormat.XLSX, ReportFormat.PDF))
 
 

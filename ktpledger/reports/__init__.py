@@ -23,6 +23,7 @@ from ktpledger.reports.page import html_page
 from ktpledger.reports.pdf_report import render_pdf
 from ktpledger.reports.xlsx_report import claim_pack_xlsx, reconciliation_xlsx
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix
 from ktpledger.service.statement_models import ReconciliationStatement
 
 __all__ = ["EXTENSIONS", "FORMATS", "KINDS", "MEDIA_TYPES", "Statement", "filename", "kind_of", "render"]
@@ -40,22 +41,23 @@ MEDIA_TYPES = {
 EXTENSIONS = {fmt: f".{fmt}" for fmt in FORMATS}
 
 
-def _json(statement: Statement) -> bytes:
+def _json(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
+    del appendix  # the JSON document is the statement's alone
     return (json.dumps(statement.to_json(), indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
-def _html(statement: Statement) -> bytes:
-    return html_page(statement).encode("utf-8")
+def _html(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
+    return html_page(statement, appendix).encode("utf-8")
 
 
-RECONCILIATION_RENDERERS: dict[str, Callable[[ReconciliationStatement], bytes]] = {
+RECONCILIATION_RENDERERS: dict[str, Callable[[ReconciliationStatement, AuditAppendix | None], bytes]] = {
     "json": _json,
     "csv": reconciliation_csv,
     "xlsx": reconciliation_xlsx,
     "html": _html,
     "pdf": render_pdf,
 }
-CLAIM_PACK_RENDERERS: dict[str, Callable[[ClaimPack], bytes]] = {
+CLAIM_PACK_RENDERERS: dict[str, Callable[[ClaimPack, AuditAppendix | None], bytes]] = {
     "json": _json,
     "csv": claim_pack_csv,
     "xlsx": claim_pack_xlsx,
@@ -86,13 +88,15 @@ def kind_of(statement: object) -> str:
     )
 
 
-def render(statement: Statement, fmt: str) -> bytes:
-    """The statement (a reconciliation or a claim pack) rendered as `fmt` (one of FORMATS)."""
+def render(statement: Statement, fmt: str, appendix: AuditAppendix | None = None) -> bytes:
+    """The statement (a reconciliation or a claim pack) rendered as `fmt` (one of FORMATS), with
+    what an auditor asks for beyond its figures when `appendix` is given (who prepared it and when,
+    payments, transactions, decisions; not in the JSON, which is the statement's alone)."""
     fmt = check_format(fmt)
     if isinstance(statement, ClaimPack):
-        return CLAIM_PACK_RENDERERS[fmt](statement)
+        return CLAIM_PACK_RENDERERS[fmt](statement, appendix)
     kind_of(statement)  # refuses what is neither (a JSON document passed as before)
-    return RECONCILIATION_RENDERERS[fmt](statement)
+    return RECONCILIATION_RENDERERS[fmt](statement, appendix)
 
 
 def filename(statement: Statement, fmt: str) -> str:

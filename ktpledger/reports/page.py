@@ -1,29 +1,52 @@
 """HTML: one template for both statements, and the body the PDF is drawn from.
 
-Every value from the statement goes through `html.escape`; figures are written as the JSON writes
-them. The page is self-contained (inline CSS, no scripts, no external assets). The body keeps to
-what fpdf2's HTML renderer understands, so the PDF is the same content: headings, paragraphs and
+Every value from the statement goes through `html.escape`; written for people: the guidance's
+names of the lines, money as "£100,000.00", the rate as "67%", dates as "31 March 2026" (the JSON
+and CSV keep the codes and plain figures). The page is self-contained (inline CSS, no scripts, no
+external assets). The body keeps to what fpdf2's HTML renderer understands, so the PDF is the same content: headings, paragraphs and
 tables whose cells each hold one piece of text (`align`, `width` and `bgcolor` attributes for the
 PDF, classes for the browser's CSS).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from string import Template
 
 from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
 from ktpledger.domain.anchor import Checkpoint
+from ktpledger.domain.labels import category_label, kind_label
 from ktpledger.domain.rules import LimitKind
-from ktpledger.reports.cells import Statement, detail_text, money_text, rate_text, reasons_text, signed
-from ktpledger.reports.tabular import form_totals, narrative_cell, variance_percent
+from ktpledger.reports.audit_sections import (
+    certification,
+    decisions_section,
+    extensions,
+    independent_report_note,
+    parental_leave_items,
+    payments_section,
+    prepared_facts,
+    transactions_section,
+)
+from ktpledger.reports.cells import (
+    BUSINESS_TYPE_LABELS,
+    CHANGE_LABELS,
+    LIMIT_SHORT,
+    METHODOLOGY_LABELS,
+    Statement,
+    detail_words,
+    label,
+    long_day,
+    percent,
+    pounds,
+    reasons_words,
+    signed_pounds,
+)
+from ktpledger.reports.page_parts import EMPTY, Column, esc, facts, table
+from ktpledger.reports.tabular import form_totals, maybe_amount, maybe_day, narrative_cell, variance_percent
 from ktpledger.service.claim_models import DraftClaim, SubmittedClaim
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix
 from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
-
-EMPTY = "-"  # a cell is never empty: fpdf2 drops empty cells and would shift the row
 
 STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #1a1a1a; margin: 2em auto;
@@ -59,61 +82,9 @@ $body
 """
 )
 
-TOTAL_BG = "#f2f2f2"
-
-
-def esc(value: object) -> str:
-    """Every value from the statement, escaped; None and "" become a visible dash."""
-    text = "" if value is None else str(value)
-    return html.escape(text if text.strip() else EMPTY, quote=True)
-
-
-class Column:
-    """A table column: its heading, its share of the width (for the PDF) and whether it is a figure."""
-
-    def __init__(self, heading: str, width: int, *, number: bool = False) -> None:
-        self.heading = heading
-        self.width = width
-        self.number = number
-
-
-def table(
-    columns: Sequence[Column], rows: Iterable[Sequence[object]], *, totals: int = 0, width: int = 100
-) -> str:
-    """A table with a header row; the last `totals` rows are shaded and bold."""
-    rows = list(rows)
-    head = "".join(
-        f'<th width="{column.width}%"'
-        + (' class="num" align="right"' if column.number else ' align="left"')
-        + f">{esc(column.heading)}</th>"
-        for column in columns
-    )
-    body = []
-    for index, row in enumerate(rows):
-        total = index >= len(rows) - totals
-        cells = []
-        for column, value in zip(columns, row, strict=True):
-            text = esc(value)
-            if total:
-                text = f"<b>{text}</b>"
-            cells.append(
-                f'<td class="num" align="right">{text}</td>' if column.number else f"<td>{text}</td>"
-            )
-        attributes = f' class="total" bgcolor="{TOTAL_BG}"' if total else ""
-        body.append(f"<tr{attributes}>{''.join(cells)}</tr>")
-    opening = "<table>" if width == 100 else f'<table width="{width}%" align="left" style="width: {width}%">'
-    return opening + "\n<tr>" + head + "</tr>\n" + "\n".join(body) + "\n</table>"
-
-
-def facts(rows: Iterable[tuple[str, object]], *, css: str = "facts", numbers: bool = False) -> str:
-    """A two-column table of name and value, without a header row."""
-    cell = '<td class="num" align="right">' if numbers else "<td>"
-    body = "\n".join(f"<tr><td><b>{esc(name)}</b></td>{cell}{esc(value)}</td></tr>" for name, value in rows)
-    return f'<table class="{css}" width="60%" align="left">\n{body}\n</table>'
-
 
 def _period(terms: ProjectTerms) -> str:
-    return f"{terms.start} to {terms.end} ({terms.months} months)"
+    return f"{long_day(terms.start)} to {long_day(terms.end)} ({terms.months} months)"
 
 
 def _parties(terms: ProjectTerms, grant_rate: str) -> list[tuple[str, object]]:
@@ -121,8 +92,12 @@ def _parties(terms: ProjectTerms, grant_rate: str) -> list[tuple[str, object]]:
     return [
         ("Knowledge base", terms.knowledge_base),
         ("Business", terms.business),
-        ("Methodology", terms.methodology.value),
-        ("Business type", terms.business_type.value + (f" ({', '.join(flags)})" if flags else "")),
+        ("Methodology", label(METHODOLOGY_LABELS, terms.methodology.value)),
+        (
+            "Business type",
+            label(BUSINESS_TYPE_LABELS, terms.business_type.value)
+            + (f" ({', '.join(flags)})" if flags else ""),
+        ),
         ("Period", _period(terms)),
         ("Grant rate", grant_rate),
     ]
@@ -180,28 +155,28 @@ CHANGES = (
 )
 
 
-def reconciliation_body(statement: ReconciliationStatement) -> str:
+def reconciliation_body(statement: ReconciliationStatement, appendix: AuditAppendix | None = None) -> str:
     """The reconciliation's content (R-42), for the page and for the PDF."""
     final = statement.final
     heading = "End-of-grant reconciliation" if final else "Reconciliation: statement so far"
     if final:
-        state = f"Final statement: the project closed on {statement.closed_on or 'its end date'}."
+        state = f"Final statement: the project closed on {long_day(statement.closed_on) or 'its end date'}."
     else:
         state = "Statement so far, not final: the project is still open and these figures may change."
     lines = statement.lines
-    totals = {name: money_text(amount) for name, amount in statement.totals.items()}
+    totals = {name: pounds(amount) for name, amount in statement.totals.items()}
     rows: list[list[object]] = [
         [
-            line.category.value,
-            line.limit_kind.value,
-            money_text(line.original_budget),
-            money_text(line.final_budget),
-            money_text(line.claimed),
-            money_text(line.eligible),
-            money_text(line.ineligible),
-            reasons_text(line.ineligible_reasons),
-            money_text(line.grant),
-            money_text(line.business),
+            category_label(line.category.value),
+            LIMIT_SHORT[line.limit_kind.value],
+            pounds(line.original_budget),
+            pounds(line.final_budget),
+            pounds(line.claimed),
+            pounds(line.eligible),
+            pounds(line.ineligible),
+            reasons_words(line.ineligible_reasons),
+            pounds(line.grant),
+            pounds(line.business),
         ]
         for line in lines
     ]
@@ -220,29 +195,40 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         ]
     )
     changes = [
-        [line.category.value, change.version, change.date, change.kind, signed(change.amount), change.note]
+        [
+            category_label(line.category.value),
+            change.version,
+            long_day(change.date),
+            label(CHANGE_LABELS, change.kind),
+            signed_pounds(change.amount),
+            change.note,
+        ]
         for line in lines
         for change in line.changes
     ]
     found = [
-        [item.category.value, item.rule, money_text(item.amount), item.message] for item in statement.findings
+        [category_label(item.category.value), item.rule, pounds(item.amount), item.message]
+        for item in statement.findings
     ]
-    reimbursable = money_text(statement.parental_leave_reimbursable)
-    grant_rate = rate_text(statement.grant_rate)
+    reimbursable = pounds(statement.parental_leave_reimbursable)
+    grant_rate = percent(statement.grant_rate)
     parts = [
         f"<h1>{esc(heading)}: {esc(statement.project)}</h1>",
         f'<p class="subtitle"><b>{esc(statement.terms.title)}</b></p>',
         f'<p class="status{"" if final else " draft"}">{esc(state)}</p>',
+        *independent_report_note(statement, appendix),
         "<h2>Parties and period</h2>",
-        facts(_parties(statement.terms, grant_rate)),
+        facts([*_parties(statement.terms, grant_rate), *extensions(appendix)]),
+        "<h2>Prepared from the ledger</h2>",
+        facts(prepared_facts(statement, appendix)),
         "<h2>Budget lines</h2>",
         table(RECONCILIATION_LINES, rows, totals=1),
         *(
             [
                 (
-                    "<p>knowledge_base_overheads is derived (R-19): it is earned from the eligible spend of "
-                    "associate_employment and academic_secretarial_support, never claimed, so its claimed and "
-                    "ineligible are 0 and its eligible amount is all grant. The eligible total includes it; the "
+                    "<p>KB overheads are derived (R-19): they are earned from the eligible spend of "
+                    "Associate employment and Academic &amp; secretarial support, never claimed, so their claimed and "
+                    "ineligible are £0.00 and their eligible amount is all grant. The eligible total includes them; the "
                     "claimed total does not.</p>"
                 )
             ]
@@ -258,18 +244,19 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         "<h2>Parental leave</h2>",
         facts(
             [
-                ("Incurred by the knowledge base", money_text(statement.parental_leave_incurred)),
+                ("Incurred by the knowledge base", pounds(statement.parental_leave_incurred)),
                 (f"Reimbursable at the grant rate ({grant_rate})", reimbursable),
             ],
             numbers=True,
         ),
+        *parental_leave_items(statement, appendix),
         "<h2>Settlement</h2>",
         facts(
             [
                 ("Grant share of eligible spend", totals.get("grant")),
                 ("Parental leave reimbursable", reimbursable),
-                ("Grant paid to date", money_text(statement.grant_paid)),
-                ("Balance due", money_text(statement.balance_due)),
+                ("Grant paid to date", pounds(statement.grant_paid)),
+                ("Balance due", pounds(statement.balance_due)),
             ],
             css="facts settlement",
             numbers=True,
@@ -277,25 +264,29 @@ def reconciliation_body(statement: ReconciliationStatement) -> str:
         "<p>Balance due = grant share + parental leave reimbursable - grant paid"
         + (": negative, so more grant has been paid than is due." if statement.balance_due < 0 else ".")
         + "</p>",
+        *payments_section(appendix),
         *_receivables(statement),
         *_grant_claims(statement),
+        *decisions_section(appendix),
+        *transactions_section(appendix, title="Transactions by category"),
+        *certification(statement, appendix),
         _footer(statement.ledger, statement.checkpoint),
     ]
     return "\n".join(parts)
 
 
 INVOICES = (
-    Column("Invoice", 12),
-    Column("Quarter", 7),
-    Column("Date", 9),
-    Column("Due", 9),
-    Column("Amount", 9, number=True),
+    Column("Invoice", 13),
+    Column("Quarter", 6),
+    Column("Date", 10),
+    Column("Due", 10),
+    Column("Amount", 8, number=True),
     Column("Quarter's costs", 9, number=True),
-    Column("Prior period", 9, number=True),
-    Column("Credit", 8, number=True),
-    Column("Top-up", 8, number=True),
-    Column("Paid", 10, number=True),
-    Column("Outstanding", 10, number=True),
+    Column("Prior period", 8, number=True),
+    Column("Credit", 7, number=True),
+    Column("Top-up", 7, number=True),
+    Column("Paid", 11, number=True),
+    Column("Outstanding", 11, number=True),
 )
 
 
@@ -308,15 +299,15 @@ def _receivables(statement: ReconciliationStatement) -> list[str]:
         [
             invoice.number,
             invoice.quarter,
-            invoice.invoiced_on,
-            invoice.due,
-            money_text(invoice.amount),
-            money_text(invoice.quarter_costs),
-            money_text(invoice.prior_period),
-            money_text(invoice.prior_period_credit),
-            money_text(invoice.offer_top_up),
-            money_text(invoice.paid),
-            money_text(invoice.outstanding),
+            long_day(invoice.invoiced_on),
+            long_day(invoice.due),
+            pounds(invoice.amount),
+            pounds(invoice.quarter_costs),
+            pounds(invoice.prior_period),
+            pounds(invoice.prior_period_credit),
+            pounds(invoice.offer_top_up),
+            pounds(invoice.paid),
+            pounds(invoice.outstanding),
         ]
         for invoice in owed.invoices
     ]
@@ -325,24 +316,24 @@ def _receivables(statement: ReconciliationStatement) -> list[str]:
         "<h2>Receivables</h2>",
         facts(
             [
-                ("Grant due (grant share + parental leave reimbursable)", money_text(owed.grant_due)),
-                ("Grant received", money_text(owed.grant_received)),
-                ("Grant outstanding", money_text(owed.grant_due - owed.grant_received)),
-                ("Business invoiced", money_text(owed.invoiced)),
-                ("Business paid", money_text(owed.received)),
-                ("Business outstanding", money_text(owed.invoiced - owed.received)),
-                ("Business contribution not yet invoiced", money_text(owed.contribution_due - owed.invoiced)),
+                ("Grant due (grant share + parental leave reimbursable)", pounds(owed.grant_due)),
+                ("Grant received", pounds(owed.grant_received)),
+                ("Grant outstanding", pounds(owed.grant_due - owed.grant_received)),
+                ("Business invoiced", pounds(owed.invoiced)),
+                ("Business paid", pounds(owed.received)),
+                ("Business outstanding", pounds(owed.invoiced - owed.received)),
+                ("Business contribution not yet invoiced", pounds(owed.contribution_due - owed.invoiced)),
             ],
             numbers=True,
         ),
         "<h3>The business's invoices</h3>",
         table(INVOICES, rows) if rows else "<p>No invoice to the business is recorded.</p>",
         "<p>The business's contribution at the grant offer (R-32): "
-        + esc(money_text(owed.offer_business))
+        + esc(pounds(owed.offer_business))
         + "; its share of the eligible costs: "
-        + esc(money_text(owed.business_share))
+        + esc(pounds(owed.business_share))
         + (
-            f"; the final invoice tops it up by {esc(money_text(owed.top_up))}"
+            f"; the final invoice tops it up by {esc(pounds(owed.top_up))}"
             if owed.top_up
             else "; no top-up is needed"
         )
@@ -373,12 +364,12 @@ def _grant_claims(statement: ReconciliationStatement) -> list[str]:
         [
             claim["number"],
             claim["quarter"],
-            claim["submitted_on"],
-            claim["claimed"],
-            claim.get("approved"),
-            claim.get("approved_on"),
-            claim["paid"],
-            claim["outstanding"],
+            long_day(maybe_day(claim["submitted_on"])),
+            _maybe_pounds(maybe_amount(claim["claimed"])),
+            _maybe_pounds(maybe_amount(claim.get("approved"))),
+            long_day(maybe_day(claim.get("approved_on"))),
+            _maybe_pounds(maybe_amount(claim["paid"])),
+            _maybe_pounds(maybe_amount(claim["outstanding"])),
         ]
         for claim in owed.claims
     ]
@@ -389,9 +380,9 @@ def _grant_claims(statement: ReconciliationStatement) -> list[str]:
     if owed.claimed_total is not None and owed.final_adjustment is not None:
         parts.append(
             "<p>Grant claimed in all: "
-            + esc(money_text(owed.claimed_total))
+            + esc(pounds(owed.claimed_total))
             + "; the statement's grant less that, the final adjustment (still to claim, or to repay if "
-            "negative): " + esc(money_text(owed.final_adjustment)) + ".</p>"
+            "negative): " + esc(pounds(owed.final_adjustment)) + ".</p>"
         )
     return parts
 
@@ -417,20 +408,20 @@ ALERTS = (Column("Category", 20), Column("Kind", 16), Column("At the quarter's e
 FINDINGS = (Column("Category", 20), Column("Rule", 6), Column("Amount", 10, number=True), Column("Why", 64))
 
 
-def claim_pack_body(pack: ClaimPack) -> str:
+def claim_pack_body(pack: ClaimPack, appendix: AuditAppendix | None = None) -> str:
     """The quarterly claim pack's content, for the page and for the PDF."""
-    totals = {name: money_text(amount) for name, amount in pack.totals.items()}
+    totals = {name: pounds(amount) for name, amount in pack.totals.items()}
     rows: list[list[object]] = [
         [
-            line.category.value,
-            line.limit_kind.value,
-            money_text(line.in_quarter),
-            money_text(line.cumulative),
-            money_text(line.budget),
-            money_text(line.remaining),
-            money_text(line.eligible),
-            money_text(line.ineligible),
-            money_text(line.forecast),
+            category_label(line.category.value),
+            LIMIT_SHORT[line.limit_kind.value],
+            pounds(line.in_quarter),
+            pounds(line.cumulative),
+            pounds(line.budget),
+            pounds(line.remaining),
+            pounds(line.eligible),
+            pounds(line.ineligible),
+            pounds(line.forecast),
             "yes" if line.forecast_over_budget else "no",
         ]
         for line in pack.lines
@@ -450,17 +441,17 @@ def claim_pack_body(pack: ClaimPack) -> str:
         ]
     )
     added: list[list[object]] = [
-        [category.value, money_text(amount), _maybe_money(pack.grant_added.get(category))]
+        [category_label(category.value), pounds(amount), _maybe_money(pack.grant_added.get(category))]
         for category, amount in pack.eligible_added.items()
     ]
-    added.append(["Grant to claim", EMPTY, money_text(pack.grant)])
+    added.append(["Grant to claim", EMPTY, pounds(pack.grant)])
     alerts = [
         [
-            alert.category,
-            alert.kind,
+            category_label(alert.category),
+            kind_label(alert.kind),
             " ".join(
                 part
-                for part in (alert.message or detail_text(alert.detail), alert.acknowledgement_text)
+                for part in (alert.message or detail_words(alert.detail), alert.acknowledgement_text)
                 if part
             ),
         ]
@@ -470,21 +461,26 @@ def claim_pack_body(pack: ClaimPack) -> str:
     parts = [
         f"<h1>Quarterly claim pack {esc(quarter)}: {esc(pack.project)}</h1>",
         f'<p class="subtitle"><b>{esc(pack.terms.title)}</b></p>',
+        *independent_report_note(pack, appendix),
         *claim_form(pack),
         "<h2>Parties and period</h2>",
         facts(
             [
-                *_parties(pack.terms, rate_text(pack.grant_rate)),
-                ("Quarter", f"{quarter}: {pack.start} to {pack.end}"),
+                *_parties(pack.terms, percent(pack.grant_rate)),
+                ("Quarter", f"{quarter}: {long_day(pack.start)} to {long_day(pack.end)}"),
                 ("Month of the project", f"{pack.month} of {pack.terms.months}"),
             ]
         ),
+        "<h2>Prepared from the ledger</h2>",
+        facts(prepared_facts(pack, appendix)),
         "<h2>Budget lines at the quarter's end</h2>",
         table(CLAIM_PACK_LINES, rows, totals=1),
         "<h2>Claim for the quarter</h2>",
         table(CLAIM, added, totals=1, width=60),
         "<h2>Alerts open at the quarter's end</h2>",
         table(ALERTS, alerts) if alerts else "<p>No alert was open at the quarter's end.</p>",
+        *transactions_section(appendix, title="Transactions in the quarter by category"),
+        *certification(pack, appendix),
         _footer(
             pack.ledger,
             pack.checkpoint,
@@ -530,15 +526,15 @@ def claim_form(pack: ClaimPack) -> list[str]:
     ledger = claim.ledger
     heading: list[tuple[str, object]] = [
         ("Claim number", claim.number),
-        ("Quarter", f"{pack.quarter}: {pack.start} to {pack.end}"),
+        ("Quarter", f"{pack.quarter}: {long_day(pack.start)} to {long_day(pack.end)}"),
     ]
     if isinstance(claim, SubmittedClaim):
         title = f"Grant claim {claim.number} for {pack.quarter}, as submitted"
         status = (
-            f"Submitted on {claim.submitted_on} (recorded at project version {claim.version}); "
+            f"Submitted on {long_day(claim.submitted_on)} (recorded at project version {claim.version}); "
             "frozen as submitted: costs recorded since go on the next claim as prior-period adjustments."
         )
-        heading.append(("Date submitted", claim.submitted_on))
+        heading.append(("Date submitted", long_day(claim.submitted_on)))
     else:
         title = f"DRAFT grant claim {claim.number} for {pack.quarter}: not submitted"
         status = (
@@ -554,16 +550,16 @@ def claim_form(pack: ClaimPack) -> list[str]:
     ]
     rows: list[list[object]] = [
         [
-            line.category.value,
-            money_text(line.forecast),
-            money_text(line.actual),
-            money_text(line.variance),
+            category_label(line.category.value),
+            pounds(line.forecast),
+            pounds(line.actual),
+            pounds(line.variance),
             _percent(line.variance_percent),
             narrative_cell(line),
-            money_text(line.eligible),
-            money_text(line.grant),
-            money_text(line.prior_period),
-            money_text(line.claimed),
+            pounds(line.eligible),
+            pounds(line.grant),
+            pounds(line.prior_period),
+            pounds(line.claimed),
         ]
         for line in claim.lines
     ]
@@ -571,25 +567,34 @@ def claim_form(pack: ClaimPack) -> list[str]:
     rows.append(
         [
             "Total",
-            money_text(total["forecast"]),
-            money_text(total["actual"]),
-            money_text(total["variance"]),
+            pounds(total["forecast"]),
+            pounds(total["actual"]),
+            pounds(total["variance"]),
             _percent(variance_percent(total["variance"], total["forecast"])),
             "",
-            money_text(total["eligible"]),
-            money_text(total["grant"]),
-            money_text(total["prior_period"]),
-            money_text(total["claimed"]),
+            pounds(total["eligible"]),
+            pounds(total["grant"]),
+            pounds(total["prior_period"]),
+            pounds(total["claimed"]),
         ]
     )
     items = [
-        [item.version, item.date, item.category.value, item.key, item.kind, money_text(item.amount)]
+        [
+            item.version,
+            long_day(item.date),
+            category_label(item.category.value),
+            item.key,
+            item.kind,
+            pounds(item.amount),
+        ]
         for item in claim.prior_period_items
     ]
     adjustments: list[list[object]] = [
-        [line.category.value, money_text(line.prior_period)] for line in claim.lines if line.prior_period
+        [category_label(line.category.value), pounds(line.prior_period)]
+        for line in claim.lines
+        if line.prior_period
     ]
-    adjustments.append(["Total", money_text(claim.prior_period)])
+    adjustments.append(["Total", pounds(claim.prior_period)])
     no_items = (
         "No late items: this is the first claim."
         if claim.number == 1
@@ -616,7 +621,11 @@ def claim_form(pack: ClaimPack) -> list[str]:
 
 
 def _maybe_money(amount: Decimal | None) -> str:
-    return EMPTY if amount is None else money_text(amount)
+    return EMPTY if amount is None else pounds(amount)
+
+
+def _maybe_pounds(amount: Decimal | None) -> str:
+    return "" if amount is None else pounds(amount)
 
 
 def page_title(statement: Statement) -> str:
@@ -626,11 +635,11 @@ def page_title(statement: Statement) -> str:
     return f"{statement.project} {what}: {statement.terms.title}"
 
 
-def body(statement: Statement) -> str:
+def body(statement: Statement, appendix: AuditAppendix | None = None) -> str:
     if isinstance(statement, ClaimPack):
-        return claim_pack_body(statement)
-    return reconciliation_body(statement)
+        return claim_pack_body(statement, appendix)
+    return reconciliation_body(statement, appendix)
 
 
-def html_page(statement: Statement) -> str:
-    return PAGE.substitute(title=esc(page_title(statement)), style=STYLE, body=body(statement))
+def html_page(statement: Statement, appendix: AuditAppendix | None = None) -> str:
+    return PAGE.substitute(title=esc(page_title(statement)), style=STYLE, body=body(statement, appendix))

@@ -18,16 +18,28 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import TextStyle
 
+from ktpledger.domain.alert_views import long_date
 from ktpledger.reports.cells import Statement
 from ktpledger.reports.page import body, page_title
 from ktpledger.reports.pdf_fonts import BOLD, FAMILY, REGULAR, drawable, fallbacks_for, needs_shaping
 from ktpledger.service.pack_models import ClaimPack
+from ktpledger.service.report_appendix import AuditAppendix
 
 TAG_STYLES = {
     "h1": TextStyle(font_family=FAMILY, font_size_pt=16, font_style="B", t_margin=0, b_margin=1),
     "h2": TextStyle(font_family=FAMILY, font_size_pt=12, font_style="B", t_margin=1, b_margin=0.5),
+    "h3": TextStyle(font_family=FAMILY, font_size_pt=10, font_style="B", t_margin=1, b_margin=0.5),
     "p": TextStyle(font_family=FAMILY, font_size_pt=9, t_margin=2, b_margin=1),
 }
+HTML_OPTIONS: dict[str, Any] = {
+    "font_family": FAMILY,
+    "tag_styles": TAG_STYLES,
+    "table_line_separators": True,
+    "warn_on_tags_not_matching": False,
+}
+# A section starts at each heading: it is kept on one page with its table and its totals.
+SECTION_START = re.compile(r"(?=<h[23][ >])")
+ONLY_HEADING = re.compile(r"<h([23])[^>]*>.*?</h\1>", re.DOTALL)
 
 
 class _Document(FPDF):
@@ -61,11 +73,14 @@ def _stamp(statement: Statement) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
-def render_pdf(statement: Statement) -> bytes:
+def render_pdf(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
     # The whitespace between tags only lays out the HTML source; fpdf2 would draw it as blank lines.
-    content = re.sub(r">\s+<", "><", drawable(body(statement)))
+    content = re.sub(r">\s+<", "><", drawable(body(statement, appendix)))
     what = f"claim pack {statement.quarter}" if isinstance(statement, ClaimPack) else "reconciliation"
-    footer = drawable(f"{statement.project} {what} - ledger position {statement.ledger.position}")
+    prepared = (
+        "" if appendix is None else f" - prepared {long_date(appendix.prepared.on)} by {appendix.prepared.by}"
+    )
+    footer = drawable(f"{statement.project} {what} - ledger position {statement.ledger.position}{prepared}")
     pdf = _Document(footer)
     pdf.add_font(FAMILY, "", REGULAR.path)
     pdf.add_font(FAMILY, "B", BOLD.path)
@@ -86,11 +101,36 @@ def render_pdf(statement: Statement) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()
     pdf.set_font(FAMILY, size=8)
-    pdf.write_html(
-        content,
-        font_family=FAMILY,
-        tag_styles=TAG_STYLES,
-        table_line_separators=True,
-        warn_on_tags_not_matching=False,
-    )
+    for section in sections(content):
+        _write_section(pdf, section)
     return bytes(pdf.output())
+
+
+def sections(content: str) -> list[str]:
+    """The body cut at each heading; a heading with nothing under it but the next heading (a
+    "Transactions" above its first category) goes with the section after it."""
+    chosen: list[str] = []
+    pending = ""
+    for part in SECTION_START.split(content):
+        if not part:
+            continue
+        if ONLY_HEADING.fullmatch(part):
+            pending += part
+            continue
+        chosen.append(pending + part)
+        pending = ""
+    if pending:
+        chosen.append(pending)
+    return chosen
+
+
+def _write_section(pdf: _Document, section: str) -> None:
+    """One heading with what follows it, on a new page when it would not fit on the rest of this
+    one (a section longer than a page still breaks, with its table's header row repeated): a
+    heading is never left at a page's foot, a total never carried alone to the next page."""
+    if pdf.get_y() > pdf.t_margin + 1:
+        with pdf.offset_rendering() as trial:
+            pdf.write_html(section, **HTML_OPTIONS)
+        if trial.page_break_triggered:
+            pdf.add_page()
+    pdf.write_html(section, **HTML_OPTIONS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ktpledger.domain.money import ZERO
 from ktpledger.reports.cells import Value, money
-from ktpledger.reports.csv_report import _write as write_csv_blocks
+from ktpledger.reports.csv_report import table_csv
 from ktpledger.reports.tabular import Block
 from ktpledger.reports.xlsx_report import _stamp as day_stamp
 from ktpledger.reports.xlsx_report import _workbook as workbook_of
@@ -89,9 +89,15 @@ def portfolio_block(portfolio: Portfolio) -> Block:
 
 
 def portfolio_csv(portfolio: Portfolio) -> bytes:
-    return write_csv_blocks([portfolio_block(portfolio)])
+    return table_csv(portfolio_block(portfolio))
 
 
 def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     title = f"KTP portfolio as of {portfolio.as_of.isoformat()}"
-    return workbook_of(title, day_stamp(portfolio.as_of), [("Portfolio", [portfolio_block(portfolio)])])
+    return workbook_of(
+        title,
+        day_stamp(portfolio.as_of),
+        title,
+        [("Portfolio", [portfolio_block(portfolio)])],
+        for_people=False,
+    )

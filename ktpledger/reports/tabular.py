@@ -6,15 +6,26 @@ header). Figures are the read models' `Decimal`s, to the penny as the JSON write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from ktpledger.domain.anchor import FORMAT as CHECKPOINT_FORMAT
 from ktpledger.domain.anchor import Checkpoint
-from ktpledger.reports.cells import Value, changes_text, detail_text, money, rate, reasons_text
+from ktpledger.reports.cells import (
+    Value,
+    change_words,
+    changes_text,
+    detail_text,
+    detail_words,
+    money,
+    rate,
+    reasons_text,
+    reasons_words,
+)
 from ktpledger.service.claim_models import ClaimedLine, DraftClaim, SubmittedClaim
 from ktpledger.service.pack_models import ClaimPack, PackLine
+from ktpledger.service.report_appendix import AuditAppendix
 from ktpledger.service.statement_models import LedgerPosition, ProjectTerms, ReconciliationStatement
 
 RECONCILIATION_COLUMNS = (
@@ -96,6 +107,12 @@ class Block:
     header: tuple[str, ...] | None
     rows: tuple[Row, ...]
     totals: int = 0
+    key: str = ""  # its name in the CSV's `section` column: the key of the dict it is returned in
+
+
+def keyed(blocks: dict[str, Block]) -> dict[str, Block]:
+    """Each block with its key set to its name in `blocks`."""
+    return {key: replace(block, key=key) for key, block in blocks.items()}
 
 
 def status(statement: ReconciliationStatement) -> str:
@@ -145,9 +162,16 @@ def _checkpoint(checkpoint: Checkpoint) -> list[Row]:
     ]
 
 
-def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block]:
+def reconciliation_blocks(
+    statement: ReconciliationStatement, *, for_people: bool = False
+) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `settlement`, `changes` (one row per LMC change) and
-    `findings`."""
+    `findings`. `for_people` (the workbook): a line's changes and ineligible reasons in words, money
+    as "£500.00" and dates written out; else (the CSV) in the codes and figures the JSON has."""
+    changes_of = (
+        (lambda found: "; ".join(change_words(change) for change in found)) if for_people else changes_text
+    )
+    reasons_of = reasons_words if for_people else reasons_text
     about: list[Row] = [
         ("report", "reconciliation"),
         *_parties(statement.project, statement.terms),
@@ -165,12 +189,12 @@ def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block
                 category,
                 line.limit_kind.value,
                 money(line.original_budget),
-                changes_text(line.changes),
+                changes_of(line.changes),
                 money(line.final_budget),
                 money(line.claimed),
                 money(line.eligible),
                 money(line.ineligible),
-                reasons_text(line.ineligible_reasons),
+                reasons_of(line.ineligible_reasons),
                 money(line.grant),
                 money(line.business),
             )
@@ -207,16 +231,18 @@ def reconciliation_blocks(statement: ReconciliationStatement) -> dict[str, Block
     ]
     receivable, invoices = _receivables(statement)
     receivable.extend(_claim_totals(statement))
-    return {
-        "about": Block("About", None, tuple(about)),
-        "lines": Block("Reconciliation", RECONCILIATION_COLUMNS, tuple(lines), totals=1),
-        "receivables": Block("Receivables", None, tuple(receivable)),
-        "invoices": Block("Business invoices", INVOICE_COLUMNS, tuple(invoices)),
-        "claims": Block("Grant claims", GRANT_CLAIM_COLUMNS, tuple(_grant_claims(statement))),
-        "settlement": Block("Settlement", None, tuple(settlement), totals=1),
-        "changes": Block("LMC changes", CHANGE_COLUMNS, tuple(changes)),
-        "findings": Block("Findings", FINDING_COLUMNS, tuple(found)),
-    }
+    return keyed(
+        {
+            "about": Block("About", None, tuple(about)),
+            "lines": Block("Reconciliation", RECONCILIATION_COLUMNS, tuple(lines), totals=1),
+            "receivables": Block("Receivables", None, tuple(receivable)),
+            "invoices": Block("Business invoices", INVOICE_COLUMNS, tuple(invoices)),
+            "claims": Block("Grant claims", GRANT_CLAIM_COLUMNS, tuple(_grant_claims(statement))),
+            "settlement": Block("Settlement", None, tuple(settlement), totals=1),
+            "changes": Block("LMC changes", CHANGE_COLUMNS, tuple(changes)),
+            "findings": Block("Findings", FINDING_COLUMNS, tuple(found)),
+        }
+    )
 
 
 def _receivables(statement: ReconciliationStatement) -> tuple[list[Row], list[Row]]:
@@ -256,11 +282,11 @@ def _receivables(statement: ReconciliationStatement) -> tuple[list[Row], list[Ro
     return rows, invoices
 
 
-def _maybe_day(text: object) -> date | None:
+def maybe_day(text: object) -> date | None:
     return None if text is None else date.fromisoformat(str(text))
 
 
-def _maybe_amount(text: object) -> Decimal | None:
+def maybe_amount(text: object) -> Decimal | None:
     return None if text is None else money(Decimal(str(text)))
 
 
@@ -274,12 +300,12 @@ def _grant_claims(statement: ReconciliationStatement) -> list[Row]:
         (
             int(claim["number"]),
             str(claim["quarter"]),
-            _maybe_day(claim["submitted_on"]),
-            _maybe_amount(claim["claimed"]),
-            _maybe_amount(claim.get("approved")),
-            _maybe_day(claim.get("approved_on")),
-            _maybe_amount(claim["paid"]),
-            _maybe_amount(claim["outstanding"]),
+            maybe_day(claim["submitted_on"]),
+            maybe_amount(claim["claimed"]),
+            maybe_amount(claim.get("approved")),
+            maybe_day(claim.get("approved_on")),
+            maybe_amount(claim["paid"]),
+            maybe_amount(claim["outstanding"]),
         )
         for claim in owed.claims
     ]
@@ -311,7 +337,7 @@ def pack_figures(line: PackLine) -> tuple[Decimal, ...]:
     return tuple(money(figure) for figure in figures)
 
 
-def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
+def claim_pack_blocks(pack: ClaimPack, *, for_people: bool = False) -> dict[str, Block]:
     """`about`, `lines` (with the total row), `claim` (eligible added per line, then the grant) and
     `alerts` (open at the quarter's end); with a submitted or a draft claim, its blocks too
     (`claim_form_blocks`: `form_heading`, `form_lines`, `form_items`, `form_adjustments`)."""
@@ -355,18 +381,20 @@ def claim_pack_blocks(pack: ClaimPack) -> dict[str, Block]:
         (
             alert.category,
             alert.kind,
-            detail_text(alert.detail),
+            detail_words(alert.detail) if for_people else detail_text(alert.detail),
             " ".join(part for part in (alert.message, alert.acknowledgement_text) if part),
         )
         for alert in pack.alerts_open_at_quarter_end
     ]
-    return {
-        **claim_form_blocks(pack),
-        "about": Block("About", None, tuple(about)),
-        "lines": Block("Claim pack", CLAIM_PACK_COLUMNS, tuple(lines), totals=1),
-        "claim": Block("Claim", CLAIM_COLUMNS, tuple(claimed), totals=1),
-        "alerts": Block("Alerts", ALERT_COLUMNS, tuple(alerts)),
-    }
+    return keyed(
+        {
+            **claim_form_blocks(pack),
+            "about": Block("About", None, tuple(about)),
+            "lines": Block("Claim pack", CLAIM_PACK_COLUMNS, tuple(lines), totals=1),
+            "claim": Block("Claim", CLAIM_COLUMNS, tuple(claimed), totals=1),
+            "alerts": Block("Alerts", ALERT_COLUMNS, tuple(alerts)),
+        }
+    )
 
 
 # The quarter's grant claim (R-45) in the shape of Innovate UK's quarterly claim: a heading, a row
@@ -479,3 +507,104 @@ def claim_form_blocks(pack: ClaimPack) -> dict[str, Block]:
             "Prior-period adjustments", FORM_ADJUSTMENT_COLUMNS, tuple(adjustments), totals=1
         ),
     }
+
+
+# What an auditor asks for beyond the statement's figures (`AuditAppendix`), as tables.
+PAYMENT_COLUMNS = ("payment_date", "payment_amount", "payment_claim", "payment_version")
+TRANSACTION_COLUMNS = (
+    "category",
+    "date",
+    "version",
+    "key",
+    "kind",
+    "description",
+    "amount",
+    "eligibility",
+    "eligible",
+    "ineligible",
+    "reasons",
+    "reverses",
+    "recorded_by",
+)
+DECISION_COLUMNS = (
+    "decision_date",
+    "decision_version",
+    "decision_kind",
+    "summary",
+    "minute",
+    "justification",
+    "approved_by",
+    "recorded_by",
+)
+LEAVE_COLUMNS = ("leave_date", "leave_version", "description", "amount", "recorded_by")
+
+
+def _recorder(recorded_by: object) -> str | None:
+    if isinstance(recorded_by, dict) and recorded_by.get("name") is not None:
+        return str(recorded_by["name"])
+    return None
+
+
+def appendix_blocks(appendix: AuditAppendix | None) -> dict[str, Block]:
+    """`prepared` (by, on, the independent accountant's report threshold), `payments`,
+    `decisions`, `parental_leave` and `transactions` (one row per claim or reversal, each line's
+    rows in order); none without an appendix."""
+    if appendix is None:
+        return {}
+    prepared = appendix.prepared
+    about: list[Row] = [("prepared_by", prepared.by), ("prepared_on", prepared.on)]
+    if prepared.independent_report_threshold is not None:
+        about.append(("independent_report_threshold", money(prepared.independent_report_threshold)))
+    payments: list[Row] = [
+        (paid.on, money(paid.amount), paid.claim, paid.version) for paid in appendix.payments
+    ]
+    decisions: list[Row] = [
+        (
+            item.date,
+            item.version,
+            item.kind,
+            item.summary,
+            item.minute,
+            item.justification,
+            item.approved_by,
+            _recorder(item.recorded_by),
+        )
+        for item in appendix.decisions
+    ]
+    leave: list[Row] = [
+        (item.on, item.version, item.description, money(item.amount), item.recorded_by)
+        for item in appendix.parental_leave
+    ]
+    listed: list[Row] = []
+    if appendix.transactions is not None:
+        for line in appendix.transactions.lines:
+            listed.extend(
+                (
+                    row.category.value,
+                    row.date,
+                    row.version,
+                    row.key,
+                    row.kind,
+                    row.description,
+                    money(row.amount),
+                    row.eligibility,
+                    None if row.eligible is None else money(row.eligible),
+                    None if row.ineligible is None else money(row.ineligible),
+                    "; ".join(
+                        f"{reason.reason} {money(reason.amount)}: {reason.text}" for reason in row.reasons
+                    )
+                    or None,
+                    row.reverses,
+                    _recorder(row.recorded_by),
+                )
+                for row in line.transactions
+            )
+    return keyed(
+        {
+            "prepared": Block("Prepared", None, tuple(about)),
+            "payments": Block("Grant payments", PAYMENT_COLUMNS, tuple(payments)),
+            "decisions": Block("LMC decisions", DECISION_COLUMNS, tuple(decisions)),
+            "parental_leave": Block("Parental leave", LEAVE_COLUMNS, tuple(leave)),
+            "transactions": Block("Transactions", TRANSACTION_COLUMNS, tuple(listed)),
+        }
+    )

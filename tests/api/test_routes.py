@@ -297,3 +297,21 @@ def test_a_project_reference_with_a_slash(client: TestClient, tokens: dict[str, 
         ).status_code
         == 200
     )
+
+
+def test_a_report_says_who_prepared_it_and_when(client: TestClient, tokens: dict[str, str]) -> None:
+    url = f"/projects/{demo.MAIN}/reconciliation?format=html&prepared_on=2026-01-31"
+    first = client.get(url, headers=bearer(tokens["viewer"]))
+    assert first.status_code == 200
+    page = first.content.decode("utf-8")
+    assert "Prepared on</b></td><td>31 January 2026" in page
+    assert "Prepared by</b></td><td>viewer for tests" in page  # the token's label
+    assert client.get(url, headers=bearer(tokens["viewer"])).content == first.content  # no clock
+    bad = client.get(
+        f"/projects/{demo.MAIN}/reconciliation?format=html&prepared_on=soon", headers=bearer(tokens["viewer"])
+    )
+    assert bad.status_code == 422
+    json_document = client.get(
+        f"/projects/{demo.MAIN}/reconciliation?prepared_on=2026-01-31", headers=bearer(tokens["viewer"])
+    ).json()
+    assert "prepared" not in json_document  # the JSON is the statement's alone

@@ -31,6 +31,7 @@ from ktpledger.cli import app as cli
 from ktpledger.reports import render
 from ktpledger.service.statements import reconciliation, reconciliation_statement
 from tests.ledger.factory import claim, event, offer
+from tests.reports.long_csv import csv_sections
 
 PROJECT = "KTP-0042"
 OTHER_LINES = (
@@ -284,14 +285,20 @@ def test_claims_approved_paid_and_reconciled(app: App, database_url: str) -> Non
     # Each rendering of the reconciliation has a "Grant claims" block with the approved figures.
     made = reconciliation_statement(app.database, PROJECT)
     csv_text = render(made, "csv").decode("utf-8")
+    sections = csv_sections(render(made, "csv"))  # the long CSV (section,row,field,value), pivoted
+    claims = next(section for section in sections if section[0][0] == "claim")
+    assert claims == [
+        ["claim", "claim_quarter", "claim_submitted_on", "claim_claimed", "claim_approved", "claim_approved_on",
+         "claim_paid", "claim_outstanding"],
+        ["1", "2025Q1", "2025-04-05", "8710.00", "8710.00", "2025-04-20", "8000.00", "710.00"],
+        ["2", "2025Q2", "2025-07-02", "335.00", "300.00", "2025-07-25", "300.00", "0.00"],
+    ]  # fmt: skip
     assert (
-        "claim,claim_quarter,claim_submitted_on,claim_claimed,claim_approved,claim_approved_on,claim_paid,"
-        "claim_outstanding\r\n1,2025Q1,2025-04-05,8710.00,8710.00,2025-04-20,8000.00,710.00\r\n"
-        "2,2025Q2,2025-07-02,335.00,300.00,2025-07-25,300.00,0.00\r\n"
-    ) in csv_text
-    assert "grant_claimed_total,9045.00\r\ngrant_final_adjustment,100.50\r\n" in csv_text
+        "receivables,1,grant_claimed_total,9045.00\r\nreceivables,1,grant_final_adjustment,100.50\r\n"
+        in csv_text
+    )
     html = render(made, "html").decode("utf-8")
-    assert "Grant claims" in html and "consumables receipt" not in html and "2025-07-25" in html
+    assert "Grant claims" in html and "consumables receipt" not in html and "25 July 2025" in html
     assert render(made, "xlsx")[:2] == b"PK" and render(made, "pdf")[:4] == b"%PDF"
 
 

@@ -31,7 +31,6 @@ or before v7, dated before 2025-04-01): travel 150.00 x 0.67 = 100.50, consumabl
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -50,6 +49,7 @@ from ktpledger.reports.page import body
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statements import quarter_pack
 from tests.ledger.factory import PROJECT, claim, event, offer, reversal
+from tests.reports.long_csv import csv_sections
 
 OTHER_LINES = (
     "additional_associate_support",
@@ -89,16 +89,6 @@ def figure(value: object) -> Decimal:
     """A workbook number as the decimal it was written from (at most 15 significant digits)."""
     assert isinstance(value, int | float), value
     return Decimal(f"{value:.2f}") if isinstance(value, float) else Decimal(value)
-
-
-def csv_sections(data: bytes) -> list[list[list[str]]]:
-    sections: list[list[list[str]]] = [[]]
-    for row in csv.reader(io.StringIO(data.decode("utf-8"), newline="")):
-        if row:
-            sections[-1].append(row)
-        else:
-            sections.append([])
-    return sections
 
 
 def by_first(section: list[list[str]]) -> dict[str, list[str]]:
@@ -245,50 +235,51 @@ def test_the_claim_as_submitted_in_every_format(app: App, database_url: str) -> 
     book = load_workbook(io.BytesIO(made["xlsx"]))
     assert book.sheetnames[0] == "Claim as submitted"
     cells = [[cell.value for cell in row] for row in book["Claim as submitted"].iter_rows()]
-    sheet: dict[Any, list[Any]] = {}
-    for row in cells:  # the first row of each name: the lines' total comes before the adjustments'
-        sheet.setdefault(row[0], row[1:])
-    assert sheet["claim_number"][0] == 2 and sheet["claim_status"][0] == "submitted"
-    assert [figure(value) for value in sheet["total"][:4]] == [
-        Decimal("20312.50"), Decimal("500.00"), Decimal("-19812.50"), Decimal("-97.5"),
-    ]  # fmt: skip
-    assert sheet["total"][4] is None
-    assert [figure(value) for value in sheet["total"][5:9]] == [
-        Decimal("500.00"), Decimal("335.00"), Decimal("33.50"), Decimal("368.50"),
-    ]  # fmt: skip
-    assert sheet["travel_subsistence"][4] == "not started yet"
-    assert sheet["associate_employment"][4] == "not started yet"
-    assert sheet[5][0].date().isoformat() == "2025-03-20"
-    assert sheet[5][1:4] == ["travel_subsistence", "late", "claim"] and figure(sheet[5][4]) == Decimal(
+    sheet: dict[Any, list[Any]] = {row[0]: row[1:] for row in cells}
+    head = {row[0].value: row[1].value for row in book["Claim as submitted - heading"].iter_rows()}
+    assert head["Claim number"] == 2 and head["Claim status"] == "submitted"
+    last = len(cells) - 1  # the lines are rows 2 to `last`, the total the row after
+    # The total row's figures are SUMs of the lines (an edited figure re-adds); the variance's
+    # percentage is not a sum, so it is the figure.
+    assert sheet["Total"][:3] == [f"=SUM({column}2:{column}{last})" for column in "BCD"]
+    assert figure(sheet["Total"][3]) == Decimal("-97.5")
+    assert sheet["Total"][4] is None
+    assert sheet["Total"][5:9] == [f"=SUM({column}2:{column}{last})" for column in "GHIJ"]
+    lines = cells[1:-1]
+    assert sum((figure(row[9]) for row in lines), Decimal(0)) == Decimal("368.50")
+    assert sheet["Travel & subsistence"][4] == "not started yet"
+    assert sheet["Associate employment"][4] == "not started yet"
+    items = [[cell.value for cell in row] for row in book["Late items"].iter_rows()]
+    assert items[1][1].date().isoformat() == "2025-03-20"
+    assert items[1][2:5] == ["Travel & subsistence", "late", "claim"] and figure(items[1][5]) == Decimal(
         "150.00"
     )
-    assert sheet[6][1:4] == ["consumables", "rev-cons", "reversal"] and figure(sheet[6][4]) == Decimal(
-        "-100.00"
-    )
+    assert items[2][2:5] == ["Equipment & consumables", "rev-cons", "reversal"]
+    assert figure(items[2][5]) == Decimal("-100.00")
 
     # HTML and PDF: the claim first, before the pack's own sections.
     html = made["html"].decode("utf-8")
     assert "Grant claim 2 for 2025Q2, as submitted" in html
     assert html.index("as submitted") < html.index("Budget lines at the quarter")
     for text in (
-        "2025Q2: 2025-04-01 to 2025-06-30",
-        "2025-07-02",
+        "2025Q2: 1 April 2025 to 30 June 2025",
+        "2 July 2025",
         "Prior-period adjustments",
         "rev-cons",
-        "-100.00",
+        "-£100.00",
         "-97.5%",
-        "368.50",
+        "£368.50",
         submitted["ledger"]["head_hash"],
     ):
         assert text in html, text
     pdf = flat(pdf_text(made["pdf"]))
     for text in (
         "Grant claim 2 for 2025Q2, as submitted",
-        "2025-07-02",
+        "2 July 2025",
         "rev-cons",
         "-97.5%",
-        "368.50",
-        "33.50",
+        "£368.50",
+        "£33.50",
     ):
         assert text in pdf, text
     assert pdf.index("as submitted") < pdf.index("Budget lines at the quarter")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
-import zipfile
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 from pypdf import PdfReader
 
+from ktpledger.domain.labels import category_label, gbp, kind_label
 from ktpledger.reports import EXTENSIONS, FORMATS, KINDS, MEDIA_TYPES, filename, render
 from ktpledger.reports.cells import guard_text
 from ktpledger.reports.tabular import (
@@ -25,10 +26,11 @@ from ktpledger.reports.tabular import (
     INVOICE_COLUMNS,
     RECONCILIATION_COLUMNS,
 )
-from ktpledger.reports.xlsx_report import exact_in_xlsx
+from ktpledger.reports.xlsx_report import MONEY_FORMAT, exact_in_xlsx, heading
 from ktpledger.service.pack_models import ClaimPack
 from ktpledger.service.statement_models import ReconciliationStatement
 from tests.reports.conftest import Documents, statement
+from tests.reports.long_csv import csv_sections, long_csv
 from tests.reports.scenarios import HOSTILE_MINUTE, HOSTILE_TITLE
 
 LINE_FIGURES = ("original_budget", "final_budget", "claimed", "eligible", "ineligible", "grant", "business")
@@ -43,15 +45,8 @@ def csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
-def csv_sections(data: bytes) -> list[list[list[str]]]:
-    """The CSV's blocks: runs of rows between blank rows."""
-    sections: list[list[list[str]]] = [[]]
-    for row in csv_rows(data):
-        if row:
-            sections[-1].append(row)
-        else:
-            sections.append([])
-    return sections
+def section_names(data: bytes) -> list[str]:
+    return list(dict.fromkeys(row["section"] for row in long_csv(data)))
 
 
 def as_dicts(section: list[list[str]]) -> list[dict[str, str]]:
@@ -170,7 +165,7 @@ def test_every_format_of_every_document_renders(
 ) -> None:
     signatures = {
         "json": b"{",
-        "csv": b"report,",
+        "csv": b"section,row,field,value\r\n",
         "xlsx": b"PK\x03\x04",
         "html": b"<!DOCTYPE html>",
         "pdf": b"%PDF-",
@@ -207,6 +202,9 @@ def test_json_is_the_document_indented(lifecycle: Documents) -> None:
 def check_reconciliation_csv(document: dict[str, Any]) -> list[list[list[str]]]:
     sections = csv_sections(render(ReconciliationStatement.from_json(document), "csv"))
     head, lines, settlement, *rest = sections
+    if any(line["changes"] for line in document["lines"]):
+        *rest, changes = rest
+        assert changes[0] == ["category", "version", "date", "kind", "amount", "note"]
     # The findings (ineligible spend by reason) come next, when there are any.
     if document["findings"]:
         found, *rest = rest
@@ -356,7 +354,19 @@ def test_claim_pack_csv_shows_every_figure_of_the_json(lifecycle: Documents, hos
 
 def check_money(cell: Cell, expected: str) -> None:
     assert figure_of(cell) == Decimal(expected), (cell.coordinate, cell.value, expected)
-    assert cell.number_format == "#,##0.00", cell.coordinate
+    assert cell.number_format == MONEY_FORMAT, cell.coordinate
+
+
+def check_sum(cell: Cell, first: int, last: int) -> None:
+    """A total cell: the SUM of its column's rows `first` to `last`, so an edited figure re-adds."""
+    letter = cell.column_letter
+    assert cell.data_type == "f", cell.coordinate
+    assert cell.value == f"=SUM({letter}{first}:{letter}{last})", (cell.coordinate, cell.value)
+    assert cell.number_format == MONEY_FORMAT, cell.coordinate
+
+
+def rows_sum(rows: list[tuple[Any, ...]], column: int) -> Decimal:
+    return sum((figure_of(row[column]) for row in rows), Decimal(0))
 
 
 def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
@@ -364,47 +374,69 @@ def test_reconciliation_xlsx_amounts_are_numbers_equal_to_the_json(
 ) -> None:
     for document in (lifecycle[0], hostile[0], open_non_fec[0]):
         book = workbook(render(ReconciliationStatement.from_json(document), "xlsx"))
-        assert book.sheetnames == ["Reconciliation", "LMC changes", "Findings", "Receivables", "About"]
+        assert book.sheetnames[:2] == ["Reconciliation", "Settlement"]
+        assert book.sheetnames[-1] == "About"
         sheet = book["Reconciliation"]
         assert sheet.freeze_panes == "A2"
+        assert sheet.print_title_rows == "$1:$1"
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert document["project"] in sheet.oddFooter.left.text
+        assert sheet.oddFooter.right.text == "Page &P of &N"
         rows = sheet_rows(sheet)
         header = [cell.value for cell in rows[0]]
-        assert header == list(RECONCILIATION_COLUMNS)
+        assert header == [heading(name) for name in RECONCILIATION_COLUMNS]
+        assert header[:3] == ["Cost line", "Limit", "Original budget"]
         assert all(cell.font.bold for cell in rows[0])
-        column = {name: index for index, name in enumerate(header)}
+        column = {name: index for index, name in enumerate(RECONCILIATION_COLUMNS)}
+        count = len(document["lines"])
         for row, line in zip(rows[1:], document["lines"], strict=False):
-            assert row[0].value == line["category"]
+            assert row[0].value == category_label(line["category"])
             for name in LINE_FIGURES:
                 check_money(row[column[name]], line[name])
-        total = rows[1 + len(document["lines"])]
-        assert total[0].value == "total"
+        total = rows[1 + count]
+        assert total[0].value == "Total"
         assert total[0].font.bold
         for name in LINE_FIGURES:
-            check_money(total[column[name]], document["totals"][name])
-        settlement = {str(row[0].value): row[1] for row in rows[len(document["lines"]) + 3 :]}
-        check_money(settlement["parental_leave_incurred"], document["parental_leave"]["incurred"])
-        check_money(settlement["parental_leave_reimbursable"], document["parental_leave"]["reimbursable"])
-        check_money(settlement["grant_paid"], document["grant_paid"])
-        check_money(settlement["balance_due"], document["balance_due"])
+            cell = total[column[name]]
+            if rows_sum(rows[1 : 1 + count], column[name]) == Decimal(document["totals"][name]):
+                check_sum(cell, 2, 1 + count)
+            else:  # a total that is not the sum of its rows is the statement's figure
+                check_money(cell, document["totals"][name])
+        settlement = {str(row[0].value): row[1] for row in sheet_rows(book["Settlement"])}
+        grant_cell = f"{total[column['grant']].column_letter}{2 + count}"
+        assert settlement["Grant share of eligible spend"].value == f"='Reconciliation'!{grant_cell}"
+        check_money(settlement["Parental leave incurred"], document["parental_leave"]["incurred"])
+        check_money(settlement["Parental leave reimbursable"], document["parental_leave"]["reimbursable"])
+        check_money(settlement["Grant paid to date"], document["grant_paid"])
+        assert settlement["Balance due"].value == "=B1+B2-B3"  # the grant share + reimbursable - paid
+        assert Decimal(document["balance_due"]) == (
+            Decimal(document["totals"]["grant"])
+            + Decimal(document["parental_leave"]["reimbursable"])
+            - Decimal(document["grant_paid"])
+        )
         facts = about(book["About"])
-        assert facts["project"].value == document["project"]
-        assert facts["head_hash"].value == document["ledger"]["head_hash"]
-        assert facts["ledger_position"].value == document["ledger"]["position"]
-        assert facts["status"].value == ("final" if document["final"] else "statement so far")
+        assert facts["Innovate UK project reference"].value == document["project"]
+        assert facts["Head hash"].value == document["ledger"]["head_hash"]
+        assert facts["Ledger position"].value == document["ledger"]["position"]
+        assert facts["Status"].value == ("final" if document["final"] else "statement so far")
+        assert facts["Grant rate"].number_format == "0%"
         widths = book["Reconciliation"].column_dimensions
-        assert widths["A"].width >= len("additional_associate_support")
+        assert widths["A"].width >= len("Additional associate support")
 
 
 def test_xlsx_lmc_changes_sheet(hostile: Documents) -> None:
     book = workbook(render(ReconciliationStatement.from_json(hostile[0]), "xlsx"))
     rows = sheet_rows(book["LMC changes"])
-    assert [cell.value for cell in rows[0]] == ["category", "version", "date", "kind", "amount", "note"]
+    assert [cell.value for cell in rows[0]] == ["Cost line", "Version", "Date", "Kind", "Amount", "Note"]
     changes = [(line["category"], change) for line in hostile[0]["lines"] for change in line["changes"]]
     assert len(rows) == 1 + len(changes)
     for row, (category, change) in zip(rows[1:], changes, strict=True):
-        assert row[0].value == category
+        assert row[0].value == category_label(category)
         assert row[1].value == change["version"]
         assert row[2].value.date().isoformat() == change["date"]
+        assert row[2].number_format == "d mmmm yyyy"
         check_money(row[4], change["amount"])
         assert row[5].value == change["note"]
         assert HOSTILE_MINUTE in row[5].value
@@ -413,23 +445,24 @@ def test_xlsx_lmc_changes_sheet(hostile: Documents) -> None:
 def test_xlsx_formula_text_is_stored_as_text_with_an_apostrophe(hostile: Documents) -> None:
     data = render(ReconciliationStatement.from_json(hostile[0]), "xlsx")
     facts = about(workbook(data)["About"])
-    title = facts["title"]
+    title = facts["Title"]
     assert title.value == "'" + HOSTILE_TITLE
     assert title.data_type == "s"
-    assert facts["business"].value == "'@Crumb & Co Ltd"
-    assert facts["knowledge_base"].value == "'-University of Example"
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        sheets = [name for name in archive.namelist() if name.startswith("xl/worksheets/")]
-        assert sheets
-        for name in sheets:
-            xml = archive.read(name).decode("utf-8")
-            assert "<f>" not in xml and "<f " not in xml, name  # no formula anywhere
-    # Read with formulas evaluated-as-stored: still the text, never a formula.
+    assert facts["Business"].value == "'@Crumb & Co Ltd"
+    assert facts["Knowledge base"].value == "'-University of Example"
+    # The only formulas are the totals ktpledger writes: SUM of a column, the settlement's sums.
     raw = load_workbook(io.BytesIO(data), data_only=False)
     for sheet in raw.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                assert cell.data_type != "f", cell.coordinate
+                if cell.data_type == "f":
+                    assert re.fullmatch(
+                        r"=SUM\([A-Z]+\d+:[A-Z]+\d+\)|='Reconciliation'!\w+|=B1\+B2-B3", cell.value
+                    ), (
+                        sheet.title,
+                        cell.coordinate,
+                        cell.value,
+                    )
 
 
 def test_xlsx_never_rounds_a_figure_silently(lifecycle: Documents) -> None:
@@ -437,8 +470,8 @@ def test_xlsx_never_rounds_a_figure_silently(lifecycle: Documents) -> None:
     assert exact_in_xlsx(Decimal("66.40"))
     assert not exact_in_xlsx(Decimal("12345678901234.56"))
     huge = dict(lifecycle[0], grant_paid="12345678901234.56")
-    rows = sheet_rows(workbook(render(ReconciliationStatement.from_json(huge), "xlsx"))["Reconciliation"])
-    paid = next(row[1] for row in rows if row[0].value == "grant_paid")
+    rows = sheet_rows(workbook(render(ReconciliationStatement.from_json(huge), "xlsx"))["Settlement"])
+    paid = next(row[1] for row in rows if row[0].value == "Grant paid to date")
     assert (paid.value, paid.data_type) == ("12345678901234.56", "s")
 
 
@@ -454,25 +487,39 @@ def test_xlsx_is_deterministic_with_document_dates(lifecycle: Documents) -> None
 def test_claim_pack_xlsx(lifecycle: Documents, hostile: Documents) -> None:
     for pack in (lifecycle[1], hostile[1]):
         book = workbook(render(ClaimPack.from_json(pack), "xlsx"))
-        assert book.sheetnames == ["Claim pack", "Claim", "Alerts", "About"]
+        assert book.sheetnames[:2] == ["Claim pack", "Claim"]
+        assert book.sheetnames[-1] == "About"
+        assert ("Alerts" in book.sheetnames) == bool(pack["alerts_open_at_quarter_end"])
         sheet = book["Claim pack"]
         assert sheet.freeze_panes == "A2"
         rows = sheet_rows(sheet)
         header = [cell.value for cell in rows[0]]
-        assert header == list(CLAIM_PACK_COLUMNS)
-        column = {name: index for index, name in enumerate(header)}
+        assert header == [heading(name) for name in CLAIM_PACK_COLUMNS]
+        column = {name: index for index, name in enumerate(CLAIM_PACK_COLUMNS)}
+        count = len(pack["lines"])
         for row, line in zip(rows[1:], pack["lines"], strict=False):
             for name in PACK_FIGURES:
                 check_money(row[column[name]], line[name])
-            assert row[column["forecast_over_budget"]].value is line["forecast_over_budget"]
-        total = rows[1 + len(pack["lines"])]
+            assert row[column["forecast_over_budget"]].value == (
+                "yes" if line["forecast_over_budget"] else "no"
+            )
+        total = rows[1 + count]
         for name in PACK_TOTALS:
-            check_money(total[column[name]], pack["totals"][name])
+            cell = total[column[name]]
+            if rows_sum(rows[1 : 1 + count], column[name]) == Decimal(pack["totals"][name]):
+                check_sum(cell, 2, 1 + count)
+            else:
+                check_money(cell, pack["totals"][name])
         claim = sheet_rows(book["Claim"])
-        assert claim[-1][0].value == "grant"
-        check_money(claim[-1][2], pack["claim"]["grant"])
-        assert len(sheet_rows(book["Alerts"])) == 1 + len(pack["alerts_open_at_quarter_end"])
-        assert about(book["About"])["quarter"].value == pack["quarter"]
+        assert claim[-1][0].value == "Grant"
+        if claim[-1][2].data_type == "f":
+            check_sum(claim[-1][2], 2, len(claim) - 1)
+            assert rows_sum(claim[1:-1], 2) == Decimal(pack["claim"]["grant"])
+        else:
+            check_money(claim[-1][2], pack["claim"]["grant"])
+        if pack["alerts_open_at_quarter_end"]:
+            assert len(sheet_rows(book["Alerts"])) == 1 + len(pack["alerts_open_at_quarter_end"])
+        assert about(book["About"])["Quarter"].value == pack["quarter"]
 
 
 # ---------------------------------------------------------------- HTML
@@ -494,14 +541,18 @@ def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Docum
     assert not re.search(r"<(script|link|img|iframe)\b", page)
     assert "src=" not in page and "http" not in page
     for line in document["lines"]:
-        assert f"<td>{line['category']}</td>" in page
+        assert f'<td align="left">{html.escape(category_label(line["category"]))}</td>' in page
+        assert f'<td align="left">{line["category"]}</td>' not in page  # the guidance's names, not the codes
     for text in (
         "End-of-grant reconciliation",
-        document["balance_due"],
-        document["grant_paid"],
-        document["parental_leave"]["incurred"],
-        document["parental_leave"]["reimbursable"],
-        document["totals"]["grant"],
+        gbp(document["balance_due"]),
+        gbp(document["grant_paid"]),
+        gbp(document["parental_leave"]["incurred"]),
+        gbp(document["parental_leave"]["reimbursable"]),
+        gbp(document["totals"]["grant"]),
+        f"Grant rate</b></td><td>{Decimal(document['grant_rate']) * 100:.0f}%",
+        "Full economic costing (FEC)",
+        "1 October 2024 to 30 June 2027",
         "LMC1 item 4",
         "University of Example",
         "Crumb &amp; Co Ltd",
@@ -517,10 +568,16 @@ def test_html_is_a_self_contained_page(lifecycle: Documents, open_non_fec: Docum
 def test_claim_pack_html(lifecycle: Documents) -> None:
     pack = lifecycle[1]
     page = render(ClaimPack.from_json(pack), "html").decode("utf-8")
-    for text in (pack["quarter"], pack["claim"]["grant"], pack["totals"]["cumulative"], "forecast_overspend"):
+    for text in (
+        pack["quarter"],
+        gbp(pack["claim"]["grant"]),
+        gbp(pack["totals"]["cumulative"]),
+        kind_label("forecast_overspend"),
+        "1 January 2025 to 31 March 2025",
+    ):
         assert text in page, text
     for line in pack["lines"]:
-        assert f"<td>{line['category']}</td>" in page
+        assert f'<td align="left">{html.escape(category_label(line["category"]))}</td>' in page
 
 
 # ---------------------------------------------------------------- PDF
@@ -531,8 +588,8 @@ def test_reconciliation_pdf_text(lifecycle: Documents, hostile: Documents, open_
         text = pdf_text(render(ReconciliationStatement.from_json(document), "pdf"))
         assert document["project"] in text
         for line in document["lines"]:
-            assert line["category"] in text, line["category"]
-        assert f"Balance due {document['balance_due']}" in text
+            assert category_label(line["category"]) in text, line["category"]
+        assert f"Balance due {gbp(document['balance_due'])}" in text
         assert document["ledger"]["head_hash"] in text
     draft = pdf_text(render(ReconciliationStatement.from_json(open_non_fec[0]), "pdf"))
     assert "statement so far" in draft
@@ -558,7 +615,7 @@ def test_claim_pack_pdf_text(lifecycle: Documents, hostile: Documents) -> None:
         text = pdf_text(render(ClaimPack.from_json(pack), "pdf"))
         assert pack["project"] in text and pack["quarter"] in text
         for line in pack["lines"]:
-            assert line["category"] in text
-        assert f"Grant to claim - {pack['claim']['grant']}" in text
+            assert category_label(line["category"]) in text
+        assert f"Grant to claim - {gbp(pack['claim']['grant'])}" in text
         for alert in pack["alerts_open_at_quarter_end"]:
-            assert alert["kind"] in text
+            assert kind_label(alert["kind"]) in text
