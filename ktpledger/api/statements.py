@@ -100,16 +100,34 @@ def reconcile(
     check_read(who, project)
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = reconciliation_statement(app.database, project, checkpoints=app.checkpoints)
-    appendix = None
-    if chosen != "json":
-        appendix = audit_appendix(
-            app.database,
-            project,
-            prepared_by=who.recorder("api").name,
-            prepared_on=prepared_on,
-            independent_report_threshold=app.settings.independent_report_threshold,
-        )
-    return statement(made, chosen, appendix)
+    return statement(made, chosen, appendix_for(app, who, project, chosen, prepared_on))
+
+
+def appendix_for(
+    app: App,
+    who: Principal,
+    project: str,
+    chosen: str,
+    prepared_on: date | None,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    through_version: int | None = None,
+) -> AuditAppendix | None:
+    """The auditor's appendix of a report for people (None for JSON, which is the statement's
+    alone): prepared by the token's label, on `prepared_on` (else the latest event's date)."""
+    if chosen == "json":
+        return None
+    return audit_appendix(
+        app.database,
+        project,
+        prepared_by=who.recorder("api").name,
+        prepared_on=prepared_on,
+        independent_report_threshold=app.settings.independent_report_threshold,
+        date_from=date_from,
+        date_to=date_to,
+        through_version=through_version,
+    )
 
 
 @router.get(
@@ -136,18 +154,16 @@ def quarter_claim(
         raise RuleViolation("R-42", "give the quarter, e.g. ?quarter=2025Q2", field="quarter")
     chosen = negotiate(fmt, request.headers.get("accept"))
     made = quarter_pack(app.database, project, quarter, checkpoints=app.checkpoints)
-    appendix = None
-    if chosen != "json":
-        appendix = audit_appendix(
-            app.database,
-            project,
-            prepared_by=who.recorder("api").name,
-            prepared_on=prepared_on,
-            independent_report_threshold=app.settings.independent_report_threshold,
-            date_from=made.start,
-            date_to=made.end,
-            through_version=made.ledger.version,
-        )
+    appendix = appendix_for(
+        app,
+        who,
+        project,
+        chosen,
+        prepared_on,
+        date_from=made.start,
+        date_to=made.end,
+        through_version=made.ledger.version,
+    )
     return statement(made, chosen, appendix)
 
 

@@ -133,14 +133,19 @@ def console_errors(driver: Any) -> list[str]:
 
 
 def sign_in(driver: Any, base: str, token: str) -> None:
+    sign_in_to(driver, base, token, "/dashboard", "table.projects")
+
+
+def sign_in_to(driver: Any, base: str, token: str, page: str, shown: str) -> None:
+    """Sign in with `token` on the way to `page`, and wait until `shown` (a CSS selector) is."""
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{base}/dashboard")
+    driver.get(f"{base}{page}")
     wait_until(lambda: "/dashboard/login" in driver.current_url, "the login page")
     field = driver.find_element(By.ID, "token")
     field.send_keys(token)
     field.submit()
-    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "table.projects"), "the project list")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, shown), page)
 
 
 def shown_figures(driver: Any) -> dict[tuple[str, str], str]:

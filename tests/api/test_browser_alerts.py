@@ -13,7 +13,7 @@ import pytest
 from ktpledger.bootstrap import App
 from ktpledger.service.access import create_token
 from tests.api.test_alert_groups import TODAY, five
-from tests.api.test_browser import Server, browser, console_errors, wait_until
+from tests.api.test_browser import Server, browser, console_errors, sign_in_to, wait_until
 from tests.api.test_browser_phone import DESKTOP, NARROW, PHONE, emulate, measure, screenshot
 
 __all__ = ["browser", "five"]  # the fixtures, shared with test_browser.py and test_alert_groups.py
@@ -34,14 +34,7 @@ def served(app: App, five: None) -> Iterator[tuple[str, App]]:
 
 
 def signed_in(driver: Any, base: str, token: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{base}/dashboard/login?next=/dashboard/alerts")
-    wait_until(lambda: driver.find_elements(By.ID, "token"), "the sign-in page")
-    field = driver.find_element(By.ID, "token")
-    field.send_keys(token)
-    field.submit()
-    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "ul.alert-groups"), "the alerts page")
+    sign_in_to(driver, base, token, "/dashboard/alerts", "ul.alert-groups")
 
 
 def kinds(driver: Any) -> list[str]:

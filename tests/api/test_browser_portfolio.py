@@ -19,7 +19,7 @@ import pytest
 
 from ktpledger.bootstrap import App
 from ktpledger.service.access import create_token
-from tests.api.test_browser import Server, browser, console_errors, shown_figures, wait_until
+from tests.api.test_browser import Server, browser, console_errors, shown_figures, sign_in_to, wait_until
 from tests.api.test_browser_phone import DESKTOP, NARROW, PHONE, emulate, measure, screenshot
 from tests.api.test_portfolio import TODAY, three
 
@@ -41,14 +41,7 @@ def served(app: App, three: None) -> Iterator[tuple[str, App]]:
 
 
 def sign_in(driver: Any, base: str, token: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{base}/dashboard/login?next=/dashboard/portfolio")
-    wait_until(lambda: driver.find_elements(By.ID, "token"), "the sign-in page")
-    field = driver.find_element(By.ID, "token")
-    field.send_keys(token)
-    field.submit()
-    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "form.portfolio-filter"), "the portfolio page")
+    sign_in_to(driver, base, token, "/dashboard/portfolio", "form.portfolio-filter")
 
 
 def open_page(driver: Any, url: str) -> None:
