@@ -5,8 +5,10 @@ from every stream (what a portfolio without the facts would cost).
 
 Records --projects projects (one offer each: 36 months from 2024-10-01) and --claims claims on each, caught
 up by the projector as it goes (wake-ups off, caught up in wake-ups of 20 projects as a worker
-does), then times --reads reads of the whole portfolio as of 2025-10-15 (the median and the worst)
-and one read that folds every stream. Only loopback servers; every loop is bounded.
+does), then times the whole portfolio as of 2025-10-15: the day's first read with no rows stored (it
+judges every project and stores the rows), the `portfolio_judge` task that stores them before
+anyone asks, --reads first reads of a process (rows stored, nothing cached in the process) and
+--reads later reads (the median and the worst), and one read that folds every stream. Only loopback servers; every loop is bounded.
 
     .venv/bin/python bench/portfolio.py                              # SQLite in a temporary folder
     .venv/bin/python bench/portfolio.py --postgres                   # PostgreSQL on 127.0.0.1
@@ -24,14 +26,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.lag import Quiet, claim, offer  # noqa: E402
-from bench.scratch import scratch_schema  # noqa: E402
-from ktpledger.bootstrap import bootstrap  # noqa: E402
+from bench.scratch import kept_schema, scratch_schema  # noqa: E402
+from ktpledger.adapters.projection_sql import projection_store  # noqa: E402
+from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service.access import COMMAND_LINE  # noqa: E402
-from ktpledger.service.portfolio import portfolio, project_row  # noqa: E402
+from ktpledger.service.portfolio import RowCache, judge_the_day, portfolio, project_row  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.service.wakeup import chunks  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
@@ -45,6 +50,15 @@ def run(url: str, args: argparse.Namespace) -> None:
     try:
         upgrade(app.database)
         names = [f"P-{n:05d}" for n in range(args.projects)]
+        events = args.projects * (1 + args.claims)
+        with projection_store(app.database).read() as unit:
+            recorded = unit.events.count()
+        if recorded == events:  # a kept schema (--keep) recorded by an earlier run
+            print(
+                f"{app.database.dialect}: {args.projects:,} projects, {events:,} events, recorded by an earlier run"
+            )
+            time_reads(app, names, args)
+            return
         started = time.perf_counter()
         app.ledger.append([offer(name) for name in names])
         batch: list[dict[str, Any]] = []
@@ -59,29 +73,57 @@ def run(url: str, args: argparse.Namespace) -> None:
             app.ledger.append(batch)
         for message in chunks(names):
             app.projector.catch_up_many(message)
-        events = args.projects * (1 + args.claims)
         print(f"{app.database.dialect}: {args.projects:,} projects, {events:,} events, recorded and projected "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-        took = []
-        for _ in range(args.reads):  # bounded
-            started = time.perf_counter()
-            made = portfolio(app, COMMAND_LINE, today=TODAY)
-            took.append((time.perf_counter() - started) * 1000)
-        totals = made.totals()
-        print(
-            f"  portfolio from the stored facts: median {statistics.median(took):.0f} ms, worst {max(took):.0f} ms "
-            f"over {args.reads} reads ({totals['red']} red, {totals['amber']} amber, {totals['green']} green); "
-            "target under 300 ms"
-        )
-        started = time.perf_counter()
-        folded = [project_row(app, name, TODAY) for name in names]
-        fold_ms = (time.perf_counter() - started) * 1000
-        same = [row.to_json() for row in folded] == [
-            row.to_json() for row in sorted(made.projects, key=lambda row: row.project)
-        ]
-        print(f"  the same rows folded from every stream: {fold_ms:.0f} ms (rows equal: {same})")
+        time_reads(app, names, args)
     finally:
         app.close()
+
+
+def time_reads(app: App, names: list[str], args: argparse.Namespace) -> None:
+    """Print the read figures (module docstring)."""
+    wipe = "DELETE FROM portfolio_rows"
+    with app.database.engine.begin() as connection:
+        connection.execute(text(wipe))
+    started = time.perf_counter()
+    judged_all = portfolio(app, COMMAND_LINE, today=TODAY, cache=RowCache())
+    judging_ms = (time.perf_counter() - started) * 1000
+    print(
+        f"  first read of the day with no rows stored (judges every project, stores the rows): {judging_ms:.0f} ms"
+    )
+    with app.database.engine.begin() as connection:
+        connection.execute(text(wipe))
+    started = time.perf_counter()
+    stored = judge_the_day(app, TODAY, RowCache())
+    print(f"  the day's rows judged and stored by the portfolio_judge task: {stored:,} rows in "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms")  # fmt: skip
+    first = []
+    for _ in range(args.reads):  # bounded
+        started = time.perf_counter()
+        made = portfolio(app, COMMAND_LINE, today=TODAY, cache=RowCache())  # a fresh process's
+        first.append((time.perf_counter() - started) * 1000)
+    warm = []
+    for _ in range(args.reads):  # bounded
+        started = time.perf_counter()
+        portfolio(app, COMMAND_LINE, today=TODAY)
+        warm.append((time.perf_counter() - started) * 1000)
+    totals = made.totals()
+    print(
+        f"  first read in a process, rows stored for the day: median {statistics.median(first):.0f} ms, "
+        f"worst {max(first):.0f} ms over {args.reads} reads; target under 300 ms"
+    )
+    print(
+        f"  later reads in the same process: median {statistics.median(warm):.0f} ms, worst {max(warm):.0f} ms "
+        f"({totals['red']} red, {totals['amber']} amber, {totals['green']} green)"
+    )
+    assert made.to_json() == judged_all.to_json(), "stored rows differ from the rows judged"
+    started = time.perf_counter()
+    folded = [project_row(app, name, TODAY) for name in names]
+    fold_ms = (time.perf_counter() - started) * 1000
+    same = [row.to_json() for row in folded] == [
+        row.to_json() for row in sorted(made.projects, key=lambda row: row.project)
+    ]
+    print(f"  the same rows folded from every stream: {fold_ms:.0f} ms (rows equal: {same})")
 
 
 def main() -> None:
@@ -92,7 +134,16 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=50, help="claims per project")
     parser.add_argument("--reads", type=int, default=5, help="times the portfolio is read")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 instead of SQLite")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="PostgreSQL schema bench_keep_NAME, kept: a second run only times the reads",
+    )
     args = parser.parse_args()
+    if args.keep:
+        with kept_schema(args.keep) as url:
+            run(url, args)
+        return
     if not args.postgres:
         with tempfile.TemporaryDirectory() as folder:
             run(f"sqlite:///{folder}/bench.db", args)

@@ -26,3 +26,19 @@ def scratch_schema(server: str = POSTGRES) -> Iterator[str]:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@contextmanager
+def kept_schema(name: str, server: str = POSTGRES) -> Iterator[str]:
+    """The schema `bench_keep_<name>` on `server`, made if missing and left in place, so a later
+    run can time reads without recording its ledger again (drop it by hand when done)."""
+    if not name.isidentifier():
+        raise SystemExit(f"--keep takes letters, digits and _, got {name!r}")
+    schema = f"bench_keep_{name}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        yield f"{server}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.dispose()

@@ -21,6 +21,9 @@ DELIVER_EVERY = 30.0
 # Digests: composed once per recipient and period by the first run of the day (the table's unique
 # key makes a second scheduler's run compose nothing), retried by the next runs while they fail.
 DIGEST_EVERY = 3600.0
+# The portfolio's rows of the day: a quarter of an hour after midnight the office's first read
+# finds them judged; a run with nothing to judge only reads the stored rows' versions.
+PORTFOLIO_EVERY = 900.0
 QUEUE = "ktpledger"
 
 
@@ -45,6 +48,7 @@ def make_app(settings: Settings | None = None) -> Celery:
             "sweep-lagging-projections": {"task": "ktpledger.sweep", "schedule": SWEEP_EVERY},
             "deliver-due-notifications": {"task": "ktpledger.deliver_due", "schedule": DELIVER_EVERY},
             "send-digests": {"task": "ktpledger.digest_send", "schedule": DIGEST_EVERY},
+            "judge-portfolio": {"task": "ktpledger.portfolio_judge", "schedule": PORTFOLIO_EVERY},
         },
     )
     return app

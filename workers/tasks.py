@@ -129,6 +129,18 @@ def digest_send() -> dict[str, Any]:
     return {"composed": len(run.composed), **run.delivery.to_json()}
 
 
+@task("ktpledger.portfolio_judge")
+def portfolio_judge() -> dict[str, Any]:
+    """Judge the portfolio's rows of the day (R-47) that are not stored yet, so the KTP office's
+    first read of a day reads them instead of judging a thousand projects (`service/portfolio`,
+    "Where the rows come from"). Beat runs it every quarter of an hour."""
+    from ktpledger.service.portfolio import judge_the_day
+
+    found = application()
+    today = found.settings.reading_day()
+    return {"as_of": today.isoformat(), "judged": judge_the_day(found, today)}
+
+
 @task("ktpledger.sweep")
 def sweep() -> dict[str, int]:
     """Wake every projection that has fallen behind the ledger (a lost message only delays); then

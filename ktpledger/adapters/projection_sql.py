@@ -25,6 +25,7 @@ from ktpledger.adapters.projection_sql_repositories import (
     SqlHeads,
     SqlLines,
     SqlOutbox,
+    SqlPortfolioRows,
     SqlSystemAlerts,
     SqlTracker,
     in_list,
@@ -65,6 +66,7 @@ class SqlProjectionUnit:
         self.heads = SqlHeads(connection, backend)
         self.lines = SqlLines(connection, backend)
         self.facts = SqlFacts(connection, backend)
+        self.portfolio_rows = SqlPortfolioRows(connection, backend)
         self.alerts = SqlAlerts(connection, backend)
         self.outbox = SqlOutbox(connection, backend)
         self.system_alerts = SqlSystemAlerts(connection, backend)

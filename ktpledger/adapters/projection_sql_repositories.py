@@ -25,6 +25,7 @@ from ktpledger.adapters.tables import (
     allowance_lines,
     events,
     notifications,
+    portfolio_rows,
     project_facts,
     projection_heads,
     system_alerts,
@@ -141,6 +142,20 @@ class SqlFacts:
     def of_projects(self, names: Sequence[str]) -> list[Row]:
         query = select(project_facts).where(in_list(project_facts.c.project, "names"))
         return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
+
+
+class SqlPortfolioRows:
+    def __init__(self, connection: Connection, backend: Backend) -> None:
+        self._connection, self._backend = connection, backend
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        self._backend.upsert(self._connection, portfolio_rows, rows, ("project",))
+
+    def of_projects(self, names: Sequence[str], as_of: date) -> list[Row]:
+        c = portfolio_rows.c
+        query = select(portfolio_rows).where(in_list(c.project, "names"), c.as_of == bindparam("as_of"))
+        found = self._connection.execute(query, {"names": list(names), "as_of": as_of})
+        return [dict(row._mapping) for row in found]
 
 
 def _same_alert(project: Any, key: AlertKey) -> list[Any]:

@@ -172,6 +172,16 @@ class FactsRepository(Protocol):
     def of_projects(self, names: Sequence[str]) -> list[Row]: ...
 
 
+class PortfolioRowRepository(Protocol):
+    """`portfolio_rows`: each project's portfolio row as judged for a day (a cache of the day)."""
+
+    def upsert(self, rows: Sequence[Row]) -> None: ...
+
+    def of_projects(self, names: Sequence[str], as_of: date) -> list[Row]:
+        """The rows of those projects judged as of `as_of` (whatever their version)."""
+        ...
+
+
 class AlertRepository(Protocol):
     """`alerts`: KTP alerts, raised and resolved by the projection."""
 
@@ -304,6 +314,9 @@ class ProjectionUnit(Protocol):
 
     @property
     def facts(self) -> FactsRepository: ...
+
+    @property
+    def portfolio_rows(self) -> PortfolioRowRepository: ...
 
     @property
     def alerts(self) -> AlertRepository: ...

@@ -34,6 +34,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "projection_heads": DML,
     "allowance_lines": DML,
     "project_facts": DML,  # the portfolio's health facts (issue 16): replay rebuilds them
+    "portfolio_rows": DML,  # the portfolio's rows of the day (issue 16): a cache readers refill
     "alerts": DML,
     "notifications": DML,
     "trackers": DML,

@@ -101,6 +101,20 @@ project_facts = Table(
     Column("facts", Text, nullable=False),
 )
 
+# Each project's portfolio row as judged for a day (issue 16, migration 0017): the row
+# (`service/portfolio.PortfolioRow`) as JSON, of the project's `version`, judged `as_of` that day.
+# A cache of the day, not a projection: a reader uses a row only when it is of the ledger's head
+# and of the day asked for, and judges (and writes back) any other; an hourly task judges the
+# day's rows before anyone asks. Never compared by `verify --projections`; replay leaves it.
+portfolio_rows = Table(
+    "portfolio_rows",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # the project's version the row was judged from
+    Column("as_of", Date, nullable=False),  # the day it was judged as of
+    Column("row", Text, nullable=False),
+)
+
 allowance_lines = Table(
     "allowance_lines",
     metadata,

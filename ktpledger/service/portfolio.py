@@ -9,22 +9,37 @@ grant payments recorded (R-42).
 
 A project whose events cannot be read is listed red, its reason `unreadable` naming the row: one
 bad project never hides the others.
+
+Where the rows come from. A row depends on the project's ledger and on the day, so judging a
+thousand projects afresh on a day's first read costs most of a second. Each row is taken from the
+first of:
+1. this process's `RowCache` (by project, version and day);
+2. `portfolio_rows`, the row stored for that day of that version (a cache of the day, migration
+   0017), parsed;
+3. `project_facts`, the projector's facts of that version (`domain/health_facts.py`), judged;
+4. the project's stream, folded (a project the projector has not reached, or a quarantined one).
+Rows not stored yet are written back to `portfolio_rows` for the next reader; the
+`ktpledger.portfolio_judge` task (`judge_the_day`, every quarter of an hour) judges the day's
+rows before anyone asks. A stored row is only ever read for its own version and day, so it is
+never stale.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ktpledger.adapters.database import Database
+from ktpledger.adapters.errors import BackendDataError, DatabaseUnavailable
 from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.adapters.projection_store import ProjectionStoreError
 from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent
 from ktpledger.domain.health import (
@@ -47,10 +62,31 @@ from ktpledger.service.access import Principal
 from ktpledger.service.ledger_reading import fold
 from ktpledger.service.project_summary import Readers, summary_line
 
+LOG = logging.getLogger(__name__)
 SHARE_PLACES = Decimal("0.0001")
+ROW_FORMAT = 1  # raised when the stored row's shape changes: older rows are then judged again
 ROW_CACHE_SIZE = 2_500  # rows kept per process: a portfolio of a thousand projects, two days and more
+HEALTH = {status.value: status for status in Health}  # a dict look-up: `Health(text)` costs 10x
 STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
 MONEY_FIGURES = ("budget", "spent", "forecast", "grant_claimed", "grant_paid")
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """One calendar quarter across the portfolio's projects: `budget`, what their spend profiles
+    plan in it (R-43, each line's `planned_in_quarter`), and `spent`, the net claims (claims less
+    reversals, each by its own date) dated in it."""
+
+    quarter: Quarter
+    budget: Decimal
+    spent: Decimal
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "quarter": str(self.quarter),
+            "budget": format_money(self.budget),
+            "spent": format_money(self.spent),
+        }
 
 
 @dataclass(frozen=True)
@@ -77,8 +113,10 @@ class PortfolioRow:
     grant_paid: Decimal
     next_deadline: Deadline | None
     health: ProjectHealth
-    # What the row was judged from (None for an unreadable project): the charts read its plan.
-    facts: HealthFacts | None = field(default=None, compare=False, repr=False)
+    # The project's version the row was judged from (0 for an unreadable project).
+    version: int = field(default=0, compare=False)
+    # The project's plan and net spend by calendar quarter, for the portfolio's chart.
+    quarters: tuple[QuarterFigures, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def status(self) -> Health:
@@ -163,88 +201,154 @@ class PortfolioFilter:
 
 
 def portfolio(
-    application: Readers, who: Principal, *, today: date, only: PortfolioFilter | None = None
+    application: Readers,
+    who: Principal,
+    *,
+    today: date,
+    only: PortfolioFilter | None = None,
+    cache: RowCache | None = None,
 ) -> Portfolio:
-    """Every project `who` may read, as of `today`, narrowed by `only`. Each row is judged from
-    the project's stored facts (`project_facts`, kept by the projector) when they are of the
-    ledger's head, else from its stream (a project the projector has not reached yet, or whose
-    projection is quarantined: its row then names the unreadable event)."""
-    names = who.visible(application.ledger.projects())
-    stored = stored_facts(application.database, names)
-    rows: list[PortfolioRow] = []
-    for name in names:
-        text = stored.get(name)
-        row = judged(text, today) if text is not None else None
-        rows.append(row if row is not None else project_row(application, name, today))
+    """Every project `who` may read, as of `today`, narrowed by `only` (module docstring, "Where
+    the rows come from")."""
+    rows, _ = portfolio_rows(application, who.visible(application.ledger.projects()), today, cache)
     if only is not None:
         rows = [row for row in rows if only.admits(row, today)]
     rows.sort(key=lambda row: (STATUS_ORDER[row.status], row.end or date.max, row.project))
     return Portfolio(as_of=today, projects=tuple(rows))
 
 
-def stored_facts(database: Database, names: Sequence[str]) -> dict[str, str]:
-    """The stored facts (JSON text) of those projects that are of the ledger's head and healthy,
-    read in three queries whatever their number."""
+def judge_the_day(application: Readers, today: date, cache: RowCache | None = None) -> int:
+    """Judge and store the row of every project whose stored row is not of its head as of `today`
+    (the `ktpledger.portfolio_judge` task: the office's first read of a day then finds its rows
+    judged); how many were stored."""
+    _, judged_now = portfolio_rows(application, application.ledger.projects(), today, cache)
+    return judged_now
+
+
+def portfolio_rows(
+    application: Readers, names: Sequence[str], today: date, cache: RowCache | None = None
+) -> tuple[list[PortfolioRow], int]:
+    """The rows of `names` as of `today`, each from the first of: this process's cache, the row
+    stored for the day, the stored facts, the project's stream; the rows not stored yet are
+    stored for the next reader. Also how many were stored."""
+    cache = ROWS if cache is None else cache
+    stored = stored_for(application.database, names, today)
+    rows: list[PortfolioRow] = []
+    unstored: list[PortfolioRow] = []
+    for name in names:
+        head = stored.heads.get(name)
+        row = None if head is None else cache.get(name, head, today)
+        text = stored.rows.get(name)
+        if row is None and text is not None:
+            row = row_from_text(text, head or 0, today)
+            text = None if row is None else text  # unreadable: judged again below, and stored
+        if row is None and name in stored.facts:
+            row = judged(stored.facts[name], today)
+        if row is None:
+            row = project_row(application, name, today)
+        if row.version:  # judged from the project's events (not an unreadable project's row)
+            cache.put(name, row.version, today, row)
+            if text is None or row.version != head:
+                unstored.append(row)
+        rows.append(row)
+    remember(application.database, unstored, today)
+    return rows, len(unstored)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store holds for some projects as of a day: each project's ledger head, the rows
+    judged for the day of that head, and the facts of that head of the projects without such a
+    row. A quarantined project has neither (its row names the unreadable event)."""
+
+    heads: Mapping[str, int]
+    rows: Mapping[str, str]
+    facts: Mapping[str, str]
+
+
+def stored_for(database: Database, names: Sequence[str], today: date) -> Stored:
+    """`Stored` for `names`, read in at most four queries whatever their number."""
     if not names:
-        return {}
+        return Stored({}, {}, {})
     with projection_store(database).read() as unit:
         heads = unit.events.heads(names)
         failed = {row["project"] for row in unit.heads.of(names) if row.get("status") == FAILED}
-        rows = unit.facts.of_projects(names)
-    return {
-        row["project"]: str(row["facts"])
-        for row in rows
-        if row["project"] not in failed and int(row["version"]) == heads.get(row["project"])
-    }
+        usable = [name for name in names if name in heads and name not in failed]
+        rows = {
+            str(row["project"]): str(row["row"])
+            for row in unit.portfolio_rows.of_projects(usable, today)
+            if int(row["version"]) == heads[row["project"]]
+        }
+        lacking = [name for name in usable if name not in rows]
+        facts = {
+            str(row["project"]): str(row["facts"])
+            for row in (unit.facts.of_projects(lacking) if lacking else [])
+            if int(row["version"]) == heads[row["project"]]
+        }
+    return Stored(heads, rows, facts)
+
+
+def remember(database: Database, rows: Sequence[PortfolioRow], today: date) -> None:
+    """Store the rows judged as of `today` for the next reader. A cache: when the store refuses
+    (a read-only replica, a lock held too long) the rows are judged again next time, and the
+    reader is answered all the same."""
+    values = [
+        {"project": row.project, "version": row.version, "as_of": today, "row": text}
+        for row in sorted(rows, key=lambda row: row.project)  # one lock order for every writer
+        if (text := row_text(row)) is not None
+    ]
+    if not values:
+        return
+    try:
+        with projection_store(database).write(durable=False) as unit:
+            unit.portfolio_rows.upsert(values)
+            unit.commit()
+    except (ProjectionStoreError, DatabaseUnavailable, BackendDataError) as error:
+        LOG.warning("portfolio rows of %s not stored, judged again next read: %s", today, error)
 
 
 class RowCache:
-    """Rows already judged, by (facts text, day): the same facts judged on the same day give the
-    same row, so a process reading the portfolio again judges only the projects that changed.
-    Bounded (least recently used out first); safe across a server's threads."""
+    """Rows already judged, by project, version and day: the same project at the same version
+    judged on the same day gives the same row, so a process reading the portfolio again judges
+    (or parses) only the projects that changed. Bounded (least recently used out first); safe
+    across a server's threads."""
 
     def __init__(self, size: int = ROW_CACHE_SIZE) -> None:
         self._size = size
-        self._rows: OrderedDict[tuple[bytes, date], PortfolioRow] = OrderedDict()
+        self._rows: OrderedDict[tuple[str, int, date], PortfolioRow] = OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _key(text: str, today: date) -> tuple[bytes, date]:
-        # The facts' digest, not their text: a few kilobytes less held per row.
-        return hashlib.sha256(text.encode("utf-8")).digest(), today
-
-    def get(self, text: str, today: date) -> PortfolioRow | None:
-        key = self._key(text, today)
+    def get(self, project: str, version: int, today: date) -> PortfolioRow | None:
+        key = (project, version, today)
         with self._lock:
             row = self._rows.get(key)
             if row is not None:
                 self._rows.move_to_end(key)
             return row
 
-    def put(self, text: str, today: date, row: PortfolioRow) -> None:
-        key = self._key(text, today)
+    def put(self, project: str, version: int, today: date, row: PortfolioRow) -> None:
+        key = (project, version, today)
         with self._lock:
             self._rows[key] = row
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
 
 ROWS = RowCache()
 
 
-def judged(text: str, today: date, cache: RowCache = ROWS) -> PortfolioRow | None:
+def judged(text: str, today: date) -> PortfolioRow | None:
     """The row of a project from its stored facts as of `today` (None when the text is not facts
     this version reads: the caller folds the project instead)."""
-    row = cache.get(text, today)
-    if row is not None:
-        return row
     try:
         facts = HealthFacts.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, ArithmeticError):
         return None
-    row = row_of(facts, today)
-    cache.put(text, today, row)
-    return row
+    return row_of(facts, today)
 
 
 def project_row(application: Readers, name: str, today: date) -> PortfolioRow:
@@ -291,8 +395,104 @@ def row_of(facts: HealthFacts, today: date) -> PortfolioRow:
         grant_paid=round_penny_half_up(facts.grant_paid),
         next_deadline=next_deadline(facts),
         health=health_of(facts, today),
-        facts=facts,
+        version=facts.version,
+        quarters=project_quarters(facts),
     )
+
+
+def project_quarters(facts: HealthFacts) -> tuple[QuarterFigures, ...]:
+    """The project's plan (R-43, each line's `planned_in_quarter`) in each calendar quarter of its
+    period, and its net spend (claims less reversals, each by its own date) in each quarter it
+    has any, in quarter order."""
+    categories = [line.category for line in facts.lines]
+    budget: dict[Quarter, Decimal] = {}
+    for quarter in period_quarters(facts):
+        budget[quarter] = sum((planned_in_quarter(facts, category, quarter) for category in categories), ZERO)
+    spent: dict[Quarter, Decimal] = {}
+    for by_month in facts.spent_by_month.values():
+        for (year, month), amount in by_month.items():
+            quarter = Quarter.of(date(year, month, 1))
+            spent[quarter] = spent.get(quarter, ZERO) + amount
+    return tuple(
+        QuarterFigures(quarter, budget.get(quarter, ZERO), spent.get(quarter, ZERO))
+        for quarter in sorted({*budget, *spent}, key=lambda quarter: (quarter.year, quarter.number))
+    )
+
+
+def row_text(row: PortfolioRow) -> str | None:
+    """The row as stored (`portfolio_rows.row`): its JSON with its money and the quarters exact."""
+    document = {
+        "format": ROW_FORMAT,
+        "row": row.to_json(),
+        "exact": {name: str(getattr(row, name)) for name in MONEY_FIGURES},
+        "quarters": [[q.quarter.year, q.quarter.number, str(q.budget), str(q.spent)] for q in row.quarters],
+    }
+    try:
+        return json.dumps(document, separators=(",", ":"))
+    except (TypeError, ValueError):  # a figure JSON cannot hold: the row is judged each time instead
+        return None
+
+
+def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
+    """The row `row_text` stored, of `version` as of `today` (None for text this version does not
+    read: the caller judges the project instead)."""
+    try:
+        document = json.loads(text)
+        if document.get("format") != ROW_FORMAT:
+            return None
+        shown, exact = document["row"], document["exact"]
+
+        def day(value: Any) -> date | None:
+            return None if value is None else date.fromisoformat(value)
+
+        deadline = shown["next_deadline"]
+        reasons = tuple(
+            HealthReason(
+                HEALTH[item["severity"]],
+                str(item["kind"]),
+                item["category"] or "",
+                item["subject"] or "",
+                str(item["message"]),
+                str(item["rule"]),
+                dict(item["figures"]),
+            )
+            for item in shown["reasons"]
+        )
+        quarters: list[QuarterFigures] = []
+        for year, number, planned, net in document["quarters"]:
+            if number not in (1, 2, 3, 4):
+                return None
+            quarters.append(QuarterFigures(Quarter(int(year), number), Decimal(planned), Decimal(net)))
+        return PortfolioRow(
+            project=str(shown["project"]),
+            title=str(shown["title"]),
+            knowledge_base=str(shown["knowledge_base"]),
+            business=str(shown["business"]),
+            business_type=str(shown["business_type"]),
+            methodology=str(shown["methodology"]),
+            start=day(shown["start"]),
+            end=day(shown["end"]),
+            months=int(shown["months"]),
+            phase=str(shown["phase"]),
+            month=int(shown["month"]),
+            budget=Decimal(exact["budget"]),
+            spent=Decimal(exact["spent"]),
+            spent_share=None if shown["spent_share"] is None else Decimal(shown["spent_share"]),
+            elapsed=Decimal(shown["elapsed"]),
+            forecast=Decimal(exact["forecast"]),
+            grant_claimed=Decimal(exact["grant_claimed"]),
+            grant_paid=Decimal(exact["grant_paid"]),
+            next_deadline=None
+            if deadline is None
+            else Deadline(
+                date.fromisoformat(deadline["due"]), str(deadline["kind"]), str(deadline["subject"])
+            ),
+            health=ProjectHealth(as_of=today, status=HEALTH[shown["status"]], reasons=reasons),
+            version=version,
+            quarters=tuple(quarters),
+        )
+    except (ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
+        return None
 
 
 def _unreadable(name: str, today: date, error: UnreadableEvent) -> PortfolioRow:
@@ -408,43 +608,16 @@ def sort_rows(
     return (*present, *absent)
 
 
-@dataclass(frozen=True)
-class QuarterFigures:
-    """One calendar quarter across the portfolio's projects: `budget`, what their spend profiles
-    plan in it (R-43, each line's `planned_in_quarter`), and `spent`, the net claims (claims less
-    reversals, each by its own date) dated in it."""
-
-    quarter: Quarter
-    budget: Decimal
-    spent: Decimal
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "quarter": str(self.quarter),
-            "budget": format_money(self.budget),
-            "spent": format_money(self.spent),
-        }
-
-
 def portfolio_quarters(shown: Portfolio) -> tuple[QuarterFigures, ...]:
-    """The shown projects' budget and spend by calendar quarter, from the first quarter any of
-    their periods (or spends) touch to the last, every quarter between included, from the facts
-    each row was judged from (no stream is read). An unreadable project adds nothing (its row says
-    why)."""
+    """The shown projects' budget and spend by calendar quarter (each row's `quarters`, summed),
+    from the first quarter any of their periods (or spends) touch to the last, every quarter
+    between included; no stream is read. An unreadable project adds nothing (its row says why)."""
     budget: dict[Quarter, Decimal] = {}
     spent: dict[Quarter, Decimal] = {}
     for row in shown.projects:
-        facts = row.facts
-        if facts is None:
-            continue
-        categories = [line.category for line in facts.lines]
-        for quarter in period_quarters(facts):
-            planned = sum((planned_in_quarter(facts, category, quarter) for category in categories), ZERO)
-            budget[quarter] = budget.get(quarter, ZERO) + planned
-        for by_month in facts.spent_by_month.values():
-            for (year, month), amount in by_month.items():
-                quarter = Quarter.of(date(year, month, 1))
-                spent[quarter] = spent.get(quarter, ZERO) + amount
+        for figures in row.quarters:
+            budget[figures.quarter] = budget.get(figures.quarter, ZERO) + figures.budget
+            spent[figures.quarter] = spent.get(figures.quarter, ZERO) + figures.spent
     touched = sorted({*budget, *spent}, key=lambda quarter: (quarter.year, quarter.number))
     if not touched:
         return ()

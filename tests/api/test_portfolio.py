@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import openpyxl
@@ -27,9 +29,19 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.adapters.projection_store import ProjectionStoreError
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
-from ktpledger.service.access import create_token
+from ktpledger.service.access import COMMAND_LINE, create_token
+from ktpledger.service.portfolio import (
+    RowCache,
+    judge_the_day,
+    portfolio,
+    portfolio_quarters,
+    project_row,
+    stored_for,
+)
 from tests.api.conftest import bearer
 from tests.ledger.factory import claim, offer
 
@@ -202,25 +214,120 @@ def test_the_command_gives_the_api_document(
 
 @pytest.mark.usefixtures("three")
 def test_rows_come_from_the_stored_facts_and_equal_a_fold(app: App) -> None:
-    from datetime import date
-
-    from ktpledger.adapters.projection_sql import projection_store
-    from ktpledger.service.access import COMMAND_LINE
-    from ktpledger.service.portfolio import portfolio, project_row, stored_facts
-
     names = ["KTP-AMBER", "KTP-GREEN", "KTP-RED"]
-    stored = stored_facts(app.database, names)
-    assert sorted(stored) == names  # the projector wrote them with the allowance lines
     today = date.fromisoformat(TODAY)
-    made = portfolio(app, COMMAND_LINE, today=today)
+    stored = stored_for(app.database, names, today)
+    assert sorted(stored.facts) == names and not stored.rows  # the projector wrote the facts
+    made = portfolio(app, COMMAND_LINE, today=today, cache=RowCache())
     assert [row.to_json() for row in made.projects] == [
         project_row(app, row.project, today).to_json() for row in made.projects
     ]
     # Facts behind the ledger's head (a projector not caught up) are not used: the row is folded.
+    clear_rows(app)
     with projection_store(app.database).write() as unit:
         [row] = unit.facts.of_projects(["KTP-RED"])
         unit.facts.upsert([{**row, "version": row["version"] - 1}])
         unit.commit()
-    assert sorted(stored_facts(app.database, names)) == ["KTP-AMBER", "KTP-GREEN"]
-    again = portfolio(app, COMMAND_LINE, today=today)
+    assert sorted(stored_for(app.database, names, today).facts) == ["KTP-AMBER", "KTP-GREEN"]
+    again = portfolio(app, COMMAND_LINE, today=today, cache=RowCache())
     assert again.to_json() == made.to_json()
+
+
+def clear_rows(app: App) -> None:
+    with projection_store(app.database).write() as unit:
+        unit.portfolio_rows.upsert(
+            [
+                {"project": name, "version": 0, "as_of": date(2000, 1, 1), "row": ""}
+                for name in ["KTP-AMBER", "KTP-GREEN", "KTP-RED"]
+            ]
+        )
+        unit.commit()
+
+
+@pytest.mark.usefixtures("three")
+def test_judged_rows_are_stored_for_the_day_and_read_back_the_same(app: App) -> None:
+    names = ["KTP-AMBER", "KTP-GREEN", "KTP-RED"]
+    today = date.fromisoformat(TODAY)
+    judged = portfolio(app, COMMAND_LINE, today=today, cache=RowCache())
+    stored = stored_for(app.database, names, today)
+    assert sorted(stored.rows) == names and not stored.facts  # written back; no facts read now
+    parsed = portfolio(app, COMMAND_LINE, today=today, cache=RowCache())
+    assert parsed.to_json() == judged.to_json()
+    assert [row.quarters for row in parsed.projects] == [row.quarters for row in judged.projects]
+    assert [row.version for row in parsed.projects] == [row.version for row in judged.projects]
+    assert portfolio_quarters(parsed) == portfolio_quarters(judged)
+    assert [(row.budget, row.forecast) for row in parsed.projects] == [
+        (row.budget, row.forecast) for row in judged.projects
+    ]
+    # Another day is judged again, never read from this day's rows.
+    tomorrow = today + timedelta(days=1)
+    assert not stored_for(app.database, names, tomorrow).rows
+    assert judge_the_day(app, tomorrow, RowCache()) == 3
+    assert judge_the_day(app, tomorrow, RowCache()) == 0  # the day's rows are all there
+    assert sorted(stored_for(app.database, names, tomorrow).rows) == names
+
+
+@pytest.mark.usefixtures("three")
+def test_a_stored_row_is_read_only_for_its_version_and_day(app: App) -> None:
+    today = date.fromisoformat(TODAY)
+    assert judge_the_day(app, today, RowCache()) == 3
+    with projection_store(app.database).write() as unit:
+        [row] = unit.portfolio_rows.of_projects(["KTP-GREEN"], today)
+        unit.portfolio_rows.upsert([{**row, "row": row["row"].replace('"title":"', '"title":"Stored ')}])
+        unit.commit()
+    shown = {row.project: row for row in portfolio(app, COMMAND_LINE, today=today, cache=RowCache()).projects}
+    assert shown["KTP-GREEN"].title.startswith("Stored ")  # the stored row is what is read
+    # A new event makes the stored row another version's: the project is judged again and stored.
+    result = app.ledger.append(
+        [claim("ae2", "1000.00", category="associate_employment", date="2025-04-20", project="KTP-GREEN")]
+    )
+    assert result[0].status == "recorded"
+    app.projector.catch_up("KTP-GREEN")
+    shown = {row.project: row for row in portfolio(app, COMMAND_LINE, today=today, cache=RowCache()).projects}
+    assert not shown["KTP-GREEN"].title.startswith("Stored ")
+    assert shown["KTP-GREEN"].spent == Decimal("5000.00")
+    assert shown["KTP-GREEN"].to_json() == project_row(app, "KTP-GREEN", today).to_json()
+    [row] = stored_for(app.database, ["KTP-GREEN"], today).rows.values()
+    assert '"spent":"5000.00"' in row
+
+
+@pytest.mark.usefixtures("three")
+def test_a_stored_row_that_cannot_be_read_is_judged_again(app: App) -> None:
+    today = date.fromisoformat(TODAY)
+    expected = portfolio(app, COMMAND_LINE, today=today, cache=RowCache()).to_json()
+    with projection_store(app.database).write() as unit:
+        rows = unit.portfolio_rows.of_projects(["KTP-RED", "KTP-AMBER"], today)
+        broken = ["{not json", '{"format": 99}']
+        unit.portfolio_rows.upsert([{**row, "row": text} for row, text in zip(rows, broken, strict=True)])
+        unit.commit()
+    assert portfolio(app, COMMAND_LINE, today=today, cache=RowCache()).to_json() == expected
+    assert all(
+        text.startswith('{"format":1') for text in stored_for(app.database, ["KTP-RED"], today).rows.values()
+    )
+
+
+@pytest.mark.usefixtures("three")
+def test_a_store_that_refuses_the_rows_still_answers(
+    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ktpledger.service.portfolio as module
+
+    real = module.projection_store
+
+    class ReadOnly:
+        def __init__(self, database: Any) -> None:
+            self._store = real(database)
+
+        def read(self) -> Any:
+            return self._store.read()
+
+        def write(self, **_: Any) -> Any:
+            raise ProjectionStoreError("the projection store failed: read-only replica")
+
+    today = date.fromisoformat(TODAY)
+    monkeypatch.setattr(module, "projection_store", ReadOnly)
+    made = portfolio(app, COMMAND_LINE, today=today, cache=RowCache())
+    assert [row.status.value for row in made.projects] == ["red", "amber", "green"]
+    assert "not stored" in caplog.text and "read-only replica" in caplog.text
+    monkeypatch.setattr(module, "projection_store", real)
+    assert not stored_for(app.database, ["KTP-RED"], today).rows

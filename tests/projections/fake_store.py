@@ -42,6 +42,7 @@ class _Tables:
     heads: dict[str, Row] = field(default_factory=dict)
     lines: dict[tuple[str, str], Row] = field(default_factory=dict)
     facts: dict[str, Row] = field(default_factory=dict)
+    portfolio_rows: dict[str, Row] = field(default_factory=dict)
     alerts: dict[int, Row] = field(default_factory=dict)
     notifications: dict[tuple[int, str], Row] = field(default_factory=dict)
     system_alerts: dict[int, Row] = field(default_factory=dict)
@@ -159,6 +160,19 @@ class _Facts:
 
     def of_projects(self, names: Sequence[str]) -> list[Row]:
         return [dict(row) for project, row in self._unit.tables.facts.items() if project in names]
+
+
+class _PortfolioRows:
+    def __init__(self, unit: FakeUnit) -> None:
+        self._unit = unit
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._unit.tables.portfolio_rows[row["project"]] = dict(row)
+
+    def of_projects(self, names: Sequence[str], as_of: date) -> list[Row]:
+        found = self._unit.tables.portfolio_rows.items()
+        return [dict(row) for project, row in found if project in names and row["as_of"] == as_of]
 
 
 class _Alerts:
@@ -383,6 +397,7 @@ class FakeUnit:
         self.heads = _Heads(self)
         self.lines = _Lines(self)
         self.facts = _Facts(self)
+        self.portfolio_rows = _PortfolioRows(self)
         self.alerts = _Alerts(self)
         self.outbox = _Outbox(self)
         self.system_alerts = _SystemAlerts(self)

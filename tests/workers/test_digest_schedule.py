@@ -75,3 +75,14 @@ def test_the_task_sends_each_period_once_however_often_beat_runs_it(
     assert (second["composed"], second["delivered"]) == (0, 0)
     subjects = [m.data for m in smtp_server.mailbox.messages if b"KTP alerts:" in m.data]
     assert len(subjects) == 1
+
+
+def test_beat_judges_the_portfolio_of_the_day_once(worker_app: App) -> None:
+    """Every quarter of an hour; a second run the same day finds the day's rows stored."""
+    from workers.app import PORTFOLIO_EVERY
+
+    schedule = make_app(Settings(database_url="sqlite://")).conf.beat_schedule
+    assert schedule["judge-portfolio"] == {"task": "ktpledger.portfolio_judge", "schedule": PORTFOLIO_EVERY}
+    worker_app.ledger.append([offer(), offer(project="KTP-2")])
+    assert tasks.portfolio_judge() == {"as_of": "2024-11-30", "judged": 2}
+    assert tasks.portfolio_judge() == {"as_of": "2024-11-30", "judged": 0}
