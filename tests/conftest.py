@@ -18,7 +18,21 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
     "KTPLEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("KTPLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url() -> str:
+    """KTPLEDGER_TEST_REDIS_URL, else database 15 of the local Redis; under pytest-xdist (`make
+    test` runs one worker per core) each worker its own database counting down from 15 (gw0: 15,
+    gw1: 14, ...), so one worker's flush or Celery queue never reaches another's."""
+    given = os.environ.get("KTPLEDGER_TEST_REDIS_URL")
+    if given:
+        return given
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    return f"redis://127.0.0.1:6379/{15 - index % 12}"  # 15 down to 4; a local Redis has 16
+
+
+REDIS_URL = _redis_url()
 
 
 def unavailable(service: str, error: BaseException) -> None:

@@ -143,6 +143,11 @@ class SqlFacts:
         query = select(project_facts).where(in_list(project_facts.c.project, "names"))
         return [dict(row._mapping) for row in self._connection.execute(query, {"names": list(names)})]
 
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        c = project_facts.c
+        query = select(c.project, c.version).where(in_list(c.project, "names"))
+        return {str(p): int(v) for p, v in self._connection.execute(query, {"names": list(names)})}
+
 
 class SqlPortfolioRows:
     def __init__(self, connection: Connection, backend: Backend) -> None:
@@ -150,6 +155,12 @@ class SqlPortfolioRows:
 
     def upsert(self, rows: Sequence[Row]) -> None:
         self._backend.upsert(self._connection, portfolio_rows, rows, ("project",))
+
+    def versions(self, names: Sequence[str], as_of: date) -> dict[str, int]:
+        c = portfolio_rows.c
+        query = select(c.project, c.version).where(in_list(c.project, "names"), c.as_of == bindparam("as_of"))
+        found = self._connection.execute(query, {"names": list(names), "as_of": as_of})
+        return {str(project): int(version) for project, version in found}
 
     def of_projects(self, names: Sequence[str], as_of: date) -> list[Row]:
         c = portfolio_rows.c
@@ -274,6 +285,11 @@ class SqlAlerts:
             )
             for r in self._connection.execute(query)
         }
+
+    def open_counts(self) -> dict[str, int]:
+        c = alerts.c
+        query = select(c.project, func.count()).where(c.status == OPEN).group_by(c.project)
+        return {str(project): int(count) for project, count in self._connection.execute(query)}
 
     def listed(self, project: str | None = None, *, include_resolved: bool = False) -> list[AlertRecord]:
         query = select(alerts).order_by(alerts.c.id)

@@ -171,6 +171,10 @@ class FactsRepository(Protocol):
 
     def of_projects(self, names: Sequence[str]) -> list[Row]: ...
 
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        """The version each project's stored facts are of (projects without facts left out)."""
+        ...
+
 
 class PortfolioRowRepository(Protocol):
     """`portfolio_rows`: each project's portfolio row as judged for a day (a cache of the day)."""
@@ -179,6 +183,10 @@ class PortfolioRowRepository(Protocol):
 
     def of_projects(self, names: Sequence[str], as_of: date) -> list[Row]:
         """The rows of those projects judged as of `as_of` (whatever their version)."""
+        ...
+
+    def versions(self, names: Sequence[str], as_of: date) -> dict[str, int]:
+        """The version of each of those projects' row judged as of `as_of` (none: left out)."""
         ...
 
 
@@ -207,6 +215,10 @@ class AlertRepository(Protocol):
 
     def find(self, alert_id: int) -> AlertRecord | None:
         """The stored alert of that id, if any."""
+        ...
+
+    def open_counts(self) -> dict[str, int]:
+        """How many alerts each project has open (projects with none left out)."""
         ...
 
     def set_current(self, changes: Sequence[tuple[str, AlertKey, str]]) -> None:

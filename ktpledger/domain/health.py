@@ -130,6 +130,19 @@ class HealthReason:
         kinds = RED_KINDS if self.severity is Health.RED else AMBER_KINDS
         return (0 if self.severity is Health.RED else 1, kinds.index(self.kind), self.category, self.subject)
 
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> HealthReason:
+        """The reason `to_json` wrote."""
+        return cls(
+            Health(document["severity"]),
+            str(document["kind"]),
+            document["category"] or "",
+            document["subject"] or "",
+            str(document["message"]),
+            str(document["rule"]),
+            dict(document["figures"]),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

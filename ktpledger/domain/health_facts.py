@@ -8,7 +8,8 @@ exactly what the day-dependent rules read, under the names a `ProjectState` give
 rule functions judge both (`profile.PlanSource`, `alerts.TimedSource`, `invoices.DeadlineSource`,
 `timeline.PeriodSource`):
 
-- the period (start, end, months, closed) and the parties;
+- the period (start, end, months, closed and when) and the parties, the grant rate (the project
+  list, `GET /projects`, reads these too);
 - each line's plan inputs (budget, profile, latest budget change, net spend by month) and its
   allowance figures (budget, limit, spent, eligible, maximum);
 - the conditions that hold whatever the day (`alerts.standing_conditions`: over budget or a
@@ -34,7 +35,7 @@ from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
 
-FACTS_FORMAT = 1  # raised when the stored shape changes: older rows are then folded again
+FACTS_FORMAT = 2  # raised when the stored shape changes: older rows are then folded again
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class HealthFacts:
     end: date
     months: int
     closed: bool
+    closed_on: date | None
+    grant_rate: Decimal
     budget: Mapping[Category, Decimal]
     profiles: Mapping[Category, tuple[LineProfile, date]]
     budget_changed_on: Mapping[Category, date]
@@ -133,6 +136,8 @@ class HealthFacts:
             "end": self.end.isoformat(),
             "months": self.months,
             "closed": self.closed,
+            "closed_on": None if self.closed_on is None else self.closed_on.isoformat(),
+            "grant_rate": str(self.grant_rate),
             "budget": {c.value: str(a) for c, a in self.budget.items()},
             "profiles": {
                 c.value: {"profile": profile.to_data(), "set_on": on.isoformat()}
@@ -203,6 +208,8 @@ class HealthFacts:
             end=day(document["end"]),
             months=int(document["months"]),
             closed=bool(document["closed"]),
+            closed_on=None if document["closed_on"] is None else day(document["closed_on"]),
+            grant_rate=money(document["grant_rate"]),
             budget={Category(c): money(a) for c, a in document["budget"].items()},
             profiles={
                 Category(c): (LineProfile.parse(item["profile"], name=c), day(item["set_on"]))
@@ -271,6 +278,8 @@ def facts_of(state: ProjectState, lines: Iterable[Allowance]) -> HealthFacts | N
         end=state.end,
         months=state.months,
         closed=state.closed,
+        closed_on=state.closed_on,
+        grant_rate=state.grant_rate,
         budget=dict(state.budget),
         profiles=dict(state.profiles),
         budget_changed_on=dict(state.budget_changed_on),

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from ktpledger.adapters.database import Database
@@ -59,6 +58,7 @@ from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, position
 from ktpledger.service.access import Principal
+from ktpledger.service.caches import BoundedCache
 from ktpledger.service.ledger_reading import fold
 from ktpledger.service.project_summary import Readers, summary_line
 
@@ -67,6 +67,7 @@ SHARE_PLACES = Decimal("0.0001")
 ROW_FORMAT = 1  # raised when the stored row's shape changes: older rows are then judged again
 ROW_CACHE_SIZE = 2_500  # rows kept per process: a portfolio of a thousand projects, two days and more
 HEALTH = {status.value: status for status in Health}  # a dict look-up: `Health(text)` costs 10x
+REASON_KEYS = frozenset(("kind", "severity", "category", "subject", "message", "rule", "figures"))
 STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
 MONEY_FIGURES = ("budget", "spent", "forecast", "grant_claimed", "grant_paid")
 
@@ -112,22 +113,38 @@ class PortfolioRow:
     grant_claimed: Decimal
     grant_paid: Decimal
     next_deadline: Deadline | None
-    health: ProjectHealth
+    as_of: date
+    status: Health
+    # The reasons as `HealthReason.to_json` gives them: a row read back from `portfolio_rows` builds
+    # its `HealthReason`s only when a reader asks for them (`health`), not to list the row.
+    reasons: tuple[dict[str, Any], ...]
     # The project's version the row was judged from (0 for an unreadable project).
     version: int = field(default=0, compare=False)
     # The project's plan and net spend by calendar quarter, for the portfolio's chart.
     quarters: tuple[QuarterFigures, ...] = field(default=(), compare=False, repr=False)
 
-    @property
-    def status(self) -> Health:
-        return self.health.status
+    @classmethod
+    def judged(cls, health: ProjectHealth, **figures: Any) -> PortfolioRow:
+        """The row of `figures` with `health` (kept, not built again when asked for)."""
+        row = cls(
+            as_of=health.as_of,
+            status=health.status,
+            reasons=tuple(reason.to_json() for reason in health.reasons),
+            **figures,
+        )
+        row.__dict__["health"] = health  # what `cached_property` would store: the same health
+        return row
+
+    @cached_property
+    def health(self) -> ProjectHealth:
+        reasons = tuple(HealthReason.from_json(item) for item in self.reasons)
+        return ProjectHealth(as_of=self.as_of, status=self.status, reasons=reasons)
 
     @property
     def top_reason(self) -> HealthReason | None:
         return self.health.top_reason
 
     def to_json(self) -> dict[str, Any]:
-        top = self.top_reason
         return {
             "project": self.project,
             "title": self.title,
@@ -141,8 +158,8 @@ class PortfolioRow:
             "phase": self.phase,
             "month": self.month,
             "status": self.status.value,
-            "top_reason": None if top is None else top.message,
-            "reasons": [reason.to_json() for reason in self.health.reasons],
+            "top_reason": self.reasons[0]["message"] if self.reasons else None,
+            "reasons": [dict(reason) for reason in self.reasons],
             **{name: format_money(getattr(self, name)) for name in MONEY_FIGURES},
             "spent_share": None if self.spent_share is None else str(self.spent_share),
             "elapsed": str(self.elapsed),
@@ -232,23 +249,23 @@ def portfolio_rows(
     stored for the day, the stored facts, the project's stream; the rows not stored yet are
     stored for the next reader. Also how many were stored."""
     cache = ROWS if cache is None else cache
-    stored = stored_for(application.database, names, today)
+    stored = stored_for(application.database, names, today, cache)
     rows: list[PortfolioRow] = []
     unstored: list[PortfolioRow] = []
     for name in names:
         head = stored.heads.get(name)
-        row = None if head is None else cache.get(name, head, today)
-        text = stored.rows.get(name)
-        if row is None and text is not None:
-            row = row_from_text(text, head or 0, today)
-            text = None if row is None else text  # unreadable: judged again below, and stored
+        row = stored.cached.get(name)
+        kept = name in stored.kept
+        if row is None and name in stored.rows:
+            row = row_from_text(stored.rows[name], head or 0, today)
+            kept = row is not None  # unreadable: judged again below, and stored
         if row is None and name in stored.facts:
             row = judged(stored.facts[name], today)
         if row is None:
             row = project_row(application, name, today)
         if row.version:  # judged from the project's events (not an unreadable project's row)
-            cache.put(name, row.version, today, row)
-            if text is None or row.version != head:
+            cache.put((name, row.version, today), row)
+            if not kept or row.version != head:
                 unstored.append(row)
         rows.append(row)
     remember(application.database, unstored, today)
@@ -257,35 +274,50 @@ def portfolio_rows(
 
 @dataclass(frozen=True)
 class Stored:
-    """What the store holds for some projects as of a day: each project's ledger head, the rows
-    judged for the day of that head, and the facts of that head of the projects without such a
-    row. A quarantined project has neither (its row names the unreadable event)."""
+    """What a reader finds for some projects as of a day: each project's ledger head; the rows of
+    that head this process has judged already (`cached`); the projects whose row of that head is
+    stored for the day (`kept`) and the text of those not cached (`rows`); and the facts of that
+    head of the projects with neither. A quarantined project has none of these (its row names
+    the unreadable event)."""
 
     heads: Mapping[str, int]
+    cached: Mapping[str, PortfolioRow]
+    kept: frozenset[str]
     rows: Mapping[str, str]
     facts: Mapping[str, str]
 
 
-def stored_for(database: Database, names: Sequence[str], today: date) -> Stored:
-    """`Stored` for `names`, read in at most four queries whatever their number."""
+def stored_for(
+    database: Database, names: Sequence[str], today: date, cache: RowCache | None = None
+) -> Stored:
+    """`Stored` for `names`, read in at most five queries whatever their number; only the texts
+    of rows not in `cache` are read (none given: an empty one)."""
+    cache = RowCache() if cache is None else cache
     if not names:
-        return Stored({}, {}, {})
+        return Stored({}, {}, frozenset(), {}, {})
     with projection_store(database).read() as unit:
         heads = unit.events.heads(names)
         failed = {row["project"] for row in unit.heads.of(names) if row.get("status") == FAILED}
         usable = [name for name in names if name in heads and name not in failed]
+        cached = {name: row for name in usable if (row := cache.get((name, heads[name], today))) is not None}
+        kept = frozenset(
+            name
+            for name, version in unit.portfolio_rows.versions(usable, today).items()
+            if version == heads[name]
+        )
+        wanted = [name for name in kept if name not in cached]
         rows = {
             str(row["project"]): str(row["row"])
-            for row in unit.portfolio_rows.of_projects(usable, today)
+            for row in (unit.portfolio_rows.of_projects(wanted, today) if wanted else [])
             if int(row["version"]) == heads[row["project"]]
         }
-        lacking = [name for name in usable if name not in rows]
+        lacking = [name for name in usable if name not in kept and name not in cached]
         facts = {
             str(row["project"]): str(row["facts"])
             for row in (unit.facts.of_projects(lacking) if lacking else [])
             if int(row["version"]) == heads[row["project"]]
         }
-    return Stored(heads, rows, facts)
+    return Stored(heads, cached, kept, rows, facts)
 
 
 def remember(database: Database, rows: Sequence[PortfolioRow], today: date) -> None:
@@ -307,35 +339,13 @@ def remember(database: Database, rows: Sequence[PortfolioRow], today: date) -> N
         LOG.warning("portfolio rows of %s not stored, judged again next read: %s", today, error)
 
 
-class RowCache:
+class RowCache(BoundedCache[tuple[str, int, date], PortfolioRow]):
     """Rows already judged, by project, version and day: the same project at the same version
     judged on the same day gives the same row, so a process reading the portfolio again judges
-    (or parses) only the projects that changed. Bounded (least recently used out first); safe
-    across a server's threads."""
+    (or parses) only the projects that changed."""
 
     def __init__(self, size: int = ROW_CACHE_SIZE) -> None:
-        self._size = size
-        self._rows: OrderedDict[tuple[str, int, date], PortfolioRow] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, project: str, version: int, today: date) -> PortfolioRow | None:
-        key = (project, version, today)
-        with self._lock:
-            row = self._rows.get(key)
-            if row is not None:
-                self._rows.move_to_end(key)
-            return row
-
-    def put(self, project: str, version: int, today: date, row: PortfolioRow) -> None:
-        key = (project, version, today)
-        with self._lock:
-            self._rows[key] = row
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rows.clear()
+        super().__init__(size)
 
 
 ROWS = RowCache()
@@ -374,7 +384,8 @@ def row_of(facts: HealthFacts, today: date) -> PortfolioRow:
         totals["forecast"] += forecast
     budget = totals["budget"]
     where = position(facts, today)
-    return PortfolioRow(
+    return PortfolioRow.judged(
+        health_of(facts, today),
         project=facts.project,
         title=facts.title,
         knowledge_base=facts.knowledge_base,
@@ -394,7 +405,6 @@ def row_of(facts: HealthFacts, today: date) -> PortfolioRow:
         grant_claimed=facts.grant_claimed,
         grant_paid=round_penny_half_up(facts.grant_paid),
         next_deadline=next_deadline(facts),
-        health=health_of(facts, today),
         version=facts.version,
         quarters=project_quarters(facts),
     )
@@ -446,18 +456,9 @@ def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
             return None if value is None else date.fromisoformat(value)
 
         deadline = shown["next_deadline"]
-        reasons = tuple(
-            HealthReason(
-                HEALTH[item["severity"]],
-                str(item["kind"]),
-                item["category"] or "",
-                item["subject"] or "",
-                str(item["message"]),
-                str(item["rule"]),
-                dict(item["figures"]),
-            )
-            for item in shown["reasons"]
-        )
+        reasons = tuple(dict(item) for item in shown["reasons"])
+        if not all(item.keys() >= REASON_KEYS and item["severity"] in HEALTH for item in reasons):
+            return None
         quarters: list[QuarterFigures] = []
         for year, number, planned, net in document["quarters"]:
             if number not in (1, 2, 3, 4):
@@ -487,7 +488,9 @@ def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
             else Deadline(
                 date.fromisoformat(deadline["due"]), str(deadline["kind"]), str(deadline["subject"])
             ),
-            health=ProjectHealth(as_of=today, status=HEALTH[shown["status"]], reasons=reasons),
+            as_of=today,
+            status=HEALTH[shown["status"]],
+            reasons=reasons,
             version=version,
             quarters=tuple(quarters),
         )
@@ -498,7 +501,8 @@ def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
 def _unreadable(name: str, today: date, error: UnreadableEvent) -> PortfolioRow:
     said = f"The project's events cannot be read: {error}. Fix the row named, then read again."
     reason = HealthReason(Health.RED, "unreadable", "", "", said, "R-31", error.as_dict())
-    return PortfolioRow(
+    return PortfolioRow.judged(
+        ProjectHealth(as_of=today, status=Health.RED, reasons=(reason,)),
         project=name,
         title="",
         knowledge_base="",
@@ -518,7 +522,6 @@ def _unreadable(name: str, today: date, error: UnreadableEvent) -> PortfolioRow:
         grant_claimed=ZERO,
         grant_paid=ZERO,
         next_deadline=None,
-        health=ProjectHealth(as_of=today, status=Health.RED, reasons=(reason,)),
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -23,17 +22,22 @@ from ktpledger.domain.alerts import deadline_findings, line_forecast
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.errors import unknown_project
 from ktpledger.domain.events import Event
+from ktpledger.domain.health_facts import HealthFacts
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.money import ZERO, round_penny_half_up
 from ktpledger.domain.profile import PlanSource
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
+from ktpledger.domain.rules import BusinessType, Methodology
+from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, forecast_month, month_end_states, position
 from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
+from ktpledger.service.caches import BoundedCache
 from ktpledger.service.ledger import Ledger, fold, read_facts
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
+from ktpledger.service.stored_facts import current_facts
 from ktpledger.service.summary_models import (
     FIGURES,
     TOTALS,
@@ -92,19 +96,24 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     """`GET /projects`: each project the token may read, with where it stands in its period as of
     `today`, its open alert count (the ledger's alerts and the calendar's findings: a project
     past its end date and not closed counts one, and so does each deadline of its receivables,
-    R-44) and its `projection` (`status` `failed` while it
-    is quarantined, with the error naming the row). A project whose offer or decisions cannot be
-    read is listed with `status` `unreadable` and that `error`: it never stops the list."""
+    R-44) and its `projection` (`status` `failed` while it is quarantined, with the error naming
+    the row). Each project is read from the projector's stored facts of its head
+    (`stored_facts.current_facts`), else folded from its offer, decisions, closure, invoices and
+    claims. A project whose offer or decisions cannot be read is listed with `status`
+    `unreadable` and that `error`: it never stops the list."""
     names = who.visible(application.ledger.projects())
     if not names:
         return []
-    counts = Counter(alert["project"] for alert in application.projector.alerts(None))
-    rows = []
-    facts, refused = read_facts(application.database, names)
+    counts = application.projector.open_alert_counts()
     projections = application.projector.states(names)
+    failed = [name for name, shown in projections.items() if shown["status"] == FAILED]
+    stored = current_facts(application.database, names, quarantined=failed)
+    lacking = [name for name in names if name not in stored]
+    folded, refused = read_facts(application.database, lacking) if lacking else ({}, {})
+    rows = []
     for name in names:
-        state = facts.get(name)
-        if state is None:
+        source: HealthFacts | ProjectState | None = stored.get(name) or folded.get(name)
+        if source is None:
             error = refused.get(name)
             rows.append(
                 ProjectRow(
@@ -116,26 +125,62 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
                 )
             )
             continue
-        shown = project_facts(state)
-        period = None
-        if state.exists:
-            where = position(state, today)
-            period = PeriodPlace(phase=where.phase, month=where.month, describe=where.describe())
-        ended = period is not None and period.phase is Phase.ENDED
+        key = (name, source.version, today)
+        listing = LISTINGS.get(key) if isinstance(source, HealthFacts) else None
+        if listing is None:
+            listing = listing_of(source, today)
+            if isinstance(source, HealthFacts):
+                LISTINGS.put(key, listing)
+        shown, period, findings = listing
         rows.append(
             ProjectRow(
                 project=name,
                 status=ProjectStatus.OPEN if shown is None else shown.status,
                 projection=projections[name],
                 # the ledger's alerts, ended_not_closed, and the receivables' deadlines (R-44)
-                open_alerts=counts.get(name, 0)
-                + (1 if ended else 0)
-                + (len(deadline_findings(state, today)) if state.exists else 0),
+                open_alerts=counts.get(name, 0) + findings,
                 facts=shown,
                 period=period,
             )
         )
     return rows
+
+
+Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
+# A stored project's listing by (project, version, day): the same facts on the same day list the
+# same, so a list of a thousand projects judges only those that changed since the last request.
+LISTINGS: BoundedCache[tuple[str, int, date], Listing] = BoundedCache(5_000)
+
+
+def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
+    """A project's facts, where it stands in its period as of `today`, and how many of its open
+    alerts the calendar finds (ended and not closed; its receivables' deadlines, R-44)."""
+    shown = project_facts(source) if isinstance(source, ProjectState) else listed_facts(source)
+    if not source.exists:
+        return shown, None, 0
+    where = position(source, today)
+    period = PeriodPlace(phase=where.phase, month=where.month, describe=where.describe())
+    ended = 1 if period.phase is Phase.ENDED else 0
+    return shown, period, ended + len(deadline_findings(source, today))
+
+
+def listed_facts(facts: HealthFacts) -> ProjectFacts:
+    """`project_facts` of the stored facts of a project's head (the same fields, read from them)."""
+    return ProjectFacts(
+        project=facts.project,
+        title=facts.title,
+        knowledge_base=facts.knowledge_base,
+        business=facts.business,
+        methodology=Methodology(facts.methodology),
+        business_type=BusinessType(facts.business_type),
+        status=ProjectStatus.CLOSED if facts.closed else ProjectStatus.OPEN,
+        closed_on=facts.closed_on,
+        start=facts.start,
+        end=facts.end,
+        months=facts.months,
+        grant_rate=rate_shown(facts.grant_rate),
+        version=facts.version,
+    )
 
 
 def describe_correction(event_type: str, data: dict[str, Any]) -> str:

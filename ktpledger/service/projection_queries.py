@@ -50,6 +50,12 @@ def alerts(
         return [alert_json(row) for row in unit.alerts.listed(project, include_resolved=include_resolved)]
 
 
+def open_counts(store: ProjectionStore) -> dict[str, int]:
+    """How many KTP alerts each project has open (projects with none left out)."""
+    with store.read() as unit:
+        return unit.alerts.open_counts()
+
+
 def states(store: ProjectionStore, projects: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Each project's projection as readers show it: `status` (`ok`, or `failed` while it is
     quarantined), the `version` it has folded to, and for a failed one the `error` naming the

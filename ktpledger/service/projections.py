@@ -146,6 +146,10 @@ class Projector:
         dated on or before that day."""
         return queries.allowances(self.store, project, as_of=as_of)
 
+    def open_alert_counts(self) -> dict[str, int]:
+        """How many KTP alerts each project has open (projects with none left out)."""
+        return queries.open_counts(self.store)
+
     def alerts(self, project: str | None = None, *, include_resolved: bool = False) -> list[dict[str, Any]]:
         """Open alerts (and resolved ones with `include_resolved`), oldest first."""
         return queries.alerts(self.store, project, include_resolved=include_resolved)

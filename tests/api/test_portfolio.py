@@ -255,6 +255,9 @@ def test_judged_rows_are_stored_for_the_day_and_read_back_the_same(app: App) -> 
     assert parsed.to_json() == judged.to_json()
     assert [row.quarters for row in parsed.projects] == [row.quarters for row in judged.projects]
     assert [row.version for row in parsed.projects] == [row.version for row in judged.projects]
+    assert [row.health for row in parsed.projects] == [
+        row.health for row in judged.projects
+    ]  # built when asked
     assert portfolio_quarters(parsed) == portfolio_quarters(judged)
     assert [(row.budget, row.forecast) for row in parsed.projects] == [
         (row.budget, row.forecast) for row in judged.projects

@@ -7,6 +7,7 @@ read, and the budget and spend by quarter (worked by hand below).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import date
@@ -340,7 +341,7 @@ def test_sort_rows_refuses_what_it_does_not_know_and_puts_the_missing_last(app: 
         sort_rows(made.projects, "spent", "up")
     # A project without a next deadline sorts after the others, either way.
     last: Any = made.projects[0]
-    without = type(last)(**{**last.__dict__, "project": "KTP-NONE", "next_deadline": None})
+    without = dataclasses.replace(last, project="KTP-NONE", next_deadline=None)
     for direction in ("asc", "desc"):
         ordered = sort_rows((without, *made.projects), "next_deadline", direction)
         assert ordered[-1].project == "KTP-NONE"

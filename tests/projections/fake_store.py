@@ -161,6 +161,9 @@ class _Facts:
     def of_projects(self, names: Sequence[str]) -> list[Row]:
         return [dict(row) for project, row in self._unit.tables.facts.items() if project in names]
 
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        return {row["project"]: row["version"] for row in self.of_projects(names)}
+
 
 class _PortfolioRows:
     def __init__(self, unit: FakeUnit) -> None:
@@ -174,6 +177,9 @@ class _PortfolioRows:
         found = self._unit.tables.portfolio_rows.items()
         return [dict(row) for project, row in found if project in names and row["as_of"] == as_of]
 
+    def versions(self, names: Sequence[str], as_of: date) -> dict[str, int]:
+        return {row["project"]: row["version"] for row in self.of_projects(names, as_of)}
+
 
 class _Alerts:
     def __init__(self, unit: FakeUnit) -> None:
@@ -181,6 +187,13 @@ class _Alerts:
 
     def _rows(self) -> dict[int, Row]:
         return self._unit.tables.alerts
+
+    def open_counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for row in self._rows().values():
+            if row["status"] == OPEN:
+                found[row["project"]] = found.get(row["project"], 0) + 1
+        return found
 
     def _open(self, project: str, key: AlertKey) -> Row | None:
         for row in self._rows().values():

@@ -1,0 +1,88 @@
+"""The project list (`GET /projects`, `ktpledger projects`) read from the projector's stored facts
+of each project's head (issue 18, item 3) is the list folded from the ledger, on both databases:
+tests/api/demo.py's three projects (one part-way through with alerts open, a non-fec one and a
+closed one), with an invoice to the business, judged on days before, during and after their
+periods, when deadlines fall due and pass."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+import ktpledger.service.project_summary as summary
+from ktpledger.bootstrap import App
+from ktpledger.cli import app as cli
+from ktpledger.service.access import COMMAND_LINE
+from ktpledger.service.stored_facts import FactsCache, current_facts
+from tests.api import demo
+
+DAYS = ["2024-09-15", "2025-04-10", "2025-07-05", "2025-07-25", "2026-06-01", "2026-12-01"]
+
+
+@pytest.fixture
+def ledger(app: App, database_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.delenv("KTPLEDGER_BROKER_URL", raising=False)
+    results = app.ledger.append(demo.all_events())
+    assert all(result.status == "recorded" for result in results), [r.to_json() for r in results]
+    invoiced = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            database_url,
+            "invoice",
+            demo.MAIN,
+            "--quarter",
+            "2024Q4",
+            "--date",
+            "2025-01-10",
+            "--number",
+            "INV-1",
+        ],
+    )
+    assert invoiced.exit_code == 0, invoiced.stderr
+    app.projector.catch_up(demo.MAIN)
+    return app
+
+
+def listed(app: App, today: str) -> list[dict[str, object]]:
+    return [row.to_json() for row in summary.project_list(app, COMMAND_LINE, today=date.fromisoformat(today))]
+
+
+@pytest.mark.parametrize("today", DAYS)
+def test_the_list_from_stored_facts_is_the_list_folded(
+    ledger: App, today: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [demo.CLOSED, demo.MAIN, demo.SECOND]
+    assert sorted(current_facts(ledger.database, names, FactsCache())) == names  # all read from facts
+    from_facts = listed(ledger, today)
+    monkeypatch.setattr(summary, "current_facts", lambda *_, **__: {})
+    summary.LISTINGS.clear()
+    folded = listed(ledger, today)
+    assert from_facts == folded
+    assert [row["project"] for row in folded] == names
+
+
+def test_facts_behind_the_head_or_of_a_quarantined_project_are_not_used(ledger: App) -> None:
+    from ktpledger.adapters.projection_sql import projection_store
+
+    names = [demo.CLOSED, demo.MAIN, demo.SECOND]
+    expected = listed(ledger, "2025-07-25")
+    with projection_store(ledger.database).write() as unit:
+        [row] = unit.facts.of_projects([demo.MAIN])
+        unit.facts.upsert([{**row, "version": row["version"] - 1}])
+        [row] = unit.facts.of_projects([demo.SECOND])
+        unit.facts.upsert([{**row, "facts": row["facts"].replace('"format":2', '"format":1')}])
+        unit.commit()
+    assert sorted(current_facts(ledger.database, names, FactsCache())) == [demo.CLOSED]
+    assert listed(ledger, "2025-07-25") == expected  # the other two folded, the same rows
+
+
+def test_parsed_facts_are_kept_by_project_and_version(ledger: App) -> None:
+    cache = FactsCache(size=2)
+    names = [demo.CLOSED, demo.MAIN, demo.SECOND]
+    first = current_facts(ledger.database, names, cache)
+    again = current_facts(ledger.database, names, cache)
+    assert [again[name] is first[name] for name in names] == [False, True, True]  # two kept; one read
+    assert again == first
