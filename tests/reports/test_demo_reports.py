@@ -1,0 +1,117 @@
+"""The samples `ktpledger demo` writes under reports/ (issue 17, "Done when"): the main fec
+project's and the non-fec project's (KTP-DEMO-02, in the same ledger) reconciliation and claim
+pack, in every format. Each PDF's pages pass the layout checks (`pdf_pages.layout_problems`) and
+its first page is kept as a PNG; each HTML is opened in headless Chromium, nothing wider than the
+window, and screenshotted. The PNGs go to $KTPLEDGER_TEST_ARTIFACTS (default test-artifacts/ at
+the repository's root), for a person to look at."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ktpledger.cli import app as cli
+from ktpledger.reports import FORMATS
+from tests.reports.pdf_pages import ARTIFACTS, IN_CI, first_page_png, headings, layout_pages, layout_problems
+
+pytestmark = [pytest.mark.slow]
+
+STEMS = {
+    "fec": ("KTP-DEMO-01-reconciliation", "KTP-DEMO-01-2026Q1-claim-pack"),
+    "non-fec": ("non-fec/KTP-DEMO-02-reconciliation", "non-fec/KTP-DEMO-02-2025Q1-claim-pack"),
+}
+EVERY_STEM = [stem for stems in STEMS.values() for stem in stems]
+
+
+def _project(stem: str) -> str:
+    """ "non-fec/KTP-DEMO-02-reconciliation" -> "KTP-DEMO-02"."""
+    return "-".join(Path(stem).name.split("-")[:3])
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The folder `ktpledger demo` wrote its reports to."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(
+        cli, ["--db", f"sqlite:///{folder}/ktpledger.db", "demo", "--reports", str(folder / "reports")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "refused" not in result.output
+    yield folder / "reports"
+
+
+def test_the_demo_writes_a_fec_and_a_non_fec_project_in_every_format(reports: Path) -> None:
+    for stem in EVERY_STEM:
+        for fmt in FORMATS:
+            assert (reports / f"{stem}.{fmt}").stat().st_size > 0, (stem, fmt)
+    methodology = {
+        name: json.loads((reports / f"{stems[0]}.json").read_text(encoding="utf-8"))["methodology"]
+        for name, stems in STEMS.items()
+    }
+    assert methodology == {"fec": "fec", "non-fec": "non_fec"}
+    non_fec = json.loads((reports / f"{STEMS['non-fec'][0]}.json").read_text(encoding="utf-8"))
+    assert non_fec["final"] is True
+    assert "knowledge_base_overheads" in {line["category"] for line in non_fec["lines"]}
+    assert non_fec["balance_due"] == "0.00"  # each claim was paid in full
+
+
+@pytest.mark.parametrize("stem", EVERY_STEM)
+def test_every_pdf_page_passes_the_layout_checks(reports: Path, stem: str) -> None:
+    pdf = reports / f"{stem}.pdf"
+    project = _project(stem)
+    page_html = (reports / f"{stem}.html").read_text(encoding="utf-8")
+    pages = layout_pages(pdf)
+    assert layout_problems(pages, project, headings(page_html)) == []
+    for number, lines in enumerate(pages, start=1):
+        body = [line for line in lines if f"page {number} of" not in line]
+        assert not body[0].startswith(("Total", "Balance due", "Grant to claim")), (stem, number, body[:2])
+    png = first_page_png(pdf, f"{Path(stem).name}-pdf-page-1")
+    with Image.open(png) as image:
+        assert image.size[0] > image.size[1]  # landscape A4
+
+
+def test_the_html_in_headless_chromium(reports: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        message = "chromium or chromedriver not installed: the HTML is not screenshotted"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        driver.set_window_size(1280, 900)
+        for stem in EVERY_STEM:
+            driver.get((reports / f"{stem}.html").as_uri())
+            assert _project(stem) in driver.title
+            overflow = driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (stem, overflow)  # nothing wider than the window
+            # The whole page, not the first screenful: the window as tall as the document.
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1280, min(int(height) + 120, 16000))
+            shot = ARTIFACTS / f"{Path(stem).name}-html.png"
+            assert driver.save_screenshot(str(shot))
+            driver.set_window_size(1280, 900)
+            with Image.open(shot) as image:
+                assert image.size[0] >= 1000
+    finally:
+        driver.quit()
