@@ -8,12 +8,14 @@ the repository's root), for a person to look at."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -115,3 +117,45 @@ def test_the_html_in_headless_chromium(reports: Path, tmp_path: Path, monkeypatc
                 assert image.size[0] >= 1000
     finally:
         driver.quit()
+
+
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+@pytest.mark.parametrize("stem", EVERY_STEM)
+def test_dates_are_written_for_people_in_every_report_for_people(reports: Path, stem: str) -> None:
+    """No 2024-12-31 in the HTML, the PDF's text or the workbook's text cells: alert sentences
+    included (the JSON and CSV keep ISO dates)."""
+    page_html = (reports / f"{stem}.html").read_text(encoding="utf-8")
+    assert ISO_DATE.findall(page_html) == []
+    pdf_text = " ".join(" ".join(lines) for lines in layout_pages(reports / f"{stem}.pdf"))
+    assert ISO_DATE.findall(pdf_text) == []
+    book = load_workbook(reports / f"{stem}.xlsx")
+    texts = [
+        (sheet.title, value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if isinstance(value, str) and ISO_DATE.search(value)
+    ]
+    assert texts == []
+
+
+def test_an_alert_sentence_in_the_claim_pack_has_a_long_date(reports: Path) -> None:
+    # Associate development was behind its spend profile at 2024Q4's end, still open at 2025Q1's.
+    said = "by the end of 2024Q4 (31 December 2024) £950.00 was spent against £1,500.00 planned"
+    stem = STEMS["non-fec"][1]
+    assert said in (reports / f"{stem}.html").read_text(encoding="utf-8")
+    alerts = [
+        value
+        for row in load_workbook(reports / f"{stem}.xlsx")["Alerts"].iter_rows(values_only=True)
+        for value in row
+        if isinstance(value, str)
+    ]
+    assert any(said in value for value in alerts)
+    pdf_text = " ".join(" ".join(lines) for lines in layout_pages(reports / f"{stem}.pdf"))
+    assert "by the end of 2024Q4 (31 December 2024)" in re.sub(r"\s+", " ", pdf_text)
+    # The JSON keeps the figures as they are stored: ISO.
+    document = json.loads((reports / f"{stem}.json").read_text(encoding="utf-8"))
+    behind = [alert for alert in document["alerts_open_at_quarter_end"] if alert["kind"] == "behind_profile"]
+    assert behind[0]["detail"]["quarter_end"] == "2024-12-31"
