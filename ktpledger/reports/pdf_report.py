@@ -29,8 +29,9 @@ from ktpledger.service.report_appendix import AuditAppendix
 
 TAG_STYLES = {
     "h1": TextStyle(font_family=FAMILY, font_size_pt=16, font_style="B", t_margin=0, b_margin=1),
-    "h2": TextStyle(font_family=FAMILY, font_size_pt=12, font_style="B", t_margin=1, b_margin=0.5),
-    "h3": TextStyle(font_family=FAMILY, font_size_pt=10, font_style="B", t_margin=1, b_margin=0.5),
+    # A heading stands clear of the table above it, as in the page's CSS, and close to its own.
+    "h2": TextStyle(font_family=FAMILY, font_size_pt=12, font_style="B", t_margin=4, b_margin=0.5),
+    "h3": TextStyle(font_family=FAMILY, font_size_pt=10, font_style="B", t_margin=2.5, b_margin=0.5),
     "p": TextStyle(font_family=FAMILY, font_size_pt=9, t_margin=2, b_margin=1),
 }
 HTML_OPTIONS: dict[str, Any] = {

@@ -49,6 +49,8 @@ def test_a_long_table_keeps_its_heading_and_its_total_with_rows(listing: tuple[P
     pages = layout_pages(pdf)
     page_html = pdf.with_suffix(".html").read_text(encoding="utf-8")
     assert layout_problems(pages, f"{P} reconciliation", headings(page_html)) == []
+    # No grant payment: said so, not a table of nothing but its total.
+    assert "<p>No grant payment is recorded.</p>" in page_html and "Total received" not in page_html
     # The listing runs over two pages or more, each page of it under the column header row.
     holding = [lines for lines in pages if any(DATED_ROW.match(line) for line in lines)]
     assert len(holding) >= 2
