@@ -7,10 +7,14 @@ the repository's root), for a person to look at."""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktpledger.cli import app as cli
+from ktpledger.domain.money import PENNY
 from ktpledger.reports import FORMATS
 from tests.reports.pdf_pages import ARTIFACTS, IN_CI, first_page_png, headings, layout_pages, layout_problems
 
@@ -159,3 +164,69 @@ def test_an_alert_sentence_in_the_claim_pack_has_a_long_date(reports: Path) -> N
     document = json.loads((reports / f"{stem}.json").read_text(encoding="utf-8"))
     behind = [alert for alert in document["alerts_open_at_quarter_end"] if alert["kind"] == "behind_profile"]
     assert behind[0]["detail"]["quarter_end"] == "2024-12-31"
+
+
+# The workbook's total rows are SUM formulas, written without cached values: evaluated by
+# LibreOffice (headless, each sheet to a CSV file) they must come to the JSON's totals.
+RECONCILIATION_TOTALS = {
+    "Original budget": "original_budget",
+    "Final budget": "final_budget",
+    "Claimed": "claimed",
+    "Eligible": "eligible",
+    "Ineligible": "ineligible",
+    "Grant": "grant",
+    "Business": "business",
+}
+CLAIM_PACK_TOTALS = {
+    "In the quarter": "in_quarter",
+    "Cumulative": "cumulative",
+    "Budget": "budget",
+    "Eligible": "eligible",
+    "Ineligible": "ineligible",
+    "Forecast": "forecast",
+}
+
+
+def evaluated_sheets(workbook: Path, folder: Path) -> dict[str, list[list[str]]]:
+    """Each sheet of `workbook` as LibreOffice computes it: its rows of values."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) not installed: the workbook's formulas are not evaluated")
+    # Comma, double quote, UTF-8, from line 1, raw values (not as shown), every sheet (-1).
+    csv_filter = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+    subprocess.run(
+        [soffice, "--headless", "--calc", "--convert-to", csv_filter, "--outdir", str(folder), str(workbook)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(folder)},  # its profile, not the user's
+    )
+    sheets = {}
+    for made in folder.glob(f"{workbook.stem}-*.csv"):
+        with made.open(encoding="utf-8", newline="") as handle:
+            sheets[made.stem.removeprefix(f"{workbook.stem}-")] = list(csv.reader(handle))
+    return sheets
+
+
+def total_row(rows: list[list[str]]) -> dict[str, str]:
+    header, *body = rows
+    [total] = [row for row in body if row and row[0] == "Total"]
+    return dict(zip(header, total, strict=False))
+
+
+@pytest.mark.parametrize("stem", EVERY_STEM)
+def test_the_workbooks_formulas_evaluate_to_the_json_totals(reports: Path, stem: str, tmp_path: Path) -> None:
+    workbook = reports / f"{stem}.xlsx"
+    document = json.loads((reports / f"{stem}.json").read_text(encoding="utf-8"))
+    claim_pack = "claim-pack" in stem
+    sheet, columns = (
+        ("Claim pack", CLAIM_PACK_TOTALS) if claim_pack else ("Reconciliation", RECONCILIATION_TOTALS)
+    )
+    # The total row is formulas in the workbook, not figures written in.
+    written = total_row(
+        [[str(cell) for cell in row] for row in load_workbook(workbook)[sheet].iter_rows(values_only=True)]
+    )
+    assert all(written[column].startswith("=SUM(") for column in columns), written
+    evaluated = total_row(evaluated_sheets(workbook, tmp_path)[sheet])
+    for column, name in columns.items():
+        assert Decimal(evaluated[column]).quantize(PENNY) == Decimal(document["totals"][name]), (stem, column)
