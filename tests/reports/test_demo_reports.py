@@ -2,8 +2,10 @@
 project's and the non-fec project's (KTP-DEMO-02, in the same ledger) reconciliation and claim
 pack, in every format. Each PDF's pages pass the layout checks (`pdf_pages.layout_problems`) and
 its first page is kept as a PNG; each HTML is opened in headless Chromium, nothing wider than the
-window, and screenshotted. The PNGs go to $KTPLEDGER_TEST_ARTIFACTS (default test-artifacts/ at
-the repository's root), for a person to look at."""
+window, and screenshotted; each CSV loads as one table, each JSON reads back; no report for people
+writes a date as ISO; each workbook's formulas, evaluated by LibreOffice when it is installed, come
+to the JSON's totals. The PNGs go to $KTPLEDGER_TEST_ARTIFACTS (default test-artifacts/ at the
+repository's root), for a person to look at."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from typer.testing import CliRunner
 from ktpledger.cli import app as cli
 from ktpledger.domain.money import PENNY
 from ktpledger.reports import FORMATS
+from tests.reports.conftest import statement as scenario_statement
+from tests.reports.long_csv import csv_sections, long_csv
 from tests.reports.pdf_pages import ARTIFACTS, IN_CI, first_page_png, headings, layout_pages, layout_problems
 
 pytestmark = [pytest.mark.slow]
@@ -67,6 +71,18 @@ def test_the_demo_writes_a_fec_and_a_non_fec_project_in_every_format(reports: Pa
     assert non_fec["final"] is True
     assert "knowledge_base_overheads" in {line["category"] for line in non_fec["lines"]}
     assert non_fec["balance_due"] == "0.00"  # each claim was paid in full
+
+
+@pytest.mark.parametrize("stem", EVERY_STEM)
+def test_every_csv_loads_as_one_table_and_every_json_reads_back(reports: Path, stem: str) -> None:
+    data = (reports / f"{stem}.csv").read_bytes()
+    sections = {row["section"] for row in long_csv(data)}  # one header row, four columns a row
+    assert {"transactions", "prepared"} <= sections
+    for section in csv_sections(data):
+        assert len({len(row) for row in section}) == 1, section[0]
+    document = json.loads((reports / f"{stem}.json").read_text(encoding="utf-8"))
+    statement = scenario_statement("claim_pack" if "claim-pack" in stem else "reconciliation", document)
+    assert statement.to_json() == document
 
 
 @pytest.mark.parametrize("stem", EVERY_STEM)
