@@ -35,6 +35,10 @@ from typing import Any
 
 PROJECT = "KTP-DEMO-01"
 STORY = "demo_story.jsonl"
+# A second, smaller project in the same ledger, costed non-fec (the other methodology, R-01): a
+# 12-month KTP whose reports are written beside the main project's (issue 17). Told the same way.
+NON_FEC_PROJECT = "KTP-DEMO-02"
+NON_FEC_STORY = "demo_story_non_fec.jsonl"
 
 
 STEPS = ("claim", "invoice", "invoice_payment")
@@ -45,10 +49,10 @@ def is_step(item: dict[str, Any]) -> bool:
     return "step" in item
 
 
-def quarters() -> list[tuple[str, list[dict[str, Any]]]]:
-    """(heading, items) per step of the project's life, in the order they are recorded: the items
-    are events and steps (`is_step`)."""
-    text = resources.files("ktpledger").joinpath(STORY).read_text(encoding="utf-8")
+def quarters(story: str = STORY) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(heading, items) per step of the project's life (`story`, a file beside this module), in
+    the order they are recorded: the items are events and steps (`is_step`)."""
+    text = resources.files("ktpledger").joinpath(story).read_text(encoding="utf-8")
     steps: list[tuple[str, list[dict[str, Any]]]] = []
     # Split on "\n" alone, as the ledger reads JSON Lines (service/json_input.py).
     for number, line in enumerate(text.split("\n"), start=1):
@@ -58,9 +62,9 @@ def quarters() -> list[tuple[str, list[dict[str, Any]]]]:
         if "heading" in item:
             steps.append((item["heading"], []))
         elif is_step(item) and item["step"] not in STEPS:
-            raise ValueError(f"{STORY}, line {number}: unknown step {item['step']!r}")
+            raise ValueError(f"{story}, line {number}: unknown step {item['step']!r}")
         elif steps:
             steps[-1][1].append(item)
         else:
-            raise ValueError(f"{STORY}, line {number}: an event before the first heading")
+            raise ValueError(f"{story}, line {number}: an event before the first heading")
     return steps

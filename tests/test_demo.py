@@ -61,7 +61,14 @@ def test_demo_records_a_project_life_and_writes_the_reports(tmp_path: Path) -> N
     text = "".join(page.extract_text() for page in pypdf.PdfReader(str(pdf)).pages)
     assert "KTP-DEMO-01" in text and BALANCE_DUE.replace(",", "") in text.replace(",", "")
     # A sample of each report in every format: the reconciliation and the last claimed quarter's pack.
-    for stem in ("KTP-DEMO-01-reconciliation", "KTP-DEMO-01-2026Q1-claim-pack"):
+    # And the non-fec project's (KTP-DEMO-02, recorded in the same ledger after them), in reports/non-fec.
+    assert "== A non-fec project, KTP-DEMO-02" in output
+    for stem in (
+        "KTP-DEMO-01-reconciliation",
+        "KTP-DEMO-01-2026Q1-claim-pack",
+        "non-fec/KTP-DEMO-02-reconciliation",
+        "non-fec/KTP-DEMO-02-2025Q1-claim-pack",
+    ):
         for fmt in ("json", "csv", "xlsx", "html", "pdf"):
             assert (tmp_path / "reports" / f"{stem}.{fmt}").stat().st_size > 0, (stem, fmt)
     assert "Certification by the finance officer" in html.read_text(encoding="utf-8")

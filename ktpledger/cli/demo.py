@@ -49,13 +49,14 @@ def register(app: typer.Typer, opened: Opened) -> None:
         reports: str = typer.Option(
             "reports",
             "--reports",
-            help="folder for the reports: the reconciliation and a claim pack in every format",
+            help="folder for the reports: the reconciliation and a claim pack in every format (the non-fec project's in non-fec/)",
         ),
     ) -> None:
         """The main job on the embedded default: a 24-month fec project's life recorded quarter by quarter,
-        its allowances and alerts shown as it goes, its reconciliation shown and written as HTML and PDF."""
-        from ktpledger.demo_story import PROJECT, quarters
-        from ktpledger.reports import FORMATS, filename, render
+        its allowances and alerts shown as it goes, its reconciliation shown; its reconciliation and last
+        claim pack written in every format, and those of a 12-month non-fec project (KTP-DEMO-02, recorded
+        after it in the same ledger) under non-fec/."""
+        from ktpledger.demo_story import NON_FEC_PROJECT, NON_FEC_STORY, PROJECT, quarters
 
         # The demo shows each alert as it is raised; the log channel would print it a second time.
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
@@ -129,6 +130,15 @@ def register(app: typer.Typer, opened: Opened) -> None:
             viewer = create_token(application.database, "viewer", [PROJECT], label="ktpledger demo")
             state = application.ledger.state(PROJECT)
             samples = report_samples(application, PROJECT, recorder_of(ctx).name, state)
+            # Recorded after the main project's reports are made, so theirs are as they always were.
+            results = [
+                result
+                for _, items in quarters(NON_FEC_STORY)
+                for result in record_items(application, NON_FEC_PROJECT, items)[0]
+            ]
+            non_fec_samples = report_samples(
+                application, NON_FEC_PROJECT, recorder_of(ctx).name, application.ledger.state(NON_FEC_PROJECT)
+            )
         typer.echo(
             f"\n== Reconciliation ({'final' if statement.final else 'statement so far'}), "
             f"grant rate {statement.grant_rate * 100:.0f}%"
@@ -180,16 +190,36 @@ def register(app: typer.Typer, opened: Opened) -> None:
             f"made from ledger position {statement.ledger.position}, head {statement.ledger.head_hash[:16]}"
         )
         folder = Path(reports)
-        folder.mkdir(parents=True, exist_ok=True)
         for made, appendix in samples:
-            for fmt in FORMATS:
-                path = folder / filename(made, fmt)
-                path.write_bytes(render(made, fmt, appendix))
-                typer.echo(f"wrote {path.resolve()}")
+            write_report(folder, made, appendix)
+        counts = {
+            status: sum(r.status == status for r in results)
+            for status in ("recorded", "duplicate", "rejected")
+        }
+        typer.echo(
+            f"\n== A non-fec project, {NON_FEC_PROJECT}, in the same ledger: {len(results)} events "
+            f"({', '.join(f'{n} {status}' for status, n in counts.items() if n)}); its reports, as the main project's:"
+        )
+        for result in results:
+            if result.error is not None:
+                typer.echo(f"   refused {result.key}: {result.error.rule}: {result.error.message}")
+        for made, appendix in non_fec_samples:
+            write_report(folder / "non-fec", made, appendix)
         typer.echo(
             "\nsee it on the LMC dashboard: run `ktpledger serve`, open http://127.0.0.1:8000/dashboard/login and "
             f"paste this read-only token for {PROJECT}:\n  {viewer}"
         )
+
+
+def write_report(folder: Path, made: ReconciliationStatement | ClaimPack, appendix: AuditAppendix) -> None:
+    """The report in every format into `folder`, each file's path said."""
+    from ktpledger.reports import FORMATS, filename, render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in FORMATS:
+        path = folder / filename(made, fmt)
+        path.write_bytes(render(made, fmt, appendix))
+        typer.echo(f"wrote {path.resolve()}")
 
 
 def report_samples(

@@ -264,8 +264,21 @@ def _money(figures: dict[str, Any], name: str) -> str:
     return gbp(Decimal(str(value))) if value is not None else "?"
 
 
+def _day(figures: dict[str, Any], name: str) -> str:
+    """A date of the figures as people read it ("31 March 2026"); the figures keep it as ISO text.
+    A value that is not an ISO date is written as it is, and a missing one as "?"."""
+    value = figures.get(name)
+    if value is None:
+        return "?"
+    try:
+        return long_date(value if isinstance(value, date) else date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
 def message(kind: str, category: str, figures: dict[str, Any]) -> str:
-    """The alert in a sentence for people, from its figures (current, or as raised)."""
+    """The alert in a sentence for people, from its figures (current, or as raised); its dates
+    long ("31 March 2026"), as every reader shows them."""
     line = category_label(category)
     if kind == AlertKind.THRESHOLD:
         share = Decimal(str(figures.get("threshold", "0")))
@@ -287,7 +300,7 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
         where = f"month {figures.get('month', '?')} of {figures.get('months', '?')}"
         if figures.get("holds") is False:
             return (
-                f"{line}: as of {figures.get('as_of')} ({where}) the forecast at the end date is "
+                f"{line}: as of {_day(figures, 'as_of')} ({where}) the forecast at the end date is "
                 f"{_money(figures, 'forecast')}, within the budget {_money(figures, 'budget')}: the alert "
                 "stays open until an event the ledger records ends it."
             )
@@ -309,7 +322,7 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
         where = f"month {figures.get('month', '?')} of {figures.get('months', '?')}"
         if figures.get("holds") is False:
             return (
-                f"{line}: as of {figures.get('as_of')} ({where}) the forecast at the end date is "
+                f"{line}: as of {_day(figures, 'as_of')} ({where}) the forecast at the end date is "
                 f"{_money(figures, 'forecast')}, close enough to the budget {_money(figures, 'budget')}: "
                 "the alert stays open until an event the ledger records ends it."
             )
@@ -324,7 +337,7 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
     if kind in (AlertKind.BEHIND_PROFILE, AlertKind.AHEAD_OF_PROFILE):
         way = "below" if kind == AlertKind.BEHIND_PROFILE else "above"
         return (
-            f"{line}: by the end of {figures.get('quarter')} ({figures.get('quarter_end')}) "
+            f"{line}: by the end of {figures.get('quarter')} ({_day(figures, 'quarter_end')}) "
             f"{_money(figures, 'cumulative_spent')} was spent against {_money(figures, 'cumulative_planned')} "
             f"planned by the spend profile, {_money(figures, 'difference')} {way} it (more than 10%): "
             + (
@@ -353,15 +366,15 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
         )
     if kind == AlertKind.ENDED_NOT_CLOSED:
         return (
-            f"The project's period ended on {figures.get('end')}, {figures.get('days_since_end')} days before "
-            f"{figures.get('as_of')}, and it is not closed: record its last costs and grant payments, then "
+            f"The project's period ended on {_day(figures, 'end')}, {figures.get('days_since_end')} days before "
+            f"{_day(figures, 'as_of')}, and it is not closed: record its last costs and grant payments, then "
             "close it (R-36)."
         )
     if kind in (AlertKind.INVOICE_DUE, AlertKind.INVOICE_OVERDUE):
         when = (
-            f"was due on {figures.get('due')}, {figures.get('days')} days before {figures.get('as_of')}"
+            f"was due on {_day(figures, 'due')}, {figures.get('days')} days before {_day(figures, 'as_of')}"
             if kind == AlertKind.INVOICE_OVERDUE
-            else f"is due on {figures.get('due')}"
+            else f"is due on {_day(figures, 'due')}"
         )
         return (
             f"Invoice {figures.get('invoice')} to the business for {figures.get('quarter')} "
@@ -370,14 +383,14 @@ def message(kind: str, category: str, figures: dict[str, Any]) -> str:
         )
     if kind == AlertKind.CLAIM_DUE:
         return (
-            f"The grant claim for {figures.get('quarter')} is due on {figures.get('due')}, in "
+            f"The grant claim for {figures.get('quarter')} is due on {_day(figures, 'due')}, in "
             f"{figures.get('days')} days: make the claim pack and submit it to Innovate UK "
             f"({figures.get('rule', 'R-44')})."
         )
     if kind == AlertKind.CLAIM_OVERDUE:
         return (
-            f"The grant claim for {figures.get('quarter')} was due on {figures.get('due')}, "
-            f"{figures.get('days')} days before {figures.get('as_of')}, and is not submitted: submit it "
+            f"The grant claim for {figures.get('quarter')} was due on {_day(figures, 'due')}, "
+            f"{figures.get('days')} days before {_day(figures, 'as_of')}, and is not submitted: submit it "
             f"(ktpledger claim submit, {figures.get('rule', 'R-45')})."
         )
     return str(figures.get("message", kind))

@@ -96,6 +96,8 @@ PAYMENTS = (Column("Date received", 25), Column("Amount", 25, number=True), Colu
 def payments_section(appendix: AuditAppendix | None) -> list[str]:
     if appendix is None:
         return []
+    if not appendix.payments:  # a total of no rows would stand alone under its header row
+        return ["<h2>Grant payments received</h2>", "<p>No grant payment is recorded.</p>"]
     rows: list[list[object]] = [
         [
             long_day(paid.on),

@@ -137,6 +137,9 @@ REASON_LABELS = {
     "over_cap": "over the maximum",
     "sub_limit": "over a sub-limit",
     "computer": "computer equipment",
+    "conference": "conferences over the guide",
+    "higher_degree_fee": "higher degree fees over the cap",
+    "associate_travel": "associate travel on a virtual business",
     "ineligible": "ineligible",
 }
 

@@ -484,7 +484,7 @@ def claim_pack_body(pack: ClaimPack, appendix: AuditAppendix | None = None) -> s
         _footer(
             pack.ledger,
             pack.checkpoint,
-            f" The pack holds the {pack.events_in_pack} events dated up to {pack.end}.",
+            f" The pack holds the {pack.events_in_pack} events dated up to {long_day(pack.end)}.",
         ),
     ]
     return "\n".join(parts)

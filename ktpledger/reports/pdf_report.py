@@ -12,6 +12,8 @@ The creation date comes from the statement, not the clock, so the same statement
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,8 +29,9 @@ from ktpledger.service.report_appendix import AuditAppendix
 
 TAG_STYLES = {
     "h1": TextStyle(font_family=FAMILY, font_size_pt=16, font_style="B", t_margin=0, b_margin=1),
-    "h2": TextStyle(font_family=FAMILY, font_size_pt=12, font_style="B", t_margin=1, b_margin=0.5),
-    "h3": TextStyle(font_family=FAMILY, font_size_pt=10, font_style="B", t_margin=1, b_margin=0.5),
+    # A heading stands clear of the table above it, as in the page's CSS, and close to its own.
+    "h2": TextStyle(font_family=FAMILY, font_size_pt=12, font_style="B", t_margin=4, b_margin=0.5),
+    "h3": TextStyle(font_family=FAMILY, font_size_pt=10, font_style="B", t_margin=2.5, b_margin=0.5),
     "p": TextStyle(font_family=FAMILY, font_size_pt=9, t_margin=2, b_margin=1),
 }
 HTML_OPTIONS: dict[str, Any] = {
@@ -126,11 +129,153 @@ def sections(content: str) -> list[str]:
 
 def _write_section(pdf: _Document, section: str) -> None:
     """One heading with what follows it, on a new page when it would not fit on the rest of this
-    one (a section longer than a page still breaks, with its table's header row repeated): a
-    heading is never left at a page's foot, a total never carried alone to the next page."""
-    if pdf.get_y() > pdf.t_margin + 1:
-        with pdf.offset_rendering() as trial:
-            pdf.write_html(section, **HTML_OPTIONS)
-        if trial.page_break_triggered:
+    one: a heading is never left at a page's foot. A section longer than a page is cut between the
+    rows of its longest table (`_write_long_table`)."""
+    at_top = pdf.get_y() <= pdf.t_margin + 1
+    long = _LongTable.of(section)
+    # A table of more rows than a page can hold is not tried whole: each trial draws every row.
+    may_fit = long is None or len(long.rows) <= _most_rows(pdf, pdf.t_margin)
+    if may_fit and _fits(pdf, section):
+        pdf.write_html(section, **HTML_OPTIONS)
+        return
+    if may_fit and not at_top and _fits(pdf, section, fresh_page=True):
+        pdf.add_page()
+        pdf.write_html(section, **HTML_OPTIONS)
+        return
+    if long is None:  # nothing to cut between rows: fpdf2 breaks it where it must
+        if not at_top:
             pdf.add_page()
-    pdf.write_html(section, **HTML_OPTIONS)
+        pdf.write_html(section, **HTML_OPTIONS)
+        return
+    _write_long_table(pdf, long)
+
+
+def _most_rows(pdf: _Document, y: float) -> int:
+    """More rows than fit below `y`: no row is less than 3 mm high."""
+    return int((pdf.page_break_trigger - y) / 3) + 1
+
+
+def _fits(pdf: _Document, html: str, *, fresh_page: bool = False) -> bool:
+    """Whether `html` fits on the rest of this page (or on a page of its own), tried and undone."""
+    with pdf.offset_rendering() as trial:
+        if fresh_page:
+            pdf.set_y(pdf.t_margin)
+        pdf.write_html(html, **HTML_OPTIONS)
+    return not trial.page_break_triggered
+
+
+# A heading keeps at least this many rows of its table on its page, and a table's total row at
+# least this many rows above it on its page: a total alone under a repeated header row reads as
+# another table's, and a heading at a page's foot with one row under it is easily missed.
+KEEP_ROWS = 3
+TABLE = re.compile(r"<table[^>]*>.*?</table>", re.DOTALL)
+TABLE_OPENING = re.compile(r"<table[^>]*>")
+ROW = re.compile(r"<tr[^>]*>.*?</tr>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _LongTable:
+    """A section around its longest table with a header row: what comes before the table (its
+    headings, a paragraph), the table's opening tag, its header row, its rows (the total rows
+    last) and what comes after it."""
+
+    lead: str
+    opening: str
+    header: str
+    rows: tuple[str, ...]
+    totals: int
+    tail: str
+
+    @classmethod
+    def of(cls, section: str) -> _LongTable | None:
+        longest: tuple[re.Match[str], list[str]] | None = None
+        for found in TABLE.finditer(section):
+            rows = ROW.findall(found.group())
+            if len(rows) < 2 or "<th" not in rows[0]:
+                continue  # a table of facts has no header row to repeat
+            if longest is None or len(rows) > len(longest[1]):
+                longest = (found, rows)
+        if longest is None:
+            return None
+        found, rows = longest
+        opening = TABLE_OPENING.match(found.group())
+        assert opening is not None
+        totals = 0
+        for row in reversed(rows[1:]):
+            if 'class="total"' not in row:
+                break
+            totals += 1
+        return cls(
+            lead=section[: found.start()],
+            opening=opening.group(),
+            header=rows[0],
+            rows=tuple(rows[1:]),
+            totals=totals,
+            tail=section[found.end() :],
+        )
+
+    def piece(self, rows: Sequence[str], *, first: bool, last: bool) -> str:
+        """The table's `rows` under its header row: with the lead on the first piece, the tail on
+        the last."""
+        return (
+            (self.lead if first else "")
+            + self.opening
+            + self.header
+            + "".join(rows)
+            + "</table>"
+            + (self.tail if last else "")
+        )
+
+
+def _write_long_table(pdf: _Document, table: _LongTable) -> None:
+    """The section a page at a time, each page's rows under the table's header row: the heading
+    with at least KEEP_ROWS rows (else it starts on the next page), and the total rows with at
+    least KEEP_ROWS rows before them (the page before breaks earlier)."""
+    rows = table.rows
+    first = True
+    full_page = 0  # how many rows the last full page held: the first guess for the next one
+    while True:
+        whole = table.piece(rows, first=first, last=True)
+        if len(rows) <= _most_rows(pdf, pdf.get_y()) and _fits(pdf, whole):
+            pdf.write_html(whole, **HTML_OPTIONS)
+            return
+        at_top = pdf.get_y() <= pdf.t_margin + 1
+        here = _rows_that_fit(pdf, table, rows, first=first, guess=full_page if at_top else 0)
+        if here < min(KEEP_ROWS, len(rows)) and not at_top:
+            pdf.add_page()
+            continue
+        if here >= len(rows):  # every row fits but what follows the table does not
+            pdf.write_html(table.piece(rows, first=first, last=False), **HTML_OPTIONS)
+            pdf.write_html(table.tail, **HTML_OPTIONS)
+            return
+        if at_top:
+            full_page = here
+        if len(rows) - here - table.totals < KEEP_ROWS:
+            here = max(1, len(rows) - table.totals - KEEP_ROWS)
+        if here < 1:  # not one row fits on a page of its own: fpdf2 breaks it where it must
+            pdf.write_html(whole, **HTML_OPTIONS)
+            return
+        pdf.write_html(table.piece(rows[:here], first=first, last=False), **HTML_OPTIONS)
+        pdf.add_page()
+        rows = rows[here:]
+        first = False
+
+
+def _rows_that_fit(pdf: _Document, table: _LongTable, rows: Sequence[str], *, first: bool, guess: int) -> int:
+    """How many of `rows` (under the header row, after the lead on the first piece) fit on the
+    rest of this page: `guess` when it is right (two trials), else searched for."""
+
+    def fit(count: int) -> bool:
+        return _fits(pdf, table.piece(rows[:count], first=first, last=False))
+
+    if 0 < guess < len(rows) and fit(guess) and not fit(guess + 1):
+        return guess
+    most = min(len(rows), _most_rows(pdf, pdf.get_y()))
+    fewest = 0
+    while fewest < most:
+        tried = (fewest + most + 1) // 2
+        if fit(tried):
+            fewest = tried
+        else:
+            most = tried - 1
+    return fewest

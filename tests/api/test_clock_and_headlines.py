@@ -108,7 +108,7 @@ def test_alerts_and_the_project_list_flag_a_project_past_its_end(
     late = client.get("/alerts?today=2026-12-01", headers=headers).json()
     [finding] = [a for a in late if a["kind"] == "ended_not_closed"]
     assert (finding["id"], finding["project"], finding["detail"]["days_since_end"]) == (None, PROJECT, 62)
-    assert "ended on 2026-09-30" in finding["message"]
+    assert "ended on 30 September 2026" in finding["message"]
 
     def clock(today: str, claims: bool) -> list[dict[str, Any]]:
         """The calendar's findings as of `today`: the claims' (R-45) or the others."""

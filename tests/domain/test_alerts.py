@@ -540,7 +540,7 @@ def test_the_new_alerts_in_plain_words_and_an_open_underspend_judged_as_of_today
         "catches up, the profile is changed or the budget is moved (a virement) to a line that needs it."
     )
     assert message("behind_profile", CO, detail(changes, CO, "behind_profile")) == (
-        "Equipment & consumables: by the end of 2024Q4 (2024-12-31) £10.00 was spent against £500.00 "
+        "Equipment & consumables: by the end of 2024Q4 (31 December 2024) £10.00 was spent against £500.00 "
         "planned by the spend profile, £490.00 below it (more than 10%): catch the spend up, or record "
         "a new profile (R-43) or move the budget if the plan has changed."
     )

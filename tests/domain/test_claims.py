@@ -130,7 +130,7 @@ def test_claim_due_then_overdue_for_every_ended_quarter_not_submitted() -> None:
     found = clock_findings(ledger.state, date(2025, 5, 1))
     [(key, figures)] = [(k, f) for k, f in found.items() if k.kind == AlertKind.CLAIM_OVERDUE]
     assert message(str(key.kind), "", figures) == (
-        "The grant claim for 2025Q1 was due on 2025-04-30, 1 days before 2025-05-01, and is not "
+        "The grant claim for 2025Q1 was due on 30 April 2025, 1 days before 1 May 2025, and is not "
         "submitted: submit it (ktpledger claim submit, R-45)."
     )
     ledger.add(ledger.claim_event("2025Q1", "2025-05-02"))  # submitted late: nothing more about it

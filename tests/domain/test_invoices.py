@@ -82,8 +82,8 @@ def test_quarter_by_quarter_with_a_late_cost_a_part_payment_and_an_overdue_invoi
         shown for shown in findings(ledger.state, date(2025, 8, 10)) if shown.kind == "invoice_overdue"
     ]
     assert overdue[0].message == (
-        "Invoice INV-2 to the business for 2025Q2 (£4,009.50, £2,000.00 paid) was due on 2025-08-02, "
-        "8 days before 2025-08-10: £2,009.50 is outstanding (R-44)."
+        "Invoice INV-2 to the business for 2025Q2 (£4,009.50, £2,000.00 paid) was due on 2 August 2025, "
+        "8 days before 10 August 2025: £2,009.50 is outstanding (R-44)."
     )
     ledger.add(pay("INV-2", "2009.50", "2025-08-11"))
     assert not _invoice_alerts(ledger.state, date(2025, 8, 12))
@@ -225,7 +225,7 @@ def test_claim_due_for_the_latest_ended_quarter_only_until_its_due_date() -> Non
     said = [message(str(key.kind), "", figures) for key, figures in detail.items()]
     assert said == [
         (
-            "The grant claim for 2025Q1 is due on 2025-04-30, in 10 days: make the claim pack and submit "
+            "The grant claim for 2025Q1 is due on 30 April 2025, in 10 days: make the claim pack and submit "
             "it to Innovate UK (R-45)."
         )
     ]

@@ -147,8 +147,8 @@ def test_a_project_invoiced_quarter_by_quarter(app: App, database_url: str) -> N
     [overdue] = invoice_alerts("2025-08-10")
     assert overdue["kind"] == "invoice_overdue"
     assert overdue["message"] == (
-        "Invoice INV-2 to the business for 2025Q2 (£4,009.50, £2,000.00 paid) was due on 2025-08-02, "
-        "8 days before 2025-08-10: £2,009.50 is outstanding (R-44)."
+        "Invoice INV-2 to the business for 2025Q2 (£4,009.50, £2,000.00 paid) was due on 2 August 2025, "
+        "8 days before 10 August 2025: £2,009.50 is outstanding (R-44)."
     )
 
     # The reconciliation shows both receivables.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 from ktpledger.bootstrap import App
@@ -134,3 +135,21 @@ def record(app: App, events: list[dict[str, Any]]) -> None:
 
 def documents(app: App, project: str, quarter: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return reconciliation(app.database, project), claim_pack(app.database, project, quarter)
+
+
+def long_listing(count: int) -> list[dict[str, Any]]:
+    """An open project with `count` small consumables claims, one a day from its start: a
+    transaction listing longer than a PDF page (a page holds about 48 of its rows)."""
+    start = date(2024, 10, 1)
+    return [
+        offer(),
+        *(
+            claim(
+                f"kit-{number:03d}",
+                f"{10 + number % 9}.50",
+                date=(start + timedelta(days=number % 180)).isoformat(),
+                description=f"Lab supplies batch {number}",
+            )
+            for number in range(count)
+        ),
+    ]

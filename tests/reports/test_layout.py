@@ -2,8 +2,8 @@
 audit appendix, in every format. The PDF is rendered page by page to PNG with pdftoppm and its text
 read per page: every page has its footer (project, ledger position, page N of M), no page holds
 only a total, a section's heading never sits alone at a page's foot. The HTML is opened in
-headless Chromium and screenshotted. Skipped with the reason when pdftoppm or Chromium is missing,
-except with CI=true."""
+headless Chromium and screenshotted (into $KTPLEDGER_TEST_ARTIFACTS, default test-artifacts/).
+Skipped with the reason when pdftoppm or Chromium is missing, except with CI=true."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli import app as cli
 from ktpledger.domain.labels import gbp
-from ktpledger.reports import FORMATS, Statement, render
+from ktpledger.reports import FORMATS, Statement, filename, render
 from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
 from ktpledger.service.schema import upgrade
 from ktpledger.service.statement_models import ReconciliationStatement
@@ -36,6 +36,7 @@ from ktpledger.service.statements import quarter_pack, reconciliation_statement
 from ktpledger.settings import Settings, parse_threshold
 from tests.reports import scenarios
 from tests.reports.long_csv import csv_sections, long_csv
+from tests.reports.pdf_pages import ARTIFACTS, headings, layout_pages, layout_problems
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 P = "KTP-0042"
@@ -148,6 +149,14 @@ def test_every_pdf_page_has_its_footer_and_no_page_holds_only_a_total(
                 body = grey.crop((0, 0, width, int(height * 0.9)))
                 assert footer_band.getextrema()[0] < 220, png.name  # the footer is drawn (small grey text)
                 assert body.getextrema()[0] < 100, png.name  # the page has content
+
+
+def test_every_pdf_passes_the_page_by_page_layout_checks(projects: dict[str, Any], tmp_path: Path) -> None:
+    for statement, appendix in every_report(projects):
+        pdf = tmp_path / filename(statement, "pdf")
+        pdf.write_bytes(render(statement, "pdf", appendix))
+        page_html = render(statement, "html", appendix).decode("utf-8")
+        assert layout_problems(layout_pages(pdf), statement.project, headings(page_html)) == [], pdf.name
 
 
 def test_a_heading_is_never_left_at_the_foot_of_a_page(projects: dict[str, Any]) -> None:
@@ -301,7 +310,8 @@ def test_the_html_in_headless_chromium(projects: dict[str, Any], tmp_path: Path,
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, (page.name, overflow)  # nothing wider than the window
-            shot = tmp_path / f"report-{number}.png"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / f"layout-{number}-{filename(statement, 'html').removesuffix('.html')}.png"
             assert driver.save_screenshot(str(shot))
             with Image.open(shot) as image:
                 assert image.size[0] >= 1000
