@@ -76,11 +76,15 @@ def offer(*, virtual: bool) -> dict[str, Any]:
 
 def stream(scenario: str, n: int) -> list[Event]:
     """The scenario's offer and `n` claims (with a partial reversal after every sixth), parsed."""
-    tags = {"associate_travel": ["associate_travel"], "conference": ["conference"], "untagged": None}[scenario]
+    tags = None if scenario == "untagged" else [scenario]
     raws = [offer(virtual=scenario == "associate_travel")]
     for i in range(n):
         on = (START + timedelta(days=i * PERIOD_DAYS // n)).isoformat()
-        data: dict[str, Any] = {"category": "travel_subsistence", "amount": "12.34", "description": f"trip {i}"}
+        data: dict[str, Any] = {
+            "category": "travel_subsistence",
+            "amount": "12.34",
+            "description": f"trip {i}",
+        }
         if tags is not None:
             data["tags"] = tags
         raws.append({"type": "SpendClaimed", "project": PROJECT, "key": f"c{i}", "date": on, "data": data})
@@ -117,7 +121,9 @@ def timed(work: Callable[[list[Event]], None], events: list[Event]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000])
     parser.add_argument("--profile", type=int, metavar="N", help="profile the projector's fold at N")
     args = parser.parse_args()
