@@ -23,7 +23,15 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from ktpledger.domain.alerts import AlertKey, Conditions, clock, conditions, resolution_reason
+from ktpledger.domain.alerts import (
+    AlertKey,
+    AlertKind,
+    Conditions,
+    claim_condition,
+    clock,
+    conditions,
+    resolution_reason,
+)
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
 from ktpledger.domain.events import (
     AlertAcknowledged,
@@ -75,7 +83,11 @@ class LiveProject:
     state: ProjectState
     latest: date | None = None
     lines: dict[Category, Allowance] = field(default_factory=dict)
+    # The conditions that hold, of each line as a whole, and of single claims (`ineligible_claim`,
+    # `alerts.claim_condition`) apart: a claim's are judged again only when an event moves that
+    # claim, so a line of thousands of them costs O(1) per event (issue 18).
     line_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    claim_conditions: Conditions = field(default_factory=dict)
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
@@ -95,6 +107,7 @@ class LiveProject:
         merged: Conditions = {}
         for found in self.line_conditions.values():
             merged.update(found)
+        merged.update(self.claim_conditions)
         return merged
 
     def ordered_lines(self) -> list[Allowance]:
@@ -110,6 +123,7 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.lines.clear()
         self.line_conditions.clear()
+        self.claim_conditions.clear()
 
     def seed(self, open_alerts: Iterable[AlertKey]) -> None:
         """Say which alerts are open at the folded version (as the projection recorded them), for
@@ -120,6 +134,7 @@ class LiveProject:
         """Recompute every line and condition (after `fold`s)."""
         if self.state.exists:
             self._recompute(set(self.state.categories()), all_conditions=True)
+            self.claim_conditions = self._all_claim_conditions()
 
     def apply(self, event: Event, version: int, event_hash: str = "") -> AlertChanges:
         """Fold an event in and report the alerts it raised and resolved."""
@@ -132,11 +147,12 @@ class LiveProject:
             return AlertChanges()
         before = dict(self.line_conditions)
         touched = self._touched(event)
-        closed_before, months_before = self.state.closed, self.state.months
+        existed, closed_before, months_before = self.state.exists, self.state.closed, self.state.months
         self.state.apply(event, version, event_hash)
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         if not self.state.exists:
             return AlertChanges()
+        old, new = self._claim_changes(event, existed=existed)
         if touched is None:
             touched = set(self.state.categories())
         everything = (
@@ -149,10 +165,8 @@ class LiveProject:
         changes = AlertChanges()
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
-        if not changed:
+        if not changed and not old and not new:
             return changes
-        old: Conditions = {}
-        new: Conditions = {}
         for category in changed:
             old.update(before.get(category, {}))
             new.update(self.line_conditions[category])
@@ -184,6 +198,42 @@ class LiveProject:
 
         fold_recorded(items, apply_and_note)
         return settle_append(steps) if steps else steps
+
+    def _claim_changes(self, event: Event, *, existed: bool) -> tuple[Conditions, Conditions]:
+        """The claim conditions (`claim_conditions`) `event` (folded in) may have moved, before and
+        after, now kept: every claim's at the offer and at an amendment (whether R-14 applies may
+        move), the one claim's at a claim or a reversal, none at any other event."""
+        payload = event.payload
+        if not existed or isinstance(payload, OfferAmended):
+            old, self.claim_conditions = self.claim_conditions, self._all_claim_conditions()
+            return old, dict(self.claim_conditions)  # the caller adds to what it is given
+        if isinstance(payload, SpendClaimed):
+            claim_key = event.key
+        elif isinstance(payload, ClaimReversed):
+            claim_key = payload.claim
+        else:
+            return {}, {}
+        old = self._claim_conditions_of(claim_key)
+        for key in old:
+            del self.claim_conditions[key]
+        new = claim_condition(self.state, claim_key)
+        self.claim_conditions.update(new)
+        return old, new
+
+    def _claim_conditions_of(self, claim_key: str) -> Conditions:
+        """The claim conditions held now of the claim `claim_key`."""
+        claim = self.state.claims.get(claim_key)
+        if claim is None:
+            return {}
+        key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
+        held = self.claim_conditions.get(key)
+        return {} if held is None else {key: held}
+
+    def _all_claim_conditions(self) -> Conditions:
+        found: Conditions = {}
+        for claim_key in self.state.claims:
+            found.update(claim_condition(self.state, claim_key))
+        return found
 
     def _clock_month(self) -> int:
         assert self.latest is not None
@@ -234,7 +284,7 @@ class LiveProject:
                 previous = self.line_conditions.get(category)
                 raised: Collection[AlertKey] = self._open if previous is None else previous.keys()
                 self.line_conditions[category] = conditions(
-                    state, [self.lines[category]], on=on, raised=raised
+                    state, [self.lines[category]], on=on, raised=raised, claims=False
                 )
         self._open = frozenset()
 
