@@ -9,19 +9,22 @@ Every sixth claim is followed by a partial reversal of it, so the sub-limits mov
 
 For each N it times the fold (`ProjectState.apply`, then `allowances` once, as `ktpledger
 allowances` reads a stream) and the projector's fold (`LiveProject.apply` event by event: the
-lines the event touched and the alert conditions diffed, what catch-up and replay do). Linear
+lines the event touched and the alert conditions diffed, what catch-up and replay do); with
+`--worker`, also a catch-up's own work after every event (`fold_worker`). Linear
 work shows as a flat time per event as N grows; quadratic work as a time per event that doubles
 with N. Bounded: the largest N is 4,000 unless given.
 
     .venv/bin/python bench/fold.py                      # N = 500, 1000, 2000, 4000
     .venv/bin/python bench/fold.py --sizes 500 1000
     .venv/bin/python bench/fold.py --profile 2000       # cProfile of the projector's fold at N
+    .venv/bin/python bench/fold.py --worker             # and with a catch-up's work after each event
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import sys
 import time
@@ -33,10 +36,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ktpledger.domain.allowances import allowances  # noqa: E402  (after the path is set)
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey  # noqa: E402  (after the path is set)
+from ktpledger.domain.allowances import allowances  # noqa: E402
 from ktpledger.domain.events import Event, parse_event  # noqa: E402
 from ktpledger.domain.live import LiveProject  # noqa: E402
 from ktpledger.domain.project import ProjectState  # noqa: E402
+from ktpledger.service.projection_rows import current_changes, facts_row  # noqa: E402
 
 PROJECT = "KTP-BENCH"
 START = date(2025, 1, 1)
@@ -114,6 +119,22 @@ def fold_live(events: list[Event]) -> None:
         live.apply(event, version)
 
 
+def fold_worker(events: list[Event]) -> None:
+    """The projector's fold with a catch-up after every event, as a worker woken once per append
+    does it: the alert steps, then the open alerts' figures that moved (`current_changes`) and the
+    project's health facts (`facts_row`), without the database."""
+    live = LiveProject.new(PROJECT)
+    open_alerts: dict[AlertKey, str] = {}
+    for version, event in enumerate(events, start=1):
+        changes = live.apply(event, version)
+        for key in changes.resolved:
+            open_alerts.pop(key, None)
+        for key, detail in changes.raised.items():
+            open_alerts[key] = "" if key.kind in LINE_KINDS else json.dumps(detail, sort_keys=True)
+        current_changes(PROJECT, live, open_alerts)
+        facts_row(PROJECT, live.state, live.ordered_lines())
+
+
 def timed(work: Callable[[list[Event]], None], events: list[Event]) -> float:
     began = time.perf_counter()
     work(events)
@@ -126,28 +147,30 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000])
     parser.add_argument("--profile", type=int, metavar="N", help="profile the projector's fold at N")
+    parser.add_argument("--worker", action="store_true", help="also a catch-up after every event")
     args = parser.parse_args()
     sizes = [min(size, LARGEST) for size in args.sizes]
     if args.profile:
         for scenario in SCENARIOS[:2]:
             events = stream(scenario, min(args.profile, LARGEST))
             profiler = cProfile.Profile()
-            profiler.runcall(fold_live, events)
+            profiler.runcall(fold_worker if args.worker else fold_live, events)
             print(f"--- {scenario}, N={len(events)} events")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
         return
-    print(f"{'scenario':<18}{'N':>6}{'events':>8}{'fold s':>9}{'us/event':>10}{'live s':>9}{'us/event':>10}")
+    folds = {"fold": fold_state, "live": fold_live} | ({"worker": fold_worker} if args.worker else {})
+    print(
+        f"{'scenario':<18}{'N':>6}{'events':>8}"
+        + "".join(f"{name + ' s':>10}{'us/event':>10}" for name in folds)
+    )
     for scenario in SCENARIOS:
         for n in sizes:
             events = stream(scenario, n)
-            fold = timed(fold_state, events)
-            live = timed(fold_live, events)
-            count = len(events)
-            print(
-                f"{scenario:<18}{n:>6}{count:>8}{fold:>9.3f}{fold / count * 1e6:>10.1f}"
-                f"{live:>9.3f}{live / count * 1e6:>10.1f}",
-                flush=True,
-            )
+            shown = f"{scenario:<18}{n:>6}{len(events):>8}"
+            for work in folds.values():
+                took = timed(work, events)
+                shown += f"{took:>10.3f}{took / len(events) * 1e6:>10.1f}"
+            print(shown, flush=True)
 
 
 if __name__ == "__main__":

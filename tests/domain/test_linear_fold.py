@@ -175,31 +175,30 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
     raws: list[dict[str, Any]] = [
         offer(date="2024-12-01", start=START.isoformat(), months=24, virtual=virtual, budget=BUDGET)
     ]
-    claims: list[str] = []
+    claims: dict[str, tuple[int, int]] = {}  # key: (pence, day)
     for n in range(draw(st.integers(1, 40))):
         step = draw(
             st.sampled_from(
                 ["claim"] * 6 + ["reverse"] * 3 + ["revise", "virement", "extend", "amend", "close", "reopen"]
             )
         )
-        on = day(draw(st.integers(0, 729)))  # any order: late claims and reversals
+        offset = draw(st.integers(0, 729))
+        on = day(offset)  # any order: late claims, budget changes dated before earlier events
         if step == "claim" or (not claims and step == "reverse"):
-            category = draw(st.sampled_from(sorted(TAGS)))
+            category = draw(st.sampled_from([*sorted(TAGS), "travel_subsistence", "travel_subsistence"]))
             tags = (
                 draw(st.lists(st.sampled_from(TAGS[category]), max_size=2, unique=True))
                 if TAGS[category]
                 else []
             )
-            raws.append(
-                claim(
-                    f"c{n}", pence(draw(st.integers(1, 30000))), category=category, date=on, tags=tags or None
-                )
-            )
-            claims.append(f"c{n}")
+            amount = draw(st.integers(1, 30000))
+            raws.append(claim(f"c{n}", pence(amount), category=category, date=on, tags=tags or None))
+            claims[f"c{n}"] = (amount, offset)
         elif step == "reverse":
-            whole = draw(st.booleans())
-            amount = None if whole else pence(draw(st.integers(1, 15000)))
-            raws.append(reversal(f"r{n}", draw(st.sampled_from(claims)), amount, date=on))
+            key = draw(st.sampled_from(sorted(claims)))
+            amount, claimed_on = claims[key]
+            part = None if draw(st.booleans()) else pence(draw(st.integers(1, amount)))
+            raws.append(reversal(f"r{n}", key, part, date=day(claimed_on + draw(st.integers(0, 40)))))
         elif step == "revise":
             line = draw(st.sampled_from(["travel_subsistence", "consumables", "associate_development"]))
             raws.append(
@@ -239,9 +238,14 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
                 )
             )
         elif step == "close":
-            raws.append(event("ProjectClosed", f"x{n}", on, {}))
+            # Late in the period mostly: a closed project takes no more claims until reopened.
+            raws.append(event("ProjectClosed", f"x{n}", day(draw(st.integers(400, 729))), {}))
         else:
-            raws.append(event("ProjectReopened", f"o{n}", on, {"reason": "a late invoice"}))
+            raws.append(
+                event(
+                    "ProjectReopened", f"o{n}", day(draw(st.integers(400, 760))), {"reason": "a late invoice"}
+                )
+            )
     return raws  # fmt: skip
 
 
