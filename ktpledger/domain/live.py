@@ -91,6 +91,11 @@ class LiveProject:
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
+    # Which conditions were judged again since `moved_conditions` last said (all of them after a
+    # settle or an offer or amendment): the projection writes the open alerts' figures that moved.
+    _moved_all: bool = True
+    _moved_lines: set[Category] = field(default_factory=set)
+    _moved_claims: set[AlertKey] = field(default_factory=set)
     # The alerts open before the next settle, when the conditions were not worked out event by
     # event (`fold`): the forecast's hysteresis needs to know which forecast alerts are open.
     _open: frozenset[AlertKey] = frozenset()
@@ -110,6 +115,23 @@ class LiveProject:
         merged.update(self.claim_conditions)
         return merged
 
+    def moved_conditions(self) -> Conditions:
+        """The conditions that hold and were judged again since this was last asked (every one the
+        first time, after a `settle` and after an offer or an amendment): an open alert not among
+        them has the figures it had then. O(what moved), not O(every condition)."""
+        if self._moved_all:
+            moved = self.conditions()
+        else:
+            moved = {
+                key: self.claim_conditions[key] for key in self._moved_claims if key in self.claim_conditions
+            }
+            for category in self._moved_lines:
+                moved.update(self.line_conditions.get(category, {}))
+        self._moved_all = False
+        self._moved_lines.clear()
+        self._moved_claims.clear()
+        return moved
+
     def ordered_lines(self) -> list[Allowance]:
         if not self.state.exists:
             return []
@@ -124,6 +146,7 @@ class LiveProject:
         self.lines.clear()
         self.line_conditions.clear()
         self.claim_conditions.clear()
+        self._moved_all = True
 
     def seed(self, open_alerts: Iterable[AlertKey]) -> None:
         """Say which alerts are open at the folded version (as the projection recorded them), for
@@ -135,6 +158,7 @@ class LiveProject:
         if self.state.exists:
             self._recompute(set(self.state.categories()), all_conditions=True)
             self.claim_conditions = self._all_claim_conditions()
+            self._moved_all = True
 
     def apply(self, event: Event, version: int, event_hash: str = "") -> AlertChanges:
         """Fold an event in and report the alerts it raised and resolved."""
@@ -206,6 +230,7 @@ class LiveProject:
         payload = event.payload
         if not existed or isinstance(payload, OfferAmended):
             old, self.claim_conditions = self.claim_conditions, self._all_claim_conditions()
+            self._moved_all = True
             return old, dict(self.claim_conditions)  # the caller adds to what it is given
         if isinstance(payload, SpendClaimed):
             claim_key = event.key
@@ -218,6 +243,8 @@ class LiveProject:
             del self.claim_conditions[key]
         new = claim_condition(self.state, claim_key)
         self.claim_conditions.update(new)
+        if not self._moved_all:
+            self._moved_claims.update(new)
         return old, new
 
     def _claim_conditions_of(self, claim_key: str) -> Conditions:
@@ -286,6 +313,8 @@ class LiveProject:
                 self.line_conditions[category] = conditions(
                     state, [self.lines[category]], on=on, raised=raised, claims=False
                 )
+                if not self._moved_all:
+                    self._moved_lines.add(category)
         self._open = frozenset()
 
 
