@@ -132,7 +132,7 @@ def fold_worker(events: list[Event]) -> None:
         for key, detail in changes.raised.items():
             open_alerts[key] = "" if key.kind in LINE_KINDS else json.dumps(detail, sort_keys=True)
         current_changes(PROJECT, live, open_alerts)
-        facts_row(PROJECT, live.state, live.ordered_lines())
+        facts_row(PROJECT, live.state, live.ordered_lines(), live.standing_conditions())
 
 
 def timed(work: Callable[[list[Event]], None], events: list[Event]) -> float:

@@ -128,6 +128,17 @@ RESOLVED_AT_CLOSURE = frozenset(
 )
 
 
+# The kinds `timed_line_conditions` judges as of a day; the others of a line hold whatever the day.
+TIMED_KINDS = frozenset(
+    {
+        AlertKind.FORECAST_OVERSPEND,
+        AlertKind.FORECAST_UNDERSPEND,
+        AlertKind.BEHIND_PROFILE,
+        AlertKind.AHEAD_OF_PROFILE,
+    }
+)
+
+
 @dataclass(frozen=True, order=True)
 class AlertKey:
     """What makes two alerts the same alert."""

@@ -24,6 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from ktpledger.domain.alerts import (
+    TIMED_KINDS,
     AlertKey,
     AlertKind,
     Conditions,
@@ -83,11 +84,12 @@ class LiveProject:
     state: ProjectState
     latest: date | None = None
     lines: dict[Category, Allowance] = field(default_factory=dict)
-    # The conditions that hold, of each line as a whole, and of single claims (`ineligible_claim`,
+    # The conditions that hold, of each line as a whole, and of its single claims (`ineligible_claim`,
     # `alerts.claim_condition`) apart: a claim's are judged again only when an event moves that
-    # claim, so a line of thousands of them costs O(1) per event (issue 18).
+    # claim, so a line of thousands of them costs O(1) per event (issue 18). A line's claims' are
+    # in version order, as `alerts.conditions` gives them: a claim's figures are replaced in place.
     line_conditions: dict[Category, Conditions] = field(default_factory=dict)
-    claim_conditions: Conditions = field(default_factory=dict)
+    claim_conditions: dict[Category, Conditions] = field(default_factory=dict)
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
@@ -112,8 +114,21 @@ class LiveProject:
         merged: Conditions = {}
         for found in self.line_conditions.values():
             merged.update(found)
-        merged.update(self.claim_conditions)
+        for found in self.claim_conditions.values():
+            merged.update(found)
         return merged
+
+    def standing_conditions(self) -> Conditions:
+        """`alerts.standing_conditions` of the state and `ordered_lines`, in the same order, from
+        the conditions held: no line or claim judged again (the health facts a catch-up writes)."""
+        found: Conditions = {}
+        for line in self.ordered_lines():
+            category = line.category
+            for key, detail in self.line_conditions.get(category, {}).items():
+                if key.kind not in TIMED_KINDS:
+                    found[key] = detail
+            found.update(self.claim_conditions.get(category, {}))
+        return found
 
     def moved_conditions(self) -> Conditions:
         """The conditions that hold and were judged again since this was last asked (every one the
@@ -122,9 +137,11 @@ class LiveProject:
         if self._moved_all:
             moved = self.conditions()
         else:
-            moved = {
-                key: self.claim_conditions[key] for key in self._moved_claims if key in self.claim_conditions
-            }
+            moved = {}
+            for key in self._moved_claims:
+                detail = self.claim_conditions.get(Category(key.category), {}).get(key)
+                if detail is not None:
+                    moved[key] = detail
             for category in self._moved_lines:
                 moved.update(self.line_conditions.get(category, {}))
         self._moved_all = False
@@ -229,37 +246,42 @@ class LiveProject:
         move), the one claim's at a claim or a reversal, none at any other event."""
         payload = event.payload
         if not existed or isinstance(payload, OfferAmended):
-            old, self.claim_conditions = self.claim_conditions, self._all_claim_conditions()
+            old: Conditions = {}
+            for found in self.claim_conditions.values():
+                old.update(found)
+            self.claim_conditions = self._all_claim_conditions()
             self._moved_all = True
-            return old, dict(self.claim_conditions)  # the caller adds to what it is given
+            new: Conditions = {}
+            for found in self.claim_conditions.values():
+                new.update(found)
+            return old, new
         if isinstance(payload, SpendClaimed):
             claim_key = event.key
         elif isinstance(payload, ClaimReversed):
             claim_key = payload.claim
         else:
             return {}, {}
-        old = self._claim_conditions_of(claim_key)
-        for key in old:
-            del self.claim_conditions[key]
+        claim = self.state.claims.get(claim_key)
+        if claim is None:
+            return {}, {}
+        held = self.claim_conditions.setdefault(claim.category, {})
+        key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
+        old = {key: held[key]} if key in held else {}
         new = claim_condition(self.state, claim_key)
-        self.claim_conditions.update(new)
+        if key in new:
+            held[key] = new[key]  # in place: a reversed claim keeps its place in version order
+        else:
+            held.pop(key, None)
         if not self._moved_all:
             self._moved_claims.update(new)
         return old, new
 
-    def _claim_conditions_of(self, claim_key: str) -> Conditions:
-        """The claim conditions held now of the claim `claim_key`."""
-        claim = self.state.claims.get(claim_key)
-        if claim is None:
-            return {}
-        key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
-        held = self.claim_conditions.get(key)
-        return {} if held is None else {key: held}
-
-    def _all_claim_conditions(self) -> Conditions:
-        found: Conditions = {}
-        for claim_key in self.state.claims:
-            found.update(claim_condition(self.state, claim_key))
+    def _all_claim_conditions(self) -> dict[Category, Conditions]:
+        found: dict[Category, Conditions] = {}
+        for claim_key, claim in self.state.claims.items():
+            held = claim_condition(self.state, claim_key)
+            if held:
+                found.setdefault(claim.category, {}).update(held)
         return found
 
     def _clock_month(self) -> int:

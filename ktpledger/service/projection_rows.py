@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
-from ktpledger.domain.alerts import LINE_KINDS, AlertKey
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey, Conditions
 from ktpledger.domain.allowances import Allowance, Exclusions
 from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
@@ -143,10 +143,13 @@ def current_changes(
     return changes
 
 
-def facts_row(project: str, state: ProjectState, lines: Sequence[Allowance]) -> Row | None:
+def facts_row(
+    project: str, state: ProjectState, lines: Sequence[Allowance], standing: Conditions | None = None
+) -> Row | None:
     """The `project_facts` row of a folded project (None before its offer): its health facts
-    (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text."""
-    facts = facts_of(state, lines)
+    (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text.
+    `standing`: the standing conditions already held (`LiveProject.standing_conditions`)."""
+    facts = facts_of(state, lines, standing)
     if facts is None:
         return None
     text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

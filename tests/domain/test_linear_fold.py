@@ -16,7 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ktpledger.domain.alerts import AlertKey, AlertKind, Conditions, clock, conditions, resolution_reason
+from ktpledger.domain.alerts import (
+    AlertKey,
+    AlertKind,
+    Conditions,
+    clock,
+    conditions,
+    resolution_reason,
+    standing_conditions,
+)
 from ktpledger.domain.allowances import (
     Allowance,
     _excluded_claims,
@@ -284,6 +292,14 @@ def test_the_linear_fold_equals_the_fold_from_scratch_after_every_event(raws: li
         ), parsed
         assert live.conditions() == reference.conditions(), parsed
         assert live.lines == reference.lines
+        # The same Decimal text too: the health facts store lines' figures with str().
+        assert {c: str(line.eligible) for c, line in live.lines.items()} == {
+            c: str(line.eligible) for c, line in reference.lines.items()
+        }
+        # The health facts' standing conditions, in order, from those held.
+        assert list(live.standing_conditions().items()) == list(
+            standing_conditions(live.state, live.ordered_lines()).items()
+        )
         assert_same_exclusions(live.state)
         assert_same_exclusions(checking)
     # A projection folded quietly and settled (a cold catch-up, a quarantined project's refold)
