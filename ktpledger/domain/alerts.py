@@ -58,7 +58,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.allowances import Allowance, associate_travel_keys
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.invoices import DUE_WARNING_DAYS, DeadlineSource, claims_not_submitted
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
@@ -72,7 +72,7 @@ from ktpledger.domain.profile import (
     quarter_passed,
     spent_to,
 )
-from ktpledger.domain.project import ProjectState
+from ktpledger.domain.project import ASSOCIATE_TRAVEL, Claim, ProjectState
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import forecast_month
 
@@ -120,6 +120,17 @@ CLOCK_KINDS = frozenset(
 RESOLVED_AT_CLOSURE = frozenset(
     {
         AlertKind.THRESHOLD,
+        AlertKind.FORECAST_OVERSPEND,
+        AlertKind.FORECAST_UNDERSPEND,
+        AlertKind.BEHIND_PROFILE,
+        AlertKind.AHEAD_OF_PROFILE,
+    }
+)
+
+
+# The kinds `timed_line_conditions` judges as of a day; the others of a line hold whatever the day.
+TIMED_KINDS = frozenset(
+    {
         AlertKind.FORECAST_OVERSPEND,
         AlertKind.FORECAST_UNDERSPEND,
         AlertKind.BEHIND_PROFILE,
@@ -262,20 +273,53 @@ def line_forecast(state: PlanSource, line: Allowance, on: date) -> Forecast:
 
 
 def conditions(
-    state: ProjectState, lines: Iterable[Allowance], *, on: date, raised: Collection[AlertKey] = ()
+    state: ProjectState,
+    lines: Iterable[Allowance],
+    *,
+    on: date,
+    raised: Collection[AlertKey] = (),
+    claims: bool = True,
 ) -> Conditions:
     """Every alert condition that holds for the project's lines, with the figures behind it.
-    `raised`: the alerts open before (the forecast's hysteresis depends on it)."""
+    `raised`: the alerts open before (the forecast's hysteresis depends on it). `claims=False`
+    leaves out the conditions of single claims (`ineligible_claim`), which `claim_condition` gives
+    one claim at a time: a line of thousands of them need not be judged again for each event."""
     found: Conditions = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
-        found.update(_line_conditions(state, line, on, raised))
+        found.update(_line_conditions(state, line, on, raised, claims=claims))
     return found
 
 
+def claim_condition(state: ProjectState, key: str) -> Conditions:
+    """The conditions of the single claim `key` (`ineligible_claim`): those `conditions` gives for
+    it. A claim that still counts holds spend on its line, so its line is judged."""
+    claim = state.claims.get(key)
+    if claim is None or state.offer is None or not state.offer.virtual:
+        return {}
+    if key not in state.counted.get((claim.category, ASSOCIATE_TRAVEL), ()):
+        return {}
+    return {AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, key): _ineligible_claim(claim)}
+
+
+def _ineligible_claim(claim: Claim) -> dict[str, Any]:
+    return {
+        "claim": claim.key,
+        "amount": format_money(claim.outstanding),
+        "rule": "R-14",
+        "message": "a virtual business's associate travel is the business's own cost",
+    }
+
+
 def _line_conditions(
-    state: ProjectState, line: Allowance, on: date, raised: Collection[AlertKey], *, timed: bool = True
+    state: ProjectState,
+    line: Allowance,
+    on: date,
+    raised: Collection[AlertKey],
+    *,
+    timed: bool = True,
+    claims: bool = True,
 ) -> Conditions:
     category = line.category.value
     spent, budget = line.spent, line.budget
@@ -290,15 +334,9 @@ def _line_conditions(
     if line.maximum is not None and spent > line.maximum:
         found[AlertKey(category, AlertKind.OVER_CAP)] = _over_cap(line, line.maximum)
     found.update(_sub_limits(state, line))
-    if state.offer is not None and state.offer.virtual:
-        for key in line.exclusions.associate_travel_claims:
-            claim = state.claims[key]
-            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = {
-                "claim": key,
-                "amount": format_money(claim.outstanding),
-                "rule": "R-14",
-                "message": "a virtual business's associate travel is the business's own cost",
-            }
+    if claims and state.offer is not None and state.offer.virtual and line.exclusions.associate_travel_claims:
+        for key in associate_travel_keys(state, line.category):
+            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _ineligible_claim(state.claims[key])
     if timed:
         found.update(timed_line_conditions(state, line, on, raised))
     return found

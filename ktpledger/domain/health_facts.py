@@ -255,15 +255,19 @@ class HealthFacts:
         )
 
 
-def facts_of(state: ProjectState, lines: Iterable[Allowance]) -> HealthFacts | None:
-    """The facts of a folded project with its allowance `lines` (None before its offer)."""
+def facts_of(
+    state: ProjectState, lines: Iterable[Allowance], standing: Conditions | None = None
+) -> HealthFacts | None:
+    """The facts of a folded project with its allowance `lines` (None before its offer).
+    `standing`: `alerts.standing_conditions(state, lines)` when the caller holds them already (the
+    projector, `LiveProject.standing_conditions`), so they are not judged again."""
     offer = state.offer
     if offer is None or not state.exists:
         return None
     lines = list(lines)
     standing = {
         key: figures
-        for key, figures in standing_conditions(state, lines).items()
+        for key, figures in (standing_conditions(state, lines) if standing is None else standing).items()
         if key.kind != AlertKind.THRESHOLD  # a line in use is the plan, never a reason (R-47)
     }
     return HealthFacts(

@@ -23,7 +23,16 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from ktpledger.domain.alerts import AlertKey, Conditions, clock, conditions, resolution_reason
+from ktpledger.domain.alerts import (
+    TIMED_KINDS,
+    AlertKey,
+    AlertKind,
+    Conditions,
+    claim_condition,
+    clock,
+    conditions,
+    resolution_reason,
+)
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
 from ktpledger.domain.events import (
     AlertAcknowledged,
@@ -75,10 +84,20 @@ class LiveProject:
     state: ProjectState
     latest: date | None = None
     lines: dict[Category, Allowance] = field(default_factory=dict)
+    # The conditions that hold, of each line as a whole, and of its single claims (`ineligible_claim`,
+    # `alerts.claim_condition`) apart: a claim's are judged again only when an event moves that
+    # claim, so a line of thousands of them costs O(1) per event (issue 18). A line's claims' are
+    # in version order, as `alerts.conditions` gives them: a claim's figures are replaced in place.
     line_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    claim_conditions: dict[Category, Conditions] = field(default_factory=dict)
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
+    # Which conditions were judged again since `moved_conditions` last said (all of them after a
+    # settle or an offer or amendment): the projection writes the open alerts' figures that moved.
+    _moved_all: bool = True
+    _moved_lines: set[Category] = field(default_factory=set)
+    _moved_claims: set[AlertKey] = field(default_factory=set)
     # The alerts open before the next settle, when the conditions were not worked out event by
     # event (`fold`): the forecast's hysteresis needs to know which forecast alerts are open.
     _open: frozenset[AlertKey] = frozenset()
@@ -95,7 +114,40 @@ class LiveProject:
         merged: Conditions = {}
         for found in self.line_conditions.values():
             merged.update(found)
+        for found in self.claim_conditions.values():
+            merged.update(found)
         return merged
+
+    def standing_conditions(self) -> Conditions:
+        """`alerts.standing_conditions` of the state and `ordered_lines`, in the same order, from
+        the conditions held: no line or claim judged again (the health facts a catch-up writes)."""
+        found: Conditions = {}
+        for line in self.ordered_lines():
+            category = line.category
+            for key, detail in self.line_conditions.get(category, {}).items():
+                if key.kind not in TIMED_KINDS:
+                    found[key] = detail
+            found.update(self.claim_conditions.get(category, {}))
+        return found
+
+    def moved_conditions(self) -> Conditions:
+        """The conditions that hold and were judged again since this was last asked (every one the
+        first time, after a `settle` and after an offer or an amendment): an open alert not among
+        them has the figures it had then. O(what moved), not O(every condition)."""
+        if self._moved_all:
+            moved = self.conditions()
+        else:
+            moved = {}
+            for key in self._moved_claims:
+                detail = self.claim_conditions.get(Category(key.category), {}).get(key)
+                if detail is not None:
+                    moved[key] = detail
+            for category in self._moved_lines:
+                moved.update(self.line_conditions.get(category, {}))
+        self._moved_all = False
+        self._moved_lines.clear()
+        self._moved_claims.clear()
+        return moved
 
     def ordered_lines(self) -> list[Allowance]:
         if not self.state.exists:
@@ -110,6 +162,8 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.lines.clear()
         self.line_conditions.clear()
+        self.claim_conditions.clear()
+        self._moved_all = True
 
     def seed(self, open_alerts: Iterable[AlertKey]) -> None:
         """Say which alerts are open at the folded version (as the projection recorded them), for
@@ -120,6 +174,8 @@ class LiveProject:
         """Recompute every line and condition (after `fold`s)."""
         if self.state.exists:
             self._recompute(set(self.state.categories()), all_conditions=True)
+            self.claim_conditions = self._all_claim_conditions()
+            self._moved_all = True
 
     def apply(self, event: Event, version: int, event_hash: str = "") -> AlertChanges:
         """Fold an event in and report the alerts it raised and resolved."""
@@ -132,11 +188,12 @@ class LiveProject:
             return AlertChanges()
         before = dict(self.line_conditions)
         touched = self._touched(event)
-        closed_before, months_before = self.state.closed, self.state.months
+        existed, closed_before, months_before = self.state.exists, self.state.closed, self.state.months
         self.state.apply(event, version, event_hash)
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         if not self.state.exists:
             return AlertChanges()
+        old, new = self._claim_changes(event, existed=existed)
         if touched is None:
             touched = set(self.state.categories())
         everything = (
@@ -149,10 +206,8 @@ class LiveProject:
         changes = AlertChanges()
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
-        if not changed:
+        if not changed and not old and not new:
             return changes
-        old: Conditions = {}
-        new: Conditions = {}
         for category in changed:
             old.update(before.get(category, {}))
             new.update(self.line_conditions[category])
@@ -184,6 +239,50 @@ class LiveProject:
 
         fold_recorded(items, apply_and_note)
         return settle_append(steps) if steps else steps
+
+    def _claim_changes(self, event: Event, *, existed: bool) -> tuple[Conditions, Conditions]:
+        """The claim conditions (`claim_conditions`) `event` (folded in) may have moved, before and
+        after, now kept: every claim's at the offer and at an amendment (whether R-14 applies may
+        move), the one claim's at a claim or a reversal, none at any other event."""
+        payload = event.payload
+        if not existed or isinstance(payload, OfferAmended):
+            old: Conditions = {}
+            for found in self.claim_conditions.values():
+                old.update(found)
+            self.claim_conditions = self._all_claim_conditions()
+            self._moved_all = True
+            new: Conditions = {}
+            for found in self.claim_conditions.values():
+                new.update(found)
+            return old, new
+        if isinstance(payload, SpendClaimed):
+            claim_key = event.key
+        elif isinstance(payload, ClaimReversed):
+            claim_key = payload.claim
+        else:
+            return {}, {}
+        claim = self.state.claims.get(claim_key)
+        if claim is None:
+            return {}, {}
+        held = self.claim_conditions.setdefault(claim.category, {})
+        key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
+        old = {key: held[key]} if key in held else {}
+        new = claim_condition(self.state, claim_key)
+        if key in new:
+            held[key] = new[key]  # in place: a reversed claim keeps its place in version order
+        else:
+            held.pop(key, None)
+        if not self._moved_all:
+            self._moved_claims.update(new)
+        return old, new
+
+    def _all_claim_conditions(self) -> dict[Category, Conditions]:
+        found: dict[Category, Conditions] = {}
+        for claim_key, claim in self.state.claims.items():
+            held = claim_condition(self.state, claim_key)
+            if held:
+                found.setdefault(claim.category, {}).update(held)
+        return found
 
     def _clock_month(self) -> int:
         assert self.latest is not None
@@ -234,8 +333,10 @@ class LiveProject:
                 previous = self.line_conditions.get(category)
                 raised: Collection[AlertKey] = self._open if previous is None else previous.keys()
                 self.line_conditions[category] = conditions(
-                    state, [self.lines[category]], on=on, raised=raised
+                    state, [self.lines[category]], on=on, raised=raised, claims=False
                 )
+                if not self._moved_all:
+                    self._moved_lines.add(category)
         self._open = frozenset()
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -241,6 +242,86 @@ class Claim:
         return self.amount - self.reversed
 
 
+# The reasons a tagged claim can be excluded for (`allowances.Exclusions`): the sub-limits R-12,
+# R-13 and R-15, and R-14's associate travel of a virtual business.
+HIGHER_DEGREE_FEE = "higher_degree_fee"
+CONFERENCE = "conference"
+COMPUTER = "computer"
+ASSOCIATE_TRAVEL = "associate_travel"
+
+
+def exclusion_reasons(tags: Iterable[Tag], *, virtual: bool) -> tuple[str, ...]:
+    """The sub-limits and R-14 reasons a claim tagged `tags` counts under. A virtual business's
+    associate travel is wholly the business's (R-14) before any guide is counted: so it takes none
+    of the project's two conferences (R-13), even when it is also tagged conference."""
+    tags = tuple(tags)
+    travel = virtual and Tag.ASSOCIATE_TRAVEL in tags
+    reasons = []
+    if Tag.HIGHER_DEGREE_FEE in tags:
+        reasons.append(HIGHER_DEGREE_FEE)
+    if Tag.CONFERENCE in tags and not travel:
+        reasons.append(CONFERENCE)
+    if Tag.COMPUTER in tags:
+        reasons.append(COMPUTER)
+    if travel:
+        reasons.append(ASSOCIATE_TRAVEL)
+    return tuple(reasons)
+
+
+@dataclass
+class CountedClaims:
+    """The claims of one line under one reason that still count (not reversed in full), kept as
+    claims are recorded and reversed so that a sub-limit costs O(1) per event, not a scan of every
+    tagged claim: the first `allowed` of them in version order (`front`, within the guide or cap),
+    the rest in version order, and the outstanding totals of all of them and of the rest."""
+
+    allowed: int
+    front: list[Claim] = field(default_factory=list)
+    # An OrderedDict, not a dict: the earliest of the rest is popped from the front when a claim of
+    # `front` is reversed in full, which a plain dict does in time growing with what was popped.
+    rest: OrderedDict[str, Claim] = field(default_factory=OrderedDict)
+    total: Decimal = ZERO
+    rest_total: Decimal = ZERO
+
+    @property
+    def count(self) -> int:
+        return len(self.front) + len(self.rest)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rest or any(claim.key == key for claim in self.front)
+
+    def keys(self) -> Iterable[str]:
+        """The counted claims' keys, in version order."""
+        yield from (claim.key for claim in self.front)
+        yield from self.rest
+
+    def add(self, claim: Claim) -> None:
+        """A claim recorded after every claim already counted."""
+        self.total += claim.outstanding
+        if len(self.front) < self.allowed:
+            self.front.append(claim)  # the rest is empty while the front has room
+        else:
+            self.rest[claim.key] = claim
+            self.rest_total += claim.outstanding
+
+    def reversed(self, claim: Claim, amount: Decimal) -> None:
+        """`amount` of a counted claim reversed (already taken off its outstanding)."""
+        self.total -= amount
+        in_rest = claim.key in self.rest
+        if in_rest:
+            self.rest_total -= amount
+        if claim.outstanding > 0:
+            return
+        if in_rest:
+            del self.rest[claim.key]
+            return
+        self.front = [counted for counted in self.front if counted.key != claim.key]
+        if self.rest:
+            _, promoted = self.rest.popitem(last=False)
+            self.rest_total -= promoted.outstanding
+            self.front.append(promoted)  # later than every claim of the front
+
+
 @dataclass
 class Invoice:
     """An invoice to the business partner and what it has paid against it (R-44)."""
@@ -331,6 +412,10 @@ class ProjectState:
     spent: dict[Category, Decimal] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
     tagged: dict[Category, list[Claim]] = field(default_factory=dict)  # claims with tags, for sub-limits
+    # The tagged claims that count under each line's sub-limits and R-14, by (line, reason), kept
+    # event by event (`CountedClaims`): what `allowances.exclusions` reads. Worked out again from
+    # `tagged` when the offer is made or amended (the rules and `virtual` decide the reasons).
+    counted: dict[tuple[Category, str], CountedClaims] = field(default_factory=dict, compare=False)
     parental_leave: Decimal = ZERO
     leave_dates: tuple[date, date] | None = None  # the first and last parental-leave cost's dates
     grant_paid: Decimal = ZERO
@@ -1215,6 +1300,7 @@ class ProjectState:
                 if self.limit_kind(c) is not LimitKind.DERIVED
             }
             self.budget = dict(self.original_budget)
+            self._count_tagged()
         elif isinstance(payload, LMCDecision):
             self._apply_decision(payload, event.date)
         elif isinstance(payload, SpendClaimed):
@@ -1222,6 +1308,7 @@ class ProjectState:
             self.claims[event.key] = claim
             if claim.tags:
                 self.tagged.setdefault(claim.category, []).append(claim)
+                self._count(claim)
             self.spent[payload.category] = self.spent.get(payload.category, ZERO) + payload.amount
             by_month = self.spent_by_month.setdefault(payload.category, {})
             month = (event.date.year, event.date.month)
@@ -1230,7 +1317,10 @@ class ProjectState:
         elif isinstance(payload, ClaimReversed):
             claim = self.claims[payload.claim]
             amount = claim.outstanding if payload.amount is None else payload.amount
+            counted = claim.outstanding > 0
             claim.reversed += amount
+            if claim.tags and counted:
+                self._count_reversal(claim, amount)
             self.spent[claim.category] = self.spent.get(claim.category, ZERO) - amount
             by_month = self.spent_by_month.setdefault(claim.category, {})
             month = (event.date.year, event.date.month)
@@ -1287,6 +1377,36 @@ class ProjectState:
         self.offer = amended
         self._end = None
         self._standards = {}
+        if amended.virtual != offer.virtual:
+            self._count_tagged()  # a new dict: `amended` folds into a copy sharing this one
+
+    # --- the claims counted under sub-limits and R-14 -------------------------------------------
+
+    def _count_tagged(self) -> None:
+        """Work `counted` out afresh from every tagged claim that still counts, in version order."""
+        self.counted = {}
+        for claims in self.tagged.values():
+            for claim in claims:
+                if claim.outstanding > 0:
+                    self._count(claim)
+
+    def _count(self, claim: Claim) -> None:
+        """Count a tagged claim under each reason it falls under (none before the offer: the offer
+        counts the claims recorded before it)."""
+        if self.rules is None or self.offer is None:
+            return
+        for reason in exclusion_reasons(claim.tags, virtual=self.offer.virtual):
+            tally = self.counted.get((claim.category, reason))
+            if tally is None:
+                allowed = {CONFERENCE: self.rules.conference_guide, COMPUTER: self.rules.computer_cap}
+                tally = self.counted[(claim.category, reason)] = CountedClaims(allowed.get(reason, 0))
+            tally.add(claim)
+
+    def _count_reversal(self, claim: Claim, amount: Decimal) -> None:
+        if self.rules is None or self.offer is None:
+            return
+        for reason in exclusion_reasons(claim.tags, virtual=self.offer.virtual):
+            self.counted[(claim.category, reason)].reversed(claim, amount)
 
     def _check_foldable(self, change: Decision) -> None:
         """Raise if a stored decision cannot be folded in: one on a project with no offer, a

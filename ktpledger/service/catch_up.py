@@ -108,7 +108,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                         line_rows.append(row)
                         written[line.category.value] = tuple(row.values())
                 entry.lines = written
-                facts = facts_row(name, live.state, live.ordered_lines())
+                facts = facts_row(name, live.state, live.ordered_lines(), live.standing_conditions())
                 if facts is not None:
                     facts_rows.append(facts)
                 current += current_changes(name, live, entry.open_alerts)

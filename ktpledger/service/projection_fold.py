@@ -119,7 +119,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
             row["current"] = json.dumps(holding[key], sort_keys=True)
     lines = live.ordered_lines()
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(lines))
-    facts = facts_row(name, live.state, lines)
+    facts = facts_row(name, live.state, lines, live.standing_conditions())
     if facts is not None:
         folded.facts.append(facts)
     head = stream[done - 1] if done else None

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
-from ktpledger.domain.alerts import LINE_KINDS, AlertKey
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey, Conditions
 from ktpledger.domain.allowances import Allowance, Exclusions
 from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
@@ -126,26 +126,30 @@ def current_changes(
     project: str, live: LiveProject, open_alerts: dict[AlertKey, str]
 ) -> list[tuple[str, AlertKey, str]]:
     """The open alerts whose figures have moved since they were written, as (project, key, figures);
-    `open_alerts` takes the new figures."""
-    holding = live.conditions()
+    `open_alerts` takes the new figures. Only the conditions judged again since the last call
+    (`LiveProject.moved_conditions`) are compared: the figures of the others have not moved, and a
+    project of thousands of open ineligible claims costs what its new events moved, not thousands."""
+    moved = live.moved_conditions()
     changes = []
-    for key, written in open_alerts.items():
+    for key, detail in moved.items():
         if key.kind in LINE_KINDS:
             continue  # figured from the allowance line by readers: nothing to write per event
-        detail = holding.get(key)
-        if detail is None:
-            continue  # cannot happen: every open alert's condition holds, or a step resolved it
+        if key not in open_alerts:
+            continue  # not open: raised and resolved, or never raised (a quiet append)
         figures = json.dumps(detail, sort_keys=True)
-        if figures != written:
+        if figures != open_alerts[key]:
             open_alerts[key] = figures
             changes.append((project, key, figures))
     return changes
 
 
-def facts_row(project: str, state: ProjectState, lines: Sequence[Allowance]) -> Row | None:
+def facts_row(
+    project: str, state: ProjectState, lines: Sequence[Allowance], standing: Conditions | None = None
+) -> Row | None:
     """The `project_facts` row of a folded project (None before its offer): its health facts
-    (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text."""
-    facts = facts_of(state, lines)
+    (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text.
+    `standing`: the standing conditions already held (`LiveProject.standing_conditions`)."""
+    facts = facts_of(state, lines, standing)
     if facts is None:
         return None
     text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
