@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.service.access import create_token  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
@@ -50,7 +51,7 @@ EVENTS_PER_BODY = 10_000
 MB = 1_000_000
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -62,8 +63,15 @@ def main() -> None:
     parser.add_argument("--nofile", help="the server's RLIMIT_NOFILE, SOFT or SOFT:HARD")
     parser.add_argument("--source", type=Path, help="run the server from this checkout")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeat)")
-    args = parser.parse_args()
+    return parser
 
+
+def main() -> None:
+    measure(arguments().parse_args())
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """Start the server, flood it, post the bodies; print the figures (module docstring) and return them."""
     raise_own_fd_limit(args.connections + 200)
     with tempfile.TemporaryDirectory(prefix="ktpledger-flood-") as folder:
         url = args.db or f"sqlite:///{folder}/ledger.db"
@@ -81,12 +89,13 @@ def main() -> None:
             print(
                 f"server: {'source ' + str(args.source) if args.source else 'this checkout'}, {limits_line(served)}"
             )
-            flood(served, args.connections, args.probes)
-            bodies(served, token, args.bodies, args.body_mb)
+            measured = flood(served, args.connections, args.probes)
+            measured |= bodies(served, token, args.bodies, args.body_mb)
         finally:
             served.stop()
             emfile = served.output().count("Too many open files")
             print(f"server log: {emfile} 'Too many open files' errors")
+    return measured
 
 
 def raise_own_fd_limit(wanted: int) -> None:
@@ -181,7 +190,7 @@ class Sampler:
             time.sleep(0.005)
 
 
-def flood(served: Served, count: int, probes: int) -> None:
+def flood(served: Served, count: int, probes: int) -> dict[str, float]:
     before, before_failed = timed_health(served.port, probes)
     idle_fds = served.fds()
     opened: list[socket.socket] = []
@@ -204,6 +213,13 @@ def flood(served: Served, count: int, probes: int) -> None:
     )
     print(f"  /health before: {shown(before)}, {before_failed} of {probes} failed")
     print(f"  /health during: {shown(during)}, {failed} of {probes} failed")
+    nothing = float("nan")
+    return {
+        "health before": statistics.median(before) if before else nothing,
+        "health during": statistics.median(during) if during else nothing,
+        "failed during": failed,
+        "opened": len(opened),
+    }
 
 
 def body_of(project: str, megabytes: float) -> bytes:
@@ -216,7 +232,7 @@ def body_of(project: str, megabytes: float) -> bytes:
     return json.dumps(events, separators=(",", ":")).encode()
 
 
-def bodies(served: Served, token: str, count: int, megabytes: float) -> None:
+def bodies(served: Served, token: str, count: int, megabytes: float) -> dict[str, float]:
     payloads = [body_of(project_name(n), megabytes) for n in range(count)]
     statuses: list[Any] = [None] * count
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -253,6 +269,47 @@ def bodies(served: Served, token: str, count: int, megabytes: float) -> None:
         f"  server RSS before {rss_before / MB:.0f} MB, peak {sampler.rss / MB:.0f} MB "
         f"(+{(sampler.rss - rss_before) / MB:.0f} MB); fds at most {sampler.fds}"
     )
+    return {
+        "bodies seconds": took,
+        "bodies accepted": sum(status == 200 for status in statuses),
+        "rss before": rss_before / MB,
+        "rss growth": (sampler.rss - rss_before) / MB,
+    }
+
+
+BRIEF = ["--connections", "200", "--probes", "10", "--bodies", "2", "--body-mb", "1"]
+
+
+def brief() -> list[figures.Figure]:
+    """SQLite: 200 half-open connections, 10 /health probes before and during, 2 parallel 1 MB bodies."""
+    args = arguments().parse_args(BRIEF)
+    with figures.quiet():
+        measured = measure(args)
+    return [
+        figures.Figure(
+            "/health p50, flooded",
+            measured["health during"],
+            "ms",
+            floor=measured["health before"],
+            higher_is_better=False,
+            note=f"{measured['opened']:.0f} of 200 half-open; floor: the same before the flood; "
+            f"{measured['failed during']:.0f} of 10 failed",
+        ),
+        figures.Figure(
+            "bodies",
+            measured["bodies seconds"] * 1000,
+            "ms",
+            higher_is_better=False,
+            note=f"2 parallel POST /events of 1 MB, {measured['bodies accepted']:.0f} answered 200",
+        ),
+        figures.Figure(
+            "server RSS growth",
+            measured["rss growth"],
+            "MB",
+            higher_is_better=False,
+            note=f"from {measured['rss before']:.0f} MB, during the bodies",
+        ),
+    ]
 
 
 if __name__ == "__main__":
