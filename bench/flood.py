@@ -8,7 +8,9 @@ prints:
   --connections connections are open and silent, how many probes failed, and the most file
   descriptors the server held;
 - bodies: --bodies parallel POST /events of --body-mb MB each (10,000 claims, one project each):
-  the statuses, the time taken, and the server's resident memory before and at its peak.
+  the statuses, the time taken, and the server's resident memory before and at its peak;
+- requests (only with --requests N): N single-event POST /events from each of --clients (32)
+  clients at once, a connection each: the requests/s answered 200 and the latency p50/p99.
 
 --nofile SOFT[:HARD] starts the server with that open-files limit (1024 is a common default: the
 campaign's server had it); --source DIR runs the server from another checkout of ktpledger (e.g.
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
+from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.service.access import create_token  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
@@ -63,6 +66,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--nofile", help="the server's RLIMIT_NOFILE, SOFT or SOFT:HARD")
     parser.add_argument("--source", type=Path, help="run the server from this checkout")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeat)")
+    parser.add_argument("--requests", type=int, default=0, help="single-event POSTs per client (0: none)")
+    parser.add_argument("--clients", type=int, default=32, help="clients posting at once (32)")
     return parser
 
 
@@ -91,6 +96,8 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
             )
             measured = flood(served, args.connections, args.probes)
             measured |= bodies(served, token, args.bodies, args.body_mb)
+            if args.requests:
+                measured |= single_requests(served, token, args.clients, args.requests)
         finally:
             served.stop()
             emfile = served.output().count("Too many open files")
@@ -136,6 +143,10 @@ def prepare(url: str, projects: int) -> str:
 
 def project_name(number: int) -> str:
     return f"KTP-F{number:03d}"
+
+
+def requests_project(number: int) -> str:
+    return f"KTP-R{number:03d}"
 
 
 def timed_health(port: int, count: int) -> tuple[list[float], int]:
@@ -277,15 +288,85 @@ def bodies(served: Served, token: str, count: int, megabytes: float) -> dict[str
     }
 
 
+def single_requests(served: Served, token: str, clients: int, per_client: int) -> dict[str, float]:
+    """`per_client` POST /events of one claim each from `clients` threads at once, each client on a
+    project of its own (offered first, untimed) and each request on a connection of its own:
+    requests/s answered 200, latency p50 and p99 (ms)."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    offers = json.dumps([offer(requests_project(n)) for n in range(clients)]).encode()
+    offered = request(served.port, "POST", "/events", offers, headers, timeout=120)
+    if offered.status != 200:
+        raise RuntimeError(f"the offers of the requests' projects: status {offered.status}")
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failed = [0] * clients
+
+    def post(number: int) -> None:
+        for n in range(per_client):  # bounded
+            event = claim(f"r-{number:03d}-{n:06d}", "1.00", project=requests_project(number))
+            body = json.dumps([event]).encode()
+            started = time.perf_counter()
+            try:
+                ok = request(served.port, "POST", "/events", body, headers, timeout=30).status == 200
+            except OSError:
+                ok = False
+            if ok:
+                latencies[number].append((time.perf_counter() - started) * 1000)
+            else:
+                failed[number] += 1
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - started
+    answered = sorted(latency for each in latencies for latency in each)
+    p99 = answered[min(len(answered) - 1, int(0.99 * len(answered)))] if answered else float("nan")
+    print(
+        f"requests: {clients} clients x {per_client} single-event POST /events in {took:.1f} s: "
+        f"{len(answered) / took:,.0f} answered 200 a second, {sum(failed)} failed; {shown(answered)}, p99 {p99:.1f} ms"
+    )
+    return {
+        "requests/s": len(answered) / took,
+        "requests p99": p99,
+        "requests failed": sum(failed),
+        "requests": clients * per_client,
+    }
+
+
 BRIEF = ["--connections", "200", "--probes", "10", "--bodies", "2", "--body-mb", "1"]
+BRIEF += ["--requests", "10", "--clients", "32"]
 
 
 def brief() -> list[figures.Figure]:
-    """SQLite: 200 half-open connections, 10 /health probes before and during, 2 parallel 1 MB bodies."""
+    """200 half-open connections, 10 /health probes before and during, 2 parallel 1 MB bodies, then
+    32 clients x 10 single-event POST /events; on PostgreSQL (a scratch schema) when it runs."""
     args = arguments().parse_args(BRIEF)
-    with figures.quiet():
-        measured = measure(args)
+    with contextlib.ExitStack() as stack:
+        backend = "sqlite"
+        if figures.postgres_reachable():
+            backend = "postgresql"
+            args.db = stack.enter_context(scratch_schema())
+        with figures.quiet():
+            measured = measure(args)
+    server = f"{backend}, one server process (serve has no workers option)"
     return [
+        figures.Figure(
+            "POST /events single",
+            measured["requests/s"],
+            "requests/s",
+            target=">= 1,000 requests/s",
+            note=f"32 clients x 10, a project and a connection each, {measured['requests failed']:.0f} failed; {server}",
+        ),
+        figures.Figure(
+            "POST /events p99",
+            measured["requests p99"],
+            "ms",
+            target="< 100 ms",
+            higher_is_better=False,
+            note="the target: 2 server workers, 32 clients",
+        ),
         figures.Figure(
             "/health p50, flooded",
             measured["health during"],
