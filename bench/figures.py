@@ -11,7 +11,10 @@ The protocol, for a new benchmark `bench/NAME.py` to join `make bench`:
   when run directly can call its own functions under `quiet()`;
 - when a server it needs is not reachable on 127.0.0.1 (`postgres_reachable()`, `redis_reachable()`),
   it returns `skipped(...)` figures (value None, the reason in the note) instead of raising;
-- it stops every process it starts (try/finally), whatever happens.
+- it stops every process it starts (try/finally), whatever happens;
+- importing it runs nothing: its command line stays under `if __name__ == "__main__":`, and a
+  script that runs from bench/ puts the checkout first on sys.path (as the others do) so that
+  `from bench import figures` works both ways.
 
 `python bench/run.py` imports every bench/*.py with a `brief` (or the ones named on its command line),
 runs each, turns an exception into a row, prints the table and exits 0: a benchmark is not a test.

@@ -6,6 +6,9 @@ round-robin) to eventsourcing's application recorder (`SQLiteApplicationRecorder
 file, `PostgresApplicationRecorder` in a schema of its own, dropped at the end): in the same
 batches, then one at a time. Otherwise it returns nothing and the column shows "-".
 
+Compare with care: the peer runs after ktpledger's paths (not turn about with them), on an empty
+table, and stores less (no hash chain, no checks against the folded state, a smaller row).
+
 eventsourcing is not a dependency of ktpledger: install it in a separate environment,
 
     python3.11 -m venv .venv-bench && .venv-bench/bin/pip install -e . 'eventsourcing[postgres]'
