@@ -31,5 +31,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Every benchmark briefly (a few minutes), one table of figures, floors, ratios and targets
+# (bench/run.py). PostgreSQL and Redis on 127.0.0.1 where a benchmark needs them; exits 0.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

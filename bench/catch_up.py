@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.lag import Quiet, claim, offer  # noqa: E402
 from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters import ledger_store  # noqa: E402
@@ -37,7 +38,8 @@ from ktpledger.service.wakeup import chunks  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, args: argparse.Namespace) -> dict[str, float]:
+    """Print the figures (module docstring); return them in microseconds an event."""
     app = bootstrap(Settings(database_url=url), wakeup=Quiet())
     try:
         upgrade(app.database)
@@ -81,11 +83,17 @@ def run(url: str, args: argparse.Namespace) -> None:
                     live.apply_append(group)
             folds.append((time.process_time() - started) * 1e6 / total)
         print(f"  fold alone (no database, CPU time), least of {args.folds}: {min(folds):.1f} us/event")
+        return {
+            "cold": cold[0],
+            "warm": statistics.median(warm) if warm else float("nan"),
+            "replay": took * 1e6 / read,
+            "fold": min(folds),
+        }
     finally:
         app.close()
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -94,13 +102,40 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--folds", type=int, default=5, help="times the in-memory fold is timed")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 instead of SQLite")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if not args.postgres:
         with tempfile.TemporaryDirectory() as folder:
             run(f"sqlite:///{folder}/bench.db", args)
         return
     with scratch_schema() as url:
         run(url, args)
+
+
+BRIEF = ["--projects", "50", "--claims", "5", "--rounds", "3", "--folds", "2"]
+
+
+def brief() -> list[figures.Figure]:
+    """SQLite: 50 projects, 3 rounds of 5 claims each (800 events); warm catch-up beside the fold alone."""
+    args = arguments().parse_args(BRIEF)
+    with tempfile.TemporaryDirectory() as folder, figures.quiet():
+        measured = run(f"sqlite:///{folder}/bench.db", args)
+    size = "sqlite, 50 projects, 800 events"
+    return [
+        figures.Figure("catch-up, cold", measured["cold"], "us/event", higher_is_better=False, note=size),
+        figures.Figure(
+            "catch-up, warm",
+            measured["warm"],
+            "us/event",
+            floor=measured["fold"],
+            higher_is_better=False,
+            note="floor: the fold alone, in memory (CPU time); no target",
+        ),
+        figures.Figure("replay", measured["replay"], "us/event", higher_is_better=False, note=size),
+    ]
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters.signing import generate  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
@@ -91,7 +92,9 @@ def build(url: str, events: int, projects: int) -> None:
         app.close()
 
 
-def run(url: str, args: argparse.Namespace, key: Path) -> None:
+def run(url: str, args: argparse.Namespace, key: Path) -> dict[str, float]:
+    """Print the figures (module docstring); return them (events/s and milliseconds)."""
+    measured: dict[str, float] = {}
     took, _ = timed(lambda: build(url, args.events, args.projects))
     print(f"ledger: {args.events:,} events of {args.projects:,} projects built in {took:.1f} s")
     settings = Settings(database_url=url, checkpoint_key=str(key))
@@ -99,6 +102,7 @@ def run(url: str, args: argparse.Namespace, key: Path) -> None:
     reader = bootstrap(settings, read_only=True)
     try:
         took, point = timed(writer.checkpoints.extend)
+        measured["record"] = point.events / took
         print(
             f"record          {took:8.2f} s   {point.events / took:,.0f} events/s ({point.events:,} events)"
         )
@@ -114,20 +118,21 @@ def run(url: str, args: argparse.Namespace, key: Path) -> None:
                 f"{sizes['events'] / 2**20:.1f} MiB"
             )
         head = point.position
-        print(
-            f"at-recorded     {median_ms(lambda: writer.checkpoints.at(head), args.runs):8.2f} ms  (median of {args.runs})"
-        )
+        measured["at-recorded"] = median_ms(lambda: writer.checkpoints.at(head), args.runs)
+        print(f"at-recorded     {measured['at-recorded']:8.2f} ms  (median of {args.runs})")
         lag_from = head - args.lag
         with writer.database.engine.begin() as connection:
             connection.execute(text("DELETE FROM ledger_chain WHERE position > :p"), {"p": lag_from})
+        measured["at-lagging"] = median_ms(lambda: reader.checkpoints.at(head), args.runs)
         print(
-            f"at-lagging      {median_ms(lambda: reader.checkpoints.at(head), args.runs):8.2f} ms  "
+            f"at-lagging      {measured['at-lagging']:8.2f} ms  "
             f"(record {args.lag:,} events behind; median of {args.runs})"
         )
         with writer.database.engine.begin() as connection:
             connection.execute(text("DELETE FROM ledger_chain"))
         took, from_events = timed(lambda: reader.checkpoints.at(head))
-        print(f"at-no-record    {took:8.2f} s   {from_events.point.events / took:,.0f} events/s")
+        measured["at-no-record"] = from_events.point.events / took
+        print(f"at-no-record    {took:8.2f} s   {measured['at-no-record']:,.0f} events/s")
         writer.checkpoints.extend()
         checkpoint = writer.checkpoints.at(head)
         assert checkpoint == from_events, "the record and the events disagree"
@@ -135,16 +140,19 @@ def run(url: str, args: argparse.Namespace, key: Path) -> None:
         ms = median_ms(
             lambda: reconciliation(writer.database, project, checkpoints=writer.checkpoints), args.runs
         )
+        measured["report"] = ms
         print(f"report          {ms:8.2f} ms  (reconciliation of {project}, signed; median of {args.runs})")
         took, report = timed(lambda: verify_against(writer.database, checkpoint, writer.verifier))
         assert report.ok, [finding.message for finding in report.problems]
-        print(f"verify-against  {took:8.2f} s   {checkpoint.point.events / took:,.0f} events/s")
+        measured["verify-against"] = checkpoint.point.events / took
+        print(f"verify-against  {took:8.2f} s   {measured['verify-against']:,.0f} events/s")
+        return measured
     finally:
         reader.close()
         writer.close()
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -155,7 +163,11 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--lag", type=int, default=10_000, help="events the record lags for at-lagging")
     parser.add_argument("--runs", type=int, default=20, help="runs of each millisecond figure")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     args.lag = min(args.lag, args.events - 1)
     with tempfile.TemporaryDirectory() as directory:
         key, _, key_id = generate(Path(directory) / "bench.pem")
@@ -165,6 +177,46 @@ def main() -> None:
             return
         with scratch_schema() as url:
             run(url, args, key)
+
+
+BRIEF = ["--sqlite", "--events", "20000", "--projects", "100", "--lag", "1000", "--runs", "3"]
+
+
+def brief() -> list[figures.Figure]:
+    """SQLite, 20,000 events of 100 projects, the record lagging 1,000 events, medians of 3 runs."""
+    args = arguments().parse_args(BRIEF)
+    with tempfile.TemporaryDirectory() as directory, figures.quiet():
+        key, _, _ = generate(Path(directory) / "bench.pem")
+        measured = run(f"sqlite:///{directory}/bench.db", args, key)
+    size = "sqlite, 20,000 events, 100 projects"
+    return [
+        figures.Figure(
+            "record", measured["record"], "events/s", note=f"{size}; chain worked out and recorded"
+        ),
+        figures.Figure(
+            "at-recorded",
+            measured["at-recorded"],
+            "ms",
+            higher_is_better=False,
+            note="a signed checkpoint at the head, record current (median of 3)",
+        ),
+        figures.Figure(
+            "at-lagging",
+            measured["at-lagging"],
+            "ms",
+            higher_is_better=False,
+            note="record 1,000 events behind",
+        ),
+        figures.Figure(
+            "at-no-record", measured["at-no-record"], "events/s", note="the chain from the events"
+        ),
+        figures.Figure(
+            "report", measured["report"], "ms", higher_is_better=False, note="signed reconciliation"
+        ),
+        figures.Figure(
+            "verify-against", measured["verify-against"], "events/s", note="whole chain recomputed"
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ prints:
   --connections connections are open and silent, how many probes failed, and the most file
   descriptors the server held;
 - bodies: --bodies parallel POST /events of --body-mb MB each (10,000 claims, one project each):
-  the statuses, the time taken, and the server's resident memory before and at its peak.
+  the statuses, the time taken, and the server's resident memory before and at its peak;
+- requests (only with --requests N): N single-event POST /events from each of --clients (32)
+  clients at once, a connection each: the requests/s answered 200 and the latency p50/p99.
 
 --nofile SOFT[:HARD] starts the server with that open-files limit (1024 is a common default: the
 campaign's server had it); --source DIR runs the server from another checkout of ktpledger (e.g.
@@ -39,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
+from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.service.access import create_token  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
@@ -50,7 +54,7 @@ EVENTS_PER_BODY = 10_000
 MB = 1_000_000
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -62,8 +66,17 @@ def main() -> None:
     parser.add_argument("--nofile", help="the server's RLIMIT_NOFILE, SOFT or SOFT:HARD")
     parser.add_argument("--source", type=Path, help="run the server from this checkout")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeat)")
-    args = parser.parse_args()
+    parser.add_argument("--requests", type=int, default=0, help="single-event POSTs per client (0: none)")
+    parser.add_argument("--clients", type=int, default=32, help="clients posting at once (32)")
+    return parser
 
+
+def main() -> None:
+    measure(arguments().parse_args())
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """Start the server, flood it, post the bodies; print the figures (module docstring) and return them."""
     raise_own_fd_limit(args.connections + 200)
     with tempfile.TemporaryDirectory(prefix="ktpledger-flood-") as folder:
         url = args.db or f"sqlite:///{folder}/ledger.db"
@@ -81,12 +94,15 @@ def main() -> None:
             print(
                 f"server: {'source ' + str(args.source) if args.source else 'this checkout'}, {limits_line(served)}"
             )
-            flood(served, args.connections, args.probes)
-            bodies(served, token, args.bodies, args.body_mb)
+            measured = flood(served, args.connections, args.probes)
+            measured |= bodies(served, token, args.bodies, args.body_mb)
+            if args.requests:
+                measured |= single_requests(served, token, args.clients, args.requests)
         finally:
             served.stop()
             emfile = served.output().count("Too many open files")
             print(f"server log: {emfile} 'Too many open files' errors")
+    return measured
 
 
 def raise_own_fd_limit(wanted: int) -> None:
@@ -127,6 +143,10 @@ def prepare(url: str, projects: int) -> str:
 
 def project_name(number: int) -> str:
     return f"KTP-F{number:03d}"
+
+
+def requests_project(number: int) -> str:
+    return f"KTP-R{number:03d}"
 
 
 def timed_health(port: int, count: int) -> tuple[list[float], int]:
@@ -181,7 +201,7 @@ class Sampler:
             time.sleep(0.005)
 
 
-def flood(served: Served, count: int, probes: int) -> None:
+def flood(served: Served, count: int, probes: int) -> dict[str, float]:
     before, before_failed = timed_health(served.port, probes)
     idle_fds = served.fds()
     opened: list[socket.socket] = []
@@ -204,6 +224,13 @@ def flood(served: Served, count: int, probes: int) -> None:
     )
     print(f"  /health before: {shown(before)}, {before_failed} of {probes} failed")
     print(f"  /health during: {shown(during)}, {failed} of {probes} failed")
+    nothing = float("nan")
+    return {
+        "health before": statistics.median(before) if before else nothing,
+        "health during": statistics.median(during) if during else nothing,
+        "failed during": failed,
+        "opened": len(opened),
+    }
 
 
 def body_of(project: str, megabytes: float) -> bytes:
@@ -216,7 +243,7 @@ def body_of(project: str, megabytes: float) -> bytes:
     return json.dumps(events, separators=(",", ":")).encode()
 
 
-def bodies(served: Served, token: str, count: int, megabytes: float) -> None:
+def bodies(served: Served, token: str, count: int, megabytes: float) -> dict[str, float]:
     payloads = [body_of(project_name(n), megabytes) for n in range(count)]
     statuses: list[Any] = [None] * count
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -253,6 +280,117 @@ def bodies(served: Served, token: str, count: int, megabytes: float) -> None:
         f"  server RSS before {rss_before / MB:.0f} MB, peak {sampler.rss / MB:.0f} MB "
         f"(+{(sampler.rss - rss_before) / MB:.0f} MB); fds at most {sampler.fds}"
     )
+    return {
+        "bodies seconds": took,
+        "bodies accepted": sum(status == 200 for status in statuses),
+        "rss before": rss_before / MB,
+        "rss growth": (sampler.rss - rss_before) / MB,
+    }
+
+
+def single_requests(served: Served, token: str, clients: int, per_client: int) -> dict[str, float]:
+    """`per_client` POST /events of one claim each from `clients` threads at once, each client on a
+    project of its own (offered first, untimed) and each request on a connection of its own:
+    requests/s answered 200, latency p50 and p99 (ms)."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    offers = json.dumps([offer(requests_project(n)) for n in range(clients)]).encode()
+    offered = request(served.port, "POST", "/events", offers, headers, timeout=120)
+    if offered.status != 200:
+        raise RuntimeError(f"the offers of the requests' projects: status {offered.status}")
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failed = [0] * clients
+
+    def post(number: int) -> None:
+        for n in range(per_client):  # bounded
+            event = claim(f"r-{number:03d}-{n:06d}", "1.00", project=requests_project(number))
+            body = json.dumps([event]).encode()
+            started = time.perf_counter()
+            try:
+                ok = request(served.port, "POST", "/events", body, headers, timeout=30).status == 200
+            except OSError:
+                ok = False
+            if ok:
+                latencies[number].append((time.perf_counter() - started) * 1000)
+            else:
+                failed[number] += 1
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - started
+    answered = sorted(latency for each in latencies for latency in each)
+    p99 = answered[min(len(answered) - 1, int(0.99 * len(answered)))] if answered else float("nan")
+    print(
+        f"requests: {clients} clients x {per_client} single-event POST /events in {took:.1f} s: "
+        f"{len(answered) / took:,.0f} answered 200 a second, {sum(failed)} failed; {shown(answered)}, p99 {p99:.1f} ms"
+    )
+    return {
+        "requests/s": len(answered) / took,
+        "requests p99": p99,
+        "requests failed": sum(failed),
+        "requests": clients * per_client,
+    }
+
+
+BRIEF = ["--connections", "200", "--probes", "10", "--bodies", "2", "--body-mb", "1"]
+BRIEF += ["--requests", "10", "--clients", "32"]
+
+
+def brief() -> list[figures.Figure]:
+    """200 half-open connections, 10 /health probes before and during, 2 parallel 1 MB bodies, then
+    32 clients x 10 single-event POST /events; on PostgreSQL (a scratch schema) when it runs."""
+    args = arguments().parse_args(BRIEF)
+    with contextlib.ExitStack() as stack:
+        backend = "sqlite"
+        if figures.postgres_reachable():
+            backend = "postgresql"
+            args.db = stack.enter_context(scratch_schema())
+        with figures.quiet():
+            measured = measure(args)
+    server = f"{backend}, one server process (serve has no workers option)"
+    return [
+        figures.Figure(
+            "POST /events single",
+            measured["requests/s"],
+            "requests/s",
+            target=">= 1,000 requests/s",
+            note=f"32 clients x 10, a project and a connection each, {measured['requests failed']:.0f} failed; {server}",
+        ),
+        figures.Figure(
+            "POST /events p99",
+            measured["requests p99"],
+            "ms",
+            target="< 100 ms",
+            higher_is_better=False,
+            note="the target: 2 server workers, 32 clients",
+        ),
+        figures.Figure(
+            "/health p50, flooded",
+            measured["health during"],
+            "ms",
+            floor=measured["health before"],
+            higher_is_better=False,
+            note=f"{measured['opened']:.0f} of 200 half-open; floor: the same before the flood; "
+            f"{measured['failed during']:.0f} of 10 failed",
+        ),
+        figures.Figure(
+            "bodies",
+            measured["bodies seconds"] * 1000,
+            "ms",
+            higher_is_better=False,
+            note=f"2 parallel POST /events of 1 MB, {measured['bodies accepted']:.0f} answered 200",
+        ),
+        figures.Figure(
+            "server RSS growth",
+            measured["rss growth"],
+            "MB",
+            higher_is_better=False,
+            note=f"from {measured['rss before']:.0f} MB, during the bodies",
+        ),
+    ]
 
 
 if __name__ == "__main__":

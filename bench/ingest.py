@@ -70,6 +70,8 @@ from ktpledger.service.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test suite's event builders: the bench's events are the tests'
+from bench import figures  # noqa: E402
+from bench.peer import peer_rates  # noqa: E402
 from tests.ledger.factory import offer  # noqa: E402
 
 KTPLEDGER = Path(sys.executable).with_name("ktpledger")
@@ -616,6 +618,94 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.singles < 0 or args.cli_files < 0:
         parser.error("--singles and --cli-files must be 0 or more")
     return args
+
+
+# `make bench`: the targets of issue 18, item 6, judged on the ratio to the floor measured beside it.
+BRIEF = ["--projects", "100", "--events", "100", "--batch", "1000", "--round-batches", "2"]
+BRIEF += ["--singles", "500", "--round-singles", "100", "--file-events", "2000", "--cli-files", "1"]
+BRIEF_TARGETS = {"batched": ">= 0.5x floor", "single": ">= 0.8x floor", "cli-record": ">= 20,000 events/s"}
+
+
+def brief() -> list[figures.Figure]:
+    """10,000 events (100 projects x 100) in batches of 1,000 (API and floor taking turns, 2 batches
+    each), 500 single appends alternating with plain inserts, 500 in runs of 100, and one
+    `ktpledger record` of 2,000 events, on each backend."""
+    args = parse_args(BRIEF)
+    shown: list[figures.Figure] = []
+    events = args.projects * args.events
+    with tempfile.TemporaryDirectory(prefix="ktpledger-bench-") as folder:
+        for backend in ("postgresql", "sqlite"):
+            if backend == "postgresql" and not figures.postgres_reachable(args.postgres):
+                shown += figures.skipped(
+                    "PostgreSQL not running",
+                    "postgresql batched",
+                    "postgresql single",
+                    "postgresql cli-record",
+                    unit="events/s",
+                )
+                continue
+            workdir = Path(folder) / backend
+            workdir.mkdir()
+            with figures.quiet():
+                report = (bench_postgres if backend == "postgresql" else bench_sqlite)(args, workdir)
+                peers = peer_rates(backend, events, args.batch, args.singles)
+            shown += brief_figures(report, args, events, peers)
+    return shown
+
+
+def brief_figures(
+    report: Report, args: argparse.Namespace, events: int, peers: dict[str, float]
+) -> list[figures.Figure]:
+    measured = report.figures
+    backend = report.backend
+
+    def rate(path: str) -> float | None:
+        figure = measured.get(path)
+        return None if figure is None else figure.rate
+
+    single_target = BRIEF_TARGETS["single"] if backend == "postgresql" else ""
+    return [
+        figures.Figure(
+            f"{backend} batched",
+            rate("api-batched"),
+            "events/s",
+            floor=rate("floor-batched"),
+            target=BRIEF_TARGETS["batched"],
+            note=f"{events:,} events, batches of {args.batch:,}; floor: executemany",
+            peer=peers.get("batched"),
+        ),
+        figures.Figure(
+            f"{backend} single",
+            rate("api-single"),
+            "events/s",
+            floor=rate("floor-single"),
+            target=single_target,
+            note=f"{args.singles:,} appends alternating with plain single-row INSERTs"
+            + ("" if single_target else " (the target is PostgreSQL's)"),
+            peer=peers.get("single"),
+        ),
+        figures.Figure(
+            f"{backend} single, runs",
+            rate("api-runs"),
+            "events/s",
+            floor=rate("floor-runs"),
+            note=f"{args.singles:,} appends in runs of {args.round_singles:,} (no target)",
+        ),
+        figures.Figure(
+            f"{backend} domain-only",
+            rate("domain-only"),
+            "events/s",
+            note="parse, check, hash, fold; no database",
+        ),
+        figures.Figure(
+            f"{backend} cli-record",
+            rate("cli-record"),
+            "events/s",
+            target=BRIEF_TARGETS["cli-record"],
+            note=f"one file of {args.file_events:,} events, fresh ledger, process start included "
+            "(the target: 100,000 into a ledger of 1,000,000)",
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

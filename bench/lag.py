@@ -19,6 +19,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from sqlalchemy import bindparam, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.scratch import scratch_schema  # noqa: E402
 from ktpledger.adapters.tables import projection_heads  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
@@ -94,8 +96,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def start_workers(url: str, count: int, log_dir: Path, pool: str) -> list[subprocess.Popen[bytes]]:
-    environment = {**os.environ, "KTPLEDGER_BROKER_URL": REDIS}
+def start_workers(
+    url: str, count: int, log_dir: Path, pool: str, broker: str = REDIS
+) -> list[subprocess.Popen[bytes]]:
+    environment = {**os.environ, "KTPLEDGER_BROKER_URL": broker}
     workers = []
     for n in range(count):
         log = (log_dir / f"worker{n}.log").open("wb")
@@ -132,19 +136,24 @@ def wait_caught_up(app: App, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
+def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = REDIS) -> dict[str, float]:
+    """Print the lag figures (module docstring); return them (events/s, milliseconds)."""
     import redis
 
-    redis.Redis.from_url(REDIS).flushdb()
-    app = bootstrap(Settings(database_url=url, broker_url=REDIS))
-    workers = start_workers(url, args.workers, log_dir, args.pool)
+    redis.Redis.from_url(broker).flushdb()
+    app = bootstrap(Settings(database_url=url, broker_url=broker))
+    workers: list[subprocess.Popen[bytes]] = []
+    measured: dict[str, float] = {}
+    # Before the try: the finally sets both, so the poller stops (within 30 s) even after an error.
+    done = threading.Event()
+    finished = float("inf")
     try:
+        workers = start_workers(url, args.workers, log_dir, args.pool, broker)
         projects = [f"KTP-{n:04d}" for n in range(args.projects)]
         app.ledger.append([offer(p) for p in projects])
         wait_caught_up(app, 120)  # workers are up and the offers are projected
         committed: dict[tuple[str, int], float] = {}
         lags: list[float] = []
-        done = threading.Event()
         seen = dict.fromkeys(projects, 1)
 
         def poll() -> None:
@@ -171,8 +180,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
                 if done.is_set() and time.perf_counter() - finished > 30:
                     break
 
-        finished = float("inf")
-        poller = threading.Thread(target=poll)
+        poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         per_tick = max(1, args.rate // 100)
         ticks = int(args.seconds * 100)
@@ -203,14 +211,19 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
         print(
             f"  appended {appended} events, sustained {appended / elapsed:,.0f} events/s (target {args.rate})"
         )
+        measured["sustained"] = appended / elapsed
         if lags:
             ms = [lag * 1000 for lag in lags]
+            measured |= {"p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99), "measured": len(ms)}
             print(
                 f"  commit -> projection lag: p50 {percentile(ms, 0.5):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms, "
                 f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms "
                 f"({len(ms)} events measured; target p99 < 250 ms)"
             )
+        return measured
     finally:
+        finished = min(finished, time.perf_counter())
+        done.set()
         for process in workers:
             os.killpg(process.pid, signal.SIGTERM)
         for process in workers:
@@ -221,7 +234,8 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path) -> None:
         app.close()
 
 
-def replay_run(url: str, count: int) -> None:
+def replay_run(url: str, count: int) -> dict[str, float]:
+    """Build a ledger of about `count` events, replay it; print and return the replay's rate."""
     app = bootstrap(Settings(database_url=url), wakeup=Quiet())
     try:
         projects = max(1, count // 1000)
@@ -249,11 +263,12 @@ def replay_run(url: str, count: int) -> None:
             f"  replay of {read:,} events ({replayed} projects): {took:.1f} s, {read / took:,.0f} events/s "
             f"(target: 1,000,000 in under 30 s)"
         )
+        return {"events": read, "seconds": took}
     finally:
         app.close()
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -264,16 +279,23 @@ def main() -> None:
     parser.add_argument("--replay-events", type=int, default=1_000_000)
     parser.add_argument("--poll", type=float, default=5.0, help="ms between looks at the projection heads")
     parser.add_argument("--pool", default="solo", help="each worker process's Celery pool (solo or prefork)")
+    parser.add_argument(
+        "--redis", default=REDIS, help=f"the broker, a database this run may flush (default {REDIS})"
+    )
     parser.add_argument("--skip-lag", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     # Lag and replay each on a fresh schema of their own.
     if not args.skip_lag:
         with scratch_schema(POSTGRES) as url:
             prepare(url)
             log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ktpledger-lag-{os.getpid()}"
             log_dir.mkdir(parents=True, exist_ok=True)
-            lag_run(url, args, log_dir)
+            lag_run(url, args, log_dir, broker=args.redis)
     if not args.skip_replay:
         with scratch_schema(POSTGRES) as url:
             prepare(url)
@@ -285,6 +307,60 @@ def prepare(url: str) -> None:
     setup = bootstrap(Settings(database_url=url), wakeup=Quiet())
     upgrade(setup.database)
     setup.close()
+
+
+BRIEF = ["--rate", "200", "--seconds", "5", "--projects", "50", "--workers", "2"]
+BRIEF_REPLAY = 50_000
+REPLAY_TARGET = 1_000_000 / 8  # events/s: issue 18, replay of 1,000,000 events in under 8 s
+
+
+def brief() -> list[figures.Figure]:
+    """Lag: 2 solo workers on Redis database 9, 200 events/s for 5 s over 50 projects (the target
+    is judged at 500 events/s in the full run); replay of a ledger of 50,000 events. PostgreSQL."""
+    lag_names = ("lag p99", "lag p50", "sustained rate")
+    if not figures.postgres_reachable():
+        return figures.skipped("PostgreSQL not running", *lag_names, "replay")
+    shown: list[figures.Figure] = []
+    args = arguments().parse_args(BRIEF)
+    if not figures.redis_reachable(figures.BENCH_REDIS):
+        shown += figures.skipped("Redis not running", *lag_names)
+    else:
+        with (
+            tempfile.TemporaryDirectory(prefix="ktpledger-lag-") as log_dir,
+            scratch_schema(POSTGRES) as url,
+            figures.quiet(),
+        ):
+            prepare(url)
+            measured = lag_run(url, args, Path(log_dir), broker=figures.BENCH_REDIS)
+        note = f"{args.workers} workers, {args.rate} events/s for {args.seconds:.0f} s"
+        shown += [
+            figures.Figure(
+                "lag p99",
+                measured.get("p99"),
+                "ms",
+                target="< 50 ms",
+                higher_is_better=False,
+                note=f"{note}, {measured.get('measured', 0):.0f} events seen (target at 500 events/s)",
+            ),
+            figures.Figure(
+                "lag p50", measured.get("p50"), "ms", higher_is_better=False, note="commit to projection"
+            ),
+            figures.Figure("sustained rate", measured["sustained"], "events/s", note=f"asked {args.rate}"),
+        ]
+    with scratch_schema(POSTGRES) as url, figures.quiet():
+        prepare(url)
+        replayed = replay_run(url, BRIEF_REPLAY)
+    shown.append(
+        figures.Figure(
+            "replay",
+            replayed["events"] / replayed["seconds"],
+            "events/s",
+            target=f">= {REPLAY_TARGET:,.0f} events/s",
+            note=f"{replayed['events']:,.0f} events in {replayed['seconds']:.2f} s "
+            "(target: 1,000,000 in < 8 s)",
+        )
+    )
+    return shown
 
 
 if __name__ == "__main__":
