@@ -36,7 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ktpledger.domain.alerts import LINE_KINDS, AlertKey  # noqa: E402  (after the path is set)
+from bench import figures  # noqa: E402  (after the path is set)
+from ktpledger.domain.alerts import LINE_KINDS, AlertKey  # noqa: E402
 from ktpledger.domain.allowances import allowances  # noqa: E402
 from ktpledger.domain.events import Event, parse_event  # noqa: E402
 from ktpledger.domain.live import LiveProject  # noqa: E402
@@ -139,6 +140,41 @@ def timed(work: Callable[[list[Event]], None], events: list[Event]) -> float:
     began = time.perf_counter()
     work(events)
     return time.perf_counter() - began
+
+
+def brief() -> list[figures.Figure]:
+    """The projector's fold per event of 500 and 2,000 associate_travel claims (a virtual business,
+    R-14) beside the untagged control of the same size, measured in the same run: linear work costs
+    about the control's per event, whatever N."""
+    found: list[figures.Figure] = []
+    per_event: dict[int, float] = {}
+    for n in (500, 2000):
+        tagged = stream("associate_travel", n)
+        control = stream("untagged", n)
+        per_event[n] = timed(fold_live, tagged) / len(tagged) * 1e6
+        floor = timed(fold_live, control) / len(control) * 1e6
+        found.append(
+            figures.Figure(
+                f"projector fold, N={n:,}",
+                per_event[n],
+                "us/event",
+                floor=floor,
+                target="<= 2x floor",
+                higher_is_better=False,
+                note=f"{n:,} associate_travel claims (R-14); floor: the same claims untagged",
+            )
+        )
+    found.append(
+        figures.Figure(
+            "growth 500 -> 2,000",
+            per_event[2000] / per_event[500],
+            "x per event",
+            target="<= 1.5",
+            higher_is_better=False,
+            note="per-event cost at N=2,000 over N=500: 1 is linear, 4 quadratic",
+        )
+    )
+    return found
 
 
 def main() -> None:
