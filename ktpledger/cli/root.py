@@ -1,6 +1,10 @@
 """The `ktpledger` command itself: its `--db` option, the settings read once for a run, and the
 App each command opens (`opened`). The commands are added to `app` by the modules of this package
-(`ktpledger/cli/__init__.py`)."""
+(`ktpledger/cli/__init__.py`).
+
+Start-up is kept cheap (issue 18, "a fast CLI"): this module and the modules that add commands
+import the composition root, the service, the adapters and the renderers inside the functions that
+use them, so parsing a command line (and `--help`) loads none of SQLAlchemy, fpdf or openpyxl."""
 
 from __future__ import annotations
 
@@ -8,17 +12,17 @@ import getpass
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 from typer.core import TyperGroup
 
-from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
-from ktpledger.domain.errors import RuleViolation, unknown_project
-from ktpledger.domain.recorded import Channel, RecordedBy, recorded_by
-from ktpledger.service.schema import ensure_schema
-from ktpledger.settings import Settings
+
+if TYPE_CHECKING:
+    from ktpledger.bootstrap import App
+    from ktpledger.domain.recorded import Channel, RecordedBy
+    from ktpledger.settings import Settings
 
 # The order `ktpledger --help` lists the commands in, as it did when they were all in one module
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
@@ -94,12 +98,17 @@ def configure(
     ),
 ) -> None:
     """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
+    from ktpledger.settings import Settings
+
     try:
         ctx.obj = Settings.from_env().with_database(db)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     if as_name is not None:
+        from ktpledger.domain.errors import RuleViolation
+        from ktpledger.domain.recorded import recorded_by
+
         try:
             ctx.meta[AS_NAME] = recorded_by(as_name, None, "cli").name
         except RuleViolation as error:
@@ -113,6 +122,8 @@ AS_NAME = "ktpledger.as"  # the context's meta key of a valid `--as` name
 def operating_system_user() -> str:
     """The operating-system user running the command, or "unknown" when there is none to be found
     (no login name, no passwd entry) or it cannot be a name (`recorded_by`)."""
+    from ktpledger.domain.recorded import recorded_by
+
     try:
         name = getpass.getuser()
         return recorded_by(name, None, "cli").name
@@ -123,6 +134,8 @@ def operating_system_user() -> str:
 def recorder_of(ctx: typer.Context, channel: Channel = "cli") -> RecordedBy:
     """Who the events a command records are recorded by: `--as NAME` (or KTPLEDGER_AS), else the
     operating-system user. The command line holds no token, so there is no role: null."""
+    from ktpledger.domain.recorded import RecordedBy
+
     name = ctx.find_root().meta.get(AS_NAME) or operating_system_user()
     return RecordedBy(name, None, channel)
 
@@ -144,6 +157,8 @@ def record_draft(
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command read for this run (from the environment if no root callback
     put them on the context, as for a command run on its own)."""
+    from ktpledger.settings import Settings
+
     settings: Settings | None = ctx.find_root().obj
     return settings or Settings.from_env()
 
@@ -156,6 +171,14 @@ class Opened(Protocol):
     ) -> AbstractContextManager[App]: ...
 
 
+def bootstrap(settings: Settings, *, read_only: bool = False) -> App:
+    """The composition root's App (`ktpledger.bootstrap.bootstrap`), imported when a command opens
+    the ledger rather than when the command line starts; tests replace this name to watch it."""
+    from ktpledger.bootstrap import bootstrap as build
+
+    return build(settings, read_only=read_only)
+
+
 @contextmanager
 def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> Iterator[App]:
     """The composition root's objects for one command; a database that cannot be reached or has no
@@ -165,6 +188,8 @@ def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> I
     (an SQLite file that is not there is an error, and none is left behind), and their App
     delivers no notifications and wakes nothing (`bootstrap(read_only=True)`). Commands that
     write (`write=True`) migrate the embedded SQLite default on first use, unless `migrate=False`."""
+    from ktpledger.service.schema import ensure_schema
+
     settings = settings_of(ctx)
     if not write:
         refuse_missing_file(settings.database_url)
@@ -184,6 +209,8 @@ def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> I
 def refuse_unknown(application: App, project: str) -> None:
     """Refuse (R-31) a read of `project` if it has no events, naming the database read and the
     nearest projects it has."""
+    from ktpledger.domain.errors import unknown_project
+
     known = application.ledger.projects()
     if project not in known:
         raise unknown_project(project, known, application.database.shown_url)
