@@ -11,14 +11,18 @@ import json
 import os
 import subprocess
 import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
+import typer.main
 from typer.testing import CliRunner
 
 import ktpledger
 from ktpledger.cli import app
+from ktpledger.cli.root import COMMAND_MODULES, opened
 from tests.ledger.factory import PROJECT, claim, offer
 
 # What the command line must not load before a command does its work: the database, the
@@ -51,6 +55,7 @@ NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2")
 EVERY_HELP = """
 import json
 import sys
+from importlib import import_module
 
 import typer.main
 from typer.testing import CliRunner
@@ -79,6 +84,7 @@ print(json.dumps({"codes": codes, "loaded": loaded}))
 ONE_COMMAND = """
 import json
 import sys
+from importlib import import_module
 
 split = sys.argv.index("--")
 watched, sys.argv = sys.argv[1:split], ["ktpledger", *sys.argv[split + 1 :]]
@@ -123,6 +129,34 @@ def test_the_script_parses_its_command_line_without_the_heavy_libraries() -> Non
     ran = child(ONE_COMMAND, *HEAVY, "--", "--help")
     assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
     assert "Usage: ktpledger" in ran.stdout
+
+
+def test_the_root_names_the_module_of_every_command_each_module_adds() -> None:
+    folder = Path(ktpledger.__file__).parent / "cli"
+    modules = {path.stem for path in folder.glob("*.py")} - {
+        "__init__",
+        "__main__",
+        "common",
+        "errors",
+        "root",
+    }
+    assert set(COMMAND_MODULES.values()) == modules
+    for module in sorted(modules):
+        part = typer.Typer()
+        import_module(f"ktpledger.cli.{module}").register(part, opened)
+        added = set(typer.main.get_group(part).commands)
+        assert added == {name for name, owner in COMMAND_MODULES.items() if owner == module}, module
+
+
+def test_running_a_command_loads_its_own_module_alone() -> None:
+    ran = child(
+        ONE_COMMAND,
+        *(f"ktpledger.cli.{module}" for module in set(COMMAND_MODULES.values())),
+        "--",
+        "db",
+        "--help",
+    )
+    assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": ["ktpledger.cli.admin"]}
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import getpass
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
@@ -58,15 +60,103 @@ HELP_ORDER = (
 )
 
 
+# The module of this package that adds each command (its `register(app, opened)`), in the order
+# the modules added them (commands, then groups): the order `--help` lists what HELP_ORDER leaves
+# out. A module is imported when one of its commands is run or listed, so a command line loads its
+# command's module alone (issue 18, "a fast CLI"). tests/test_cli_startup.py checks the table
+# against what the modules add.
+COMMAND_MODULES = {
+    "record": "ledger",
+    "events": "ledger",
+    "verify": "ledger",
+    "import": "imports",
+    "projects": "reports",
+    "allowances": "reports",
+    "alerts": "reports",
+    "reconcile": "reports",
+    "claim-pack": "reports",
+    "costing": "reports",
+    "acknowledge": "acknowledgements",
+    "invoice": "invoices",
+    "invoice-payment": "invoices",
+    "transactions": "transactions",
+    "offer": "offers",
+    "replay": "workers",
+    "worker": "workers",
+    "beat": "workers",
+    "demo": "demo",
+    "serve": "serve",
+    "system-alerts": "notifications",
+    "profile": "profile",  # spend profiles (R-43)
+    "portfolio": "portfolio",  # the KTP office's portfolio (R-47)
+    "claim": "claims",  # grant claims (R-45)
+    "projection": "workers",
+    "db": "admin",
+    "checkpoint": "admin",
+    "token": "serve",
+    "notifications": "notifications",
+    "digest": "digest",  # digest notifications (issue 16)
+}
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands by name: every name of `COMMAND_MODULES` known at once, each command built
+    by its module (`load`) when it is first looked up; a command added directly is kept as given.
+    Its values are click commands: `Any`, as the click they come from differs by typer version."""
+
+    def __init__(self, built: Mapping[str, Any], load: Callable[[str], Mapping[str, Any]]) -> None:
+        self._built = dict(built)
+        self._names = [*COMMAND_MODULES, *(name for name in built if name not in COMMAND_MODULES)]
+        self._load = load
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built and name in COMMAND_MODULES:
+            self._built.update(self._load(COMMAND_MODULES[name]))
+        return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without building the command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._names:
+            raise KeyError(name)
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def commands_of(module: str) -> dict[str, Any]:
+    """The commands `ktpledger.cli.MODULE` adds, built as the root's own: registered on a Typer
+    of the root's settings, with the root's `opened`."""
+    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    import_module(f"ktpledger.cli.{module}").register(part, opened)
+    return dict(typer.main.get_group(part).commands)
+
+
 class InHelpOrder(TyperGroup):
-    """A group that lists its commands in `HELP_ORDER` (any other after them, as added)."""
+    """The root group: its commands built by their modules as they are needed (`LazyCommands`),
+    listed in `HELP_ORDER` (any other after them, as added)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands, commands_of)
 
     # `ctx` is passed through unread. Its class is click's Context up to typer 0.2x and the Context of
     # typer's private copy of click (`typer._click`) after: no public name covers both.
     def list_commands(self, ctx: Any) -> list[str]:
-        names = super().list_commands(ctx)
         return sorted(
-            names, key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)
+            self.commands,
+            key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER),
         )
 
 
