@@ -29,9 +29,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ktpledger.adapters.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
-from ktpledger.domain.alerts import AlertKind
+if TYPE_CHECKING:
+    from ktpledger.adapters.notifiers import EmailNotifier, Notifier, WebhookNotifier
 
 CHANNELS = ("log", "webhook", "email")  # the outboxes' channels: a row per alert and channel
 DIGEST = "digest"
@@ -115,6 +116,8 @@ def email_kinds(env: Mapping[str, str], *, digest: bool) -> frozenset[str] | Non
         return IMMEDIATE_WITH_DIGEST if digest else None
     if raw.lower() == "all":
         return None
+    from ktpledger.domain.alerts import AlertKind  # only when kinds are named: the settings load fast
+
     known = {kind.value for kind in AlertKind}
     kinds = _comma_list(raw.lower())
     for kind in kinds:
@@ -127,6 +130,8 @@ def email_kinds(env: Mapping[str, str], *, digest: bool) -> frozenset[str] | Non
 
 
 def webhook_notifier(settings: ChannelSettings) -> WebhookNotifier:
+    from ktpledger.adapters.notifiers import WebhookNotifier
+
     url = _required(settings.webhook_url, "KTPLEDGER_WEBHOOK_URL", "webhook")
     secret = _required(settings.webhook_secret, "KTPLEDGER_WEBHOOK_SECRET", "webhook")
     try:
@@ -159,6 +164,8 @@ def email_notifier(settings: ChannelSettings, *, channel: str = "email") -> Emai
     """The e-mail channel's notifier; for the digest (`channel` "digest"), its SMTP server and
     sender only: KTPLEDGER_SMTP_TO is not needed (the digest's recipients are in their file) and
     the notifier's recipients are the sender, never used."""
+    from ktpledger.adapters.notifiers import EmailNotifier
+
     host = _required(settings.smtp_host, "KTPLEDGER_SMTP_HOST", channel)
     sender = _required(settings.smtp_from, "KTPLEDGER_SMTP_FROM", channel)
     if channel == DIGEST:
@@ -190,6 +197,8 @@ def email_notifier(settings: ChannelSettings, *, channel: str = "email") -> Emai
 def notifiers_for(channels: Iterable[str], settings: ChannelSettings) -> dict[str, Notifier]:
     """One notifier per channel in `channels`, keyed by channel name (the notifications rows'
     `channel`). Raises ValueError naming the variable when a channel is not fully configured."""
+    from ktpledger.adapters.notifiers import LogNotifier
+
     notifiers: dict[str, Notifier] = {}
     for name in channels:
         if name == "log":

@@ -16,8 +16,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_day
 from ktpledger.notify_settings import ChannelSettings, digest_named, email_kinds, notify_channels
 from ktpledger.serve_settings import ServeLimits, serve_limits
 
@@ -60,6 +58,10 @@ def parse_threshold(text: str | None, *, name: str) -> Decimal | None:
 
 def parse_today(text: str, *, name: str = "KTPLEDGER_TODAY") -> date:
     """The readers' day, bounded as every day a reader asks about (R-40)."""
+    # Imported here, when KTPLEDGER_TODAY is set: every command line reads the settings first.
+    from ktpledger.domain.errors import RuleViolation
+    from ktpledger.domain.events import parse_day
+
     try:
         found = parse_day(text.strip(), field=name)
     except RuleViolation as error:

@@ -11,9 +11,6 @@ import typer
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, recorder_of
-from ktpledger.domain.alert_views import long_date
-from ktpledger.domain.events import parse_day
-from ktpledger.service.acknowledgements import acknowledge
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -35,6 +32,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """Acknowledge an alert with a note (R-39): records an `AlertAcknowledged` event naming the
         alert, by `--as NAME` (default: the operating-system user). An alert is acknowledged once;
         a resolved one may be. Acknowledged alerts are listed apart by `ktpledger alerts`."""
+        from ktpledger.domain.alert_views import long_date
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.acknowledgements import acknowledge
+
         on = parse_day(day, field="date")
         with opened(ctx) as application:
             done = acknowledge(

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import typer
 
-from ktpledger.adapters.roles import RoleError
-from ktpledger.adapters.signing import KeyFileError
-from ktpledger.adapters.signing import generate as generate_key_pair
 from ktpledger.cli.common import print_or_write
 from ktpledger.cli.errors import chain_not_recorded_warned
 from ktpledger.cli.root import Opened
-from ktpledger.service.checkpoints import Checkpoints, UnknownPosition
-from ktpledger.service.schema import grant_service_role, renew_grants, upgrade
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -32,6 +27,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """Create or migrate the schema (Alembic, to head). On PostgreSQL, run it as the tables' owner:
         every role granted the service's privileges before (and each --grant ROLE) is granted them again."""
+        from ktpledger.adapters.roles import RoleError
+        from ktpledger.service.schema import renew_grants, upgrade
+
         with opened(ctx, migrate=False) as application:
             before, after = upgrade(application.database)
             typer.echo(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
@@ -55,6 +53,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """PostgreSQL, as the tables' owner after `db upgrade`: give ROLE exactly what the service needs,
         INSERT and SELECT on the ledger (never UPDATE, DELETE, TRUNCATE or ALTER), read and write on the
         projections, tokens and notifications. Prints the statements run."""
+        from ktpledger.adapters.roles import RoleError
+        from ktpledger.service.schema import grant_service_role
+
         with opened(ctx, write=False) as application:
             try:
                 statements = grant_service_role(application.database, role)
@@ -86,6 +87,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
         `ktpledger verify --against FILE` finds any deletion, truncation or rewrite since."""
         if ctx.invoked_subcommand is not None:
             return
+        from ktpledger.service.checkpoints import UnknownPosition
+
         with opened(ctx, write=False) as application:
             with chain_not_recorded_warned():
                 application.checkpoints.extend()  # recorded first, so reports made later read it off the record
@@ -112,6 +115,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """Make an Ed25519 key pair for signing checkpoints. Keep the private key off the database's
         machine and its backups; give auditors the public key."""
+        from ktpledger.adapters.signing import KeyFileError
+        from ktpledger.adapters.signing import generate as generate_key_pair
+
         try:
             private, public, key = generate_key_pair(Path(out))
         except KeyFileError as error:
@@ -125,6 +131,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def checkpoint_rebuild(ctx: typer.Context) -> None:
         """Make the record of the ledger-wide chain (ledger_chain) again from the ledger as it stands,
         after it was damaged (on PostgreSQL, as the tables' owner: the service's role cannot delete it)."""
+        from ktpledger.service.checkpoints import Checkpoints
+
         with opened(ctx, write=False) as application:
             point = Checkpoints(application.database).rebuild()
         typer.echo(f"recorded the chain of {point.events} events, to position {point.position}")

@@ -10,11 +10,6 @@ import typer
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, record_draft
-from ktpledger.domain.events import claim_needs_narrative, parse_day
-from ktpledger.domain.money import parse_money
-from ktpledger.service.claim_history import claim_history
-from ktpledger.service.claims import draft_approval, draft_claim, parse_narratives
-from ktpledger.views import render_table
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -46,6 +41,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         its variance and narrative, the eligible spend and grant the quarter adds, and the
         prior-period adjustment for late costs of claimed quarters. Refused without a narrative
         where the variance is over 10%. Records a ClaimSubmitted event unless --dry-run."""
+        from ktpledger.domain.events import claim_needs_narrative, parse_day
+        from ktpledger.service.claims import draft_claim, parse_narratives
+        from ktpledger.views import render_table
+
         on = parse_day(day, field="date")
         narratives = parse_narratives(narrative)
         with opened(ctx, write=not dry_run) as application:
@@ -120,6 +119,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """The monitoring officer's approval of a submitted grant claim (R-46): the grant approved,
         at most the grant claimed (less only with --note). From then on what is outstanding on the
         claim is the grant approved less paid. Records a ClaimApproved event unless --dry-run."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.domain.money import parse_money
+        from ktpledger.service.claims import draft_approval
+
         on = parse_day(day, field="date")
         parse_money(amount, field="amount", rule="R-46")
         with opened(ctx, write=not dry_run) as application:
@@ -159,6 +162,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """The project's grant claims (R-45, R-46): each claim's grant claimed, approved, paid (and
         the payments naming it) and outstanding; the grant payments naming no claim; and the final
         adjustment, the reconciliation's grant less the grant claimed."""
+        from ktpledger.service.claim_history import claim_history
+        from ktpledger.views import render_table
+
         with opened(ctx, write=False) as application:
             found = claim_history(application.database, project)
         if output_format is OutputFormat.JSON:

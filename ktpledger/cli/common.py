@@ -11,8 +11,6 @@ from typing import Any
 
 import typer
 
-from ktpledger.domain.money import format_pounds
-
 
 class OutputFormat(StrEnum):
     TABLE = "table"
@@ -60,6 +58,8 @@ def print_body_json(document: Any) -> None:
 
 def pounds(amount: Decimal | None) -> str:
     """An amount for people: thousands separators, pence kept ("-" for none)."""
+    from ktpledger.domain.money import format_pounds
+
     return "-" if amount is None else format_pounds(amount, pence=True)
 
 

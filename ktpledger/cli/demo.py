@@ -7,35 +7,30 @@ import logging
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.bootstrap import App
 from ktpledger.cli.common import OutputFormat, pounds
 from ktpledger.cli.reports import show_costing
 from ktpledger.cli.root import Opened, recorder_of
-from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
-from ktpledger.domain.costing import CostingRequest
-from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import BusinessInvoiced, ClaimSubmitted, parse_event
-from ktpledger.domain.labels import category_label as label_of
-from ktpledger.domain.labels import kind_label
-from ktpledger.domain.money import ZERO, format_money
-from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedBy
-from ktpledger.domain.rules import BusinessType, Category, Methodology
-from ktpledger.service import statements
-from ktpledger.service.access import create_token
-from ktpledger.service.claims import draft_claim
-from ktpledger.service.invoices import draft_invoice, payment_event
-from ktpledger.service.ledger_deciding import AppendResult
-from ktpledger.service.pack_models import ClaimPack
-from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
-from ktpledger.service.statement_models import ReconciliationStatement
-from ktpledger.views import render_table
 
-DEMO = RecordedBy("demo", None, "cli")  # who the demo's events are recorded by
+if TYPE_CHECKING:
+    from ktpledger.bootstrap import App
+    from ktpledger.domain.project import ProjectState
+    from ktpledger.domain.recorded import RecordedBy
+    from ktpledger.service.ledger_deciding import AppendResult
+    from ktpledger.service.pack_models import ClaimPack
+    from ktpledger.service.report_appendix import AuditAppendix
+    from ktpledger.service.statement_models import ReconciliationStatement
+
+
+def demo_recorder() -> RecordedBy:
+    """Who the demo's events are recorded by."""
+    from ktpledger.domain.recorded import RecordedBy
+
+    return RecordedBy("demo", None, "cli")
+
 
 SHOW_ALLOWANCES_AFTER = {"2024 Q4", "2025 Q3", "LMC, October 2025", "2026 Q1 and closure"}
 
@@ -57,6 +52,14 @@ def register(app: typer.Typer, opened: Opened) -> None:
         claim pack written in every format, and those of a 12-month non-fec project (KTP-DEMO-02, recorded
         after it in the same ledger) under non-fec/."""
         from ktpledger.demo_story import NON_FEC_PROJECT, NON_FEC_STORY, PROJECT, quarters
+        from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
+        from ktpledger.domain.costing import CostingRequest
+        from ktpledger.domain.labels import category_label as label_of
+        from ktpledger.domain.labels import kind_label
+        from ktpledger.domain.rules import BusinessType, Methodology
+        from ktpledger.service import statements
+        from ktpledger.service.access import create_token
+        from ktpledger.views import render_table
 
         # The demo shows each alert as it is raised; the log channel would print it a second time.
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
@@ -227,6 +230,9 @@ def report_samples(
 ) -> list[tuple[ReconciliationStatement | ClaimPack, AuditAppendix]]:
     """The reconciliation and the claim pack of the latest claimed quarter, each with its appendix
     (prepared by who ran the demo, on the date of the project's latest event)."""
+    from ktpledger.service import statements
+    from ktpledger.service.report_appendix import audit_appendix
+
     threshold = application.settings.independent_report_threshold
     statement = statements.reconciliation_statement(
         application.database, project, checkpoints=application.checkpoints
@@ -264,6 +270,8 @@ def record_items(
     (demo_story's module docstring) worked out from the ledger as it then stands. Returns the
     results, and a line per step saying what it recorded."""
     from ktpledger.demo_story import is_step
+    from ktpledger.domain.errors import RuleViolation
+    from ktpledger.service.ledger_deciding import AppendResult
 
     results: list[AppendResult] = []
     told: list[str] = []
@@ -273,7 +281,7 @@ def record_items(
             batch.append(item)
             continue
         if batch:
-            results.extend(application.ledger.append(batch, recorded_by=DEMO))
+            results.extend(application.ledger.append(batch, recorded_by=demo_recorder()))
             batch = []
         if item is not None:
             try:
@@ -284,7 +292,7 @@ def record_items(
                     AppendResult(0, f"{item['step']} {item['quarter']}", "rejected", project, None, error)
                 )
                 continue
-            [result] = application.ledger.append([event], recorded_by=DEMO)
+            [result] = application.ledger.append([event], recorded_by=demo_recorder())
             results.append(result)
             if result.error is None:
                 told.append(step_told(event))
@@ -294,6 +302,12 @@ def record_items(
 def step_event(application: App, project: str, step: dict[str, Any]) -> dict[str, Any]:
     """The event of a demo step: the one recorded already (the demo run again, so it is a
     duplicate), else worked out from the ledger as it stands, as the commands do."""
+    from ktpledger.domain.errors import RuleViolation
+    from ktpledger.domain.money import format_money
+    from ktpledger.domain.rules import Category
+    from ktpledger.service.claims import draft_claim
+    from ktpledger.service.invoices import draft_invoice, payment_event
+
     quarter, on = step["quarter"], date.fromisoformat(step["date"])
     invoice = f"{project}-{quarter}"  # the invoice's default number (`ktpledger invoice`)
     key = {
@@ -324,6 +338,8 @@ def step_event(application: App, project: str, step: dict[str, Any]) -> dict[str
 
 def step_told(event: dict[str, Any]) -> str:
     """What a demo step recorded, in a line."""
+    from ktpledger.domain.events import BusinessInvoiced, ClaimSubmitted, parse_event
+
     payload = parse_event(event).payload
     if isinstance(payload, ClaimSubmitted):
         narrated = sum(1 for line in payload.lines.values() if line.narrative)
@@ -342,6 +358,8 @@ def step_told(event: dict[str, Any]) -> str:
 
 def receivables_line(state: ProjectState) -> str:
     """The claims and invoices at the end of the story: claimed and paid, invoiced and paid."""
+    from ktpledger.domain.money import ZERO
+
     claims = list(state.grant_claims.values())
     invoices = list(state.invoices.values())
     claimed = sum((claim.claim.grant for claim in claims), ZERO)

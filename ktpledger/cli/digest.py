@@ -14,11 +14,6 @@ import typer
 from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, settings_of
-from ktpledger.digest_settings import load_recipients
-from ktpledger.domain.events import parse_day
-from ktpledger.service.delivery_policy import DeliveryPolicy
-from ktpledger.service.digest import listed_digests, send_digests
-from ktpledger.views import render_table
 
 OFF = "the digest channel is off: add digest to KTPLEDGER_NOTIFY and name the recipients' file in KTPLEDGER_DIGEST_RECIPIENTS"
 
@@ -41,6 +36,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """Compose the digest of every recipient whose day or week has none yet (figures as of
         --today), then send every pending digest; a period is never sent twice. Run it daily
         (workers: beat does)."""
+        from ktpledger.digest_settings import load_recipients
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.delivery_policy import DeliveryPolicy
+        from ktpledger.service.digest import send_digests
+
         day = parse_day(today, field="today")
         settings = settings_of(ctx)
         if not settings.digest:
@@ -104,6 +104,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         output_format: OutputFormat = FORMAT_OPTION,
     ) -> None:
         """The latest digests, newest period first: recipient, period, status, counts, attempts."""
+        from ktpledger.service.digest import listed_digests
+        from ktpledger.views import render_table
+
         with opened(ctx, write=False) as application:
             rows = listed_digests(application.database, limit)
         if output_format is OutputFormat.JSON:

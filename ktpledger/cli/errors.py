@@ -4,7 +4,8 @@ Exit status: 0 done; 1 some input was rejected (the message names the rule), or 
 cannot be used; 2 usage error (an option, a setting or a file named on the command line).
 
 The database's troubles arrive as ktpledger's own errors (`ktpledger.adapters.errors`), translated
-by the adapters; they are caught here and nowhere else in the command line.
+by the adapters; they are caught here and nowhere else in the command line. Each is imported where
+it is caught, when a command runs: the command line starts without the adapters (SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
-from ktpledger.adapters.database import shown_url, sqlite_file
-from ktpledger.adapters.errors import BackendError, BadDatabaseUrl, DatabaseUnavailable
 from ktpledger.cli.common import OutputFormat, print_json
-from ktpledger.domain.errors import RuleViolation
-from ktpledger.service.schema import SchemaNotReady
 
 if TYPE_CHECKING:
     from ktpledger.bootstrap import App
@@ -35,6 +32,8 @@ def refuses_input(command: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ktpledger.domain.errors import RuleViolation
+
         try:
             return command(*args, **kwargs)
         except RuleViolation as error:
@@ -49,6 +48,8 @@ def refuses_input(command: Callable[P, R]) -> Callable[P, R]:
 @contextmanager
 def settings_refused(settings: Settings) -> Iterator[None]:
     """Building the App from `settings`: a setting that cannot work is a usage error (exit 2)."""
+    from ktpledger.adapters.errors import BadDatabaseUrl
+
     try:
         yield
     except BadDatabaseUrl as error:
@@ -63,6 +64,9 @@ def settings_refused(settings: Settings) -> Iterator[None]:
 def database_refused(application: App) -> Iterator[None]:
     """Using the App's database: one that cannot be reached or has no schema is a clear error
     (exit 1), not a traceback."""
+    from ktpledger.adapters.errors import DatabaseUnavailable
+    from ktpledger.service.schema import SchemaNotReady
+
     try:
         yield
     except SchemaNotReady as error:
@@ -78,6 +82,8 @@ def database_refused(application: App) -> Iterator[None]:
 def chain_not_recorded_warned() -> Iterator[None]:
     """Recording the ledger-wide chain before a checkpoint: a refusal (e.g. a role that may only
     read) is a warning, as the checkpoint is the same, worked out from the events."""
+    from ktpledger.adapters.errors import BackendError
+
     try:
         yield
     except BackendError as error:
@@ -89,6 +95,8 @@ def chain_not_recorded_warned() -> Iterator[None]:
 
 def refuse_missing_file(url: str) -> None:
     """Exit 1 if `url` names an SQLite file that is not there: a read never creates a ledger."""
+    from ktpledger.adapters.database import shown_url, sqlite_file
+
     path = sqlite_file(url)
     if path is None or path.exists():
         return

@@ -6,21 +6,15 @@ from __future__ import annotations
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
 from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
-from ktpledger.domain.errors import RuleViolation
-from ktpledger.service.imports import (
-    MAX_EXPORT_BYTES,
-    ImportPlan,
-    ImportRefused,
-    draft_import_profile,
-    plan_import,
-    run_import,
-)
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.service.imports import ImportPlan
 
 NOTE_WIDTH = 160  # characters of a row's note in the table (the JSON and the errors file say all)
 
@@ -31,6 +25,8 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _read(path: str, what: str) -> bytes:
+    from ktpledger.service.imports import MAX_EXPORT_BYTES
+
     file = Path(path)
     try:
         size = file.stat().st_size
@@ -77,6 +73,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """Import a finance export's spend rows as events; exit 1 if any row is rejected (a real run
         then records nothing unless --skip-rejected), 2 for a bad profile or an unreadable file."""
+        from ktpledger.domain.errors import RuleViolation
+        from ktpledger.service.imports import ImportRefused, plan_import, run_import
+
         if init:
             draft(file, sheet, out)
             return
@@ -132,6 +131,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
 def draft(file: str, sheet: str | None, out: str | None) -> None:
     """`import --init`: the drafted profile on stdout or in `out` (never over an existing file)."""
+    from ktpledger.service.imports import ImportRefused, draft_import_profile
+
     if out is not None and Path(out).exists():
         raise _usage(f"{out} already exists: --init never overwrites a file; choose another --out")
     export = _read(file, "export")
@@ -168,6 +169,8 @@ def _note(plan_row_error: str) -> str:
 
 def show_plan(plan: ImportPlan) -> None:
     """The plan for people: a row a line, then the totals and the counts."""
+    from ktpledger.views import render_table
+
     rows = []
     for row in plan.rows:
         event = row.event or {}

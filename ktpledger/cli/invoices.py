@@ -9,14 +9,11 @@ import typer
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, record_draft, recorder_of
-from ktpledger.domain.events import INVOICE_PAYMENT_DAYS, parse_day
-from ktpledger.domain.money import parse_money
-from ktpledger.service.invoices import draft_invoice, payment_event
-from ktpledger.views import render_table
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
     """Add `invoice` and `invoice-payment` to `app`."""
+    from ktpledger.domain.payment_terms import INVOICE_PAYMENT_DAYS
 
     @app.command("invoice")
     @refuses_input
@@ -40,6 +37,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         dated in the quarter as the reconciliation works it, a prior-period adjustment for costs of
         invoiced quarters that arrived since, and on the final quarter the top-up to the offer's
         business total (R-32). Records a BusinessInvoiced event unless --dry-run."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.invoices import draft_invoice
+        from ktpledger.views import render_table
+
         on = parse_day(day, field="date")
         with opened(ctx, write=not dry_run) as application:
             draft = draft_invoice(
@@ -92,6 +93,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """A payment from the business against one of its invoices (R-44): no more than is
         outstanding on it. The same event `record` and `POST /events` take."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.domain.money import parse_money
+        from ktpledger.service.invoices import payment_event
+
         on = parse_day(day, field="date")
         parse_money(amount, field="amount", positive=True, rule="R-44")
         with opened(ctx) as application:

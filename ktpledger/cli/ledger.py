@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.adapters.signing import KeyFileError, load_verifier
 from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
-from ktpledger.domain.anchor import Checkpoint, parse_checkpoint
-from ktpledger.domain.chain import format_instant
-from ktpledger.service.checkpoints import AnchorReport, verify_against
-from ktpledger.service.json_input import decode_input, export_refusal, looks_like_export, read_events
-from ktpledger.service.ledger import shown_stream
-from ktpledger.service.projection_check import ProjectionCheck, check_projections
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.domain.anchor import Checkpoint
+    from ktpledger.service.checkpoints import AnchorReport
+    from ktpledger.service.projection_check import ProjectionCheck
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -36,6 +33,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """Append events; prints one JSON result a line; exit 1 if any was refused. A CSV or XLSX
         export is refused once (R-30): `import` reads those."""
+        from ktpledger.service.json_input import decode_input, export_refusal, looks_like_export, read_events
+
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as error:
@@ -67,6 +66,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The project's stream, oldest first. A recorded event that cannot be read is shown as it is
         stored and marked (JSON: `unreadable`, the refusal naming it), and the command exits 1."""
+        from ktpledger.domain.chain import format_instant
+        from ktpledger.service.ledger import shown_stream
+        from ktpledger.views import render_table
+
         with opened(ctx, write=False) as application:
             stream = application.ledger.stream(project)
             if not stream:
@@ -123,6 +126,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """Re-check every project's hash chain and versions; exit 1 naming the first bad event. With
         --against and --projections, also the ledger against a signed checkpoint and the projections
         against the ledger."""
+        from ktpledger.adapters.signing import KeyFileError, load_verifier
+        from ktpledger.service.checkpoints import verify_against
+        from ktpledger.service.projection_check import check_projections
+
         checkpoint = read_checkpoint(against) if against is not None else None
         with opened(ctx, write=False) as application:
             verifier = application.verifier
@@ -191,6 +198,8 @@ def _short(text: str) -> str:
 
 def read_checkpoint(path: str) -> Checkpoint:
     """The checkpoint in the JSON file at `path` (`-`: stdin), or exit 2 saying what is wrong."""
+    from ktpledger.domain.anchor import parse_checkpoint
+
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         return parse_checkpoint(json.loads(text))

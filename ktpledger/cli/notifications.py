@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.bootstrap import App
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.bootstrap import App
 
 
 class StatusChoice(StrEnum):
@@ -49,6 +50,8 @@ def _cut(text: str | None, width: int = ERROR_WIDTH) -> str:
 
 
 def deliveries_table(rows: list[dict[str, Any]]) -> str:
+    from ktpledger.views import render_table
+
     table: list[tuple[str, ...]] = [
         (
             f"{row['outbox']} {row['alert_id'] or row['system_alert_id']}",
@@ -78,6 +81,8 @@ def deliveries_table(rows: list[dict[str, Any]]) -> str:
 
 
 def system_alerts_table(rows: list[dict[str, Any]]) -> str:
+    from ktpledger.views import render_table
+
     table: list[tuple[str, ...]] = [
         (
             str(row["id"]),

@@ -5,23 +5,16 @@ the letter's budget sheet (XLSX) or its terms written as TOML, printed as one li
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.adapters.offer_files import OfferFileError, file_kind, read_sheet, read_toml
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.reports import parse_justifications, print_offer, usage_error
 from ktpledger.cli.root import Opened
-from ktpledger.domain.offer_letter import (
-    TERM_WHAT,
-    MissingTerms,
-    OfferLetter,
-    Written,
-    letter_from_cells,
-    letter_from_toml,
-    offer_from_letter,
-    overheads_note,
-)
+
+if TYPE_CHECKING:
+    from ktpledger.domain.offer_letter import OfferLetter
 
 
 def option_of(term: str) -> str:
@@ -70,6 +63,14 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The GrantOffered event of an offer letter (XLSX or TOML) as one line of JSON for `record`;
         the options give or override the letter's terms. Records nothing."""
+        from ktpledger.domain.offer_letter import (
+            TERM_WHAT,
+            MissingTerms,
+            Written,
+            offer_from_letter,
+            overheads_note,
+        )
+
         options = {
             "project": project,
             "key": key,
@@ -104,6 +105,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
 def read_letter(file: Path, sheet: str | None) -> OfferLetter:
     """The offer letter in `file`; a file that cannot be read as one is a usage error (exit 2)."""
+    from ktpledger.adapters.offer_files import OfferFileError, file_kind, read_sheet, read_toml
+    from ktpledger.domain.offer_letter import letter_from_cells, letter_from_toml
+
     try:
         kind = file_kind(file)
         if kind == "toml":

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from ktpledger.cli.common import TODAY_OPTION, pounds, print_body_json, write_output
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened
-from ktpledger.domain.events import parse_day
-from ktpledger.domain.health import Health
+from ktpledger.domain.health_levels import Health
 from ktpledger.domain.rules import BusinessType, Methodology
-from ktpledger.service.access import COMMAND_LINE
-from ktpledger.service.portfolio import Portfolio, PortfolioFilter, PortfolioRow, portfolio
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.service.portfolio import Portfolio, PortfolioRow
 
 
 class PortfolioFormat(StrEnum):
@@ -67,6 +67,8 @@ def _cells(row: PortfolioRow) -> tuple[str, ...]:
 
 
 def _table(made: Portfolio) -> None:
+    from ktpledger.views import render_table
+
     totals = made.totals()
     typer.echo(
         f"{totals['projects']} project{'' if totals['projects'] == 1 else 's'} as of {made.as_of.isoformat()}: "
@@ -108,6 +110,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """Every project's health as of --today (R-47): red, amber or green with its reasons, beside
         budget, spent, % spent against % of the period elapsed, forecast at the end date, grant
         claimed and paid, and the next deadline; most pressing first, then the totals."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.access import COMMAND_LINE
+        from ktpledger.service.portfolio import PortfolioFilter, portfolio
+
         day = parse_day(today, field="today")
         only = PortfolioFilter(
             statuses=frozenset(status),

@@ -3,15 +3,16 @@ quarter, from `service/spend_profile.project_profile` as `GET /projects/{project
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, OutputFormat, pounds, print_body_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown
-from ktpledger.domain.events import parse_day
-from ktpledger.domain.labels import category_label
-from ktpledger.service.spend_profile import LinePlan, project_profile
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.service.spend_profile import LinePlan
 
 STATUS_WORDS = {
     "behind": "behind",
@@ -38,6 +39,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         both cumulated, and at each quarter end passed whether the spend is behind or ahead of the
         plan (more than 10%); each line's forecast at the end date (JSON: the body of
         `GET /projects/{project}/profile`)."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.spend_profile import project_profile
+
         day = parse_day(today, field="today")
         with opened(ctx, write=False) as application:
             on = application.settings.reading_day(day)
@@ -57,6 +61,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
 def line_table(line: LinePlan) -> str:
     """One line for people: its rule and forecast, then a row per quarter."""
+    from ktpledger.domain.labels import category_label
+    from ktpledger.views import render_table
+
     since = "the default" if line.profiled_on is None else f"since {line.profiled_on.isoformat()}"
     heading = (
         f"{category_label(line.category.value)}: budget {pounds(line.budget)}, profile {line.rule} ({since}), "

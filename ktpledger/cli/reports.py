@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -27,19 +27,15 @@ from ktpledger.cli.common import (
 )
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
-from ktpledger.domain.alert_views import ShownAlert, long_date
-from ktpledger.domain.costing import COSTING_PARAMETERS, CostingRequest, cost_project, parse_request
-from ktpledger.domain.events import parse_date, parse_day
-from ktpledger.domain.offer import OfferDraft, OfferTerms, draft_from_costing, offer_event, unjustified
-from ktpledger.service import statements
-from ktpledger.service.access import COMMAND_LINE
-from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
-from ktpledger.service.pack_models import ClaimPack
-from ktpledger.service.project_summary import project_list
-from ktpledger.service.report_appendix import AuditAppendix, audit_appendix
-from ktpledger.service.statement_models import ReconciliationStatement
-from ktpledger.service.summary_models import ProjectRow
-from ktpledger.views import costing_json, costing_rows, render_table
+
+if TYPE_CHECKING:
+    from ktpledger.domain.alert_views import ShownAlert
+    from ktpledger.domain.costing import CostingRequest
+    from ktpledger.domain.offer import OfferDraft, OfferTerms
+    from ktpledger.service.pack_models import ClaimPack
+    from ktpledger.service.report_appendix import AuditAppendix
+    from ktpledger.service.statement_models import ReconciliationStatement
+    from ktpledger.service.summary_models import ProjectRow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,6 +76,8 @@ def alert_cells(alert: ShownAlert) -> tuple[str, ...]:
 
 def acknowledgement_text(alert: ShownAlert) -> str:
     """Who acknowledged the alert, when, and the note."""
+    from ktpledger.domain.alert_views import long_date
+
     seen = alert.acknowledged
     if seen is None:
         return ""
@@ -101,6 +99,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The projects in the ledger: status, period, where each stands as of --today and its open
         alerts (JSON: the body of `GET /projects` for an admin token)."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.access import COMMAND_LINE
+        from ktpledger.service.project_summary import project_list
+        from ktpledger.views import render_table
+
         day = parse_day(today, field="today")
         with opened(ctx, write=False) as application:
             on = application.settings.reading_day(day)
@@ -127,6 +130,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         wait: bool = WAIT_OPTION,
     ) -> None:
         """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.views import render_table
+
         day = parse_day(as_of, field="as_of")
         with opened(ctx, write=False) as application:
             wait_for_projections(application, wait)
@@ -174,6 +180,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """Open alerts (R-41) with their figures now; with --all, resolved ones too. Projects past their
         end date and not closed are listed as `ended_not_closed`; an unknown PROJECT is an error (R-31).
         With --group, one line per kind: how many, on which projects and lines (`GET /alerts/groups`)."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
+        from ktpledger.views import render_table
+
         day = parse_day(today, field="today")
         kinds = parse_kinds(kind)
         with opened(ctx, write=False) as application:
@@ -219,6 +229,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The end-of-grant statement (R-42); final once the project is closed, the statement so far
         before. The CSV, XLSX, HTML and PDF add who prepared it (--as, else the OS user) and when."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service import statements
+        from ktpledger.service.report_appendix import audit_appendix
+
         on = parse_day(prepared_on, field="prepared_on")
         with opened(ctx, write=False) as application:
             statement = statements.reconciliation_statement(
@@ -248,6 +262,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and
         ineligible, alerts open at the quarter's end and a forecast to the end date. The CSV, XLSX,
         HTML and PDF add who prepared it and when, and the quarter's transactions."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service import statements
+        from ktpledger.service.report_appendix import audit_appendix
+
         on = parse_day(prepared_on, field="prepared_on")
         with opened(ctx, write=False) as application:
             pack = statements.quarter_pack(
@@ -295,6 +313,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21);
         with --offer, the project's GrantOffered event built from them."""
+        from ktpledger.domain.costing import parse_request
+        from ktpledger.domain.events import parse_date
+        from ktpledger.domain.offer import OfferTerms
+
         given = {
             "--project": project,
             "--start": start,
@@ -352,6 +374,8 @@ def costing_options(command: Callable[P, R]) -> Callable[P, R]:
     """`command` with the costing's parameters (`COSTING_PARAMETERS`, the domain's one list of them,
     shared with `GET /costing`) as its first options. Typer reads a command's options from its
     signature, so the signature is written from the list."""
+    from ktpledger.domain.costing_parameters import COSTING_PARAMETERS
+
     options = [
         inspect.Parameter(
             parameter.name,
@@ -403,6 +427,9 @@ def show_groups(document: dict[str, Any], output_format: OutputFormat) -> None:
 
 def show_costing(request: CostingRequest, output_format: OutputFormat) -> None:
     """Print the costing of `request` as a table or JSON."""
+    from ktpledger.domain.costing import cost_project
+    from ktpledger.views import costing_json, costing_rows, render_table
+
     result = cost_project(request)
     if output_format is OutputFormat.JSON:
         print_json(costing_json(result))
@@ -448,6 +475,9 @@ def stdin_is_terminal() -> bool:
 
 def show_offer(request: CostingRequest, terms: OfferTerms) -> None:
     """Print the GrantOffered event of `request`'s costing (under the rules of the event's date)."""
+    from ktpledger.domain.costing import cost_project
+    from ktpledger.domain.offer import draft_from_costing
+
     print_offer(draft_from_costing(cost_project(request, on=terms.on), terms))
 
 
@@ -455,6 +485,8 @@ def print_offer(draft: OfferDraft, out: str | None = None) -> None:
     """Print (or write to `out`) the GrantOffered event of `draft` as one line of JSON; a standard
     line above its standard without a justification is asked for on a terminal and refused
     otherwise (R-31)."""
+    from ktpledger.domain.offer import offer_event, unjustified
+
     justifications = dict(draft.justifications)
     for line in unjustified(draft, justifications):
         if not stdin_is_terminal():

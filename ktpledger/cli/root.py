@@ -1,24 +1,30 @@
 """The `ktpledger` command itself: its `--db` option, the settings read once for a run, and the
 App each command opens (`opened`). The commands are added to `app` by the modules of this package
-(`ktpledger/cli/__init__.py`)."""
+(`ktpledger/cli/__init__.py`).
+
+Start-up is kept cheap (issue 18, "a fast CLI"): this module and the modules that add commands
+import the composition root, the service, the adapters and the renderers inside the functions that
+use them, so parsing a command line (and `--help`) loads none of SQLAlchemy, fpdf or openpyxl."""
 
 from __future__ import annotations
 
 import getpass
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
-from ktpledger.bootstrap import App, bootstrap
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
-from ktpledger.domain.errors import RuleViolation, unknown_project
-from ktpledger.domain.recorded import Channel, RecordedBy, recorded_by
-from ktpledger.service.schema import ensure_schema
-from ktpledger.settings import Settings
+
+if TYPE_CHECKING:
+    from ktpledger.bootstrap import App
+    from ktpledger.domain.recorded import Channel, RecordedBy
+    from ktpledger.settings import Settings
 
 # The order `ktpledger --help` lists the commands in, as it did when they were all in one module
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
@@ -54,15 +60,103 @@ HELP_ORDER = (
 )
 
 
+# The module of this package that adds each command (its `register(app, opened)`), in the order
+# the modules added them (commands, then groups): the order `--help` lists what HELP_ORDER leaves
+# out. A module is imported when one of its commands is run or listed, so a command line loads its
+# command's module alone (issue 18, "a fast CLI"). tests/test_cli_startup.py checks the table
+# against what the modules add.
+COMMAND_MODULES = {
+    "record": "ledger",
+    "events": "ledger",
+    "verify": "ledger",
+    "import": "imports",
+    "projects": "reports",
+    "allowances": "reports",
+    "alerts": "reports",
+    "reconcile": "reports",
+    "claim-pack": "reports",
+    "costing": "reports",
+    "acknowledge": "acknowledgements",
+    "invoice": "invoices",
+    "invoice-payment": "invoices",
+    "transactions": "transactions",
+    "offer": "offers",
+    "replay": "workers",
+    "worker": "workers",
+    "beat": "workers",
+    "demo": "demo",
+    "serve": "serve",
+    "system-alerts": "notifications",
+    "profile": "profile",  # spend profiles (R-43)
+    "portfolio": "portfolio",  # the KTP office's portfolio (R-47)
+    "claim": "claims",  # grant claims (R-45)
+    "projection": "workers",
+    "db": "admin",
+    "checkpoint": "admin",
+    "token": "serve",
+    "notifications": "notifications",
+    "digest": "digest",  # digest notifications (issue 16)
+}
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands by name: every name of `COMMAND_MODULES` known at once, each command built
+    by its module (`load`) when it is first looked up; a command added directly is kept as given.
+    Its values are click commands: `Any`, as the click they come from differs by typer version."""
+
+    def __init__(self, built: Mapping[str, Any], load: Callable[[str], Mapping[str, Any]]) -> None:
+        self._built = dict(built)
+        self._names = [*COMMAND_MODULES, *(name for name in built if name not in COMMAND_MODULES)]
+        self._load = load
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built and name in COMMAND_MODULES:
+            self._built.update(self._load(COMMAND_MODULES[name]))
+        return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without building the command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._names:
+            raise KeyError(name)
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def commands_of(module: str) -> dict[str, Any]:
+    """The commands `ktpledger.cli.MODULE` adds, built as the root's own: registered on a Typer
+    of the root's settings, with the root's `opened`."""
+    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    import_module(f"ktpledger.cli.{module}").register(part, opened)
+    return dict(typer.main.get_group(part).commands)
+
+
 class InHelpOrder(TyperGroup):
-    """A group that lists its commands in `HELP_ORDER` (any other after them, as added)."""
+    """The root group: its commands built by their modules as they are needed (`LazyCommands`),
+    listed in `HELP_ORDER` (any other after them, as added)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands, commands_of)
 
     # `ctx` is passed through unread. Its class is click's Context up to typer 0.2x and the Context of
     # typer's private copy of click (`typer._click`) after: no public name covers both.
     def list_commands(self, ctx: Any) -> list[str]:
-        names = super().list_commands(ctx)
         return sorted(
-            names, key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)
+            self.commands,
+            key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER),
         )
 
 
@@ -94,12 +188,17 @@ def configure(
     ),
 ) -> None:
     """Event-driven budget ledger for UK Knowledge Transfer Partnerships."""
+    from ktpledger.settings import Settings
+
     try:
         ctx.obj = Settings.from_env().with_database(db)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     if as_name is not None:
+        from ktpledger.domain.errors import RuleViolation
+        from ktpledger.domain.recorded import recorded_by
+
         try:
             ctx.meta[AS_NAME] = recorded_by(as_name, None, "cli").name
         except RuleViolation as error:
@@ -113,6 +212,8 @@ AS_NAME = "ktpledger.as"  # the context's meta key of a valid `--as` name
 def operating_system_user() -> str:
     """The operating-system user running the command, or "unknown" when there is none to be found
     (no login name, no passwd entry) or it cannot be a name (`recorded_by`)."""
+    from ktpledger.domain.recorded import recorded_by
+
     try:
         name = getpass.getuser()
         return recorded_by(name, None, "cli").name
@@ -123,6 +224,8 @@ def operating_system_user() -> str:
 def recorder_of(ctx: typer.Context, channel: Channel = "cli") -> RecordedBy:
     """Who the events a command records are recorded by: `--as NAME` (or KTPLEDGER_AS), else the
     operating-system user. The command line holds no token, so there is no role: null."""
+    from ktpledger.domain.recorded import RecordedBy
+
     name = ctx.find_root().meta.get(AS_NAME) or operating_system_user()
     return RecordedBy(name, None, channel)
 
@@ -144,6 +247,8 @@ def record_draft(
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command read for this run (from the environment if no root callback
     put them on the context, as for a command run on its own)."""
+    from ktpledger.settings import Settings
+
     settings: Settings | None = ctx.find_root().obj
     return settings or Settings.from_env()
 
@@ -156,6 +261,14 @@ class Opened(Protocol):
     ) -> AbstractContextManager[App]: ...
 
 
+def bootstrap(settings: Settings, *, read_only: bool = False) -> App:
+    """The composition root's App (`ktpledger.bootstrap.bootstrap`), imported when a command opens
+    the ledger rather than when the command line starts; tests replace this name to watch it."""
+    from ktpledger.bootstrap import bootstrap as build
+
+    return build(settings, read_only=read_only)
+
+
 @contextmanager
 def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> Iterator[App]:
     """The composition root's objects for one command; a database that cannot be reached or has no
@@ -165,6 +278,8 @@ def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> I
     (an SQLite file that is not there is an error, and none is left behind), and their App
     delivers no notifications and wakes nothing (`bootstrap(read_only=True)`). Commands that
     write (`write=True`) migrate the embedded SQLite default on first use, unless `migrate=False`."""
+    from ktpledger.service.schema import ensure_schema
+
     settings = settings_of(ctx)
     if not write:
         refuse_missing_file(settings.database_url)
@@ -184,6 +299,8 @@ def opened(ctx: typer.Context, *, write: bool = True, migrate: bool = True) -> I
 def refuse_unknown(application: App, project: str) -> None:
     """Refuse (R-31) a read of `project` if it has no events, naming the database read and the
     nearest projects it has."""
+    from ktpledger.domain.errors import unknown_project
+
     known = application.ledger.projects()
     if project not in known:
         raise unknown_project(project, known, application.database.shown_url)

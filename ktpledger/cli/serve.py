@@ -8,16 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
 import typer
 
-from ktpledger.adapters.tokens import list_tokens, parse_projects, revoke_token
 from ktpledger.cli.common import OutputFormat
 from ktpledger.cli.root import Opened, settings_of
-from ktpledger.service.access import create_token
-from ktpledger.views import render_table
 
 if TYPE_CHECKING:
     from ktpledger.bootstrap import App
@@ -41,6 +37,8 @@ class HttpServer(Protocol):
 
 def http_server(name: str = "http") -> HttpServer:
     """The server registered as `name` in the `ktpledger.servers` entry-point group (exit 1 if none)."""
+    from importlib.metadata import entry_points
+
     for entry in entry_points(group=SERVERS):
         if entry.name == name:
             server: HttpServer = entry.load()
@@ -149,6 +147,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         output_format: OutputFormat = TOKEN_FORMAT,
     ) -> None:
         """Create a token; it is printed once, and only its SHA-256 hash is stored."""
+        from ktpledger.adapters.tokens import parse_projects
+        from ktpledger.service.access import create_token
+
         try:
             grant = parse_projects(project)
         except ValueError as error:
@@ -173,6 +174,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @token_app.command("list")
     def token_list(ctx: typer.Context, output_format: OutputFormat = TOKEN_FORMAT) -> None:
         """Every token's id, role, projects and label (never the token or its hash)."""
+        from ktpledger.adapters.tokens import list_tokens
+        from ktpledger.views import render_table
+
         with opened(ctx, write=False) as application:
             tokens = list_tokens(application.database)
         if output_format is OutputFormat.JSON:
@@ -197,6 +201,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
     @token_app.command("revoke")
     def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
         """Revoke a token by its id (see `token list`): it stops working at once."""
+        from ktpledger.adapters.tokens import revoke_token
+
         with opened(ctx) as application:
             revoked = revoke_token(application.database, token_id)
         if not revoked:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from ktpledger.cli.common import pounds, print_body_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown
-from ktpledger.domain.events import parse_day
-from ktpledger.domain.labels import category_label
-from ktpledger.reports.transactions_csv import transactions_csv
-from ktpledger.service.transactions import LineTransactions, line_transactions, parse_category
-from ktpledger.views import render_table
+
+if TYPE_CHECKING:
+    from ktpledger.service.transactions import LineTransactions
 
 
 class TransactionsFormat(StrEnum):
@@ -46,6 +45,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
         """The events behind each allowance line's figures: the decisions that set or moved its budget,
         its claims and reversals, each claim eligible, partly eligible or ineligible with the reasons
         and rules (JSON: the body of `GET /projects/{project}/transactions`; CSV: its download)."""
+        from ktpledger.domain.events import parse_day
+        from ktpledger.service.transactions import line_transactions, parse_category
+
         chosen = parse_category(category)
         date_from = parse_day(since, field="from")
         date_to = parse_day(until, field="to")
@@ -57,6 +59,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
         if output_format is TransactionsFormat.JSON:
             print_body_json(made.to_json())
         elif output_format is TransactionsFormat.CSV:
+            from ktpledger.reports.transactions_csv import transactions_csv  # only when asked for
+
             sys.stdout.buffer.write(transactions_csv(made))
             sys.stdout.flush()
         else:
@@ -65,6 +69,9 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
 def line_table(line: LineTransactions) -> str:
     """One line for people: its figures, its budget moves, then its claims and reversals."""
+    from ktpledger.domain.labels import category_label
+    from ktpledger.views import render_table
+
     heading = (
         f"{category_label(line.category.value)}: budget {pounds(line.budget)}, spent {pounds(line.spent)}, "
         f"eligible {pounds(line.eligible)}, ineligible {pounds(line.ineligible)}, "

@@ -15,7 +15,6 @@ import typer
 from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, settings_of
-from ktpledger.views import render_table
 
 
 def register(app: typer.Typer, opened: Opened) -> None:
@@ -40,6 +39,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def projection_status(ctx: typer.Context, output_format: OutputFormat = FORMAT_OPTION) -> None:
         """The quarantined projects, each with the row that stopped its projection and why, and how
         many events the other projections have still to fold in. Exit 1 if any is quarantined."""
+        from ktpledger.views import render_table
+
         with opened(ctx, write=False) as application:
             failed = application.projector.quarantined()
             behind = application.projector.behind()

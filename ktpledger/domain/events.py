@@ -25,6 +25,7 @@ from ktpledger.domain.input_rules import (
     check_storable,
 )
 from ktpledger.domain.money import format_money, parse_money
+from ktpledger.domain.payment_terms import INVOICE_PAYMENT_DAYS as INVOICE_PAYMENT_DAYS  # re-exported
 from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import (
     RULE_SETS,
@@ -940,7 +941,6 @@ class AlertAcknowledged:
 # arrears for its contribution, and records what the business pays against each invoice.
 
 QUARTER_TEXT = re.compile(r"[0-9]{4}Q[1-4]")
-INVOICE_PAYMENT_DAYS = 30  # the default payment term: an invoice is due 30 days after its date
 MAX_INVOICE_NUMBER = 64
 
 

@@ -45,6 +45,9 @@ from ktpledger.domain.alerts import AlertKind, Conditions, clock_findings, timed
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.events import quarter_span
 from ktpledger.domain.health_facts import HealthFacts, facts_of
+from ktpledger.domain.health_levels import (
+    Health as Health,  # re-exported: the levels live apart, cheap to load
+)
 from ktpledger.domain.invoices import CLAIM_DUE_DAYS, DeadlineSource
 from ktpledger.domain.labels import gbp
 from ktpledger.domain.money import ZERO, format_money
@@ -56,12 +59,6 @@ PACE_GAP = Decimal("0.15")
 PACE_FROM_MONTH = 3
 LATE_CLOSURE_DAYS = 90
 SHARE_PLACES = Decimal("0.0001")
-
-
-class Health(StrEnum):
-    RED = "red"
-    AMBER = "amber"
-    GREEN = "green"
 
 
 class HealthKind(StrEnum):

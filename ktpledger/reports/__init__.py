@@ -9,6 +9,9 @@ Renderers read only the statement's typed fields: no clock, no database, no figu
 back from text (a JSON document is read once, by the model's `from_json`). JSON is the model's
 `to_json()`; JSON, CSV, XLSX and PDF are byte-for-byte deterministic (the same statement gives the
 same bytes).
+
+Each format's renderer is imported when that format is asked for: JSON (and CSV, HTML) never load
+fpdf or openpyxl, so a command or a request for JSON does not pay for the PDF and XLSX renderers.
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ktpledger.reports.cells import Statement
-from ktpledger.reports.csv_report import claim_pack_csv, reconciliation_csv
-from ktpledger.reports.page import html_page
-from ktpledger.reports.pdf_report import render_pdf
-from ktpledger.reports.xlsx_report import claim_pack_xlsx, reconciliation_xlsx
 from ktpledger.service.pack_models import ClaimPack
-from ktpledger.service.report_appendix import AuditAppendix
 from ktpledger.service.statement_models import ReconciliationStatement
+
+if TYPE_CHECKING:
+    from ktpledger.service.report_appendix import AuditAppendix
 
 __all__ = ["EXTENSIONS", "FORMATS", "KINDS", "MEDIA_TYPES", "Statement", "filename", "kind_of", "render"]
 
@@ -47,22 +49,54 @@ def _json(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
 
 
 def _html(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.page import html_page
+
     return html_page(statement, appendix).encode("utf-8")
+
+
+def _pdf(statement: Statement, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.pdf_report import render_pdf
+
+    return render_pdf(statement, appendix)
+
+
+def _reconciliation_csv(statement: ReconciliationStatement, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.csv_report import reconciliation_csv
+
+    return reconciliation_csv(statement, appendix)
+
+
+def _claim_pack_csv(statement: ClaimPack, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.csv_report import claim_pack_csv
+
+    return claim_pack_csv(statement, appendix)
+
+
+def _reconciliation_xlsx(statement: ReconciliationStatement, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.xlsx_report import reconciliation_xlsx
+
+    return reconciliation_xlsx(statement, appendix)
+
+
+def _claim_pack_xlsx(statement: ClaimPack, appendix: AuditAppendix | None = None) -> bytes:
+    from ktpledger.reports.xlsx_report import claim_pack_xlsx
+
+    return claim_pack_xlsx(statement, appendix)
 
 
 RECONCILIATION_RENDERERS: dict[str, Callable[[ReconciliationStatement, AuditAppendix | None], bytes]] = {
     "json": _json,
-    "csv": reconciliation_csv,
-    "xlsx": reconciliation_xlsx,
+    "csv": _reconciliation_csv,
+    "xlsx": _reconciliation_xlsx,
     "html": _html,
-    "pdf": render_pdf,
+    "pdf": _pdf,
 }
 CLAIM_PACK_RENDERERS: dict[str, Callable[[ClaimPack, AuditAppendix | None], bytes]] = {
     "json": _json,
-    "csv": claim_pack_csv,
-    "xlsx": claim_pack_xlsx,
+    "csv": _claim_pack_csv,
+    "xlsx": _claim_pack_xlsx,
     "html": _html,
-    "pdf": render_pdf,
+    "pdf": _pdf,
 }
 
 
