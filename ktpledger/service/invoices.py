@@ -15,6 +15,7 @@ from ktpledger.domain.events import (
     INVOICE_PAYMENT_DAYS,
     BusinessInvoiced,
     BusinessPaymentReceived,
+    Event,
     parse_event,
     quarter_span,
 )
@@ -59,6 +60,11 @@ class InvoiceDraft:
         }
 
 
+def pays(event: Event, number: str) -> bool:
+    """Whether `event` is the business's payment of invoice `number` (R-44)."""
+    return isinstance(event.payload, BusinessPaymentReceived) and event.payload.invoice == number
+
+
 def draft_invoice(
     database: Database,
     project: str,
@@ -74,12 +80,13 @@ def draft_invoice(
     chosen = number if number is not None else f"{project}-{label}"
     key = f"invoice-{chosen}"
     stream = project_stream(database, project)
-    # Worked out without the invoice itself, should it be recorded already: the same invoice asked
-    # for again is then the same event, a duplicate.
-    others = [item for item in stream if item.key != key]
+    # Worked out without the invoice itself, should it be recorded already, nor the business's
+    # payments of it: the same invoice asked for again is then the same event, a duplicate.
     with located(stream):
         state = fold_stream(project, stream)
-        due = invoice_due(project, ((item.event(), item.version, item.hash) for item in others), quarter)
+        events = [(item.event(), item.version, item.hash) for item in stream if item.key != key]
+        others = [(event, version, digest) for event, version, digest in events if not pays(event, chosen)]
+        due = invoice_due(project, others, quarter)
     if payment_days < 0 or payment_days > 3650:
         raise RuleViolation(
             "R-44", f"the payment term must be 0 to 3650 days, got {payment_days}", field="due"

@@ -89,6 +89,16 @@ def test_a_project_invoiced_quarter_by_quarter(app: App, database_url: str) -> N
         database_url, "invoice-payment", PROJECT, "--invoice", "INV-1", "--amount", "4070.00", "--date", "2025-04-30"
     )  # fmt: skip
     assert code == 0, err
+    # Asked for again once paid, it is still the same invoice, a duplicate: worked out without the
+    # invoice and its payment (it once failed on the payment of an invoice it had left out).
+    for dry in ([], ["--dry-run"]):
+        code, out, err = run_cli(
+            database_url, "invoice", PROJECT, "--quarter", "2025Q1", "--date", "2025-04-05", "--number", "INV-1",
+            "--format", "json", *dry,
+        )  # fmt: skip
+        assert code == 0, err
+        assert "4070.00" in out and "Traceback" not in err
+    assert app.ledger.state(PROJECT).version == 5  # the offer, two claims, the invoice, its payment
     record(
         app,
         [
