@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from ktpledger.api.routes import READ_ERRORS
 from ktpledger.api.schemas import Figures, Money, Share, Shown
@@ -125,8 +125,8 @@ def portfolio_read(
     only = parse_filter(status, knowledge_base, business_type, methodology, ending_within)
     on = app.settings.reading_day(parse_day(today, field="today"))
     made = portfolio(app, who, today=on, only=only)
-    if wanted == "json":
-        return JSONResponse(made.to_json())
+    if wanted == "json":  # the rows read back are written as stored, not decoded to be encoded again
+        return Response(made.json_text().encode("utf-8"), media_type="application/json")
     from ktpledger.reports.portfolio_report import portfolio_csv, portfolio_xlsx  # only when asked for
 
     body = portfolio_csv(made) if wanted == "csv" else portfolio_xlsx(made)

@@ -64,10 +64,9 @@ from ktpledger.service.project_summary import Readers, summary_line
 
 LOG = logging.getLogger(__name__)
 SHARE_PLACES = Decimal("0.0001")
-ROW_FORMAT = 1  # raised when the stored row's shape changes: older rows are then judged again
+ROW_FORMAT = 2  # raised when the stored row's shape changes: older rows are then judged again
 ROW_CACHE_SIZE = 2_500  # rows kept per process: a portfolio of a thousand projects, two days and more
 HEALTH = {status.value: status for status in Health}  # a dict look-up: `Health(text)` costs 10x
-REASON_KEYS = frozenset(("kind", "severity", "category", "subject", "message", "rule", "figures"))
 STATUS_ORDER = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
 MONEY_FIGURES = ("budget", "spent", "forecast", "grant_claimed", "grant_paid")
 
@@ -115,25 +114,30 @@ class PortfolioRow:
     next_deadline: Deadline | None
     as_of: date
     status: Health
-    # The reasons as `HealthReason.to_json` gives them: a row read back from `portfolio_rows` builds
-    # its `HealthReason`s only when a reader asks for them (`health`), not to list the row.
-    reasons: tuple[dict[str, Any], ...]
     # The project's version the row was judged from (0 for an unreadable project).
     version: int = field(default=0, compare=False)
     # The project's plan and net spend by calendar quarter, for the portfolio's chart.
     quarters: tuple[QuarterFigures, ...] = field(default=(), compare=False, repr=False)
+    # A row read back from `portfolio_rows`: its JSON document as stored (`to_json`, written as the
+    # HTTP API writes JSON). Its reasons are read from it only when a reader asks for them, and a
+    # JSON answer takes it as it is (`json_text`): a thousand rows are not decoded to be encoded.
+    document: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def judged(cls, health: ProjectHealth, **figures: Any) -> PortfolioRow:
         """The row of `figures` with `health` (kept, not built again when asked for)."""
-        row = cls(
-            as_of=health.as_of,
-            status=health.status,
-            reasons=tuple(reason.to_json() for reason in health.reasons),
-            **figures,
-        )
-        row.__dict__["health"] = health  # what `cached_property` would store: the same health
+        row = cls(as_of=health.as_of, status=health.status, **figures)
+        # What `cached_property` would store: the same health and its reasons, not built again.
+        row.__dict__["health"] = health
+        row.__dict__["reasons"] = tuple(reason.to_json() for reason in health.reasons)
         return row
+
+    @cached_property
+    def reasons(self) -> tuple[dict[str, Any], ...]:
+        """The reasons as `HealthReason.to_json` gives them."""
+        if self.document is None:
+            return ()
+        return tuple(json.loads(self.document)["reasons"])
 
     @cached_property
     def health(self) -> ProjectHealth:
@@ -144,7 +148,14 @@ class PortfolioRow:
     def top_reason(self) -> HealthReason | None:
         return self.health.top_reason
 
+    def json_text(self) -> str:
+        """`to_json` as the HTTP API writes it (the stored document, when the row was read back)."""
+        return self.document if self.document is not None else document_text(self.to_json())
+
     def to_json(self) -> dict[str, Any]:
+        if self.document is not None:
+            found: dict[str, Any] = json.loads(self.document)
+            return found
         return {
             "project": self.project,
             "title": self.title,
@@ -188,6 +199,18 @@ class Portfolio:
             "projects": [row.to_json() for row in self.projects],
             "totals": self.totals(),
         }
+
+    def json_text(self) -> str:
+        """`to_json` as the HTTP API writes it, byte for byte (Starlette's `JSONResponse`), the
+        rows read back from `portfolio_rows` taken as they are stored."""
+        projects = ",".join(row.json_text() for row in self.projects)
+        as_of, totals = document_text(self.as_of.isoformat()), document_text(self.totals())
+        return f'{{"as_of":{as_of},"projects":[{projects}],"totals":{totals}}}'
+
+
+def document_text(document: Any) -> str:
+    """JSON as the HTTP API writes it: compact, UTF-8 (Starlette's `JSONResponse.render`)."""
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -430,37 +453,42 @@ def project_quarters(facts: HealthFacts) -> tuple[QuarterFigures, ...]:
 
 
 def row_text(row: PortfolioRow) -> str | None:
-    """The row as stored (`portfolio_rows.row`): its JSON with its money and the quarters exact."""
-    document = {
-        "format": ROW_FORMAT,
-        "row": row.to_json(),
-        "exact": {name: str(getattr(row, name)) for name in MONEY_FIGURES},
-        "quarters": [[q.quarter.year, q.quarter.number, str(q.budget), str(q.spent)] for q in row.quarters],
-    }
+    """The row as stored (`portfolio_rows.row`): a line of what listing, filtering and sorting read
+    (its figures, money and quarters exact), then the row's JSON document (`json_text`)."""
     try:
-        return json.dumps(document, separators=(",", ":"))
+        shown = row.to_json()
+        head = {
+            "format": ROW_FORMAT,
+            "row": {name: value for name, value in shown.items() if name not in ("reasons", "top_reason")},
+            "exact": {name: str(getattr(row, name)) for name in MONEY_FIGURES},
+            "quarters": [
+                [q.quarter.year, q.quarter.number, str(q.budget), str(q.spent)] for q in row.quarters
+            ],
+        }
+        # Compact JSON escapes every line break inside its strings: the first one ends the head.
+        return document_text(head) + "\n" + document_text(shown)
     except (TypeError, ValueError):  # a figure JSON cannot hold: the row is judged each time instead
         return None
 
 
 def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
     """The row `row_text` stored, of `version` as of `today` (None for text this version does not
-    read: the caller judges the project instead)."""
+    read: the caller judges the project instead). Its document is kept as text."""
+    head_text, line_break, document = text.partition("\n")
+    if not line_break or not (document.startswith('{"project":') and document.endswith("}")):
+        return None
     try:
-        document = json.loads(text)
-        if document.get("format") != ROW_FORMAT:
+        head = json.loads(head_text)
+        if head.get("format") != ROW_FORMAT:
             return None
-        shown, exact = document["row"], document["exact"]
+        shown, exact = head["row"], head["exact"]
 
         def day(value: Any) -> date | None:
             return None if value is None else date.fromisoformat(value)
 
         deadline = shown["next_deadline"]
-        reasons = tuple(dict(item) for item in shown["reasons"])
-        if not all(item.keys() >= REASON_KEYS and item["severity"] in HEALTH for item in reasons):
-            return None
         quarters: list[QuarterFigures] = []
-        for year, number, planned, net in document["quarters"]:
+        for year, number, planned, net in head["quarters"]:
             if number not in (1, 2, 3, 4):
                 return None
             quarters.append(QuarterFigures(Quarter(int(year), number), Decimal(planned), Decimal(net)))
@@ -490,9 +518,9 @@ def row_from_text(text: str, version: int, today: date) -> PortfolioRow | None:
             ),
             as_of=today,
             status=HEALTH[shown["status"]],
-            reasons=reasons,
             version=version,
             quarters=tuple(quarters),
+            document=document,
         )
     except (ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
         return None

@@ -36,6 +36,7 @@ from ktpledger.cli import app as cli
 from ktpledger.service.access import COMMAND_LINE, create_token
 from ktpledger.service.portfolio import (
     RowCache,
+    document_text,
     judge_the_day,
     portfolio,
     portfolio_quarters,
@@ -258,6 +259,10 @@ def test_judged_rows_are_stored_for_the_day_and_read_back_the_same(app: App) -> 
     assert [row.health for row in parsed.projects] == [
         row.health for row in judged.projects
     ]  # built when asked
+    # The JSON answer takes the stored documents as they are, byte for byte what encoding gives.
+    assert all(row.document is not None for row in parsed.projects)
+    assert parsed.json_text() == judged.json_text() == document_text(judged.to_json())
+    assert json.loads(parsed.json_text()) == judged.to_json()
     assert portfolio_quarters(parsed) == portfolio_quarters(judged)
     assert [(row.budget, row.forecast) for row in parsed.projects] == [
         (row.budget, row.forecast) for row in judged.projects
@@ -305,7 +310,7 @@ def test_a_stored_row_that_cannot_be_read_is_judged_again(app: App) -> None:
         unit.commit()
     assert portfolio(app, COMMAND_LINE, today=today, cache=RowCache()).to_json() == expected
     assert all(
-        text.startswith('{"format":1') for text in stored_for(app.database, ["KTP-RED"], today).rows.values()
+        text.startswith('{"format":2') for text in stored_for(app.database, ["KTP-RED"], today).rows.values()
     )
 
 
