@@ -51,7 +51,13 @@ def print_json(document: Any) -> None:
 def print_body_json(document: Any) -> None:
     """`document` byte for byte as the HTTP API writes a JSON body (compact, UTF-8, as
     Starlette's `JSONResponse` renders it), then a line feed."""
-    body = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    print_json_text(
+        json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    )
+
+
+def print_json_text(body: str) -> None:
+    """A JSON body already written as the HTTP API writes it, then a line feed."""
     sys.stdout.buffer.write(body.encode("utf-8") + b"\n")
     sys.stdout.flush()
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.cli.common import TODAY_OPTION, pounds, print_body_json, write_output
+from ktpledger.cli.common import TODAY_OPTION, pounds, print_json_text, write_output
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened
 from ktpledger.domain.health_levels import Health
@@ -129,7 +129,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
             _table(made)
             return
         if output_format is PortfolioFormat.JSON:
-            print_body_json(made.to_json())
+            print_json_text(made.json_text())  # the stored rows' documents as they are, as the API
             return
         from ktpledger.reports.portfolio_report import portfolio_csv, portfolio_xlsx  # only when asked for
 
