@@ -70,6 +70,7 @@ class Chosen:
     sort: str
     direction: str
     today: str
+    page: str = ""
 
     @classmethod
     def of(cls, request: Request) -> Chosen:
@@ -80,7 +81,21 @@ class Chosen:
             sort=query.get("sort", "").strip(),
             direction=query.get("dir", "").strip().lower(),
             today=query.get("today", "").strip(),
+            page=query.get("page", "").strip(),
         )
+
+    def page_number(self, pages: int) -> int:
+        """The page asked for (1 when none), refused (R-47, `page`) unless a whole number from 1
+        to `pages`."""
+        if not self.page:
+            return 1
+        if not self.page.isdigit() or not 1 <= int(self.page) <= max(1, pages):
+            raise RuleViolation(
+                "R-47",
+                f"page must be a whole number from 1 to {max(1, pages)}, got {self.page!r}",
+                field="page",
+            )
+        return int(self.page)
 
     def status_chosen(self, status: str) -> bool:
         return any(status in given.lower().split(",") for given in self.statuses)
@@ -96,6 +111,11 @@ class Chosen:
         return found
 
 
+# Rows of the table per page: a thousand projects' reasons make a page of megabytes. The totals, the
+# charts and the downloads are of every row the filters keep, whatever the page.
+PAGE_ROWS = 100
+
+
 def query(pairs: list[tuple[str, str]]) -> str:
     return urlencode(pairs, quote_via=quote)
 
@@ -106,6 +126,11 @@ def sort_link(base: str, chosen: Chosen, column: str) -> str:
     direction = "desc" if chosen.sort == column and chosen.direction in ("", "asc") else "asc"
     pairs = [*chosen.pairs(sort=False), ("sort", column), ("dir", direction)]
     return f"{base}/dashboard/portfolio?{query(pairs)}"
+
+
+def page_link(base: str, chosen: Chosen, page: int) -> str:
+    """Another page of the table, the filters and the sort kept."""
+    return f"{base}/dashboard/portfolio?{query([*chosen.pairs(), ('page', str(page))])}"
 
 
 def reason_link(base: str, row: PortfolioRow, reason: HealthReason, day: str) -> str:
@@ -161,6 +186,8 @@ def portfolio_page(
         )
         rows = tuple(row for row in everything.projects if only.admits(row, today))
         shown = Portfolio(as_of=today, projects=sort_rows(rows, chosen.sort, chosen.direction or "asc"))
+        pages = -(-len(shown.projects) // PAGE_ROWS)
+        page = chosen.page_number(pages)
     except RuleViolation as error:
         context.update(
             error={"field": error.field or "", "message": f"{error.rule}: {error.message}"},
@@ -170,15 +197,26 @@ def portfolio_page(
         return render(request, "portfolio.html", context, status_code=422)
     day = f"?today={quote(chosen.today, safe='')}" if chosen.today else ""
     quarters = portfolio_quarters(shown)
+    first = (page - 1) * PAGE_ROWS
+    page_rows = shown.projects[first : first + PAGE_ROWS]
     context.update(
         error=None,
         portfolio=shown,
+        page_rows=page_rows,
+        paging={
+            "page": page,
+            "pages": pages,
+            "first": first + 1,
+            "last": first + len(page_rows),
+            "previous": page_link(base, chosen, page - 1) if page > 1 else None,
+            "next": page_link(base, chosen, page + 1) if page < pages else None,
+        },
         totals=shown.totals(),
         knowledge_bases=knowledge_bases,
         sort_links={column: sort_link(base, chosen, column) for column, _, _ in COLUMNS},
         links={
             row.project: [reason_link(base, row, reason, day) for reason in row.health.reasons]
-            for row in shown.projects
+            for row in page_rows
         },
         day_query=day,
         export_csv=f"{base}/portfolio?{query([*chosen.pairs(sort=False), ('format', 'csv')])}",

@@ -345,3 +345,34 @@ def test_sort_rows_refuses_what_it_does_not_know_and_puts_the_missing_last(app: 
     for direction in ("asc", "desc"):
         ordered = sort_rows((without, *made.projects), "next_deadline", direction)
         assert ordered[-1].project == "KTP-NONE"
+
+
+def test_the_table_is_shown_a_page_at_a_time_with_every_row_in_the_totals(
+    signed_in: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page holds PAGE_ROWS rows (two here); the totals, the charts and the downloads are of
+    every row the filters keep, and the pages keep the filters and the sort."""
+    import ktpledger.api.dashboard_portfolio as module
+
+    monkeypatch.setattr(module, "PAGE_ROWS", 2)
+    first = page(signed_in, "&sort=project&dir=asc")
+    assert rows(first) == ["KTP-AMBER", "KTP-GREEN"]
+    assert "Rows 1 to 2 of 3 (page 1 of 2" in first and 'id="page-previous"' not in first
+    assert figures(first)[("totals", "budget")] == "£487,500.00"  # the three projects' 162,500.00
+    next_link = re.search(r'id="page-next" href="([^"]+)"', first)
+    assert next_link is not None
+    href = next_link.group(1).replace("&amp;", "&")
+    assert href == f"/dashboard/portfolio?today={TODAY}&sort=project&dir=asc&page=2"
+    second = signed_in.get(href).text
+    assert rows(second) == ["KTP-RED"]
+    assert "Rows 3 to 3 of 3 (page 2 of 2" in second and 'id="page-next"' not in second
+    assert figures(second)[("totals", "budget")] == "£487,500.00"
+    assert 'id="export-csv"' in second and "page=" not in re.search(
+        r'id="export-csv" href="([^"]+)"', second
+    ).group(1)
+    for bad in ("0", "3", "x", "-1"):
+        html = page(signed_in, f"&page={bad}", status=422)
+        assert 'data-field="page"' in html and "R-47: page must be a whole number from 1 to 2" in html
+    # One page: no page links at all.
+    monkeypatch.setattr(module, "PAGE_ROWS", 100)
+    assert 'id="pages"' not in page(signed_in)
