@@ -28,9 +28,10 @@ from typer.testing import CliRunner
 from ktpledger.cli import app as cli
 from ktpledger.domain.money import PENNY
 from ktpledger.reports import FORMATS
+from tests.reports.browser import headless_chromium
 from tests.reports.conftest import statement as scenario_statement
 from tests.reports.long_csv import csv_sections, long_csv
-from tests.reports.pdf_pages import ARTIFACTS, IN_CI, first_page_png, headings, layout_pages, layout_problems
+from tests.reports.pdf_pages import ARTIFACTS, first_page_png, headings, layout_pages, layout_problems
 
 pytestmark = [pytest.mark.slow]
 
@@ -101,23 +102,7 @@ def test_every_pdf_page_passes_the_layout_checks(reports: Path, stem: str) -> No
 
 
 def test_the_html_in_headless_chromium(reports: Path, tmp_path: Path, monkeypatch: Any) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        message = "chromium or chromedriver not installed: the HTML is not screenshotted"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = headless_chromium(tmp_path, monkeypatch)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         driver.set_window_size(1280, 900)

@@ -35,6 +35,7 @@ from ktpledger.service.statement_models import ReconciliationStatement
 from ktpledger.service.statements import quarter_pack, reconciliation_statement
 from ktpledger.settings import Settings, parse_threshold
 from tests.reports import scenarios
+from tests.reports.browser import headless_chromium
 from tests.reports.long_csv import csv_sections, long_csv
 from tests.reports.pdf_pages import ARTIFACTS, headings, layout_pages, layout_problems
 
@@ -282,23 +283,7 @@ def test_the_workbook_has_a_sheet_per_table_with_formulas(projects: dict[str, An
 
 
 def test_the_html_in_headless_chromium(projects: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        message = "chromium or chromedriver not installed: the HTML is not screenshotted"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = headless_chromium(tmp_path, monkeypatch)
     try:
         driver.set_window_size(1280, 900)
         for number, (statement, appendix) in enumerate(every_report(projects)):
