@@ -47,8 +47,8 @@ HEAVY = (
     "ktpledger.adapters.database",
 )
 RENDERERS = ("fpdf", "openpyxl", "ktpledger.reports.pdf_report", "ktpledger.reports.xlsx_report")
-# Nor what only the HTTP API uses.
-NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2")
+# Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it).
+NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2", "alembic")
 
 # Every command and group of the command line asked for its --help in one interpreter; prints
 # each one's exit status and the modules of argv that were loaded.

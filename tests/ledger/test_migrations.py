@@ -44,3 +44,19 @@ def test_each_migration_steps_down_and_back_up(database_url: str) -> None:
         assert current_revision(database) == head
     finally:
         database.dispose()
+
+
+def test_the_schema_head_every_command_checks_is_alembic_s(database_url: str) -> None:
+    """`schema_head.SCHEMA_HEAD` is the newest migration (raise it with each one), and a database
+    at head reads as at head without Alembic; one not migrated reads as nothing."""
+    from ktpledger.adapters.database import Database, build_engine
+    from ktpledger.adapters.schema_head import SCHEMA_HEAD, stored_revision
+
+    assert SCHEMA_HEAD == head_revision()
+    database = Database(build_engine(database_url))
+    try:
+        assert stored_revision(database) is None  # no alembic_version table yet
+        upgrade(database)
+        assert stored_revision(database) == SCHEMA_HEAD
+    finally:
+        database.engine.dispose()
