@@ -34,6 +34,7 @@ from ktpledger.domain.events import (
     Virement,
     quarter_span,
 )
+from ktpledger.domain.labels import category_label
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import fold_events
@@ -182,12 +183,12 @@ class History:
                 (
                     change.from_category,
                     -change.amount,
-                    f"virement to {change.to_category.value}: {change.minute}",
+                    f"virement to {category_label(change.to_category.value)}: {change.minute}",
                 ),
                 (
                     change.to_category,
                     change.amount,
-                    f"virement from {change.from_category.value}: {change.minute}",
+                    f"virement from {category_label(change.from_category.value)}: {change.minute}",
                 ),
             ]
         elif isinstance(change, BudgetRevision):
