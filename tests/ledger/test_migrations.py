@@ -52,7 +52,7 @@ def test_the_schema_head_every_command_checks_is_alembic_s(database_url: str) ->
     from ktpledger.adapters.database import Database, build_engine
     from ktpledger.adapters.schema_head import SCHEMA_HEAD, stored_revision
 
-    assert SCHEMA_HEAD == head_revision()
+    assert head_revision() == SCHEMA_HEAD
     database = Database(build_engine(database_url))
     try:
         assert stored_revision(database) is None  # no alembic_version table yet
