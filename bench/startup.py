@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402  (after the checkout is put first on the path)
+
 TARGET_MS = 150.0
 MAX_RUNS = 101
 PROJECT = "KTP-DEMO-01"  # the demo's project (ktpledger/demo_story.py)
@@ -140,6 +142,30 @@ def demo_ledger(folder: Path) -> str:
     if done.returncode != 0:
         sys.exit(f"ktpledger demo exited {done.returncode}: {done.stderr.decode()[-2000:]}")
     return url
+
+
+def brief() -> list[figures.Figure]:
+    """`ktpledger --help` and three commands' `--help`, 5 runs each, beside a bare Typer app's
+    `--help` measured in the same run (the floor: the argument parser alone)."""
+    runs = 5
+    with tempfile.TemporaryDirectory(prefix="ktpledger-startup-") as scratch:
+        folder = Path(scratch)
+        floor = timed([sys.executable, "-c", TYPER_APP, "hello", "--help"], runs, folder)[0]
+        found = []
+        for path in ((), ("allowances",), ("portfolio",), ("db", "upgrade")):
+            wall = timed([*script(), *path, "--help"], runs, folder)[0]
+            found.append(
+                figures.Figure(
+                    " ".join(["ktpledger", *path, "--help"]),
+                    wall,
+                    "ms",
+                    floor=floor,
+                    target=f"< {TARGET_MS:.0f} ms",
+                    higher_is_better=False,
+                    note=f"median of {runs}; floor: a bare two-command Typer app's --help",
+                )
+            )
+    return found
 
 
 def main() -> None:
