@@ -184,8 +184,21 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
     return api
 
 
-def serve(application: App, *, host: str, port: int, limits: ServeLimits) -> None:
+def serve(application: App, *, host: str, port: int, limits: ServeLimits, workers: int = 1) -> None:
     """Serve the API and the dashboard over `application` on `host`:`port` with the bounded server
-    (api/server.py) until it is stopped. The `http` entry point of the `ktpledger.servers` group:
-    the command line finds it there, so that it never imports this package."""
-    server.run(create_app(application), host=host, port=port, limits=limits)
+    (api/server.py) until it is stopped, in `workers` processes. The `http` entry point of the
+    `ktpledger.servers` group: the command line finds it there, so that it never imports this
+    package."""
+
+    def in_each_worker() -> None:
+        # A forked worker must not use the connections its parent opened: it opens its own.
+        application.database.engine.dispose(close=False)
+
+    server.run(
+        create_app(application),
+        host=host,
+        port=port,
+        limits=limits,
+        workers=workers,
+        in_each_worker=in_each_worker,
+    )

@@ -26,13 +26,16 @@ cannot hold it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import resource
+import signal
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -285,8 +288,19 @@ def protocol_for(guard: ConnectionGuard) -> type[GuardedH11Protocol]:
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"guard": guard})
 
 
-def run(app: Any, *, host: str, port: int, limits: ServeLimits, log_level: str = "info") -> None:
-    """Serve `app` on host:port under `limits` until SIGINT or SIGTERM."""
+def run(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    limits: ServeLimits,
+    log_level: str = "info",
+    workers: int = 1,
+    in_each_worker: Callable[[], None] | None = None,
+) -> None:
+    """Serve `app` on host:port under `limits` until SIGINT or SIGTERM; with `workers` above 1, in
+    that many processes forked from this one, sharing its listening socket (`serve_forked`), each
+    running `in_each_worker` first."""
     fd_limit = raise_fd_limit()
     guard = ConnectionGuard(connection_cap(limits.max_connections, fd_limit), limits)
     config = uvicorn.Config(
@@ -302,7 +316,78 @@ def run(app: Any, *, host: str, port: int, limits: ServeLimits, log_level: str =
         backlog=BACKLOG,
     )
     announce(guard, fd_limit, logging.getLogger("uvicorn.error"))  # configured by uvicorn.Config
-    DeepQueueServer(config).run()
+    if workers <= 1:
+        DeepQueueServer(config).run()
+        return
+    serve_forked(config, listening_socket(host, port), workers, in_each_worker)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket every worker accepts on, bound here once (uvicorn's workers listen on it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    # Listening already: a connection made while the workers start waits in the queue, never refused.
+    sock.listen(LISTEN_QUEUE)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_forked(
+    config: uvicorn.Config, sock: socket.socket, workers: int, in_each_worker: Callable[[], None] | None
+) -> None:
+    """`workers` processes forked from this one, each serving on `sock` (the kernel hands each new
+    connection to one of them); this process waits for them. SIGTERM or SIGINT here is passed on
+    to each, which finishes its requests in progress (`GRACEFUL_SHUTDOWN`); a worker that dies
+    stops the others, so the service's supervisor (systemd, Docker) restarts the whole."""
+    log = logging.getLogger("uvicorn.error")
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until stopped, and never return into the parent's code
+            code = 0
+            try:
+                if in_each_worker is not None:
+                    in_each_worker()
+                DeepQueueServer(config).run(sockets=[sock])
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    log.info("serving with %d worker processes: %s", workers, ", ".join(map(str, children)))
+    # uvicorn says where it listens only when it binds the socket itself: said here, in its words.
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    running = set(children)
+    died = False
+    while running:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        running.discard(pid)
+        if not stopping:
+            log.error("worker %d stopped (status %d): stopping the others", pid, status)
+            died = True
+            stop(signal.SIGTERM, None)
+    sock.close()
+    if died:
+        raise SystemExit(1)  # a supervisor restarts the service
 
 
 def announce(guard: ConnectionGuard, fd_limit: int, logger: logging.Logger) -> None:

@@ -32,7 +32,9 @@ SERVERS = "ktpledger.servers"
 class HttpServer(Protocol):
     """Serve `application` on `host`:`port` within `limits`, until stopped."""
 
-    def __call__(self, application: App, *, host: str, port: int, limits: ServeLimits) -> None: ...
+    def __call__(
+        self, application: App, *, host: str, port: int, limits: ServeLimits, workers: int = 1
+    ) -> None: ...
 
 
 def http_server(name: str = "http") -> HttpServer:
@@ -67,6 +69,13 @@ def register(app: typer.Typer, opened: Opened) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="port to listen on"),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="server processes sharing the port (each with its own limits and connections)",
+        ),
         max_connections: int | None = typer.Option(
             None,
             "--max-connections",
@@ -131,7 +140,7 @@ def register(app: typer.Typer, opened: Opened) -> None:
         ctx.find_root().obj = settings.with_limits(limits)
         with opened(ctx) as application:
             typer.echo(f"ktpledger: API and dashboard on http://{host}:{port}/ (docs at /docs)", err=True)
-            run(application, host=host, port=port, limits=limits)
+            run(application, host=host, port=port, limits=limits, workers=workers)
 
     token_app = typer.Typer(help="Access tokens of the HTTP API and the dashboard.", no_args_is_help=True)
     app.add_typer(token_app, name="token")
