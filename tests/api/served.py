@@ -36,8 +36,9 @@ class Served:
     port: int = 0
 
     def start(self, timeout: float = 60.0) -> Served:
-        environment = {**os.environ, **self.environment}
-        environment.pop("KTPLEDGER_BROKER_URL", None)
+        environment = dict(os.environ)
+        environment.pop("KTPLEDGER_BROKER_URL", None)  # in-process projections unless a broker is given
+        environment.update(self.environment)
         program = [KTPLEDGER]
         if self.source is not None:
             program = [sys.executable, "-m", "ktpledger.cli"]
