@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from ktpledger.adapters.projection_store import ProjectionStore, Row
 from ktpledger.domain.allowances import allowances as allowance_lines
 from ktpledger.domain.errors import RuleViolation, unknown_project
+from ktpledger.domain.health_facts import HealthFacts
 from ktpledger.domain.recorded import located
 from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.domain.timeline import state_as_of
@@ -19,7 +21,13 @@ from ktpledger.service.projection_views import AllowanceReport, alert_json
 
 def allowances(store: ProjectionStore, project: str, *, as_of: date | None = None) -> AllowanceReport:
     """Current figures from the projection; past figures (`as_of`) from the ledger's events
-    dated on or before that day."""
+    dated on or before that day. The current figures' end date and grant rate come from the
+    projector's stored facts when they are of the ledger's head (`current_report`); else, or for a
+    quarantined project, from the project's stream folded (which refuses an unreadable row)."""
+    if as_of is None:
+        found = current_report(store, project)
+        if found is not None:
+            return found
     with store.read() as unit:
         stream = unit.events.stream(project)
         if not stream:
@@ -40,6 +48,29 @@ def allowances(store: ProjectionStore, project: str, *, as_of: date | None = Non
     lines = [line_from_row(row) for row in rows]
     version = int(heads[0]["version"]) if heads else 0
     return AllowanceReport(project, None, state.end, state.grant_rate, lines, version)
+
+
+def current_report(store: ProjectionStore, project: str) -> AllowanceReport | None:
+    """The current figures from the projection alone (its lines, and the stored facts' end date and
+    grant rate) when the projection and the facts are both of the ledger's head and the project is
+    not quarantined; None otherwise (the caller folds the stream)."""
+    with store.read() as unit:
+        head = unit.events.heads([project]).get(project)
+        projection = unit.heads.of([project])
+        if head is None or not projection or projection[0].get("status") == FAILED:
+            return None
+        if int(projection[0]["version"]) != head:
+            return None
+        stored = unit.facts.of_projects([project])
+        if not stored or int(stored[0]["version"]) != head:
+            return None
+        try:
+            facts = HealthFacts.from_json(json.loads(str(stored[0]["facts"])))
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            return None  # facts of an older format: folded instead
+        rows = unit.lines.of(project)
+    lines = [line_from_row(row) for row in rows]
+    return AllowanceReport(project, None, facts.end, facts.grant_rate, lines, head)
 
 
 def alerts(

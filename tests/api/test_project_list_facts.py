@@ -86,3 +86,31 @@ def test_parsed_facts_are_kept_by_project_and_version(ledger: App) -> None:
     again = current_facts(ledger.database, names, cache)
     assert [again[name] is first[name] for name in names] == [False, True, True]  # two kept; one read
     assert again == first
+
+
+def test_allowances_from_the_projection_alone_are_the_folded_ones(
+    ledger: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`allowances` (current figures) reads the lines and the stored facts' end date and grant
+    rate, not the stream; the same report as folding the stream (issue 18, item 3)."""
+    import ktpledger.service.projection_queries as queries
+
+    names = [demo.CLOSED, demo.MAIN, demo.SECOND]
+    store = ledger.projector.projections.store
+    assert all(queries.current_report(store, name) is not None for name in names)
+    from_facts = [ledger.projector.allowances(name).to_json() for name in names]
+    monkeypatch.setattr(queries, "current_report", lambda *_: None)
+    assert [ledger.projector.allowances(name).to_json() for name in names] == from_facts
+
+
+def test_allowances_fold_when_the_facts_are_not_of_the_head(ledger: App) -> None:
+    from ktpledger.adapters.projection_sql import projection_store
+    from ktpledger.service.projection_queries import current_report
+
+    store = ledger.projector.projections.store
+    with projection_store(ledger.database).write() as unit:
+        [row] = unit.facts.of_projects([demo.MAIN])
+        unit.facts.upsert([{**row, "version": row["version"] - 1}])
+        unit.commit()
+    assert current_report(store, demo.MAIN) is None
+    assert ledger.projector.allowances(demo.MAIN).version == ledger.ledger.state(demo.MAIN).version
