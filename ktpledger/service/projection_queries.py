@@ -53,7 +53,10 @@ def allowances(store: ProjectionStore, project: str, *, as_of: date | None = Non
 def current_report(store: ProjectionStore, project: str) -> AllowanceReport | None:
     """The current figures from the projection alone (its lines, and the stored facts' end date and
     grant rate) when the projection and the facts are both of the ledger's head and the project is
-    not quarantined; None otherwise (the caller folds the stream)."""
+    not quarantined; None otherwise (the caller folds the stream, and refuses what it refuses: a
+    reference with a line break, a NUL or a lone surrogate is never sent to the database here)."""
+    if not project.isprintable():
+        return None
     with store.read() as unit:
         head = unit.events.heads([project]).get(project)
         projection = unit.heads.of([project])
