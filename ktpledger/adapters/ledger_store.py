@@ -109,8 +109,9 @@ def to_recorded(row: RowMapping) -> RecordedEvent:
 
 def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False) -> dict[str, int]:
     """The latest version of each named project that has events. With `lock`, take the append lock
-    first (`lock_events`, in a `Database.write(lock=False)` transaction), in the same round trip."""
-    names = sorted(set(projects))
+    first (`lock_events`, in a `Database.write(lock=False)` transaction), in the same round trip.
+    A name no project holds (`stream`'s reader typing) has none, and is never sent."""
+    names = sorted(name for name in set(projects) if text_problem(name) is None)
     query = _heads_query(connection.dialect.name, names)
     if query is None:  # another backend: portable SQL, after the lock
         if lock:

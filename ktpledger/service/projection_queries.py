@@ -53,14 +53,13 @@ def allowances(store: ProjectionStore, project: str, *, as_of: date | None = Non
 def current_report(store: ProjectionStore, project: str) -> AllowanceReport | None:
     """The current figures from the projection alone (its lines, and the stored facts' end date and
     grant rate) when the projection and the facts are both of the ledger's head and the project is
-    not quarantined; None otherwise (the caller folds the stream, and refuses what it refuses: a
-    reference with a line break, a NUL or a lone surrogate is never sent to the database here)."""
-    if not project.isprintable():
-        return None
+    not quarantined; None otherwise (the caller folds the stream, and refuses what it refuses)."""
     with store.read() as unit:
         head = unit.events.heads([project]).get(project)
+        if head is None:  # no such project (or no name a project holds): the fold says so
+            return None
         projection = unit.heads.of([project])
-        if head is None or not projection or projection[0].get("status") == FAILED:
+        if not projection or projection[0].get("status") == FAILED:
             return None
         if int(projection[0]["version"]) != head:
             return None

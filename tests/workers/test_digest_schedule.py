@@ -13,9 +13,11 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.ledger.factory import claim, offer
-from tests.notify.conftest import SmtpServer, _start_smtp
+from tests.notify.conftest import SmtpServer, smtp_server
 from workers import tasks
 from workers.app import DIGEST_EVERY, make_app
+
+__all__ = ["smtp_server"]  # tests/notify's loopback SMTP server (aiosmtpd), the fixture, for this folder
 
 
 def test_beat_schedule_runs_digest_send_hourly() -> None:
@@ -23,16 +25,6 @@ def test_beat_schedule_runs_digest_send_hourly() -> None:
     assert schedule["send-digests"] == {"task": "ktpledger.digest_send", "schedule": DIGEST_EVERY}
     assert DIGEST_EVERY == 3600.0
     assert tasks.digest_send.name == "ktpledger.digest_send"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """tests/notify's loopback SMTP server (aiosmtpd), for this folder."""
-    controller, server = _start_smtp()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
