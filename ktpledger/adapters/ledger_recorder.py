@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.pool import PoolProxiedConnection
 
-from ktpledger.adapters import ledger_store
+from ktpledger.adapters import ledger_store, snapshot_store
 from ktpledger.adapters.database import Database, lock_events
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import StoredSnapshot
 
 Row = dict[str, Any]  # a new ledger row: `ledger_store.INSERT_COLUMNS` by name
 
@@ -40,6 +42,22 @@ class AppendSession(Protocol):
 
     def streams(self, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
         """The whole stream of each named project that has events (a few queries for many)."""
+        ...
+
+    def streams_after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        """Each named project's events after its version in `versions` (0: the whole stream)."""
+        ...
+
+    def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
+        """The recorded event of each (project, key) the ledger holds (idempotency, R-30)."""
+        ...
+
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        """Each named project's newest snapshot of `of_format` at or before its version in `limits`."""
+        ...
+
+    def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        """Keep `snapshots` with the rows of this transaction (derived data: see `snapshot_store`)."""
         ...
 
     def insert(self, rows: Sequence[Row]) -> None:
@@ -117,6 +135,22 @@ class _SqlSession:
     def streams(self, projects: Iterable[str]) -> dict[str, list[RecordedEvent]]:
         self._lock()
         return ledger_store.streams(self._connection, projects)
+
+    def streams_after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        self._lock()
+        return ledger_store.streams_after(self._connection, versions)
+
+    def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
+        self._lock()
+        return ledger_store.recorded_keys(self._connection, pairs)
+
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        self._lock()
+        return snapshot_store.newest(self._connection, limits, of_format)
+
+    def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        self._lock()
+        snapshot_store.save(self._connection, snapshots, datetime.now(UTC))
 
     def insert(self, rows: Sequence[Row]) -> None:
         self._lock()

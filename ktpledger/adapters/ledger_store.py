@@ -8,7 +8,7 @@ values stored are exactly those SQLAlchemy's own INSERT would bind (its bind pro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
@@ -159,6 +159,46 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
         for row in connection.execute(_STREAMS, {"projects": chunk}).mappings():
             item = to_recorded(row)
             found.setdefault(item.project, []).append(item)
+    return found
+
+
+def streams_after(connection: Connection, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+    """Each named project's events after its version in `versions` (0: its whole stream)."""
+    whole = [name for name, after in versions.items() if after <= 0]
+    found = streams(connection, whole)
+    for name, after in versions.items():
+        if after > 0:
+            rest = stream(connection, name, after_version=after)
+            if rest:
+                found[name] = rest
+    return found
+
+
+_KEYS_CHUNK = 500  # keys per query
+_RECORDED_KEYS = select(*COLUMNS).where(
+    events.c.project.in_(bindparam("projects", expanding=True)),
+    events.c.key.in_(bindparam("keys", expanding=True)),
+)
+
+
+def recorded_keys(
+    connection: Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], RecordedEvent]:
+    """The recorded event of each (project, key) the ledger holds: what an append's idempotency
+    asks (R-30), of the unique index on (project, key), instead of every key held in memory."""
+    wanted = sorted(
+        {pair for pair in pairs if text_problem(pair[0]) is None and text_problem(pair[1]) is None}
+    )
+    found: dict[tuple[str, str], RecordedEvent] = {}
+    for start in range(0, len(wanted), _KEYS_CHUNK):
+        chunk = wanted[start : start + _KEYS_CHUNK]
+        projects = sorted({project for project, _ in chunk})
+        keys = sorted({key for _, key in chunk})
+        asked = set(chunk)
+        for row in connection.execute(_RECORDED_KEYS, {"projects": projects, "keys": keys}).mappings():
+            item = to_recorded(row)
+            if (item.project, item.key) in asked:
+                found[(item.project, item.key)] = item
     return found
 
 

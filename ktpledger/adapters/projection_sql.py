@@ -26,6 +26,7 @@ from ktpledger.adapters.projection_sql_repositories import (
     SqlLines,
     SqlOutbox,
     SqlPortfolioRows,
+    SqlSnapshots,
     SqlSystemAlerts,
     SqlTracker,
     in_list,
@@ -72,6 +73,7 @@ class SqlProjectionUnit:
         self.system_alerts = SqlSystemAlerts(connection, backend)
         self.tracker = SqlTracker(connection, backend)
         self.events = SqlEvents(connection, backend)
+        self.snapshots = SqlSnapshots(connection)
 
     def commit(self) -> None:
         self._connection.commit()

@@ -4,12 +4,12 @@ each acting in the transaction of the connection it is given."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from ktpledger.adapters import ledger_store
+from ktpledger.adapters import ledger_store, snapshot_store
 from ktpledger.adapters.projection_sql_backends import Backend, backend_of
 from ktpledger.adapters.projection_store import (
     ACKNOWLEDGEMENT_COLUMNS,
@@ -34,6 +34,7 @@ from ktpledger.adapters.tables import (
 )
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.domain.statuses import FAILED, OK, OPEN, NotificationStatus, SystemAlertKind
 
 
@@ -453,3 +454,17 @@ def system_alerts_on(connection: object) -> SqlSystemAlerts:
     if not isinstance(connection, Connection):
         raise TypeError(f"expected a unit's system_alerts or a database connection, not {connection!r}")
     return SqlSystemAlerts(connection)
+
+
+class SqlSnapshots:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        return snapshot_store.newest(self._connection, limits, of_format)
+
+    def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        snapshot_store.replace_all(self._connection, snapshots, datetime.now(UTC))
+
+    def every(self) -> list[StoredSnapshot]:
+        return list(snapshot_store.every(self._connection))

@@ -2,8 +2,8 @@
 
 The service layer (catch-up, quarantine, replay, the sweeper, the readers) speaks only to these
 protocols, in the unit-of-work style: `store.write()` or `store.read()` opens one transaction and
-yields a `ProjectionUnit` whose repositories (`heads`, `lines`, `alerts`, `outbox`, `system_alerts`,
-`tracker`, `events`) all act in it; nothing is kept unless the block calls `unit.commit()`.
+yields a `ProjectionUnit` whose repositories (`heads`, `lines`, `facts`, `portfolio_rows`, `alerts`,
+`outbox`, `system_alerts`, `tracker`, `events`, `snapshots`) all act in it; nothing is kept unless the block calls `unit.commit()`.
 
 Implementations: `projection_sql.SqliteProjectionStore` and `projection_sql.PostgresProjectionStore`
 (one class per backend where their SQL differs; `projection_sql.projection_store(database)` picks by
@@ -13,17 +13,14 @@ Rows cross the port as plain dicts keyed by the projection tables' column names 
 money as integer pence, alert figures as canonical JSON text. That is what the fold gives, what
 `verify --projections` compares column by column, and what a store writes without translation.
 
-Room for the speed work that follows (persisted snapshots, maintained summary rows): they are two more
-repositories of the unit, `unit.snapshots` (`SnapshotRepository`) and `unit.summaries`
-(`SummaryRepository`), sketched below and not yet required of a store. A catch-up would load the latest
-snapshot at or below a head's version instead of folding from version 1, save one every N events, and
-upsert the project's summary row with its head, all in the same unit; `replay` rebuilds both with the
-rest. Nothing else in the port needs to change for them.
+Speed (issue 18): a catch-up that has no warm fold of a project loads its newest snapshot at or
+below the saved version (`unit.snapshots`, written with appends and by `replay`) instead of folding
+from version 1; the per-project facts (`unit.facts`) are the summary row readers start from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.domain.statuses import AlertStatus, NotificationStatus, SystemAlertKind
 
 Row = dict[str, Any]  # one row of a projection table, keyed by column name
@@ -315,6 +313,22 @@ class EventReader(Protocol):
     def count(self) -> int: ...
 
 
+class SnapshotRepository(Protocol):
+    """Projects' folded states (`state_snapshots`, issue 18): derived data a catch-up starts from."""
+
+    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        """Each named project's newest snapshot of `of_format` at or before its version in `limits`."""
+        ...
+
+    def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        """Every snapshot replaced by `snapshots` (replay)."""
+        ...
+
+    def every(self) -> list[StoredSnapshot]:
+        """Every snapshot, by project and version."""
+        ...
+
+
 class ProjectionUnit(Protocol):
     """One transaction on the projections; rolled back unless `commit()` is called."""
 
@@ -344,6 +358,9 @@ class ProjectionUnit(Protocol):
 
     @property
     def events(self) -> EventReader: ...
+
+    @property
+    def snapshots(self) -> SnapshotRepository: ...
 
     def commit(self) -> None: ...
 
@@ -393,26 +410,3 @@ class ProjectionStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-# --- the speed capability's place (not yet required of a store) ------------------------------------
-
-
-class SnapshotRepository(Protocol):
-    """Persisted snapshots of a project's folded state, every N events (to come)."""
-
-    def latest(self, project: str, *, at_most: int) -> tuple[int, bytes] | None:
-        """The newest snapshot at or below version `at_most`: (version, state as saved)."""
-        ...
-
-    def save(self, project: str, version: int, state: bytes) -> None: ...
-
-    def clear(self, projects: Sequence[str] | None = None) -> None: ...
-
-
-class SummaryRepository(Protocol):
-    """A maintained summary row per project, written with its head, read by the portfolio (to come)."""
-
-    def put(self, rows: Sequence[Row]) -> None: ...
-
-    def of(self, names: Sequence[str]) -> Iterator[Row]: ...

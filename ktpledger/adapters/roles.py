@@ -35,6 +35,7 @@ SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "allowance_lines": DML,
     "project_facts": DML,  # the portfolio's health facts (issue 16): replay rebuilds them
     "portfolio_rows": DML,  # the portfolio's rows of the day (issue 16): a cache readers refill
+    "state_snapshots": DML,  # projects' folded states (issue 18): derived, replay rebuilds them
     "alerts": DML,
     "notifications": DML,
     "trackers": DML,

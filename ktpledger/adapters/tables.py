@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -113,6 +114,20 @@ portfolio_rows = Table(
     Column("version", Integer, nullable=False),  # the project's version the row was judged from
     Column("as_of", Date, nullable=False),  # the day it was judged as of
     Column("row", Text, nullable=False),
+)
+
+# Projects' folded states (issue 18, `domain/snapshot.py`), the newest two of each project: an
+# append or a catch-up in a new process loads the newest at or before the version it needs and folds
+# on from there. Derived data: written with appends every `SNAPSHOT_EVERY` events and by replay,
+# checked by `verify --projections`; a row of another `format` is ignored.
+state_snapshots = Table(
+    "state_snapshots",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),  # the project's version the state is folded to
+    Column("format", String(40), nullable=False),  # `snapshot.SNAPSHOT_FORMAT_NOW` of its writer
+    Column("state", LargeBinary, nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
 )
 
 allowance_lines = Table(

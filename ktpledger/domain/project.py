@@ -439,6 +439,9 @@ class ProjectState:
     latest_spend: date | None = None
     # Grant claims, by number, in order (one per quarter, each frozen as submitted).
     grant_claims: dict[int, GrantClaim] = field(default_factory=dict)
+    # The latest date of any event but an acknowledgement: the project's clock, which the
+    # projection keeps beside its lines (`LiveProject.latest`) and a snapshot carries (issue 18).
+    clock: date | None = None
     # Caches of figures that change only with the offer or an extension (folding is a hot path).
     _kinds: dict[Category, LimitKind] = field(default_factory=dict, repr=False, compare=False)
     _standards: dict[Category, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
@@ -1286,6 +1289,8 @@ class ProjectState:
             raise UnreadableEvent(self.project, version, None, event.type, cause_of(error)) from error
         self.version = version
         self.head_hash = event_hash
+        if not isinstance(payload, AlertAcknowledged):  # an acknowledgement moves no clock
+            self.clock = event.date if self.clock is None else max(self.clock, event.date)
         if self.track_keys:
             self.keys[event.key] = (event, version)
         if isinstance(payload, GrantOffered):

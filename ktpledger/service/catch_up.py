@@ -16,6 +16,9 @@ from ktpledger.adapters.projection_store import ProjectionUnit, Row
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import AlertStep, LiveProject, appends
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW, loaded_states, resumed
 from ktpledger.service.projection_context import Projections, Warm
 from ktpledger.service.projection_fold import fold_quietly
 from ktpledger.service.projection_rows import (
@@ -65,8 +68,21 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             entry = projections.warm.take(name)
             if entry is not None and entry.live.version == saved[name]:
                 warm[name] = entry
-        fresh = unit.events.after({name: saved[name] if name in warm else 0 for name in active})
-        cold_open = unit.alerts.open_figures([n for n in active if n not in warm and saved[n]])
+        cold = [name for name in active if name not in warm and saved[name]]
+        starts = snapshot_starts(unit, {name: saved[name] for name in cold})
+        # A cold project is read from its snapshot's own row (whose hash must be the snapshot's
+        # head), else from version 1; a warm one after its saved version.
+        fresh = unit.events.after(
+            {
+                name: saved[name]
+                if name in warm
+                else max(starts[name].version - 1, 0)
+                if name in starts
+                else 0
+                for name in active
+            }
+        )
+        cold_open = unit.alerts.open_figures(cold)
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
         head_moves: list[Row] = []
@@ -82,10 +98,11 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             resolved = 0
             try:
                 if entry is None:
-                    entry = Warm(LiveProject.new(name), {}, cold_open.get(name, {}))
-                    fold_quietly(entry.live, stream[: saved[name]])
+                    live, stream, base = resume_cold(unit, name, starts.get(name), stream)
+                    entry = Warm(live, {}, cold_open.get(name, {}))
+                    fold_quietly(entry.live, stream[: saved[name] - base])
                     entry.live.seed(entry.open_alerts)
-                    stream = stream[saved[name] :]
+                    stream = stream[saved[name] - base :]
                 live = entry.live
                 for group in appends(stream):
                     steps = live.apply_append(group)
@@ -138,6 +155,27 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
     for entry in kept:
         projections.warm.keep(entry)
     return results
+
+
+def snapshot_starts(unit: ProjectionUnit, limits: dict[str, int]) -> dict[str, ProjectState]:
+    """Each project's state from its newest snapshot at or before its saved version in `limits`;
+    a snapshot that cannot be read is passed over (the stream is folded from version 1)."""
+    if not limits:
+        return {}
+    return loaded_states(unit.snapshots.newest(limits, SNAPSHOT_FORMAT_NOW))
+
+
+def resume_cold(
+    unit: ProjectionUnit, name: str, start: ProjectState | None, stream: list[RecordedEvent]
+) -> tuple[LiveProject, list[RecordedEvent], int]:
+    """A cold project's live fold to start from, the events to fold on it, and its version: the
+    snapshot's state when its row matches the ledger, else a new fold of the whole stream."""
+    if start is not None:
+        rest = resumed(start, stream)
+        if rest is not None:
+            return LiveProject(state=start, latest=start.clock), list(rest), start.version
+        stream = unit.events.stream(name)  # read from the snapshot's row on: read it all
+    return LiveProject.new(name), stream, 0
 
 
 def record_steps(

@@ -20,6 +20,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY
 from ktpledger.service.ledger_deciding import (
     CACHE_SIZE,
     AppendResult,
@@ -168,18 +169,20 @@ class Ledger:
         The event is validated against the cached state; the recorder then appends it only if the
         project's head is still the version validated against (on PostgreSQL the server-side
         `ktpledger_append_one` takes the append lock, confirms the head and inserts, committing as
-        the statement ends). None when this does not apply (no warm state, a key seen before, an
-        event the cached state would refuse, an LMC decision or an offer amendment (both change the
-        terms every later check reads), or a head that has moved): the
-        general path then decides against the ledger as it stands. (An extension can take the
+        the statement ends). None when this does not apply (no warm state, an event the cached
+        state would refuse, an LMC decision or an offer amendment (both change the terms every
+        later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`), a key
+        recorded before (the ledger's unique index refuses it), or a head that has moved): the
+        general path then decides against the ledger as it stands, from the cached state, which
+        it folds on if the head has moved. (An extension can take the
         period past the calendar's end, which only folding it finds, after the insert here: the
         general path folds before it inserts, and refuses it.)"""
         with self._guard:
             state = self._cache.get(event.project)
             if (
                 state is None
-                or event.key in state.keys
                 or isinstance(event.payload, (LMCDecision, OfferAmended))
+                or (state.version + 1) % SNAPSHOT_EVERY == 0
             ):
                 return None
             try:
@@ -190,8 +193,7 @@ class Ledger:
             row = new_row(event, state, now, format_instant(now), recorded_by)
         position = self.recorder.append_one(row)
         with self._guard:
-            if position is None:
-                self._cache.evict([event.project])
+            if position is None:  # the cached state is unchanged: still good to fold on from
                 return None
             if self._cache.get(event.project) is state and state.version == row["version"] - 1:
                 state.apply(event, row["version"], row["hash"])
@@ -220,8 +222,10 @@ class Ledger:
             try:
                 # The lock is taken by the session's first read, of the heads, in the same round trip.
                 with self.recorder.appending() as session:
-                    results, rows, states = decide(session, self._cache, parsed, recorded_by)
-                    session.insert(rows)
+                    decided = decide(session, self._cache, parsed, recorded_by)
+                    session.insert(decided.rows)
+                    if decided.snapshots:
+                        session.save_snapshots(decided.snapshots)
                     session.commit()
             except WriteConflict:
                 # Another writer got past the lock (it should not): start again from the ledger.
@@ -232,10 +236,10 @@ class Ledger:
             except BaseException:
                 self._cache.evict(touched)
                 raise
-            for state in states.values():
+            for state in decided.states.values():
                 self._cache.put(state)
-            self._cache.evict(touched.difference(states))  # projects whose stream could not be folded
-            return results, {row["project"] for row in rows}
+            self._cache.evict(touched.difference(decided.states))  # projects whose stream could not be folded
+            return decided.results, {row["project"] for row in decided.rows}
         raise AssertionError("unreachable")
 
     # --- reading ---------------------------------------------------------------------------------

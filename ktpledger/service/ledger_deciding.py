@@ -4,8 +4,8 @@ duplicate or rejected, and the chained rows to append (R-30), with the project s
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -15,10 +15,19 @@ from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, sh
 from ktpledger.domain.events import Event, schema_version_of
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
-from ktpledger.domain.recorded import RecordedBy
+from ktpledger.domain.recorded import RecordedBy, RecordedEvent
+from ktpledger.domain.snapshot import (
+    SNAPSHOT_EVERY,
+    SNAPSHOT_FORMAT_NOW,
+    StoredSnapshot,
+    dump_state,
+    loaded_states,
+    resumed,
+)
 from ktpledger.service.ledger_reading import fold
 
 CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
+
 
 # What became of one submitted event (`status` in `ktpledger record`'s and POST /events' results).
 AppendStatus = Literal["recorded", "duplicate", "rejected"]
@@ -74,16 +83,33 @@ class StateCache:
             self._states.pop(project, None)
 
 
+@dataclass
+class Decided:
+    """What deciding a batch gives: each event's result, the rows to insert, the state of each
+    project that can be used again, and the snapshots due (`SNAPSHOT_EVERY`)."""
+
+    results: dict[int, AppendResult]
+    rows: list[dict[str, Any]]
+    states: dict[str, ProjectState]
+    snapshots: list[StoredSnapshot] = field(default_factory=list)
+
+
 def decide(
     session: AppendSession,
     cache: StateCache,
     parsed: list[tuple[int, Event]],
     recorded_by: RecordedBy | None = None,
-) -> tuple[dict[int, AppendResult], list[dict[str, Any]], dict[str, ProjectState]]:
+) -> Decided:
     """Each event's result and the rows to insert, and the state of each project that can be
     used again. The events of a project whose recorded stream cannot be folded are rejected
-    naming the row; the other projects' events of the batch go ahead."""
-    states, refused = project_states(session, cache, {event.project for _, event in parsed})
+    naming the row; the other projects' events of the batch go ahead.
+
+    A key is looked up in the ledger (its unique index on project and key), not in the states:
+    a state holds no keys, so its size grows with a project's claims, not with its every event."""
+    loaded = project_states(session, cache, {event.project for _, event in parsed})
+    states, refused = loaded.states, loaded.refused
+    before = {project: state.version for project, state in states.items()}
+    seen = _recorded(session, parsed)
     results: dict[int, AppendResult] = {}
     rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
@@ -94,18 +120,9 @@ def decide(
             results[index] = AppendResult(index, event.key, "rejected", event.project, error=refusal)
             continue
         state = states[event.project]
-        seen = state.keys.get(event.key)
-        if seen is not None:
-            if same_content(seen[0], event):
-                results[index] = AppendResult(index, event.key, "duplicate", event.project, version=seen[1])
-            else:
-                conflict = RuleViolation(
-                    "R-30",
-                    f"key {shown(event.key)} of project {event.project} was recorded (version {seen[1]}) with "
-                    "other content; a recorded event is never changed: use a new key, or a reversal",
-                    field="key",
-                )
-                results[index] = AppendResult(index, event.key, "rejected", event.project, error=conflict)
+        earlier = seen.get((event.project, event.key))
+        if earlier is not None:
+            results[index] = _resubmitted(index, event, *earlier)
             continue
         try:
             state.check(event)
@@ -128,8 +145,53 @@ def decide(
             results[index] = AppendResult(index, event.key, "rejected", event.project, error=failed)
             continue
         rows.append(row)
+        seen[(event.project, event.key)] = (event, row["version"])
         results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
-    return results, rows, states
+    due = snapshots_due(states, before, loaded.bases)
+    return Decided(results, rows, states, due)
+
+
+def _recorded(
+    session: AppendSession, parsed: list[tuple[int, Event]]
+) -> dict[tuple[str, str], tuple[Event, int]]:
+    """The event and version recorded under each (project, key) of the batch, if any. A recorded
+    row that cannot be read is left out: its project's fold refuses the batch's events anyway."""
+    found: dict[tuple[str, str], tuple[Event, int]] = {}
+    for pair, item in session.recorded_keys((event.project, event.key) for _, event in parsed).items():
+        try:
+            found[pair] = (item.event(), item.version)
+        except UnreadableEvent:
+            continue
+    return found
+
+
+def _resubmitted(index: int, event: Event, recorded: Event, version: int) -> AppendResult:
+    """A key seen before: a duplicate when the content is the same, else refused (R-30)."""
+    if same_content(recorded, event):
+        return AppendResult(index, event.key, "duplicate", event.project, version=version)
+    conflict = RuleViolation(
+        "R-30",
+        f"key {shown(event.key)} of project {event.project} was recorded (version {version}) with "
+        "other content; a recorded event is never changed: use a new key, or a reversal",
+        field="key",
+    )
+    return AppendResult(index, event.key, "rejected", event.project, error=conflict)
+
+
+def snapshots_due(
+    states: dict[str, ProjectState], before: dict[str, int], bases: dict[str, int]
+) -> list[StoredSnapshot]:
+    """The snapshots to write with this batch: of each project whose version crossed a multiple of
+    `SNAPSHOT_EVERY`, or that was folded from more than `SNAPSHOT_EVERY` events past its newest
+    snapshot (a ledger older than snapshots, or one whose snapshots were of another format)."""
+    due = []
+    for project, state in states.items():
+        start = before.get(project, 0)
+        crossed = state.version // SNAPSHOT_EVERY > start // SNAPSHOT_EVERY
+        base = bases.get(project)
+        if crossed or (base is not None and state.version - base >= SNAPSHOT_EVERY):
+            due.append(StoredSnapshot(project, state.version, SNAPSHOT_FORMAT_NOW, dump_state(state)))
+    return due
 
 
 def _give_up(
@@ -144,10 +206,20 @@ def _give_up(
     refused[project] = error
 
 
-def project_states(
-    session: AppendSession, cache: StateCache, projects: set[str]
-) -> tuple[dict[str, ProjectState], dict[str, RuleViolation]]:
-    """Each project's state at the ledger's head, from the cache where it is current, and the
+@dataclass
+class LoadedStates:
+    """Projects' states at the ledger's head; the refusal of each whose stream cannot be folded;
+    and, for each loaded from the ledger (not the cache), the version it was loaded from (its
+    snapshot's, or 0)."""
+
+    states: dict[str, ProjectState]
+    refused: dict[str, RuleViolation]
+    bases: dict[str, int]
+
+
+def project_states(session: AppendSession, cache: StateCache, projects: set[str]) -> LoadedStates:
+    """Each project's state at the ledger's head, from the cache where it is current, else from
+    its newest snapshot and the events after it, else folded from its whole stream; and the
     refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
     the heads takes the append lock first: the decisions are made against heads read under it."""
     head = session.heads(projects)
@@ -161,24 +233,44 @@ def project_states(
             if latest:
                 unknown.append(project)
                 continue
-            state = ProjectState(project=project)
+            state = ProjectState(project=project, track_keys=False)
         elif state.version < latest:
-            stream = session.stream(project, after_version=state.version)
             try:
-                state = fold(project, stream, state)
+                state = fold(project, session.stream(project, after_version=state.version), state)
             except UnreadableEvent as error:
                 refused[project] = error
                 continue
         states[project] = state
+    bases: dict[str, int] = {}
     if unknown:
-        # Folded from the whole stream, read for many projects at once (a cold cache, a new process).
-        found = session.streams(unknown)
+        # A cold cache, a new process: from snapshots, and the streams after them, for many at once.
+        starts = snapshot_states(session, {project: head[project] for project in unknown})
+        bases = {project: starts[project].version if project in starts else 0 for project in unknown}
+        # From the snapshot's own row: its hash must be the snapshot's head (derived data is
+        # trusted only as far as it matches the ledger).
+        found = session.streams_after({project: max(base - 1, 0) for project, base in bases.items()})
         for project in unknown:
+            events: Sequence[RecordedEvent] = found.get(project, [])
+            start = starts.get(project)
+            if start is not None:
+                rest = resumed(start, events)
+                if rest is None:  # not this ledger's state: fold the whole stream
+                    start, bases[project] = None, 0
+                    rest = session.stream(project)
+                events = rest
             try:
-                states[project] = fold(project, found.get(project, ()))
+                states[project] = fold(
+                    project, events, start or ProjectState(project=project, track_keys=False)
+                )
             except UnreadableEvent as error:
                 refused[project] = error
-    return states, refused
+    return LoadedStates(states, refused, bases)
+
+
+def snapshot_states(session: AppendSession, limits: dict[str, int]) -> dict[str, ProjectState]:
+    """Each project's state from its newest snapshot at or before its version in `limits`; a
+    snapshot that cannot be read is passed over (the stream is folded instead)."""
+    return loaded_states(session.snapshots(limits, SNAPSHOT_FORMAT_NOW))
 
 
 def new_row(

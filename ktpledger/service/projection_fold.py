@@ -14,6 +14,7 @@ from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY, SNAPSHOT_FORMAT_NOW, StoredSnapshot, dump_state
 from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, facts_row, line_row
 
@@ -32,6 +33,8 @@ class FoldedRows:
     read: int
     failed: dict[str, UnreadableEvent] = field(default_factory=dict)
     facts: list[Row] = field(default_factory=list)  # `project_facts` (issue 16)
+    # `state_snapshots` (issue 18): of each project folded whole with `SNAPSHOT_EVERY` events or more
+    snapshots: list[StoredSnapshot] = field(default_factory=list)
 
 
 def fold_projects(events: EventReader, names: Sequence[str], now: datetime) -> FoldedRows:
@@ -123,6 +126,10 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
     if facts is not None:
         folded.facts.append(facts)
     head = stream[done - 1] if done else None
+    if failure is None and live.version >= SNAPSHOT_EVERY:
+        folded.snapshots.append(
+            StoredSnapshot(name, live.version, SNAPSHOT_FORMAT_NOW, dump_state(live.state))
+        )
     folded.heads.append(
         {
             "project": name,

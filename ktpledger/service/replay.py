@@ -50,6 +50,7 @@ def replay(
             [row for part in parts for row in part.heads],
             [row for part in parts for row in part.facts],
         )
+        unit.snapshots.replace_all([snapshot for part in parts for snapshot in part.snapshots])
         # Projects that fail are quarantined as a catch-up would; those that fold now are not.
         failed = {name: error for part in parts for name, error in part.failed.items()}
         recorded = set(names)

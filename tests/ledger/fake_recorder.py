@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,6 +10,7 @@ from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.adapters.ledger_store import INSERT_COLUMNS
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import StoredSnapshot
 
 FACT_TYPES = ("GrantOffered", "LMCDecision", "ProjectClosed")
 
@@ -25,6 +26,7 @@ class FakeRecorder:
         self.commits = 0
         self.sessions = 0
         self.closed = 0
+        self.snapshots: dict[tuple[str, int], StoredSnapshot] = {}  # kept as committed
 
     # --- the general path
 
@@ -33,7 +35,7 @@ class FakeRecorder:
         self.sessions += 1
         yield _FakeSession(self)
 
-    def _commit(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _commit(self, rows: Sequence[dict[str, Any]], snapshots: Sequence[StoredSnapshot] = ()) -> None:
         if self.conflicts:
             self.conflicts -= 1
             raise WriteConflict("the database refused a conflicting write: (fake)", "(fake)")
@@ -47,6 +49,8 @@ class FakeRecorder:
             self.rows.append(
                 RecordedEvent(len(self.rows) + 1, *(row[name] for name in INSERT_COLUMNS))  # type: ignore[arg-type]
             )
+        for snapshot in snapshots:
+            self.snapshots[(snapshot.project, snapshot.version)] = snapshot
         self.commits += 1
 
     def _head(self, project: str) -> int:
@@ -55,6 +59,8 @@ class FakeRecorder:
     def append_one(self, row: dict[str, Any]) -> int | None:
         if not self.appends_one_directly or self._head(row["project"]) != row["version"] - 1:
             return None
+        if any(found.project == row["project"] and found.key == row["key"] for found in self.rows):
+            return None  # the unique index on (project, key)
         self._commit([row])
         return len(self.rows)
 
@@ -91,6 +97,7 @@ class _FakeSession:
     def __init__(self, recorder: FakeRecorder) -> None:
         self._recorder = recorder
         self._pending: list[dict[str, Any]] = []
+        self._snapshots: list[StoredSnapshot] = []
 
     def heads(self, projects: Iterable[str]) -> dict[str, int]:
         found = {project: self._recorder._head(project) for project in projects}
@@ -103,9 +110,31 @@ class _FakeSession:
         found = {project: self._recorder.stream(project) for project in projects}
         return {project: stream for project, stream in found.items() if stream}
 
+    def streams_after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
+        found = {
+            project: self._recorder.stream(project, after_version=after)
+            for project, after in versions.items()
+        }
+        return {project: stream for project, stream in found.items() if stream}
+
+    def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
+        asked = set(pairs)
+        return {(row.project, row.key): row for row in self._recorder.rows if (row.project, row.key) in asked}
+
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        found: dict[str, tuple[int, bytes]] = {}
+        for (project, version), snapshot in sorted(self._recorder.snapshots.items()):
+            if project in limits and version <= limits[project] and snapshot.format == of_format:
+                found[project] = (version, snapshot.state)
+        return found
+
+    def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        self._snapshots.extend(snapshots)
+
     def insert(self, rows: Sequence[dict[str, Any]]) -> None:
         self._pending.extend(rows)
 
     def commit(self) -> None:
-        self._recorder._commit(self._pending)
+        self._recorder._commit(self._pending, self._snapshots)
         self._pending = []
+        self._snapshots = []

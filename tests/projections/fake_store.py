@@ -31,6 +31,7 @@ from ktpledger.domain.chain import format_instant, link_digest
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.service.ledger import new_row
 
 OPEN, FAILED = "open", "failed"
@@ -403,6 +404,26 @@ class _Events:
         return len(self._store.events)
 
 
+class _Snapshots:
+    """Kept on the store at once (a fake: not rolled back with its unit)."""
+
+    def __init__(self, store: FakeProjectionStore) -> None:
+        self._store = store
+
+    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+        found: dict[str, tuple[int, bytes]] = {}
+        for (project, version), snapshot in sorted(self._store.snapshots.items()):
+            if project in limits and version <= limits[project] and snapshot.format == of_format:
+                found[project] = (version, snapshot.state)
+        return found
+
+    def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
+        self._store.snapshots = {(s.project, s.version): s for s in snapshots}
+
+    def every(self) -> list[StoredSnapshot]:
+        return [self._store.snapshots[key] for key in sorted(self._store.snapshots)]
+
+
 class FakeUnit:
     def __init__(self, store: FakeProjectionStore) -> None:
         self.store = store
@@ -416,6 +437,7 @@ class FakeUnit:
         self.system_alerts = _SystemAlerts(self)
         self.tracker = _Tracker(self)
         self.events = _Events(store)
+        self.snapshots = _Snapshots(store)
 
     def commit(self) -> None:
         self.store.tables = self.tables
@@ -467,6 +489,7 @@ class FakeProjectionStore:
     def __init__(self) -> None:
         self.tables = _Tables()
         self.events: list[RecordedEvent] = []
+        self.snapshots: dict[tuple[str, int], StoredSnapshot] = {}
         self.commits = 0
         self._clock = datetime(2024, 12, 1, tzinfo=UTC)
 

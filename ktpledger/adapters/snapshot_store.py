@@ -1,0 +1,93 @@
+"""The `state_snapshots` table: projects' folded states as bytes (`domain/snapshot.py`), read and
+written with SQLAlchemy Core in the caller's transaction. Nothing here reads the bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, select
+
+from ktpledger.adapters.tables import state_snapshots
+from ktpledger.domain.snapshot import StoredSnapshot
+
+KEPT_PER_PROJECT = 2  # the newest two: a catch-up a little behind the appends still finds one
+_CHUNK = 500  # projects per query
+
+
+_NEWEST = (
+    select(state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state)
+    .where(
+        state_snapshots.c.project.in_(bindparam("projects", expanding=True)),
+        state_snapshots.c.format == bindparam("format"),
+    )
+    .order_by(state_snapshots.c.project, state_snapshots.c.version.desc())
+)
+
+
+def newest(connection: Connection, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+    """Each named project's newest snapshot of `of_format` at or before its version in `limits`."""
+    names = sorted(limits)
+    found: dict[str, tuple[int, bytes]] = {}
+    for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        for project, version, state in connection.execute(_NEWEST, {"projects": chunk, "format": of_format}):
+            if project not in found and 0 < version <= limits[project]:
+                found[project] = (int(version), bytes(state))
+    return found
+
+
+def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
+    """Write `snapshots` (one replacing another of its project and version) and keep only the
+    newest `KEPT_PER_PROJECT` of each of their projects."""
+    for snapshot in snapshots:
+        connection.execute(
+            delete(state_snapshots).where(
+                state_snapshots.c.project == snapshot.project,
+                state_snapshots.c.version == snapshot.version,
+            )
+        )
+        connection.execute(
+            state_snapshots.insert().values(
+                project=snapshot.project,
+                version=snapshot.version,
+                format=snapshot.format,
+                state=snapshot.state,
+                written_at=now,
+            )
+        )
+        kept = (
+            select(state_snapshots.c.version)
+            .where(state_snapshots.c.project == snapshot.project)
+            .order_by(state_snapshots.c.version.desc())
+            .limit(KEPT_PER_PROJECT)
+        )
+        connection.execute(
+            delete(state_snapshots).where(
+                state_snapshots.c.project == snapshot.project,
+                state_snapshots.c.version.not_in(kept),
+            )
+        )
+
+
+def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
+    """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
+    connection.execute(delete(state_snapshots))
+    rows = [
+        {"project": s.project, "version": s.version, "format": s.format, "state": s.state, "written_at": now}
+        for s in snapshots
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        connection.execute(state_snapshots.insert(), rows[start : start + _CHUNK])
+
+
+def every(connection: Connection) -> Iterator[StoredSnapshot]:
+    """Every snapshot, by project and version (`verify --projections` checks each)."""
+    query = select(
+        state_snapshots.c.project,
+        state_snapshots.c.version,
+        state_snapshots.c.format,
+        state_snapshots.c.state,
+    ).order_by(state_snapshots.c.project, state_snapshots.c.version)
+    for project, version, written_format, state in connection.execute(query):
+        yield StoredSnapshot(project, int(version), written_format, bytes(state))

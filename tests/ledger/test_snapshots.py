@@ -1,0 +1,245 @@
+"""Snapshots (issue 18, item 1): a project's folded state written every `SNAPSHOT_EVERY` events with
+the append, loaded by a new process instead of folding the whole stream, trusted only as far as it
+matches the ledger; and idempotency asked of the ledger, not of keys held in memory."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from ktpledger.adapters.tables import state_snapshots
+from ktpledger.bootstrap import App, bootstrap
+from ktpledger.domain.events import parse_event
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.snapshot import SnapshotUnreadable, dump_state, load_state, same_state
+from ktpledger.service import ledger_deciding
+from ktpledger.service.ledger import Ledger, fold
+from ktpledger.service.schema import upgrade
+from ktpledger.settings import Settings
+from tests.ledger.factory import PROJECT, claim, offer, reversal
+from tests.ledger.fake_recorder import FakeRecorder
+
+EVERY = 5
+
+
+@pytest.fixture(autouse=True)
+def small_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_deciding, "SNAPSHOT_EVERY", EVERY)
+    monkeypatch.setattr("ktpledger.service.ledger.SNAPSHOT_EVERY", EVERY)
+
+
+def story(claims: int) -> list[dict[str, Any]]:
+    """An offer and `claims` claims (the fourth of them reversed in part, when there are four)."""
+    events = [offer()]
+    for number in range(1, claims + 1):
+        events.append(claim(f"c{number}", f"{number}.00", **_tagged(number)))
+    if claims >= 4:
+        events.append(reversal("r4", "c4", "1.00", date="2025-01-20"))
+    return events
+
+
+def _tagged(number: int) -> dict[str, Any]:
+    """Every third claim a conference's travel (a sub-limit the state counts, R-14)."""
+    if number % 3:
+        return {}
+    return {"category": "travel_subsistence", "tags": ["conference"]}
+
+
+def folded(events: list[dict[str, Any]]) -> ProjectState:
+    state = ProjectState(project=PROJECT, track_keys=False)
+    for version, item in enumerate(events, start=1):
+        state.apply(parse_event(item), version, f"h{version}")
+    return state
+
+
+# --- the domain: bytes and back ---------------------------------------------------------------
+
+
+def test_a_snapshot_loads_as_the_same_state_and_folds_on_alike() -> None:
+    events = story(11)
+    half = folded(events[:6])
+    loaded = load_state(dump_state(half))
+    assert same_state(loaded, half)
+    assert loaded.rules is half.rules  # the rule set is found again, not carried
+    for version, item in enumerate(events[6:], start=7):
+        loaded.apply(parse_event(item), version, f"h{version}")
+    whole = folded(events)
+    assert same_state(loaded, whole)
+    assert loaded.spent == whole.spent and loaded.clock == whole.clock
+
+
+def test_same_state_tells_a_different_fold() -> None:
+    assert not same_state(folded(story(4)), folded(story(5)))
+
+
+class _Calls:
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, ("echo snapshot ran a command",))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pickle.dumps(_Calls()),  # names a function: never called
+        pickle.dumps({"project": PROJECT}),  # not the state's shape
+        b"not a pickle",
+        b"",
+    ],
+    ids=["a function", "another shape", "garbage", "empty"],
+)
+def test_bytes_that_are_not_a_snapshot_are_refused_without_running_anything(data: bytes) -> None:
+    with pytest.raises(SnapshotUnreadable):
+        load_state(data)
+
+
+def test_a_state_that_keeps_keys_is_not_snapshotted() -> None:
+    state = ProjectState(project=PROJECT)
+    state.apply(parse_event(offer()), 1, "h1")
+    with pytest.raises(ValueError, match="no event keys"):
+        dump_state(state)
+
+
+# --- the append side, on the in-memory recorder -------------------------------------------------
+
+
+def test_appends_write_a_snapshot_each_time_the_version_passes_a_multiple() -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    for item in story(11):  # 13 events, one append each
+        assert [result.status for result in _append(ledger, [item])] == ["recorded"]
+    assert sorted(recorder.snapshots) == [(PROJECT, 5), (PROJECT, 10)]
+    at_ten = load_state(recorder.snapshots[(PROJECT, 10)].state)
+    assert same_state(
+        at_ten, fold(PROJECT, recorder.stream(PROJECT)[:10], ProjectState(PROJECT, track_keys=False))
+    )
+
+
+def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = FakeRecorder()
+    _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
+    # One batch of 13 into an empty ledger: due once, at its head (13 >= 5 events folded anew).
+    assert sorted(recorder.snapshots) == [(PROJECT, 13)]
+    read: list[dict[str, int]] = []
+    original = recorder.appending
+
+    def spying() -> Any:
+        context = original()
+        session = context.__enter__()
+        streams_after = session.streams_after
+
+        def spy(versions: dict[str, int]) -> Any:
+            read.append(dict(versions))
+            return streams_after(versions)
+
+        session.streams_after = spy  # type: ignore[method-assign]
+        return _Entered(context, session)
+
+    monkeypatch.setattr(recorder, "appending", spying)
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    # c12 of 13.00 is recorded; c1 again is a duplicate (version 2); c2 with other content is refused.
+    results = _append(fresh, [claim("c12", "13.00"), claim("c1", "1.00"), claim("c2", "9.99")])
+    assert [(r.status, r.version) for r in results] == [
+        ("recorded", 14),
+        ("duplicate", 2),
+        ("rejected", None),
+    ]
+    assert results[2].error is not None and results[2].error.rule == "R-30"
+    assert read == [{PROJECT: 12}]  # from the snapshot's own row on, never the whole stream
+
+
+def test_a_snapshot_that_does_not_match_the_ledger_is_passed_over() -> None:
+    recorder = FakeRecorder()
+    _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
+    forged = load_state(recorder.snapshots[(PROJECT, 13)].state)
+    forged.spent = {}  # as if nothing were spent ...
+    forged.head_hash = "0" * 64  # ... on a chain that is not this ledger's
+    recorder.snapshots[(PROJECT, 13)] = ledger_deciding.StoredSnapshot(
+        PROJECT, 13, recorder.snapshots[(PROJECT, 13)].format, dump_state(forged)
+    )
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    result = _append(fresh, [claim("c12", "13.00")])[0]
+    assert (result.status, result.version) == ("recorded", 14)
+    state = fresh._cache.get(PROJECT)
+    assert state is not None and same_state(
+        state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
+    )
+
+
+def test_a_snapshot_of_another_format_is_ignored() -> None:
+    recorder = FakeRecorder()
+    _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
+    old = recorder.snapshots[(PROJECT, 13)]
+    recorder.snapshots[(PROJECT, 13)] = ledger_deciding.StoredSnapshot(PROJECT, 13, "0:old", b"garbage")
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    assert _append(fresh, [claim("c12", "13.00")])[0].version == 14
+    assert old.format != "0:old"
+
+
+class _Entered:
+    def __init__(self, context: Any, session: Any) -> None:
+        self._context, self._session = context, session
+
+    def __enter__(self) -> Any:
+        return self._session
+
+    def __exit__(self, *exc: object) -> None:
+        self._context.__exit__(*exc)
+
+
+def _append(ledger: Ledger, events: list[dict[str, Any]]) -> list[Any]:
+    return ledger.append(events)
+
+
+# --- both databases ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def application(database_url: str) -> Iterator[App]:
+    app = bootstrap(Settings(database_url=database_url))
+    upgrade(app.database)
+    yield app
+    app.close()
+
+
+def stored(app: App) -> list[tuple[str, int]]:
+    with app.database.read() as connection:
+        rows = connection.execute(select(state_snapshots.c.project, state_snapshots.c.version)).all()
+    return sorted((project, int(version)) for project, version in rows)
+
+
+def test_snapshots_are_kept_on_both_databases_two_a_project(application: App) -> None:
+    for item in story(16):  # 18 events, one at a time: snapshots due at 5, 10 and 15
+        assert application.ledger.append([item])[0].status == "recorded"
+    assert stored(application) == [(PROJECT, 10), (PROJECT, 15)]  # the newest two
+    # A process of its own: loads version 15, checks its row's hash, folds 16..18, appends 19.
+    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    try:
+        results = other.ledger.append([claim("c17", "17.00"), claim("c3", "3.00", **_tagged(3))])
+        assert [(r.status, r.version) for r in results] == [("recorded", 19), ("duplicate", 4)]
+        state = other.ledger._cache.get(PROJECT)
+        assert state is not None
+        assert same_state(
+            state, fold(PROJECT, other.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
+        )
+    finally:
+        other.close()
+
+
+def test_a_tampered_snapshot_row_is_passed_over_on_both_databases(application: App) -> None:
+    for item in story(16):
+        application.ledger.append([item])
+    with application.database.write() as connection:
+        connection.execute(update(state_snapshots).values(state=pickle.dumps(_Calls())))
+        connection.commit()
+    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    try:
+        assert other.ledger.append([claim("c17", "17.00")])[0].version == 19
+    finally:
+        other.close()
