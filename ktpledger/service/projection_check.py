@@ -4,7 +4,8 @@ with the rows stored, naming each row that differs.
 The recomputation is `replay`'s own fold (`fold_projects`), run without writing. The comparison is
 generic over each table's columns: a column the fold gives is compared, except those the live run
 fills with its own time (`updated_at`, `raised_at`, `resolved_at`) or the database numbers (`id`);
-so a column added to a projection and to its fold is compared without a change here.
+so a column added to a projection and to its fold is compared without a change here. Each state
+snapshot (issue 18) is compared with its project's stream folded to the snapshot's version.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
+from ktpledger.adapters.projection_store import ProjectionUnit
+from ktpledger.domain.errors import UnreadableEvent
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent, fold_recorded
+from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW, SnapshotUnreadable, load_state, same_state
 from ktpledger.service.projection_fold import REPLAY_CHUNK, fold_projects
 
 
@@ -133,7 +139,57 @@ def check_projections(database: Database, *, chunk: int = REPLAY_CHUNK) -> Proje
             stray = [project for project in unit.projects_in(spec.table) if project not in known]
             if stray:
                 _compare(spec, unit.stored(spec.table, stray), [], result)
+        _check_snapshots(unit, result)
     return result
+
+
+def _check_snapshots(unit: ProjectionUnit, result: ProjectionCheck) -> None:
+    """Each snapshot of this code's format against its project's stream folded to its version: a
+    snapshot that differs names its project and version (readers would pass it over only if its
+    head hash differed). Snapshots of another format are read by nobody: not compared."""
+    streams: dict[str, list[RecordedEvent]] = {}
+    for snapshot in unit.snapshots.every():
+        if snapshot.format != SNAPSHOT_FORMAT_NOW:
+            continue
+        result.rows += 1
+        stream = streams.get(snapshot.project)
+        if stream is None:
+            stream = streams[snapshot.project] = unit.events.stream(snapshot.project)
+        key = {"version": snapshot.version}
+        problem = _snapshot_problem(
+            snapshot.project, snapshot.state, stream[: snapshot.version], snapshot.version
+        )
+        if problem is not None:
+            stored, recomputed = problem
+            result.drifts.append(Drift("state_snapshots", snapshot.project, key, "state", stored, recomputed))
+
+
+def _snapshot_problem(
+    project: str, data: bytes, stream: list[RecordedEvent], version: int
+) -> tuple[str, str] | None:
+    """(what is stored, what the ledger gives) when the snapshot is not the fold of `stream`."""
+    try:
+        stored = load_state(data)
+    except SnapshotUnreadable as error:
+        return f"unreadable ({error})", f"the fold of versions 1 to {version}"
+    if len(stream) != version:
+        return f"a state of version {version}", f"the ledger holds {len(stream)} events"
+    try:
+        recomputed = fold_recorded_state(project, stream)
+    except UnreadableEvent as error:
+        return f"a state of version {version}", f"no state: {error.message}"
+    if stored.head_hash != recomputed.head_hash:
+        return f"head {stored.head_hash[:16]}", f"head {recomputed.head_hash[:16]}"
+    if not same_state(stored, recomputed):
+        return "a state with other figures", f"the fold of versions 1 to {version}"
+    return None
+
+
+def fold_recorded_state(project: str, stream: Iterable[RecordedEvent]) -> ProjectState:
+    """`project`'s state folded from `stream`, keeping no keys (as a snapshot holds it)."""
+    state = ProjectState(project=project, track_keys=False)
+    fold_recorded(stream, state.apply)
+    return state
 
 
 def _compare(

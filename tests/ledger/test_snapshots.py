@@ -17,8 +17,9 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.snapshot import SnapshotUnreadable, dump_state, load_state, same_state
-from ktpledger.service import ledger_deciding
+from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
+from ktpledger.service.projection_check import check_projections
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer, reversal
@@ -241,5 +242,60 @@ def test_a_tampered_snapshot_row_is_passed_over_on_both_databases(application: A
     other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
     try:
         assert other.ledger.append([claim("c17", "17.00")])[0].version == 19
+    finally:
+        other.close()
+
+
+def snapshot_drifts(app: App) -> list[str]:
+    return [d.message for d in check_projections(app.database).drifts if d.table == "state_snapshots"]
+
+
+def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(application: App) -> None:
+    for item in story(16):
+        application.ledger.append([item])
+    assert check_projections(application.database).ok
+    with application.database.read() as connection:
+        data = connection.execute(
+            select(state_snapshots.c.state).where(state_snapshots.c.version == 15)
+        ).scalar_one()
+    wrong = load_state(data)
+    wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
+    with application.database.write() as connection:
+        connection.execute(
+            update(state_snapshots).where(state_snapshots.c.version == 15).values(state=dump_state(wrong))
+        )
+        connection.commit()
+    assert snapshot_drifts(application) == [
+        (
+            f'state_snapshots, project {PROJECT}, version 15: state is "a state with other figures" stored, '
+            '"the fold of versions 1 to 15" recomputed from the ledger'
+        )
+    ]
+
+
+def test_replay_writes_one_snapshot_a_long_project_and_a_cold_catch_up_starts_from_it(
+    application: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_fold, "SNAPSHOT_EVERY", EVERY)
+    application.ledger.append(story(16))  # 18 events in one append: due once, at 18
+    application.ledger.append([offer(project="KTP-SHORT")])  # too short for a snapshot
+    assert stored(application) == [(PROJECT, 18)]
+    application.projector.replay()
+    assert stored(application) == [(PROJECT, 18)]
+    resumed_from: list[int] = []
+    original = catch_up.resume_cold
+
+    def spy(unit: Any, name: str, start: ProjectState | None, stream: Any) -> Any:
+        live, rest, base = original(unit, name, start, stream)
+        resumed_from.append(base)
+        return live, rest, base
+
+    monkeypatch.setattr(catch_up, "resume_cold", spy)
+    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    try:
+        assert other.ledger.append([claim("c17", "17.00")])[0].version == 19
+        other.projector.catch_up(PROJECT)
+        assert resumed_from == [18]  # the catch-up started from the snapshot, not version 1
+        assert check_projections(other.database).ok
     finally:
         other.close()
