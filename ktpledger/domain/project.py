@@ -392,6 +392,11 @@ class Payable:
     outstanding: Decimal
 
 
+STATE_BYTES_BASE = 8_000  # an offer, its budget lines, their caches
+STATE_BYTES_PER_ITEM = 400  # a claim, an invoice, a grant claim or an acknowledgement held
+STATE_BYTES_PER_KEY = 300  # an event kept for idempotency (a state that tracks keys)
+
+
 @dataclass
 class ProjectState:
     """Everything the rules need to know about one project's stream, folded from its events."""
@@ -449,6 +454,13 @@ class ProjectState:
     _categories: tuple[Category, ...] = field(default=(), repr=False, compare=False)
 
     # --- derived figures --------------------------------------------------------------------------
+
+    def approximate_bytes(self) -> int:
+        """About what this state holds in memory: what a cache's byte budget counts (issue 18).
+        Measured (tracemalloc, 10,000 claims): some 370 bytes a claim folded without keys, and
+        285 more an event when its keys are kept; the rest is small beside the claims."""
+        held = len(self.claims) + len(self.invoices) + len(self.grant_claims) + len(self.acknowledged)
+        return STATE_BYTES_BASE + STATE_BYTES_PER_ITEM * held + STATE_BYTES_PER_KEY * len(self.keys)
 
     @property
     def exists(self) -> bool:

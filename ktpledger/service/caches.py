@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -39,3 +40,47 @@ class BoundedCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+
+
+class WeighedCache(Generic[K, V]):
+    """Values by key under a byte budget, the least recently used out first (issue 18: a
+    long-lived process holds project states by what they weigh, not by their number). Not
+    thread-safe: its owner guards it. A value heavier than the whole budget is not kept."""
+
+    def __init__(self, budget: int, weigh: Callable[[V], int]) -> None:
+        self.budget = budget
+        self._weigh = weigh
+        self._values: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self.weight = 0  # what the values held weigh, as weighed when put
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is None:
+            return None
+        self._values.move_to_end(key)
+        return found[0]
+
+    def put(self, key: K, value: V) -> None:
+        self.pop(key)
+        weight = self._weigh(value)
+        if weight > self.budget:
+            return
+        self._values[key] = (value, weight)
+        self.weight += weight
+        while self.weight > self.budget:
+            _, (_, dropped) = self._values.popitem(last=False)
+            self.weight -= dropped
+
+    def pop(self, key: K) -> V | None:
+        found = self._values.pop(key, None)
+        if found is None:
+            return None
+        self.weight -= found[1]
+        return found[0]
+
+    def clear(self) -> None:
+        self._values.clear()
+        self.weight = 0

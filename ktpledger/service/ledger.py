@@ -22,7 +22,7 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.domain.snapshot import SNAPSHOT_EVERY
 from ktpledger.service.ledger_deciding import (
-    CACHE_SIZE,
+    STATE_CACHE_BYTES,
     AppendResult,
     AppendStatus,
     StateCache,
@@ -44,8 +44,8 @@ from ktpledger.service.ledger_reading import (
 from ktpledger.service.raised_alerts import unraised
 
 __all__ = [
-    "CACHE_SIZE",
     "INTEGRITY_RETRIES",
+    "STATE_CACHE_BYTES",
     "AppendResult",
     "AppendStatus",
     "Ledger",

@@ -3,7 +3,6 @@ duplicate or rejected, and the chained rows to append (R-30), with the project s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,9 +23,12 @@ from ktpledger.domain.snapshot import (
     loaded_states,
     resumed,
 )
+from ktpledger.service.caches import WeighedCache
 from ktpledger.service.ledger_reading import fold
 
-CACHE_SIZE = 20_000  # project states kept warm between appends (each is small)
+# What the project states kept warm between appends may weigh: some 300,000 claims' worth; a
+# state dropped is loaded again from its snapshot (issue 18).
+STATE_CACHE_BYTES = 128 * 1024 * 1024
 
 
 # What became of one submitted event (`status` in `ktpledger record`'s and POST /events' results).
@@ -60,27 +62,25 @@ class AppendResult:
 
 
 class StateCache:
-    """Recently used project states, keyed by project; always checked against the ledger's head."""
+    """Recently used project states, keyed by project, under a byte budget (`approximate_bytes`);
+    always checked against the ledger's head."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self._states: OrderedDict[str, ProjectState] = OrderedDict()
-        self._size = size
+    def __init__(self, budget: int = STATE_CACHE_BYTES) -> None:
+        self._states: WeighedCache[str, ProjectState] = WeighedCache(budget, ProjectState.approximate_bytes)
 
     def get(self, project: str) -> ProjectState | None:
-        state = self._states.get(project)
-        if state is not None:
-            self._states.move_to_end(project)
-        return state
+        return self._states.get(project)
 
     def put(self, state: ProjectState) -> None:
-        self._states[state.project] = state
-        self._states.move_to_end(state.project)
-        while len(self._states) > self._size:
-            self._states.popitem(last=False)
+        self._states.put(state.project, state)
 
     def evict(self, projects: Iterable[str]) -> None:
         for project in projects:
-            self._states.pop(project, None)
+            self._states.pop(project)
+
+    @property
+    def weight(self) -> int:
+        return self._states.weight
 
 
 @dataclass

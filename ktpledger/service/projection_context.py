@@ -3,7 +3,6 @@ projects kept folded between catch-ups."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,6 +10,10 @@ from datetime import timedelta
 from ktpledger.adapters.projection_store import ProjectionStore
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.live import LiveProject
+from ktpledger.service.caches import WeighedCache
+
+# What the projects kept folded between catch-ups may weigh in one process (issue 18).
+WARM_CACHE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -24,28 +27,33 @@ class Warm:
 
 
 class WarmCache:
-    """Folded projects kept warm between catch-ups, so a wake-up folds only the new events. An
-    entry is used only when its version equals the saved one, and dropped on any failure."""
+    """Folded projects kept warm between catch-ups, so a wake-up folds only the new events, under
+    a byte budget (issue 18); a project dropped starts again from its snapshot. An entry is used
+    only when its version equals the saved one, and dropped on any failure."""
 
-    def __init__(self, size: int) -> None:
-        self._entries: OrderedDict[str, Warm] = OrderedDict()
-        self._size = size
+    def __init__(self, budget: int = WARM_CACHE_BYTES) -> None:
+        self._entries: WeighedCache[str, Warm] = WeighedCache(budget, _weigh)
 
     def keep(self, warm: Warm) -> None:
-        project = warm.live.state.project
-        self._entries[project] = warm
-        self._entries.move_to_end(project)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._entries.put(warm.live.state.project, warm)
 
     def take(self, project: str) -> Warm | None:
-        return self._entries.pop(project, None)
+        return self._entries.pop(project)
 
     def drop(self, project: str) -> None:
-        self._entries.pop(project, None)
+        self._entries.pop(project)
 
     def clear(self) -> None:
         self._entries.clear()
+
+    @property
+    def weight(self) -> int:
+        return self._entries.weight
+
+
+def _weigh(warm: Warm) -> int:
+    # The live fold's lines and alert conditions are about as much again as its state.
+    return 2 * warm.live.state.approximate_bytes()
 
 
 @dataclass
@@ -60,7 +68,7 @@ class Projections:
     # channel with the digest on: over_cap and over_budget); a raise of another kind queues no
     # row on that channel.
     channel_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    warm: WarmCache = field(default_factory=lambda: WarmCache(5000))
+    warm: WarmCache = field(default_factory=WarmCache)
 
     def channels_for(self, kind: str) -> tuple[str, ...]:
         """The channels a raise of `kind` is queued on."""

@@ -29,7 +29,7 @@ from ktpledger.service import projection_queries as queries
 from ktpledger.service import quarantine, sweeper
 from ktpledger.service import replay as replaying
 from ktpledger.service.catch_up import CatchUp
-from ktpledger.service.projection_context import Projections, Warm, WarmCache
+from ktpledger.service.projection_context import WARM_CACHE_BYTES, Projections, Warm, WarmCache
 from ktpledger.service.projection_fold import REPLAY_CHUNK, FoldedRows, fold_projects
 from ktpledger.service.projection_rows import alert_row, line_from_row, line_row
 from ktpledger.service.projection_views import AllowanceReport, alert_json, allowance_json, comparable
@@ -82,7 +82,7 @@ class Projector:
         database: Database | None,
         channels: Sequence[str] = ("log",),
         *,
-        cache_size: int = 5000,
+        warm_bytes: int = WARM_CACHE_BYTES,
         renotify_after: timedelta = RENOTIFY_AFTER,
         store: ProjectionStore | None = None,
         channel_kinds: Mapping[str, frozenset[str]] | None = None,
@@ -98,7 +98,7 @@ class Projector:
             # A raise within this long of the same alert's resolution is recorded but not notified.
             renotify_after=renotify_after,
             channel_kinds=dict(channel_kinds or {}),
-            warm=WarmCache(cache_size),
+            warm=WarmCache(warm_bytes),
         )
 
     @property

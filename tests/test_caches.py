@@ -1,0 +1,47 @@
+"""The caches long-lived processes keep (service/caches.py): a byte budget, least recently used out."""
+
+from __future__ import annotations
+
+from ktpledger.domain.events import parse_event
+from ktpledger.domain.project import STATE_BYTES_BASE, STATE_BYTES_PER_ITEM, STATE_BYTES_PER_KEY, ProjectState
+from ktpledger.service.caches import WeighedCache
+from ktpledger.service.ledger_deciding import StateCache
+from tests.ledger.factory import PROJECT, claim, offer
+
+
+def test_the_least_recently_used_go_first_once_the_budget_is_passed() -> None:
+    cache: WeighedCache[str, str] = WeighedCache(10, len)
+    cache.put("a", "xxxx")
+    cache.put("b", "yyyy")
+    assert cache.get("a") == "xxxx"  # a is now the most recently used
+    cache.put("c", "zzz")  # 4 + 4 + 3 = 11 > 10: b goes
+    assert (cache.get("b"), cache.get("a"), cache.get("c"), cache.weight) == (None, "xxxx", "zzz", 7)
+
+
+def test_a_value_replaced_or_popped_gives_its_weight_back_and_one_over_budget_is_not_kept() -> None:
+    cache: WeighedCache[str, str] = WeighedCache(10, len)
+    cache.put("a", "xxxxxx")
+    cache.put("a", "xx")
+    assert cache.weight == 2
+    assert cache.pop("a") == "xx" and cache.weight == 0 and len(cache) == 0
+    cache.put("big", "x" * 11)
+    assert cache.get("big") is None and cache.weight == 0
+
+
+def test_a_state_weighs_by_what_it_holds_and_the_state_cache_keeps_to_its_budget() -> None:
+    events = [offer(), claim("c1", "1.00"), claim("c2", "2.00")]
+    keyless = ProjectState(project=PROJECT, track_keys=False)
+    keyed = ProjectState(project=PROJECT)
+    for version, item in enumerate(events, start=1):
+        keyless.apply(parse_event(item), version, "h")
+        keyed.apply(parse_event(item), version, "h")
+    assert keyless.approximate_bytes() == STATE_BYTES_BASE + 2 * STATE_BYTES_PER_ITEM
+    assert keyed.approximate_bytes() == keyless.approximate_bytes() + 3 * STATE_BYTES_PER_KEY
+    cache = StateCache(budget=2 * keyless.approximate_bytes())
+    for name in ("P1", "P2", "P3"):
+        state = ProjectState(project=name, track_keys=False)
+        for version, item in enumerate(events, start=1):
+            state.apply(parse_event({**item, "project": name}), version, "h")
+        cache.put(state)
+    assert (cache.get("P1"), cache.get("P2") is not None, cache.get("P3") is not None) == (None, True, True)
+    assert cache.weight == 2 * keyless.approximate_bytes()
