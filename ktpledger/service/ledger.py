@@ -79,12 +79,13 @@ class Ledger:
         *,
         read_only: bool = False,
         recorder: LedgerRecorder | None = None,
+        state_bytes: int = STATE_CACHE_BYTES,
     ) -> None:
         self.database = database
         self.on_appended = on_appended
         self.read_only = read_only  # a reader's ledger: `append` refuses
         self.recorder = recorder if recorder is not None else recorder_for(database)
-        self._cache = StateCache()
+        self._cache = StateCache(state_bytes)  # the states kept warm, under this byte budget
         # Cached states are read by the one-round-trip path outside any database lock: this keeps
         # it from seeing a state half-way through being folded by another thread.
         self._guard = threading.Lock()
