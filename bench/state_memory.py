@@ -121,7 +121,7 @@ def resident_kb():
 before = resident_kb()
 started = time.perf_counter()
 for name in names({projects}):
-    (result,) = ledger.append([claim(name, {events} + 1)])
+    (result,) = ledger.append([claim(name, {events} + {attempt})])
     assert result.status == "recorded", result
     projector.catch_up(name)
 elapsed = time.perf_counter() - started
@@ -130,10 +130,12 @@ print(json.dumps({{"before_kb": before, "peak_kb": peak, "seconds": elapsed}}))
 """
 
 
-def measure(url: str, projects: int, events: int, budget_mb: int) -> dict[str, float]:
+def measure(url: str, projects: int, events: int, budget_mb: int, attempt: int = 1) -> dict[str, float]:
     """Peak RSS of a fresh process (MB) before and after one event (and its catch-up) onto each,
     its two caches each under `budget_mb`."""
-    code = MEASURED.format(root=str(ROOT), url=url, projects=projects, events=events, budget_mb=budget_mb)
+    code = MEASURED.format(
+        root=str(ROOT), url=url, projects=projects, events=events, budget_mb=budget_mb, attempt=attempt
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, check=False
     )
@@ -167,8 +169,8 @@ def run(
     backend = "PostgreSQL" if postgres else "SQLite"
     with ledger_url(postgres) as url:
         build(url, projects, events)
-        for budget in budgets:
-            measured = measure(url, projects, events, budget)
+        for attempt, budget in enumerate(budgets, start=1):
+            measured = measure(url, projects, events, budget, attempt)
             found.append(
                 figures.Figure(
                     f"RSS growth, {budget} MB caches, {backend}",
