@@ -34,38 +34,10 @@ from ktpledger.adapters.database import Database, build_engine
 from ktpledger.service import ledger_deciding
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.schema import upgrade
+from tests.ledger.factory import offer
 
 PROJECT = "KTP-BENCH-SNAP"
 RUNS = 9  # appends timed per figure (the median is reported)
-
-
-def offer() -> dict[str, Any]:
-    return {
-        "type": "GrantOffered",
-        "project": PROJECT,
-        "key": "offer",
-        "date": "2024-09-02",
-        "data": {
-            "title": "Snapshot bench",
-            "knowledge_base": "University of Example",
-            "business": "Example Ltd",
-            "methodology": "fec",
-            "business_type": "sme",
-            "virtual": False,
-            "london": False,
-            "start": "2024-10-01",
-            "months": 24,
-            "budget": {
-                "associate_employment": "100000",
-                "associate_development": "4000",
-                "travel_subsistence": "2500",
-                "consumables": "4000",
-                "knowledge_base_supervisor": "16000",
-                "associate_estates": "0",
-                "additional_associate_support": "36000",
-            },
-        },
-    }
 
 
 def claim(number: int) -> dict[str, Any]:
@@ -111,7 +83,7 @@ def measure(events: int, postgres: bool) -> dict[str, float]:
     with database(postgres) as db:
         upgrade(db)
         ledger = Ledger(db)
-        ledger.append([offer()])
+        ledger.append([offer(PROJECT)])
         for start in range(1, events, 2000):
             ledger.append([claim(n) for n in range(start, min(start + 2000, events))])
         next_claim = events

@@ -32,35 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
 from bench.scratch import scratch_schema  # noqa: E402
-
-
-def offer(project: str) -> dict[str, Any]:
-    return {
-        "type": "GrantOffered",
-        "project": project,
-        "key": "offer",
-        "date": "2024-09-02",
-        "data": {
-            "title": "Memory bench",
-            "knowledge_base": "University of Example",
-            "business": "Example Ltd",
-            "methodology": "fec",
-            "business_type": "sme",
-            "virtual": False,
-            "london": False,
-            "start": "2024-10-01",
-            "months": 24,
-            "budget": {
-                "associate_employment": "100000",
-                "associate_development": "4000",
-                "travel_subsistence": "2500",
-                "consumables": "4000",
-                "knowledge_base_supervisor": "16000",
-                "associate_estates": "0",
-                "additional_associate_support": "36000",
-            },
-        },
-    }
+from tests.ledger.factory import offer  # noqa: E402
 
 
 def claim(project: str, number: int) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from ktpledger.domain.snapshot import SnapshotUnreadable, dump_state, load_state
 from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
 from ktpledger.service.projection_check import check_projections
-from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 from tests.ledger.fake_recorder import FakeRecorder
@@ -201,26 +199,18 @@ def _append(ledger: Ledger, events: list[dict[str, Any]]) -> list[Any]:
 # --- both databases ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def application(database_url: str) -> Iterator[App]:
-    app = bootstrap(Settings(database_url=database_url))
-    upgrade(app.database)
-    yield app
-    app.close()
-
-
 def stored(app: App) -> list[tuple[str, int]]:
     with app.database.read() as connection:
         rows = connection.execute(select(state_snapshots.c.project, state_snapshots.c.version)).all()
     return sorted((project, int(version)) for project, version in rows)
 
 
-def test_snapshots_are_kept_on_both_databases_two_a_project(application: App) -> None:
+def test_snapshots_are_kept_on_both_databases_two_a_project(app: App) -> None:
     for item in story(16):  # 18 events, one at a time: snapshots due at 5, 10 and 15
-        assert application.ledger.append([item])[0].status == "recorded"
-    assert stored(application) == [(PROJECT, 10), (PROJECT, 15)]  # the newest two
+        assert app.ledger.append([item])[0].status == "recorded"
+    assert stored(app) == [(PROJECT, 10), (PROJECT, 15)]  # the newest two
     # A process of its own: loads version 15, checks its row's hash, folds 16..18, appends 19.
-    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
     try:
         results = other.ledger.append([claim("c17", "17.00"), claim("c3", "3.00", **_tagged(3))])
         assert [(r.status, r.version) for r in results] == [("recorded", 19), ("duplicate", 4)]
@@ -233,13 +223,13 @@ def test_snapshots_are_kept_on_both_databases_two_a_project(application: App) ->
         other.close()
 
 
-def test_a_tampered_snapshot_row_is_passed_over_on_both_databases(application: App) -> None:
+def test_a_tampered_snapshot_row_is_passed_over_on_both_databases(app: App) -> None:
     for item in story(16):
-        application.ledger.append([item])
-    with application.database.write() as connection:
+        app.ledger.append([item])
+    with app.database.write() as connection:
         connection.execute(update(state_snapshots).values(state=pickle.dumps(_Calls())))
         connection.commit()
-    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
     try:
         assert other.ledger.append([claim("c17", "17.00")])[0].version == 19
     finally:
@@ -250,22 +240,22 @@ def snapshot_drifts(app: App) -> list[str]:
     return [d.message for d in check_projections(app.database).drifts if d.table == "state_snapshots"]
 
 
-def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(application: App) -> None:
+def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(app: App) -> None:
     for item in story(16):
-        application.ledger.append([item])
-    assert check_projections(application.database).ok
-    with application.database.read() as connection:
+        app.ledger.append([item])
+    assert check_projections(app.database).ok
+    with app.database.read() as connection:
         data = connection.execute(
             select(state_snapshots.c.state).where(state_snapshots.c.version == 15)
         ).scalar_one()
     wrong = load_state(data)
     wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
-    with application.database.write() as connection:
+    with app.database.write() as connection:
         connection.execute(
             update(state_snapshots).where(state_snapshots.c.version == 15).values(state=dump_state(wrong))
         )
         connection.commit()
-    assert snapshot_drifts(application) == [
+    assert snapshot_drifts(app) == [
         (
             f'state_snapshots, project {PROJECT}, version 15: state is "a state with other figures" stored, '
             '"the fold of versions 1 to 15" recomputed from the ledger'
@@ -274,14 +264,14 @@ def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(a
 
 
 def test_replay_writes_one_snapshot_a_long_project_and_a_cold_catch_up_starts_from_it(
-    application: App, monkeypatch: pytest.MonkeyPatch
+    app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_fold, "SNAPSHOT_EVERY", EVERY)
-    application.ledger.append(story(16))  # 18 events in one append: due once, at 18
-    application.ledger.append([offer(project="KTP-SHORT")])  # too short for a snapshot
-    assert stored(application) == [(PROJECT, 18)]
-    application.projector.replay()
-    assert stored(application) == [(PROJECT, 18)]
+    app.ledger.append(story(16))  # 18 events in one append: due once, at 18
+    app.ledger.append([offer(project="KTP-SHORT")])  # too short for a snapshot
+    assert stored(app) == [(PROJECT, 18)]
+    app.projector.replay()
+    assert stored(app) == [(PROJECT, 18)]
     resumed_from: list[int] = []
     original = catch_up.resume_cold
 
@@ -291,7 +281,7 @@ def test_replay_writes_one_snapshot_a_long_project_and_a_cold_catch_up_starts_fr
         return live, rest, base
 
     monkeypatch.setattr(catch_up, "resume_cold", spy)
-    other = bootstrap(Settings(database_url=str(application.database.engine.url.render_as_string(False))))
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
     try:
         assert other.ledger.append([claim("c17", "17.00")])[0].version == 19
         other.projector.catch_up(PROJECT)
