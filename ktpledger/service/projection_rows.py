@@ -5,19 +5,21 @@ project's health facts as canonical JSON text."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey, Conditions
 from ktpledger.domain.allowances import Allowance, Exclusions
+from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
+from ktpledger.domain.month_ends import MonthEnds, SpendMonths
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent
+from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import Category, LimitKind
 
 
@@ -144,13 +146,43 @@ def current_changes(
 
 
 def facts_row(
-    project: str, state: ProjectState, lines: Sequence[Allowance], standing: Conditions | None = None
+    project: str,
+    state: ProjectState,
+    lines: Sequence[Allowance],
+    standing: Conditions | None = None,
+    *,
+    spend_months: SpendMonths | None = None,
+    fact_versions: Sequence[int] | None = None,
 ) -> Row | None:
     """The `project_facts` row of a folded project (None before its offer): its health facts
     (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text.
-    `standing`: the standing conditions already held (`LiveProject.standing_conditions`)."""
-    facts = facts_of(state, lines, standing)
+    `standing`: the standing conditions already held (`LiveProject.standing_conditions`);
+    `spend_months` and `fact_versions`: what the projector kept for the project page."""
+    facts = facts_of(state, lines, standing, spend_months=spend_months, fact_versions=fact_versions)
     if facts is None:
         return None
     text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {"project": project, "version": facts.version, "facts": text}
+
+
+def live_facts_row(live: LiveProject, whole_stream: Callable[[], Sequence[RecordedEvent]]) -> Row | None:
+    """`facts_row` of the projector's fold, with what it kept for the project page. After a
+    back-dated event its spend by month is stale (`month_ends.MonthEnds`): it is rebuilt from
+    `whole_stream()` (the stream up to the fold's version, read only then). Should that as-of fold
+    refuse a row, the facts go without the page's (its reader folds the stream, and says why)."""
+    if live.month_ends.stale:
+        stream = [item for item in whole_stream() if item.version <= live.version]
+        try:
+            with located(stream):
+                events = [(item.event(), item.version, item.hash) for item in stream]
+                live.month_ends = MonthEnds.rebuilt(live.state.project, events)
+        except UnreadableEvent:
+            pass  # still stale: no page facts
+    return facts_row(
+        live.state.project,
+        live.state,
+        live.ordered_lines(),
+        live.standing_conditions(),
+        spend_months=live.month_ends.kept(),
+        fact_versions=live.fact_versions,
+    )
