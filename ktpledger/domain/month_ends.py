@@ -12,8 +12,10 @@ day are exactly those folded before the first event dated after it: so when an e
 later month arrives, the state before it is the state as of the last day of every month it steps
 over (`ended`), and every month from the latest event's on is as the head leaves it. An event
 dated in an earlier month than one folded already (back-dated) changes the months from its own on
-in a way no later event can show: the tracker is then `stale` and is `rebuilt` from the whole
-stream, the same as-of fold the stream's reader does, and carries on from there.
+in a way no later event can show: the tracker is then `stale` from that month, and those months
+are `rebuild`-t from the stream by the same as-of fold the stream's reader does (the months
+before it stand); it carries on from there. A claim recorded a month late costs one fold of the
+stream; one dated many months back, a fold for each month after it.
 """
 
 from __future__ import annotations
@@ -112,7 +114,12 @@ class MonthEnds:
     first: Month | None = None
     latest: Month | None = None
     ended: dict[Month, MonthFigures] = field(default_factory=dict)
-    stale: bool = False  # a back-dated event was folded: `rebuilt` from the stream before use
+    # The earliest month of a back-dated event folded: the months from it on are `rebuild`-t.
+    stale_from: Month | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.stale_from is not None
 
     def before(self, state: ProjectState, on: date) -> None:
         """Note an event dated `on`, about to be folded into `state` (`state` is as before it)."""
@@ -121,9 +128,10 @@ class MonthEnds:
             self.first = self.latest = month
             return
         if month < self.latest:
-            self.stale = True
+            self.stale_from = month if self.stale_from is None else min(self.stale_from, month)
+            self.first = min(self.first, month)
             return
-        if month > self.latest and not self.stale:
+        if month > self.latest and self.stale_from is None:
             figures = figures_as_of(state)
             stepped = self.latest
             while stepped < month:  # bounded: the months between two events' dates
@@ -137,18 +145,27 @@ class MonthEnds:
             return None
         return SpendMonths(self.first, self.latest, dict(self.ended))
 
+    def rebuild(self, project: str, events: Sequence[tuple[Event, int, str]]) -> None:
+        """Work out the months from `stale_from` up to the latest (excluded) again from the stream
+        the tracker has seen (`events`, in version order), each folded as of its last day
+        (`timeline.month_end_states`); no longer stale."""
+        if self.stale_from is None or self.latest is None:
+            return
+        month = self.stale_from
+        count = (self.latest[0] - month[0]) * 12 + self.latest[1] - month[1]
+        for _, _, state in month_end_states(project, events, date(*month, 1), count):
+            self.ended[month] = figures_as_of(state)
+            month = following(month)
+        self.stale_from = None
+
     @classmethod
     def rebuilt(cls, project: str, events: Sequence[tuple[Event, int, str]]) -> MonthEnds:
-        """The figures of a whole stream (in version order), each month folded as of its last day
-        (`timeline.month_end_states`): what the tracker would hold had no event been back-dated."""
+        """The figures of a whole stream (in version order), every month folded as of its last day:
+        what the tracker holds once rebuilt, whatever was back-dated."""
         if not events:
             return cls()
         first = min(month_of(event.date) for event, _, _ in events)
         latest = max(month_of(event.date) for event, _, _ in events)
-        count = (latest[0] - first[0]) * 12 + latest[1] - first[1]
-        ended: dict[Month, MonthFigures] = {}
-        month = first
-        for _, _, state in month_end_states(project, events, date(*first, 1), count):
-            ended[month] = figures_as_of(state)
-            month = following(month)
-        return cls(first=first, latest=latest, ended=ended)
+        tracker = cls(first=first, latest=latest, stale_from=first)
+        tracker.rebuild(project, events)
+        return tracker

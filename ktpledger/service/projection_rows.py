@@ -17,7 +17,7 @@ from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
-from ktpledger.domain.month_ends import MonthEnds, SpendMonths
+from ktpledger.domain.month_ends import SpendMonths
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import Category, LimitKind
@@ -167,15 +167,16 @@ def facts_row(
 
 def live_facts_row(live: LiveProject, whole_stream: Callable[[], Sequence[RecordedEvent]]) -> Row | None:
     """`facts_row` of the projector's fold, with what it kept for the project page. After a
-    back-dated event its spend by month is stale (`month_ends.MonthEnds`): it is rebuilt from
-    `whole_stream()` (the stream up to the fold's version, read only then). Should that as-of fold
-    refuse a row, the facts go without the page's (its reader folds the stream, and says why)."""
+    back-dated event its spend by month is stale (`month_ends.MonthEnds`) from that event's month:
+    those months are rebuilt from `whole_stream()` (the stream up to the fold's version, read only
+    then). Should that as-of fold refuse a row, the facts go without the page's (its reader folds
+    the stream, and says why)."""
     if live.month_ends.stale:
         stream = [item for item in whole_stream() if item.version <= live.version]
         try:
             with located(stream):
                 events = [(item.event(), item.version, item.hash) for item in stream]
-                live.month_ends = MonthEnds.rebuilt(live.state.project, events)
+                live.month_ends.rebuild(live.state.project, events)
         except UnreadableEvent:
             pass  # still stale: no page facts
     return facts_row(
