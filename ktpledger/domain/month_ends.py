@@ -116,6 +116,9 @@ class MonthEnds:
     ended: dict[Month, MonthFigures] = field(default_factory=dict)
     # The earliest month of a back-dated event folded: the months from it on are `rebuild`-t.
     stale_from: Month | None = None
+    # The as-of fold of the stream failed (`abandon`): nothing is kept from then on, and the
+    # project page folds the stream itself (and says what it refuses).
+    abandoned: bool = False
 
     @property
     def stale(self) -> bool:
@@ -139,9 +142,14 @@ class MonthEnds:
                 stepped = following(stepped)
         self.latest = max(self.latest, month)
 
+    def abandon(self) -> None:
+        """Keep nothing more: the stream's as-of fold failed, and would fail again."""
+        self.abandoned = True
+
     def kept(self) -> SpendMonths | None:
-        """The figures as the stored facts keep them (None when stale, or with no event yet)."""
-        if self.stale or self.first is None or self.latest is None:
+        """The figures as the stored facts keep them (None when stale or abandoned, or with no
+        event yet)."""
+        if self.stale or self.abandoned or self.first is None or self.latest is None:
             return None
         return SpendMonths(self.first, self.latest, dict(self.ended))
 

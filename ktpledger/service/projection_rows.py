@@ -12,14 +12,13 @@ from typing import Any
 from ktpledger.adapters.projection_store import ACKNOWLEDGEMENT_COLUMNS, Row
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey, Conditions
 from ktpledger.domain.allowances import Allowance, Exclusions
-from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
 from ktpledger.domain.month_ends import SpendMonths
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.recorded import RecordedEvent, located
+from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, LimitKind
 
 
@@ -169,16 +168,17 @@ def live_facts_row(live: LiveProject, whole_stream: Callable[[], Sequence[Record
     """`facts_row` of the projector's fold, with what it kept for the project page. After a
     back-dated event its spend by month is stale (`month_ends.MonthEnds`) from that event's month:
     those months are rebuilt from `whole_stream()` (the stream up to the fold's version, read only
-    then). Should that as-of fold refuse a row, the facts go without the page's (its reader folds
-    the stream, and says why)."""
-    if live.month_ends.stale:
+    then). Should that as-of fold fail, the facts go without the page's from then on (its reader
+    folds the stream, and says why): the catch-up itself never fails for it."""
+    if live.month_ends.stale and not live.month_ends.abandoned:
         stream = [item for item in whole_stream() if item.version <= live.version]
         try:
-            with located(stream):
-                events = [(item.event(), item.version, item.hash) for item in stream]
-                live.month_ends.rebuild(live.state.project, events)
-        except UnreadableEvent:
-            pass  # still stale: no page facts
+            events = [(item.event(), item.version, item.hash) for item in stream]
+            live.month_ends.rebuild(live.state.project, events)
+        except Exception:  # noqa: BLE001 - whatever the as-of fold raises, the projection carries on
+            # `month_end_states` applies events without `fold_recorded`'s wrapping, so a refusal
+            # may come as any error; the projection's own fold of the same rows has succeeded.
+            live.month_ends.abandon()
     return facts_row(
         live.state.project,
         live.state,

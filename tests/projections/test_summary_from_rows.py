@@ -145,3 +145,23 @@ def test_the_projector_keeps_the_versions_of_the_events_the_facts_reader_reads()
     from ktpledger.adapters.ledger_store import FACT_TYPES as READ_BY_TYPE
 
     assert set(READ_BY_TYPE) == FACT_TYPES
+
+
+def test_a_catch_up_carries_on_when_the_as_of_fold_fails(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the months' as-of fold fail (it applies rows without the fold's own wrapping), the
+    projection still catches up; its facts keep no page figures from then on, and the page folds."""
+
+    def fails(self: MonthEnds, project: str, events: object) -> None:
+        raise KeyError("as-of")
+
+    monkeypatch.setattr(MonthEnds, "rebuild", fails)
+    for _, items in quarters():
+        record_items(app, PROJECT, items)
+        caught = app.projector.catch_up(PROJECT)
+        assert caught.failed is None
+    assert app.projector.states([PROJECT])[PROJECT]["version"] == len(app.ledger.stream(PROJECT))
+    facts = current_facts(app.database, [PROJECT], FactsCache())[PROJECT]
+    assert facts.page is None
+    assert summaries.maintained_summary(app, PROJECT, today=DAYS[2]) is None
+    read, folded = both(app, PROJECT, DAYS[2])
+    assert read == folded
