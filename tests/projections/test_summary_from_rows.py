@@ -165,3 +165,39 @@ def test_a_catch_up_carries_on_when_the_as_of_fold_fails(app: App, monkeypatch: 
     assert summaries.maintained_summary(app, PROJECT, today=DAYS[2]) is None
     read, folded = both(app, PROJECT, DAYS[2])
     assert read == folded
+
+
+def test_an_amended_offer_and_a_claim_recorded_late_read_the_same(app: App) -> None:
+    """An offer amendment (listed among the decisions, its budget in every later month's figures)
+    and then a claim dated two months before the latest event: read from the rows as folded."""
+    for _, items in quarters()[:4]:  # the offer through 2024 Q4
+        record_items(app, PROJECT, items)
+    late = [
+        {
+            "type": "OfferAmended",
+            "project": PROJECT,
+            "key": "amend-consumables",
+            "date": "2025-01-20",
+            "data": {
+                "reason": "the offer letter says 4,500",
+                "budget": {"consumables": "4500"},
+                "justifications": {"consumables": "Sensors for a second line"},
+            },
+        },
+        {
+            "type": "SpendClaimed",
+            "project": PROJECT,
+            "key": "late-consumables",
+            "date": "2024-11-28",
+            "data": {"category": "consumables", "amount": "412.30", "description": "sensors", "tags": []},
+        },
+    ]
+    for event in late:
+        [result] = app.ledger.append([event])
+        assert result.error is None, result.to_json()
+        app.projector.catch_up(PROJECT)
+        for today in DAYS:
+            assert summaries.maintained_summary(app, PROJECT, today=today) is not None
+            read, folded = both(app, PROJECT, today)
+            assert read == folded, (event["key"], today)
+    assert [decision["kind"] for decision in folded["decisions"]] == ["offer_amended"]
