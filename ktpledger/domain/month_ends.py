@@ -32,6 +32,9 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.timeline import month_end_states
 
 Month = tuple[int, int]  # a calendar month: (year, month)
+# The door's dates (1990-01-01 to 2099-12-31, README "Dates") span 1,320 months; a ledger recorded
+# before it checked them may hold any year, whose months are not kept (the project page folds).
+MOST_MONTHS = 12 * 110
 
 # The events the project page lists as changes to a project's terms: the LMC's decisions, and the
 # administrator's corrections (R-37, R-38), so that a reader sees why the offer or the status moved.
@@ -82,6 +85,11 @@ def month_of(day: date) -> Month:
     return day.year, day.month
 
 
+def months_between(earlier: Month, later: Month) -> int:
+    """How many months from `earlier` to `later` (0 for the same month)."""
+    return (later[0] - earlier[0]) * 12 + later[1] - earlier[1]
+
+
 def following(month: Month) -> Month:
     year, number = month
     return (year + 1, 1) if number == 12 else (year, number + 1)
@@ -127,8 +135,13 @@ class MonthEnds:
     def before(self, state: ProjectState, on: date) -> None:
         """Note an event dated `on`, about to be folded into `state` (`state` is as before it)."""
         month = month_of(on)
+        if self.abandoned:
+            return
         if self.latest is None or self.first is None:
             self.first = self.latest = month
+            return
+        if months_between(min(self.first, month), max(self.latest, month)) > MOST_MONTHS:
+            self.abandon()
             return
         if month < self.latest:
             self.stale_from = month if self.stale_from is None else min(self.stale_from, month)
@@ -160,7 +173,7 @@ class MonthEnds:
         if self.stale_from is None or self.latest is None:
             return
         month = self.stale_from
-        count = (self.latest[0] - month[0]) * 12 + self.latest[1] - month[1]
+        count = months_between(month, self.latest)
         for _, _, state in month_end_states(project, events, date(*month, 1), count):
             self.ended[month] = figures_as_of(state)
             month = following(month)
