@@ -432,6 +432,16 @@ class SqlEvents:
     def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         return ledger_store.streams(self._connection, names)
 
+    def of_versions(self, project: str, versions: Sequence[int]) -> list[RecordedEvent]:
+        if not versions:
+            return []
+        query = (
+            select(*ledger_store.COLUMNS)
+            .where(events.c.project == project, events.c.version.in_(sorted(set(versions))))
+            .order_by(events.c.version)
+        )
+        return [ledger_store.to_recorded(row) for row in self._connection.execute(query).mappings()]
+
     def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:
         return ledger_store.read_after(self._connection, position, limit=limit)
 

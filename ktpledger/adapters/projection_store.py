@@ -292,6 +292,10 @@ class EventReader(Protocol):
 
     def stream(self, project: str) -> list[RecordedEvent]: ...
 
+    def of_versions(self, project: str, versions: Sequence[int]) -> list[RecordedEvent]:
+        """The project's events of the given versions, oldest first (one indexed query)."""
+        ...
+
     def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]: ...
 
     def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:

@@ -15,14 +15,16 @@ rule functions judge both (`profile.PlanSource`, `alerts.TimedSource`, `invoices
 - the conditions that hold whatever the day (`alerts.standing_conditions`: over budget or a
   maximum, sub-limits, ineligible claims; thresholds left out, being no reason);
 - the invoices to the business and the quarters claimed (the deadlines), grant claimed and paid,
-  and the latest spend (`no_spend`).
+  and the latest spend (`no_spend`);
+- for the project page (`PageFacts`, when the projector kept them as it folded): the parental leave
+  costs, spend by month (`month_ends.SpendMonths`) and the versions of the events it reads.
 
 Money is kept exact (the text of the `Decimal`), never rounded on the way in or out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,10 +34,13 @@ from ktpledger.domain.alerts import AlertKey, AlertKind, Conditions, standing_co
 from ktpledger.domain.allowances import Allowance, Exclusions
 from ktpledger.domain.events import LineProfile
 from ktpledger.domain.money import ZERO
+from ktpledger.domain.month_ends import Month, MonthFigures, SpendMonths
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, LimitKind
 
-FACTS_FORMAT = 2  # raised when the stored shape changes: older rows are then folded again
+# Raised when the stored shape changes: a reader folds a project whose facts are of another format
+# until its next catch-up (or `replay`) writes them again. 3: parental leave and `PageFacts`.
+FACTS_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,53 @@ class InvoiceFacts:
 
 
 @dataclass(frozen=True)
+class PageFacts:
+    """What the project page reads that the rest of the facts do not hold: spend by month as of
+    each month's end, and the versions of the events the project's facts without its claims are
+    folded from (`month_ends.FACT_TYPES`: its decisions among them), oldest first. Kept by the
+    projector as it folds (`LiveProject`); None in facts taken otherwise."""
+
+    spend_months: SpendMonths
+    fact_versions: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        months = self.spend_months
+        return {
+            "first": _month_text(months.first),
+            "latest": _month_text(months.latest),
+            "ended": {
+                _month_text(month): {"spent": str(figures.spent), "budget": str(figures.budget)}
+                for month, figures in sorted(months.ended.items())
+            },
+            "facts": list(self.fact_versions),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> PageFacts:
+        return cls(
+            spend_months=SpendMonths(
+                first=_month_read(document["first"]),
+                latest=_month_read(document["latest"]),
+                ended={
+                    _month_read(month): MonthFigures(
+                        Decimal(str(item["spent"])), Decimal(str(item["budget"]))
+                    )
+                    for month, item in document["ended"].items()
+                },
+            ),
+            fact_versions=tuple(int(version) for version in document["facts"]),
+        )
+
+
+def _month_text(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def _month_read(text: str) -> Month:
+    return int(text[:4]), int(text[5:7])
+
+
+@dataclass(frozen=True)
 class HealthFacts:
     """A project's facts for its health and portfolio row (module docstring)."""
 
@@ -108,6 +160,8 @@ class HealthFacts:
     grant_claimed: Decimal
     grant_paid: Decimal
     latest_spend: date | None
+    parental_leave: Decimal
+    page: PageFacts | None
 
     @property
     def exists(self) -> bool:
@@ -180,6 +234,8 @@ class HealthFacts:
             "grant_claimed": str(self.grant_claimed),
             "grant_paid": str(self.grant_paid),
             "latest_spend": None if self.latest_spend is None else self.latest_spend.isoformat(),
+            "parental_leave": str(self.parental_leave),
+            "page": None if self.page is None else self.page.to_json(),
         }
 
     @classmethod
@@ -252,15 +308,24 @@ class HealthFacts:
             grant_claimed=money(document["grant_claimed"]),
             grant_paid=money(document["grant_paid"]),
             latest_spend=None if document["latest_spend"] is None else day(document["latest_spend"]),
+            parental_leave=money(document["parental_leave"]),
+            page=None if document["page"] is None else PageFacts.from_json(document["page"]),
         )
 
 
 def facts_of(
-    state: ProjectState, lines: Iterable[Allowance], standing: Conditions | None = None
+    state: ProjectState,
+    lines: Iterable[Allowance],
+    standing: Conditions | None = None,
+    *,
+    spend_months: SpendMonths | None = None,
+    fact_versions: Sequence[int] | None = None,
 ) -> HealthFacts | None:
     """The facts of a folded project with its allowance `lines` (None before its offer).
     `standing`: `alerts.standing_conditions(state, lines)` when the caller holds them already (the
-    projector, `LiveProject.standing_conditions`), so they are not judged again."""
+    projector, `LiveProject.standing_conditions`), so they are not judged again. `spend_months` and
+    `fact_versions`: what the projector kept as it folded (`LiveProject`), for `PageFacts`;
+    without both, the facts have none and the project page folds the stream."""
     offer = state.offer
     if offer is None or not state.exists:
         return None
@@ -317,4 +382,8 @@ def facts_of(
         grant_claimed=sum((claim.claim.grant for claim in state.grant_claims.values()), ZERO),
         grant_paid=state.grant_paid,
         latest_spend=state.latest_spend,
+        parental_leave=state.parental_leave,
+        page=None
+        if spend_months is None or fact_versions is None
+        else PageFacts(spend_months, tuple(fact_versions)),
     )

@@ -48,6 +48,7 @@ from ktpledger.domain.events import (
     SpendProfileSet,
     Virement,
 )
+from ktpledger.domain.month_ends import FACT_TYPES, MonthEnds
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
@@ -101,6 +102,10 @@ class LiveProject:
     # The alerts open before the next settle, when the conditions were not worked out event by
     # event (`fold`): the forecast's hysteresis needs to know which forecast alerts are open.
     _open: frozenset[AlertKey] = frozenset()
+    # What the project page reads beyond the lines (`health_facts.PageFacts`): spend by month, and
+    # the versions of the events its facts and decisions are read from, noted as each is folded.
+    month_ends: MonthEnds = field(default_factory=MonthEnds)
+    fact_versions: list[int] = field(default_factory=list)
 
     @classmethod
     def new(cls, project: str) -> LiveProject:
@@ -156,6 +161,7 @@ class LiveProject:
 
     def fold(self, event: Event, version: int, event_hash: str = "") -> None:
         """Fold an event in without working out alerts (catching up to a saved version)."""
+        self._note(event, version)
         self.state.apply(event, version, event_hash)
         if isinstance(event.payload, AlertAcknowledged):
             return  # moves no figure and not the ledger's clock (`apply`)
@@ -164,6 +170,12 @@ class LiveProject:
         self.line_conditions.clear()
         self.claim_conditions.clear()
         self._moved_all = True
+
+    def _note(self, event: Event, version: int) -> None:
+        """What the project page keeps of an event, noted before the event is folded in."""
+        self.month_ends.before(self.state, event.date)
+        if event.type in FACT_TYPES:
+            self.fact_versions.append(version)
 
     def seed(self, open_alerts: Iterable[AlertKey]) -> None:
         """Say which alerts are open at the folded version (as the projection recorded them), for
@@ -181,6 +193,7 @@ class LiveProject:
         """Fold an event in and report the alerts it raised and resolved."""
         if self.state.exists and not self.lines:
             self.settle()
+        self._note(event, version)
         if isinstance(event.payload, AlertAcknowledged):
             # Someone read an alert: no figure moves, and the ledger's clock (the latest date of
             # the project's facts) does not either, so no alert is raised or resolved by it.

@@ -7,7 +7,7 @@ read `ShownAlert`s (`shown_alerts`); `read_alerts` and `present_alerts` give the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from ktpledger.domain.alert_views import ShownAlert, findings, present
 from ktpledger.domain.alerts import LINE_KINDS, AlertKind
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.project import ProjectState
 from ktpledger.service.ledger import facts
 from ktpledger.service.projection_rows import line_from_row
 from ktpledger.service.projection_views import alert_json
@@ -50,15 +51,22 @@ def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: dat
     return [alert.to_json() for alert in presented(database, rows, today=today)]
 
 
-def presented(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[ShownAlert]:
+def presented(
+    database: Database,
+    rows: list[dict[str, Any]],
+    *,
+    today: date,
+    states: Mapping[str, ProjectState] | None = None,
+) -> list[ShownAlert]:
     """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message;
     `notified` is false for an alert that is not (and will not be) sent: raised and resolved within
-    one append, or raised again soon after the same alert resolved."""
+    one append, or raised again soon after the same alert resolved. `states`: the projects' facts
+    (`service.ledger.facts`) when the caller has them already, else they are read."""
     quietened = suppressed(database, (row["id"] for row in rows if row.get("notified", True)))
     if quietened:
         rows = [{**row, "notified": False} if row["id"] in quietened else row for row in rows]
     projects = {row["project"] for row in rows}
-    states = facts(database, projects)
+    states = facts(database, projects) if states is None else states
     # Open alerts of the line kinds are shown with the allowance line as it stands.
     reading = {row["project"] for row in rows if row["status"] == "open" and row["kind"] in LINE_KINDS}
     lines = projected_lines(database, reading)
@@ -93,10 +101,13 @@ def shown_alerts(
     include_resolved: bool = False,
     today: date,
     projects: Iterable[str] | None = None,
+    states: Mapping[str, ProjectState] | None = None,
 ) -> list[ShownAlert]:
     """Open alerts (and resolved ones with `include_resolved`), oldest first, then the clock's
     findings as of `today` (a project past its end date and not closed). `projects` limits the
-    answer to those projects (a token's grant); `project` to one."""
+    answer to those projects (a token's grant); `project` to one. `states`: the facts of the
+    projects answered (`service.ledger.facts`, a project whose facts cannot be folded left out),
+    when the caller has them already (the project page, from its stored facts' versions)."""
     allowed = None if projects is None else set(projects)
     with projection_store(database).read() as unit:
         rows = [alert_json(row) for row in unit.alerts.listed(project, include_resolved=include_resolved)]
@@ -104,8 +115,10 @@ def shown_alerts(
     if allowed is not None:
         rows = [row for row in rows if row["project"] in allowed]
         names = [name for name in names if name in allowed]
-    shown = presented(database, rows, today=today)
-    for state in facts(database, names).values():
+    if states is None:
+        states = facts(database, {*names, *(row["project"] for row in rows)})
+    shown = presented(database, rows, today=today, states=states)
+    for state in (states[name] for name in names if name in states):
         if state.exists:
             shown += findings(state, today)
     return shown

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from ktpledger.adapters.projection_store import ProjectionUnit, Row
 from ktpledger.domain.alerts import AlertKey
@@ -25,8 +26,8 @@ from ktpledger.service.projection_rows import (
     acknowledgement_rows,
     alert_row,
     current_changes,
-    facts_row,
     line_row,
+    live_facts_row,
 )
 from ktpledger.service.quarantine import CAUGHT_UP, refold
 
@@ -125,7 +126,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                         line_rows.append(row)
                         written[line.category.value] = tuple(row.values())
                 entry.lines = written
-                facts = facts_row(name, live.state, live.ordered_lines(), live.standing_conditions())
+                facts = live_facts_row(live, partial(unit.events.stream, name))
                 if facts is not None:
                     facts_rows.append(facts)
                 current += current_changes(name, live, entry.open_alerts)

@@ -3,41 +3,50 @@
 
 Every figure comes from the library the command line uses: the allowance lines from the projector
 (the same as `GET /projects/{project}/allowances`), the alerts from `alert_reader` (the same as
-`GET /alerts`), the project's facts from its folded stream, spend by month from the same as-of fold
-as `allowances --as-of`, the forecast from `forecast_at_end` (R-41) and the period from
+`GET /alerts`), spend by month as `allowances --as-of` gives each month's end
+(`domain/month_ends.py`), the forecast from `forecast_at_end` (R-41) and the period from
 `domain/timeline.py`, all judged as of the reader's today.
+
+A project's summary is read from the projector's rows when its stored facts are of the ledger's
+head, hold the project page's own (`PageFacts`) and the project is not quarantined
+(`maintained_summary`): its facts, spend by month and the versions of the events its facts without
+its claims are folded from (its decisions among them; the alerts' readers fold those), which are
+then read by version; nothing reads the whole stream, nor the events of a type. Any other project (the projector has not
+reached its head yet, its facts are of an older format, or a row of it cannot be read) is folded
+from its stream, the same figures by the same rule functions (`folded_summary`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ktpledger.adapters.database import Database
+from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.domain.alerts import deadline_findings, line_forecast
-from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.errors import unknown_project
-from ktpledger.domain.events import Event
+from ktpledger.domain.allowances import Allowance
+from ktpledger.domain.errors import UnreadableEvent, unknown_project
 from ktpledger.domain.health_facts import HealthFacts
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.money import ZERO, round_penny_half_up
+from ktpledger.domain.month_ends import DECISION_TYPES, FACT_TYPES, MonthFigures, figures_as_of, figures_of
 from ktpledger.domain.profile import PlanSource
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, located
 from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.statuses import FAILED
-from ktpledger.domain.timeline import Phase, forecast_month, month_end_states, position
+from ktpledger.domain.timeline import Phase, forecast_month, month_end, month_end_states, position
 from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.caches import BoundedCache
 from ktpledger.service.ledger import Ledger, fold, read_facts
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
-from ktpledger.service.stored_facts import current_facts
+from ktpledger.service.stored_facts import FactsCache, current_facts
 from ktpledger.service.summary_models import (
     FIGURES,
     TOTALS,
@@ -224,9 +233,6 @@ def describe_decision(data: dict[str, Any]) -> str:
     return str(kind)
 
 
-# The events the dashboard lists as changes to a project's terms: the LMC's decisions, and the
-# administrator's corrections (R-37, R-38), so that a reader sees why the offer or the status moved.
-DECISION_TYPES = frozenset({"LMCDecision", "OfferAmended", "ProjectReopened"})
 CORRECTION_KINDS = {"OfferAmended": "offer_amended", "ProjectReopened": "project_reopened"}
 
 
@@ -259,30 +265,39 @@ def decision_shown(item: RecordedEvent) -> DecisionShown:
     )
 
 
+def spend_point(month: int, ends: date, figures: MonthFigures) -> SpendPoint:
+    """Month `month` of the chart: its figures (`month_ends.figures_as_of` its last day), to the penny."""
+    return SpendPoint(
+        month=month,
+        to=ends,
+        cumulative=round_penny_half_up(figures.spent),
+        budget=round_penny_half_up(figures.budget),
+    )
+
+
 def spend_series(project: str, stream: list[RecordedEvent], start: date, through: int) -> list[SpendPoint]:
     """Each month 1..`through`: every line's spend and budget at the month's end, as
-    `allowances --as-of` gives them (the derived overheads' earned amount included)."""
+    `allowances --as-of` gives them (the derived overheads' earned amount included), folded."""
     events = [(item.event(), item.version, item.hash) for item in stream]
-    series = []
     with located(stream):
-        months = list(_month_figures(project, events, start, through))
-    for month, ends, lines in months:
+        return [
+            spend_point(month, ends, figures_as_of(state))
+            for month, ends, state in month_end_states(project, events, start, through)
+        ]
+
+
+def kept_spend_series(facts: HealthFacts, through: int) -> list[SpendPoint] | None:
+    """`spend_series` from the projector's stored facts of the head (None without the page's)."""
+    if facts.page is None:
+        return None
+    head = figures_of(facts.allowances())
+    series = []
+    for month in range(1, through + 1):  # bounded: the months of the period
+        ends = month_end(facts.start, month)
         series.append(
-            SpendPoint(
-                month=month,
-                to=ends,
-                cumulative=round_penny_half_up(sum((line.spent for line in lines), ZERO)),
-                budget=round_penny_half_up(sum((line.budget for line in lines), ZERO)),
-            )
+            spend_point(month, ends, facts.page.spend_months.at_end_of((ends.year, ends.month), head))
         )
     return series
-
-
-def _month_figures(
-    project: str, events: list[tuple[Event, int, str]], start: date, through: int
-) -> Iterator[tuple[int, date, list[Allowance]]]:
-    for month, ends, state in month_end_states(project, events, start, through):
-        yield month, ends, allowances(state) if state.exists else []
 
 
 def summary_line(state: PlanSource, line: Allowance, today: date) -> tuple[SummaryLine, Decimal]:
@@ -313,28 +328,98 @@ def project_summary(application: Readers, project: str, *, today: date) -> Proje
     Headline figures, one definition each (README, "Headline figures"): `budget` and `spent` are
     the totals of the allowance table (each line to the penny), every line of the offer, the
     derived overheads included; `forecast` is the sum of the lines' forecasts at the end date
-    (R-41 as of today) and `forecast_excess` how far it is above the budget (0 when within it)."""
+    (R-41 as of today) and `forecast_excess` how far it is above the budget (0 when within it).
+
+    Read from the projector's rows when they are of the ledger's head (`maintained_summary`),
+    else folded from the stream (`folded_summary`): the same summary either way."""
+    summary = maintained_summary(application, project, today=today)
+    if summary is not None:
+        return summary
+    return folded_summary(application, project, today=today)
+
+
+def maintained_summary(application: Readers, project: str, *, today: date) -> ProjectSummary | None:
+    """The summary from the projector's stored facts of the head, with the project page's
+    (`PageFacts`), and the events of its decisions read by version; None when there are none such
+    (module docstring)."""
+    # Parsed afresh, not from the process's cache of the project list: one project's facts are
+    # quick to parse, and a cache by project and version cannot tell two databases apart.
+    facts = current_facts(application.database, [project], FactsCache(1)).get(project)
+    if facts is None or facts.page is None:
+        return None
+    through = forecast_month(facts.start, facts.months, today)
+    series = kept_spend_series(facts, through)
+    fact_events = events_of_versions(application.database, project, facts.page.fact_versions)
+    if series is None or fact_events is None:
+        return None
+    decisions = [item for item in fact_events if item.type in DECISION_TYPES]
+    # The alerts are judged on the project's facts folded without its claims, as `shown_alerts`
+    # folds them itself (`service.ledger.facts`: those events, the version the head's).
+    try:
+        terms = fold(project, fact_events)
+    except UnreadableEvent:
+        states: dict[str, ProjectState] = {}  # left out, as `facts` leaves out what it cannot fold
+    else:
+        terms.version = facts.version
+        states = {project: terms}
+    return assembled(application, listed_facts(facts), facts, series, decisions, today=today, states=states)
+
+
+def events_of_versions(
+    database: Database, project: str, versions: Sequence[int]
+) -> list[RecordedEvent] | None:
+    """The events of `versions` (`PageFacts.fact_versions`), oldest first; None should any be
+    missing or not of `FACT_TYPES` (the caller folds the stream instead)."""
+    with projection_store(database).read() as unit:
+        found = unit.events.of_versions(project, versions)
+    if [item.version for item in found] != sorted(versions) or any(
+        item.type not in FACT_TYPES for item in found
+    ):
+        return None
+    return found
+
+
+def folded_summary(application: Readers, project: str, *, today: date) -> ProjectSummary:
+    """The summary of a project folded from its whole stream (a row that cannot be read is
+    refused, naming it; an unknown project is refused naming the projects there are)."""
     stream = application.ledger.stream(project)
     state = fold(project, stream)
     facts = project_facts(state)
     if not state.exists or facts is None:  # the HTTP API says this again for its caller (errors.for_caller)
         raise unknown_project(project, application.ledger.projects(), None)
+    series = spend_series(project, stream, state.start, forecast_month(state.start, state.months, today))
+    decisions = [item for item in stream if item.type in DECISION_TYPES]
+    return assembled(application, facts, state, series, decisions, today=today, states=None)
+
+
+def assembled(
+    application: Readers,
+    facts: ProjectFacts,
+    source: HealthFacts | ProjectState,
+    series: Sequence[SpendPoint],
+    decisions: Sequence[RecordedEvent],
+    *,
+    today: date,
+    states: Mapping[str, ProjectState] | None,
+) -> ProjectSummary:
+    """The summary of a project whose `source` (its stored facts of the head, or its folded
+    state) gives `facts`, with its spend by month and its decisions' events (`project_summary`);
+    `states`: its facts for its alerts (`shown_alerts`), None for them to be read."""
+    project = facts.project
     report = application.projector.allowances(project)
     projection = application.projector.states([project])[project]
-    alerts = shown_alerts(application.database, project, today=today)
-    where = position(state, today, last_spend=state.latest_spend)
+    alerts = shown_alerts(application.database, project, today=today, states=states)
+    where = position(source, today, last_spend=source.latest_spend)
     lines = []
     totals = dict.fromkeys(TOTALS, ZERO)
     for line in report.lines:
-        shown, forecast = summary_line(state, line, today)
+        shown, forecast = summary_line(source, line, today)
         lines.append(shown)
         for name in FIGURES:
             totals[name] += getattr(shown, name)  # the lines' figures as shown, to the penny
         totals["forecast"] += forecast
     budget, spent, forecast_total = totals["budget"], totals["spent"], totals["forecast"]
-    series = spend_series(project, stream, state.start, forecast_month(state.start, state.months, today))
-    decisions = tuple(decision_shown(item) for item in stream if item.type in DECISION_TYPES)
-    seen = [state.version, report.version, today.isoformat(), [(a.id, a.status.value) for a in alerts]]
+    seen = [source.version, report.version, today.isoformat(), [(a.id, a.status.value) for a in alerts]]
     return ProjectSummary(
         revision=hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:16],
         facts=facts,
@@ -351,7 +436,7 @@ def project_summary(application: Readers, project: str, *, today: date) -> Proje
         ),
         projection_version=report.version,
         projection=projection,
-        catching_up=report.version < state.version and projection["status"] != "failed",
+        catching_up=report.version < source.version and projection["status"] != "failed",
         lines=tuple(lines),
         totals={name: round_penny_half_up(amount) for name, amount in totals.items()},
         spend=SpendSummary(
@@ -365,7 +450,7 @@ def project_summary(application: Readers, project: str, *, today: date) -> Proje
             series=tuple(series),
         ),
         open_alerts=tuple(alerts),
-        decisions=decisions,
-        grant_paid=round_penny_half_up(state.grant_paid),
-        parental_leave=round_penny_half_up(state.parental_leave),
+        decisions=tuple(decision_shown(item) for item in decisions),
+        grant_paid=round_penny_half_up(source.grant_paid),
+        parental_leave=round_penny_half_up(source.parental_leave),
     )

@@ -16,7 +16,7 @@ from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.snapshot import SNAPSHOT_EVERY, SNAPSHOT_FORMAT_NOW, StoredSnapshot, dump_state
 from ktpledger.domain.statuses import FAILED, OK
-from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, facts_row, line_row
+from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, line_row, live_facts_row
 
 REPLAY_CHUNK = 200  # projects read per query
 
@@ -122,7 +122,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
             row["current"] = json.dumps(holding[key], sort_keys=True)
     lines = live.ordered_lines()
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(lines))
-    facts = facts_row(name, live.state, lines, live.standing_conditions())
+    facts = live_facts_row(live, lambda: stream[:done])
     if facts is not None:
         folded.facts.append(facts)
     head = stream[done - 1] if done else None

@@ -5,7 +5,7 @@ project's health facts as canonical JSON text."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from ktpledger.domain.events import AlertAcknowledged
 from ktpledger.domain.health_facts import facts_of
 from ktpledger.domain.live import LiveProject
 from ktpledger.domain.money import from_pence, to_pence
+from ktpledger.domain.month_ends import SpendMonths
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, LimitKind
@@ -144,13 +145,45 @@ def current_changes(
 
 
 def facts_row(
-    project: str, state: ProjectState, lines: Sequence[Allowance], standing: Conditions | None = None
+    project: str,
+    state: ProjectState,
+    lines: Sequence[Allowance],
+    standing: Conditions | None = None,
+    *,
+    spend_months: SpendMonths | None = None,
+    fact_versions: Sequence[int] | None = None,
 ) -> Row | None:
     """The `project_facts` row of a folded project (None before its offer): its health facts
     (`domain/health_facts.py`) as JSON, keys sorted, so the same state always writes the same text.
-    `standing`: the standing conditions already held (`LiveProject.standing_conditions`)."""
-    facts = facts_of(state, lines, standing)
+    `standing`: the standing conditions already held (`LiveProject.standing_conditions`);
+    `spend_months` and `fact_versions`: what the projector kept for the project page."""
+    facts = facts_of(state, lines, standing, spend_months=spend_months, fact_versions=fact_versions)
     if facts is None:
         return None
     text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {"project": project, "version": facts.version, "facts": text}
+
+
+def live_facts_row(live: LiveProject, whole_stream: Callable[[], Sequence[RecordedEvent]]) -> Row | None:
+    """`facts_row` of the projector's fold, with what it kept for the project page. After a
+    back-dated event its spend by month is stale (`month_ends.MonthEnds`) from that event's month:
+    those months are rebuilt from `whole_stream()` (the stream up to the fold's version, read only
+    then). Should that as-of fold fail, the facts go without the page's from then on (its reader
+    folds the stream, and says why): the catch-up itself never fails for it."""
+    if live.month_ends.stale and not live.month_ends.abandoned:
+        stream = [item for item in whole_stream() if item.version <= live.version]
+        try:
+            events = [(item.event(), item.version, item.hash) for item in stream]
+            live.month_ends.rebuild(live.state.project, events)
+        except Exception:  # noqa: BLE001 - whatever the as-of fold raises, the projection carries on
+            # `month_end_states` applies events without `fold_recorded`'s wrapping, so a refusal
+            # may come as any error; the projection's own fold of the same rows has succeeded.
+            live.month_ends.abandon()
+    return facts_row(
+        live.state.project,
+        live.state,
+        live.ordered_lines(),
+        live.standing_conditions(),
+        spend_months=live.month_ends.kept(),
+        fact_versions=live.fact_versions,
+    )

@@ -18,8 +18,9 @@ from decimal import Decimal
 
 from ktpledger.adapters.database import Database
 from ktpledger.domain.events import GrantPayment, ParentalLeaveCost
+from ktpledger.domain.month_ends import DECISION_TYPES
 from ktpledger.service.ledger_reading import project_stream
-from ktpledger.service.project_summary import DECISION_TYPES, decision_shown
+from ktpledger.service.project_summary import decision_shown
 from ktpledger.service.summary_models import DecisionShown
 from ktpledger.service.transactions import ProjectTransactions, line_transactions
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import ktpledger.service.project_summary as summary
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
+from ktpledger.domain.health_facts import FACTS_FORMAT
 from ktpledger.service.access import COMMAND_LINE
 from ktpledger.service.stored_facts import FactsCache, current_facts
 from tests.api import demo
@@ -73,7 +74,7 @@ def test_facts_behind_the_head_or_of_a_quarantined_project_are_not_used(ledger: 
         [row] = unit.facts.of_projects([demo.MAIN])
         unit.facts.upsert([{**row, "version": row["version"] - 1}])
         [row] = unit.facts.of_projects([demo.SECOND])
-        unit.facts.upsert([{**row, "facts": row["facts"].replace('"format":2', '"format":1')}])
+        unit.facts.upsert([{**row, "facts": row["facts"].replace(f'"format":{FACTS_FORMAT}', '"format":1')}])
         unit.commit()
     assert sorted(current_facts(ledger.database, names, FactsCache())) == [demo.CLOSED]
     assert listed(ledger, "2025-07-25") == expected  # the other two folded, the same rows

@@ -382,6 +382,10 @@ class _Events:
     def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         return {name: stream for name in names if (stream := self.stream(name))}
 
+    def of_versions(self, project: str, versions: Sequence[int]) -> list[RecordedEvent]:
+        wanted = set(versions)
+        return [e for e in self.stream(project) if e.version in wanted]
+
     def read_after(self, position: int, *, limit: int) -> list[RecordedEvent]:
         return sorted((e for e in self._store.events if e.position > position), key=lambda e: e.position)[
             :limit

@@ -1,0 +1,192 @@
+"""Spend by month as the project page charts it, kept as the projector folds instead of folding the
+whole stream again on every read.
+
+The chart's point of a month is every line's spend and budget at the month's last day, as
+`allowances --as-of` gives them: the events dated on or before that day, folded in version order
+(`timeline.state_as_of`); `figures_as_of` sums them. Both readers take them from here: the fold of
+a stream (`timeline.month_end_states`, then `figures_as_of`) and the projector's `MonthEnds`.
+
+`MonthEnds` watches the fold in version order. While each event is dated in the calendar month of
+the latest one so far or after it (the usual ledger), the events dated on or before a month's last
+day are exactly those folded before the first event dated after it: so when an event dated in a
+later month arrives, the state before it is the state as of the last day of every month it steps
+over (`ended`), and every month from the latest event's on is as the head leaves it. An event
+dated in an earlier month than one folded already (back-dated) changes the months from its own on
+in a way no later event can show: the tracker is then `stale` from that month, and those months
+are `rebuild`-t from the stream by the same as-of fold the stream's reader does (the months
+before it stand); it carries on from there. A claim recorded a month late costs one fold of the
+stream; one dated many months back, a fold for each month after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from ktpledger.domain.allowances import Allowance, allowances
+from ktpledger.domain.events import Event
+from ktpledger.domain.money import ZERO
+from ktpledger.domain.project import ProjectState
+from ktpledger.domain.timeline import month_end_states
+
+Month = tuple[int, int]  # a calendar month: (year, month)
+# The door's dates (1990-01-01 to 2099-12-31, README "Dates") span 1,320 months; a ledger recorded
+# before it checked them may hold any year, whose months are not kept (the project page folds).
+MOST_MONTHS = 12 * 110
+
+# The events the project page lists as changes to a project's terms: the LMC's decisions, and the
+# administrator's corrections (R-37, R-38), so that a reader sees why the offer or the status moved.
+DECISION_TYPES = frozenset({"LMCDecision", "OfferAmended", "ProjectReopened"})
+# The events a project's facts are folded from without its claims (`service.ledger.facts`, which
+# reads them by these types: `adapters.ledger_store.FACT_TYPES`, the same set, tested so): the
+# projector keeps their versions so that the project page reads them by version, not by type.
+FACT_TYPES = frozenset(
+    {
+        "GrantOffered",
+        "LMCDecision",
+        "ProjectClosed",
+        "OfferAmended",
+        "ProjectReopened",
+        "BusinessInvoiced",
+        "BusinessPaymentReceived",
+        "ClaimSubmitted",
+    }
+)
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """Every line's spend and budget summed, exact (the reader rounds them to the penny)."""
+
+    spent: Decimal
+    budget: Decimal
+
+
+NO_FIGURES = MonthFigures(ZERO, ZERO)
+
+
+def figures_of(lines: Iterable[Allowance]) -> MonthFigures:
+    """The lines' spend and budget summed (the derived overheads' earned amount included)."""
+    spent, budget = ZERO, ZERO
+    for line in lines:
+        spent += line.spent
+        budget += line.budget
+    return MonthFigures(spent, budget)
+
+
+def figures_as_of(state: ProjectState) -> MonthFigures:
+    """`figures_of` a folded state's allowances (none before its offer)."""
+    return figures_of(allowances(state)) if state.exists else NO_FIGURES
+
+
+def month_of(day: date) -> Month:
+    return day.year, day.month
+
+
+def months_between(earlier: Month, later: Month) -> int:
+    """How many months from `earlier` to `later` (0 for the same month)."""
+    return (later[0] - earlier[0]) * 12 + later[1] - earlier[1]
+
+
+def following(month: Month) -> Month:
+    year, number = month
+    return (year + 1, 1) if number == 12 else (year, number + 1)
+
+
+@dataclass(frozen=True)
+class SpendMonths:
+    """What `MonthEnds` kept, as the stored facts hold it: the calendar months of the earliest and
+    the latest event, and the figures at the end of each month from the earliest up to the latest
+    (excluded). A month before the earliest has no figures (no offer yet); a month from the latest
+    on has the head's."""
+
+    first: Month
+    latest: Month
+    ended: Mapping[Month, MonthFigures]
+
+    def at_end_of(self, month: Month, head: MonthFigures) -> MonthFigures:
+        """The figures at the last day of `month`, given the head's (`figures_of` its lines)."""
+        if month < self.first:
+            return NO_FIGURES
+        if month >= self.latest:
+            return head
+        return self.ended[month]
+
+
+@dataclass
+class MonthEnds:
+    """The figures at the end of each month, kept event by event (module docstring)."""
+
+    first: Month | None = None
+    latest: Month | None = None
+    ended: dict[Month, MonthFigures] = field(default_factory=dict)
+    # The earliest month of a back-dated event folded: the months from it on are `rebuild`-t.
+    stale_from: Month | None = None
+    # The as-of fold of the stream failed (`abandon`): nothing is kept from then on, and the
+    # project page folds the stream itself (and says what it refuses).
+    abandoned: bool = False
+
+    @property
+    def stale(self) -> bool:
+        return self.stale_from is not None
+
+    def before(self, state: ProjectState, on: date) -> None:
+        """Note an event dated `on`, about to be folded into `state` (`state` is as before it)."""
+        month = month_of(on)
+        if self.abandoned:
+            return
+        if self.latest is None or self.first is None:
+            self.first = self.latest = month
+            return
+        if months_between(min(self.first, month), max(self.latest, month)) > MOST_MONTHS:
+            self.abandon()
+            return
+        if month < self.latest:
+            self.stale_from = month if self.stale_from is None else min(self.stale_from, month)
+            self.first = min(self.first, month)
+            return
+        if month > self.latest and self.stale_from is None:
+            figures = figures_as_of(state)
+            stepped = self.latest
+            while stepped < month:  # bounded: the months between two events' dates
+                self.ended[stepped] = figures
+                stepped = following(stepped)
+        self.latest = max(self.latest, month)
+
+    def abandon(self) -> None:
+        """Keep nothing more: the stream's as-of fold failed, and would fail again."""
+        self.abandoned = True
+
+    def kept(self) -> SpendMonths | None:
+        """The figures as the stored facts keep them (None when stale or abandoned, or with no
+        event yet)."""
+        if self.stale or self.abandoned or self.first is None or self.latest is None:
+            return None
+        return SpendMonths(self.first, self.latest, dict(self.ended))
+
+    def rebuild(self, project: str, events: Sequence[tuple[Event, int, str]]) -> None:
+        """Work out the months from `stale_from` up to the latest (excluded) again from the stream
+        the tracker has seen (`events`, in version order), each folded as of its last day
+        (`timeline.month_end_states`); no longer stale."""
+        if self.stale_from is None or self.latest is None:
+            return
+        month = self.stale_from
+        count = months_between(month, self.latest)
+        for _, _, state in month_end_states(project, events, date(*month, 1), count):
+            self.ended[month] = figures_as_of(state)
+            month = following(month)
+        self.stale_from = None
+
+    @classmethod
+    def rebuilt(cls, project: str, events: Sequence[tuple[Event, int, str]]) -> MonthEnds:
+        """The figures of a whole stream (in version order), every month folded as of its last day:
+        what the tracker holds once rebuilt, whatever was back-dated."""
+        if not events:
+            return cls()
+        first = min(month_of(event.date) for event, _, _ in events)
+        latest = max(month_of(event.date) for event, _, _ in events)
+        tracker = cls(first=first, latest=latest, stale_from=first)
+        tracker.rebuild(project, events)
+        return tracker
