@@ -48,7 +48,7 @@ from ktpledger.domain.events import (
     SpendProfileSet,
     Virement,
 )
-from ktpledger.domain.month_ends import FACT_TYPES, MonthEnds
+from ktpledger.domain.month_ends import FACT_TYPES, MonthEnds, SpendMonths
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
@@ -176,6 +176,12 @@ class LiveProject:
         self.month_ends.before(self.state, event.date)
         if event.type in FACT_TYPES:
             self.fact_versions.append(version)
+
+    def restore_page(self, months: SpendMonths, fact_versions: Iterable[int]) -> None:
+        """Take what the project page keeps as the stored facts of this fold's version hold it: a
+        fold resumed from a snapshot (issue 18) has not noted the events before the snapshot."""
+        self.month_ends = MonthEnds(first=months.first, latest=months.latest, ended=dict(months.ended))
+        self.fact_versions = list(fact_versions)
 
     def seed(self, open_alerts: Iterable[AlertKey]) -> None:
         """Say which alerts are open at the folded version (as the projection recorded them), for

@@ -8,6 +8,7 @@ does no harm: the work is done at most once per event and the sweeper finds anyt
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from functools import partial
 from ktpledger.adapters.projection_store import ProjectionUnit, Row
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.errors import UnreadableEvent
+from ktpledger.domain.health_facts import HealthFacts, PageFacts
 from ktpledger.domain.live import AlertStep, LiveProject, appends
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
@@ -77,7 +79,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             {
                 name: saved[name]
                 if name in warm
-                else max(starts[name].version - 1, 0)
+                else max(starts[name][0].version - 1, 0)
                 if name in starts
                 else 0
                 for name in active
@@ -99,9 +101,12 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             resolved = 0
             try:
                 if entry is None:
-                    live, stream, base = resume_cold(unit, name, starts.get(name), stream)
+                    start = starts.get(name)
+                    live, stream, base = resume_cold(unit, name, None if start is None else start[0], stream)
                     entry = Warm(live, {}, cold_open.get(name, {}))
                     fold_quietly(entry.live, stream[: saved[name] - base])
+                    if base and start is not None:
+                        entry.live.restore_page(start[1].spend_months, start[1].fact_versions)
                     entry.live.seed(entry.open_alerts)
                     stream = stream[saved[name] - base :]
                 live = entry.live
@@ -158,12 +163,37 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
     return results
 
 
-def snapshot_starts(unit: ProjectionUnit, limits: dict[str, int]) -> dict[str, ProjectState]:
-    """Each project's state from its newest snapshot at or before its saved version in `limits`;
-    a snapshot that cannot be read is passed over (the stream is folded from version 1)."""
+def snapshot_starts(
+    unit: ProjectionUnit, limits: dict[str, int]
+) -> dict[str, tuple[ProjectState, PageFacts]]:
+    """Each project's state from its newest snapshot at or before its saved version in `limits`,
+    with what the project page keeps as its stored facts of that saved version hold it (the
+    resumed fold has not seen the events before the snapshot). A project with no such snapshot,
+    or whose stored facts are not of its saved version with the page's figures, is not given one:
+    its stream is folded from version 1."""
     if not limits:
         return {}
-    return loaded_states(unit.snapshots.newest(limits, SNAPSHOT_FORMAT_NOW))
+    states = loaded_states(unit.snapshots.newest(limits, SNAPSHOT_FORMAT_NOW))
+    if not states:
+        return {}
+    pages = stored_pages(unit, {name: limits[name] for name in states})
+    return {name: (state, pages[name]) for name, state in states.items() if name in pages}
+
+
+def stored_pages(unit: ProjectionUnit, versions: dict[str, int]) -> dict[str, PageFacts]:
+    """The project page's figures of each project's stored facts that are of its version here."""
+    found: dict[str, PageFacts] = {}
+    for row in unit.facts.of_projects(sorted(versions)):
+        name = str(row["project"])
+        if int(row["version"]) != versions.get(name):
+            continue
+        try:
+            facts = HealthFacts.from_json(json.loads(str(row["facts"])))
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            continue  # of an older format: fold the stream
+        if facts.page is not None:
+            found[name] = facts.page
+    return found
 
 
 def resume_cold(
