@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ktpledger.adapters.database import Database, build_engine
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import STATE_BYTES_BASE, STATE_BYTES_PER_ITEM, STATE_BYTES_PER_KEY, ProjectState
-from ktpledger.service.caches import WeighedCache
+from ktpledger.service.caches import PerDatabase, WeighedCache
 from ktpledger.service.ledger_deciding import StateCache
 from tests.ledger.factory import PROJECT, claim, offer
 
@@ -45,3 +48,13 @@ def test_a_state_weighs_by_what_it_holds_and_the_state_cache_keeps_to_its_budget
         cache.put(state)
     assert (cache.get("P1"), cache.get("P2") is not None, cache.get("P3") is not None) == (None, True, True)
     assert cache.weight == 2 * keyless.approximate_bytes()
+
+
+def test_each_database_has_a_cache_of_its_own(tmp_path: Path) -> None:
+    caches: PerDatabase[WeighedCache[str, str]] = PerDatabase(lambda: WeighedCache(100, len))
+    one = Database(build_engine(f"sqlite:///{tmp_path}/one.db"))
+    other = Database(build_engine(f"sqlite:///{tmp_path}/other.db"))
+    caches.of(one).put("KTP-0042 v5", "one's facts")
+    assert caches.of(other).get("KTP-0042 v5") is None  # the same project and version elsewhere
+    assert caches.of(one).get("KTP-0042 v5") == "one's facts"
+    assert caches.of(Database(build_engine(f"sqlite:///{tmp_path}/one.db"))) is caches.of(one)

@@ -9,6 +9,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from ktpledger.adapters.database import Database
+
+C = TypeVar("C")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -84,3 +87,23 @@ class WeighedCache(Generic[K, V]):
     def clear(self) -> None:
         self._values.clear()
         self.weight = 0
+
+
+class PerDatabase(Generic[C]):
+    """One cache per database a process reads (tests open many in one process; a value keyed by
+    project and version alone would be another database's). Keyed by the database's URL, schema
+    included; the most recently used `size` databases are kept."""
+
+    def __init__(self, make: Callable[[], C], size: int = 8) -> None:
+        self._make = make
+        self._caches: BoundedCache[str, C] = BoundedCache(size)
+        self._lock = threading.Lock()
+
+    def of(self, database: Database) -> C:
+        key = database.engine.url.render_as_string(hide_password=False)
+        with self._lock:
+            found = self._caches.get(key)
+            if found is None:
+                found = self._make()
+                self._caches.put(key, found)
+            return found

@@ -58,7 +58,7 @@ from ktpledger.domain.rules import BusinessType, Methodology
 from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, position
 from ktpledger.service.access import Principal
-from ktpledger.service.caches import BoundedCache
+from ktpledger.service.caches import BoundedCache, PerDatabase
 from ktpledger.service.ledger_reading import fold
 from ktpledger.service.project_summary import Readers, summary_line
 
@@ -271,7 +271,7 @@ def portfolio_rows(
     """The rows of `names` as of `today`, each from the first of: this process's cache, the row
     stored for the day, the stored facts, the project's stream; the rows not stored yet are
     stored for the next reader. Also how many were stored."""
-    cache = ROWS if cache is None else cache
+    cache = ROWS.of(application.database) if cache is None else cache
     stored = stored_for(application.database, names, today, cache)
     rows: list[PortfolioRow] = []
     unstored: list[PortfolioRow] = []
@@ -371,7 +371,7 @@ class RowCache(BoundedCache[tuple[str, int, date], PortfolioRow]):
         super().__init__(size)
 
 
-ROWS = RowCache()
+ROWS: PerDatabase[RowCache] = PerDatabase(RowCache)
 
 
 def judged(text: str, today: date) -> PortfolioRow | None:

@@ -42,7 +42,7 @@ from ktpledger.domain.statuses import FAILED
 from ktpledger.domain.timeline import Phase, forecast_month, month_end, month_end_states, position
 from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
-from ktpledger.service.caches import BoundedCache
+from ktpledger.service.caches import BoundedCache, PerDatabase
 from ktpledger.service.ledger import Ledger, fold, read_facts
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
@@ -119,6 +119,7 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     stored = current_facts(application.database, names, quarantined=failed)
     lacking = [name for name in names if name not in stored]
     folded, refused = read_facts(application.database, lacking) if lacking else ({}, {})
+    listings = LISTINGS.of(application.database)
     rows = []
     for name in names:
         source: HealthFacts | ProjectState | None = stored.get(name) or folded.get(name)
@@ -135,11 +136,11 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
             )
             continue
         key = (name, source.version, today)
-        listing = LISTINGS.get(key) if isinstance(source, HealthFacts) else None
+        listing = listings.get(key) if isinstance(source, HealthFacts) else None
         if listing is None:
             listing = listing_of(source, today)
             if isinstance(source, HealthFacts):
-                LISTINGS.put(key, listing)
+                listings.put(key, listing)
         shown, period, findings = listing
         rows.append(
             ProjectRow(
@@ -158,7 +159,7 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
 Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
 # A stored project's listing by (project, version, day): the same facts on the same day list the
 # same, so a list of a thousand projects judges only those that changed since the last request.
-LISTINGS: BoundedCache[tuple[str, int, date], Listing] = BoundedCache(5_000)
+LISTINGS: PerDatabase[BoundedCache[tuple[str, int, date], Listing]] = PerDatabase(lambda: BoundedCache(5_000))
 
 
 def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:

@@ -16,7 +16,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.domain.health_facts import HealthFacts
 from ktpledger.domain.statuses import FAILED
-from ktpledger.service.caches import BoundedCache
+from ktpledger.service.caches import BoundedCache, PerDatabase
 
 FACTS_CACHE_SIZE = 5_000  # parsed facts kept per process: a few kilobytes each
 
@@ -28,7 +28,7 @@ class FactsCache(BoundedCache[tuple[str, int], HealthFacts]):
         super().__init__(size)
 
 
-FACTS = FactsCache()
+FACTS: PerDatabase[FactsCache] = PerDatabase(FactsCache)
 
 
 def current_facts(
@@ -42,7 +42,7 @@ def current_facts(
     projection is not quarantined, in at most four queries: the heads, the projections' status
     (unless the caller read them: `quarantined`), the facts' versions, and the facts of the
     versions this process has not parsed yet."""
-    cache = FACTS if cache is None else cache
+    cache = FACTS.of(database) if cache is None else cache
     if not names:
         return {}
     found: dict[str, HealthFacts] = {}

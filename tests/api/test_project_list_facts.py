@@ -59,7 +59,7 @@ def test_the_list_from_stored_facts_is_the_list_folded(
     assert sorted(current_facts(ledger.database, names, FactsCache())) == names  # all read from facts
     from_facts = listed(ledger, today)
     monkeypatch.setattr(summary, "current_facts", lambda *_, **__: {})
-    summary.LISTINGS.clear()
+    summary.LISTINGS.of(ledger.database).clear()
     folded = listed(ledger, today)
     assert from_facts == folded
     assert [row["project"] for row in folded] == names
