@@ -160,7 +160,7 @@ def run(
 
 
 def brief() -> list[figures.Figure]:
-    return run(100, 500, postgres=False)
+    return run(60, 500, postgres=False)
 
 
 def main() -> None:
