@@ -153,20 +153,28 @@ def decide(
 
 def _recorded(
     session: AppendSession, parsed: list[tuple[int, Event]]
-) -> dict[tuple[str, str], tuple[Event, int]]:
-    """The event and version recorded under each (project, key) of the batch, if any. A recorded
-    row that cannot be read is left out: its project's fold refuses the batch's events anyway."""
-    found: dict[tuple[str, str], tuple[Event, int]] = {}
+) -> dict[tuple[str, str], tuple[Event | None, int]]:
+    """The event and version recorded under each (project, key) of the batch, if any (None for
+    a recorded row this code cannot read: the key is taken all the same)."""
+    found: dict[tuple[str, str], tuple[Event | None, int]] = {}
     for pair, item in session.recorded_keys((event.project, event.key) for _, event in parsed).items():
         try:
             found[pair] = (item.event(), item.version)
         except UnreadableEvent:
-            continue
+            found[pair] = (None, item.version)
     return found
 
 
-def _resubmitted(index: int, event: Event, recorded: Event, version: int) -> AppendResult:
+def _resubmitted(index: int, event: Event, recorded: Event | None, version: int) -> AppendResult:
     """A key seen before: a duplicate when the content is the same, else refused (R-30)."""
+    if recorded is None:
+        unreadable = RuleViolation(
+            "R-30",
+            f"key {shown(event.key)} of project {event.project} was recorded (version {version}) by an "
+            "event this version of ktpledger cannot read: use a new key",
+            field="key",
+        )
+        return AppendResult(index, event.key, "rejected", event.project, error=unreadable)
     if same_content(recorded, event):
         return AppendResult(index, event.key, "duplicate", event.project, version=version)
     conflict = RuleViolation(

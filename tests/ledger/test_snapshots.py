@@ -4,6 +4,7 @@ matches the ledger; and idempotency asked of the ledger, not of keys held in mem
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from typing import Any
@@ -289,3 +290,18 @@ def test_replay_writes_one_snapshot_a_long_project_and_a_cold_catch_up_starts_fr
         assert check_projections(other.database).ok
     finally:
         other.close()
+
+
+def test_a_key_taken_by_a_row_this_code_cannot_read_is_refused_naming_it() -> None:
+    recorder = FakeRecorder()
+    first = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    for item in story(6):  # one at a time: a snapshot at version 5
+        first.append([item])
+    assert (PROJECT, 5) in recorder.snapshots
+    # Version 2 (claim c1) as a later code might find it: behind the snapshot, never folded again.
+    recorder.rows[1] = dataclasses.replace(recorder.rows[1], data='{"not": "a claim"}')
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    result = fresh.append([claim("c1", "1.00")])[0]
+    assert (result.status, result.error.rule if result.error else None) == ("rejected", "R-30")
+    assert result.error is not None and "version 2" in result.error.message
+    assert "cannot read" in result.error.message
