@@ -1,0 +1,197 @@
+"""`ktpledger record` of a large JSON Lines file: the peak memory of the process, and its rate.
+
+    .venv/bin/python bench/record_memory.py                   # 1,000,000 events (a few minutes)
+    .venv/bin/python bench/record_memory.py --events 100000 --projects 100
+
+`record` reads JSON Lines a line at a time and appends them in batches (ktpledger/cli/ledger.py,
+RECORD_BATCH), so its memory should not grow with the file: the target is a peak RSS under 200 MB
+for 1,000,000 lines. Measured:
+
+  peak RSS     the maximum resident set size of the `ktpledger --db URL record FILE` process (its
+               own rusage, from os.wait4: no other child's), beside the floor: the same command on
+               an empty file (the interpreter, the imports, the database opened), in the same run
+  rate         events recorded a second, wall time of the whole process (start-up included)
+
+The file: an offer for each of --projects projects (tests/ledger/factory.py's `offer()`), then
+claims round-robin across them (bench/ingest.py's `claim()`), written a line at a time. The ledger
+is a fresh SQLite file (`ktpledger db upgrade` first), in a temporary folder removed at the end;
+without a broker the command also runs the projections in-process, as a user's would. Every event
+must come back `recorded`, or the figures mean nothing and the benchmark says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the events are the tests' and bench/ingest.py's
+
+from bench import figures  # noqa: E402
+from bench.ingest import claim, project_names  # noqa: E402
+from tests.ledger.factory import offer  # noqa: E402
+
+KTPLEDGER = Path(sys.executable).with_name("ktpledger")
+TARGET_MB = 200.0
+BRIEF_EVENTS = 20_000
+BRIEF_PROJECTS = 100
+# Without a broker: `record` folds the projections itself, as on a laptop with no Redis.
+ENVIRONMENT = {**os.environ, "KTPLEDGER_BROKER_URL": ""}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `ktpledger record`: its peak RSS (MB), wall time and the results it printed."""
+
+    events: int
+    peak_mb: float
+    seconds: float
+    recorded: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+
+def write_events(path: Path, events: int, projects: int) -> int:
+    """`events` events into a JSON Lines file, a line at a time: offers first, then claims
+    round-robin across the projects. Returns the number written."""
+    names = project_names("MEM", min(projects, events))
+    written = 0
+    with path.open("w", encoding="utf-8") as file:
+        for name in names:
+            file.write(json.dumps(offer(name)) + "\n")
+        written = len(names)
+        number = 1
+        while written < events:
+            for salt, name in enumerate(names[: events - written]):
+                file.write(json.dumps(claim(name, number, salt)) + "\n")
+            written = min(events, written + len(names))
+            number += 1
+    return written
+
+
+def run_record(url: str, path: Path, events: int, workdir: Path, timeout: float) -> Run:
+    """`ktpledger --db URL record PATH` as a child process, its own peak RSS read by os.wait4."""
+    output, errors = workdir / "results.jsonl", workdir / "stderr.txt"
+    started = time.perf_counter()
+    # Files, not pipes: a child that writes more than a pipe holds would wait for a reader.
+    with output.open("wb") as results, errors.open("wb") as warnings:
+        child = subprocess.Popen(
+            [str(KTPLEDGER), "--db", url, "record", str(path)],
+            stdout=results,
+            stderr=warnings,
+            env=ENVIRONMENT,
+            cwd=workdir,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"ktpledger record took more than {timeout:.0f} s")
+                time.sleep(0.05)
+            child.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            if child.returncode is None:
+                child.kill()
+                child.wait()
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        error = errors.read_text(errors="replace")
+        raise RuntimeError(f"ktpledger record exited {child.returncode}: {error[-2000:]}")
+    with output.open("rb") as results:
+        recorded = sum(b'"status": "recorded"' in line for line in results)
+    output.unlink()
+    # ru_maxrss is in kilobytes on Linux.
+    return Run(events, usage.ru_maxrss / 1024, seconds, recorded)
+
+
+def migrate(url: str, workdir: Path) -> None:
+    subprocess.run(
+        [str(KTPLEDGER), "--db", url, "db", "upgrade"],
+        capture_output=True,
+        env=ENVIRONMENT,
+        cwd=workdir,
+        check=True,
+        timeout=120,
+    )
+
+
+def measure(events: int, projects: int, timeout: float) -> tuple[Run, Run]:
+    """The floor (an empty file) and the file of `events`, each on a fresh ledger."""
+    with tempfile.TemporaryDirectory(prefix="ktpledger-record-memory-") as folder:
+        workdir = Path(folder)
+        empty = workdir / "empty.jsonl"
+        empty.write_bytes(b"")
+        floor_url = f"sqlite:///{workdir / 'floor.db'}"
+        migrate(floor_url, workdir)
+        floor = run_record(floor_url, empty, 0, workdir, timeout)
+        source = workdir / "events.jsonl"
+        written = write_events(source, events, projects)
+        url = f"sqlite:///{workdir / 'ledger.db'}"
+        migrate(url, workdir)
+        run = run_record(url, source, written, workdir, timeout)
+    if run.recorded != written:
+        raise RuntimeError(f"{run.recorded} of {written} events recorded; the benchmark's events are wrong")
+    return floor, run
+
+
+def brief() -> list[figures.Figure]:
+    """20,000 events (100 projects) recorded by one `ktpledger record` on a fresh SQLite ledger."""
+    floor, run = measure(BRIEF_EVENTS, BRIEF_PROJECTS, timeout=600)
+    size = f"{BRIEF_EVENTS:,} lines, {BRIEF_PROJECTS} projects, SQLite"
+    return [
+        figures.Figure(
+            "record peak RSS",
+            run.peak_mb,
+            "MB",
+            floor=floor.peak_mb,
+            target=f"< {TARGET_MB:.0f} MB",
+            higher_is_better=False,
+            note=f"{size}; floor: an empty file (the target is for 1,000,000 lines: bench/record_memory.py)",
+        ),
+        figures.Figure(
+            "record rate",
+            run.rate,
+            "events/s",
+            note=f"{size}; wall time, process start included",
+        ),
+    ]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="lines of the file (1000000)")
+    parser.add_argument("--projects", type=int, default=1_000, help="projects they are spread over (1000)")
+    parser.add_argument("--timeout", type=float, default=3_600.0, help="seconds allowed for the record")
+    args = parser.parse_args(argv)
+    if args.events < 1 or args.projects < 1:
+        parser.error("--events and --projects must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    floor, run = measure(args.events, args.projects, args.timeout)
+    verdict = "met" if run.peak_mb < TARGET_MB else "MISSED"
+    print(f"ktpledger record of {run.events:,} JSON Lines events over {args.projects:,} projects (SQLite)")
+    print(f"  peak RSS   {run.peak_mb:8.1f} MB   floor (an empty file) {floor.peak_mb:.1f} MB")
+    print(f"             target < {TARGET_MB:.0f} MB: {verdict}")
+    print(f"  rate       {run.rate:8,.0f} events/s ({run.seconds:.1f} s, process start included)")
+
+
+if __name__ == "__main__":
+    main()
