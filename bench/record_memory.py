@@ -26,7 +26,7 @@ Measured 2026-12-05 on the 2-core machine, shared (load 5-8):
   1,000,000 distinct events over 1,000 projects (batches of 2,000): peak RSS 1,367 MB, 599 events/s.
   Not the input: the RSS grows by about 1.3 KB an event recorded, held by the per-project caches,
   which keep every project touched (up to 20,000 and 5,000 projects, however large each is), in each
-  project state one object a claim (`Claim`, and the month's totals): the ledger's state cache
+  project state one object a claim (`Claim`, project.py): the ledger's state cache
   (service/ledger_deciding.py, `StateCache`) and the projections' warm cache
   (service/projection_context.py, `WarmCache`, a `LiveProject` each) both do. Bounding them by
   the events they hold, not the projects, is what a 1,000,000-event record under 200 MB needs.
