@@ -49,9 +49,10 @@ def register(app: typer.Typer, opened: Opened) -> None:
         export is refused once (R-30): `import` reads those.
 
         JSON Lines are read and appended a batch at a time (10,000 events), each batch's
-        results printed once it is appended: memory stays bounded however long the file. If a run
-        stops half-way, record the same file again: the events already recorded come back
-        `duplicate` (their keys make recording idempotent) and the rest are recorded."""
+        results printed once it is appended: the file is never held whole, however long (a JSON
+        array or pretty-printed objects still are). If a run stops half-way, record the same file
+        again: the events already recorded come back `duplicate` (their keys make recording
+        idempotent) and the rest are recorded."""
         from itertools import islice
 
         from ktpledger.service.json_input import EventSource, UnreadableInput, export_refusal
