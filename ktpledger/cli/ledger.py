@@ -46,13 +46,11 @@ def register(app: typer.Typer, opened: Opened) -> None:
         wait: bool = WAIT_OPTION,
     ) -> None:
         """Append events; prints one JSON result a line; exit 1 if any was refused. A CSV or XLSX
-        export is refused once (R-30): `import` reads those.
-
-        JSON Lines are read and appended a batch at a time (10,000 events), each batch's
-        results printed once it is appended: the file is never held whole, however long (a JSON
-        array or pretty-printed objects still are). If a run stops half-way, record the same file
-        again: the events already recorded come back `duplicate` (their keys make recording
-        idempotent) and the rest are recorded."""
+        export is refused once (R-30): `import` reads those. JSON Lines are read and appended
+        10,000 events at a time, each batch's results printed once it is appended: the file is
+        never held whole, however long (a JSON array or pretty-printed objects still are). If a
+        run stops half-way, record the same file again: the events already recorded come back
+        `duplicate` (their keys make recording idempotent) and the rest are recorded."""
         from itertools import islice
 
         from ktpledger.service.json_input import EventSource, UnreadableInput, export_refusal
