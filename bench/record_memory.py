@@ -30,6 +30,9 @@ Measured 2026-12-05 on the 2-core machine, shared (load 5-8):
   (service/ledger_deciding.py, `StateCache`) and the projections' warm cache
   (service/projection_context.py, `WarmCache`, a `LiveProject` each) both do. Bounding them by
   the events they hold, not the projects, is what a 1,000,000-event record under 200 MB needs.
+  tracemalloc over 20,000 events (1,000 projects, snapshots 10 batches apart): 1.7 KB retained an
+  event, about 60% by the ledger's state cache (its claims, and the strings and Decimals of the
+  parsed events they keep) and 35% by the projections' warm cache.
 """
 
 from __future__ import annotations
