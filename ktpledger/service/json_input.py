@@ -16,12 +16,20 @@ that could be read event by event:
 
 `record` also reads a JSON array of events, and pretty-printed objects one after another
 (`read_events`); a CSV or XLSX export is refused whole, once (`looks_like_export`).
+
+`EventSource` reads the same inputs from a binary stream a chunk at a time, for `record` to keep
+its memory bounded whatever the size of the file. Only JSON Lines stream: an array, or objects
+pretty-printed one after another, are read whole as before (they are what people write by hand,
+not what a program exports by the million), and `read_events` judges them, so both read alike.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from itertools import chain
+from typing import BinaryIO
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.input_rules import json_float, json_int, json_object
@@ -30,6 +38,7 @@ BYTE_ORDER_MARK = "\ufeff"
 ZIP_MAGIC = b"PK\x03\x04"  # an XLSX workbook is a zip archive
 BETWEEN_VALUES = " \t\r\n"  # JSON's whitespace
 JSON_WHITESPACE = " \t\r"  # of a line split at "\n"; a line of nothing else is blank
+READ_CHUNK = 1 << 16  # bytes read from a stream at a time
 
 
 def _refuse_constant(name: str) -> Decimal:
@@ -54,12 +63,16 @@ def decode_input(data: bytes) -> str:
 
 def json_lines(text: str) -> list[tuple[int, str]]:
     """The non-blank lines of JSON Lines `text`, each with its line number in the file (from 1)."""
-    numbered: list[tuple[int, str]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    return list(_non_blank(enumerate(text.split("\n"), start=1)))
+
+
+def _non_blank(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The numbered lines (split at "\\n") that are not blank, a "\\r" before the "\\n" dropped: the
+    one definition of a JSON Lines line, for text read whole and for a stream alike."""
+    for number, line in lines:
         line = line.removesuffix("\r")
         if line.strip(JSON_WHITESPACE):
-            numbered.append((number, line))
-    return numbered
+            yield number, line
 
 
 def load_json_lines(text: str) -> list[object]:
@@ -111,12 +124,110 @@ def read_events(text: str) -> list[tuple[int, object]]:
     numbered = json_lines(text)
     if not numbered:
         return []
-    first = numbered[0][1].lstrip(JSON_WHITESPACE)
-    if first.startswith("["):
+    first, parsed = _first_line(numbered[0][1])
+    if first == "[":
         return _array(text, text.index("["))
-    if first.startswith("{") and isinstance(parse_json(numbered[0][1]), RuleViolation):
+    if first == "{" and isinstance(parsed, RuleViolation):
         return _objects(text)
-    return [(number, parse_json(line)) for number, line in numbered]
+    return list(_parsed(numbered, parsed))
+
+
+def _first_line(line: str) -> tuple[str, object]:
+    """What the first non-blank line of an input says it is: its first character ("[" for an
+    array) and, when it starts an object, that object parsed on its own (a `RuleViolation` when
+    it is no JSON value on its own: objects pretty-printed one after another), else None."""
+    first = line.lstrip(JSON_WHITESPACE)[:1]
+    return first, parse_json(line) if first == "{" else None
+
+
+def _parsed(numbered: Iterable[tuple[int, str]], first: object) -> Iterator[tuple[int, object]]:
+    """JSON Lines parsed line by line, each line judged on its own; `first` is the first line
+    already parsed (None if it was not)."""
+    for index, (number, line) in enumerate(numbered):
+        yield number, first if index == 0 and first is not None else parse_json(line)
+
+
+class UnreadableInput(Exception):
+    """A stream of events that failed while it was being read (the `OSError` is its cause)."""
+
+
+class EventSource:
+    """The events of a binary stream (a file, stdin) read a chunk at a time, as `read_events`
+    reads them from text: each with the line it starts on, a value that cannot be read a
+    `RuleViolation` in its place.
+
+    JSON Lines stream line by line: memory holds one chunk and one line, whatever the size of
+    the input. An input whose first non-blank line starts a JSON array, or an object that is not
+    whole on that line (objects pretty-printed one after another), is read whole and handed to
+    `read_events`, as before.
+
+    Creating one reads up to the first non-blank line, so that `looks_like_export` can be asked
+    before any event is read; its events can be read once. A failure to read raises
+    `UnreadableInput`."""
+
+    def __init__(self, source: BinaryIO, *, chunk_size: int = READ_CHUNK) -> None:
+        self._raw = _byte_lines(source, chunk_size)
+        self._lines = _decoded(self._raw)
+        # The lines up to the first non-blank one, kept as read (bytes) and decoded: the head of
+        # the input, for the export check and for an input that has to be read whole.
+        self._head: list[tuple[int, bytes, str]] = []
+        for number, raw, line in self._lines:
+            self._head.append((number, raw, line))
+            if line.strip(JSON_WHITESPACE):
+                break
+
+    def looks_like_export(self) -> bool:
+        """Whether the input is a CSV or XLSX export (`looks_like_export`), judged on its head."""
+        head = b"\n".join(raw for _, raw, _ in self._head)
+        return looks_like_export(head, "\n".join(line for _, _, line in self._head))
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        numbered = list(_non_blank((number, line) for number, _, line in self._head))
+        if not numbered:
+            return
+        first, parsed = _first_line(numbered[0][1])
+        if first == "[" or (first == "{" and isinstance(parsed, RuleViolation)):
+            data = b"\n".join(chain((raw for _, raw, _ in self._head), self._raw))
+            yield from read_events(decode_input(data))
+            return
+        rest = _non_blank((number, line) for number, _, line in self._lines)
+        yield from _parsed(chain(numbered, rest), parsed)
+
+
+def stream_events(source: BinaryIO, *, chunk_size: int = READ_CHUNK) -> Iterator[tuple[int, object]]:
+    """The events of a binary stream, each with the line it starts on (`EventSource`)."""
+    return iter(EventSource(source, chunk_size=chunk_size))
+
+
+def _byte_lines(source: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    """The lines of `source` split at b"\\n" alone (dropped), read `chunk_size` bytes at a time.
+    Lines are split as bytes and decoded whole: a UTF-8 character cut by a chunk's end is joined
+    again before it is decoded. As `str.split`, the last line is yielded even when empty."""
+    pending: list[bytes] = []  # the start of a line that goes on in the next chunk
+    while True:
+        try:
+            chunk = source.read(chunk_size)
+        except OSError as error:
+            raise UnreadableInput(str(error)) from error
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        pending.append(parts[0])
+        yield b"".join(pending)
+        yield from parts[1:-1]
+        pending = [parts[-1]]
+    yield b"".join(pending)
+
+
+def _decoded(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes, str]]:
+    """Each line numbered (from 1), as read and as text (`decode_input`, line by line: "\\n" is
+    never part of a UTF-8 character, so splitting first decodes the same text)."""
+    for number, raw in enumerate(lines, start=1):
+        line = raw.decode("utf-8", errors="surrogateescape")
+        yield number, raw, line.removeprefix(BYTE_ORDER_MARK) if number == 1 else line
 
 
 class _Lines:
