@@ -26,9 +26,9 @@ from ktpledger.domain.snapshot import (
 from ktpledger.service.caches import WeighedCache
 from ktpledger.service.ledger_reading import fold
 
-# What the project states kept warm between appends may weigh: some 300,000 claims' worth; a
+# What the project states kept warm between appends may weigh: some 150,000 claims' worth; a
 # state dropped is loaded again from its snapshot (issue 18).
-STATE_CACHE_BYTES = 128 * 1024 * 1024
+STATE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 # What became of one submitted event (`status` in `ktpledger record`'s and POST /events' results).

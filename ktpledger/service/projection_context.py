@@ -13,7 +13,7 @@ from ktpledger.domain.live import LiveProject
 from ktpledger.service.caches import WeighedCache
 
 # What the projects kept folded between catch-ups may weigh in one process (issue 18).
-WARM_CACHE_BYTES = 128 * 1024 * 1024
+WARM_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
