@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
 from bench.lag import Quiet, claim, offer  # noqa: E402
-from bench.scratch import kept_schema, scratch_schema  # noqa: E402
+from bench.scratch import brief_database, kept_schema, scratch_schema  # noqa: E402
 from ktpledger.adapters.projection_sql import projection_store  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service.access import COMMAND_LINE  # noqa: E402
@@ -196,12 +196,7 @@ def brief() -> list[figures.Figure]:
     running); the target (issue 16: under 300 ms with 1,000 projects) on a process's first read."""
     args = arguments().parse_args(BRIEF)
     with contextlib.ExitStack() as stack:
-        if figures.postgres_reachable():
-            backend = "postgresql"
-            url = stack.enter_context(scratch_schema())
-        else:
-            backend = "sqlite (PostgreSQL not running)"
-            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/bench.db"
+        backend, url = brief_database(stack)
         with figures.quiet():
             measured = run(url, args)
     size = f"{backend}, 1,000 projects, 6,000 events"

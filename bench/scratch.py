@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,3 +44,14 @@ def kept_schema(name: str, server: str = POSTGRES) -> Iterator[str]:
         yield f"{server}?options=-csearch_path%3D{schema}"
     finally:
         admin.dispose()
+
+
+def brief_database(stack: contextlib.ExitStack) -> tuple[str, str]:
+    """A brief run's ledger: (backend, URL) of a scratch PostgreSQL schema, or of a SQLite file in a
+    temporary folder when PostgreSQL is not running; both gone when `stack` closes."""
+    from bench import figures
+
+    if figures.postgres_reachable():
+        return "postgresql", stack.enter_context(scratch_schema())
+    folder = stack.enter_context(tempfile.TemporaryDirectory())
+    return "sqlite (PostgreSQL not running)", f"sqlite:///{folder}/bench.db"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
 from bench.lag import CATEGORIES, Quiet, offer  # noqa: E402
-from bench.scratch import scratch_schema  # noqa: E402
+from bench.scratch import brief_database, scratch_schema  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service import project_summary as summaries  # noqa: E402
 from ktpledger.service.access import create_token  # noqa: E402
@@ -220,12 +220,7 @@ def brief() -> list[figures.Figure]:
     at 50,000 events) judged at this size too."""
     args = arguments().parse_args(BRIEF)
     with contextlib.ExitStack() as stack:
-        if figures.postgres_reachable():
-            backend = "postgresql"
-            url = stack.enter_context(scratch_schema())
-        else:
-            backend = "sqlite (PostgreSQL not running)"
-            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/bench.db"
+        backend, url = brief_database(stack)
         with figures.quiet():
             measured = run(url, args)
     size = f"{backend}, one project of 2,000 events"

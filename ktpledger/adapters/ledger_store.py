@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from ktpledger.adapters.database import driver_errors, lock_events
 from ktpledger.adapters.tables import events
 from ktpledger.domain.input_rules import text_problem
+from ktpledger.domain.month_ends import FACT_TYPES as FACT_EVENT_TYPES
 from ktpledger.domain.recorded import RecordedEvent
 
 COLUMNS = (
@@ -215,20 +216,10 @@ def recorded_keys(
     return found
 
 
-# The types that change a project's facts and terms (its offer, its period, open or closed): folded
-# without the claims, they give the project list and the rewording of a refusal their state.
-FACT_TYPES = (
-    "GrantOffered",
-    "LMCDecision",
-    "ProjectClosed",
-    "OfferAmended",
-    "ProjectReopened",
-    # the business's invoices and payments: readers judge their deadlines as of today
-    "BusinessInvoiced",
-    "BusinessPaymentReceived",
-    # grant claims: the claim deadlines are judged as of today
-    "ClaimSubmitted",
-)
+# The types that change a project's facts and terms (its offer, its period, open or closed, its
+# invoices and payments, R-44, and grant claims, R-45): folded without the claims, they give the
+# project list and the rewording of a refusal their state (`month_ends.FACT_TYPES`).
+FACT_TYPES = tuple(sorted(FACT_EVENT_TYPES))
 
 _FACTS = (
     select(*COLUMNS)
