@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
 from bench.lag import Quiet, claim, offer  # noqa: E402
-from bench.scratch import scratch_schema  # noqa: E402
+from bench.scratch import ledger_url  # noqa: E402
 from ktpledger.adapters import ledger_store  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.domain.live import LiveProject, appends  # noqa: E402
@@ -107,11 +107,7 @@ def arguments() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = arguments().parse_args()
-    if not args.postgres:
-        with tempfile.TemporaryDirectory() as folder:
-            run(f"sqlite:///{folder}/bench.db", args)
-        return
-    with scratch_schema() as url:
+    with ledger_url(args.postgres) as url:
         run(url, args)
 
 

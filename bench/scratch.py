@@ -55,3 +55,15 @@ def brief_database(stack: contextlib.ExitStack) -> tuple[str, str]:
         return "postgresql", stack.enter_context(scratch_schema())
     folder = stack.enter_context(tempfile.TemporaryDirectory())
     return "sqlite (PostgreSQL not running)", f"sqlite:///{folder}/bench.db"
+
+
+@contextmanager
+def ledger_url(postgres: bool) -> Iterator[str]:
+    """A fresh ledger's URL for a full run: a scratch PostgreSQL schema, or a SQLite file in a
+    temporary folder; gone at the end."""
+    if postgres:
+        with scratch_schema() as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench.db"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import figures
-from bench.scratch import scratch_schema
+from bench.scratch import ledger_url
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.service import ledger_deciding
 from ktpledger.service.ledger import Ledger
@@ -61,17 +60,9 @@ def claim(number: int) -> dict[str, Any]:
 
 @contextmanager
 def database(postgres: bool) -> Iterator[Database]:
-    """A fresh ledger: a scratch PostgreSQL schema, or a SQLite file in a temporary folder."""
-    if postgres:
-        with scratch_schema() as url:
-            chosen = Database(build_engine(url))
-            try:
-                yield chosen
-            finally:
-                chosen.dispose()
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        chosen = Database(build_engine(f"sqlite:///{folder}/snap.db"))
+    """A fresh ledger (`scratch.ledger_url`), opened."""
+    with ledger_url(postgres) as url:
+        chosen = Database(build_engine(url))
         try:
             yield chosen
         finally:

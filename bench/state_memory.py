@@ -21,9 +21,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
-from bench.scratch import scratch_schema  # noqa: E402
+from bench.scratch import ledger_url  # noqa: E402
 from tests.ledger.factory import offer  # noqa: E402
 
 
@@ -123,16 +120,6 @@ def measure(url: str, projects: int, events: int, budget_mb: int, attempt: int =
         "peak": found["peak_kb"] / 1024,
         "per_project_ms": found["seconds"] / projects * 1000,
     }
-
-
-@contextmanager
-def ledger_url(postgres: bool) -> Iterator[str]:
-    if postgres:
-        with scratch_schema() as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        yield f"sqlite:///{folder}/memory.db"
 
 
 def run(

@@ -24,7 +24,6 @@ import cProfile
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import figures  # noqa: E402
 from bench.lag import CATEGORIES, Quiet, offer  # noqa: E402
-from bench.scratch import brief_database, scratch_schema  # noqa: E402
+from bench.scratch import brief_database, ledger_url  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service import project_summary as summaries  # noqa: E402
 from ktpledger.service.access import create_token  # noqa: E402
@@ -204,11 +203,7 @@ def arguments() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = arguments().parse_args()
-    if not args.postgres:
-        with tempfile.TemporaryDirectory() as folder:
-            run(f"sqlite:///{folder}/bench.db", args)
-        return
-    with scratch_schema() as url:
+    with ledger_url(args.postgres) as url:
         run(url, args)
 
 

@@ -8,15 +8,13 @@ reading many projects' new events (one `unnest` join on PostgreSQL, a probe per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, text
+from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ktpledger.adapters import ledger_store
 from ktpledger.adapters.projection_store import Row
-from ktpledger.domain.recorded import RecordedEvent
 
 
 class Backend:
@@ -27,11 +25,6 @@ class Backend:
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query
-
-    def events_after(
-        self, connection: Connection, versions: Mapping[str, int]
-    ) -> dict[str, list[RecordedEvent]]:
-        return {name: ledger_store.stream(connection, name, after_version=v) for name, v in versions.items()}
 
     def insert_ignore(self, table: Table) -> Any:
         return self.insert(table).on_conflict_do_nothing()
@@ -57,31 +50,12 @@ class SqliteBackend(Backend):
         return sqlite.insert(table)
 
 
-_PG_EVENTS_AFTER = text(
-    "SELECT e.position, e.project, e.version, e.type, e.schema_version, e.key, e.date, e.data, "
-    "e.recorded_at, e.prev_hash, e.hash, e.chain_version, e.recorded_by FROM events e "
-    "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
-    "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
-)
-
-
 class PostgresBackend(Backend):
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()
-
-    def events_after(
-        self, connection: Connection, versions: Mapping[str, int]
-    ) -> dict[str, list[RecordedEvent]]:
-        found: dict[str, list[RecordedEvent]] = {}
-        rows = connection.execute(
-            _PG_EVENTS_AFTER, {"projects": list(versions), "afters": list(versions.values())}
-        ).mappings()
-        for row in rows:
-            found.setdefault(row["project"], []).append(ledger_store.to_recorded(row))
-        return found
 
 
 BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}

@@ -424,7 +424,7 @@ class SqlEvents:
         self._connection, self._backend = connection, backend
 
     def after(self, versions: Mapping[str, int]) -> dict[str, list[RecordedEvent]]:
-        return self._backend.events_after(self._connection, versions)
+        return ledger_store.streams_after(self._connection, versions)
 
     def stream(self, project: str) -> list[RecordedEvent]:
         return ledger_store.stream(self._connection, project)
