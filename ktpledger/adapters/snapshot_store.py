@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, tuple_
 
 from ktpledger.adapters.tables import state_snapshots
 from ktpledger.domain.snapshot import StoredSnapshot
@@ -15,8 +15,8 @@ KEPT_PER_PROJECT = 2  # the newest two: a catch-up a little behind the appends s
 _CHUNK = 500  # projects per query
 
 
-_NEWEST = (
-    select(state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state)
+_VERSIONS = (
+    select(state_snapshots.c.project, state_snapshots.c.version)
     .where(
         state_snapshots.c.project.in_(bindparam("projects", expanding=True)),
         state_snapshots.c.format == bindparam("format"),
@@ -31,9 +31,22 @@ def newest(connection: Connection, limits: Mapping[str, int], of_format: str) ->
     found: dict[str, tuple[int, bytes]] = {}
     for start in range(0, len(names), _CHUNK):
         chunk = names[start : start + _CHUNK]
-        for project, version, state in connection.execute(_NEWEST, {"projects": chunk, "format": of_format}):
-            if project not in found and 0 < version <= limits[project]:
-                found[project] = (int(version), bytes(state))
+        chosen: dict[str, int] = {}
+        for project, version in connection.execute(_VERSIONS, {"projects": chunk, "format": of_format}):
+            if project not in chosen and 0 < version <= limits[project]:
+                chosen[project] = int(version)
+        if not chosen:
+            continue
+        # The bytes of the chosen ones only: a long project's state is hundreds of kilobytes,
+        # and each project keeps more than one.
+        pairs = tuple_(state_snapshots.c.project, state_snapshots.c.version)
+        rows = connection.execute(
+            select(state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state).where(
+                pairs.in_(list(chosen.items()))
+            )
+        )
+        for project, version, state in rows:
+            found[project] = (int(version), bytes(state))
     return found
 
 

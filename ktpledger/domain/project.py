@@ -397,6 +397,10 @@ STATE_BYTES_PER_ITEM = 400  # a claim, an invoice, a grant claim or an acknowled
 STATE_BYTES_PER_KEY = 300  # an event kept for idempotency (a state that tracks keys)
 
 
+def _holds_none(claim: Claim) -> bool:
+    return False
+
+
 @dataclass
 class ProjectState:
     """Everything the rules need to know about one project's stream, folded from its events."""
@@ -1323,9 +1327,10 @@ class ProjectState:
         elif isinstance(payload, SpendClaimed):
             claim = Claim(event.key, version, event.date, payload.category, payload.amount, payload.tags)
             self.claims[event.key] = claim
-            if claim.tags:
-                self.tagged.setdefault(claim.category, []).append(claim)
-                self._count(claim)
+            # A snapshot's state that has not read its claims yet holds a tagged one until it does
+            # (`snapshot.DeferredClaims.defer_tagged`): an append need not read them to count it.
+            if claim.tags and not getattr(self.tagged, "defer_tagged", _holds_none)(claim):
+                self.hold_tagged(claim)
             self.spent[payload.category] = self.spent.get(payload.category, ZERO) + payload.amount
             by_month = self.spent_by_month.setdefault(payload.category, {})
             month = (event.date.year, event.date.month)
@@ -1399,10 +1404,18 @@ class ProjectState:
 
     # --- the claims counted under sub-limits and R-14 -------------------------------------------
 
+    def hold_tagged(self, claim: Claim) -> None:
+        """Keep a tagged claim recorded after every other, and count it (`_count`)."""
+        self.tagged.setdefault(claim.category, []).append(claim)
+        self._count(claim)
+
     def _count_tagged(self) -> None:
         """Work `counted` out afresh from every tagged claim that still counts, in version order."""
+        # The tagged claims read before `counted` is replaced: reading a snapshot's claims
+        # (`snapshot.DeferredClaims`) counts those it held back into the counts it read.
+        tagged = list(self.tagged.values())
         self.counted = {}
-        for claims in self.tagged.values():
+        for claims in tagged:
             for claim in claims:
                 if claim.outstanding > 0:
                     self._count(claim)

@@ -7,6 +7,11 @@ graph of this package's dataclasses, enums, dates and Decimals; pickle keeps eve
 and read back by an unpickler that builds nothing but those: a row of the snapshot table can
 never name a function to call.
 
+A state's claims (every claim, the tagged ones by line, the sub-limits' tallies: nearly all of a
+long project's bytes) are pickled apart, inside the snapshot, and read back only when something
+asks for them (`DeferredClaims`): an append of an untagged claim, most of any ledger, never does,
+so a new process's first append costs the state's totals, not its history.
+
 Its `format` changes with the state's shape (the fields of every dataclass the state's module
 holds) and with `SNAPSHOT_FORMAT`, raised by hand when the fold's meaning changes without its
 shape: a snapshot of another format is ignored (the stream is folded instead) and replaced.
@@ -20,7 +25,7 @@ import gc
 import hashlib
 import io
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,7 +33,7 @@ from typing import Any
 
 from ktpledger.domain import project as project_module
 from ktpledger.domain.money import ZERO
-from ktpledger.domain.project import Claim, ProjectState
+from ktpledger.domain.project import Claim, CountedClaims, ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, Tag, rule_set_for
 
@@ -54,6 +59,8 @@ _ALLOWED = {
     ("decimal", "Decimal"),
 }
 _DOMAIN = "ktpledger.domain."
+# The fields pickled apart and read back on first use (`DeferredClaims`).
+_DEFERRED = ("claims", "tagged", "counted")
 # Derived from the offer alone, worked out again on first use: not worth their bytes.
 _RECOMPUTED: dict[str, Any] = {"rules": None, "_kinds": {}, "_standards": {}, "_categories": ()}
 
@@ -100,10 +107,20 @@ def dump_state(state: ProjectState) -> bytes:
     held.update(_RECOMPUTED)
     held["keys"] = {}
     held["track_keys"] = False
+    read_claims(state)
+    # One pickle for the three: a claim is one object in all of them, and stays one when read.
+    claims = _pickled((dict(state.claims), dict(state.tagged), dict(state.counted)))
+    for name in _DEFERRED:
+        del held[name]
+    held["deferred"] = (len(state.claims), len(claims), claims)
+    return _pickled(held)
+
+
+def _pickled(value: object) -> bytes:
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
     pickler.dispatch_table = {**copyreg.dispatch_table, Claim: _reduce_claim}
-    pickler.dump(held)
+    pickler.dump(value)
     return out.getvalue()
 
 
@@ -155,13 +172,39 @@ class _DomainUnpickler(pickle.Unpickler):
 
 
 def load_state(data: bytes) -> ProjectState:
-    """The state `dump_state` wrote; `SnapshotUnreadable` for anything else."""
+    """The state `dump_state` wrote; `SnapshotUnreadable` for anything else. Its claims are read
+    on first use (`DeferredClaims`)."""
+    held = _unpickled(data)
+    expected = {item.name for item in dataclasses.fields(ProjectState)} - set(_DEFERRED) | {"deferred"}
+    if not isinstance(held, dict) or set(held) != expected:
+        raise SnapshotUnreadable("not a snapshot of this shape of project state")
+    deferred = held.pop("deferred")
+    if not (
+        isinstance(deferred, tuple)
+        and len(deferred) == 3
+        and isinstance(deferred[0], int)
+        and isinstance(deferred[2], bytes)
+        and len(deferred[2]) == deferred[1]
+    ):
+        raise SnapshotUnreadable("a snapshot's claims are damaged")
+    state = ProjectState.__new__(ProjectState)
+    vars(state).update(held)
+    count, _, claims = deferred
+    pending = _PendingClaims(state, claims, count)
+    vars(state).update(claims=DeferredClaims(pending, "claims"))
+    vars(state).update(tagged=DeferredClaims(pending, "tagged"), counted=DeferredClaims(pending, "counted"))
+    if state.offer_date is not None:
+        state.rules = rule_set_for(state.offer_date)
+    return state
+
+
+def _unpickled(data: bytes) -> Any:
     # Thousands of new objects and no garbage among them: the cyclic collector's passes over
     # them are pure cost (a third of the time, measured).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        held = _DomainUnpickler(io.BytesIO(data)).load()
+        return _DomainUnpickler(io.BytesIO(data)).load()
     except SnapshotUnreadable:
         raise
     except Exception as error:  # any bytes at all: unreadable, and the stream decides
@@ -169,19 +212,124 @@ def load_state(data: bytes) -> ProjectState:
     finally:
         if collecting:
             gc.enable()
-    expected = {item.name for item in dataclasses.fields(ProjectState)}
-    if not isinstance(held, dict) or set(held) != expected:
-        raise SnapshotUnreadable("not a snapshot of this shape of project state")
-    state = ProjectState.__new__(ProjectState)
-    vars(state).update(held)
-    if state.offer_date is not None:
-        state.rules = rule_set_for(state.offer_date)
+
+
+class _PendingClaims:
+    """A loaded state's claims, tagged claims and tallies, still as bytes; and the claims folded
+    in since, kept beside them until then (and counted once read, when they have tags)."""
+
+    def __init__(self, state: ProjectState, data: bytes, count: int) -> None:
+        self.state: ProjectState | None = state
+        self.data = data
+        self.count = count
+        self.added: dict[str, Claim] = {}
+        self.tagged: list[Claim] = []  # those of `added` with tags, to count once read
+
+    def load(self) -> None:
+        """Read the bytes and put the three in the state's place of the placeholders."""
+        state = self.state
+        if state is None:
+            return
+        found = _unpickled(self.data)
+        if not (
+            isinstance(found, tuple) and len(found) == 3 and all(isinstance(part, dict) for part in found)
+        ):
+            raise SnapshotUnreadable("a snapshot's claims are not of this shape")
+        claims, tagged, counted = found
+        if not all(isinstance(claim, Claim) for claim in claims.values()) or not all(
+            isinstance(tally, CountedClaims) for tally in counted.values()
+        ):
+            raise SnapshotUnreadable("a snapshot's claims are not of this shape")
+        claims.update(self.added)  # folded after the snapshot: later than every claim in it
+        read = {"claims": claims, "tagged": tagged, "counted": counted}
+        # In the placeholders' place only: one replaced since (`counted`, worked out afresh) stays.
+        for name, value in read.items():
+            if isinstance(vars(state)[name], DeferredClaims):
+                vars(state)[name] = value
+        for claim in self.tagged:
+            state.hold_tagged(claim)
+        self.state = None
+        self.data = b""
+        self.added = {}
+        self.tagged = []
+
+
+class DeferredClaims:
+    """What a loaded state holds in place of `claims`, `tagged` or `counted` until they are read:
+    any use but adding a claim or counting them reads all three (`_PendingClaims.load`) and puts
+    them in the state, so a state reads them at most once and then holds plain dicts."""
+
+    def __init__(self, pending: _PendingClaims, name: str) -> None:
+        self._pending = pending
+        self._name = name
+        self._owner = pending.state
+
+    def _real(self) -> Any:
+        self._pending.load()
+        return getattr(self._owner, self._name)
+
+    def __setitem__(self, key: str, value: Claim) -> None:
+        if self._name == "claims" and self._pending.state is not None:
+            self._pending.added[key] = value  # an untagged claim folded in: nothing to read yet
+            return
+        self._real()[key] = value
+
+    def defer_tagged(self, claim: Claim) -> bool:
+        """Whether a tagged claim just folded in (`ProjectState.apply`) is held to be counted
+        when the claims are read, rather than read now: only while nothing has read them."""
+        if self._name != "tagged" or self._pending.state is None:
+            return False
+        self._pending.tagged.append(claim)
+        return True
+
+    def __len__(self) -> int:
+        if self._name == "claims" and self._pending.state is not None:
+            return self._pending.count + len(self._pending.added)
+        return len(self._real())
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._real()[key]
+
+    def __delitem__(self, key: Any) -> None:
+        del self._real()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._real()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._real())
+
+    def __bool__(self) -> bool:
+        return bool(self._real())
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._real() == other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._real())
+
+    def __getattr__(self, name: str) -> Any:  # get, items, values, setdefault, ...: the dict's
+        if name.startswith("_"):  # not the dict's, and never a read (copy, pickle probe for these)
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+
+def read_claims(state: ProjectState) -> ProjectState:
+    """`state` with its claims read, if a snapshot's state still defers them."""
+    for name in _DEFERRED:
+        held = vars(state)[name]
+        if isinstance(held, DeferredClaims):
+            held._real()
     return state
 
 
 def same_state(left: ProjectState, right: ProjectState) -> bool:
     """Whether two folds hold the same figures, caches aside (`verify --projections`)."""
-    ignored = set(_RECOMPUTED) | {"keys", "track_keys"}
+    ignored = set(_RECOMPUTED) | {"keys", "track_keys", "_end"}  # `_end`: a cache, worked out on use
+    read_claims(left)
+    read_claims(right)
     mine = {name: value for name, value in vars(left).items() if name not in ignored}
     theirs = {name: value for name, value in vars(right).items() if name not in ignored}
     return mine == theirs

@@ -10,17 +10,22 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from ktpledger.adapters.tables import state_snapshots
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.domain.allowances import exclusions
+from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
-from ktpledger.domain.snapshot import SnapshotUnreadable, dump_state, load_state, same_state
+from ktpledger.domain.snapshot import DeferredClaims, SnapshotUnreadable, dump_state, load_state, same_state
 from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
 from ktpledger.service.projection_check import check_projections
 from ktpledger.settings import Settings
+from tests.domain.test_linear_fold import assert_same_exclusions, streams
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 from tests.ledger.fake_recorder import FakeRecorder
 
@@ -102,6 +107,86 @@ def test_a_state_that_keeps_keys_is_not_snapshotted() -> None:
     state.apply(parse_event(offer()), 1, "h1")
     with pytest.raises(ValueError, match="no event keys"):
         dump_state(state)
+
+
+def _deferred(state: ProjectState) -> bool:
+    return isinstance(vars(state)["claims"], DeferredClaims)
+
+
+def test_a_loaded_state_takes_claims_without_reading_its_own_and_then_reads_them_whole() -> None:
+    events = story(12)  # c4 reversed in part; every third claim tagged (a conference)
+    loaded = load_state(dump_state(folded(events)))
+    assert _deferred(loaded)
+    assert len(loaded.claims) == 12  # counted without reading them
+    later = [
+        claim("c13", "13.00"),
+        claim("c14", "14.00", category="travel_subsistence", tags=["conference"]),
+        claim("c15", "15.00"),
+    ]
+    for version, item in enumerate(later, start=len(events) + 1):
+        loaded.apply(parse_event(item), version, f"h{version}")
+    assert _deferred(loaded)  # an untagged claim and a tagged one: neither read the claims
+    assert len(loaded.claims) == 15
+    whole = folded(events + later)
+    # Reading reads them all, in version order, the later ones after the snapshot's; the tagged
+    # one held back is counted under the conference guide after the snapshot's conferences.
+    assert list(loaded.claims) == list(whole.claims) == [f"c{n}" for n in range(1, 16)]
+    assert not _deferred(loaded)
+    assert list(loaded.counted) == list(whole.counted)
+    for tally in whole.counted:
+        assert list(loaded.counted[tally].keys()) == list(whole.counted[tally].keys())
+        assert loaded.counted[tally].total == whole.counted[tally].total
+    assert same_state(loaded, whole)
+
+
+def test_a_reversal_of_a_claim_in_the_snapshot_reads_the_claims_first() -> None:
+    events = story(6)
+    loaded = load_state(dump_state(folded(events)))
+    undo = parse_event(reversal("r3", "c3", None, date="2025-01-25"))  # a conference claim, in full
+    loaded.check(undo)
+    assert not _deferred(loaded)  # the check found the claim
+    loaded.apply(undo, len(events) + 1, f"h{len(events) + 1}")
+    whole = folded([*events, reversal("r3", "c3", None, date="2025-01-25")])
+    assert same_state(loaded, whole)
+    assert loaded.claims["c3"].outstanding == 0
+
+
+def test_claims_that_are_damaged_refuse_the_snapshot() -> None:
+    data = dump_state(folded(story(4)))
+    held = pickle.loads(data)
+    count, size, claims = held["deferred"]
+    held["deferred"] = (count, size, claims[: size // 2])
+    with pytest.raises(SnapshotUnreadable, match="damaged"):
+        load_state(pickle.dumps(held))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=streams(), cuts=st.lists(st.integers(0, 40), min_size=1, max_size=3))
+def test_a_state_loaded_at_any_point_folds_on_as_the_whole_stream_does(
+    raws: list[dict[str, Any]], cuts: list[int]
+) -> None:
+    """Snapshot (dump and load) at random points of random streams, folding on from each loaded
+    state: the figures equal the fold of the whole stream, and so do the exclusions read from it."""
+    whole = ProjectState(project=PROJECT, track_keys=False)
+    accepted = []
+    for raw in raws:
+        parsed = parse_event(raw)
+        try:
+            whole.check(parsed)
+        except RuleViolation:
+            continue
+        whole.apply(parsed, len(accepted) + 1, f"h{len(accepted) + 1}")
+        accepted.append(parsed)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    for version, parsed in enumerate(accepted, start=1):
+        if version - 1 in cuts:
+            state = load_state(dump_state(state))
+        state.apply(parsed, version, f"h{version}")
+    assert_same_exclusions(state)
+    assert same_state(state, whole)
+    assert list(state.claims) == list(whole.claims)
+    for category in whole.categories():
+        assert exclusions(state, category) == exclusions(whole, category)
 
 
 # --- the append side, on the in-memory recorder -------------------------------------------------
