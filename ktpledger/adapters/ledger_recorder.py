@@ -52,8 +52,9 @@ class AppendSession(Protocol):
         """The recorded event of each (project, key) the ledger holds (idempotency, R-30)."""
         ...
 
-    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
-        """Each named project's newest snapshot of `of_format` at or before its version in `limits`."""
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
+        """Each named project's newest snapshot of `of_format` at or before its version in `limits`,
+        without its claims' bytes (`LedgerRecorder.snapshot_claims` reads them when asked)."""
         ...
 
     def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
@@ -87,6 +88,11 @@ class LedgerRecorder(Protocol):
         ...
 
     def stream(self, project: str) -> list[RecordedEvent]: ...
+
+    def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
+        """The claims' bytes of a kept snapshot, read in a transaction of their own (a state read
+        from its snapshot asks for them later, if ever); None when it is no longer kept."""
+        ...
 
     def projects(self) -> list[str]:
         """Every project reference that has events, sorted."""
@@ -144,9 +150,9 @@ class _SqlSession:
         self._lock()
         return ledger_store.recorded_keys(self._connection, pairs)
 
-    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
         self._lock()
-        return snapshot_store.newest(self._connection, limits, of_format)
+        return snapshot_store.newest(self._connection, limits, of_format, claims=False)
 
     def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
         self._lock()
@@ -179,6 +185,10 @@ class _SqlRecorder:
     def stream(self, project: str) -> list[RecordedEvent]:
         with self.database.read() as connection:
             return ledger_store.stream(connection, project)
+
+    def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
+        with self.database.read() as connection:
+            return snapshot_store.claims_of(connection, project, version, of_format)
 
     def projects(self) -> list[str]:
         with self.database.read() as connection:

@@ -470,7 +470,7 @@ class SqlSnapshots:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
+    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
         return snapshot_store.newest(self._connection, limits, of_format)
 
     def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:

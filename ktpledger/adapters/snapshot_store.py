@@ -25,10 +25,14 @@ _VERSIONS = (
 )
 
 
-def newest(connection: Connection, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
-    """Each named project's newest snapshot of `of_format` at or before its version in `limits`."""
+def newest(
+    connection: Connection, limits: Mapping[str, int], of_format: str, *, claims: bool = True
+) -> dict[str, StoredSnapshot]:
+    """Each named project's newest snapshot of `of_format` at or before its version in `limits`;
+    without its claims' bytes unless `claims` (an append reads them only if it needs them:
+    `claims_of`)."""
     names = sorted(limits)
-    found: dict[str, tuple[int, bytes]] = {}
+    found: dict[str, StoredSnapshot] = {}
     for start in range(0, len(names), _CHUNK):
         chunk = names[start : start + _CHUNK]
         chosen: dict[str, int] = {}
@@ -37,17 +41,28 @@ def newest(connection: Connection, limits: Mapping[str, int], of_format: str) ->
                 chosen[project] = int(version)
         if not chosen:
             continue
-        # The bytes of the chosen ones only: a long project's state is hundreds of kilobytes,
-        # and each project keeps more than one.
+        # The bytes of the chosen ones only: each project keeps more than one.
+        columns = [state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state]
+        if claims:
+            columns.append(state_snapshots.c.claims)
         pairs = tuple_(state_snapshots.c.project, state_snapshots.c.version)
-        rows = connection.execute(
-            select(state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state).where(
-                pairs.in_(list(chosen.items()))
-            )
-        )
-        for project, version, state in rows:
-            found[project] = (int(version), bytes(state))
+        for row in connection.execute(select(*columns).where(pairs.in_(list(chosen.items())))):
+            project, version = str(row[0]), int(row[1])
+            held = bytes(row[3]) if claims else b""
+            found[project] = StoredSnapshot(project, version, of_format, bytes(row[2]), held)
     return found
+
+
+def claims_of(connection: Connection, project: str, version: int, of_format: str) -> bytes | None:
+    """The claims' bytes of one kept snapshot; None when it is no longer kept."""
+    held = connection.execute(
+        select(state_snapshots.c.claims).where(
+            state_snapshots.c.project == project,
+            state_snapshots.c.version == version,
+            state_snapshots.c.format == of_format,
+        )
+    ).scalar()
+    return None if held is None else bytes(held)
 
 
 def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
@@ -66,6 +81,7 @@ def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datet
                 version=snapshot.version,
                 format=snapshot.format,
                 state=snapshot.state,
+                claims=snapshot.claims,
                 written_at=now,
             )
         )
@@ -87,7 +103,14 @@ def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now
     """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
     connection.execute(delete(state_snapshots))
     rows = [
-        {"project": s.project, "version": s.version, "format": s.format, "state": s.state, "written_at": now}
+        {
+            "project": s.project,
+            "version": s.version,
+            "format": s.format,
+            "state": s.state,
+            "claims": s.claims,
+            "written_at": now,
+        }
         for s in snapshots
     ]
     for start in range(0, len(rows), _CHUNK):
@@ -101,6 +124,7 @@ def every(connection: Connection) -> Iterator[StoredSnapshot]:
         state_snapshots.c.version,
         state_snapshots.c.format,
         state_snapshots.c.state,
+        state_snapshots.c.claims,
     ).order_by(state_snapshots.c.project, state_snapshots.c.version)
-    for project, version, written_format, state in connection.execute(query):
-        yield StoredSnapshot(project, int(version), written_format, bytes(state))
+    for project, version, written_format, state, claims in connection.execute(query):
+        yield StoredSnapshot(project, int(version), written_format, bytes(state), bytes(claims))

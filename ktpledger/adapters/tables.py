@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -126,8 +127,10 @@ state_snapshots = Table(
     Column("project", String(64), primary_key=True),
     Column("version", Integer, primary_key=True),  # the project's version the state is folded to
     Column("format", String(40), nullable=False),  # `snapshot.SNAPSHOT_FORMAT_NOW` of its writer
-    Column("state", LargeBinary, nullable=False),
+    Column("state", LargeBinary, nullable=False),  # the state but its claims (`snapshot.snapshot_of`)
     Column("written_at", DateTime(timezone=True), nullable=False),
+    # Its claims, read only when the state is asked for them (`snapshot.DeferredClaims`).
+    Column("claims", LargeBinary, nullable=False, server_default=text("''")),
 )
 
 allowance_lines = Table(

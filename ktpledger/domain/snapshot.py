@@ -25,7 +25,8 @@ import gc
 import hashlib
 import io
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -38,7 +39,7 @@ from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, Tag, rule_set_for
 
 # Raise it when the fold means something new for the same fields (a figure worked out otherwise).
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: the claims kept apart (`snapshot_of`)
 # A project's state is snapshotted each time its version passes a multiple of this (with the
 # append), and by replay once it has this many events: a new process folds at most this many of
 # its events on top of the newest snapshot.
@@ -67,12 +68,26 @@ _RECOMPUTED: dict[str, Any] = {"rules": None, "_kinds": {}, "_standards": {}, "_
 
 @dataclass(frozen=True)
 class StoredSnapshot:
-    """A snapshot as kept: its project, the version it is folded to, its format and bytes."""
+    """A snapshot as kept: its project, the version it is folded to, its format, the bytes of its
+    state but the claims, and the claims' bytes (empty when they were not read, or when `state`
+    holds them: `dump_state`)."""
 
     project: str
     version: int
     format: str
     state: bytes
+    claims: bytes = b""
+
+
+@dataclass(frozen=True)
+class ClaimsSource:
+    """Where a snapshot's claims are read from when first asked for (`DeferredClaims`), given by
+    whoever read the snapshot without them: `stored` reads the snapshot's own claims (None when
+    the row is gone: newer snapshots replace it); `folded` folds the project to the snapshot's
+    version, when the stored claims are gone or damaged."""
+
+    stored: Callable[[], bytes | None]
+    folded: Callable[[], ProjectState]
 
 
 class SnapshotUnreadable(ValueError):
@@ -100,20 +115,34 @@ SNAPSHOT_FORMAT_NOW = snapshot_format()
 
 
 def dump_state(state: ProjectState) -> bytes:
-    """`state` (of a fold that keeps no keys: idempotency is the ledger's, issue 18) as bytes."""
+    """`state` (of a fold that keeps no keys: idempotency is the ledger's, issue 18) as bytes,
+    its claims within."""
+    held, claims = _parts(state)
+    held["deferred"] = (len(state.claims), len(claims), claims)
+    return _pickled(held)
+
+
+def snapshot_of(state: ProjectState) -> StoredSnapshot:
+    """`state` as a snapshot is kept: its claims apart from the rest, so that a reader that does
+    not need them (an append) reads a few kilobytes whatever the project's history."""
+    held, claims = _parts(state)
+    held["deferred"] = (len(state.claims), len(claims), b"")
+    return StoredSnapshot(state.project, state.version, SNAPSHOT_FORMAT_NOW, _pickled(held), claims)
+
+
+def _parts(state: ProjectState) -> tuple[dict[str, Any], bytes]:
     if state.track_keys and state.keys:
         raise ValueError("a snapshot holds no event keys: fold with track_keys=False")
+    read_claims(state)
     held = dict(vars(state))
     held.update(_RECOMPUTED)
     held["keys"] = {}
     held["track_keys"] = False
-    read_claims(state)
     # One pickle for the three: a claim is one object in all of them, and stays one when read.
     claims = _pickled((dict(state.claims), dict(state.tagged), dict(state.counted)))
     for name in _DEFERRED:
         del held[name]
-    held["deferred"] = (len(state.claims), len(claims), claims)
-    return _pickled(held)
+    return held, claims
 
 
 def _pickled(value: object) -> bytes:
@@ -171,9 +200,10 @@ class _DomainUnpickler(pickle.Unpickler):
         raise SnapshotUnreadable(f"a snapshot may not name {module}.{name}")
 
 
-def load_state(data: bytes) -> ProjectState:
-    """The state `dump_state` wrote; `SnapshotUnreadable` for anything else. Its claims are read
-    on first use (`DeferredClaims`)."""
+def load_state(data: bytes, claims: bytes | ClaimsSource = b"") -> ProjectState:
+    """The state `dump_state` wrote, or a kept snapshot's (`snapshot_of`) with its `claims`
+    bytes or where to read them from; `SnapshotUnreadable` for anything else. The claims are
+    read on first use (`DeferredClaims`)."""
     held = _unpickled(data)
     expected = {item.name for item in dataclasses.fields(ProjectState)} - set(_DEFERRED) | {"deferred"}
     if not isinstance(held, dict) or set(held) != expected:
@@ -182,20 +212,28 @@ def load_state(data: bytes) -> ProjectState:
     if not (
         isinstance(deferred, tuple)
         and len(deferred) == 3
-        and isinstance(deferred[0], int)
+        and all(isinstance(part, int) for part in deferred[:2])
         and isinstance(deferred[2], bytes)
-        and len(deferred[2]) == deferred[1]
     ):
+        raise SnapshotUnreadable("a snapshot's claims are damaged")
+    count, size, within = deferred
+    if within:
+        claims = within
+    if isinstance(claims, bytes) and len(claims) != size:
         raise SnapshotUnreadable("a snapshot's claims are damaged")
     state = ProjectState.__new__(ProjectState)
     vars(state).update(held)
-    count, _, claims = deferred
-    pending = _PendingClaims(state, claims, count)
-    vars(state).update(claims=DeferredClaims(pending, "claims"))
-    vars(state).update(tagged=DeferredClaims(pending, "tagged"), counted=DeferredClaims(pending, "counted"))
+    pending = _PendingClaims(state, claims, count, size)
+    for name in _DEFERRED:
+        vars(state)[name] = DeferredClaims(pending, name)
     if state.offer_date is not None:
         state.rules = rule_set_for(state.offer_date)
     return state
+
+
+def load_snapshot(snapshot: StoredSnapshot, source: ClaimsSource | None = None) -> ProjectState:
+    """A kept snapshot's state, its claims from `source` when they were not read with it."""
+    return load_state(snapshot.state, snapshot.claims or source or b"")
 
 
 def _unpickled(data: bytes) -> Any:
@@ -215,43 +253,68 @@ def _unpickled(data: bytes) -> Any:
 
 
 class _PendingClaims:
-    """A loaded state's claims, tagged claims and tallies, still as bytes; and the claims folded
-    in since, kept beside them until then (and counted once read, when they have tags)."""
+    """A loaded state's claims, tagged claims and tallies, still as bytes or still where they are
+    kept (`ClaimsSource`); and the claims folded in since, kept beside them until then (and
+    counted once read, when they have tags)."""
 
-    def __init__(self, state: ProjectState, data: bytes, count: int) -> None:
+    def __init__(self, state: ProjectState, claims: bytes | ClaimsSource, count: int, size: int) -> None:
         self.state: ProjectState | None = state
-        self.data = data
+        self.version = state.version  # the snapshot's
+        self.claims = claims
         self.count = count
+        self.size = size
         self.added: dict[str, Claim] = {}
         self.tagged: list[Claim] = []  # those of `added` with tags, to count once read
+        self.lock = threading.Lock()  # a state cached by a server is read by its threads
 
     def load(self) -> None:
-        """Read the bytes and put the three in the state's place of the placeholders."""
-        state = self.state
-        if state is None:
-            return
-        found = _unpickled(self.data)
-        if not (
-            isinstance(found, tuple) and len(found) == 3 and all(isinstance(part, dict) for part in found)
-        ):
-            raise SnapshotUnreadable("a snapshot's claims are not of this shape")
-        claims, tagged, counted = found
-        if not all(isinstance(claim, Claim) for claim in claims.values()) or not all(
-            isinstance(tally, CountedClaims) for tally in counted.values()
-        ):
-            raise SnapshotUnreadable("a snapshot's claims are not of this shape")
-        claims.update(self.added)  # folded after the snapshot: later than every claim in it
-        read = {"claims": claims, "tagged": tagged, "counted": counted}
-        # In the placeholders' place only: one replaced since (`counted`, worked out afresh) stays.
-        for name, value in read.items():
-            if isinstance(vars(state)[name], DeferredClaims):
-                vars(state)[name] = value
-        for claim in self.tagged:
-            state.hold_tagged(claim)
-        self.state = None
-        self.data = b""
-        self.added = {}
-        self.tagged = []
+        """Read the claims and put the three in the state's place of the placeholders."""
+        with self.lock:
+            state = self.state
+            if state is None:
+                return
+            claims, tagged, counted = self._read(state)
+            claims.update(self.added)  # folded after the snapshot: later than every claim in it
+            read = {"claims": claims, "tagged": tagged, "counted": counted}
+            # In the placeholders' place only: one replaced since (`counted`, worked out afresh) stays.
+            for name, value in read.items():
+                if isinstance(vars(state)[name], DeferredClaims):
+                    vars(state)[name] = value
+            for claim in self.tagged:
+                state.hold_tagged(claim)
+            self.state = None
+            self.claims = b""
+            self.added = {}
+            self.tagged = []
+
+    def _read(self, state: ProjectState) -> tuple[dict[str, Claim], dict[Any, Any], dict[Any, Any]]:
+        source = self.claims
+        if isinstance(source, bytes):
+            return _claims_of(source)
+        stored = source.stored()
+        if stored is not None and len(stored) == self.size:
+            try:
+                return _claims_of(stored)
+            except SnapshotUnreadable:
+                pass  # damaged: the stream decides
+        whole = read_claims(source.folded())
+        if whole.version != self.version:
+            raise SnapshotUnreadable(
+                f"the fold given for version {self.version} is of version {whole.version}"
+            )
+        return dict(whole.claims), dict(whole.tagged), dict(whole.counted)
+
+
+def _claims_of(data: bytes) -> tuple[dict[str, Claim], dict[Any, Any], dict[Any, Any]]:
+    found = _unpickled(data)
+    if not (isinstance(found, tuple) and len(found) == 3 and all(isinstance(part, dict) for part in found)):
+        raise SnapshotUnreadable("a snapshot's claims are not of this shape")
+    claims, tagged, counted = found
+    if not all(isinstance(claim, Claim) for claim in claims.values()) or not all(
+        isinstance(tally, CountedClaims) for tally in counted.values()
+    ):
+        raise SnapshotUnreadable("a snapshot's claims are not of this shape")
+    return claims, tagged, counted
 
 
 class DeferredClaims:
@@ -281,6 +344,13 @@ class DeferredClaims:
             return False
         self._pending.tagged.append(claim)
         return True
+
+    def held(self) -> int:
+        """How many claims this holds in memory (`ProjectState.approximate_bytes`): of `claims`
+        not read yet, only those folded in since; else all of them."""
+        if self._name == "claims" and self._pending.state is not None:
+            return len(self._pending.added)
+        return len(self._real())
 
     def __len__(self) -> int:
         if self._name == "claims" and self._pending.state is not None:
@@ -344,15 +414,18 @@ def resumed(start: ProjectState, stream: Sequence[RecordedEvent]) -> Sequence[Re
     return None
 
 
-def loaded_states(found: Mapping[str, tuple[int, bytes]]) -> dict[str, ProjectState]:
-    """Each project's state from its snapshot (version, bytes) as a store found it; a snapshot that
-    cannot be read, or is not of its project and version, is passed over (the stream decides)."""
+def loaded_states(
+    found: Mapping[str, StoredSnapshot], sources: Callable[[StoredSnapshot], ClaimsSource] | None = None
+) -> dict[str, ProjectState]:
+    """Each project's state from its snapshot as a store found it (its claims from `sources`
+    when they were not read with it); a snapshot that cannot be read, or is not of its project
+    and version, is passed over (the stream decides)."""
     states: dict[str, ProjectState] = {}
-    for project, (version, data) in found.items():
+    for project, snapshot in found.items():
         try:
-            state = load_state(data)
+            state = load_snapshot(snapshot, None if sources is None else sources(snapshot))
         except SnapshotUnreadable:
             continue
-        if state.project == project and state.version == version:
+        if state.project == project and state.version == snapshot.version:
             states[project] = state
     return states

@@ -223,7 +223,7 @@ class Ledger:
             try:
                 # The lock is taken by the session's first read, of the heads, in the same round trip.
                 with self.recorder.appending() as session:
-                    decided = decide(session, self._cache, parsed, recorded_by)
+                    decided = decide(session, self._cache, parsed, recorded_by, self.recorder)
                     session.insert(decided.rows)
                     if decided.snapshots:
                         session.save_snapshots(decided.snapshots)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ktpledger.adapters.ledger_recorder import AppendSession
+from ktpledger.adapters.ledger_recorder import AppendSession, LedgerRecorder
 from ktpledger.domain.chain import CHAIN_VERSION, canonical_json, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import Event, schema_version_of
@@ -18,10 +18,11 @@ from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.domain.snapshot import (
     SNAPSHOT_EVERY,
     SNAPSHOT_FORMAT_NOW,
+    ClaimsSource,
     StoredSnapshot,
-    dump_state,
     loaded_states,
     resumed,
+    snapshot_of,
 )
 from ktpledger.service.caches import WeighedCache
 from ktpledger.service.ledger_reading import fold
@@ -99,14 +100,17 @@ def decide(
     cache: StateCache,
     parsed: list[tuple[int, Event]],
     recorded_by: RecordedBy | None = None,
+    recorder: LedgerRecorder | None = None,
 ) -> Decided:
     """Each event's result and the rows to insert, and the state of each project that can be
     used again. The events of a project whose recorded stream cannot be folded are rejected
-    naming the row; the other projects' events of the batch go ahead.
+    naming the row; the other projects' events of the batch go ahead. A state loaded from its
+    snapshot reads its claims from `recorder` if it needs them (without one, such a snapshot is
+    passed over).
 
     A key is looked up in the ledger (its unique index on project and key), not in the states:
     a state holds no keys, so its size grows with a project's claims, not with its every event."""
-    loaded = project_states(session, cache, {event.project for _, event in parsed})
+    loaded = project_states(session, cache, {event.project for _, event in parsed}, recorder)
     states, refused = loaded.states, loaded.refused
     before = {project: state.version for project, state in states.items()}
     seen = _recorded(session, parsed)
@@ -198,7 +202,7 @@ def snapshots_due(
         crossed = state.version // SNAPSHOT_EVERY > start // SNAPSHOT_EVERY
         base = bases.get(project)
         if crossed or (base is not None and state.version - base >= SNAPSHOT_EVERY):
-            due.append(StoredSnapshot(project, state.version, SNAPSHOT_FORMAT_NOW, dump_state(state)))
+            due.append(snapshot_of(state))
     return due
 
 
@@ -225,7 +229,9 @@ class LoadedStates:
     bases: dict[str, int]
 
 
-def project_states(session: AppendSession, cache: StateCache, projects: set[str]) -> LoadedStates:
+def project_states(
+    session: AppendSession, cache: StateCache, projects: set[str], recorder: LedgerRecorder | None = None
+) -> LoadedStates:
     """Each project's state at the ledger's head, from the cache where it is current, else from
     its newest snapshot and the events after it, else folded from its whole stream; and the
     refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
@@ -252,7 +258,7 @@ def project_states(session: AppendSession, cache: StateCache, projects: set[str]
     bases: dict[str, int] = {}
     if unknown:
         # A cold cache, a new process: from snapshots, and the streams after them, for many at once.
-        starts = snapshot_states(session, {project: head[project] for project in unknown})
+        starts = snapshot_states(session, {project: head[project] for project in unknown}, recorder)
         bases = {project: starts[project].version if project in starts else 0 for project in unknown}
         # From the snapshot's own row: its hash must be the snapshot's head (derived data is
         # trusted only as far as it matches the ledger).
@@ -275,10 +281,30 @@ def project_states(session: AppendSession, cache: StateCache, projects: set[str]
     return LoadedStates(states, refused, bases)
 
 
-def snapshot_states(session: AppendSession, limits: dict[str, int]) -> dict[str, ProjectState]:
+def snapshot_states(
+    session: AppendSession, limits: dict[str, int], recorder: LedgerRecorder | None
+) -> dict[str, ProjectState]:
     """Each project's state from its newest snapshot at or before its version in `limits`; a
-    snapshot that cannot be read is passed over (the stream is folded instead)."""
-    return loaded_states(session.snapshots(limits, SNAPSHOT_FORMAT_NOW))
+    snapshot that cannot be read is passed over (the stream is folded instead). Its claims are
+    read from `recorder` when first asked for (`claims_source`), in a transaction of their own."""
+    found = session.snapshots(limits, SNAPSHOT_FORMAT_NOW)
+    if recorder is None:
+        return loaded_states(found)
+    return loaded_states(found, lambda snapshot: claims_source(recorder, snapshot))
+
+
+def claims_source(recorder: LedgerRecorder, snapshot: StoredSnapshot) -> ClaimsSource:
+    """Where a snapshot's claims are read from later: its row, or, should newer snapshots have
+    replaced it by then, the project's stream folded to the snapshot's version."""
+
+    def folded() -> ProjectState:
+        events = [event for event in recorder.stream(snapshot.project) if event.version <= snapshot.version]
+        return fold(snapshot.project, events, ProjectState(project=snapshot.project, track_keys=False))
+
+    return ClaimsSource(
+        stored=lambda: recorder.snapshot_claims(snapshot.project, snapshot.version, snapshot.format),
+        folded=folded,
+    )
 
 
 def new_row(

@@ -22,7 +22,14 @@ from ktpledger.adapters.projection_store import ProjectionUnit
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
-from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW, SnapshotUnreadable, load_state, same_state
+from ktpledger.domain.snapshot import (
+    SNAPSHOT_FORMAT_NOW,
+    SnapshotUnreadable,
+    StoredSnapshot,
+    load_snapshot,
+    read_claims,
+    same_state,
+)
 from ktpledger.service.projection_fold import REPLAY_CHUNK, fold_projects
 
 
@@ -156,20 +163,17 @@ def _check_snapshots(unit: ProjectionUnit, result: ProjectionCheck) -> None:
         if stream is None:
             stream = streams[snapshot.project] = unit.events.stream(snapshot.project)
         key = {"version": snapshot.version}
-        problem = _snapshot_problem(
-            snapshot.project, snapshot.state, stream[: snapshot.version], snapshot.version
-        )
+        problem = _snapshot_problem(snapshot, stream[: snapshot.version])
         if problem is not None:
             stored, recomputed = problem
             result.drifts.append(Drift("state_snapshots", snapshot.project, key, "state", stored, recomputed))
 
 
-def _snapshot_problem(
-    project: str, data: bytes, stream: list[RecordedEvent], version: int
-) -> tuple[str, str] | None:
+def _snapshot_problem(snapshot: StoredSnapshot, stream: list[RecordedEvent]) -> tuple[str, str] | None:
     """(what is stored, what the ledger gives) when the snapshot is not the fold of `stream`."""
+    project, version = snapshot.project, snapshot.version
     try:
-        stored = load_state(data)
+        stored = read_claims(load_snapshot(snapshot))
     except SnapshotUnreadable as error:
         return f"unreadable ({error})", f"the fold of versions 1 to {version}"
     if len(stream) != version:

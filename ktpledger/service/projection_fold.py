@@ -14,7 +14,7 @@ from ktpledger.domain.alerts import LINE_KINDS, AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
-from ktpledger.domain.snapshot import SNAPSHOT_EVERY, SNAPSHOT_FORMAT_NOW, StoredSnapshot, dump_state
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY, StoredSnapshot, snapshot_of
 from ktpledger.domain.statuses import FAILED, OK
 from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, line_row, live_facts_row
 
@@ -127,9 +127,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
         folded.facts.append(facts)
     head = stream[done - 1] if done else None
     if failure is None and live.version >= SNAPSHOT_EVERY:
-        folded.snapshots.append(
-            StoredSnapshot(name, live.version, SNAPSHOT_FORMAT_NOW, dump_state(live.state))
-        )
+        folded.snapshots.append(snapshot_of(live.state))
     folded.heads.append(
         {
             "project": name,

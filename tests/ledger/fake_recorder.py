@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,7 @@ class FakeRecorder:
         self.sessions = 0
         self.closed = 0
         self.snapshots: dict[tuple[str, int], StoredSnapshot] = {}  # kept as committed
+        self.claims_read: list[tuple[str, int]] = []  # each `snapshot_claims` asked for
 
     # --- the general path
 
@@ -68,6 +70,11 @@ class FakeRecorder:
 
     def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
         return [row for row in self.rows if row.project == project and row.version > after_version]
+
+    def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
+        self.claims_read.append((project, version))
+        kept = self.snapshots.get((project, version))
+        return None if kept is None or kept.format != of_format else kept.claims
 
     def projects(self) -> list[str]:
         return sorted({row.project for row in self.rows})
@@ -121,11 +128,11 @@ class _FakeSession:
         asked = set(pairs)
         return {(row.project, row.key): row for row in self._recorder.rows if (row.project, row.key) in asked}
 
-    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
-        found: dict[str, tuple[int, bytes]] = {}
+    def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
+        found: dict[str, StoredSnapshot] = {}
         for (project, version), snapshot in sorted(self._recorder.snapshots.items()):
             if project in limits and version <= limits[project] and snapshot.format == of_format:
-                found[project] = (version, snapshot.state)
+                found[project] = dataclasses.replace(snapshot, claims=b"")  # read when asked
         return found
 
     def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:

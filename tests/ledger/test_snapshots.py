@@ -19,8 +19,16 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.allowances import exclusions
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
-from ktpledger.domain.project import ProjectState
-from ktpledger.domain.snapshot import DeferredClaims, SnapshotUnreadable, dump_state, load_state, same_state
+from ktpledger.domain.project import STATE_BYTES_PER_ITEM, ProjectState
+from ktpledger.domain.snapshot import (
+    DeferredClaims,
+    SnapshotUnreadable,
+    dump_state,
+    load_snapshot,
+    load_state,
+    same_state,
+    snapshot_of,
+)
 from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
 from ktpledger.service.projection_check import check_projections
@@ -127,6 +135,8 @@ def test_a_loaded_state_takes_claims_without_reading_its_own_and_then_reads_them
         loaded.apply(parse_event(item), version, f"h{version}")
     assert _deferred(loaded)  # an untagged claim and a tagged one: neither read the claims
     assert len(loaded.claims) == 15
+    # A cache weighs it by the three claims it holds, not the snapshot's twelve.
+    assert loaded.approximate_bytes() == ProjectState(PROJECT).approximate_bytes() + 3 * STATE_BYTES_PER_ITEM
     whole = folded(events + later)
     # Reading reads them all, in version order, the later ones after the snapshot's; the tagged
     # one held back is counted under the conference guide after the snapshot's conferences.
@@ -198,7 +208,7 @@ def test_appends_write_a_snapshot_each_time_the_version_passes_a_multiple() -> N
     for item in story(11):  # 13 events, one append each
         assert [result.status for result in _append(ledger, [item])] == ["recorded"]
     assert sorted(recorder.snapshots) == [(PROJECT, 5), (PROJECT, 10)]
-    at_ten = load_state(recorder.snapshots[(PROJECT, 10)].state)
+    at_ten = load_snapshot(recorder.snapshots[(PROJECT, 10)])
     assert same_state(
         at_ten, fold(PROJECT, recorder.stream(PROJECT)[:10], ProjectState(PROJECT, track_keys=False))
     )
@@ -239,10 +249,50 @@ def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
     assert read == [{PROJECT: 12}]  # from the snapshot's own row on, never the whole stream
 
 
+def test_a_new_process_reads_a_snapshots_claims_only_for_a_reversal_and_then_once() -> None:
+    recorder = FakeRecorder()
+    _append(Ledger(database=None, recorder=recorder), story(9))  # type: ignore[arg-type]
+    assert sorted(recorder.snapshots) == [(PROJECT, 11)]  # the next is due at 15 (every 5 here)
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    assert _append(fresh, [claim("c10", "10.00")])[0].version == 12
+    tagged = claim("c11", "11.00", category="travel_subsistence", tags=["conference"])
+    assert _append(fresh, [tagged])[0].version == 13
+    assert recorder.claims_read == []  # two claims, one tagged: the snapshot's claims never read
+    # c4 (4.00) was reversed 1.00 before the snapshot: 3.00 is left, and more is refused.
+    over = _append(fresh, [reversal("r4b", "c4", "3.01", date="2025-01-21")])[0]
+    assert over.status == "rejected" and over.error is not None and over.error.rule == "R-34"
+    assert "the 3.00 left of claim" in over.error.message
+    assert recorder.claims_read == [(PROJECT, 11)]
+    assert _append(fresh, [reversal("r4c", "c4", "3.00", date="2025-01-21")])[0].version == 14
+    assert recorder.claims_read == [(PROJECT, 11)]  # read once, then held
+    state = fresh._cache.get(PROJECT)
+    assert state is not None
+    assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
+@pytest.mark.parametrize("kept", ["gone", "damaged"])
+def test_claims_no_longer_kept_are_folded_from_the_stream_to_the_snapshots_version(kept: str) -> None:
+    recorder = FakeRecorder()
+    _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    assert _append(fresh, [claim("c12", "12.00")])[0].version == 14  # from the snapshot, claims unread
+    assert recorder.claims_read == []
+    snapshot = recorder.snapshots[(PROJECT, 13)]
+    if kept == "gone":  # replaced by newer snapshots, as a long-lived process may find
+        del recorder.snapshots[(PROJECT, 13)]
+    else:
+        recorder.snapshots[(PROJECT, 13)] = dataclasses.replace(snapshot, claims=b"x" * len(snapshot.claims))
+    assert _append(fresh, [reversal("r4b", "c4", None, date="2025-01-21")])[0].version == 15
+    state = fresh._cache.get(PROJECT)
+    assert state is not None and state.claims["c4"].outstanding == 0
+    assert list(state.claims) == [f"c{n}" for n in range(1, 13)]
+    assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
 def test_a_snapshot_that_does_not_match_the_ledger_is_passed_over() -> None:
     recorder = FakeRecorder()
     _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
-    forged = load_state(recorder.snapshots[(PROJECT, 13)].state)
+    forged = load_snapshot(recorder.snapshots[(PROJECT, 13)])
     forged.spent = {}  # as if nothing were spent ...
     forged.head_hash = "0" * 64  # ... on a chain that is not this ledger's
     recorder.snapshots[(PROJECT, 13)] = ledger_deciding.StoredSnapshot(
@@ -331,14 +381,17 @@ def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(a
         app.ledger.append([item])
     assert check_projections(app.database).ok
     with app.database.read() as connection:
-        data = connection.execute(
-            select(state_snapshots.c.state).where(state_snapshots.c.version == 15)
-        ).scalar_one()
-    wrong = load_state(data)
+        data, claims = connection.execute(
+            select(state_snapshots.c.state, state_snapshots.c.claims).where(state_snapshots.c.version == 15)
+        ).one()
+    wrong = load_state(data, claims)
     wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
+    kept = snapshot_of(wrong)
     with app.database.write() as connection:
         connection.execute(
-            update(state_snapshots).where(state_snapshots.c.version == 15).values(state=dump_state(wrong))
+            update(state_snapshots)
+            .where(state_snapshots.c.version == 15)
+            .values(state=kept.state, claims=kept.claims)
         )
         connection.commit()
     assert snapshot_drifts(app) == [

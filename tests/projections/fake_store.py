@@ -414,11 +414,11 @@ class _Snapshots:
     def __init__(self, store: FakeProjectionStore) -> None:
         self._store = store
 
-    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, tuple[int, bytes]]:
-        found: dict[str, tuple[int, bytes]] = {}
+    def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
+        found: dict[str, StoredSnapshot] = {}
         for (project, version), snapshot in sorted(self._store.snapshots.items()):
             if project in limits and version <= limits[project] and snapshot.format == of_format:
-                found[project] = (version, snapshot.state)
+                found[project] = snapshot
         return found
 
     def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
