@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, tuple_
+from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_
 
 from ktpledger.adapters.tables import state_snapshots
 from ktpledger.domain.snapshot import StoredSnapshot
@@ -15,14 +16,19 @@ KEPT_PER_PROJECT = 2  # the newest two: a catch-up a little behind the appends s
 _CHUNK = 500  # projects per query
 
 
-_VERSIONS = (
-    select(state_snapshots.c.project, state_snapshots.c.version)
-    .where(
-        state_snapshots.c.project.in_(bindparam("projects", expanding=True)),
-        state_snapshots.c.format == bindparam("format"),
+def _kept(*columns: Any) -> Select[Any]:
+    return (
+        select(state_snapshots.c.project, state_snapshots.c.version, *columns)
+        .where(
+            state_snapshots.c.project.in_(bindparam("projects", expanding=True)),
+            state_snapshots.c.format == bindparam("format"),
+        )
+        .order_by(state_snapshots.c.project, state_snapshots.c.version.desc())
     )
-    .order_by(state_snapshots.c.project, state_snapshots.c.version.desc())
-)
+
+
+_VERSIONS = _kept()
+_STATES = _kept(state_snapshots.c.state)  # a state without its claims: a few kilobytes
 
 
 def newest(
@@ -35,21 +41,31 @@ def newest(
     found: dict[str, StoredSnapshot] = {}
     for start in range(0, len(names), _CHUNK):
         chunk = names[start : start + _CHUNK]
+        if not claims:  # every kept state of each, in one query: they are small
+            for project, version, state in connection.execute(
+                _STATES, {"projects": chunk, "format": of_format}
+            ):
+                if project not in found and 0 < version <= limits[project]:
+                    found[project] = StoredSnapshot(project, int(version), of_format, bytes(state))
+            continue
         chosen: dict[str, int] = {}
         for project, version in connection.execute(_VERSIONS, {"projects": chunk, "format": of_format}):
             if project not in chosen and 0 < version <= limits[project]:
                 chosen[project] = int(version)
         if not chosen:
             continue
-        # The bytes of the chosen ones only: each project keeps more than one.
-        columns = [state_snapshots.c.project, state_snapshots.c.version, state_snapshots.c.state]
-        if claims:
-            columns.append(state_snapshots.c.claims)
+        # The claims of the chosen ones only: hundreds of kilobytes for a long project.
         pairs = tuple_(state_snapshots.c.project, state_snapshots.c.version)
-        for row in connection.execute(select(*columns).where(pairs.in_(list(chosen.items())))):
-            project, version = str(row[0]), int(row[1])
-            held = bytes(row[3]) if claims else b""
-            found[project] = StoredSnapshot(project, version, of_format, bytes(row[2]), held)
+        rows = connection.execute(
+            select(
+                state_snapshots.c.project,
+                state_snapshots.c.version,
+                state_snapshots.c.state,
+                state_snapshots.c.claims,
+            ).where(pairs.in_(list(chosen.items())))
+        )
+        for project, version, state, held in rows:
+            found[project] = StoredSnapshot(project, int(version), of_format, bytes(state), bytes(held))
     return found
 
 
