@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ktpledger.adapters import ledger_store
+from ktpledger.adapters import ledger_recorder, ledger_store
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
@@ -130,3 +131,75 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
         assert [e.version for e in app.ledger.stream(PROJECT)] == [1, 2]
     finally:
         app.close()
+
+
+def test_threads_appending_at_once_each_take_a_connection_of_their_own(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's threads: while one connection is busy another thread takes a second one, not
+    the general path; every event is recorded once, chained."""
+    first, _ = pair
+    recorder = first.ledger.recorder
+    assert isinstance(recorder, ledger_recorder.PostgresLedgerRecorder)
+    projects = ["KTP-T1", "KTP-T2"]
+    first.ledger.append([offer(project) for project in projects])
+    inside = threading.Barrier(2, timeout=10)
+    original = ledger_store.DirectAppender.append
+    held = threading.local()
+
+    def meeting(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+        if not getattr(held, "met", False):  # each thread's first append waits for the other's
+            held.met = True
+            inside.wait()
+        return original(appender, row)
+
+    monkeypatch.setattr(ledger_store.DirectAppender, "append", meeting)
+    no_general_path(monkeypatch)
+    results: list[Any] = []
+
+    def appends(project: str) -> None:
+        for n in range(5):
+            results.extend(first.ledger.append([claim(f"c{n}", project=project)]))
+
+    threads = [threading.Thread(target=appends, args=(project,)) for project in projects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted((r.project, r.status, r.version) for r in results) == [
+        (project, "recorded", n) for project in projects for n in range(2, 7)
+    ]
+    assert recorder._opened == 2
+    assert first.ledger.verify() == (12, None)
+
+
+def test_beyond_the_bound_a_thread_takes_the_general_path(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = pair
+    recorder = first.ledger.recorder
+    assert isinstance(recorder, ledger_recorder.PostgresLedgerRecorder)
+    monkeypatch.setattr(ledger_recorder, "DIRECT_CONNECTIONS", 1)
+    first.ledger.append([offer("KTP-A"), offer("KTP-B")])
+    a_inside, b_done = threading.Event(), threading.Event()
+    original = ledger_store.DirectAppender.append
+
+    def held_open(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+        a_inside.set()
+        assert b_done.wait(10)
+        return original(appender, row)
+
+    monkeypatch.setattr(ledger_store.DirectAppender, "append", held_open)
+    results: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: results.extend(first.ledger.append([claim("a1", project="KTP-A")]))
+    )
+    thread.start()
+    assert a_inside.wait(10)  # KTP-A's append holds the one connection
+    [b] = first.ledger.append([claim("b1", project="KTP-B")])  # the general path: it does not wait
+    b_done.set()
+    thread.join()
+    assert (b.status, b.version) == ("recorded", 2)
+    assert [(r.status, r.version) for r in results] == [("recorded", 2)]
+    assert recorder._opened == 1
+    assert first.ledger.verify() == (4, None)
