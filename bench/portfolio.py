@@ -133,8 +133,8 @@ def time_reads(app: App, names: list[str], args: argparse.Namespace) -> dict[str
     listing_first: list[float] = []
     listing_later: list[float] = []
     for _ in range(args.reads):  # bounded: a fresh process's first list, then a later one
-        LISTINGS.clear()
-        FACTS.clear()
+        LISTINGS.of(app.database).clear()
+        FACTS.of(app.database).clear()
         started = time.perf_counter()
         project_list(app, COMMAND_LINE, today=TODAY)
         listing_first.append((time.perf_counter() - started) * 1000)
