@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -44,6 +45,7 @@ from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.caches import BoundedCache, PerDatabase
 from ktpledger.service.ledger import Ledger, fold, read_facts
+from ktpledger.service.listing_inputs import InputsCache, ListingInputs, listing_inputs
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
 from ktpledger.service.stored_facts import FactsCache, current_facts
@@ -109,19 +111,122 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     the row). Each project is read from the projector's stored facts of its head
     (`stored_facts.current_facts`), else folded from its offer, decisions, closure, invoices and
     claims. A project whose offer or decisions cannot be read is listed with `status`
-    `unreadable` and that `error`: it never stops the list."""
-    names = who.visible(application.ledger.projects())
-    if not names:
-        return []
-    counts = application.projector.open_alert_counts()
-    projections = application.projector.states(names)
-    failed = [name for name, shown in projections.items() if shown["status"] == FAILED]
+    `unreadable` and that `error`: it never stops the list.
+
+    Rows are kept per process (`ListCache`): a list while nothing changed is one query."""
+    return [row for row, _ in listed(application, who, today=today)[0]]
+
+
+def project_list_json(application: Readers, who: Principal, *, today: date) -> bytes:
+    """`project_list` as `GET /projects` answers it: the rows' JSON array, as `JSONResponse` writes
+    it (compact, UTF-8), each row written once per change and the whole list once per change for a
+    token of every project."""
+    rows, body = listed(application, who, today=today)
+    return body if body is not None else json_array([written for _, written in rows])
+
+
+Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
+Listed = tuple[ProjectRow, bytes]  # a row and its JSON
+# A row's key: the project, its head version in the ledger, its projection's state as shown, its
+# open alert count and the reader's day; the same key lists the same row.
+RowKey = tuple[str, int, tuple[tuple[str, Any], ...], int, date]
+ROWS_KEPT = 10_000  # rows kept per process and database: about a kilobyte each
+DAYS_KEPT = 4  # whole lists kept, by the reader's day
+
+
+@dataclass(frozen=True)
+class WholeList:
+    """Every project's row on a day as of `inputs`, and their JSON array."""
+
+    inputs: ListingInputs
+    rows: tuple[Listed, ...]
+    body: bytes
+
+
+class ListCache:
+    """A process's project list of one database: its inputs (`listing_inputs`), each row by its
+    key (`RowKey`), and the whole list of each recent day for the tokens of every project. A
+    token limited to some projects gets only their rows, picked from these by name."""
+
+    def __init__(self, size: int = ROWS_KEPT) -> None:
+        self.inputs = InputsCache()
+        self.rows: BoundedCache[RowKey, Listed] = BoundedCache(size)
+        self.whole: BoundedCache[date, WholeList] = BoundedCache(DAYS_KEPT)
+
+    def clear(self) -> None:
+        self.inputs.clear()
+        self.rows.clear()
+        self.whole.clear()
+
+
+LISTINGS: PerDatabase[ListCache] = PerDatabase(ListCache)
+
+
+def listed(application: Readers, who: Principal, *, today: date) -> tuple[Sequence[Listed], bytes | None]:
+    """The rows `who` may read, and for a token of every project the list's JSON (else None)."""
+    cache = LISTINGS.of(application.database)
+    inputs = listing_inputs(application.database, cache.inputs)
+    if who.projects is not None:
+        return rows_of(application, inputs, who.visible(inputs.heads), today, cache), None
+    whole = cache.whole.get(today)
+    if whole is None or whole.inputs is not inputs:
+        rows = rows_of(application, inputs, list(inputs.heads), today, cache)
+        whole = WholeList(inputs, tuple(rows), json_array([written for _, written in rows]))
+        cache.whole.put(today, whole)
+    return whole.rows, whole.body
+
+
+def json_array(items: Sequence[bytes]) -> bytes:
+    return b"[" + b",".join(items) + b"]"
+
+
+def row_json(row: ProjectRow) -> bytes:
+    """A row's JSON as `JSONResponse` writes it (so the list's array is the same bytes)."""
+    return json.dumps(
+        row.to_json(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def rows_of(
+    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date, cache: ListCache
+) -> list[Listed]:
+    """The rows of `names` (projects with events), those not kept made (`made_rows`)."""
+    keys = {
+        name: (
+            name,
+            inputs.heads[name],
+            tuple(inputs.projection(name).items()),
+            inputs.counts.get(name, 0),
+            today,
+        )
+        for name in names
+    }
+    found: dict[str, Listed] = {}
+    for name, key in keys.items():
+        kept = cache.rows.get(key)
+        if kept is not None:
+            found[name] = kept
+    missing = [name for name in names if name not in found]
+    if missing:
+        for row in made_rows(application, inputs, missing, today):
+            made = (row, row_json(row))
+            cache.rows.put(keys[row.project], made)
+            found[row.project] = made
+    return [found[name] for name in names]
+
+
+def made_rows(
+    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date
+) -> list[ProjectRow]:
+    """The rows of `names`, each from its stored facts of the head, else folded (`project_list`)."""
+    failed = [name for name in names if inputs.projection(name)["status"] == FAILED]
     stored = current_facts(application.database, names, quarantined=failed)
     lacking = [name for name in names if name not in stored]
     folded, refused = read_facts(application.database, lacking) if lacking else ({}, {})
-    listings = LISTINGS.of(application.database)
     rows = []
     for name in names:
+        projection = inputs.projection(name)
+        alerts = inputs.counts.get(name, 0)
         source: HealthFacts | ProjectState | None = stored.get(name) or folded.get(name)
         if source is None:
             error = refused.get(name)
@@ -129,37 +234,25 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
                 ProjectRow(
                     project=name,
                     status=ProjectStatus.UNREADABLE,
-                    projection=projections[name],
-                    open_alerts=counts.get(name, 0),
+                    projection=projection,
+                    open_alerts=alerts,
                     error=None if error is None else error.as_dict(),
                 )
             )
             continue
-        key = (name, source.version, today)
-        listing = listings.get(key) if isinstance(source, HealthFacts) else None
-        if listing is None:
-            listing = listing_of(source, today)
-            if isinstance(source, HealthFacts):
-                listings.put(key, listing)
-        shown, period, findings = listing
+        shown, period, findings = listing_of(source, today)
         rows.append(
             ProjectRow(
                 project=name,
                 status=ProjectStatus.OPEN if shown is None else shown.status,
-                projection=projections[name],
+                projection=projection,
                 # the ledger's alerts, ended_not_closed, and the receivables' deadlines (R-44)
-                open_alerts=counts.get(name, 0) + findings,
+                open_alerts=alerts + findings,
                 facts=shown,
                 period=period,
             )
         )
     return rows
-
-
-Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
-# A stored project's listing by (project, version, day): the same facts on the same day list the
-# same, so a list of a thousand projects judges only those that changed since the last request.
-LISTINGS: PerDatabase[BoundedCache[tuple[str, int, date], Listing]] = PerDatabase(lambda: BoundedCache(5_000))
 
 
 def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
