@@ -48,7 +48,13 @@ from ktpledger.service.ledger import Ledger, fold, read_facts
 from ktpledger.service.listing_inputs import InputsCache, ListingInputs, listing_inputs
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
-from ktpledger.service.stored_facts import FactsCache, current_facts
+from ktpledger.service.stored_facts import (
+    FactsCache,
+    ListedFacts,
+    ListedFactsCache,
+    current_facts,
+    listed_facts_of,
+)
 from ktpledger.service.summary_models import (
     FIGURES,
     TOTALS,
@@ -150,11 +156,13 @@ class ListCache:
 
     def __init__(self, size: int = ROWS_KEPT) -> None:
         self.inputs = InputsCache()
+        self.facts = ListedFactsCache()
         self.rows: BoundedCache[RowKey, Listed] = BoundedCache(size)
         self.whole: BoundedCache[date, WholeList] = BoundedCache(DAYS_KEPT)
 
     def clear(self) -> None:
         self.inputs.clear()
+        self.facts.clear()
         self.rows.clear()
         self.whole.clear()
 
@@ -208,7 +216,7 @@ def rows_of(
             found[name] = kept
     missing = [name for name in names if name not in found]
     if missing:
-        for row in made_rows(application, inputs, missing, today):
+        for row in made_rows(application, inputs, missing, today, cache.facts):
             made = (row, row_json(row))
             cache.rows.put(keys[row.project], made)
             found[row.project] = made
@@ -216,18 +224,19 @@ def rows_of(
 
 
 def made_rows(
-    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date
+    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date, facts: ListedFactsCache
 ) -> list[ProjectRow]:
     """The rows of `names`, each from its stored facts of the head, else folded (`project_list`)."""
-    failed = [name for name in names if inputs.projection(name)["status"] == FAILED]
-    stored = current_facts(application.database, names, quarantined=failed)
+    failed = {name for name in names if inputs.projection(name)["status"] == FAILED}
+    heads = {name: inputs.heads[name] for name in names}
+    stored = listed_facts_of(application.database, heads, facts, quarantined=failed)
     lacking = [name for name in names if name not in stored]
     folded, refused = read_facts(application.database, lacking) if lacking else ({}, {})
     rows = []
     for name in names:
         projection = inputs.projection(name)
         alerts = inputs.counts.get(name, 0)
-        source: HealthFacts | ProjectState | None = stored.get(name) or folded.get(name)
+        source: ListedFacts | ProjectState | None = stored.get(name) or folded.get(name)
         if source is None:
             error = refused.get(name)
             rows.append(
@@ -255,7 +264,7 @@ def made_rows(
     return rows
 
 
-def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
+def listing_of(source: HealthFacts | ListedFacts | ProjectState, today: date) -> Listing:
     """A project's facts, where it stands in its period as of `today`, and how many of its open
     alerts the calendar finds (ended and not closed; its receivables' deadlines, R-44)."""
     shown = project_facts(source) if isinstance(source, ProjectState) else listed_facts(source)
@@ -267,7 +276,7 @@ def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
     return shown, period, ended + len(deadline_findings(source, today))
 
 
-def listed_facts(facts: HealthFacts) -> ProjectFacts:
+def listed_facts(facts: HealthFacts | ListedFacts) -> ProjectFacts:
     """`project_facts` of the stored facts of a project's head (the same fields, read from them)."""
     return ProjectFacts(
         project=facts.project,
