@@ -22,15 +22,22 @@ MANY_CHANGED = 200  # more projects than this moved: count every project's open 
 CAUGHT_UP_NOTHING: dict[str, Any] = {"status": OK, "version": 0}  # no head row yet (`states`)
 
 
+# A project's part of the inputs: its head version in the ledger, its projection head row (None
+# without one) and its open alert count. Kept as the same object while none of them changes, so a
+# reader can tell what moved by identity (`project_summary.listed`).
+Part = tuple[int, tuple[Any, ...] | None, int]
+
+
 @dataclass(frozen=True)
 class ListingInputs:
     """The ledger's and the projector's side of the list as of `mark` (or later: never older)."""
 
     mark: listing_reads.Mark
     heads: dict[str, int]  # every project with events, by name: its head version in the ledger
-    projections: dict[str, dict[str, Any]]  # as `Projector.states` shows them; none without a row
-    written: dict[str, Any]  # each projection head row's `updated_at`: it moves on every write
+    rows: dict[str, tuple[Any, ...]]  # each projection head row (`listing_reads.projection_heads_rows`)
+    projections: dict[str, dict[str, Any]]  # those rows as `Projector.states` shows them
     counts: dict[str, int]  # open KTP alerts; none for a project with none
+    parts: dict[str, Part]  # each project's, by name, in the order of `heads`
 
     def projection(self, name: str) -> dict[str, Any]:
         return self.projections.get(name, CAUGHT_UP_NOTHING)
@@ -69,36 +76,45 @@ def listing_inputs(database: Database, cache: InputsCache) -> ListingInputs:
         known = cache.latest
         if known is not None and known.mark == now:
             return known
+        moved: set[str] = set()  # projects any part of which may have changed
         heads = None if known is None else known.heads
         if known is not None:
-            moved = listing_reads.ledger_heads(connection, after=int(known.mark[0]))
-            if moved.keys() <= known.heads.keys():
-                heads = {**known.heads, **moved} if moved else known.heads
+            later = listing_reads.ledger_heads(connection, after=int(known.mark[0]))
+            moved.update(later)
+            if later.keys() <= known.heads.keys():
+                heads = {**known.heads, **later} if later else known.heads
             else:
                 heads = None  # a new project: all read again, in the database's order of names
         if heads is None:
             heads = listing_reads.ledger_heads(connection)
         if known is not None and known.mark[1:] == now[1:]:
-            projections, written, counts = known.projections, known.written, known.counts
+            rows, projections, counts = known.rows, known.projections, known.counts
         else:
-            rows = listing_reads.projection_heads_rows(connection)
-            projections = {str(row[0]): shown(row) for row in rows}
-            written = {str(row[0]): row[6] for row in rows}
+            rows = {str(row[0]): row for row in listing_reads.projection_heads_rows(connection)}
             if known is None:
-                changed = None
-            else:
-                changed = sorted(
-                    name
-                    for name in projections.keys() | known.projections.keys()
-                    if projections.get(name) != known.projections.get(name)
-                    or written.get(name) != known.written.get(name)
-                )
-            if changed is None or len(changed) > MANY_CHANGED:
+                projections = {name: shown(row) for name, row in rows.items()}
                 counts = listing_reads.open_counts(connection)
             else:
-                assert known is not None
-                gone = set(changed)
-                counts = {name: n for name, n in known.counts.items() if name not in gone}
-                counts.update(listing_reads.open_counts(connection, changed))
-        cache.latest = ListingInputs(now, heads, projections, written, counts)
+                changed = {
+                    name for name in rows.keys() | known.rows.keys() if rows.get(name) != known.rows.get(name)
+                }
+                moved.update(changed)
+                projections = {
+                    name: shown(row) if name in changed else known.projections[name]
+                    for name, row in rows.items()
+                }
+                if len(changed) > MANY_CHANGED:
+                    counts = listing_reads.open_counts(connection)
+                else:
+                    counts = {name: n for name, n in known.counts.items() if name not in changed}
+                    counts.update(listing_reads.open_counts(connection, sorted(changed)))
+        parts = {
+            name: (
+                known.parts[name]
+                if known is not None and name not in moved and name in known.parts
+                else (version, rows.get(name), counts.get(name, 0))
+            )
+            for name, version in heads.items()
+        }
+        cache.latest = ListingInputs(now, heads, rows, projections, counts, parts)
         return cache.latest

@@ -45,7 +45,7 @@ from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.caches import BoundedCache, PerDatabase
 from ktpledger.service.ledger import Ledger, fold, read_facts
-from ktpledger.service.listing_inputs import InputsCache, ListingInputs, listing_inputs
+from ktpledger.service.listing_inputs import InputsCache, ListingInputs, Part, listing_inputs
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
 from ktpledger.service.stored_facts import (
@@ -133,26 +133,28 @@ def project_list_json(application: Readers, who: Principal, *, today: date) -> b
 
 Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
 Listed = tuple[ProjectRow, bytes]  # a row and its JSON
-# A row's key: the project, its head version in the ledger, its projection's state as shown, its
-# open alert count and the reader's day; the same key lists the same row.
-RowKey = tuple[str, int, tuple[tuple[str, Any], ...], int, date]
+# A row's key: the project, its part of the inputs (its head version in the ledger, its projection
+# head row, its open alert count: `listing_inputs.Part`) and the reader's day; the same key lists the
+# same row.
+RowKey = tuple[str, Part, date]
 ROWS_KEPT = 10_000  # rows kept per process and database: about a kilobyte each
 DAYS_KEPT = 4  # whole lists kept, by the reader's day
 
 
 @dataclass(frozen=True)
 class WholeList:
-    """Every project's row on a day as of `inputs`, and their JSON array."""
+    """Every project's row on a day as of `inputs`, in order, and their JSON array."""
 
     inputs: ListingInputs
     rows: tuple[Listed, ...]
+    by_name: dict[str, Listed]
     body: bytes
 
 
 class ListCache:
-    """A process's project list of one database: its inputs (`listing_inputs`), each row by its
-    key (`RowKey`), and the whole list of each recent day for the tokens of every project. A
-    token limited to some projects gets only their rows, picked from these by name."""
+    """A process's project list of one database: its inputs (`listing_inputs`), the listed facts
+    parsed, each row by its key (`RowKey`), and the whole list of each recent day for the tokens of
+    every project. A token limited to some projects gets only their rows, picked by name."""
 
     def __init__(self, size: int = ROWS_KEPT) -> None:
         self.inputs = InputsCache()
@@ -171,17 +173,25 @@ LISTINGS: PerDatabase[ListCache] = PerDatabase(ListCache)
 
 
 def listed(application: Readers, who: Principal, *, today: date) -> tuple[Sequence[Listed], bytes | None]:
-    """The rows `who` may read, and for a token of every project the list's JSON (else None)."""
+    """The rows `who` may read, and for a token of every project the list's JSON (else None).
+    While nothing changed that is one query; after a change, the whole list is made again from the
+    one before it, only the rows of projects whose part of the inputs moved looked up or made."""
     cache = LISTINGS.of(application.database)
     inputs = listing_inputs(application.database, cache.inputs)
+    earlier = cache.whole.get(today)
     if who.projects is not None:
-        return rows_of(application, inputs, who.visible(inputs.heads), today, cache), None
-    whole = cache.whole.get(today)
-    if whole is None or whole.inputs is not inputs:
-        rows = rows_of(application, inputs, list(inputs.heads), today, cache)
-        whole = WholeList(inputs, tuple(rows), json_array([written for _, written in rows]))
+        return rows_of(application, inputs, who.visible(inputs.heads), today, cache, earlier), None
+    if earlier is None or earlier.inputs is not inputs:
+        rows = rows_of(application, inputs, list(inputs.heads), today, cache, earlier)
+        whole = WholeList(
+            inputs,
+            tuple(rows),
+            {row.project: (row, written) for row, written in rows},
+            json_array([written for _, written in rows]),
+        )
         cache.whole.put(today, whole)
-    return whole.rows, whole.body
+        return whole.rows, whole.body
+    return earlier.rows, earlier.body
 
 
 def json_array(items: Sequence[bytes]) -> bytes:
@@ -196,21 +206,26 @@ def row_json(row: ProjectRow) -> bytes:
 
 
 def rows_of(
-    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date, cache: ListCache
+    application: Readers,
+    inputs: ListingInputs,
+    names: Sequence[str],
+    today: date,
+    cache: ListCache,
+    earlier: WholeList | None,
 ) -> list[Listed]:
-    """The rows of `names` (projects with events), those not kept made (`made_rows`)."""
-    keys = {
-        name: (
-            name,
-            inputs.heads[name],
-            tuple(inputs.projection(name).items()),
-            inputs.counts.get(name, 0),
-            today,
-        )
-        for name in names
-    }
+    """The rows of `names` (projects with events): the row of `earlier` (the whole list of the day
+    as of older inputs) where the project's part is the same object, else the row kept by its key,
+    else made (`made_rows`)."""
     found: dict[str, Listed] = {}
-    for name, key in keys.items():
+    keys: dict[str, RowKey] = {}
+    before = None if earlier is None else earlier.inputs.parts
+    for name in names:
+        part = inputs.parts[name]
+        if before is not None and before.get(name) is part:
+            assert earlier is not None
+            found[name] = earlier.by_name[name]
+            continue
+        key = keys[name] = (name, part, today)
         kept = cache.rows.get(key)
         if kept is not None:
             found[name] = kept

@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.bootstrap import App
+from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service import project_summary
 from ktpledger.service.access import Principal, authenticate, create_token
+from ktpledger.service.wakeup import Asleep
+from ktpledger.settings import Settings
 from tests.api import demo
 from tests.api.conftest import DEMO_TODAY, ROLES, bearer
 from tests.ledger.factory import claim, offer
@@ -115,3 +117,37 @@ def unknown_only(app: App) -> Principal:
     who = authenticate(app.database, create_token(app.database, "viewer", ["KTP-9999"], "none"))
     assert who is not None
     return who
+
+
+def test_the_ledger_moving_then_the_projector_are_each_listed(
+    client: TestClient, tokens: dict[str, str], app: App, recorded: object, database_url: str
+) -> None:
+    """An event recorded while the projector sleeps is listed from the ledger (its version, the
+    projection behind it); the projector catching up later, with no new event, is listed too."""
+    viewer = bearer(tokens["viewer"])
+    before = rows(client.get("/projects", headers=viewer))
+    sleeping = bootstrap(Settings(database_url=database_url, today=DEMO_TODAY), wakeup=Asleep())
+    try:
+        [result] = sleeping.ledger.append(
+            [claim("kit-2", "9000.00", category="consumables", date="2025-06-20", project=demo.SECOND)]
+        )
+    finally:
+        sleeping.close()
+    assert result.status == "recorded"
+
+    behind = rows(client.get("/projects", headers=bearer(tokens["viewer@main"])))  # a limited token first
+    assert behind == {demo.MAIN: before[demo.MAIN]}
+    behind = rows(client.get("/projects", headers=viewer))
+    version = before[demo.SECOND]["version"]
+    assert behind[demo.SECOND]["version"] == version + 1
+    assert behind[demo.SECOND]["projection"] == {"status": "ok", "version": version}
+    assert behind[demo.SECOND]["open_alerts"] == before[demo.SECOND]["open_alerts"]
+    assert {name: behind[name] for name in (demo.MAIN, demo.CLOSED)} == {
+        name: before[name] for name in (demo.MAIN, demo.CLOSED)
+    }
+
+    app.projector.catch_up(demo.SECOND)
+    caught_up = rows(client.get("/projects", headers=viewer))[demo.SECOND]
+    assert caught_up["projection"] == {"status": "ok", "version": version + 1}
+    assert caught_up["open_alerts"] > behind[demo.SECOND]["open_alerts"]
+    assert client.get("/projects", headers=viewer).content == listed_afresh(app, tokens["viewer"])
