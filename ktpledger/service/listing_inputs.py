@@ -40,7 +40,8 @@ class ListingInputs:
     parts: dict[str, Part]  # each project's, by name, in the order of `heads`
 
     def projection(self, name: str) -> dict[str, Any]:
-        return self.projections.get(name, CAUGHT_UP_NOTHING)
+        found = self.projections.get(name)
+        return dict(CAUGHT_UP_NOTHING) if found is None else found
 
 
 def shown(row: tuple[Any, ...]) -> dict[str, Any]:
