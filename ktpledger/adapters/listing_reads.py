@@ -76,15 +76,15 @@ def ledger_heads(connection: Connection, *, after: int = 0) -> dict[str, int]:
 def projection_heads_rows(connection: Connection) -> list[tuple[Any, ...]]:
     """Every project's projection head: (project, version, status, error, failed_version,
     failed_position, updated_at)."""
-    return [tuple(row) for row in connection.execute(_PROJECTIONS)]
+    return [tuple(row) for row in connection.execute(_PROJECTIONS).all()]  # one fetch, not one a row
 
 
 def open_counts(connection: Connection, names: Sequence[str] | None = None) -> dict[str, int]:
     """How many KTP alerts each project (of `names`; None: of all) has open; none left out."""
     if names is None:
-        found = connection.execute(_OPEN_COUNTS)
+        found = connection.execute(_OPEN_COUNTS).all()
     elif not names:
         return {}
     else:
-        found = connection.execute(_OPEN_COUNTS_OF, {"names": list(names)})
+        found = connection.execute(_OPEN_COUNTS_OF, {"names": list(names)}).all()
     return {str(project): int(count) for project, count in found}
