@@ -9,7 +9,8 @@ does), then times the whole portfolio as of 2025-10-15: the day's first read wit
 judges every project and stores the rows), the `portfolio_judge` task that stores them before
 anyone asks, --reads first reads of a process (rows stored, nothing cached in the process) and
 --reads later reads (the median and the worst), one read that folds every stream, and the
-project list (`GET /projects`'s rows) from the stored facts, first in a process and later. Only loopback servers; every loop is bounded.
+project list (`GET /projects`'s body) from the stored facts, first in a process, later, and (unless
+--keep) after one project's claim. Only loopback servers; every loop is bounded.
 
     .venv/bin/python bench/portfolio.py                              # SQLite in a temporary folder
     .venv/bin/python bench/portfolio.py --postgres                   # PostgreSQL on 127.0.0.1
@@ -40,7 +41,7 @@ from ktpledger.adapters.projection_sql import projection_store  # noqa: E402
 from ktpledger.bootstrap import App, bootstrap  # noqa: E402
 from ktpledger.service.access import COMMAND_LINE  # noqa: E402
 from ktpledger.service.portfolio import RowCache, judge_the_day, portfolio, project_row  # noqa: E402
-from ktpledger.service.project_summary import LISTINGS, project_list  # noqa: E402
+from ktpledger.service.project_summary import LISTINGS, project_list_json  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.service.stored_facts import FACTS  # noqa: E402
 from ktpledger.service.wakeup import chunks  # noqa: E402
@@ -132,23 +133,37 @@ def time_reads(app: App, names: list[str], args: argparse.Namespace) -> dict[str
     print(f"  the same rows folded from every stream: {fold_ms:.0f} ms (rows equal: {same})")
     listing_first: list[float] = []
     listing_later: list[float] = []
-    for _ in range(args.reads):  # bounded: a fresh process's first list, then a later one
-        LISTINGS.clear()
-        FACTS.clear()
+    for _ in range(args.reads):  # bounded: a fresh process's first list, then later ones
+        LISTINGS.of(app.database).clear()
+        FACTS.of(app.database).clear()
         started = time.perf_counter()
-        project_list(app, COMMAND_LINE, today=TODAY)
+        project_list_json(app, COMMAND_LINE, today=TODAY)
         listing_first.append((time.perf_counter() - started) * 1000)
+        for _ in range(5):  # bounded
+            started = time.perf_counter()
+            listed = project_list_json(app, COMMAND_LINE, today=TODAY)
+            listing_later.append((time.perf_counter() - started) * 1000)
+    listing_changed: list[float] = []
+    for n in range(args.reads if not args.keep else 0):  # bounded; a kept schema is left as recorded
+        app.ledger.append([claim(names[n * 7 % len(names)], f"list-{n}", n)])
+        app.projector.catch_up_many([names[n * 7 % len(names)]])
         started = time.perf_counter()
-        listed = project_list(app, COMMAND_LINE, today=TODAY)
-        listing_later.append((time.perf_counter() - started) * 1000)
+        project_list_json(app, COMMAND_LINE, today=TODAY)
+        listing_changed.append((time.perf_counter() - started) * 1000)
+    changed = (
+        f", after one project's claim median {statistics.median(listing_changed):.1f} ms"
+        if listing_changed
+        else ""
+    )
     print(
-        f"  the project list (GET /projects's {len(listed):,} rows, from the stored facts): first in a process "
-        f"median {statistics.median(listing_first):.0f} ms, later median {statistics.median(listing_later):.0f} ms; "
-        "target under 20 ms"
+        f"  the project list (GET /projects's body, {len(listed):,} bytes of {len(names):,} rows): first in a "
+        f"process median {statistics.median(listing_first):.0f} ms, later median "
+        f"{statistics.median(listing_later):.1f} ms{changed}; target under 20 ms"
     )
     return {
         "listing first": statistics.median(listing_first),
         "listing later": statistics.median(listing_later),
+        "listing changed": statistics.median(listing_changed) if listing_changed else float("nan"),
         "judging": judging_ms,
         "task": task_ms,
         "first": statistics.median(first),
@@ -223,14 +238,21 @@ def brief() -> list[figures.Figure]:
             "ms",
             target="< 20 ms",
             higher_is_better=False,
-            note="GET /projects's rows from the stored facts, a process's second list",
+            note="GET /projects's body, kept: one query while nothing changed",
+        ),
+        figures.Figure(
+            "project list, changed",
+            measured["listing changed"],
+            "ms",
+            higher_is_better=False,
+            note="after one project's claim: that project's row made again",
         ),
         figures.Figure(
             "project list, first",
             measured["listing first"],
             "ms",
             higher_is_better=False,
-            note="the facts parsed",
+            note="the listed fields of 1,000 stored facts parsed",
         ),
     ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ktpledger.api.routes import READ_ERRORS, refusals
 from ktpledger.api.schemas import (
@@ -50,10 +50,10 @@ def projects(
     today: str | None = Query(None, description=TODAY_HELP),
     who: Principal = Depends(principal),
     app: App = Depends(application),
-) -> JSONResponse:
-    return JSONResponse(
-        projects_json(app, who, today=app.settings.reading_day(parse_day(today, field="today")))
-    )
+) -> Response:
+    # The JSON as `JSONResponse` writes it, made once per change of the list (`projects_json`).
+    day = app.settings.reading_day(parse_day(today, field="today"))
+    return Response(projects_json(app, who, today=day), media_type="application/json")
 
 
 @router.get(

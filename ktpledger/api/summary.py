@@ -11,12 +11,13 @@ from typing import Any
 
 from ktpledger.bootstrap import App
 from ktpledger.service.access import Principal
-from ktpledger.service.project_summary import project_list, project_summary
+from ktpledger.service.project_summary import project_list_json, project_summary
 
 
-def projects_json(application: App, who: Principal, *, today: date) -> list[dict[str, Any]]:
-    """`GET /projects`: the project list's rows (`project_summary.project_list`)."""
-    return [row.to_json() for row in project_list(application, who, today=today)]
+def projects_json(application: App, who: Principal, *, today: date) -> bytes:
+    """`GET /projects`: the project list's rows (`project_summary.project_list`) as the JSON array
+    `JSONResponse` would write, written once per change and kept (`project_summary.ListCache`)."""
+    return project_list_json(application, who, today=today)
 
 
 def summary_json(application: App, project: str, *, today: date) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -44,9 +45,16 @@ from ktpledger.service.access import Principal
 from ktpledger.service.alert_reader import shown_alerts
 from ktpledger.service.caches import BoundedCache, PerDatabase
 from ktpledger.service.ledger import Ledger, fold, read_facts
+from ktpledger.service.listing_inputs import InputsCache, ListingInputs, Part, listing_inputs
 from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
-from ktpledger.service.stored_facts import FactsCache, current_facts
+from ktpledger.service.stored_facts import (
+    FactsCache,
+    ListedFacts,
+    ListedFactsCache,
+    current_facts,
+    listed_facts_of,
+)
 from ktpledger.service.summary_models import (
     FIGURES,
     TOTALS,
@@ -109,46 +117,161 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     the row). Each project is read from the projector's stored facts of its head
     (`stored_facts.current_facts`), else folded from its offer, decisions, closure, invoices and
     claims. A project whose offer or decisions cannot be read is listed with `status`
-    `unreadable` and that `error`: it never stops the list."""
-    names = who.visible(application.ledger.projects())
-    if not names:
-        return []
-    counts = application.projector.open_alert_counts()
-    projections = application.projector.states(names)
-    failed = [name for name, shown in projections.items() if shown["status"] == FAILED]
-    stored = current_facts(application.database, names, quarantined=failed)
+    `unreadable` and that `error`: it never stops the list.
+
+    Rows are kept per process (`ListCache`): a list while nothing changed is one query."""
+    return [row for row, _ in listed(application, who, today=today)[0]]
+
+
+def project_list_json(application: Readers, who: Principal, *, today: date) -> bytes:
+    """`project_list` as `GET /projects` answers it: the rows' JSON array, as `JSONResponse` writes
+    it (compact, UTF-8), each row written once per change and the whole list once per change for a
+    token of every project."""
+    rows, body = listed(application, who, today=today)
+    return body if body is not None else json_array([written for _, written in rows])
+
+
+Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
+Listed = tuple[ProjectRow, bytes]  # a row and its JSON
+# A row's key: the project, its part of the inputs (its head version in the ledger, its projection
+# head row, its open alert count: `listing_inputs.Part`) and the reader's day; the same key lists the
+# same row.
+RowKey = tuple[str, Part, date]
+ROWS_KEPT = 10_000  # rows kept per process and database: about a kilobyte each
+DAYS_KEPT = 4  # whole lists kept, by the reader's day
+
+
+@dataclass(frozen=True)
+class WholeList:
+    """Every project's row on a day as of `inputs`, in order, and their JSON array."""
+
+    inputs: ListingInputs
+    rows: tuple[Listed, ...]
+    by_name: dict[str, Listed]
+    body: bytes
+
+
+class ListCache:
+    """A process's project list of one database: its inputs (`listing_inputs`), the listed facts
+    parsed, each row by its key (`RowKey`), and the whole list of each recent day for the tokens of
+    every project. A token limited to some projects gets only their rows, picked by name."""
+
+    def __init__(self, size: int = ROWS_KEPT) -> None:
+        self.inputs = InputsCache()
+        self.facts = ListedFactsCache()
+        self.rows: BoundedCache[RowKey, Listed] = BoundedCache(size)
+        self.whole: BoundedCache[date, WholeList] = BoundedCache(DAYS_KEPT)
+
+    def clear(self) -> None:
+        self.inputs.clear()
+        self.facts.clear()
+        self.rows.clear()
+        self.whole.clear()
+
+
+LISTINGS: PerDatabase[ListCache] = PerDatabase(ListCache)
+
+
+def listed(application: Readers, who: Principal, *, today: date) -> tuple[Sequence[Listed], bytes | None]:
+    """The rows `who` may read, and for a token of every project the list's JSON (else None).
+    While nothing changed that is one query; after a change, the whole list is made again from the
+    one before it, only the rows of projects whose part of the inputs moved looked up or made."""
+    cache = LISTINGS.of(application.database)
+    inputs = listing_inputs(application.database, cache.inputs)
+    earlier = cache.whole.get(today)
+    if who.projects is not None:
+        return rows_of(application, inputs, who.visible(inputs.heads), today, cache, earlier), None
+    if earlier is None or earlier.inputs is not inputs:
+        rows = rows_of(application, inputs, list(inputs.heads), today, cache, earlier)
+        whole = WholeList(
+            inputs,
+            tuple(rows),
+            {row.project: (row, written) for row, written in rows},
+            json_array([written for _, written in rows]),
+        )
+        cache.whole.put(today, whole)
+        return whole.rows, whole.body
+    return earlier.rows, earlier.body
+
+
+def json_array(items: Sequence[bytes]) -> bytes:
+    return b"[" + b",".join(items) + b"]"
+
+
+def row_json(row: ProjectRow) -> bytes:
+    """A row's JSON as `JSONResponse` writes it (so the list's array is the same bytes)."""
+    return json.dumps(
+        row.to_json(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def rows_of(
+    application: Readers,
+    inputs: ListingInputs,
+    names: Sequence[str],
+    today: date,
+    cache: ListCache,
+    earlier: WholeList | None,
+) -> list[Listed]:
+    """The rows of `names` (projects with events): the row of `earlier` (the whole list of the day
+    as of older inputs) where the project's part is the same object, else the row kept by its key,
+    else made (`made_rows`)."""
+    found: dict[str, Listed] = {}
+    keys: dict[str, RowKey] = {}
+    before = None if earlier is None else earlier.inputs.parts
+    for name in names:
+        part = inputs.parts[name]
+        if before is not None and before.get(name) is part:
+            assert earlier is not None
+            found[name] = earlier.by_name[name]
+            continue
+        key = keys[name] = (name, part, today)
+        kept = cache.rows.get(key)
+        if kept is not None:
+            found[name] = kept
+    missing = [name for name in names if name not in found]
+    if missing:
+        for row in made_rows(application, inputs, missing, today, cache.facts):
+            made = (row, row_json(row))
+            cache.rows.put(keys[row.project], made)
+            found[row.project] = made
+    return [found[name] for name in names]
+
+
+def made_rows(
+    application: Readers, inputs: ListingInputs, names: Sequence[str], today: date, facts: ListedFactsCache
+) -> list[ProjectRow]:
+    """The rows of `names`, each from its stored facts of the head, else folded (`project_list`)."""
+    failed = {name for name in names if inputs.projection(name)["status"] == FAILED}
+    heads = {name: inputs.heads[name] for name in names}
+    stored = listed_facts_of(application.database, heads, facts, quarantined=failed)
     lacking = [name for name in names if name not in stored]
     folded, refused = read_facts(application.database, lacking) if lacking else ({}, {})
-    listings = LISTINGS.of(application.database)
     rows = []
     for name in names:
-        source: HealthFacts | ProjectState | None = stored.get(name) or folded.get(name)
+        projection = inputs.projection(name)
+        alerts = inputs.counts.get(name, 0)
+        source: ListedFacts | ProjectState | None = stored.get(name) or folded.get(name)
         if source is None:
             error = refused.get(name)
             rows.append(
                 ProjectRow(
                     project=name,
                     status=ProjectStatus.UNREADABLE,
-                    projection=projections[name],
-                    open_alerts=counts.get(name, 0),
+                    projection=projection,
+                    open_alerts=alerts,
                     error=None if error is None else error.as_dict(),
                 )
             )
             continue
-        key = (name, source.version, today)
-        listing = listings.get(key) if isinstance(source, HealthFacts) else None
-        if listing is None:
-            listing = listing_of(source, today)
-            if isinstance(source, HealthFacts):
-                listings.put(key, listing)
-        shown, period, findings = listing
+        shown, period, findings = listing_of(source, today)
         rows.append(
             ProjectRow(
                 project=name,
                 status=ProjectStatus.OPEN if shown is None else shown.status,
-                projection=projections[name],
+                projection=projection,
                 # the ledger's alerts, ended_not_closed, and the receivables' deadlines (R-44)
-                open_alerts=counts.get(name, 0) + findings,
+                open_alerts=alerts + findings,
                 facts=shown,
                 period=period,
             )
@@ -156,13 +279,7 @@ def project_list(application: Readers, who: Principal, *, today: date) -> list[P
     return rows
 
 
-Listing = tuple[ProjectFacts | None, PeriodPlace | None, int]
-# A stored project's listing by (project, version, day): the same facts on the same day list the
-# same, so a list of a thousand projects judges only those that changed since the last request.
-LISTINGS: PerDatabase[BoundedCache[tuple[str, int, date], Listing]] = PerDatabase(lambda: BoundedCache(5_000))
-
-
-def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
+def listing_of(source: HealthFacts | ListedFacts | ProjectState, today: date) -> Listing:
     """A project's facts, where it stands in its period as of `today`, and how many of its open
     alerts the calendar finds (ended and not closed; its receivables' deadlines, R-44)."""
     shown = project_facts(source) if isinstance(source, ProjectState) else listed_facts(source)
@@ -174,7 +291,7 @@ def listing_of(source: HealthFacts | ProjectState, today: date) -> Listing:
     return shown, period, ended + len(deadline_findings(source, today))
 
 
-def listed_facts(facts: HealthFacts) -> ProjectFacts:
+def listed_facts(facts: HealthFacts | ListedFacts) -> ProjectFacts:
     """`project_facts` of the stored facts of a project's head (the same fields, read from them)."""
     return ProjectFacts(
         project=facts.project,

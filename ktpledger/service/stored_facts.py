@@ -1,7 +1,7 @@
 """The projector's stored health facts (`project_facts`, `domain/health_facts.py`) of the ledger's
-head, for readers of many projects (the project list, `GET /projects`): parsed once per process
-and project version, so a list of a thousand projects reads their versions, not their facts, on
-every request but the first.
+head, for readers of many projects: parsed once per process and project version (`current_facts`),
+and for the project list (`GET /projects`) only the fields it shows (`listed_facts_of`, whose caller
+knows the heads already: one query for the facts not parsed yet).
 
 Facts are used only when they are of the project's head and the project is not quarantined; the
 caller folds any other project (the projector has not reached it yet, or it names its unreadable
@@ -10,11 +10,15 @@ row)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.health_facts import HealthFacts
+from ktpledger.domain.health_facts import FACTS_FORMAT, HealthFacts, InvoiceFacts
 from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 
@@ -75,4 +79,115 @@ def current_facts(
                 continue  # facts of an older format: the caller folds the project
             cache.put((name, facts.version), facts)
             found[name] = facts
+    return found
+
+
+@dataclass(frozen=True)
+class ListedFacts:
+    """What the project list reads of a project's stored facts (`project_summary.listing_of`): its
+    offer's reference, title, parties and period, its closure, its invoices to the business and the
+    quarters it has claimed (`timeline.PeriodSource`, `invoices.DeadlineSource`), the same fields
+    as `HealthFacts` has them. Read from the facts' JSON without the rest (lines, profiles, spend
+    by month, the project page's), which a list of a thousand projects would parse for nothing."""
+
+    project: str
+    version: int
+    title: str
+    knowledge_base: str
+    business: str
+    business_type: str
+    methodology: str
+    start: date
+    end: date
+    months: int
+    closed: bool
+    closed_on: date | None
+    grant_rate: Decimal
+    invoices: Mapping[str, InvoiceFacts]
+    claimed: frozenset[str]
+
+    @property
+    def exists(self) -> bool:
+        return True  # facts are only taken of a project with its offer
+
+    def claimed_quarters(self) -> frozenset[str]:
+        return self.claimed
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> ListedFacts:
+        """Those fields of the facts `HealthFacts.to_json` wrote (a ValueError or KeyError for
+        facts of another format: the caller folds the project instead)."""
+        if document.get("format") != FACTS_FORMAT:
+            raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")
+        day = date.fromisoformat
+        return cls(
+            project=str(document["project"]),
+            version=int(document["version"]),
+            title=str(document["title"]),
+            knowledge_base=str(document["knowledge_base"]),
+            business=str(document["business"]),
+            business_type=str(document["business_type"]),
+            methodology=str(document["methodology"]),
+            start=day(document["start"]),
+            end=day(document["end"]),
+            months=int(document["months"]),
+            closed=bool(document["closed"]),
+            closed_on=None if document["closed_on"] is None else day(document["closed_on"]),
+            grant_rate=Decimal(str(document["grant_rate"])),
+            invoices={
+                item["number"]: InvoiceFacts(
+                    number=str(item["number"]),
+                    quarter=str(item["quarter"]),
+                    invoiced_on=day(item["invoiced_on"]),
+                    due=day(item["due"]),
+                    amount=Decimal(str(item["amount"])),
+                    paid=Decimal(str(item["paid"])),
+                )
+                for item in document["invoices"]
+            },
+            claimed=frozenset(str(quarter) for quarter in document["claimed"]),
+        )
+
+
+class ListedFactsCache(BoundedCache[tuple[str, int], ListedFacts]):
+    """Listed facts by project and version (the facts of a version never change)."""
+
+    def __init__(self, size: int = FACTS_CACHE_SIZE) -> None:
+        super().__init__(size)
+
+
+def listed_facts_of(
+    database: Database,
+    heads: Mapping[str, int],
+    cache: ListedFactsCache,
+    *,
+    quarantined: Collection[str] = (),
+) -> dict[str, ListedFacts]:
+    """The listed facts of the projects of `heads` (each project's head version in the ledger,
+    as the caller read it) whose stored facts are of that head and whose projection is not
+    quarantined: those parsed before from `cache`, the rest in one query."""
+    found: dict[str, ListedFacts] = {}
+    missing = []
+    for name, version in heads.items():
+        if name in quarantined:
+            continue
+        cached = cache.get((name, version))
+        if cached is None:
+            missing.append(name)
+        else:
+            found[name] = cached
+    if not missing:
+        return found
+    with projection_store(database).read() as unit:
+        rows = unit.facts.of_projects(missing)
+    for row in rows:
+        name = str(row["project"])
+        if int(row["version"]) != heads[name]:
+            continue  # not of the head the caller read: the caller folds it
+        try:
+            facts = ListedFacts.from_json(json.loads(str(row["facts"])))
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            continue  # facts of an older format: the caller folds the project
+        cache.put((name, facts.version), facts)
+        found[name] = facts
     return found

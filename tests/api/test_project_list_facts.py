@@ -6,6 +6,8 @@ periods, when deadlines fall due and pass."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import date
 
 import pytest
@@ -14,9 +16,15 @@ from typer.testing import CliRunner
 import ktpledger.service.project_summary as summary
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
-from ktpledger.domain.health_facts import FACTS_FORMAT
+from ktpledger.domain.health_facts import FACTS_FORMAT, HealthFacts
 from ktpledger.service.access import COMMAND_LINE
-from ktpledger.service.stored_facts import FactsCache, current_facts
+from ktpledger.service.stored_facts import (
+    FactsCache,
+    ListedFacts,
+    ListedFactsCache,
+    current_facts,
+    listed_facts_of,
+)
 from tests.api import demo
 
 DAYS = ["2024-09-15", "2025-04-10", "2025-07-05", "2025-07-25", "2026-06-01", "2026-12-01"]
@@ -57,8 +65,10 @@ def test_the_list_from_stored_facts_is_the_list_folded(
 ) -> None:
     names = [demo.CLOSED, demo.MAIN, demo.SECOND]
     assert sorted(current_facts(ledger.database, names, FactsCache())) == names  # all read from facts
+    assert sorted(listed_facts_of(ledger.database, heads(ledger, names), ListedFactsCache())) == names
+    summary.LISTINGS.of(ledger.database).clear()
     from_facts = listed(ledger, today)
-    monkeypatch.setattr(summary, "current_facts", lambda *_, **__: {})
+    monkeypatch.setattr(summary, "listed_facts_of", lambda *_, **__: {})
     summary.LISTINGS.of(ledger.database).clear()
     folded = listed(ledger, today)
     assert from_facts == folded
@@ -77,7 +87,14 @@ def test_facts_behind_the_head_or_of_a_quarantined_project_are_not_used(ledger: 
         unit.facts.upsert([{**row, "facts": row["facts"].replace(f'"format":{FACTS_FORMAT}', '"format":1')}])
         unit.commit()
     assert sorted(current_facts(ledger.database, names, FactsCache())) == [demo.CLOSED]
+    listed_now = listed_facts_of(ledger.database, heads(ledger, names), ListedFactsCache())
+    assert sorted(listed_now) == [demo.CLOSED]
+    summary.LISTINGS.of(ledger.database).clear()  # nothing kept: the facts are read again
     assert listed(ledger, "2025-07-25") == expected  # the other two folded, the same rows
+
+
+def heads(app: App, names: list[str]) -> dict[str, int]:
+    return {name: app.ledger.stream(name)[-1].version for name in names}
 
 
 def test_parsed_facts_are_kept_by_project_and_version(ledger: App) -> None:
@@ -115,3 +132,23 @@ def test_allowances_fold_when_the_facts_are_not_of_the_head(ledger: App) -> None
         unit.commit()
     assert current_report(store, demo.MAIN) is None
     assert ledger.projector.allowances(demo.MAIN).version == ledger.ledger.state(demo.MAIN).version
+
+
+def test_the_listed_facts_are_the_stored_facts_fields(ledger: App) -> None:
+    """`ListedFacts` reads its fields of the stored facts as `HealthFacts` reads them (a claimed
+    quarter added: the demo submits no grant claim)."""
+    from ktpledger.adapters.projection_sql import projection_store
+
+    with projection_store(ledger.database).read() as unit:
+        rows = unit.facts.of_projects([demo.CLOSED, demo.MAIN, demo.SECOND])
+    assert len(rows) == 3
+    invoiced = 0
+    for row in rows:
+        document = json.loads(row["facts"])
+        document["claimed"] = [*document["claimed"], "2024Q4"]
+        whole, listed_only = HealthFacts.from_json(document), ListedFacts.from_json(document)
+        for field in dataclasses.fields(ListedFacts):
+            assert getattr(listed_only, field.name) == getattr(whole, field.name), field.name
+        assert listed_only.claimed_quarters() == whole.claimed_quarters() != frozenset()
+        invoiced += len(listed_only.invoices)
+    assert invoiced == 1  # INV-1 of the main project
