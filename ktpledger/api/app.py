@@ -34,6 +34,7 @@ from ktpledger.api import (
     quarantine,
     reads,
     routes,
+    security,
     server,
     statements,
     transactions,
@@ -114,6 +115,8 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         ],
     )
     api.state.ktpledger = app_objects
+    # POST /events looks a token up once per KTPLEDGER_TOKEN_CACHE_SECONDS (api/security.py).
+    api.state.verified_tokens = security.VerifiedTokens(app_objects.settings.limits.token_cache_seconds)
     fastapi_openapi = api.openapi
     made: list[dict[str, Any]] = []
 

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import body_share
 from ktpledger.api.schemas import Health
-from ktpledger.api.security import application, principal
+from ktpledger.api.security import application, recording_principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.access import EVERY_TYPE, Principal
@@ -170,7 +170,7 @@ def check_record(who: Principal, submissions: list[object]) -> None:
     },
 )
 async def record(
-    request: Request, who: Principal = Depends(principal), app: App = Depends(application)
+    request: Request, who: Principal = Depends(recording_principal), app: App = Depends(application)
 ) -> JSONResponse:
     # The body is read, parsed and appended within its share of the budget: parsing costs
     # several times a body's size, so the budget bounds what bodies take of memory at once.
