@@ -3,14 +3,16 @@ and `serve`, which `ktpledger serve` runs (registered as the `http` server in py
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 import ktpledger
@@ -78,6 +80,47 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: the security headers of every response but FastAPI's documentation
+    pages (each only where the route did not set its own), and `Cache-Control: no-store` but on
+    static files. Added after `limits.install`, so that its refusals (431, 413) carry them too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(("/docs", "/redoc")):
+            # FastAPI's documentation pages load Swagger UI with inline scripts.
+            await self.app(scope, receive, send)
+            return
+        added = headers_for(path)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in added:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def headers_for(path: str) -> list[tuple[str, str]]:
+    """The headers a response to `path` gets unless it has them already, in the order they are set."""
+    dashboard_page = path == "/" or path.startswith("/dashboard")
+    added: list[tuple[str, str]] = []
+    if dashboard_page:
+        # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
+        # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
+        added.append(("Referrer-Policy", "same-origin"))
+    added += SECURITY_HEADERS.items()
+    added.append(("Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY))
+    if not path.startswith("/dashboard/static"):
+        added.append(("Cache-Control", "no-store"))
+    return added
 
 
 def create_app(application: App | None = None, *, settings: Settings | None = None) -> FastAPI:
@@ -162,27 +205,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             swagger_favicon_url="/dashboard/static/favicon.svg",
         )
 
-    @api.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith(("/docs", "/redoc")):
-            return response  # FastAPI's documentation pages load Swagger UI with inline scripts
-        dashboard_page = path == "/" or path.startswith("/dashboard")
-        if dashboard_page:
-            # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
-            # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.headers.setdefault(
-            "Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY
-        )
-        if not path.startswith("/dashboard/static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    api.add_middleware(SecurityHeaders)
 
     return api
 
