@@ -41,8 +41,10 @@ from ktpledger.api import (
     statements,
     transactions,
 )
+from ktpledger.api.wakeups import SentAfterResponse
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.serve_settings import ServeLimits
+from ktpledger.service.wakeup import Asleep, InProcess
 from ktpledger.settings import Settings
 
 DESCRIPTION = """\
@@ -123,17 +125,29 @@ def headers_for(path: str) -> list[tuple[str, str]]:
     return added
 
 
-def create_app(application: App | None = None, *, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    application: App | None = None, *, settings: Settings | None = None, wakeups_after_response: bool = False
+) -> FastAPI:
     """The FastAPI app over `application` (built from `settings` and closed with the app when
-    not given). The schema must already be at head (`ktpledger serve` makes sure of it)."""
+    not given). The schema must already be at head (`ktpledger serve` makes sure of it).
+
+    `wakeups_after_response` (`ktpledger serve`): with a broker, the appends' wake-ups are sent
+    from a thread of their own (`api/wakeups.py`), the last of them when the app shuts down."""
     owned = application is None
     app_objects = application if application is not None else bootstrap(settings)
+    after_response = None
+    broker = not isinstance(app_objects.wakeup, (InProcess, Asleep))
+    if wakeups_after_response and broker and app_objects.ledger.on_appended is not None:
+        after_response = SentAfterResponse(app_objects.ledger.on_appended)
+        app_objects.ledger.on_appended = after_response.projects_changed
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            if after_response is not None:
+                after_response.close()
             if owned:
                 app_objects.close()
 
@@ -221,7 +235,7 @@ def serve(application: App, *, host: str, port: int, limits: ServeLimits, worker
         application.database.engine.dispose(close=False)
 
     server.run(
-        create_app(application),
+        create_app(application, wakeups_after_response=True),
         host=host,
         port=port,
         limits=limits,
