@@ -136,8 +136,11 @@ def create_app(
     owned = application is None
     app_objects = application if application is not None else bootstrap(settings)
     after_response = None
-    broker = not isinstance(app_objects.wakeup, (InProcess, Asleep))
-    if wakeups_after_response and broker and app_objects.ledger.on_appended is not None:
+    if (
+        wakeups_after_response
+        and not isinstance(app_objects.wakeup, (InProcess, Asleep))  # a broker's dispatcher
+        and app_objects.ledger.on_appended is not None
+    ):
         after_response = SentAfterResponse(app_objects.ledger.on_appended)
         app_objects.ledger.on_appended = after_response.projects_changed
 
