@@ -4,8 +4,10 @@ With KTPLEDGER_BROKER_URL set, every append sends a wake-up naming its projects 
 through Redis: about a millisecond of the request's CPU, and a round trip). The projections are
 caught up by the workers, after the response either way, so the server hands the wake-ups to a
 thread of its own (`SentAfterResponse`) which sends what has gathered since its last send as one
-wake-up (`WakeUp.projects_changed` cuts it into messages of at most 20 projects): under load, one
-message carries the projects of many requests.
+wake-up (`WakeUp.projects_changed` cuts it into messages of at most 20 projects), at most one every
+`SPACING` seconds: after a quiet spell a wake-up goes at once; under load, one message carries the
+projects of many requests (a send costs about a millisecond of CPU, whatever it carries), and a
+wake-up waits at most `SPACING` longer than it would have.
 
 A wake-up is only a hint (the ledger is the outbox, and the sweeper wakes every project behind it):
 one lost when a process dies costs time, never a projection. At shutdown the thread sends what is
@@ -18,18 +20,30 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger("ktpledger.wakeup")
+
+SPACING = 0.01  # seconds between two sends at least: at most 100 sends a second a process
 
 
 class SentAfterResponse:
     """`projects_changed` gathers projects and never waits for the broker; a thread of its own
     passes them to `send` (the dispatcher's `projects_changed`), all those gathered at once."""
 
-    def __init__(self, send: Callable[[set[str]], object], *, close_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        send: Callable[[set[str]], object],
+        *,
+        spacing: float = SPACING,
+        close_timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._send = send
+        self._spacing = spacing
         self._close_timeout = close_timeout
+        self._clock = clock
         self._reset()
 
     def _reset(self) -> None:
@@ -56,13 +70,18 @@ class SentAfterResponse:
         self._send_now(set(projects))  # after `close`: sent in the caller, as without this class
 
     def _run(self) -> None:
+        sent = -self._spacing  # the clock when the last send began
         while True:
             with self._changed:
                 while not self._pending and not self._closing:
                     self._changed.wait()
+                # Under load, let the projects of more requests gather (at shutdown, send at once).
+                while not self._closing and (wait := sent + self._spacing - self._clock()) > 0:
+                    self._changed.wait(wait)
                 if not self._pending:
                     return
                 projects, self._pending = self._pending, set()
+            sent = self._clock()
             self._send_now(projects)
 
     def _send_now(self, projects: set[str]) -> None:

@@ -127,3 +127,23 @@ def test_sent_after_response_alone() -> None:
     assert set().union(*sent) == {"KTP-0001", "KTP-0002", "KTP-0003"}
     after.projects_changed({"KTP-0004"})  # after close: sent at once, in the caller
     assert sent[-1] == {"KTP-0004"}
+
+
+def test_under_load_sends_are_spaced_and_shutdown_sends_at_once() -> None:
+    """A send after a quiet spell goes at once; the next waits out the spacing (here an hour on a
+    clock that never moves) while projects gather, and the shutdown sends them without waiting."""
+    sent: list[set[str]] = []
+    first = threading.Event()
+
+    def send(projects: set[str]) -> None:
+        sent.append(projects)
+        first.set()
+
+    after = SentAfterResponse(send, spacing=3600.0, clock=lambda: 0.0)
+    after.projects_changed({"KTP-0001"})
+    assert first.wait(WAIT)
+    after.projects_changed({"KTP-0002"})
+    after.projects_changed({"KTP-0003", "KTP-0001"})
+    assert sent == [{"KTP-0001"}]
+    assert after.close()
+    assert sent == [{"KTP-0001"}, {"KTP-0001", "KTP-0002", "KTP-0003"}]
