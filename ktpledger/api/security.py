@@ -19,9 +19,8 @@ from ktpledger.service.access import Principal, authenticate
 
 COOKIE = "ktpledger_token"
 READING = frozenset({"GET", "HEAD"})
-VERIFIED_TOKENS = (
-    1024  # tokens a process keeps as found active (`VerifiedTokens`), the least recently used dropped
-)
+# Tokens a process keeps as found active (`VerifiedTokens`), the least recently used dropped.
+VERIFIED_TOKENS = 1024
 
 bearer = HTTPBearer(
     auto_error=False,
