@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 log = logging.getLogger("ktpledger.wakeup")
 
-SPACING = 0.01  # seconds between two sends at least: at most 100 sends a second a process
+SPACING = 0.025  # seconds between two sends at least: at most 40 sends a second a process
 
 
 class SentAfterResponse:
