@@ -10,7 +10,15 @@ prints:
 - bodies: --bodies parallel POST /events of --body-mb MB each (10,000 claims, one project each):
   the statuses, the time taken, and the server's resident memory before and at its peak;
 - requests (only with --requests N): N single-event POST /events from each of --clients (32)
-  clients at once, a connection each: the requests/s answered 200 and the latency p50/p99.
+  clients at once, each on a keep-alive connection of its own (--new-connections: a connection a
+  request): the requests/s answered 200 and the latency p50/p99; then the same client's floor, N
+  GET /health from each client the same way (the server's cheapest route: one `SELECT 1`), so a
+  reader can tell the server's figure from what the client and the machine allow.
+
+--connections 0 skips the flood, --bodies 0 the bodies. --postgres runs on a scratch schema of
+the local PostgreSQL (dropped at the end) instead of SQLite; --broker URL gives the server a
+broker (KTPLEDGER_BROKER_URL: an append queues a wake-up, as in production; no worker takes it,
+and the URL's Redis database is flushed at the end, so give one of the bench's own).
 
 --nofile SOFT[:HARD] starts the server with that open-files limit (1024 is a common default: the
 campaign's server had it); --source DIR runs the server from another checkout of ktpledger (e.g.
@@ -19,6 +27,8 @@ campaign's server had it); --source DIR runs the server from another checkout of
     .venv/bin/python bench/flood.py                                  # defaults: 1,100 and 20 x 9.9 MB
     .venv/bin/python bench/flood.py --nofile 1024 --body-mb 4        # bodies at the default limit
     .venv/bin/python bench/flood.py --source /tmp/old --nofile 1024  # the same against old code
+    .venv/bin/python bench/flood.py --postgres --workers 2 --connections 0 --bodies 0 --requests 300 \
+        --broker redis://127.0.0.1:6379/11                           # POST /events requests/s only
 """
 
 from __future__ import annotations
@@ -59,6 +69,10 @@ def arguments() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--db", help="database URL (default: SQLite in a temporary folder)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a scratch schema of PostgreSQL on 127.0.0.1 (not with --db)"
+    )
+    parser.add_argument("--broker", help="KTPLEDGER_BROKER_URL for the server (its Redis db is flushed)")
     parser.add_argument("--connections", type=int, default=1100, help="half-open connections (1100)")
     parser.add_argument("--probes", type=int, default=20, help="/health requests timed (20)")
     parser.add_argument("--bodies", type=int, default=20, help="parallel POST /events bodies (20)")
@@ -69,11 +83,30 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=0, help="single-event POSTs per client (0: none)")
     parser.add_argument("--clients", type=int, default=32, help="clients posting at once (32)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers, 1)")
+    parser.add_argument(
+        "--new-connections", action="store_true", help="--requests: a connection a request, not keep-alive"
+    )
     return parser
 
 
 def main() -> None:
-    measure(arguments().parse_args())
+    args = arguments().parse_args()
+    if args.postgres and args.db:
+        raise SystemExit("--postgres or --db, not both")
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            args.db = stack.enter_context(scratch_schema())
+        if args.broker:
+            args.env.append(f"KTPLEDGER_BROKER_URL={args.broker}")
+            stack.callback(flush_broker, args.broker)
+        measure(args)
+
+
+def flush_broker(url: str) -> None:
+    """The wake-ups no worker took."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 def measure(args: argparse.Namespace) -> dict[str, float]:
@@ -96,10 +129,13 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
             print(
                 f"server: {'source ' + str(args.source) if args.source else 'this checkout'}, {limits_line(served)}"
             )
-            measured = flood(served, args.connections, args.probes)
-            measured |= bodies(served, token, args.bodies, args.body_mb)
+            measured = flood(served, args.connections, args.probes) if args.connections else {}
+            if args.bodies:
+                measured |= bodies(served, token, args.bodies, args.body_mb)
             if args.requests:
-                measured |= single_requests(served, token, args.clients, args.requests)
+                keep_alive = not args.new_connections
+                measured |= single_requests(served, token, args.clients, args.requests, keep_alive=keep_alive)
+                measured |= health_floor(served, args.clients, args.requests, keep_alive=keep_alive)
         finally:
             served.stop()
             emfile = served.output().count("Too many open files")
@@ -290,51 +326,135 @@ def bodies(served: Served, token: str, count: int, megabytes: float) -> dict[str
     }
 
 
-def single_requests(served: Served, token: str, clients: int, per_client: int) -> dict[str, float]:
+class Client:
+    """One bench client: its requests on one keep-alive connection (opened again if the server
+    closes it), or each on a connection of its own."""
+
+    def __init__(self, port: int, *, keep_alive: bool) -> None:
+        self.port = port
+        self.keep_alive = keep_alive
+        self.sock: socket.socket | None = None
+
+    def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+        if not self.keep_alive:
+            return request(self.port, method, path, body, headers, timeout=30).status
+        for attempt in range(2):  # bounded: once more on a fresh connection if the kept one was closed
+            if self.sock is None:
+                self.sock = connect(self.port, timeout=30)
+            try:
+                self.sock.sendall(head(method, path, {"Content-Length": str(len(body)), **headers}) + body)
+                reply = read_reply(self.sock)
+            except OSError:
+                self.close()
+                if attempt:
+                    raise
+                continue
+            if reply.headers.get("connection", "").lower() == "close":
+                self.close()
+            return reply.status
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def timed_clients(
+    port: int,
+    clients: int,
+    per_client: int,
+    make: Callable[[int, int], tuple[str, str, bytes, dict[str, str]]],
+    *,
+    keep_alive: bool,
+) -> tuple[list[float], int, float]:
+    """`per_client` requests (`make(client, n)`: method, path, body, headers) from each of `clients`
+    threads at once: the latencies (ms) of those answered 200, how many were not, and the seconds."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failed = [0] * clients
+    ready = threading.Barrier(clients + 1)
+
+    def run(number: int) -> None:
+        client = Client(port, keep_alive=keep_alive)
+        try:
+            ready.wait()
+            for n in range(per_client):  # bounded
+                method, path, body, headers = make(number, n)
+                started = time.perf_counter()
+                try:
+                    ok = client.request(method, path, body, headers) == 200
+                except OSError:
+                    ok = False
+                if ok:
+                    latencies[number].append((time.perf_counter() - started) * 1000)
+                else:
+                    failed[number] += 1
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - started
+    return sorted(latency for each in latencies for latency in each), sum(failed), took
+
+
+def p99_of(ordered: list[float]) -> float:
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
+
+
+def single_requests(
+    served: Served, token: str, clients: int, per_client: int, *, keep_alive: bool = True
+) -> dict[str, float]:
     """`per_client` POST /events of one claim each from `clients` threads at once, each client on a
-    project of its own (offered first, untimed) and each request on a connection of its own:
-    requests/s answered 200, latency p50 and p99 (ms)."""
+    project of its own (offered first, untimed) and on a keep-alive connection of its own (else a
+    connection a request): requests/s answered 200, latency p50 and p99 (ms)."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     offers = json.dumps([offer(requests_project(n)) for n in range(clients)]).encode()
     offered = request(served.port, "POST", "/events", offers, headers, timeout=120)
     if offered.status != 200:
         raise RuntimeError(f"the offers of the requests' projects: status {offered.status}")
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    failed = [0] * clients
 
-    def post(number: int) -> None:
-        for n in range(per_client):  # bounded
-            event = claim(f"r-{number:03d}-{n:06d}", "1.00", project=requests_project(number))
-            body = json.dumps([event]).encode()
-            started = time.perf_counter()
-            try:
-                ok = request(served.port, "POST", "/events", body, headers, timeout=30).status == 200
-            except OSError:
-                ok = False
-            if ok:
-                latencies[number].append((time.perf_counter() - started) * 1000)
-            else:
-                failed[number] += 1
+    def make(number: int, n: int) -> tuple[str, str, bytes, dict[str, str]]:
+        event = claim(f"r-{number:03d}-{n:06d}", "1.00", project=requests_project(number))
+        return "POST", "/events", json.dumps([event]).encode(), headers
 
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    took = time.monotonic() - started
-    answered = sorted(latency for each in latencies for latency in each)
-    p99 = answered[min(len(answered) - 1, int(0.99 * len(answered)))] if answered else float("nan")
+    answered, failed, took = timed_clients(served.port, clients, per_client, make, keep_alive=keep_alive)
+    p99 = p99_of(answered)
+    connections = "keep-alive" if keep_alive else "a connection a request"
     print(
-        f"requests: {clients} clients x {per_client} single-event POST /events in {took:.1f} s: "
-        f"{len(answered) / took:,.0f} answered 200 a second, {sum(failed)} failed; {shown(answered)}, p99 {p99:.1f} ms"
+        f"requests: {clients} clients x {per_client} single-event POST /events ({connections}) in {took:.1f} s: "
+        f"{len(answered) / took:,.0f} answered 200 a second, {failed} failed; {shown(answered)}, p99 {p99:.1f} ms"
     )
     return {
         "requests/s": len(answered) / took,
+        "requests p50": statistics.median(answered) if answered else float("nan"),
         "requests p99": p99,
-        "requests failed": sum(failed),
+        "requests failed": failed,
         "requests": clients * per_client,
     }
+
+
+def health_floor(
+    served: Served, clients: int, per_client: int, *, keep_alive: bool = True
+) -> dict[str, float]:
+    """The same clients' GET /health (no token, one `SELECT 1`): what the client, the server's HTTP
+    stack and the machine allow, the floor beside the POST /events figure."""
+
+    def make(_number: int, _n: int) -> tuple[str, str, bytes, dict[str, str]]:
+        return "GET", "/health", b"", {}
+
+    answered, failed, took = timed_clients(served.port, clients, per_client, make, keep_alive=keep_alive)
+    p99 = p99_of(answered)
+    print(
+        f"  floor: the same clients' GET /health: {len(answered) / took:,.0f} answered 200 a second, "
+        f"{failed} failed; {shown(answered)}, p99 {p99:.1f} ms"
+    )
+    return {"health/s": len(answered) / took, "health p99": p99}
 
 
 BRIEF = ["--connections", "200", "--probes", "10", "--bodies", "2", "--body-mb", "1"]
@@ -343,7 +463,8 @@ BRIEF += ["--requests", "10", "--clients", "32", "--workers", "2"]
 
 def brief() -> list[figures.Figure]:
     """200 half-open connections, 10 /health probes before and during, 2 parallel 1 MB bodies, then
-    32 clients x 10 single-event POST /events; on PostgreSQL (a scratch schema) when it runs."""
+    32 clients x 10 single-event POST /events on keep-alive connections (and the same clients' GET
+    /health, the floor); on PostgreSQL (a scratch schema) when it runs."""
     args = arguments().parse_args(BRIEF)
     with contextlib.ExitStack() as stack:
         backend = "sqlite"
@@ -370,7 +491,9 @@ def brief() -> list[figures.Figure]:
             measured["requests/s"],
             "requests/s",
             target=">= 1,000 requests/s",
-            note=f"32 clients x 10, a project and a connection each, {measured['requests failed']:.0f} failed; {server}",
+            floor=measured["health/s"],
+            note=f"32 clients x 10, a project and a keep-alive connection each, {measured['requests failed']:.0f} "
+            f"failed; {server}; floor: the same clients' GET /health",
         ),
         figures.Figure(
             "POST /events p99",

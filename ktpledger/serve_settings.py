@@ -11,6 +11,10 @@
     KTPLEDGER_BODY_BUDGET_BYTES   bytes of POST /events bodies read and parsed at once (twice
                                   the body limit: 8 MiB)
     KTPLEDGER_BODY_WAIT           seconds a body waits for its share of that budget before 503 (5)
+    KTPLEDGER_TOKEN_CACHE_SECONDS seconds a server process trusts a token it found active for
+                                  POST /events without looking it up again (1; 0: every request
+                                  looks it up): a token revoked meanwhile still records for at most
+                                  that long in a process that used it just before
 
 A value that cannot work is a `ValueError` naming the variable (or the option) and what it takes.
 """
@@ -39,11 +43,18 @@ class ServeLimits:
     # None: twice max_body_bytes (`body_budget`), so two bodies of the largest size fit.
     body_budget_bytes: int | None = None
     body_wait: float = 5.0
+    # POST /events trusts a token found active for this long (api/security.py, `VerifiedTokens`):
+    # the bound on how long a revoked token may still record. 0: looked up on every request.
+    token_cache_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is not None and value <= 0:
+            if value is None:
+                continue
+            if item.name in MAY_BE_ZERO and value < 0:
+                raise ValueError(f"{describe(item.name)} must be 0 or above, got {value}")
+            if item.name not in MAY_BE_ZERO and value <= 0:
                 raise ValueError(f"{describe(item.name)} must be above 0, got {value}")
         if self.body_budget < self.max_body_bytes:
             raise ValueError(
@@ -62,6 +73,7 @@ class ServeLimits:
 
 
 WHOLE = {"max_connections", "max_head_bytes", "max_body_bytes", "body_budget_bytes"}
+MAY_BE_ZERO = {"token_cache_seconds"}  # 0 turns the cache off
 UPPER = {
     "max_connections": 1_000_000,
     "head_timeout": 3600.0,
@@ -71,6 +83,7 @@ UPPER = {
     "body_timeout": 3600.0,
     "body_budget_bytes": 16 * 1024 * MIB,
     "body_wait": 3600.0,
+    "token_cache_seconds": 60.0,
 }
 
 
@@ -89,12 +102,14 @@ def describe(name: str) -> str:
 def parse_limit(name: str, text: str) -> int | float:
     """One limit's value as typed: whole numbers for counts and bytes, seconds may have decimals."""
     kind = "a whole number" if name in WHOLE else "a number of seconds"
+    least = "0 or above" if name in MAY_BE_ZERO else "above 0"
     try:
         value: int | float = int(text.strip()) if name in WHOLE else float(text.strip())
     except ValueError:
-        raise ValueError(f"{variable(name)} must be {kind} above 0, got {text!r}") from None
-    if not 0 < value <= UPPER[name]:
-        raise ValueError(f"{variable(name)} must be {kind} above 0 and at most {UPPER[name]:g}, got {text!r}")
+        raise ValueError(f"{variable(name)} must be {kind} {least}, got {text!r}") from None
+    lowest_ok = value >= 0 if name in MAY_BE_ZERO else value > 0
+    if not lowest_ok or value > UPPER[name]:
+        raise ValueError(f"{variable(name)} must be {kind} {least} and at most {UPPER[name]:g}, got {text!r}")
     return value
 
 

@@ -3,14 +3,16 @@ and `serve`, which `ktpledger serve` runs (registered as the `http` server in py
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 import ktpledger
@@ -34,12 +36,15 @@ from ktpledger.api import (
     quarantine,
     reads,
     routes,
+    security,
     server,
     statements,
     transactions,
 )
+from ktpledger.api.wakeups import SentAfterResponse
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.serve_settings import ServeLimits
+from ktpledger.service.wakeup import Asleep, InProcess
 from ktpledger.settings import Settings
 
 DESCRIPTION = """\
@@ -79,17 +84,73 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(application: App | None = None, *, settings: Settings | None = None) -> FastAPI:
+class SecurityHeaders:
+    """Pure ASGI middleware: the security headers of every response but FastAPI's documentation
+    pages (each only where the route did not set its own), and `Cache-Control: no-store` but on
+    static files. Added after `limits.install`, so that its refusals (431, 413) carry them too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(("/docs", "/redoc")):
+            # FastAPI's documentation pages load Swagger UI with inline scripts.
+            await self.app(scope, receive, send)
+            return
+        added = headers_for(path)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in added:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def headers_for(path: str) -> list[tuple[str, str]]:
+    """The headers a response to `path` gets unless it has them already, in the order they are set."""
+    dashboard_page = path == "/" or path.startswith("/dashboard")
+    added: list[tuple[str, str]] = []
+    if dashboard_page:
+        # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
+        # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
+        added.append(("Referrer-Policy", "same-origin"))
+    added += SECURITY_HEADERS.items()
+    added.append(("Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY))
+    if not path.startswith("/dashboard/static"):
+        added.append(("Cache-Control", "no-store"))
+    return added
+
+
+def create_app(
+    application: App | None = None, *, settings: Settings | None = None, wakeups_after_response: bool = False
+) -> FastAPI:
     """The FastAPI app over `application` (built from `settings` and closed with the app when
-    not given). The schema must already be at head (`ktpledger serve` makes sure of it)."""
+    not given). The schema must already be at head (`ktpledger serve` makes sure of it).
+
+    `wakeups_after_response` (`ktpledger serve`): with a broker, the appends' wake-ups are sent
+    from a thread of their own (`api/wakeups.py`), the last of them when the app shuts down."""
     owned = application is None
     app_objects = application if application is not None else bootstrap(settings)
+    after_response = None
+    if (
+        wakeups_after_response
+        and not isinstance(app_objects.wakeup, (InProcess, Asleep))  # a broker's dispatcher
+        and app_objects.ledger.on_appended is not None
+    ):
+        after_response = SentAfterResponse(app_objects.ledger.on_appended)
+        app_objects.ledger.on_appended = after_response.projects_changed
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            if after_response is not None:
+                after_response.close()
             if owned:
                 app_objects.close()
 
@@ -114,6 +175,8 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
         ],
     )
     api.state.ktpledger = app_objects
+    # POST /events looks a token up once per KTPLEDGER_TOKEN_CACHE_SECONDS (api/security.py).
+    api.state.verified_tokens = security.VerifiedTokens(app_objects.settings.limits.token_cache_seconds)
     fastapi_openapi = api.openapi
     made: list[dict[str, Any]] = []
 
@@ -159,27 +222,7 @@ def create_app(application: App | None = None, *, settings: Settings | None = No
             swagger_favicon_url="/dashboard/static/favicon.svg",
         )
 
-    @api.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith(("/docs", "/redoc")):
-            return response  # FastAPI's documentation pages load Swagger UI with inline scripts
-        dashboard_page = path == "/" or path.startswith("/dashboard")
-        if dashboard_page:
-            # Not no-referrer: with it a browser sends `Origin: null` on the dashboard's own
-            # sign-in and sign-out forms, which the cross-site check (api/csrf.py) must refuse.
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.headers.setdefault(
-            "Content-Security-Policy", DASHBOARD_POLICY if dashboard_page else DOCUMENT_POLICY
-        )
-        if not path.startswith("/dashboard/static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    api.add_middleware(SecurityHeaders)
 
     return api
 
@@ -195,7 +238,7 @@ def serve(application: App, *, host: str, port: int, limits: ServeLimits, worker
         application.database.engine.dispose(close=False)
 
     server.run(
-        create_app(application),
+        create_app(application, wakeups_after_response=True),
         host=host,
         port=port,
         limits=limits,

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import body_share
 from ktpledger.api.schemas import Health
-from ktpledger.api.security import application, principal
+from ktpledger.api.security import application, recording_principal
 from ktpledger.bootstrap import App
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.access import EVERY_TYPE, Principal
@@ -169,9 +169,10 @@ def check_record(who: Principal, submissions: list[object]) -> None:
         },
     },
 )
-async def record(
-    request: Request, who: Principal = Depends(principal), app: App = Depends(application)
-) -> JSONResponse:
+async def record(request: Request, who: Principal = Depends(recording_principal)) -> JSONResponse:
+    # `application(request)` is called here, not declared a dependency: FastAPI would run a plain
+    # `def` dependency in the threadpool, a hop of its own for a look-up in the app's state.
+    app = application(request)
     # The body is read, parsed and appended within its share of the budget: parsing costs
     # several times a body's size, so the budget bounds what bodies take of memory at once.
     async with body_share(request.scope, request.app.state):

@@ -51,6 +51,11 @@ log = logging.getLogger("uvicorn.error")  # where uvicorn logs, as it configures
 # turn of the loop before any of them reaches `connection_made` (where the cap is applied), and a
 # connection closed there lets go of its descriptor a few turns later.
 BACKLOG = 64
+# With several workers on one listening socket, each accepts one connection a turn of its loop:
+# every worker is woken by a new connection, and one accepting a batch would take a whole burst
+# (32 keep-alive clients connecting at once all went to one worker of two, the other idle). One at
+# a time, a busy worker comes back to accept later than an idle one, which so takes more.
+FORKED_ACCEPT_BATCH = 1
 # The kernel's queue of connections not yet accepted (they hold no descriptor of this process):
 # deep, so that a burst waits there rather than having its SYNs dropped (a 1 s retry each).
 LISTEN_QUEUE = 2048
@@ -313,7 +318,7 @@ def run(
         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # seconds: a float works
         h11_max_incomplete_event_size=limits.max_head_bytes,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        backlog=BACKLOG,
+        backlog=BACKLOG if workers <= 1 else FORKED_ACCEPT_BATCH,
     )
     announce(guard, fd_limit, logging.getLogger("uvicorn.error"))  # configured by uvicorn.Config
     if workers <= 1:

@@ -209,7 +209,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
 
     @token_app.command("revoke")
     def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
-        """Revoke a token by its id (see `token list`): it stops working at once."""
+        """Revoke a token by its id (see `token list`): it stops working at once (for POST /events,
+        within KTPLEDGER_TOKEN_CACHE_SECONDS, 1 s, in a server that used it just before)."""
         from ktpledger.adapters.tokens import revoke_token
 
         with opened(ctx) as application:
