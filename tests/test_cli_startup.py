@@ -1,5 +1,6 @@
 """A fast command line (issue 18, item 4): parsing a command line imports none of the heavy
-libraries, and a JSON report never imports the PDF or XLSX renderers.
+libraries, help and usage errors are drawn without rich, and a JSON report never imports the PDF
+or XLSX renderers.
 
 Each check runs a fresh interpreter (the test process has imported everything already) and reads
 `sys.modules` there. The speed itself is measured by bench/startup.py, not asserted here.
@@ -25,9 +26,13 @@ from ktpledger.cli import app
 from ktpledger.cli.root import COMMAND_MODULES, opened
 from tests.ledger.factory import PROJECT, claim, offer
 
+# What typer draws help and usage errors with by default (with rich installed): the command line
+# draws them plain (cli/root.py, `rich_markup_mode=None`), without about 95 ms of imports.
+RICH = ("rich", "typer.rich_utils", "markdown_it")
 # What the command line must not load before a command does its work: the database, the
-# renderers, the HTTP API and its server, the workers and test-only libraries.
+# renderers, the HTTP API and its server, the workers and test-only libraries, and rich.
 HEAVY = (
+    *RICH,
     "sqlalchemy",
     "alembic",
     "psycopg",
@@ -129,6 +134,36 @@ def test_the_script_parses_its_command_line_without_the_heavy_libraries() -> Non
     ran = child(ONE_COMMAND, *HEAVY, "--", "--help")
     assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
     assert "Usage: ktpledger" in ran.stdout
+
+
+USAGE_ERRORS = [
+    (["nosuch"], "Usage: ktpledger [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'nosuch'."),
+    (["recrd", "x"], "Try 'ktpledger --help' for help.", "Did you mean 'record'?"),
+    (["allowances"], "Usage: ktpledger allowances [OPTIONS]", "Error: Missing argument 'project'."),
+    (["allowances", "P", "--bogus"], "Try 'ktpledger allowances --help'", "Error: No such option: --bogus"),
+    (["allowances", "P", "--format", "xml"], "Usage: ktpledger allowances", "Invalid value for '--format'"),
+    (["db", "nosuch"], "Usage: ktpledger db [OPTIONS] COMMAND", "Error: No such command 'nosuch'."),
+    (["--db"], "Error: Option '--db' requires an argument.", "Error: Option '--db' requires an argument."),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "error"), USAGE_ERRORS, ids=[" ".join(a) for a, _, _ in USAGE_ERRORS]
+)
+def test_a_usage_error_is_plain_text_drawn_without_rich(argv: list[str], usage: str, error: str) -> None:
+    ran = child(ONE_COMMAND, *RICH, "--", *argv)
+    *shown, last = ran.stderr.splitlines()
+    assert json.loads(last) == {"code": 2, "loaded": []}
+    assert usage in "\n".join(shown) and error in "\n".join(shown), ran.stderr
+    assert not any(box in ran.stderr for box in "╭│╰─"), ran.stderr  # rich draws its errors in a box
+
+
+def test_help_is_plain_text_drawn_without_rich() -> None:
+    ran = child(ONE_COMMAND, *RICH, "--", "allowances", "--help")
+    assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
+    assert ran.stdout.startswith("Usage: ktpledger allowances [OPTIONS]")
+    assert "\nOptions:\n" in ran.stdout and "--format" in ran.stdout
+    assert not any(box in ran.stdout for box in "╭│╰─"), ran.stdout
 
 
 def test_the_root_names_the_module_of_every_command_each_module_adds() -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ktpledger.domain.recorded import Channel, RecordedBy
     from ktpledger.settings import Settings
 
+
 # The order `ktpledger --help` lists the commands in, as it did when they were all in one module
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
 HELP_ORDER = (
@@ -138,7 +139,7 @@ class LazyCommands(MutableMapping[str, Any]):
 def commands_of(module: str) -> dict[str, Any]:
     """The commands `ktpledger.cli.MODULE` adds, built as the root's own: registered on a Typer
     of the root's settings, with the root's `opened`."""
-    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
     import_module(f"ktpledger.cli.{module}").register(part, opened)
     return dict(typer.main.get_group(part).commands)
 
@@ -167,6 +168,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help and usage errors as click draws them, plain: typer's default (with rich installed) draws
+    # them with rich, whose import (rich, markdown_it: ~95 ms) was most of every `--help` (issue 18,
+    # "a fast CLI"). The Typers of `commands_of` say the same, as their commands are built by them.
+    rich_markup_mode=None,
 )
 
 
