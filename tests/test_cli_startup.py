@@ -1,6 +1,6 @@
 """A fast command line (issue 18, item 4): parsing a command line imports none of the heavy
-libraries, help and usage errors are drawn without rich, and a JSON report never imports the PDF
-or XLSX renderers.
+libraries, help and usage errors are drawn without rich, values are coerced without pydantic, and a
+JSON report never imports the PDF or XLSX renderers.
 
 Each check runs a fresh interpreter (the test process has imported everything already) and reads
 `sys.modules` there. The speed itself is measured by bench/startup.py, not asserted here.
@@ -33,6 +33,7 @@ RICH = ("rich", "typer.rich_utils", "markdown_it")
 # renderers, the HTTP API and its server, the workers and test-only libraries, and rich.
 HEAVY = (
     *RICH,
+    "pydantic",  # typer's coercion, but for values the plain path takes (cli/coercion.py)
     "sqlalchemy",
     "alembic",
     "psycopg",
@@ -52,8 +53,9 @@ HEAVY = (
     "ktpledger.adapters.database",
 )
 RENDERERS = ("fpdf", "openpyxl", "ktpledger.reports.pdf_report", "ktpledger.reports.xlsx_report")
-# Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it).
-NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2", "alembic")
+# Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it), nor
+# pydantic (the HTTP API's; typer's coercion but for values cli/coercion.py takes itself).
+NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2", "alembic", "pydantic")
 
 # Every command and group of the command line asked for its --help in one interpreter; prints
 # each one's exit status and the modules of argv that were loaded.
@@ -171,6 +173,7 @@ def test_the_root_names_the_module_of_every_command_each_module_adds() -> None:
     modules = {path.stem for path in folder.glob("*.py")} - {
         "__init__",
         "__main__",
+        "coercion",
         "common",
         "errors",
         "root",

@@ -19,6 +19,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from ktpledger.cli.coercion import plain_first
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ktpledger.domain.recorded import Channel, RecordedBy
     from ktpledger.settings import Settings
 
+# typer coerces the command line's values without pydantic where it can (cli/coercion.py).
+plain_first()
 
 # The order `ktpledger --help` lists the commands in, as it did when they were all in one module
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
