@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +50,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
         its allowances and alerts shown as it goes, its reconciliation shown; its reconciliation and last
         claim pack written in every format, and those of a 12-month non-fec project (KTP-DEMO-02, recorded
         after it in the same ledger) under non-fec/."""
+        import logging  # here, not at the top: `--help` lists every command (~4 ms)
+
         from ktpledger.demo_story import NON_FEC_PROJECT, NON_FEC_STORY, PROJECT, quarters
         from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
         from ktpledger.domain.costing import CostingRequest
