@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import ktpledger
 from ktpledger.cli import app
-from ktpledger.cli.root import COMMAND_MODULES, opened
+from ktpledger.cli.root import COMMAND_MODULES, SUMMARIES, commands_of, opened
 from tests.ledger.factory import PROJECT, claim, offer
 
 # What typer draws help and usage errors with by default (with rich installed): the command line
@@ -195,6 +195,36 @@ def test_running_a_command_loads_its_own_module_alone() -> None:
         "--help",
     )
     assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": ["ktpledger.cli.admin"]}
+
+
+def test_the_roots_help_builds_no_command() -> None:
+    modules = sorted({f"ktpledger.cli.{module}" for module in COMMAND_MODULES.values()})
+    ran = child(ONE_COMMAND, *modules, "--", "--help")
+    assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
+    assert "  record " in ran.stdout and "  portfolio " in ran.stdout
+
+
+def test_the_summaries_are_the_first_sentences_of_the_commands_help() -> None:
+    assert set(SUMMARIES) == set(COMMAND_MODULES)
+    for name, module in COMMAND_MODULES.items():
+        first = commands_of(module)[name].get_short_help_str(limit=1_000_000)
+        assert SUMMARIES[name] == first, f"cli/root.py, SUMMARIES[{name!r}] should be {first!r}"
+
+
+@pytest.mark.parametrize("width", [40, 80, 100, 200])
+def test_the_roots_help_lists_the_commands_as_they_are_built(width: int) -> None:
+    fresh: Any = typer.main.get_command(app)
+    built: Any = typer.main.get_command(app)
+    for name in list(built.commands):
+        built.commands[name]  # builds it
+    helps = [
+        group.get_help(
+            typer.Context(group, info_name="ktpledger", terminal_width=width, max_content_width=width)
+        )
+        for group in (fresh, built)
+    ]
+    assert helps[0] == helps[1]
+    assert "Commands:" in helps[0]
 
 
 @pytest.fixture(scope="module")
