@@ -54,8 +54,18 @@ HEAVY = (
 )
 RENDERERS = ("fpdf", "openpyxl", "ktpledger.reports.pdf_report", "ktpledger.reports.xlsx_report")
 # Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it), nor
-# pydantic (the HTTP API's; typer's coercion but for values cli/coercion.py takes itself).
-NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2", "alembic", "pydantic")
+# pydantic (the HTTP API's; typer's coercion but for values cli/coercion.py takes itself), nor the
+# views that lay tables out for people (cli/common.py, `render_table`).
+NOT_FOR_JSON = (
+    *RENDERERS,
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "alembic",
+    "pydantic",
+    "ktpledger.views",
+)
 
 # Every command and group of the command line asked for its --help in one interpreter; prints
 # each one's exit status and the modules of argv that were loaded.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -60,6 +61,14 @@ def print_json_text(body: str) -> None:
     """A JSON body already written as the HTTP API writes it, then a line feed."""
     sys.stdout.buffer.write(body.encode("utf-8") + b"\n")
     sys.stdout.flush()
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: set[int]) -> str:
+    """`ktpledger.views.render_table`, imported when a table is drawn: a command that prints JSON
+    never imports the views (nor the costing they lay out, ~10 ms)."""
+    from ktpledger.views import render_table as render
+
+    return render(header, rows, numeric=numeric)
 
 
 def pounds(amount: Decimal | None) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.cli.common import OutputFormat, pounds
+from ktpledger.cli.common import OutputFormat, pounds, render_table
 from ktpledger.cli.reports import show_costing
 from ktpledger.cli.root import Opened, recorder_of
 
@@ -60,7 +60,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         from ktpledger.domain.rules import BusinessType, Methodology
         from ktpledger.service import statements
         from ktpledger.service.access import create_token
-        from ktpledger.views import render_table
 
         # The demo shows each alert as it is raised; the log channel would print it a second time.
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)
