@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+# json is imported where a document is printed, not here: `--help` prints none (~2 ms).
 
 
 class OutputFormat(StrEnum):
@@ -46,12 +49,16 @@ def print_or_write(body: str, out: str | None) -> bool:
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout."""
+    import json
+
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 def print_body_json(document: Any) -> None:
     """`document` byte for byte as the HTTP API writes a JSON body (compact, UTF-8, as
     Starlette's `JSONResponse` renders it), then a line feed."""
+    import json
+
     print_json_text(
         json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
     )

@@ -8,7 +8,6 @@ use them, so parsing a command line (and `--help`) loads none of SQLAlchemy, fpd
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
@@ -286,6 +285,8 @@ AS_NAME = "ktpledger.as"  # the context's meta key of a valid `--as` name
 def operating_system_user() -> str:
     """The operating-system user running the command, or "unknown" when there is none to be found
     (no login name, no passwd entry) or it cannot be a name (`recorded_by`)."""
+    import getpass
+
     from ktpledger.domain.recorded import recorded_by
 
     try:
