@@ -4,7 +4,6 @@ statement, a `claim-pack`, and the guidance's `costing` of a project's shape."""
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -483,6 +482,8 @@ def print_offer(draft: OfferDraft, out: str | None = None) -> None:
     """Print (or write to `out`) the GrantOffered event of `draft` as one line of JSON; a standard
     line above its standard without a justification is asked for on a terminal and refused
     otherwise (R-31)."""
+    import json
+
     from ktpledger.domain.offer import offer_event, unjustified
 
     justifications = dict(draft.justifications)
