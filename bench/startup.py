@@ -2,12 +2,16 @@
 never imports the PDF or XLSX renderers).
 
 For every command and group of commands, the median wall time over --runs runs of
-`ktpledger CMD --help` (a fresh process each time: the installed script), beside three floors:
+`ktpledger CMD --help` (a fresh process each time: the installed script), beside three floors and,
+for comparison, typer's defaults:
 
   python        `python -c pass`: the interpreter alone
   import typer  `python -c "import typer"`: the argument parser's import
-  typer app     `--help` of a two-command Typer app: what parsing costs in typer itself (it coerces
-                every option, --help too, through a pydantic TypeAdapter, and draws help with rich)
+  typer app     `hello --help` of a two-command Typer app built as the command line is: help drawn
+                plain (`rich_markup_mode=None`) and values coerced by cli/coercion.py's plain path
+                first: what parsing costs in typer itself
+  (typer's defaults)  the same app as typer builds it by default: help drawn with rich (rich,
+                markdown_it) and every value coerced through a pydantic TypeAdapter, --help too
 
 `ktpledger CMD --help` runs everything a command does before its own work: the imports, the
 settings read from the environment (the root callback), parsing. Its ratio is to the typer app.
@@ -18,7 +22,9 @@ command paid before the renderers were imported only for their formats). Their f
 command's `--help`: the rest is the command's own work (SQLAlchemy, the ledger, the JSON).
 
 The cpu column is user + system time of the child, steadier than wall time on a busy machine.
-Prints its figures and asserts nothing about speed.
+The checkout's ktpledger is byte-compiled first (as pip compiles an installed wheel): with
+PYTHONDONTWRITEBYTECODE set, an editable install would otherwise compile every module it imports
+on every run. Prints its figures and asserts nothing about speed.
 
     .venv/bin/python bench/startup.py
     .venv/bin/python bench/startup.py --runs 11 --commands allowances reconcile
@@ -27,6 +33,7 @@ Prints its figures and asserts nothing about speed.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -47,10 +54,11 @@ TARGET_MS = 150.0
 MAX_RUNS = 101
 PROJECT = "KTP-DEMO-01"  # the demo's project (ktpledger/demo_story.py)
 
+# A bare Typer app: {setup} makes it the command line's way (PLAIN) or leaves typer's defaults.
 TYPER_APP = """
 import typer
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+{setup}
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False{options})
 
 
 @app.callback()
@@ -70,6 +78,18 @@ def bye() -> None:
 
 app()
 """
+# cli/coercion.py loaded from its file: importing ktpledger.cli would build the command line's root.
+PLAIN = {
+    "setup": (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('coercion', {str(ROOT / 'ktpledger' / 'cli' / 'coercion.py')!r})\n"
+        "coercion = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(coercion)\n"
+        "coercion.plain_first()\n"
+    ),
+    "options": ", rich_markup_mode=None",
+}
+DEFAULTS = {"setup": "", "options": ""}
 # The command line run as the script runs it, optionally after importing the renderers.
 LAUNCH = "import sys\n{preload}from ktpledger.cli import main\nsys.argv[0] = 'ktpledger'\nmain()\n"
 RENDERERS = "import fpdf, openpyxl\nimport ktpledger.reports.pdf_report, ktpledger.reports.xlsx_report\n"
@@ -78,6 +98,16 @@ JSON_COMMANDS = (
     ("reconcile", PROJECT, "--format", "json"),
     ("claim-pack", PROJECT, "--quarter", "2025Q2", "--format", "json"),
 )
+
+
+def compiled() -> None:
+    """The checkout's ktpledger byte-compiled, as an installed wheel is (pip compiles it)."""
+    compileall.compile_dir(ROOT / "ktpledger", quiet=1)
+
+
+def typer_app(setup: dict[str, str]) -> list[str]:
+    """`python -c TYPER_APP hello --help`, the app made with `setup` (PLAIN or DEFAULTS)."""
+    return [sys.executable, "-c", TYPER_APP.format(**setup), "hello", "--help"]
 
 
 def script() -> list[str]:
@@ -150,7 +180,8 @@ def brief() -> list[figures.Figure]:
     runs = 5
     with tempfile.TemporaryDirectory(prefix="ktpledger-startup-") as scratch:
         folder = Path(scratch)
-        floor = timed([sys.executable, "-c", TYPER_APP, "hello", "--help"], runs, folder)[0]
+        compiled()
+        floor = timed(typer_app(PLAIN), runs, folder)[0]
         found = []
         for path in ((), ("allowances",), ("portfolio",), ("db", "upgrade")):
             wall = timed([*script(), *path, "--help"], runs, folder)[0]
@@ -162,7 +193,7 @@ def brief() -> list[figures.Figure]:
                     floor=floor,
                     target=f"< {TARGET_MS:.0f} ms",
                     higher_is_better=False,
-                    note=f"median of {runs}; floor: a bare two-command Typer app's --help",
+                    note=f"median of {runs}; floor: a bare two-command Typer app's --help, built as the command line is",
                 )
             )
     return found
@@ -179,6 +210,7 @@ def main() -> None:
     parser.add_argument("--no-json", action="store_true", help="skip the JSON commands (and the demo)")
     args = parser.parse_args()
     runs = max(1, min(args.runs, MAX_RUNS))
+    compiled()
     paths = list(command_paths())
     if args.commands:
         paths = [path for path in paths if not path or path[0] in args.commands]
@@ -186,19 +218,23 @@ def main() -> None:
         folder = Path(scratch)
         bare = timed([sys.executable, "-c", "pass"], runs, folder)
         typer_import = timed([sys.executable, "-c", "import typer"], runs, folder)
-        typer_app = timed([sys.executable, "-c", TYPER_APP, "hello", "--help"], runs, folder)
+        plain_app = timed(typer_app(PLAIN), runs, folder)
+        default_app = timed(typer_app(DEFAULTS), runs, folder)
         print(
             f"ktpledger start-up: {runs} runs per figure, median; {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}"
         )
         print(
-            f"floors: python {bare[0]:.0f} ms, import typer {typer_import[0]:.0f} ms, typer app --help {typer_app[0]:.0f} ms (cpu {typer_app[1]:.0f} ms)"
+            f"floors: python {bare[0]:.0f} ms, import typer {typer_import[0]:.0f} ms, typer app --help {plain_app[0]:.0f} ms (cpu {plain_app[1]:.0f} ms)"
+        )
+        print(
+            f"(typer's defaults, rich help and pydantic coercion: typer app --help {default_app[0]:.0f} ms, cpu {default_app[1]:.0f} ms)"
         )
         header(f"`ktpledger CMD --help` (floor: the typer app's --help; target {TARGET_MS:.0f} ms)")
         helps: dict[tuple[str, ...], tuple[float, float]] = {}
         for path in paths:
             helps[path] = timed([*script(), *path, "--help"], runs, folder)
             print(
-                row(" ".join(["ktpledger", *path, "--help"]), helps[path], typer_app[0], TARGET_MS),
+                row(" ".join(["ktpledger", *path, "--help"]), helps[path], plain_app[0], TARGET_MS),
                 flush=True,
             )
         walls = [wall for wall, _ in helps.values()]

@@ -1,5 +1,6 @@
 """A fast command line (issue 18, item 4): parsing a command line imports none of the heavy
-libraries, and a JSON report never imports the PDF or XLSX renderers.
+libraries, help and usage errors are drawn without rich, values are coerced without pydantic, and a
+JSON report never imports the PDF or XLSX renderers.
 
 Each check runs a fresh interpreter (the test process has imported everything already) and reads
 `sys.modules` there. The speed itself is measured by bench/startup.py, not asserted here.
@@ -22,12 +23,17 @@ from typer.testing import CliRunner
 
 import ktpledger
 from ktpledger.cli import app
-from ktpledger.cli.root import COMMAND_MODULES, opened
+from ktpledger.cli.root import COMMAND_MODULES, SUMMARIES, commands_of, opened
 from tests.ledger.factory import PROJECT, claim, offer
 
+# What typer draws help and usage errors with by default (with rich installed): the command line
+# draws them plain (cli/root.py, `rich_markup_mode=None`), without about 95 ms of imports.
+RICH = ("rich", "typer.rich_utils", "markdown_it")
 # What the command line must not load before a command does its work: the database, the
-# renderers, the HTTP API and its server, the workers and test-only libraries.
+# renderers, the HTTP API and its server, the workers and test-only libraries, and rich.
 HEAVY = (
+    *RICH,
+    "pydantic",  # typer's coercion, but for values the plain path takes (cli/coercion.py)
     "sqlalchemy",
     "alembic",
     "psycopg",
@@ -47,8 +53,19 @@ HEAVY = (
     "ktpledger.adapters.database",
 )
 RENDERERS = ("fpdf", "openpyxl", "ktpledger.reports.pdf_report", "ktpledger.reports.xlsx_report")
-# Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it).
-NOT_FOR_JSON = (*RENDERERS, "fastapi", "starlette", "uvicorn", "jinja2", "alembic")
+# Nor what only the HTTP API uses, nor Alembic (a database at head is checked without it), nor
+# pydantic (the HTTP API's; typer's coercion but for values cli/coercion.py takes itself), nor the
+# views that lay tables out for people (cli/common.py, `render_table`).
+NOT_FOR_JSON = (
+    *RENDERERS,
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "alembic",
+    "pydantic",
+    "ktpledger.views",
+)
 
 # Every command and group of the command line asked for its --help in one interpreter; prints
 # each one's exit status and the modules of argv that were loaded.
@@ -131,11 +148,42 @@ def test_the_script_parses_its_command_line_without_the_heavy_libraries() -> Non
     assert "Usage: ktpledger" in ran.stdout
 
 
+USAGE_ERRORS = [
+    (["nosuch"], "Usage: ktpledger [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'nosuch'."),
+    (["recrd", "x"], "Try 'ktpledger --help' for help.", "Did you mean 'record'?"),
+    (["allowances"], "Usage: ktpledger allowances [OPTIONS]", "Error: Missing argument 'project'."),
+    (["allowances", "P", "--bogus"], "Try 'ktpledger allowances --help'", "Error: No such option: --bogus"),
+    (["allowances", "P", "--format", "xml"], "Usage: ktpledger allowances", "Invalid value for '--format'"),
+    (["db", "nosuch"], "Usage: ktpledger db [OPTIONS] COMMAND", "Error: No such command 'nosuch'."),
+    (["--db"], "Error: Option '--db' requires an argument.", "Error: Option '--db' requires an argument."),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "error"), USAGE_ERRORS, ids=[" ".join(a) for a, _, _ in USAGE_ERRORS]
+)
+def test_a_usage_error_is_plain_text_drawn_without_rich(argv: list[str], usage: str, error: str) -> None:
+    ran = child(ONE_COMMAND, *RICH, "--", *argv)
+    *shown, last = ran.stderr.splitlines()
+    assert json.loads(last) == {"code": 2, "loaded": []}
+    assert usage in "\n".join(shown) and error in "\n".join(shown), ran.stderr
+    assert not any(box in ran.stderr for box in "╭│╰─"), ran.stderr  # rich draws its errors in a box
+
+
+def test_help_is_plain_text_drawn_without_rich() -> None:
+    ran = child(ONE_COMMAND, *RICH, "--", "allowances", "--help")
+    assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
+    assert ran.stdout.startswith("Usage: ktpledger allowances [OPTIONS]")
+    assert "\nOptions:\n" in ran.stdout and "--format" in ran.stdout
+    assert not any(box in ran.stdout for box in "╭│╰─"), ran.stdout
+
+
 def test_the_root_names_the_module_of_every_command_each_module_adds() -> None:
     folder = Path(ktpledger.__file__).parent / "cli"
     modules = {path.stem for path in folder.glob("*.py")} - {
         "__init__",
         "__main__",
+        "coercion",
         "common",
         "errors",
         "root",
@@ -157,6 +205,36 @@ def test_running_a_command_loads_its_own_module_alone() -> None:
         "--help",
     )
     assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": ["ktpledger.cli.admin"]}
+
+
+def test_the_roots_help_builds_no_command() -> None:
+    modules = sorted({f"ktpledger.cli.{module}" for module in COMMAND_MODULES.values()})
+    ran = child(ONE_COMMAND, *modules, "--", "--help")
+    assert json.loads(ran.stderr.splitlines()[-1]) == {"code": 0, "loaded": []}
+    assert "  record " in ran.stdout and "  portfolio " in ran.stdout
+
+
+def test_the_summaries_are_the_first_sentences_of_the_commands_help() -> None:
+    assert set(SUMMARIES) == set(COMMAND_MODULES)
+    for name, module in COMMAND_MODULES.items():
+        first = commands_of(module)[name].get_short_help_str(limit=1_000_000)
+        assert SUMMARIES[name] == first, f"cli/root.py, SUMMARIES[{name!r}] should be {first!r}"
+
+
+@pytest.mark.parametrize("width", [40, 80, 100, 200])
+def test_the_roots_help_lists_the_commands_as_they_are_built(width: int) -> None:
+    fresh: Any = typer.main.get_command(app)
+    built: Any = typer.main.get_command(app)
+    for name in list(built.commands):
+        built.commands[name]  # builds it
+    helps = [
+        group.get_help(
+            typer.Context(group, info_name="ktpledger", terminal_width=width, max_content_width=width)
+        )
+        for group in (fresh, built)
+    ]
+    assert helps[0] == helps[1]
+    assert "Commands:" in helps[0]
 
 
 @pytest.fixture(scope="module")

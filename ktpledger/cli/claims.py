@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json
+from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, record_draft
 
@@ -43,7 +43,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         where the variance is over 10%. Records a ClaimSubmitted event unless --dry-run."""
         from ktpledger.domain.events import claim_needs_narrative, parse_day
         from ktpledger.service.claims import draft_claim, parse_narratives
-        from ktpledger.views import render_table
 
         on = parse_day(day, field="date")
         narratives = parse_narratives(narrative)
@@ -163,7 +162,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         the payments naming it) and outstanding; the grant payments naming no claim; and the final
         adjustment, the reconciliation's grant less the grant claimed."""
         from ktpledger.service.claim_history import claim_history
-        from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
             found = claim_history(application.database, project)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.cli.common import OutputFormat, pounds
+from ktpledger.cli.common import OutputFormat, pounds, render_table
 from ktpledger.cli.reports import show_costing
 from ktpledger.cli.root import Opened, recorder_of
 
@@ -51,6 +50,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
         its allowances and alerts shown as it goes, its reconciliation shown; its reconciliation and last
         claim pack written in every format, and those of a 12-month non-fec project (KTP-DEMO-02, recorded
         after it in the same ledger) under non-fec/."""
+        import logging  # here, not at the top: `--help` lists every command (~4 ms)
+
         from ktpledger.demo_story import NON_FEC_PROJECT, NON_FEC_STORY, PROJECT, quarters
         from ktpledger.domain.alert_views import RESOLUTION_LABELS, message
         from ktpledger.domain.costing import CostingRequest
@@ -59,7 +60,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         from ktpledger.domain.rules import BusinessType, Methodology
         from ktpledger.service import statements
         from ktpledger.service.access import create_token
-        from ktpledger.views import render_table
 
         # The demo shows each alert as it is raised; the log channel would print it a second time.
         logging.getLogger("ktpledger.alerts").setLevel(logging.ERROR)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, OutputFormat, print_json
+from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, OutputFormat, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, settings_of
 
@@ -105,7 +105,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """The latest digests, newest period first: recipient, period, status, counts, attempts."""
         from ktpledger.service.digest import listed_digests
-        from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
             rows = listed_digests(application.database, limit)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json
+from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, pounds, print_json, render_table
 from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
 
 if TYPE_CHECKING:
@@ -169,7 +169,6 @@ def _note(plan_row_error: str) -> str:
 
 def show_plan(plan: ImportPlan) -> None:
     """The plan for people: a row a line, then the totals and the counts."""
-    from ktpledger.views import render_table
 
     rows = []
     for row in plan.rows:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json
+from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, pounds, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, record_draft, recorder_of
 
@@ -39,7 +39,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         business total (R-32). Records a BusinessInvoiced event unless --dry-run."""
         from ktpledger.domain.events import parse_day
         from ktpledger.service.invoices import draft_invoice
-        from ktpledger.views import render_table
 
         on = parse_day(day, field="date")
         with opened(ctx, write=not dry_run) as application:

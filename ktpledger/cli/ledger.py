@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, print_json
+from ktpledger.cli.common import FORMAT_OPTION, WAIT_OPTION, OutputFormat, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_projections
 
@@ -105,7 +105,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         stored and marked (JSON: `unreadable`, the refusal naming it), and the command exits 1."""
         from ktpledger.domain.chain import format_instant
         from ktpledger.service.ledger import shown_stream
-        from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
             stream = application.ledger.stream(project)

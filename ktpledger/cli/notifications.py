@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
+from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened
 
@@ -50,7 +50,6 @@ def _cut(text: str | None, width: int = ERROR_WIDTH) -> str:
 
 
 def deliveries_table(rows: list[dict[str, Any]]) -> str:
-    from ktpledger.views import render_table
 
     table: list[tuple[str, ...]] = [
         (
@@ -81,7 +80,6 @@ def deliveries_table(rows: list[dict[str, Any]]) -> str:
 
 
 def system_alerts_table(rows: list[dict[str, Any]]) -> str:
-    from ktpledger.views import render_table
 
     table: list[tuple[str, ...]] = [
         (

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.cli.common import TODAY_OPTION, pounds, print_json_text, write_output
+from ktpledger.cli.common import TODAY_OPTION, pounds, print_json_text, render_table, write_output
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened
 from ktpledger.domain.health_levels import Health
@@ -67,7 +67,6 @@ def _cells(row: PortfolioRow) -> tuple[str, ...]:
 
 
 def _table(made: Portfolio) -> None:
-    from ktpledger.views import render_table
 
     totals = made.totals()
     typer.echo(

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, TODAY_OPTION, OutputFormat, pounds, print_body_json
+from ktpledger.cli.common import (
+    FORMAT_OPTION,
+    TODAY_OPTION,
+    OutputFormat,
+    pounds,
+    print_body_json,
+    render_table,
+)
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown
 
@@ -62,7 +69,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
 def line_table(line: LinePlan) -> str:
     """One line for people: its rule and forecast, then a row per quarter."""
     from ktpledger.domain.labels import category_label
-    from ktpledger.views import render_table
 
     since = "the default" if line.profiled_on is None else f"since {line.profiled_on.isoformat()}"
     heading = (

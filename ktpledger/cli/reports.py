@@ -4,7 +4,6 @@ statement, a `claim-pack`, and the guidance's `costing` of a project's shape."""
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -23,6 +22,7 @@ from ktpledger.cli.common import (
     print_body_json,
     print_json,
     print_or_write,
+    render_table,
     write_output,
 )
 from ktpledger.cli.errors import refuses_input
@@ -102,7 +102,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         from ktpledger.domain.events import parse_day
         from ktpledger.service.access import COMMAND_LINE
         from ktpledger.service.project_summary import project_list
-        from ktpledger.views import render_table
 
         day = parse_day(today, field="today")
         with opened(ctx, write=False) as application:
@@ -131,7 +130,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
     ) -> None:
         """Each category's budget, limit, spent, remaining, eligible and ineligible (R-40)."""
         from ktpledger.domain.events import parse_day
-        from ktpledger.views import render_table
 
         day = parse_day(as_of, field="as_of")
         with opened(ctx, write=False) as application:
@@ -182,7 +180,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
         With --group, one line per kind: how many, on which projects and lines (`GET /alerts/groups`)."""
         from ktpledger.domain.events import parse_day
         from ktpledger.service.alert_reader import grouped_json, of_kinds, parse_kinds, shown_alerts
-        from ktpledger.views import render_table
 
         day = parse_day(today, field="today")
         kinds = parse_kinds(kind)
@@ -485,6 +482,8 @@ def print_offer(draft: OfferDraft, out: str | None = None) -> None:
     """Print (or write to `out`) the GrantOffered event of `draft` as one line of JSON; a standard
     line above its standard without a justification is asked for on a terminal and refused
     otherwise (R-31)."""
+    import json
+
     from ktpledger.domain.offer import offer_event, unjustified
 
     justifications = dict(draft.justifications)

@@ -8,7 +8,6 @@ use them, so parsing a command line (and `--help`) loads none of SQLAlchemy, fpd
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
@@ -17,14 +16,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
+from ktpledger.cli.coercion import plain_first
 from ktpledger.cli.errors import database_refused, refuse_missing_file, settings_refused
 
 if TYPE_CHECKING:
     from ktpledger.bootstrap import App
     from ktpledger.domain.recorded import Channel, RecordedBy
     from ktpledger.settings import Settings
+
+# typer coerces the command line's values without pydantic where it can (cli/coercion.py).
+plain_first()
 
 # The order `ktpledger --help` lists the commands in, as it did when they were all in one module
 # (commands first, then groups of subcommands). The modules of this package add theirs by job.
@@ -62,9 +65,9 @@ HELP_ORDER = (
 
 # The module of this package that adds each command (its `register(app, opened)`), in the order
 # the modules added them (commands, then groups): the order `--help` lists what HELP_ORDER leaves
-# out. A module is imported when one of its commands is run or listed, so a command line loads its
-# command's module alone (issue 18, "a fast CLI"). tests/test_cli_startup.py checks the table
-# against what the modules add.
+# out. A module is imported when one of its commands is run (the listing of `ktpledger --help` is
+# drawn from SUMMARIES, below), so a command line loads its command's module alone (issue 18, "a
+# fast CLI"). tests/test_cli_startup.py checks the table against what the modules add.
 COMMAND_MODULES = {
     "record": "ledger",
     "events": "ledger",
@@ -99,6 +102,45 @@ COMMAND_MODULES = {
 }
 
 
+# What `ktpledger --help` lists beside each command: the first sentence of its help, which click
+# shortens to the terminal's width. The listing is drawn from this table (`InHelpOrder`), so that
+# `ktpledger --help` builds no command: importing every module and typer's building of every
+# command were ~50 ms of it (issue 18, "a fast CLI"). tests/test_cli_startup.py checks the table
+# against the commands' own help: change a command's first sentence, change its line here.
+SUMMARIES = {
+    "record": "Append events; prints one JSON result a line; exit 1 if any was refused.",
+    "import": "Import a finance export's spend rows as events; exit 1 if any row is rejected (a real run then records nothing unless --skip-rejected), 2 for a bad profile or an unreadable file.",
+    "projects": "The projects in the ledger: status, period, where each stands as of --today and its open alerts (JSON: the body of `GET /projects` for an admin token).",
+    "events": "The project's stream, oldest first.",
+    "allowances": "Each category's budget, limit, spent, remaining, eligible and ineligible (R-40).",
+    "alerts": "Open alerts (R-41) with their figures now; with --all, resolved ones too.",
+    "acknowledge": "Acknowledge an alert with a note (R-39): records an `AlertAcknowledged` event naming the alert, by `--as NAME` (default: the operating-system user).",
+    "reconcile": "The end-of-grant statement (R-42); final once the project is closed, the statement so far before.",
+    "claim-pack": "A quarterly claim: the quarter's spend, cumulative spend against budget, eligible and ineligible, alerts open at the quarter's end and a forecast to the end date.",
+    "claim": "The quarter's grant claims (R-45) and their approvals (R-46).",
+    "invoice": "The business's contribution due for a quarter (R-44): its share of the eligible costs dated in the quarter as the reconciliation works it, a prior-period adjustment for costs of invoiced quarters that arrived since, and on the final quarter the top-up to the offer's business total (R-32).",
+    "invoice-payment": "A payment from the business against one of its invoices (R-44): no more than is outstanding on it.",
+    "transactions": "The events behind each allowance line's figures: the decisions that set or moved its budget, its claims and reversals, each claim eligible, partly eligible or ineligible with the reasons and rules (JSON: the body of `GET /projects/{project}/transactions`; CSV: its download).",
+    "replay": "Rebuild every projection from the ledger alone.",
+    "worker": "A Celery worker for the projection, alert and notification tasks.",
+    "beat": "The one Celery beat: the sweeper and notification retries.",
+    "verify": "Re-check every project's hash chain and versions; exit 1 naming the first bad event.",
+    "costing": "The eligible costs of a project and each party's share, as the guidance tables (R-20, R-21); with --offer, the project's GrantOffered event built from them.",
+    "offer": "The GrantOffered event of an offer letter (XLSX or TOML) as one line of JSON for `record`; the options give or override the letter's terms.",
+    "demo": "The main job on the embedded default: a 24-month fec project's life recorded quarter by quarter, its allowances and alerts shown as it goes, its reconciliation shown; its reconciliation and last claim pack written in every format, and those of a 12-month non-fec project (KTP-DEMO-02, recorded after it in the same ledger) under non-fec/.",
+    "serve": 'The HTTP API (OpenAPI at /docs) and the LMC dashboard (/dashboard), with limits on connections, timeouts and sizes (README.md, "A bounded server").',
+    "system-alerts": "The service's own troubles, for administrators: `projection_failed` (a project's projection is quarantined) and `channel_down` (a notification channel keeps failing).",
+    "db": "The database schema.",
+    "projection": "Quarantined projections: a project whose recorded events cannot be folded.",
+    "checkpoint": "Signed checkpoints of the whole ledger (print one with no subcommand).",
+    "token": "Access tokens of the HTTP API and the dashboard.",
+    "notifications": "Alert notifications per channel: list failed or pending ones, resend them.",
+    "digest": "Digest notifications: one e-mail a day or a week per recipient.",
+    "profile": "The spend profile of each budget line (R-43): per calendar quarter the plan and the spend, both cumulated, and at each quarter end passed whether the spend is behind or ahead of the plan (more than 10%); each line's forecast at the end date (JSON: the body of `GET /projects/{project}/profile`).",
+    "portfolio": "Every project's health as of --today (R-47): red, amber or green with its reasons, beside budget, spent, % spent against % of the period elapsed, forecast at the end date, grant claimed and paid, and the next deadline; most pressing first, then the totals.",
+}
+
+
 class LazyCommands(MutableMapping[str, Any]):
     """A group's commands by name: every name of `COMMAND_MODULES` known at once, each command built
     by its module (`load`) when it is first looked up; a command added directly is kept as given.
@@ -116,6 +158,10 @@ class LazyCommands(MutableMapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._names  # without building the command
+
+    def built(self, name: str) -> Any | None:
+        """The command `name` if it is built already (None if not), without building it."""
+        return self._built.get(name)
 
     def __setitem__(self, name: str, command: Any) -> None:
         if name not in self._names:
@@ -138,14 +184,14 @@ class LazyCommands(MutableMapping[str, Any]):
 def commands_of(module: str) -> dict[str, Any]:
     """The commands `ktpledger.cli.MODULE` adds, built as the root's own: registered on a Typer
     of the root's settings, with the root's `opened`."""
-    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    part = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
     import_module(f"ktpledger.cli.{module}").register(part, opened)
     return dict(typer.main.get_group(part).commands)
 
 
 class InHelpOrder(TyperGroup):
     """The root group: its commands built by their modules as they are needed (`LazyCommands`),
-    listed in `HELP_ORDER` (any other after them, as added)."""
+    listed in `HELP_ORDER` (any other after them, as added) by their `SUMMARIES`."""
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
@@ -159,6 +205,29 @@ class InHelpOrder(TyperGroup):
             key=lambda name: HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER),
         )
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The "Commands" section of `--help`, as typer's own, each command that is not built yet
+        shown by its line of `SUMMARIES` (a stand-in command of that help) rather than built."""
+        shown = []
+        for name in self.list_commands(ctx):
+            command = self.listed(ctx, name)
+            if command is not None and not command.hidden:
+                shown.append((name, command))
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in shown])
+
+    def listed(self, ctx: Any, name: str) -> Any:
+        """The command `name` as the listing shows it: itself if built, else a stand-in with its
+        summary, else (a command `SUMMARIES` does not name) itself, built."""
+        commands = self.commands
+        built = commands.built(name) if isinstance(commands, LazyCommands) else None
+        if built is None and name in SUMMARIES:
+            return TyperCommand(name, help=SUMMARIES[name])
+        return built if built is not None else self.get_command(ctx, name)
+
 
 app = typer.Typer(
     name="ktpledger",
@@ -167,6 +236,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help and usage errors as click draws them, plain: typer's default (with rich installed) draws
+    # them with rich, whose import (rich, markdown_it: ~95 ms) was most of every `--help` (issue 18,
+    # "a fast CLI"). The Typers of `commands_of` say the same, as their commands are built by them.
+    rich_markup_mode=None,
 )
 
 
@@ -212,6 +285,8 @@ AS_NAME = "ktpledger.as"  # the context's meta key of a valid `--as` name
 def operating_system_user() -> str:
     """The operating-system user running the command, or "unknown" when there is none to be found
     (no login name, no passwd entry) or it cannot be a name (`recorded_by`)."""
+    import getpass
+
     from ktpledger.domain.recorded import recorded_by
 
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import typer
 
-from ktpledger.cli.common import OutputFormat
+from ktpledger.cli.common import OutputFormat, render_table
 from ktpledger.cli.root import Opened, settings_of
 
 if TYPE_CHECKING:
@@ -184,7 +184,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def token_list(ctx: typer.Context, output_format: OutputFormat = TOKEN_FORMAT) -> None:
         """Every token's id, role, projects and label (never the token or its hash)."""
         from ktpledger.adapters.tokens import list_tokens
-        from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
             tokens = list_tokens(application.database)

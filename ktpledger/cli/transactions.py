@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ktpledger.cli.common import pounds, print_body_json
+from ktpledger.cli.common import pounds, print_body_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, refuse_unknown
 
@@ -70,7 +70,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
 def line_table(line: LineTransactions) -> str:
     """One line for people: its figures, its budget moves, then its claims and reversals."""
     from ktpledger.domain.labels import category_label
-    from ktpledger.views import render_table
 
     heading = (
         f"{category_label(line.category.value)}: budget {pounds(line.budget)}, spent {pounds(line.spent)}, "

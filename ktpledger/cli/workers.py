@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json
+from ktpledger.cli.common import FORMAT_OPTION, OutputFormat, print_json, render_table
 from ktpledger.cli.errors import refuses_input
 from ktpledger.cli.root import Opened, settings_of
 
@@ -39,7 +39,6 @@ def register(app: typer.Typer, opened: Opened) -> None:
     def projection_status(ctx: typer.Context, output_format: OutputFormat = FORMAT_OPTION) -> None:
         """The quarantined projects, each with the row that stopped its projection and why, and how
         many events the other projections have still to fold in. Exit 1 if any is quarantined."""
-        from ktpledger.views import render_table
 
         with opened(ctx, write=False) as application:
             failed = application.projector.quarantined()
