@@ -265,7 +265,9 @@ class _PendingClaims:
         self.size = size
         self.added: dict[str, Claim] = {}
         self.tagged: list[Claim] = []  # those of `added` with tags, to count once read
-        self.lock = threading.Lock()  # a state cached by a server is read by its threads
+        # A state cached by a server is read by its threads while another appends to it: reading
+        # the claims in and holding one back exclude each other (re-entrant: reading counts them).
+        self.lock = threading.RLock()
 
     def load(self) -> None:
         """Read the claims and put the three in the state's place of the placeholders."""
@@ -332,18 +334,25 @@ class DeferredClaims:
         return getattr(self._owner, self._name)
 
     def __setitem__(self, key: str, value: Claim) -> None:
-        if self._name == "claims" and self._pending.state is not None:
-            self._pending.added[key] = value  # an untagged claim folded in: nothing to read yet
-            return
+        pending = self._pending
+        if self._name == "claims":
+            with pending.lock:  # not while another thread reads them in
+                if pending.state is not None:
+                    pending.added[key] = value  # a claim folded in: nothing to read yet
+                    return
         self._real()[key] = value
 
     def defer_tagged(self, claim: Claim) -> bool:
         """Whether a tagged claim just folded in (`ProjectState.apply`) is held to be counted
         when the claims are read, rather than read now: only while nothing has read them."""
-        if self._name != "tagged" or self._pending.state is None:
+        pending = self._pending
+        if self._name != "tagged":
             return False
-        self._pending.tagged.append(claim)
-        return True
+        with pending.lock:
+            if pending.state is None:
+                return False
+            pending.tagged.append(claim)
+            return True
 
     def held(self) -> int:
         """How many claims this holds in memory (`ProjectState.approximate_bytes`): of `claims`
