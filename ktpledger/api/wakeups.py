@@ -18,19 +18,22 @@ projections catch up in the request, so that a read after a write sees it.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
+
+from ktpledger.service.background import OwnThread
 
 log = logging.getLogger("ktpledger.wakeup")
 
 SPACING = 0.025  # seconds between two sends at least: at most 40 sends a second a process
 
 
-class SentAfterResponse:
+class SentAfterResponse(OwnThread):
     """`projects_changed` gathers projects and never waits for the broker; a thread of its own
     passes them to `send` (the dispatcher's `projects_changed`), all those gathered at once."""
+
+    thread_name = "ktpledger-wakeups"
+    unfinished = "wake-ups still being sent after %.0f s; the sweeper wakes the rest"
 
     def __init__(
         self,
@@ -42,30 +45,19 @@ class SentAfterResponse:
     ) -> None:
         self._send = send
         self._spacing = spacing
-        self._close_timeout = close_timeout
         self._clock = clock
-        self._reset()
+        super().__init__(close_timeout=close_timeout, log=log)
 
-    def _reset(self) -> None:
-        # Also after a fork: the child has none of the parent's threads, and the parent's lock may
-        # have been held at that moment by one of them.
-        self._pid = os.getpid()
-        self._changed = threading.Condition()
+    def _clear(self) -> None:
         self._pending: set[str] = set()
-        self._closing = False
-        self._thread: threading.Thread | None = None
 
     def projects_changed(self, projects: set[str]) -> None:
         """Gather `projects` for the next send; never blocks on the broker and never raises."""
-        if self._pid != os.getpid():
-            self._reset()
+        self._forked()
         with self._changed:
             if not self._closing:
                 self._pending |= projects
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="ktpledger-wakeups", daemon=True)
-                    self._thread.start()
-                self._changed.notify()
+                self._wake()
                 return
         self._send_now(set(projects))  # after `close`: sent in the caller, as without this class
 
@@ -89,22 +81,3 @@ class SentAfterResponse:
             self._send(projects)
         except Exception:  # a dispatcher should not raise; a wake-up is a hint (the sweeper)
             log.exception("could not wake the projections of %s; the sweeper will", sorted(projects))
-
-    def close(self) -> bool:
-        """Send what is gathered, then stop the thread; True if that ended within the time allowed.
-        Wake-ups asked for afterwards are sent by their caller."""
-        if self._pid != os.getpid():
-            self._reset()
-        with self._changed:
-            self._closing = True
-            thread = self._thread
-            self._changed.notify()
-        if thread is None:
-            return True
-        thread.join(self._close_timeout)
-        if thread.is_alive():
-            log.warning(
-                "wake-ups still being sent after %.0f s; the sweeper wakes the rest", self._close_timeout
-            )
-            return False
-        return True

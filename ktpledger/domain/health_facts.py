@@ -242,48 +242,32 @@ class HealthFacts:
     def from_json(cls, document: Mapping[str, Any]) -> HealthFacts:
         """The facts as `to_json` wrote them (a ValueError or KeyError for anything else: the
         reader then folds the project instead)."""
-        if document.get("format") != FACTS_FORMAT:
-            raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")
+        listed = listed_fields(document)
         day = date.fromisoformat
 
-        def money(value: Any) -> Decimal:
-            return Decimal(str(value))
-
         def maybe(value: Any) -> Decimal | None:
-            return None if value is None else money(value)
+            return None if value is None else _money(value)
 
         return cls(
-            project=str(document["project"]),
-            version=int(document["version"]),
-            title=str(document["title"]),
-            knowledge_base=str(document["knowledge_base"]),
-            business=str(document["business"]),
-            business_type=str(document["business_type"]),
-            methodology=str(document["methodology"]),
-            start=day(document["start"]),
-            end=day(document["end"]),
-            months=int(document["months"]),
-            closed=bool(document["closed"]),
-            closed_on=None if document["closed_on"] is None else day(document["closed_on"]),
-            grant_rate=money(document["grant_rate"]),
-            budget={Category(c): money(a) for c, a in document["budget"].items()},
+            **listed,
+            budget={Category(c): _money(a) for c, a in document["budget"].items()},
             profiles={
                 Category(c): (LineProfile.parse(item["profile"], name=c), day(item["set_on"]))
                 for c, item in document["profiles"].items()
             },
             budget_changed_on={Category(c): day(on) for c, on in document["budget_changed_on"].items()},
             spent_by_month={
-                Category(c): {(int(k[:4]), int(k[5:7])): money(a) for k, a in months.items()}
+                Category(c): {(int(k[:4]), int(k[5:7])): _money(a) for k, a in months.items()}
                 for c, months in document["spent_by_month"].items()
             },
             lines=tuple(
                 LineFacts(
                     category=Category(line["category"]),
                     limit_kind=LimitKind(line["limit_kind"]),
-                    budget=money(line["budget"]),
+                    budget=_money(line["budget"]),
                     limit=maybe(line["limit"]),
-                    spent=money(line["spent"]),
-                    eligible=money(line["eligible"]),
+                    spent=_money(line["spent"]),
+                    eligible=_money(line["eligible"]),
                     maximum=maybe(line["maximum"]),
                 )
                 for line in document["lines"]
@@ -292,25 +276,54 @@ class HealthFacts:
                 AlertKey(item["category"], item["kind"], item["subject"]): dict(item["figures"])
                 for item in document["standing"]
             },
-            invoices={
-                item["number"]: InvoiceFacts(
-                    number=str(item["number"]),
-                    quarter=str(item["quarter"]),
-                    invoiced_on=day(item["invoiced_on"]),
-                    due=day(item["due"]),
-                    amount=money(item["amount"]),
-                    paid=money(item["paid"]),
-                )
-                for item in document["invoices"]
-            },
-            claimed=frozenset(str(q) for q in document["claimed"]),
             next_claim=str(document["next_claim"]),
-            grant_claimed=money(document["grant_claimed"]),
-            grant_paid=money(document["grant_paid"]),
+            grant_claimed=_money(document["grant_claimed"]),
+            grant_paid=_money(document["grant_paid"]),
             latest_spend=None if document["latest_spend"] is None else day(document["latest_spend"]),
-            parental_leave=money(document["parental_leave"]),
+            parental_leave=_money(document["parental_leave"]),
             page=None if document["page"] is None else PageFacts.from_json(document["page"]),
         )
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def listed_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of stored facts (`HealthFacts.to_json`) a list of projects shows: the offer's
+    reference, title, parties and period, the closure, the invoices to the business and the
+    quarters claimed, parsed alone (`stored_facts.ListedFacts` reads only these). A ValueError or
+    KeyError for facts of another format."""
+    if document.get("format") != FACTS_FORMAT:
+        raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")
+    day = date.fromisoformat
+    return {
+        "project": str(document["project"]),
+        "version": int(document["version"]),
+        "title": str(document["title"]),
+        "knowledge_base": str(document["knowledge_base"]),
+        "business": str(document["business"]),
+        "business_type": str(document["business_type"]),
+        "methodology": str(document["methodology"]),
+        "start": day(document["start"]),
+        "end": day(document["end"]),
+        "months": int(document["months"]),
+        "closed": bool(document["closed"]),
+        "closed_on": None if document["closed_on"] is None else day(document["closed_on"]),
+        "grant_rate": _money(document["grant_rate"]),
+        "invoices": {
+            item["number"]: InvoiceFacts(
+                number=str(item["number"]),
+                quarter=str(item["quarter"]),
+                invoiced_on=day(item["invoiced_on"]),
+                due=day(item["due"]),
+                amount=_money(item["amount"]),
+                paid=_money(item["paid"]),
+            )
+            for item in document["invoices"]
+        },
+        "claimed": frozenset(str(quarter) for quarter in document["claimed"]),
+    }
 
 
 def facts_of(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.health_facts import FACTS_FORMAT, HealthFacts, InvoiceFacts
+from ktpledger.domain.health_facts import HealthFacts, InvoiceFacts, listed_fields
 from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 
@@ -117,36 +117,7 @@ class ListedFacts:
     def from_json(cls, document: Mapping[str, Any]) -> ListedFacts:
         """Those fields of the facts `HealthFacts.to_json` wrote (a ValueError or KeyError for
         facts of another format: the caller folds the project instead)."""
-        if document.get("format") != FACTS_FORMAT:
-            raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")
-        day = date.fromisoformat
-        return cls(
-            project=str(document["project"]),
-            version=int(document["version"]),
-            title=str(document["title"]),
-            knowledge_base=str(document["knowledge_base"]),
-            business=str(document["business"]),
-            business_type=str(document["business_type"]),
-            methodology=str(document["methodology"]),
-            start=day(document["start"]),
-            end=day(document["end"]),
-            months=int(document["months"]),
-            closed=bool(document["closed"]),
-            closed_on=None if document["closed_on"] is None else day(document["closed_on"]),
-            grant_rate=Decimal(str(document["grant_rate"])),
-            invoices={
-                item["number"]: InvoiceFacts(
-                    number=str(item["number"]),
-                    quarter=str(item["quarter"]),
-                    invoiced_on=day(item["invoiced_on"]),
-                    due=day(item["due"]),
-                    amount=Decimal(str(item["amount"])),
-                    paid=Decimal(str(item["paid"])),
-                )
-                for item in document["invoices"]
-            },
-            claimed=frozenset(str(quarter) for quarter in document["claimed"]),
-        )
+        return cls(**listed_fields(document))
 
 
 class ListedFactsCache(BoundedCache[tuple[str, int], ListedFacts]):

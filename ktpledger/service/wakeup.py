@@ -9,13 +9,13 @@ default); with one, a dispatcher registered under the `ktpledger.dispatchers` en
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Protocol
 
+from ktpledger.service.background import OwnThread
 from ktpledger.service.projections import Projector
 from ktpledger.settings import Settings
 
@@ -66,7 +66,7 @@ class InProcess:
             log.exception("alert delivery failed; it is retried after the next append")
 
 
-class BackgroundDelivery:
+class BackgroundDelivery(OwnThread):
     """Runs `deliver` on a thread of its own whenever asked, so that an append in the embedded
     default never waits for a slow channel (a webhook may take its whole timeout).
 
@@ -74,32 +74,24 @@ class BackgroundDelivery:
     that was asked for, up to `close_timeout` seconds, and stops the thread. What a process leaves
     undelivered stays in the notifications outbox and goes with a later run, here or elsewhere."""
 
+    thread_name = "ktpledger-deliver"
+    unfinished = "alert delivery still running after %.0f s; what is left goes with a later run"
+
     def __init__(self, deliver: Callable[[], object], *, close_timeout: float = 30.0) -> None:
         self._deliver = deliver
-        self._close_timeout = close_timeout
-        self._reset()
+        super().__init__(close_timeout=close_timeout, log=log)
 
-    def _reset(self) -> None:
-        # Also after a fork: the child has none of the parent's threads, and the parent's lock may
-        # have been held at that moment by one of them.
-        self._pid = os.getpid()
-        self._changed = threading.Condition()
+    def _clear(self) -> None:
         self._pending = False
-        self._closing = False
-        self._thread: threading.Thread | None = None
 
     def request(self) -> None:
         """Ask for a run soon; never blocks on a run and never raises."""
-        if self._pid != os.getpid():
-            self._reset()
+        self._forked()
         with self._changed:
             if self._closing:
                 return
             self._pending = True
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ktpledger-deliver", daemon=True)
-                self._thread.start()
-            self._changed.notify()
+            self._wake()
 
     def _run(self) -> None:
         while True:
@@ -113,25 +105,6 @@ class BackgroundDelivery:
                 self._deliver()
             except Exception:
                 log.exception("alert delivery failed; it is retried on the next run")
-
-    def close(self) -> bool:
-        """Wait for the run asked for, then stop; True if that ended within the time allowed."""
-        if self._pid != os.getpid():
-            self._reset()
-        with self._changed:
-            self._closing = True
-            thread = self._thread
-            self._changed.notify()
-        if thread is None:
-            return True
-        thread.join(self._close_timeout)
-        if thread.is_alive():
-            log.warning(
-                "alert delivery still running after %.0f s; what is left goes with a later run",
-                self._close_timeout,
-            )
-            return False
-        return True
 
 
 class DispatcherNotFound(RuntimeError):
