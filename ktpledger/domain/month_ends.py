@@ -20,15 +20,17 @@ stream; one dated many months back, a fold for each month after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from ktpledger.domain.allowances import Allowance, allowances
-from ktpledger.domain.events import Event
+from ktpledger.domain.events import ClaimReversed, Event, SpendClaimed
 from ktpledger.domain.money import ZERO
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.rules import Category
 from ktpledger.domain.timeline import month_end_states
 
 Month = tuple[int, int]  # a calendar month: (year, month)
@@ -93,6 +95,47 @@ def months_between(earlier: Month, later: Month) -> int:
 def following(month: Month) -> Month:
     year, number = month
     return (year + 1, 1) if number == 12 else (year, number + 1)
+
+
+def month_end_figures(
+    project: str, events: Sequence[tuple[Event, int, str]], start: date, through: int
+) -> Iterator[MonthFigures]:
+    """`figures_as_of` each of the `through` months from `start`'s as `month_end_states` folds it,
+    without folding each month's claims again. Most claims are untagged and never reversed: all
+    they do to a month's figures is add to their line's spend, whatever the order they were
+    recorded in. Those are summed by date; every other event (the offer, decisions, tagged claims,
+    whose order decides the sub-limits, and reversed claims with their reversals) is folded as of
+    each month's end as before. So a back-dated claim costs a fold of the project's few other
+    events per month, not of its whole stream (a worker folded 30 months of claims again for each)."""
+    plain: set[str] = {
+        event.key
+        for event, _, _ in events
+        if isinstance(event.payload, SpendClaimed) and not event.payload.tags
+    }
+    plain.difference_update(
+        event.payload.claim for event, _, _ in events if isinstance(event.payload, ClaimReversed)
+    )
+    summed = sorted(
+        (event.date, event.payload.category, event.payload.amount)
+        for event, _, _ in events
+        if event.key in plain and isinstance(event.payload, SpendClaimed)
+    )
+    folded = [
+        item for item in events if item[0].key not in plain or not isinstance(item[0].payload, SpendClaimed)
+    ]
+    spent: dict[Category, Decimal] = {}
+    taken = 0
+    for _, ends, state in month_end_states(project, folded, start, through):
+        while taken < len(summed) and summed[taken][0] <= ends:
+            _, category, amount = summed[taken]
+            spent[category] = spent.get(category, ZERO) + amount
+            taken += 1
+        if not state.exists:
+            yield NO_FIGURES
+            continue
+        with_claims = copy.copy(state)  # the fold goes on from `state`: not changed here
+        with_claims.spent = {c: state.spent.get(c, ZERO) + spent.get(c, ZERO) for c in {*state.spent, *spent}}
+        yield figures_as_of(with_claims)
 
 
 @dataclass(frozen=True)
@@ -174,8 +217,8 @@ class MonthEnds:
             return
         month = self.stale_from
         count = months_between(month, self.latest)
-        for _, _, state in month_end_states(project, events, date(*month, 1), count):
-            self.ended[month] = figures_as_of(state)
+        for figures in month_end_figures(project, events, date(*month, 1), count):
+            self.ended[month] = figures
             month = following(month)
         self.stale_from = None
 

@@ -5,9 +5,25 @@ tests/projections/test_summary_from_rows.py)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from ktpledger.domain.month_ends import MOST_MONTHS, NO_FIGURES, MonthEnds, MonthFigures
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ktpledger.domain.errors import RuleViolation
+from ktpledger.domain.events import parse_event
+from ktpledger.domain.month_ends import (
+    MOST_MONTHS,
+    NO_FIGURES,
+    MonthEnds,
+    MonthFigures,
+    figures_as_of,
+    month_end_figures,
+)
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.timeline import month_end_states
+from tests.domain.test_linear_fold import streams
+from tests.ledger.factory import PROJECT
 
 
 def test_an_event_in_a_later_month_ends_every_month_it_steps_over() -> None:
@@ -40,3 +56,26 @@ def test_a_span_beyond_the_doors_dates_keeps_nothing() -> None:
     assert tracker.abandoned and tracker.kept() is None and not tracker.ended
     tracker.before(state, date(1990, 2, 1))
     assert tracker.kept() is None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=streams(), start=st.integers(-3, 6), through=st.integers(1, 30))
+def test_month_end_figures_equal_each_month_folded_whole(
+    raws: list[dict[str, Any]], start: int, through: int
+) -> None:
+    """`month_end_figures` sums plain claims by date and folds the rest: on random streams (late and
+    back-dated claims, tagged and reversed ones, budget changes, amendments, closures) its figures
+    equal `figures_as_of` each month's end folded from every event, as `month_end_states` does."""
+    checking = ProjectState(project=PROJECT, track_keys=False)
+    events = []
+    for raw in raws:
+        parsed = parse_event(raw)
+        try:
+            checking.check(parsed)
+        except RuleViolation:
+            continue
+        checking.apply(parsed, len(events) + 1)
+        events.append((parsed, len(events) + 1, ""))
+    first = date(2024 + (11 + start) // 12, (11 + start) % 12 + 1, 1)  # around the offer (2024-12)
+    expected = [figures_as_of(state) for _, _, state in month_end_states(PROJECT, events, first, through)]
+    assert list(month_end_figures(PROJECT, events, first, through)) == expected
