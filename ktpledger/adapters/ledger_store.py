@@ -48,6 +48,21 @@ _STREAM_AFTER = (
 )
 
 
+_BUT_CLAIMS = (
+    select(*COLUMNS)
+    .where(events.c.project == bindparam("project"), events.c.type != "SpendClaimed")
+    .order_by(events.c.version)
+)
+
+
+def stream_but_claims(connection: Connection, project: str) -> list[RecordedEvent]:
+    """The project's events but its claims (`SpendClaimed`), oldest first: what the month-end
+    figures fold as of each month, the claims being held by the projector's state."""
+    if text_problem(project) is not None:
+        return []
+    return [to_recorded(row) for row in connection.execute(_BUT_CLAIMS, {"project": project}).mappings()]
+
+
 _STREAMS = (
     select(*COLUMNS)
     .where(events.c.project.in_(bindparam("projects", expanding=True)))

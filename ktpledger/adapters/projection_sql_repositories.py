@@ -429,6 +429,9 @@ class SqlEvents:
     def stream(self, project: str) -> list[RecordedEvent]:
         return ledger_store.stream(self._connection, project)
 
+    def but_claims(self, project: str) -> list[RecordedEvent]:
+        return ledger_store.stream_but_claims(self._connection, project)
+
     def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         return ledger_store.streams(self._connection, names)
 

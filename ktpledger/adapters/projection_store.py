@@ -292,6 +292,10 @@ class EventReader(Protocol):
 
     def stream(self, project: str) -> list[RecordedEvent]: ...
 
+    def but_claims(self, project: str) -> list[RecordedEvent]:
+        """The project's events but its `SpendClaimed` ones, oldest first."""
+        ...
+
     def of_versions(self, project: str, versions: Sequence[int]) -> list[RecordedEvent]:
         """The project's events of the given versions, oldest first (one indexed query)."""
         ...

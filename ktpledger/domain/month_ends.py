@@ -97,6 +97,9 @@ def following(month: Month) -> Month:
     return (year + 1, 1) if number == 12 else (year, number + 1)
 
 
+Summed = list[tuple[date, Category, Decimal]]  # plain claims: (date, line, amount)
+
+
 def month_end_figures(
     project: str, events: Sequence[tuple[Event, int, str]], start: date, through: int
 ) -> Iterator[MonthFigures]:
@@ -115,19 +118,45 @@ def month_end_figures(
     plain.difference_update(
         event.payload.claim for event, _, _ in events if isinstance(event.payload, ClaimReversed)
     )
-    summed = sorted(
+    summed = [
         (event.date, event.payload.category, event.payload.amount)
         for event, _, _ in events
         if event.key in plain and isinstance(event.payload, SpendClaimed)
-    )
+    ]
     folded = [
         item for item in events if item[0].key not in plain or not isinstance(item[0].payload, SpendClaimed)
     ]
+    return _figures(project, folded, summed, start, through)
+
+
+def claims_apart(
+    state: ProjectState, others: Sequence[tuple[Event, int, str]]
+) -> tuple[list[tuple[Event, int, str]], Summed]:
+    """What `month_end_figures` needs of a stream, from a fold of it (`state`) and the stream's
+    events but its claims (`others`): the events to fold (`others`, and the tagged or reversed
+    claims as `state` holds them), in version order, and the plain claims summed by date. The
+    projector's state holds every claim: no stream need be read for them."""
+    folded = list(others)
+    summed: Summed = []
+    for claim in state.claims.values():
+        if claim.tags or claim.reversed:
+            held = SpendClaimed(category=claim.category, amount=claim.amount, description="", tags=claim.tags)
+            folded.append((Event(state.project, claim.key, claim.date, held), claim.version, ""))
+        else:
+            summed.append((claim.date, claim.category, claim.amount))
+    folded.sort(key=lambda item: item[1])
+    return folded, summed
+
+
+def _figures(
+    project: str, folded: Sequence[tuple[Event, int, str]], summed: Summed, start: date, through: int
+) -> Iterator[MonthFigures]:
+    by_date = sorted(summed, key=lambda item: item[0])
     spent: dict[Category, Decimal] = {}
     taken = 0
     for _, ends, state in month_end_states(project, folded, start, through):
-        while taken < len(summed) and summed[taken][0] <= ends:
-            _, category, amount = summed[taken]
+        while taken < len(by_date) and by_date[taken][0] <= ends:
+            _, category, amount = by_date[taken]
             spent[category] = spent.get(category, ZERO) + amount
             taken += 1
         if not state.exists:
@@ -216,9 +245,24 @@ class MonthEnds:
         if self.stale_from is None or self.latest is None:
             return
         month = self.stale_from
-        count = months_between(month, self.latest)
-        for figures in month_end_figures(project, events, date(*month, 1), count):
-            self.ended[month] = figures
+        self._rebuilt(month, month_end_figures(project, events, date(*month, 1), self._stale_months()))
+
+    def rebuild_held(self, state: ProjectState, others: Sequence[tuple[Event, int, str]]) -> None:
+        """`rebuild` from the fold of the stream the tracker has seen (`state`) and that stream's
+        events but its claims (`others`, in version order): the claims are the state's."""
+        if self.stale_from is None or self.latest is None:
+            return
+        month = self.stale_from
+        folded, summed = claims_apart(state, others)
+        self._rebuilt(month, _figures(state.project, folded, summed, date(*month, 1), self._stale_months()))
+
+    def _stale_months(self) -> int:
+        assert self.stale_from is not None and self.latest is not None
+        return months_between(self.stale_from, self.latest)
+
+    def _rebuilt(self, month: Month, figures: Iterable[MonthFigures]) -> None:
+        for found in figures:
+            self.ended[month] = found
             month = following(month)
         self.stale_from = None
 

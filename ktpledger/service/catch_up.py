@@ -131,7 +131,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                         line_rows.append(row)
                         written[line.category.value] = tuple(row.values())
                 entry.lines = written
-                facts = live_facts_row(live, partial(unit.events.stream, name))
+                facts = live_facts_row(live, partial(unit.events.but_claims, name))
                 if facts is not None:
                     facts_rows.append(facts)
                 current += current_changes(name, live, entry.open_alerts)

@@ -122,7 +122,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
             row["current"] = json.dumps(holding[key], sort_keys=True)
     lines = live.ordered_lines()
     folded.lines.extend(line_row(name, ordinal, line) for ordinal, line in enumerate(lines))
-    facts = live_facts_row(live, lambda: stream[:done])
+    facts = live_facts_row(live, lambda: [item for item in stream[:done] if item.type != "SpendClaimed"])
     if facts is not None:
         folded.facts.append(facts)
     head = stream[done - 1] if done else None

@@ -164,17 +164,18 @@ def facts_row(
     return {"project": project, "version": facts.version, "facts": text}
 
 
-def live_facts_row(live: LiveProject, whole_stream: Callable[[], Sequence[RecordedEvent]]) -> Row | None:
+def live_facts_row(live: LiveProject, but_claims: Callable[[], Sequence[RecordedEvent]]) -> Row | None:
     """`facts_row` of the projector's fold, with what it kept for the project page. After a
     back-dated event its spend by month is stale (`month_ends.MonthEnds`) from that event's month:
-    those months are rebuilt from `whole_stream()` (the stream up to the fold's version, read only
-    then). Should that as-of fold fail, the facts go without the page's from then on (its reader
-    folds the stream, and says why): the catch-up itself never fails for it."""
+    those months are rebuilt from `but_claims()` (the stream's events but its claims, read only
+    then) and the claims the fold holds (`MonthEnds.rebuild_held`). Should that as-of fold fail,
+    the facts go without the page's from then on (its reader folds the stream, and says why): the
+    catch-up itself never fails for it."""
     if live.month_ends.stale and not live.month_ends.abandoned:
-        stream = [item for item in whole_stream() if item.version <= live.version]
+        others = [item for item in but_claims() if item.version <= live.version]
         try:
-            events = [(item.event(), item.version, item.hash) for item in stream]
-            live.month_ends.rebuild(live.state.project, events)
+            events = [(item.event(), item.version, item.hash) for item in others]
+            live.month_ends.rebuild_held(live.state, events)
         except Exception:  # noqa: BLE001 - whatever the as-of fold raises, the projection carries on
             # `month_end_states` applies events without `fold_recorded`'s wrapping, so a refusal
             # may come as any error; the projection's own fold of the same rows has succeeded.

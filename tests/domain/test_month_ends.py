@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import parse_event
+from ktpledger.domain.events import SpendClaimed, parse_event
 from ktpledger.domain.month_ends import (
     MOST_MONTHS,
     NO_FIGURES,
@@ -79,3 +79,11 @@ def test_month_end_figures_equal_each_month_folded_whole(
     first = date(2024 + (11 + start) // 12, (11 + start) % 12 + 1, 1)  # around the offer (2024-12)
     expected = [figures_as_of(state) for _, _, state in month_end_states(PROJECT, events, first, through)]
     assert list(month_end_figures(PROJECT, events, first, through)) == expected
+    # The projector's way: the claims from its fold, the rest of the stream read without them.
+    others = [item for item in events if not isinstance(item[0].payload, SpendClaimed)]
+    month = (first.year, first.month)
+    latest = (first.year + (first.month - 1 + through) // 12, (first.month - 1 + through) % 12 + 1)
+    tracker = MonthEnds(first=month, latest=latest, stale_from=month)
+    tracker.rebuild_held(checking, others)
+    assert tracker.stale_from is None
+    assert [tracker.ended[key] for key in sorted(tracker.ended)] == expected

@@ -379,6 +379,9 @@ class _Events:
     def stream(self, project: str) -> list[RecordedEvent]:
         return sorted((e for e in self._store.events if e.project == project), key=lambda e: e.version)
 
+    def but_claims(self, project: str) -> list[RecordedEvent]:
+        return [e for e in self.stream(project) if e.type != "SpendClaimed"]
+
     def streams(self, names: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         return {name: stream for name in names if (stream := self.stream(name))}
 

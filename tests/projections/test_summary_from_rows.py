@@ -151,10 +151,10 @@ def test_a_catch_up_carries_on_when_the_as_of_fold_fails(app: App, monkeypatch: 
     """Should the months' as-of fold fail (it applies rows without the fold's own wrapping), the
     projection still catches up; its facts keep no page figures from then on, and the page folds."""
 
-    def fails(self: MonthEnds, project: str, events: object) -> None:
+    def fails(self: MonthEnds, state: object, others: object) -> None:
         raise KeyError("as-of")
 
-    monkeypatch.setattr(MonthEnds, "rebuild", fails)
+    monkeypatch.setattr(MonthEnds, "rebuild_held", fails)
     for _, items in quarters():
         record_items(app, PROJECT, items)
         caught = app.projector.catch_up(PROJECT)
