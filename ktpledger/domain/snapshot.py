@@ -8,9 +8,9 @@ and read back by an unpickler that builds nothing but those: a row of the snapsh
 never name a function to call.
 
 A state's claims (every claim, the tagged ones by line, the sub-limits' tallies: nearly all of a
-long project's bytes) are pickled apart, inside the snapshot, and read back only when something
-asks for them (`DeferredClaims`): an append of an untagged claim, most of any ledger, never does,
-so a new process's first append costs the state's totals, not its history.
+long project's bytes) are pickled apart (`snapshot_of`: kept in a column of their own) and read
+back only when something asks for them (`DeferredClaims`): an append of a claim, tagged or not,
+never does, so a new process's first append costs the state's totals, not its history.
 
 Its `format` changes with the state's shape (the fields of every dataclass the state's module
 holds) and with `SNAPSHOT_FORMAT`, raised by hand when the fold's meaning changes without its
