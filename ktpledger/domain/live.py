@@ -173,7 +173,7 @@ class LiveProject:
 
     def _note(self, event: Event, version: int) -> None:
         """What the project page keeps of an event, noted before the event is folded in."""
-        self.month_ends.before(self.state, event.date)
+        self.month_ends.before(self.state, event.date, event)
         if event.type in FACT_TYPES:
             self.fact_versions.append(version)
 

@@ -257,6 +257,24 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
     return raws  # fmt: skip
 
 
+def accepted_events(
+    raws: list[dict[str, Any]], *, track_keys: bool = True
+) -> tuple[list[Event], ProjectState]:
+    """The events of a random stream (`streams`) the rules accept, in order (those refused are
+    skipped, as the door would refuse them), and the state they fold to (versions from 1)."""
+    checking = ProjectState(project=PROJECT, track_keys=track_keys)
+    accepted: list[Event] = []
+    for raw in raws:
+        parsed = parse_event(raw)
+        try:
+            checking.check(parsed)
+        except RuleViolation:
+            continue
+        checking.apply(parsed, len(accepted) + 1, f"h{len(accepted) + 1}")
+        accepted.append(parsed)
+    return accepted, checking
+
+
 def assert_same_exclusions(state: ProjectState) -> None:
     for category in state.claimable():
         assert exclusions(state, category) == exclusions_from_scratch(state, category), category

@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from ktpledger.adapters.tables import state_snapshots
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.allowances import exclusions
-from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import STATE_BYTES_PER_ITEM, ProjectState
 from ktpledger.domain.snapshot import (
@@ -33,7 +32,7 @@ from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
 from ktpledger.service.projection_check import check_projections
 from ktpledger.settings import Settings
-from tests.domain.test_linear_fold import assert_same_exclusions, streams
+from tests.domain.test_linear_fold import accepted_events, assert_same_exclusions, streams
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 from tests.ledger.fake_recorder import FakeRecorder
 
@@ -177,16 +176,7 @@ def test_a_state_loaded_at_any_point_folds_on_as_the_whole_stream_does(
 ) -> None:
     """Snapshot (dump and load) at random points of random streams, folding on from each loaded
     state: the figures equal the fold of the whole stream, and so do the exclusions read from it."""
-    whole = ProjectState(project=PROJECT, track_keys=False)
-    accepted = []
-    for raw in raws:
-        parsed = parse_event(raw)
-        try:
-            whole.check(parsed)
-        except RuleViolation:
-            continue
-        whole.apply(parsed, len(accepted) + 1, f"h{len(accepted) + 1}")
-        accepted.append(parsed)
+    accepted, whole = accepted_events(raws, track_keys=False)
     state = ProjectState(project=PROJECT, track_keys=False)
     for version, parsed in enumerate(accepted, start=1):
         if version - 1 in cuts:

@@ -12,12 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktpledger.domain.alerts import LINE_KINDS, AlertKey
-from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.live import LiveProject
-from ktpledger.domain.project import ProjectState
 from ktpledger.service.projection_rows import current_changes
-from tests.domain.test_linear_fold import streams
+from tests.domain.test_linear_fold import accepted_events, streams
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 
 
@@ -43,16 +41,7 @@ def current_changes_from_scratch(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raws=streams(), cuts=st.lists(st.integers(1, 3), min_size=40, max_size=40), cold_at=st.integers(0, 40))
 def test_only_what_moved_is_compared(raws: list[dict[str, Any]], cuts: list[int], cold_at: int) -> None:
-    checking = ProjectState(project=PROJECT)
-    accepted = []
-    for raw in raws:
-        parsed = parse_event(raw)
-        try:
-            checking.check(parsed)
-        except RuleViolation:
-            continue
-        checking.apply(parsed, len(accepted) + 1)
-        accepted.append(parsed)
+    accepted, _ = accepted_events(raws)
     live = LiveProject.new(PROJECT)
     written: dict[AlertKey, str] = {}
     reference: dict[AlertKey, str] = {}

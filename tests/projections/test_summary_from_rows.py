@@ -110,10 +110,12 @@ def test_spend_by_month_kept_event_by_event_is_the_as_of_fold_of_every_prefix(ap
         for earlier in stream[:position]
     ), "the story has a back-dated event"
     live = LiveProject.new(PROJECT)
-    rebuilt = 0
+    rebuilt = back_dated = 0
     for length in range(1, len(stream) + 1):  # bounded: every prefix of the demo's stream
         prefix = stream[:length]
         item = prefix[-1]
+        latest = live.month_ends.latest
+        back_dated += latest is not None and month_of(item.date) < latest
         live.apply(item.event(), item.version, item.hash)
         events = [(item.event(), item.version, item.hash) for item in prefix]
         if live.month_ends.stale:
@@ -125,7 +127,9 @@ def test_spend_by_month_kept_event_by_event_is_the_as_of_fold_of_every_prefix(ap
         head = figures_of(live.ordered_lines())
         for month, figures in as_of_each_month(prefix).items():
             assert months.at_end_of(month, head) == figures, (length, month)
-    assert rebuilt > 2  # events dated in an earlier month than one recorded before them
+    # Events dated in an earlier month than one recorded before them: some made months stale and
+    # were rebuilt, the other (claims) were added to the months from their own (`add_back`).
+    assert back_dated > rebuilt >= 1, (back_dated, rebuilt)
 
 
 def test_the_worker_keeps_the_page_facts_current(app: App) -> None:
