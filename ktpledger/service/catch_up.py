@@ -67,25 +67,35 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
         saved = {name: head.version for name, head in heads.items()}
         active = [name for name in names if heads[name].failed is None]
         warm: dict[str, Warm] = {}
+        # Kept by this process at a version another worker has caught up from since: folded on
+        # from where it is (the events between folded quietly, as a cold start's are) rather
+        # than from a snapshot, since wake-ups of one project go to any worker.
+        behind: dict[str, Warm] = {}
         for name in active:
             entry = projections.warm.take(name)
-            if entry is not None and entry.live.version == saved[name]:
+            if entry is None:
+                continue
+            if entry.live.version == saved[name]:
                 warm[name] = entry
-        cold = [name for name in active if name not in warm and saved[name]]
+            elif 0 < entry.live.version < saved[name]:
+                behind[name] = entry
+        cold = [name for name in active if name not in warm and name not in behind and saved[name]]
         starts = snapshot_starts(unit, {name: saved[name] for name in cold})
         # A cold project is read from its snapshot's own row (whose hash must be the snapshot's
-        # head), else from version 1; a warm one after its saved version.
+        # head), else from version 1; a warm one after its saved version, one behind after its own.
         fresh = unit.events.after(
             {
                 name: saved[name]
                 if name in warm
+                else behind[name].live.version
+                if name in behind
                 else max(starts[name][0].version - 1, 0)
                 if name in starts
                 else 0
                 for name in active
             }
         )
-        cold_open = unit.alerts.open_figures(cold)
+        cold_open = unit.alerts.open_figures([*cold, *behind])
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
         head_moves: list[Row] = []
@@ -100,7 +110,14 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             raised: list[int] = []
             resolved = 0
             try:
-                if entry is None:
+                if name in behind:
+                    live = behind[name].live
+                    entry = Warm(live, {}, cold_open.get(name, {}))
+                    gap = saved[name] - live.version
+                    fold_quietly(live, stream[:gap])
+                    live.seed(entry.open_alerts)
+                    stream = stream[gap:]
+                elif entry is None:
                     start = starts.get(name)
                     live, stream, base = resume_cold(unit, name, None if start is None else start[0], stream)
                     entry = Warm(live, {}, cold_open.get(name, {}))

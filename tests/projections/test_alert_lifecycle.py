@@ -17,7 +17,7 @@ from ktpledger.bootstrap import App
 from ktpledger.service.alert_reader import read_alerts
 from ktpledger.service.projections import Projector, comparable
 from ktpledger.service.statements import reconciliation
-from tests.ledger.factory import PROJECT, claim, event, offer
+from tests.ledger.factory import PROJECT, claim, event, offer, reversal
 
 TS, CO = "travel_subsistence", "consumables"
 TODAY = date(2024, 11, 30)  # month 2 of 24: no forecast is judged yet
@@ -100,6 +100,34 @@ def test_a_cold_catch_up_keeps_the_forecasts_hysteresis(app: App) -> None:
     [forecast] = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 1, 6))
     assert forecast["status"] == "open"
     assert forecast["current"]["forecast"] == "3983.33" and forecast["current"]["holds"] is True
+    replay_equals_live(app)
+
+
+def test_a_worker_behind_learns_which_alerts_the_other_resolved(app: App) -> None:
+    """Two workers take turns with one project. The second resolves the forecast alert, then the
+    forecast comes back inside the hysteresis band (not raised again). The first, folding on from
+    what it kept, must read that the alert is resolved, not carry its own view of it as open: so
+    the next rise above the budget raises a new alert, as a replay does."""
+    from ktpledger.service.ledger import Ledger
+
+    ledger = Ledger(app.database, on_appended=lambda projects: None)
+    first, second = Projector(app.database), Projector(app.database)
+    try:
+
+        def appended(items: list[dict[str, Any]]) -> None:
+            assert [r.status for r in ledger.append(items)] == ["recorded"] * len(items)
+
+        appended([offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])  # 600 + 3,500 = 4,100
+        first.catch_up(PROJECT)
+        appended([reversal("r1", "c1", date="2024-12-20")])  # 0 + 3,500: below 3,800, resolved
+        appended([claim("c2", "400.00", category=CO, date="2024-12-21")])  # 3,900: in the band, not raised
+        second.catch_up(PROJECT)
+        appended([claim("c3", "200.00", category=CO, date="2024-12-22")])  # 4,100: raised again
+        first.catch_up(PROJECT)
+    finally:
+        ledger.close()
+    forecasts = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2024, 12, 22))
+    assert [(a["status"], a["raised_at_version"]) for a in forecasts] == [("resolved", 2), ("open", 5)]
     replay_equals_live(app)
 
 

@@ -205,3 +205,35 @@ def test_an_amended_offer_and_a_claim_recorded_late_read_the_same(app: App) -> N
             read, folded = both(app, PROJECT, today)
             assert read == folded, (event["key"], today)
     assert [decision["kind"] for decision in folded["decisions"]] == ["offer_amended"]
+
+
+@pytest.mark.parametrize(("project", "story"), STORIES, ids=["fec", "non_fec"])
+def test_two_workers_taking_turns_fold_on_from_what_they_kept(
+    app: App, project: str, story: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wake-ups of one project go to any worker: each keeps its fold warm, and finds it behind
+    when the other has caught up since. It folds on from what it kept (the events between folded
+    quietly) instead of from a snapshot; the projection (lines, alerts, stored facts with spend by
+    month) is what a replay writes, and the page reads as the stream folds."""
+    import ktpledger.service.catch_up as catching_up
+    from ktpledger.service.projection_check import check_projections
+    from ktpledger.service.projections import Projector
+
+    cold_starts: list[str] = []
+    resume_cold = catching_up.resume_cold
+    monkeypatch.setattr(
+        catching_up,
+        "resume_cold",
+        lambda unit, name, *rest: cold_starts.append(name) or resume_cold(unit, name, *rest),
+    )
+    workers = (Projector(app.database), Projector(app.database))
+    steps = list(quarters(story))
+    for turn, (heading, items) in enumerate(steps):  # bounded: the story's steps
+        results, _ = record_items(app, project, items)
+        assert all(result.error is None for result in results), heading
+        caught = workers[turn % 2].catch_up(project)
+        assert caught.failed is None and caught.to_version == len(app.ledger.stream(project)), heading
+        read, folded = both(app, project, DAYS[2])
+        assert read == folded, heading
+    assert len(steps) > 4 and cold_starts == [project, project]  # each worker's first catch-up only
+    assert check_projections(app.database).ok
