@@ -80,6 +80,12 @@ class LedgerRecorder(Protocol):
         """An append transaction (the general path), rolled back unless committed."""
         ...
 
+    def reading(self) -> AbstractContextManager[AppendSession]:
+        """A read transaction with an append session's reads, taking no lock: what it reads may
+        be behind the head by the time it is used (a state to try `append_one` on, which confirms
+        the head). Its writes are refused."""
+        ...
+
     def append_one(self, row: Row) -> int | None:
         """Append one row in one round trip if its project's head is still `row["version"] - 1`:
         its position; None when that does not hold (the head moved, the key was recorded
@@ -117,11 +123,13 @@ class LedgerRecorder(Protocol):
 
 
 class _SqlSession:
-    """An `AppendSession` on a `Database.write(lock=False)` transaction."""
+    """An `AppendSession` on a `Database.write(lock=False)` transaction; with `locking` false, on a
+    read transaction (`LedgerRecorder.reading`): no lock is taken, and nothing can be written."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, locking: bool = True) -> None:
         self._connection = connection
-        self._locked = False
+        self._locked = not locking  # a reading session never takes the lock
+        self._writes = locking
 
     def heads(self, projects: Iterable[str]) -> dict[str, int]:
         # The append lock goes with the first read, in the same round trip.
@@ -155,12 +163,17 @@ class _SqlSession:
         return snapshot_store.newest(self._connection, limits, of_format, claims=False)
 
     def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
-        self._lock()
+        self._writing()
         snapshot_store.save(self._connection, snapshots, datetime.now(UTC))
 
     def insert(self, rows: Sequence[Row]) -> None:
-        self._lock()
+        self._writing()
         ledger_store.insert(self._connection, rows)
+
+    def _writing(self) -> None:
+        if not self._writes:
+            raise RuntimeError("a reading session writes nothing: append in `LedgerRecorder.appending`")
+        self._lock()
 
     def commit(self) -> None:
         self._connection.commit()
@@ -178,6 +191,11 @@ class _SqlRecorder:
     def appending(self) -> Iterator[AppendSession]:
         with self.database.write(lock=False) as connection:
             yield _SqlSession(connection)
+
+    @contextmanager
+    def reading(self) -> Iterator[AppendSession]:
+        with self.database.read() as connection:
+            yield _SqlSession(connection, locking=False)
 
     def append_one(self, row: Row) -> int | None:
         return None

@@ -28,6 +28,7 @@ from ktpledger.service.ledger_deciding import (
     StateCache,
     decide,
     new_row,
+    project_states,
     submitted_key,
     submitted_project,
 )
@@ -131,6 +132,7 @@ class Ledger:
                     )
             parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
         if len(parsed) == 1 and self.recorder.appends_one_directly:
+            self._warm_up(parsed[0][1].project)
             fast = self._append_one(*parsed[0], recorded_by)
             if fast is not None:
                 results[fast.index] = fast
@@ -162,6 +164,25 @@ class Ledger:
     def close(self) -> None:
         """Give back what the recorder holds (the connection of the one-round-trip path)."""
         self.recorder.close()
+
+    def _warm_up(self, project: str) -> None:
+        """Load a project's state that is not cached (from its snapshot and the events after it)
+        in a read transaction, taking no lock, so that a single event onto it can go in one round
+        trip (`_append_one`). A new process's first append onto a project otherwise took the
+        general path: a transaction of several round trips, holding the append lock while it read
+        and folded. Should the head move meanwhile, `append_one` finds it moved and the general
+        path folds on from this state; a stream that cannot be folded is left to it to refuse."""
+        with self._guard:
+            if self._cache.get(project) is not None:
+                return
+        with self.recorder.reading() as session:
+            loaded = project_states(session, StateCache(0), {project}, self.recorder)
+        state = loaded.states.get(project)
+        if state is None:
+            return
+        with self._guard:
+            if self._cache.get(project) is None:
+                self._cache.put(state)
 
     def _append_one(self, index: int, event: Event, recorded_by: RecordedBy | None) -> AppendResult | None:
         """One event onto a project whose state is warm here, in one round trip (a recorder that

@@ -26,6 +26,7 @@ class FakeRecorder:
         self.conflicts = conflicts
         self.commits = 0
         self.sessions = 0
+        self.readings = 0  # `reading` sessions opened (the one-round-trip path's warm-up)
         self.closed = 0
         self.snapshots: dict[tuple[str, int], StoredSnapshot] = {}  # kept as committed
         self.claims_read: list[tuple[str, int]] = []  # each `snapshot_claims` asked for
@@ -35,6 +36,11 @@ class FakeRecorder:
     @contextmanager
     def appending(self) -> Iterator[AppendSession]:
         self.sessions += 1
+        yield _FakeSession(self)
+
+    @contextmanager
+    def reading(self) -> Iterator[AppendSession]:
+        self.readings += 1
         yield _FakeSession(self)
 
     def _commit(self, rows: Sequence[dict[str, Any]], snapshots: Sequence[StoredSnapshot] = ()) -> None:

@@ -76,19 +76,30 @@ def test_a_write_that_keeps_conflicting_is_raised_and_nothing_is_recorded(unused
 def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_database: Database) -> None:
     recorder = FakeRecorder(appends_one_directly=True)
     ledger = Ledger(unused_database, recorder=recorder)
-    ledger.append([offer()])  # a cold project: the general path, which warms the cache
-    assert recorder.sessions == 1
+    # A project not cached: its state is read without the append lock (a reading session), then
+    # the event goes in by `append_one`: no append transaction.
+    ledger.append([offer()])
+    assert (recorder.readings, recorder.sessions) == (1, 0)
     for n in range(1, 4):
         [result] = ledger.append([claim(f"c{n}")])
         assert (result.status, result.version) == ("recorded", n + 1)
-    assert recorder.sessions == 1  # each by `append_one`
+    assert (recorder.readings, recorder.sessions) == (1, 0)  # warm now: each by `append_one` alone
     # another writer moves the head: `append_one` answers None, the general path decides
     now = datetime.now(UTC)
     recorder._commit([new_row(parse_event(claim("theirs")), ledger.state(PROJECT), now, format_instant(now))])
     [result] = ledger.append([claim("c4")])
     assert (result.status, result.version) == ("recorded", 6)
-    assert recorder.sessions == 2
+    assert recorder.sessions == 1
     assert ledger.verify() == (6, None)
+    # A new process (a new Ledger on the same rows): one read, then one call; the state it read is
+    # the fold of the stream, so a claim it refuses is refused with the same words.
+    cold = Ledger(unused_database, recorder=recorder)
+    [result] = cold.append([claim("c5")])
+    assert (result.status, result.version) == ("recorded", 7)
+    assert (recorder.readings, recorder.sessions) == (2, 1)
+    [late] = cold.append([claim("c6", date="2030-01-01")])  # after the project's end
+    assert late.status == "rejected" and late.error is not None and late.error.rule == "R-33"
+    assert [row.version for row in recorder.stream(PROJECT)] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_an_event_already_parsed_is_judged_like_its_mapping(unused_database: Database) -> None:

@@ -157,3 +157,18 @@ def test_append_one_records_the_row_or_answers_none_and_records_nothing(recorder
         assert position == recorder.stream(PROJECT)[-1].position and recorder.stream(PROJECT)[-1].key == "c4"
     else:
         assert position is None and len(recorder.stream(PROJECT)) == 3
+
+
+def test_a_reading_session_reads_without_the_lock_and_writes_nothing(recorder: LedgerRecorder) -> None:
+    """`reading`: the reads of an append session (heads, streams) in a read transaction; an append
+    session can take the lock meanwhile (nothing waits for the reader), and a write is refused."""
+    rows = chained([offer(), claim("c1")])
+    record(recorder, rows)
+    with recorder.reading() as reader:
+        assert reader.heads([PROJECT, OTHER]) == {PROJECT: 2}
+        with recorder.appending() as writer:  # would wait, on SQLite too, if the reader held the lock
+            assert writer.heads([PROJECT]) == {PROJECT: 2}
+        assert [event.key for event in reader.streams_after({PROJECT: 1})[PROJECT]] == ["c1"]
+        with pytest.raises(RuntimeError, match="reading session writes nothing"):
+            reader.insert(chained([offer(project=OTHER)]))
+    assert [event.key for event in recorder.stream(OTHER)] == []
