@@ -10,11 +10,11 @@ row)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
@@ -23,6 +23,16 @@ from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 
 FACTS_CACHE_SIZE = 5_000  # parsed facts kept per process: a few kilobytes each
+
+
+class Versioned(Protocol):
+    """Facts parsed of a row (`parsed_rows`): of a project's version."""
+
+    @property
+    def version(self) -> int: ...
+
+
+F = TypeVar("F", bound=Versioned)
 
 
 class FactsCache(BoundedCache[tuple[str, int], HealthFacts]):
@@ -69,16 +79,9 @@ def current_facts(
                 missing.append(name)
             else:
                 found[name] = cached
-        for row in unit.facts.of_projects(missing) if missing else []:
-            name = str(row["project"])
-            if int(row["version"]) != current[name]:
-                continue  # the projector moved on between the two reads: the caller folds it
-            try:
-                facts = HealthFacts.from_json(json.loads(str(row["facts"])))
-            except (ValueError, KeyError, TypeError, ArithmeticError):
-                continue  # facts of an older format: the caller folds the project
-            cache.put((name, facts.version), facts)
-            found[name] = facts
+        # A row of another version (the projector moved on between the two reads) is left out.
+        rows = unit.facts.of_projects(missing) if missing else []
+        found.update(parsed_rows(rows, current, HealthFacts.from_json, cache))
     return found
 
 
@@ -151,12 +154,26 @@ def listed_facts_of(
         return found
     with projection_store(database).read() as unit:
         rows = unit.facts.of_projects(missing)
+    found.update(parsed_rows(rows, heads, ListedFacts.from_json, cache))
+    return found
+
+
+def parsed_rows(
+    rows: Iterable[Mapping[str, Any]],
+    versions: Mapping[str, int],
+    parse: Callable[[Mapping[str, Any]], F],
+    cache: BoundedCache[tuple[str, int], F],
+) -> dict[str, F]:
+    """The facts of those facts `rows` that are of the project's version in `versions` and of this
+    format, parsed by `parse` and kept in `cache` by project and version; the caller folds any
+    other project (a row of another version, or of facts of an older format)."""
+    found: dict[str, F] = {}
     for row in rows:
         name = str(row["project"])
-        if int(row["version"]) != heads[name]:
-            continue  # not of the head the caller read: the caller folds it
+        if int(row["version"]) != versions[name]:
+            continue  # not of the version the caller read: the caller folds it
         try:
-            facts = ListedFacts.from_json(json.loads(str(row["facts"])))
+            facts = parse(json.loads(str(row["facts"])))
         except (ValueError, KeyError, TypeError, ArithmeticError):
             continue  # facts of an older format: the caller folds the project
         cache.put((name, facts.version), facts)
