@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.health_facts import HealthFacts, InvoiceFacts, listed_fields
+from ktpledger.domain.health_facts import HealthFacts
+from ktpledger.domain.health_facts import ListedFacts as ListedFacts  # re-exported (project_summary)
 from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 
 FACTS_CACHE_SIZE = 5_000  # parsed facts kept per process: a few kilobytes each
 
 
-class Versioned(Protocol):
-    """Facts parsed of a row (`parsed_rows`): of a project's version."""
-
-    @property
-    def version(self) -> int: ...
-
-
-F = TypeVar("F", bound=Versioned)
+F = TypeVar("F", bound=ListedFacts)  # parsed of a facts row (`parsed_rows`): HealthFacts or ListedFacts
 
 
 class FactsCache(BoundedCache[tuple[str, int], HealthFacts]):
@@ -83,44 +74,6 @@ def current_facts(
         rows = unit.facts.of_projects(missing) if missing else []
         found.update(parsed_rows(rows, current, HealthFacts.from_json, cache))
     return found
-
-
-@dataclass(frozen=True)
-class ListedFacts:
-    """What the project list reads of a project's stored facts (`project_summary.listing_of`): its
-    offer's reference, title, parties and period, its closure, its invoices to the business and the
-    quarters it has claimed (`timeline.PeriodSource`, `invoices.DeadlineSource`), the same fields
-    as `HealthFacts` has them. Read from the facts' JSON without the rest (lines, profiles, spend
-    by month, the project page's), which a list of a thousand projects would parse for nothing."""
-
-    project: str
-    version: int
-    title: str
-    knowledge_base: str
-    business: str
-    business_type: str
-    methodology: str
-    start: date
-    end: date
-    months: int
-    closed: bool
-    closed_on: date | None
-    grant_rate: Decimal
-    invoices: Mapping[str, InvoiceFacts]
-    claimed: frozenset[str]
-
-    @property
-    def exists(self) -> bool:
-        return True  # facts are only taken of a project with its offer
-
-    def claimed_quarters(self) -> frozenset[str]:
-        return self.claimed
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> ListedFacts:
-        """Those fields of the facts `HealthFacts.to_json` wrote (a ValueError or KeyError for
-        facts of another format: the caller folds the project instead)."""
-        return cls(**listed_fields(document))
 
 
 class ListedFactsCache(BoundedCache[tuple[str, int], ListedFacts]):
