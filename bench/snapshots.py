@@ -142,25 +142,23 @@ def no_snapshots(db: Database) -> Iterator[None]:
 
 
 def as_figures(found: dict[str, float], events: int, backend: str) -> list[figures.Figure]:
+    def cold(name: str, value: float, note: str) -> figures.Figure:
+        """A cold append from a snapshot, judged against a warm one (its floor): < 2x."""
+        return figures.Figure(
+            name, value, "ms", floor=found["warm"], target="< 2x floor", higher_is_better=False, note=note
+        )
+
     return [
-        figures.Figure(
+        cold(
             f"cold first append, {backend}",
             found["cold"],
-            "ms",
-            floor=found["warm"],
-            target="< 2x floor",
-            higher_is_better=False,
-            note=f"a new process's first append onto {events:,} events, {NEAR} events past its snapshot; floor: "
+            f"a new process's first append onto {events:,} events, {NEAR} events past its snapshot; floor: "
             "a warm append",
         ),
-        figures.Figure(
+        cold(
             f"cold, {PAST} past, {backend}",
             found["halfway"],
-            "ms",
-            floor=found["warm"],
-            target="< 2x floor",
-            higher_is_better=False,
-            note=f"the same, {PAST} events past the newest snapshot (half of SNAPSHOT_EVERY): they are "
+            f"the same, {PAST} events past the newest snapshot (half of SNAPSHOT_EVERY): they are "
             "read and folded",
         ),
         figures.Figure(

@@ -132,8 +132,12 @@ def _month_read(text: str) -> Month:
 
 
 @dataclass(frozen=True)
-class HealthFacts:
-    """A project's facts for its health and portfolio row (module docstring)."""
+class ListedFacts:
+    """What the project list reads of a project's stored facts (`project_summary.listing_of`): its
+    offer's reference, title, parties and period, its closure, its invoices to the business and the
+    quarters it has claimed (`timeline.PeriodSource`, `invoices.DeadlineSource`), the fields
+    `HealthFacts` extends. Read from the facts' JSON without the rest (lines, profiles, spend by
+    month, the project page's), which a list of a thousand projects would parse for nothing."""
 
     project: str
     version: int
@@ -148,20 +152,8 @@ class HealthFacts:
     closed: bool
     closed_on: date | None
     grant_rate: Decimal
-    budget: Mapping[Category, Decimal]
-    profiles: Mapping[Category, tuple[LineProfile, date]]
-    budget_changed_on: Mapping[Category, date]
-    spent_by_month: Mapping[Category, Mapping[tuple[int, int], Decimal]]
-    lines: tuple[LineFacts, ...]
-    standing: Conditions
     invoices: Mapping[str, InvoiceFacts]
     claimed: frozenset[str]
-    next_claim: str
-    grant_claimed: Decimal
-    grant_paid: Decimal
-    latest_spend: date | None
-    parental_leave: Decimal
-    page: PageFacts | None
 
     @property
     def exists(self) -> bool:
@@ -169,6 +161,31 @@ class HealthFacts:
 
     def claimed_quarters(self) -> frozenset[str]:
         return self.claimed
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> ListedFacts:
+        """Those fields of the facts `HealthFacts.to_json` wrote (a ValueError or KeyError for
+        facts of another format: the caller folds the project instead)."""
+        return cls(**listed_fields(document))
+
+
+@dataclass(frozen=True)
+class HealthFacts(ListedFacts):
+    """A project's facts for its health and portfolio row (module docstring): the listed ones
+    (`ListedFacts`, whose fields come first: built by keyword), then these."""
+
+    budget: Mapping[Category, Decimal]
+    profiles: Mapping[Category, tuple[LineProfile, date]]
+    budget_changed_on: Mapping[Category, date]
+    spent_by_month: Mapping[Category, Mapping[tuple[int, int], Decimal]]
+    lines: tuple[LineFacts, ...]
+    standing: Conditions
+    next_claim: str
+    grant_claimed: Decimal
+    grant_paid: Decimal
+    latest_spend: date | None
+    parental_leave: Decimal
+    page: PageFacts | None
 
     def next_claim_quarter(self) -> str:
         return self.next_claim
@@ -292,7 +309,7 @@ def _money(value: Any) -> Decimal:
 def listed_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of stored facts (`HealthFacts.to_json`) a list of projects shows: the offer's
     reference, title, parties and period, the closure, the invoices to the business and the
-    quarters claimed, parsed alone (`stored_facts.ListedFacts` reads only these). A ValueError or
+    quarters claimed, parsed alone (`ListedFacts` reads only these). A ValueError or
     KeyError for facts of another format."""
     if document.get("format") != FACTS_FORMAT:
         raise ValueError(f"project facts of format {document.get('format')!r}, expected {FACTS_FORMAT}")

@@ -10,19 +10,20 @@ row)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.health_facts import HealthFacts, InvoiceFacts, listed_fields
+from ktpledger.domain.health_facts import HealthFacts
+from ktpledger.domain.health_facts import ListedFacts as ListedFacts  # re-exported (project_summary)
 from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 
 FACTS_CACHE_SIZE = 5_000  # parsed facts kept per process: a few kilobytes each
+
+
+F = TypeVar("F", bound=ListedFacts)  # parsed of a facts row (`parsed_rows`): HealthFacts or ListedFacts
 
 
 class FactsCache(BoundedCache[tuple[str, int], HealthFacts]):
@@ -69,55 +70,10 @@ def current_facts(
                 missing.append(name)
             else:
                 found[name] = cached
-        for row in unit.facts.of_projects(missing) if missing else []:
-            name = str(row["project"])
-            if int(row["version"]) != current[name]:
-                continue  # the projector moved on between the two reads: the caller folds it
-            try:
-                facts = HealthFacts.from_json(json.loads(str(row["facts"])))
-            except (ValueError, KeyError, TypeError, ArithmeticError):
-                continue  # facts of an older format: the caller folds the project
-            cache.put((name, facts.version), facts)
-            found[name] = facts
+        # A row of another version (the projector moved on between the two reads) is left out.
+        rows = unit.facts.of_projects(missing) if missing else []
+        found.update(parsed_rows(rows, current, HealthFacts.from_json, cache))
     return found
-
-
-@dataclass(frozen=True)
-class ListedFacts:
-    """What the project list reads of a project's stored facts (`project_summary.listing_of`): its
-    offer's reference, title, parties and period, its closure, its invoices to the business and the
-    quarters it has claimed (`timeline.PeriodSource`, `invoices.DeadlineSource`), the same fields
-    as `HealthFacts` has them. Read from the facts' JSON without the rest (lines, profiles, spend
-    by month, the project page's), which a list of a thousand projects would parse for nothing."""
-
-    project: str
-    version: int
-    title: str
-    knowledge_base: str
-    business: str
-    business_type: str
-    methodology: str
-    start: date
-    end: date
-    months: int
-    closed: bool
-    closed_on: date | None
-    grant_rate: Decimal
-    invoices: Mapping[str, InvoiceFacts]
-    claimed: frozenset[str]
-
-    @property
-    def exists(self) -> bool:
-        return True  # facts are only taken of a project with its offer
-
-    def claimed_quarters(self) -> frozenset[str]:
-        return self.claimed
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> ListedFacts:
-        """Those fields of the facts `HealthFacts.to_json` wrote (a ValueError or KeyError for
-        facts of another format: the caller folds the project instead)."""
-        return cls(**listed_fields(document))
 
 
 class ListedFactsCache(BoundedCache[tuple[str, int], ListedFacts]):
@@ -151,12 +107,26 @@ def listed_facts_of(
         return found
     with projection_store(database).read() as unit:
         rows = unit.facts.of_projects(missing)
+    found.update(parsed_rows(rows, heads, ListedFacts.from_json, cache))
+    return found
+
+
+def parsed_rows(
+    rows: Iterable[Mapping[str, Any]],
+    versions: Mapping[str, int],
+    parse: Callable[[Mapping[str, Any]], F],
+    cache: BoundedCache[tuple[str, int], F],
+) -> dict[str, F]:
+    """The facts of those facts `rows` that are of the project's version in `versions` and of this
+    format, parsed by `parse` and kept in `cache` by project and version; the caller folds any
+    other project (a row of another version, or of facts of an older format)."""
+    found: dict[str, F] = {}
     for row in rows:
         name = str(row["project"])
-        if int(row["version"]) != heads[name]:
-            continue  # not of the head the caller read: the caller folds it
+        if int(row["version"]) != versions[name]:
+            continue  # not of the version the caller read: the caller folds it
         try:
-            facts = ListedFacts.from_json(json.loads(str(row["facts"])))
+            facts = parse(json.loads(str(row["facts"])))
         except (ValueError, KeyError, TypeError, ArithmeticError):
             continue  # facts of an older format: the caller folds the project
         cache.put((name, facts.version), facts)

@@ -6,6 +6,7 @@ judge right on every later day."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from ktpledger.domain.allowances import allowances
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.health import HealthKind, health_of, project_health
-from ktpledger.domain.health_facts import HealthFacts, facts_of
+from ktpledger.domain.health_facts import HealthFacts, ListedFacts, facts_of
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import LimitKind
 from ktpledger.domain.timeline import Phase, position
@@ -114,3 +115,37 @@ def test_facts_judge_as_the_state_does_on_any_day(
         judged = health_of(stored, today)
         assert sorted((r.kind, r.category, r.subject, "") for r in judged.reasons) == expected
         assert judged == project_health(state, allowances(state), today=today)
+
+
+def test_health_facts_extend_the_listed_ones_with_the_same_names_and_json() -> None:
+    """`HealthFacts` is `ListedFacts` (the project list's fields, parsed alone) and the rest: every
+    attribute name as before, the JSON written as before, and the listed fields read back from it
+    as the whole facts read them."""
+    state = ProjectState(project=PROJECT)
+    raws = [offer(date="2024-12-01", start=START.isoformat()), claim("c1", "12.50")]
+    for version, raw in enumerate(raws, start=1):
+        state.apply(parse_event(raw), version)
+    facts = facts_of(state, allowances(state))
+    assert facts is not None
+    assert isinstance(facts, ListedFacts)
+    listed = [field.name for field in dataclasses.fields(ListedFacts)]
+    assert listed == [
+        "project", "version", "title", "knowledge_base", "business", "business_type", "methodology",
+        "start", "end", "months", "closed", "closed_on", "grant_rate", "invoices", "claimed",
+    ]  # fmt: skip
+    assert [field.name for field in dataclasses.fields(HealthFacts)] == [
+        *listed,
+        "budget", "profiles", "budget_changed_on", "spent_by_month", "lines", "standing", "next_claim",
+        "grant_claimed", "grant_paid", "latest_spend", "parental_leave", "page",
+    ]  # fmt: skip
+    document = facts.to_json()
+    assert list(document) == [
+        "format", "project", "version", "title", "knowledge_base", "business", "business_type",
+        "methodology", "start", "end", "months", "closed", "closed_on", "grant_rate", "budget",
+        "profiles", "budget_changed_on", "spent_by_month", "lines", "standing", "invoices", "claimed",
+        "next_claim", "grant_claimed", "grant_paid", "latest_spend", "parental_leave", "page",
+    ]  # fmt: skip
+    only = ListedFacts.from_json(document)
+    assert type(only) is ListedFacts and type(HealthFacts.from_json(document)) is HealthFacts
+    assert only.exists and only.claimed_quarters() == facts.claimed_quarters()
+    assert all(getattr(only, name) == getattr(facts, name) for name in listed)

@@ -1,0 +1,37 @@
+"""bench/snapshots.py's figures of fixed measurements (nothing is timed): the two cold appends
+from a snapshot judged against a warm append (< 2x), the fold without one beside it, unjudged."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bench import snapshots
+from bench.figures import Figure
+
+FOUND = {"warm": 2.0, "cold": 3.0, "halfway": 5.0, "whole": 40.0}
+JUDGED = Figure("", None, "ms", floor=2.0, target="< 2x floor", higher_is_better=False)  # both cold ones
+
+
+def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
+    cold, halfway, whole = snapshots.as_figures(FOUND, 10_000, "SQLite")
+    assert cold == replace(
+        JUDGED,
+        name="cold first append, SQLite",
+        value=3.0,
+        note="a new process's first append onto 10,000 events, 10 events past its snapshot; floor: a warm append",
+    )
+    assert halfway == replace(
+        JUDGED,
+        name="cold, 250 past, SQLite",
+        value=5.0,
+        note="the same, 250 events past the newest snapshot (half of SNAPSHOT_EVERY): they are read and folded",
+    )
+    assert whole == Figure(
+        "cold, no snapshot, SQLite",
+        40.0,
+        "ms",
+        floor=2.0,
+        higher_is_better=False,
+        note="the same append folding the whole stream (before snapshots)",
+    )
+    assert (cold.met, halfway.met, whole.met) == (True, False, None)  # 1.5x, 2.5x, no target
