@@ -31,7 +31,7 @@ from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.domain.alerts import deadline_findings, line_forecast
 from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.errors import UnreadableEvent, unknown_project
-from ktpledger.domain.health_facts import HealthFacts
+from ktpledger.domain.health_facts import HealthFacts, ListedFacts
 from ktpledger.domain.labels import category_label, gbp
 from ktpledger.domain.money import ZERO, round_penny_half_up
 from ktpledger.domain.month_ends import DECISION_TYPES, FACT_TYPES, MonthFigures, figures_as_of, figures_of
@@ -50,7 +50,6 @@ from ktpledger.service.projections import Projector
 from ktpledger.service.statement_models import rate_shown
 from ktpledger.service.stored_facts import (
     FactsCache,
-    ListedFacts,
     ListedFactsCache,
     current_facts,
     listed_facts_of,
@@ -279,7 +278,7 @@ def made_rows(
     return rows
 
 
-def listing_of(source: HealthFacts | ListedFacts | ProjectState, today: date) -> Listing:
+def listing_of(source: ListedFacts | ProjectState, today: date) -> Listing:
     """A project's facts, where it stands in its period as of `today`, and how many of its open
     alerts the calendar finds (ended and not closed; its receivables' deadlines, R-44)."""
     shown = project_facts(source) if isinstance(source, ProjectState) else listed_facts(source)
@@ -291,7 +290,7 @@ def listing_of(source: HealthFacts | ListedFacts | ProjectState, today: date) ->
     return shown, period, ended + len(deadline_findings(source, today))
 
 
-def listed_facts(facts: HealthFacts | ListedFacts) -> ProjectFacts:
+def listed_facts(facts: ListedFacts) -> ProjectFacts:
     """`project_facts` of the stored facts of a project's head (the same fields, read from them)."""
     return ProjectFacts(
         project=facts.project,

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.domain.health_facts import HealthFacts
-from ktpledger.domain.health_facts import ListedFacts as ListedFacts  # re-exported (project_summary)
+from ktpledger.domain.health_facts import HealthFacts, ListedFacts
 from ktpledger.domain.statuses import FAILED
 from ktpledger.service.caches import BoundedCache, PerDatabase
 

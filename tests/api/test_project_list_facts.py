@@ -16,11 +16,10 @@ from typer.testing import CliRunner
 import ktpledger.service.project_summary as summary
 from ktpledger.bootstrap import App
 from ktpledger.cli import app as cli
-from ktpledger.domain.health_facts import FACTS_FORMAT, HealthFacts
+from ktpledger.domain.health_facts import FACTS_FORMAT, HealthFacts, ListedFacts
 from ktpledger.service.access import COMMAND_LINE
 from ktpledger.service.stored_facts import (
     FactsCache,
-    ListedFacts,
     ListedFactsCache,
     current_facts,
     listed_facts_of,
