@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ktpledger.domain.alerts import AlertKey, AlertKind, Conditions, standing_conditions
@@ -123,6 +124,7 @@ class PageFacts:
         )
 
 
+@lru_cache(maxsize=4096)  # a catch-up writes every month of a project's facts each time; bounded: any year may be read
 def _month_text(month: Month) -> str:
     return f"{month[0]:04d}-{month[1]:02d}"
 
@@ -216,7 +218,7 @@ class HealthFacts(ListedFacts):
             },
             "budget_changed_on": {c.value: on.isoformat() for c, on in self.budget_changed_on.items()},
             "spent_by_month": {
-                c.value: {f"{y:04d}-{m:02d}": str(a) for (y, m), a in sorted(months.items())}
+                c.value: {_month_text(month): str(a) for month, a in sorted(months.items())}
                 for c, months in self.spent_by_month.items()
             },
             "lines": [
