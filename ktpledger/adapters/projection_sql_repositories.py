@@ -259,18 +259,13 @@ class SqlAlerts:
             ]
             self._connection.execute(_SET_CURRENT, rows)
 
-    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
+    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
         c = alerts.c
-        query = (
-            select(c.id)
-            .where(
-                *_same_alert(project, key), c.id != other_than, c.status == "resolved", c.resolved_at >= since
-            )
-            .order_by(c.id.desc())
-            .limit(1)
+        query = select(c.category, c.kind, c.subject, func.max(c.id)).where(
+            c.project == project, c.status == "resolved", c.resolved_at >= since
         )
-        earlier = self._connection.execute(query).scalar_one_or_none()
-        return None if earlier is None else int(earlier)
+        found = self._connection.execute(query.group_by(c.category, c.kind, c.subject))
+        return {AlertKey(category, kind, subject): int(latest) for category, kind, subject, latest in found}
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         c = alerts.c

@@ -223,8 +223,8 @@ class AlertRepository(Protocol):
         """Write open alerts' new `current` figures: (project, key, figures) each."""
         ...
 
-    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
-        """The latest alert of `key` (not `other_than`) resolved at or after `since`, if any."""
+    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
+        """The latest alert of each key of `project` resolved at or after `since`, by key."""
         ...
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:

@@ -124,7 +124,9 @@ class PageFacts:
         )
 
 
-@lru_cache(maxsize=4096)  # a catch-up writes every month of a project's facts each time; bounded: any year may be read
+@lru_cache(
+    maxsize=4096
+)  # a catch-up writes every month of a project's facts each time; bounded: any year may be read
 def _month_text(month: Month) -> str:
     return f"{month[0]:04d}-{month[1]:02d}"
 

@@ -100,6 +100,7 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
         facts_rows: list[Row] = []
         head_moves: list[Row] = []
         current: list[tuple[str, AlertKey, str]] = []
+        recent = RecentlyResolved(projections, unit, now)
         for name in names:
             failed = heads[name].failed
             if failed is not None:
@@ -129,7 +130,9 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
                 live = entry.live
                 for group in appends(stream):
                     steps = live.apply_append(group)
-                    new_ids, ended = record_steps(projections, unit, name, steps, entry.open_alerts, now)
+                    new_ids, ended = record_steps(
+                        projections, unit, name, steps, entry.open_alerts, now, recent
+                    )
                     raised += new_ids
                     resolved += ended
                     unit.alerts.acknowledge(acknowledgement_rows(group))
@@ -233,8 +236,10 @@ def record_steps(
     steps: Sequence[AlertStep],
     open_alerts: dict[AlertKey, str],
     now: datetime,
+    recent: RecentlyResolved,
 ) -> tuple[list[int], int]:
-    """Record one append's alert steps; `open_alerts` is kept up to date with them."""
+    """Record one append's alert steps; `open_alerts` is kept up to date with them. `recent`:
+    the catch-up's memory of what was resolved lately."""
     ended = 0
     new_ids: list[int] = []
     for step in steps:
@@ -244,6 +249,7 @@ def record_steps(
                 project, key, version=step.version, reason=step.reason, now=now, on=step.on
             )
             open_alerts.pop(key, None)
+            recent.forget(project)
             continue
         assert step.detail is not None
         row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet, on=step.on)
@@ -252,25 +258,34 @@ def record_steps(
             continue  # this crossing was raised already
         open_alerts[key] = row["current"] or ""  # "" for a line kind: nothing is written for it
         new_ids.append(alert_id)
-        why = (
-            "raised and resolved within one append"
-            if step.quiet
-            else recently_resolved(projections, unit, project, key, alert_id, now)
-        )
+        why = "raised and resolved within one append" if step.quiet else recent.why_quiet(project, key)
         unit.outbox.queue(alert_id, projections.channels_for(str(key.kind)), why=why, now=now)
     return new_ids, ended
 
 
-def recently_resolved(
-    projections: Projections, unit: ProjectionUnit, project: str, key: AlertKey, alert_id: int, now: datetime
-) -> str | None:
-    """Why a new raise of `key` is not notified (the same alert resolved less than
-    `renotify_after` ago), or None."""
-    if projections.renotify_after <= timedelta(0):
-        return None
-    since = now - projections.renotify_after
-    earlier = unit.alerts.last_resolved(project, key, other_than=alert_id, since=since)
-    if earlier is None:
-        return None
-    hours = projections.renotify_after.total_seconds() / 3600
-    return f"raised again within {hours:g} h of alert {earlier} resolving: notified once"
+class RecentlyResolved:
+    """Why a new raise is not notified: the same alert resolved less than `renotify_after` ago.
+    The project's alerts resolved since then are read once per catch-up, at its first raise
+    (a query per raise cost a project's first catch-up, which raises most, one round trip each),
+    and read again after the catch-up resolves one of them."""
+
+    def __init__(self, projections: Projections, unit: ProjectionUnit, now: datetime) -> None:
+        self._unit = unit
+        self._window = projections.renotify_after
+        self._since = now - projections.renotify_after
+        self._resolved: dict[str, dict[AlertKey, int]] = {}
+
+    def forget(self, project: str) -> None:
+        self._resolved.pop(project, None)
+
+    def why_quiet(self, project: str, key: AlertKey) -> str | None:
+        if self._window <= timedelta(0):
+            return None
+        resolved = self._resolved.get(project)
+        if resolved is None:
+            resolved = self._resolved[project] = self._unit.alerts.resolved_since(project, self._since)
+        earlier = resolved.get(key)
+        if earlier is None:
+            return None
+        hours = self._window.total_seconds() / 3600
+        return f"raised again within {hours:g} h of alert {earlier} resolving: notified once"

@@ -259,17 +259,12 @@ class _Alerts:
             if row is not None:
                 row["current"] = figures
 
-    def last_resolved(self, project: str, key: AlertKey, *, other_than: int, since: datetime) -> int | None:
-        found = [
-            alert_id
-            for alert_id, row in self._rows().items()
-            if row["project"] == project
-            and _key(row) == key
-            and alert_id != other_than
-            and row["status"] == "resolved"
-            and row["resolved_at"] >= since
-        ]
-        return max(found, default=None)
+    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
+        found: dict[AlertKey, int] = {}
+        for alert_id, row in self._rows().items():
+            if row["project"] == project and row["status"] == "resolved" and row["resolved_at"] >= since:
+                found[_key(row)] = max(alert_id, found.get(_key(row), alert_id))
+        return found
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         return {

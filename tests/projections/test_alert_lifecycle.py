@@ -174,6 +174,31 @@ def test_a_raise_soon_after_the_same_alert_resolved_is_recorded_but_not_notified
     assert (first["notified"], second["notified"]) == (True, False)
 
 
+def test_a_raise_after_a_resolution_in_the_same_catch_up_is_not_notified(app: App) -> None:
+    """The three appends above caught up at once: the first raises (and reads what was resolved
+    lately: nothing), the second resolves the forecast, the third raises it again. What was
+    resolved is read again after a resolution, so the second raise is still not notified."""
+    from ktpledger.service.ledger import Ledger
+
+    ledger = Ledger(app.database, on_appended=lambda projects: None)
+    try:
+        for items in (
+            [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")],
+            [claim("t1", "10.00", category=TS, date="2025-03-02")],
+            [claim("c2", "500.00", category=CO, date="2025-03-03")],
+        ):
+            assert [r.status for r in ledger.append(items)] == ["recorded"] * len(items)
+    finally:
+        ledger.close()
+    app.projector.catch_up(PROJECT)
+    first, second = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2025, 3, 3))
+    statuses = {row[0]: (row[2], row[3]) for row in notification_rows(app)}
+    assert (first["status"], second["status"]) == ("resolved", "open")
+    assert statuses[second["id"]][0] == "suppressed"
+    assert f"within 24 h of alert {first['id']} resolving" in (statuses[second["id"]][1] or "")
+    replay_equals_live(app)
+
+
 def test_with_no_window_every_new_raise_is_notified(app: App) -> None:
     app.projector.renotify_after = timedelta(0)
     record(app, [offer(), claim("c1", "600.00", category=CO, date="2024-12-10")])
