@@ -46,9 +46,23 @@ def suppressed(database: Database, alert_ids: Iterable[int]) -> set[int]:
     return {alert_id for alert_id, found in statuses.items() if found == {"suppressed"}}
 
 
-def present_alerts(database: Database, rows: list[dict[str, Any]], *, today: date) -> list[dict[str, Any]]:
-    """The JSON of `presented`: what a notification carries."""
-    return [alert.to_json() for alert in presented(database, rows, today=today)]
+def present_alerts(
+    database: Database,
+    rows: list[dict[str, Any]],
+    *,
+    today: date,
+    known: dict[str, ProjectState] | None = None,
+) -> list[dict[str, Any]]:
+    """The JSON of `presented`: what a notification carries. `known`: the facts of projects read
+    already by the caller's earlier calls (a delivery run presents its rows one at a time, often
+    several of one project's): the others are read and added to it."""
+    states = None
+    if known is not None:
+        missing = {row["project"] for row in rows} - known.keys()
+        if missing:
+            known.update(facts(database, missing))
+        states = known
+    return [alert.to_json() for alert in presented(database, rows, today=today, states=states)]
 
 
 def presented(

@@ -49,6 +49,7 @@ from ktpledger.adapters.database import Database
 from ktpledger.adapters.notification_sql import notification_store
 from ktpledger.adapters.notification_store import NotificationStore
 from ktpledger.adapters.notifiers import Notifier
+from ktpledger.domain.project import ProjectState
 from ktpledger.domain.statuses import DELIVERED, FAILED, PENDING, SUPPRESSED
 from ktpledger.service.alert_reader import present_alerts
 from ktpledger.service.delivery_policy import (
@@ -170,9 +171,12 @@ def _ports(
             raise ValueError("deliver with a database, or with a store and a presenter of their own")
         return store, present
     if present is None:
+        # The projects' facts read once per delivery run, not once a row: a run lasts moments,
+        # and a project's new alerts come together (its first catch-up raises several).
+        known: dict[str, ProjectState] = {}
 
         def present_on(rows: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
-            return present_alerts(database, rows, today=today)
+            return present_alerts(database, rows, today=today, known=known)
 
         present = present_on
     return store if store is not None else notification_store(database), present

@@ -345,3 +345,30 @@ def test_bad_arguments() -> None:
     for bad in ({"retry_period": timedelta(0)}, {"lease": -HOUR}, {"channel_down_after": -HOUR}):
         with pytest.raises(ValueError):
             DeliveryPolicy(**bad)
+
+
+def test_a_run_reads_each_projects_facts_once(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five alerts of one project on two channels: the run presents each row as it claims it, but
+    reads the project's facts (its offer, from the ledger) once a run, not once a row, and every
+    message still names the project and its line."""
+    import ktpledger.service.alert_reader as alert_reader
+
+    quiet = Ledger(app.database)  # no projector woken: nothing else delivers meanwhile
+    assert [r.status for r in quiet.append([offer()])] == ["recorded"]
+    quiet.close()
+    for _ in range(5):
+        insert_alert(app.database, ("log", "webhook"))
+    read: list[set[str]] = []
+    facts = alert_reader.facts
+    monkeypatch.setattr(
+        alert_reader,
+        "facts",
+        lambda database, projects: read.append(set(projects)) or facts(database, projects),
+    )
+    log, hook = Recorder("log"), Recorder("webhook")
+    report = deliver_due(app.database, {"log": log, "webhook": hook}, now=T0)
+    assert report == DeliveryReport(delivered=10)
+    # Not once a row (10): the two channels' threads may each find it not read yet, no more.
+    assert read in ([{"KTP-0042"}], [{"KTP-0042"}, {"KTP-0042"}])
+    assert all(a["project"] == "KTP-0042" and a["category"] == "consumables" for a in log.sent + hook.sent)
+    assert [a["message"] for a in log.sent] == [a["message"] for a in hook.sent]
