@@ -169,9 +169,10 @@ def check_record(who: Principal, submissions: list[object]) -> None:
         },
     },
 )
-async def record(
-    request: Request, who: Principal = Depends(recording_principal), app: App = Depends(application)
-) -> JSONResponse:
+async def record(request: Request, who: Principal = Depends(recording_principal)) -> JSONResponse:
+    # `application(request)` is called here, not declared a dependency: FastAPI would run a plain
+    # `def` dependency in the threadpool, a hop of its own for a look-up in the app's state.
+    app = application(request)
     # The body is read, parsed and appended within its share of the budget: parsing costs
     # several times a body's size, so the budget bounds what bodies take of memory at once.
     async with body_share(request.scope, request.app.state):

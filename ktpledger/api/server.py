@@ -6,7 +6,8 @@ keep-alive idle time, but not the number of open connections (its `limit_concurr
 process runs out of file descriptors) nor the time a connection may take to send its head (a
 connection that sends nothing, or a byte now and then, is kept for ever). `GuardedH11Protocol`
 adds both, and closes a connection whose response went out before its body was read (uvicorn
-would otherwise go on reading and discarding that body for as long as it keeps coming):
+would otherwise go on reading and discarding that body for as long as it keeps coming), closing
+it lingering when its client may still be sending:
 
 - at most `cap` open connections. At the cap a new connection takes the place of the one that has
   waited longest for a request head (nothing sent yet, part of a head, or idle between requests),
@@ -17,6 +18,13 @@ would otherwise go on reading and discarding that body for as long as it keeps c
   408 if part of a head came.
 - a head that grows past `max_head_bytes` before it ends is answered 431 (a whole head past the
   limit is refused by `limits.RequestLimits`).
+- a lingering close: a connection closed while its client may still be sending (a response before
+  its request's body was read, a 400 or 431 for its head) first shuts its write side (the response,
+  then end of file), then reads and drops what still comes until the client ends, `LINGER_SECONDS`
+  pass or `max_body_bytes` came, and only then closes. A socket closed with data unread, or with
+  data still arriving, makes the kernel answer with a reset, and a client still sending fails on
+  it: nginx, sending a body the API had refused with a 401 before reading it, answered 502. At the
+  cap a lingering connection is the first closed to make room.
 
 The soft RLIMIT_NOFILE is raised to the hard limit at start, and the cap lowered if the
 descriptors left after `FD_HEADROOM` (database pool, SQLite files, the broker, logs, static files)
@@ -35,7 +43,7 @@ import signal
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -65,6 +73,10 @@ LISTEN_QUEUE = 2048
 # broker's connections, log and static files.
 FD_HEADROOM = 4 * BACKLOG + 150
 GRACEFUL_SHUTDOWN = 30  # seconds requests in progress get to finish at SIGTERM
+# How long a lingering close reads and drops what its client still sends (Apache's is 2 s): long
+# enough for a client on the same network, or the proxy in front, to read the response it was
+# sent, and short, as the connection holds its place under the cap meanwhile.
+LINGER_SECONDS = 2.0
 REPORT_EVERY = 10.0  # seconds between two warnings that the connection cap is reached
 
 
@@ -104,8 +116,9 @@ def refusal(
 
 @dataclass
 class ConnectionGuard:
-    """The open connections of one server, and which of them wait for a request head (oldest
-    first): those are the ones a new connection may take the place of."""
+    """The open connections of one server, and which of them linger after their response or wait
+    for a request head (oldest first): those are the ones a new connection may take the place of,
+    lingering ones first (they have had their answer)."""
 
     cap: int
     limits: ServeLimits
@@ -113,6 +126,7 @@ class ConnectionGuard:
     def __post_init__(self) -> None:
         self.open: set[GuardedH11Protocol] = set()
         self.waiting: OrderedDict[GuardedH11Protocol, None] = OrderedDict()
+        self.lingering: OrderedDict[GuardedH11Protocol, None] = OrderedDict()
         self.evicted = 0  # since the last report
         self.refused = 0
         self.reported = -REPORT_EVERY
@@ -127,11 +141,12 @@ class ConnectionGuard:
 
     def admit(self, protocol: GuardedH11Protocol) -> bool:
         if len(self.open) >= self.cap:
-            if not self.waiting:
+            evictable = self.lingering or self.waiting
+            if not evictable:
                 self.refused += 1
                 self._report()
                 return False
-            oldest, _ = self.waiting.popitem(last=False)
+            oldest, _ = evictable.popitem(last=False)
             self.open.discard(oldest)
             self.evicted += 1
             self._report()
@@ -146,8 +161,9 @@ class ConnectionGuard:
         if now - self.reported < REPORT_EVERY:
             return
         log.warning(
-            "at the connection cap (%s, %d): %d connections waiting for a request head closed and "
-            "%d refused (503) to make room since the last report",
+            "at the connection cap (%s, %d): %d connections lingering after their response or "
+            "waiting for a request head closed and %d refused (503) to make room since the last "
+            "report",
             variable("max_connections"),
             self.cap,
             self.evicted,
@@ -162,9 +178,14 @@ class ConnectionGuard:
     def head_received(self, protocol: GuardedH11Protocol) -> None:
         self.waiting.pop(protocol, None)
 
+    def linger(self, protocol: GuardedH11Protocol) -> None:
+        self.waiting.pop(protocol, None)
+        self.lingering[protocol] = None
+
     def release(self, protocol: GuardedH11Protocol) -> None:
         self.open.discard(protocol)
         self.waiting.pop(protocol, None)
+        self.lingering.pop(protocol, None)
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -178,6 +199,9 @@ class GuardedH11Protocol(H11Protocol):
         self._admitted = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # bytes received since the request head began
+        self._socket: asyncio.Transport | None = None  # the connection itself, not uvicorn's view of it
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._lingered: int | None = None  # bytes read and dropped since the lingering close began
 
     # uvicorn's protocols narrow asyncio's BaseTransport to Transport here, and ignore it as we do.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -187,7 +211,10 @@ class GuardedH11Protocol(H11Protocol):
             transport.close()
             return
         self._admitted = True
-        super().connection_made(transport)
+        self._socket = transport
+        # uvicorn closes the transport itself in several places (after a response with `Connection:
+        # close`, a 400, an error): it is given one whose close() comes here, to close lingering.
+        super().connection_made(ClosedThrough(transport, self._close))
         self._await_head()
         self._arm_head_timer()  # a new connection's clock runs from its opening, not its first byte
 
@@ -196,9 +223,16 @@ class GuardedH11Protocol(H11Protocol):
             return
         self.guard.release(self)
         self._cancel_head_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingered is not None:  # closing: what comes is dropped, up to a bound
+            self._lingered += len(data)
+            if self._lingered > self.guard.limits.max_body_bytes:
+                self._close_now()
+            return
         if self.conn.their_state is h11.IDLE:  # part of a request head
             self._head_bytes += len(data)
             if self._head_timer is None:  # a next request on a kept-alive connection begins
@@ -231,9 +265,41 @@ class GuardedH11Protocol(H11Protocol):
         super().send_400_response(msg)
 
     def evict(self) -> None:
-        """Make room for a new connection: this one is only waiting for a request head."""
+        """Make room for a new connection: this one is only waiting for a request head, or lingering."""
         self._cancel_head_timer()
         self.transport.abort()
+
+    def _close(self) -> None:
+        """Close the connection: lingering if its client may still be sending a request it was
+        answered (see the module's docstring), at once if not: it sent all of it, or nothing of a
+        next one, or a head too slowly (408: a client that cannot send a head in time gets no more
+        time to read its answer, so a slow head holds a connection no longer than the head timeout)."""
+        assert self._socket is not None  # connection_made came first
+        their = self.conn.their_state
+        may_be_sending = (
+            their is h11.SEND_BODY  # answered before the body was all read
+            or their is h11.ERROR  # a request h11 gave up on (400, 431), perhaps still coming
+        )
+        if not may_be_sending or self._socket.is_closing():
+            self._close_now()
+            return
+        self._lingered = 0
+        self._cancel_head_timer()
+        self._unset_keepalive_if_required()
+        self.guard.linger(self)
+        # The client reads an end of file after the response (asyncio sends the rest of it first),
+        # and closes in turn, which closes this side too (uvicorn's eof_received asks asyncio to).
+        # TLS has no half-close: its client knows where the response ends anyway.
+        if self._socket.can_write_eof():
+            self._socket.write_eof()
+        # Reading paused by uvicorn's flow control (a body the app did not read) would stop the
+        # client's sending, and the reset would only come later.
+        self._socket.resume_reading()
+        self._linger_timer = self.loop.call_later(LINGER_SECONDS, self._close_now)
+
+    def _close_now(self) -> None:
+        assert self._socket is not None
+        self._socket.close()
 
     def _await_head(self) -> None:
         self._head_bytes = 0
@@ -274,6 +340,68 @@ class GuardedH11Protocol(H11Protocol):
         self._unset_keepalive_if_required()
         self.transport.write(response)
         self.transport.close()
+
+
+class ClosedThrough(asyncio.Transport):
+    """A transport as uvicorn is given it: every call passed on to `transport`, but close() calls
+    `close` (once), which decides how to close it. It is closing from then on, to uvicorn."""
+
+    def __init__(self, transport: asyncio.Transport, close: Callable[[], None]) -> None:
+        super().__init__()
+        self._transport = transport
+        self._close = close
+        self._closing = False
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._close()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._transport.abort()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._transport.write(data)
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self._transport.writelines(list_of_data)
+
+    def write_eof(self) -> None:
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
 
 
 class DeepQueueServer(uvicorn.Server):

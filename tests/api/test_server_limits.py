@@ -4,12 +4,15 @@ limits, so each limit shows within a second or two.
 The limits (README.md, "A bounded server"): at most 50 open connections, 1 s to send a request
 head, 1 s of keep-alive, a 4 KiB head, a 64 KiB body taking at most 2 s to arrive, and 128 KiB of
 POST /events bodies in memory at once (two of 60 KiB), a third waiting at most 0.5 s for its turn.
+A connection closed while its client may still be sending lingers (server.LINGER_SECONDS, 2 s, and
+at most the body limit read and dropped).
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import select
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -212,14 +215,78 @@ def test_a_body_that_does_not_arrive_in_time_is_408(server: Server) -> None:
 
 
 def test_a_body_left_unread_closes_the_connection(server: Server) -> None:
-    """A route that answers without reading the body (GET with a body): the server does not go on
-    reading the rest of it on a kept-alive connection."""
+    """A route that answers without reading the body (GET with a body): the connection is not kept
+    alive for the rest of the body (the server ends its side; see the lingering tests below)."""
     server.settle()
     with connect(server.port) as sock:
         sock.sendall(head("GET", "/health", {"Content-Length": "60000"}) + b"x" * 100)
         assert read_reply(sock).status == 200
         closed, _ = closed_within(sock, SLACK)
         assert closed
+
+
+def answered(sock: socket.socket) -> None:
+    """Wait until the server's response has reached `sock` (left unread)."""
+    readable, _, _ = select.select([sock], [], [], 10)
+    assert readable, "no response within 10 s"
+
+
+def sent_until_cut(sock: socket.socket, piece: bytes, most: int, pause: float) -> int | None:
+    """Send `piece` up to `most` times, `pause` seconds apart: how many went before the server cut
+    the connection (a reset, or a broken pipe after one), or None if all of them went."""
+    for sent in range(most):
+        try:
+            sock.sendall(piece)
+        except (ConnectionResetError, BrokenPipeError):
+            return sent
+        time.sleep(pause)
+    return None
+
+
+def test_a_body_still_coming_after_its_refusal_is_read_and_dropped_not_reset(server: Server) -> None:
+    """POST /events without a token is answered 401 after its head, before its body is read. A
+    client that goes on sending the body (nginx sends the whole of it) must be able to, then read
+    the 401: a server that closes at once with the body still arriving has the kernel reset the
+    connection, and a send fails (nginx answered 502 instead of the 401)."""
+    server.settle()
+    size, piece = 60 * 1024, b" " * 4096
+    with connect(server.port) as sock:
+        sock.sendall(
+            head("POST", "/events", {"Content-Type": "application/json", "Content-Length": str(size)})
+        )
+        answered(sock)  # the server is done with the request: the body is yet to come
+        assert sent_until_cut(sock, piece, size // len(piece), 0.01) is None  # sent whole, slowly
+        reply = read_reply(sock)
+        assert reply.status == 401
+        assert json.loads(reply.body)["error"]["rule"]
+        assert sock.recv(1) == b""  # then the server's end of file, not a reset
+
+
+def test_a_lingering_close_reads_no_more_than_the_body_limit(server: Server) -> None:
+    """A client that sends for ever after its answer is cut off once past the body limit (64 KiB):
+    16 KiB every 5 ms, well within the 2 s a lingering close lasts."""
+    server.settle()
+    with connect(server.port) as sock:
+        sock.sendall(head("POST", "/events", {"Transfer-Encoding": "chunked"}))
+        answered(sock)
+        piece = b"4000\r\n" + b" " * 0x4000 + b"\r\n"
+        cut = sent_until_cut(sock, piece, 64, 0.005)  # 1 MiB at most
+        assert cut is not None, "1 MiB was read after the response"
+        assert cut >= 4  # the first 64 KiB were read (a close at once cuts the second piece)
+        assert read_reply(sock).status == 401  # what came before the reset is still read
+
+
+def test_a_lingering_close_lasts_no_longer_than_its_time(server: Server) -> None:
+    """A client that trickles a body after its answer (1 KiB every 0.1 s: never past the body
+    limit) is cut off once the lingering close's 2 s are over, well before 5 s of it."""
+    server.settle()
+    with connect(server.port) as sock:
+        sock.sendall(head("POST", "/events", {"Transfer-Encoding": "chunked"}))
+        answered(sock)
+        piece = b"400\r\n" + b" " * 0x400 + b"\r\n"
+        cut = sent_until_cut(sock, piece, 50, 0.1)
+        assert cut is not None, "still read after 5 s"
+        assert cut >= 3  # it was read a while (a close at once cuts the second piece)
 
 
 def events_head(token: str, size: int) -> bytes:
