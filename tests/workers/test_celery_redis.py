@@ -147,3 +147,32 @@ def test_worker_without_a_broker_is_a_usage_error(sqlite_url: str) -> None:
         check=False,
     )
     assert done.returncode == 2 and b"KTPLEDGER_BROKER_URL" in done.stderr
+
+
+def test_a_worker_delivers_what_its_catch_ups_raise(services: App, worker: Worker) -> None:
+    """The alerts a worker's catch-up raises are delivered by that worker, on a thread of its own
+    (workers/tasks.py `RaisedDeliveries`), not by a task queued behind the catch-ups: every
+    notification of the over-budget alert is delivered without a `deliver_due` run."""
+    from sqlalchemy import select
+
+    from ktpledger.adapters.tables import notifications
+
+    worker.start()
+    results = services.ledger.append(story("KTP-7"))
+    assert {r.status for r in results} == {"recorded"}
+    converge(services)
+    [over] = [a for a in services.projector.alerts() if a["kind"] == "over_budget"]
+    deadline = time.monotonic() + 30
+    while True:  # bounded: 30 s
+        with services.database.read() as connection:
+            statuses = (
+                connection.execute(
+                    select(notifications.c.status).where(notifications.c.alert_id == over["id"])
+                )
+                .scalars()
+                .all()
+            )
+        if statuses and set(statuses) == {"delivered"}:
+            break
+        assert time.monotonic() < deadline, f"notifications of alert {over['id']}: {statuses}"
+        time.sleep(0.1)
