@@ -4,7 +4,7 @@ duplicate or rejected, and the chained rows to append (R-30), with the project s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from ktpledger.domain.snapshot import (
     SNAPSHOT_FORMAT_NOW,
     ClaimsSource,
     StoredSnapshot,
+    load_snapshot,
     loaded_states,
     resumed,
     snapshot_of,
@@ -151,7 +152,7 @@ def decide(
         rows.append(row)
         seen[(event.project, event.key)] = (event, row["version"])
         results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
-    due = snapshots_due(states, before, loaded.bases)
+    due = snapshots_due(states, before, loaded.bases, recorder)
     return Decided(results, rows, states, due)
 
 
@@ -191,18 +192,32 @@ def _resubmitted(index: int, event: Event, recorded: Event | None, version: int)
 
 
 def snapshots_due(
-    states: dict[str, ProjectState], before: dict[str, int], bases: dict[str, int]
+    states: dict[str, ProjectState],
+    before: dict[str, int],
+    bases: dict[str, int],
+    recorder: LedgerRecorder | None = None,
 ) -> list[StoredSnapshot]:
     """The snapshots to write with this batch: of each project whose version crossed a multiple of
     `SNAPSHOT_EVERY`, or that was folded from more than `SNAPSHOT_EVERY` events past its newest
-    snapshot (a ledger older than snapshots, or one whose snapshots were of another format)."""
+    snapshot (a ledger older than snapshots, or one whose snapshots were of another format).
+
+    Writing a snapshot reads every claim of the state in; with a `recorder`, the state is then
+    swapped in `states` for the snapshot's own, its claims deferred to the row written (issue 18):
+    one state's claims in memory at a time, not those of every project of the batch (a file of
+    claims round-robin over 1,000 projects takes them all past a multiple in the same batch),
+    and the state kept warm holds only the claims folded in after it."""
     due = []
     for project, state in states.items():
         start = before.get(project, 0)
         crossed = state.version // SNAPSHOT_EVERY > start // SNAPSHOT_EVERY
         base = bases.get(project)
         if crossed or (base is not None and state.version - base >= SNAPSHOT_EVERY):
-            due.append(snapshot_of(state))
+            snapshot = snapshot_of(state)
+            due.append(snapshot)
+            if recorder is not None:  # the same key: the dict is not resized while iterated
+                states[project] = load_snapshot(
+                    replace(snapshot, claims=b""), claims_source(recorder, snapshot)
+                )
     return due
 
 

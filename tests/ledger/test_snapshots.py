@@ -260,6 +260,23 @@ def test_a_new_process_reads_a_snapshots_claims_only_for_a_reversal_and_then_onc
     assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
 
 
+def test_a_state_kept_warm_after_its_snapshot_holds_only_the_claims_folded_in_since() -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    _append(ledger, story(9))  # one batch: its snapshot, at 11, read every claim in
+    warm = ledger._cache.get(PROJECT)
+    assert warm is not None and isinstance(vars(warm)["claims"], DeferredClaims)
+    assert warm.approximate_bytes() == ProjectState(PROJECT).approximate_bytes()  # no claim held
+    assert _append(ledger, [claim("c10", "10.00")])[0].version == 12
+    assert ledger._cache.get(PROJECT) is warm and len(warm.claims) == 10
+    assert warm.approximate_bytes() == ProjectState(PROJECT).approximate_bytes() + STATE_BYTES_PER_ITEM
+    assert recorder.claims_read == []
+    # A reversal of a claim before the snapshot reads them back from the snapshot's row, once.
+    assert _append(ledger, [reversal("r4b", "c4", "3.00", date="2025-01-21")])[0].version == 13
+    assert recorder.claims_read == [(PROJECT, 11)]
+    assert same_state(warm, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
 @pytest.mark.parametrize("kept", ["gone", "damaged"])
 def test_claims_no_longer_kept_are_folded_from_the_stream_to_the_snapshots_version(kept: str) -> None:
     recorder = FakeRecorder()
