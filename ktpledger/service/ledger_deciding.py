@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession, LedgerRecorder
@@ -20,8 +21,10 @@ from ktpledger.domain.snapshot import (
     SNAPSHOT_FORMAT_NOW,
     ClaimsSource,
     StoredSnapshot,
+    defer_claims,
     load_snapshot,
     loaded_states,
+    read_claims,
     resumed,
     snapshot_of,
 )
@@ -65,10 +68,27 @@ class AppendResult:
 
 class StateCache:
     """Recently used project states, keyed by project, under a byte budget (`approximate_bytes`);
-    always checked against the ledger's head."""
+    always checked against the ledger's head.
+
+    Over its budget, the cache first puts the claims of the states least recently used out of
+    memory (`snapshot.defer_claims`: read back from the ledger if a reversal, an amendment or a
+    reader asks), then drops states: nearly all of a long project's bytes are its claims, which
+    an append of a claim never reads, so a batch over many long projects (a large `record`)
+    keeps every state's figures warm in a few kilobytes each rather than loading each again
+    from its snapshot and folding on. `reads_from` is where they are read back from (`decide`
+    sets it); without one, states are dropped whole."""
 
     def __init__(self, budget: int = STATE_CACHE_BYTES) -> None:
-        self._states: WeighedCache[str, ProjectState] = WeighedCache(budget, ProjectState.approximate_bytes)
+        self.reads_from: LedgerRecorder | None = None
+        self._states: WeighedCache[str, ProjectState] = WeighedCache(
+            budget, ProjectState.approximate_bytes, self._defer_claims
+        )
+
+    def _defer_claims(self, state: ProjectState) -> bool:
+        recorder = self.reads_from
+        if recorder is None:
+            return False
+        return defer_claims(state, partial(folded_to, recorder, state.project))
 
     def get(self, project: str) -> ProjectState | None:
         return self._states.get(project)
@@ -111,6 +131,8 @@ def decide(
 
     A key is looked up in the ledger (its unique index on project and key), not in the states:
     a state holds no keys, so its size grows with a project's claims, not with its every event."""
+    if recorder is not None:
+        cache.reads_from = recorder
     loaded = project_states(session, cache, {event.project for _, event in parsed}, recorder)
     states, refused = loaded.states, loaded.refused
     before = {project: state.version for project, state in states.items()}
@@ -215,9 +237,8 @@ def snapshots_due(
             snapshot = snapshot_of(state)
             due.append(snapshot)
             if recorder is not None:  # the same key: the dict is not resized while iterated
-                states[project] = load_snapshot(
-                    replace(snapshot, claims=b""), claims_source(recorder, snapshot)
-                )
+                kept = replace(snapshot, claims=b"")  # the source holds no claims' bytes either
+                states[project] = load_snapshot(kept, claims_source(recorder, kept))
     return due
 
 
@@ -310,16 +331,28 @@ def snapshot_states(
 
 def claims_source(recorder: LedgerRecorder, snapshot: StoredSnapshot) -> ClaimsSource:
     """Where a snapshot's claims are read from later: its row, or, should newer snapshots have
-    replaced it by then, the project's stream folded to the snapshot's version."""
+    replaced it by then, the project's stream folded to the snapshot's version; and, for a later
+    version (`snapshot.defer_claims`), the snapshot with its claims and the events after it."""
+    kept = replace(snapshot, claims=b"")
+    stored = partial(recorder.snapshot_claims, snapshot.project, snapshot.version, snapshot.format)
+    to_snapshot = partial(folded_to, recorder, snapshot.project, snapshot.version)
 
-    def folded() -> ProjectState:
-        events = [event for event in recorder.stream(snapshot.project) if event.version <= snapshot.version]
-        return fold(snapshot.project, events, ProjectState(project=snapshot.project, track_keys=False))
+    def later(version: int) -> ProjectState:
+        start = read_claims(load_snapshot(kept, ClaimsSource(stored=stored, folded=to_snapshot)))
+        events = [
+            event
+            for event in recorder.stream(snapshot.project)
+            if snapshot.version < event.version <= version
+        ]
+        return fold(snapshot.project, events, start)
 
-    return ClaimsSource(
-        stored=lambda: recorder.snapshot_claims(snapshot.project, snapshot.version, snapshot.format),
-        folded=folded,
-    )
+    return ClaimsSource(stored=stored, folded=to_snapshot, later=later)
+
+
+def folded_to(recorder: LedgerRecorder, project: str, version: int) -> ProjectState:
+    """The project's recorded stream folded up to `version` (read in a transaction of its own)."""
+    events = [event for event in recorder.stream(project) if event.version <= version]
+    return fold(project, events, ProjectState(project=project, track_keys=False))
 
 
 def new_row(

@@ -277,6 +277,34 @@ def test_a_state_kept_warm_after_its_snapshot_holds_only_the_claims_folded_in_si
     assert same_state(warm, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
 
 
+@pytest.mark.parametrize("snapshotted", [False, True])
+def test_a_state_cache_over_its_budget_keeps_states_without_their_claims_and_reads_them_back(
+    snapshotted: bool,
+) -> None:
+    recorder = FakeRecorder()
+    # A budget of about two states without claims: over it, the least recently used put theirs away.
+    budget = 2 * ProjectState(PROJECT).approximate_bytes()
+    ledger = Ledger(database=None, recorder=recorder, state_bytes=budget)  # type: ignore[arg-type]
+    other = "KTP-OTHER"
+    events = story(9) if snapshotted else story(3)  # snapshotted at 11, or never (4 events)
+    _append(ledger, events)
+    _append(ledger, [{**item, "project": other} for item in events])
+    warm = ledger._cache.get(PROJECT)
+    assert warm is not None and isinstance(vars(warm)["claims"], DeferredClaims)  # kept, claims away
+    assert warm.approximate_bytes() == ProjectState(PROJECT).approximate_bytes()
+    assert _append(ledger, [claim("c10", "10.00")])[0].version == len(events) + 1
+    assert recorder.claims_read == []  # a claim folded onto the state as kept: nothing read back
+    # A reversal of the first claim reads every claim back, from the ledger as it stands.
+    assert _append(ledger, [reversal("r1", "c1", "1.00", date="2025-01-21")])[0].version == len(events) + 2
+    assert _append(ledger, [reversal("r1b", "c1", "0.01", date="2025-01-21")])[0].status == "rejected"
+    for project in (PROJECT, other):
+        state = ledger._cache.get(project)
+        assert state is not None
+        assert same_state(
+            state, fold(project, recorder.stream(project), ProjectState(project, track_keys=False))
+        )
+
+
 @pytest.mark.parametrize("kept", ["gone", "damaged"])
 def test_claims_no_longer_kept_are_folded_from_the_stream_to_the_snapshots_version(kept: str) -> None:
     recorder = FakeRecorder()
