@@ -104,6 +104,15 @@ class StateCache:
     def weight(self) -> int:
         return self._states.weight
 
+    @property
+    def budget(self) -> int:
+        return self._states.budget
+
+    @budget.setter
+    def budget(self, budget: int) -> None:
+        """A new budget, kept to from the next state put."""
+        self._states.budget = budget
+
 
 @dataclass
 class Decided:
