@@ -6,7 +6,13 @@ from pathlib import Path
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.domain.events import parse_event
-from ktpledger.domain.project import STATE_BYTES_BASE, STATE_BYTES_PER_ITEM, STATE_BYTES_PER_KEY, ProjectState
+from ktpledger.domain.project import (
+    STATE_BYTES_BASE,
+    STATE_BYTES_PER_ITEM,
+    STATE_BYTES_PER_KEY,
+    STATE_BYTES_PER_MONTH,
+    ProjectState,
+)
 from ktpledger.service.caches import PerDatabase, WeighedCache
 from ktpledger.service.ledger_deciding import StateCache
 from tests.ledger.factory import PROJECT, claim, offer
@@ -63,7 +69,8 @@ def test_a_state_weighs_by_what_it_holds_and_the_state_cache_keeps_to_its_budget
     for version, item in enumerate(events, start=1):
         keyless.apply(parse_event(item), version, "h")
         keyed.apply(parse_event(item), version, "h")
-    assert keyless.approximate_bytes() == STATE_BYTES_BASE + 2 * STATE_BYTES_PER_ITEM
+    # Two claims, both dated in one month of one line (the factory's consumables, 2025-01-15).
+    assert keyless.approximate_bytes() == STATE_BYTES_BASE + 2 * STATE_BYTES_PER_ITEM + STATE_BYTES_PER_MONTH
     assert keyed.approximate_bytes() == keyless.approximate_bytes() + 3 * STATE_BYTES_PER_KEY
     cache = StateCache(budget=2 * keyless.approximate_bytes())
     for name in ("P1", "P2", "P3"):
