@@ -3,7 +3,7 @@ duplicate or rejected, and the chained rows to append (R-30), with the project s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -117,7 +117,8 @@ class StateCache:
 @dataclass
 class Decided:
     """What deciding a batch gives: each event's result, the rows to insert, the state of each
-    project that can be used again, and the snapshots due (`SNAPSHOT_EVERY`)."""
+    project that can be used again, and the snapshots due (`SNAPSHOT_EVERY`) that are still to be
+    saved with the rows (given a recorder, `decide` saves them with the session as it makes them)."""
 
     results: dict[int, AppendResult]
     rows: list[dict[str, Any]]
@@ -183,7 +184,15 @@ def decide(
         rows.append(row)
         seen[(event.project, event.key)] = (event, row["version"])
         results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
-    due = snapshots_due(states, before, loaded.bases, recorder)
+    if recorder is None:
+        due = list(snapshots_due(states, before, loaded.bases))
+    else:
+        # Saved one by one as made: a batch that takes 1,000 long projects past a multiple would
+        # otherwise hold every one's claims' bytes (some 50 KB for 1,000 claims) until the end.
+        # Rows and snapshots are committed (or rolled back) together, in whichever order written.
+        for snapshot in snapshots_due(states, before, loaded.bases, recorder):
+            session.save_snapshots([snapshot])
+        due = []
     return Decided(results, rows, states, due)
 
 
@@ -227,7 +236,7 @@ def snapshots_due(
     before: dict[str, int],
     bases: dict[str, int],
     recorder: LedgerRecorder | None = None,
-) -> list[StoredSnapshot]:
+) -> Iterator[StoredSnapshot]:
     """The snapshots to write with this batch: of each project whose version crossed a multiple of
     `SNAPSHOT_EVERY`, or that was folded from more than `SNAPSHOT_EVERY` events past its newest
     snapshot (a ledger older than snapshots, or one whose snapshots were of another format).
@@ -236,19 +245,18 @@ def snapshots_due(
     swapped in `states` for the snapshot's own, its claims deferred to the row written (issue 18):
     one state's claims in memory at a time, not those of every project of the batch (a file of
     claims round-robin over 1,000 projects takes them all past a multiple in the same batch),
-    and the state kept warm holds only the claims folded in after it."""
-    due = []
-    for project, state in states.items():
+    and the state kept warm holds only the claims folded in after it. Made one at a time, as
+    asked for."""
+    for project, state in list(states.items()):
         start = before.get(project, 0)
         crossed = state.version // SNAPSHOT_EVERY > start // SNAPSHOT_EVERY
         base = bases.get(project)
         if crossed or (base is not None and state.version - base >= SNAPSHOT_EVERY):
             snapshot = snapshot_of(state)
-            due.append(snapshot)
-            if recorder is not None:  # the same key: the dict is not resized while iterated
+            if recorder is not None:
                 kept = replace(snapshot, claims=b"")  # the source holds no claims' bytes either
                 states[project] = load_snapshot(kept, claims_source(recorder, kept))
-    return due
+            yield snapshot
 
 
 def _give_up(
