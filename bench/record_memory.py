@@ -33,6 +33,27 @@ Measured 2026-12-05 on the 2-core machine, shared (load 5-8):
   tracemalloc over 20,000 events (1,000 projects, snapshots 10 batches apart): 1.7 KB retained an
   event, about 60% by the ledger's state cache (its claims, and the strings and Decimals of the
   parsed events they keep) and 35% by the projections' warm cache.
+
+Measured 2026-12-06 (the same machine, shared: load 4-11), 1,000 projects, distinct events, the
+peak read from /proc's VmHWM of the record process while it ran:
+
+  with the byte budgets alone (64 MB each, 2,000 states' and folds' worth): 337 MB by 265,000
+  events, ~200 events/s (the 300,000-event run stopped at its 1,500 s timeout). The budgets did
+  not bound it: a batch decides every project it touches at once, each state holding every claim
+  (no project had reached a snapshot: 300 events each), and the states were weighed at 8 KB
+  without their spend by month (24 KB measured).
+  Now: 171.6 MB at 300,000 events (~400 events/s), 179.1 MB at 400,000 (floor 60 MB). What
+  bounds it: the state cache keeps states without their claims over its budget
+  (service/ledger_deciding.py `StateCache`, `snapshot.defer_claims`: read back from the ledger
+  when a reversal or a reader asks) instead of dropping them; a state snapshotted with an append
+  is swapped for the snapshot's own, its claims left in the row; snapshots are saved as they are
+  made, not held to the batch's end; `record` keeps 32 MB of states (1,000 states without claims)
+  and 16 MB of projections' folds (cli/ledger.py).
+  What is left: a projection's fold (`LiveProject`) holds every claim of its project, near 1 MB
+  weighed for 1,000 claims, so 16 MB keeps some 20: over 1,000 projects round-robin each catch-up
+  starts cold from its snapshot (reading its claims) and folds up to 500 events, which is where
+  the time goes; the rest of the peak is a batch of 10,000 events in flight (parsed, rows,
+  results, the delivery thread's reads) over the 60 MB floor.
 """
 
 from __future__ import annotations
