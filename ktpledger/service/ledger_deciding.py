@@ -190,7 +190,7 @@ def decide(
         # Saved one by one as made: a batch that takes 1,000 long projects past a multiple would
         # otherwise hold every one's claims' bytes (some 50 KB for 1,000 claims) until the end.
         # Rows and snapshots are committed (or rolled back) together, in whichever order written.
-        for snapshot in snapshots_due(states, before, loaded.bases, recorder):
+        for snapshot in snapshots_due(states, before, loaded.bases, recorder, cache):
             session.save_snapshots([snapshot])
         due = []
     return Decided(results, rows, states, due)
@@ -236,6 +236,7 @@ def snapshots_due(
     before: dict[str, int],
     bases: dict[str, int],
     recorder: LedgerRecorder | None = None,
+    cache: StateCache | None = None,
 ) -> Iterator[StoredSnapshot]:
     """The snapshots to write with this batch: of each project whose version crossed a multiple of
     `SNAPSHOT_EVERY`, or that was folded from more than `SNAPSHOT_EVERY` events past its newest
@@ -246,12 +247,17 @@ def snapshots_due(
     one state's claims in memory at a time, not those of every project of the batch (a file of
     claims round-robin over 1,000 projects takes them all past a multiple in the same batch),
     and the state kept warm holds only the claims folded in after it. Made one at a time, as
-    asked for."""
-    for project, state in list(states.items()):
+    asked for. The state is dropped from `cache` first: read in, its claims would stay there to
+    the batch's end (the cache is given the snapshot's state once the batch is committed), which
+    for 1,000 projects of 500 claims crossing together was 185 MB."""
+    for project in list(states):  # the names, not the states: a state swapped is let go at once
+        state = states[project]
         start = before.get(project, 0)
         crossed = state.version // SNAPSHOT_EVERY > start // SNAPSHOT_EVERY
         base = bases.get(project)
         if crossed or (base is not None and state.version - base >= SNAPSHOT_EVERY):
+            if recorder is not None and cache is not None:
+                cache.evict([project])
             snapshot = snapshot_of(state)
             if recorder is not None:
                 kept = replace(snapshot, claims=b"")  # the source holds no claims' bytes either
