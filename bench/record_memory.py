@@ -42,8 +42,12 @@ peak read from /proc's VmHWM of the record process while it ran:
   not bound it: a batch decides every project it touches at once, each state holding every claim
   (no project had reached a snapshot: 300 events each), and the states were weighed at 8 KB
   without their spend by month (24 KB measured).
-  Now: 171.6 MB at 300,000 events (~400 events/s), 179.1 MB at 400,000 (floor 60 MB). What
-  bounds it: the state cache keeps states without their claims over its budget
+  Now: 171.6 MB at 300,000 events (~400 events/s), 179.8 MB through 490,000 (floor 60 MB);
+  then 363 MB in the batch that took every project past version 500: each snapshot written read
+  its state's claims in, and the state cache held those states to the batch's end (fixed since:
+  the state is dropped from the cache first, commit 8219811; the 1,000,000 run was not repeated).
+  With the fix, 120,000 events over 200 projects (600 each, all past 500 together): peak 161.3 MB
+  (floor 59.0), 1,328 events/s. What bounds it: the state cache keeps states without their claims over its budget
   (service/ledger_deciding.py `StateCache`, `snapshot.defer_claims`: read back from the ledger
   when a reversal or a reader asks) instead of dropping them; a state snapshotted with an append
   is swapped for the snapshot's own, its claims left in the row; snapshots are saved as they are

@@ -281,6 +281,26 @@ def test_a_state_kept_warm_after_its_snapshot_holds_only_the_claims_folded_in_si
     assert same_state(warm, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
 
 
+def test_a_state_snapshotted_with_an_append_is_out_of_the_cache_while_its_claims_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    _append(ledger, story(3))  # version 4, its claims held
+    cached = ledger._cache.get(PROJECT)
+    held: list[ProjectState | None] = []
+
+    def spying(state: ProjectState) -> Any:
+        held.append(ledger._cache.get(PROJECT))  # read in here, kept to the batch's end if cached
+        return snapshot_of(state)
+
+    monkeypatch.setattr("ktpledger.service.ledger_deciding.snapshot_of", spying)
+    assert _append(ledger, [claim("c4", "4.00")])[0].version == 5  # due at 5
+    assert held == [None]
+    after = ledger._cache.get(PROJECT)
+    assert after is not None and after is not cached and vars(after)["claims"].held() == 0
+
+
 @pytest.mark.parametrize("snapshotted", [False, True])
 def test_a_state_cache_over_its_budget_keeps_states_without_their_claims_and_reads_them_back(
     snapshotted: bool,
