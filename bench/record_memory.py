@@ -46,8 +46,11 @@ peak read from /proc's VmHWM of the record process while it ran:
   then 363 MB in the batch that took every project past version 500: each snapshot written read
   its state's claims in, and the state cache held those states to the batch's end (fixed since:
   the state is dropped from the cache first, commit 8219811; the 1,000,000 run was not repeated).
-  With the fix, 120,000 events over 200 projects (600 each, all past 500 together): peak 161.3 MB
-  (floor 59.0), 1,328 events/s. What bounds it: the state cache keeps states without their claims over its budget
+  With the fix, 120,000 events over 200 projects (600 each, all past 500 together): peak 161.3
+  and 189.1 MB in two runs (floor 58.4), 1,328 and 1,438 events/s; before (fe50320, run between
+  them, load ~1): 266.1 MB, 1,791 events/s. The rate lost there is the projections' folds: 64 MB
+  kept nearly all 200 folds warm, `record`'s 16 MB keeps about 50 (at 1,000 projects neither
+  keeps them all, and the run is twice as fast as before). What bounds it: the state cache keeps states without their claims over its budget
   (service/ledger_deciding.py `StateCache`, `snapshot.defer_claims`: read back from the ledger
   when a reversal or a reader asks) instead of dropping them; a state snapshotted with an append
   is swapped for the snapshot's own, its claims left in the row; snapshots are saved as they are
