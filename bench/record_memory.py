@@ -33,6 +33,34 @@ Measured 2026-12-05 on the 2-core machine, shared (load 5-8):
   tracemalloc over 20,000 events (1,000 projects, snapshots 10 batches apart): 1.7 KB retained an
   event, about 60% by the ledger's state cache (its claims, and the strings and Decimals of the
   parsed events they keep) and 35% by the projections' warm cache.
+
+Measured 2026-12-06 (the same machine, shared: load 4-11), 1,000 projects, distinct events, the
+peak read from /proc's VmHWM of the record process while it ran:
+
+  with the byte budgets alone (64 MB each, 2,000 states' and folds' worth): 337 MB by 265,000
+  events, ~200 events/s (the 300,000-event run stopped at its 1,500 s timeout). The budgets did
+  not bound it: a batch decides every project it touches at once, each state holding every claim
+  (no project had reached a snapshot: 300 events each), and the states were weighed at 8 KB
+  without their spend by month (24 KB measured).
+  Now: 171.6 MB at 300,000 events (~400 events/s), 179.8 MB through 490,000 (floor 60 MB);
+  then 363 MB in the batch that took every project past version 500: each snapshot written read
+  its state's claims in, and the state cache held those states to the batch's end (fixed since:
+  the state is dropped from the cache first, commit 8219811; the 1,000,000 run was not repeated).
+  With the fix, 120,000 events over 200 projects (600 each, all past 500 together): peak 161.3
+  and 189.1 MB in two runs (floor 58.4), 1,328 and 1,438 events/s; before (fe50320, run between
+  them, load ~1): 266.1 MB, 1,791 events/s. The rate lost there is the projections' folds: 64 MB
+  kept nearly all 200 folds warm, `record`'s 16 MB keeps about 50 (at 1,000 projects neither
+  keeps them all, and the run is twice as fast as before). What bounds it: the state cache keeps states without their claims over its budget
+  (service/ledger_deciding.py `StateCache`, `snapshot.defer_claims`: read back from the ledger
+  when a reversal or a reader asks) instead of dropping them; a state snapshotted with an append
+  is swapped for the snapshot's own, its claims left in the row; snapshots are saved as they are
+  made, not held to the batch's end; `record` keeps 32 MB of states (1,000 states without claims)
+  and 16 MB of projections' folds (cli/ledger.py).
+  What is left: a projection's fold (`LiveProject`) holds every claim of its project, near 1 MB
+  weighed for 1,000 claims, so 16 MB keeps some 20: over 1,000 projects round-robin each catch-up
+  starts cold from its snapshot (reading its claims) and folds up to 500 events, which is where
+  the time goes; the rest of the peak is a batch of 10,000 events in flight (parsed, rows,
+  results, the delivery thread's reads) over the 60 MB floor.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ project's whole state with every event's key, and every projection's fold, witho
 onto each of 1,000 projects of 1,000 events took one from 53 MB to 1,672 MB. Now the append side's
 states and the projector's folds are each kept under a byte budget (`STATE_CACHE_BYTES`,
 `WARM_CACHE_BYTES`: 64 MB each), least recently used out, and a project dropped is read back from
-its snapshot. Target: growth under the two budgets and 64 MB, whatever the number of projects; the
+its snapshot; over its budget, the state cache first keeps the least recently used states without
+their claims (`snapshot.defer_claims`: read back from the ledger when asked for), then drops states. Target: growth under the two budgets and 64 MB, whatever the number of projects; the
 run is repeated with 8 MB budgets to show the bound is the budget's, not the ledger's size.
 """
 

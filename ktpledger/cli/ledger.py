@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 # events over 1,000 projects recorded 35% slower in batches of 2,000 than in one append, and as
 # fast in batches of 10,000, which hold some 15 MB more (bench/record_memory.py, 2026-12-05).
 RECORD_BATCH = 10_000
+# What `record`'s project states and projections' folds may weigh (issue 18): a one-shot process
+# needs hold only what its batches touch, not a server's working set. Over its budget, a state is
+# kept without its claims (service/ledger_deciding.py, `StateCache`), which an append of a claim
+# never reads: some 25 KB each, so 32 MB keeps 1,000 long projects' states warm (a dropped one
+# is loaded again from its snapshot and folded on, batch after batch). A fold dropped is read
+# again from its snapshot; a fold of a long project weighs near 1 MB, so the projections keep few.
+RECORD_STATE_BYTES = 32 * 1024 * 1024
+RECORD_FOLD_BYTES = 16 * 1024 * 1024
 
 
 def cannot_read(file: str, error: Exception) -> NoReturn:
@@ -71,6 +79,8 @@ def register(app: typer.Typer, opened: Opened) -> None:
                 numbered = iter(events)
                 rejected = False
                 with opened(ctx) as application:
+                    application.ledger.states.budget = RECORD_STATE_BYTES
+                    application.projector.projections.warm.budget = RECORD_FOLD_BYTES
                     recorded_by = recorder_of(ctx, "cli")
                     # Batches, not the whole file in one append: memory holds one batch of events
                     # and results, not the file; and a file that fails half-way (a lost database,

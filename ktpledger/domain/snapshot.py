@@ -88,6 +88,9 @@ class ClaimsSource:
 
     stored: Callable[[], bytes | None]
     folded: Callable[[], ProjectState]
+    # The project folded to a later version (`defer_claims`: the claims folded in since put out
+    # of memory too), from this snapshot where it can; None: from the whole stream.
+    later: Callable[[int], ProjectState] | None = None
 
 
 class SnapshotUnreadable(ValueError):
@@ -393,6 +396,34 @@ class DeferredClaims:
         if name.startswith("_"):  # not the dict's, and never a read (copy, pickle probe for these)
             raise AttributeError(name)
         return getattr(self._real(), name)
+
+
+def defer_claims(state: ProjectState, folded_to: Callable[[int], ProjectState]) -> bool:
+    """Put `state`'s claims, tagged claims and tallies out of memory (issue 18: a cache over its
+    budget keeps a state's figures rather than drop it whole): like a snapshot's, they are read
+    back on first use, by folding the project to the state's version (the source's `later` fold
+    where the state came from a snapshot, else `folded_to`). Only for a state whose events are
+    all in the ledger (committed). False when it holds none to put away."""
+    held = vars(state)["claims"]
+    if isinstance(held, DeferredClaims):
+        pending = held._pending
+        with pending.lock:
+            if pending.state is None or not (pending.added or pending.tagged):
+                return False  # read in already (the state holds dicts again), or nothing to forget
+            source = pending.claims
+            count = pending.count + len(pending.added)
+            pending.state = None  # the placeholders replaced below are no longer the state's
+    elif any(isinstance(vars(state)[name], DeferredClaims) for name in _DEFERRED) or not state.claims:
+        return False
+    else:
+        source, count = b"", len(state.claims)
+    later = source.later if isinstance(source, ClaimsSource) and source.later is not None else folded_to
+    version = state.version
+    refold = ClaimsSource(stored=lambda: None, folded=lambda: later(version), later=later)
+    pending = _PendingClaims(state, refold, count, 0)
+    for name in _DEFERRED:
+        vars(state)[name] = DeferredClaims(pending, name)
+    return True
 
 
 def read_claims(state: ProjectState) -> ProjectState:

@@ -48,12 +48,20 @@ class BoundedCache(Generic[K, V]):
 class WeighedCache(Generic[K, V]):
     """Values by key under a byte budget, the least recently used out first (issue 18: a
     long-lived process holds project states by what they weigh, not by their number). Not
-    thread-safe: its owner guards it. A value heavier than the whole budget is not kept."""
+    thread-safe: its owner guards it. A value heavier than the whole budget is not kept.
 
-    def __init__(self, budget: int, weigh: Callable[[V], int]) -> None:
+    With `lighten` (a value made lighter in place: True if it now weighs less), a cache over its
+    budget first lightens its values, the least recently used first, and drops values only if
+    that is not enough: a value lightened is still a hit, where one dropped must be made again."""
+
+    def __init__(
+        self, budget: int, weigh: Callable[[V], int], lighten: Callable[[V], bool] | None = None
+    ) -> None:
         self.budget = budget
         self._weigh = weigh
+        self._lighten = lighten
         self._values: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._light: set[K] = set()  # lightened since put: lightening them again gains nothing
         self.weight = 0  # what the values held weigh, as weighed when put
 
     def __len__(self) -> int:
@@ -73,19 +81,37 @@ class WeighedCache(Generic[K, V]):
             return
         self._values[key] = (value, weight)
         self.weight += weight
+        if self.weight > self.budget and self._lighten is not None:
+            self._lighten_to_budget()
         while self.weight > self.budget:
-            _, (_, dropped) = self._values.popitem(last=False)
-            self.weight -= dropped
+            dropped, (_, gone) = self._values.popitem(last=False)
+            self._light.discard(dropped)
+            self.weight -= gone
+
+    def _lighten_to_budget(self) -> None:
+        assert self._lighten is not None
+        for key, (value, weight) in list(self._values.items()):
+            if key in self._light:
+                continue
+            self._light.add(key)
+            if self._lighten(value):
+                lighter = self._weigh(value)
+                self._values[key] = (value, lighter)  # a key already held: its place is kept
+                self.weight += lighter - weight
+                if self.weight <= self.budget:
+                    return
 
     def pop(self, key: K) -> V | None:
         found = self._values.pop(key, None)
         if found is None:
             return None
+        self._light.discard(key)
         self.weight -= found[1]
         return found[0]
 
     def clear(self) -> None:
         self._values.clear()
+        self._light.clear()
         self.weight = 0
 
 

@@ -91,6 +91,11 @@ class Ledger:
         # it from seeing a state half-way through being folded by another thread.
         self._guard = threading.Lock()
 
+    @property
+    def states(self) -> StateCache:
+        """The project states kept warm between appends (a one-shot command may narrow its budget)."""
+        return self._cache
+
     # --- writing ---------------------------------------------------------------------------------
 
     def append(

@@ -50,6 +50,15 @@ class WarmCache:
     def weight(self) -> int:
         return self._entries.weight
 
+    @property
+    def budget(self) -> int:
+        return self._entries.budget
+
+    @budget.setter
+    def budget(self, budget: int) -> None:
+        """A new budget, kept to from the next project kept."""
+        self._entries.budget = budget
+
 
 def _weigh(warm: Warm) -> int:
     # The live fold's lines and alert conditions are about as much again as its state.

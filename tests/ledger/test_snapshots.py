@@ -18,7 +18,7 @@ from ktpledger.adapters.tables import state_snapshots
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.allowances import exclusions
 from ktpledger.domain.events import parse_event
-from ktpledger.domain.project import STATE_BYTES_PER_ITEM, ProjectState
+from ktpledger.domain.project import STATE_BYTES_PER_ITEM, STATE_BYTES_PER_MONTH, ProjectState
 from ktpledger.domain.snapshot import (
     DeferredClaims,
     SnapshotUnreadable,
@@ -134,8 +134,10 @@ def test_a_loaded_state_takes_claims_without_reading_its_own_and_then_reads_them
         loaded.apply(parse_event(item), version, f"h{version}")
     assert _deferred(loaded)  # an untagged claim and a tagged one: neither read the claims
     assert len(loaded.claims) == 15
-    # A cache weighs it by the three claims it holds, not the snapshot's twelve.
-    assert loaded.approximate_bytes() == ProjectState(PROJECT).approximate_bytes() + 3 * STATE_BYTES_PER_ITEM
+    # A cache weighs it by the three claims it holds, not the snapshot's twelve (and its two
+    # lines' spend in January 2025).
+    light = ProjectState(PROJECT).approximate_bytes() + 2 * STATE_BYTES_PER_MONTH
+    assert loaded.approximate_bytes() == light + 3 * STATE_BYTES_PER_ITEM
     whole = folded(events + later)
     # Reading reads them all, in version order, the later ones after the snapshot's; the tagged
     # one held back is counted under the conference guide after the snapshot's conferences.
@@ -258,6 +260,73 @@ def test_a_new_process_reads_a_snapshots_claims_only_for_a_reversal_and_then_onc
     state = fresh._cache.get(PROJECT)
     assert state is not None
     assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
+def test_a_state_kept_warm_after_its_snapshot_holds_only_the_claims_folded_in_since() -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    _append(ledger, story(9))  # one batch: its snapshot, at 11, read every claim in
+    warm = ledger._cache.get(PROJECT)
+    assert warm is not None and isinstance(vars(warm)["claims"], DeferredClaims)
+    held = vars(warm)["claims"]
+    assert held.held() == 0  # no claim in memory, and none weighed
+    light = warm.approximate_bytes()
+    assert _append(ledger, [claim("c10", "10.00")])[0].version == 12
+    assert ledger._cache.get(PROJECT) is warm and len(warm.claims) == 10 and held.held() == 1
+    assert warm.approximate_bytes() == light + STATE_BYTES_PER_ITEM  # c10's month had spend already
+    assert recorder.claims_read == []
+    # A reversal of a claim before the snapshot reads them back from the snapshot's row, once.
+    assert _append(ledger, [reversal("r4b", "c4", "3.00", date="2025-01-21")])[0].version == 13
+    assert recorder.claims_read == [(PROJECT, 11)]
+    assert same_state(warm, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
+def test_a_state_snapshotted_with_an_append_is_out_of_the_cache_while_its_claims_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = FakeRecorder()
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    _append(ledger, story(3))  # version 4, its claims held
+    cached = ledger._cache.get(PROJECT)
+    held: list[ProjectState | None] = []
+
+    def spying(state: ProjectState) -> Any:
+        held.append(ledger._cache.get(PROJECT))  # read in here, kept to the batch's end if cached
+        return snapshot_of(state)
+
+    monkeypatch.setattr("ktpledger.service.ledger_deciding.snapshot_of", spying)
+    assert _append(ledger, [claim("c4", "4.00")])[0].version == 5  # due at 5
+    assert held == [None]
+    after = ledger._cache.get(PROJECT)
+    assert after is not None and after is not cached and vars(after)["claims"].held() == 0
+
+
+@pytest.mark.parametrize("snapshotted", [False, True])
+def test_a_state_cache_over_its_budget_keeps_states_without_their_claims_and_reads_them_back(
+    snapshotted: bool,
+) -> None:
+    recorder = FakeRecorder()
+    # A budget of about two states without claims: over it, the least recently used put theirs away.
+    budget = 2 * (ProjectState(PROJECT).approximate_bytes() + 2 * STATE_BYTES_PER_MONTH)
+    ledger = Ledger(database=None, recorder=recorder, state_bytes=budget)  # type: ignore[arg-type]
+    other = "KTP-OTHER"
+    events = story(9) if snapshotted else story(3)  # snapshotted at 11, or never (4 events)
+    _append(ledger, events)
+    _append(ledger, [{**item, "project": other} for item in events])
+    warm = ledger._cache.get(PROJECT)
+    assert warm is not None and isinstance(vars(warm)["claims"], DeferredClaims)  # kept, claims away
+    assert vars(warm)["claims"].held() == 0
+    assert _append(ledger, [claim("c10", "10.00")])[0].version == len(events) + 1
+    assert recorder.claims_read == []  # a claim folded onto the state as kept: nothing read back
+    # A reversal of the first claim reads every claim back, from the ledger as it stands.
+    assert _append(ledger, [reversal("r1", "c1", "1.00", date="2025-01-21")])[0].version == len(events) + 2
+    assert _append(ledger, [reversal("r1b", "c1", "0.01", date="2025-01-21")])[0].status == "rejected"
+    for project in (PROJECT, other):
+        state = ledger._cache.get(project)
+        assert state is not None
+        assert same_state(
+            state, fold(project, recorder.stream(project), ProjectState(project, track_keys=False))
+        )
 
 
 @pytest.mark.parametrize("kept", ["gone", "damaged"])
