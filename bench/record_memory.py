@@ -68,6 +68,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -130,37 +131,57 @@ def write_events(path: Path, events: int, projects: int, distinct: int | None = 
     return events if distinct is None else min(distinct, events)
 
 
+# A child's peak RSS (ru_maxrss) counts what it held before its exec: forked from a bench process
+# grown to hundreds of megabytes (`make bench` runs every benchmark in one), the figure and its floor
+# both read as that process's size. So the command is started by a fresh, small interpreter that
+# reports its child's own peak to a file (its own few megabytes at the fork are in the figure).
+LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_record(url: str, path: Path, events: int, workdir: Path, timeout: float) -> Run:
-    """`ktpledger --db URL record PATH` as a child process, its own peak RSS read by os.wait4."""
-    output, errors = workdir / "results.jsonl", workdir / "stderr.txt"
+    """`ktpledger --db URL record PATH` as a child process, its own peak RSS read by os.wait4 in a
+    small launcher process (`LAUNCHER`)."""
+    output, errors, peak = workdir / "results.jsonl", workdir / "stderr.txt", workdir / "peak.txt"
     started = time.perf_counter()
     # Files, not pipes: a child that writes more than a pipe holds would wait for a reader.
     with output.open("wb") as results, errors.open("wb") as warnings:
-        child = subprocess.Popen(
-            [str(KTPLEDGER), "--db", url, "record", str(path)],
+        launcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                LAUNCHER,
+                str(peak),
+                str(KTPLEDGER),
+                "--db",
+                url,
+                "record",
+                str(path),
+            ],
             stdout=results,
             stderr=warnings,
             env=ENVIRONMENT,
             cwd=workdir,
+            start_new_session=True,  # a timeout stops the launcher and the command alike
         )
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"ktpledger record took more than {timeout:.0f} s")
-                time.sleep(0.05)
-            child.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            if child.returncode is None:
-                child.kill()
-                child.wait()
+            launcher.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+            raise TimeoutError(f"ktpledger record took more than {timeout:.0f} s") from None
     seconds = time.perf_counter() - started
-    if child.returncode != 0:
+    if launcher.returncode != 0:
         error = errors.read_text(errors="replace")
-        raise RuntimeError(f"ktpledger record exited {child.returncode}: {error[-2000:]}")
+        raise RuntimeError(f"ktpledger record exited {launcher.returncode}: {error[-2000:]}")
     recorded = duplicates = 0
     with output.open("rb") as results:
         for line in results:
@@ -168,7 +189,7 @@ def run_record(url: str, path: Path, events: int, workdir: Path, timeout: float)
             duplicates += b'"status": "duplicate"' in line
     output.unlink()
     # ru_maxrss is in kilobytes on Linux.
-    return Run(events, usage.ru_maxrss / 1024, seconds, recorded, duplicates)
+    return Run(events, int(peak.read_text()) / 1024, seconds, recorded, duplicates)
 
 
 def migrate(url: str, workdir: Path) -> None:
