@@ -115,6 +115,25 @@ class WeighedCache(Generic[K, V]):
         self.weight = 0
 
 
+class Weighed(Generic[K, V]):
+    """What a service cache over a `WeighedCache` (`_weighed`) shows of it: what it holds weighs,
+    and its budget, which may be narrowed (a one-shot `record`), kept to from the next value put."""
+
+    _weighed: WeighedCache[K, V]
+
+    @property
+    def weight(self) -> int:
+        return self._weighed.weight
+
+    @property
+    def budget(self) -> int:
+        return self._weighed.budget
+
+    @budget.setter
+    def budget(self, budget: int) -> None:
+        self._weighed.budget = budget
+
+
 class PerDatabase(Generic[C]):
     """One cache per database a process reads (tests open many in one process; a value keyed by
     project and version alone would be another database's). Keyed by the database's URL, schema

@@ -28,7 +28,7 @@ from ktpledger.domain.snapshot import (
     resumed,
     snapshot_of,
 )
-from ktpledger.service.caches import WeighedCache
+from ktpledger.service.caches import Weighed, WeighedCache
 from ktpledger.service.ledger_reading import fold
 
 # What the project states kept warm between appends may weigh: some 150,000 claims' worth; a
@@ -66,7 +66,7 @@ class AppendResult:
         return result
 
 
-class StateCache:
+class StateCache(Weighed[str, ProjectState]):
     """Recently used project states, keyed by project, under a byte budget (`approximate_bytes`);
     always checked against the ledger's head.
 
@@ -80,7 +80,7 @@ class StateCache:
 
     def __init__(self, budget: int = STATE_CACHE_BYTES) -> None:
         self.reads_from: LedgerRecorder | None = None
-        self._states: WeighedCache[str, ProjectState] = WeighedCache(
+        self._weighed: WeighedCache[str, ProjectState] = WeighedCache(
             budget, ProjectState.approximate_bytes, self._defer_claims
         )
 
@@ -91,27 +91,14 @@ class StateCache:
         return defer_claims(state, partial(folded_to, recorder, state.project))
 
     def get(self, project: str) -> ProjectState | None:
-        return self._states.get(project)
+        return self._weighed.get(project)
 
     def put(self, state: ProjectState) -> None:
-        self._states.put(state.project, state)
+        self._weighed.put(state.project, state)
 
     def evict(self, projects: Iterable[str]) -> None:
         for project in projects:
-            self._states.pop(project)
-
-    @property
-    def weight(self) -> int:
-        return self._states.weight
-
-    @property
-    def budget(self) -> int:
-        return self._states.budget
-
-    @budget.setter
-    def budget(self, budget: int) -> None:
-        """A new budget, kept to from the next state put."""
-        self._states.budget = budget
+            self._weighed.pop(project)
 
 
 @dataclass

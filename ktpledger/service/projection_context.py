@@ -10,7 +10,7 @@ from datetime import timedelta
 from ktpledger.adapters.projection_store import ProjectionStore
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.live import LiveProject
-from ktpledger.service.caches import WeighedCache
+from ktpledger.service.caches import Weighed, WeighedCache
 
 # What the projects kept folded between catch-ups may weigh in one process (issue 18).
 WARM_CACHE_BYTES = 64 * 1024 * 1024
@@ -26,38 +26,25 @@ class Warm:
     open_alerts: dict[AlertKey, str]
 
 
-class WarmCache:
+class WarmCache(Weighed[str, Warm]):
     """Folded projects kept warm between catch-ups, so a wake-up folds only the new events, under
     a byte budget (issue 18); a project dropped starts again from its snapshot. An entry is used
     only when its version equals the saved one, and dropped on any failure."""
 
     def __init__(self, budget: int = WARM_CACHE_BYTES) -> None:
-        self._entries: WeighedCache[str, Warm] = WeighedCache(budget, _weigh)
+        self._weighed: WeighedCache[str, Warm] = WeighedCache(budget, _weigh)
 
     def keep(self, warm: Warm) -> None:
-        self._entries.put(warm.live.state.project, warm)
+        self._weighed.put(warm.live.state.project, warm)
 
     def take(self, project: str) -> Warm | None:
-        return self._entries.pop(project)
+        return self._weighed.pop(project)
 
     def drop(self, project: str) -> None:
-        self._entries.pop(project)
+        self._weighed.pop(project)
 
     def clear(self) -> None:
-        self._entries.clear()
-
-    @property
-    def weight(self) -> int:
-        return self._entries.weight
-
-    @property
-    def budget(self) -> int:
-        return self._entries.budget
-
-    @budget.setter
-    def budget(self, budget: int) -> None:
-        """A new budget, kept to from the next project kept."""
-        self._entries.budget = budget
+        self._weighed.clear()
 
 
 def _weigh(warm: Warm) -> int:
