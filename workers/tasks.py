@@ -14,10 +14,12 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.wakeup import BackgroundDelivery, chunks
 from ktpledger.settings import Settings
 from workers.app import app
+from workers.due import DueProjects
 
 log = logging.getLogger("ktpledger.workers")
 _application: App | None = None
 _raised: RaisedDeliveries | None = None
+_due: DueProjects | None = None
 
 P = ParamSpec("P")
 R_co = TypeVar("R_co", covariant=True)
@@ -95,10 +97,22 @@ def _deliver_before_stopping(**_: Any) -> None:
         _raised.close()
 
 
+def due_projects() -> DueProjects:
+    global _due
+    if _due is None:
+        _due = DueProjects(Settings.from_env().broker_url)
+    return _due
+
+
 class _Dispatcher:
-    """Inside a worker, a wake-up is another catch-up message."""
+    """Inside a worker, a wake-up is another catch-up message (its projects announced first, as
+    the Celery dispatcher announces them: workers/due.py)."""
 
     def projects_changed(self, projects: set[str]) -> None:
+        try:
+            due_projects().add(projects)
+        except Exception:  # only a saving is lost: each message names its projects
+            log.warning("could not announce %s as due", sorted(projects), exc_info=True)
         for chunk in chunks(projects):
             catch_up.delay(chunk)
 
@@ -113,17 +127,20 @@ def application() -> App:
 @_on_worker_process_init
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share its parent's database connections.
-    global _application, _raised
+    global _application, _raised, _due
     _application = None
     _raised = None  # its thread is the parent's: a child gathers and delivers its own
+    _due = None  # nor may it share the parent's Redis connection
 
 
 @task("ktpledger.catch_up")
 def catch_up(projects: str | list[str]) -> dict[str, Any]:
     """Fold the new events of the named projects into their projections; raise and resolve their
-    alerts. The message names projects and nothing else: the events are read from the ledger."""
+    alerts. The message names projects and nothing else: the events are read from the ledger.
+    Other projects announced as due (workers/due.py) that this process keeps folded and no other
+    worker holds are caught up in the same transaction."""
     names = [projects] if isinstance(projects, str) else list(projects)
-    results = application().projector.catch_up_many(names)
+    results = application().projector.catch_up_many(names, also=due_projects().take())
     raised = [alert for result in results for alert in result.raised]
     if raised:
         raised_deliveries().add(raised)

@@ -179,10 +179,22 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
 
 
 # PostgreSQL: every project's events after its own version in one query, the pairs as two arrays.
-_PG_STREAMS_AFTER = text(
+# Whole streams: joined, which the planner may answer by reading the table once.
+_PG_STREAMS = text(
     f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} FROM events e "
     "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
     "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
+)
+# After saved versions (a catch-up's few new events): one index range each, forced by LATERAL
+# (OFFSET 0 keeps the planner from flattening it back into the join). Joined, the planner guessed
+# a third of each stream and read the whole table from about 10 projects on: 10 ms a catch-up of
+# 20 projects at 20,000 events against 0.6 ms, growing with the ledger.
+_PG_STREAMS_AFTER = text(
+    f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} "
+    "FROM unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
+    "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = s.project "
+    "AND events.version > s.after ORDER BY events.version OFFSET 0) AS e "
+    "ORDER BY e.project, e.version"
 )
 
 
@@ -193,7 +205,8 @@ def streams_after(connection: Connection, versions: Mapping[str, int]) -> dict[s
     if connection.dialect.name == "postgresql":
         if versions:
             parameters = {"projects": list(versions), "afters": list(versions.values())}
-            for row in connection.execute(_PG_STREAMS_AFTER, parameters).mappings():
+            query = _PG_STREAMS_AFTER if any(versions.values()) else _PG_STREAMS
+            for row in connection.execute(query, parameters).mappings():
                 found.setdefault(row["project"], []).append(to_recorded(row))
         return found
     for name, after in versions.items():

@@ -31,6 +31,10 @@ class Backend:
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query
 
+    def locked_if_free(self, query: Select[Any]) -> Select[Any]:
+        """`locked`, leaving out the rows another transaction holds (SQLite has one writer)."""
+        return query
+
     def insert_ignore(self, table: Table) -> Any:
         return self.insert(table).on_conflict_do_nothing()
 
@@ -62,6 +66,9 @@ class PostgresBackend(Backend):
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()
+
+    def locked_if_free(self, query: Select[Any]) -> Select[Any]:
+        return query.with_for_update(skip_locked=True)
 
 
 BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}

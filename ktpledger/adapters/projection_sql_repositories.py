@@ -72,6 +72,18 @@ class SqlHeads:
             take(self._connection.execute(query, {"names": missing}))
         return found
 
+    def lock_free(self, names: Sequence[str]) -> dict[str, int]:
+        c = projection_heads.c
+        query = self._backend.locked_if_free(
+            select(c.project, c.version)
+            .where(in_list(c.project, "names"), c.status != FAILED)
+            .order_by(c.project)
+        )
+        return {
+            project: int(version)
+            for project, version in self._connection.execute(query, {"names": list(names)})
+        }
+
     def advance(self, moves: Sequence[Row]) -> None:
         self._backend.upsert(self._connection, projection_heads, moves, ("project",))
 

@@ -124,6 +124,12 @@ class HeadRepository(Protocol):
         locked in the order of `names` (sorted by the caller), so two units never deadlock."""
         ...
 
+    def lock_free(self, names: Sequence[str]) -> dict[str, int]:
+        """The saved versions of those of `names` that no other unit holds, have a head and are not
+        quarantined, locked to this unit until it ends; never waits (the rest are left out: their
+        holder, or their own wake-up, catches them up)."""
+        ...
+
     def advance(self, moves: Sequence[Row]) -> None:
         """Move heads on (rows of project, version, position, clock, updated_at); the quarantine
         columns stay as they are."""

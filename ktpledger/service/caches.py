@@ -67,6 +67,11 @@ class WeighedCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def peek(self, key: K) -> V | None:
+        """The value held, its place in the LRU order unchanged."""
+        found = self._values.get(key)
+        return None if found is None else found[0]
+
     def get(self, key: K) -> V | None:
         found = self._values.get(key)
         if found is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from ktpledger.adapters.projection_store import ProjectionUnit, Row
+from ktpledger.adapters.projection_store import HeadState, ProjectionUnit, Row
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.health_facts import HealthFacts, PageFacts
@@ -47,23 +47,43 @@ class CatchUp:
     failed: str | None = None
 
 
-def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[CatchUp]:
+def catch_up_many(
+    projections: Projections, projects: Iterable[str], also: Iterable[str] = ()
+) -> list[CatchUp]:
     """Catch several projects up in one unit of work (a handful of statements, whatever their
     number): lock their saved versions, read the events after them, fold, write, commit.
+
+    `also`: more projects worth a look, perhaps behind (other wake-ups' projects, still queued):
+    those this process keeps folded at their saved version and no other unit holds are caught up
+    in the same unit, so that one catch-up's statements serve many wake-ups' events; the rest are
+    left out of the results, never waited for (their holder, or their own wake-up, catches them
+    up). Only those kept at their saved version: one with nothing new then costs nothing but its
+    row read, where one kept behind (another worker caught it up since) or not kept at all would
+    be folded on or read from its snapshot, work its own wake-up may well give the other worker.
 
     A project with a recorded event that cannot be read or folded is quarantined (README,
     "Quarantine") and the others carry on: its projection is rebuilt up to the last append that
     folds whole, its head marked failed, and a `projection_failed` system alert raised; later
     catch-ups skip it until `retry`. Store errors are not the project's: they roll the whole
     catch-up back, as before, for a later wake-up or the sweeper to redo."""
-    names = sorted(set(projects))
-    if not names:
+    named = sorted(set(projects))
+    extra = sorted(name for name in set(also).difference(named) if projections.warm.version(name))
+    if not named and not extra:
         return []
     now = datetime.now(UTC)
     kept: list[Warm] = []
     results: list[CatchUp] = []
     with projections.store.write(durable=False) as unit:
-        heads = unit.heads.lock(names, now)
+        # The named ones first, waiting for their locks in name order (so two units never
+        # deadlock); then the extras that are free, which never waits.
+        heads = unit.heads.lock(named, now) if named else {}
+        if extra:
+            heads |= {
+                name: HeadState(version)
+                for name, version in unit.heads.lock_free(extra).items()
+                if projections.warm.version(name) == version
+            }
+        names = sorted(heads)
         saved = {name: head.version for name, head in heads.items()}
         active = [name for name in names if heads[name].failed is None]
         warm: dict[str, Warm] = {}
@@ -110,6 +130,12 @@ def catch_up_many(projections: Projections, projects: Iterable[str]) -> list[Cat
             entry = warm.get(name)
             raised: list[int] = []
             resolved = 0
+            if name in behind and len(stream) <= saved[name] - behind[name].live.version:
+                # Nothing after the saved version (another worker caught it up, events and all):
+                # kept behind as it is, folded on only when there is something new to fold.
+                kept.append(behind[name])
+                results.append(CatchUp(name, saved[name], saved[name], [], 0))
+                continue
             try:
                 if name in behind:
                     live = behind[name].live

@@ -40,6 +40,11 @@ class WarmCache(Weighed[str, Warm]):
     def take(self, project: str) -> Warm | None:
         return self._weighed.pop(project)
 
+    def version(self, project: str) -> int | None:
+        """The version the project is kept folded at, if it is kept."""
+        warm = self._weighed.peek(project)
+        return None if warm is None else warm.live.version
+
     def drop(self, project: str) -> None:
         self._weighed.pop(project)
 

@@ -105,6 +105,15 @@ class _Heads:
             for name in names
         }
 
+    def lock_free(self, names: Sequence[str]) -> dict[str, int]:
+        # One unit at a time here: every head is free.
+        heads = self._unit.tables.heads
+        return {
+            name: heads[name]["version"]
+            for name in names
+            if name in heads and heads[name]["status"] != FAILED
+        }
+
     def advance(self, moves: Sequence[Row]) -> None:
         for move in moves:
             self._unit.tables.heads.setdefault(move["project"], dict(_HEAD_DEFAULTS)).update(move)

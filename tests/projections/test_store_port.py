@@ -49,12 +49,19 @@ class World:
     def system_alerts(self) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def another_projector(self) -> Projector:
+        """Another worker's projector over the same store (its own projects kept folded)."""
+        raise NotImplementedError
+
 
 class FakeWorld(World):
     def __init__(self) -> None:
         self.fake = FakeProjectionStore()
         self.store = self.fake
         self.projector = Projector(None, store=self.fake)
+
+    def another_projector(self) -> Projector:
+        return Projector(None, store=self.fake)
 
     def record(self, items: list[dict[str, Any]]) -> None:
         self.fake.append(items)
@@ -76,6 +83,9 @@ class DatabaseWorld(World):
         self.app = app
         self.store = projection_store(app.database)
         self.projector = Projector(app.database, store=self.store)
+
+    def another_projector(self) -> Projector:
+        return Projector(self.app.database, store=self.store)
 
     def record(self, items: list[dict[str, Any]]) -> None:
         results = self.app.ledger.append(items)
@@ -187,6 +197,67 @@ def test_catch_up_folds_new_events_once_and_keeps_alerts_current(world: World) -
     assert world.projector.replay() == (8, 1)  # 8 events read, 1 project
     assert alerts_of(world) == live  # ids, figures and resolutions kept
     assert comparable(world.projector.alerts(include_resolved=True)) == comparable(shown)
+
+
+def test_a_catch_up_takes_in_the_extra_projects_it_keeps_folded_at_their_saved_version(world: World) -> None:
+    """`also` (other wake-ups' projects, workers/due.py): caught up in the same unit when this
+    projector keeps them folded at their saved version; left to their own wake-ups otherwise."""
+    kept, behind, cold = "KTP-KEPT", "KTP-BEHIND", "KTP-COLD"
+    world.record([offer(), offer(kept), offer(behind), offer(cold)])  # v1 each
+    assert [r.to_version for r in world.projector.catch_up_many([PROJECT, kept, behind])] == [1, 1, 1]
+    world.record([claim("b1", "100.00", category=TS, date="2024-10-15", project=behind)])  # behind v2
+    other = world.another_projector()
+    assert other.catch_up_many([behind, cold]) == [CatchUp(behind, 1, 2, [], 0), CatchUp(cold, 0, 1, [], 0)]
+    world.record(
+        [
+            claim("t1", "2100.00", category=TS, date="2024-10-15"),  # 84% of travel: a threshold alert
+            claim("k1", "200.00", category=TS, date="2024-10-15", project=kept),
+            claim("b2", "300.00", category=TS, date="2024-10-16", project=behind),
+            claim("c1", "400.00", category=TS, date="2024-10-16", project=cold),
+        ]
+    )
+
+    # kept: at its saved version here, so caught up beside the named project; behind: kept here
+    # at v1 but saved at v2 by the other projector; cold: not kept here at all.
+    assert world.projector.catch_up_many([PROJECT], also=[kept, behind, cold, PROJECT]) == [
+        CatchUp(PROJECT, 1, 2, [1], 0),
+        CatchUp(kept, 1, 2, [], 0),
+    ]
+    assert world.projector.states([PROJECT, kept, behind, cold]) == {
+        PROJECT: {"status": "ok", "version": 2},
+        kept: {"status": "ok", "version": 2},
+        behind: {"status": "ok", "version": 2},
+        cold: {"status": "ok", "version": 1},
+    }
+    assert lines_of(world, kept)[TS] == ("200.00", "200.00", "2300.00")
+    # Their own wake-ups catch the others up, wherever they go.
+    assert world.projector.catch_up_many([behind]) == [CatchUp(behind, 2, 3, [], 0)]
+    assert other.catch_up_many([cold]) == [CatchUp(cold, 1, 2, [], 0)]
+    assert lines_of(world, behind)[TS] == ("400.00", "400.00", "2100.00")
+    # The other projector still keeps `behind` at v2. Woken with nothing after the saved version,
+    # it keeps it so; woken with something new, it folds on from v2 to the end.
+    assert other.catch_up_many([behind]) == [CatchUp(behind, 3, 3, [], 0)]
+    world.record([claim("b3", "1700.00", category=TS, date="2024-10-17", project=behind)])  # 2,100 = 84%
+    assert other.catch_up_many([behind]) == [CatchUp(behind, 3, 4, [2], 0)]
+    assert lines_of(world, behind)[TS] == ("2100.00", "2100.00", "400.00")
+    # Nothing but extras: none kept at their saved version here (kept was taken in above).
+    assert other.catch_up_many([], also=[kept, PROJECT]) == []
+
+
+@pytest.mark.postgres
+def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres_url: str) -> None:
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    try:
+        store = projection_store(app.database)
+        app.ledger.append([offer(), offer("KTP-HELD")])
+        Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD"])
+        with store.write() as holder:
+            holder.heads.lock(["KTP-HELD"], datetime.now(UTC))
+            with store.write() as unit:  # a second connection: waits for nothing
+                assert unit.heads.lock_free([PROJECT, "KTP-HELD", "KTP-NONE"]) == {PROJECT: 1}
+    finally:
+        app.close()
 
 
 def test_a_unit_of_work_keeps_nothing_it_does_not_commit(world: World) -> None:

@@ -16,25 +16,10 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.projections import comparable
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
-from tests.conftest import REDIS_URL, unavailable
 from tests.ledger.factory import claim, offer, reversal
 from tests.workers.worker_process import KTPLEDGER, Worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
-
-
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        client.ping()
-        client.flushdb()  # the test database index only (15), never the default one
-        client.close()
-    except Exception as error:  # noqa: BLE001 - any failure to connect means Redis is missing
-        unavailable("Redis on 127.0.0.1:6379", error)
-    return REDIS_URL
 
 
 @pytest.fixture

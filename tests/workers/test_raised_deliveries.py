@@ -47,7 +47,7 @@ class Result:
 class FakeProjector:
     results: list[Result] = field(default_factory=list)
 
-    def catch_up_many(self, names: list[str]) -> list[Result]:
+    def catch_up_many(self, names: list[str], also: list[str]) -> list[Result]:
         return self.results
 
 
