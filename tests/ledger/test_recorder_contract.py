@@ -106,6 +106,16 @@ def test_what_a_session_commits_is_read_back(recorder: LedgerRecorder) -> None:
             PROJECT: 4,
             OTHER: 1,
         }
+        # Each project's events after its own version, oldest first: whole streams (all from 0)
+        # and after saved versions (PostgreSQL reads these one index range a project) alike.
+        for versions, expected in [
+            ({OTHER: 0, PROJECT: 0}, {PROJECT: [1, 2, 3, 4], OTHER: [1]}),
+            ({OTHER: 0, PROJECT: 2, "KTP-NONE": 0}, {PROJECT: [3, 4], OTHER: [1]}),
+            ({PROJECT: 1, OTHER: 1}, {PROJECT: [2, 3, 4]}),
+            ({PROJECT: 4}, {}),
+        ]:
+            after = session.streams_after(versions)
+            assert {name: [item.version for item in items] for name, items in after.items()} == expected
     assert fold(PROJECT, stream).version == 4
 
 
