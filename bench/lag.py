@@ -76,8 +76,12 @@ def offer(project: str) -> dict[str, Any]:
     }
 
 
-def claim(project: str, key: str, n: int) -> dict[str, Any]:
-    month = 1 + n % 30
+def claim(project: str, key: str, n: int, claims_a_month: int = 1) -> dict[str, Any]:
+    """A project's n-th claim, dated `claims_a_month` claims to a month from 2024-11, through 30
+    months and round again. One a month (the default): every claim of a project's first 30 steps
+    its clock a month on, so each judges every line again and ends a month's figures, which a real
+    ledger does once a month; a finance export's month of claims together is the steady load."""
+    month = 1 + (n // claims_a_month) % 30
     return {
         "type": "SpendClaimed",
         "project": project,
@@ -197,7 +201,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
             for _ in range(per_tick):
                 project = random.choice(projects)
                 counters[project] += 1
-                batch.append(claim(project, f"c{counters[project]}", counters[project]))
+                batch.append(claim(project, f"c{counters[project]}", counters[project], args.claims_a_month))
             results = app.ledger.append(batch)
             at = time.perf_counter()
             for result in results:
@@ -208,7 +212,10 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
         finished = time.perf_counter()
         done.set()
         poller.join(60)
-        print(f"lag under load: {args.workers} workers, {args.projects} projects, {elapsed:.1f} s")
+        print(
+            f"lag under load: {args.workers} workers, {args.projects} projects, {elapsed:.1f} s, "
+            f"{args.claims_a_month} claim(s) a month"
+        )
         print(
             f"  appended {appended} events, sustained {appended / elapsed:,.0f} events/s (target {args.rate})"
         )
@@ -298,6 +305,12 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the load (default 60)")
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--claims-a-month",
+        type=int,
+        default=1,
+        help="each project's claims dated this many to a month (default 1: a month a claim)",
+    )
     parser.add_argument("--replay-events", type=int, default=1_000_000)
     parser.add_argument("--poll", type=float, default=5.0, help="ms between looks at the projection heads")
     parser.add_argument("--pool", default="solo", help="each worker process's Celery pool (solo or prefork)")

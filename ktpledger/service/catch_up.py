@@ -102,19 +102,23 @@ def catch_up_many(
         cold = [name for name in active if name not in warm and name not in behind and saved[name]]
         starts = snapshot_starts(unit, {name: saved[name] for name in cold})
         # A cold project is read from its snapshot's own row (whose hash must be the snapshot's
-        # head), else from version 1; a warm one after its saved version, one behind after its own.
+        # head), else from version 1; a warm one, and one behind, after its saved version.
         fresh = unit.events.after(
             {
                 name: saved[name]
-                if name in warm
-                else behind[name].live.version
-                if name in behind
+                if name in warm or name in behind
                 else max(starts[name][0].version - 1, 0)
                 if name in starts
                 else 0
                 for name in active
             }
         )
+        # One behind with nothing after the saved version (another worker caught it up, events and
+        # all) is kept as it is, unread: read from where it is, its gap grew with every wake-up the
+        # other worker took. One with something new is read again from where it is.
+        idle = {name: behind.pop(name) for name in list(behind) if not fresh.get(name)}
+        if behind:
+            fresh |= unit.events.after({name: entry.live.version for name, entry in behind.items()})
         cold_open = unit.alerts.open_figures([*cold, *behind])
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
@@ -130,10 +134,8 @@ def catch_up_many(
             entry = warm.get(name)
             raised: list[int] = []
             resolved = 0
-            if name in behind and len(stream) <= saved[name] - behind[name].live.version:
-                # Nothing after the saved version (another worker caught it up, events and all):
-                # kept behind as it is, folded on only when there is something new to fold.
-                kept.append(behind[name])
+            if name in idle:
+                kept.append(idle[name])
                 results.append(CatchUp(name, saved[name], saved[name], [], 0))
                 continue
             try:
