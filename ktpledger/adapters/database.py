@@ -371,28 +371,31 @@ class Database:
                     _end_own_begin(connection)
 
     @contextmanager
-    def projection(self, *, exclusive: bool = False, durable: bool = True) -> Iterator[Connection]:
+    def projection(self, *, exclusive: bool = False) -> Iterator[Connection]:
         """A write transaction on the projection tables (never the append lock); rolled back unless
-        the block commits it. `exclusive` keeps every catch-up out, for a full rebuild.
-
-        `durable=False` lets PostgreSQL acknowledge the commit before its WAL reaches the disk: for
-        derived rows only, which a crash can at worst take back to an earlier consistent state that
-        the next catch-up redoes from the ledger."""
+        the block commits it. `exclusive` keeps every catch-up out, for a full rebuild."""
         with self.engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             transaction = connection.begin()
             try:
-                if self.dialect == "postgresql":
-                    if exclusive:
-                        connection.exec_driver_sql(
-                            "LOCK TABLE projection_heads, allowance_lines, alerts IN EXCLUSIVE MODE"
-                        )
-                    if not durable:
-                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                if self.dialect == "postgresql" and exclusive:
+                    connection.exec_driver_sql(
+                        "LOCK TABLE projection_heads, allowance_lines, alerts IN EXCLUSIVE MODE"
+                    )
                 yield connection
             finally:
                 if transaction.is_active:
                     transaction.rollback()
+
+    def commit_projection(self, connection: Connection, *, durable: bool = True) -> None:
+        """Commit a `projection` transaction. `durable=False` lets PostgreSQL acknowledge the commit
+        before its WAL reaches the disk: for derived rows only, which a crash can at worst take back
+        to an earlier consistent state that the next catch-up redoes from the ledger. Said just
+        before the commit, so that a catch-up that finds nothing to write (and commits nothing)
+        does not pay the round trip."""
+        if not durable and self.dialect == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        connection.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -62,8 +62,11 @@ def translated() -> Iterator[None]:
 class SqlProjectionUnit:
     """One transaction on the projections, on the caller's connection."""
 
-    def __init__(self, connection: Connection, backend: Backend) -> None:
+    def __init__(
+        self, connection: Connection, backend: Backend, commit: Callable[[], None] | None = None
+    ) -> None:
         self._connection, self._backend = connection, backend
+        self._commit = commit or connection.commit
         self.heads = SqlHeads(connection, backend)
         self.lines = SqlLines(connection, backend)
         self.facts = SqlFacts(connection, backend)
@@ -76,7 +79,7 @@ class SqlProjectionUnit:
         self.snapshots = SqlSnapshots(connection)
 
     def commit(self) -> None:
-        self._connection.commit()
+        self._commit()
 
     def rebuild_project(
         self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()
@@ -140,8 +143,9 @@ class SqlProjectionStore:
 
     @contextmanager
     def write(self, *, exclusive: bool = False, durable: bool = True) -> Iterator[SqlProjectionUnit]:
-        with translated(), self.database.projection(exclusive=exclusive, durable=durable) as connection:
-            yield SqlProjectionUnit(connection, self.backend)
+        with translated(), self.database.projection(exclusive=exclusive) as connection:
+            commit = functools.partial(self.database.commit_projection, connection, durable=durable)
+            yield SqlProjectionUnit(connection, self.backend, commit)
 
     def opener(self) -> Callable[[], ProjectionStore] | None:
         return functools.partial(open_url, self.database.engine.url.render_as_string(hide_password=False))

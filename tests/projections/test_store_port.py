@@ -260,6 +260,35 @@ def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres
         app.close()
 
 
+@pytest.mark.postgres
+def test_a_unit_not_durable_says_so_just_before_it_commits_and_not_when_it_commits_nothing(
+    postgres_url: str,
+) -> None:
+    from sqlalchemy import event
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    said: list[str] = []
+    event.listen(app.database.engine, "before_cursor_execute", lambda *a: said.append(a[2]))
+    try:
+        store = projection_store(app.database)
+        with store.write(durable=False) as unit:
+            unit.heads.lock([PROJECT], datetime.now(UTC))
+        assert not [text for text in said if "synchronous_commit" in text]  # rolled back: not said
+        with store.write(durable=False) as unit:
+            unit.heads.lock([PROJECT], datetime.now(UTC))
+            said.clear()
+            unit.commit()
+        assert said == ["SET LOCAL synchronous_commit = off"]
+        with store.write() as unit:
+            unit.heads.lock([PROJECT], datetime.now(UTC))
+            said.clear()
+            unit.commit()
+        assert said == []
+    finally:
+        app.close()
+
+
 def test_a_unit_of_work_keeps_nothing_it_does_not_commit(world: World) -> None:
     now = datetime.now(UTC)
     with world.store.write() as unit:
