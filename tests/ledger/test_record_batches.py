@@ -298,3 +298,21 @@ def test_a_run_that_fails_half_way_still_catches_up_what_it_appended(
     assert isinstance(result.exception, RuntimeError)
     assert woken == [[PROJECT, OTHER]]
     assert projected(url) == {PROJECT: 4, OTHER: 2}
+
+
+def test_a_project_with_many_events_since_its_catch_up_is_caught_up_on_its_own(
+    sqlite_url: str,
+    tmp_path: Path,
+    batches: list[int],
+    woken: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A project that has had `RECORD_CATCH_UP_PROJECT` events appended since its last catch-up
+    is caught up after that batch (a catch-up reads its new events at once), the others later."""
+    monkeypatch.setattr(ledger_commands, "RECORD_CATCH_UP", 100)
+    monkeypatch.setattr(ledger_commands, "RECORD_CATCH_UP_PROJECT", 3)
+    url = migrated(sqlite_url)
+    code, _, _ = record(url, EIGHT, tmp_path)
+    assert code == 0 and batches == [3, 3, 2]
+    assert woken == [[PROJECT], [OTHER], [PROJECT]]
+    assert projected(url) == {PROJECT: 5, OTHER: 3}
