@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 
 # Events per `ledger.append` in `record`: one batch of events and results is held at a time.
-# Each append catches up the projection of every project it touched, at a cost per project: 20,000
-# events over 1,000 projects recorded 35% slower in batches of 2,000 than in one append, and as
-# fast in batches of 10,000, which hold some 15 MB more (bench/record_memory.py, 2026-12-05).
+# An append decides every project it touched, at a cost per project: 20,000 events over 1,000
+# projects recorded 35% slower in batches of 2,000 than in one append, and as fast in batches of
+# 10,000, which hold some 15 MB more (bench/record_memory.py, 2026-12-05; then each append also
+# caught up the projections, now done every few batches: RECORD_CATCH_UP below).
 RECORD_BATCH = 10_000
 # What `record`'s project states and projections' folds may weigh (issue 18): a one-shot process
 # needs hold only what its batches touch, not a server's working set. Over its budget, a state is
