@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -17,13 +18,15 @@ from ktpledger.cli.root import Opened, recorder_of, refuse_unknown, wait_for_pro
 if TYPE_CHECKING:
     from ktpledger.domain.anchor import Checkpoint
     from ktpledger.service.checkpoints import AnchorReport
+    from ktpledger.service.ledger import AppendResult, Ledger
     from ktpledger.service.projection_check import ProjectionCheck
 
 
 # Events per `ledger.append` in `record`: one batch of events and results is held at a time.
-# Each append catches up the projection of every project it touched, at a cost per project: 20,000
-# events over 1,000 projects recorded 35% slower in batches of 2,000 than in one append, and as
-# fast in batches of 10,000, which hold some 15 MB more (bench/record_memory.py, 2026-12-05).
+# An append decides every project it touched, at a cost per project: 20,000 events over 1,000
+# projects recorded 35% slower in batches of 2,000 than in one append, and as fast in batches of
+# 10,000, which hold some 15 MB more (bench/record_memory.py, 2026-12-05; then each append also
+# caught up the projections, now done every few batches: RECORD_CATCH_UP below).
 RECORD_BATCH = 10_000
 # What `record`'s project states and projections' folds may weigh (issue 18): a one-shot process
 # needs hold only what its batches touch, not a server's working set. Over its budget, a state is
@@ -33,6 +36,73 @@ RECORD_BATCH = 10_000
 # again from its snapshot; a fold of a long project weighs near 1 MB, so the projections keep few.
 RECORD_STATE_BYTES = 32 * 1024 * 1024
 RECORD_FOLD_BYTES = 16 * 1024 * 1024
+# Events appended between `record`'s in-process projection catch-ups (no broker): the projects
+# touched since are caught up together, each once, rather than after every batch. A catch-up of a
+# project whose fold is not kept (16 MB keeps few: above) starts from its snapshot and folds up to
+# 500 events quietly before the new ones, so after every batch that start was most of the run:
+# 50,000 events onto 1,000 projects of 100 spent 68 s of 95 catching up (cProfile, 2026-12-06).
+# The projections lag the ledger by up to this many events while the file is recorded.
+RECORD_CATCH_UP = 100_000
+# A project with this many events appended since its last catch-up is caught up at the end of
+# the batch, whatever the others: a catch-up holds the new events of 20 projects at once, and
+# what it holds grows with them (100,000 events onto 10 projects caught up 2,000 a project at a
+# time, 20,000 together: `record`'s peak RSS 226 MB, against 163-170 MB a batch at a time;
+# bench/record_memory.py, 2026-12-06). 20 projects of this many are one batch's 10,000, as before.
+# A cold catch-up's start (a snapshot read, up to 500 events folded quietly, some 5 times cheaper
+# an event than folding one in) is paid once per 500 new events at least.
+RECORD_CATCH_UP_PROJECT = 500
+
+
+class CatchUpLater:
+    """Holds back `ledger`'s wake-ups (`on_appended`) while a file is recorded: the projects
+    touched are collected and woken together once `every` events have been appended since the
+    last wake-up (and a project on its own once `every_project` of them are its), and by `close`
+    (then `on_appended` is given back). A wake-up only names projects (the ledger is the outbox):
+    waking them later folds the same events in, once."""
+
+    def __init__(self, ledger: Ledger, every: int, every_project: int) -> None:
+        self._ledger = ledger
+        self._wake = ledger.on_appended
+        self._every, self._every_project = every, every_project
+        self._pending: dict[str, int] = {}  # each project woken by an append, and its events since
+        self._appended = 0
+        if self._wake is not None:
+            ledger.on_appended = self._note
+
+    def _note(self, projects: set[str]) -> None:
+        for project in projects:
+            self._pending.setdefault(project, 0)
+
+    def appended(self, results: Iterable[AppendResult]) -> None:
+        """A batch was appended: wake every project touched if `every` events have been appended
+        since the last wake-up, else each that has had `every_project` of them."""
+        for result in results:
+            if result.status == "recorded" and result.project is not None:
+                self._appended += 1
+                self._pending[result.project] = self._pending.get(result.project, 0) + 1
+        if self._appended >= self._every:
+            self.wake()
+            return
+        due = {project for project, events in self._pending.items() if events >= self._every_project}
+        if due:
+            self._appended -= sum(self._pending.pop(project) for project in due)
+            self._woken(due)
+
+    def wake(self) -> None:
+        """Wake every project touched since the last wake-up."""
+        pending, self._pending, self._appended = self._pending, {}, 0
+        self._woken(set(pending))
+
+    def _woken(self, projects: set[str]) -> None:
+        # The in-process wake-up logs its own failures: the events are committed, and the next
+        # append (or a replay) catches the projections up.
+        if projects and self._wake is not None:
+            self._wake(projects)
+
+    def close(self) -> None:
+        if self._wake is not None:
+            self._ledger.on_appended = self._wake
+        self.wake()
 
 
 def cannot_read(file: str, error: Exception) -> NoReturn:
@@ -82,22 +152,35 @@ def register(app: typer.Typer, opened: Opened) -> None:
                     application.ledger.states.budget = RECORD_STATE_BYTES
                     application.projector.projections.warm.budget = RECORD_FOLD_BYTES
                     recorded_by = recorder_of(ctx, "cli")
-                    # Batches, not the whole file in one append: memory holds one batch of events
-                    # and results, not the file; and a file that fails half-way (a lost database,
-                    # a killed process) keeps what it recorded, to be recorded again with the
-                    # rest, already-recorded events coming back "duplicate".
-                    while batch := list(islice(numbered, RECORD_BATCH)):
-                        results = application.ledger.append(
-                            (value for _, value in batch), recorded_by=recorded_by
-                        )
-                        sys.stdout.write(
-                            "".join(
-                                json.dumps(result.to_json(line=number)) + "\n"
-                                for (number, _), result in zip(batch, results, strict=True)
+                    # In-process projections (no broker) catch up every RECORD_CATCH_UP events,
+                    # and at the end whatever happens; with a broker, the workers are woken as ever.
+                    later = (
+                        CatchUpLater(application.ledger, RECORD_CATCH_UP, RECORD_CATCH_UP_PROJECT)
+                        if application.settings.broker_url is None
+                        else None
+                    )
+                    try:
+                        # Batches, not the whole file in one append: memory holds one batch of
+                        # events and results, not the file; and a file that fails half-way (a lost
+                        # database, a killed process) keeps what it recorded, to be recorded again
+                        # with the rest, already-recorded events coming back "duplicate".
+                        while batch := list(islice(numbered, RECORD_BATCH)):
+                            results = application.ledger.append(
+                                (value for _, value in batch), recorded_by=recorded_by
                             )
-                        )
-                        sys.stdout.flush()
-                        rejected = rejected or any(result.status == "rejected" for result in results)
+                            sys.stdout.write(
+                                "".join(
+                                    json.dumps(result.to_json(line=number)) + "\n"
+                                    for (number, _), result in zip(batch, results, strict=True)
+                                )
+                            )
+                            sys.stdout.flush()
+                            rejected = rejected or any(result.status == "rejected" for result in results)
+                            if later is not None:
+                                later.appended(results)
+                    finally:
+                        if later is not None:
+                            later.close()
                     wait_for_projections(application, wait)
             except UnreadableInput as error:
                 cannot_read(file, error)

@@ -27,6 +27,7 @@ def check_figures(output: str) -> None:
         assert f"\n{path} " in output, f"{path} missing from:\n{output}"
     assert "single / plain single-row" in output
     assert "cli-record" in output
+    assert "\nrecord-floor " in output and "CLI record / its floor" in output
 
 
 def test_the_ingest_benchmark_runs_on_sqlite() -> None:

@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from ktpledger.bootstrap import bootstrap
 from ktpledger.cli import app as cli
 from ktpledger.cli import ledger as ledger_commands
 from ktpledger.service.ledger import AppendResult, Ledger
+from ktpledger.service.projections import Projector
+from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer
 
 OTHER = "KTP-0043"
@@ -217,3 +220,99 @@ def test_a_directory_cannot_be_read(sqlite_url: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", migrated(sqlite_url), "record", str(tmp_path)])
     assert result.exit_code == 2 and result.stderr.startswith(f"error: cannot read {tmp_path}: ")
     assert result.stdout == ""
+
+
+@pytest.fixture
+def woken(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The projects of each in-process catch-up, in order (sorted within each)."""
+    calls: list[list[str]] = []
+    catch_up_many = Projector.catch_up_many
+
+    def counted(self: Projector, projects: Iterable[str]) -> Any:
+        names = sorted(projects)
+        calls.append(names)
+        return catch_up_many(self, names)
+
+    monkeypatch.setattr(Projector, "catch_up_many", counted)
+    return calls
+
+
+def projected(url: str) -> dict[str, int]:
+    application = bootstrap(Settings(database_url=url))
+    try:
+        states = application.projector.states([PROJECT, OTHER])
+    finally:
+        application.close()
+    return {name: state["version"] for name, state in states.items()}
+
+
+EIGHT = jsonl(
+    offer(),
+    offer(OTHER),
+    claim("c1"),
+    claim("o1", project=OTHER),
+    claim("c2"),
+    claim("c3"),
+    claim("c4"),
+    claim("o2", project=OTHER),
+)
+
+
+def test_in_process_projections_catch_up_every_few_batches_and_at_the_end(
+    sqlite_url: str,
+    tmp_path: Path,
+    batches: list[int],
+    woken: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a broker, the projects touched are caught up together once `RECORD_CATCH_UP` events
+    have been appended since the last catch-up, and at the end: not after every batch."""
+    monkeypatch.setattr(ledger_commands, "RECORD_CATCH_UP", 6)
+    url = migrated(sqlite_url)
+    code, results, _ = record(url, EIGHT, tmp_path)
+    assert code == 0 and batches == [3, 3, 2]
+    assert [result["status"] for result in results] == ["recorded"] * 8
+    assert woken == [[PROJECT, OTHER], [PROJECT, OTHER]]
+    assert projected(url) == {PROJECT: 5, OTHER: 3}
+
+
+def test_a_run_that_fails_half_way_still_catches_up_what_it_appended(
+    sqlite_url: str,
+    tmp_path: Path,
+    batches: list[int],
+    woken: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = migrated(sqlite_url)
+    append = Ledger.append
+
+    def failing_third(self: Ledger, submissions: Iterable[object], **options: Any) -> list[AppendResult]:
+        if len(batches) == 2:
+            raise RuntimeError("the database went away")
+        return append(self, submissions, **options)
+
+    monkeypatch.setattr(Ledger, "append", failing_third)
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(EIGHT)
+    result = CliRunner().invoke(cli, ["--db", url, "record", str(source)])
+    assert isinstance(result.exception, RuntimeError)
+    assert woken == [[PROJECT, OTHER]]
+    assert projected(url) == {PROJECT: 4, OTHER: 2}
+
+
+def test_a_project_with_many_events_since_its_catch_up_is_caught_up_on_its_own(
+    sqlite_url: str,
+    tmp_path: Path,
+    batches: list[int],
+    woken: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A project that has had `RECORD_CATCH_UP_PROJECT` events appended since its last catch-up
+    is caught up after that batch (a catch-up reads its new events at once), the others later."""
+    monkeypatch.setattr(ledger_commands, "RECORD_CATCH_UP", 100)
+    monkeypatch.setattr(ledger_commands, "RECORD_CATCH_UP_PROJECT", 3)
+    url = migrated(sqlite_url)
+    code, _, _ = record(url, EIGHT, tmp_path)
+    assert code == 0 and batches == [3, 3, 2]
+    assert woken == [[PROJECT], [OTHER], [PROJECT]]
+    assert projected(url) == {PROJECT: 5, OTHER: 3}

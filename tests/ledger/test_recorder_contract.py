@@ -182,3 +182,46 @@ def test_a_reading_session_reads_without_the_lock_and_writes_nothing(recorder: L
         with pytest.raises(RuntimeError, match="reading session writes nothing"):
             reader.insert(chained([offer(project=OTHER)]))
     assert [event.key for event in recorder.stream(OTHER)] == []
+
+
+def test_keys_and_streams_of_many_projects_are_read_whole_and_typed(recorder: LedgerRecorder) -> None:
+    """An append's reads of many projects at once (the keys of a batch, the streams after the
+    versions cached) give the rows exactly as a project's own stream does, dates and times typed;
+    a pair or name the ledger does not hold gives nothing."""
+    ours = chained([offer(), claim("c1"), claim("c2")])
+    theirs = chained([offer(OTHER), claim("c1", project=OTHER)])
+    record(recorder, ours + theirs)
+    stream = {PROJECT: recorder.stream(PROJECT), OTHER: recorder.stream(OTHER)}
+    with recorder.appending() as session:
+        session.heads([PROJECT, OTHER])
+        found = session.recorded_keys([(PROJECT, "c2"), (OTHER, "c1"), (PROJECT, "c9"), ("KTP-NONE", "c1")])
+        assert found == {(PROJECT, "c2"): stream[PROJECT][2], (OTHER, "c1"): stream[OTHER][1]}
+        after = session.streams_after({PROJECT: 1, OTHER: 0, "KTP-NONE": 0, "KTP-\ud800": 0})
+        assert after == {PROJECT: stream[PROJECT][1:], OTHER: stream[OTHER]}
+
+
+def test_sqlite_reads_many_keys_and_streams_by_the_index_not_a_scan(tmp_path: Any) -> None:
+    """SQLite's planner scans the whole ledger for a row-value IN over (project, key) pairs: the
+    keys of a batch and the streams of many projects are each read by probes of a unique index."""
+    import sqlite3
+
+    from ktpledger.adapters import ledger_store
+
+    database = Database(build_engine(f"sqlite:///{tmp_path / 'plan.db'}"))
+    upgrade(database)
+    try:
+        statements: list[str] = []
+        with database.write() as connection:
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.set_trace_callback(statements.append)
+            ledger_store.recorded_keys(connection, [(PROJECT, "c1"), (OTHER, "c2")])
+            ledger_store.streams_after(connection, {PROJECT: 1, OTHER: 0})
+            raw.set_trace_callback(None)
+            reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+            assert len(reads) == 2
+            for sql in reads:
+                plan = [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
+                assert not [step for step in plan if step.startswith("SCAN e")], (sql, plan)
+    finally:
+        database.dispose()
