@@ -66,7 +66,7 @@ from ktpledger.domain.profile import (
     PROFILE_TOLERANCE,
     PlanSource,
     against_profile,
-    planned_after,
+    planned_split,
     planned_to,
     project_month,
     quarter_passed,
@@ -237,14 +237,21 @@ def forecast_at_end(state: PlanSource, category: Category, spent: Decimal, *, on
     the profile plans raises nothing and one it does not plan counts once, never carried on as a
     monthly rate. The one forecast every reader shows (CLI, API, dashboard, claim pack) and the
     alerts judge."""
-    rest = planned_after(state, category, on)
+    return _forecast(state, category, spent, on, planned_split(state, category, on))
+
+
+def _forecast(
+    state: PlanSource, category: Category, spent: Decimal, on: date, plan: tuple[Decimal, Decimal]
+) -> Forecast:
+    """`forecast_at_end` from the plan to date and after it (`profile.planned_split`) of `on`."""
+    to_date, rest = plan
     return Forecast(
         as_of=on,
         month=forecast_month(state.start, state.months, on),
         months=state.months,
         spent=spent,
         budget=state.budget.get(category, ZERO),
-        planned_to_date=planned_to(state, category, on),
+        planned_to_date=to_date,
         planned_rest=rest,
         forecast=spent + rest,
     )
@@ -377,12 +384,17 @@ def timed_line_conditions(
     if not state.closed and month >= FORECAST_FROM_MONTH:
         forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
         bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
-        forecast = spent + planned_after(state, line.category, on)
-        if forecast > bar:
-            found[forecast_key] = forecast_at_end(state, line.category, spent, on=on).detail()
+        plan = planned_split(state, line.category, on)
+        forecast = spent + plan[1]
+        over = forecast > bar
         under_key = AlertKey(category, AlertKind.FORECAST_UNDERSPEND)
-        if underspends(budget, forecast, raised=under_key in raised):
-            found[under_key] = forecast_at_end(state, line.category, spent, on=on).underspend_detail()
+        under = underspends(budget, forecast, raised=under_key in raised)
+        if over or under:
+            judged = _forecast(state, line.category, spent, on, plan)  # `forecast_at_end`'s
+            if over:
+                found[forecast_key] = judged.detail()
+            if under:
+                found[under_key] = judged.underspend_detail()
     if not state.closed:
         found.update(_against_profile(state, line, on))
     return found

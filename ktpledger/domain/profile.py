@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from ktpledger.domain.events import LineProfile
@@ -144,7 +145,14 @@ def planned_to(state: PlanSource, category: Category, on: date) -> Decimal:
 def planned_after(state: PlanSource, category: Category, on: date) -> Decimal:
     """What the plan still has to spend after `on`'s month: the budget less `planned_to` (the
     forecast's "rest of the plan", R-41)."""
-    return round_penny_half_up(state.budget.get(category, ZERO)) - planned_to(state, category, on)
+    return planned_split(state, category, on)[1]
+
+
+def planned_split(state: PlanSource, category: Category, on: date) -> tuple[Decimal, Decimal]:
+    """`planned_to` and `planned_after` of one day, the plan worked out once (the forecast reads
+    both on every event)."""
+    to_date = planned_to(state, category, on)
+    return to_date, round_penny_half_up(state.budget.get(category, ZERO)) - to_date
 
 
 def planned_in_quarter(state: PlanSource, category: Category, quarter: Quarter) -> Decimal:
@@ -181,8 +189,14 @@ def spent_to(state: PlanSource, category: Category, on: date) -> Decimal:
 def quarter_passed(state: PlanSource, on: date) -> Quarter | None:
     """The latest calendar quarter of the period whose end is before `on` (None before the first
     quarter ends): the quarter end the stored `behind_profile` / `ahead_of_profile` alerts judge."""
-    before = Quarter.of(Quarter.of(on).first_day.replace(day=1) - timedelta(days=1))
+    before = _quarter_before(on)
     return before if before.last_day >= state.start else None
+
+
+@lru_cache(maxsize=4096)
+def _quarter_before(on: date) -> Quarter:
+    """The calendar quarter before `on`'s (judged on every event: kept by day, a few hundred)."""
+    return Quarter.of(Quarter.of(on).first_day - timedelta(days=1))
 
 
 def against_profile(planned: Decimal, actual: Decimal) -> str:
