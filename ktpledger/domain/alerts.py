@@ -69,7 +69,7 @@ from ktpledger.domain.profile import (
     planned_split,
     planned_to,
     project_month,
-    quarter_passed,
+    quarter_end_passed,
     spent_to,
 )
 from ktpledger.domain.project import ASSOCIATE_TRAVEL, Claim, ProjectState
@@ -402,11 +402,12 @@ def timed_line_conditions(
 
 def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions:
     """`behind_profile` or `ahead_of_profile` at the latest quarter end passed (module docstring)."""
-    quarter = quarter_passed(state, on)
-    if quarter is None:
+    passed = quarter_end_passed(state, on)
+    if passed is None:
         return {}
-    planned = planned_to(state, line.category, quarter.last_day)
-    spent = spent_to(state, line.category, quarter.last_day)
+    quarter, last_day = passed
+    planned = planned_to(state, line.category, last_day)
+    spent = spent_to(state, line.category, last_day)
     judged = against_profile(planned, spent)
     if judged == "behind":
         kind = AlertKind.BEHIND_PROFILE
@@ -417,7 +418,7 @@ def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions
     return {
         AlertKey(line.category.value, kind): {
             "quarter": str(quarter),
-            "quarter_end": quarter.last_day.isoformat(),
+            "quarter_end": last_day.isoformat(),
             "cumulative_planned": format_money(planned),
             "cumulative_spent": format_money(spent),
             "difference": format_money(abs(spent - planned)),

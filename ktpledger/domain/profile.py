@@ -189,14 +189,21 @@ def spent_to(state: PlanSource, category: Category, on: date) -> Decimal:
 def quarter_passed(state: PlanSource, on: date) -> Quarter | None:
     """The latest calendar quarter of the period whose end is before `on` (None before the first
     quarter ends): the quarter end the stored `behind_profile` / `ahead_of_profile` alerts judge."""
-    before = _quarter_before(on)
-    return before if before.last_day >= state.start else None
+    found = quarter_end_passed(state, on)
+    return None if found is None else found[0]
+
+
+def quarter_end_passed(state: PlanSource, on: date) -> tuple[Quarter, date] | None:
+    """`quarter_passed` and its last day."""
+    quarter, last_day = _quarter_before(on)
+    return (quarter, last_day) if last_day >= state.start else None
 
 
 @lru_cache(maxsize=4096)
-def _quarter_before(on: date) -> Quarter:
-    """The calendar quarter before `on`'s (judged on every event: kept by day, a few hundred)."""
-    return Quarter.of(Quarter.of(on).first_day - timedelta(days=1))
+def _quarter_before(on: date) -> tuple[Quarter, date]:
+    """The calendar quarter before `on`'s and its last day (judged on every event: kept by day)."""
+    quarter = Quarter.of(Quarter.of(on).first_day - timedelta(days=1))
+    return quarter, quarter.last_day
 
 
 def against_profile(planned: Decimal, actual: Decimal) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property
 
 QUARTER_PATTERN = re.compile(r"([0-9]{4})Q([1-4])")
 
@@ -39,7 +38,7 @@ class Quarter:
     def first_day(self) -> date:
         return date(self.year, 3 * self.number - 2, 1)
 
-    @cached_property  # read on every event (`profile.quarter_passed`); a frozen value
+    @property
     def last_day(self) -> date:
         if self.number == 4:
             return date(self.year, 12, 31)
