@@ -51,11 +51,12 @@ Decisions where the guidance leaves a choice:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from ktpledger.domain.allowances import Allowance, associate_travel_keys
@@ -73,10 +74,14 @@ from ktpledger.domain.profile import (
     spent_to,
 )
 from ktpledger.domain.project import ASSOCIATE_TRAVEL, Claim, ProjectState
+from ktpledger.domain.quarters import Quarter
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import forecast_month
 
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
+_THRESHOLD_SUBJECTS = tuple(
+    (threshold, f"{threshold:.2f}") for threshold in THRESHOLDS
+)  # the alerts' subjects
 FORECAST_FROM_MONTH = 3
 FORECAST_RESOLVE_AT = Decimal("0.95")  # an open forecast alert resolves at 95% of the budget or below
 # forecast_underspend (issue 15): raised when the forecast is more than this share below the budget,
@@ -149,6 +154,22 @@ class AlertKey:
 
 
 Conditions = dict[AlertKey, dict[str, Any]]
+# A condition that holds with its figures still to be written out (`described`): what the
+# projector's fold keeps of a line judged again on every event, which reads the figures only of the
+# alerts an event raises and, later, of those still open (issue 18: most are never read). Each
+# captures the values of its judgement, never the state, which the next event changes.
+Figures = Callable[[], dict[str, Any]]
+Judged = dict[AlertKey, Figures]
+
+
+def described(judged: Judged) -> Conditions:
+    """The conditions `judged` holds with their figures, in the same order."""
+    return {key: figures() for key, figures in judged.items()}
+
+
+def _given(detail: dict[str, Any]) -> Figures:
+    """Figures already written out, as `Judged` holds them."""
+    return lambda: detail
 
 
 def clock(state: ProjectState, latest: date) -> date:
@@ -291,7 +312,19 @@ def conditions(
     `raised`: the alerts open before (the forecast's hysteresis depends on it). `claims=False`
     leaves out the conditions of single claims (`ineligible_claim`), which `claim_condition` gives
     one claim at a time: a line of thousands of them need not be judged again for each event."""
-    found: Conditions = {}
+    return described(judged_conditions(state, lines, on=on, raised=raised, claims=claims))
+
+
+def judged_conditions(
+    state: ProjectState,
+    lines: Iterable[Allowance],
+    *,
+    on: date,
+    raised: Collection[AlertKey] = (),
+    claims: bool = True,
+) -> Judged:
+    """`conditions`, each with its figures still to be written out (`Judged`, `described`)."""
+    found: Judged = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
@@ -327,25 +360,27 @@ def _line_conditions(
     *,
     timed: bool = True,
     claims: bool = True,
-) -> Conditions:
+) -> Judged:
     category = line.category.value
     spent, budget = line.spent, line.budget
-    found: Conditions = {}
+    found: Judged = {}
     if budget > 0 and not state.closed:
-        for threshold in THRESHOLDS:
+        for threshold, subject in _THRESHOLD_SUBJECTS:
             if spent >= budget * threshold:
-                subject = f"{threshold:.2f}"
-                found[AlertKey(category, AlertKind.THRESHOLD, subject)] = _threshold(line, subject)
+                found[AlertKey(category, AlertKind.THRESHOLD, subject)] = partial(_threshold, line, subject)
     if spent > budget:
-        found[AlertKey(category, AlertKind.OVER_BUDGET)] = _over_budget(line)
+        found[AlertKey(category, AlertKind.OVER_BUDGET)] = partial(_over_budget, line)
     if line.maximum is not None and spent > line.maximum:
-        found[AlertKey(category, AlertKind.OVER_CAP)] = _over_cap(line, line.maximum)
-    found.update(_sub_limits(state, line))
+        found[AlertKey(category, AlertKind.OVER_CAP)] = partial(_over_cap, line, line.maximum)
+    for limited, detail in _sub_limits(state, line).items():
+        found[limited] = _given(detail)
     if claims and state.offer is not None and state.offer.virtual and line.exclusions.associate_travel_claims:
         for key in associate_travel_keys(state, line.category):
-            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _ineligible_claim(state.claims[key])
+            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _given(
+                _ineligible_claim(state.claims[key])  # a claim changes: its figures are taken now
+            )
     if timed:
-        found.update(timed_line_conditions(state, line, on, raised))
+        found.update(_timed_line_conditions(state, line, on, raised))
     return found
 
 
@@ -353,12 +388,12 @@ def standing_conditions(state: ProjectState, lines: Iterable[Allowance]) -> Cond
     """The conditions that hold whatever the day (thresholds, over budget or a maximum, sub-limits,
     ineligible claims): `conditions` without the forecasts and the profile's quarter ends, which
     `timed_line_conditions` judges as of a day."""
-    found: Conditions = {}
+    found: Judged = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
         found.update(_line_conditions(state, line, state.start, (), timed=False))
-    return found
+    return described(found)
 
 
 class TimedSource(PlanSource, Protocol):
@@ -375,11 +410,17 @@ def timed_line_conditions(
     """The line's conditions that depend on the day `on`: `forecast_overspend`,
     `forecast_underspend` (from the third month) and `behind_profile` / `ahead_of_profile` (at the
     latest quarter end before `on`), on an open project (module docstring)."""
+    return described(_timed_line_conditions(state, line, on, raised))
+
+
+def _timed_line_conditions(
+    state: TimedSource, line: Allowance, on: date, raised: Collection[AlertKey]
+) -> Judged:
     category = line.category.value
     spent, budget = line.spent, line.budget
-    found: Conditions = {}
+    found: Judged = {}
     # This runs on every event: the figure is compared first, the Forecast built only when it holds
-    # (the same test as `Forecast.overspend`).
+    # (the same test as `Forecast.overspend`), and its figures written out only when read.
     month = forecast_month(state.start, state.months, on)
     if not state.closed and month >= FORECAST_FROM_MONTH:
         forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
@@ -392,15 +433,15 @@ def timed_line_conditions(
         if over or under:
             judged = _forecast(state, line.category, spent, on, plan)  # `forecast_at_end`'s
             if over:
-                found[forecast_key] = judged.detail()
+                found[forecast_key] = judged.detail
             if under:
-                found[under_key] = judged.underspend_detail()
+                found[under_key] = judged.underspend_detail
     if not state.closed:
         found.update(_against_profile(state, line, on))
     return found
 
 
-def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions:
+def _against_profile(state: PlanSource, line: Allowance, on: date) -> Judged:
     """`behind_profile` or `ahead_of_profile` at the latest quarter end passed (module docstring)."""
     passed = quarter_end_passed(state, on)
     if passed is None:
@@ -415,16 +456,18 @@ def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions
         kind = AlertKind.AHEAD_OF_PROFILE
     else:
         return {}
+    return {AlertKey(line.category.value, kind): partial(_profile_figures, quarter, last_day, planned, spent)}
+
+
+def _profile_figures(quarter: Quarter, last_day: date, planned: Decimal, spent: Decimal) -> dict[str, Any]:
     return {
-        AlertKey(line.category.value, kind): {
-            "quarter": str(quarter),
-            "quarter_end": last_day.isoformat(),
-            "cumulative_planned": format_money(planned),
-            "cumulative_spent": format_money(spent),
-            "difference": format_money(abs(spent - planned)),
-            "tolerance": f"{PROFILE_TOLERANCE:.2f}",
-            "rule": "R-43",
-        }
+        "quarter": str(quarter),
+        "quarter_end": last_day.isoformat(),
+        "cumulative_planned": format_money(planned),
+        "cumulative_spent": format_money(spent),
+        "difference": format_money(abs(spent - planned)),
+        "tolerance": f"{PROFILE_TOLERANCE:.2f}",
+        "rule": "R-43",
     }
 
 

@@ -28,9 +28,12 @@ from ktpledger.domain.alerts import (
     AlertKey,
     AlertKind,
     Conditions,
+    Figures,
+    Judged,
     claim_condition,
     clock,
-    conditions,
+    described,
+    judged_conditions,
     resolution_reason,
 )
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
@@ -89,8 +92,12 @@ class LiveProject:
     # `alerts.claim_condition`) apart: a claim's are judged again only when an event moves that
     # claim, so a line of thousands of them costs O(1) per event (issue 18). A line's claims' are
     # in version order, as `alerts.conditions` gives them: a claim's figures are replaced in place.
-    line_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    # A line's are kept with their figures still to be written out (`alerts.Judged`): an event
+    # reads those of the alerts it raises only; the rest are written out when first read
+    # (`_line_figures`), most lines being judged again by a later event before anyone reads them.
+    line_conditions: dict[Category, Judged] = field(default_factory=dict)
     claim_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    _described: dict[Category, tuple[Judged, Conditions]] = field(default_factory=dict)
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
@@ -117,11 +124,24 @@ class LiveProject:
 
     def conditions(self) -> Conditions:
         merged: Conditions = {}
-        for found in self.line_conditions.values():
-            merged.update(found)
+        for category in self.line_conditions:
+            merged.update(self._line_figures(category))
         for found in self.claim_conditions.values():
             merged.update(found)
         return merged
+
+    def _line_figures(self, category: Category) -> Conditions:
+        """The conditions that hold of a line as a whole, with their figures (written out once
+        for each judgement of the line)."""
+        judged = self.line_conditions.get(category)
+        if judged is None:
+            return {}
+        kept = self._described.get(category)
+        if kept is not None and kept[0] is judged:
+            return kept[1]
+        found = described(judged)
+        self._described[category] = (judged, found)
+        return found
 
     def standing_conditions(self) -> Conditions:
         """`alerts.standing_conditions` of the state and `ordered_lines`, in the same order, from
@@ -129,7 +149,7 @@ class LiveProject:
         found: Conditions = {}
         for line in self.ordered_lines():
             category = line.category
-            for key, detail in self.line_conditions.get(category, {}).items():
+            for key, detail in self._line_figures(category).items():
                 if key.kind not in TIMED_KINDS:
                     found[key] = detail
             found.update(self.claim_conditions.get(category, {}))
@@ -148,7 +168,7 @@ class LiveProject:
                 if detail is not None:
                     moved[key] = detail
             for category in self._moved_lines:
-                moved.update(self.line_conditions.get(category, {}))
+                moved.update(self._line_figures(category))
         self._moved_all = False
         self._moved_lines.clear()
         self._moved_claims.clear()
@@ -168,6 +188,7 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.lines.clear()
         self.line_conditions.clear()
+        self._described.clear()
         self.claim_conditions.clear()
         self._moved_all = True
 
@@ -212,7 +233,7 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         if not self.state.exists:
             return AlertChanges()
-        old, new = self._claim_changes(event, existed=existed)
+        claims_before, claims_after = self._claim_changes(event, existed=existed)
         if touched is None:
             touched = set(self.state.categories())
         everything = (
@@ -225,12 +246,18 @@ class LiveProject:
         changes = AlertChanges()
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
-        if not changed and not old and not new:
+        if not changed and not claims_before and not claims_after:
             return changes
+        old: set[AlertKey] = set(claims_before)
+        new: dict[AlertKey, Figures | dict[str, Any]] = dict(claims_after)
         for category in changed:
             old.update(before.get(category, {}))
             new.update(self.line_conditions[category])
-        changes.raised = {key: detail for key, detail in new.items() if key not in old}
+        changes.raised = {
+            key: figures if isinstance(figures, dict) else figures()
+            for key, figures in new.items()
+            if key not in old
+        }
         changes.resolved = sorted(key for key in old if key not in new)
         if changes.resolved:
             changes.reason = resolution_reason(event)
@@ -351,7 +378,7 @@ class LiveProject:
             if category in self.lines:
                 previous = self.line_conditions.get(category)
                 raised: Collection[AlertKey] = self._open if previous is None else previous.keys()
-                self.line_conditions[category] = conditions(
+                self.line_conditions[category] = judged_conditions(
                     state, [self.lines[category]], on=on, raised=raised, claims=False
                 )
                 if not self._moved_all:
