@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 from ktpledger.domain.allowances import Allowance, associate_travel_keys
@@ -154,6 +154,14 @@ class AlertKey:
 
 
 Conditions = dict[AlertKey, dict[str, Any]]
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _key(category: str, kind: AlertKind, subject: str = "") -> AlertKey:
+    """An alert of a line as a whole, made once (the fold judges a line's on every event)."""
+    return AlertKey(category, kind, subject)
+
+
 # A condition that holds with its figures still to be written out (`described`): what the
 # projector's fold keeps of a line judged again on every event, which reads the figures only of the
 # alerts an event raises and, later, of those still open (issue 18: most are never read). Each
@@ -265,17 +273,39 @@ def _forecast(
     state: PlanSource, category: Category, spent: Decimal, on: date, plan: tuple[Decimal, Decimal]
 ) -> Forecast:
     """`forecast_at_end` from the plan to date and after it (`profile.planned_split`) of `on`."""
+    month = forecast_month(state.start, state.months, on)
+    return _forecast_of(on, month, state.months, spent, state.budget.get(category, ZERO), plan)
+
+
+def _forecast_of(
+    on: date, month: int, months: int, spent: Decimal, budget: Decimal, plan: tuple[Decimal, Decimal]
+) -> Forecast:
     to_date, rest = plan
     return Forecast(
         as_of=on,
-        month=forecast_month(state.start, state.months, on),
-        months=state.months,
+        month=month,
+        months=months,
         spent=spent,
-        budget=state.budget.get(category, ZERO),
+        budget=budget,
         planned_to_date=to_date,
         planned_rest=rest,
         forecast=spent + rest,
     )
+
+
+def _forecast_figures(
+    on: date,
+    month: int,
+    months: int,
+    spent: Decimal,
+    budget: Decimal,
+    plan: tuple[Decimal, Decimal],
+    *,
+    under: bool,
+) -> dict[str, Any]:
+    """The figures of a forecast alert (`Forecast.detail`, `Forecast.underspend_detail`)."""
+    forecast = _forecast_of(on, month, months, spent, budget, plan)
+    return forecast.underspend_detail() if under else forecast.detail()
 
 
 def line_forecast(state: PlanSource, line: Allowance, on: date) -> Forecast:
@@ -367,9 +397,9 @@ def _line_conditions(
     if budget > 0 and not state.closed:
         for threshold, subject in _THRESHOLD_SUBJECTS:
             if spent >= budget * threshold:
-                found[AlertKey(category, AlertKind.THRESHOLD, subject)] = partial(_threshold, line, subject)
+                found[_key(category, AlertKind.THRESHOLD, subject)] = partial(_threshold, line, subject)
     if spent > budget:
-        found[AlertKey(category, AlertKind.OVER_BUDGET)] = partial(_over_budget, line)
+        found[_key(category, AlertKind.OVER_BUDGET)] = partial(_over_budget, line)
     if line.maximum is not None and spent > line.maximum:
         found[AlertKey(category, AlertKind.OVER_CAP)] = partial(_over_cap, line, line.maximum)
     for limited, detail in _sub_limits(state, line).items():
@@ -419,23 +449,37 @@ def _timed_line_conditions(
     category = line.category.value
     spent, budget = line.spent, line.budget
     found: Judged = {}
-    # This runs on every event: the figure is compared first, the Forecast built only when it holds
-    # (the same test as `Forecast.overspend`), and its figures written out only when read.
+    # This runs on every event: the figure is compared first, and the Forecast built (as
+    # `forecast_at_end` builds it) only when its figures are read.
     month = forecast_month(state.start, state.months, on)
     if not state.closed and month >= FORECAST_FROM_MONTH:
-        forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
+        forecast_key = _key(category, AlertKind.FORECAST_OVERSPEND)
         bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
         plan = planned_split(state, line.category, on)
         forecast = spent + plan[1]
-        over = forecast > bar
-        under_key = AlertKey(category, AlertKind.FORECAST_UNDERSPEND)
-        under = underspends(budget, forecast, raised=under_key in raised)
-        if over or under:
-            judged = _forecast(state, line.category, spent, on, plan)  # `forecast_at_end`'s
-            if over:
-                found[forecast_key] = judged.detail
-            if under:
-                found[under_key] = judged.underspend_detail
+        under_key = _key(category, AlertKind.FORECAST_UNDERSPEND)
+        if forecast > bar:
+            found[forecast_key] = partial(
+                _forecast_figures,
+                on,
+                month,
+                state.months,
+                spent,
+                state.budget.get(line.category, ZERO),
+                plan,
+                under=False,
+            )
+        if underspends(budget, forecast, raised=under_key in raised):
+            found[under_key] = partial(
+                _forecast_figures,
+                on,
+                month,
+                state.months,
+                spent,
+                state.budget.get(line.category, ZERO),
+                plan,
+                under=True,
+            )
     if not state.closed:
         found.update(_against_profile(state, line, on))
     return found
@@ -456,7 +500,7 @@ def _against_profile(state: PlanSource, line: Allowance, on: date) -> Judged:
         kind = AlertKind.AHEAD_OF_PROFILE
     else:
         return {}
-    return {AlertKey(line.category.value, kind): partial(_profile_figures, quarter, last_day, planned, spent)}
+    return {_key(line.category.value, kind): partial(_profile_figures, quarter, last_day, planned, spent)}
 
 
 def _profile_figures(quarter: Quarter, last_day: date, planned: Decimal, spent: Decimal) -> dict[str, Any]:

@@ -139,7 +139,18 @@ def _planned_through(state: PlanSource, category: Category, month: int) -> Decim
 def planned_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's cumulative plan to `on` (to the end of its month; 0 before the start, the whole
     budget after the end), rounded half up to the penny."""
-    return round_penny_half_up(_planned_through(state, category, project_month(state, on)))
+    month = max(0, min(project_month(state, on), state.months))
+    if month and category not in state.profiles:  # the default profile, even: read on every event
+        return _even_to(state.budget.get(category, ZERO), month, state.months)
+    return round_penny_half_up(_planned_through(state, category, month))
+
+
+@lru_cache(maxsize=4096)
+def _even_to(budget: Decimal, month: int, months: int) -> Decimal:
+    """`planned_to` of a line planned evenly: `_planned_through`'s even share, rounded. Kept by
+    value: equal budgets written differently (1000, 1000.00) share one, the rounding to the penny
+    giving both the same figure."""
+    return round_penny_half_up(budget * month / months)
 
 
 def planned_after(state: PlanSource, category: Category, on: date) -> Decimal:
