@@ -311,6 +311,8 @@ class LiveProject:
         if claim is None:
             return {}, {}
         held = self.claim_conditions.setdefault(claim.category, {})
+        if not held and (self.state.offer is None or not self.state.offer.virtual):
+            return {}, {}  # no claim of a business not virtual holds a condition (`claim_condition`)
         key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
         old = {key: held[key]} if key in held else {}
         new = claim_condition(self.state, claim_key)
