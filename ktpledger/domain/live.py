@@ -28,7 +28,6 @@ from ktpledger.domain.alerts import (
     AlertKey,
     AlertKind,
     Conditions,
-    Figures,
     Judged,
     claim_condition,
     clock,
@@ -56,6 +55,8 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import month_number
+
+_NOTHING_JUDGED: Judged = {}  # read only
 
 
 @dataclass
@@ -248,17 +249,20 @@ class LiveProject:
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
         if not changed and not claims_before and not claims_after:
             return changes
-        old: set[AlertKey] = set(claims_before)
-        new: dict[AlertKey, Figures | dict[str, Any]] = dict(claims_after)
+        # The claims' conditions and each line's are apart (a line's keys name it, and never a
+        # claim's kind): each is diffed on its own, a line whose conditions are the same skipped.
+        raised = {key: detail for key, detail in claims_after.items() if key not in claims_before}
+        resolved = [key for key in claims_before if key not in claims_after]
         for category in changed:
-            old.update(before.get(category, {}))
-            new.update(self.line_conditions[category])
-        changes.raised = {
-            key: figures if isinstance(figures, dict) else figures()
-            for key, figures in new.items()
-            if key not in old
-        }
-        changes.resolved = sorted(key for key in old if key not in new)
+            held, now = before.get(category) or _NOTHING_JUDGED, self.line_conditions[category]
+            if held.keys() == now.keys():
+                continue
+            for key, figures in now.items():
+                if key not in held:
+                    raised[key] = figures()
+            resolved.extend(key for key in held if key not in now)
+        changes.raised = raised
+        changes.resolved = sorted(resolved)
         if changes.resolved:
             changes.reason = resolution_reason(event)
         return changes

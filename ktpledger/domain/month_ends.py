@@ -234,6 +234,7 @@ class MonthEnds:
         # Claims added back and not yet in `_ended`: by the month each adds from, its amount (every
         # month from there up to `latest`, excluded; `latest` does not move while any is held).
         self._added: dict[Month, Decimal] = {}
+        self._lines_of: tuple[tuple[Category, ...], bool] | None = None  # `_derived_line`
 
     @property
     def ended(self) -> dict[Month, MonthFigures]:
@@ -312,7 +313,7 @@ class MonthEnds:
             or state.offer_date is None
             or month < month_of(state.offer_date)
             or payload.category not in state.categories()
-            or any(state.limit_kind(c) is LimitKind.DERIVED for c in state.categories())
+            or self._derived_line(state)
         ):
             return False
         months = _months_from(month, self.latest)  # bounded: the months kept (at most MOST_MONTHS)
@@ -322,6 +323,14 @@ class MonthEnds:
             added = self._added
             added[month] = added[month] + payload.amount if month in added else payload.amount
         return True
+
+    def _derived_line(self, state: ProjectState) -> bool:
+        """Whether one of the project's lines is derived, kept for its lines (read per claim)."""
+        categories = state.categories()
+        if self._lines_of is None or self._lines_of[0] is not categories:
+            derived = any(state.limit_kind(c) is LimitKind.DERIVED for c in categories)
+            self._lines_of = (categories, derived)
+        return self._lines_of[1]
 
     def _add_held(self) -> None:
         """Add the claims added back (`_added`) to every month from each one's up to the latest."""

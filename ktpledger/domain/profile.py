@@ -191,10 +191,10 @@ def spent_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's net spend (claims less reversals, each by its own date) dated in `on`'s month or
     before: the cumulative spend at a quarter's end, as `ktpledger profile` sums its quarters."""
     last = (on.year, on.month)
-    return sum(
-        (amount for month, amount in state.spent_by_month.get(category, {}).items() if month <= last),
-        ZERO,
-    )
+    by_month = state.spent_by_month.get(category, {})
+    if by_month and max(by_month) <= last:  # every month of it (read on every event): the same sum
+        return sum(by_month.values(), ZERO)
+    return sum([amount for month, amount in by_month.items() if month <= last], ZERO)
 
 
 def quarter_passed(state: PlanSource, on: date) -> Quarter | None:
