@@ -224,3 +224,26 @@ def test_claims_added_back_in_several_months_are_each_added_from_their_own() -> 
     for tracker in (read, unread):
         assert not tracker.stale
         assert [tracker.ended[(2025, month)] for month in range(1, 6)] == expected
+
+
+def test_a_back_dated_claim_on_a_project_with_a_derived_line_is_never_added_back() -> None:
+    """A non-fec project's overheads line (R-19) earns a share of its source lines' eligible spend,
+    not a sum of claims: a back-dated claim makes its month on stale (to be rebuilt), and it is so
+    for every such claim, the project's lines being read once (`MonthEnds._derived_line`)."""
+    raws = [
+        offer(date="2024-12-01", start="2025-01-01", months=24, methodology="non_fec", budget=NON_FEC_BUDGET),
+        claim("a", "10.00", category="associate_employment", date="2025-01-10"),
+        claim("b", "20.00", category="consumables", date="2025-04-10"),
+        claim("c", "5.00", category="associate_employment", date="2025-03-10"),
+        claim("d", "5.00", category="consumables", date="2025-02-10"),
+    ]
+    accepted, _ = accepted_events(raws, track_keys=False)
+    assert len(accepted) == len(raws)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    tracker = MonthEnds()
+    stale = []
+    for version, parsed in enumerate(accepted, start=1):
+        tracker.before(state, parsed.date, parsed)
+        state.apply(parsed, version)
+        stale.append(tracker.stale_from)
+    assert stale == [None, None, None, (2025, 3), (2025, 2)]
