@@ -59,7 +59,7 @@ from enum import StrEnum
 from functools import lru_cache, partial
 from typing import Any, Protocol
 
-from ktpledger.domain.allowances import Allowance, associate_travel_keys
+from ktpledger.domain.allowances import Allowance, Exclusions, associate_travel_keys
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.invoices import DUE_WARNING_DAYS, DeadlineSource, claims_not_submitted
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
@@ -75,7 +75,7 @@ from ktpledger.domain.profile import (
 )
 from ktpledger.domain.project import ASSOCIATE_TRAVEL, Claim, ProjectState
 from ktpledger.domain.quarters import Quarter
-from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.domain.rules import Category, LimitKind, RuleSet
 from ktpledger.domain.timeline import forecast_month
 
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
@@ -402,8 +402,7 @@ def _line_conditions(
         found[_key(category, AlertKind.OVER_BUDGET)] = partial(_over_budget, line)
     if line.maximum is not None and spent > line.maximum:
         found[AlertKey(category, AlertKind.OVER_CAP)] = partial(_over_cap, line, line.maximum)
-    for limited, detail in _sub_limits(state, line).items():
-        found[limited] = _given(detail)
+    found.update(_sub_limits(state, line))
     if claims and state.offer is not None and state.offer.virtual and line.exclusions.associate_travel_claims:
         for key in associate_travel_keys(state, line.category):
             found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _given(
@@ -563,40 +562,56 @@ def line_figures(kind: str, subject: str, line: Allowance) -> dict[str, Any] | N
     return None
 
 
-def _sub_limits(state: ProjectState, line: Allowance) -> Conditions:
+def _sub_limits(state: ProjectState, line: Allowance) -> Judged:
     rules = state.rules
     assert rules is not None
     excluded = line.exclusions
     category = line.category.value
-    found: Conditions = {}
+    found: Judged = {}
     if (
         line.category is Category.ASSOCIATE_DEVELOPMENT
         and excluded.higher_degree_fees > rules.higher_degree_fee_cap
     ):
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "higher_degree_fee")] = {
-            "sub_limit": "higher_degree_fee",
-            "rule": "R-12",
-            "claimed": format_money(excluded.higher_degree_fees),
-            "cap": format_money(rules.higher_degree_fee_cap),
-            "ineligible": format_money(excluded.higher_degree_fee),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "higher_degree_fee")] = partial(
+            _higher_degree_fee_figures, excluded, rules
+        )
     if line.category is Category.TRAVEL_SUBSISTENCE and excluded.conferences > rules.conference_guide:
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "conference")] = {
-            "sub_limit": "conference",
-            "rule": "R-13",
-            "conferences": excluded.conferences,
-            "guide": rules.conference_guide,
-            "ineligible": format_money(excluded.conference),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "conference")] = partial(
+            _conference_figures, excluded, rules
+        )
     if line.category is Category.CONSUMABLES and excluded.computers > rules.computer_cap:
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "computer")] = {
-            "sub_limit": "computer",
-            "rule": "R-15",
-            "computers": excluded.computers,
-            "cap": rules.computer_cap,
-            "ineligible": format_money(excluded.computer),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "computer")] = partial(_computer_figures, excluded, rules)
     return found
+
+
+def _higher_degree_fee_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "higher_degree_fee",
+        "rule": "R-12",
+        "claimed": format_money(excluded.higher_degree_fees),
+        "cap": format_money(rules.higher_degree_fee_cap),
+        "ineligible": format_money(excluded.higher_degree_fee),
+    }
+
+
+def _conference_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "conference",
+        "rule": "R-13",
+        "conferences": excluded.conferences,
+        "guide": rules.conference_guide,
+        "ineligible": format_money(excluded.conference),
+    }
+
+
+def _computer_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "computer",
+        "rule": "R-15",
+        "computers": excluded.computers,
+        "cap": rules.computer_cap,
+        "ineligible": format_money(excluded.computer),
+    }
 
 
 def resolution_reason(event: Event) -> str:
