@@ -51,14 +51,15 @@ Decisions where the guidance leaves a choice:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
-from ktpledger.domain.allowances import Allowance, associate_travel_keys
+from ktpledger.domain.allowances import Allowance, Exclusions, associate_travel_keys
 from ktpledger.domain.events import ClaimReversed, Event, LMCDecision, OfferAmended, ProjectClosed
 from ktpledger.domain.invoices import DUE_WARNING_DAYS, DeadlineSource, claims_not_submitted
 from ktpledger.domain.money import ZERO, format_money, round_penny_half_up
@@ -66,17 +67,21 @@ from ktpledger.domain.profile import (
     PROFILE_TOLERANCE,
     PlanSource,
     against_profile,
-    planned_after,
+    planned_split,
     planned_to,
     project_month,
-    quarter_passed,
+    quarter_end_passed,
     spent_to,
 )
 from ktpledger.domain.project import ASSOCIATE_TRAVEL, Claim, ProjectState
-from ktpledger.domain.rules import Category, LimitKind
+from ktpledger.domain.quarters import Quarter
+from ktpledger.domain.rules import Category, LimitKind, RuleSet
 from ktpledger.domain.timeline import forecast_month
 
 THRESHOLDS = (Decimal("0.80"), Decimal("0.90"))
+_THRESHOLD_SUBJECTS = tuple(
+    (threshold, f"{threshold:.2f}") for threshold in THRESHOLDS
+)  # the alerts' subjects
 FORECAST_FROM_MONTH = 3
 FORECAST_RESOLVE_AT = Decimal("0.95")  # an open forecast alert resolves at 95% of the budget or below
 # forecast_underspend (issue 15): raised when the forecast is more than this share below the budget,
@@ -149,6 +154,30 @@ class AlertKey:
 
 
 Conditions = dict[AlertKey, dict[str, Any]]
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _key(category: str, kind: AlertKind, subject: str = "") -> AlertKey:
+    """An alert of a line as a whole, made once (the fold judges a line's on every event)."""
+    return AlertKey(category, kind, subject)
+
+
+# A condition that holds with its figures still to be written out (`described`): what the
+# projector's fold keeps of a line judged again on every event, which reads the figures only of the
+# alerts an event raises and, later, of those still open (issue 18: most are never read). Each
+# captures the values of its judgement, never the state, which the next event changes.
+Figures = Callable[[], dict[str, Any]]
+Judged = dict[AlertKey, Figures]
+
+
+def described(judged: Judged) -> Conditions:
+    """The conditions `judged` holds with their figures, in the same order."""
+    return {key: figures() for key, figures in judged.items()}
+
+
+def _given(detail: dict[str, Any]) -> Figures:
+    """Figures already written out, as `Judged` holds them."""
+    return lambda: detail
 
 
 def clock(state: ProjectState, latest: date) -> date:
@@ -237,17 +266,46 @@ def forecast_at_end(state: PlanSource, category: Category, spent: Decimal, *, on
     the profile plans raises nothing and one it does not plan counts once, never carried on as a
     monthly rate. The one forecast every reader shows (CLI, API, dashboard, claim pack) and the
     alerts judge."""
-    rest = planned_after(state, category, on)
+    return _forecast(state, category, spent, on, planned_split(state, category, on))
+
+
+def _forecast(
+    state: PlanSource, category: Category, spent: Decimal, on: date, plan: tuple[Decimal, Decimal]
+) -> Forecast:
+    """`forecast_at_end` from the plan to date and after it (`profile.planned_split`) of `on`."""
+    month = forecast_month(state.start, state.months, on)
+    return _forecast_of(on, month, state.months, spent, state.budget.get(category, ZERO), plan)
+
+
+def _forecast_of(
+    on: date, month: int, months: int, spent: Decimal, budget: Decimal, plan: tuple[Decimal, Decimal]
+) -> Forecast:
+    to_date, rest = plan
     return Forecast(
         as_of=on,
-        month=forecast_month(state.start, state.months, on),
-        months=state.months,
+        month=month,
+        months=months,
         spent=spent,
-        budget=state.budget.get(category, ZERO),
-        planned_to_date=planned_to(state, category, on),
+        budget=budget,
+        planned_to_date=to_date,
         planned_rest=rest,
         forecast=spent + rest,
     )
+
+
+def _forecast_figures(
+    on: date,
+    month: int,
+    months: int,
+    spent: Decimal,
+    budget: Decimal,
+    plan: tuple[Decimal, Decimal],
+    *,
+    under: bool,
+) -> dict[str, Any]:
+    """The figures of a forecast alert (`Forecast.detail`, `Forecast.underspend_detail`)."""
+    forecast = _forecast_of(on, month, months, spent, budget, plan)
+    return forecast.underspend_detail() if under else forecast.detail()
 
 
 def line_forecast(state: PlanSource, line: Allowance, on: date) -> Forecast:
@@ -284,7 +342,19 @@ def conditions(
     `raised`: the alerts open before (the forecast's hysteresis depends on it). `claims=False`
     leaves out the conditions of single claims (`ineligible_claim`), which `claim_condition` gives
     one claim at a time: a line of thousands of them need not be judged again for each event."""
-    found: Conditions = {}
+    return described(judged_conditions(state, lines, on=on, raised=raised, claims=claims))
+
+
+def judged_conditions(
+    state: ProjectState,
+    lines: Iterable[Allowance],
+    *,
+    on: date,
+    raised: Collection[AlertKey] = (),
+    claims: bool = True,
+) -> Judged:
+    """`conditions`, each with its figures still to be written out (`Judged`, `described`)."""
+    found: Judged = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
@@ -320,25 +390,26 @@ def _line_conditions(
     *,
     timed: bool = True,
     claims: bool = True,
-) -> Conditions:
+) -> Judged:
     category = line.category.value
     spent, budget = line.spent, line.budget
-    found: Conditions = {}
+    found: Judged = {}
     if budget > 0 and not state.closed:
-        for threshold in THRESHOLDS:
+        for threshold, subject in _THRESHOLD_SUBJECTS:
             if spent >= budget * threshold:
-                subject = f"{threshold:.2f}"
-                found[AlertKey(category, AlertKind.THRESHOLD, subject)] = _threshold(line, subject)
+                found[_key(category, AlertKind.THRESHOLD, subject)] = partial(_threshold, line, subject)
     if spent > budget:
-        found[AlertKey(category, AlertKind.OVER_BUDGET)] = _over_budget(line)
+        found[_key(category, AlertKind.OVER_BUDGET)] = partial(_over_budget, line)
     if line.maximum is not None and spent > line.maximum:
-        found[AlertKey(category, AlertKind.OVER_CAP)] = _over_cap(line, line.maximum)
+        found[AlertKey(category, AlertKind.OVER_CAP)] = partial(_over_cap, line, line.maximum)
     found.update(_sub_limits(state, line))
     if claims and state.offer is not None and state.offer.virtual and line.exclusions.associate_travel_claims:
         for key in associate_travel_keys(state, line.category):
-            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _ineligible_claim(state.claims[key])
+            found[AlertKey(category, AlertKind.INELIGIBLE_CLAIM, key)] = _given(
+                _ineligible_claim(state.claims[key])  # a claim changes: its figures are taken now
+            )
     if timed:
-        found.update(timed_line_conditions(state, line, on, raised))
+        found.update(_timed_line_conditions(state, line, on, raised))
     return found
 
 
@@ -346,12 +417,12 @@ def standing_conditions(state: ProjectState, lines: Iterable[Allowance]) -> Cond
     """The conditions that hold whatever the day (thresholds, over budget or a maximum, sub-limits,
     ineligible claims): `conditions` without the forecasts and the profile's quarter ends, which
     `timed_line_conditions` judges as of a day."""
-    found: Conditions = {}
+    found: Judged = {}
     for line in lines:
         if line.limit_kind is LimitKind.DERIVED or line.spent <= 0:
             continue
         found.update(_line_conditions(state, line, state.start, (), timed=False))
-    return found
+    return described(found)
 
 
 class TimedSource(PlanSource, Protocol):
@@ -368,33 +439,59 @@ def timed_line_conditions(
     """The line's conditions that depend on the day `on`: `forecast_overspend`,
     `forecast_underspend` (from the third month) and `behind_profile` / `ahead_of_profile` (at the
     latest quarter end before `on`), on an open project (module docstring)."""
+    return described(_timed_line_conditions(state, line, on, raised))
+
+
+def _timed_line_conditions(
+    state: TimedSource, line: Allowance, on: date, raised: Collection[AlertKey]
+) -> Judged:
     category = line.category.value
     spent, budget = line.spent, line.budget
-    found: Conditions = {}
-    # This runs on every event: the figure is compared first, the Forecast built only when it holds
-    # (the same test as `Forecast.overspend`).
+    found: Judged = {}
+    # This runs on every event: the figure is compared first, and the Forecast built (as
+    # `forecast_at_end` builds it) only when its figures are read.
     month = forecast_month(state.start, state.months, on)
     if not state.closed and month >= FORECAST_FROM_MONTH:
-        forecast_key = AlertKey(category, AlertKind.FORECAST_OVERSPEND)
+        forecast_key = _key(category, AlertKind.FORECAST_OVERSPEND)
         bar = budget * FORECAST_RESOLVE_AT if forecast_key in raised else budget
-        forecast = spent + planned_after(state, line.category, on)
+        plan = planned_split(state, line.category, on)
+        forecast = spent + plan[1]
+        under_key = _key(category, AlertKind.FORECAST_UNDERSPEND)
         if forecast > bar:
-            found[forecast_key] = forecast_at_end(state, line.category, spent, on=on).detail()
-        under_key = AlertKey(category, AlertKind.FORECAST_UNDERSPEND)
+            found[forecast_key] = partial(
+                _forecast_figures,
+                on,
+                month,
+                state.months,
+                spent,
+                state.budget.get(line.category, ZERO),
+                plan,
+                under=False,
+            )
         if underspends(budget, forecast, raised=under_key in raised):
-            found[under_key] = forecast_at_end(state, line.category, spent, on=on).underspend_detail()
+            found[under_key] = partial(
+                _forecast_figures,
+                on,
+                month,
+                state.months,
+                spent,
+                state.budget.get(line.category, ZERO),
+                plan,
+                under=True,
+            )
     if not state.closed:
         found.update(_against_profile(state, line, on))
     return found
 
 
-def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions:
+def _against_profile(state: PlanSource, line: Allowance, on: date) -> Judged:
     """`behind_profile` or `ahead_of_profile` at the latest quarter end passed (module docstring)."""
-    quarter = quarter_passed(state, on)
-    if quarter is None:
+    passed = quarter_end_passed(state, on)
+    if passed is None:
         return {}
-    planned = planned_to(state, line.category, quarter.last_day)
-    spent = spent_to(state, line.category, quarter.last_day)
+    quarter, last_day = passed
+    planned = planned_to(state, line.category, last_day)
+    spent = spent_to(state, line.category, last_day)
     judged = against_profile(planned, spent)
     if judged == "behind":
         kind = AlertKind.BEHIND_PROFILE
@@ -402,16 +499,18 @@ def _against_profile(state: PlanSource, line: Allowance, on: date) -> Conditions
         kind = AlertKind.AHEAD_OF_PROFILE
     else:
         return {}
+    return {_key(line.category.value, kind): partial(_profile_figures, quarter, last_day, planned, spent)}
+
+
+def _profile_figures(quarter: Quarter, last_day: date, planned: Decimal, spent: Decimal) -> dict[str, Any]:
     return {
-        AlertKey(line.category.value, kind): {
-            "quarter": str(quarter),
-            "quarter_end": quarter.last_day.isoformat(),
-            "cumulative_planned": format_money(planned),
-            "cumulative_spent": format_money(spent),
-            "difference": format_money(abs(spent - planned)),
-            "tolerance": f"{PROFILE_TOLERANCE:.2f}",
-            "rule": "R-43",
-        }
+        "quarter": str(quarter),
+        "quarter_end": last_day.isoformat(),
+        "cumulative_planned": format_money(planned),
+        "cumulative_spent": format_money(spent),
+        "difference": format_money(abs(spent - planned)),
+        "tolerance": f"{PROFILE_TOLERANCE:.2f}",
+        "rule": "R-43",
     }
 
 
@@ -463,40 +562,56 @@ def line_figures(kind: str, subject: str, line: Allowance) -> dict[str, Any] | N
     return None
 
 
-def _sub_limits(state: ProjectState, line: Allowance) -> Conditions:
+def _sub_limits(state: ProjectState, line: Allowance) -> Judged:
     rules = state.rules
     assert rules is not None
     excluded = line.exclusions
     category = line.category.value
-    found: Conditions = {}
+    found: Judged = {}
     if (
         line.category is Category.ASSOCIATE_DEVELOPMENT
         and excluded.higher_degree_fees > rules.higher_degree_fee_cap
     ):
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "higher_degree_fee")] = {
-            "sub_limit": "higher_degree_fee",
-            "rule": "R-12",
-            "claimed": format_money(excluded.higher_degree_fees),
-            "cap": format_money(rules.higher_degree_fee_cap),
-            "ineligible": format_money(excluded.higher_degree_fee),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "higher_degree_fee")] = partial(
+            _higher_degree_fee_figures, excluded, rules
+        )
     if line.category is Category.TRAVEL_SUBSISTENCE and excluded.conferences > rules.conference_guide:
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "conference")] = {
-            "sub_limit": "conference",
-            "rule": "R-13",
-            "conferences": excluded.conferences,
-            "guide": rules.conference_guide,
-            "ineligible": format_money(excluded.conference),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "conference")] = partial(
+            _conference_figures, excluded, rules
+        )
     if line.category is Category.CONSUMABLES and excluded.computers > rules.computer_cap:
-        found[AlertKey(category, AlertKind.SUB_LIMIT, "computer")] = {
-            "sub_limit": "computer",
-            "rule": "R-15",
-            "computers": excluded.computers,
-            "cap": rules.computer_cap,
-            "ineligible": format_money(excluded.computer),
-        }
+        found[_key(category, AlertKind.SUB_LIMIT, "computer")] = partial(_computer_figures, excluded, rules)
     return found
+
+
+def _higher_degree_fee_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "higher_degree_fee",
+        "rule": "R-12",
+        "claimed": format_money(excluded.higher_degree_fees),
+        "cap": format_money(rules.higher_degree_fee_cap),
+        "ineligible": format_money(excluded.higher_degree_fee),
+    }
+
+
+def _conference_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "conference",
+        "rule": "R-13",
+        "conferences": excluded.conferences,
+        "guide": rules.conference_guide,
+        "ineligible": format_money(excluded.conference),
+    }
+
+
+def _computer_figures(excluded: Exclusions, rules: RuleSet) -> dict[str, Any]:
+    return {
+        "sub_limit": "computer",
+        "rule": "R-15",
+        "computers": excluded.computers,
+        "cap": rules.computer_cap,
+        "ineligible": format_money(excluded.computer),
+    }
 
 
 def resolution_reason(event: Event) -> str:

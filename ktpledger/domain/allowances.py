@@ -58,6 +58,10 @@ class Exclusions:
         return self.higher_degree_fee + self.conference + self.computer + self.associate_travel
 
 
+NO_EXCLUSIONS = Exclusions()
+_NONE_COUNTED = CountedClaims(0)  # read only: what `exclusions` finds for a reason with no claim
+
+
 @dataclass(frozen=True)
 class Allowance:
     """One line of `ktpledger allowances` (docs/cli.md)."""
@@ -113,13 +117,16 @@ def exclusions(state: ProjectState, category: Category) -> Exclusions:
     as `exclusions_from_scratch`, which works them out from every tagged claim."""
     rules = state.rules
     assert rules is not None and state.offer is not None
-    empty = CountedClaims(0)
-    fees = state.counted.get((category, HIGHER_DEGREE_FEE), empty)
-    conferences = state.counted.get((category, CONFERENCE), empty)
-    computers = state.counted.get((category, COMPUTER), empty)
-    travel = state.counted.get((category, ASSOCIATE_TRAVEL), empty)
+    counted = state.counted
+    if not counted:
+        return NO_EXCLUSIONS  # no tagged claim counted on any line: the usual project
+    empty = _NONE_COUNTED
+    fees = counted.get((category, HIGHER_DEGREE_FEE), empty)
+    conferences = counted.get((category, CONFERENCE), empty)
+    computers = counted.get((category, COMPUTER), empty)
+    travel = counted.get((category, ASSOCIATE_TRAVEL), empty)
     if not (fees.count or conferences.count or computers.count or travel.count):
-        return Exclusions()
+        return NO_EXCLUSIONS
     return Exclusions(
         higher_degree_fee=max(ZERO, fees.total - rules.higher_degree_fee_cap),
         conference=conferences.rest_total,
@@ -169,13 +176,14 @@ def allowance(state: ProjectState, category: Category) -> Allowance:
     budget = state.budget.get(category, ZERO)
     spent = state.spent.get(category, ZERO)
     excluded = exclusions(state, category)
-    maximum = state.limit(category) if kind is LimitKind.MAXIMUM else None
+    limit = state.limit(category)
+    maximum = limit if kind is LimitKind.MAXIMUM else None
     ceiling = budget if maximum is None else min(budget, maximum)
     eligible = max(ZERO, min(spent - excluded.total, ceiling))
     return Allowance(
         category=category,
         budget=budget,
-        limit=state.limit(category),
+        limit=limit,
         limit_kind=kind,
         spent=spent,
         eligible=eligible,

@@ -432,6 +432,9 @@ class LMCDecision:
 _CLAIM_FIELDS = frozenset({"category", "amount", "description", "tags"})
 
 
+_CATEGORIES = {category.value: category for category in Category}  # `Category(value)`, read per claim
+
+
 @dataclass(frozen=True)
 class SpendClaimed:
     """Spend against one category (R-33); recorded even over budget, where the excess is ineligible."""
@@ -469,10 +472,10 @@ class SpendClaimed:
         if not amount.is_finite():
             raise ValueError("amount is not a number")
         return cls(
-            category=Category(data["category"]),
+            category=_CATEGORIES.get(data["category"]) or Category(data["category"]),
             amount=amount,
             description=data["description"],
-            tags=tuple(Tag(tag) for tag in data["tags"]),
+            tags=tuple(map(Tag, data["tags"])),
         )
 
     def to_data(self) -> dict[str, Any]:

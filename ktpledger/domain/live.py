@@ -28,9 +28,11 @@ from ktpledger.domain.alerts import (
     AlertKey,
     AlertKind,
     Conditions,
+    Judged,
     claim_condition,
     clock,
-    conditions,
+    described,
+    judged_conditions,
     resolution_reason,
 )
 from ktpledger.domain.allowances import Allowance, allowance, derived_overheads
@@ -53,6 +55,8 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
 from ktpledger.domain.timeline import month_number
+
+_NOTHING_JUDGED: Judged = {}  # read only
 
 
 @dataclass
@@ -89,8 +93,12 @@ class LiveProject:
     # `alerts.claim_condition`) apart: a claim's are judged again only when an event moves that
     # claim, so a line of thousands of them costs O(1) per event (issue 18). A line's claims' are
     # in version order, as `alerts.conditions` gives them: a claim's figures are replaced in place.
-    line_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    # A line's are kept with their figures still to be written out (`alerts.Judged`): an event
+    # reads those of the alerts it raises only; the rest are written out when first read
+    # (`_line_figures`), most lines being judged again by a later event before anyone reads them.
+    line_conditions: dict[Category, Judged] = field(default_factory=dict)
     claim_conditions: dict[Category, Conditions] = field(default_factory=dict)
+    _described: dict[Category, tuple[Judged, Conditions]] = field(default_factory=dict)
     _month: int = 0
     _claimable: list[Category] = field(default_factory=list)
     _derived: list[Category] = field(default_factory=list)
@@ -117,11 +125,24 @@ class LiveProject:
 
     def conditions(self) -> Conditions:
         merged: Conditions = {}
-        for found in self.line_conditions.values():
-            merged.update(found)
+        for category in self.line_conditions:
+            merged.update(self._line_figures(category))
         for found in self.claim_conditions.values():
             merged.update(found)
         return merged
+
+    def _line_figures(self, category: Category) -> Conditions:
+        """The conditions that hold of a line as a whole, with their figures (written out once
+        for each judgement of the line)."""
+        judged = self.line_conditions.get(category)
+        if judged is None:
+            return {}
+        kept = self._described.get(category)
+        if kept is not None and kept[0] is judged:
+            return kept[1]
+        found = described(judged)
+        self._described[category] = (judged, found)
+        return found
 
     def standing_conditions(self) -> Conditions:
         """`alerts.standing_conditions` of the state and `ordered_lines`, in the same order, from
@@ -129,7 +150,7 @@ class LiveProject:
         found: Conditions = {}
         for line in self.ordered_lines():
             category = line.category
-            for key, detail in self.line_conditions.get(category, {}).items():
+            for key, detail in self._line_figures(category).items():
                 if key.kind not in TIMED_KINDS:
                     found[key] = detail
             found.update(self.claim_conditions.get(category, {}))
@@ -148,7 +169,7 @@ class LiveProject:
                 if detail is not None:
                     moved[key] = detail
             for category in self._moved_lines:
-                moved.update(self.line_conditions.get(category, {}))
+                moved.update(self._line_figures(category))
         self._moved_all = False
         self._moved_lines.clear()
         self._moved_claims.clear()
@@ -168,6 +189,7 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.lines.clear()
         self.line_conditions.clear()
+        self._described.clear()
         self.claim_conditions.clear()
         self._moved_all = True
 
@@ -212,7 +234,7 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         if not self.state.exists:
             return AlertChanges()
-        old, new = self._claim_changes(event, existed=existed)
+        claims_before, claims_after = self._claim_changes(event, existed=existed)
         if touched is None:
             touched = set(self.state.categories())
         everything = (
@@ -225,13 +247,22 @@ class LiveProject:
         changes = AlertChanges()
         # Each recomputed line gets a new conditions dict: only those can have changed.
         changed = [c for c, found in self.line_conditions.items() if before.get(c) is not found]
-        if not changed and not old and not new:
+        if not changed and not claims_before and not claims_after:
             return changes
+        # The claims' conditions and each line's are apart (a line's keys name it, and never a
+        # claim's kind): each is diffed on its own, a line whose conditions are the same skipped.
+        raised = {key: detail for key, detail in claims_after.items() if key not in claims_before}
+        resolved = [key for key in claims_before if key not in claims_after]
         for category in changed:
-            old.update(before.get(category, {}))
-            new.update(self.line_conditions[category])
-        changes.raised = {key: detail for key, detail in new.items() if key not in old}
-        changes.resolved = sorted(key for key in old if key not in new)
+            held, now = before.get(category) or _NOTHING_JUDGED, self.line_conditions[category]
+            if held.keys() == now.keys():
+                continue
+            for key, figures in now.items():
+                if key not in held:
+                    raised[key] = figures()
+            resolved.extend(key for key in held if key not in now)
+        changes.raised = raised
+        changes.resolved = sorted(resolved)
         if changes.resolved:
             changes.reason = resolution_reason(event)
         return changes
@@ -284,6 +315,8 @@ class LiveProject:
         if claim is None:
             return {}, {}
         held = self.claim_conditions.setdefault(claim.category, {})
+        if not held and (self.state.offer is None or not self.state.offer.virtual):
+            return {}, {}  # no claim of a business not virtual holds a condition (`claim_condition`)
         key = AlertKey(claim.category.value, AlertKind.INELIGIBLE_CLAIM, claim_key)
         old = {key: held[key]} if key in held else {}
         new = claim_condition(self.state, claim_key)
@@ -351,7 +384,7 @@ class LiveProject:
             if category in self.lines:
                 previous = self.line_conditions.get(category)
                 raised: Collection[AlertKey] = self._open if previous is None else previous.keys()
-                self.line_conditions[category] = conditions(
+                self.line_conditions[category] = judged_conditions(
                     state, [self.lines[category]], on=on, raised=raised, claims=False
                 )
                 if not self._moved_all:

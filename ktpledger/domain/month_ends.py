@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from ktpledger.domain.allowances import Allowance, allowances
 from ktpledger.domain.events import ClaimReversed, Event, SpendClaimed
@@ -103,6 +104,16 @@ def months_between(earlier: Month, later: Month) -> int:
 def following(month: Month) -> Month:
     year, number = month
     return (year + 1, 1) if number == 12 else (year, number + 1)
+
+
+@lru_cache(maxsize=4096)
+def _months_from(month: Month, latest: Month) -> tuple[Month, ...]:
+    """The months from `month` up to `latest` (excluded), in order (bounded by the caller)."""
+    found = []
+    while month < latest:
+        found.append(month)
+        month = following(month)
+    return tuple(found)
 
 
 Summed = list[tuple[date, Category, Decimal]]  # plain claims: (date, line, amount)
@@ -195,18 +206,61 @@ class SpendMonths:
         return self.ended[month]
 
 
-@dataclass
 class MonthEnds:
-    """The figures at the end of each month, kept event by event (module docstring)."""
+    """The figures at the end of each month, kept event by event (module docstring).
 
-    first: Month | None = None
-    latest: Month | None = None
-    ended: dict[Month, MonthFigures] = field(default_factory=dict)
-    # The earliest month of a back-dated event folded: the months from it on are `rebuild`-t.
-    stale_from: Month | None = None
-    # The as-of fold of the stream failed (`abandon`): nothing is kept from then on, and the
-    # project page folds the stream itself (and says what it refuses).
-    abandoned: bool = False
+    A claim added back (`add_back`) is noted as the month it adds from and its amount, and added to
+    the months it reaches when they are next read (`ended`, or any other step): a ledger whose
+    claims come back-dated one by one (an import, the lag bench's streams) then costs O(1) a claim,
+    not a new figure for every month after its own. The figures read are the same: a month's spend
+    is the exact sum of the same amounts."""
+
+    def __init__(
+        self,
+        first: Month | None = None,
+        latest: Month | None = None,
+        ended: dict[Month, MonthFigures] | None = None,
+        stale_from: Month | None = None,
+        abandoned: bool = False,
+    ) -> None:
+        self.first = first
+        self.latest = latest
+        self._ended: dict[Month, MonthFigures] = {} if ended is None else ended
+        # The earliest month of a back-dated event folded: the months from it on are `rebuild`-t.
+        self.stale_from = stale_from
+        # The as-of fold of the stream failed (`abandon`): nothing is kept from then on, and the
+        # project page folds the stream itself (and says what it refuses).
+        self.abandoned = abandoned
+        # Claims added back and not yet in `_ended`: by the month each adds from, its amount (every
+        # month from there up to `latest`, excluded; `latest` does not move while any is held).
+        self._added: dict[Month, Decimal] = {}
+        self._lines_of: tuple[tuple[Category, ...], bool] | None = None  # `_derived_line`
+
+    @property
+    def ended(self) -> dict[Month, MonthFigures]:
+        """The figures at the end of each month kept, from the earliest up to the latest (excluded)."""
+        if self._added:
+            self._add_held()
+        return self._ended
+
+    def __repr__(self) -> str:
+        return (
+            f"MonthEnds(first={self.first!r}, latest={self.latest!r}, ended={self.ended!r}, "
+            f"stale_from={self.stale_from!r}, abandoned={self.abandoned!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MonthEnds):
+            return NotImplemented
+        return (self.first, self.latest, self.ended, self.stale_from, self.abandoned) == (
+            other.first,
+            other.latest,
+            other.ended,
+            other.stale_from,
+            other.abandoned,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
 
     @property
     def stale(self) -> bool:
@@ -228,23 +282,28 @@ class MonthEnds:
         if month < self.latest:
             if event is not None and self.add_back(state, event, month):
                 return
+            if self._added:
+                self._add_held()
             self.stale_from = month if self.stale_from is None else min(self.stale_from, month)
             self.first = min(self.first, month)
             return
-        if month > self.latest and self.stale_from is None:
-            figures = figures_as_of(state)
-            stepped = self.latest
-            while stepped < month:  # bounded: the months between two events' dates
-                self.ended[stepped] = figures
-                stepped = following(stepped)
-        self.latest = max(self.latest, month)
+        if month > self.latest:
+            if self._added:
+                self._add_held()  # before `latest` moves: they reach the months up to it
+            if self.stale_from is None:
+                figures = figures_as_of(state)
+                stepped = self.latest
+                while stepped < month:  # bounded: the months between two events' dates
+                    self._ended[stepped] = figures
+                    stepped = following(stepped)
+            self.latest = month
 
     def add_back(self, state: ProjectState, event: Event, month: Month) -> bool:
         """Add a claim dated in `month`, before the latest month, to the spend of every month
         from its own (module docstring); False, changing nothing, where that would not be the
         as-of fold's figure: not a claim, months stale already, dated before the offer's month
         (the months before it have no lines), a derived line, a line the project does not have, a
-        month not kept."""
+        month not kept. The months take the amount when next read (`_added`)."""
         payload = event.payload
         if (
             not isinstance(payload, SpendClaimed)
@@ -254,23 +313,42 @@ class MonthEnds:
             or state.offer_date is None
             or month < month_of(state.offer_date)
             or payload.category not in state.categories()
-            or any(state.limit_kind(c) is LimitKind.DERIVED for c in state.categories())
+            or self._derived_line(state)
         ):
             return False
-        months = []
-        stepped = month
-        while stepped < self.latest:  # bounded: the months kept (at most MOST_MONTHS)
-            if stepped not in self.ended:
-                return False
-            months.append(stepped)
-            stepped = following(stepped)
-        for stepped in months:
-            kept = self.ended[stepped]
-            self.ended[stepped] = MonthFigures(kept.spent + payload.amount, kept.budget)
+        months = _months_from(month, self.latest)  # bounded: the months kept (at most MOST_MONTHS)
+        if not all(map(self._ended.__contains__, months)):
+            return False
+        if months:
+            added = self._added
+            added[month] = added[month] + payload.amount if month in added else payload.amount
         return True
+
+    def _derived_line(self, state: ProjectState) -> bool:
+        """Whether one of the project's lines is derived, kept for its lines (read per claim)."""
+        categories = state.categories()
+        if self._lines_of is None or self._lines_of[0] is not categories:
+            derived = any(state.limit_kind(c) is LimitKind.DERIVED for c in categories)
+            self._lines_of = (categories, derived)
+        return self._lines_of[1]
+
+    def _add_held(self) -> None:
+        """Add the claims added back (`_added`) to every month from each one's up to the latest."""
+        assert self.latest is not None
+        ended, added = self._ended, self._added
+        running: Decimal | None = None
+        for month in _months_from(min(added), self.latest):
+            if month in added:
+                running = added[month] if running is None else running + added[month]
+            if running is not None:
+                kept = ended[month]
+                ended[month] = MonthFigures(kept.spent + running, kept.budget)
+        added.clear()
 
     def abandon(self) -> None:
         """Keep nothing more: the stream's as-of fold failed, and would fail again."""
+        if self._added:
+            self._add_held()
         self.abandoned = True
 
     def kept(self) -> SpendMonths | None:
@@ -303,8 +381,9 @@ class MonthEnds:
         return months_between(self.stale_from, self.latest)
 
     def _rebuilt(self, month: Month, figures: Iterable[MonthFigures]) -> None:
+        ended = self.ended  # what was added back is added first: the rebuilt months then replace it
         for found in figures:
-            self.ended[month] = found
+            ended[month] = found
             month = following(month)
         self.stale_from = None
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from ktpledger.domain.events import LineProfile
@@ -138,13 +139,31 @@ def _planned_through(state: PlanSource, category: Category, month: int) -> Decim
 def planned_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's cumulative plan to `on` (to the end of its month; 0 before the start, the whole
     budget after the end), rounded half up to the penny."""
-    return round_penny_half_up(_planned_through(state, category, project_month(state, on)))
+    month = max(0, min(project_month(state, on), state.months))
+    if month and category not in state.profiles:  # the default profile, even: read on every event
+        return _even_to(state.budget.get(category, ZERO), month, state.months)
+    return round_penny_half_up(_planned_through(state, category, month))
+
+
+@lru_cache(maxsize=4096)
+def _even_to(budget: Decimal, month: int, months: int) -> Decimal:
+    """`planned_to` of a line planned evenly: `_planned_through`'s even share, rounded. Kept by
+    value: equal budgets written differently (1000, 1000.00) share one, the rounding to the penny
+    giving both the same figure."""
+    return round_penny_half_up(budget * month / months)
 
 
 def planned_after(state: PlanSource, category: Category, on: date) -> Decimal:
     """What the plan still has to spend after `on`'s month: the budget less `planned_to` (the
     forecast's "rest of the plan", R-41)."""
-    return round_penny_half_up(state.budget.get(category, ZERO)) - planned_to(state, category, on)
+    return planned_split(state, category, on)[1]
+
+
+def planned_split(state: PlanSource, category: Category, on: date) -> tuple[Decimal, Decimal]:
+    """`planned_to` and `planned_after` of one day, the plan worked out once (the forecast reads
+    both on every event)."""
+    to_date = planned_to(state, category, on)
+    return to_date, round_penny_half_up(state.budget.get(category, ZERO)) - to_date
 
 
 def planned_in_quarter(state: PlanSource, category: Category, quarter: Quarter) -> Decimal:
@@ -172,17 +191,30 @@ def spent_to(state: PlanSource, category: Category, on: date) -> Decimal:
     """The line's net spend (claims less reversals, each by its own date) dated in `on`'s month or
     before: the cumulative spend at a quarter's end, as `ktpledger profile` sums its quarters."""
     last = (on.year, on.month)
-    return sum(
-        (amount for month, amount in state.spent_by_month.get(category, {}).items() if month <= last),
-        ZERO,
-    )
+    by_month = state.spent_by_month.get(category, {})
+    if by_month and max(by_month) <= last:  # every month of it (read on every event): the same sum
+        return sum(by_month.values(), ZERO)
+    return sum([amount for month, amount in by_month.items() if month <= last], ZERO)
 
 
 def quarter_passed(state: PlanSource, on: date) -> Quarter | None:
     """The latest calendar quarter of the period whose end is before `on` (None before the first
     quarter ends): the quarter end the stored `behind_profile` / `ahead_of_profile` alerts judge."""
-    before = Quarter.of(Quarter.of(on).first_day.replace(day=1) - timedelta(days=1))
-    return before if before.last_day >= state.start else None
+    found = quarter_end_passed(state, on)
+    return None if found is None else found[0]
+
+
+def quarter_end_passed(state: PlanSource, on: date) -> tuple[Quarter, date] | None:
+    """`quarter_passed` and its last day."""
+    quarter, last_day = _quarter_before(on)
+    return (quarter, last_day) if last_day >= state.start else None
+
+
+@lru_cache(maxsize=4096)
+def _quarter_before(on: date) -> tuple[Quarter, date]:
+    """The calendar quarter before `on`'s and its last day (judged on every event: kept by day)."""
+    quarter = Quarter.of(Quarter.of(on).first_day - timedelta(days=1))
+    return quarter, quarter.last_day
 
 
 def against_profile(planned: Decimal, actual: Decimal) -> str:

@@ -288,7 +288,9 @@ class CountedClaims:
         return len(self.front) + len(self.rest)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.rest or any(claim.key == key for claim in self.front)
+        if key in self.rest:
+            return True
+        return any(claim.key == key for claim in self.front) if self.front else False
 
     def keys(self) -> Iterable[str]:
         """The counted claims' keys, in version order."""

@@ -22,6 +22,7 @@ from ktpledger.domain.alerts import (
     Conditions,
     clock,
     conditions,
+    described,
     resolution_reason,
     standing_conditions,
 )
@@ -323,3 +324,38 @@ def test_the_linear_fold_equals_the_fold_from_scratch_after_every_event(raws: li
     assert {k: v for k, v in cold.conditions().items() if k.kind in kept} == {
         k: v for k, v in live.conditions().items() if k.kind in kept
     }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=streams(), reads=st.sets(st.integers(1, 45), max_size=6))
+def test_a_lines_figures_read_late_are_those_of_its_latest_judgement(
+    raws: list[dict[str, Any]], reads: set[int]
+) -> None:
+    """The projector keeps a line's conditions with their figures still to be written out
+    (`alerts.Judged`), and writes them out when first read (`LiveProject._line_figures`): read
+    after any later event (here after those in `reads`, and at the end), they are the figures of
+    the line's latest judgement as written out at once, whatever the events since did to the
+    state; and the conditions and the health facts' standing conditions are those figures."""
+    live = LiveProject.new(PROJECT)
+    events, _ = accepted_events(raws)
+    at_once: dict[Category, Conditions] = {}
+    judged: dict[Category, object] = {}
+    for version, parsed in enumerate(events, start=1):
+        live.apply(parsed, version)
+        for category, found in live.line_conditions.items():
+            if judged.get(category) is not found:
+                judged[category] = found
+                at_once[category] = described(found)
+        for category in [c for c in at_once if c not in live.line_conditions]:
+            del at_once[category], judged[category]
+        if version in reads or version == len(events):
+            assert {c: live._line_figures(c) for c in live.line_conditions} == at_once, version
+            merged: Conditions = {}
+            for found in at_once.values():
+                merged.update(found)
+            for claims in live.claim_conditions.values():
+                merged.update(claims)
+            assert live.conditions() == merged
+            assert list(live.standing_conditions().items()) == list(
+                standing_conditions(live.state, live.ordered_lines()).items()
+            )

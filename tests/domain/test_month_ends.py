@@ -161,3 +161,89 @@ def test_a_back_dated_claim_is_added_to_every_month_from_its_own() -> None:
     )
     before_offer.before(state, early.date, early)
     assert before_offer.stale_from == (2024, 11) and before_offer.ended[(2024, 11)] == NO_FIGURES
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=streams(), reads=st.sets(st.integers(1, 45), max_size=8))
+def test_claims_added_back_are_in_every_month_whenever_the_months_are_read(
+    raws: list[dict[str, Any]], reads: set[int]
+) -> None:
+    """The claims `add_back` takes are held as (month, amount) and added to the months when they are
+    next read: read after any event (here after those in `reads`), the months not stale hold every
+    claim folded so far, each month the figures of its end folded from the events so far."""
+    accepted, _ = accepted_events(raws, track_keys=False)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    tracker = MonthEnds()
+    for version, parsed in enumerate(accepted, start=1):
+        tracker.before(state, parsed.date, parsed)
+        state.apply(parsed, version)
+        if version not in reads or tracker.stale or tracker.first is None or tracker.latest is None:
+            continue
+        events = [(event, number, "") for number, event in enumerate(accepted[:version], start=1)]
+        first = date(*tracker.first, 1)
+        expected = [
+            figures_as_of(folded)
+            for _, _, folded in month_end_states(
+                PROJECT, events, first, months_between(tracker.first, tracker.latest)
+            )
+        ]
+        assert [tracker.ended[month] for month in sorted(tracker.ended)] == expected, version
+
+
+def test_claims_added_back_in_several_months_are_each_added_from_their_own() -> None:
+    """By hand: consumables claims of 10.00 (2025-01) and 20.00 (2025-05), then back-dated ones of
+    5.00 (2025-03), 1.00 (2025-02) and 2.00 (2025-03): 2025-01 ends at 10.00, 2025-02 at 11.00,
+    2025-03 and 2025-04 at 18.00. A later month's claim then ends 2025-05 with all of them and the
+    20.00 (38.00), and one more back-dated claim is added to every month again. The same whether
+    the months are read between the claims (`read`) or not until the end (`unread`)."""
+    raws = [
+        offer(date="2024-12-01", start="2025-01-01", months=24, budget=BUDGET),
+        claim("a", "10.00", category="consumables", date="2025-01-10"),
+        claim("b", "20.00", category="consumables", date="2025-05-10"),
+        claim("c", "5.00", category="consumables", date="2025-03-10"),
+        claim("d", "1.00", category="consumables", date="2025-02-10"),
+        claim("e", "2.00", category="consumables", date="2025-03-20"),
+        claim("f", "4.00", category="consumables", date="2025-06-10"),
+        claim("g", "0.50", category="consumables", date="2025-01-31"),
+    ]
+    accepted, _ = accepted_events(raws, track_keys=False)
+    assert len(accepted) == len(raws)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    read, unread = MonthEnds(), MonthEnds()
+    budget = sum((Decimal(amount) for amount in BUDGET.values()), Decimal(0))
+    for version, parsed in enumerate(accepted, start=1):
+        read.before(state, parsed.date, parsed)
+        unread.before(state, parsed.date, parsed)
+        state.apply(parsed, version)
+        if version == 6:  # after claim "e", before "f"
+            spent = [read.ended[(2025, month)].spent for month in range(1, 5)]
+            assert spent == [Decimal(figure) for figure in ("10.00", "11.00", "18.00", "18.00")]
+    expected = [
+        MonthFigures(Decimal(figure), budget) for figure in ("10.50", "11.50", "18.50", "18.50", "38.50")
+    ]
+    for tracker in (read, unread):
+        assert not tracker.stale
+        assert [tracker.ended[(2025, month)] for month in range(1, 6)] == expected
+
+
+def test_a_back_dated_claim_on_a_project_with_a_derived_line_is_never_added_back() -> None:
+    """A non-fec project's overheads line (R-19) earns a share of its source lines' eligible spend,
+    not a sum of claims: a back-dated claim makes its month on stale (to be rebuilt), and it is so
+    for every such claim, the project's lines being read once (`MonthEnds._derived_line`)."""
+    raws = [
+        offer(date="2024-12-01", start="2025-01-01", months=24, methodology="non_fec", budget=NON_FEC_BUDGET),
+        claim("a", "10.00", category="associate_employment", date="2025-01-10"),
+        claim("b", "20.00", category="consumables", date="2025-04-10"),
+        claim("c", "5.00", category="associate_employment", date="2025-03-10"),
+        claim("d", "5.00", category="consumables", date="2025-02-10"),
+    ]
+    accepted, _ = accepted_events(raws, track_keys=False)
+    assert len(accepted) == len(raws)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    tracker = MonthEnds()
+    stale = []
+    for version, parsed in enumerate(accepted, start=1):
+        tracker.before(state, parsed.date, parsed)
+        state.apply(parsed, version)
+        stale.append(tracker.stale_from)
+    assert stale == [None, None, None, (2025, 3), (2025, 2)]

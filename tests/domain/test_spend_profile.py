@@ -8,20 +8,26 @@ consumables 4,000, travel_subsistence 2,500, associate_employment 100,000.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal as D  # noqa: N817 - short, for figures worked by hand
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event, payload_from_data
+from ktpledger.domain.money import round_penny_half_up
 from ktpledger.domain.profile import (
+    _planned_through,
     against_profile,
     period_quarters,
     planned_after,
     planned_in_quarter,
     planned_to,
+    project_month,
 )
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.quarters import Quarter
@@ -44,6 +50,18 @@ def fold(*raws: dict[str, Any]) -> ProjectState:
         state.check(parsed)
         state.apply(parsed, version)
     return state
+
+
+@dataclass
+class PlanFigures:
+    """The least a plan is read from (`profile.PlanSource`): no profile recorded."""
+
+    start: date
+    months: int
+    budget: dict[Category, D]
+    profiles: dict[Category, Any] = field(default_factory=dict)
+    budget_changed_on: dict[Category, date] = field(default_factory=dict)
+    spent_by_month: dict[Category, dict[tuple[int, int], D]] = field(default_factory=dict)
 
 
 def refusal(*raws: dict[str, Any]) -> RuleViolation:
@@ -266,3 +284,32 @@ def test_a_project_starting_mid_quarter_has_short_first_and_last_quarters() -> N
 )
 def test_behind_or_ahead_of_the_profile_at_a_quarter_end(planned: str, actual: str, status: str) -> None:
     assert against_profile(D(planned), D(actual)) == status
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pence=st.integers(0, 10**11),
+    first=st.integers(0, 2),
+    months=st.integers(1, 60),
+    on=st.dates(date(2024, 1, 1), date(2030, 12, 31)),
+)
+def test_an_even_plan_is_the_exact_share_rounded_however_the_budget_is_written(
+    pence: int, first: int, months: int, on: date
+) -> None:
+    """`planned_to` of a line with no recorded profile (planned evenly) takes its figure from a
+    store kept by the budget's value (`profile._even_to`): the same figure, and text, as the exact
+    even share of the months to `on` rounded to the penny (`_planned_through`), whether the budget
+    is written 1000, 1000.0 or 1000.00 and whichever of them is read first; before the start, in
+    the period and after the end."""
+    written = [D(pence).scaleb(-2)]  # the same value with 2, 1 and 0 decimal places, where it can be
+    if pence % 10 == 0:
+        written.append(D(pence // 10).scaleb(-1))
+    if pence % 100 == 0:
+        written.append(D(pence // 100))
+    written = written[first % len(written) :] + written[: first % len(written)]
+    state = PlanFigures(start=date(2025, 1, 1), months=months, budget={})
+    for budget in written:
+        state.budget[CO] = budget
+        exact = round_penny_half_up(_planned_through(state, CO, project_month(state, on)))
+        found = planned_to(state, CO, on)
+        assert (found, str(found)) == (exact, str(exact)), budget
