@@ -6,7 +6,7 @@ be recorded again, the events already recorded coming back `duplicate`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,20 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(Ledger, "append", counted)
     return sizes
+
+
+def fail_the_third_append(monkeypatch: pytest.MonkeyPatch, batches: list[int]) -> Callable[..., Any]:
+    """The third `Ledger.append` raises, as if the database went away; the first two go in.
+    Returns the `Ledger.append` it replaced."""
+    append = Ledger.append
+
+    def failing_third(self: Ledger, submissions: Iterable[object], **options: Any) -> list[AppendResult]:
+        if len(batches) == 2:
+            raise RuntimeError("the database went away")
+        return append(self, submissions, **options)
+
+    monkeypatch.setattr(Ledger, "append", failing_third)
+    return append
 
 
 def migrated(url: str) -> str:
@@ -163,14 +177,7 @@ def test_a_run_that_fails_half_way_keeps_its_batches_and_is_recorded_again(
     """The third append fails (say, the database went away): the results of the first two
     batches were printed before it, and recording the file again records the rest."""
     url = migrated(sqlite_url)
-    append = Ledger.append
-
-    def failing_third(self: Ledger, submissions: Iterable[object], **options: Any) -> list[AppendResult]:
-        if len(batches) == 2:
-            raise RuntimeError("the database went away")
-        return append(self, submissions, **options)
-
-    monkeypatch.setattr(Ledger, "append", failing_third)
+    append = fail_the_third_append(monkeypatch, batches)
     source = tmp_path / "events.jsonl"
     source.write_bytes(TEN)
     result = CliRunner().invoke(cli, ["--db", url, "record", str(source)])
@@ -284,14 +291,7 @@ def test_a_run_that_fails_half_way_still_catches_up_what_it_appended(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = migrated(sqlite_url)
-    append = Ledger.append
-
-    def failing_third(self: Ledger, submissions: Iterable[object], **options: Any) -> list[AppendResult]:
-        if len(batches) == 2:
-            raise RuntimeError("the database went away")
-        return append(self, submissions, **options)
-
-    monkeypatch.setattr(Ledger, "append", failing_third)
+    fail_the_third_append(monkeypatch, batches)
     source = tmp_path / "events.jsonl"
     source.write_bytes(EIGHT)
     result = CliRunner().invoke(cli, ["--db", url, "record", str(source)])
