@@ -67,16 +67,33 @@ class Figure:
         if match is None:
             raise ValueError(f"{self.name}: target {self.target!r} is not like '>= 0.5x floor' or '< 300 ms'")
         operator, number, of_floor = match.groups()
-        judged = self.ratio if of_floor else self.value
-        if judged is None or math.isnan(judged):
+        return judge(self.ratio if of_floor else self.value, operator, number)
+
+    @property
+    def floor_meets(self) -> bool | None:
+        """Whether the floor itself meets a target on the value ("< 8 s", ">= 20,000 events/s"):
+        False says the target is out of reach here, since no figure can beat its floor. None for a
+        target on the ratio (the floor is its unit), or with no floor or no target."""
+        if not self.target:
             return None
-        bound = float(number.replace(",", "").replace("_", ""))
-        return {
-            ">=": judged >= bound,
-            ">": judged > bound,
-            "<=": judged <= bound,
-            "<": judged < bound,
-        }[operator]
+        match = TARGET.match(self.target)
+        if match is None or match.group(3):
+            return None
+        operator, number, _ = match.groups()
+        return judge(self.floor, operator, number)
+
+
+def judge(judged: float | None, operator: str, number: str) -> bool | None:
+    """`judged` against the bound `number` ("125,000") by `operator`; None when not measured."""
+    if judged is None or math.isnan(judged):
+        return None
+    bound = float(number.replace(",", "").replace("_", ""))
+    return {
+        ">=": judged >= bound,
+        ">": judged > bound,
+        "<=": judged <= bound,
+        "<": judged < bound,
+    }[operator]
 
 
 def skipped(reason: str, *names: str, unit: str = "", target: str = "") -> list[Figure]:
@@ -135,6 +152,14 @@ def verdict(met: bool | None) -> str:
     return {True: "yes", False: "NO", None: "-"}[met]
 
 
+def out_of_reach(figure: Figure) -> str:
+    """What the note starts with when the target is missed and the floor misses it too: the
+    evidence that this machine cannot meet it, whatever the code does."""
+    if figure.met is False and figure.floor_meets is False:
+        return f"OUT OF REACH: the floor ({amount(figure.floor, figure.unit)}) misses the target too; "
+    return ""
+
+
 COLUMNS = (
     ("benchmark", 10),
     ("figure", 24),
@@ -170,5 +195,5 @@ def table(rows: Sequence[tuple[str, Figure]], *, peer: bool = False) -> str:
         # A cell wider than its column pushes the rest right rather than being cut: a figure is
         # never shown truncated.
         text = " ".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells, columns, strict=True))
-        lines.append(f"{text} {figure.note}".rstrip())
+        lines.append(f"{text} {out_of_reach(figure)}{figure.note}".rstrip())
     return "\n".join(lines)

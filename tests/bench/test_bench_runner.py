@@ -32,6 +32,23 @@ def test_a_target_is_judged_on_the_ratio_or_on_the_value() -> None:
     assert Figure("x", 5.0, target=">= 0.5x floor").met is None  # no floor to judge on
 
 
+def test_a_floor_that_misses_a_target_on_the_value_shows_it_out_of_reach() -> None:
+    replay = Figure("replay", 25_000.0, "events/s", floor=54_000.0, target=">= 125,000 events/s")
+    assert replay.met is False and replay.floor_meets is False
+    within = Figure("replay", 25_000.0, "events/s", floor=130_000.0, target=">= 125,000 events/s")
+    assert within.met is False and within.floor_meets is True
+    slow = Figure("lag", 80.0, "ms", floor=60.0, target="< 50 ms", higher_is_better=False)
+    assert slow.floor_meets is False
+    assert BATCHED.floor_meets is None  # a target on the ratio: the floor is its unit
+    assert RATE.floor_meets is None  # no floor measured
+    assert PLAIN.floor_meets is None  # no target
+    lines = table([("lag", replay), ("lag", within), ("lag", RATE)]).splitlines()[2:]
+    assert lines[0].endswith("NO   OUT OF REACH: the floor (54,000 events/s) misses the target too;")
+    assert "OUT OF REACH" not in lines[1] and "OUT OF REACH" not in lines[2]
+    met = Figure("read", 10.0, "ms", floor=60.0, target="< 50 ms", higher_is_better=False)
+    assert "OUT OF REACH" not in table([("x", met)])  # met: nothing to explain
+
+
 def test_a_target_not_understood_is_an_error_not_a_verdict() -> None:
     with pytest.raises(ValueError, match="not like"):
         _ = Figure("x", 1.0, target="fast").met
