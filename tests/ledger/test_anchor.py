@@ -459,3 +459,38 @@ def test_the_embedded_default_records_the_chain_after_appends(database_url: str)
     with application.database.engine.connect() as connection:
         recorded = connection.execute(text("SELECT count(*), max(events) FROM ledger_chain")).one()
     assert tuple(recorded) == (9, 9)
+
+
+def test_extend_records_the_chain_a_batch_at_a_time(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many events wait, an extend holds and records at most `batch` links per
+    transaction, and the record it leaves is the whole chain, as one extend of them all."""
+    from ktpledger.adapters import chain_store
+    from ktpledger.domain.anchor import GENESIS, links
+
+    ledger = bootstrap(Settings(database_url=database_url))
+    upgrade(ledger.database)
+    ledger.ledger.append(HISTORY)
+    ledger.close()  # its background extend done: nothing else writes the record below
+
+    with ledger.database.read() as connection:
+        whole = list(links(GENESIS, chain_store.entries(connection)))
+    assert len(whole) == 9
+    recorded_sizes: list[int] = []
+    record = chain_store.record
+
+    def counted(connection: Any, found: Any) -> None:
+        recorded_sizes.append(len(found))
+        record(connection, found)
+
+    monkeypatch.setattr(chain_store, "record", counted)
+    with ledger.database.projection() as connection:
+        chain_store.forget(connection)
+        connection.commit()
+    assert ledger.checkpoints.extend(batch=4) == whole[-1][1]
+    assert recorded_sizes == [4, 4, 1]
+    with ledger.database.read() as connection:
+        assert list(chain_store.recorded(connection)) == [entry for entry, _ in whole]
+    assert ledger.checkpoints.extend(batch=4) == whole[-1][1]  # nothing new: nothing recorded
+    assert recorded_sizes == [4, 4, 1]
