@@ -42,12 +42,13 @@ RECORD_FOLD_BYTES = 16 * 1024 * 1024
 # 500 events quietly before the new ones, so after every batch that start was most of the run:
 # 50,000 events onto 1,000 projects of 100 spent 68 s of 95 catching up (cProfile, 2026-12-06).
 # The projections lag the ledger by up to this many events while the file is recorded.
-# It trades memory for rate: at 100,000, 1,000,000 events over 1,000 projects recorded at 2,391
-# events/s but peaked at 226.6 MB (400,000 events: 282-358 MB; 154 MB with alert delivery off: the
-# delivery of the many alerts a deferred catch-up raises runs beside the appends), over the 200 MB
-# target; at 30,000, 238 MB. So one batch's worth: caught up after every batch, as before, and
-# memory kept under the target (400,000 events: 178 MB). bench/record_memory.py, 2026-12-06.
-RECORD_CATCH_UP = RECORD_BATCH
+# At 100,000 it once traded memory for rate: 1,000,000 events over 1,000 projects recorded at 2,391
+# events/s but peaked at 226.6 MB (one batch's worth: 712 events/s, 186.6 MB). The cause was not the
+# catch-up: after it, the embedded default's background run extended the ledger-wide chain
+# (`Checkpoints.extend`) over all 100,000 new events at once, holding every link (65 MB, memray),
+# where it meant to hold one batch; fixed, 200,000 events peak at 170 MB, as at one batch.
+# bench/record_memory.py, 2026-12-06.
+RECORD_CATCH_UP = 100_000
 # A project with this many events appended since its last catch-up is caught up at the end of
 # the batch, whatever the others: a catch-up holds the new events of 20 projects at once, and
 # what it holds grows with them (100,000 events onto 10 projects caught up 2,000 a project at a
