@@ -574,7 +574,8 @@ def wrk_requests(served: Served, url: str, token: str, clients: int, seconds: fl
     """--client wrk: single-event POST /events from `clients` connections of wrk for `seconds`, then
     GET /health the same way (the floor), as `single_requests` and `health_floor` do in Python; and
     the claims the ledger holds then, which must be as many as the POSTs answered 200 (each a new
-    event, none a duplicate)."""
+    event, none a duplicate), and up to one a connection more (wrk counts no answer still on its
+    way when it stops)."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     offers = json.dumps([offer(requests_project(n)) for n in range(clients)]).encode()
     offered = request(served.port, "POST", "/events", offers, headers, timeout=120)

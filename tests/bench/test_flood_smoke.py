@@ -45,5 +45,7 @@ def test_flood_bench_measures_with_wrk_each_post_a_new_event() -> None:
     )
     assert posted is not None, output
     recorded = re.search(r"(\d+) claims recorded", output)
-    assert recorded is not None and int(recorded.group(1)) == int(posted.group(2)), output
+    assert recorded is not None, output
+    # wrk counts no answer that was still on its way when it stopped: one a connection at most.
+    assert int(posted.group(2)) <= int(recorded.group(1)) <= int(posted.group(2)) + 4, output
     assert "floor (wrk): the same connections' GET /health" in output
