@@ -13,7 +13,13 @@ prints:
   clients at once, each on a keep-alive connection of its own (--new-connections: a connection a
   request): the requests/s answered 200 and the latency p50/p99; then the same client's floor, N
   GET /health from each client the same way (the server's cheapest route: one `SELECT 1`), so a
-  reader can tell the server's figure from what the client and the machine allow.
+  reader can tell the server's figure from what the client and the machine allow. Each line also
+  gives the server's CPU a request (its processes' user and system time over the run, divided by
+  the requests sent): a figure other load on the shared machine moves far less than the rates.
+  --client wrk sends them with wrk instead (C: far less CPU than this script's threads, which share
+  the machine with the server): --clients threads of one keep-alive connection each, for --seconds,
+  each on a project of its own, every POST a new claim with its own key; it prints how many claims
+  the ledger then holds (as many as the POSTs answered 200, and at most one a connection more).
 
 --connections 0 skips the flood, --bodies 0 the bodies. --postgres runs on a scratch schema of
 the local PostgreSQL (dropped at the end) instead of SQLite; --broker URL gives the server a
@@ -29,6 +35,8 @@ campaign's server had it); --source DIR runs the server from another checkout of
     .venv/bin/python bench/flood.py --source /tmp/old --nofile 1024  # the same against old code
     .venv/bin/python bench/flood.py --postgres --workers 2 --connections 0 --bodies 0 --requests 300 \
         --broker redis://127.0.0.1:6379/11                           # POST /events requests/s only
+    .venv/bin/python bench/flood.py --postgres --workers 2 --connections 0 --bodies 0 --requests 1 \
+        --client wrk --seconds 10 --broker redis://127.0.0.1:6379/11 # the same, measured by wrk
 """
 
 from __future__ import annotations
