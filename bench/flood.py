@@ -13,7 +13,13 @@ prints:
   clients at once, each on a keep-alive connection of its own (--new-connections: a connection a
   request): the requests/s answered 200 and the latency p50/p99; then the same client's floor, N
   GET /health from each client the same way (the server's cheapest route: one `SELECT 1`), so a
-  reader can tell the server's figure from what the client and the machine allow.
+  reader can tell the server's figure from what the client and the machine allow. Each line also
+  gives the server's CPU a request (its processes' user and system time over the run, divided by
+  the requests sent): a figure other load on the shared machine moves far less than the rates.
+  --client wrk sends them with wrk instead (C: far less CPU than this script's threads, which share
+  the machine with the server): --clients threads of one keep-alive connection each, for --seconds,
+  each on a project of its own, every POST a new claim with its own key; it prints how many claims
+  the ledger then holds (as many as the POSTs answered 200, and at most one a connection more).
 
 --connections 0 skips the flood, --bodies 0 the bodies. --postgres runs on a scratch schema of
 the local PostgreSQL (dropped at the end) instead of SQLite; --broker URL gives the server a
@@ -29,6 +35,8 @@ campaign's server had it); --source DIR runs the server from another checkout of
     .venv/bin/python bench/flood.py --source /tmp/old --nofile 1024  # the same against old code
     .venv/bin/python bench/flood.py --postgres --workers 2 --connections 0 --bodies 0 --requests 300 \
         --broker redis://127.0.0.1:6379/11                           # POST /events requests/s only
+    .venv/bin/python bench/flood.py --postgres --workers 2 --connections 0 --bodies 0 --requests 1 \
+        --client wrk --seconds 10 --broker redis://127.0.0.1:6379/11 # the same, measured by wrk
 """
 
 from __future__ import annotations
@@ -36,9 +44,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -86,6 +97,13 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument(
         "--new-connections", action="store_true", help="--requests: a connection a request, not keep-alive"
     )
+    parser.add_argument(
+        "--client",
+        choices=("python", "wrk"),
+        default="python",
+        help="--requests: this script's threads (the default), or wrk (C, far less CPU) when installed",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="--client wrk: seconds each run (10)")
     return parser
 
 
@@ -132,7 +150,13 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
             measured = flood(served, args.connections, args.probes) if args.connections else {}
             if args.bodies:
                 measured |= bodies(served, token, args.bodies, args.body_mb)
-            if args.requests:
+            if args.requests and args.client == "wrk" and shutil.which("wrk"):
+                if args.new_connections:
+                    raise SystemExit("--client wrk keeps its connections alive: not with --new-connections")
+                measured |= wrk_requests(served, url, token, args.clients, args.seconds)
+            elif args.requests:
+                if args.client == "wrk":
+                    print("wrk is not installed (apt-get install wrk): the Python client measures instead")
                 keep_alive = not args.new_connections
                 measured |= single_requests(served, token, args.clients, args.requests, keep_alive=keep_alive)
                 measured |= health_floor(served, args.clients, args.requests, keep_alive=keep_alive)
@@ -360,6 +384,26 @@ class Client:
             self.sock = None
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user and system) the server process and its worker processes have used: a
+    figure of the server's own cost that other load on the machine changes far less than its rate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending, seen = 0.0, [pid], set()
+    while pending:  # bounded: the process tree is finite and each pid is visited once
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # ended meanwhile
+            continue
+    return total
+
+
 def timed_clients(
     port: int,
     clients: int,
@@ -423,12 +467,15 @@ def single_requests(
         event = claim(f"r-{number:03d}-{n:06d}", "1.00", project=requests_project(number))
         return "POST", "/events", json.dumps([event]).encode(), headers
 
+    cpu_before = server_cpu(served.pid)
     answered, failed, took = timed_clients(served.port, clients, per_client, make, keep_alive=keep_alive)
+    cpu = (server_cpu(served.pid) - cpu_before) * 1000 / max(1, clients * per_client)
     p99 = p99_of(answered)
     connections = "keep-alive" if keep_alive else "a connection a request"
     print(
         f"requests: {clients} clients x {per_client} single-event POST /events ({connections}) in {took:.1f} s: "
-        f"{len(answered) / took:,.0f} answered 200 a second, {failed} failed; {shown(answered)}, p99 {p99:.1f} ms"
+        f"{len(answered) / took:,.0f} answered 200 a second, {failed} failed; {shown(answered)}, p99 {p99:.1f} ms; "
+        f"server CPU {cpu:.2f} ms a request"
     )
     return {
         "requests/s": len(answered) / took,
@@ -436,6 +483,7 @@ def single_requests(
         "requests p99": p99,
         "requests failed": failed,
         "requests": clients * per_client,
+        "server cpu ms": cpu,
     }
 
 
@@ -448,13 +496,133 @@ def health_floor(
     def make(_number: int, _n: int) -> tuple[str, str, bytes, dict[str, str]]:
         return "GET", "/health", b"", {}
 
+    cpu_before = server_cpu(served.pid)
     answered, failed, took = timed_clients(served.port, clients, per_client, make, keep_alive=keep_alive)
+    cpu = (server_cpu(served.pid) - cpu_before) * 1000 / max(1, clients * per_client)
     p99 = p99_of(answered)
     print(
         f"  floor: the same clients' GET /health: {len(answered) / took:,.0f} answered 200 a second, "
-        f"{failed} failed; {shown(answered)}, p99 {p99:.1f} ms"
+        f"{failed} failed; {shown(answered)}, p99 {p99:.1f} ms; server CPU {cpu:.2f} ms a request"
     )
     return {"health/s": len(answered) / took, "health p99": p99}
+
+
+# wrk's script for --client wrk: a thread of wrk per client, each on one keep-alive connection (wrk's
+# threads share none) and one project of its own, as this script's clients; every POST a new claim
+# with a key of its own (a duplicate would be cheaper, and flatter). `done` prints what is read back.
+WRK_SCRIPT = """
+local template, mode, number = %(template)s, %(mode)s, 0
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  if mode == "post" then
+    wrk.method = "POST"
+    wrk.path = "/events"
+    wrk.headers["Authorization"] = "Bearer " .. %(token)s
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
+function request()
+  if mode ~= "post" then
+    return wrk.format("GET", "/health")
+  end
+  number = number + 1
+  local key = string.format("w-%%03d-%%07d", id, number)
+  local body = template:gsub("@KEY@", key):gsub("@PROJECT@", string.format("KTP-R%%03d", id))
+  return wrk.format(nil, nil, nil, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_run(served: Served, token: str, clients: int, seconds: float, mode: str) -> dict[str, float]:
+    """One wrk run of `seconds` (bounded: wrk stops by itself, and is killed past twice that):
+    requests answered 2xx a second, latency p50 and p99 (ms), failures, server CPU a request."""
+    template = json.dumps([claim("@KEY@", "1.00", project="@PROJECT@")])
+    script = WRK_SCRIPT % {
+        "template": lua_string(template),
+        "mode": lua_string(mode),
+        "token": lua_string(token),
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="flood-wrk-") as file:
+        file.write(script)
+        file.flush()
+        command = ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s"]
+        command += ["-s", file.name, f"http://127.0.0.1:{served.port}/"]
+        cpu_before = server_cpu(served.pid)
+        ran = subprocess.run(command, capture_output=True, text=True, timeout=2 * seconds + 60, check=True)
+        cpu = server_cpu(served.pid) - cpu_before
+    line = next((line for line in ran.stdout.splitlines() if line.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{ran.stdout}\n{ran.stderr}")
+    count, micros, errors, statuses, p50, p99 = (int(field) for field in line.split()[1:7])
+    answered = count - statuses
+    return {
+        "per second": answered / (micros / 1e6),
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "failed": errors + statuses,
+        "cpu ms": cpu * 1000 / max(1, count),
+        "requests": count,
+    }
+
+
+def lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"  # a long bracket: nothing in the texts here closes it
+
+
+def wrk_requests(served: Served, url: str, token: str, clients: int, seconds: float) -> dict[str, float]:
+    """--client wrk: single-event POST /events from `clients` connections of wrk for `seconds`, then
+    GET /health the same way (the floor), as `single_requests` and `health_floor` do in Python; and
+    the claims the ledger holds then, which must be as many as the POSTs answered 200 (each a new
+    event, none a duplicate), and up to one a connection more (wrk counts no answer still on its
+    way when it stops)."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    offers = json.dumps([offer(requests_project(n)) for n in range(clients)]).encode()
+    offered = request(served.port, "POST", "/events", offers, headers, timeout=120)
+    if offered.status != 200:
+        raise RuntimeError(f"the offers of the requests' projects: status {offered.status}")
+    posted = wrk_run(served, token, clients, seconds, "post")
+    recorded = claims_recorded(url, [requests_project(n) for n in range(clients)])
+    print(
+        f"requests (wrk): {clients} connections x {seconds:g} s single-event POST /events (keep-alive): "
+        f"{posted['per second']:,.0f} answered 200 a second ({posted['requests']:.0f} sent), "
+        f"{posted['failed']:.0f} failed; p50 {posted['p50']:.1f} ms, p99 {posted['p99']:.1f} ms; "
+        f"server CPU {posted['cpu ms']:.2f} ms a request; {recorded} claims recorded"
+    )
+    health = wrk_run(served, token, clients, seconds, "health")
+    print(
+        f"  floor (wrk): the same connections' GET /health: {health['per second']:,.0f} answered 200 a "
+        f"second, {health['failed']:.0f} failed; p50 {health['p50']:.1f} ms, p99 {health['p99']:.1f} ms; "
+        f"server CPU {health['cpu ms']:.2f} ms a request"
+    )
+    return {
+        "requests/s": posted["per second"],
+        "requests p50": posted["p50"],
+        "requests p99": posted["p99"],
+        "requests failed": posted["failed"],
+        "requests": posted["requests"],
+        "server cpu ms": posted["cpu ms"],
+        "health/s": health["per second"],
+        "health p99": health["p99"],
+        "claims recorded": recorded,
+    }
+
+
+def claims_recorded(url: str, projects: list[str]) -> int:
+    """The events of `projects` in the ledger but their offers."""
+    application = bootstrap(Settings(database_url=url))
+    try:
+        return sum(len(application.ledger.stream(project)) - 1 for project in projects)
+    finally:
+        application.close()
 
 
 BRIEF = ["--connections", "200", "--probes", "10", "--bodies", "2", "--body-mb", "1"]
