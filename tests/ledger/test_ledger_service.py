@@ -4,6 +4,7 @@ a database (cosmicpython's fakes)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import WriteConflict
+from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.service.ledger import INTEGRITY_RETRIES, Ledger, new_row
@@ -118,3 +120,29 @@ def test_an_event_already_parsed_is_judged_like_its_mapping(unused_database: Dat
     assert results[3].error is not None and results[3].error.rule == "R-33"
     assert results[4].error is not None and results[4].error.rule == "R-30"
     assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1"]
+
+
+def test_a_batch_is_decided_and_inserted_with_the_collector_paused(unused_database: Database) -> None:
+    """A batch's many long-lived objects (events, rows, folded claims) are not walked by the cyclic
+    collector while it is appended (issue 18: a quarter of a batch's time); it runs again after,
+    also after an append that failed."""
+    import gc
+
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    collecting: list[bool] = []
+    original = recorder.appending
+
+    def appending() -> AbstractContextManager[AppendSession]:
+        collecting.append(gc.isenabled())
+        return original()
+
+    recorder.appending = appending  # type: ignore[method-assign]
+    assert gc.isenabled()
+    ledger.append([offer(), claim("c1"), claim("c2")])
+    assert collecting == [False]
+    assert gc.isenabled()
+    recorder.conflicts = INTEGRITY_RETRIES
+    with pytest.raises(WriteConflict):
+        ledger.append([claim("c3"), claim("c4")])
+    assert gc.isenabled()
