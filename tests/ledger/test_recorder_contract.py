@@ -225,3 +225,59 @@ def test_sqlite_reads_many_keys_and_streams_by_the_index_not_a_scan(tmp_path: An
                 assert not [step for step in plan if step.startswith("SCAN e")], (sql, plan)
     finally:
         database.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_url: str) -> None:
+    """An append looks its batch's keys up in the ledger (R-30): each pair one probe of the unique
+    index on (project, key), whatever the planner's statistics say. Joined to the pairs, it hashed
+    them and read the whole table while the statistics were behind the ledger (a new one, or one
+    grown fast: a `record` into a fresh database), a scan a batch that grows with the ledger."""
+    from sqlalchemy import event
+
+    from ktpledger.adapters import ledger_store
+
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    try:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "project": f"KTP-{number % 50:04d}",
+                "version": number // 50 + 1,
+                "type": "SpendClaimed",
+                "schema_version": 1,
+                "key": f"k{number}",
+                "date": now.date(),
+                "data": "{}",
+                "recorded_at": now,
+                "prev_hash": "",
+                "hash": "0" * 64,
+                "chain_version": 2,
+                "recorded_by": None,
+            }
+            for number in range(3000)
+        ]
+        with database.write() as connection:
+            ledger_store.insert(connection, rows)
+            connection.commit()
+        pairs = [(f"KTP-{number % 50:04d}", f"new{number}") for number in range(1000)]
+        pairs += [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+        seen: list[tuple[str, Any]] = []
+
+        def capture(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+        ) -> None:
+            seen.append((statement, parameters))
+
+        with database.read() as connection:
+            event.listen(connection, "before_cursor_execute", capture)
+            found = ledger_store.recorded_keys(connection, pairs)
+            event.remove(connection, "before_cursor_execute", capture)
+            assert sorted(found) == [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+            ((statement, parameters),) = seen
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+        assert "Seq Scan on events" not in plan, plan
+        assert "uq_events_project_key" in plan, plan
+    finally:
+        database.dispose()
