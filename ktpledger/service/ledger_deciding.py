@@ -10,9 +10,9 @@ from functools import partial
 from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession, LedgerRecorder
-from ktpledger.domain.chain import CHAIN_VERSION, canonical_json, format_instant, link_digest
+from ktpledger.domain.chain import CHAIN_VERSION, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
-from ktpledger.domain.events import Event, schema_version_of
+from ktpledger.domain.events import Event, canonical_data, schema_version_of
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
@@ -378,7 +378,7 @@ def new_row(
     version = state.version + 1
     by = None if recorded_by is None else recorded_by.canonical()
     schema_version = schema_version_of(event.payload)  # GrantPayment naming a claim: 2
-    data = canonical_json(event.payload.to_data())
+    data = canonical_data(event.payload)
     digest = link_digest(
         event.project,
         version,
