@@ -431,26 +431,79 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
         last = (rows[-1].project, rows[-1].version)
 
 
-_APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-_UNIQUE_VIOLATION = "23505"
+# The statement of `DirectAppender`, prepared on its connection under a name of its own, and the
+# types of its parameters (OIDs: text, int4, text, int4, text, date, text, timestamptz, text, text,
+# int4, text): the function's signature (migrations 0004, 0006, 0011, 0012).
+_APPEND_ONE_NAME = b"ktpledger_append_one"
+_APPEND_ONE = b"SELECT ktpledger_append_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_APPEND_ONE_TYPES = (25, 23, 25, 23, 25, 1082, 25, 1184, 25, 25, 23, 25)
+_UNIQUE_VIOLATION = b"23505"
+_DUPLICATE_PREPARED = b"42P05"  # the statement is prepared on this connection already
+_NO_SUCH_PREPARED = b"26000"  # it is not (any more): prepared again, once
+# libpq's own numbers (psycopg.pq.ExecStatus, DiagnosticField), psycopg being imported only when used.
+_COMMAND_OK, _TUPLES_OK, _FATAL_ERROR = 1, 2, 7
+_SQLSTATE = ord("C")
 
 
 class DirectAppender:
     """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006, 0011, 0012) on one psycopg connection in
-    autocommit mode, with no SQLAlchemy in between and one cursor kept for every call."""
+    autocommit mode, with no SQLAlchemy in between: the statement prepared once, each call one
+    `PQexecPrepared` on libpq itself (psycopg's `pgconn`), its parameters written as text here.
+
+    psycopg's cursor (its query conversion, prepared-statement bookkeeping and the wait it runs in
+    Python) cost about 12 us of CPU and 30-40 us of wall time a call more, measured on this 2-core
+    machine (issue 18); libpq waits for the answer with the interpreter's lock released, so the
+    other threads run meanwhile. The values stored are the same: the text psycopg's own text
+    dumpers write (integers in decimal, a date and an aware datetime in ISO 8601), read by the
+    server as the function's typed parameters."""
 
     def __init__(self, driver_connection: Any) -> None:
-        self._cursor = driver_connection.cursor()
+        self._pgconn = driver_connection.pgconn
+        self._encoding: str = driver_connection.info.encoding
+        self._prepared = False
 
     def append(self, row: dict[str, Any]) -> int | None:
         """Append one row in one round trip if the project's head is still `version - 1`: its
         position, or None when the head has moved or the key was recorded elsewhere (the caller
-        then decides on the general path). Any other error is raised."""
-        values = tuple(row[name] for name in INSERT_COLUMNS)
-        try:
-            found = self._cursor.execute(_APPEND_ONE, values, prepare=True).fetchone()
-        except Exception as error:
-            if getattr(error, "sqlstate", None) == _UNIQUE_VIOLATION:
+        then decides on the general path). Any other error is raised (a `psycopg.Error`)."""
+        encoding = self._encoding
+        by = row["recorded_by"]
+        values: list[bytes | None] = [
+            row["project"].encode(encoding),
+            str(row["version"]).encode(),
+            row["type"].encode(encoding),
+            str(row["schema_version"]).encode(),
+            row["key"].encode(encoding),
+            row["date"].isoformat().encode(),
+            row["data"].encode(encoding),
+            row["recorded_at"].isoformat().encode(),
+            row["prev_hash"].encode(encoding),
+            row["hash"].encode(encoding),
+            str(row["chain_version"]).encode(),
+            None if by is None else by.encode(encoding),
+        ]
+        if not self._prepared:
+            self._prepare()
+        result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == _NO_SUCH_PREPARED:
+            self._prepare()  # deallocated by someone else meanwhile (DEALLOCATE ALL)
+            result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        if result.status != _TUPLES_OK:
+            if result.error_field(_SQLSTATE) == _UNIQUE_VIOLATION:
                 return None
-            raise
-        return None if found is None or found[0] is None else int(found[0])
+            raise _error_of(result, encoding)
+        found = result.get_value(0, 0) if result.ntuples == 1 else None
+        return None if found is None else int(found)
+
+    def _prepare(self) -> None:
+        result = self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+        if result.status != _COMMAND_OK and result.error_field(_SQLSTATE) != _DUPLICATE_PREPARED:
+            raise _error_of(result, self._encoding)
+        self._prepared = True
+
+
+def _error_of(result: Any, encoding: str) -> Exception:
+    """psycopg's exception for a failed libpq result (what its cursor would have raised)."""
+    from psycopg.errors import error_from_result
+
+    return error_from_result(result, encoding=encoding)

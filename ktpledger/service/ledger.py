@@ -112,6 +112,8 @@ class Ledger:
         duplicate of the event recorded first, which keeps its own `recorded_by`."""
         if self.read_only:
             raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
+        if isinstance(submissions, (list, tuple)) and len(submissions) < 2:
+            return self._append(submissions, recorded_by)
         # A batch makes a few objects an event (its event, row and folded claim), most of them kept
         # in the project states: each collection of the oldest generation walked them all, a
         # quarter of a batch's time (issue 18). None is cyclic garbage (`collector`).
