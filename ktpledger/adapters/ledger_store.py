@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select, text, tuple_
@@ -322,19 +323,29 @@ def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, l
     return found
 
 
-def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions. A version or key
-    recorded first by another writer is a `WriteConflict`, whichever way the rows go in."""
-    if not rows:
-        return
+    recorded first by another writer is a `WriteConflict`, whichever way the rows go in.
+
+    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, each row written
+    as `rows` yields it: given rows as they are made (`ledger_deciding.decide`), the server inserts
+    the first while the rest are being made."""
     dialect = connection.dialect
-    values = [_bound(dialect)(row) for row in rows]
-    if dialect.name == "postgresql" and dialect.driver == "psycopg" and len(values) >= COPY_FROM_ROWS:
-        _copy(connection, values)
+    bound = _bound(dialect)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        made = iter(rows)
+        first = list(islice(made, COPY_FROM_ROWS))
+        if len(first) >= COPY_FROM_ROWS:
+            _copy(connection, map(bound, chain(first, made)))
+            return
+        rows = first  # all of them: fewer came
+    made_rows = list(rows)
+    if not made_rows:
         return
+    values = [bound(row) for row in made_rows]
     statement = _insert_sql(dialect)
     if statement is None:
-        connection.execute(events.insert(), list(rows))
+        connection.execute(events.insert(), made_rows)
     elif dialect.driver == "psycopg":  # the driver itself: SQLAlchemy's execution costs more than the INSERT
         # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
         with driver_errors(connection, statement), connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
@@ -385,7 +396,7 @@ def _insert_sql(dialect: Dialect) -> str | None:
     return f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join([marker] * len(INSERT_COLUMNS))})"
 
 
-def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+def _copy(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
     ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
     # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.

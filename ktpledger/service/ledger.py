@@ -259,8 +259,10 @@ class Ledger:
             try:
                 # The lock is taken by the session's first read, of the heads, in the same round trip.
                 with self.recorder.appending() as session:
-                    decided = decide(session, self._cache, parsed, recorded_by, self.recorder)
-                    session.insert(decided.rows)
+                    # The rows go in as they are decided (`decide`'s `insert`), snapshots after them.
+                    decided = decide(
+                        session, self._cache, parsed, recorded_by, self.recorder, insert=session.insert
+                    )
                     if decided.snapshots:
                         session.save_snapshots(decided.snapshots)
                     session.commit()

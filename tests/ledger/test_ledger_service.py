@@ -4,7 +4,8 @@ a database (cosmicpython's fakes)."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,3 +147,48 @@ def test_a_batch_is_decided_and_inserted_with_the_collector_paused(unused_databa
     with pytest.raises(WriteConflict):
         ledger.append([claim("c3"), claim("c4")])
     assert gc.isenabled()
+
+
+def test_a_batchs_rows_are_inserted_as_they_are_decided(
+    unused_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of a batch reach the session's `insert` as each is decided, not once all are (on
+    PostgreSQL they stream into the COPY while the rest are decided: issue 18); results and the
+    rows inserted are as before, a refused event in the middle included."""
+    from ktpledger.service import ledger_deciding
+
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])
+    steps: list[str] = []
+    making = ledger_deciding.new_row
+
+    def logged(*args: object, **kwargs: object) -> dict[str, object]:
+        row = making(*args, **kwargs)  # type: ignore[arg-type]
+        steps.append(f"made {row['key']}")
+        return row
+
+    monkeypatch.setattr(ledger_deciding, "new_row", logged)
+    original = recorder.appending
+
+    @contextmanager
+    def appending() -> Iterator[AppendSession]:
+        with original() as session:
+            inserting = session.insert
+
+            def insert(rows: Iterable[dict[str, object]]) -> None:
+                def taken() -> Iterator[dict[str, object]]:
+                    for row in rows:
+                        steps.append(f"inserted {row['key']}")
+                        yield row
+
+                inserting(taken())  # type: ignore[arg-type]
+
+            session.insert = insert  # type: ignore[method-assign]
+            yield session
+
+    recorder.appending = appending  # type: ignore[method-assign]
+    results = ledger.append([claim("c1"), claim("c2", date="2023-01-02"), claim("c3")])
+    assert [(r.status, r.version) for r in results] == [("recorded", 2), ("rejected", None), ("recorded", 3)]
+    assert steps == ["made c1", "inserted c1", "made c3", "inserted c3"]
+    assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1", "c3"]
