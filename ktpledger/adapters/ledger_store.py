@@ -72,9 +72,11 @@ _STREAMS = (
 STREAMS_CHUNK = 500  # projects per query when loading many streams
 
 # One index probe per project (the unique index on project, version), however long its stream.
+# PostgreSQL: the names as one JSON array (`json.dumps`, at C speed), not an array psycopg builds
+# element by element in Python (1.2 ms of CPU a batch of 1,000, against 0.2: issue 18).
 _PG_HEADS = (
     "SELECT p.project, (SELECT max(e.version) FROM events AS e WHERE e.project = p.project) "
-    "FROM unnest(%s::varchar[]) AS p(project)"
+    "FROM json_array_elements_text(%s::json) AS p(project)"
 )
 _SQLITE_HEADS = (
     "SELECT p.value, (SELECT max(e.version) FROM events AS e WHERE e.project = p.value) "
@@ -153,7 +155,7 @@ def _heads_query(dialect: str, names: list[str]) -> tuple[str, Sequence[Any]] | 
     if len(names) == 1:
         return _ONE_HEAD[dialect], (names[0],)
     if dialect == "postgresql":
-        return _PG_HEADS, (names,)
+        return _PG_HEADS, (json.dumps(names, ensure_ascii=False),)
     return _SQLITE_HEADS, (json.dumps(names),)
 
 
@@ -257,11 +259,13 @@ _SQLITE_RECORDED_KEYS = text(
 # pairs and read the whole table whenever its statistics were behind the ledger (a new or fast-
 # growing one): 19-43 ms a batch of 1,000 keys at 30,000 events, growing with the ledger, against
 # 2-3 ms for the probes (issue 18).
+# The pairs go as one JSON array of [project, key] (`json.dumps`, at C speed): two arrays built
+# by psycopg element by element in Python cost 1.2 ms of CPU a batch of 1,000 pairs, against 0.2.
 _PG_RECORDED_KEYS = text(
     f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} "
-    "FROM unnest(CAST(:projects AS text[]), CAST(:keys AS text[])) AS k(project, key) "
-    "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = k.project "
-    "AND events.key = k.key OFFSET 0) AS e"
+    "FROM json_array_elements(CAST(:pairs AS json)) AS k(pair) "
+    "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = k.pair ->> 0 "
+    "AND events.key = k.pair ->> 1 OFFSET 0) AS e"
 )
 
 
@@ -286,8 +290,8 @@ def recorded_keys(
     for start in range(0, len(wanted), chunk):
         part = wanted[start : start + chunk]
         if postgres:
-            arrays = {"projects": [project for project, _ in part], "keys": [key for _, key in part]}
-            rows = connection.execute(_PG_RECORDED_KEYS, arrays).mappings()
+            found_by = {"pairs": json.dumps(part, ensure_ascii=False)}
+            rows = connection.execute(_PG_RECORDED_KEYS, found_by).mappings()
         else:
             rows = connection.execute(_RECORDED_KEYS, {"pairs": part}).mappings()
         for row in rows:

@@ -281,3 +281,17 @@ def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_url: st
         assert "uq_events_project_key" in plan, plan
     finally:
         database.dispose()
+
+
+def test_keys_and_heads_of_any_text_are_found(recorder: LedgerRecorder) -> None:
+    """The pairs and names of a batch travel as JSON text on both backends: a key holding quotes,
+    backslashes, what reads as JSON's own escapes, and characters beyond ASCII and the BMP is
+    found as recorded, and a name or key that is not recorded is not found."""
+    odd = ['q"uote', "back\\slash", "\\u0041", "\\n", "caf\u00e9 \U0001f600", "[1, 2]", "'"]
+    rows = chained([offer(), *[claim(key) for key in odd]])
+    record(recorder, rows)
+    with recorder.appending() as session:
+        assert session.heads([PROJECT, OTHER, 'KTP-"x"']) == {PROJECT: len(odd) + 1}
+        found = session.recorded_keys([(PROJECT, key) for key in [*odd, "\\u0042", 'q"uotes']])
+        assert sorted(found) == sorted((PROJECT, key) for key in odd)
+        assert {pair: item.key for pair, item in found.items()} == {(PROJECT, key): key for key in odd}
