@@ -61,8 +61,9 @@ class AppendSession(Protocol):
         """Keep `snapshots` with the rows of this transaction (derived data: see `snapshot_store`)."""
         ...
 
-    def insert(self, rows: Sequence[Row]) -> None:
-        """Append `rows`; a version or key another writer recorded first is a `WriteConflict`."""
+    def insert(self, rows: Iterable[Row]) -> None:
+        """Append `rows`, each taken as it is yielded (rows still being made may stream in); a
+        version or key another writer recorded first is a `WriteConflict`."""
         ...
 
     def commit(self) -> None: ...
@@ -166,7 +167,7 @@ class _SqlSession:
         self._writing()
         snapshot_store.save(self._connection, snapshots, datetime.now(UTC))
 
-    def insert(self, rows: Sequence[Row]) -> None:
+    def insert(self, rows: Iterable[Row]) -> None:
         self._writing()
         ledger_store.insert(self._connection, rows)
 

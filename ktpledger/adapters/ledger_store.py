@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select, text, tuple_
@@ -71,9 +72,11 @@ _STREAMS = (
 STREAMS_CHUNK = 500  # projects per query when loading many streams
 
 # One index probe per project (the unique index on project, version), however long its stream.
+# PostgreSQL: the names as one JSON array (`json.dumps`, at C speed), not an array psycopg builds
+# element by element in Python (1.2 ms of CPU a batch of 1,000, against 0.2: issue 18).
 _PG_HEADS = (
     "SELECT p.project, (SELECT max(e.version) FROM events AS e WHERE e.project = p.project) "
-    "FROM unnest(%s::varchar[]) AS p(project)"
+    "FROM json_array_elements_text(%s::json) AS p(project)"
 )
 _SQLITE_HEADS = (
     "SELECT p.value, (SELECT max(e.version) FROM events AS e WHERE e.project = p.value) "
@@ -152,7 +155,7 @@ def _heads_query(dialect: str, names: list[str]) -> tuple[str, Sequence[Any]] | 
     if len(names) == 1:
         return _ONE_HEAD[dialect], (names[0],)
     if dialect == "postgresql":
-        return _PG_HEADS, (names,)
+        return _PG_HEADS, (json.dumps(names, ensure_ascii=False),)
     return _SQLITE_HEADS, (json.dumps(names),)
 
 
@@ -250,12 +253,19 @@ _SQLITE_RECORDED_KEYS = text(
     "JOIN events e ON e.project = json_extract(k.value, '$[0]') AND e.key = json_extract(k.value, '$[1]')"
 ).columns(*COLUMNS)
 
-# PostgreSQL: the pairs as two arrays joined to the index; a thousand pairs OR-ed cost the planner
-# more (30-35 ms) than the probes.
+# PostgreSQL: the pairs as two arrays, each one probe of the unique index on (project, key),
+# forced by LATERAL (OFFSET 0 keeps the planner from flattening it back into a join); a thousand
+# pairs OR-ed cost the planner more (30-35 ms) than the probes. Joined, the planner hashed the
+# pairs and read the whole table whenever its statistics were behind the ledger (a new or fast-
+# growing one): 19-43 ms a batch of 1,000 keys at 30,000 events, growing with the ledger, against
+# 2-3 ms for the probes (issue 18).
+# The pairs go as one JSON array of [project, key] (`json.dumps`, at C speed): two arrays built
+# by psycopg element by element in Python cost 1.2 ms of CPU a batch of 1,000 pairs, against 0.2.
 _PG_RECORDED_KEYS = text(
-    f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} FROM events e "
-    "JOIN unnest(CAST(:projects AS text[]), CAST(:keys AS text[])) AS k(project, key) "
-    "ON e.project = k.project AND e.key = k.key"
+    f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} "
+    "FROM json_array_elements(CAST(:pairs AS json)) AS k(pair) "
+    "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = k.pair ->> 0 "
+    "AND events.key = k.pair ->> 1 OFFSET 0) AS e"
 )
 
 
@@ -280,8 +290,8 @@ def recorded_keys(
     for start in range(0, len(wanted), chunk):
         part = wanted[start : start + chunk]
         if postgres:
-            arrays = {"projects": [project for project, _ in part], "keys": [key for _, key in part]}
-            rows = connection.execute(_PG_RECORDED_KEYS, arrays).mappings()
+            found_by = {"pairs": json.dumps(part, ensure_ascii=False)}
+            rows = connection.execute(_PG_RECORDED_KEYS, found_by).mappings()
         else:
             rows = connection.execute(_RECORDED_KEYS, {"pairs": part}).mappings()
         for row in rows:
@@ -317,19 +327,29 @@ def fact_streams(connection: Connection, projects: Iterable[str]) -> dict[str, l
     return found
 
 
-def insert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions. A version or key
-    recorded first by another writer is a `WriteConflict`, whichever way the rows go in."""
-    if not rows:
-        return
+    recorded first by another writer is a `WriteConflict`, whichever way the rows go in.
+
+    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, each row written
+    as `rows` yields it: given rows as they are made (`ledger_deciding.decide`), the server inserts
+    the first while the rest are being made."""
     dialect = connection.dialect
-    values = [_bound(dialect)(row) for row in rows]
-    if dialect.name == "postgresql" and dialect.driver == "psycopg" and len(values) >= COPY_FROM_ROWS:
-        _copy(connection, values)
+    bound = _bound(dialect)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        made = iter(rows)
+        first = list(islice(made, COPY_FROM_ROWS))
+        if len(first) >= COPY_FROM_ROWS:
+            _copy(connection, map(bound, chain(first, made)))
+            return
+        rows = first  # all of them: fewer came
+    made_rows = list(rows)
+    if not made_rows:
         return
+    values = [bound(row) for row in made_rows]
     statement = _insert_sql(dialect)
     if statement is None:
-        connection.execute(events.insert(), list(rows))
+        connection.execute(events.insert(), made_rows)
     elif dialect.driver == "psycopg":  # the driver itself: SQLAlchemy's execution costs more than the INSERT
         # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
         with driver_errors(connection, statement), connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
@@ -380,7 +400,7 @@ def _insert_sql(dialect: Dialect) -> str | None:
     return f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join([marker] * len(INSERT_COLUMNS))})"
 
 
-def _copy(connection: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+def _copy(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
     ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
     # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
@@ -426,26 +446,79 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
         last = (rows[-1].project, rows[-1].version)
 
 
-_APPEND_ONE = "SELECT ktpledger_append_one(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-_UNIQUE_VIOLATION = "23505"
+# The statement of `DirectAppender`, prepared on its connection under a name of its own, and the
+# types of its parameters (OIDs: text, int4, text, int4, text, date, text, timestamptz, text, text,
+# int4, text): the function's signature (migrations 0004, 0006, 0011, 0012).
+_APPEND_ONE_NAME = b"ktpledger_append_one"
+_APPEND_ONE = b"SELECT ktpledger_append_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_APPEND_ONE_TYPES = (25, 23, 25, 23, 25, 1082, 25, 1184, 25, 25, 23, 25)
+_UNIQUE_VIOLATION = b"23505"
+_DUPLICATE_PREPARED = b"42P05"  # the statement is prepared on this connection already
+_NO_SUCH_PREPARED = b"26000"  # it is not (any more): prepared again, once
+# libpq's own numbers (psycopg.pq.ExecStatus, DiagnosticField), psycopg being imported only when used.
+_COMMAND_OK, _TUPLES_OK, _FATAL_ERROR = 1, 2, 7
+_SQLSTATE = ord("C")
 
 
 class DirectAppender:
     """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006, 0011, 0012) on one psycopg connection in
-    autocommit mode, with no SQLAlchemy in between and one cursor kept for every call."""
+    autocommit mode, with no SQLAlchemy in between: the statement prepared once, each call one
+    `PQexecPrepared` on libpq itself (psycopg's `pgconn`), its parameters written as text here.
+
+    psycopg's cursor (its query conversion, prepared-statement bookkeeping and the wait it runs in
+    Python) cost about 12 us of CPU and 30-40 us of wall time a call more, measured on this 2-core
+    machine (issue 18); libpq waits for the answer with the interpreter's lock released, so the
+    other threads run meanwhile. The values stored are the same: the text psycopg's own text
+    dumpers write (integers in decimal, a date and an aware datetime in ISO 8601), read by the
+    server as the function's typed parameters."""
 
     def __init__(self, driver_connection: Any) -> None:
-        self._cursor = driver_connection.cursor()
+        self._pgconn = driver_connection.pgconn
+        self._encoding: str = driver_connection.info.encoding
+        self._prepared = False
 
     def append(self, row: dict[str, Any]) -> int | None:
         """Append one row in one round trip if the project's head is still `version - 1`: its
         position, or None when the head has moved or the key was recorded elsewhere (the caller
-        then decides on the general path). Any other error is raised."""
-        values = tuple(row[name] for name in INSERT_COLUMNS)
-        try:
-            found = self._cursor.execute(_APPEND_ONE, values, prepare=True).fetchone()
-        except Exception as error:
-            if getattr(error, "sqlstate", None) == _UNIQUE_VIOLATION:
+        then decides on the general path). Any other error is raised (a `psycopg.Error`)."""
+        encoding = self._encoding
+        by = row["recorded_by"]
+        values: list[bytes | None] = [
+            row["project"].encode(encoding),
+            str(row["version"]).encode(),
+            row["type"].encode(encoding),
+            str(row["schema_version"]).encode(),
+            row["key"].encode(encoding),
+            row["date"].isoformat().encode(),
+            row["data"].encode(encoding),
+            row["recorded_at"].isoformat().encode(),
+            row["prev_hash"].encode(encoding),
+            row["hash"].encode(encoding),
+            str(row["chain_version"]).encode(),
+            None if by is None else by.encode(encoding),
+        ]
+        if not self._prepared:
+            self._prepare()
+        result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == _NO_SUCH_PREPARED:
+            self._prepare()  # deallocated by someone else meanwhile (DEALLOCATE ALL)
+            result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        if result.status != _TUPLES_OK:
+            if result.error_field(_SQLSTATE) == _UNIQUE_VIOLATION:
                 return None
-            raise
-        return None if found is None or found[0] is None else int(found[0])
+            raise _error_of(result, encoding)
+        found = result.get_value(0, 0) if result.ntuples == 1 else None
+        return None if found is None else int(found)
+
+    def _prepare(self) -> None:
+        result = self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+        if result.status != _COMMAND_OK and result.error_field(_SQLSTATE) != _DUPLICATE_PREPARED:
+            raise _error_of(result, self._encoding)
+        self._prepared = True
+
+
+def _error_of(result: Any, encoding: str) -> Exception:
+    """psycopg's exception for a failed libpq result (what its cursor would have raised)."""
+    from psycopg.errors import error_from_result
+
+    return error_from_result(result, encoding=encoding)

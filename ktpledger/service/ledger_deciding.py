@@ -3,16 +3,16 @@ duplicate or rejected, and the chained rows to append (R-30), with the project s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession, LedgerRecorder
-from ktpledger.domain.chain import CHAIN_VERSION, canonical_json, format_instant, link_digest
+from ktpledger.domain.chain import CHAIN_VERSION, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
-from ktpledger.domain.events import Event, schema_version_of
+from ktpledger.domain.events import Event, canonical_data, schema_version_of
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.project import ProjectState, same_content
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
@@ -119,6 +119,8 @@ def decide(
     parsed: list[tuple[int, Event]],
     recorded_by: RecordedBy | None = None,
     recorder: LedgerRecorder | None = None,
+    *,
+    insert: Callable[[Iterable[dict[str, Any]]], None] | None = None,
 ) -> Decided:
     """Each event's result and the rows to insert, and the state of each project that can be
     used again. The events of a project whose recorded stream cannot be folded are rejected
@@ -127,7 +129,12 @@ def decide(
     passed over).
 
     A key is looked up in the ledger (its unique index on project and key), not in the states:
-    a state holds no keys, so its size grows with a project's claims, not with its every event."""
+    a state holds no keys, so its size grows with a project's claims, not with its every event.
+
+    With `insert` (the session's), the rows are handed to it as they are made, before any snapshot
+    is saved: on PostgreSQL they stream into the COPY while the rest of the batch is decided, so
+    the server inserts on one core as the ledger decides on the other (issue 18). Without, the
+    caller inserts `Decided.rows`."""
     if recorder is not None:
         cache.reads_from = recorder
     loaded = project_states(session, cache, {event.project for _, event in parsed}, recorder)
@@ -138,39 +145,49 @@ def decide(
     rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
     recorded_at = format_instant(now)
-    for index, event in parsed:
-        refusal = refused.get(event.project)
-        if refusal is not None:
-            results[index] = AppendResult(index, event.key, "rejected", event.project, error=refusal)
-            continue
-        state = states[event.project]
-        earlier = seen.get((event.project, event.key))
-        if earlier is not None:
-            results[index] = _resubmitted(index, event, *earlier)
-            continue
-        try:
-            state.check(event)
-            row = new_row(event, state, now, recorded_at, recorded_by)
-            state.apply(event, row["version"], row["hash"])
-        except RuleViolation as error:
-            if isinstance(error, UnreadableEvent):  # the event could not be folded in
-                error = _unfoldable(event, error.cause)
-                _give_up(event.project, error, states, refused)
-            results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
-            continue
-        except Exception as error:  # noqa: BLE001 - the project as recorded could not be checked against
-            failed = RuleViolation(
-                "R-30",
-                f"project {event.project} as recorded (version {state.version}) cannot be checked "
-                f"against: {cause_of(error)}; nothing was recorded for it",
-                field="project",
-            )
-            _give_up(event.project, failed, states, refused)
-            results[index] = AppendResult(index, event.key, "rejected", event.project, error=failed)
-            continue
-        rows.append(row)
-        seen[(event.project, event.key)] = (event, row["version"])
-        results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+
+    def made() -> Iterator[dict[str, Any]]:
+        for index, event in parsed:
+            refusal = refused.get(event.project)
+            if refusal is not None:
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=refusal)
+                continue
+            state = states[event.project]
+            earlier = seen.get((event.project, event.key))
+            if earlier is not None:
+                results[index] = _resubmitted(index, event, *earlier)
+                continue
+            try:
+                state.check(event)
+                row = new_row(event, state, now, recorded_at, recorded_by)
+                state.apply(event, row["version"], row["hash"])
+            except RuleViolation as error:
+                if isinstance(error, UnreadableEvent):  # the event could not be folded in
+                    error = _unfoldable(event, error.cause)
+                    _give_up(event.project, error, states, refused)
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
+                continue
+            except Exception as error:  # noqa: BLE001 - the project as recorded could not be checked against
+                failed = RuleViolation(
+                    "R-30",
+                    f"project {event.project} as recorded (version {state.version}) cannot be checked "
+                    f"against: {cause_of(error)}; nothing was recorded for it",
+                    field="project",
+                )
+                _give_up(event.project, failed, states, refused)
+                results[index] = AppendResult(index, event.key, "rejected", event.project, error=failed)
+                continue
+            rows.append(row)
+            seen[(event.project, event.key)] = (event, row["version"])
+            results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+            yield row
+
+    making = made()
+    if insert is not None:
+        insert(making)
+    for row in making:  # the events `insert` left undecided (it should leave none)
+        if insert is not None:
+            raise RuntimeError(f"the rows were not all inserted: {row['project']} version {row['version']}")
     if recorder is None:
         due = list(snapshots_due(states, before, loaded.bases))
     else:
@@ -378,7 +395,7 @@ def new_row(
     version = state.version + 1
     by = None if recorded_by is None else recorded_by.canonical()
     schema_version = schema_version_of(event.payload)  # GrantPayment naming a claim: 2 (R-45)
-    data = canonical_json(event.payload.to_data())
+    data = canonical_data(event.payload)
     digest = link_digest(
         event.project,
         version,

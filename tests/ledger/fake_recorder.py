@@ -144,7 +144,7 @@ class _FakeSession:
     def save_snapshots(self, snapshots: Sequence[StoredSnapshot]) -> None:
         self._snapshots.extend(snapshots)
 
-    def insert(self, rows: Sequence[dict[str, Any]]) -> None:
+    def insert(self, rows: Iterable[dict[str, Any]]) -> None:
         self._pending.extend(rows)
 
     def commit(self) -> None:

@@ -203,3 +203,71 @@ def test_beyond_the_bound_a_thread_takes_the_general_path(
     assert [(r.status, r.version) for r in results] == [("recorded", 2)]
     assert recorder._opened == 1
     assert first.ledger.verify() == (4, None)
+
+
+def test_the_one_round_trip_stores_exactly_what_the_general_path_would(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-round-trip append writes its parameters as text on libpq itself (issue 18): a
+    non-ASCII project key, data and `recorded_by`, the date and the instant to the microsecond
+    are stored as given, and the chain verifies; the same events appended on the general path by
+    the other process store the same values."""
+    from ktpledger.domain.recorded import RecordedBy
+
+    first, second = pair
+    by = RecordedBy("J\u00f6rg \u2603", "finance", "api")
+    first.ledger.append([offer(), claim("c1")], recorded_by=by)
+    second.ledger.append([offer("KTP-0043"), claim("c1", project="KTP-0043")], recorded_by=by)
+    monkeypatch.setattr(ledger_store, "insert", lambda *_: (_ for _ in ()).throw(AssertionError("general")))
+    text = 'caf\u00e9 \U0001f600 "q" \\ tab\tend'
+    [result] = first.ledger.append([claim("k\u00e9-2", "12.5", description=text)], recorded_by=by)
+    assert (result.status, result.version) == ("recorded", 3)
+    monkeypatch.undo()
+    second.ledger.append([claim("k\u00e9-2", "12.5", description=text, project="KTP-0043")], recorded_by=by)
+    ours, theirs = first.ledger.stream(PROJECT)[-1], second.ledger.stream("KTP-0043")[-1]
+    for name in ("version", "type", "schema_version", "key", "date", "data", "chain_version", "recorded_by"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.key == "k\u00e9-2" and "caf\u00e9 \U0001f600" in ours.data
+    assert ours.recorded_by == by.canonical()
+    # The instant stored is the one hashed, to the microsecond: else the chain would not verify.
+    assert first.ledger.verify() == (6, None)
+
+
+def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_url: str) -> None:
+    """The statement is prepared on the connection under a name of its own: a second appender on
+    the same connection finds it prepared, and one deallocated meanwhile is prepared again. Any
+    error but a unique violation is raised as psycopg's."""
+    import psycopg
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        app.ledger.append([offer()])
+        [row] = app.ledger.stream(PROJECT)
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            fields = {
+                "project": PROJECT,
+                "type": "SpendClaimed",
+                "schema_version": 1,
+                "date": row.date,
+                "data": '{"amount":"1.00","category":"consumables","description":"d","tags":[]}',
+                "recorded_at": row.recorded_at,
+                "prev_hash": row.hash,
+                "hash": "f" * 64,
+                "chain_version": 2,
+                "recorded_by": None,
+            }
+            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is not None
+            again = ledger_store.DirectAppender(raw)  # the statement is prepared already
+            assert again.append({**fields, "version": 3, "key": "b"}) is not None
+            raw.execute("DEALLOCATE ALL")
+            assert again.append({**fields, "version": 4, "key": "c"}) is not None
+            with pytest.raises(psycopg.Error):
+                again.append({**fields, "version": 5, "key": "d", "hash": "f" * 65})  # too long
+            assert again.append({**fields, "version": 5, "key": "d"}) is not None
+            raw.autocommit = False
+        assert [e.key for e in app.ledger.stream(PROJECT)] == ["offer", "a", "b", "c", "d"]
+    finally:
+        app.close()

@@ -129,3 +129,28 @@ def test_a_row_recorded_first_by_another_writer_is_a_write_conflict(database: Da
     assert caught.value.message.startswith("the database refused a conflicting write: ")
     with database.read() as connection:
         assert [item.key for item in ledger_store.stream(connection, PROJECT)] == ["offer", "c1", "theirs"]
+
+
+@pytest.mark.parametrize(
+    "count",
+    [0, 1, ledger_store.COPY_FROM_ROWS - 1, ledger_store.COPY_FROM_ROWS, ledger_store.COPY_FROM_ROWS + 3],
+)
+def test_rows_given_as_they_are_made_are_all_inserted(database: Database, count: int) -> None:
+    """`insert` takes rows from an iterator as it yields them (the ledger streams a batch into the
+    COPY as it decides it): however many, each is stored once, in order, whichever way they go in."""
+    rows = rows_after(database, [claim(f"mine-{n}") for n in range(count)])
+    taken: list[int] = []
+
+    def made() -> Iterator[dict[str, Any]]:
+        for row in rows:
+            taken.append(row["version"])
+            yield row
+
+    with database.write() as connection:
+        ledger_store.insert(connection, made())
+        connection.commit()
+    assert taken == [row["version"] for row in rows]
+    with database.read() as connection:
+        stored = ledger_store.stream(connection, PROJECT)
+    assert [item.key for item in stored] == ["offer", "c1"] + [f"mine-{n}" for n in range(count)]
+    assert [item.hash for item in stored[2:]] == [row["hash"] for row in rows]

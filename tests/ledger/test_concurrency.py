@@ -118,7 +118,8 @@ def test_an_open_transaction_holds_back_later_commits(
         inserted, release = threading.Event(), threading.Event()
         insert = ledger_store.insert
 
-        def held_insert(connection: Any, rows: Any) -> None:
+        def held_insert(connection: Any, made: Any) -> None:
+            rows = list(made)  # the rows as the ledger makes them (an iterator)
             insert(connection, rows)
             if rows and rows[0]["project"] == "A":
                 inserted.set()

@@ -4,6 +4,8 @@ a database (cosmicpython's fakes)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import WriteConflict
+from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.service.ledger import INTEGRITY_RETRIES, Ledger, new_row
@@ -118,3 +121,74 @@ def test_an_event_already_parsed_is_judged_like_its_mapping(unused_database: Dat
     assert results[3].error is not None and results[3].error.rule == "R-33"
     assert results[4].error is not None and results[4].error.rule == "R-30"
     assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1"]
+
+
+def test_a_batch_is_decided_and_inserted_with_the_collector_paused(unused_database: Database) -> None:
+    """A batch's many long-lived objects (events, rows, folded claims) are not walked by the cyclic
+    collector while it is appended (issue 18: a quarter of a batch's time); it runs again after,
+    also after an append that failed."""
+    import gc
+
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    collecting: list[bool] = []
+    original = recorder.appending
+
+    def appending() -> AbstractContextManager[AppendSession]:
+        collecting.append(gc.isenabled())
+        return original()
+
+    recorder.appending = appending  # type: ignore[method-assign]
+    assert gc.isenabled()
+    ledger.append([offer(), claim("c1"), claim("c2")])
+    assert collecting == [False]
+    assert gc.isenabled()
+    recorder.conflicts = INTEGRITY_RETRIES
+    with pytest.raises(WriteConflict):
+        ledger.append([claim("c3"), claim("c4")])
+    assert gc.isenabled()
+
+
+def test_a_batchs_rows_are_inserted_as_they_are_decided(
+    unused_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of a batch reach the session's `insert` as each is decided, not once all are (on
+    PostgreSQL they stream into the COPY while the rest are decided: issue 18); results and the
+    rows inserted are as before, a refused event in the middle included."""
+    from ktpledger.service import ledger_deciding
+
+    recorder = FakeRecorder()
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])
+    steps: list[str] = []
+    making = ledger_deciding.new_row
+
+    def logged(*args: object, **kwargs: object) -> dict[str, object]:
+        row = making(*args, **kwargs)  # type: ignore[arg-type]
+        steps.append(f"made {row['key']}")
+        return row
+
+    monkeypatch.setattr(ledger_deciding, "new_row", logged)
+    original = recorder.appending
+
+    @contextmanager
+    def appending() -> Iterator[AppendSession]:
+        with original() as session:
+            inserting = session.insert
+
+            def insert(rows: Iterable[dict[str, object]]) -> None:
+                def taken() -> Iterator[dict[str, object]]:
+                    for row in rows:
+                        steps.append(f"inserted {row['key']}")
+                        yield row
+
+                inserting(taken())  # type: ignore[arg-type]
+
+            session.insert = insert  # type: ignore[method-assign]
+            yield session
+
+    recorder.appending = appending  # type: ignore[method-assign]
+    results = ledger.append([claim("c1"), claim("c2", date="2023-01-02"), claim("c3")])
+    assert [(r.status, r.version) for r in results] == [("recorded", 2), ("rejected", None), ("recorded", 3)]
+    assert steps == ["made c1", "inserted c1", "made c3", "inserted c3"]
+    assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1", "c3"]

@@ -225,3 +225,73 @@ def test_sqlite_reads_many_keys_and_streams_by_the_index_not_a_scan(tmp_path: An
                 assert not [step for step in plan if step.startswith("SCAN e")], (sql, plan)
     finally:
         database.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_url: str) -> None:
+    """An append looks its batch's keys up in the ledger (R-30): each pair one probe of the unique
+    index on (project, key), whatever the planner's statistics say. Joined to the pairs, it hashed
+    them and read the whole table while the statistics were behind the ledger (a new one, or one
+    grown fast: a `record` into a fresh database), a scan a batch that grows with the ledger."""
+    from sqlalchemy import event
+
+    from ktpledger.adapters import ledger_store
+
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    try:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "project": f"KTP-{number % 50:04d}",
+                "version": number // 50 + 1,
+                "type": "SpendClaimed",
+                "schema_version": 1,
+                "key": f"k{number}",
+                "date": now.date(),
+                "data": "{}",
+                "recorded_at": now,
+                "prev_hash": "",
+                "hash": "0" * 64,
+                "chain_version": 2,
+                "recorded_by": None,
+            }
+            for number in range(3000)
+        ]
+        with database.write() as connection:
+            ledger_store.insert(connection, rows)
+            connection.commit()
+        pairs = [(f"KTP-{number % 50:04d}", f"new{number}") for number in range(1000)]
+        pairs += [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+        seen: list[tuple[str, Any]] = []
+
+        def capture(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+        ) -> None:
+            seen.append((statement, parameters))
+
+        with database.read() as connection:
+            event.listen(connection, "before_cursor_execute", capture)
+            found = ledger_store.recorded_keys(connection, pairs)
+            event.remove(connection, "before_cursor_execute", capture)
+            assert sorted(found) == [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+            ((statement, parameters),) = seen
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+        assert "Seq Scan on events" not in plan, plan
+        assert "uq_events_project_key" in plan, plan
+    finally:
+        database.dispose()
+
+
+def test_keys_and_heads_of_any_text_are_found(recorder: LedgerRecorder) -> None:
+    """The pairs and names of a batch travel as JSON text on both backends: a key holding quotes,
+    backslashes, what reads as JSON's own escapes, and characters beyond ASCII and the BMP is
+    found as recorded, and a name or key that is not recorded is not found."""
+    odd = ['q"uote', "back\\slash", "\\u0041", "\\n", "caf\u00e9 \U0001f600", "[1, 2]", "'"]
+    rows = chained([offer(), *[claim(key) for key in odd]])
+    record(recorder, rows)
+    with recorder.appending() as session:
+        assert session.heads([PROJECT, OTHER, 'KTP-"x"']) == {PROJECT: len(odd) + 1}
+        found = session.recorded_keys([(PROJECT, key) for key in [*odd, "\\u0042", 'q"uotes']])
+        assert sorted(found) == sorted((PROJECT, key) for key in odd)
+        assert {pair: item.key for pair, item in found.items()} == {(PROJECT, key): key for key in odd}
