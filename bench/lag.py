@@ -139,12 +139,11 @@ def group_cpu(groups: set[int]) -> float:
     machine's other load than the lag is: a figure to compare two versions by."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue  # gone meanwhile
         if int(fields[2]) in groups:  # fields from the state on: pgrp is the third
