@@ -410,6 +410,13 @@ class ProjectionUnit(Protocol):
 
     def commit(self) -> None: ...
 
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Within the block, statements are sent without waiting for each one's answer (on
+        PostgreSQL, psycopg's pipeline mode; elsewhere nothing changes), so writes share a round
+        trip with the commit. For writes only: nothing in the block may read rows back (SQLAlchemy
+        would find none), and an error may surface at a later statement or at the block's end."""
+        ...
+
     def rebuild_project(
         self, project: str, alerts: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()
     ) -> None:

@@ -236,16 +236,18 @@ def _catch_up_many(
             kept.append(entry)
             results.append(CatchUp(name, saved[name], live.version, raised, resolved))
         writes.flush()
-        if head_moves:
-            committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
-            for move in head_moves:
-                move["updated_at"] = committing
-            unit.lines.upsert(line_rows)
-            unit.facts.upsert(facts_rows)
-            unit.alerts.set_current(current)
-            unit.heads.advance(head_moves)
-        if head_moves or len(kept) < len(active):
-            unit.commit()
+        # The writes below need no answer: sent together with the commit, one round trip.
+        with unit.pipelined():
+            if head_moves:
+                committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
+                for move in head_moves:
+                    move["updated_at"] = committing
+                unit.lines.upsert(line_rows)
+                unit.facts.upsert(facts_rows)
+                unit.alerts.set_current(current)
+                unit.heads.advance(head_moves)
+            if head_moves or len(kept) < len(active):
+                unit.commit()
     # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
     for entry in kept:
         projections.warm.keep(entry)

@@ -9,6 +9,7 @@ fake (`tests/notify/fake_store.py`) works on: the outboxes' delivery columns and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -474,6 +475,9 @@ class FakeUnit:
         self.tracker = _Tracker(self)
         self.events = _Events(store)
         self.snapshots = _Snapshots(store)
+
+    def pipelined(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def commit(self) -> None:
         self.store.tables = self.tables

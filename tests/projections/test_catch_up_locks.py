@@ -1,6 +1,7 @@
 """A catch-up whose wake-up names a project another unit holds (PostgreSQL: the other worker is
 catching it up) catches the free ones up first and commits them, then waits for the held one
-(`catch_up.catch_up_many`): the free projects' lag is not the holder's catch-up."""
+(`catch_up.catch_up_many`): the free projects' lag is not the holder's catch-up. And the writes
+a catch-up sends with its commit in one pipeline (`unit.pipelined()`) fail as any write does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ktpledger.adapters.errors import BackendDataError
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.bootstrap import bootstrap
 from ktpledger.service.projections import CatchUp, Projector
@@ -47,5 +49,32 @@ def test_the_free_projects_are_caught_up_while_a_held_one_is_waited_for(postgres
             (PROJECT, 1, 2, None),
             (HELD, 1, 2, None),
         ]  # in name order, as ever
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_a_write_failing_in_a_pipeline_leaves_nothing_and_the_connection_clean(postgres_url: str) -> None:
+    """`unit.pipelined()` (psycopg's pipeline mode, the writes a catch-up sends with its commit):
+    a statement refused there is the store's error as ever, nothing of the unit is kept, and the
+    pooled connection goes back with no transaction (the next unit on it reads)."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    try:
+        store = projection_store(app.database)
+        now = datetime.now(UTC)
+        move = {"version": 1, "position": 1, "clock": None, "updated_at": now}
+        with pytest.raises(BackendDataError), store.write() as unit, unit.pipelined():
+            unit.heads.advance([{"project": "KTP-A", **move}])
+            unit.heads.advance([{"project": "K" * 100, **move}])  # longer than the column
+            unit.commit()
+        for _ in range(3):  # whichever pooled connection comes back
+            with store.read() as unit:
+                assert unit.heads.of(["KTP-A"]) == []
+        with store.write() as unit, unit.pipelined():
+            unit.heads.advance([{"project": "KTP-A", **move}])
+            unit.commit()
+        with store.read() as unit:
+            assert [row["version"] for row in unit.heads.of(["KTP-A"])] == [1]
     finally:
         app.close()
