@@ -70,12 +70,6 @@ def catch_up_many(
     catch-ups skip it until `retry`. Store errors are not the project's: they roll the whole
     catch-up back, as before, for a later wake-up or the sweeper to redo.
 
-    The named projects no other unit holds are caught up first, in one unit with the extras (a
-    project another unit holds is not waited for there: the projects free beside it would wait
-    as long); those held, and those with no head yet or quarantined, then in a unit of their own
-    that waits for their locks, in name order (so two units never deadlock). Each named project
-    is caught up after its wake-up, as before; the results are in name order.
-
     The alert changes are written together, a few statements a catch-up
     (`projection_alerts.AlertWrites`); should the database's alerts not be as the fold was seeded,
     the catch-up is rolled back and done again writing each change in turn."""
@@ -83,45 +77,30 @@ def catch_up_many(
     extra = sorted(name for name in set(also).difference(named) if projections.warm.version(name))
     if not named and not extra:
         return []
-    results, left = _attempt(projections, named, extra, wait=False)
-    if left:
-        waited, _ = _attempt(projections, left, [], wait=True)
-        results = sorted([*results, *waited], key=lambda result: result.project)
-    return results
-
-
-def _attempt(
-    projections: Projections, named: list[str], extra: list[str], *, wait: bool
-) -> tuple[list[CatchUp], list[str]]:
     try:
-        return _catch_up_many(projections, named, extra, batched=True, wait=wait)
+        return _catch_up_many(projections, named, extra, batched=True)
     except AlertsDiffer as differs:
         _log.warning("catching up again, each alert change in turn: %s", differs)
-        return _catch_up_many(projections, named, extra, batched=False, wait=wait)
+        return _catch_up_many(projections, named, extra, batched=False)
 
 
 def _catch_up_many(
-    projections: Projections, named: list[str], extra: list[str], *, batched: bool, wait: bool
-) -> tuple[list[CatchUp], list[str]]:
-    """One unit of work (`catch_up_many`): with `wait`, the named projects' locks waited for;
-    without, those of the named and the extras that are free, and the named ones left out."""
+    projections: Projections, named: list[str], extra: list[str], *, batched: bool
+) -> list[CatchUp]:
+    """One unit of work (`catch_up_many`); `batched`: the alert changes written together."""
     now = datetime.now(UTC)
     kept: list[Warm] = []
     results: list[CatchUp] = []
-    left: list[str] = []
     with projections.store.write(durable=False) as unit:
-        if wait:
-            heads = unit.heads.lock(named, now)
-        else:
-            # Never waits: the extras only if kept here at their saved version.
-            wanted = set(named)
-            free = unit.heads.lock_free([*named, *extra])
-            heads = {
+        # The named ones first, waiting for their locks in name order (so two units never
+        # deadlock); then the extras that are free, which never waits.
+        heads = unit.heads.lock(named, now) if named else {}
+        if extra:
+            heads |= {
                 name: HeadState(version)
-                for name, version in free.items()
-                if name in wanted or projections.warm.version(name) == version
+                for name, version in unit.heads.lock_free(extra).items()
+                if projections.warm.version(name) == version
             }
-            left = [name for name in named if name not in free]
         names = sorted(heads)
         saved = {name: head.version for name, head in heads.items()}
         active = [name for name in names if heads[name].failed is None]
@@ -251,7 +230,7 @@ def _catch_up_many(
     # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
     for entry in kept:
         projections.warm.keep(entry)
-    return results, left
+    return results
 
 
 def snapshot_starts(
