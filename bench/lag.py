@@ -133,6 +133,24 @@ def start_workers(
     return workers
 
 
+def group_cpu(groups: set[int]) -> float:
+    """CPU seconds (user and system) spent so far by the live processes of these process groups
+    (each worker's: `start_workers` starts each in a session of its own). Less moved by the
+    machine's other load than the lag is: a figure to compare two versions by."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) in groups:  # fields from the state on: pgrp is the third
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def wait_caught_up(app: App, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while app.projector.behind() > 0:
@@ -186,6 +204,8 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
                     break
 
         poller = threading.Thread(target=poll, daemon=True)
+        groups = {process.pid for process in workers}
+        cpu_before = group_cpu(groups)
         poller.start()
         per_tick = max(1, args.rate // 100)
         ticks = int(args.seconds * 100)
@@ -212,6 +232,8 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
         finished = time.perf_counter()
         done.set()
         poller.join(60)
+        wait_caught_up(app, 60)
+        cpu = group_cpu(groups) - cpu_before
         print(
             f"lag under load: {args.workers} workers, {args.projects} projects, {elapsed:.1f} s, "
             f"{args.claims_a_month} claim(s) a month"
@@ -220,6 +242,8 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
             f"  appended {appended} events, sustained {appended / elapsed:,.0f} events/s (target {args.rate})"
         )
         measured["sustained"] = appended / elapsed
+        measured["worker_cpu_us"] = cpu / appended * 1e6
+        print(f"  the workers' CPU: {cpu:.1f} s, {cpu / appended * 1e6:,.0f} us an event")
         if lags:
             ms = [lag * 1000 for lag in lags]
             measured |= {"p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99), "measured": len(ms)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar
 
 from sqlalchemy import Connection, Table, delete, select
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import BackendDataError, BackendError, DatabaseUnavailable
 from ktpledger.adapters.errors import translated as backend_error
-from ktpledger.adapters.projection_sql_backends import BACKENDS, Backend
+from ktpledger.adapters.projection_sql_backends import BACKENDS, Backend, PipelineFailed
 from ktpledger.adapters.projection_sql_repositories import (
     SqlAlerts,
     SqlEvents,
@@ -50,6 +50,8 @@ def translated() -> Iterator[None]:
         yield
     except (DatabaseUnavailable, BackendDataError):
         raise
+    except PipelineFailed as error:
+        raise ProjectionStoreError(f"the projection store failed: {error}") from error
     except BackendError as error:
         raise ProjectionStoreError(f"the projection store failed: {error.driver_message}") from error
     except DBAPIError as error:
@@ -80,6 +82,9 @@ class SqlProjectionUnit:
 
     def commit(self) -> None:
         self._commit()
+
+    def pipelined(self) -> AbstractContextManager[None]:
+        return self._backend.pipelined(self._connection)
 
     def rebuild_project(
         self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()

@@ -8,13 +8,18 @@ reading many projects' new events (one `unnest` join on PostgreSQL, a probe per 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ktpledger.adapters.projection_store import Row
+
+
+class PipelineFailed(Exception):
+    """A statement sent in a pipeline failed, reported when the pipeline ended."""
 
 
 class Backend:
@@ -27,6 +32,11 @@ class Backend:
 
     def insert(self, table: Table) -> Any:
         raise NotImplementedError
+
+    @contextmanager
+    def pipelined(self, connection: Connection) -> Iterator[None]:
+        """Statements sent without waiting for each one's answer (`ProjectionUnit.pipelined`)."""
+        yield
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query
@@ -63,6 +73,26 @@ class SqliteBackend(Backend):
 class PostgresBackend(Backend):
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
+
+    @contextmanager
+    def pipelined(self, connection: Connection) -> Iterator[None]:
+        # psycopg's pipeline mode: each statement is sent at once and its answer read when asked
+        # for (a read, a commit) or at the end, so writes that need no answer share a round trip.
+        driver: Any = connection.connection.driver_connection
+        failure = connection.dialect.loaded_dbapi.Error
+        try:
+            try:
+                with driver.pipeline():
+                    yield
+            except failure as error:
+                # Surfaced at the pipeline's end, outside SQLAlchemy (which wraps any error it sees).
+                raise PipelineFailed(str(error)) from error
+        except BaseException:
+            # A statement failed (or the block raised) with others sent after it: roll back here,
+            # out of the pipeline, so the connection goes back to the pool with no transaction.
+            with suppress(failure):
+                driver.rollback()
+            raise
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()

@@ -17,6 +17,7 @@ from ktpledger.adapters.projection_store import (
     Crossing,
     HeadState,
     Identity,
+    Resolution,
     Row,
     SystemAlertRecord,
 )
@@ -200,6 +201,35 @@ _SET_CURRENT = (
 )
 
 
+# A catch-up's resolutions, run as one executemany (psycopg pipelines it: one round trip).
+_RESOLVE = (
+    update(alerts)
+    .where(
+        alerts.c.project == bindparam("p"),
+        alerts.c.category == bindparam("c"),
+        alerts.c.kind == bindparam("k"),
+        alerts.c.subject == bindparam("s"),
+        alerts.c.status == OPEN,
+    )
+    .values(
+        status="resolved",
+        resolved_at_version=bindparam("v"),
+        resolved_on=bindparam("r_on"),
+        resolved_at=bindparam("r_at"),
+        resolved_reason=bindparam("r_why"),
+        current=None,
+    )
+)
+_CROSSING = (
+    alerts.c.id,
+    alerts.c.project,
+    alerts.c.category,
+    alerts.c.kind,
+    alerts.c.subject,
+    alerts.c.raised_at_version,
+)
+
+
 class SqlAlerts:
     def __init__(self, connection: Connection, backend: Backend) -> None:
         self._connection, self._backend = connection, backend
@@ -240,6 +270,35 @@ class SqlAlerts:
         )
         return result.rowcount or 0
 
+    def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
+        if not rows:
+            return {}
+        # One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLAlchemy's insertmanyvalues):
+        # the rows left out are those a unique key refused.
+        statement = self._backend.insert_ignore(alerts).returning(*_CROSSING)
+        return {
+            (r.project, r.category, r.kind, r.subject, int(r.raised_at_version)): int(r.id)
+            for r in self._connection.execute(statement, list(rows))
+        }
+
+    def resolve_many(self, resolutions: Sequence[Resolution], now: datetime) -> int:
+        if not resolutions:
+            return 0
+        rows = [
+            {
+                "p": r.project,
+                "c": r.key.category,
+                "k": str(r.key.kind),
+                "s": r.key.subject,
+                "v": r.version,
+                "r_on": r.on,
+                "r_at": now,
+                "r_why": r.reason,
+            }
+            for r in resolutions
+        ]
+        return self._connection.execute(_RESOLVE, rows).rowcount or 0
+
     def acknowledge(self, rows: Sequence[Row]) -> int:
         written = 0
         c = alerts.c
@@ -278,6 +337,22 @@ class SqlAlerts:
         )
         found = self._connection.execute(query.group_by(c.category, c.kind, c.subject))
         return {AlertKey(category, kind, subject): int(latest) for category, kind, subject, latest in found}
+
+    def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
+        found: dict[str, dict[AlertKey, int]] = {}
+        if not projects:
+            return found
+        c = alerts.c
+        query = (
+            select(c.project, c.category, c.kind, c.subject, func.max(c.id))
+            .where(in_list(c.project, "names"), c.status == "resolved", c.resolved_at >= bindparam("since"))
+            .group_by(c.project, c.category, c.kind, c.subject)
+        )
+        for project, category, kind, subject, latest in self._connection.execute(
+            query, {"names": list(projects), "since": since}
+        ):
+            found.setdefault(str(project), {})[AlertKey(category, kind, subject)] = int(latest)
+        return found
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         c = alerts.c
@@ -327,6 +402,23 @@ class SqlOutbox:
                     "delivered_at": None,
                 },
             )
+
+    def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
+        rows = [
+            {
+                "alert_id": alert_id,
+                "channel": channel,
+                "status": "pending" if why is None else "suppressed",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": why,
+                "delivered_at": None,
+            }
+            for alert_id, channels, why in queued
+            for channel in channels
+        ]
+        if rows:
+            self._connection.execute(self._backend.insert_ignore(notifications), rows)
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]:
         c = notifications.c

@@ -52,6 +52,18 @@ class HeadState:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """An open alert to resolve (`AlertRepository.resolve_many`): its key, the version and date
+    that end it, and why."""
+
+    project: str
+    key: AlertKey
+    version: int
+    reason: str
+    on: date | None = None
+
+
+@dataclass(frozen=True)
 class Identity:
     """What a recorded alert keeps when its projection is rebuilt: its id and times."""
 
@@ -211,6 +223,17 @@ class AlertRepository(Protocol):
         """Resolve the open alert of `key` at `version` (dated `on`); how many were (0 or 1)."""
         ...
 
+    def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
+        """Record raises in one statement: the id of each row written, by its crossing. A row whose
+        crossing is recorded already, or an open one whose alert is open already, is not written
+        (left out of the answer), as `add` leaves it."""
+        ...
+
+    def resolve_many(self, resolutions: Sequence[Resolution], now: datetime) -> int:
+        """Resolve the open alert of each resolution's key, in one statement; how many were resolved
+        in all (each resolution resolves 0 or 1)."""
+        ...
+
     def acknowledge(self, rows: Sequence[Row]) -> int:
         """Write each acknowledgement (a crossing's `project`, `category`, `kind`, `subject`,
         `raised_at_version` and the `ACKNOWLEDGEMENT_COLUMNS`) onto its alert, unless that alert is
@@ -233,6 +256,10 @@ class AlertRepository(Protocol):
         """The latest alert of each key of `project` resolved at or after `since`, by key."""
         ...
 
+    def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
+        """`resolved_since` of each of `projects` (those with none left out), in one query."""
+        ...
+
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         """Every recorded alert's id and times by crossing (of `project` only, when given)."""
         ...
@@ -247,6 +274,10 @@ class OutboxRepository(Protocol):
 
     def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
         """Queue the alert on each channel: pending, or suppressed with `why`; kept if already there."""
+        ...
+
+    def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
+        """`queue` each (alert id, channels, why), in one statement."""
         ...
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]: ...
@@ -378,6 +409,13 @@ class ProjectionUnit(Protocol):
     def snapshots(self) -> SnapshotRepository: ...
 
     def commit(self) -> None: ...
+
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Within the block, statements are sent without waiting for each one's answer (on
+        PostgreSQL, psycopg's pipeline mode; elsewhere nothing changes), so writes share a round
+        trip with the commit. For writes only: nothing in the block may read rows back (SQLAlchemy
+        would find none), and an error may surface at a later statement or at the block's end."""
+        ...
 
     def rebuild_project(
         self, project: str, alerts: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()

@@ -9,29 +9,32 @@ does no harm: the work is done at most once per event and the sweeper finds anyt
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 from ktpledger.adapters.projection_store import HeadState, ProjectionUnit, Row
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.errors import UnreadableEvent
 from ktpledger.domain.health_facts import HealthFacts, PageFacts
-from ktpledger.domain.live import AlertStep, LiveProject, appends
+from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW, loaded_states, resumed
+from ktpledger.service.projection_alerts import AlertsDiffer, AlertWrites
 from ktpledger.service.projection_context import Projections, Warm
 from ktpledger.service.projection_fold import fold_quietly
 from ktpledger.service.projection_rows import (
     acknowledgement_rows,
-    alert_row,
     current_changes,
     line_row,
     live_facts_row,
 )
 from ktpledger.service.quarantine import CAUGHT_UP, refold
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,26 @@ def catch_up_many(
     "Quarantine") and the others carry on: its projection is rebuilt up to the last append that
     folds whole, its head marked failed, and a `projection_failed` system alert raised; later
     catch-ups skip it until `retry`. Store errors are not the project's: they roll the whole
-    catch-up back, as before, for a later wake-up or the sweeper to redo."""
+    catch-up back, as before, for a later wake-up or the sweeper to redo.
+
+    The alert changes are written together, a few statements a catch-up
+    (`projection_alerts.AlertWrites`); should the database's alerts not be as the fold was seeded,
+    the catch-up is rolled back and done again writing each change in turn."""
     named = sorted(set(projects))
     extra = sorted(name for name in set(also).difference(named) if projections.warm.version(name))
     if not named and not extra:
         return []
+    try:
+        return _catch_up_many(projections, named, extra, batched=True)
+    except AlertsDiffer as differs:
+        _log.warning("catching up again, each alert change in turn: %s", differs)
+        return _catch_up_many(projections, named, extra, batched=False)
+
+
+def _catch_up_many(
+    projections: Projections, named: list[str], extra: list[str], *, batched: bool
+) -> list[CatchUp]:
+    """One unit of work (`catch_up_many`); `batched`: the alert changes written together."""
     now = datetime.now(UTC)
     kept: list[Warm] = []
     results: list[CatchUp] = []
@@ -124,7 +142,7 @@ def catch_up_many(
         facts_rows: list[Row] = []
         head_moves: list[Row] = []
         current: list[tuple[str, AlertKey, str]] = []
-        recent = RecentlyResolved(projections, unit, now)
+        writes = AlertWrites(projections, unit, now, batched=batched)
         for name in names:
             failed = heads[name].failed
             if failed is not None:
@@ -158,13 +176,14 @@ def catch_up_many(
                 live = entry.live
                 for group in appends(stream):
                     steps = live.apply_append(group)
-                    new_ids, ended = record_steps(
-                        projections, unit, name, steps, entry.open_alerts, now, recent
-                    )
-                    raised += new_ids
-                    resolved += ended
-                    unit.alerts.acknowledge(acknowledgement_rows(group))
+                    if steps:
+                        resolved += writes.record(name, steps, entry.open_alerts, raised)
+                    acknowledged = acknowledgement_rows(group)
+                    if acknowledged:
+                        writes.flush()  # an acknowledgement may name an alert raised just now
+                        unit.alerts.acknowledge(acknowledged)
             except UnreadableEvent:
+                writes.flush()  # the refold keeps the ids of the alerts raised before the failure
                 folded = refold(projections, unit, name, now, reason=CAUGHT_UP)
                 error = folded.failed.get(name)
                 version = int(folded.heads[0]["version"]) if folded.heads else saved[name]
@@ -195,16 +214,19 @@ def catch_up_many(
                 )
             kept.append(entry)
             results.append(CatchUp(name, saved[name], live.version, raised, resolved))
-        if head_moves:
-            committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
-            for move in head_moves:
-                move["updated_at"] = committing
-            unit.lines.upsert(line_rows)
-            unit.facts.upsert(facts_rows)
-            unit.alerts.set_current(current)
-            unit.heads.advance(head_moves)
-        if head_moves or len(kept) < len(active):
-            unit.commit()
+        writes.flush()
+        # The writes below need no answer: sent together with the commit, one round trip.
+        with unit.pipelined():
+            if head_moves:
+                committing = datetime.now(UTC)  # when the projection moved, as near its commit as can be
+                for move in head_moves:
+                    move["updated_at"] = committing
+                unit.lines.upsert(line_rows)
+                unit.facts.upsert(facts_rows)
+                unit.alerts.set_current(current)
+                unit.heads.advance(head_moves)
+            if head_moves or len(kept) < len(active):
+                unit.commit()
     # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
     for entry in kept:
         projections.warm.keep(entry)
@@ -255,65 +277,3 @@ def resume_cold(
             return LiveProject(state=start, latest=start.clock), list(rest), start.version
         stream = unit.events.stream(name)  # read from the snapshot's row on: read it all
     return LiveProject.new(name), stream, 0
-
-
-def record_steps(
-    projections: Projections,
-    unit: ProjectionUnit,
-    project: str,
-    steps: Sequence[AlertStep],
-    open_alerts: dict[AlertKey, str],
-    now: datetime,
-    recent: RecentlyResolved,
-) -> tuple[list[int], int]:
-    """Record one append's alert steps; `open_alerts` is kept up to date with them. `recent`:
-    the catch-up's memory of what was resolved lately."""
-    ended = 0
-    new_ids: list[int] = []
-    for step in steps:
-        key = step.key
-        if not step.raised:
-            ended += unit.alerts.resolve(
-                project, key, version=step.version, reason=step.reason, now=now, on=step.on
-            )
-            open_alerts.pop(key, None)
-            recent.forget(project)
-            continue
-        assert step.detail is not None
-        row = alert_row(project, key, step.detail, step.version, now, quiet=step.quiet, on=step.on)
-        alert_id = unit.alerts.add(row)
-        if alert_id is None:
-            continue  # this crossing was raised already
-        open_alerts[key] = row["current"] or ""  # "" for a line kind: nothing is written for it
-        new_ids.append(alert_id)
-        why = "raised and resolved within one append" if step.quiet else recent.why_quiet(project, key)
-        unit.outbox.queue(alert_id, projections.channels_for(str(key.kind)), why=why, now=now)
-    return new_ids, ended
-
-
-class RecentlyResolved:
-    """Why a new raise is not notified: the same alert resolved less than `renotify_after` ago.
-    The project's alerts resolved since then are read once per catch-up, at its first raise
-    (a query per raise cost a project's first catch-up, which raises most, one round trip each),
-    and read again after the catch-up resolves one of them."""
-
-    def __init__(self, projections: Projections, unit: ProjectionUnit, now: datetime) -> None:
-        self._unit = unit
-        self._window = projections.renotify_after
-        self._since = now - projections.renotify_after
-        self._resolved: dict[str, dict[AlertKey, int]] = {}
-
-    def forget(self, project: str) -> None:
-        self._resolved.pop(project, None)
-
-    def why_quiet(self, project: str, key: AlertKey) -> str | None:
-        if self._window <= timedelta(0):
-            return None
-        resolved = self._resolved.get(project)
-        if resolved is None:
-            resolved = self._resolved[project] = self._unit.alerts.resolved_since(project, self._since)
-        earlier = resolved.get(key)
-        if earlier is None:
-            return None
-        hours = self._window.total_seconds() / 3600
-        return f"raised again within {hours:g} h of alert {earlier} resolving: notified once"

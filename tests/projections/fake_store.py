@@ -9,6 +9,7 @@ fake (`tests/notify/fake_store.py`) works on: the outboxes' delivery columns and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from ktpledger.adapters.projection_store import (
     HeadState,
     Identity,
     ProjectionStore,
+    Resolution,
     Row,
     SystemAlertRecord,
 )
@@ -244,6 +246,22 @@ class _Alerts:
         )
         return 1
 
+    def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
+        found: dict[Crossing, int] = {}
+        for row in rows:
+            alert_id = self.add(row)
+            if alert_id is not None:
+                found[
+                    (row["project"], row["category"], row["kind"], row["subject"], row["raised_at_version"])
+                ] = alert_id
+        return found
+
+    def resolve_many(self, resolutions: Sequence[Resolution], now: datetime) -> int:
+        return sum(
+            self.resolve(r.project, r.key, version=r.version, reason=r.reason, now=now, on=r.on)
+            for r in resolutions
+        )
+
     def acknowledge(self, rows: Sequence[Row]) -> int:
         written = 0
         for given in rows:
@@ -275,6 +293,10 @@ class _Alerts:
                 found[_key(row)] = max(alert_id, found.get(_key(row), alert_id))
         return found
 
+    def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
+        found = {project: self.resolved_since(project, since) for project in projects}
+        return {project: keys for project, keys in found.items() if keys}
+
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         return {
             (r["project"], r["category"], r["kind"], r["subject"], r["raised_at_version"]): Identity(
@@ -302,6 +324,10 @@ class _Outbox:
             self._unit.tables.notifications.setdefault(
                 (alert_id, channel), outbox_row("alert_id", alert_id, channel, status, now, why)
             )
+
+    def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
+        for alert_id, channels, why in queued:
+            self.queue(alert_id, channels, why=why, now=now)
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}
@@ -449,6 +475,9 @@ class FakeUnit:
         self.tracker = _Tracker(self)
         self.events = _Events(store)
         self.snapshots = _Snapshots(store)
+
+    def pipelined(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def commit(self) -> None:
         self.store.tables = self.tables
