@@ -50,6 +50,11 @@ class Figure:
     higher_is_better: bool = True
     note: str = ""
     peer: float | None = None  # the same path through the `eventsourcing` library, same unit
+    # The best the value could be whatever the code around it, measured in the same run (e.g. the
+    # append's own checking and hashing with no database), named by `bound_name`: when even it
+    # misses the target, the target is out of reach (`out_of_reach`).
+    bound: float | None = None
+    bound_name: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -81,6 +86,22 @@ class Figure:
             return None
         operator, number, _ = match.groups()
         return judge(self.floor, operator, number)
+
+    @property
+    def bound_meets(self) -> bool | None:
+        """Whether `bound` meets the target (as a ratio to the floor, for a target on the ratio):
+        False says no code could meet it here. None with no bound or no target."""
+        if not self.target or self.bound is None:
+            return None
+        match = TARGET.match(self.target)
+        if match is None:
+            return None
+        operator, number, of_floor = match.groups()
+        if of_floor:
+            if self.floor is None or self.floor == 0:
+                return None
+            return judge(self.bound / self.floor, operator, number)
+        return judge(self.bound, operator, number)
 
 
 def judge(judged: float | None, operator: str, number: str) -> bool | None:
@@ -157,6 +178,10 @@ def out_of_reach(figure: Figure) -> str:
     evidence that this machine cannot meet it, whatever the code does."""
     if figure.met is False and figure.floor_meets is False:
         return f"OUT OF REACH: the floor ({amount(figure.floor, figure.unit)}) misses the target too; "
+    if figure.met is False and figure.bound_meets is False:
+        bound = amount(figure.bound, figure.unit)
+        ratio = f", {figure.bound / figure.floor:.2f}x" if figure.floor else ""
+        return f"OUT OF REACH: {figure.bound_name} ({bound}{ratio}) misses the target too; "
     return ""
 
 

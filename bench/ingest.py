@@ -745,6 +745,8 @@ def brief_figures(
             target=BRIEF_TARGETS["batched"],
             note=f"{events:,} events, batches of {args.batch:,}; floor: executemany",
             peer=peers.get("batched"),
+            bound=rate("domain-only"),
+            bound_name="the append's checking, hashing and folding alone, no database (domain-only)",
         ),
         figures.Figure(
             f"{backend} single",

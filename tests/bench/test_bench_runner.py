@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bench import run
@@ -47,6 +49,27 @@ def test_a_floor_that_misses_a_target_on_the_value_shows_it_out_of_reach() -> No
     assert "OUT OF REACH" not in lines[1] and "OUT OF REACH" not in lines[2]
     met = Figure("read", 10.0, "ms", floor=60.0, target="< 50 ms", higher_is_better=False)
     assert "OUT OF REACH" not in table([("x", met)])  # met: nothing to explain
+
+
+def test_a_bound_that_misses_the_target_shows_it_out_of_reach() -> None:
+    """The bound (the best the value could be: domain work alone) judged as the value would be."""
+    sqlite = Figure(
+        "sqlite batched",
+        40_000.0,
+        "events/s",
+        floor=580_000.0,
+        target=">= 0.5x floor",
+        bound=77_000.0,
+        bound_name="domain-only",
+    )
+    assert sqlite.met is False and sqlite.bound_meets is False  # 0.13x < 0.5x
+    postgres = replace(sqlite, name="postgresql batched", floor=97_000.0)
+    assert postgres.met is False and postgres.bound_meets is True  # 0.79x: reachable
+    assert replace(sqlite, target=">= 100,000 events/s").bound_meets is False  # on the value
+    assert BATCHED.bound_meets is None  # no bound
+    lines = table([("ingest", sqlite), ("ingest", postgres)]).splitlines()[2:]
+    assert "OUT OF REACH: domain-only (77,000 events/s, 0.13x) misses the target too;" in lines[0]
+    assert "OUT OF REACH" not in lines[1]
 
 
 def test_a_target_not_understood_is_an_error_not_a_verdict() -> None:
