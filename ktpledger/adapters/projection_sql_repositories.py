@@ -188,29 +188,22 @@ def _same_alert(project: Any, key: AlertKey) -> list[Any]:
     return [c.project == project, c.category == key.category, c.kind == key.kind, c.subject == key.subject]
 
 
-_SET_CURRENT = (
-    update(alerts)
-    .where(
-        alerts.c.project == bindparam("p"),
-        alerts.c.category == bindparam("c"),
-        alerts.c.kind == bindparam("k"),
-        alerts.c.subject == bindparam("s"),
-        alerts.c.status == OPEN,
-    )
-    .values(current=bindparam("current"))
+# The open alert of one condition, by the parameters p, c, k and s (an executemany's rows).
+_OPEN_BY_PARAMETERS = (
+    alerts.c.project == bindparam("p"),
+    alerts.c.category == bindparam("c"),
+    alerts.c.kind == bindparam("k"),
+    alerts.c.subject == bindparam("s"),
+    alerts.c.status == OPEN,
 )
+
+_SET_CURRENT = update(alerts).where(*_OPEN_BY_PARAMETERS).values(current=bindparam("current"))
 
 
 # A catch-up's resolutions, run as one executemany (psycopg pipelines it: one round trip).
 _RESOLVE = (
     update(alerts)
-    .where(
-        alerts.c.project == bindparam("p"),
-        alerts.c.category == bindparam("c"),
-        alerts.c.kind == bindparam("k"),
-        alerts.c.subject == bindparam("s"),
-        alerts.c.status == OPEN,
-    )
+    .where(*_OPEN_BY_PARAMETERS)
     .values(
         status="resolved",
         resolved_at_version=bindparam("v"),
