@@ -183,11 +183,14 @@ def decide(
             yield row
 
     making = made()
-    if insert is not None:
+    if insert is None:
+        for _ in making:  # every event decided; the caller inserts `Decided.rows`
+            pass
+    else:
         insert(making)
-    for row in making:  # the events `insert` left undecided (it should leave none)
-        if insert is not None:
-            raise RuntimeError(f"the rows were not all inserted: {row['project']} version {row['version']}")
+        left = next(making, None)  # an `insert` that stopped early would leave events undecided
+        if left is not None:
+            raise RuntimeError(f"the rows were not all inserted: {left['project']} version {left['version']}")
     if recorder is None:
         due = list(snapshots_due(states, before, loaded.bases))
     else:
