@@ -241,28 +241,6 @@ class SqlAlerts:
             )
         return found
 
-    def add(self, row: Row) -> int | None:
-        statement = self._backend.insert_ignore(alerts).returning(alerts.c.id)
-        inserted = self._connection.execute(statement, row).scalar_one_or_none()
-        return None if inserted is None else int(inserted)
-
-    def resolve(
-        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
-    ) -> int:
-        result = self._connection.execute(
-            update(alerts)
-            .where(*_same_alert(project, key), alerts.c.status == OPEN)
-            .values(
-                status="resolved",
-                resolved_at_version=version,
-                resolved_on=on,
-                resolved_at=now,
-                resolved_reason=reason,
-                current=None,
-            )
-        )
-        return result.rowcount or 0
-
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
         if not rows:
             return {}
@@ -323,14 +301,6 @@ class SqlAlerts:
             ]
             self._connection.execute(_SET_CURRENT, rows)
 
-    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
-        c = alerts.c
-        query = select(c.category, c.kind, c.subject, func.max(c.id)).where(
-            c.project == project, c.status == "resolved", c.resolved_at >= since
-        )
-        found = self._connection.execute(query.group_by(c.category, c.kind, c.subject))
-        return {AlertKey(category, kind, subject): int(latest) for category, kind, subject, latest in found}
-
     def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
         found: dict[str, dict[AlertKey, int]] = {}
         if not projects:
@@ -379,22 +349,6 @@ class SqlAlerts:
 class SqlOutbox:
     def __init__(self, connection: Connection, backend: Backend) -> None:
         self._connection, self._backend = connection, backend
-
-    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
-        status = "pending" if why is None else "suppressed"
-        for channel in channels:
-            self._connection.execute(
-                self._backend.insert_ignore(notifications),
-                {
-                    "alert_id": alert_id,
-                    "channel": channel,
-                    "status": status,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": why,
-                    "delivered_at": None,
-                },
-            )
 
     def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
         rows = [

@@ -213,20 +213,10 @@ class AlertRepository(Protocol):
         """The open alerts of each project with their `current` figures as written ("" if none)."""
         ...
 
-    def add(self, row: Row) -> int | None:
-        """Record a raise; its id, or None when that crossing is recorded already (nothing written)."""
-        ...
-
-    def resolve(
-        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
-    ) -> int:
-        """Resolve the open alert of `key` at `version` (dated `on`); how many were (0 or 1)."""
-        ...
-
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
         """Record raises in one statement: the id of each row written, by its crossing. A row whose
         crossing is recorded already, or an open one whose alert is open already, is not written
-        (left out of the answer), as `add` leaves it."""
+        (left out of the answer)."""
         ...
 
     def resolve_many(self, resolutions: Sequence[Resolution], now: datetime) -> int:
@@ -252,12 +242,9 @@ class AlertRepository(Protocol):
         """Write open alerts' new `current` figures: (project, key, figures) each."""
         ...
 
-    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
-        """The latest alert of each key of `project` resolved at or after `since`, by key."""
-        ...
-
     def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
-        """`resolved_since` of each of `projects` (those with none left out), in one query."""
+        """The latest alert of each key of each of `projects` resolved at or after `since`, by
+        project and key (projects with none left out), in one query."""
         ...
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
@@ -272,12 +259,9 @@ class AlertRepository(Protocol):
 class OutboxRepository(Protocol):
     """`notifications`: the outbox rows a raise queues, one per channel."""
 
-    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
-        """Queue the alert on each channel: pending, or suppressed with `why`; kept if already there."""
-        ...
-
     def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
-        """`queue` each (alert id, channels, why), in one statement."""
+        """Queue each (alert id, channels, why) on each of its channels, in one statement: pending,
+        or suppressed with `why`; a row already there is kept."""
         ...
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[NotificationStatus]]: ...

@@ -71,7 +71,7 @@ class AlertWrites:
         self._held_open: dict[tuple[str, AlertKey], _Raise] = {}
         self._order: list[tuple[_Raise, bool]] = []  # (raise, resolved): in the order they came
         # Without batching: what each project resolved lately, read at its first raise and read
-        # again after it resolves one (`resolved_since`).
+        # again after it resolves one (`resolved_since_many`).
         self._resolved: dict[str, dict[AlertKey, int]] = {}
 
     def record(
@@ -142,7 +142,8 @@ class AlertWrites:
             return None
         resolved = self._resolved.get(project)
         if resolved is None:
-            resolved = self._resolved[project] = self._unit.alerts.resolved_since(project, self._since)
+            lately = self._unit.alerts.resolved_since_many([project], self._since)
+            resolved = self._resolved[project] = lately.get(project, {})
         return self._why(resolved.get(key))
 
     def _why(self, earlier: int | None) -> str | None:

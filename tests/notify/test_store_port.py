@@ -63,25 +63,27 @@ class World:
         """An open KTP alert and a pending notification on each channel, as a catch-up writes them."""
         self._subjects += 1
         with self.projections.write() as unit:
-            alert_id = unit.alerts.add(
-                {
-                    "project": "KTP-0042",
-                    "category": "consumables",
-                    "kind": "over_budget",
-                    "subject": f"s{self._subjects}",
-                    "detail": json.dumps(DETAIL, sort_keys=True),
-                    "current": None,
-                    "status": "open",
-                    "raised_at_version": self._subjects,
-                    "resolved_at_version": None,
-                    "raised_at": due,
-                    "resolved_at": None,
-                    "resolved_reason": None,
-                    "quiet": False,
-                }
+            written = unit.alerts.add_many(
+                [
+                    {
+                        "project": "KTP-0042",
+                        "category": "consumables",
+                        "kind": "over_budget",
+                        "subject": f"s{self._subjects}",
+                        "detail": json.dumps(DETAIL, sort_keys=True),
+                        "current": None,
+                        "status": "open",
+                        "raised_at_version": self._subjects,
+                        "resolved_at_version": None,
+                        "raised_at": due,
+                        "resolved_at": None,
+                        "resolved_reason": None,
+                        "quiet": False,
+                    }
+                ]
             )
-            assert alert_id is not None
-            unit.outbox.queue(alert_id, channels, why=None, now=due)
+            [alert_id] = written.values()
+            unit.outbox.queue_many([(alert_id, channels, None)], due)
             unit.commit()
         return alert_id
 

@@ -220,47 +220,41 @@ class _Alerts:
                 found.setdefault(row["project"], {})[_key(row)] = row["current"] or ""
         return found
 
-    def add(self, row: Row) -> int | None:
-        crossing = (row["project"], row["category"], row["kind"], row["subject"], row["raised_at_version"])
-        if crossing in self.identities(row["project"]):
-            return None  # uq_alerts_crossing
-        if row["status"] == OPEN and self._open(row["project"], _key(row)) is not None:
-            return None  # ix_alerts_open
-        alert_id = self._unit.tables.next_id("alerts", row.get("id"))
-        self._rows()[alert_id] = {**row, "id": alert_id}
-        return alert_id
-
-    def resolve(
-        self, project: str, key: AlertKey, *, version: int, reason: str, now: datetime, on: date | None = None
-    ) -> int:
-        row = self._open(project, key)
-        if row is None:
-            return 0
-        row.update(
-            status="resolved",
-            resolved_at_version=version,
-            resolved_on=on,
-            resolved_at=now,
-            resolved_reason=reason,
-            current=None,
-        )
-        return 1
-
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
         found: dict[Crossing, int] = {}
         for row in rows:
-            alert_id = self.add(row)
-            if alert_id is not None:
-                found[
-                    (row["project"], row["category"], row["kind"], row["subject"], row["raised_at_version"])
-                ] = alert_id
+            crossing = (
+                row["project"],
+                row["category"],
+                row["kind"],
+                row["subject"],
+                row["raised_at_version"],
+            )
+            if crossing in self.identities(row["project"]):
+                continue  # uq_alerts_crossing
+            if row["status"] == OPEN and self._open(row["project"], _key(row)) is not None:
+                continue  # ix_alerts_open
+            alert_id = self._unit.tables.next_id("alerts", row.get("id"))
+            self._rows()[alert_id] = {**row, "id": alert_id}
+            found[crossing] = alert_id
         return found
 
     def resolve_many(self, resolutions: Sequence[Resolution], now: datetime) -> int:
-        return sum(
-            self.resolve(r.project, r.key, version=r.version, reason=r.reason, now=now, on=r.on)
-            for r in resolutions
-        )
+        resolved = 0
+        for r in resolutions:
+            row = self._open(r.project, r.key)
+            if row is None:
+                continue
+            row.update(
+                status="resolved",
+                resolved_at_version=r.version,
+                resolved_on=r.on,
+                resolved_at=now,
+                resolved_reason=r.reason,
+                current=None,
+            )
+            resolved += 1
+        return resolved
 
     def acknowledge(self, rows: Sequence[Row]) -> int:
         written = 0
@@ -286,16 +280,13 @@ class _Alerts:
             if row is not None:
                 row["current"] = figures
 
-    def resolved_since(self, project: str, since: datetime) -> dict[AlertKey, int]:
-        found: dict[AlertKey, int] = {}
-        for alert_id, row in self._rows().items():
-            if row["project"] == project and row["status"] == "resolved" and row["resolved_at"] >= since:
-                found[_key(row)] = max(alert_id, found.get(_key(row), alert_id))
-        return found
-
     def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
-        found = {project: self.resolved_since(project, since) for project in projects}
-        return {project: keys for project, keys in found.items() if keys}
+        found: dict[str, dict[AlertKey, int]] = {}
+        for alert_id, row in self._rows().items():
+            if row["project"] in projects and row["status"] == "resolved" and row["resolved_at"] >= since:
+                keys = found.setdefault(row["project"], {})
+                keys[_key(row)] = max(alert_id, keys.get(_key(row), alert_id))
+        return found
 
     def identities(self, project: str | None = None) -> dict[Crossing, Identity]:
         return {
@@ -318,16 +309,13 @@ class _Outbox:
     def __init__(self, unit: FakeUnit) -> None:
         self._unit = unit
 
-    def queue(self, alert_id: int, channels: Sequence[str], *, why: str | None, now: datetime) -> None:
-        for channel in channels:
-            status = "pending" if why is None else "suppressed"
-            self._unit.tables.notifications.setdefault(
-                (alert_id, channel), outbox_row("alert_id", alert_id, channel, status, now, why)
-            )
-
     def queue_many(self, queued: Sequence[tuple[int, Sequence[str], str | None]], now: datetime) -> None:
         for alert_id, channels, why in queued:
-            self.queue(alert_id, channels, why=why, now=now)
+            for channel in channels:
+                status = "pending" if why is None else "suppressed"
+                self._unit.tables.notifications.setdefault(
+                    (alert_id, channel), outbox_row("alert_id", alert_id, channel, status, now, why)
+                )
 
     def statuses(self, alert_ids: Sequence[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}
