@@ -30,7 +30,7 @@ from ktpledger.adapters.projection_store import ProjectionUnit, Resolution, Row
 from ktpledger.domain.alerts import AlertKey
 from ktpledger.domain.live import AlertStep
 from ktpledger.service.projection_context import Projections
-from ktpledger.service.projection_rows import alert_row
+from ktpledger.service.projection_rows import alert_row, resolution_fields
 
 QUIET = "raised and resolved within one append"
 
@@ -97,14 +97,7 @@ class AlertWrites:
             return self._unit.alerts.resolve_many([resolution], self._now)
         held = self._held_open.pop((project, key), None)
         if held is not None:
-            held.row.update(
-                status="resolved",
-                resolved_at_version=step.version,
-                resolved_on=step.on,
-                resolved_at=self._now,
-                resolved_reason=step.reason,
-                current=None,
-            )
+            held.row.update(resolution_fields(step.version, step.on, self._now, step.reason))
             self._order.append((held, True))
             return 1
         if not was_open:

@@ -16,7 +16,13 @@ from ktpledger.domain.live import LiveProject, appends
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.snapshot import SNAPSHOT_EVERY, StoredSnapshot, snapshot_of
 from ktpledger.domain.statuses import FAILED, OK
-from ktpledger.service.projection_rows import acknowledgement_rows, alert_row, line_row, live_facts_row
+from ktpledger.service.projection_rows import (
+    acknowledgement_rows,
+    alert_row,
+    line_row,
+    live_facts_row,
+    resolution_fields,
+)
 
 REPLAY_CHUNK = 200  # projects read per query
 
@@ -79,14 +85,7 @@ def fold_one(name: str, stream: list[RecordedEvent], now: datetime, folded: Fold
         position = group[-1].position
         for step in steps:
             if not step.raised:
-                open_rows.pop(step.key).update(
-                    status="resolved",
-                    resolved_at_version=step.version,
-                    resolved_on=step.on,
-                    resolved_at=now,
-                    resolved_reason=step.reason,
-                    current=None,
-                )
+                open_rows.pop(step.key).update(resolution_fields(step.version, step.on, now, step.reason))
                 continue
             assert step.detail is not None
             row = {

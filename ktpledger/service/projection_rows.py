@@ -90,6 +90,19 @@ def alert_row(
     }
 
 
+def resolution_fields(version: int, on: date | None, now: datetime, reason: str) -> Row:
+    """What resolving an open alert row writes onto it: resolved at `version` (dated `on`, the
+    event's date), at `now`, for `reason`; its current figures gone."""
+    return {
+        "status": "resolved",
+        "resolved_at_version": version,
+        "resolved_on": on,
+        "resolved_at": now,
+        "resolved_reason": reason,
+        "current": None,
+    }
+
+
 def acknowledgement_rows(items: Iterable[RecordedEvent]) -> list[Row]:
     """The acknowledgements (R-39) among `items` (rows of one project's stream that fold), as
     `AlertRepository.acknowledge` takes them: the alert's crossing, and the event's version, date,

@@ -35,6 +35,7 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.service.ledger import new_row
+from ktpledger.service.projection_rows import resolution_fields
 
 OPEN, FAILED = "open", "failed"
 _HEAD_DEFAULTS = {"status": "ok", "error": None, "failed_version": None, "failed_position": None}
@@ -245,14 +246,7 @@ class _Alerts:
             row = self._open(r.project, r.key)
             if row is None:
                 continue
-            row.update(
-                status="resolved",
-                resolved_at_version=r.version,
-                resolved_on=r.on,
-                resolved_at=now,
-                resolved_reason=r.reason,
-                current=None,
-            )
+            row.update(resolution_fields(r.version, r.on, now, r.reason))
             resolved += 1
         return resolved
 
