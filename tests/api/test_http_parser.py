@@ -1,13 +1,16 @@
 """`ktpledger serve` parses HTTP with httptools (llhttp, in C) under the connection guard, and with
-h11 where httptools cannot be imported; either way a request head is bounded (llhttp has no bound of
+h11 where httptools cannot be imported (and on asyncio's event loop where uvloop cannot); either way a request head is bounded (llhttp has no bound of
 its own: the guard's 431 is it), and a whole request arriving at once is served."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
-from ktpledger.api.server import ConnectionGuard, GuardedH11Protocol, protocol_for
+import pytest
+
+from ktpledger.api.server import ConnectionGuard, GuardedH11Protocol, event_loop, protocol_for
 from ktpledger.api.server_httptools import GuardedHttpToolsProtocol
 from ktpledger.bootstrap import bootstrap
 from ktpledger.serve_settings import ServeLimits
@@ -63,14 +66,22 @@ def test_httptools_bounds_an_unfinished_head_and_serves_whole_requests(tmp_path:
     assert "serving with h11" not in server.output()
 
 
-def test_without_httptools_the_server_falls_back_to_h11(tmp_path: Path) -> None:
+def test_the_server_runs_on_uvloop_when_it_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert event_loop() == "uvloop"
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # an import of it raises ImportError
+    assert event_loop() == "asyncio"
+
+
+def test_without_httptools_and_uvloop_the_server_falls_back_to_h11_on_asyncio(tmp_path: Path) -> None:
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    (hidden / "httptools.py").write_text('raise ImportError("hidden by the test")\n')
+    for module in ("httptools", "uvloop"):
+        (hidden / f"{module}.py").write_text('raise ImportError("hidden by the test")\n')
     server, token = served(tmp_path, {"PYTHONPATH": str(hidden)})
     try:
         check_heads_are_bounded_and_requests_served(server, token)
     finally:
         server.stop()
     assert "httptools cannot be imported: serving with h11" in server.output()
+    assert "uvloop cannot be imported: serving on asyncio's event loop" in server.output()
     assert GuardedH11Protocol.__mro__[1].__name__ == "GuardedConnection"
