@@ -138,9 +138,14 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
     """Fold the new events of the named projects into their projections; raise and resolve their
     alerts. The message names projects and nothing else: the events are read from the ledger.
     Other projects announced as due (workers/due.py) that this process keeps folded and no other
-    worker holds are caught up in the same transaction."""
+    worker holds are caught up in the same transaction. A project another worker is catching up
+    is left to it, which looks for new events once it lets go; one it still finds behind after a
+    few rounds is woken again by a message of its own."""
     names = [projects] if isinstance(projects, str) else list(projects)
-    results = application().projector.catch_up_many(names, also=due_projects().take())
+    results = application().projector.catch_up_many(names, also=due_projects().take(), leave_held=True)
+    again = sorted(result.project for result in results if result.wake_again)
+    for chunk in chunks(set(again)):
+        catch_up.delay(chunk)
     raised = [alert for result in results for alert in result.raised]
     if raised:
         raised_deliveries().add(raised)

@@ -41,13 +41,14 @@ class Result:
     to_version: int = 1
     project: str = "KTP-1"
     failed: str | None = None
+    wake_again: bool = False
 
 
 @dataclass
 class FakeProjector:
     results: list[Result] = field(default_factory=list)
 
-    def catch_up_many(self, names: list[str], also: list[str]) -> list[Result]:
+    def catch_up_many(self, names: list[str], also: list[str], *, leave_held: bool = False) -> list[Result]:
         return self.results
 
 
