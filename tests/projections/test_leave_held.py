@@ -121,7 +121,7 @@ def test_a_catch_up_that_waits_for_held_heads_is_as_before(app: App) -> None:
     paused = PausedAfterReading(projection_store(app.database))
     holder = Projector(app.database, store=paused)  # type: ignore[arg-type]
     holder.catch_up_many([PROJECT])
-    found, thread = held_while(app, holder, paused)
+    _found, thread = held_while(app, holder, paused)
     app.ledger.append([claim("c1", "100.00", category="travel_subsistence")])
     waited: list[list[CatchUp]] = []
     waiter = threading.Thread(target=lambda: waited.append(Projector(app.database).catch_up_many([PROJECT])))
