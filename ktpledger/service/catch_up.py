@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
@@ -48,14 +48,9 @@ class CatchUp:
     raised: list[int]
     resolved: int
     failed: str | None = None
-    # Still behind the ledger after the last look of a catch-up that left held projects to their
-    # holders (`catch_up_many`'s `leave_held`): its caller wakes it again.
+    # Left to the unit that holds it (`catch_up_many`'s `leave_held`), unread: its caller wakes it
+    # again (a message of its own), so that events its holder did not read are caught up.
     wake_again: bool = False
-
-
-# Looks for events that came while a catch-up held its projects, each catching up those behind
-# again, before the rest are handed back to be woken again (`catch_up_many`, `leave_held`).
-SETTLE_ROUNDS = 2
 
 
 def catch_up_many(
@@ -86,65 +81,20 @@ def catch_up_many(
     (`projection_alerts.AlertWrites`); should the database's alerts not be as the fold was seeded,
     the catch-up is rolled back and done again writing each change in turn.
 
-    `leave_held`: a named project another unit holds is not waited for but left to its holder
-    (and left out of the results), so two workers never queue on one project's lock nor fold it
-    in turn. In return, once committed, a catch-up looks at the ledger's heads of the projects it
-    held: events recorded meanwhile may be those of a wake-up another worker left to it. Those
-    behind are caught up again, up to `SETTLE_ROUNDS` times; any still behind then come back
-    marked `wake_again`, for the caller to wake (a message, never dropped)."""
+    `leave_held`: a named project another unit holds is not waited for while others are free:
+    it comes back unread, marked `wake_again` (versions 0), for the caller to wake again with a
+    message of its own (the events it was woken for may have come after its holder read), so
+    that a worker does not keep its other projects waiting on one project's lock. With none of
+    the named projects free, the catch-up waits for their locks as without it."""
     named = sorted(set(projects))
     extra = sorted(name for name in set(also).difference(named) if projections.warm.version(name))
     if not named and not extra:
         return []
-    results = {result.project: result for result in _once(projections, named, extra, leave_held)}
-    if not leave_held:
-        return list(results.values())
-    held = list(results.values())
-    for round_ in range(SETTLE_ROUNDS + 1):  # bounded: SETTLE_ROUNDS catch-ups again at most
-        behind = _behind_the_ledger(projections, held)
-        if not behind:
-            break
-        if round_ == SETTLE_ROUNDS:
-            for name in behind:
-                results[name] = replace(results[name], wake_again=True)
-            break
-        held = _once(projections, behind, [], leave_held)
-        for result in held:
-            results[result.project] = _merged(results.get(result.project), result)
-    return [results[name] for name in sorted(results)]
-
-
-def _once(projections: Projections, named: list[str], extra: list[str], leave_held: bool) -> list[CatchUp]:
     try:
         return _catch_up_many(projections, named, extra, batched=True, leave_held=leave_held)
     except AlertsDiffer as differs:
         _log.warning("catching up again, each alert change in turn: %s", differs)
         return _catch_up_many(projections, named, extra, batched=False, leave_held=leave_held)
-
-
-def _behind_the_ledger(projections: Projections, held: list[CatchUp]) -> list[str]:
-    """Those of the projects a committed catch-up held whose ledger has events after the version
-    it left them at (read after its commit: an event whose wake-up was left to it is seen here)."""
-    versions = {result.project: result.to_version for result in held if result.failed is None}
-    if not versions:
-        return []
-    with projections.store.read() as unit:
-        ledger = unit.events.heads(sorted(versions))
-    return sorted(name for name, version in versions.items() if ledger.get(name, 0) > version)
-
-
-def _merged(earlier: CatchUp | None, later: CatchUp) -> CatchUp:
-    """Two catch-ups of one project, one after the other, as one."""
-    if earlier is None:
-        return later
-    return CatchUp(
-        later.project,
-        earlier.from_version,
-        later.to_version,
-        earlier.raised + later.raised,
-        earlier.resolved + later.resolved,
-        later.failed,
-    )
 
 
 def _catch_up_many(
@@ -157,12 +107,15 @@ def _catch_up_many(
     results: list[CatchUp] = []
     with projections.store.write(durable=False) as unit:
         # The named ones first, waiting for their locks in name order (so two units never
-        # deadlock), or with `leave_held` taking those free; then the extras that are free,
-        # which never waits.
+        # deadlock), or with `leave_held` those free; then the extras that are free, which never
+        # waits.
+        held: list[str] = []
         if not named:
             heads: dict[str, HeadState] = {}
         elif leave_held:
-            heads = unit.heads.lock_unheld(named, now)[0]
+            heads, held = unit.heads.lock_unheld(named, now)
+            if not heads:  # nothing else to do meanwhile: wait for them
+                heads, held = unit.heads.lock(held, now), []
         else:
             heads = unit.heads.lock(named, now)
         if extra:
@@ -300,7 +253,7 @@ def _catch_up_many(
     # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
     for entry in kept:
         projections.warm.keep(entry)
-    return results
+    return results + [CatchUp(name, 0, 0, [], 0, wake_again=True) for name in held]
 
 
 def snapshot_starts(

@@ -1,6 +1,7 @@
-"""Two workers never queue on one project's lock (`catch_up_many(..., leave_held=True)`): a
-wake-up for a project another catch-up holds is left to the holder, and the holder looks at the
-ledger once it lets go, so the events of the wake-up it was left are projected all the same."""
+"""A worker does not keep its other projects waiting on one project's lock
+(`catch_up_many(..., leave_held=True)`): a project another catch-up holds is handed back unread,
+to be woken again, so the events it was woken for are projected all the same, even those its
+holder did not read."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest
 from ktpledger.adapters.projection_sql import projection_store
 from ktpledger.adapters.projection_store import ProjectionStore
 from ktpledger.bootstrap import App, bootstrap
-from ktpledger.service import catch_up as catching_up
 from ktpledger.service.projections import CatchUp, Projector
 from ktpledger.service.schema import upgrade
 from ktpledger.service.wakeup import Asleep
@@ -23,6 +23,7 @@ from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer
 
 pytestmark = pytest.mark.postgres
+TS, OTHER = "travel_subsistence", "KTP-OTHER"
 
 
 @pytest.fixture
@@ -78,56 +79,48 @@ def versions(results: list[CatchUp]) -> list[tuple[str, int, int, bool]]:
     return [(r.project, r.from_version, r.to_version, r.wake_again) for r in results]
 
 
-def test_a_wake_up_left_to_the_holder_is_projected_by_the_holder(app: App) -> None:
-    app.ledger.append([offer()])
+def test_a_project_held_elsewhere_is_handed_back_unread_while_the_others_are_caught_up(app: App) -> None:
+    app.ledger.append([offer(), offer(OTHER)])
     paused = PausedAfterReading(projection_store(app.database))
     holder = Projector(app.database, store=paused)  # type: ignore[arg-type]
     other = Projector(app.database)
-    holder.catch_up_many([PROJECT])  # v1, kept folded by the holder
+    holder.catch_up_many([PROJECT, OTHER])  # v1 each
     found, thread = held_while(app, holder, paused)
-    # Recorded while the holder's catch-up holds the head, after it read: its wake-up goes to the
-    # other worker, which leaves the project to the holder at once instead of waiting.
-    app.ledger.append([claim("c1", "100.00", category="travel_subsistence")])
-    left: list[list[CatchUp]] = []
-    waker = threading.Thread(target=lambda: left.append(other.catch_up_many([PROJECT], leave_held=True)))
+    # Recorded once the holder has read: its wake-up goes to the other worker.
+    app.ledger.append([claim("c1", "100.00", category=TS), claim("o1", "100.00", category=TS, project=OTHER)])
+    done: list[list[CatchUp]] = []
+    waker = threading.Thread(
+        target=lambda: done.append(other.catch_up_many([OTHER, PROJECT], leave_held=True))
+    )
     waker.start()
     waker.join(10)
-    assert left == [[]]  # not waited for, not caught up there
+    # Not waited for: OTHER caught up, PROJECT handed back to be woken again.
+    assert [versions(done[0])] == [[(OTHER, 1, 2, False), (PROJECT, 0, 0, True)]]
     paused.go.set()
     thread.join(30)
-    # The holder looked again once it let go: the claim is projected.
-    assert [versions(found[0])] == [[(PROJECT, 1, 2, False)]]
-    assert other.states([PROJECT]) == {PROJECT: {"status": "ok", "version": 2}}
+    assert [versions(found[0])] == [[(PROJECT, 1, 1, False)]]  # read before the claim came
+    assert other.states([PROJECT]) == {PROJECT: {"status": "ok", "version": 1}}
+    # Woken again (the worker's message): the claim the holder never read is projected.
+    assert versions(other.catch_up_many([PROJECT], leave_held=True)) == [(PROJECT, 1, 2, False)]
 
 
-def test_one_still_behind_after_the_last_look_is_handed_back_to_be_woken_again(
-    app: App, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("leave_held", [False, True])
+def test_with_every_named_project_held_elsewhere_the_catch_up_waits_for_them(
+    app: App, leave_held: bool
 ) -> None:
-    monkeypatch.setattr(catching_up, "SETTLE_ROUNDS", 0)
-    app.ledger.append([offer()])
-    paused = PausedAfterReading(projection_store(app.database))
-    holder = Projector(app.database, store=paused)  # type: ignore[arg-type]
-    holder.catch_up_many([PROJECT])
-    found, thread = held_while(app, holder, paused)
-    app.ledger.append([claim("c1", "100.00", category="travel_subsistence")])
-    paused.go.set()
-    thread.join(30)
-    assert [versions(found[0])] == [[(PROJECT, 1, 1, True)]]
-    assert holder.states([PROJECT]) == {PROJECT: {"status": "ok", "version": 1}}
-
-
-def test_a_catch_up_that_waits_for_held_heads_is_as_before(app: App) -> None:
     app.ledger.append([offer()])
     paused = PausedAfterReading(projection_store(app.database))
     holder = Projector(app.database, store=paused)  # type: ignore[arg-type]
     holder.catch_up_many([PROJECT])
     _found, thread = held_while(app, holder, paused)
-    app.ledger.append([claim("c1", "100.00", category="travel_subsistence")])
+    app.ledger.append([claim("c1", "100.00", category=TS)])
     waited: list[list[CatchUp]] = []
-    waiter = threading.Thread(target=lambda: waited.append(Projector(app.database).catch_up_many([PROJECT])))
+    waiter = threading.Thread(
+        target=lambda: waited.append(Projector(app.database).catch_up_many([PROJECT], leave_held=leave_held))
+    )
     waiter.start()
     waiter.join(0.5)
-    assert waiter.is_alive()  # waits on the holder's lock
+    assert waiter.is_alive()  # waits on the holder's lock: nothing else to do
     paused.go.set()
     thread.join(30)
     waiter.join(30)
