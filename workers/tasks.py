@@ -138,19 +138,14 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
     """Fold the new events of the named projects into their projections; raise and resolve their
     alerts. The message names projects and nothing else: the events are read from the ledger.
     Other projects announced as due (workers/due.py) that this process keeps folded and no other
-    worker holds are caught up in the same transaction. A named project another worker is
-    catching up is not waited for while others are free: it is woken again by a message of its
-    own (the events this one was sent for may have come after the other worker read)."""
+    worker holds are caught up in the same transaction."""
     names = [projects] if isinstance(projects, str) else list(projects)
-    results = application().projector.catch_up_many(names, also=due_projects().take(), leave_held=True)
-    again = sorted(result.project for result in results if result.wake_again)
-    for chunk in chunks(set(again)):
-        catch_up.delay(chunk)
+    results = application().projector.catch_up_many(names, also=due_projects().take())
     raised = [alert for result in results for alert in result.raised]
     if raised:
         raised_deliveries().add(raised)
     return {
-        "projects": sum(not result.wake_again for result in results),
+        "projects": len(results),
         "events": sum(r.to_version - r.from_version for r in results),
         "raised": raised,
         "quarantined": [r.project for r in results if r.failed is not None],

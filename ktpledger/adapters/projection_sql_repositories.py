@@ -73,28 +73,6 @@ class SqlHeads:
             take(self._connection.execute(query, {"names": missing}))
         return found
 
-    def lock_unheld(self, names: Sequence[str], now: datetime) -> tuple[dict[str, HeadState], list[str]]:
-        c = projection_heads.c
-        query = self._backend.locked_if_free(
-            select(c.project, c.version, c.status, c.error)
-            .where(in_list(c.project, "names"))
-            .order_by(c.project)
-        )
-        found = {
-            project: HeadState(int(version), (error or "") if status == FAILED else None)
-            for project, version, status, error in self._connection.execute(query, {"names": list(names)})
-        }
-        missing = [name for name in names if name not in found]
-        if not missing:
-            return found, []
-        # Left out: held by another unit, or new here (no head yet), which `lock` creates.
-        existing = select(c.project).where(in_list(c.project, "names"))
-        held = sorted(set(self._connection.execute(existing, {"names": missing}).scalars()))
-        new = [name for name in missing if name not in held]
-        if new:
-            found |= self.lock(new, now)
-        return found, held
-
     def lock_free(self, names: Sequence[str]) -> dict[str, int]:
         c = projection_heads.c
         query = self._backend.locked_if_free(

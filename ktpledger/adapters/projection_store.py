@@ -142,12 +142,6 @@ class HeadRepository(Protocol):
         holder, or their own wake-up, catches them up)."""
         ...
 
-    def lock_unheld(self, names: Sequence[str], now: datetime) -> tuple[dict[str, HeadState], list[str]]:
-        """`lock`, leaving out the heads another unit holds: those are named apart (sorted), never
-        waited for; their holder looks for events after it lets go (`catch_up_many`'s
-        `leave_held`). A project new here is created and locked as `lock` does."""
-        ...
-
     def advance(self, moves: Sequence[Row]) -> None:
         """Move heads on (rows of project, version, position, clock, updated_at); the quarantine
         columns stay as they are."""

@@ -48,17 +48,10 @@ class CatchUp:
     raised: list[int]
     resolved: int
     failed: str | None = None
-    # Left to the unit that holds it (`catch_up_many`'s `leave_held`), unread: its caller wakes it
-    # again (a message of its own), so that events its holder did not read are caught up.
-    wake_again: bool = False
 
 
 def catch_up_many(
-    projections: Projections,
-    projects: Iterable[str],
-    also: Iterable[str] = (),
-    *,
-    leave_held: bool = False,
+    projections: Projections, projects: Iterable[str], also: Iterable[str] = ()
 ) -> list[CatchUp]:
     """Catch several projects up in one unit of work (a handful of statements, whatever their
     number): lock their saved versions, read the events after them, fold, write, commit.
@@ -79,45 +72,29 @@ def catch_up_many(
 
     The alert changes are written together, a few statements a catch-up
     (`projection_alerts.AlertWrites`); should the database's alerts not be as the fold was seeded,
-    the catch-up is rolled back and done again writing each change in turn.
-
-    `leave_held`: a named project another unit holds is not waited for while others are free:
-    it comes back unread, marked `wake_again` (versions 0), for the caller to wake again with a
-    message of its own (the events it was woken for may have come after its holder read), so
-    that a worker does not keep its other projects waiting on one project's lock. With none of
-    the named projects free, the catch-up waits for their locks as without it."""
+    the catch-up is rolled back and done again writing each change in turn."""
     named = sorted(set(projects))
     extra = sorted(name for name in set(also).difference(named) if projections.warm.version(name))
     if not named and not extra:
         return []
     try:
-        return _catch_up_many(projections, named, extra, batched=True, leave_held=leave_held)
+        return _catch_up_many(projections, named, extra, batched=True)
     except AlertsDiffer as differs:
         _log.warning("catching up again, each alert change in turn: %s", differs)
-        return _catch_up_many(projections, named, extra, batched=False, leave_held=leave_held)
+        return _catch_up_many(projections, named, extra, batched=False)
 
 
 def _catch_up_many(
-    projections: Projections, named: list[str], extra: list[str], *, batched: bool, leave_held: bool
+    projections: Projections, named: list[str], extra: list[str], *, batched: bool
 ) -> list[CatchUp]:
-    """One unit of work (`catch_up_many`); `batched`: the alert changes written together;
-    `leave_held`: the named projects another unit holds left out, not waited for."""
+    """One unit of work (`catch_up_many`); `batched`: the alert changes written together."""
     now = datetime.now(UTC)
     kept: list[Warm] = []
     results: list[CatchUp] = []
     with projections.store.write(durable=False) as unit:
         # The named ones first, waiting for their locks in name order (so two units never
-        # deadlock), or with `leave_held` those free; then the extras that are free, which never
-        # waits.
-        held: list[str] = []
-        if not named:
-            heads: dict[str, HeadState] = {}
-        elif leave_held:
-            heads, held = unit.heads.lock_unheld(named, now)
-            if not heads:  # nothing else to do meanwhile: wait for them
-                heads, held = unit.heads.lock(held, now), []
-        else:
-            heads = unit.heads.lock(named, now)
+        # deadlock); then the extras that are free, which never waits.
+        heads = unit.heads.lock(named, now) if named else {}
         if extra:
             heads |= {
                 name: HeadState(version)
@@ -253,7 +230,7 @@ def _catch_up_many(
     # Kept only once committed: a failed catch-up leaves nothing half-folded behind.
     for entry in kept:
         projections.warm.keep(entry)
-    return results + [CatchUp(name, 0, 0, [], 0, wake_again=True) for name in held]
+    return results
 
 
 def snapshot_starts(

@@ -123,13 +123,10 @@ class Projector:
         """Fold the project's new events into its projection; safe to call any number of times."""
         return self.catch_up_many([project])[0]
 
-    def catch_up_many(
-        self, projects: Iterable[str], also: Iterable[str] = (), *, leave_held: bool = False
-    ) -> list[CatchUp]:
+    def catch_up_many(self, projects: Iterable[str], also: Iterable[str] = ()) -> list[CatchUp]:
         """Catch several projects up in one transaction, and those of `also` that no other
-        transaction holds; `leave_held`: those of `projects` another holds too are left to it
-        (`catch_up.catch_up_many`)."""
-        return catching_up.catch_up_many(self.projections, projects, also, leave_held=leave_held)
+        transaction holds (`catch_up.catch_up_many`)."""
+        return catching_up.catch_up_many(self.projections, projects, also)
 
     def retry(self, projects: Iterable[str] | None = None) -> list[Retried]:
         """Refold `projects` (None: every quarantined one) from their whole streams (`quarantine.retry`)."""

@@ -108,10 +108,6 @@ class _Heads:
             for name in names
         }
 
-    def lock_unheld(self, names: Sequence[str], now: datetime) -> tuple[dict[str, HeadState], list[str]]:
-        # One unit at a time here: no head is held by another.
-        return self.lock(names, now), []
-
     def lock_free(self, names: Sequence[str]) -> dict[str, int]:
         # One unit at a time here: every head is free.
         heads = self._unit.tables.heads

@@ -41,14 +41,13 @@ class Result:
     to_version: int = 1
     project: str = "KTP-1"
     failed: str | None = None
-    wake_again: bool = False
 
 
 @dataclass
 class FakeProjector:
     results: list[Result] = field(default_factory=list)
 
-    def catch_up_many(self, names: list[str], also: list[str], *, leave_held: bool = False) -> list[Result]:
+    def catch_up_many(self, names: list[str], also: list[str]) -> list[Result]:
         return self.results
 
 
@@ -76,15 +75,3 @@ def test_a_catch_up_that_raises_hands_them_over_without_sending_a_task(
     answer = tasks.catch_up(["KTP-1", "KTP-2", "KTP-3"])
     assert gathered == [[7, 8, 9]]
     assert answer["raised"] == [7, 8, 9]
-
-
-def test_a_project_still_behind_after_its_catch_up_is_woken_again_by_a_message(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    sent: list[list[str]] = []
-    results = [Result([], project="KTP-1"), Result([], project="KTP-2", wake_again=True)]
-    monkeypatch.setattr(tasks, "application", lambda: FakeApp(FakeProjector(results)))
-    monkeypatch.setattr(tasks, "raised_deliveries", lambda: None)
-    monkeypatch.setattr(tasks.catch_up, "delay", sent.append)
-    tasks.catch_up(["KTP-1", "KTP-2"])
-    assert sent == [["KTP-2"]]
