@@ -192,11 +192,17 @@ def _catch_up_many(
                 continue
             if stream:
                 written = dict(entry.lines)
+                sources = entry.line_sources
                 for ordinal, line in enumerate(live.ordered_lines()):
+                    category = line.category.value
+                    source = sources.get(category)
+                    if source is not None and source[0] == ordinal and source[1] is line:
+                        continue  # not judged again since its row was written
                     row = line_row(name, ordinal, line)
-                    if written.get(line.category.value) != tuple(row.values()):
+                    if written.get(category) != tuple(row.values()):
                         line_rows.append(row)
-                        written[line.category.value] = tuple(row.values())
+                        written[category] = tuple(row.values())
+                    sources[category] = (ordinal, line)
                 entry.lines = written
                 facts = live_facts_row(live, partial(unit.events.but_claims, name))
                 if facts is not None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from ktpledger.adapters.projection_store import ProjectionStore
 from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.allowances import Allowance
 from ktpledger.domain.live import LiveProject
 from ktpledger.service.caches import Weighed, WeighedCache
 
@@ -24,6 +25,9 @@ class Warm:
     live: LiveProject
     lines: dict[str, tuple[object, ...]]
     open_alerts: dict[AlertKey, str]
+    # The allowance line each written row was made from, with its ordinal: a line the fold has
+    # not judged again since is the same object, and its row is not made again to be compared.
+    line_sources: dict[str, tuple[int, Allowance]] = field(default_factory=dict)
 
 
 class WarmCache(Weighed[str, Warm]):
