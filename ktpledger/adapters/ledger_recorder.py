@@ -22,6 +22,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from ktpledger.adapters import ledger_store, snapshot_store
 from ktpledger.adapters.database import Database, lock_events
+from ktpledger.adapters.snapshot_store import ColdStart, start_of
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 
@@ -85,6 +86,14 @@ class LedgerRecorder(Protocol):
         """A read transaction with an append session's reads, taking no lock: what it reads may
         be behind the head by the time it is used (a state to try `append_one` on, which confirms
         the head). Its writes are refused."""
+        ...
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """What a process holding no state of `project` builds one from: its head, its newest
+        snapshot of `of_format` at or before it (without its claims) and its events from that
+        snapshot's version on (its whole stream without one), read together without the lock, in
+        one statement where the backend allows (one round trip on PostgreSQL). Like `reading`,
+        it may be behind the head by the time it is used."""
         ...
 
     def append_one(self, row: Row) -> int | None:
@@ -198,6 +207,39 @@ class _SqlRecorder:
         with self.database.read() as connection:
             yield _SqlSession(connection, locking=False)
 
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        if self.database.dialect == "sqlite":
+            # sqlite3 as set up here runs in autocommit mode (`build_engine`): the one statement is
+            # its own read transaction, without SQLAlchemy's BEGIN and ROLLBACK around it.
+            try:
+                raw = self.database.engine.raw_connection()
+            except Exception:  # noqa: BLE001 - no connection: the general read below says why
+                return self._read_start(project, of_format)
+            try:
+                cursor = raw.cursor()
+                try:
+                    return start_of(cursor, self.database.engine.dialect, project, of_format)
+                finally:
+                    cursor.close()
+            except Exception:  # noqa: BLE001 - any failure (a lock, ...): the general read says it in its words
+                pass
+            finally:
+                raw.close()
+        return self._read_start(project, of_format)
+
+    def _read_start(self, project: str, of_format: str) -> ColdStart:
+        """`cold_start` in a read transaction, a query at a time (any backend)."""
+        with self.database.read() as connection:
+            head = ledger_store.heads(connection, [project]).get(project, 0)
+            if not head:
+                return ColdStart(0, None, [])
+            snapshot = snapshot_store.newest(connection, {project: head}, of_format, claims=False).get(
+                project
+            )
+            after = snapshot.version - 1 if snapshot is not None else 0
+            events = ledger_store.streams_after(connection, {project: after}).get(project, [])
+            return ColdStart(head, snapshot, events)
+
     def append_one(self, row: Row) -> int | None:
         return None
 
@@ -264,6 +306,23 @@ class PostgresLedgerRecorder(_SqlRecorder):
         """The connection `append_one` would use next in this process, if open (for tests)."""
         with self._direct_lock:
             return self._idle[-1][0] if self._idle and self._pid == os.getpid() else None
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """On a connection of `append_one`'s (autocommit: no BEGIN nor ROLLBACK), which the append
+        that follows then finds idle and takes: one round trip where a read transaction took five,
+        and no checkout of its own. The read transaction's way when none is free, or on failure."""
+        direct = self._take()
+        if direct is None:
+            return self._read_start(project, of_format)
+        raw, _ = direct
+        try:  # the ignore: as in `_take`, the raw connection has a driver connection
+            with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                found = start_of(cursor, self.database.engine.dialect, project, of_format)
+        except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general read says why
+            self._discard(raw)
+            return self._read_start(project, of_format)
+        self._give_back(direct)
+        return found
 
     def append_one(self, row: Row) -> int | None:
         """None also when every connection is busy in other threads or anything fails (a failed

@@ -126,6 +126,35 @@ def to_recorded(row: RowMapping) -> RecordedEvent:
     )
 
 
+_READERS: dict[tuple[str, str], Callable[[Sequence[Any]], RecordedEvent]] = {}
+
+
+def row_reader(dialect: Dialect) -> Callable[[Sequence[Any]], RecordedEvent]:
+    """A ledger row as a driver's cursor gives it (the values of `COLUMNS`, in order) read as
+    `to_recorded` reads SQLAlchemy's: each column's result processor applied (SQLite keeps dates
+    and times as text; psycopg gives them typed), for a hot read that goes to the driver itself."""
+    cache_key = (dialect.name, dialect.driver)
+    reader = _READERS.get(cache_key)
+    if reader is None:
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in COLUMNS]
+        if all(process is None for process in processors):
+
+            def reader(row: Sequence[Any]) -> RecordedEvent:
+                return RecordedEvent(*row)
+
+        else:
+
+            def reader(row: Sequence[Any]) -> RecordedEvent:
+                values: list[Any] = [
+                    value if process is None or value is None else process(value)
+                    for value, process in zip(row, processors, strict=True)
+                ]
+                return RecordedEvent(*values)
+
+        _READERS[cache_key] = reader
+    return reader
+
+
 def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False) -> dict[str, int]:
     """The latest version of each named project that has events. With `lock`, take the append lock
     first (`lock_events`, in a `Database.write(lock=False)` transaction), in the same round trip.

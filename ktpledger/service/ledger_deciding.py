@@ -347,6 +347,31 @@ def project_states(
     return LoadedStates(states, refused, bases)
 
 
+def cold_state(recorder: LedgerRecorder, project: str) -> ProjectState | None:
+    """The project's state at its head as `project_states` loads one not cached, from its newest
+    snapshot and the events after it (else its whole stream), read without the lock in one go
+    (`LedgerRecorder.cold_start`); None when its stream cannot be folded (the general path refuses
+    it, naming the row)."""
+    start = recorder.cold_start(project, SNAPSHOT_FORMAT_NOW)
+    if not start.head:
+        return ProjectState(project=project, track_keys=False)
+    state: ProjectState | None = None
+    events: Sequence[RecordedEvent] = start.events
+    if start.snapshot is not None:
+        state = loaded_states({project: start.snapshot}, partial(claims_source, recorder)).get(project)
+        # From the snapshot's own row: its hash must be the snapshot's head (derived data is
+        # trusted only as far as it matches the ledger).
+        rest = None if state is None else resumed(state, events)
+        if rest is None:  # unreadable, or not this ledger's state: fold the whole stream
+            state, events = None, recorder.stream(project)
+        else:
+            events = rest
+    try:
+        return fold(project, events, state or ProjectState(project=project, track_keys=False))
+    except UnreadableEvent:
+        return None
+
+
 def snapshot_states(
     session: AppendSession, limits: dict[str, int], recorder: LedgerRecorder | None
 ) -> dict[str, ProjectState]:
