@@ -22,7 +22,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from ktpledger.adapters import ledger_store, snapshot_store
 from ktpledger.adapters.database import Database, lock_events
-from ktpledger.adapters.snapshot_store import ColdStart, start_of
+from ktpledger.adapters.snapshot_store import START_SQL_NUMBERED, ColdStart, start_of, started
+from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 
@@ -314,15 +315,50 @@ class PostgresLedgerRecorder(_SqlRecorder):
         direct = self._take()
         if direct is None:
             return self._read_start(project, of_format)
-        raw, _ = direct
+        raw, appender = direct
         try:  # the ignore: as in `_take`, the raw connection has a driver connection
-            with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-                found = start_of(cursor, self.database.engine.dialect, project, of_format)
+            if appender.prepared:
+                with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                    found = start_of(cursor, self.database.engine.dialect, project, of_format)
+            else:
+                found = self._start_and_prepare(raw.driver_connection, appender, project, of_format)
         except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general read says why
             self._discard(raw)
             return self._read_start(project, of_format)
         self._give_back(direct)
         return found
+
+    def _start_and_prepare(
+        self, driver: Any, appender: ledger_store.DirectAppender, project: str, of_format: str
+    ) -> ColdStart:
+        """`start_of` on a connection whose `append_one` statement is not prepared yet (a new
+        process's): the PREPARE goes with the read, in one round trip (libpq's pipeline mode),
+        where it was a round trip of its own before the first append, as long as the append."""
+        if text_problem(project) is not None:
+            return ColdStart(0, None, [])
+        pgconn = driver.pgconn
+        encoding = driver.info.encoding
+        pgconn.enter_pipeline_mode()
+        try:
+            appender.send_prepare()
+            pgconn.pipeline_sync()  # its own sync: a PREPARE done before (42P05) fails alone
+            parameters = [project.encode(encoding), of_format.encode(encoding)]
+            pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters)
+            pgconn.pipeline_sync()
+            prepared, _, read, _, synced = (_next_result(pgconn) for _ in range(5))
+        finally:
+            pgconn.exit_pipeline_mode()
+        if synced is not None:
+            raise RuntimeError("libpq's pipeline gave more results than were asked for")
+        appender.prepared_by(prepared)
+        if read.status != _TUPLES_OK:
+            raise RuntimeError(f"the state's start was not read: {read.error_message!r}")
+        from psycopg.adapt import Transformer
+
+        loading = Transformer(driver)
+        loading.set_pgresult(read)
+        rows = loading.load_rows(0, read.ntuples, tuple)
+        return started(rows, self.database.engine.dialect, project, of_format)
 
     def append_one(self, row: Row) -> int | None:
         """None also when every connection is busy in other threads or anything fails (a failed
@@ -383,6 +419,22 @@ class PostgresLedgerRecorder(_SqlRecorder):
                 raw.close()
             except Exception:  # noqa: BLE001 - closing at exit: a broken connection is thrown away
                 raw.invalidate()
+
+
+_TUPLES_OK = 2  # libpq's ExecStatus (psycopg.pq), psycopg being imported only when used
+
+
+def _next_result(pgconn: Any) -> Any:
+    """The next result of a pipeline: a query's, then None at its end; a sync's alone."""
+    result = pgconn.get_result()
+    if result is not None and result.status != _PIPELINE_SYNC:
+        end = pgconn.get_result()
+        if end is not None:
+            raise RuntimeError("libpq's pipeline gave a query two results")
+    return result
+
+
+_PIPELINE_SYNC = 10
 
 
 def recorder_for(database: Database) -> LedgerRecorder:

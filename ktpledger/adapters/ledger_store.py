@@ -540,7 +540,18 @@ class DirectAppender:
         return None if found is None else int(found)
 
     def _prepare(self) -> None:
-        result = self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+        self.prepared_by(self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES)))
+
+    @property
+    def prepared(self) -> bool:
+        return self._prepared
+
+    def send_prepare(self) -> None:
+        """Queue the statement's PREPARE on a connection in pipeline mode, to go with another
+        query (`PostgresLedgerRecorder.cold_start`); its result is given to `prepared_by`."""
+        self._pgconn.send_prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+
+    def prepared_by(self, result: Any) -> None:
         if result.status != _COMMAND_OK and result.error_field(_SQLSTATE) != _DUPLICATE_PREPARED:
             raise _error_of(result, self._encoding)
         self._prepared = True

@@ -113,6 +113,8 @@ START_SQL = {
     "postgresql": _start_sql(lambda name: f"%({name})s"),
     "sqlite": _start_sql(lambda name: f":{name}"),
 }
+# The same, for libpq itself: its parameters by number (project, format).
+START_SQL_NUMBERED = _start_sql(lambda name: {"project": "$1", "format": "$2"}[name])
 
 
 def start_of(cursor: Any, dialect: Dialect, project: str, of_format: str) -> ColdStart:
@@ -122,7 +124,11 @@ def start_of(cursor: Any, dialect: Dialect, project: str, of_format: str) -> Col
     if text_problem(project) is not None:
         return ColdStart(0, None, [])
     cursor.execute(START_SQL[dialect.name], {"project": project, "format": of_format})
-    rows = cursor.fetchall()
+    return started(cursor.fetchall(), dialect, project, of_format)
+
+
+def started(rows: Sequence[Sequence[Any]], dialect: Dialect, project: str, of_format: str) -> ColdStart:
+    """`ColdStart` of the rows of `START_SQL` (typed by the driver)."""
     if not rows:
         raise RuntimeError("the state's start was read without its head row")
     first = rows[0]

@@ -235,10 +235,13 @@ def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_ta
         assert found == ColdStart(2, None, recorder.stream(PROJECT))
         direct = recorder.direct_connection
         assert direct is not None
+        # The append's statement was prepared with the read (the same round trip).
+        assert recorder._idle[-1][1].prepared
         assert direct.driver_connection.info.transaction_status == TransactionStatus.IDLE  # type: ignore[attr-defined]
         state = fold(PROJECT, found.events, ProjectState(project=PROJECT))
         position = recorder.append_one(chained([claim("c2")], state)[0])
         assert position is not None and recorder.direct_connection is direct
+        assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))  # prepared
         recorder._take = lambda: None  # type: ignore[method-assign]  # every connection busy
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
     finally:
