@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import PoolProxiedConnection
 
 from ktpledger.adapters import ledger_store, snapshot_store
-from ktpledger.adapters.database import Database, lock_events
+from ktpledger.adapters.database import Database, driver_errors, lock_events
 from ktpledger.adapters.snapshot_store import START_SQL_NUMBERED, ColdStart, start_of, started
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.recorded import RecordedEvent
@@ -52,6 +52,10 @@ class AppendSession(Protocol):
 
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         """The recorded event of each (project, key) the ledger holds (idempotency, R-30)."""
+        ...
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """`LedgerRecorder.cold_start` in this transaction: what a state not cached is built from."""
         ...
 
     def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
@@ -165,6 +169,24 @@ class _SqlSession:
         self._lock()
         return ledger_store.streams_after(self._connection, versions)
 
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """`LedgerRecorder.cold_start` in this transaction (under the lock in an append): one
+        statement on the driver's own cursor where `snapshot_store.start_of` reads the backend,
+        in place of two through SQLAlchemy (the snapshot, then the events from it)."""
+        self._lock()
+        connection = self._connection
+        dialect = connection.dialect
+        if _START_DRIVERS.get(dialect.name) != dialect.driver:
+            return _read_start(connection, project, of_format)
+        # The ignore: a checked-out connection's `driver_connection` is never None (typed Optional).
+        driver = connection.connection.driver_connection
+        with driver_errors(connection, snapshot_store.START_SQL[dialect.name]):
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                return start_of(cursor, dialect, project, of_format)
+            finally:
+                cursor.close()
+
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         self._lock()
         return ledger_store.recorded_keys(self._connection, pairs)
@@ -188,6 +210,21 @@ class _SqlSession:
 
     def commit(self) -> None:
         self._connection.commit()
+
+
+def _read_start(connection: Connection, project: str, of_format: str) -> ColdStart:
+    """`ColdStart` of `project` a query at a time, in the transaction under way (any backend)."""
+    head = ledger_store.heads(connection, [project]).get(project, 0)
+    if not head:
+        return ColdStart(0, None, [])
+    snapshot = snapshot_store.newest(connection, {project: head}, of_format, claims=False).get(project)
+    after = snapshot.version - 1 if snapshot is not None else 0
+    events = ledger_store.streams_after(connection, {project: after}).get(project, [])
+    return ColdStart(head, snapshot, events)
+
+
+# The drivers `snapshot_store.start_of` reads through, by backend.
+_START_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
 
 
 class _SqlRecorder:
@@ -231,15 +268,7 @@ class _SqlRecorder:
     def _read_start(self, project: str, of_format: str) -> ColdStart:
         """`cold_start` in a read transaction, a query at a time (any backend)."""
         with self.database.read() as connection:
-            head = ledger_store.heads(connection, [project]).get(project, 0)
-            if not head:
-                return ColdStart(0, None, [])
-            snapshot = snapshot_store.newest(connection, {project: head}, of_format, claims=False).get(
-                project
-            )
-            after = snapshot.version - 1 if snapshot is not None else 0
-            events = ledger_store.streams_after(connection, {project: after}).get(project, [])
-            return ColdStart(head, snapshot, events)
+            return _read_start(connection, project, of_format)
 
     def append_one(self, row: Row) -> int | None:
         return None

@@ -46,6 +46,9 @@ class FakeRecorder:
 
     def cold_start(self, project: str, of_format: str) -> ColdStart:
         self.readings += 1
+        return self._start(project, of_format)
+
+    def _start(self, project: str, of_format: str) -> ColdStart:
         head = self._head(project)
         kept = [
             snapshot
@@ -142,6 +145,9 @@ class _FakeSession:
             for project, after in versions.items()
         }
         return {project: stream for project, stream in found.items() if stream}
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        return self._recorder._start(project, of_format)
 
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         asked = set(pairs)

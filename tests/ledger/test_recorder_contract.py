@@ -211,6 +211,9 @@ def test_a_cold_start_reads_the_head_the_newest_snapshot_and_the_events_from_it(
     assert found == ColdStart(5, StoredSnapshot(PROJECT, 3, "f", b"state 3"), stream[2:])
     assert [type(item.date) for item in found.events] == [date] * 3
     assert [type(item.recorded_at) for item in found.events] == [datetime] * 3
+    with recorder.appending() as session:  # the same read in an append, under the lock
+        session.heads([PROJECT])
+        assert session.cold_start(PROJECT, "f") == found
     assert recorder.cold_start(OTHER, "f") == ColdStart(1, None, recorder.stream(OTHER))
     save(recorder, StoredSnapshot(PROJECT, 6, "f", b"ahead of the head", b""))  # kept: 4 and 6
     assert recorder.cold_start(PROJECT, "f") == ColdStart(5, None, stream)

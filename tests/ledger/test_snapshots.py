@@ -213,19 +213,20 @@ def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
     _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
     # One batch of 13 into an empty ledger: due once, at its head (13 >= 5 events folded anew).
     assert sorted(recorder.snapshots) == [(PROJECT, 13)]
-    read: list[dict[str, int]] = []
+    read: list[list[int]] = []
     original = recorder.appending
 
     def spying() -> Any:
         context = original()
         session = context.__enter__()
-        streams_after = session.streams_after
+        cold_start = session.cold_start
 
-        def spy(versions: dict[str, int]) -> Any:
-            read.append(dict(versions))
-            return streams_after(versions)
+        def spy(project: str, of_format: str) -> Any:
+            found = cold_start(project, of_format)
+            read.append([found.snapshot.version, *(item.version for item in found.events)])
+            return found
 
-        session.streams_after = spy  # type: ignore[method-assign]
+        session.cold_start = spy  # type: ignore[method-assign]
         return _Entered(context, session)
 
     monkeypatch.setattr(recorder, "appending", spying)
@@ -238,7 +239,7 @@ def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
         ("rejected", None),
     ]
     assert results[2].error is not None and results[2].error.rule == "R-30"
-    assert read == [{PROJECT: 12}]  # from the snapshot's own row on, never the whole stream
+    assert read == [[13, 13]]  # the snapshot, and the stream from its own row on, never the whole
 
 
 def test_a_new_process_reads_a_snapshots_claims_only_for_a_reversal_and_then_once() -> None:
