@@ -102,20 +102,25 @@ def measure(events: int, postgres: bool) -> dict[str, float]:
             next_claim += 1
             return elapsed * 1000
 
-        warm = statistics.median(one(ledger) for _ in range(RUNS))
+        warm = [one(ledger) for _ in range(RUNS)]
         ledger.close()
 
         def cold(past: int) -> float:
-            """A new process's first append, `past` events after the project's newest snapshot."""
+            """A new process's first append, `past` events after the project's newest snapshot;
+            just before it, a warm append (kept in `warm`): the two are measured alternately, so
+            a change of load on the machine weighs on both alike."""
             nonlocal next_claim
             writer = Ledger(db)
             try:
                 head = next_claim  # the offer, then claim n at version n + 1
-                # To the next multiple of SNAPSHOT_EVERY in one batch: a snapshot at its head.
-                for batch in (SNAPSHOT_EVERY - head % SNAPSHOT_EVERY, past):
+                # To the next multiple of SNAPSHOT_EVERY in one batch: a snapshot at its head; then
+                # the events past it, the last two one at a time (the second a warm append).
+                for batch in (SNAPSHOT_EVERY - head % SNAPSHOT_EVERY, max(past - 2, 0)):
                     if batch:
                         writer.append([claim(n) for n in range(next_claim, next_claim + batch)])
                         next_claim += batch
+                one(writer)
+                warm.append(one(writer))
             finally:
                 writer.close()
             fresh = Ledger(db)
@@ -151,7 +156,13 @@ def measure(events: int, postgres: bool) -> dict[str, float]:
         halfway = statistics.median(cold(PAST) for _ in range(RUNS))  # what a cold append meets on average
         with no_snapshots(db):
             whole = statistics.median(cold(PAST) for _ in range(3))
-    return {"warm": warm, "load": at_snapshot, "cold": from_snapshot, "halfway": halfway, "whole": whole}
+    return {
+        "warm": statistics.median(warm),
+        "load": at_snapshot,
+        "cold": from_snapshot,
+        "halfway": halfway,
+        "whole": whole,
+    }
 
 
 @contextmanager
