@@ -21,7 +21,9 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import PoolProxiedConnection
 
 from ktpledger.adapters import ledger_store, snapshot_store
-from ktpledger.adapters.database import Database, lock_events
+from ktpledger.adapters.database import Database, driver_errors, lock_events
+from ktpledger.adapters.snapshot_store import START_SQL_NUMBERED, ColdStart, start_of, started
+from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 
@@ -50,6 +52,10 @@ class AppendSession(Protocol):
 
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         """The recorded event of each (project, key) the ledger holds (idempotency, R-30)."""
+        ...
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """`LedgerRecorder.cold_start` in this transaction: what a state not cached is built from."""
         ...
 
     def snapshots(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
@@ -85,6 +91,14 @@ class LedgerRecorder(Protocol):
         """A read transaction with an append session's reads, taking no lock: what it reads may
         be behind the head by the time it is used (a state to try `append_one` on, which confirms
         the head). Its writes are refused."""
+        ...
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """What a process holding no state of `project` builds one from: its head, its newest
+        snapshot of `of_format` at or before it (without its claims) and its events from that
+        snapshot's version on (its whole stream without one), read together without the lock, in
+        one statement where the backend allows (one round trip on PostgreSQL). Like `reading`,
+        it may be behind the head by the time it is used."""
         ...
 
     def append_one(self, row: Row) -> int | None:
@@ -155,6 +169,24 @@ class _SqlSession:
         self._lock()
         return ledger_store.streams_after(self._connection, versions)
 
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """`LedgerRecorder.cold_start` in this transaction (under the lock in an append): one
+        statement on the driver's own cursor where `snapshot_store.start_of` reads the backend,
+        in place of two through SQLAlchemy (the snapshot, then the events from it)."""
+        self._lock()
+        connection = self._connection
+        dialect = connection.dialect
+        if _START_DRIVERS.get(dialect.name) != dialect.driver:
+            return _read_start(connection, project, of_format)
+        # The ignore: a checked-out connection's `driver_connection` is never None (typed Optional).
+        driver = connection.connection.driver_connection
+        with driver_errors(connection, snapshot_store.START_SQL[dialect.name]):
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                return start_of(cursor, dialect, project, of_format)
+            finally:
+                cursor.close()
+
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         self._lock()
         return ledger_store.recorded_keys(self._connection, pairs)
@@ -180,6 +212,21 @@ class _SqlSession:
         self._connection.commit()
 
 
+def _read_start(connection: Connection, project: str, of_format: str) -> ColdStart:
+    """`ColdStart` of `project` a query at a time, in the transaction under way (any backend)."""
+    head = ledger_store.heads(connection, [project]).get(project, 0)
+    if not head:
+        return ColdStart(0, None, [])
+    snapshot = snapshot_store.newest(connection, {project: head}, of_format, claims=False).get(project)
+    after = snapshot.version - 1 if snapshot is not None else 0
+    events = ledger_store.streams_after(connection, {project: after}).get(project, [])
+    return ColdStart(head, snapshot, events)
+
+
+# The drivers `snapshot_store.start_of` reads through, by backend.
+_START_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
+
+
 class _SqlRecorder:
     """What both backends share: the general append path and every read, on SQLAlchemy Core."""
 
@@ -197,6 +244,31 @@ class _SqlRecorder:
     def reading(self) -> Iterator[AppendSession]:
         with self.database.read() as connection:
             yield _SqlSession(connection, locking=False)
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        if self.database.dialect == "sqlite":
+            # sqlite3 as set up here runs in autocommit mode (`build_engine`): the one statement is
+            # its own read transaction, without SQLAlchemy's BEGIN and ROLLBACK around it.
+            try:
+                raw = self.database.engine.raw_connection()
+            except Exception:  # noqa: BLE001 - no connection: the general read below says why
+                return self._read_start(project, of_format)
+            try:
+                cursor = raw.cursor()
+                try:
+                    return start_of(cursor, self.database.engine.dialect, project, of_format)
+                finally:
+                    cursor.close()
+            except Exception:  # noqa: BLE001 - any failure (a lock, ...): the general read says it in its words
+                pass
+            finally:
+                raw.close()
+        return self._read_start(project, of_format)
+
+    def _read_start(self, project: str, of_format: str) -> ColdStart:
+        """`cold_start` in a read transaction, a query at a time (any backend)."""
+        with self.database.read() as connection:
+            return _read_start(connection, project, of_format)
 
     def append_one(self, row: Row) -> int | None:
         return None
@@ -265,6 +337,58 @@ class PostgresLedgerRecorder(_SqlRecorder):
         with self._direct_lock:
             return self._idle[-1][0] if self._idle and self._pid == os.getpid() else None
 
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        """On a connection of `append_one`'s (autocommit: no BEGIN nor ROLLBACK), which the append
+        that follows then finds idle and takes: one round trip where a read transaction took five,
+        and no checkout of its own. The read transaction's way when none is free, or on failure."""
+        direct = self._take()
+        if direct is None:
+            return self._read_start(project, of_format)
+        raw, appender = direct
+        try:  # the ignore: as in `_take`, the raw connection has a driver connection
+            if appender.prepared:
+                with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                    found = start_of(cursor, self.database.engine.dialect, project, of_format)
+            else:
+                found = self._start_and_prepare(raw.driver_connection, appender, project, of_format)
+        except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general read says why
+            self._discard(raw)
+            return self._read_start(project, of_format)
+        self._give_back(direct)
+        return found
+
+    def _start_and_prepare(
+        self, driver: Any, appender: ledger_store.DirectAppender, project: str, of_format: str
+    ) -> ColdStart:
+        """`start_of` on a connection whose `append_one` statement is not prepared yet (a new
+        process's): the PREPARE goes with the read, in one round trip (libpq's pipeline mode),
+        where it was a round trip of its own before the first append, as long as the append."""
+        if text_problem(project) is not None:
+            return ColdStart(0, None, [])
+        pgconn = driver.pgconn
+        encoding = driver.info.encoding
+        pgconn.enter_pipeline_mode()
+        try:
+            appender.send_prepare()
+            pgconn.pipeline_sync()  # its own sync: a PREPARE done before (42P05) fails alone
+            parameters = [project.encode(encoding), of_format.encode(encoding)]
+            pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters)
+            pgconn.pipeline_sync()
+            prepared, _, read, _, synced = (_next_result(pgconn) for _ in range(5))
+        finally:
+            pgconn.exit_pipeline_mode()
+        if synced is not None:
+            raise RuntimeError("libpq's pipeline gave more results than were asked for")
+        appender.prepared_by(prepared)
+        if read.status != _TUPLES_OK:
+            raise RuntimeError(f"the state's start was not read: {read.error_message!r}")
+        from psycopg.adapt import Transformer
+
+        loading = Transformer(driver)
+        loading.set_pgresult(read)
+        rows = loading.load_rows(0, read.ntuples, tuple)
+        return started(rows, self.database.engine.dialect, project, of_format)
+
     def append_one(self, row: Row) -> int | None:
         """None also when every connection is busy in other threads or anything fails (a failed
         connection is discarded; the general path then says what is wrong, in its own words)."""
@@ -324,6 +448,22 @@ class PostgresLedgerRecorder(_SqlRecorder):
                 raw.close()
             except Exception:  # noqa: BLE001 - closing at exit: a broken connection is thrown away
                 raw.invalidate()
+
+
+_TUPLES_OK = 2  # libpq's ExecStatus (psycopg.pq), psycopg being imported only when used
+
+
+def _next_result(pgconn: Any) -> Any:
+    """The next result of a pipeline: a query's, then None at its end; a sync's alone."""
+    result = pgconn.get_result()
+    if result is not None and result.status != _PIPELINE_SYNC:
+        end = pgconn.get_result()
+        if end is not None:
+            raise RuntimeError("libpq's pipeline gave a query two results")
+    return result
+
+
+_PIPELINE_SYNC = 10
 
 
 def recorder_for(database: Database) -> LedgerRecorder:

@@ -126,6 +126,35 @@ def to_recorded(row: RowMapping) -> RecordedEvent:
     )
 
 
+_READERS: dict[tuple[str, str], Callable[[Sequence[Any]], RecordedEvent]] = {}
+
+
+def row_reader(dialect: Dialect) -> Callable[[Sequence[Any]], RecordedEvent]:
+    """A ledger row as a driver's cursor gives it (the values of `COLUMNS`, in order) read as
+    `to_recorded` reads SQLAlchemy's: each column's result processor applied (SQLite keeps dates
+    and times as text; psycopg gives them typed), for a hot read that goes to the driver itself."""
+    cache_key = (dialect.name, dialect.driver)
+    reader = _READERS.get(cache_key)
+    if reader is None:
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in COLUMNS]
+        if all(process is None for process in processors):
+
+            def reader(row: Sequence[Any]) -> RecordedEvent:
+                return RecordedEvent(*row)
+
+        else:
+
+            def reader(row: Sequence[Any]) -> RecordedEvent:
+                values: list[Any] = [
+                    value if process is None or value is None else process(value)
+                    for value, process in zip(row, processors, strict=True)
+                ]
+                return RecordedEvent(*values)
+
+        _READERS[cache_key] = reader
+    return reader
+
+
 def heads(connection: Connection, projects: Iterable[str], *, lock: bool = False) -> dict[str, int]:
     """The latest version of each named project that has events. With `lock`, take the append lock
     first (`lock_events`, in a `Database.write(lock=False)` transaction), in the same round trip.
@@ -511,7 +540,18 @@ class DirectAppender:
         return None if found is None else int(found)
 
     def _prepare(self) -> None:
-        result = self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+        self.prepared_by(self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES)))
+
+    @property
+    def prepared(self) -> bool:
+        return self._prepared
+
+    def send_prepare(self) -> None:
+        """Queue the statement's PREPARE on a connection in pipeline mode, to go with another
+        query (`PostgresLedgerRecorder.cold_start`); its result is given to `prepared_by`."""
+        self._pgconn.send_prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
+
+    def prepared_by(self, result: Any) -> None:
         if result.status != _COMMAND_OK and result.error_field(_SQLSTATE) != _DUPLICATE_PREPARED:
             raise _error_of(result, self._encoding)
         self._prepared = True

@@ -3,13 +3,18 @@ written with SQLAlchemy Core in the caller's transaction. Nothing here reads the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_
+from sqlalchemy.engine import Dialect
 
+from ktpledger.adapters.ledger_store import COLUMNS, row_reader
 from ktpledger.adapters.tables import state_snapshots
+from ktpledger.domain.input_rules import text_problem
+from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 
 KEPT_PER_PROJECT = 2  # the newest two: a catch-up a little behind the appends still finds one
@@ -67,6 +72,71 @@ def newest(
         for project, version, state, held in rows:
             found[project] = StoredSnapshot(project, int(version), of_format, bytes(state), bytes(held))
     return found
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """What a process that holds no state of a project reads to build one (`start_of`): the
+    project's head (0: no events), its newest snapshot at or before the head (without its claims'
+    bytes), and its events from that snapshot's version on (the snapshot's own row first, to check
+    its hash against), or its whole stream when there is none."""
+
+    head: int
+    snapshot: StoredSnapshot | None
+    events: list[RecordedEvent]
+
+
+def _start_sql(marker: Callable[[str], str]) -> str:
+    """`start_of`'s statement, its parameters named by `marker` (the driver's paramstyle)."""
+    project, of_format = marker("project"), marker("format")
+    events_columns = ", ".join(f"e.{column.name}" for column in COLUMNS)
+    no_event = ", ".join("NULL" for _ in COLUMNS)
+    return (
+        f"WITH head AS (SELECT max(version) AS version FROM events WHERE project = {project}), "
+        "newest AS (SELECT version, state FROM state_snapshots "
+        f"WHERE project = {project} AND format = {of_format} AND version > 0 "
+        "AND version <= (SELECT version FROM head) ORDER BY version DESC LIMIT 1) "
+        f"SELECT {events_columns}, NULL AS head, NULL AS snapshot_version, NULL AS snapshot_state "
+        f"FROM events AS e WHERE e.project = {project} "
+        "AND e.version >= COALESCE((SELECT version FROM newest), 1) "
+        f"UNION ALL SELECT {no_event}, (SELECT version FROM head), (SELECT version FROM newest), "
+        "(SELECT state FROM newest) "
+        "ORDER BY version NULLS FIRST"
+    )
+
+
+# One statement, which reads one snapshot of the database on both backends: on a connection in
+# autocommit mode it needs no transaction around it. A new process's first append onto a project
+# read its head, its snapshot and the events after it in a read transaction: BEGIN, three queries
+# and ROLLBACK, five round trips on PostgreSQL, where the append itself is one (issue 18).
+START_SQL = {
+    "postgresql": _start_sql(lambda name: f"%({name})s"),
+    "sqlite": _start_sql(lambda name: f":{name}"),
+}
+# The same, for libpq itself: its parameters by number (project, format).
+START_SQL_NUMBERED = _start_sql(lambda name: {"project": "$1", "format": "$2"}[name])
+
+
+def start_of(cursor: Any, dialect: Dialect, project: str, of_format: str) -> ColdStart:
+    """`ColdStart` of `project` by `START_SQL` on a driver's `cursor` of `dialect`'s backend (a
+    connection in autocommit mode: the statement is its own transaction). Driver errors are the
+    caller's to handle. A name no project holds (`ledger_store.stream`) is never sent."""
+    if text_problem(project) is not None:
+        return ColdStart(0, None, [])
+    cursor.execute(START_SQL[dialect.name], {"project": project, "format": of_format})
+    return started(cursor.fetchall(), dialect, project, of_format)
+
+
+def started(rows: Sequence[Sequence[Any]], dialect: Dialect, project: str, of_format: str) -> ColdStart:
+    """`ColdStart` of the rows of `START_SQL` (typed by the driver)."""
+    if not rows:
+        raise RuntimeError("the state's start was read without its head row")
+    first = rows[0]
+    width = len(COLUMNS)
+    head, version, state = first[width:]
+    snapshot = None if version is None else StoredSnapshot(project, int(version), of_format, bytes(state))
+    read = row_reader(dialect)
+    return ColdStart(int(head or 0), snapshot, [read(row[:width]) for row in rows[1:]])
 
 
 def claims_of(connection: Connection, project: str, version: int, of_format: str) -> bytes | None:

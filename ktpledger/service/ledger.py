@@ -27,9 +27,9 @@ from ktpledger.service.ledger_deciding import (
     AppendResult,
     AppendStatus,
     StateCache,
+    cold_state,
     decide,
     new_row,
-    project_states,
     submitted_key,
     submitted_project,
 )
@@ -190,9 +190,7 @@ class Ledger:
         with self._guard:
             if self._cache.get(project) is not None:
                 return
-        with self.recorder.reading() as session:
-            loaded = project_states(session, StateCache(0), {project}, self.recorder)
-        state = loaded.states.get(project)
+        state = cold_state(self.recorder, project)
         if state is None:
             return
         with self._guard:

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ktpledger.adapters.ledger_recorder import AppendSession, LedgerRecorder
+from ktpledger.adapters.snapshot_store import ColdStart
 from ktpledger.domain.chain import CHAIN_VERSION, format_instant, link_digest
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of, shown
 from ktpledger.domain.events import Event, canonical_data, schema_version_of
@@ -322,7 +323,18 @@ def project_states(
                 continue
         states[project] = state
     bases: dict[str, int] = {}
-    if unknown:
+    if len(unknown) == 1:
+        # A cold cache for one project (a new process's first append on SQLite, or a busy one's):
+        # its snapshot and the events from it in one read (`cold_start`) rather than two.
+        [project] = unknown
+        read = session.cold_start(project, SNAPSHOT_FORMAT_NOW)
+        base, after = _resumed_from(read, project, recorder, partial(session.stream, project))
+        bases[project] = 0 if base is None else base.version
+        try:
+            states[project] = fold(project, after, base or ProjectState(project=project, track_keys=False))
+        except UnreadableEvent as error:
+            refused[project] = error
+    elif unknown:
         # A cold cache, a new process: from snapshots, and the streams after them, for many at once.
         starts = snapshot_states(session, {project: head[project] for project in unknown}, recorder)
         bases = {project: starts[project].version if project in starts else 0 for project in unknown}
@@ -345,6 +357,42 @@ def project_states(
             except UnreadableEvent as error:
                 refused[project] = error
     return LoadedStates(states, refused, bases)
+
+
+def cold_state(recorder: LedgerRecorder, project: str) -> ProjectState | None:
+    """The project's state at its head as `project_states` loads one not cached, from its newest
+    snapshot and the events after it (else its whole stream), read without the lock in one go
+    (`LedgerRecorder.cold_start`); None when its stream cannot be folded (the general path refuses
+    it, naming the row)."""
+    start = recorder.cold_start(project, SNAPSHOT_FORMAT_NOW)
+    if not start.head:
+        return ProjectState(project=project, track_keys=False)
+    state, events = _resumed_from(start, project, recorder, partial(recorder.stream, project))
+    try:
+        return fold(project, events, state or ProjectState(project=project, track_keys=False))
+    except UnreadableEvent:
+        return None
+
+
+def _resumed_from(
+    start: ColdStart,
+    project: str,
+    recorder: LedgerRecorder | None,
+    whole: Callable[[], Sequence[RecordedEvent]],
+) -> tuple[ProjectState | None, Sequence[RecordedEvent]]:
+    """The snapshot's state of `start` (None: none, or none to trust: a new state) and the events
+    to fold onto it: those after the snapshot, else the whole stream (`whole`). Its claims are
+    read from `recorder` when asked for; without one, a snapshot is passed over."""
+    if start.snapshot is None:
+        return None, start.events
+    sources = None if recorder is None else partial(claims_source, recorder)
+    state = loaded_states({project: start.snapshot}, sources).get(project)
+    # From the snapshot's own row: its hash must be the snapshot's head (derived data is trusted
+    # only as far as it matches the ledger).
+    rest = None if state is None else resumed(state, start.events)
+    if rest is None:  # unreadable, or not this ledger's state: fold the whole stream
+        return None, whole()
+    return state, rest
 
 
 def snapshot_states(

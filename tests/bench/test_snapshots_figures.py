@@ -38,8 +38,8 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
         JUDGED,
         name="cold floor, SQLite",
         value=3.5,  # the state read, 1.5 ms, and the warm append, 2.0
-        note="a new process's state read at a snapshot with nothing after it (1.50 ms: heads, snapshot, its "
-        "row checked), plus a warm append: what any cold append pays at least, so when this row misses 2x, "
-        "every cold append does",
+        note="a new process's state read at a snapshot with nothing after it (1.50 ms: head, snapshot, its "
+        "row checked, in one read), plus a warm append: what any cold append pays at least, so when this "
+        "row misses 2x, every cold append does",
     )
     assert (cold.met, halfway.met, least.met, whole.met) == (True, False, True, None)  # 1.5x, 2.5x, 1.75x

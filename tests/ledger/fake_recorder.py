@@ -10,6 +10,7 @@ from typing import Any
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import AppendSession
 from ktpledger.adapters.ledger_store import INSERT_COLUMNS
+from ktpledger.adapters.snapshot_store import ColdStart
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.snapshot import StoredSnapshot
 
@@ -42,6 +43,21 @@ class FakeRecorder:
     def reading(self) -> Iterator[AppendSession]:
         self.readings += 1
         yield _FakeSession(self)
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        self.readings += 1
+        return self._start(project, of_format)
+
+    def _start(self, project: str, of_format: str) -> ColdStart:
+        head = self._head(project)
+        kept = [
+            snapshot
+            for (name, version), snapshot in sorted(self.snapshots.items())
+            if name == project and 0 < version <= head and snapshot.format == of_format
+        ]
+        snapshot = dataclasses.replace(kept[-1], claims=b"") if kept else None  # read when asked
+        after = snapshot.version - 1 if snapshot is not None else 0
+        return ColdStart(head, snapshot, self.stream(project, after_version=after))
 
     def _commit(self, rows: Sequence[dict[str, Any]], snapshots: Sequence[StoredSnapshot] = ()) -> None:
         if self.conflicts:
@@ -129,6 +145,9 @@ class _FakeSession:
             for project, after in versions.items()
         }
         return {project: stream for project, stream in found.items() if stream}
+
+    def cold_start(self, project: str, of_format: str) -> ColdStart:
+        return self._recorder._start(project, of_format)
 
     def recorded_keys(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RecordedEvent]:
         asked = set(pairs)

@@ -6,10 +6,11 @@ and records nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import WriteConflict
@@ -19,9 +20,11 @@ from ktpledger.adapters.ledger_recorder import (
     SQLiteLedgerRecorder,
     recorder_for,
 )
+from ktpledger.adapters.snapshot_store import ColdStart
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.service.ledger import fold, new_row
 from ktpledger.service.schema import upgrade
 from tests.ledger.factory import PROJECT, claim, decision, offer
@@ -182,6 +185,71 @@ def test_a_reading_session_reads_without_the_lock_and_writes_nothing(recorder: L
         with pytest.raises(RuntimeError, match="reading session writes nothing"):
             reader.insert(chained([offer(project=OTHER)]))
     assert [event.key for event in recorder.stream(OTHER)] == []
+
+
+def save(recorder: LedgerRecorder, snapshot: StoredSnapshot) -> None:
+    with recorder.appending() as session:
+        session.heads([snapshot.project])
+        session.save_snapshots([snapshot])
+        session.commit()
+
+
+def test_a_cold_start_reads_the_head_the_newest_snapshot_and_the_events_from_it(
+    recorder: LedgerRecorder,
+) -> None:
+    """`cold_start`: a project's head, its newest snapshot of the format asked at or before the
+    head (without its claims), and its events from the snapshot's own row on, typed as `stream`
+    reads them; the whole stream without a snapshot; nothing for a project without events."""
+    rows = chained([offer(), claim("c1"), claim("c2"), claim("c3"), claim("c4")])
+    record(recorder, rows + chained([offer(OTHER)]))
+    stream = recorder.stream(PROJECT)
+    assert recorder.cold_start(PROJECT, "f") == ColdStart(5, None, stream)
+    save(recorder, StoredSnapshot(PROJECT, 2, "f", b"state 2", b"claims 2"))
+    save(recorder, StoredSnapshot(PROJECT, 3, "f", b"state 3", b"claims 3"))
+    save(recorder, StoredSnapshot(PROJECT, 4, "other format", b"state 4", b"claims 4"))
+    found = recorder.cold_start(PROJECT, "f")
+    assert found == ColdStart(5, StoredSnapshot(PROJECT, 3, "f", b"state 3"), stream[2:])
+    assert [type(item.date) for item in found.events] == [date] * 3
+    assert [type(item.recorded_at) for item in found.events] == [datetime] * 3
+    with recorder.appending() as session:  # the same read in an append, under the lock
+        session.heads([PROJECT])
+        assert session.cold_start(PROJECT, "f") == found
+    assert recorder.cold_start(OTHER, "f") == ColdStart(1, None, recorder.stream(OTHER))
+    save(recorder, StoredSnapshot(PROJECT, 6, "f", b"ahead of the head", b""))  # kept: 4 and 6
+    assert recorder.cold_start(PROJECT, "f") == ColdStart(5, None, stream)
+    assert recorder.cold_start("KTP-NONE", "f") == ColdStart(0, None, [])
+    assert recorder.cold_start("KTP-\ud800", "f") == ColdStart(0, None, [])
+
+
+def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(
+    postgres_url: str,
+) -> None:
+    """On PostgreSQL, `cold_start` is one statement on a connection of `append_one`'s, in
+    autocommit mode (no transaction of its own), left idle for the append that follows; with none
+    free it reads in a read transaction instead, alike."""
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    recorder = recorder_for(database)
+    assert isinstance(recorder, PostgresLedgerRecorder)
+    try:
+        record(recorder, chained([offer(), claim("c1")]))
+        assert recorder.direct_connection is None
+        found = recorder.cold_start(PROJECT, "f")
+        assert found == ColdStart(2, None, recorder.stream(PROJECT))
+        direct = recorder.direct_connection
+        assert direct is not None
+        # The append's statement was prepared with the read (the same round trip).
+        assert recorder._idle[-1][1].prepared
+        assert direct.driver_connection.info.transaction_status == TransactionStatus.IDLE  # type: ignore[attr-defined]
+        state = fold(PROJECT, found.events, ProjectState(project=PROJECT))
+        position = recorder.append_one(chained([claim("c2")], state)[0])
+        assert position is not None and recorder.direct_connection is direct
+        assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))  # prepared
+        recorder._take = lambda: None  # type: ignore[method-assign]  # every connection busy
+        assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
+    finally:
+        recorder.close()
+        database.dispose()
 
 
 def test_keys_and_streams_of_many_projects_are_read_whole_and_typed(recorder: LedgerRecorder) -> None:

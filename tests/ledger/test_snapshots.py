@@ -213,19 +213,20 @@ def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
     _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
     # One batch of 13 into an empty ledger: due once, at its head (13 >= 5 events folded anew).
     assert sorted(recorder.snapshots) == [(PROJECT, 13)]
-    read: list[dict[str, int]] = []
+    read: list[list[int]] = []
     original = recorder.appending
 
     def spying() -> Any:
         context = original()
         session = context.__enter__()
-        streams_after = session.streams_after
+        cold_start = session.cold_start
 
-        def spy(versions: dict[str, int]) -> Any:
-            read.append(dict(versions))
-            return streams_after(versions)
+        def spy(project: str, of_format: str) -> Any:
+            found = cold_start(project, of_format)
+            read.append([found.snapshot.version, *(item.version for item in found.events)])
+            return found
 
-        session.streams_after = spy  # type: ignore[method-assign]
+        session.cold_start = spy  # type: ignore[method-assign]
         return _Entered(context, session)
 
     monkeypatch.setattr(recorder, "appending", spying)
@@ -238,7 +239,7 @@ def test_a_new_process_starts_from_the_newest_snapshot_and_decides_alike(
         ("rejected", None),
     ]
     assert results[2].error is not None and results[2].error.rule == "R-30"
-    assert read == [{PROJECT: 12}]  # from the snapshot's own row on, never the whole stream
+    assert read == [[13, 13]]  # the snapshot, and the stream from its own row on, never the whole
 
 
 def test_a_new_process_reads_a_snapshots_claims_only_for_a_reversal_and_then_once() -> None:
@@ -374,6 +375,45 @@ def test_a_snapshot_of_another_format_is_ignored() -> None:
     fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
     assert _append(fresh, [claim("c12", "13.00")])[0].version == 14
     assert old.format != "0:old"
+
+
+@pytest.mark.parametrize("snapshot", ["kept", "forged", "of another format", "none"])
+def test_a_new_process_warmed_up_for_one_event_starts_from_the_snapshot_the_ledger_matches(
+    snapshot: str,
+) -> None:
+    """The one-round-trip path's warm-up (`cold_state`, one `cold_start` read): from the newest
+    snapshot and the events after it when its row's hash matches, else from the whole stream."""
+    recorder = FakeRecorder(appends_one_directly=True)
+    _append(Ledger(database=None, recorder=recorder), story(11))  # type: ignore[arg-type]
+    kept = recorder.snapshots[(PROJECT, 13)]  # at the head: one batch
+    if snapshot == "forged":
+        forged = load_snapshot(kept)
+        forged.spent, forged.head_hash = {}, "0" * 64
+        recorder.snapshots[(PROJECT, 13)] = dataclasses.replace(kept, state=dump_state(forged), claims=b"")
+    elif snapshot == "of another format":
+        recorder.snapshots[(PROJECT, 13)] = dataclasses.replace(kept, format="0:old")
+    elif snapshot == "none":
+        recorder.snapshots.clear()
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    readings = recorder.readings
+    result = _append(fresh, [claim("c12", "12.00")])[0]
+    assert (result.status, result.version) == ("recorded", 14)
+    assert (recorder.readings - readings, recorder.sessions) == (1, 1)  # no append transaction
+    state = fresh._cache.get(PROJECT)
+    assert state is not None
+    from_snapshot = isinstance(vars(state)["claims"], DeferredClaims)
+    assert from_snapshot is (snapshot == "kept")
+    assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
+def test_a_new_process_leaves_a_stream_it_cannot_fold_to_the_general_path_to_refuse() -> None:
+    recorder = FakeRecorder(appends_one_directly=True)
+    _append(Ledger(database=None, recorder=recorder), story(2))  # type: ignore[arg-type]
+    recorder.rows[-1] = dataclasses.replace(recorder.rows[-1], data="not json")
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    result = _append(fresh, [claim("c3", "3.00")])[0]
+    assert result.status == "rejected" and result.error is not None and result.error.rule == "R-30"
+    assert "event 3 of project" in result.error.message and recorder.sessions == 2  # the general path's
 
 
 class _Entered:
