@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ktpledger.adapters import ledger_recorder
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
@@ -96,6 +97,13 @@ class Ledger:
     def states(self) -> StateCache:
         """The project states kept warm between appends (a one-shot command may narrow its budget)."""
         return self._cache
+
+    @property
+    def direct_appends(self) -> int:
+        """How many single appends this ledger can run at once in one round trip (`_append_one`):
+        the recorder's connections for them (`DIRECT_CONNECTIONS`), 0 when it has none. One more
+        at once takes the general path."""
+        return ledger_recorder.DIRECT_CONNECTIONS if self.recorder.appends_one_directly else 0
 
     # --- writing ---------------------------------------------------------------------------------
 
