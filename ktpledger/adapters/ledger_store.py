@@ -448,7 +448,7 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 
 # The statement of `DirectAppender`, prepared on its connection under a name of its own, and the
 # types of its parameters (OIDs: text, int4, text, int4, text, date, text, timestamptz, text, text,
-# int4, text): the function's signature (migrations 0004, 0006, 0011, 0012).
+# int4, text): the function's signature (migrations 0004, 0006, 0011, 0012; 0020 keeps it).
 _APPEND_ONE_NAME = b"ktpledger_append_one"
 _APPEND_ONE = b"SELECT ktpledger_append_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 _APPEND_ONE_TYPES = (25, 23, 25, 23, 25, 1082, 25, 1184, 25, 25, 23, 25)
@@ -461,7 +461,7 @@ _SQLSTATE = ord("C")
 
 
 class DirectAppender:
-    """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006, 0011, 0012) on one psycopg connection in
+    """PostgreSQL: `ktpledger_append_one` (migrations 0004, 0006, 0011, 0012, 0020) on one psycopg connection in
     autocommit mode, with no SQLAlchemy in between: the statement prepared once, each call one
     `PQexecPrepared` on libpq itself (psycopg's `pgconn`), its parameters written as text here.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -269,5 +269,140 @@ def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_ur
             assert again.append({**fields, "version": 5, "key": "d"}) is not None
             raw.autocommit = False
         assert [e.key for e in app.ledger.stream(PROJECT)] == ["offer", "a", "b", "c", "d"]
+    finally:
+        app.close()
+
+
+# --- one at a time from taking a position to committing it (migration 0020) ------------------------
+
+
+def a_row(project: str, version: int, key: str) -> dict[str, Any]:
+    """A row for `ktpledger_append_one` (its hashes are not checked there; these tests never verify)."""
+    from datetime import UTC, date, datetime
+
+    return {
+        "project": project,
+        "version": version,
+        "type": "SpendClaimed",
+        "schema_version": 1,
+        "key": key,
+        "date": date(2025, 1, 15),
+        "data": '{"amount":"1.00","category":"consumables","description":"d","tags":[]}',
+        "recorded_at": datetime.now(UTC),
+        "prev_hash": "a" * 64,
+        "hash": "b" * 64,
+        "chain_version": 2,
+        "recorded_by": None,
+    }
+
+
+def waits_for_a_lock(app: App, pid: int) -> bool:
+    """Whether backend `pid` comes to wait for a lock (polled, up to 10 s)."""
+    import time
+
+    query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s"
+    with app.database.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.autocommit = True
+        try:
+            for _ in range(1000):
+                if raw.execute(query, (pid,)).fetchone() == ("Lock",):
+                    return True
+                time.sleep(0.01)
+            return False
+        finally:
+            raw.autocommit = False
+
+
+def held_off(app: App, holder: Any, waiter: Any, then: Callable[[], Any]) -> Any:
+    """Run `then` on connection `waiter` in a thread while `holder`'s transaction is open: it must
+    come to wait for a lock and still be waiting; once `holder` commits, its answer."""
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(then()))
+    thread.start()
+    try:
+        assert waits_for_a_lock(app, waiter.info.backend_pid)
+        assert thread.is_alive() and answers == []
+    finally:
+        holder.execute("COMMIT")
+        thread.join()
+    assert len(answers) == 1
+    return answers[0]
+
+
+@pytest.fixture
+def two_connections(postgres_url: str) -> Iterator[tuple[App, Any, Any]]:
+    """An application with projects KTP-A and KTP-B offered, and two psycopg connections of its
+    own in autocommit mode (as the one-round-trip path's)."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        app.ledger.append([offer("KTP-A"), offer("KTP-B")])
+        with app.database.engine.connect() as one, app.database.engine.connect() as two:
+            first, second = one.connection.driver_connection, two.connection.driver_connection
+            first.autocommit = second.autocommit = True
+            yield app, first, second
+            first.autocommit = second.autocommit = False
+    finally:
+        app.close()
+
+
+def test_single_appends_take_positions_one_at_a_time(two_connections: tuple[App, Any, Any]) -> None:
+    """A single append whose transaction is still open (begun by hand around the call here; in
+    use, the statement's own) holds off another process's single append, on another project,
+    until it commits: each takes its position and commits it before the next takes one, so a
+    reader following positions never sees a later one before an earlier one (migration 0020)."""
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    a = ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a"))
+    b = held_off(
+        app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
+    )
+    assert a is not None and b is not None and b > a
+
+
+def test_the_general_paths_lock_holds_off_a_single_append(two_connections: tuple[App, Any, Any]) -> None:
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    first.execute("SELECT ktpledger_lock_events()")
+    b = held_off(
+        app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
+    )
+    assert b is not None
+
+
+def test_an_open_single_append_holds_off_the_general_paths_lock(
+    two_connections: tuple[App, Any, Any],
+) -> None:
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    assert ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a")) is not None
+    locked = held_off(
+        app, first, second, lambda: second.execute("BEGIN; SELECT ktpledger_lock_events(); COMMIT")
+    )
+    assert locked is not None
+
+
+def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    from ktpledger.service.schema import migrate
+
+    body = text(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'ktpledger_append_one' "
+        "AND pronamespace = current_schema()::regnamespace"
+    )
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        with app.database.engine.connect() as connection:
+            assert "pg_advisory_xact_lock(" in connection.execute(body).scalar_one()
+        migrate(app.database, "downgrade", "0019")
+        with app.database.engine.connect() as connection:
+            [old] = connection.execute(body).scalars()
+        assert "PERFORM ktpledger_lock_events();" in old and "advisory" not in old
+        app.ledger.append([offer(), claim("c1")])
+        [single] = app.ledger.append([claim("c2")])
+        assert (single.status, single.version) == ("recorded", 3)
     finally:
         app.close()
