@@ -1,21 +1,24 @@
-"""PostgreSQL: `ktpledger_append_one` excludes the other single appends by an advisory lock.
+"""PostgreSQL: a single append excludes the other single appends by an advisory lock of the ledger.
 
-The function took the append lock (`LOCK TABLE events IN EXCLUSIVE MODE`) through the owner's
-`ktpledger_lock_events()`: a SECURITY DEFINER call with its own search_path, 12-14 us of the
-function's ~85 us of server time on a 2-core machine (issue 18, `pg_stat_user_functions`). It now
-takes a transaction-scoped advisory lock of this schema's ledger (`pg_advisory_xact_lock`, any
-role may) and inserts, which takes ROW EXCLUSIVE on `events`. The appends are still one at a time
-from taking a position to committing it, so positions still become visible in order:
+`ktpledger_append_one` took the append lock (`LOCK TABLE events IN EXCLUSIVE MODE`) through the
+owner's `ktpledger_lock_events()`: a SECURITY DEFINER call with a search_path of its own, about
+12 us of the function's ~85 us of server time on a 2-core machine (issue 18,
+`pg_stat_user_functions`). It now takes the advisory lock `(1802793068, events' OID)`, the first
+number "ktpl" in ASCII (`pg_advisory_xact_lock`, which any role may take), and inserts, which
+takes ROW EXCLUSIVE on `events`. The one-round-trip path (`ledger_store.DirectAppender`) now sends
+the same lock and insert as one statement of its own, without the function's call. Appends are
+still one at a time from taking a position to committing it, so positions still become visible in
+order:
 
-- two single appends: the advisory lock, taken before the insert and held to the commit;
+- two single appends: the advisory lock, taken before the position and held to the commit;
 - a single append and the general path (or anything else holding the append lock): ROW EXCLUSIVE
-  conflicts with EXCLUSIVE, whichever comes first waits for the other's commit.
+  conflicts with EXCLUSIVE, so whichever comes second waits for the other's commit.
 
 Nothing else changes: the head is confirmed the same way (`version - 1` exists, or it is the
 first; a taken version or key raises unique_violation), the function stays SECURITY INVOKER (its
-INSERT is checked against the caller's own rights) and keeps its signature, so the grants of
-EXECUTE stand. A role that may connect can hold the advisory lock and delay single appends, as a
-role that may SELECT can hold ACCESS SHARE and delay every append: it cannot reorder them.
+INSERT is checked against the caller's own rights) and keeps its signature and its grants. A role
+that may connect can hold the advisory lock and delay single appends, as a role that may SELECT
+can hold ACCESS SHARE on `events` and delay every append; neither can reorder them.
 
 Kept in PL/pgSQL: a SQL-language function is planned again on every call on PostgreSQL 15 (about
 1.5 times as slow, measured). Downgrade restores the function of 0012.
@@ -26,10 +29,6 @@ Create Date: 2026-12-06
 """
 
 from __future__ import annotations
-
-import hashlib
-
-import sqlalchemy as sa
 
 from alembic import op
 
@@ -43,6 +42,10 @@ SIGNATURE = (
     "p_data text, p_recorded_at timestamptz, p_prev_hash text, p_hash text, p_chain_version integer, "
     "p_recorded_by text"
 )
+
+# The single appends' lock: the same as `ledger_store.DirectAppender`'s statement takes.
+ADVISORY_LOCK = "PERFORM pg_advisory_xact_lock(1802793068, 'events'::regclass::oid::integer)"
+APPEND_LOCK = "PERFORM ktpledger_lock_events()"
 
 APPEND_ONE = """
 CREATE OR REPLACE FUNCTION ktpledger_append_one({signature}) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -62,22 +65,11 @@ END $$
 """
 
 
-def advisory_key(schema: str) -> int:
-    """The advisory lock of the ledger in `schema`: a signed 64-bit number fixed when migrating,
-    one a schema, so that ledgers in other schemas of the database do not wait for each other."""
-    digest = hashlib.sha256(f"ktpledger_append_one {schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    schema = bind.execute(sa.text("SELECT current_schema()")).scalar_one()
-    lock = f"PERFORM pg_advisory_xact_lock({advisory_key(schema)})"
-    op.execute(APPEND_ONE.format(signature=SIGNATURE, lock=lock))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_ONE.format(signature=SIGNATURE, lock=ADVISORY_LOCK))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(APPEND_ONE.format(signature=SIGNATURE, lock="PERFORM ktpledger_lock_events()"))
+        op.execute(APPEND_ONE.format(signature=SIGNATURE, lock=APPEND_LOCK))

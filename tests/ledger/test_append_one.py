@@ -347,18 +347,45 @@ def two_connections(postgres_url: str) -> Iterator[tuple[App, Any, Any]]:
         app.close()
 
 
-def test_single_appends_take_positions_one_at_a_time(two_connections: tuple[App, Any, Any]) -> None:
+def by_the_function(connection: Any, row: dict[str, Any]) -> int | None:
+    """`ktpledger_append_one` called as a process of the release before 0020 calls it."""
+    from ktpledger.adapters.ledger_store import INSERT_COLUMNS
+
+    query = f"SELECT ktpledger_append_one({', '.join(['%s'] * len(INSERT_COLUMNS))})"
+    found = connection.execute(query, [row[name] for name in INSERT_COLUMNS]).fetchone()
+    return None if found is None else found[0]
+
+
+def by_the_statement(connection: Any, row: dict[str, Any]) -> int | None:
+    return ledger_store.DirectAppender(connection).append(row)
+
+
+@pytest.mark.parametrize("holding", [by_the_statement, by_the_function])
+def test_single_appends_take_positions_one_at_a_time(
+    two_connections: tuple[App, Any, Any], holding: Callable[[Any, dict[str, Any]], int | None]
+) -> None:
     """A single append whose transaction is still open (begun by hand around the call here; in
     use, the statement's own) holds off another process's single append, on another project,
     until it commits: each takes its position and commits it before the next takes one, so a
-    reader following positions never sees a later one before an earlier one (migration 0020)."""
+    reader following positions never sees a later one before an earlier one (migration 0020).
+    The function `ktpledger_append_one` takes the same lock as the one-round-trip statement."""
     app, first, second = two_connections
     first.execute("BEGIN")
-    a = ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a"))
-    b = held_off(
-        app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
-    )
+    a = holding(first, a_row("KTP-A", 2, "a"))
+    b = held_off(app, first, second, lambda: by_the_statement(second, a_row("KTP-B", 2, "b")))
     assert a is not None and b is not None and b > a
+
+
+def test_the_function_still_confirms_the_head(two_connections: tuple[App, Any, Any]) -> None:
+    """`ktpledger_append_one` (kept for a process of the previous release while one upgrades)
+    answers as before: NULL when `version - 1` is missing, unique_violation when it is taken."""
+    import psycopg
+
+    _, first, _ = two_connections
+    assert by_the_function(first, a_row("KTP-A", 3, "gap")) is None
+    assert by_the_function(first, a_row("KTP-A", 2, "a")) is not None
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        by_the_function(first, a_row("KTP-A", 2, "again"))
 
 
 def test_the_general_paths_lock_holds_off_a_single_append(two_connections: tuple[App, Any, Any]) -> None:
