@@ -3,8 +3,9 @@ class per backend behind it (`recorder_for` picks it by the database's dialect).
 
 Both backends append on the general path: an `AppendSession`, one write transaction that takes
 the append lock with its first read (`Database.write`, `ledger_store.heads`). PostgreSQL also has a
-one-round-trip path for a single event (`append_one`: `ktpledger_append_one`, migrations 0004 and
-0006), on a connection of its own. Errors are ktpledger's (`adapters/errors.py`): a row another
+one-round-trip path for a single event (`append_one`: one statement that takes the single
+appends' lock, confirms the head and inserts, as `ktpledger_append_one` of migration 0020 does), on
+a connection of its own. Errors are ktpledger's (`adapters/errors.py`): a row another
 writer recorded first is a `WriteConflict`.
 """
 
@@ -74,7 +75,7 @@ class LedgerRecorder(Protocol):
 
     @property
     def appends_one_directly(self) -> bool:
-        """Whether `append_one` can record an event (else it always answers None)."""
+        """Whether `append_one` can record an event (else it always answers False)."""
         ...
 
     def appending(self) -> AbstractContextManager[AppendSession]:
@@ -87,11 +88,11 @@ class LedgerRecorder(Protocol):
         the head). Its writes are refused."""
         ...
 
-    def append_one(self, row: Row) -> int | None:
+    def append_one(self, row: Row) -> bool:
         """Append one row in one round trip if its project's head is still `row["version"] - 1`:
-        its position; None when that does not hold (the head moved, the key was recorded
-        elsewhere) or the path cannot be used just now. None records nothing: the caller then
-        decides on the general path."""
+        whether it was recorded; False when that does not hold (the head moved, the key was
+        recorded elsewhere) or the path cannot be used just now. False records nothing: the caller
+        then decides on the general path."""
         ...
 
     def stream(self, project: str) -> list[RecordedEvent]: ...
@@ -198,8 +199,8 @@ class _SqlRecorder:
         with self.database.read() as connection:
             yield _SqlSession(connection, locking=False)
 
-    def append_one(self, row: Row) -> int | None:
-        return None
+    def append_one(self, row: Row) -> bool:
+        return False
 
     def stream(self, project: str) -> list[RecordedEvent]:
         with self.database.read() as connection:
@@ -265,20 +266,20 @@ class PostgresLedgerRecorder(_SqlRecorder):
         with self._direct_lock:
             return self._idle[-1][0] if self._idle and self._pid == os.getpid() else None
 
-    def append_one(self, row: Row) -> int | None:
-        """None also when every connection is busy in other threads or anything fails (a failed
+    def append_one(self, row: Row) -> bool:
+        """False also when every connection is busy in other threads or anything fails (a failed
         connection is discarded; the general path then says what is wrong, in its own words)."""
         direct = self._take()
         if direct is None:
-            return None
+            return False
         raw, appender = direct
         try:
-            position = appender.append(row)
+            recorded = appender.append(row)
         except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general path retries
             self._discard(raw)
-            return None
+            return False
         self._give_back(direct)
-        return position
+        return recorded
 
     def _take(self) -> _Direct | None:
         with self._direct_lock:

@@ -236,9 +236,9 @@ class Ledger:
                 return None  # the cache may lag the ledger: let the general path confirm a refusal
             now = datetime.now(UTC)
             row = new_row(event, state, now, format_instant(now), recorded_by)
-        position = self.recorder.append_one(row)
+        recorded = self.recorder.append_one(row)
         with self._guard:
-            if position is None:  # the cached state is unchanged: still good to fold on from
+            if not recorded:  # the cached state is unchanged: still good to fold on from
                 return None
             if self._cache.get(event.project) is state and state.version == row["version"] - 1:
                 state.apply(event, row["version"], row["hash"])

@@ -125,8 +125,8 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
                 "chain_version": row.chain_version,
                 "recorded_by": row.recorded_by,
             }
-            assert appender.append(taken) is None  # version 2 is taken
-            assert appender.append({**taken, "version": 4}) is None  # version 3 does not exist
+            assert appender.append(taken) is False  # version 2 is taken
+            assert appender.append({**taken, "version": 4}) is False  # version 3 does not exist
             raw.autocommit = False
         assert [e.version for e in app.ledger.stream(PROJECT)] == [1, 2]
     finally:
@@ -147,7 +147,7 @@ def test_threads_appending_at_once_each_take_a_connection_of_their_own(
     original = ledger_store.DirectAppender.append
     held = threading.local()
 
-    def meeting(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+    def meeting(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> bool:
         if not getattr(held, "met", False):  # each thread's first append waits for the other's
             held.met = True
             inside.wait()
@@ -184,7 +184,7 @@ def test_beyond_the_bound_a_thread_takes_the_general_path(
     a_inside, b_done = threading.Event(), threading.Event()
     original = ledger_store.DirectAppender.append
 
-    def held_open(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+    def held_open(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> bool:
         a_inside.set()
         assert b_done.wait(10)
         return original(appender, row)
@@ -259,14 +259,14 @@ def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_ur
                 "chain_version": 2,
                 "recorded_by": None,
             }
-            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is not None
+            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is True
             again = ledger_store.DirectAppender(raw)  # the statement is prepared already
-            assert again.append({**fields, "version": 3, "key": "b"}) is not None
+            assert again.append({**fields, "version": 3, "key": "b"}) is True
             raw.execute("DEALLOCATE ALL")
-            assert again.append({**fields, "version": 4, "key": "c"}) is not None
+            assert again.append({**fields, "version": 4, "key": "c"}) is True
             with pytest.raises(psycopg.Error):
                 again.append({**fields, "version": 5, "key": "d", "hash": "f" * 65})  # too long
-            assert again.append({**fields, "version": 5, "key": "d"}) is not None
+            assert again.append({**fields, "version": 5, "key": "d"}) is True
             raw.autocommit = False
         assert [e.key for e in app.ledger.stream(PROJECT)] == ["offer", "a", "b", "c", "d"]
     finally:
@@ -348,7 +348,8 @@ def two_connections(postgres_url: str) -> Iterator[tuple[App, Any, Any]]:
 
 
 def by_the_function(connection: Any, row: dict[str, Any]) -> int | None:
-    """`ktpledger_append_one` called as a process of the release before 0020 calls it."""
+    """`ktpledger_append_one` called as a process of the release before 0020 calls it: the
+    position, or None."""
     from ktpledger.adapters.ledger_store import INSERT_COLUMNS
 
     query = f"SELECT ktpledger_append_one({', '.join(['%s'] * len(INSERT_COLUMNS))})"
@@ -356,13 +357,13 @@ def by_the_function(connection: Any, row: dict[str, Any]) -> int | None:
     return None if found is None else found[0]
 
 
-def by_the_statement(connection: Any, row: dict[str, Any]) -> int | None:
+def by_the_statement(connection: Any, row: dict[str, Any]) -> bool:
     return ledger_store.DirectAppender(connection).append(row)
 
 
 @pytest.mark.parametrize("holding", [by_the_statement, by_the_function])
 def test_single_appends_take_positions_one_at_a_time(
-    two_connections: tuple[App, Any, Any], holding: Callable[[Any, dict[str, Any]], int | None]
+    two_connections: tuple[App, Any, Any], holding: Callable[[Any, dict[str, Any]], object]
 ) -> None:
     """A single append whose transaction is still open (begun by hand around the call here; in
     use, the statement's own) holds off another process's single append, on another project,
@@ -373,7 +374,9 @@ def test_single_appends_take_positions_one_at_a_time(
     first.execute("BEGIN")
     a = holding(first, a_row("KTP-A", 2, "a"))
     b = held_off(app, first, second, lambda: by_the_statement(second, a_row("KTP-B", 2, "b")))
-    assert a is not None and b is not None and b > a
+    assert a and b
+    [a_position, b_position] = [app.ledger.stream(project)[-1].position for project in ("KTP-A", "KTP-B")]
+    assert b_position > a_position
 
 
 def test_the_function_still_confirms_the_head(two_connections: tuple[App, Any, Any]) -> None:
@@ -395,7 +398,7 @@ def test_the_general_paths_lock_holds_off_a_single_append(two_connections: tuple
     b = held_off(
         app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
     )
-    assert b is not None
+    assert b is True
 
 
 def test_an_open_single_append_holds_off_the_general_paths_lock(
@@ -403,7 +406,7 @@ def test_an_open_single_append_holds_off_the_general_paths_lock(
 ) -> None:
     app, first, second = two_connections
     first.execute("BEGIN")
-    assert ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a")) is not None
+    assert ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a")) is True
     locked = held_off(
         app, first, second, lambda: second.execute("BEGIN; SELECT ktpledger_lock_events(); COMMIT")
     )

@@ -87,7 +87,7 @@ def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_datab
         [result] = ledger.append([claim(f"c{n}")])
         assert (result.status, result.version) == ("recorded", n + 1)
     assert (recorder.readings, recorder.sessions) == (1, 0)  # warm now: each by `append_one` alone
-    # another writer moves the head: `append_one` answers None, the general path decides
+    # another writer moves the head: `append_one` answers False, the general path decides
     now = datetime.now(UTC)
     recorder._commit([new_row(parse_event(claim("theirs")), ledger.state(PROJECT), now, format_instant(now))])
     [result] = ledger.append([claim("c4")])
