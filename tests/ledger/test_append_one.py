@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -436,3 +437,37 @@ def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> 
         assert (single.status, single.version) == ("recorded", 3)
     finally:
         app.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_a_connection_of_its_own(pair: tuple[App, App]) -> None:
+    """A connection must not cross a fork: the child does not see its parent's (nor close it), it
+    opens its own; the parent keeps appending on the one it had."""
+    first, _ = pair
+    first.ledger.append([offer(), claim("c1")])
+    first.ledger.append([claim("c2")])  # opens first's one-round-trip connection
+    connection = first.ledger.recorder.direct_connection
+    assert connection is not None
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            seen = first.ledger.recorder.direct_connection
+            [result] = first.ledger.append([claim("c3")])
+            own = first.ledger.recorder.direct_connection
+            code = (
+                0
+                if (seen, result.version, own is not None and own is not connection) == (None, 4, True)
+                else 2
+            )
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert first.ledger.recorder.direct_connection is connection
+    [result] = first.ledger.append([claim("c4")])  # the head moved in the child: the general path
+    assert (result.status, result.version) == ("recorded", 5)
+    [result] = first.ledger.append([claim("c5")])
+    assert (result.status, result.version) == ("recorded", 6)
+    assert first.ledger.recorder.direct_connection is connection
+    assert first.ledger.verify() == (6, None)
