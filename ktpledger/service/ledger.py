@@ -212,9 +212,9 @@ class Ledger:
         `appends_one_directly`: PostgreSQL).
 
         The event is validated against the cached state; the recorder then appends it only if the
-        project's head is still the version validated against (on PostgreSQL the server-side
-        `ktpledger_append_one` takes the append lock, confirms the head and inserts, committing as
-        the statement ends). None when this does not apply (no warm state, an event the cached
+        project's head is still the version validated against (on PostgreSQL one statement takes
+        the single appends' lock, confirms the head and inserts, committing as it ends: migration
+        0020). None when this does not apply (no warm state, an event the cached
         state would refuse, an LMC decision or an offer amendment (both change the terms every
         later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`), a key
         recorded before (the ledger's unique index refuses it), or a head that has moved): the
