@@ -3,8 +3,9 @@ class per backend behind it (`recorder_for` picks it by the database's dialect).
 
 Both backends append on the general path: an `AppendSession`, one write transaction that takes
 the append lock with its first read (`Database.write`, `ledger_store.heads`). PostgreSQL also has a
-one-round-trip path for a single event (`append_one`: `ktpledger_append_one`, migrations 0004 and
-0006), on a connection of its own. Errors are ktpledger's (`adapters/errors.py`): a row another
+one-round-trip path for a single event (`append_one`: one statement that takes the single
+appends' lock, confirms the head and inserts, as `ktpledger_append_one` of migration 0020 does), on
+a connection of its own. Errors are ktpledger's (`adapters/errors.py`): a row another
 writer recorded first is a `WriteConflict`.
 """
 
@@ -80,7 +81,7 @@ class LedgerRecorder(Protocol):
 
     @property
     def appends_one_directly(self) -> bool:
-        """Whether `append_one` can record an event (else it always answers None)."""
+        """Whether `append_one` can record an event (else it always answers False)."""
         ...
 
     def appending(self) -> AbstractContextManager[AppendSession]:
@@ -101,11 +102,11 @@ class LedgerRecorder(Protocol):
         it may be behind the head by the time it is used."""
         ...
 
-    def append_one(self, row: Row) -> int | None:
+    def append_one(self, row: Row) -> bool:
         """Append one row in one round trip if its project's head is still `row["version"] - 1`:
-        its position; None when that does not hold (the head moved, the key was recorded
-        elsewhere) or the path cannot be used just now. None records nothing: the caller then
-        decides on the general path."""
+        whether it was recorded; False when that does not hold (the head moved, the key was
+        recorded elsewhere) or the path cannot be used just now. False records nothing: the caller
+        then decides on the general path."""
         ...
 
     def stream(self, project: str) -> list[RecordedEvent]: ...
@@ -270,8 +271,8 @@ class _SqlRecorder:
         with self.database.read() as connection:
             return _read_start(connection, project, of_format)
 
-    def append_one(self, row: Row) -> int | None:
-        return None
+    def append_one(self, row: Row) -> bool:
+        return False
 
     def stream(self, project: str) -> list[RecordedEvent]:
         with self.database.read() as connection:
@@ -314,6 +315,20 @@ DIRECT_CONNECTIONS = 4
 
 _Direct = tuple[PoolProxiedConnection, ledger_store.DirectAppender]
 
+# How many forks made this process (0 in the one started): a recorder's connections belong to the
+# process of the count it was made with. Read on every `append_one`, where `os.getpid()` was a
+# system call each time, twice (0.3-0.9 us each on this 2-core machine, measured).
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
 
 class PostgresLedgerRecorder(_SqlRecorder):
     """PostgreSQL: the general path, and `append_one` in one round trip on a connection of this
@@ -324,9 +339,10 @@ class PostgresLedgerRecorder(_SqlRecorder):
 
     def __init__(self, database: Database) -> None:
         super().__init__(database)
-        # The idle connections and how many are open, of process `_pid`: a connection must not
-        # cross a fork, so a child process opens its own and never uses (nor closes) its parent's.
-        self._pid = os.getpid()
+        # The idle connections and how many are open, of the process `_forks` counted: a connection
+        # must not cross a fork, so a child process opens its own and never uses (nor closes) its
+        # parent's.
+        self._forks = _forks
         self._idle: list[_Direct] = []
         self._opened = 0
         self._direct_lock = threading.Lock()
@@ -335,7 +351,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
     def direct_connection(self) -> object | None:
         """The connection `append_one` would use next in this process, if open (for tests)."""
         with self._direct_lock:
-            return self._idle[-1][0] if self._idle and self._pid == os.getpid() else None
+            return self._idle[-1][0] if self._idle and self._forks == _forks else None
 
     def cold_start(self, project: str, of_format: str) -> ColdStart:
         """On a connection of `append_one`'s (autocommit: no BEGIN nor ROLLBACK), which the append
@@ -389,25 +405,25 @@ class PostgresLedgerRecorder(_SqlRecorder):
         rows = loading.load_rows(0, read.ntuples, tuple)
         return started(rows, self.database.engine.dialect, project, of_format)
 
-    def append_one(self, row: Row) -> int | None:
-        """None also when every connection is busy in other threads or anything fails (a failed
+    def append_one(self, row: Row) -> bool:
+        """False also when every connection is busy in other threads or anything fails (a failed
         connection is discarded; the general path then says what is wrong, in its own words)."""
         direct = self._take()
         if direct is None:
-            return None
+            return False
         raw, appender = direct
         try:
-            position = appender.append(row)
+            recorded = appender.append(row)
         except Exception:  # noqa: BLE001 - the connection may be broken: drop it, the general path retries
             self._discard(raw)
-            return None
+            return False
         self._give_back(direct)
-        return position
+        return recorded
 
     def _take(self) -> _Direct | None:
         with self._direct_lock:
-            if self._pid != os.getpid():  # a forked child: its parent's connections are not its own
-                self._pid, self._idle, self._opened = os.getpid(), [], 0
+            if self._forks != _forks:  # a forked child: its parent's connections are not its own
+                self._forks, self._idle, self._opened = _forks, [], 0
             if self._idle:
                 return self._idle.pop()
             if self._opened >= DIRECT_CONNECTIONS:
@@ -427,7 +443,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
 
     def _give_back(self, direct: _Direct) -> None:
         with self._direct_lock:
-            if self._pid == os.getpid():
+            if self._forks == _forks:
                 self._idle.append(direct)
 
     def _discard(self, raw: PoolProxiedConnection) -> None:
@@ -440,7 +456,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
 
     def close(self) -> None:
         with self._direct_lock:
-            idle = self._idle if self._pid == os.getpid() else []
+            idle = self._idle if self._forks == _forks else []
             self._idle, self._opened = [], 0
         for raw, _ in idle:
             try:  # the ignore: as in `_take`, the raw connection has a driver connection

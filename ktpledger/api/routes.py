@@ -21,7 +21,6 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ktpledger.adapters.ledger_recorder import DIRECT_CONNECTIONS
 from ktpledger.api.errors import ApiError, error_body, forbidden
 from ktpledger.api.limits import body_share
 from ktpledger.api.schemas import Health
@@ -190,12 +189,12 @@ async def record(request: Request, who: Principal = Depends(recording_principal)
 def appending_at_once(app: App) -> int | None:
     """How many appends a process runs at once, None for as many as the threadpool allows.
 
-    On PostgreSQL, as many as the recorder keeps connections for single events in one round trip
-    (`DIRECT_CONNECTIONS`): an append that finds them all busy takes the general path instead, a
+    On PostgreSQL, as many as the ledger can append single events at once in one round trip
+    (`Ledger.direct_appends`): an append that finds them all busy takes the general path instead, a
     transaction of several round trips holding the ledger's guard, that every other append of the
     process waits for and the table's lock, that every other process waits for. With 32 clients on
     2 processes, about half the appends took it; waiting for a connection instead is cheaper."""
-    return DIRECT_CONNECTIONS if app.ledger.recorder.appends_one_directly else None
+    return app.ledger.direct_appends or None
 
 
 def append_slots(request: Request, app: App) -> CapacityLimiter | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ktpledger.adapters import ledger_recorder
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
@@ -96,6 +97,13 @@ class Ledger:
     def states(self) -> StateCache:
         """The project states kept warm between appends (a one-shot command may narrow its budget)."""
         return self._cache
+
+    @property
+    def direct_appends(self) -> int:
+        """How many single appends this ledger can run at once in one round trip (`_append_one`):
+        the recorder's connections for them (`DIRECT_CONNECTIONS`), 0 when it has none. One more
+        at once takes the general path."""
+        return ledger_recorder.DIRECT_CONNECTIONS if self.recorder.appends_one_directly else 0
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -202,9 +210,9 @@ class Ledger:
         `appends_one_directly`: PostgreSQL).
 
         The event is validated against the cached state; the recorder then appends it only if the
-        project's head is still the version validated against (on PostgreSQL the server-side
-        `ktpledger_append_one` takes the append lock, confirms the head and inserts, committing as
-        the statement ends). None when this does not apply (no warm state, an event the cached
+        project's head is still the version validated against (on PostgreSQL one statement takes
+        the single appends' lock, confirms the head and inserts, committing as it ends: migration
+        0020). None when this does not apply (no warm state, an event the cached
         state would refuse, an LMC decision or an offer amendment (both change the terms every
         later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`), a key
         recorded before (the ledger's unique index refuses it), or a head that has moved): the
@@ -226,9 +234,9 @@ class Ledger:
                 return None  # the cache may lag the ledger: let the general path confirm a refusal
             now = datetime.now(UTC)
             row = new_row(event, state, now, format_instant(now), recorded_by)
-        position = self.recorder.append_one(row)
+        recorded = self.recorder.append_one(row)
         with self._guard:
-            if position is None:  # the cached state is unchanged: still good to fold on from
+            if not recorded:  # the cached state is unchanged: still good to fold on from
                 return None
             if self._cache.get(event.project) is state and state.version == row["version"] - 1:
                 state.apply(event, row["version"], row["hash"])

@@ -1,5 +1,5 @@
 """`POST /events` runs at most as many appends at once in a process as the ledger's recorder keeps
-connections for one-round-trip appends (PostgreSQL: `DIRECT_CONNECTIONS`): one more would find
+connections for one-round-trip appends (PostgreSQL: `Ledger.direct_appends`): one more would find
 them all busy and take the general path, a transaction of several round trips under the ledger's
 guard and the table's lock, that the other appends wait for. On SQLite (no such connections) the
 threadpool alone bounds them, as before."""
@@ -12,8 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from ktpledger.adapters import ledger_recorder
 from ktpledger.adapters.ledger_recorder import DIRECT_CONNECTIONS
 from ktpledger.api.app import create_app
 from ktpledger.api.routes import appending_at_once
@@ -67,3 +69,15 @@ def test_appends_at_once_are_bounded_by_the_recorders_direct_connections(app: Ap
     else:
         assert appending_at_once(app) is None
     assert [len(app.ledger.stream(project)) for project in projects] == [2] * CLIENTS
+
+
+def test_appends_at_once_are_the_ledgers_direct_appends(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The route asks the ledger how many single appends it runs at once in one round trip, so a
+    recorder keeping fewer connections bounds the route with it."""
+    monkeypatch.setattr(ledger_recorder, "DIRECT_CONNECTIONS", 2)
+    if app.ledger.recorder.appends_one_directly:  # PostgreSQL
+        assert app.ledger.direct_appends == 2
+        assert appending_at_once(app) == 2
+    else:
+        assert app.ledger.direct_appends == 0
+        assert appending_at_once(app) is None

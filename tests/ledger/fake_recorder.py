@@ -80,13 +80,13 @@ class FakeRecorder:
     def _head(self, project: str) -> int:
         return max((row.version for row in self.rows if row.project == project), default=0)
 
-    def append_one(self, row: dict[str, Any]) -> int | None:
+    def append_one(self, row: dict[str, Any]) -> bool:
         if not self.appends_one_directly or self._head(row["project"]) != row["version"] - 1:
-            return None
+            return False
         if any(found.project == row["project"] and found.key == row["key"] for found in self.rows):
-            return None  # the unique index on (project, key)
+            return False  # the unique index on (project, key)
         self._commit([row])
-        return len(self.rows)
+        return True
 
     # --- reading
 

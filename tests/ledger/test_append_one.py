@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -125,8 +126,8 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
                 "chain_version": row.chain_version,
                 "recorded_by": row.recorded_by,
             }
-            assert appender.append(taken) is None  # version 2 is taken
-            assert appender.append({**taken, "version": 4}) is None  # version 3 does not exist
+            assert appender.append(taken) is False  # version 2 is taken
+            assert appender.append({**taken, "version": 4}) is False  # version 3 does not exist
             raw.autocommit = False
         assert [e.version for e in app.ledger.stream(PROJECT)] == [1, 2]
     finally:
@@ -147,7 +148,7 @@ def test_threads_appending_at_once_each_take_a_connection_of_their_own(
     original = ledger_store.DirectAppender.append
     held = threading.local()
 
-    def meeting(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+    def meeting(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> bool:
         if not getattr(held, "met", False):  # each thread's first append waits for the other's
             held.met = True
             inside.wait()
@@ -184,7 +185,7 @@ def test_beyond_the_bound_a_thread_takes_the_general_path(
     a_inside, b_done = threading.Event(), threading.Event()
     original = ledger_store.DirectAppender.append
 
-    def held_open(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> int | None:
+    def held_open(appender: ledger_store.DirectAppender, row: dict[str, Any]) -> bool:
         a_inside.set()
         assert b_done.wait(10)
         return original(appender, row)
@@ -259,15 +260,214 @@ def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_ur
                 "chain_version": 2,
                 "recorded_by": None,
             }
-            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is not None
+            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is True
             again = ledger_store.DirectAppender(raw)  # the statement is prepared already
-            assert again.append({**fields, "version": 3, "key": "b"}) is not None
+            assert again.append({**fields, "version": 3, "key": "b"}) is True
             raw.execute("DEALLOCATE ALL")
-            assert again.append({**fields, "version": 4, "key": "c"}) is not None
+            assert again.append({**fields, "version": 4, "key": "c"}) is True
             with pytest.raises(psycopg.Error):
                 again.append({**fields, "version": 5, "key": "d", "hash": "f" * 65})  # too long
-            assert again.append({**fields, "version": 5, "key": "d"}) is not None
+            assert again.append({**fields, "version": 5, "key": "d"}) is True
             raw.autocommit = False
         assert [e.key for e in app.ledger.stream(PROJECT)] == ["offer", "a", "b", "c", "d"]
     finally:
         app.close()
+
+
+# --- one at a time from taking a position to committing it (migration 0020) ------------------------
+
+
+def a_row(project: str, version: int, key: str) -> dict[str, Any]:
+    """A row for `ktpledger_append_one` (its hashes are not checked there; these tests never verify)."""
+    from datetime import UTC, date, datetime
+
+    return {
+        "project": project,
+        "version": version,
+        "type": "SpendClaimed",
+        "schema_version": 1,
+        "key": key,
+        "date": date(2025, 1, 15),
+        "data": '{"amount":"1.00","category":"consumables","description":"d","tags":[]}',
+        "recorded_at": datetime.now(UTC),
+        "prev_hash": "a" * 64,
+        "hash": "b" * 64,
+        "chain_version": 2,
+        "recorded_by": None,
+    }
+
+
+def waits_for_a_lock(app: App, pid: int) -> bool:
+    """Whether backend `pid` comes to wait for a lock (polled, up to 10 s)."""
+    import time
+
+    query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s"
+    with app.database.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.autocommit = True
+        try:
+            for _ in range(1000):
+                if raw.execute(query, (pid,)).fetchone() == ("Lock",):
+                    return True
+                time.sleep(0.01)
+            return False
+        finally:
+            raw.autocommit = False
+
+
+def held_off(app: App, holder: Any, waiter: Any, then: Callable[[], Any]) -> Any:
+    """Run `then` on connection `waiter` in a thread while `holder`'s transaction is open: it must
+    come to wait for a lock and still be waiting; once `holder` commits, its answer."""
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(then()))
+    thread.start()
+    try:
+        assert waits_for_a_lock(app, waiter.info.backend_pid)
+        assert thread.is_alive() and answers == []
+    finally:
+        holder.execute("COMMIT")
+        thread.join()
+    assert len(answers) == 1
+    return answers[0]
+
+
+@pytest.fixture
+def two_connections(postgres_url: str) -> Iterator[tuple[App, Any, Any]]:
+    """An application with projects KTP-A and KTP-B offered, and two psycopg connections of its
+    own in autocommit mode (as the one-round-trip path's)."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        app.ledger.append([offer("KTP-A"), offer("KTP-B")])
+        with app.database.engine.connect() as one, app.database.engine.connect() as two:
+            first, second = one.connection.driver_connection, two.connection.driver_connection
+            first.autocommit = second.autocommit = True
+            yield app, first, second
+            first.autocommit = second.autocommit = False
+    finally:
+        app.close()
+
+
+def by_the_function(connection: Any, row: dict[str, Any]) -> int | None:
+    """`ktpledger_append_one` called as a process of the release before 0020 calls it: the
+    position, or None."""
+    from ktpledger.adapters.ledger_store import INSERT_COLUMNS
+
+    query = f"SELECT ktpledger_append_one({', '.join(['%s'] * len(INSERT_COLUMNS))})"
+    found = connection.execute(query, [row[name] for name in INSERT_COLUMNS]).fetchone()
+    return None if found is None else found[0]
+
+
+def by_the_statement(connection: Any, row: dict[str, Any]) -> bool:
+    return ledger_store.DirectAppender(connection).append(row)
+
+
+@pytest.mark.parametrize("holding", [by_the_statement, by_the_function])
+def test_single_appends_take_positions_one_at_a_time(
+    two_connections: tuple[App, Any, Any], holding: Callable[[Any, dict[str, Any]], object]
+) -> None:
+    """A single append whose transaction is still open (begun by hand around the call here; in
+    use, the statement's own) holds off another process's single append, on another project,
+    until it commits: each takes its position and commits it before the next takes one, so a
+    reader following positions never sees a later one before an earlier one (migration 0020).
+    The function `ktpledger_append_one` takes the same lock as the one-round-trip statement."""
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    a = holding(first, a_row("KTP-A", 2, "a"))
+    b = held_off(app, first, second, lambda: by_the_statement(second, a_row("KTP-B", 2, "b")))
+    assert a and b
+    [a_position, b_position] = [app.ledger.stream(project)[-1].position for project in ("KTP-A", "KTP-B")]
+    assert b_position > a_position
+
+
+def test_the_function_still_confirms_the_head(two_connections: tuple[App, Any, Any]) -> None:
+    """`ktpledger_append_one` (kept for a process of the previous release while one upgrades)
+    answers as before: NULL when `version - 1` is missing, unique_violation when it is taken."""
+    import psycopg
+
+    _, first, _ = two_connections
+    assert by_the_function(first, a_row("KTP-A", 3, "gap")) is None
+    assert by_the_function(first, a_row("KTP-A", 2, "a")) is not None
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        by_the_function(first, a_row("KTP-A", 2, "again"))
+
+
+def test_the_general_paths_lock_holds_off_a_single_append(two_connections: tuple[App, Any, Any]) -> None:
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    first.execute("SELECT ktpledger_lock_events()")
+    b = held_off(
+        app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
+    )
+    assert b is True
+
+
+def test_an_open_single_append_holds_off_the_general_paths_lock(
+    two_connections: tuple[App, Any, Any],
+) -> None:
+    app, first, second = two_connections
+    first.execute("BEGIN")
+    assert ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a")) is True
+    locked = held_off(
+        app, first, second, lambda: second.execute("BEGIN; SELECT ktpledger_lock_events(); COMMIT")
+    )
+    assert locked is not None
+
+
+def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    from ktpledger.service.schema import migrate
+
+    body = text(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'ktpledger_append_one' "
+        "AND pronamespace = current_schema()::regnamespace"
+    )
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        with app.database.engine.connect() as connection:
+            assert "pg_advisory_xact_lock(" in connection.execute(body).scalar_one()
+        migrate(app.database, "downgrade", "0019")
+        with app.database.engine.connect() as connection:
+            [old] = connection.execute(body).scalars()
+        assert "PERFORM ktpledger_lock_events();" in old and "advisory" not in old
+        app.ledger.append([offer(), claim("c1")])
+        [single] = app.ledger.append([claim("c2")])
+        assert (single.status, single.version) == ("recorded", 3)
+    finally:
+        app.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_a_connection_of_its_own(pair: tuple[App, App]) -> None:
+    """A connection must not cross a fork: the child does not see its parent's (nor close it), it
+    opens its own; the parent keeps appending on the one it had."""
+    first, _ = pair
+    first.ledger.append([offer(), claim("c1")])
+    first.ledger.append([claim("c2")])  # opens first's one-round-trip connection
+    connection = first.ledger.recorder.direct_connection
+    assert connection is not None
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            seen = first.ledger.recorder.direct_connection
+            [result] = first.ledger.append([claim("c3")])
+            own = first.ledger.recorder.direct_connection
+            code = (
+                0
+                if (seen, result.version, own is not None and own is not connection) == (None, 4, True)
+                else 2
+            )
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert first.ledger.recorder.direct_connection is connection
+    [result] = first.ledger.append([claim("c4")])  # the head moved in the child: the general path
+    assert (result.status, result.version) == ("recorded", 5)
+    [result] = first.ledger.append([claim("c5")])
+    assert (result.status, result.version) == ("recorded", 6)
+    assert first.ledger.recorder.direct_connection is connection
+    assert first.ledger.verify() == (6, None)

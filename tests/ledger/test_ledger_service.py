@@ -13,7 +13,7 @@ import pytest
 
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import WriteConflict
-from ktpledger.adapters.ledger_recorder import AppendSession
+from ktpledger.adapters.ledger_recorder import DIRECT_CONNECTIONS, AppendSession
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.service.ledger import INTEGRITY_RETRIES, Ledger, new_row
@@ -87,7 +87,7 @@ def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_datab
         [result] = ledger.append([claim(f"c{n}")])
         assert (result.status, result.version) == ("recorded", n + 1)
     assert (recorder.readings, recorder.sessions) == (1, 0)  # warm now: each by `append_one` alone
-    # another writer moves the head: `append_one` answers None, the general path decides
+    # another writer moves the head: `append_one` answers False, the general path decides
     now = datetime.now(UTC)
     recorder._commit([new_row(parse_event(claim("theirs")), ledger.state(PROJECT), now, format_instant(now))])
     [result] = ledger.append([claim("c4")])
@@ -103,6 +103,14 @@ def test_a_warm_single_event_goes_in_one_call_when_the_recorder_can(unused_datab
     [late] = cold.append([claim("c6", date="2030-01-01")])  # after the project's end
     assert late.status == "rejected" and late.error is not None and late.error.rule == "R-33"
     assert [row.version for row in recorder.stream(PROJECT)] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_ledger_says_how_many_single_appends_it_runs_at_once_in_one_round_trip(
+    unused_database: Database,
+) -> None:
+    assert Ledger(unused_database, recorder=FakeRecorder()).direct_appends == 0
+    direct = Ledger(unused_database, recorder=FakeRecorder(appends_one_directly=True))
+    assert direct.direct_appends == DIRECT_CONNECTIONS
 
 
 def test_an_event_already_parsed_is_judged_like_its_mapping(unused_database: Database) -> None:

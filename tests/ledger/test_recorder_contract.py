@@ -146,30 +146,29 @@ def test_a_version_recorded_first_is_a_write_conflict_and_nothing_of_the_batch_i
     assert [item.key for item in recorder.stream(PROJECT)] == ["offer"]
 
 
-def test_append_one_records_the_row_or_answers_none_and_records_nothing(recorder: LedgerRecorder) -> None:
+def test_append_one_records_the_row_or_answers_false_and_records_nothing(recorder: LedgerRecorder) -> None:
     """On PostgreSQL `append_one` records a row chained onto the head in one round trip; SQLite
-    has no such path. Either way None records nothing, and a moved head or a taken key is None."""
+    has no such path. Either way False records nothing, and a moved head or a taken key is False."""
     rows = chained([offer(), claim("c1"), claim("c2"), claim("c3")])
     record(recorder, rows[:2])
     state = fold(PROJECT, recorder.stream(PROJECT))
     [onto_head] = chained([claim("c2")], state)
-    position = recorder.append_one(onto_head)
+    recorded = recorder.append_one(onto_head)
     if recorder.appends_one_directly:
-        assert position == 3
+        assert recorded is True and recorder.stream(PROJECT)[-1].key == "c2"
     else:
-        assert position is None
+        assert recorded is False
         record(recorder, [onto_head])
-    assert recorder.append_one(rows[3] | {"version": 2}) is None  # version 2 is taken
-    assert recorder.append_one(rows[3] | {"version": 5}) is None  # version 4 is not there
+    assert recorder.append_one(rows[3] | {"version": 2}) is False  # version 2 is taken
+    assert recorder.append_one(rows[3] | {"version": 5}) is False  # version 4 is not there
     assert [item.key for item in recorder.stream(PROJECT)] == ["offer", "c1", "c2"]
     recorder.close()  # gives back the path's connection; the recorder can be used again
     [next_one] = chained([claim("c4")], fold(PROJECT, recorder.stream(PROJECT)))
-    position = recorder.append_one(next_one)
+    recorded = recorder.append_one(next_one)
     if recorder.appends_one_directly:
-        # its position as recorded (a refused insert may have used up a number of the sequence)
-        assert position == recorder.stream(PROJECT)[-1].position and recorder.stream(PROJECT)[-1].key == "c4"
+        assert recorded is True and recorder.stream(PROJECT)[-1].key == "c4"
     else:
-        assert position is None and len(recorder.stream(PROJECT)) == 3
+        assert recorded is False and len(recorder.stream(PROJECT)) == 3
 
 
 def test_a_reading_session_reads_without_the_lock_and_writes_nothing(recorder: LedgerRecorder) -> None:
@@ -242,8 +241,8 @@ def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_ta
         assert recorder._idle[-1][1].prepared
         assert direct.driver_connection.info.transaction_status == TransactionStatus.IDLE  # type: ignore[attr-defined]
         state = fold(PROJECT, found.events, ProjectState(project=PROJECT))
-        position = recorder.append_one(chained([claim("c2")], state)[0])
-        assert position is not None and recorder.direct_connection is direct
+        recorded = recorder.append_one(chained([claim("c2")], state)[0])
+        assert recorded is True and recorder.direct_connection is direct
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))  # prepared
         recorder._take = lambda: None  # type: ignore[method-assign]  # every connection busy
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
