@@ -145,6 +145,7 @@ def decide(
     rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
     recorded_at = format_instant(now)
+    by = None if recorded_by is None else recorded_by.canonical()  # the same text in every row
 
     def made() -> Iterator[dict[str, Any]]:
         for index, event in parsed:
@@ -159,7 +160,7 @@ def decide(
                 continue
             try:
                 state.check(event)
-                row = new_row(event, state, now, recorded_at, recorded_by)
+                row = new_row(event, state, now, recorded_at, by)
                 state.apply(event, row["version"], row["hash"])
             except RuleViolation as error:
                 if isinstance(error, UnreadableEvent):  # the event could not be folded in
@@ -390,13 +391,13 @@ def new_row(
     state: ProjectState,
     now: datetime,
     recorded_at: str,
-    recorded_by: RecordedBy | None = None,
+    recorded_by: RecordedBy | str | None = None,
 ) -> dict[str, Any]:
     """The ledger row of `event` appended onto `state`: next version, chained hash (R-30), of the
     current chain version: its hash covers `recorded_by` (None is stored and hashed as null, "not
-    said", rather than dropped)."""
+    said", rather than dropped). A batch gives its `RecordedBy.canonical()` text, written once."""
     version = state.version + 1
-    by = None if recorded_by is None else recorded_by.canonical()
+    by = recorded_by.canonical() if isinstance(recorded_by, RecordedBy) else recorded_by
     schema_version = schema_version_of(event.payload)  # GrantPayment naming a claim: 2 (R-45)
     data = canonical_data(event.payload)
     digest = link_digest(
