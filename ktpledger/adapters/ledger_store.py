@@ -435,11 +435,15 @@ def copy_chunks(rows: Iterable[dict[str, Any]], size: int = COPY_CHUNK) -> Itera
     length = 0
     instant: object = None
     instant_text = ""
+    days: dict[Any, str] = {}  # a batch's dates repeat: each written once (0.4 us a row)
     for row in rows:
         if row["recorded_at"] is not instant:  # a batch's rows share one: written once (1 us a row)
             instant = row["recorded_at"]
             instant_text = _copy_value(instant)
-        line = copy_line(row, instant_text)
+        day = days.get(row["date"])
+        if day is None:
+            day = days[row["date"]] = _copy_value(row["date"])
+        line = copy_line(row, instant_text, day)
         lines.append(line)
         length += len(line)
         if length >= size:
@@ -455,7 +459,7 @@ _COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _NUL = "\x00"
 
 
-def copy_line(row: Mapping[str, Any], recorded_at: str | None = None) -> str:
+def copy_line(row: Mapping[str, Any], recorded_at: str | None = None, day: str | None = None) -> str:
     """One row of `INSERT_COLUMNS` as a line of COPY's text format: values separated by tabs, None
     as \\N, text with its backslashes, tabs, newlines and carriage returns escaped, numbers in
     decimal, a date and a datetime in ISO 8601 (what psycopg's text dumpers write); a NUL is
@@ -463,10 +467,13 @@ def copy_line(row: Mapping[str, Any], recorded_at: str | None = None) -> str:
 
     A ledger row's values are of known types, and its text rarely holds a character to escape:
     the row is joined as it is and checked once, and escaped value by value only if it must be.
-    `recorded_at` is the row's own written so already (`_copy_value`), if the caller has it."""
+    `recorded_at` and `day` are the row's own written so already (`_copy_value`), if the caller
+    has them."""
     by = row["recorded_by"]
     if recorded_at is None:
         recorded_at = _copy_value(row["recorded_at"])
+    if day is None:
+        day = _copy_value(row["date"])
     try:
         text = "\t".join(
             (
@@ -475,7 +482,7 @@ def copy_line(row: Mapping[str, Any], recorded_at: str | None = None) -> str:
                 row["type"],
                 str(row["schema_version"]),
                 row["key"],
-                row["date"].isoformat(),
+                day,
                 row["data"],
                 recorded_at,
                 row["prev_hash"],

@@ -66,6 +66,19 @@ class AppendResult:
         return result
 
 
+def _recorded_result(
+    index: int, key: str, project: str, version: int, _new: Callable[..., Any] = object.__new__
+) -> AppendResult:
+    """`AppendResult(index, key, "recorded", project, version=version)`, made without the frozen
+    dataclass's `__init__` (an `object.__setattr__` a field): 0.7 us against 1.6, for every event
+    a batch records (issue 18). The fields are all set, as that `__init__` sets them."""
+    result: AppendResult = _new(AppendResult)
+    result.__dict__.update(
+        index=index, key=key, status="recorded", project=project, version=version, error=None
+    )
+    return result
+
+
 class StateCache(Weighed[str, ProjectState]):
     """Recently used project states, keyed by project, under a byte budget (`approximate_bytes`);
     always checked against the ledger's head.
@@ -180,7 +193,7 @@ def decide(
                 continue
             rows.append(row)
             seen[(event.project, event.key)] = (event, row["version"])
-            results[index] = AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+            results[index] = _recorded_result(index, event.key, event.project, row["version"])
             yield row
 
     making = made()

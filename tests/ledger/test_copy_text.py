@@ -104,7 +104,18 @@ def test_values_of_other_types_are_written_as_psycopg_writes_them() -> None:
 
 
 def test_the_text_comes_in_pieces_of_whole_lines() -> None:
-    rows = [row(number) for number in range(1, 101)]
+    """Each piece whole lines; together, each row's line as written alone (the dates and times
+    written once a batch are each row's own)."""
+    rows = [
+        row(
+            number,
+            date=date(2025, 1, 1) + timedelta(days=number % 7),
+            recorded_at=MOMENT if number % 3 else MOMENT + timedelta(seconds=number),
+        )
+        for number in range(1, 101)
+    ]
+    rows[5]["date"] = datetime(2025, 1, 1, 12, 0)  # a caller's datetime, equal to no date
+    rows[6]["date"] = "2025-01-01"
     pieces = list(ledger_store.copy_chunks(rows, size=1000))
     assert len(pieces) > 1
     assert all(piece.endswith("\n") for piece in pieces)

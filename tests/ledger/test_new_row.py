@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy
+from ktpledger.service import ledger_deciding
 from ktpledger.service.ledger import Ledger, new_row
+from ktpledger.service.ledger_deciding import AppendResult
 from tests.ledger.factory import PROJECT, claim, offer
 from tests.ledger.fake_recorder import FakeRecorder
 
@@ -45,3 +48,17 @@ def test_a_batch_writes_who_recorded_it_once(monkeypatch: pytest.MonkeyPatch, tm
     assert written == ["Ada"]
     assert {item.recorded_by for item in ledger.stream(PROJECT)} == {canonical(BY)}
     assert ledger.verify() == (3, None)
+
+
+def test_a_recorded_result_is_the_dataclass_s_own() -> None:
+    """Made without the dataclass's `__init__`, it is equal to and reads as the one made with it,
+    every field set (a field added to `AppendResult` must be set there too)."""
+    made = ledger_deciding._recorded_result(3, "k", PROJECT, 7)
+    expected = AppendResult(3, "k", "recorded", PROJECT, version=7)
+    assert made == expected
+    assert repr(made) == repr(expected)
+    assert type(made) is AppendResult
+    assert {field.name for field in fields(AppendResult)} == set(vars(made))
+    assert made.to_json() == expected.to_json()
+    with pytest.raises(FrozenInstanceError):
+        made.version = 8  # type: ignore[misc]
