@@ -172,3 +172,16 @@ def test_a_nul_through_copy_is_a_data_error(postgres: Database) -> None:
     assert caught.value.message == f"the database cannot store this input: {caught.value.driver_message}"
     with postgres.read() as connection:
         assert ledger_store.stream(connection, "P") == []
+
+
+def test_psycopg_binds_every_column_as_it_is() -> None:
+    """The COPY writes a row's own values: what SQLAlchemy's INSERT would bind only while no column
+    of `events` has a bind processor on PostgreSQL with psycopg (one added must be applied there)."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    from ktpledger.adapters.tables import events
+
+    psycopg_dialect = dialect()
+    for name in ledger_store.INSERT_COLUMNS:
+        column_type = events.c[name].type.dialect_impl(psycopg_dialect)
+        assert column_type.bind_processor(psycopg_dialect) is None, name
