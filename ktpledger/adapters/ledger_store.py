@@ -341,9 +341,9 @@ def insert(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions. A version or key
     recorded first by another writer is a `WriteConflict`, whichever way the rows go in.
 
-    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, each row written
-    as `rows` yields it: given rows as they are made (`ledger_deciding.decide`), the server inserts
-    the first while the rest are being made."""
+    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, sent some
+    `COPY_CHUNK` characters at a time as `rows` yields them: given rows as they are made
+    (`ledger_deciding.decide`), the server inserts the first while the rest are being made."""
     dialect = connection.dialect
     bound = _bound(dialect)
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
