@@ -459,17 +459,12 @@ class SpendClaimed:
             if raw_tags
             else ()
         )
-        # Made without the frozen dataclass's `__init__` (an `object.__setattr__` a field), as
-        # `_event`: a claim is most of any ledger (issue 18). Its fields in their order, each read
-        # (and refused) in that order as `cls(...)` read them.
-        claim: SpendClaimed = object.__new__(cls)
-        claim.__dict__.update(
+        return cls(
             category=_category(data.get("category")),
             amount=_money(data, "amount"),
             description=_text(data, "description", rule="R-33"),
             tags=tags,
         )
-        return claim
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
@@ -1433,15 +1428,7 @@ def parse_event(raw: object) -> Event:
             raise
         raise _offer_category(error, data, when) from None
     _check_as_sent(raw, data, payload)
-    return _event(project, key, when, payload)
-
-
-def _event(project: str, key: str, when: date, payload: Payload, _new: Any = object.__new__) -> Event:
-    """`Event(project, key, when, payload)`, made without the frozen dataclass's `__init__` (an
-    `object.__setattr__` a field): 0.5 us against 1.2, for every event submitted (issue 18)."""
-    event: Event = _new(Event)
-    event.__dict__.update(project=project, key=key, date=when, payload=payload)
-    return event
+    return Event(project=project, key=key, date=when, payload=payload)
 
 
 # The free text of each payload, by its field: what `_text` reads, and the one text of an event no
