@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from itertools import chain, islice
 from typing import Any
 
@@ -290,9 +291,11 @@ _SQLITE_RECORDED_KEYS = text(
 # 2-3 ms for the probes (issue 18).
 # The pairs go as one JSON array of [project, key] (`json.dumps`, at C speed): two arrays built
 # by psycopg element by element in Python cost 1.2 ms of CPU a batch of 1,000 pairs, against 0.2.
-_PG_RECORDED_KEYS = text(
+# Sent by the driver's own SQL (`exec_driver_sql`): SQLAlchemy's compiled-statement execution cost
+# some 0.3 ms of CPU a batch more (issue 18).
+_PG_RECORDED_KEYS = (
     f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} "
-    "FROM json_array_elements(CAST(:pairs AS json)) AS k(pair) "
+    "FROM json_array_elements(CAST(%s AS json)) AS k(pair) "
     "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = k.pair ->> 0 "
     "AND events.key = k.pair ->> 1 OFFSET 0) AS e"
 )
@@ -303,10 +306,24 @@ def recorded_keys(
 ) -> dict[tuple[str, str], RecordedEvent]:
     """The recorded event of each (project, key) the ledger holds: what an append's idempotency
     asks (R-30), of the unique index on (project, key), instead of every key held in memory."""
+    # Printable together (the usual case, one test at C speed), neither has a problem.
     wanted = sorted(
-        {pair for pair in pairs if text_problem(pair[0]) is None and text_problem(pair[1]) is None}
+        {
+            pair
+            for pair in pairs
+            if (pair[0] + pair[1]).isprintable()
+            or (text_problem(pair[0]) is None and text_problem(pair[1]) is None)
+        }
     )
     found: dict[tuple[str, str], RecordedEvent] = {}
+    if connection.dialect.name == "postgresql" and connection.dialect.paramstyle in ("format", "pyformat"):
+        if wanted:  # one query, each pair one probe
+            found_by = (json.dumps(wanted, ensure_ascii=False),)
+            # The columns are `COLUMNS`, in the order of `RecordedEvent`'s fields.
+            for values in connection.exec_driver_sql(_PG_RECORDED_KEYS, found_by).fetchall():
+                item = RecordedEvent(*values)
+                found[(item.project, item.key)] = item
+        return found
     if connection.dialect.name == "sqlite":
         if wanted:
             parameters = {"pairs": json.dumps([list(pair) for pair in wanted])}
@@ -314,16 +331,9 @@ def recorded_keys(
                 item = to_recorded(row)
                 found[(item.project, item.key)] = item
         return found
-    postgres = connection.dialect.name == "postgresql"
-    chunk = max(len(wanted), 1) if postgres else _KEYS_CHUNK
-    for start in range(0, len(wanted), chunk):
-        part = wanted[start : start + chunk]
-        if postgres:
-            found_by = {"pairs": json.dumps(part, ensure_ascii=False)}
-            rows = connection.execute(_PG_RECORDED_KEYS, found_by).mappings()
-        else:
-            rows = connection.execute(_RECORDED_KEYS, {"pairs": part}).mappings()
-        for row in rows:
+    for start in range(0, len(wanted), _KEYS_CHUNK):
+        part = wanted[start : start + _KEYS_CHUNK]
+        for row in connection.execute(_RECORDED_KEYS, {"pairs": part}).mappings():
             item = to_recorded(row)
             found[(item.project, item.key)] = item
     return found
@@ -360,16 +370,16 @@ def insert(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows (dicts of `INSERT_COLUMNS`); the database assigns positions. A version or key
     recorded first by another writer is a `WriteConflict`, whichever way the rows go in.
 
-    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, each row written
-    as `rows` yields it: given rows as they are made (`ledger_deciding.decide`), the server inserts
-    the first while the rest are being made."""
+    On PostgreSQL (psycopg) a batch of at least `COPY_FROM_ROWS` goes in by COPY, sent some
+    `COPY_CHUNK` characters at a time as `rows` yields them: given rows as they are made
+    (`ledger_deciding.decide`), the server inserts the first while the rest are being made."""
     dialect = connection.dialect
     bound = _bound(dialect)
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         made = iter(rows)
         first = list(islice(made, COPY_FROM_ROWS))
         if len(first) >= COPY_FROM_ROWS:
-            _copy(connection, map(bound, chain(first, made)))
+            _copy(connection, chain(first, made))
             return
         rows = first  # all of them: fewer came
     made_rows = list(rows)
@@ -429,14 +439,117 @@ def _insert_sql(dialect: Dialect) -> str | None:
     return f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join([marker] * len(INSERT_COLUMNS))})"
 
 
-def _copy(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
+def _copy(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """COPY rows into events (psycopg 3), in the transaction under way; a driver error is raised as
-    ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`)."""
+    ktpledger's, as from an INSERT (a unique violation is a `WriteConflict`: `driver_errors`).
+
+    The COPY text is written here (`copy_chunks`), some `COPY_CHUNK` characters a `write`, not row
+    by row by psycopg's `write_row`: its formatting and a flush every 32 KB were a fifth of a
+    batch's CPU (issue 18). psycopg binds no column of `events` through SQLAlchemy (no bind
+    processor), so the values are the rows' own, as `write_row` was given them."""
     # The ignore: `driver_connection` is typed Optional; a checked-out connection's is psycopg's.
     driver = connection.connection.driver_connection
     with driver_errors(connection, _COPY), driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
-        for row in values:
-            copy.write_row(row)
+        for text in copy_chunks(rows):
+            copy.write(text)
+
+
+COPY_CHUNK = 32 * 1024  # characters of COPY text a write: psycopg's own buffer size
+
+
+def copy_chunks(rows: Iterable[dict[str, Any]], size: int = COPY_CHUNK) -> Iterator[str]:
+    """The COPY text of `rows` (`copy_line`), in pieces of about `size` characters, each made as
+    soon as its rows are: the server inserts the first while the rest are being made."""
+    lines: list[str] = []
+    length = 0
+    instant: object = None
+    instant_text = ""
+    days: dict[Any, str] = {}  # a batch's dates repeat: each written once (0.4 us a row)
+    for row in rows:
+        if row["recorded_at"] is not instant:  # a batch's rows share one: written once (1 us a row)
+            instant = row["recorded_at"]
+            instant_text = _copy_value(instant)
+        day = days.get(row["date"])
+        if day is None:
+            day = days[row["date"]] = _copy_value(row["date"])
+        line = copy_line(row, instant_text, day)
+        lines.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(lines)
+            lines, length = [], 0
+    if lines:
+        yield "".join(lines)
+
+
+# The characters COPY's text format reads specially in a value (a backslash starts an escape; tab,
+# newline and carriage return end a value or a row), and the one PostgreSQL stores in no text.
+_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_NUL = "\x00"
+
+
+def copy_line(row: Mapping[str, Any], recorded_at: str | None = None, day: str | None = None) -> str:
+    """One row of `INSERT_COLUMNS` as a line of COPY's text format: values separated by tabs, None
+    as \\N, text with its backslashes, tabs, newlines and carriage returns escaped, numbers in
+    decimal, a date and a datetime in ISO 8601 (what psycopg's text dumpers write); a NUL is
+    refused as psycopg refuses it (`psycopg.DataError`).
+
+    A ledger row's values are of known types, and its text rarely holds a character to escape:
+    the row is joined as it is and checked once, and escaped value by value only if it must be.
+    `recorded_at` and `day` are the row's own written so already (`_copy_value`), if the caller
+    has them."""
+    by = row["recorded_by"]
+    if recorded_at is None:
+        recorded_at = _copy_value(row["recorded_at"])
+    if day is None:
+        day = _copy_value(row["date"])
+    try:
+        text = "\t".join(
+            (
+                row["project"],
+                str(row["version"]),
+                row["type"],
+                str(row["schema_version"]),
+                row["key"],
+                day,
+                row["data"],
+                recorded_at,
+                row["prev_hash"],
+                row["hash"],
+                str(row["chain_version"]),
+                "" if by is None else by,
+            )
+        )
+    except (TypeError, AttributeError):  # a value of another type: each converted on its own
+        return "\t".join([_copy_value(row[name]) for name in INSERT_COLUMNS]) + "\n"
+    if (
+        "\\" in text
+        or "\n" in text
+        or "\r" in text
+        or _NUL in text
+        or text.count("\t") != len(INSERT_COLUMNS) - 1
+    ):
+        return "\t".join([_copy_value(row[name]) for name in INSERT_COLUMNS]) + "\n"
+    return text + "\\N\n" if by is None else text + "\n"
+
+
+def _copy_value(value: Any) -> str:
+    """One value in COPY's text format (`copy_line`)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if _NUL in value:
+            from psycopg import DataError
+
+            raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        text: str = value
+        for special, escaped in _COPY_ESCAPES.items():
+            if special in text:
+                text = text.replace(special, escaped)
+        return text
+    if isinstance(value, date):  # a datetime too
+        return value.isoformat()
+    return str(value)
 
 
 def read_after(connection: Connection, position: int, *, limit: int = 1000) -> list[RecordedEvent]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.money import (
+    PENNY,
     format_money,
     parse_money,
     round_penny_half_up,
@@ -255,3 +258,23 @@ def test_format_money_exactly_two_decimals_no_separators(amount: Decimal, expect
     assert len(pence) == 2
     assert "," not in text
     assert "E" not in text.upper()
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(
+        lambda digits, exponent: Decimal(digits).scaleb(exponent),
+        st.integers(-(10**27), 10**27),
+        st.integers(-12, 12),
+    )
+)
+def test_format_money_writes_what_the_format_f_writes(amount: Decimal) -> None:
+    """`str` of the amount to the penny (the fast form) is the text `format(.., "f")` writes, for
+    any finite amount: signs, negative zero, huge and tiny exponents (E notation never appears)."""
+    try:
+        expected = f"{amount.quantize(PENNY, rounding=ROUND_HALF_UP):f}"
+    except InvalidOperation:  # more digits than the context holds: refused alike
+        with pytest.raises(InvalidOperation):
+            format_money(amount)
+        return
+    assert format_money(amount) == expected
