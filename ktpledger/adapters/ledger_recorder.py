@@ -12,6 +12,7 @@ writer recorded first is a `WriteConflict`.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -390,6 +391,7 @@ class PostgresLedgerRecorder(_SqlRecorder):
             parameters = [project.encode(encoding), of_format.encode(encoding)]
             pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters)
             pgconn.pipeline_sync()
+            _flushed(pgconn)
             prepared, _, read, _, synced = (_next_result(pgconn) for _ in range(5))
         finally:
             pgconn.exit_pipeline_mode()
@@ -469,11 +471,29 @@ class PostgresLedgerRecorder(_SqlRecorder):
 _TUPLES_OK = 2  # libpq's ExecStatus (psycopg.pq), psycopg being imported only when used
 
 
+def _flushed(pgconn: Any) -> None:
+    """Send what libpq still holds of the pipeline (psycopg's connections are non-blocking, so a
+    sync's flush may leave some), waiting on the socket with the interpreter's lock released."""
+    while pgconn.flush():
+        select.select([], [pgconn.socket], [])
+
+
+def _result_ready(pgconn: Any) -> Any:
+    """The pipeline's next result, waited for on the socket (`select` releases the interpreter's
+    lock): psycopg's binary `get_result` blocks in libpq holding it, and the PREPARE of the
+    append's INSERT waits for the append lock (its parsing takes ROW EXCLUSIVE on `events`), which
+    another thread of this process may hold and could then never release (a test's deadlock)."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
 def _next_result(pgconn: Any) -> Any:
     """The next result of a pipeline: a query's, then None at its end; a sync's alone."""
-    result = pgconn.get_result()
+    result = _result_ready(pgconn)
     if result is not None and result.status != _PIPELINE_SYNC:
-        end = pgconn.get_result()
+        end = _result_ready(pgconn)
         if end is not None:
             raise RuntimeError("libpq's pipeline gave a query two results")
     return result
