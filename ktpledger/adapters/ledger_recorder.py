@@ -85,6 +85,11 @@ class LedgerRecorder(Protocol):
         """Whether `append_one` can record an event (else it always answers False)."""
         ...
 
+    @property
+    def direct_appends(self) -> int:
+        """How many `append_one` calls can run at once, each in one round trip (0: none)."""
+        ...
+
     def appending(self) -> AbstractContextManager[AppendSession]:
         """An append transaction (the general path), rolled back unless committed."""
         ...
@@ -234,6 +239,10 @@ class _SqlRecorder:
 
     appends_one_directly = False
 
+    @property
+    def direct_appends(self) -> int:
+        return 0
+
     def __init__(self, database: Database) -> None:
         self.database = database
 
@@ -337,6 +346,10 @@ class PostgresLedgerRecorder(_SqlRecorder):
     churn)."""
 
     appends_one_directly = True
+
+    @property
+    def direct_appends(self) -> int:
+        return DIRECT_CONNECTIONS  # read when asked, as `_take` reads it: the two agree
 
     def __init__(self, database: Database) -> None:
         super().__init__(database)

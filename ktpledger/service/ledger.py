@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ktpledger.adapters import ledger_recorder
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
@@ -101,9 +100,9 @@ class Ledger:
     @property
     def direct_appends(self) -> int:
         """How many single appends this ledger can run at once in one round trip (`_append_one`):
-        the recorder's connections for them (`DIRECT_CONNECTIONS`), 0 when it has none. One more
+        the recorder's (`LedgerRecorder.direct_appends`), 0 when it has none. One more
         at once takes the general path."""
-        return ledger_recorder.DIRECT_CONNECTIONS if self.recorder.appends_one_directly else 0
+        return self.recorder.direct_appends
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ktpledger.adapters.errors import WriteConflict
-from ktpledger.adapters.ledger_recorder import AppendSession
+from ktpledger.adapters.ledger_recorder import DIRECT_CONNECTIONS, AppendSession
 from ktpledger.adapters.ledger_store import INSERT_COLUMNS
 from ktpledger.adapters.snapshot_store import ColdStart
 from ktpledger.domain.recorded import RecordedEvent
@@ -23,6 +23,7 @@ class FakeRecorder:
 
     def __init__(self, *, appends_one_directly: bool = False, conflicts: int = 0) -> None:
         self.appends_one_directly = appends_one_directly
+        self.direct_appends = DIRECT_CONNECTIONS if appends_one_directly else 0
         self.rows: list[RecordedEvent] = []
         self.conflicts = conflicts
         self.commits = 0
