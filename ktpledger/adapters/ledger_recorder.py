@@ -115,7 +115,14 @@ class LedgerRecorder(Protocol):
         then decides on the general path."""
         ...
 
-    def stream(self, project: str) -> list[RecordedEvent]: ...
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        """The project's events after `after_version`, oldest first, read in a transaction of their own."""
+        ...
+
+    def full_snapshot(self, project: str, version: int, of_format: str) -> StoredSnapshot | None:
+        """The project's newest kept snapshot of `of_format` at or before `version` that holds its
+        claims (not a totals snapshot), claims and all, read in a transaction of its own."""
+        ...
 
     def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
         """The claims' bytes of a kept snapshot, read in a transaction of their own (a state read
@@ -284,9 +291,13 @@ class _SqlRecorder:
     def append_one(self, row: Row) -> bool:
         return False
 
-    def stream(self, project: str) -> list[RecordedEvent]:
+    def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
         with self.database.read() as connection:
-            return ledger_store.stream(connection, project)
+            return ledger_store.stream(connection, project, after_version=after_version)
+
+    def full_snapshot(self, project: str, version: int, of_format: str) -> StoredSnapshot | None:
+        with self.database.read() as connection:
+            return snapshot_store.newest(connection, {project: version}, of_format).get(project)
 
     def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
         with self.database.read() as connection:

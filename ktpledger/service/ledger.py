@@ -20,7 +20,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
-from ktpledger.domain.snapshot import SNAPSHOT_EVERY
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY
 from ktpledger.service.collector import collector_paused
 from ktpledger.service.ledger_deciding import (
     STATE_CACHE_BYTES,
@@ -213,7 +213,7 @@ class Ledger:
         the single appends' lock, confirms the head and inserts, committing as it ends: migration
         0020). None when this does not apply (no warm state, an event the cached
         state would refuse, an LMC decision or an offer amendment (both change the terms every
-        later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`), a key
+        later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`, `TOTALS_EVERY`), a key
         recorded before (the ledger's unique index refuses it), or a head that has moved): the
         general path then decides against the ledger as it stands, from the cached state, which
         it folds on if the head has moved. (An extension can take the
@@ -224,6 +224,7 @@ class Ledger:
             if (
                 state is None
                 or isinstance(event.payload, (LMCDecision, OfferAmended))
+                or (state.version + 1) % TOTALS_EVERY == 0  # a snapshot of either kind is due
                 or (state.version + 1) % SNAPSHOT_EVERY == 0
             ):
                 return None
