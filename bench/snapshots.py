@@ -20,9 +20,16 @@ its row on, in one statement; on PostgreSQL with the append's PREPARE in the sam
 the connection the append then uses), the snapshot's state unpickled, its row checked against its
 hash, and the events after it folded (the append's state must reach the head). Before 2026-12-06
 the read was a transaction of three queries (five round trips on PostgreSQL) and the PREPARE one
-more. The events after the snapshot are the part that grows: snapshots are written every
-`SNAPSHOT_EVERY` (500) versions, so a cold append folds up to 499 events, about 250 on average
-("cold, 250 past"), some 14 us each.
+more. The events after the snapshot are the part that grows: full snapshots are written every
+`SNAPSHOT_EVERY` (500) versions, totals snapshots (no claims) every `TOTALS_EVERY` (50) between
+them, so a cold append folds up to 49 events, about 25 on average ("cold, 275 past": 275 past the
+full snapshot, 25 past a totals one; before totals snapshots it folded all 275, up to 499).
+
+On PostgreSQL, the physical floor: plain psycopg on a connection from the pool (as the cold append's
+is), the snapshot's row and the events after it in one round trip, then a plain INSERT, against a
+warm plain INSERT (`physical_floor`). Two round trips where a warm append is one, the second not
+prepared: when even it misses 2x, the rows say OUT OF REACH (its ratio, times the warm append, is
+every cold row's bound).
 """
 
 from __future__ import annotations
