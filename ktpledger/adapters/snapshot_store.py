@@ -196,6 +196,20 @@ def _newest_kept(project: str, *conditions: Any) -> Select[Any]:
     )
 
 
+# A totals snapshot written on its own after the single append it was folded from (PostgreSQL's
+# direct connection, autocommit: `PostgresLedgerRecorder.keep_totals`), in one statement that
+# only inserts (replacing one of its own version): it deletes nothing, so it never waits on the
+# rows an append's `save` deletes, nor they on it. The older ones are deleted by the next `save`
+# of the project (a full snapshot's, at the latest): some `SNAPSHOT_EVERY / TOTALS_EVERY` rows of a
+# few kilobytes a project meanwhile.
+KEEP_TOTALS_SQL = (
+    "INSERT INTO state_snapshots (project, version, format, state, claims, written_at) "
+    "VALUES (%(project)s, %(version)s, %(format)s, %(state)s, '', now()) "
+    "ON CONFLICT (project, version) DO UPDATE SET format = EXCLUDED.format, state = EXCLUDED.state, "
+    "claims = EXCLUDED.claims, written_at = EXCLUDED.written_at"
+)
+
+
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
     connection.execute(delete(state_snapshots))

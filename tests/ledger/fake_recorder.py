@@ -94,6 +94,10 @@ class FakeRecorder:
     def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
         return [row for row in self.rows if row.project == project and row.version > after_version]
 
+    def keep_totals(self, snapshot: StoredSnapshot) -> bool:
+        self.snapshots[(snapshot.project, snapshot.version)] = snapshot
+        return True
+
     def full_snapshot(self, project: str, version: int, of_format: str) -> StoredSnapshot | None:
         kept = [
             snapshot

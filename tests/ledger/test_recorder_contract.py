@@ -235,6 +235,20 @@ def test_a_full_snapshot_is_the_newest_that_holds_claims_and_is_kept_beside_tota
     assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 4, "f", b"totals 4")
 
 
+def test_a_totals_snapshot_kept_on_its_own_is_the_newest_and_replaces_one_of_its_version(
+    recorder: LedgerRecorder,
+) -> None:
+    """`keep_totals`: written in a transaction of its own (on PostgreSQL one statement on the
+    direct connection), replacing a snapshot of its version; the full one before it stays."""
+    record(recorder, chained([offer(), claim("c1"), claim("c2")]))
+    full = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"claims 1")
+    save(recorder, full)
+    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3"))
+    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3 again"))
+    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 3, "f", b"totals 3 again")
+    assert recorder.full_snapshot(PROJECT, 3, "f") == full
+
+
 def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(
     postgres_url: str,
 ) -> None:

@@ -563,7 +563,11 @@ def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_o
     totals_every(monkeypatch)
     for item in story(18):  # 20 events one at a time: full at 6, 12, 18; totals between them
         assert app.ledger.append([item])[0].status == "recorded"
-    assert stored(app) == [(PROJECT, 12), (PROJECT, 18), (PROJECT, 20)]
+    # The two newest full ones (12, 18) and the newest two of any kind (18, 20); on PostgreSQL, 20 was
+    # written after its single append, on its own (`keep_totals`), which deletes nothing: 16 is
+    # left to the next full snapshot's `save`.
+    kept = [(PROJECT, 12), (PROJECT, 18), (PROJECT, 20)]
+    assert stored(app) == (kept if app.database.dialect == "sqlite" else sorted([*kept, (PROJECT, 16)]))
     with app.database.read() as connection:
         newest = snapshot_store.newest(connection, {PROJECT: 20}, SNAPSHOT_FORMAT_NOW)
         assert newest[PROJECT].version == 18  # a catch-up reads claims: the newest full one
