@@ -12,6 +12,11 @@ long project's bytes) are pickled apart (`snapshot_of`: kept in a column of thei
 back only when something asks for them (`DeferredClaims`): an append of a claim, tagged or not,
 never does, so a new process's first append costs the state's totals, not its history.
 
+Between full snapshots (every `SNAPSHOT_EVERY` versions), totals snapshots (`totals_snapshot_of`,
+every `TOTALS_EVERY`) keep the state without its claims at all: a new process folds at most
+`TOTALS_EVERY - 1` events on top of the newest, and reads the claims, if asked for them, from the
+full snapshot before it with the events since folded in (`ClaimsSource.folded`).
+
 Its `format` changes with the state's shape (the fields of every dataclass the state's module
 holds) and with `SNAPSHOT_FORMAT`, raised by hand when the fold's meaning changes without its
 shape: a snapshot of another format is ignored (the stream is folded instead) and replaced.
