@@ -179,9 +179,14 @@ def _snapshot_problem(snapshot: StoredSnapshot, stream: list[RecordedEvent]) -> 
             recomputed = fold_recorded_state(project, stream)
         except UnreadableEvent as error:
             return f"a state of version {version}", f"no state: {error.message}"
-    # A totals snapshot keeps no claims (`totals_snapshot_of`): its claims are the fold's, and
-    # its every other figure is compared. A full snapshot's claims are its own.
-    folds_claims = ClaimsSource(stored=lambda: None, folded=lambda: fold_recorded_state(project, stream))
+
+    # A totals snapshot keeps no claims (`totals_snapshot_of`): its claims are the fold's (the one
+    # compared with, not folded twice: only read and compared), and its every other figure is
+    # compared. A full snapshot's claims are its own.
+    def fold_for_claims() -> ProjectState:
+        return recomputed if recomputed is not None else fold_recorded_state(project, stream)
+
+    folds_claims = ClaimsSource(stored=lambda: None, folded=fold_for_claims)
     try:
         stored = read_claims(load_snapshot(snapshot, folds_claims))
     except (SnapshotUnreadable, UnreadableEvent) as error:
