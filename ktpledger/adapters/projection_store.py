@@ -346,8 +346,9 @@ class SnapshotRepository(Protocol):
     """Projects' folded states (`state_snapshots`, issue 18): derived data a catch-up starts from."""
 
     def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
-        """Each named project's newest snapshot of `of_format` at or before its version in `limits`,
-        with its claims (a catch-up reads every claim's conditions)."""
+        """Each named project's newest snapshot of `of_format` at or before its version in `limits`
+        that holds its claims (not a totals snapshot), with them (a catch-up reads every claim's
+        conditions)."""
         ...
 
     def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_
+from sqlalchemy import Connection, Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.engine import Dialect
 
 from ktpledger.adapters.ledger_store import COLUMNS, row_reader
@@ -32,7 +32,10 @@ def _kept(*columns: Any) -> Select[Any]:
     )
 
 
-_VERSIONS = _kept()
+# A totals snapshot (`snapshot.totals_snapshot_of`) keeps no claims: its claims column is empty,
+# which a full snapshot's never is (its claims are pickled, three dicts even when empty).
+_HOLDS_CLAIMS = func.length(state_snapshots.c.claims) > 0
+_VERSIONS = _kept().where(_HOLDS_CLAIMS)  # of the full snapshots: their claims are read next
 _STATES = _kept(state_snapshots.c.state)  # a state without its claims: a few kilobytes
 
 
@@ -41,7 +44,7 @@ def newest(
 ) -> dict[str, StoredSnapshot]:
     """Each named project's newest snapshot of `of_format` at or before its version in `limits`;
     without its claims' bytes unless `claims` (an append reads them only if it needs them:
-    `claims_of`)."""
+    `claims_of`), in which case the newest that holds them (not a totals snapshot)."""
     names = sorted(limits)
     found: dict[str, StoredSnapshot] = {}
     for start in range(0, len(names), _CHUNK):
@@ -153,7 +156,8 @@ def claims_of(connection: Connection, project: str, version: int, of_format: str
 
 def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Write `snapshots` (one replacing another of its project and version) and keep only the
-    newest `KEPT_PER_PROJECT` of each of their projects."""
+    newest `KEPT_PER_PROJECT` of each of their projects, and the newest `KEPT_PER_PROJECT` full
+    ones (a totals snapshot's claims are folded on from the full one before it)."""
     for snapshot in snapshots:
         connection.execute(
             delete(state_snapshots).where(
@@ -171,18 +175,39 @@ def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datet
                 written_at=now,
             )
         )
-        kept = (
-            select(state_snapshots.c.version)
-            .where(state_snapshots.c.project == snapshot.project)
-            .order_by(state_snapshots.c.version.desc())
-            .limit(KEPT_PER_PROJECT)
-        )
         connection.execute(
             delete(state_snapshots).where(
                 state_snapshots.c.project == snapshot.project,
-                state_snapshots.c.version.not_in(kept),
+                state_snapshots.c.version.not_in(_newest_kept(snapshot.project)),
+                state_snapshots.c.version.not_in(_newest_kept(snapshot.project, _HOLDS_CLAIMS)),
             )
         )
+
+
+def _newest_kept(project: str, *conditions: Any) -> Select[Any]:
+    """The versions of `project`'s newest `KEPT_PER_PROJECT` snapshots (that meet `conditions`):
+    the newest two of any kind, and the newest two full ones, whose claims the totals snapshots
+    after them are read on from."""
+    return (
+        select(state_snapshots.c.version)
+        .where(state_snapshots.c.project == project, *conditions)
+        .order_by(state_snapshots.c.version.desc())
+        .limit(KEPT_PER_PROJECT)
+    )
+
+
+# A totals snapshot written on its own after the single append it was folded from (PostgreSQL's
+# direct connection, autocommit: `PostgresLedgerRecorder.keep_totals`), in one statement that
+# only inserts (replacing one of its own version): it deletes nothing, so it never waits on the
+# rows an append's `save` deletes, nor they on it. The older ones are deleted by the next `save`
+# of the project (a full snapshot's, at the latest): some `SNAPSHOT_EVERY / TOTALS_EVERY` rows of a
+# few kilobytes a project meanwhile.
+KEEP_TOTALS_SQL = (
+    "INSERT INTO state_snapshots (project, version, format, state, claims, written_at) "
+    "VALUES (%(project)s, %(version)s, %(format)s, %(state)s, '', now()) "
+    "ON CONFLICT (project, version) DO UPDATE SET format = EXCLUDED.format, state = EXCLUDED.state, "
+    "claims = EXCLUDED.claims, written_at = EXCLUDED.written_at"
+)
 
 
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:

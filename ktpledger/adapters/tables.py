@@ -117,10 +117,11 @@ portfolio_rows = Table(
     Column("row", Text, nullable=False),
 )
 
-# Projects' folded states (issue 18, `domain/snapshot.py`), the newest two of each project: an
-# append or a catch-up in a new process loads the newest at or before the version it needs and folds
-# on from there. Derived data: written with appends every `SNAPSHOT_EVERY` events and by replay,
-# checked by `verify --projections`; a row of another `format` is ignored.
+# Projects' folded states (issue 18, `domain/snapshot.py`), the newest two of each project and the
+# newest two full ones: an append or a catch-up in a new process loads the newest at or before the
+# version it needs and folds on from there. Derived data: written with appends every `SNAPSHOT_EVERY`
+# events (full) and every `TOTALS_EVERY` (totals: `claims` empty), and by replay; checked by
+# `verify --projections`; a row of another `format` is ignored.
 state_snapshots = Table(
     "state_snapshots",
     metadata,

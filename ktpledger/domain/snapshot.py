@@ -12,6 +12,11 @@ long project's bytes) are pickled apart (`snapshot_of`: kept in a column of thei
 back only when something asks for them (`DeferredClaims`): an append of a claim, tagged or not,
 never does, so a new process's first append costs the state's totals, not its history.
 
+Between full snapshots (every `SNAPSHOT_EVERY` versions), totals snapshots (`totals_snapshot_of`,
+every `TOTALS_EVERY`) keep the state without its claims at all: a new process folds at most
+`TOTALS_EVERY - 1` events on top of the newest, and reads the claims, if asked for them, from the
+full snapshot before it with the events since folded in (`ClaimsSource.folded`).
+
 Its `format` changes with the state's shape (the fields of every dataclass the state's module
 holds) and with `SNAPSHOT_FORMAT`, raised by hand when the fold's meaning changes without its
 shape: a snapshot of another format is ignored (the stream is folded instead) and replaced.
@@ -39,11 +44,17 @@ from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, Tag, rule_set_for
 
 # Raise it when the fold means something new for the same fields (a figure worked out otherwise).
-SNAPSHOT_FORMAT = 2  # 2: the claims kept apart (`snapshot_of`)
+SNAPSHOT_FORMAT = 3  # 2: the claims kept apart (`snapshot_of`); 3: totals snapshots between them
 # A project's state is snapshotted each time its version passes a multiple of this (with the
-# append), and by replay once it has this many events: a new process folds at most this many of
-# its events on top of the newest snapshot.
+# append), and by replay once it has this many events.
 SNAPSHOT_EVERY = 500
+# ... and its totals alone (`totals_snapshot_of`: no claims, a few kilobytes whatever its history)
+# each time it passes a multiple of this (a divisor of `SNAPSHOT_EVERY`): a new process folds at
+# most this many of its events on top of the newest snapshot, some 14 us each (issue 18).
+TOTALS_EVERY = 50
+# What a totals snapshot says of its claims' bytes: none kept; its claims are those of the full
+# snapshot before it with the events since folded in (`ClaimsSource.folded`).
+_NO_CLAIMS_KEPT = -1
 
 # What a snapshot may hold besides this package's domain classes.
 _ALLOWED = {
@@ -131,6 +142,23 @@ def snapshot_of(state: ProjectState) -> StoredSnapshot:
     held, claims = _parts(state)
     held["deferred"] = (len(state.claims), len(claims), b"")
     return StoredSnapshot(state.project, state.version, SNAPSHOT_FORMAT_NOW, _pickled(held), claims)
+
+
+def totals_snapshot_of(state: ProjectState) -> StoredSnapshot:
+    """`state` as a totals snapshot: everything but its claims, which are neither kept nor read
+    (a state loaded from a snapshot keeps them deferred): a reader that asks for them gets them
+    by folding on from the full snapshot before it (`ClaimsSource.folded`). Its claims column is
+    empty, which a full snapshot's never is (`snapshot_store.save` keeps the newest of each)."""
+    if state.track_keys and state.keys:
+        raise ValueError("a snapshot holds no event keys: fold with track_keys=False")
+    held = dict(vars(state))
+    held.update(_RECOMPUTED)
+    held["keys"] = {}
+    held["track_keys"] = False
+    for name in _DEFERRED:
+        del held[name]
+    held["deferred"] = (len(state.claims), _NO_CLAIMS_KEPT, b"")
+    return StoredSnapshot(state.project, state.version, SNAPSHOT_FORMAT_NOW, _pickled(held), b"")
 
 
 def _parts(state: ProjectState) -> tuple[dict[str, Any], bytes]:

@@ -20,7 +20,7 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
-from ktpledger.domain.snapshot import SNAPSHOT_EVERY
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY, totals_snapshot_of
 from ktpledger.service.collector import collector_paused
 from ktpledger.service.ledger_deciding import (
     STATE_CACHE_BYTES,
@@ -213,7 +213,7 @@ class Ledger:
         the single appends' lock, confirms the head and inserts, committing as it ends: migration
         0020). None when this does not apply (no warm state, an event the cached
         state would refuse, an LMC decision or an offer amendment (both change the terms every
-        later check reads), an event whose version is due a snapshot (`SNAPSHOT_EVERY`), a key
+        later check reads), an event whose version is due a full snapshot (`SNAPSHOT_EVERY`), a key
         recorded before (the ledger's unique index refuses it), or a head that has moved): the
         general path then decides against the ledger as it stands, from the cached state, which
         it folds on if the head has moved. (An extension can take the
@@ -224,7 +224,7 @@ class Ledger:
             if (
                 state is None
                 or isinstance(event.payload, (LMCDecision, OfferAmended))
-                or (state.version + 1) % SNAPSHOT_EVERY == 0
+                or (state.version + 1) % SNAPSHOT_EVERY == 0  # a full snapshot is due
             ):
                 return None
             try:
@@ -237,10 +237,16 @@ class Ledger:
         with self._guard:
             if not recorded:  # the cached state is unchanged: still good to fold on from
                 return None
+            totals = None
             if self._cache.get(event.project) is state and state.version == row["version"] - 1:
                 state.apply(event, row["version"], row["hash"])
+                if state.version % TOTALS_EVERY == 0:
+                    totals = totals_snapshot_of(state)
             else:
                 self._cache.evict([event.project])
+        if totals is not None:
+            # After the commit, in a round trip of its own: one in TOTALS_EVERY appends pays it.
+            self.recorder.keep_totals(totals)
         if self.on_appended is not None:
             self.on_appended({event.project})
         return AppendResult(index, event.key, "recorded", event.project, version=row["version"])

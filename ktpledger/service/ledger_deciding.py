@@ -20,7 +20,9 @@ from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.domain.snapshot import (
     SNAPSHOT_EVERY,
     SNAPSHOT_FORMAT_NOW,
+    TOTALS_EVERY,
     ClaimsSource,
+    SnapshotUnreadable,
     StoredSnapshot,
     defer_claims,
     load_snapshot,
@@ -28,6 +30,7 @@ from ktpledger.domain.snapshot import (
     read_claims,
     resumed,
     snapshot_of,
+    totals_snapshot_of,
 )
 from ktpledger.service.caches import Weighed, WeighedCache
 from ktpledger.service.ledger_reading import fold
@@ -262,7 +265,8 @@ def snapshots_due(
 ) -> Iterator[StoredSnapshot]:
     """The snapshots to write with this batch: of each project whose version crossed a multiple of
     `SNAPSHOT_EVERY`, or that was folded from more than `SNAPSHOT_EVERY` events past its newest
-    snapshot (a ledger older than snapshots, or one whose snapshots were of another format).
+    snapshot (a ledger older than snapshots, or one whose snapshots were of another format); else
+    of its totals alone (`totals_snapshot_of`), when it crossed a multiple of `TOTALS_EVERY`.
 
     Writing a snapshot reads every claim of the state in; with a `recorder`, the state is then
     swapped in `states` for the snapshot's own, its claims deferred to the row written (issue 18):
@@ -285,6 +289,9 @@ def snapshots_due(
                 kept = replace(snapshot, claims=b"")  # the source holds no claims' bytes either
                 states[project] = load_snapshot(kept, claims_source(recorder, kept))
             yield snapshot
+        elif state.version // TOTALS_EVERY > start // TOTALS_EVERY:
+            # Its totals alone, its claims neither read nor kept: the state stays as it is.
+            yield totals_snapshot_of(state)
 
 
 def _give_up(
@@ -427,7 +434,8 @@ def claims_source(recorder: LedgerRecorder, snapshot: StoredSnapshot) -> ClaimsS
     version (`snapshot.defer_claims`), the snapshot with its claims and the events after it."""
     kept = replace(snapshot, claims=b"")
     stored = partial(recorder.snapshot_claims, snapshot.project, snapshot.version, snapshot.format)
-    to_snapshot = partial(folded_to, recorder, snapshot.project, snapshot.version)
+    # A totals snapshot's claims are kept by none: folded on from the full snapshot before it.
+    to_snapshot = partial(folded_from_full, recorder, snapshot.project, snapshot.version, snapshot.format)
 
     def later(version: int) -> ProjectState:
         start = read_claims(load_snapshot(kept, ClaimsSource(stored=stored, folded=to_snapshot)))
@@ -439,6 +447,24 @@ def claims_source(recorder: LedgerRecorder, snapshot: StoredSnapshot) -> ClaimsS
         return fold(snapshot.project, events, start)
 
     return ClaimsSource(stored=stored, folded=to_snapshot, later=later)
+
+
+def folded_from_full(recorder: LedgerRecorder, project: str, version: int, of_format: str) -> ProjectState:
+    """The project folded to `version` with its claims read: from its newest full snapshot at or
+    before it (claims and all) and the events after it, when one is kept and its row's hash is
+    its head; else from the whole stream (`folded_to`)."""
+    full = recorder.full_snapshot(project, version, of_format)
+    if full is None or full.version > version:
+        return folded_to(recorder, project, version)
+    try:
+        start = read_claims(load_snapshot(full))
+    except SnapshotUnreadable:
+        return folded_to(recorder, project, version)
+    stream = recorder.stream(project, after_version=full.version - 1)
+    rest = resumed(start, [event for event in stream if event.version <= version])
+    if rest is None or start.project != project or start.version != full.version:
+        return folded_to(recorder, project, version)
+    return fold(project, rest, start)
 
 
 def folded_to(recorder: LedgerRecorder, project: str, version: int) -> ProjectState:

@@ -24,6 +24,7 @@ from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.snapshot import (
     SNAPSHOT_FORMAT_NOW,
+    ClaimsSource,
     SnapshotUnreadable,
     StoredSnapshot,
     load_snapshot,
@@ -172,16 +173,26 @@ def _check_snapshots(unit: ProjectionUnit, result: ProjectionCheck) -> None:
 def _snapshot_problem(snapshot: StoredSnapshot, stream: list[RecordedEvent]) -> tuple[str, str] | None:
     """(what is stored, what the ledger gives) when the snapshot is not the fold of `stream`."""
     project, version = snapshot.project, snapshot.version
+    recomputed: ProjectState | None = None
+    if len(stream) == version:
+        try:
+            recomputed = fold_recorded_state(project, stream)
+        except UnreadableEvent as error:
+            return f"a state of version {version}", f"no state: {error.message}"
+
+    # A totals snapshot keeps no claims (`totals_snapshot_of`): its claims are the fold's (the one
+    # compared with, not folded twice: only read and compared), and its every other figure is
+    # compared. A full snapshot's claims are its own.
+    def fold_for_claims() -> ProjectState:
+        return recomputed if recomputed is not None else fold_recorded_state(project, stream)
+
+    folds_claims = ClaimsSource(stored=lambda: None, folded=fold_for_claims)
     try:
-        stored = read_claims(load_snapshot(snapshot))
-    except SnapshotUnreadable as error:
+        stored = read_claims(load_snapshot(snapshot, folds_claims))
+    except (SnapshotUnreadable, UnreadableEvent) as error:
         return f"unreadable ({error})", f"the fold of versions 1 to {version}"
-    if len(stream) != version:
+    if recomputed is None:
         return f"a state of version {version}", f"the ledger holds {len(stream)} events"
-    try:
-        recomputed = fold_recorded_state(project, stream)
-    except UnreadableEvent as error:
-        return f"a state of version {version}", f"no state: {error.message}"
     if stored.head_hash != recomputed.head_hash:
         return f"head {stored.head_hash[:16]}", f"head {recomputed.head_hash[:16]}"
     if not same_state(stored, recomputed):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bench import snapshots
-from bench.figures import Figure
+from bench.figures import Figure, out_of_reach
 
 FOUND = {"warm": 2.0, "load": 1.5, "cold": 3.0, "halfway": 5.0, "whole": 40.0}
 JUDGED = Figure("", None, "ms", floor=2.0, target="< 2x floor", higher_is_better=False)  # both cold ones
@@ -22,9 +22,10 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
     )
     assert halfway == replace(
         JUDGED,
-        name="cold, 250 past, SQLite",
+        name="cold, 275 past, SQLite",
         value=5.0,
-        note="the same, 250 events past the newest snapshot (half of SNAPSHOT_EVERY): they are read and folded",
+        note="the same, 275 events past the newest full snapshot (about half of SNAPSHOT_EVERY), 25 past a "
+        "totals snapshot (half of TOTALS_EVERY): they are read and folded",
     )
     assert whole == Figure(
         "cold, no snapshot, SQLite",
@@ -43,3 +44,19 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
         "row misses 2x, every cold append does",
     )
     assert (cold.met, halfway.met, least.met, whole.met) == (True, False, True, None)  # 1.5x, 2.5x, 1.75x
+
+
+def test_the_physical_floor_bounds_every_cold_append_and_says_when_it_misses_too() -> None:
+    """PostgreSQL's physical floor (plain psycopg: a fresh connection's read and INSERT against a
+    warm INSERT): a row of its own, and its ratio times the warm append as every cold row's bound,
+    so that a cold row the floor misses too says it is out of reach."""
+    found = {**FOUND, "physical cold": 0.9, "physical warm": 0.4}  # 2.25x: out of reach
+    cold, halfway, least, _, physical = snapshots.as_figures(found, 10_000, "PostgreSQL")
+    assert physical.name == "physical floor, PostgreSQL"
+    assert (physical.value, physical.floor, physical.met) == (0.9, 0.4, False)
+    assert out_of_reach(physical).startswith("OUT OF REACH: plain psycopg itself (0.90 ms, 2.25x)")
+    for figure in (cold, halfway, least):
+        assert figure.bound == 2.0 * 0.9 / 0.4
+    assert out_of_reach(halfway).startswith("OUT OF REACH: the physical floor's ratio times the warm append")
+    met = snapshots.as_figures({**FOUND, "physical cold": 0.6, "physical warm": 0.4}, 10_000, "PostgreSQL")
+    assert met[-1].met is True and all(out_of_reach(figure) == "" for figure in met)

@@ -94,6 +94,18 @@ class FakeRecorder:
     def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
         return [row for row in self.rows if row.project == project and row.version > after_version]
 
+    def keep_totals(self, snapshot: StoredSnapshot) -> bool:
+        self.snapshots[(snapshot.project, snapshot.version)] = snapshot
+        return True
+
+    def full_snapshot(self, project: str, version: int, of_format: str) -> StoredSnapshot | None:
+        kept = [
+            snapshot
+            for (name, at), snapshot in sorted(self.snapshots.items())
+            if name == project and 0 < at <= version and snapshot.format == of_format and snapshot.claims
+        ]
+        return kept[-1] if kept else None
+
     def snapshot_claims(self, project: str, version: int, of_format: str) -> bytes | None:
         self.claims_read.append((project, version))
         kept = self.snapshots.get((project, version))

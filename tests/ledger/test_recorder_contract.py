@@ -214,10 +214,39 @@ def test_a_cold_start_reads_the_head_the_newest_snapshot_and_the_events_from_it(
         session.heads([PROJECT])
         assert session.cold_start(PROJECT, "f") == found
     assert recorder.cold_start(OTHER, "f") == ColdStart(1, None, recorder.stream(OTHER))
-    save(recorder, StoredSnapshot(PROJECT, 6, "f", b"ahead of the head", b""))  # kept: 4 and 6
+    save(recorder, StoredSnapshot(PROJECT, 6, "f", b"ahead of the head", b"claims 6"))  # kept: 4 and 6
     assert recorder.cold_start(PROJECT, "f") == ColdStart(5, None, stream)
     assert recorder.cold_start("KTP-NONE", "f") == ColdStart(0, None, [])
     assert recorder.cold_start("KTP-\ud800", "f") == ColdStart(0, None, [])
+
+
+def test_a_full_snapshot_is_the_newest_that_holds_claims_and_is_kept_beside_totals_ones(
+    recorder: LedgerRecorder,
+) -> None:
+    """`full_snapshot`: of the format asked, at or before the version asked, not a totals snapshot
+    (no claims kept); kept while two newer totals ones are (a totals one's claims are read on from it)."""
+    record(recorder, chained([offer(), claim("c1"), claim("c2"), claim("c3")]))
+    full = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"claims 1")
+    save(recorder, full)
+    for version in (2, 3, 4):
+        save(recorder, StoredSnapshot(PROJECT, version, "f", f"totals {version}".encode(), b""))
+    assert recorder.full_snapshot(PROJECT, 4, "f") == full
+    assert recorder.full_snapshot(PROJECT, 4, "other format") is None
+    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 4, "f", b"totals 4")
+
+
+def test_a_totals_snapshot_kept_on_its_own_is_the_newest_and_replaces_one_of_its_version(
+    recorder: LedgerRecorder,
+) -> None:
+    """`keep_totals`: written in a transaction of its own (on PostgreSQL one statement on the
+    direct connection), replacing a snapshot of its version; the full one before it stays."""
+    record(recorder, chained([offer(), claim("c1"), claim("c2")]))
+    full = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"claims 1")
+    save(recorder, full)
+    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3"))
+    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3 again"))
+    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 3, "f", b"totals 3 again")
+    assert recorder.full_snapshot(PROJECT, 3, "f") == full
 
 
 def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(

@@ -14,12 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from ktpledger.adapters import snapshot_store
 from ktpledger.adapters.tables import state_snapshots
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.allowances import exclusions
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import STATE_BYTES_PER_ITEM, STATE_BYTES_PER_MONTH, ProjectState
 from ktpledger.domain.snapshot import (
+    SNAPSHOT_FORMAT_NOW,
+    ClaimsSource,
     DeferredClaims,
     SnapshotUnreadable,
     dump_state,
@@ -27,6 +30,7 @@ from ktpledger.domain.snapshot import (
     load_state,
     same_state,
     snapshot_of,
+    totals_snapshot_of,
 )
 from ktpledger.service import catch_up, ledger_deciding, projection_fold
 from ktpledger.service.ledger import Ledger, fold
@@ -416,6 +420,58 @@ def test_a_new_process_leaves_a_stream_it_cannot_fold_to_the_general_path_to_ref
     assert "event 3 of project" in result.error.message and recorder.sessions == 2  # the general path's
 
 
+def totals_every(monkeypatch: pytest.MonkeyPatch, full: int = 6, totals: int = 2) -> None:
+    """Full snapshots every `full` versions, totals snapshots every `totals` between them."""
+    monkeypatch.setattr(ledger_deciding, "SNAPSHOT_EVERY", full)
+    monkeypatch.setattr("ktpledger.service.ledger.SNAPSHOT_EVERY", full)
+    monkeypatch.setattr(ledger_deciding, "TOTALS_EVERY", totals)
+    monkeypatch.setattr("ktpledger.service.ledger.TOTALS_EVERY", totals)
+
+
+def test_totals_snapshots_between_full_ones_start_a_new_process_and_read_claims_from_the_full_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    totals_every(monkeypatch)
+    recorder = FakeRecorder(appends_one_directly=True)
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    for item in story(12):  # 14 events one at a time, c4 reversed in part at 14
+        assert [result.status for result in _append(ledger, [item])] == ["recorded"]
+    assert sorted(version for _, version in recorder.snapshots) == [2, 4, 6, 8, 10, 12, 14]
+    full = sorted(version for (_, version), kept in recorder.snapshots.items() if kept.claims)
+    assert full == [6, 12]  # the others keep no claims
+    streams_read: list[int] = []
+    original = recorder.stream
+
+    def spy(project: str, *, after_version: int = 0) -> Any:
+        streams_read.append(after_version)
+        return original(project, after_version=after_version)
+
+    monkeypatch.setattr(recorder, "stream", spy)
+    recorder.claims_read.clear()  # the writer's own, at 12 (read from the full snapshot at 6)
+    fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    assert _append(fresh, [claim("c13", "13.00")])[0].version == 15
+    # From the totals at 14 and its own row on (the fake's cold start reads its stream): no claims.
+    assert recorder.claims_read == [] and streams_read == [13]
+    # c4 (4.00) was reversed 1.00 at version 14, after the full snapshot at 12: 3.00 is left.
+    over = _append(fresh, [reversal("r4b", "c4", "3.01", date="2025-01-21")])[0]
+    assert over.status == "rejected" and over.error is not None and over.error.rule == "R-34"
+    assert "the 3.00 left of claim" in over.error.message
+    assert streams_read == [13, 11]  # then the full snapshot's row on, not the whole stream
+    state = fresh._cache.get(PROJECT)
+    assert state is not None
+    assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
+
+
+def test_a_totals_snapshot_loads_only_with_somewhere_to_read_its_claims() -> None:
+    state = folded(story(4))
+    kept = totals_snapshot_of(state)
+    assert kept.claims == b""
+    with pytest.raises(SnapshotUnreadable):
+        load_snapshot(kept)  # its claims are nowhere: passed over (the stream decides)
+    source = ClaimsSource(stored=lambda: b"", folded=lambda: folded(story(4)))
+    assert same_state(load_snapshot(kept, source), state)
+
+
 class _Entered:
     def __init__(self, context: Any, session: Any) -> None:
         self._context, self._session = context, session
@@ -497,6 +553,54 @@ def test_verify_projections_names_a_snapshot_whose_figures_are_not_the_ledgers(a
         (
             f'state_snapshots, project {PROJECT}, version 15: state is "a state with other figures" stored, '
             '"the fold of versions 1 to 15" recomputed from the ledger'
+        )
+    ]
+
+
+def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_on_both_databases(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    totals_every(monkeypatch)
+    for item in story(18):  # 20 events one at a time: full at 6, 12, 18; totals between them
+        assert app.ledger.append([item])[0].status == "recorded"
+    # The two newest full ones (12, 18) and the newest two of any kind (18, 20); on PostgreSQL, 20 was
+    # written after its single append, on its own (`keep_totals`), which deletes nothing: 16 is
+    # left to the next full snapshot's `save`.
+    kept = [(PROJECT, 12), (PROJECT, 18), (PROJECT, 20)]
+    assert stored(app) == (kept if app.database.dialect == "sqlite" else sorted([*kept, (PROJECT, 16)]))
+    with app.database.read() as connection:
+        newest = snapshot_store.newest(connection, {PROJECT: 20}, SNAPSHOT_FORMAT_NOW)
+        assert newest[PROJECT].version == 18  # a catch-up reads claims: the newest full one
+        assert check_projections(app.database).ok
+        data = connection.execute(
+            select(state_snapshots.c.state).where(state_snapshots.c.version == 20)
+        ).scalar_one()
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
+    try:  # a process of its own: from the totals at 20; the reversal reads the claims from 18's
+        results = other.ledger.append(
+            [claim("c19", "19.00"), reversal("r4b", "c4", "3.00", date="2025-01-21")]
+        )
+        assert [(r.status, r.version) for r in results] == [("recorded", 21), ("recorded", 22)]
+        state = other.ledger._cache.get(PROJECT)
+        assert state is not None
+        assert same_state(
+            state, fold(PROJECT, other.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
+        )
+    finally:
+        other.close()
+    wrong = load_state(data, ClaimsSource(stored=lambda: None, folded=lambda: folded(story(18))))
+    wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
+    with app.database.write() as connection:
+        connection.execute(
+            update(state_snapshots)
+            .where(state_snapshots.c.version == 20)
+            .values(state=totals_snapshot_of(wrong).state)
+        )
+        connection.commit()
+    assert snapshot_drifts(app) == [
+        (
+            f'state_snapshots, project {PROJECT}, version 20: state is "a state with other figures" stored, '
+            '"the fold of versions 1 to 20" recomputed from the ledger'
         )
     ]
 

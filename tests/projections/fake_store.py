@@ -432,7 +432,12 @@ class _Snapshots:
     def newest(self, limits: Mapping[str, int], of_format: str) -> dict[str, StoredSnapshot]:
         found: dict[str, StoredSnapshot] = {}
         for (project, version), snapshot in sorted(self._store.snapshots.items()):
-            if project in limits and version <= limits[project] and snapshot.format == of_format:
+            if (
+                project in limits
+                and version <= limits[project]
+                and snapshot.format == of_format
+                and snapshot.claims
+            ):
                 found[project] = snapshot
         return found
 
