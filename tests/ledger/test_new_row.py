@@ -53,7 +53,7 @@ def test_a_batch_writes_who_recorded_it_once(monkeypatch: pytest.MonkeyPatch, tm
 def test_a_recorded_result_is_the_dataclass_s_own() -> None:
     """Made without the dataclass's `__init__`, it is equal to and reads as the one made with it,
     every field set (a field added to `AppendResult` must be set there too)."""
-    made = ledger_deciding._recorded_result(3, "k", PROJECT, 7)
+    made = ledger_deciding.recorded_result(3, "k", PROJECT, 7)
     expected = AppendResult(3, "k", "recorded", PROJECT, version=7)
     assert made == expected
     assert repr(made) == repr(expected)
