@@ -18,7 +18,14 @@ from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
+from ktpledger.domain.events import (
+    AlertAcknowledged,
+    Event,
+    LMCDecision,
+    OfferAmended,
+    UnknownCategory,
+    parse_event,
+)
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY, totals_snapshot_of
@@ -137,6 +144,8 @@ class Ledger:
         if self.read_only:
             raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         if isinstance(submissions, (list, tuple)) and len(submissions) < 2:
+            if submissions and self.recorder.appends_one_directly:
+                return self._append_lone(submissions[0], recorded_by)
             return self._append(submissions, recorded_by)
         # A batch makes a few objects an event (its event, row and folded claim), most of them kept
         # in the project states: each collection of the oldest generation walked them all, a
@@ -144,7 +153,26 @@ class Ledger:
         with collector_paused():
             return self._append(submissions, recorded_by)
 
-    def _append(self, submissions: Iterable[object], recorded_by: RecordedBy | None) -> list[AppendResult]:
+    def _append_lone(self, raw: object, recorded_by: RecordedBy | None) -> list[AppendResult]:
+        """`_append` of one submitted event, the way a server's requests come, tried in one round
+        trip (`_append_one`) with none of a batch's bookkeeping (issue 18). A refusal while
+        parsing is left to `_append` to word (it parses again), an acknowledgement to its R-39
+        check; an event the direct path does not record goes to the general path without trying
+        it again."""
+        try:
+            event = raw if isinstance(raw, Event) else parse_event(raw)
+        except RuleViolation:
+            return self._append([raw], recorded_by)
+        if isinstance(event.payload, AlertAcknowledged):
+            return self._append([event], recorded_by)
+        recorded = self._append_one(0, event, recorded_by)
+        if recorded is not None:
+            return [recorded]
+        return self._append([event], recorded_by, direct=False)
+
+    def _append(
+        self, submissions: Iterable[object], recorded_by: RecordedBy | None, *, direct: bool = True
+    ) -> list[AppendResult]:
         results: list[AppendResult | None] = []
         parsed: list[tuple[int, Event]] = []
         for index, raw in enumerate(submissions):
@@ -171,7 +199,7 @@ class Ledger:
                     )
             if unraised_alerts:
                 parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
-        if len(parsed) == 1 and self.recorder.appends_one_directly:
+        if direct and len(parsed) == 1 and self.recorder.appends_one_directly:
             fast = self._append_one(*parsed[0], recorded_by)
             if fast is not None:
                 if len(results) == 1:  # a single event, recorded: nothing else to reword
