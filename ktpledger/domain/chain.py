@@ -47,6 +47,10 @@ def canonical_json(value: Any) -> str:
 
 def format_instant(moment: datetime) -> str:
     """UTC with microseconds and a Z, the form `recorded_at` is hashed in."""
+    if moment.tzinfo is UTC and moment.year >= 1000:
+        # The usual case (an append's `datetime.now(UTC)`): written as it is, its "+00:00" cut off,
+        # in a third of the time of the conversions below (issue 18).
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)

@@ -581,6 +581,11 @@ class ProjectState:
     def check(self, event: Event) -> None:
         """Raise `RuleViolation` if `event` may not be appended to this stream now."""
         payload = event.payload
+        if type(payload) is SpendClaimed and self.offer is not None and self.closed_on is None:
+            # The bulk of any ledger, straight to its own check: what the chain below asks of a
+            # claim first (an offer, a project not closed) holds (issue 18).
+            self._check_claim(event.date, payload)
+            return
         if isinstance(payload, GrantOffered):
             self._check_offer(event.date, payload)
             return

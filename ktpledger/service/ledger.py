@@ -11,13 +11,21 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from ktpledger.adapters.database import Database
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import LedgerRecorder, recorder_for
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.errors import RuleViolation
-from ktpledger.domain.events import Event, LMCDecision, OfferAmended, UnknownCategory, parse_event
+from ktpledger.domain.events import (
+    AlertAcknowledged,
+    Event,
+    LMCDecision,
+    OfferAmended,
+    UnknownCategory,
+    parse_event,
+)
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
 from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY, totals_snapshot_of
@@ -30,6 +38,7 @@ from ktpledger.service.ledger_deciding import (
     cold_state,
     decide,
     new_row,
+    recorded_result,
     submitted_key,
     submitted_project,
 )
@@ -67,6 +76,21 @@ INTEGRITY_RETRIES = 3
 
 class ReadOnlyLedger(RuntimeError):
     """An append on a ledger opened for reading (a programming error, never the user's input)."""
+
+
+def _direct_row(event: Event, state: ProjectState, recorded_by: RecordedBy | None) -> dict[str, Any] | None:
+    """The row of `event` onto the cached `state` for the one-round-trip path (`Ledger._append_one`),
+    or None when that path does not apply: an LMC decision or an offer amendment, a version due a
+    full snapshot, or an event the cached state refuses (the cache may lag the ledger: the general path
+    confirms a refusal). Called under the ledger's guard."""
+    if isinstance(event.payload, (LMCDecision, OfferAmended)) or (state.version + 1) % SNAPSHOT_EVERY == 0:
+        return None
+    try:
+        state.check(event)
+    except RuleViolation:
+        return None
+    now = datetime.now(UTC)
+    return new_row(event, state, now, format_instant(now), recorded_by)
 
 
 class Ledger:
@@ -120,6 +144,8 @@ class Ledger:
         if self.read_only:
             raise ReadOnlyLedger("this ledger was opened for reading: open it with bootstrap() to append")
         if isinstance(submissions, (list, tuple)) and len(submissions) < 2:
+            if submissions and self.recorder.appends_one_directly:
+                return self._append_lone(submissions[0], recorded_by)
             return self._append(submissions, recorded_by)
         # A batch makes a few objects an event (its event, row and folded claim), most of them kept
         # in the project states: each collection of the oldest generation walked them all, a
@@ -127,7 +153,26 @@ class Ledger:
         with collector_paused():
             return self._append(submissions, recorded_by)
 
-    def _append(self, submissions: Iterable[object], recorded_by: RecordedBy | None) -> list[AppendResult]:
+    def _append_lone(self, raw: object, recorded_by: RecordedBy | None) -> list[AppendResult]:
+        """`_append` of one submitted event, the way a server's requests come, tried in one round
+        trip (`_append_one`) with none of a batch's bookkeeping (issue 18). A refusal while
+        parsing is left to `_append` to word (it parses again), an acknowledgement to its R-39
+        check; an event the direct path does not record goes to the general path without trying
+        it again."""
+        try:
+            event = raw if isinstance(raw, Event) else parse_event(raw)
+        except RuleViolation:
+            return self._append([raw], recorded_by)
+        if isinstance(event.payload, AlertAcknowledged):
+            return self._append([event], recorded_by)
+        recorded = self._append_one(0, event, recorded_by)
+        if recorded is not None:
+            return [recorded]
+        return self._append([event], recorded_by, direct=False)
+
+    def _append(
+        self, submissions: Iterable[object], recorded_by: RecordedBy | None, *, direct: bool = True
+    ) -> list[AppendResult]:
         results: list[AppendResult | None] = []
         parsed: list[tuple[int, Event]] = []
         for index, raw in enumerate(submissions):
@@ -152,11 +197,13 @@ class Ledger:
                     results[index] = AppendResult(
                         index, event.key, "rejected", event.project, error=unraised_alert
                     )
-            parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
-        if len(parsed) == 1 and self.recorder.appends_one_directly:
-            self._warm_up(parsed[0][1].project)
+            if unraised_alerts:
+                parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
+        if direct and len(parsed) == 1 and self.recorder.appends_one_directly:
             fast = self._append_one(*parsed[0], recorded_by)
             if fast is not None:
+                if len(results) == 1:  # a single event, recorded: nothing else to reword
+                    return [fast]
                 results[fast.index] = fast
                 parsed = []
         if parsed:
@@ -187,69 +234,71 @@ class Ledger:
         """Give back what the recorder holds (the connection of the one-round-trip path)."""
         self.recorder.close()
 
-    def _warm_up(self, project: str) -> None:
+    def _warm_up(self, project: str) -> bool:
         """Load a project's state that is not cached (from its snapshot and the events after it)
         in a read transaction, taking no lock, so that a single event onto it can go in one round
-        trip (`_append_one`). A new process's first append onto a project otherwise took the
-        general path: a transaction of several round trips, holding the append lock while it read
-        and folded. Should the head move meanwhile, `append_one` finds it moved and the general
-        path folds on from this state; a stream that cannot be folded is left to it to refuse."""
-        with self._guard:
-            if self._cache.get(project) is not None:
-                return
+        trip (`_append_one`); whether it was (False: its stream cannot be folded). A new process's
+        first append onto a project otherwise took the general path: a transaction of several
+        round trips, holding the append lock while it read and folded. Should the head move
+        meanwhile, `append_one` finds it moved and the general path folds on from this state; a
+        stream that cannot be folded is left to it to refuse."""
         state = cold_state(self.recorder, project)
         if state is None:
-            return
+            return False
         with self._guard:
             if self._cache.get(project) is None:
                 self._cache.put(state)
+        return True
 
     def _append_one(self, index: int, event: Event, recorded_by: RecordedBy | None) -> AppendResult | None:
         """One event onto a project whose state is warm here, in one round trip (a recorder that
-        `appends_one_directly`: PostgreSQL).
+        `appends_one_directly`: PostgreSQL); a state not cached is loaded first (`_warm_up`).
 
         The event is validated against the cached state; the recorder then appends it only if the
         project's head is still the version validated against (on PostgreSQL one statement takes
         the single appends' lock, confirms the head and inserts, committing as it ends: migration
-        0020). None when this does not apply (no warm state, an event the cached
+        0020). None when this does not apply (no state, an event the cached
         state would refuse, an LMC decision or an offer amendment (both change the terms every
         later check reads), an event whose version is due a full snapshot (`SNAPSHOT_EVERY`), a key
         recorded before (the ledger's unique index refuses it), or a head that has moved): the
         general path then decides against the ledger as it stands, from the cached state, which
         it folds on if the head has moved. (An extension can take the
         period past the calendar's end, which only folding it finds, after the insert here: the
-        general path folds before it inserts, and refuses it.)"""
-        with self._guard:
-            state = self._cache.get(event.project)
-            if (
-                state is None
-                or isinstance(event.payload, (LMCDecision, OfferAmended))
-                or (state.version + 1) % SNAPSHOT_EVERY == 0  # a full snapshot is due
-            ):
+        general path folds before it inserts, and refuses it.)
+
+        The state is looked up once, the row made and the state folded on under one taking of the
+        guard each (a warm project's append, the usual one, took it three times: issue 18)."""
+        project = event.project
+        guard = self._guard
+        with guard:
+            state = self._cache.get(project)
+            row = None if state is None else _direct_row(event, state, recorded_by)
+        if state is None:
+            if not self._warm_up(project):
                 return None
-            try:
-                state.check(event)
-            except RuleViolation:
-                return None  # the cache may lag the ledger: let the general path confirm a refusal
-            now = datetime.now(UTC)
-            row = new_row(event, state, now, format_instant(now), recorded_by)
+            with guard:
+                state = self._cache.get(project)
+                row = None if state is None else _direct_row(event, state, recorded_by)
+        if row is None or state is None:
+            return None
+        version = row["version"]
         recorded = self.recorder.append_one(row)
-        with self._guard:
+        with guard:
             if not recorded:  # the cached state is unchanged: still good to fold on from
                 return None
             totals = None
-            if self._cache.get(event.project) is state and state.version == row["version"] - 1:
-                state.apply(event, row["version"], row["hash"])
+            if self._cache.get(project) is state and state.version == version - 1:
+                state.apply(event, version, row["hash"])
                 if state.version % TOTALS_EVERY == 0:
                     totals = totals_snapshot_of(state)
             else:
-                self._cache.evict([event.project])
+                self._cache.evict([project])
         if totals is not None:
             # After the commit, in a round trip of its own: one in TOTALS_EVERY appends pays it.
             self.recorder.keep_totals(totals)
         if self.on_appended is not None:
-            self.on_appended({event.project})
-        return AppendResult(index, event.key, "recorded", event.project, version=row["version"])
+            self.on_appended({project})
+        return recorded_result(index, event.key, project, version)
 
     def _append_parsed(
         self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None

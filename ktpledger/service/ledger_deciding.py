@@ -70,7 +70,7 @@ class AppendResult:
         return result
 
 
-def _recorded_result(
+def recorded_result(
     index: int, key: str, project: str, version: int, _new: Callable[..., Any] = object.__new__
 ) -> AppendResult:
     """`AppendResult(index, key, "recorded", project, version=version)`, made without the frozen
@@ -197,7 +197,7 @@ def decide(
                 continue
             rows.append(row)
             seen[(event.project, event.key)] = (event, row["version"])
-            results[index] = _recorded_result(index, event.key, event.project, row["version"])
+            results[index] = recorded_result(index, event.key, event.project, row["version"])
             yield row
 
     making = made()

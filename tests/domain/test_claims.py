@@ -161,3 +161,18 @@ def test_a_grant_payment_may_name_the_claim_it_pays() -> None:
     assert too_much.field == "amount"
     early = ledger.refused(event("GrantPayment", "pay-4", "2025-04-04", {"amount": "1.00", "claim": 1}))
     assert early.field == "date"
+
+
+def test_a_claim_is_refused_before_its_offer_and_after_the_closure_as_any_other_event() -> None:
+    """A claim goes straight to its own check (`ProjectState.check`, the bulk of any ledger) only
+    on a project with an offer and not closed: without an offer it is R-31, once closed R-36, as
+    every other spend."""
+    unknown = Ledger().refused(claim("c1"))
+    assert (unknown.rule, unknown.field) == ("R-31", "project")
+    assert "record its GrantOffered first" in unknown.message
+    closed = project()
+    closed.add(claim("c1", date="2025-02-03"))
+    closed.add(event("ProjectClosed", "close", "2025-03-01", {}))
+    late = closed.refused(claim("c2", date="2025-03-02"))
+    assert late.rule == "R-36"
+    assert "was closed on 2025-03-01" in late.message

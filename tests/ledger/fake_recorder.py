@@ -29,6 +29,7 @@ class FakeRecorder:
         self.commits = 0
         self.sessions = 0
         self.readings = 0  # `reading` sessions opened (the one-round-trip path's warm-up)
+        self.direct_tries = 0  # `append_one` calls
         self.closed = 0
         self.snapshots: dict[tuple[str, int], StoredSnapshot] = {}  # kept as committed
         self.claims_read: list[tuple[str, int]] = []  # each `snapshot_claims` asked for
@@ -82,6 +83,7 @@ class FakeRecorder:
         return max((row.version for row in self.rows if row.project == project), default=0)
 
     def append_one(self, row: dict[str, Any]) -> bool:
+        self.direct_tries += 1
         if not self.appends_one_directly or self._head(row["project"]) != row["version"] - 1:
             return False
         if any(found.project == row["project"] and found.key == row["key"] for found in self.rows):

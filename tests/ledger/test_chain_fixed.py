@@ -5,7 +5,7 @@ hashes written here, which that code gave (`domain/chain.py`, README "Tamper evi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
@@ -73,3 +73,23 @@ def test_a_fixed_stream_chains_to_the_hashes_the_earlier_code_gave() -> None:
         )
         assert link.digest() == row["hash"]
     assert [row["hash"] for row in rows] == EXPECTED
+
+
+def test_an_instant_is_written_the_same_however_its_zone_was_given() -> None:
+    """`recorded_at` as hashed: an append's `datetime.now(UTC)` (written as it is) gives the text
+    the conversions give for the same instant given naive or in another zone, whole seconds
+    included; a year before 1000 is written as it always was."""
+    elsewhere = timezone(timedelta(hours=5, minutes=30))
+    for instant, text in [
+        (NOW, "2025-05-06T07:08:09.123456Z"),
+        (datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC), "2025-05-06T07:08:09.000000Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "9999-12-31T23:59:59.999999Z"),
+        (
+            datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+            datetime(999, 1, 2, 3, 4, 5, 6).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        ),
+    ]:
+        assert format_instant(instant) == text
+        assert format_instant(instant.replace(tzinfo=None)) == text
+        if instant.year < 9999:
+            assert format_instant(instant.astimezone(elsewhere)) == text

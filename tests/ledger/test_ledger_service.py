@@ -200,3 +200,26 @@ def test_a_batchs_rows_are_inserted_as_they_are_decided(
     assert [(r.status, r.version) for r in results] == [("recorded", 2), ("rejected", None), ("recorded", 3)]
     assert steps == ["made c1", "inserted c1", "made c3", "inserted c3"]
     assert [row.key for row in ledger.stream(PROJECT)] == ["offer", "c1", "c3"]
+
+
+def test_a_lone_event_is_tried_in_one_call_once_and_otherwise_judged_as_in_a_batch(
+    unused_database: Database,
+) -> None:
+    """A single submission goes straight to `append_one`; one it does not record (a key recorded
+    before) is decided on the general path without a second try; a lone refusal while parsing is
+    worded as in a batch, and an event already parsed goes in as its mapping would."""
+    recorder = FakeRecorder(appends_one_directly=True)
+    ledger = Ledger(unused_database, recorder=recorder)
+    ledger.append([offer()])
+    [first] = ledger.append([claim("c1", "10.00")])
+    assert (first.status, first.version, recorder.direct_tries, recorder.sessions) == ("recorded", 2, 2, 0)
+    [again] = ledger.append([claim("c1", "10.00")])  # the unique index on (project, key) refuses it
+    assert (again.status, again.version) == ("duplicate", 2)
+    assert (recorder.direct_tries, recorder.sessions) == (3, 1)  # one try, then the general path
+    [parsed] = ledger.append((parse_event(claim("c2", "5.00")),))
+    assert (parsed.status, parsed.version, recorder.direct_tries) == ("recorded", 3, 4)
+    [unreadable] = ledger.append([{"type": "SpendClaimed", "project": PROJECT, "key": "c3", "date": "nope"}])
+    assert (unreadable.status, unreadable.key, unreadable.project) == ("rejected", "c3", PROJECT)
+    assert unreadable.error is not None and unreadable.error.field == "date"
+    assert recorder.direct_tries == 4
+    assert [row.version for row in recorder.stream(PROJECT)] == [1, 2, 3]
