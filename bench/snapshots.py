@@ -27,9 +27,12 @@ full snapshot, 25 past a totals one; before totals snapshots it folded all 275, 
 
 On PostgreSQL, the physical floor: plain psycopg on a connection from the pool (as the cold append's
 is), the snapshot's row and the events after it in one round trip, then a plain INSERT, against a
-warm plain INSERT (`physical_floor`). Two round trips where a warm append is one, the second not
-prepared: when even it misses 2x, the rows say OUT OF REACH (its ratio, times the warm append, is
-every cold row's bound).
+warm plain INSERT (`physical_floor`): two round trips where a warm append is one, the second not
+prepared. Its row is shown, not judged: plain psycopg's cold/warm ratio says nothing of ours, whose
+warm append also parses, checks and hashes. What bounds every cold row is the warm append plus the
+plain read's round trip alone (timed apart in the same pairs): a cold append does all a warm one does
+and must read the state before it can judge the event, so when that sum misses 2x, the rows say OUT
+OF REACH.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def measure(events: int, postgres: bool) -> dict[str, float]:
         "whole": whole,
     }
     if floors is not None:
-        found["physical cold"], found["physical warm"] = floors
+        found["physical cold"], found["physical warm"], found["physical read"] = floors
     return found
 
 
@@ -205,9 +208,9 @@ _FLOOR_READ = (
 )
 
 
-def physical_floor(db: Database, runs: int) -> tuple[float, float]:
-    """Median ms of the physical floor of a cold append, and of a warm plain INSERT, measured
-    alternately: on a connection as fresh as the cold append's (`PostgresLedgerRecorder._take`:
+def physical_floor(db: Database, runs: int) -> tuple[float, float, float]:
+    """Median ms of the physical floor of a cold append, of a warm plain INSERT, and of the floor's
+    read alone (its first round trip), measured alternately: on a connection as fresh as the cold append's (`PostgresLedgerRecorder._take`:
     `engine.raw_connection()`, the pool's; in this run a server session used before, as the cold
     append's is: a new process would open one too, some ms more on both), one round trip that
     reads the project's newest snapshot row and the events after it, then one plain INSERT (not
@@ -243,6 +246,7 @@ def physical_floor(db: Database, runs: int) -> tuple[float, float]:
             warm.execute(_FLOOR_INSERT, row(next(numbers)), prepare=True)
         colds: list[float] = []
         warms: list[float] = []
+        reads: list[float] = []
         for _ in range(runs):
             started = time.perf_counter()
             warm.execute(_FLOOR_INSERT, row(next(numbers)), prepare=True)
@@ -259,6 +263,7 @@ def physical_floor(db: Database, runs: int) -> tuple[float, float]:
                     assert cursor.nextset(), "the events after the snapshot were not read"
                     cursor.fetchall()
                     assert snapshot_row, "no snapshot row"
+                    reads.append((time.perf_counter() - started) * 1000)
                     cursor.execute(_FLOOR_INSERT, row(next(numbers)))
                 colds.append((time.perf_counter() - started) * 1000)
             finally:
@@ -267,7 +272,7 @@ def physical_floor(db: Database, runs: int) -> tuple[float, float]:
     finally:
         warm_raw.driver_connection.autocommit = False  # type: ignore[union-attr]
         warm_raw.close()
-    return statistics.median(colds), statistics.median(warms)
+    return statistics.median(colds), statistics.median(warms), statistics.median(reads)
 
 
 @contextmanager
@@ -290,11 +295,11 @@ def no_snapshots(db: Database) -> Iterator[None]:
 
 def as_figures(found: dict[str, float], events: int, backend: str) -> list[figures.Figure]:
     physical_cold, physical_warm = found.get("physical cold"), found.get("physical warm")
-    # The physical floor's ratio (plain psycopg, its own row) as a bound on every cold append's:
-    # when it misses 2x, no code could meet the target on this machine.
-    bound = None
-    if physical_cold is not None and physical_warm:
-        bound = found["warm"] * physical_cold / physical_warm
+    # Every cold append's bound: the warm append (its checks, hash and INSERT, all of which a cold
+    # append does too) plus the plain read's round trip (what a cold append must wait for before it
+    # can judge the event). When that misses 2x, no code could meet the target on this machine.
+    physical_read = found.get("physical read")
+    bound = None if physical_read is None else found["warm"] + physical_read
 
     def cold(name: str, value: float, note: str) -> figures.Figure:
         """A cold append from a snapshot, judged against a warm one (its floor): < 2x."""
@@ -307,7 +312,7 @@ def as_figures(found: dict[str, float], events: int, backend: str) -> list[figur
             higher_is_better=False,
             note=note,
             bound=bound,
-            bound_name="" if bound is None else "the physical floor's ratio times the warm append",
+            bound_name="" if bound is None else "the warm append plus a plain read's round trip",
         )
 
     physical = []
@@ -318,13 +323,11 @@ def as_figures(found: dict[str, float], events: int, backend: str) -> list[figur
                 physical_cold,
                 "ms",
                 floor=physical_warm,
-                target="< 2x floor",
                 higher_is_better=False,
                 note="plain psycopg on a connection as fresh as the cold append's (the pool's): the "
-                "newest snapshot's row by project and the events after it in one round trip, then a "
-                "plain INSERT; floor: a warm plain INSERT, prepared",
-                bound=physical_cold,
-                bound_name="plain psycopg itself",
+                "newest snapshot's row by project and the events after it in one round trip "
+                f"({physical_read or 0:.2f} ms, the cold rows' bound with the warm append), then a plain "
+                "INSERT; floor: a warm plain INSERT, prepared. Not judged: plain psycopg's own ratio",
             )
         )
     return [
