@@ -50,10 +50,6 @@ ENVELOPE_FIELDS = frozenset({"type", "project", "key", "date", "data"})
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits: `\d` takes any script's
 RATE_PATTERN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _CATEGORIES: Mapping[str, Category] = {category.value: category for category in Category}
-# A claim and an event, the bulk of what is parsed, are made by setting their fields in `__dict__`
-# after `object.__new__`: a frozen dataclass's `__init__` calls `object.__setattr__` for each,
-# 0.6 us an event against 0.2 (issue 18: a single append's work before its round trip).
-_new = object.__new__
 
 
 # --- field readers: each names the rule and the field it refuses ---------------------------------
@@ -463,13 +459,12 @@ class SpendClaimed:
             if raw_tags
             else ()
         )
-        claim: SpendClaimed = _new(cls)  # the fields set as the frozen dataclass's `__init__` sets them
-        fields = claim.__dict__
-        fields["category"] = _category(data.get("category"))
-        fields["amount"] = _money(data, "amount")
-        fields["description"] = _text(data, "description", rule="R-33")
-        fields["tags"] = tags
-        return claim
+        return cls(
+            category=_category(data.get("category")),
+            amount=_money(data, "amount"),
+            description=_text(data, "description", rule="R-33"),
+            tags=tags,
+        )
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
@@ -1433,13 +1428,7 @@ def parse_event(raw: object) -> Event:
             raise
         raise _offer_category(error, data, when) from None
     _check_as_sent(raw, data, payload)
-    event: Event = _new(Event)  # as `Event(...)` makes it, without the frozen `__init__`'s setattr calls
-    fields = event.__dict__
-    fields["project"] = project
-    fields["key"] = key
-    fields["date"] = when
-    fields["payload"] = payload
-    return event
+    return Event(project=project, key=key, date=when, payload=payload)
 
 
 # The free text of each payload, by its field: what `_text` reads, and the one text of an event no
