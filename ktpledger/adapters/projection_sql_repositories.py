@@ -48,19 +48,13 @@ class SqlHeads:
         self._connection, self._backend = connection, backend
 
     def lock(self, names: Sequence[str], now: datetime) -> dict[str, HeadState]:
-        c = projection_heads.c
-        query = self._backend.locked(
-            select(c.project, c.version, c.status, c.error)
-            .where(in_list(c.project, "names"))
-            .order_by(c.project)
-        )
         found: dict[str, HeadState] = {}
 
         def take(rows: Any) -> None:
             for project, version, status, error in rows:
                 found[project] = HeadState(int(version), (error or "") if status == FAILED else None)
 
-        take(self._connection.execute(query, {"names": list(names)}))
+        take(self._locked(names))
         missing = [name for name in names if name not in found]
         if missing:
             self._connection.execute(
@@ -70,8 +64,21 @@ class SqlHeads:
                     for n in missing
                 ],
             )
-            take(self._connection.execute(query, {"names": missing}))
+            take(self._locked(missing))
         return found
+
+    def _locked(self, names: Sequence[str]) -> Any:
+        """The heads rows of `names` (project, version, status, error), locked in name order."""
+        driven = self._backend.locked_heads(self._connection, names)
+        if driven is not None:
+            return driven
+        c = projection_heads.c
+        query = self._backend.locked(
+            select(c.project, c.version, c.status, c.error)
+            .where(in_list(c.project, "names"))
+            .order_by(c.project)
+        )
+        return self._connection.execute(query, {"names": list(names)})
 
     def lock_free(self, names: Sequence[str]) -> dict[str, int]:
         c = projection_heads.c
