@@ -36,6 +36,11 @@ from ktpledger.service.quarantine import CAUGHT_UP, refold
 
 _log = logging.getLogger(__name__)
 
+# Events a project kept behind may lack (another worker caught it up meanwhile) and still be read
+# from where it is in the catch-up's first read, wasted only when nothing is new after its saved
+# version: two workers taking wake-ups of one project in turn leave each a few events behind.
+NEAR_GAP = 20
+
 
 @dataclass(frozen=True)
 class CatchUp:
@@ -119,11 +124,16 @@ def _catch_up_many(
                 behind[name] = entry
         cold = [name for name in active if name not in warm and name not in behind and saved[name]]
         starts = snapshot_starts(unit, {name: saved[name] for name in cold})
+        # One behind by a few events is read from where it is at once (the events it lacks and
+        # the new ones, one read); one further behind after its saved version first (below).
+        near = {name for name, entry in behind.items() if saved[name] - entry.live.version <= NEAR_GAP}
         # A cold project is read from its snapshot's own row (whose hash must be the snapshot's
-        # head), else from version 1; a warm one, and one behind, after its saved version.
+        # head), else from version 1; a warm one, and one far behind, after its saved version.
         fresh = unit.events.after(
             {
-                name: saved[name]
+                name: behind[name].live.version
+                if name in near
+                else saved[name]
                 if name in warm or name in behind
                 else max(starts[name][0].version - 1, 0)
                 if name in starts
@@ -132,11 +142,16 @@ def _catch_up_many(
             }
         )
         # One behind with nothing after the saved version (another worker caught it up, events and
-        # all) is kept as it is, unread: read from where it is, its gap grew with every wake-up the
-        # other worker took. One with something new is read again from where it is.
-        idle = {name: behind.pop(name) for name in list(behind) if not fresh.get(name)}
-        if behind:
-            fresh |= unit.events.after({name: entry.live.version for name, entry in behind.items()})
+        # all) is kept as it is, unfolded: folded from where it is, its gap grew with every wake-up
+        # the other worker took. One far behind with something new is read again from where it is.
+        idle = {
+            name: behind.pop(name)
+            for name in list(behind)
+            if not any(item.version > saved[name] for item in fresh.get(name, ()))
+        }
+        far = {name: entry.live.version for name, entry in behind.items() if name not in near}
+        if far:
+            fresh |= unit.events.after(far)
         cold_open = unit.alerts.open_figures([*cold, *behind])
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
