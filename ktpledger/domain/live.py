@@ -187,6 +187,10 @@ class LiveProject:
         if isinstance(event.payload, AlertAcknowledged):
             return  # moves no figure and not the ledger's clock (`apply`)
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
+        self.forget_judgements()
+
+    def forget_judgements(self) -> None:
+        """Drop the lines and conditions held: the next `apply` settles them again (after `seed`)."""
         self.lines.clear()
         self.line_conditions.clear()
         self._described.clear()

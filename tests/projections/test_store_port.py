@@ -274,12 +274,25 @@ class CountedReads:
                 unit.events.after = after  # type: ignore[method-assign]  # as it was
 
 
-def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read(world: World) -> None:
+def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two workers taking turns leave each a project a few events behind the other's: the catch-up
-    reads those events and the new ones at once (one read of the ledger), folds them and writes
-    the same figures as one worker would. One further behind than NEAR_GAP is read after its saved
-    version first, and again from where it is only when something is new."""
+    reads those events and the new ones at once (one read of the ledger), folds them judging as it
+    goes (no line or claim judged again all at once: no settle) and writes the same figures as one
+    worker would. One further behind than NEAR_GAP is read after its saved version first, and
+    again from where it is only when something is new."""
+    from ktpledger.domain.live import LiveProject
     from ktpledger.service.catch_up import NEAR_GAP
+
+    settles: list[int] = []
+    settle = LiveProject.settle
+
+    def counted_settle(live: LiveProject) -> None:
+        settles.append(live.version)
+        settle(live)
+
+    monkeypatch.setattr(LiveProject, "settle", counted_settle)
 
     counted, counted_theirs = CountedReads(world.store), CountedReads(world.store)
     mine = Projector(None, store=counted)  # type: ignore[arg-type]  # a ProjectionStore, counting
@@ -295,8 +308,10 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
     assert counted.reads == [{PROJECT: 2}]
     world.record([claim("t3", "1500.00", category=TS, date="2024-10-13")])  # v5: 2,100 = 84%
     counted.reads.clear()
+    settles.clear()
     assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 4, 5, [1], 0)]
     assert counted.reads == [{PROJECT: 2}]  # v3 to v5 in one read
+    assert settles == []
     assert lines_of(world, PROJECT)[TS] == ("2100.00", "2100.00", "400.00")
     # Now the other is behind, further than NEAR_GAP: read after the saved version, then from v4.
     for n in range(NEAR_GAP):
@@ -312,8 +327,10 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
     # Mine again, one behind (near): both workers' figures as one worker's, alert still open.
     world.record([claim("c9", "10.00", category=CO, date="2024-10-16")])
     counted.reads.clear()
+    settles.clear()
     assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, far, far + 1, [], 0)]
     assert counted.reads == [{PROJECT: far - 1}]
+    assert settles == []
     assert lines_of(world, PROJECT)[CO] == (
         f"{NEAR_GAP + 10}.00",
         f"{NEAR_GAP + 10}.00",
