@@ -131,6 +131,15 @@ class LiveProject:
             merged.update(found)
         return merged
 
+    def holding(self) -> set[AlertKey]:
+        """The keys of `conditions()`, their figures not written out."""
+        found: set[AlertKey] = set()
+        for judged in self.line_conditions.values():
+            found.update(judged)
+        for held in self.claim_conditions.values():
+            found.update(held)
+        return found
+
     def _line_figures(self, category: Category) -> Conditions:
         """The conditions that hold of a line as a whole, with their figures (written out once
         for each judgement of the line)."""

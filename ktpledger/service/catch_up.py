@@ -265,7 +265,7 @@ def fold_on_behind(live: LiveProject, items: list[RecordedEvent], open_alerts: d
     if live.lines:
         for group in appends(items):
             live.apply_append(group)
-        if live.conditions().keys() == open_alerts.keys():
+        if live.holding() == open_alerts.keys():
             return
         live.forget_judgements()
     else:
