@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ktpledger.adapters.projection_store import Row
+from ktpledger.domain.statuses import OPEN
 
 
 class PipelineFailed(Exception):
@@ -50,6 +51,11 @@ class Backend:
     def locked_heads(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
         """The heads rows of `names` (project, version, status, error), locked in name order, by
         the driver's own SQL; None where the shared query (`SqlHeads.lock`) is to be used."""
+        return None
+
+    def open_alert_rows(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        """The open alerts of `names` (project, category, kind, subject, current) by the driver's
+        own SQL; None where the shared query (`SqlAlerts.open_figures`) is to be used."""
         return None
 
     def insert_ignore(self, table: Table) -> Any:
@@ -140,6 +146,12 @@ class PostgresBackend(Backend):
             return None
         return list(connection.exec_driver_sql(_LOCKED_HEADS, (list(names),)).fetchall())
 
+    def open_alert_rows(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        # Read by a catch-up for every project it folds on from elsewhere (kept behind, or cold).
+        if connection.dialect.paramstyle not in ("format", "pyformat"):
+            return None
+        return list(connection.exec_driver_sql(_OPEN_ALERTS, (list(names), OPEN)).fetchall())
+
     def locked_if_free(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
 
@@ -147,6 +159,11 @@ class PostgresBackend(Backend):
 _LOCKED_HEADS = (
     "SELECT project, version, status, error FROM projection_heads WHERE project = ANY(%s) "
     "ORDER BY project FOR UPDATE"
+)
+
+
+_OPEN_ALERTS = (
+    "SELECT project, category, kind, subject, current FROM alerts WHERE project = ANY(%s) AND status = %s"
 )
 
 

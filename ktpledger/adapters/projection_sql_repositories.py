@@ -238,14 +238,15 @@ class SqlAlerts:
         found: dict[str, dict[AlertKey, str]] = {}
         if not names:
             return found
-        c = alerts.c
-        query = select(c.project, c.category, c.kind, c.subject, c.current).where(
-            in_list(c.project, "names"), c.status == OPEN
-        )
-        for row in self._connection.execute(query, {"names": list(names)}):
-            found.setdefault(row.project, {})[AlertKey(row.category, row.kind, row.subject)] = (
-                row.current or ""
+        rows = self._backend.open_alert_rows(self._connection, names)
+        if rows is None:
+            c = alerts.c
+            query = select(c.project, c.category, c.kind, c.subject, c.current).where(
+                in_list(c.project, "names"), c.status == OPEN
             )
+            rows = list(self._connection.execute(query, {"names": list(names)}))
+        for project, category, kind, subject, current in rows:
+            found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
         return found
 
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
