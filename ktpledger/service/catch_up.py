@@ -257,12 +257,13 @@ def fold_on_behind(live: LiveProject, items: list[RecordedEvent], open_alerts: d
     """Fold into a project kept behind the events another worker caught it up with meanwhile,
     its alerts as the database holds them (`open_alerts`) for what follows.
 
-    Judged as it goes (`apply_append`, the alert steps dropped: the other worker recorded them)
-    while the fold holds its lines' and claims' judgements: then, the conditions it holds being
-    the alerts open, nothing is judged again. Folded quietly and settled afresh from the open
-    alerts (`seed`) otherwise, as a cold start is: a settle judges every line and every claim
-    again, which for a project of a few hundred claims cost more than the few events between."""
-    if live.lines:
+    Up to NEAR_GAP events, judged as it goes (`apply_append`, the alert steps dropped: the other
+    worker recorded them) while the fold holds its lines' and claims' judgements: then, the
+    conditions it holds being the alerts open, nothing is judged again. Folded quietly and settled
+    afresh from the open alerts (`seed`) otherwise, as a cold start is: a settle judges every line
+    and every claim again, which for a project of a few hundred claims costs more than judging a
+    few events, and less than judging many."""
+    if live.lines and len(items) <= NEAR_GAP:
         for group in appends(items):
             live.apply_append(group)
         if live.holding() == open_alerts.keys():

@@ -281,7 +281,7 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
     reads those events and the new ones at once (one read of the ledger), folds them judging as it
     goes (no line or claim judged again all at once: no settle) and writes the same figures as one
     worker would. One further behind than NEAR_GAP is read after its saved version first, and
-    again from where it is only when something is new."""
+    again from where it is only when something is new, and folded quietly then settled."""
     from ktpledger.domain.live import LiveProject
     from ktpledger.service.catch_up import NEAR_GAP
 
@@ -320,8 +320,10 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
     world.record([claim("t4", "100.00", category=TS, date="2024-10-15")])
     far = 6 + NEAR_GAP
     counted_theirs.reads.clear()
+    settles.clear()
     assert theirs.catch_up_many([PROJECT]) == [CatchUp(PROJECT, far - 1, far, [], 0)]
     assert counted_theirs.reads == [{PROJECT: far - 1}, {PROJECT: 4}]
+    assert settles == [far - 1]  # folded quietly to the saved version, settled, then judged on
     assert lines_of(world, PROJECT)[TS] == ("2200.00", "2200.00", "300.00")
     assert lines_of(world, PROJECT)[CO] == (f"{NEAR_GAP}.00", f"{NEAR_GAP}.00", f"{4000 - NEAR_GAP}.00")
     # Mine again, one behind (near): both workers' figures as one worker's, alert still open.
