@@ -41,6 +41,9 @@ class Backend:
         """Statements sent without waiting for each one's answer (`ProjectionUnit.pipelined`)."""
         yield
 
+    def flush(self, connection: Connection) -> None:
+        """Send the writes `pipelined` holds back (before a commit); none held here."""
+
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query
 
@@ -96,7 +99,13 @@ class PostgresBackend(Backend):
         try:
             try:
                 with driver.pipeline():
-                    yield
+                    # The upserts are held back and sent together, one statement (`flush`).
+                    connection.info[_HELD] = []
+                    try:
+                        yield
+                        self.flush(connection)
+                    finally:
+                        connection.info.pop(_HELD, None)
             except failure as error:
                 # Surfaced at the pipeline's end, outside SQLAlchemy (which wraps any error it sees).
                 raise PipelineFailed(str(error)) from error
@@ -106,6 +115,22 @@ class PostgresBackend(Backend):
             with suppress(failure):
                 driver.rollback()
             raise
+
+    def flush(self, connection: Connection) -> None:
+        # The held upserts, each a data-modifying WITH of one statement: a catch-up's lines, facts
+        # and heads one statement, not three (each statement cost a catch-up its own execution
+        # in SQLAlchemy, psycopg and the server). Never two of one table in a statement (those
+        # would not see each other's rows): `upsert` sends what is held before a second.
+        held: list[tuple[str, str, str]] | None = connection.info.get(_HELD)
+        if not held:
+            return
+        *before, last = [sql for _, _, sql in held]
+        documents = tuple(document for _, document, _ in held)
+        if before:
+            steps = ", ".join(f"u{n} AS ({step})" for n, step in enumerate(before))
+            last = f"WITH {steps} {last}"
+        held.clear()
+        connection.exec_driver_sql(last, documents)
 
     def upsert(
         self, connection: Connection, table: Table, rows: Sequence[Row], keys: tuple[str, ...]
@@ -134,7 +159,13 @@ class PostgresBackend(Backend):
             default=_json_value,
             ensure_ascii=False,
         )
-        connection.exec_driver_sql(sql, (document,))
+        held: list[tuple[str, str, str]] | None = connection.info.get(_HELD)
+        if held is None:
+            connection.exec_driver_sql(sql, (document,))
+            return
+        if any(name == table.name for name, _, _ in held):
+            self.flush(connection)
+        held.append((table.name, document, sql))
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()
@@ -156,6 +187,7 @@ class PostgresBackend(Backend):
         return query.with_for_update(skip_locked=True)
 
 
+_HELD = "ktpledger_held_upserts"  # in `Connection.info` while `pipelined`: (table, document, SQL)
 _LOCKED_HEADS = (
     "SELECT project, version, status, error FROM projection_heads WHERE project = ANY(%s) "
     "ORDER BY project FOR UPDATE"
