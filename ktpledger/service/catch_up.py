@@ -40,6 +40,12 @@ _log = logging.getLogger(__name__)
 # from where it is in the catch-up's first read, wasted only when nothing is new after its saved
 # version: two workers taking wake-ups of one project in turn leave each a few events behind.
 NEAR_GAP = 20
+# The most of the other worker's events a project kept behind is judged through event by event
+# (`fold_on_behind`); beyond, folded quietly and settled. Judging costs 11-25 us an event more than
+# folding, a settle 40-140 us and the figures of every condition written out again after it
+# (bench/catch_up.py --postgres --projectors 2 --claims 4: 224-234 us an event with 6, 262-281
+# with 20; one claim a wake-up, bench/lag.py's, the same with either).
+JUDGE_AT_MOST = 6
 
 
 @dataclass(frozen=True)
@@ -257,13 +263,13 @@ def fold_on_behind(live: LiveProject, items: list[RecordedEvent], open_alerts: d
     """Fold into a project kept behind the events another worker caught it up with meanwhile,
     its alerts as the database holds them (`open_alerts`) for what follows.
 
-    Up to NEAR_GAP events, judged as it goes (`apply_append`, the alert steps dropped: the other
+    Up to JUDGE_AT_MOST events, judged as it goes (`apply_append`, the alert steps dropped: the other
     worker recorded them) while the fold holds its lines' and claims' judgements: then, the
     conditions it holds being the alerts open, nothing is judged again. Folded quietly and settled
     afresh from the open alerts (`seed`) otherwise, as a cold start is: a settle judges every line
     and every claim again, which for a project of a few hundred claims costs more than judging a
     few events, and less than judging many."""
-    if live.lines and len(items) <= NEAR_GAP:
+    if live.lines and len(items) <= JUDGE_AT_MOST:
         for group in appends(items):
             live.apply_append(group)
         if live.holding() == open_alerts.keys():

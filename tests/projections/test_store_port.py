@@ -279,9 +279,10 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
 ) -> None:
     """Two workers taking turns leave each a project a few events behind the other's: the catch-up
     reads those events and the new ones at once (one read of the ledger), folds them judging as it
-    goes (no line or claim judged again all at once: no settle) and writes the same figures as one
-    worker would. One further behind than NEAR_GAP is read after its saved version first, and
-    again from where it is only when something is new, and folded quietly then settled."""
+    goes (up to JUDGE_AT_MOST events: no line or claim judged again all at once, no settle) and
+    writes the same figures as one worker would. One further behind than NEAR_GAP is read after
+    its saved version first, again from where it is only when something is new, and folded
+    quietly then settled."""
     from ktpledger.domain.live import LiveProject
     from ktpledger.service.catch_up import NEAR_GAP
 
