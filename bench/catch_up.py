@@ -12,11 +12,17 @@ running each several times, alternately.
     .venv/bin/python bench/catch_up.py                          # SQLite in a temporary folder
     .venv/bin/python bench/catch_up.py --postgres               # PostgreSQL on 127.0.0.1 (a schema of its own)
     .venv/bin/python bench/catch_up.py --projects 50 --claims 10 --rounds 3
+    .venv/bin/python bench/catch_up.py --postgres --projectors 2   # wake-ups taken by two, at random
+
+With --projectors 2 each wake-up goes to one of two projectors at random, as wake-ups go to any of
+two workers: a project is then often kept behind by the one that gets it (the other caught it up
+since), which a single projector never sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -33,6 +39,7 @@ from bench.scratch import ledger_url  # noqa: E402
 from ktpledger.adapters import ledger_store  # noqa: E402
 from ktpledger.bootstrap import bootstrap  # noqa: E402
 from ktpledger.domain.live import LiveProject, appends  # noqa: E402
+from ktpledger.service.projections import Projector  # noqa: E402
 from ktpledger.service.schema import upgrade  # noqa: E402
 from ktpledger.service.wakeup import chunks  # noqa: E402
 from ktpledger.settings import Settings  # noqa: E402
@@ -45,6 +52,8 @@ def run(url: str, args: argparse.Namespace) -> dict[str, float]:
         upgrade(app.database)
         names = [f"C-{n:05d}" for n in range(args.projects)]
         app.ledger.append([offer(name) for name in names])
+        projectors = [app.projector] + [Projector(app.database) for _ in range(args.projectors - 1)]
+        turns = random.Random(0)  # which projector takes each wake-up: the same every run
         cold: list[float] = []
         warm: list[float] = []
         for round_number in range(args.rounds):  # bounded: rounds x projects x claims events
@@ -55,13 +64,16 @@ def run(url: str, args: argparse.Namespace) -> dict[str, float]:
             events = len(batch) + (len(names) if round_number == 0 else 0)
             started = time.perf_counter()
             for message in chunks(names):
-                app.projector.catch_up_many(message)
+                turns.choice(projectors).catch_up_many(message)
             took = time.perf_counter() - started
             (cold if round_number == 0 else warm).append(took * 1e6 / events)
             if app.projector.behind():
                 raise SystemExit(f"round {round_number}: {app.projector.behind()} events not caught up")
         total = args.projects * (1 + args.rounds * args.claims)
-        print(f"{app.database.dialect}: {args.projects} projects, {total:,} events")
+        print(
+            f"{app.database.dialect}: {args.projects} projects, {total:,} events, "
+            f"{args.projectors} projector(s) taking the wake-ups"
+        )
         print(f"  catch-up, cold (whole stream): {cold[0]:.1f} us/event")
         if warm:
             print(
@@ -101,6 +113,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--claims", type=int, default=20, help="claims per project per round")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--folds", type=int, default=5, help="times the in-memory fold is timed")
+    parser.add_argument(
+        "--projectors", type=int, default=1, help="projectors taking the wake-ups at random (default 1)"
+    )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1 instead of SQLite")
     return parser
 

@@ -212,23 +212,29 @@ def streams(connection: Connection, projects: Iterable[str]) -> dict[str, list[R
 
 
 # PostgreSQL: every project's events after its own version in one query, the pairs as two arrays.
-# Whole streams: joined, which the planner may answer by reading the table once.
-_PG_STREAMS = text(
+# Whole streams: joined, which the planner may answer by reading the table once. Each as text with
+# the places of its two arrays left open: SQLAlchemy's bound names for `text`, the driver's own
+# placeholders for a catch-up's read (`streams_after`).
+_PG_STREAMS_FORM = (
     f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} FROM events e "
-    "JOIN unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
+    "JOIN unnest(CAST({projects} AS text[]), CAST({afters} AS integer[])) AS s(project, after) "
     "ON e.project = s.project AND e.version > s.after ORDER BY e.project, e.version"
 )
 # After saved versions (a catch-up's few new events): one index range each, forced by LATERAL
 # (OFFSET 0 keeps the planner from flattening it back into the join). Joined, the planner guessed
 # a third of each stream and read the whole table from about 10 projects on: 10 ms a catch-up of
 # 20 projects at 20,000 events against 0.6 ms, growing with the ledger.
-_PG_STREAMS_AFTER = text(
+_PG_STREAMS_AFTER_FORM = (
     f"SELECT {', '.join('e.' + column.name for column in COLUMNS)} "
-    "FROM unnest(CAST(:projects AS text[]), CAST(:afters AS integer[])) AS s(project, after) "
+    "FROM unnest(CAST({projects} AS text[]), CAST({afters} AS integer[])) AS s(project, after) "
     "CROSS JOIN LATERAL (SELECT * FROM events WHERE events.project = s.project "
     "AND events.version > s.after ORDER BY events.version OFFSET 0) AS e "
     "ORDER BY e.project, e.version"
 )
+_PG_STREAMS = text(_PG_STREAMS_FORM.format(projects=":projects", afters=":afters"))
+_PG_STREAMS_AFTER = text(_PG_STREAMS_AFTER_FORM.format(projects=":projects", afters=":afters"))
+_PG_STREAMS_SQL = _PG_STREAMS_FORM.format(projects="%s", afters="%s")
+_PG_STREAMS_AFTER_SQL = _PG_STREAMS_AFTER_FORM.format(projects="%s", afters="%s")
 
 
 # SQLite: the same, the pairs as one JSON array of [project, version] read by `json_each`: each
@@ -248,7 +254,15 @@ def streams_after(connection: Connection, versions: Mapping[str, int]) -> dict[s
     found: dict[str, list[RecordedEvent]] = {}
     if connection.dialect.name == "postgresql":
         wanted = {name: after for name, after in versions.items() if text_problem(name) is None}
-        if wanted:
+        if wanted and connection.dialect.paramstyle in ("format", "pyformat"):
+            # A catch-up's read, every catch-up: sent by the driver's own SQL and read by
+            # `row_reader`, not SQLAlchemy's compiled execution and its mappings (issue 18).
+            read = row_reader(connection.dialect)
+            sql = _PG_STREAMS_AFTER_SQL if any(wanted.values()) else _PG_STREAMS_SQL
+            for values in connection.exec_driver_sql(sql, (list(wanted), list(wanted.values()))).fetchall():
+                item = read(values)
+                found.setdefault(item.project, []).append(item)
+        elif wanted:
             parameters = {"projects": list(wanted), "afters": list(wanted.values())}
             query = _PG_STREAMS_AFTER if any(wanted.values()) else _PG_STREAMS
             for row in connection.execute(query, parameters).mappings():

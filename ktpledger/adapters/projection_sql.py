@@ -81,6 +81,7 @@ class SqlProjectionUnit:
         self.snapshots = SqlSnapshots(connection)
 
     def commit(self) -> None:
+        self._backend.flush(self._connection)  # what `pipelined` holds back goes first
         self._commit()
 
     def pipelined(self) -> AbstractContextManager[None]:

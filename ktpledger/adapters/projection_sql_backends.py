@@ -8,14 +8,17 @@ reading many projects' new events (one `unnest` join on PostgreSQL, a probe per 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ktpledger.adapters.projection_store import Row
+from ktpledger.domain.statuses import OPEN
 
 
 class PipelineFailed(Exception):
@@ -38,12 +41,25 @@ class Backend:
         """Statements sent without waiting for each one's answer (`ProjectionUnit.pipelined`)."""
         yield
 
+    def flush(self, connection: Connection) -> None:
+        """Send the writes `pipelined` holds back (before a commit); none held here."""
+
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query
 
     def locked_if_free(self, query: Select[Any]) -> Select[Any]:
         """`locked`, leaving out the rows another transaction holds (SQLite has one writer)."""
         return query
+
+    def locked_heads(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        """The heads rows of `names` (project, version, status, error), locked in name order, by
+        the driver's own SQL; None where the shared query (`SqlHeads.lock`) is to be used."""
+        return None
+
+    def open_alert_rows(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        """The open alerts of `names` (project, category, kind, subject, current) by the driver's
+        own SQL; None where the shared query (`SqlAlerts.open_figures`) is to be used."""
+        return None
 
     def insert_ignore(self, table: Table) -> Any:
         return self.insert(table).on_conflict_do_nothing()
@@ -83,7 +99,13 @@ class PostgresBackend(Backend):
         try:
             try:
                 with driver.pipeline():
-                    yield
+                    # The upserts are held back and sent together, one statement (`flush`).
+                    connection.info[_HELD] = []
+                    try:
+                        yield
+                        self.flush(connection)
+                    finally:
+                        connection.info.pop(_HELD, None)
             except failure as error:
                 # Surfaced at the pipeline's end, outside SQLAlchemy (which wraps any error it sees).
                 raise PipelineFailed(str(error)) from error
@@ -94,11 +116,93 @@ class PostgresBackend(Backend):
                 driver.rollback()
             raise
 
+    def flush(self, connection: Connection) -> None:
+        # The held upserts, each a data-modifying WITH of one statement: a catch-up's lines, facts
+        # and heads one statement, not three (each statement cost a catch-up its own execution
+        # in SQLAlchemy, psycopg and the server). Never two of one table in a statement (those
+        # would not see each other's rows): `upsert` sends what is held before a second.
+        held: list[tuple[str, str, str]] | None = connection.info.get(_HELD)
+        if not held:
+            return
+        *before, last = [sql for _, _, sql in held]
+        documents = tuple(document for _, document, _ in held)
+        if before:
+            steps = ", ".join(f"u{n} AS ({step})" for n, step in enumerate(before))
+            last = f"WITH {steps} {last}"
+        held.clear()
+        connection.exec_driver_sql(last, documents)
+
+    def upsert(
+        self, connection: Connection, table: Table, rows: Sequence[Row], keys: tuple[str, ...]
+    ) -> None:
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        shape = (table.name, keys, columns)
+        sql = self._upserts.get(shape)
+        if sql is None:
+            quote = connection.dialect.identifier_preparer.quote
+            listed = ", ".join(quote(name) for name in columns)
+            updates = ", ".join(
+                f"{quote(name)} = EXCLUDED.{quote(name)}" for name in columns if name not in keys
+            )
+            sql = self._upserts[shape] = (
+                f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
+                f"FROM json_populate_recordset(NULL::{quote(table.name)}, %s) "
+                f"ON CONFLICT ({', '.join(quote(name) for name in keys)}) DO UPDATE SET {updates}"
+            )
+        # One row a key, the last given (as an executemany's upserts one after another leave it):
+        # one statement may not update a row twice.
+        last = {tuple(row[name] for name in keys): row for row in rows}
+        document = json.dumps(
+            [{name: row[name] for name in columns} for row in last.values()],
+            default=_json_value,
+            ensure_ascii=False,
+        )
+        held: list[tuple[str, str, str]] | None = connection.info.get(_HELD)
+        if held is None:
+            connection.exec_driver_sql(sql, (document,))
+            return
+        if any(name == table.name for name, _, _ in held):
+            self.flush(connection)
+        held.append((table.name, document, sql))
+
     def locked(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()
 
+    def locked_heads(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        # Every catch-up's first statement: the driver's own SQL costs a fraction of SQLAlchemy's
+        # compiled execution of the same select with its expanding IN (issue 18).
+        if connection.dialect.paramstyle not in ("format", "pyformat"):
+            return None
+        return list(connection.exec_driver_sql(_LOCKED_HEADS, (list(names),)).fetchall())
+
+    def open_alert_rows(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
+        # Read by a catch-up for every project it folds on from elsewhere (kept behind, or cold).
+        if connection.dialect.paramstyle not in ("format", "pyformat"):
+            return None
+        return list(connection.exec_driver_sql(_OPEN_ALERTS, (list(names), OPEN)).fetchall())
+
     def locked_if_free(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
+
+
+_HELD = "ktpledger_held_upserts"  # in `Connection.info` while `pipelined`: (table, document, SQL)
+_LOCKED_HEADS = (
+    "SELECT project, version, status, error FROM projection_heads WHERE project = ANY(%s) "
+    "ORDER BY project FOR UPDATE"
+)
+
+
+_OPEN_ALERTS = (
+    "SELECT project, category, kind, subject, current FROM alerts WHERE project = ANY(%s) AND status = %s"
+)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"no JSON for a {type(value).__name__} in an upserted row")
 
 
 BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}

@@ -48,19 +48,13 @@ class SqlHeads:
         self._connection, self._backend = connection, backend
 
     def lock(self, names: Sequence[str], now: datetime) -> dict[str, HeadState]:
-        c = projection_heads.c
-        query = self._backend.locked(
-            select(c.project, c.version, c.status, c.error)
-            .where(in_list(c.project, "names"))
-            .order_by(c.project)
-        )
         found: dict[str, HeadState] = {}
 
         def take(rows: Any) -> None:
             for project, version, status, error in rows:
                 found[project] = HeadState(int(version), (error or "") if status == FAILED else None)
 
-        take(self._connection.execute(query, {"names": list(names)}))
+        take(self._locked(names))
         missing = [name for name in names if name not in found]
         if missing:
             self._connection.execute(
@@ -70,8 +64,21 @@ class SqlHeads:
                     for n in missing
                 ],
             )
-            take(self._connection.execute(query, {"names": missing}))
+            take(self._locked(missing))
         return found
+
+    def _locked(self, names: Sequence[str]) -> Any:
+        """The heads rows of `names` (project, version, status, error), locked in name order."""
+        driven = self._backend.locked_heads(self._connection, names)
+        if driven is not None:
+            return driven
+        c = projection_heads.c
+        query = self._backend.locked(
+            select(c.project, c.version, c.status, c.error)
+            .where(in_list(c.project, "names"))
+            .order_by(c.project)
+        )
+        return self._connection.execute(query, {"names": list(names)})
 
     def lock_free(self, names: Sequence[str]) -> dict[str, int]:
         c = projection_heads.c
@@ -231,14 +238,15 @@ class SqlAlerts:
         found: dict[str, dict[AlertKey, str]] = {}
         if not names:
             return found
-        c = alerts.c
-        query = select(c.project, c.category, c.kind, c.subject, c.current).where(
-            in_list(c.project, "names"), c.status == OPEN
-        )
-        for row in self._connection.execute(query, {"names": list(names)}):
-            found.setdefault(row.project, {})[AlertKey(row.category, row.kind, row.subject)] = (
-                row.current or ""
+        rows = self._backend.open_alert_rows(self._connection, names)
+        if rows is None:
+            c = alerts.c
+            query = select(c.project, c.category, c.kind, c.subject, c.current).where(
+                in_list(c.project, "names"), c.status == OPEN
             )
+            rows = list(self._connection.execute(query, {"names": list(names)}))
+        for project, category, kind, subject, current in rows:
+            found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
         return found
 
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:

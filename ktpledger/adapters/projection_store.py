@@ -399,7 +399,9 @@ class ProjectionUnit(Protocol):
         """Within the block, statements are sent without waiting for each one's answer (on
         PostgreSQL, psycopg's pipeline mode; elsewhere nothing changes), so writes share a round
         trip with the commit. For writes only: nothing in the block may read rows back (SQLAlchemy
-        would find none), and an error may surface at a later statement or at the block's end."""
+        would find none), and an error may surface at a later statement or at the block's end.
+        PostgreSQL also holds the upserts (lines, facts, heads) back and sends them together, one
+        statement, at the commit or at the block's end."""
         ...
 
     def rebuild_project(

@@ -131,6 +131,15 @@ class LiveProject:
             merged.update(found)
         return merged
 
+    def holding(self) -> set[AlertKey]:
+        """The keys of `conditions()`, their figures not written out."""
+        found: set[AlertKey] = set()
+        for judged in self.line_conditions.values():
+            found.update(judged)
+        for held in self.claim_conditions.values():
+            found.update(held)
+        return found
+
     def _line_figures(self, category: Category) -> Conditions:
         """The conditions that hold of a line as a whole, with their figures (written out once
         for each judgement of the line)."""
@@ -187,6 +196,10 @@ class LiveProject:
         if isinstance(event.payload, AlertAcknowledged):
             return  # moves no figure and not the ledger's clock (`apply`)
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
+        self.forget_judgements()
+
+    def forget_judgements(self) -> None:
+        """Drop the lines and conditions held: the next `apply` settles them again (after `seed`)."""
         self.lines.clear()
         self.line_conditions.clear()
         self._described.clear()

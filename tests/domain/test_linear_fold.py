@@ -302,6 +302,7 @@ def test_the_linear_fold_equals_the_fold_from_scratch_after_every_event(raws: li
             expected.reason,
         ), parsed
         assert live.conditions() == reference.conditions(), parsed
+        assert live.holding() == live.conditions().keys()  # keys only: no figures written out
         assert live.lines == reference.lines
         # The same Decimal text too: the health facts store lines' figures with str().
         assert {c: str(line.eligible) for c, line in live.lines.items()} == {

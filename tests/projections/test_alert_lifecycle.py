@@ -131,6 +131,51 @@ def test_a_worker_behind_learns_which_alerts_the_other_resolved(app: App) -> Non
     replay_equals_live(app)
 
 
+def test_a_worker_behind_takes_the_open_alerts_from_the_database_when_they_differ_from_its_own(
+    app: App,
+) -> None:
+    """A worker kept behind judges the other's events as it goes (no settle) and keeps its own
+    judgements only while the conditions it holds are the alerts the database holds open. Here
+    the database says the forecast alert was resolved (as a retry or an older version might have
+    left it) while the worker's own judgement holds it open, inside the hysteresis band: it takes
+    the database's word, so the next rise above the budget raises a new alert, as a catch-up
+    that starts from the database does."""
+    from sqlalchemy import update
+
+    from ktpledger.adapters.tables import alerts
+    from ktpledger.service.ledger import Ledger
+
+    ledger = Ledger(app.database, on_appended=lambda projects: None)
+    first, second = Projector(app.database), Projector(app.database)
+    try:
+
+        def appended(items: list[dict[str, Any]]) -> None:
+            assert [r.status for r in ledger.append(items)] == ["recorded"] * len(items)
+
+        appended(
+            [
+                offer(),
+                claim("c1", "400.00", category=CO, date="2024-12-10"),
+                claim("c2", "200.00", category=CO, date="2024-12-10"),  # 600 + 3,500 = 4,100: raised
+            ]
+        )
+        first.catch_up(PROJECT)
+        with app.database.engine.begin() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.kind == "forecast_overspend")
+                .values(status="resolved", resolved_at_version=3, current=None)
+            )
+        appended([reversal("r2", "c2", date="2024-12-20")])  # 3,900: in the band, held open by `first`
+        second.catch_up(PROJECT)  # from the database: resolved, and not raised in the band
+        appended([claim("c3", "200.00", category=CO, date="2024-12-22")])  # 4,100: raised again
+        first.catch_up(PROJECT)
+    finally:
+        ledger.close()
+    forecasts = alerts_of(app, "forecast_overspend", CO, include_resolved=True, today=date(2024, 12, 22))
+    assert [(a["status"], a["raised_at_version"]) for a in forecasts] == [("resolved", 3), ("open", 5)]
+
+
 # --- item 4: alerts that flap are notified once ---------------------------------------------------
 
 

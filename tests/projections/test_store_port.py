@@ -9,6 +9,7 @@ Every figure below is worked out by hand from docs/rules.md; positions and ids s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -242,6 +243,103 @@ def test_a_catch_up_takes_in_the_extra_projects_it_keeps_folded_at_their_saved_v
     assert lines_of(world, behind)[TS] == ("2100.00", "2100.00", "400.00")
     # Nothing but extras: none kept at their saved version here (kept was taken in above).
     assert other.catch_up_many([], also=[kept, PROJECT]) == []
+
+
+class CountedReads:
+    """A projection store whose units count their reads of the ledger (`events.after`)."""
+
+    def __init__(self, store: ProjectionStore) -> None:
+        self.store = store
+        self.reads: list[dict[str, int]] = []
+
+    def read(self) -> Any:
+        return self.store.read()
+
+    def opener(self) -> Any:
+        return None
+
+    @contextmanager
+    def write(self, **options: Any) -> Iterator[Any]:
+        with self.store.write(**options) as unit:
+            after = unit.events.after
+
+            def counted(versions: Any) -> Any:
+                self.reads.append(dict(versions))
+                return after(versions)
+
+            unit.events.after = counted  # type: ignore[method-assign]  # counted, then read as before
+            try:
+                yield unit
+            finally:
+                unit.events.after = after  # type: ignore[method-assign]  # as it was
+
+
+def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers taking turns leave each a project a few events behind the other's: the catch-up
+    reads those events and the new ones at once (one read of the ledger), folds them judging as it
+    goes (up to JUDGE_AT_MOST events: no line or claim judged again all at once, no settle) and
+    writes the same figures as one worker would. One further behind than NEAR_GAP is read after
+    its saved version first, again from where it is only when something is new, and folded
+    quietly then settled."""
+    from ktpledger.domain.live import LiveProject
+    from ktpledger.service.catch_up import NEAR_GAP
+
+    settles: list[int] = []
+    settle = LiveProject.settle
+
+    def counted_settle(live: LiveProject) -> None:
+        settles.append(live.version)
+        settle(live)
+
+    monkeypatch.setattr(LiveProject, "settle", counted_settle)
+
+    counted, counted_theirs = CountedReads(world.store), CountedReads(world.store)
+    mine = Projector(None, store=counted)  # type: ignore[arg-type]  # a ProjectionStore, counting
+    theirs = Projector(None, store=counted_theirs)  # type: ignore[arg-type]  # the other worker's
+    world.record([offer(), claim("t0", "100.00", category=TS, date="2024-10-10")])  # v1, v2
+    assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 0, 2, [], 0)]
+    world.record([claim("t1", "200.00", category=TS, date="2024-10-11")])  # v3
+    world.record([claim("t2", "300.00", category=TS, date="2024-10-12")])  # v4
+    assert theirs.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 2, 4, [], 0)]
+    counted.reads.clear()
+    # Kept here at v2, saved at v4 by the other, nothing new: kept at v2, read once.
+    assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 4, 4, [], 0)]
+    assert counted.reads == [{PROJECT: 2}]
+    world.record([claim("t3", "1500.00", category=TS, date="2024-10-13")])  # v5: 2,100 = 84%
+    counted.reads.clear()
+    settles.clear()
+    assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 4, 5, [1], 0)]
+    assert counted.reads == [{PROJECT: 2}]  # v3 to v5 in one read
+    assert settles == []
+    assert lines_of(world, PROJECT)[TS] == ("2100.00", "2100.00", "400.00")
+    # Now the other is behind, further than NEAR_GAP: read after the saved version, then from v4.
+    for n in range(NEAR_GAP):
+        world.record([claim(f"s{n}", "1.00", category=CO, date="2024-10-14")])
+    assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, 5, 5 + NEAR_GAP, [], 0)]
+    world.record([claim("t4", "100.00", category=TS, date="2024-10-15")])
+    far = 6 + NEAR_GAP
+    counted_theirs.reads.clear()
+    settles.clear()
+    assert theirs.catch_up_many([PROJECT]) == [CatchUp(PROJECT, far - 1, far, [], 0)]
+    assert counted_theirs.reads == [{PROJECT: far - 1}, {PROJECT: 4}]
+    assert settles == [far - 1]  # folded quietly to the saved version, settled, then judged on
+    assert lines_of(world, PROJECT)[TS] == ("2200.00", "2200.00", "300.00")
+    assert lines_of(world, PROJECT)[CO] == (f"{NEAR_GAP}.00", f"{NEAR_GAP}.00", f"{4000 - NEAR_GAP}.00")
+    # Mine again, one behind (near): both workers' figures as one worker's, alert still open.
+    world.record([claim("c9", "10.00", category=CO, date="2024-10-16")])
+    counted.reads.clear()
+    settles.clear()
+    assert mine.catch_up_many([PROJECT]) == [CatchUp(PROJECT, far, far + 1, [], 0)]
+    assert counted.reads == [{PROJECT: far - 1}]
+    assert settles == []
+    assert lines_of(world, PROJECT)[CO] == (
+        f"{NEAR_GAP + 10}.00",
+        f"{NEAR_GAP + 10}.00",
+        f"{4000 - NEAR_GAP - 10}.00",
+    )
+    assert [(a[1], a[5], a[6]) for a in alerts_of(world)] == [(TS, "open", 5)]
 
 
 @pytest.mark.postgres
