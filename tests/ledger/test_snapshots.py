@@ -490,6 +490,22 @@ def _append(ledger: Ledger, events: list[dict[str, Any]]) -> list[Any]:
 # --- both databases ---------------------------------------------------------------------------
 
 
+def appended_elsewhere(app: App, events: list[dict[str, Any]]) -> list[Any]:
+    """`events` appended by a process of its own (a new `App` on `app`'s database), whose cached
+    state must then be the project's stream folded: its results."""
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
+    try:
+        results = other.ledger.append(events)
+        state = other.ledger._cache.get(PROJECT)
+        assert state is not None
+        assert same_state(
+            state, fold(PROJECT, other.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
+        )
+        return results
+    finally:
+        other.close()
+
+
 def stored(app: App) -> list[tuple[str, int]]:
     with app.database.read() as connection:
         rows = connection.execute(select(state_snapshots.c.project, state_snapshots.c.version)).all()
@@ -501,17 +517,8 @@ def test_snapshots_are_kept_on_both_databases_two_a_project(app: App) -> None:
         assert app.ledger.append([item])[0].status == "recorded"
     assert stored(app) == [(PROJECT, 10), (PROJECT, 15)]  # the newest two
     # A process of its own: loads version 15, checks its row's hash, folds 16..18, appends 19.
-    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
-    try:
-        results = other.ledger.append([claim("c17", "17.00"), claim("c3", "3.00", **_tagged(3))])
-        assert [(r.status, r.version) for r in results] == [("recorded", 19), ("duplicate", 4)]
-        state = other.ledger._cache.get(PROJECT)
-        assert state is not None
-        assert same_state(
-            state, fold(PROJECT, other.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
-        )
-    finally:
-        other.close()
+    results = appended_elsewhere(app, [claim("c17", "17.00"), claim("c3", "3.00", **_tagged(3))])
+    assert [(r.status, r.version) for r in results] == [("recorded", 19), ("duplicate", 4)]
 
 
 def test_a_tampered_snapshot_row_is_passed_over_on_both_databases(app: App) -> None:
@@ -575,19 +582,11 @@ def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_o
         data = connection.execute(
             select(state_snapshots.c.state).where(state_snapshots.c.version == 20)
         ).scalar_one()
-    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
-    try:  # a process of its own: from the totals at 20; the reversal reads the claims from 18's
-        results = other.ledger.append(
-            [claim("c19", "19.00"), reversal("r4b", "c4", "3.00", date="2025-01-21")]
-        )
-        assert [(r.status, r.version) for r in results] == [("recorded", 21), ("recorded", 22)]
-        state = other.ledger._cache.get(PROJECT)
-        assert state is not None
-        assert same_state(
-            state, fold(PROJECT, other.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
-        )
-    finally:
-        other.close()
+    # A process of its own: from the totals at 20; the reversal reads the claims from 18's.
+    results = appended_elsewhere(
+        app, [claim("c19", "19.00"), reversal("r4b", "c4", "3.00", date="2025-01-21")]
+    )
+    assert [(r.status, r.version) for r in results] == [("recorded", 21), ("recorded", 22)]
     wrong = load_state(data, ClaimsSource(stored=lambda: None, folded=lambda: folded(story(18))))
     wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
     with app.database.write() as connection:
