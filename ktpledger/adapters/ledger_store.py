@@ -650,9 +650,40 @@ class DirectAppender:
         """Append one row in one round trip if the project's head is still `version - 1`: whether
         it was recorded; False when the head has moved or the key was recorded elsewhere (the
         caller then decides on the general path). Any other error is raised (a `psycopg.Error`)."""
+        values = self._values(row)
+        if not self._prepared:
+            self._prepare()
+        result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == _NO_SUCH_PREPARED:
+            self._prepare()  # deallocated by someone else meanwhile (DEALLOCATE ALL)
+            result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
+        return self.recorded(result)
+
+    def send_append(self, row: dict[str, Any]) -> None:
+        """Queue `append`'s statement on a connection about to enter pipeline mode, to go with
+        another (`PostgresLedgerRecorder.append_one` with a totals snapshot); its result is given
+        to `recorded`. Call `prepare` first, outside the pipeline."""
+        self._pgconn.send_query_prepared(_APPEND_ONE_NAME, self._values(row))
+
+    def prepare(self) -> None:
+        """Prepare the statement on this connection unless done (libpq waits for the answer with
+        the interpreter's lock released)."""
+        if not self._prepared:
+            self._prepare()
+
+    def recorded(self, result: Any) -> bool:
+        """Whether the statement's `result` says the row went in; False on unique_violation (the
+        head moved, or the key was recorded elsewhere); any other error raised."""
+        if result.status != _COMMAND_OK:
+            if result.error_field(_SQLSTATE) == _UNIQUE_VIOLATION:
+                return False
+            raise _error_of(result, self._encoding)
+        return bool(result.command_tuples)
+
+    def _values(self, row: dict[str, Any]) -> list[bytes | None]:
         encoding = self._encoding
         by = row["recorded_by"]
-        values: list[bytes | None] = [
+        return [
             row["project"].encode(encoding),
             str(row["version"]).encode(),
             row["type"].encode(encoding),
@@ -666,17 +697,6 @@ class DirectAppender:
             str(row["chain_version"]).encode(),
             None if by is None else by.encode(encoding),
         ]
-        if not self._prepared:
-            self._prepare()
-        result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
-        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == _NO_SUCH_PREPARED:
-            self._prepare()  # deallocated by someone else meanwhile (DEALLOCATE ALL)
-            result = self._pgconn.exec_prepared(_APPEND_ONE_NAME, values)
-        if result.status != _COMMAND_OK:
-            if result.error_field(_SQLSTATE) == _UNIQUE_VIOLATION:
-                return False
-            raise _error_of(result, encoding)
-        return bool(result.command_tuples)
 
     def _prepare(self) -> None:
         self.prepared_by(self._pgconn.prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES)))

@@ -196,18 +196,20 @@ def _newest_kept(project: str, *conditions: Any) -> Select[Any]:
     )
 
 
-# A totals snapshot written on its own after the single append it was folded from (PostgreSQL's
-# direct connection, autocommit: `PostgresLedgerRecorder.keep_totals`), in one statement that
-# only inserts (replacing one of its own version): it deletes nothing, so it never waits on the
-# rows an append's `save` deletes, nor they on it. The older ones are deleted by the next `save`
-# of the project (a full snapshot's, at the latest): some `SNAPSHOT_EVERY / TOTALS_EVERY` rows of a
-# few kilobytes a project meanwhile.
+# A totals snapshot sent with a single append (PostgreSQL's direct connection, autocommit, in the
+# same round trip and a transaction of its own: `PostgresLedgerRecorder.append_one`), in one
+# statement that only inserts (replacing one of its own version): it deletes nothing, so it never
+# waits on the rows an append's `save` deletes, nor they on it. The older ones are deleted by the
+# next `save` of the project (a full snapshot's, at the latest): some `SNAPSHOT_EVERY / TOTALS_EVERY`
+# rows of a few kilobytes a project meanwhile. Its parameters: project, version, format (text,
+# int4, text) and the state's bytes (bytea, sent in binary).
 KEEP_TOTALS_SQL = (
     "INSERT INTO state_snapshots (project, version, format, state, claims, written_at) "
-    "VALUES (%(project)s, %(version)s, %(format)s, %(state)s, '', now()) "
+    "VALUES ($1, $2, $3, $4, '', now()) "
     "ON CONFLICT (project, version) DO UPDATE SET format = EXCLUDED.format, state = EXCLUDED.state, "
     "claims = EXCLUDED.claims, written_at = EXCLUDED.written_at"
 )
+KEEP_TOTALS_TYPES = (25, 23, 25, 17)
 
 
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:

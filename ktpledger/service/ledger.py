@@ -28,7 +28,7 @@ from ktpledger.domain.events import (
 )
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedBy, RecordedEvent
-from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY, totals_snapshot_of
+from ktpledger.domain.snapshot import SNAPSHOT_EVERY, TOTALS_EVERY, StoredSnapshot, totals_snapshot_of
 from ktpledger.service.collector import collector_paused
 from ktpledger.service.ledger_deciding import (
     STATE_CACHE_BYTES,
@@ -91,6 +91,19 @@ def _direct_row(event: Event, state: ProjectState, recorded_by: RecordedBy | Non
         return None
     now = datetime.now(UTC)
     return new_row(event, state, now, format_instant(now), recorded_by)
+
+
+def _totals_due(state: ProjectState | None, row: dict[str, Any] | None) -> StoredSnapshot | None:
+    """The totals snapshot to send with a single append (`LedgerRecorder.append_one`): of the
+    cached state the row was made on, when its version is a multiple of `TOTALS_EVERY` (its events
+    are all committed, so the snapshot holds whether or not the row goes in), but not of
+    `SNAPSHOT_EVERY`: the general path wrote a full snapshot there, which a totals one of the same
+    version would replace. Under the guard."""
+    if row is None or state is None or not state.version:
+        return None
+    if state.version % TOTALS_EVERY or not state.version % SNAPSHOT_EVERY:
+        return None
+    return totals_snapshot_of(state)
 
 
 class Ledger:
@@ -273,29 +286,25 @@ class Ledger:
         with guard:
             state = self._cache.get(project)
             row = None if state is None else _direct_row(event, state, recorded_by)
+            totals = _totals_due(state, row)
         if state is None:
             if not self._warm_up(project):
                 return None
             with guard:
                 state = self._cache.get(project)
                 row = None if state is None else _direct_row(event, state, recorded_by)
+                totals = _totals_due(state, row)
         if row is None or state is None:
             return None
         version = row["version"]
-        recorded = self.recorder.append_one(row)
+        recorded = self.recorder.append_one(row, totals)
         with guard:
             if not recorded:  # the cached state is unchanged: still good to fold on from
                 return None
-            totals = None
             if self._cache.get(project) is state and state.version == version - 1:
                 state.apply(event, version, row["hash"])
-                if state.version % TOTALS_EVERY == 0:
-                    totals = totals_snapshot_of(state)
             else:
                 self._cache.evict([project])
-        if totals is not None:
-            # After the commit, in a round trip of its own: one in TOTALS_EVERY appends pays it.
-            self.recorder.keep_totals(totals)
         if self.on_appended is not None:
             self.on_appended({project})
         return recorded_result(index, event.key, project, version)

@@ -82,9 +82,13 @@ class FakeRecorder:
     def _head(self, project: str) -> int:
         return max((row.version for row in self.rows if row.project == project), default=0)
 
-    def append_one(self, row: dict[str, Any]) -> bool:
+    def append_one(self, row: dict[str, Any], totals: StoredSnapshot | None = None) -> bool:
         self.direct_tries += 1
-        if not self.appends_one_directly or self._head(row["project"]) != row["version"] - 1:
+        if not self.appends_one_directly:
+            return False
+        if totals is not None:  # its own transaction, whether or not the row goes in
+            self.snapshots[(totals.project, totals.version)] = totals
+        if self._head(row["project"]) != row["version"] - 1:
             return False
         if any(found.project == row["project"] and found.key == row["key"] for found in self.rows):
             return False  # the unique index on (project, key)
@@ -95,10 +99,6 @@ class FakeRecorder:
 
     def stream(self, project: str, *, after_version: int = 0) -> list[RecordedEvent]:
         return [row for row in self.rows if row.project == project and row.version > after_version]
-
-    def keep_totals(self, snapshot: StoredSnapshot) -> bool:
-        self.snapshots[(snapshot.project, snapshot.version)] = snapshot
-        return True
 
     def full_snapshot(self, project: str, version: int, of_format: str) -> StoredSnapshot | None:
         kept = [

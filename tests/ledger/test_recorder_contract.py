@@ -235,17 +235,33 @@ def test_a_full_snapshot_is_the_newest_that_holds_claims_and_is_kept_beside_tota
     assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 4, "f", b"totals 4")
 
 
-def test_a_totals_snapshot_kept_on_its_own_is_the_newest_and_replaces_one_of_its_version(
+def test_a_totals_snapshot_sent_with_a_single_append_is_kept_whether_or_not_the_row_goes_in(
     recorder: LedgerRecorder,
 ) -> None:
-    """`keep_totals`: written in a transaction of its own (on PostgreSQL one statement on the
-    direct connection), replacing a snapshot of its version; the full one before it stays."""
-    record(recorder, chained([offer(), claim("c1"), claim("c2")]))
+    """On PostgreSQL, `append_one` with a totals snapshot writes it in the append's round trip, in
+    a transaction of its own: kept beside the full one before it, replacing one of its version,
+    and kept too when the row does not go in (the head moved). SQLite has no such path: nothing
+    is written."""
+    rows = chained([offer(), claim("c1"), claim("c2"), claim("c3")])
+    record(recorder, rows[:3])
     full = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"claims 1")
     save(recorder, full)
-    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3"))
-    assert recorder.keep_totals(StoredSnapshot(PROJECT, 3, "f", b"totals 3 again"))
-    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 3, "f", b"totals 3 again")
+    save(recorder, StoredSnapshot(PROJECT, 3, "f", b"totals 3 before"))
+    refused = recorder.append_one(rows[3] | {"version": 3}, StoredSnapshot(PROJECT, 3, "f", b"totals 3"))
+    assert refused is False  # version 3 is taken: the row is not recorded
+    directly = recorder.appends_one_directly
+    newest = b"totals 3" if directly else b"totals 3 before"
+    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 3, "f", newest)
+    appended = recorder.append_one(rows[3], StoredSnapshot(PROJECT, 3, "f", b"totals 3 again"))
+    assert appended is directly
+    assert [item.key for item in recorder.stream(PROJECT)] == [
+        "offer",
+        "c1",
+        "c2",
+        *(["c3"] if directly else []),
+    ]
+    newest = b"totals 3 again" if directly else b"totals 3 before"
+    assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 3, "f", newest)
     assert recorder.full_snapshot(PROJECT, 3, "f") == full
 
 

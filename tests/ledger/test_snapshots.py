@@ -434,7 +434,9 @@ def test_totals_snapshots_between_full_ones_start_a_new_process_and_read_claims_
     totals_every(monkeypatch)
     recorder = FakeRecorder(appends_one_directly=True)
     ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
-    for item in story(12):  # 14 events one at a time, c4 reversed in part at 14
+    # 15 events one at a time, c4 reversed in part at 14; a single append sends the totals of the
+    # state it was made on (14's with the append of 15)
+    for item in [*story(12), claim("c13", "13.00")]:
         assert [result.status for result in _append(ledger, [item])] == ["recorded"]
     assert sorted(version for _, version in recorder.snapshots) == [2, 4, 6, 8, 10, 12, 14]
     full = sorted(version for (_, version), kept in recorder.snapshots.items() if kept.claims)
@@ -449,7 +451,7 @@ def test_totals_snapshots_between_full_ones_start_a_new_process_and_read_claims_
     monkeypatch.setattr(recorder, "stream", spy)
     recorder.claims_read.clear()  # the writer's own, at 12 (read from the full snapshot at 6)
     fresh = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
-    assert _append(fresh, [claim("c13", "13.00")])[0].version == 15
+    assert _append(fresh, [claim("c14", "14.00")])[0].version == 16
     # From the totals at 14 and its own row on (the fake's cold start reads its stream): no claims.
     assert recorder.claims_read == [] and streams_read == [13]
     # c4 (4.00) was reversed 1.00 at version 14, after the full snapshot at 12: 3.00 is left.
@@ -568,11 +570,12 @@ def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_o
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     totals_every(monkeypatch)
-    for item in story(18):  # 20 events one at a time: full at 6, 12, 18; totals between them
+    # 21 events one at a time: full at 6, 12, 18; totals between them
+    for item in [*story(18), claim("c19", "19.00")]:
         assert app.ledger.append([item])[0].status == "recorded"
     # The two newest full ones (12, 18) and the newest two of any kind (18, 20); on PostgreSQL, 20 was
-    # written after its single append, on its own (`keep_totals`), which deletes nothing: 16 is
-    # left to the next full snapshot's `save`.
+    # written with the single append of 21, in the same round trip (`append_one`), which deletes
+    # nothing: 16 is left to the next full snapshot's `save`.
     kept = [(PROJECT, 12), (PROJECT, 18), (PROJECT, 20)]
     assert stored(app) == (kept if app.database.dialect == "sqlite" else sorted([*kept, (PROJECT, 16)]))
     with app.database.read() as connection:
@@ -584,9 +587,9 @@ def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_o
         ).scalar_one()
     # A process of its own: from the totals at 20; the reversal reads the claims from 18's.
     results = appended_elsewhere(
-        app, [claim("c19", "19.00"), reversal("r4b", "c4", "3.00", date="2025-01-21")]
+        app, [claim("c20", "20.00"), reversal("r4b", "c4", "3.00", date="2025-01-21")]
     )
-    assert [(r.status, r.version) for r in results] == [("recorded", 21), ("recorded", 22)]
+    assert [(r.status, r.version) for r in results] == [("recorded", 22), ("recorded", 23)]
     wrong = load_state(data, ClaimsSource(stored=lambda: None, folded=lambda: folded(story(18))))
     wrong.grant_paid += 1  # the right chain, a figure that is not the ledger's
     with app.database.write() as connection:
