@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import select
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -414,19 +414,12 @@ class PostgresLedgerRecorder(_SqlRecorder):
             return ColdStart(0, None, [])
         pgconn = driver.pgconn
         encoding = driver.info.encoding
-        pgconn.enter_pipeline_mode()
-        try:
-            appender.send_prepare()
-            pgconn.pipeline_sync()  # its own sync: a PREPARE done before (42P05) fails alone
-            parameters = [project.encode(encoding), of_format.encode(encoding)]
-            pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters)
-            pgconn.pipeline_sync()
-            _flushed(pgconn)
-            prepared, _, read, _, synced = (_next_result(pgconn) for _ in range(5))
-        finally:
-            pgconn.exit_pipeline_mode()
-        if synced is not None:
-            raise RuntimeError("libpq's pipeline gave more results than were asked for")
+        parameters = [project.encode(encoding), of_format.encode(encoding)]
+        prepared, read = _pipelined(  # a sync each: a PREPARE done before (42P05) fails alone
+            pgconn,
+            appender.send_prepare,
+            lambda: pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters),
+        )
         appender.prepared_by(prepared)
         if read.status != _TUPLES_OK:
             raise RuntimeError(f"the state's start was not read: {read.error_message!r}")
@@ -475,23 +468,16 @@ class PostgresLedgerRecorder(_SqlRecorder):
             totals.format.encode(encoding),
             totals.state,
         ]
-        pgconn.enter_pipeline_mode()
-        try:
-            pgconn.send_query_params(
+        _, appended = _pipelined(
+            pgconn,
+            lambda: pgconn.send_query_params(
                 snapshot_store.KEEP_TOTALS_SQL.encode(encoding),
                 parameters,
                 list(snapshot_store.KEEP_TOTALS_TYPES),
                 [0, 0, 0, 1],  # the state's bytes in binary
-            )
-            pgconn.pipeline_sync()
-            appender.send_append(row)
-            pgconn.pipeline_sync()
-            _flushed(pgconn)
-            _, _, appended, _, synced = (_next_result(pgconn) for _ in range(5))
-        finally:
-            pgconn.exit_pipeline_mode()
-        if synced is not None:
-            raise RuntimeError("libpq's pipeline gave more results than were asked for")
+            ),
+            lambda: appender.send_append(row),
+        )
         return appender.recorded(appended)
 
     def _take(self) -> _Direct | None:
@@ -541,6 +527,23 @@ class PostgresLedgerRecorder(_SqlRecorder):
 
 
 _TUPLES_OK = 2  # libpq's ExecStatus (psycopg.pq), psycopg being imported only when used
+
+
+def _pipelined(pgconn: Any, *senders: Callable[[], None]) -> list[Any]:
+    """Each sender's statement in one round trip (libpq's pipeline mode), a sync after each: each
+    its own transaction (autocommit), one that fails failing alone. Their results, in order."""
+    pgconn.enter_pipeline_mode()
+    try:
+        for send in senders:
+            send()
+            pgconn.pipeline_sync()
+        _flushed(pgconn)
+        results = [_next_result(pgconn) for _ in range(2 * len(senders) + 1)]  # each and its sync, then none
+    finally:
+        pgconn.exit_pipeline_mode()
+    if results[-1] is not None:
+        raise RuntimeError("libpq's pipeline gave more results than were asked for")
+    return results[0:-1:2]
 
 
 def _flushed(pgconn: Any) -> None:
