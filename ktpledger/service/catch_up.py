@@ -133,20 +133,20 @@ def _catch_up_many(
         # One behind by a few events is read from where it is at once (the events it lacks and
         # the new ones, one read); one further behind after its saved version first (below).
         near = {name for name, entry in behind.items() if saved[name] - entry.live.version <= NEAR_GAP}
-        # A cold project is read from its snapshot's own row (whose hash must be the snapshot's
-        # head), else from version 1; a warm one, and one far behind, after its saved version.
-        fresh = unit.events.after(
-            {
-                name: behind[name].live.version
-                if name in near
-                else saved[name]
-                if name in warm or name in behind
-                else max(starts[name][0].version - 1, 0)
-                if name in starts
-                else 0
-                for name in active
-            }
-        )
+
+        def read_after(name: str) -> int:
+            """A cold project is read from its snapshot's own row (whose hash must be the
+            snapshot's head), else from version 1; a warm one, and one far behind, after its saved
+            version; one near behind from where it is."""
+            if name in near:
+                return behind[name].live.version
+            if name in warm or name in behind:
+                return saved[name]
+            if name in starts:
+                return max(starts[name][0].version - 1, 0)
+            return 0
+
+        fresh = unit.events.after({name: read_after(name) for name in active})
         # One behind with nothing after the saved version (another worker caught it up, events and
         # all) is kept as it is, unfolded: folded from where it is, its gap grew with every wake-up
         # the other worker took. One far behind with something new is read again from where it is.
