@@ -73,8 +73,9 @@ __all__ = [
 
 INTEGRITY_RETRIES = 3
 
-# At most this many projects noted in `Ledger._snapshotted` (a few hundred KB).
-_SNAPSHOTTED_KEPT = 4096
+# At most this many projects noted in `Ledger._snapshotted` (under 100 KB; one forgotten only costs a
+# totals snapshot written again).
+_SNAPSHOTTED_KEPT = 1024
 
 
 class ReadOnlyLedger(RuntimeError):
@@ -370,11 +371,11 @@ class Ledger:
         as it does whenever a batch takes a project past one. Should that ever not hold, the
         snapshot skipped is derived data: the next multiple writes another. Under the guard."""
         noted = self._snapshotted
-        if len(noted) > _SNAPSHOTTED_KEPT:  # a long run of batches over many projects: start again
-            noted.clear()
         for project in appended:
             state = states.get(project)
             if state is not None and state.version and not state.version % TOTALS_EVERY:
+                if len(noted) >= _SNAPSHOTTED_KEPT:  # batches over many projects: start again
+                    noted.clear()
                 noted[project] = state.version
             else:
                 noted.pop(project, None)

@@ -497,6 +497,19 @@ def test_a_single_append_does_not_send_again_the_totals_snapshot_a_batch_just_wr
     assert sent[-1] is None and len(sent) == 6
 
 
+def test_the_snapshots_a_ledger_notes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    totals_every(monkeypatch, full=40, totals=2)
+    monkeypatch.setattr("ktpledger.service.ledger._SNAPSHOTTED_KEPT", 2)
+    ledger = Ledger(database=None, recorder=FakeRecorder(appends_one_directly=True))  # type: ignore[arg-type]
+    projects = ["KTP-0001", "KTP-0002", "KTP-0003"]
+    batch = [offer(project=name) for name in projects] + [
+        claim("c1", "1.00", project=name) for name in projects
+    ]
+    assert {result.status for result in _append(ledger, batch)} == {"recorded"}  # each to version 2
+    noted = ledger._snapshotted  # two noted, then started again with the third (in the set's order)
+    assert len(noted) == 1 and set(noted.values()) == {2} and set(noted) < set(projects)
+
+
 def test_a_totals_snapshot_loads_only_with_somewhere_to_read_its_claims() -> None:
     state = folded(story(4))
     kept = totals_snapshot_of(state)
