@@ -215,8 +215,15 @@ def decide(
         # Saved one by one as made: a batch that takes 1,000 long projects past a multiple would
         # otherwise hold every one's claims' bytes (some 50 KB for 1,000 claims) until the end.
         # Rows and snapshots are committed (or rolled back) together, in whichever order written.
+        # Totals snapshots (a few kilobytes each) are saved together, in a few statements.
+        totals: list[StoredSnapshot] = []
         for snapshot in snapshots_due(states, before, loaded.bases, recorder, cache):
-            session.save_snapshots([snapshot])
+            if snapshot.claims:
+                session.save_snapshots([snapshot])
+            else:
+                totals.append(snapshot)
+        if totals:
+            session.save_snapshots(totals)
         due = []
     return Decided(results, rows, states, due)
 
