@@ -660,7 +660,7 @@ def test_a_batch_saves_the_totals_snapshots_of_every_project_it_took_past_a_mult
     saving = session_type.save_snapshots
 
     def counted(self: Any, snapshots: Any) -> None:
-        calls.append([(s.project, s.version, bool(s.claims)) for s in snapshots])
+        calls.append(sorted((s.project, s.version, bool(s.claims)) for s in snapshots))
         saving(self, snapshots)
 
     monkeypatch.setattr(session_type, "save_snapshots", counted)
