@@ -166,20 +166,7 @@ def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datet
         chunk = snapshots[start : start + _CHUNK]
         pairs = tuple_(state_snapshots.c.project, state_snapshots.c.version)
         connection.execute(delete(state_snapshots).where(pairs.in_([(s.project, s.version) for s in chunk])))
-        connection.execute(
-            state_snapshots.insert(),
-            [
-                {
-                    "project": s.project,
-                    "version": s.version,
-                    "format": s.format,
-                    "state": s.state,
-                    "claims": s.claims,
-                    "written_at": now,
-                }
-                for s in chunk
-            ],
-        )
+        connection.execute(state_snapshots.insert(), _rows(chunk, now))
         connection.execute(
             delete(state_snapshots).where(pairs.in_(_not_kept(sorted({s.project for s in chunk}))))
         )
@@ -230,7 +217,13 @@ KEEP_TOTALS_TYPES = (25, 23, 25, 17)
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
     connection.execute(delete(state_snapshots))
-    rows = [
+    for start in range(0, len(snapshots), _CHUNK):
+        connection.execute(state_snapshots.insert(), _rows(snapshots[start : start + _CHUNK], now))
+
+
+def _rows(snapshots: Sequence[StoredSnapshot], now: datetime) -> list[dict[str, Any]]:
+    """`snapshots` as rows of `state_snapshots`, written at `now`."""
+    return [
         {
             "project": s.project,
             "version": s.version,
@@ -241,8 +234,6 @@ def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now
         }
         for s in snapshots
     ]
-    for start in range(0, len(rows), _CHUNK):
-        connection.execute(state_snapshots.insert(), rows[start : start + _CHUNK])
 
 
 def every(connection: Connection) -> Iterator[StoredSnapshot]:
