@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, select, tuple_
+from sqlalchemy import Connection, Select, bindparam, case, delete, func, or_, select, tuple_
 from sqlalchemy.engine import Dialect
 
 from ktpledger.adapters.ledger_store import COLUMNS, row_reader
@@ -157,42 +157,44 @@ def claims_of(connection: Connection, project: str, version: int, of_format: str
 def save(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Write `snapshots` (one replacing another of its project and version) and keep only the
     newest `KEPT_PER_PROJECT` of each of their projects, and the newest `KEPT_PER_PROJECT` full
-    ones (a totals snapshot's claims are folded on from the full one before it)."""
-    for snapshot in snapshots:
+    ones (a totals snapshot's claims are folded on from the full one before it).
+
+    In three statements a chunk of projects however many snapshots: a batch that takes a hundred
+    projects past a multiple of `TOTALS_EVERY` saved theirs three statements each, 300 round
+    trips that cost PostgreSQL appends more than the batch's own rows (issue 18)."""
+    for start in range(0, len(snapshots), _CHUNK):
+        chunk = snapshots[start : start + _CHUNK]
+        pairs = tuple_(state_snapshots.c.project, state_snapshots.c.version)
+        connection.execute(delete(state_snapshots).where(pairs.in_([(s.project, s.version) for s in chunk])))
+        connection.execute(state_snapshots.insert(), _rows(chunk, now))
         connection.execute(
-            delete(state_snapshots).where(
-                state_snapshots.c.project == snapshot.project,
-                state_snapshots.c.version == snapshot.version,
-            )
-        )
-        connection.execute(
-            state_snapshots.insert().values(
-                project=snapshot.project,
-                version=snapshot.version,
-                format=snapshot.format,
-                state=snapshot.state,
-                claims=snapshot.claims,
-                written_at=now,
-            )
-        )
-        connection.execute(
-            delete(state_snapshots).where(
-                state_snapshots.c.project == snapshot.project,
-                state_snapshots.c.version.not_in(_newest_kept(snapshot.project)),
-                state_snapshots.c.version.not_in(_newest_kept(snapshot.project, _HOLDS_CLAIMS)),
-            )
+            delete(state_snapshots).where(pairs.in_(_not_kept(sorted({s.project for s in chunk}))))
         )
 
 
-def _newest_kept(project: str, *conditions: Any) -> Select[Any]:
-    """The versions of `project`'s newest `KEPT_PER_PROJECT` snapshots (that meet `conditions`):
-    the newest two of any kind, and the newest two full ones, whose claims the totals snapshots
-    after them are read on from."""
-    return (
-        select(state_snapshots.c.version)
-        .where(state_snapshots.c.project == project, *conditions)
-        .order_by(state_snapshots.c.version.desc())
-        .limit(KEPT_PER_PROJECT)
+def _not_kept(projects: list[str]) -> Select[Any]:
+    """(project, version) of the snapshots of `projects` kept by neither rule: outside the newest
+    `KEPT_PER_PROJECT` of the project, and not one of its newest `KEPT_PER_PROJECT` full ones."""
+    newest_first = state_snapshots.c.version.desc()
+    ranked = (
+        select(
+            state_snapshots.c.project,
+            state_snapshots.c.version,
+            func.row_number()
+            .over(partition_by=state_snapshots.c.project, order_by=newest_first)
+            .label("overall"),
+            # Ranked among the project's snapshots of its own kind (full, or totals alone).
+            func.row_number()
+            .over(partition_by=(state_snapshots.c.project, _HOLDS_CLAIMS), order_by=newest_first)
+            .label("of_kind"),
+            case((_HOLDS_CLAIMS, 1), else_=0).label("full"),
+        )
+        .where(state_snapshots.c.project.in_(projects))
+        .subquery()
+    )
+    return select(ranked.c.project, ranked.c.version).where(
+        ranked.c.overall > KEPT_PER_PROJECT,
+        or_(ranked.c.full == 0, ranked.c.of_kind > KEPT_PER_PROJECT),
     )
 
 
@@ -215,7 +217,13 @@ KEEP_TOTALS_TYPES = (25, 23, 25, 17)
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
     connection.execute(delete(state_snapshots))
-    rows = [
+    for start in range(0, len(snapshots), _CHUNK):
+        connection.execute(state_snapshots.insert(), _rows(snapshots[start : start + _CHUNK], now))
+
+
+def _rows(snapshots: Sequence[StoredSnapshot], now: datetime) -> list[dict[str, Any]]:
+    """`snapshots` as rows of `state_snapshots`, written at `now`."""
+    return [
         {
             "project": s.project,
             "version": s.version,
@@ -226,8 +234,6 @@ def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now
         }
         for s in snapshots
     ]
-    for start in range(0, len(rows), _CHUNK):
-        connection.execute(state_snapshots.insert(), rows[start : start + _CHUNK])
 
 
 def every(connection: Connection) -> Iterator[StoredSnapshot]:

@@ -128,6 +128,7 @@ class Decided:
     rows: list[dict[str, Any]]
     states: dict[str, ProjectState]
     snapshots: list[StoredSnapshot] = field(default_factory=list)
+    keys_recorded: int = 0  # of the batch's keys, how many the ledger was found to hold already
 
 
 def decide(
@@ -138,6 +139,7 @@ def decide(
     recorder: LedgerRecorder | None = None,
     *,
     insert: Callable[[Iterable[dict[str, Any]]], None] | None = None,
+    look_up_keys: bool = True,
 ) -> Decided:
     """Each event's result and the rows to insert, and the state of each project that can be
     used again. The events of a project whose recorded stream cannot be folded are rejected
@@ -147,6 +149,9 @@ def decide(
 
     A key is looked up in the ledger (its unique index on project and key), not in the states:
     a state holds no keys, so its size grows with a project's claims, not with its every event.
+    Without `look_up_keys`, it is not: every key is taken as new (those within the batch still
+    counted), and one the ledger holds is refused by that index when the rows go in, a
+    `WriteConflict` that rolls the batch back (the caller then decides it again, looking up).
 
     With `insert` (the session's), the rows are handed to it as they are made, before any snapshot
     is saved: on PostgreSQL they stream into the COPY while the rest of the batch is decided, so
@@ -157,7 +162,8 @@ def decide(
     loaded = project_states(session, cache, {event.project for _, event in parsed}, recorder)
     states, refused = loaded.states, loaded.refused
     before = {project: state.version for project, state in states.items()}
-    seen = _recorded(session, parsed)
+    seen = _recorded(session, parsed) if look_up_keys else {}
+    keys_recorded = len(seen)
     results: dict[int, AppendResult] = {}
     rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
@@ -215,10 +221,17 @@ def decide(
         # Saved one by one as made: a batch that takes 1,000 long projects past a multiple would
         # otherwise hold every one's claims' bytes (some 50 KB for 1,000 claims) until the end.
         # Rows and snapshots are committed (or rolled back) together, in whichever order written.
+        # Totals snapshots (a few kilobytes each) are saved together, in a few statements.
+        totals: list[StoredSnapshot] = []
         for snapshot in snapshots_due(states, before, loaded.bases, recorder, cache):
-            session.save_snapshots([snapshot])
+            if snapshot.claims:
+                session.save_snapshots([snapshot])
+            else:
+                totals.append(snapshot)
+        if totals:
+            session.save_snapshots(totals)
         due = []
-    return Decided(results, rows, states, due)
+    return Decided(results, rows, states, due, keys_recorded)
 
 
 def _recorded(

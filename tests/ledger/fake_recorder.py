@@ -66,11 +66,15 @@ class FakeRecorder:
             self.conflicts -= 1
             raise WriteConflict("the database refused a conflicting write: (fake)", "(fake)")
         heads: dict[str, int] = {}
+        keys = {(row.project, row.key) for row in self.rows}
         for row in rows:  # all or nothing, as a transaction
             head = heads.get(row["project"], self._head(row["project"]))
             if row["version"] != head + 1:
                 raise WriteConflict(f"version {row['version']} of {row['project']} is taken", "")
             heads[row["project"]] = row["version"]
+            if (row["project"], row["key"]) in keys:  # the unique index on project and key
+                raise WriteConflict(f"key {row['key']} of {row['project']} is taken", "")
+            keys.add((row["project"], row["key"]))
         for row in rows:
             self.rows.append(
                 RecordedEvent(len(self.rows) + 1, *(row[name] for name in INSERT_COLUMNS))  # type: ignore[arg-type]

@@ -113,6 +113,32 @@ def test_a_duplicate_inside_one_batch_is_recorded_once(project: App) -> None:
     assert [r.status for r in results] == ["recorded", "duplicate", "rejected"]
 
 
+def test_recorded_keys_in_a_batch_after_batches_of_new_keys_are_still_found(project: App) -> None:
+    """After a batch whose keys the ledger did not hold, the next batch's keys are taken as new
+    (not looked up: `Ledger._append_locked`); one the ledger holds is still a duplicate, or a
+    conflict with other content, and the rest of the batch is recorded once, in order, on its
+    chain, whether it goes in by COPY (PostgreSQL, 16 rows or more) or by INSERT."""
+    project.ledger.append([claim(f"a{number}", "1.00") for number in range(20)])  # keys looked up: none held
+    project.ledger.append([claim(f"b{number}", "1.00") for number in range(20)])  # taken as new
+    before = count(project)
+    batch = [claim(f"c{number}", "1.00") for number in range(20)]
+    batch[5] = claim("a3", "1.00")  # recorded, same content
+    batch[9] = claim("b4", "2.00")  # recorded, other content
+    results = project.ledger.append(batch)
+    statuses = [result.status for result in results]
+    assert statuses == ["recorded"] * 5 + ["duplicate"] + ["recorded"] * 3 + ["rejected"] + ["recorded"] * 10
+    assert results[5].version == 1 + 1 + 3  # the offer, a0..a2, a3
+    assert results[9].error is not None and results[9].error.rule == "R-30"
+    assert [result.version for result in results if result.status == "recorded"] == list(
+        range(before + 1, before + 19)
+    )
+    assert count(project) == before + 18
+    assert project.ledger.verify()[1] is None
+    # Once more with a small batch (INSERT on both databases), after one that found keys held.
+    again = project.ledger.append([claim("b5", "1.00"), claim("d1", "1.00")])
+    assert [result.status for result in again] == ["duplicate", "recorded"]
+
+
 # --- refusals: each names its rule and records nothing -------------------------------------------
 
 

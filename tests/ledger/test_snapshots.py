@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from ktpledger.domain.snapshot import (
     ClaimsSource,
     DeferredClaims,
     SnapshotUnreadable,
+    StoredSnapshot,
     dump_state,
     load_snapshot,
     load_state,
@@ -38,7 +40,7 @@ from ktpledger.service.projection_check import check_projections
 from ktpledger.settings import Settings
 from tests.domain.test_linear_fold import accepted_events, assert_same_exclusions, streams
 from tests.ledger.factory import PROJECT, claim, offer, reversal
-from tests.ledger.fake_recorder import FakeRecorder
+from tests.ledger.fake_recorder import FakeRecorder, _FakeSession
 
 EVERY = 5
 
@@ -651,6 +653,73 @@ def test_totals_snapshots_are_kept_beside_the_two_newest_full_ones_and_checked_o
             '"the fold of versions 1 to 20" recomputed from the ledger'
         )
     ]
+
+
+def test_snapshots_of_many_projects_saved_at_once_are_kept_by_each_projects_rule_on_both_databases(
+    app: App,
+) -> None:
+    """`snapshot_store.save` of several projects' snapshots in one call (a batch's totals
+    snapshots) keeps, for each project, its newest two and its newest two full ones, as saving
+    them one at a time did; a snapshot of a version already kept replaces it."""
+    other = "KTP-OTHER"
+
+    def saved(*snapshots: StoredSnapshot) -> None:
+        with app.database.write() as connection:
+            snapshot_store.save(connection, snapshots, datetime.now(UTC))
+            connection.commit()
+
+    saved(*(StoredSnapshot(PROJECT, version, "f", b"full", b"claims") for version in (1, 2, 3)))
+    saved(StoredSnapshot(PROJECT, 4, "f", b"totals 4"))
+    saved(
+        StoredSnapshot(PROJECT, 5, "f", b"totals 5"),
+        StoredSnapshot(PROJECT, 4, "f", b"totals 4 again"),
+        StoredSnapshot(other, 1, "f", b"full", b"claims"),
+        StoredSnapshot(other, 2, "f", b"totals 2"),
+        StoredSnapshot(other, 3, "f", b"totals 3"),
+    )
+    # PROJECT: 5 and 4 the newest, 3 and 2 the newest full; other: 3 and 2, and 1 the only full one.
+    assert stored(app) == sorted(
+        [(PROJECT, 2), (PROJECT, 3), (PROJECT, 4), (PROJECT, 5), *((other, version) for version in (1, 2, 3))]
+    )
+    with app.database.read() as connection:
+        assert (
+            connection.execute(
+                select(state_snapshots.c.state).where(
+                    state_snapshots.c.project == PROJECT, state_snapshots.c.version == 4
+                )
+            ).scalar_one()
+            == b"totals 4 again"
+        )
+    saved(StoredSnapshot(other, 4, "f", b"totals 4"))  # 1 is still its newest full one
+    assert [version for project, version in stored(app) if project == other] == [1, 3, 4]
+
+
+def test_a_batch_saves_the_totals_snapshots_of_every_project_it_took_past_a_multiple_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that takes many projects past a multiple of `TOTALS_EVERY` saves their totals
+    snapshots in one call (a few statements, not three a project), and a full one on its own."""
+    totals_every(monkeypatch, full=6, totals=2)
+    recorder = FakeRecorder()
+    calls: list[list[tuple[str, int, bool]]] = []
+    session_type = _FakeSession
+    saving = session_type.save_snapshots
+
+    def counted(self: Any, snapshots: Any) -> None:
+        calls.append(sorted((s.project, s.version, bool(s.claims)) for s in snapshots))
+        saving(self, snapshots)
+
+    monkeypatch.setattr(session_type, "save_snapshots", counted)
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    names = ["KTP-A", "KTP-B", "KTP-C"]
+    ledger.append([offer(project=name) for name in names])
+    calls.clear()
+    # A and B to version 3 (past 2), C to 6 (a full snapshot's multiple).
+    batch = [claim(f"a{n}", "1.00", project="KTP-A") for n in (1, 2)]
+    batch += [claim(f"b{n}", "1.00", project="KTP-B") for n in (1, 2)]
+    batch += [claim(f"c{n}", "1.00", project="KTP-C") for n in range(1, 6)]
+    assert {result.status for result in ledger.append(batch)} == {"recorded"}
+    assert calls == [[("KTP-C", 6, True)], [("KTP-A", 3, False), ("KTP-B", 3, False)]]
 
 
 def test_replay_writes_one_snapshot_a_long_project_and_a_cold_catch_up_starts_from_it(
