@@ -306,6 +306,28 @@ def test_postgres_commits_a_totals_snapshot_without_waiting_for_the_disk_and_the
         database.dispose()
 
 
+def test_postgres_appends_one_whose_totals_snapshot_fails_and_keeps_its_connection(postgres_url: str) -> None:
+    """A totals snapshot the database refuses (here a format longer than its column) fails alone,
+    in its own transaction: the row goes in, and the connection goes on to the next append."""
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    recorder = recorder_for(database)
+    assert isinstance(recorder, PostgresLedgerRecorder)
+    try:
+        rows = chained([offer(), claim("c1"), claim("c2"), claim("c3")])
+        record(recorder, rows[:2])
+        assert recorder.append_one(rows[2], StoredSnapshot(PROJECT, 2, "f" * 41, b"totals 2")) is True
+        direct = recorder.direct_connection
+        assert direct is not None  # given back, not thrown away
+        assert recorder.append_one(rows[3]) is True
+        assert recorder.direct_connection is direct
+        assert [row.version for row in recorder.stream(PROJECT)] == [1, 2, 3, 4]
+        assert recorder.cold_start(PROJECT, "f" * 41).snapshot is None
+    finally:
+        recorder.close()
+        database.dispose()
+
+
 def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(
     postgres_url: str,
 ) -> None:
