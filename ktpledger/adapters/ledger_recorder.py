@@ -459,7 +459,14 @@ class PostgresLedgerRecorder(_SqlRecorder):
         round trip (libpq's pipeline mode), each its own transaction (a sync after each): where a
         round trip of its own after the append cost one single append in `TOTALS_EVERY` some
         0.3-0.4 ms (issue 18). Whether the row went in; the snapshot's failure is not the append's.
-        Waited for on the socket with the interpreter's lock released (`_result_ready`)."""
+        Waited for on the socket with the interpreter's lock released (`_result_ready`).
+
+        The snapshot's transaction commits without waiting for its WAL to reach the disk
+        (`_QUICK_COMMIT`): the append's commit, right after it, flushes the WAL up to its own record
+        and so the snapshot's with it. One flush a round trip where there were two, which took the
+        pair to about twice a single append's time (issue 18). Should the append fail and the
+        server then crash before its WAL is flushed, the snapshot may be lost: derived data, which
+        the next multiple of `TOTALS_EVERY` writes again."""
         pgconn = driver.pgconn
         encoding = driver.info.encoding
         parameters = [
@@ -468,16 +475,18 @@ class PostgresLedgerRecorder(_SqlRecorder):
             totals.format.encode(encoding),
             totals.state,
         ]
-        _, appended = _pipelined(
-            pgconn,
-            lambda: pgconn.send_query_params(
+
+        def send_totals() -> int:
+            pgconn.send_query_params(_QUICK_COMMIT, None)
+            pgconn.send_query_params(
                 snapshot_store.KEEP_TOTALS_SQL.encode(encoding),
                 parameters,
                 list(snapshot_store.KEEP_TOTALS_TYPES),
                 [0, 0, 0, 1],  # the state's bytes in binary
-            ),
-            lambda: appender.send_append(row),
-        )
+            )
+            return 2
+
+        _, appended = _pipelined(pgconn, send_totals, lambda: appender.send_append(row))
         return appender.recorded(appended)
 
     def _take(self) -> _Direct | None:
@@ -528,22 +537,35 @@ class PostgresLedgerRecorder(_SqlRecorder):
 
 _TUPLES_OK = 2  # libpq's ExecStatus (psycopg.pq), psycopg being imported only when used
 
+# Sent first in a transaction whose commit need not wait for the disk (derived data): to its end,
+# its commit returns once its WAL is written, not flushed (`synchronous_commit`, local to it).
+_QUICK_COMMIT = b"SELECT set_config('synchronous_commit', 'off', true)"
 
-def _pipelined(pgconn: Any, *senders: Callable[[], None]) -> list[Any]:
-    """Each sender's statement in one round trip (libpq's pipeline mode), a sync after each: each
-    its own transaction (autocommit), one that fails failing alone. Their results, in order."""
+
+def _pipelined(pgconn: Any, *senders: Callable[[], int | None]) -> list[Any]:
+    """Each sender's statements in one round trip (libpq's pipeline mode), a sync after each
+    sender's: each sender's its own transaction (autocommit), one that fails failing alone. A sender
+    says how many statements it queued (None: one). The result of each sender's last statement,
+    in order."""
     pgconn.enter_pipeline_mode()
     try:
+        counts = []
         for send in senders:
-            send()
+            counts.append(send() or 1)
             pgconn.pipeline_sync()
         _flushed(pgconn)
-        results = [_next_result(pgconn) for _ in range(2 * len(senders) + 1)]  # each and its sync, then none
+        results = []
+        for count in counts:
+            queued = [_next_result(pgconn) for _ in range(count + 1)]  # its statements, then its sync
+            if queued[-1] is None or queued[-1].status != _PIPELINE_SYNC:
+                raise RuntimeError("libpq's pipeline gave results out of step with the statements sent")
+            results.append(queued[-2])
+        end = _next_result(pgconn)
     finally:
         pgconn.exit_pipeline_mode()
-    if results[-1] is not None:
+    if end is not None:
         raise RuntimeError("libpq's pipeline gave more results than were asked for")
-    return results[0:-1:2]
+    return results
 
 
 def _flushed(pgconn: Any) -> None:

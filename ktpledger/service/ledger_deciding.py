@@ -497,7 +497,7 @@ def new_row(
     current chain version: its hash covers `recorded_by` (None is stored and hashed as null, "not
     said", rather than dropped). A batch gives its `RecordedBy.canonical()` text, written once."""
     version = state.version + 1
-    by = recorded_by.canonical() if isinstance(recorded_by, RecordedBy) else recorded_by
+    by = _canonical_by(recorded_by) if isinstance(recorded_by, RecordedBy) else recorded_by
     schema_version = schema_version_of(event.payload)  # GrantPayment naming a claim: 2 (R-45)
     data = canonical_data(event.payload)
     digest = link_digest(
@@ -527,6 +527,22 @@ def new_row(
         "chain_version": CHAIN_VERSION,
         "recorded_by": by,
     }
+
+
+# The canonical text of each `RecordedBy` seen (a server's tokens: a few), by value. A single append
+# wrote it again each time, a JSON encoder's call of about 3 us (a sixth of the client's work for one
+# event, issue 18); looking it up costs the dataclass's hash and equality, about 0.15 us.
+_CANONICAL_BY: dict[RecordedBy, str] = {}
+_CANONICAL_BY_KEPT = 256  # past this many, start again (names are a client's to choose)
+
+
+def _canonical_by(recorded_by: RecordedBy) -> str:
+    text = _CANONICAL_BY.get(recorded_by)
+    if text is None:
+        if len(_CANONICAL_BY) >= _CANONICAL_BY_KEPT:
+            _CANONICAL_BY.clear()
+        text = _CANONICAL_BY[recorded_by] = recorded_by.canonical()
+    return text
 
 
 def _unfoldable(event: Event, cause: str) -> RuleViolation:

@@ -32,6 +32,31 @@ def test_a_row_of_recorded_by_or_of_its_text_is_the_same() -> None:
     assert new_row(event, state, NOW, format_instant(NOW))["recorded_by"] is None
 
 
+def test_single_rows_write_each_recorded_by_once_and_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_deciding, "_CANONICAL_BY", {})
+    monkeypatch.setattr(ledger_deciding, "_CANONICAL_BY_KEPT", 2)
+    written: list[str] = []
+    canonical = RecordedBy.canonical
+
+    def counted(self: RecordedBy) -> str:
+        written.append(self.name)
+        return canonical(self)
+
+    monkeypatch.setattr(RecordedBy, "canonical", counted)
+    state = ProjectState(project=PROJECT, track_keys=False)
+    event = parse_event(offer())
+    other = RecordedBy("Bea", None, "api")
+    made = [new_row(event, state, NOW, format_instant(NOW), by)["recorded_by"] for by in (BY, BY, other)]
+    same = RecordedBy("Ada", "finance", "cli")  # another object of the same value: its text kept
+    made.append(new_row(event, state, NOW, format_instant(NOW), same)["recorded_by"])
+    assert made == [canonical(BY), canonical(BY), canonical(other), canonical(BY)]
+    assert written == ["Ada", "Bea"]
+    third = RecordedBy("Cy", "auditor", "dashboard")  # past the bound: the texts kept start again
+    assert new_row(event, state, NOW, format_instant(NOW), third)["recorded_by"] == canonical(third)
+    assert new_row(event, state, NOW, format_instant(NOW), BY)["recorded_by"] == canonical(BY)
+    assert written == ["Ada", "Bea", "Cy", "Ada"]
+
+
 def test_a_batch_writes_who_recorded_it_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     unused = Database(build_engine(f"sqlite:///{tmp_path}/never-opened.db"))  # the fake records
     ledger = Ledger(unused, recorder=FakeRecorder())

@@ -265,6 +265,69 @@ def test_a_totals_snapshot_sent_with_a_single_append_is_kept_whether_or_not_the_
     assert recorder.full_snapshot(PROJECT, 3, "f") == full
 
 
+def test_postgres_commits_a_totals_snapshot_without_waiting_for_the_disk_and_the_append_as_before(
+    postgres_url: str,
+) -> None:
+    """The totals snapshot sent with a single append commits with `synchronous_commit` off (the
+    append's commit, right after it, flushes the WAL for both); the append itself, and the
+    connection's later statements, keep the session's setting."""
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    recorder = recorder_for(database)
+    assert isinstance(recorder, PostgresLedgerRecorder)
+    try:
+        with database.engine.begin() as connection:  # each insert notes the setting it ran under
+            connection.exec_driver_sql("CREATE TABLE seen (what text, setting text)")
+            connection.exec_driver_sql(
+                "CREATE FUNCTION note_setting() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO seen VALUES (TG_TABLE_NAME, current_setting('synchronous_commit')); "
+                "RETURN NEW; END $$"
+            )
+            for table in ("events", "state_snapshots"):
+                connection.exec_driver_sql(
+                    f"CREATE TRIGGER note_setting BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION note_setting()"
+                )
+        rows = chained([offer(), claim("c1"), claim("c2")])
+        record(recorder, rows[:2])
+        assert recorder.append_one(rows[2], StoredSnapshot(PROJECT, 2, "f", b"totals 2")) is True
+        assert recorder.append_one(chained([claim("c3")], fold(PROJECT, recorder.stream(PROJECT)))[0])
+        with database.engine.connect() as connection:
+            seen = connection.exec_driver_sql("SELECT what, setting FROM seen").all()
+        assert seen == [
+            ("events", "on"),
+            ("events", "on"),
+            ("state_snapshots", "off"),
+            ("events", "on"),
+            ("events", "on"),
+        ]
+    finally:
+        recorder.close()
+        database.dispose()
+
+
+def test_postgres_appends_one_whose_totals_snapshot_fails_and_keeps_its_connection(postgres_url: str) -> None:
+    """A totals snapshot the database refuses (here a format longer than its column) fails alone,
+    in its own transaction: the row goes in, and the connection goes on to the next append."""
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    recorder = recorder_for(database)
+    assert isinstance(recorder, PostgresLedgerRecorder)
+    try:
+        rows = chained([offer(), claim("c1"), claim("c2"), claim("c3")])
+        record(recorder, rows[:2])
+        assert recorder.append_one(rows[2], StoredSnapshot(PROJECT, 2, "f" * 41, b"totals 2")) is True
+        direct = recorder.direct_connection
+        assert direct is not None  # given back, not thrown away
+        assert recorder.append_one(rows[3]) is True
+        assert recorder.direct_connection is direct
+        assert [row.version for row in recorder.stream(PROJECT)] == [1, 2, 3, 4]
+        assert recorder.cold_start(PROJECT, "f" * 41).snapshot is None
+    finally:
+        recorder.close()
+        database.dispose()
+
+
 def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(
     postgres_url: str,
 ) -> None:

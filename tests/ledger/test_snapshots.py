@@ -466,6 +466,52 @@ def test_totals_snapshots_between_full_ones_start_a_new_process_and_read_claims_
     assert same_state(state, fold(PROJECT, recorder.stream(PROJECT), ProjectState(PROJECT, track_keys=False)))
 
 
+def test_a_single_append_does_not_send_again_the_totals_snapshot_a_batch_just_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    totals_every(monkeypatch, full=40, totals=4)
+    recorder = FakeRecorder(appends_one_directly=True)
+    sent: list[int | None] = []
+    append_one = recorder.append_one
+
+    def spy(row: dict[str, Any], totals: Any = None) -> bool:
+        sent.append(None if totals is None else totals.version)
+        return append_one(row, totals)
+
+    monkeypatch.setattr(recorder, "append_one", spy)
+    ledger = Ledger(database=None, recorder=recorder)  # type: ignore[arg-type]
+    batch = [offer(), *(claim(f"c{number}", "1.00") for number in range(1, 8))]
+    assert {result.status for result in _append(ledger, batch)} == {"recorded"}  # to 8 in one batch
+    assert sorted(version for _, version in recorder.snapshots) == [8]  # the batch's, at its end
+    written = recorder.snapshots[(PROJECT, 8)]
+    singles = [claim(f"s{number}", "1.00") for number in range(1, 6)]
+    for item in singles:  # versions 9 to 13, each made on the state before it
+        assert [result.status for result in _append(ledger, [item])] == ["recorded"]
+    # The state at 8 was the batch's, its snapshot written with it: not sent again (the same
+    # object kept). The state at 12 was made by single appends: its totals go with the next.
+    assert sent == [None, None, None, None, 12]
+    assert recorder.snapshots[(PROJECT, 8)] is written
+    # A batch that takes it to the next multiple (13 -> 16) wrote that one: not sent again either.
+    more = [claim(f"b{number}", "1.00") for number in range(1, 4)]
+    assert [result.version for result in _append(ledger, more)] == [14, 15, 16]
+    assert sorted(version for _, version in recorder.snapshots) == [8, 12, 16]
+    assert _append(ledger, [claim("s6", "1.00")])[0].version == 17
+    assert sent[-1] is None and len(sent) == 6
+
+
+def test_the_snapshots_a_ledger_notes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    totals_every(monkeypatch, full=40, totals=2)
+    monkeypatch.setattr("ktpledger.service.ledger._SNAPSHOTTED_KEPT", 2)
+    ledger = Ledger(database=None, recorder=FakeRecorder(appends_one_directly=True))  # type: ignore[arg-type]
+    projects = ["KTP-0001", "KTP-0002", "KTP-0003"]
+    batch = [offer(project=name) for name in projects] + [
+        claim("c1", "1.00", project=name) for name in projects
+    ]
+    assert {result.status for result in _append(ledger, batch)} == {"recorded"}  # each to version 2
+    noted = ledger._snapshotted  # two noted, then started again with the third (in the set's order)
+    assert len(noted) == 1 and set(noted.values()) == {2} and set(noted) < set(projects)
+
+
 def test_a_totals_snapshot_loads_only_with_somewhere_to_read_its_claims() -> None:
     state = folded(story(4))
     kept = totals_snapshot_of(state)
