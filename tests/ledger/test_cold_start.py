@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import enum
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from ktpledger.adapters import ledger_recorder
+from ktpledger.adapters.database import Database, build_engine
 from ktpledger.domain import snapshot
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import Category, Tag
 from ktpledger.domain.snapshot import dump_state, load_state, read_claims, same_state
+from ktpledger.service import ledger_deciding
+from ktpledger.service.ledger import Ledger, fold
+from ktpledger.service.schema import upgrade
 from tests.ledger.factory import PROJECT, claim, decision, offer, reversal
 
 
@@ -82,3 +88,50 @@ def test_a_loaded_state_holds_no_stand_in_for_a_class() -> None:
     for name, value in vars(loaded).items():
         if name not in caches:
             assert pickle.loads(pickle.dumps(value)) == vars(state)[name], name
+
+
+@pytest.fixture
+def database(sqlite_url: str) -> Iterator[Database]:
+    chosen = Database(build_engine(sqlite_url))
+    upgrade(chosen)
+    yield chosen
+    chosen.dispose()
+
+
+def test_a_new_process_reads_one_projects_head_with_its_snapshot(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new process's append onto one project reads its head with its snapshot and the events
+    after it (`cold_start`), not in a statement of its own first; a state it holds warm still has
+    its head read (the cache is checked against the ledger)."""
+    monkeypatch.setattr(ledger_deciding, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr("ktpledger.service.ledger.SNAPSHOT_EVERY", 5)
+    writer = Ledger(database)
+    writer.append(_story()[:8])  # a snapshot at 8
+    writer.append([claim("c20", "2.00")])
+    writer.close()
+    heads: list[set[str]] = []
+    original = ledger_recorder._SqlSession.heads
+
+    def spy(self: Any, projects: Any) -> dict[str, int]:
+        asked = set(projects)
+        heads.append(asked)
+        return original(self, asked)
+
+    monkeypatch.setattr(ledger_recorder._SqlSession, "heads", spy)
+    fresh = Ledger(database)
+    try:
+        [first] = fresh.append([claim("c21", "3.00")])
+        assert (first.status, first.version) == ("recorded", 10)
+        assert heads == []
+        [again] = fresh.append([claim("c21", "3.00")])
+        assert (again.status, again.version) == ("duplicate", 10)
+        assert heads == [{PROJECT}]  # warm now: checked against the head
+        new = fresh.append([offer(project="KTP-NEW")])[0]
+        assert (new.status, new.version) == ("recorded", 1)  # no events: a new state
+        state = fresh.states.get(PROJECT)
+        assert state is not None
+        whole = fold(PROJECT, fresh.stream(PROJECT), ProjectState(project=PROJECT, track_keys=False))
+        assert same_state(state, whole)
+    finally:
+        fresh.close()
