@@ -324,19 +324,17 @@ def project_states(
     its newest snapshot and the events after it, else folded from its whole stream; and the
     refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
     the heads takes the append lock first: the decisions are made against heads read under it."""
-    if len(projects) == 1:
-        [project] = projects
-        if cache.get(project) is None:
-            # A new process's first append onto a project (on SQLite every append is on this path):
-            # its head comes with its snapshot and the events after it (`cold_start`, under the
-            # lock), so the heads are not read first, a statement of their own (issue 18).
-            return _cold_loaded(session, project, recorder, None)
+    cached = {project: cache.get(project) for project in projects}  # each looked up once
+    if len(cached) == 1 and None in cached.values():
+        # A new process's first append onto a project (on SQLite every append is on this path):
+        # its head comes with its snapshot and the events after it (`cold_start`, under the
+        # lock), so the heads are not read first, a statement of their own (issue 18).
+        return _cold_loaded(session, next(iter(cached)), recorder, None)
     head = session.heads(projects)
     states: dict[str, ProjectState] = {}
     refused: dict[str, RuleViolation] = {}
     unknown: list[str] = []  # not cached (or cached ahead of the ledger) but with events
-    for project in projects:
-        state = cache.get(project)
+    for project, state in cached.items():
         latest = head.get(project, 0)
         if state is None or state.version > latest:
             if latest:
