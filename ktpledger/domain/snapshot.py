@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import enum
 import gc
 import hashlib
 import io
@@ -218,8 +219,42 @@ def _restore_claim(
     return claim
 
 
+def _members_of(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
+    """What a snapshot's enum class is read as: a member by its value, a dict lookup, where
+    calling the class (pickle's way to make a member) ran `EnumType.__call__` and `Enum.__new__`
+    in Python (issue 18). A state holds enum members, never an enum class itself (a test keeps it
+    so: `test_a_loaded_state_holds_no_stand_in_for_a_class`); a value not in the map goes the
+    class's own way (which refuses it)."""
+    by_value = kind._value2member_map_
+
+    def member(value: Any) -> enum.Enum:
+        try:
+            return by_value[value]
+        except (KeyError, TypeError):  # not a value of the class (or unhashable)
+            return kind(value)
+
+    return member
+
+
+# What each name a snapshot may hold was found to be (`_DomainUnpickler.find_class`): the same
+# every time, found once a process; a new process's first append paid the import machinery's
+# lookup for each of them (issue 18).
+_FOUND: dict[tuple[str, str], Any] = {}
+
+
 class _DomainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _FOUND[module, name]
+        except KeyError:
+            pass
+        found = self._allowed(module, name)
+        if isinstance(found, type) and issubclass(found, enum.Enum):  # named to make a member
+            found = _members_of(found)
+        _FOUND[module, name] = found
+        return found
+
+    def _allowed(self, module: str, name: str) -> Any:
         if (module, name) == (__name__, "_restore_claim"):  # the one function a snapshot calls
             return _restore_claim
         if (module, name) in _ALLOWED:
@@ -236,8 +271,7 @@ def load_state(data: bytes, claims: bytes | ClaimsSource = b"") -> ProjectState:
     bytes or where to read them from; `SnapshotUnreadable` for anything else. The claims are
     read on first use (`DeferredClaims`)."""
     held = _unpickled(data)
-    expected = {item.name for item in dataclasses.fields(ProjectState)} - set(_DEFERRED) | {"deferred"}
-    if not isinstance(held, dict) or set(held) != expected:
+    if not isinstance(held, dict) or held.keys() != _HELD_FIELDS:
         raise SnapshotUnreadable("not a snapshot of this shape of project state")
     deferred = held.pop("deferred")
     if not (
@@ -260,6 +294,10 @@ def load_state(data: bytes, claims: bytes | ClaimsSource = b"") -> ProjectState:
     if state.offer_date is not None:
         state.rules = rule_set_for(state.offer_date)
     return state
+
+
+# The names a snapshot's state holds (`_parts`): the state's fields, the claims put apart.
+_HELD_FIELDS = {item.name for item in dataclasses.fields(ProjectState)} - set(_DEFERRED) | {"deferred"}
 
 
 def load_snapshot(snapshot: StoredSnapshot, source: ClaimsSource | None = None) -> ProjectState:

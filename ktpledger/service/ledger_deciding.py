@@ -337,12 +337,17 @@ def project_states(
     its newest snapshot and the events after it, else folded from its whole stream; and the
     refusal (`UnreadableEvent`) of each project whose recorded stream cannot be folded. Reading
     the heads takes the append lock first: the decisions are made against heads read under it."""
+    cached = {project: cache.get(project) for project in projects}  # each looked up once
+    if len(cached) == 1 and None in cached.values():
+        # A new process's first append onto a project (on SQLite every append is on this path):
+        # its head comes with its snapshot and the events after it (`cold_start`, under the
+        # lock), so the heads are not read first, a statement of their own (issue 18).
+        return _cold_loaded(session, next(iter(cached)), recorder, None)
     head = session.heads(projects)
     states: dict[str, ProjectState] = {}
     refused: dict[str, RuleViolation] = {}
     unknown: list[str] = []  # not cached (or cached ahead of the ledger) but with events
-    for project in projects:
-        state = cache.get(project)
+    for project, state in cached.items():
         latest = head.get(project, 0)
         if state is None or state.version > latest:
             if latest:
@@ -358,17 +363,10 @@ def project_states(
         states[project] = state
     bases: dict[str, int] = {}
     if len(unknown) == 1:
-        # A cold cache for one project (a new process's first append on SQLite, or a busy one's):
-        # its snapshot and the events from it in one read (`cold_start`) rather than two.
-        [project] = unknown
-        read = session.cold_start(project, SNAPSHOT_FORMAT_NOW)
-        base, after = _resumed_from(read, project, recorder, partial(session.stream, project))
-        bases[project] = 0 if base is None else base.version
-        try:
-            states[project] = fold(project, after, base or ProjectState(project=project, track_keys=False))
-        except UnreadableEvent as error:
-            refused[project] = error
-    elif unknown:
+        # A cold cache for one project (a busy process's): its snapshot and the events from it in
+        # one read (`cold_start`) rather than two.
+        return _cold_loaded(session, unknown[0], recorder, LoadedStates(states, refused, bases))
+    if unknown:
         # A cold cache, a new process: from snapshots, and the streams after them, for many at once.
         starts = snapshot_states(session, {project: head[project] for project in unknown}, recorder)
         bases = {project: starts[project].version if project in starts else 0 for project in unknown}
@@ -391,6 +389,26 @@ def project_states(
             except UnreadableEvent as error:
                 refused[project] = error
     return LoadedStates(states, refused, bases)
+
+
+def _cold_loaded(
+    session: AppendSession, project: str, recorder: LedgerRecorder | None, loaded: LoadedStates | None
+) -> LoadedStates:
+    """`loaded` (or nothing loaded yet) with `project`'s state, not cached, read under the lock
+    (`AppendSession.cold_start`: its head, its newest snapshot and the events from it, in one
+    read) and folded: a new state when it has no events."""
+    loaded = loaded or LoadedStates({}, {}, {})
+    read = session.cold_start(project, SNAPSHOT_FORMAT_NOW)
+    if not read.head:
+        loaded.states[project] = ProjectState(project=project, track_keys=False)
+        return loaded
+    base, after = _resumed_from(read, project, recorder, partial(session.stream, project))
+    loaded.bases[project] = 0 if base is None else base.version
+    try:
+        loaded.states[project] = fold(project, after, base or ProjectState(project=project, track_keys=False))
+    except UnreadableEvent as error:
+        loaded.refused[project] = error
+    return loaded
 
 
 def cold_state(recorder: LedgerRecorder, project: str) -> ProjectState | None:
