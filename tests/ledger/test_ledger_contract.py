@@ -114,12 +114,12 @@ def test_a_duplicate_inside_one_batch_is_recorded_once(project: App) -> None:
 
 
 def test_recorded_keys_in_a_batch_after_batches_of_new_keys_are_still_found(project: App) -> None:
-    """After a batch whose keys the ledger did not hold, the next batch's keys are taken as new
-    (not looked up: `Ledger._append_locked`); one the ledger holds is still a duplicate, or a
+    """A batch's keys are taken as new (not looked up: `Ledger._append_locked`) until the unique
+    index refuses one; one the ledger holds is still a duplicate, or a
     conflict with other content, and the rest of the batch is recorded once, in order, on its
     chain, whether it goes in by COPY (PostgreSQL, 16 rows or more) or by INSERT."""
-    project.ledger.append([claim(f"a{number}", "1.00") for number in range(20)])  # keys looked up: none held
-    project.ledger.append([claim(f"b{number}", "1.00") for number in range(20)])  # taken as new
+    project.ledger.append([claim(f"a{number}", "1.00") for number in range(20)])
+    project.ledger.append([claim(f"b{number}", "1.00") for number in range(20)])
     before = count(project)
     batch = [claim(f"c{number}", "1.00") for number in range(20)]
     batch[5] = claim("a3", "1.00")  # recorded, same content
