@@ -34,6 +34,7 @@ from ktpledger.service.ledger_deciding import (
     STATE_CACHE_BYTES,
     AppendResult,
     AppendStatus,
+    KeyRecordedBefore,
     StateCache,
     cold_state,
     decide,
@@ -228,15 +229,19 @@ class Ledger:
                     )
             if unraised_alerts:
                 parsed = [(index, event) for index, event in parsed if index not in unraised_alerts]
+        # Tried in one round trip and not recorded (`direct` false): its key may be recorded (the
+        # usual reason), so it is looked up.
+        look_up_keys = not direct
         if direct and len(parsed) == 1 and self.recorder.appends_one_directly:
             fast = self._append_one(*parsed[0], recorded_by)
+            look_up_keys = fast is None
             if fast is not None:
                 if len(results) == 1:  # a single event, recorded: nothing else to reword
                     return [fast]
                 results[fast.index] = fast
                 parsed = []
         if parsed:
-            for index, result in self._append_parsed(parsed, recorded_by).items():
+            for index, result in self._append_parsed(parsed, recorded_by, look_up_keys).items():
                 results[index] = result
         return self._reworded([result for result in results if result is not None])
 
@@ -326,26 +331,28 @@ class Ledger:
         return recorded_result(index, event.key, project, version)
 
     def _append_parsed(
-        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None
+        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None, look_up_keys: bool = False
     ) -> dict[int, AppendResult]:
         # The guard costs no concurrency (the database's append lock serialises writers anyway) and
         # keeps the one-round-trip path from reading a cached state while it is being folded.
         with self._guard:
-            results, appended = self._append_locked(parsed, recorded_by)
+            results, appended = self._append_locked(parsed, recorded_by, look_up_keys)
         if appended and self.on_appended is not None:
             self.on_appended(appended)
         return results
 
     def _append_locked(
-        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None
+        self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None, look_up: bool = False
     ) -> tuple[dict[int, AppendResult], set[str]]:
+        """`parsed` decided and appended in one transaction; its keys looked up first with
+        `look_up` or while `_look_up_keys` holds, else taken as new (`decide`)."""
         touched = {event.project for _, event in parsed}
         for attempt in range(INTEGRITY_RETRIES):
             try:
                 # The lock is taken by the session's first read, of the heads, in the same round trip.
                 with self.recorder.appending() as session:
                     # The rows go in as they are decided (`decide`'s `insert`), snapshots after them.
-                    look_up_keys = self._look_up_keys
+                    look_up_keys = look_up or self._look_up_keys
                     decided = decide(
                         session,
                         self._cache,
@@ -358,7 +365,7 @@ class Ledger:
                     if decided.snapshots:
                         session.save_snapshots(decided.snapshots)
                     session.commit()
-            except WriteConflict:
+            except (WriteConflict, KeyRecordedBefore):
                 # A key the ledger holds, taken as new (not looked up), or another writer got past
                 # the lock (it should not): start again from the ledger, looking keys up.
                 self._cache.evict(touched)

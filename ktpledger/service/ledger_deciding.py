@@ -118,6 +118,12 @@ class StateCache(Weighed[str, ProjectState]):
             self._weighed.pop(project)
 
 
+class KeyRecordedBefore(Exception):
+    """A batch decided with its keys taken as new (`decide`'s `look_up_keys` false) refused an
+    event the ledger holds the key of: as a resubmission it is a duplicate (or a conflict), not
+    judged by the rules. The caller rolls the batch back and decides it again, looking keys up."""
+
+
 @dataclass
 class Decided:
     """What deciding a batch gives: each event's result, the rows to insert, the state of each
@@ -151,7 +157,9 @@ def decide(
     a state holds no keys, so its size grows with a project's claims, not with its every event.
     Without `look_up_keys`, it is not: every key is taken as new (those within the batch still
     counted), and one the ledger holds is refused by that index when the rows go in, a
-    `WriteConflict` that rolls the batch back (the caller then decides it again, looking up).
+    `WriteConflict` that rolls the batch back (the caller then decides it again, looking up); an
+    event the rules refused has its key looked up after all (a resubmission is a duplicate
+    whatever the rules say now), and one recorded raises `KeyRecordedBefore`, to the same end.
 
     With `insert` (the session's), the rows are handed to it as they are made, before any snapshot
     is saved: on PostgreSQL they stream into the COPY while the rest of the batch is decided, so
@@ -170,6 +178,9 @@ def decide(
     recorded_at = format_instant(now)
     by = None if recorded_by is None else recorded_by.canonical()  # the same text in every row
 
+    # Events refused (by a rule, or as unfoldable) before their keys were looked up.
+    refused_unseen: list[Event] = []
+
     def made() -> Iterator[dict[str, Any]]:
         for index, event in parsed:
             refusal = refused.get(event.project)
@@ -186,12 +197,16 @@ def decide(
                 row = new_row(event, state, now, recorded_at, by)
                 state.apply(event, row["version"], row["hash"])
             except RuleViolation as error:
+                if not look_up_keys:
+                    refused_unseen.append(event)
                 if isinstance(error, UnreadableEvent):  # the event could not be folded in
                     error = _unfoldable(event, error.cause)
                     _give_up(event.project, error, states, refused)
                 results[index] = AppendResult(index, event.key, "rejected", event.project, error=error)
                 continue
             except Exception as error:  # noqa: BLE001 - the project as recorded could not be checked against
+                if not look_up_keys:
+                    refused_unseen.append(event)
                 failed = RuleViolation(
                     "R-30",
                     f"project {event.project} as recorded (version {state.version}) cannot be checked "
@@ -215,6 +230,8 @@ def decide(
         left = next(making, None)  # an `insert` that stopped early would leave events undecided
         if left is not None:
             raise RuntimeError(f"the rows were not all inserted: {left['project']} version {left['version']}")
+    if refused_unseen and session.recorded_keys((event.project, event.key) for event in refused_unseen):
+        raise KeyRecordedBefore(f"{len(refused_unseen)} refused event(s) to look up again")
     if recorder is None:
         due = list(snapshots_due(states, before, loaded.bases))
     else:
