@@ -349,7 +349,8 @@ class Ledger:
         touched = {event.project for _, event in parsed}
         for attempt in range(INTEGRITY_RETRIES):
             try:
-                # The lock is taken by the session's first read, of the heads, in the same round trip.
+                # The lock is taken with the session's first read (the heads, or a lone cold project's
+                # start: `project_states`), in the same round trip.
                 with self.recorder.appending() as session:
                     # The rows go in as they are decided (`decide`'s `insert`), snapshots after them.
                     look_up_keys = look_up or self._look_up_keys

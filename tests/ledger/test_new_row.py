@@ -21,6 +21,19 @@ from tests.ledger.fake_recorder import FakeRecorder
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 BY = RecordedBy("Ada", "finance", "cli")
+_CANONICAL = RecordedBy.canonical  # the real one, whatever a test puts in its place
+
+
+def canonical_texts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each `RecordedBy` whose canonical text is made from here on, in order."""
+    written: list[str] = []
+
+    def counted(self: RecordedBy) -> str:
+        written.append(self.name)
+        return _CANONICAL(self)
+
+    monkeypatch.setattr(RecordedBy, "canonical", counted)
+    return written
 
 
 def test_a_row_of_recorded_by_or_of_its_text_is_the_same() -> None:
@@ -35,14 +48,8 @@ def test_a_row_of_recorded_by_or_of_its_text_is_the_same() -> None:
 def test_single_rows_write_each_recorded_by_once_and_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger_deciding, "_CANONICAL_BY", {})
     monkeypatch.setattr(ledger_deciding, "_CANONICAL_BY_KEPT", 2)
-    written: list[str] = []
-    canonical = RecordedBy.canonical
-
-    def counted(self: RecordedBy) -> str:
-        written.append(self.name)
-        return canonical(self)
-
-    monkeypatch.setattr(RecordedBy, "canonical", counted)
+    written = canonical_texts_made(monkeypatch)
+    canonical = _CANONICAL
     state = ProjectState(project=PROJECT, track_keys=False)
     event = parse_event(offer())
     other = RecordedBy("Bea", None, "api")
@@ -60,14 +67,8 @@ def test_single_rows_write_each_recorded_by_once_and_by_value(monkeypatch: pytes
 def test_a_batch_writes_who_recorded_it_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     unused = Database(build_engine(f"sqlite:///{tmp_path}/never-opened.db"))  # the fake records
     ledger = Ledger(unused, recorder=FakeRecorder())
-    written: list[str] = []
-    canonical = RecordedBy.canonical
-
-    def counted(self: RecordedBy) -> str:
-        written.append(self.name)
-        return canonical(self)
-
-    monkeypatch.setattr(RecordedBy, "canonical", counted)
+    written = canonical_texts_made(monkeypatch)
+    canonical = _CANONICAL
     results = ledger.append([offer(), claim("c1"), claim("c2")], recorded_by=BY)
     assert [result.status for result in results] == ["recorded"] * 3
     assert written == ["Ada"]
