@@ -14,6 +14,13 @@ Paths measured on each backend:
                   followed by one floor-single insert: the two alternate event by event
   floor-single    plain single-row autocommit INSERTs into the bare table, of rows the ledger
                   recorded in api-batched (claims of the same shape)
+  bound-single    the single append's own work on its event in memory (parse, check against the
+                  project's state, the time, canonical JSON and sha256, fold: `domain_one`), then one
+                  floor-single insert: what any single append must at least cost here, so when its
+                  ratio misses the target, no single append can meet it. On the states `domain-only`
+                  folded, after api-single, alternating the same way with plain inserts of its own
+  bound-floor     (its ratio is to these): taken between the appends, its domain work warmed the
+                  caches the next append used, which made api-single faster than it is
   api-runs        as api-single, but in runs of --round-singles (250) appends, each run followed by
   floor-runs      a run of the same rows by plain single-row INSERTs (no target; printed because
                   the ratio depends on how the two are interleaved, see below)
@@ -234,10 +241,11 @@ def record_files(url: str, paths: Sequence[Path], timeout: float) -> int:
     return recorded
 
 
-def domain_only(events: Sequence[dict[str, Any]]) -> int:
+def domain_only(events: Sequence[dict[str, Any]], states: dict[str, ProjectState] | None = None) -> int:
     """What `Ledger.append` does to each event without a database: parse, check against the
-    project's state, build the chained row (canonical JSON, sha256) and fold it in."""
-    states: dict[str, ProjectState] = {}
+    project's state, build the chained row (canonical JSON, sha256) and fold it in. The states
+    folded are left in `states` when given."""
+    states = {} if states is None else states
     now = datetime.now(UTC)
     stamp = format_instant(now)
     for raw in events:
@@ -249,6 +257,18 @@ def domain_only(events: Sequence[dict[str, Any]]) -> int:
         row = new_row(event, state, now, stamp)
         state.apply(event, row["version"], row["hash"])
     return len(events)
+
+
+def domain_one(states: dict[str, ProjectState], raw: dict[str, Any]) -> None:
+    """What a single `Ledger.append([raw])` does to its event without a database, as it does it
+    (`ledger._direct_row`): parse, check against the project's state (folded by `domain_only`),
+    the time it is recorded at, the chained row, the fold."""
+    event = parse_event(raw)
+    state = states[event.project]
+    state.check(event)
+    now = datetime.now(UTC)
+    row = new_row(event, state, now, format_instant(now))
+    state.apply(event, row["version"], row["hash"])
 
 
 def record_floor(path: Path) -> tuple[int, float]:
@@ -319,6 +339,10 @@ def run_backend(
     plain = Figure("floor-batched", 0, 0.0, f"executemany, batches of {args.batch:,}, a transaction each")
     api_single = Figure("api-single", 0, 0.0, "Ledger.append([one]), a transaction each, alternating")
     plain_single = Figure("floor-single", 0, 0.0, "single-row INSERT, autocommit, alternating")
+    bound_single = Figure(
+        "bound-single", 0, 0.0, "the append's parse, check, hash and fold in memory, then a plain INSERT"
+    )
+    bound_plain = Figure("bound-floor", 0, 0.0, "single-row INSERT, alternating with bound-single")
     api_runs = Figure("api-runs", 0, 0.0, f"as api-single, in runs of {args.round_singles:,}")
     floor_runs = Figure("floor-runs", 0, 0.0, f"as floor-single, in runs of {args.round_singles:,}")
     gc.collect()
@@ -336,7 +360,8 @@ def run_backend(
             plain.events, plain.seconds = plain.events + count, plain.seconds + seconds
         report.add(api)
         report.add(plain)
-        recorded, seconds = timed(lambda: domain_only(events))
+        states: dict[str, ProjectState] = {}  # the projects' states, folded in memory: the bound's
+        recorded, seconds = timed(lambda: domain_only(events, states))
         report.add(Figure("domain-only", recorded, seconds, "parse, check, hash and fold; no database"))
 
         # (d) single-event appends on the same (warm) ledger, each followed by (e) one plain insert
@@ -360,6 +385,22 @@ def run_backend(
             expect("api-single", api_single.events, len(alternating))
             report.add(api_single)
             report.add(plain_single)
+            # (e') the bound, alternating with plain inserts in the same way but on its own, after:
+            # run between the appends, its domain work warmed the caches the next append then used
+            for event, row in zip(alternating, cycle(recent), strict=False):
+                started = time.perf_counter()
+                domain_one(states, event)
+                floor.insert_one(row)
+                took = time.perf_counter() - started
+                bound_single.seconds += took
+                bound_single.events += 1
+                started = time.perf_counter()
+                floor.insert_one(row)
+                took = time.perf_counter() - started
+                bound_plain.seconds += took
+                bound_plain.events += 1
+            report.add(bound_single)
+            report.add(bound_plain)
             position = fetch_rows(position)[1]
 
         # (f) the same comparison in runs of --round-singles: each path in bursts
@@ -606,6 +647,8 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
         "record-floor",
         "api-single",
         "floor-single",
+        "bound-single",
+        "bound-floor",
         "api-runs",
         "floor-runs",
     ):
@@ -640,6 +683,12 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
         print(
             f"  single / plain single-row  {ratio:>10.2f}x              target >= {TARGET_SINGLE_RATIO:.1f}x"
             f"               {verdict(ratio >= TARGET_SINGLE_RATIO)}"
+        )
+    bound, bound_floor = figures.get("bound-single"), figures.get("bound-floor")
+    if bound is not None and bound_floor is not None:
+        print(
+            f"  bound / plain single-row   {bound.rate / bound_floor.rate:>10.2f}x              (no append "
+            "can beat its own domain work plus the insert)"
         )
     if single is not None and plain is not None and single.each and plain.each:
         # The median event of each: a stall of the machine (other processes, a checkpoint) weighs
@@ -743,6 +792,17 @@ def brief() -> list[figures.Figure]:
     return shown
 
 
+def single_bound(measured: dict[str, Figure]) -> float | None:
+    """The single append's bound in events/s, at the load `floor-single` met: bound-single's ratio to
+    the plain inserts it alternated with, times floor-single (the two loops ran one after the other)."""
+    bound, bound_floor, plain = (
+        measured.get(path) for path in ("bound-single", "bound-floor", "floor-single")
+    )
+    if bound is None or bound_floor is None or plain is None:
+        return None
+    return bound.rate / bound_floor.rate * plain.rate
+
+
 def brief_figures(
     report: Report, args: argparse.Namespace, events: int, peers: dict[str, float]
 ) -> list[figures.Figure]:
@@ -775,6 +835,9 @@ def brief_figures(
             note=f"{args.singles:,} appends alternating with plain single-row INSERTs"
             + ("" if single_target else " (the target is PostgreSQL's)"),
             peer=peers.get("single"),
+            bound=single_bound(measured),
+            bound_name="the append's own parse, check, hash and fold of the event in memory, then a "
+            "plain INSERT (bound-single), alternated with both",
         ),
         figures.Figure(
             f"{backend} single, runs",

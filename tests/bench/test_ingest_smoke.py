@@ -21,11 +21,14 @@ def check_figures(output: str) -> None:
         "domain-only",
         "api-single",
         "floor-single",
+        "bound-single",
+        "bound-floor",
         "api-runs",
         "floor-runs",
     ):
         assert f"\n{path} " in output, f"{path} missing from:\n{output}"
     assert "single / plain single-row" in output
+    assert "bound / plain single-row" in output
     assert "cli-record" in output
     assert "\nrecord-floor " in output and "CLI record / its floor" in output
 
