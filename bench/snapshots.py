@@ -21,9 +21,10 @@ the connection the append then uses), the snapshot's state unpickled, its row ch
 hash, and the events after it folded (the append's state must reach the head). Before 2026-12-06
 the read was a transaction of three queries (five round trips on PostgreSQL) and the PREPARE one
 more. The events after the snapshot are the part that grows: full snapshots are written every
-`SNAPSHOT_EVERY` (500) versions, totals snapshots (no claims) every `TOTALS_EVERY` (50) between
-them, so a cold append folds up to 49 events, about 25 on average ("cold, 275 past": 275 past the
-full snapshot, 25 past a totals one; before totals snapshots it folded all 275, up to 499).
+`SNAPSHOT_EVERY` (500) versions, totals snapshots (no claims) every `TOTALS_EVERY` (25) between
+them, so a cold append folds up to 24 events, about 12 on average ("cold, 262 past": 262 past the
+full snapshot, 12 past a totals one; before totals snapshots it folded all 262, up to 499; with
+totals snapshots every 50, up to 49, 25 on average, the row was "cold, 275 past").
 
 On PostgreSQL, the physical floor: plain psycopg on a connection from the pool (as the cold append's
 is), the snapshot's row and the events after it in one round trip, then a plain INSERT, against a
@@ -62,14 +63,14 @@ from tests.ledger.factory import offer
 
 PROJECT = "KTP-BENCH-SNAP"
 RUNS = 9  # appends timed per figure (the median is reported)
-# Events past the newest full snapshot in the second cold figure: about half of SNAPSHOT_EVERY, what
-# a cold append met on average before totals snapshots (250 at 2026-12-06), and half of TOTALS_EVERY
-# past the newest totals snapshot, what it meets on average now.
-PAST = 275
-NEAR = 10  # ... and in the first: a few
+NEAR = 10  # events past the newest full snapshot in the first cold figure: a few
 # `snapshot.TOTALS_EVERY`, or the default where it is not defined (code before totals snapshots, for
 # an A/B run of this script): the past events are appended in batches that end on its multiples.
 TOTALS_EVERY: int = getattr(snapshot_module, "TOTALS_EVERY", 50)
+# ... and in the second: about half of SNAPSHOT_EVERY, what a cold append met on average before
+# totals snapshots (250 at 2026-12-06), and half of TOTALS_EVERY (rounded down) past the newest
+# totals snapshot, what it meets on average now (at worst TOTALS_EVERY - 1).
+PAST = SNAPSHOT_EVERY // 2 + TOTALS_EVERY // 2
 
 
 def claim(number: int) -> dict[str, Any]:
@@ -341,7 +342,8 @@ def as_figures(found: dict[str, float], events: int, backend: str) -> list[figur
             f"cold, {PAST} past, {backend}",
             found["halfway"],
             f"the same, {PAST} events past the newest full snapshot (about half of SNAPSHOT_EVERY), "
-            f"{PAST % TOTALS_EVERY} past a totals snapshot (half of TOTALS_EVERY): they are read and folded",
+            f"{PAST % TOTALS_EVERY} past a totals snapshot (about half of TOTALS_EVERY; at most "
+            f"{TOTALS_EVERY - 1}): they are read and folded",
         ),
         cold(
             f"cold floor, {backend}",
