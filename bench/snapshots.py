@@ -22,10 +22,9 @@ state unpickled, its row checked against its hash, and the events after it folde
 state must reach the head). Before 2026-12-06 the read was a transaction of three queries (five
 round trips on PostgreSQL) and the PREPARE one more. The events after the snapshot are the part
 that grows: full snapshots are written every `SNAPSHOT_EVERY` (500) versions, totals snapshots (no
-claims) every `TOTALS_EVERY` (25) between them, so a cold append folds up to 24 events, about 12
-on average ("cold, 262 past": 262 past the full snapshot, 12 past a totals one; before totals
-snapshots it folded all 262, up to 499; with totals snapshots every 50, up to 49, 25 on average,
-the row was "cold, 275 past").
+claims) every `TOTALS_EVERY` (50) between them, so a cold append folds up to 49 events, about 25
+on average ("cold, 275 past": 275 past the full snapshot, 25 past a totals one; before totals
+snapshots it folded all 275, up to 499).
 
 On PostgreSQL, the physical floor: plain psycopg on a connection from the pool (as the cold append's
 is), the snapshot's row and the events after it in one round trip, then a plain INSERT, against a

@@ -22,10 +22,10 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
     )
     assert halfway == replace(
         JUDGED,
-        name="cold, 262 past, SQLite",
+        name="cold, 275 past, SQLite",
         value=5.0,
-        note="the same, 262 events past the newest full snapshot (about half of SNAPSHOT_EVERY), 12 past a "
-        "totals snapshot (about half of TOTALS_EVERY; at most 24): they are read and folded",
+        note="the same, 275 events past the newest full snapshot (about half of SNAPSHOT_EVERY), 25 past a "
+        "totals snapshot (about half of TOTALS_EVERY; at most 49): they are read and folded",
     )
     assert whole == Figure(
         "cold, no snapshot, SQLite",
