@@ -16,15 +16,14 @@ Each cold append is measured a given number of events past the project's newest 
 takes the project to the next multiple of `SNAPSHOT_EVERY` (a snapshot at its head), then that many
 more are appended, then a new `Ledger` appends one. What a cold append still pays beside a warm one:
 one read (`LedgerRecorder.cold_start`: the head, the newest snapshot's state and the events from
-its row on, in one statement; on PostgreSQL with the append's PREPARE after it in the same round
-trip, its answer collected by the append, on the connection the append then uses), the snapshot's
-state unpickled, its row checked against its hash, and the events after it folded (the append's
-state must reach the head). Before 2026-12-06 the read was a transaction of three queries (five
-round trips on PostgreSQL) and the PREPARE one more. The events after the snapshot are the part
-that grows: full snapshots are written every `SNAPSHOT_EVERY` (500) versions, totals snapshots (no
-claims) every `TOTALS_EVERY` (50) between them, so a cold append folds up to 49 events, about 25
-on average ("cold, 275 past": 275 past the full snapshot, 25 past a totals one; before totals
-snapshots it folded all 275, up to 499).
+its row on, in one statement; on PostgreSQL with the append's PREPARE in the same round trip, on
+the connection the append then uses), the snapshot's state unpickled, its row checked against its
+hash, and the events after it folded (the append's state must reach the head). Before 2026-12-06
+the read was a transaction of three queries (five round trips on PostgreSQL) and the PREPARE one
+more. The events after the snapshot are the part that grows: full snapshots are written every
+`SNAPSHOT_EVERY` (500) versions, totals snapshots (no claims) every `TOTALS_EVERY` (50) between
+them, so a cold append folds up to 49 events, about 25 on average ("cold, 275 past": 275 past the
+full snapshot, 25 past a totals one; before totals snapshots it folded all 275, up to 499).
 
 On PostgreSQL, the physical floor: plain psycopg on a connection from the pool (as the cold append's
 is), the snapshot's row and the events after it in one round trip, then a plain INSERT, against a
@@ -155,7 +154,7 @@ def measure(events: int, postgres: bool) -> dict[str, float]:
         def loaded() -> float:
             """A new process's state read at a snapshot with no events after it (what every cold
             append pays before its own work: the head, the snapshot and its row read, checked;
-            on PostgreSQL the append's PREPARE sent after it, its answer not waited for), in ms."""
+            on PostgreSQL the append's PREPARE too), in ms."""
             fresh = Ledger(db)
             try:
                 started = time.perf_counter()

@@ -408,32 +408,19 @@ class PostgresLedgerRecorder(_SqlRecorder):
         self, driver: Any, appender: ledger_store.DirectAppender, project: str, of_format: str
     ) -> ColdStart:
         """`start_of` on a connection whose `append_one` statement is not prepared yet (a new
-        process's): the read, then the PREPARE, in one round trip (libpq's pipeline mode, a sync
-        after each), the read's rows taken as soon as they come and the PREPARE's answer left for
-        the connection's next taker to collect (`_settle`): the server parses the append's
-        statement while this process loads the state and folds the events after it. Sent before
-        the read and waited for, the PREPARE cost the read's round trip 0.16 ms (0.12 ms on a new
-        server session; a session that had it prepared already takes an error's path); sent after
-        it, the rows came 0.05 ms sooner on this 2-core machine under load, where the server's
-        parse competes with this process for a core, and its answer 0.13 ms after them (issue 18,
-        medians of 300 alternated reads). Any failure here is the caller's to discard the
-        connection for (it may be left in pipeline mode)."""
+        process's): the PREPARE goes with the read, in one round trip (libpq's pipeline mode),
+        where it was a round trip of its own before the first append, as long as the append."""
         if text_problem(project) is not None:
             return ColdStart(0, None, [])
         pgconn = driver.pgconn
         encoding = driver.info.encoding
         parameters = [project.encode(encoding), of_format.encode(encoding)]
-        pgconn.enter_pipeline_mode()
-        pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters)
-        pgconn.pipeline_sync()
-        appender.send_prepare()  # a PREPARE done before (42P05) fails alone: a sync of its own
-        pgconn.pipeline_sync()
-        appender.pipelined = True
-        _flushed(pgconn)
-        read = _next_result(pgconn)
-        sync = _next_result(pgconn)
-        if read is None or sync is None or sync.status != _PIPELINE_SYNC:
-            raise RuntimeError("libpq's pipeline gave results out of step with the statements sent")
+        prepared, read = _pipelined(  # a sync each: a PREPARE done before (42P05) fails alone
+            pgconn,
+            appender.send_prepare,
+            lambda: pgconn.send_query_params(START_SQL_NUMBERED.encode(encoding), parameters),
+        )
+        appender.prepared_by(prepared)
         if read.status != _TUPLES_OK:
             raise RuntimeError(f"the state's start was not read: {read.error_message!r}")
         from psycopg.adapt import Transformer
@@ -442,28 +429,6 @@ class PostgresLedgerRecorder(_SqlRecorder):
         loading.set_pgresult(read)
         rows = loading.load_rows(0, read.ntuples, tuple)
         return started(rows, self.database.engine.dialect, project, of_format)
-
-    @staticmethod
-    def _settle(direct: _Direct) -> None:
-        """Collect the answer to the PREPARE a cold start left in flight (`_start_and_prepare`) and
-        leave pipeline mode: before any other use of the connection. It came while the state was
-        loaded; raises as `prepared_by` does (the caller discards the connection)."""
-        raw, appender = direct
-        if not appender.pipelined:
-            return
-        appender.pipelined = False
-        pgconn = raw.driver_connection.pgconn  # type: ignore[union-attr]  # as in `_take`
-        prepared = _next_result(pgconn)
-        sync = _next_result(pgconn)
-        if (
-            prepared is None
-            or sync is None
-            or sync.status != _PIPELINE_SYNC
-            or _next_result(pgconn) is not None
-        ):
-            raise RuntimeError("libpq's pipeline gave results out of step with the statements sent")
-        pgconn.exit_pipeline_mode()
-        appender.prepared_by(prepared)
 
     def append_one(self, row: Row, totals: StoredSnapshot | None = None) -> bool:
         """False also when every connection is busy in other threads or anything fails (a failed
@@ -528,18 +493,11 @@ class PostgresLedgerRecorder(_SqlRecorder):
         with self._direct_lock:
             if self._forks != _forks:  # a forked child: its parent's connections are not its own
                 self._forks, self._idle, self._opened = _forks, [], 0
-            idle = self._idle.pop() if self._idle else None
-            if idle is None:
-                if self._opened >= DIRECT_CONNECTIONS:
-                    return None
-                self._opened += 1
-        if idle is not None:
-            try:
-                self._settle(idle)
-            except Exception:  # noqa: BLE001 - the connection may be broken: the caller takes another way
-                self._discard(idle[0])
+            if self._idle:
+                return self._idle.pop()
+            if self._opened >= DIRECT_CONNECTIONS:
                 return None
-            return idle
+            self._opened += 1
         try:
             raw = self.database.engine.raw_connection()
         except Exception:  # noqa: BLE001 - no direct connection: the general path appends, or says why not
@@ -569,10 +527,8 @@ class PostgresLedgerRecorder(_SqlRecorder):
         with self._direct_lock:
             idle = self._idle if self._forks == _forks else []
             self._idle, self._opened = [], 0
-        for direct in idle:
-            raw = direct[0]
+        for raw, _ in idle:
             try:  # the ignore: as in `_take`, the raw connection has a driver connection
-                self._settle(direct)  # out of pipeline mode before the pool has it back
                 raw.driver_connection.autocommit = False  # type: ignore[union-attr]
                 raw.close()
             except Exception:  # noqa: BLE001 - closing at exit: a broken connection is thrown away

@@ -660,9 +660,6 @@ class DirectAppender:
         self._pgconn = driver_connection.pgconn
         self._encoding: str = driver_connection.info.encoding
         self._prepared = False
-        # A PREPARE sent in pipeline mode whose answer is still to be read (`send_prepare`): the
-        # recorder collects it before the connection's next use (`PostgresLedgerRecorder._settle`).
-        self.pipelined = False
 
     def append(self, row: dict[str, Any]) -> bool:
         """Append one row in one round trip if the project's head is still `version - 1`: whether
@@ -724,8 +721,8 @@ class DirectAppender:
         return self._prepared
 
     def send_prepare(self) -> None:
-        """Queue the statement's PREPARE on a connection in pipeline mode, after another query
-        (`PostgresLedgerRecorder.cold_start`); its result is given to `prepared_by`."""
+        """Queue the statement's PREPARE on a connection in pipeline mode, to go with another
+        query (`PostgresLedgerRecorder.cold_start`); its result is given to `prepared_by`."""
         self._pgconn.send_prepare(_APPEND_ONE_NAME, _APPEND_ONE, list(_APPEND_ONE_TYPES))
 
     def prepared_by(self, result: Any) -> None:

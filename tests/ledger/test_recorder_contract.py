@@ -346,43 +346,15 @@ def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_ta
         assert found == ColdStart(2, None, recorder.stream(PROJECT))
         direct = recorder.direct_connection
         assert direct is not None
-        # The append's statement was sent to be prepared after the read (the same round trip), its
-        # answer left to the connection's next taker: the append.
-        appender = recorder._idle[-1][1]
-        assert appender.pipelined and not appender.prepared
+        # The append's statement was prepared with the read (the same round trip).
+        assert recorder._idle[-1][1].prepared
+        assert direct.driver_connection.info.transaction_status == TransactionStatus.IDLE  # type: ignore[attr-defined]
         state = fold(PROJECT, found.events, ProjectState(project=PROJECT))
         recorded = recorder.append_one(chained([claim("c2")], state)[0])
         assert recorded is True and recorder.direct_connection is direct
-        assert appender.prepared and not appender.pipelined
-        assert direct.driver_connection.info.transaction_status == TransactionStatus.IDLE  # type: ignore[attr-defined]
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))  # prepared
         recorder._take = lambda: None  # type: ignore[method-assign]  # every connection busy
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
-    finally:
-        recorder.close()
-        database.dispose()
-
-
-def test_postgres_a_cold_start_s_prepare_is_answered_before_its_connection_goes_back(
-    postgres_url: str,
-) -> None:
-    """A cold start leaves its PREPARE's answer in flight (the connection in pipeline mode) for
-    the append after it; a recorder closed before that append collects it, so the pool never gets
-    back a connection in pipeline mode (the next checkout's queries would fail)."""
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
-    recorder = recorder_for(database)
-    assert isinstance(recorder, PostgresLedgerRecorder)
-    try:
-        record(recorder, chained([offer(), claim("c1")]))
-        recorder.cold_start(PROJECT, "f")
-        raw, appender = recorder._idle[-1]
-        driver = raw.driver_connection
-        assert appender.pipelined and driver is not None
-        recorder.close()
-        assert appender.prepared and not appender.pipelined
-        assert driver.pgconn.pipeline_status == 0  # off (psycopg.pq.PipelineStatus.OFF)
-        assert recorder.stream(PROJECT)[-1].key == "c1"  # the pool's connections read as ever
     finally:
         recorder.close()
         database.dispose()
