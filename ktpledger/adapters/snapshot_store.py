@@ -109,13 +109,13 @@ def _start_sql(marker: Callable[[str], str]) -> str:
 
 
 # One statement, which reads one snapshot of the database on both backends: on a connection in
-# autocommit mode it needs no transaction around it. The events' upper bound (the head, which no
-# event passes) is for PostgreSQL's planner: with both bounds unknown when it plans, it takes them
-# for a narrow range and reads the index; with the lower one alone it counted a third of the
-# project's events, and once the table was analyzed, read a project of 10,000 events whole (a
-# sequential scan: 0.8 ms of the server's time against 0.07, issue 18). A new process's first append onto a project
+# autocommit mode it needs no transaction around it. A new process's first append onto a project
 # read its head, its snapshot and the events after it in a read transaction: BEGIN, three queries
-# and ROLLBACK, five round trips on PostgreSQL, where the append itself is one (issue 18).
+# and ROLLBACK, five round trips on PostgreSQL, where the append itself is one (issue 18). The
+# events' upper bound (the head, which no event passes) is for PostgreSQL's planner: with both
+# bounds unknown when it plans, it takes them for a narrow range and reads the index; with the
+# lower one alone it counted a third of the project's events, and once the table was analyzed read
+# a project of 10,000 events whole (a sequential scan: 0.8 ms of the server's time against 0.07).
 START_SQL = {
     "postgresql": _start_sql(lambda name: f"%({name})s"),
     "sqlite": _start_sql(lambda name: f":{name}"),
