@@ -25,7 +25,7 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
         name="cold, 275 past, SQLite",
         value=5.0,
         note="the same, 275 events past the newest full snapshot (about half of SNAPSHOT_EVERY), 25 past a "
-        "totals snapshot (half of TOTALS_EVERY): they are read and folded",
+        "totals snapshot (about half of TOTALS_EVERY; at most 49): they are read and folded",
     )
     assert whole == Figure(
         "cold, no snapshot, SQLite",
@@ -49,18 +49,23 @@ def test_the_cold_appends_are_judged_against_the_warm_one() -> None:
 def test_the_physical_floor_bounds_every_cold_append_and_says_when_it_misses_too() -> None:
     """PostgreSQL's physical floor (plain psycopg: a pooled connection's read, then an INSERT,
     against a warm INSERT): a row of its own, shown and not judged (plain psycopg's ratio is not
-    ours); every cold row's bound is the warm append plus the plain read's round trip, so that a
-    cold row that sum misses too says it is out of reach."""
+    ours); every cold row's bound is the warm append plus the plain read's round trip (timed where
+    a cold append is, not the tight loop's), so that a cold row that sum misses too says it is out
+    of reach."""
     found = {
         **FOUND,
         "physical cold": 2.9,
         "physical warm": 0.4,
         "physical read": 2.5,
+        "physical read, tight": 1.25,
     }  # (2 + 2.5) / 2: out of reach
     cold, halfway, least, _, physical = snapshots.as_figures(found, 10_000, "PostgreSQL")
     assert physical.name == "physical floor, PostgreSQL"
     assert (physical.value, physical.floor, physical.met) == (2.9, 0.4, None)
-    assert "(2.50 ms, the cold rows' bound with the warm append)" in physical.note
+    assert (
+        "(2.50 ms, the cold rows' bound with the warm append, timed where a cold append is; 1.25 ms in a "
+        "tight loop)" in physical.note
+    )
     for figure in (cold, halfway, least):
         assert figure.bound == 2.0 + 2.5
     assert out_of_reach(halfway).startswith("OUT OF REACH: the warm append plus a plain read's round trip")

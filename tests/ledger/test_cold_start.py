@@ -3,9 +3,11 @@ a snapshot back, kept cheap without changing what it decides."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import pickle
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,14 +15,18 @@ import pytest
 from ktpledger.adapters import ledger_recorder
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.domain import snapshot
-from ktpledger.domain.events import parse_event
+from ktpledger.domain.chain import format_instant
+from ktpledger.domain.events import Event, parse_event
 from ktpledger.domain.project import ProjectState
+from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.rules import Category, Tag
 from ktpledger.domain.snapshot import dump_state, load_state, read_claims, same_state
 from ktpledger.service import ledger_deciding
-from ktpledger.service.ledger import Ledger, fold
+from ktpledger.service.ledger import Ledger, fold, new_row
 from ktpledger.service.schema import upgrade
 from tests.ledger.factory import PROJECT, claim, decision, offer, reversal
+
+NOW = datetime(2025, 2, 1, 12, 0, tzinfo=UTC)
 
 
 def _story() -> list[dict[str, Any]]:
@@ -135,3 +141,14 @@ def test_a_new_process_reads_one_projects_head_with_its_snapshot(
         assert same_state(state, whole)
     finally:
         fresh.close()
+
+
+def test_a_recorded_event_is_read_back_as_the_event_its_fields_make() -> None:
+    """`RecordedEvent.event` makes its `Event` without the dataclass's `__init__` (issue 18): it
+    holds every field that `__init__` sets, and equals the event parsed from the submission."""
+    submitted = claim("c1", "1.00", category="travel_subsistence", tags=["conference"])
+    event = parse_event(submitted)
+    row = new_row(event, ProjectState(project=PROJECT, track_keys=False), NOW, format_instant(NOW))
+    read = RecordedEvent(position=1, **row).event()
+    assert set(vars(read)) == {field.name for field in dataclasses.fields(Event)}
+    assert read == event and hash(read) == hash(event)

@@ -5,6 +5,7 @@ and records nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from ktpledger.adapters.ledger_recorder import (
     SQLiteLedgerRecorder,
     recorder_for,
 )
-from ktpledger.adapters.snapshot_store import ColdStart
+from ktpledger.adapters.snapshot_store import START_SQL, ColdStart
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.project import ProjectState
@@ -356,6 +357,38 @@ def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_ta
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
     finally:
         recorder.close()
+        database.dispose()
+
+
+def test_postgres_plans_a_cold_start_s_events_on_their_index_once_analyzed(postgres_url: str) -> None:
+    """`START_SQL` reads the events from the snapshot's version on by the (project, version) index,
+    planned as a few rows, also once the table is analyzed and one project holds all of it: with
+    the events' lower bound alone (its value unknown when planned) the planner counted a third of
+    them, and on a table a little wider than this read it whole, 10,000 rows for a dozen (0.8 ms
+    of the server's time against 0.07)."""
+    database = Database(build_engine(postgres_url))
+    upgrade(database)
+    try:
+        with database.engine.connect() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO events (project, version, type, schema_version, key, date, data, "
+                "recorded_at, prev_hash, hash, chain_version) SELECT %(project)s, n, 'SpendClaimed', 1, "
+                '\'c\' || n, DATE \'2025-01-15\', \'{"amount":"1.00","category":"consumables","description":"item \' '
+                '|| n || \'","tags":[]}\', now(), md5(n::text) || md5(n::text), md5(n::text) || md5(n::text), 2 '
+                "FROM generate_series(1, 10000) AS n",
+                {"project": PROJECT},
+            )
+            connection.exec_driver_sql("ANALYZE events")
+            plan = connection.exec_driver_sql(
+                "EXPLAIN " + START_SQL["postgresql"], {"project": PROJECT, "format": "f"}
+            ).fetchall()
+            connection.rollback()
+        shown = "\n".join(line for (line,) in plan)
+        # The scan of the events after the snapshot, estimated (a third of 10,000 without the bound).
+        scan = next(line for (line,) in plan if " on events e " in line)
+        estimated = int(re.search(r"rows=(\d+)", scan).group(1))  # type: ignore[union-attr]
+        assert estimated < 100 and "Seq Scan" not in scan, shown
+    finally:
         database.dispose()
 
 
