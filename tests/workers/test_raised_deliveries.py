@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,3 +135,23 @@ def test_a_catch_up_task_marks_itself_running_for_the_delivery_thread(
     monkeypatch.setattr(tasks, "catch_up_turns", lambda: turns)
     tasks.catch_up(["KTP-1"])
     assert seen == [1] and turns._running == 0
+
+
+def test_past_its_patience_a_delivery_rests_after_each_turn_while_catch_ups_run() -> None:
+    """A delivery beside the catch-ups (its patience over) takes at most `share` of the time: after
+    a turn it rests, unless the worker goes quiet meanwhile."""
+    turns = tasks.CatchUpsFirst(quiet=0.01, patience=0, share=0.25)
+    returned = threading.Event()
+
+    def wait() -> None:
+        turns.wait_turn(time.monotonic())
+        returned.set()
+
+    with turns.catching_up():
+        turns.wait_turn(time.monotonic())  # patience over, no turn taken yet: at once
+        turns.took(100.0)  # a turn of 100 s: a rest of 300 s
+        waiting = threading.Thread(target=wait)
+        waiting.start()
+        assert not returned.wait(0.3)  # resting, however long the catch-ups take
+    assert returned.wait(10)  # the worker went quiet: its turn
+    waiting.join(10)
