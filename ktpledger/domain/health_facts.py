@@ -3,7 +3,8 @@ folded project that the day does not change, so a reader of a thousand projects 
 its day from these facts instead of folding its stream.
 
 `facts_of(state)` takes them from a folded project (the projector keeps them with its other
-projections, `project_facts` table); `HealthFacts.to_json` / `from_json` store them. The facts carry
+projections, `project_facts` table); `HealthFacts.to_json` / `from_json` store them (the projector
+writes `to_text`, the same JSON's canonical text written directly). The facts carry
 exactly what the day-dependent rules read, under the names a `ProjectState` gives them, so the same
 rule functions judge both (`profile.PlanSource`, `alerts.TimedSource`, `invoices.DeadlineSource`,
 `timeline.PeriodSource`):
