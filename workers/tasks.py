@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from celery.signals import worker_process_init, worker_shutdown
@@ -19,6 +21,7 @@ from workers.due import DueProjects
 log = logging.getLogger("ktpledger.workers")
 _application: App | None = None
 _raised: RaisedDeliveries | None = None
+_turns: CatchUpsFirst | None = None
 _due: DueProjects | None = None
 
 P = ParamSpec("P")
@@ -55,38 +58,140 @@ def _on_worker_shutdown(handler: Callable[..., None]) -> Callable[..., None]:
     return connect(handler)
 
 
+# How long a worker must have had no catch-up running before its delivery thread takes a turn,
+# and the most a raised alert waits for such a gap: a delivery costs a worker 4-5 ms of CPU an
+# alert (claim, present, send, finish), and a month step raises several alerts a project at once,
+# so deliveries run beside the catch-ups took half the CPU of a burst and doubled its lag
+# (bench/lag.py, claims a month apart, 2026-12-06: p99 530-540 ms, 120-230 ms with none delivered;
+# waiting for a gap, 4 pairs alternated: 206-380 ms -> 121-265 ms).
+QUIET_SECONDS = 0.02
+PATIENCE_SECONDS = 5.0
+# Past its patience, a delivery goes beside the catch-ups but takes at most this share of the time
+# (a turn of d seconds, then a rest of 3d): all at once, the deferred deliveries of a burst of
+# month steps made the seconds after the patience the run's worst (p99 240-290 ms a second). 3
+# rounds alternated: p99 70-292 ms with the patience alone, 33-168 ms with this share (the last
+# notification delivered 0.7-1.6 s after the projections caught up).
+BUSY_SHARE = 0.25
+# Alerts delivered in one turn: a turn runs beside whatever catch-up arrives meanwhile, so short.
+TURN_ALERTS = 4
+
+
+class CatchUpsFirst:
+    """Whether a worker's catch-ups leave its delivery thread a turn: the catch-ups mark when they
+    run (`catching_up`), and the delivery thread waits for a quiet gap (`wait_turn`). Projection
+    lag has a target and a notification has none but to be sent (retried for days, README
+    "Notifications"), so under load the catch-ups go first; `patience` bounds the wait, so a
+    worker never idle still delivers."""
+
+    def __init__(
+        self, quiet: float = QUIET_SECONDS, patience: float = PATIENCE_SECONDS, share: float = BUSY_SHARE
+    ) -> None:
+        self.quiet, self.patience, self.share = quiet, patience, share
+        self._changed = threading.Condition()
+        self._running = 0
+        self._last_end = time.monotonic()
+        self._released = False
+        self._rest_until = 0.0  # after a turn taken while the worker was busy (`took`)
+
+    @contextmanager
+    def catching_up(self) -> Iterator[None]:
+        with self._changed:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._last_end = time.monotonic()
+                self._changed.notify_all()
+
+    def wait_turn(self, asked_at: float) -> None:
+        """Return once no catch-up has run for `quiet` seconds; or, the worker busy, `patience`
+        seconds after `asked_at` (a `time.monotonic()`) and the rest after the last turn over
+        (`took`); or at once after `release`."""
+        deadline = asked_at + self.patience
+        with self._changed:
+            while not self._released:  # bounded: by the deadline and the rest
+                now = time.monotonic()
+                if self._running == 0 and now - self._last_end >= self.quiet:
+                    return
+                due = max(deadline, self._rest_until)
+                if now >= due:
+                    return
+                wait = due - now
+                if self._running == 0:
+                    wait = min(wait, self.quiet - (now - self._last_end))
+                self._changed.wait(wait)
+
+    def took(self, seconds: float) -> None:
+        """A turn took `seconds`: the next waits that much again, times (1 - share) / share,
+        unless the worker is quiet by then."""
+        with self._changed:
+            self._rest_until = time.monotonic() + seconds * (1 - self.share) / self.share
+
+    def release(self) -> None:
+        """Wait no more (the worker is stopping: what was asked for goes now)."""
+        with self._changed:
+            self._released = True
+            self._changed.notify_all()
+
+
 class RaisedDeliveries:
     """The alerts this worker process's catch-ups raised, delivered on a thread of its own
     (`BackgroundDelivery`), all those gathered since the last run at once. A delivery run waits on
     the database and the channels (a webhook may take its whole timeout): as a task of its own it
     held the worker for 100-370 ms, and every catch-up queued behind it waited as long (issue 18,
-    projection lag). What a process leaves undelivered stays in the outbox for `deliver_due`."""
+    projection lag). The run goes a few alerts at a time, each turn in a gap between catch-ups
+    (`CatchUpsFirst`). What a process leaves undelivered stays in the outbox for `deliver_due`."""
 
-    def __init__(self, deliver_ids: Callable[[list[int]], object]) -> None:
+    def __init__(
+        self,
+        deliver_ids: Callable[[list[int]], object],
+        turns: CatchUpsFirst | None = None,
+        *,
+        turn_alerts: int = TURN_ALERTS,
+    ) -> None:
         self._deliver_ids = deliver_ids
+        self.turns = CatchUpsFirst() if turns is None else turns
+        self._turn_alerts = turn_alerts
         self._gathered: set[int] = set()
+        self._asked_at = 0.0  # when the oldest of `_gathered` was added
         self._lock = threading.Lock()
         self._thread = BackgroundDelivery(self._run)
 
     def add(self, alert_ids: list[int]) -> None:
         with self._lock:
+            if not self._gathered:
+                self._asked_at = time.monotonic()
             self._gathered.update(alert_ids)
         self._thread.request()
 
     def _run(self) -> None:
         with self._lock:
             ids, self._gathered = sorted(self._gathered), set()
-        if ids:
-            self._deliver_ids(ids)
+            asked_at = self._asked_at
+        for start in range(0, len(ids), self._turn_alerts):  # bounded: the ids gathered
+            self.turns.wait_turn(asked_at)
+            began = time.monotonic()
+            self._deliver_ids(ids[start : start + self._turn_alerts])
+            self.turns.took(time.monotonic() - began)
 
     def close(self) -> None:
+        self.turns.release()
         self._thread.close()
+
+
+def catch_up_turns() -> CatchUpsFirst:
+    global _turns
+    if _turns is None:
+        _turns = CatchUpsFirst()
+    return _turns
 
 
 def raised_deliveries() -> RaisedDeliveries:
     global _raised
     if _raised is None:
-        _raised = RaisedDeliveries(deliver)
+        _raised = RaisedDeliveries(deliver, catch_up_turns())
     return _raised
 
 
@@ -127,9 +232,10 @@ def application() -> App:
 @_on_worker_process_init
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share its parent's database connections.
-    global _application, _raised, _due
+    global _application, _raised, _due, _turns
     _application = None
     _raised = None  # its thread is the parent's: a child gathers and delivers its own
+    _turns = None  # and marks its own catch-ups
     _due = None  # nor may it share the parent's Redis connection
 
 
@@ -140,7 +246,8 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
     Other projects announced as due (workers/due.py) that this process keeps folded and no other
     worker holds are caught up in the same transaction."""
     names = [projects] if isinstance(projects, str) else list(projects)
-    results = application().projector.catch_up_many(names, also=due_projects().take())
+    with catch_up_turns().catching_up():
+        results = application().projector.catch_up_many(names, also=due_projects().take())
     raised = [alert for result in results for alert in result.raised]
     if raised:
         raised_deliveries().add(raised)

@@ -307,7 +307,8 @@ class SqlAlerts:
                 {"p": p, "c": key.category, "k": str(key.kind), "s": key.subject, "current": figures}
                 for p, key, figures in changes
             ]
-            self._connection.execute(_SET_CURRENT, rows)
+            if not self._backend.set_current(self._connection, rows):
+                self._connection.execute(_SET_CURRENT, rows)
 
     def resolved_since_many(self, projects: Sequence[str], since: datetime) -> dict[str, dict[AlertKey, int]]:
         found: dict[str, dict[AlertKey, int]] = {}

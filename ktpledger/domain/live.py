@@ -50,7 +50,14 @@ from ktpledger.domain.events import (
     SpendProfileSet,
     Virement,
 )
-from ktpledger.domain.month_ends import FACT_TYPES, MonthEnds, SpendMonths
+from ktpledger.domain.month_ends import (
+    FACT_TYPES,
+    MonthEnds,
+    MonthFigures,
+    SpendMonths,
+    figures_as_of,
+    figures_of,
+)
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.recorded import RecordedEvent, fold_recorded
 from ktpledger.domain.rules import Category, LimitKind
@@ -198,6 +205,13 @@ class LiveProject:
         self.latest = event.date if self.latest is None else max(self.latest, event.date)
         self.forget_judgements()
 
+    def _head_figures(self) -> MonthFigures:
+        """`month_ends.figures_as_of` the state, from the lines held (every line of the state)."""
+        lines = self.ordered_lines()
+        if len(lines) != len(self.state.categories()):
+            return figures_as_of(self.state)  # not every line held: work them out
+        return figures_of(lines)
+
     def forget_judgements(self) -> None:
         """Drop the lines and conditions held: the next `apply` settles them again (after `seed`)."""
         self.lines.clear()
@@ -207,8 +221,9 @@ class LiveProject:
         self._moved_all = True
 
     def _note(self, event: Event, version: int) -> None:
-        """What the project page keeps of an event, noted before the event is folded in."""
-        self.month_ends.before(self.state, event.date, event)
+        """What the project page keeps of an event, noted before the event is folded in: the
+        month's figures from the lines held, when they are (`apply`), as `figures_as_of` the state."""
+        self.month_ends.before(self.state, event.date, event, self._head_figures if self.lines else None)
         if event.type in FACT_TYPES:
             self.fact_versions.append(version)
 

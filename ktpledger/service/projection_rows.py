@@ -173,8 +173,7 @@ def facts_row(
     facts = facts_of(state, lines, standing, spend_months=spend_months, fact_versions=fact_versions)
     if facts is None:
         return None
-    text = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return {"project": project, "version": facts.version, "facts": text}
+    return {"project": project, "version": facts.version, "facts": facts.to_text()}
 
 
 def live_facts_row(live: LiveProject, but_claims: Callable[[], Sequence[RecordedEvent]]) -> Row | None:

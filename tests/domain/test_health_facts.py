@@ -7,6 +7,7 @@ judge right on every later day."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,9 +21,12 @@ from ktpledger.domain.errors import RuleViolation
 from ktpledger.domain.events import parse_event
 from ktpledger.domain.health import HealthKind, health_of, project_health
 from ktpledger.domain.health_facts import HealthFacts, ListedFacts, facts_of
+from ktpledger.domain.live import LiveProject
 from ktpledger.domain.project import ProjectState
 from ktpledger.domain.rules import LimitKind
 from ktpledger.domain.timeline import Phase, position
+from tests.domain.test_linear_fold import accepted_events, streams
+from tests.domain.test_month_ends import NON_FEC_BUDGET
 from tests.ledger.factory import PROJECT, claim, event, offer, reversal
 
 CATEGORIES = (
@@ -149,3 +153,51 @@ def test_health_facts_extend_the_listed_ones_with_the_same_names_and_json() -> N
     assert type(only) is ListedFacts and type(HealthFacts.from_json(document)) is HealthFacts
     assert only.exists and only.claimed_quarters() == facts.claimed_quarters()
     assert all(getattr(only, name) == getattr(facts, name) for name in listed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raws=streams(),
+    names=st.lists(st.text(), min_size=3, max_size=3),
+    profile=st.booleans(),
+    non_fec=st.booleans(),
+)
+def test_facts_written_as_text_are_their_json_in_canonical_form(
+    raws: list[dict[str, Any]], names: list[str], profile: bool, non_fec: bool
+) -> None:
+    """`HealthFacts.to_text` writes the text directly; it is `to_json` dumped with sorted keys and
+    no spaces, byte for byte (the stored facts of a version never change), on random streams folded
+    by the projector (late, back-dated, tagged and reversed claims, budget changes, amendments,
+    closures; a derived line; a spend profile) and any names (escaped as JSON escapes them)."""
+    if non_fec:
+        raws = [
+            dict(raws[0], data=dict(raws[0]["data"], methodology="non_fec", budget=NON_FEC_BUDGET)),
+            *raws[1:],
+        ]
+    if profile:
+        raws = [
+            raws[0],
+            event(
+                "SpendProfileSet",
+                "profile",
+                raws[0]["date"],
+                {"lines": {"consumables": {"rule": "in_quarters", "quarters": ["2025Q2", "2026Q1"]}},
+                 "minute": "LMC 1"},
+            ),
+            *raws[1:],
+        ]  # fmt: skip
+    accepted, _ = accepted_events(raws, track_keys=False)
+    live = LiveProject.new(PROJECT)
+    for version, parsed in enumerate(accepted, start=1):
+        live.apply(parsed, version)
+    facts = facts_of(
+        live.state,
+        live.ordered_lines(),
+        live.standing_conditions(),
+        spend_months=live.month_ends.kept(),
+        fact_versions=live.fact_versions,
+    )
+    assert facts is not None
+    facts = dataclasses.replace(facts, title=names[0], business=names[1], next_claim=names[2])
+    canonical = json.dumps(facts.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert facts.to_text() == canonical

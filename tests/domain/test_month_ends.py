@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktpledger.domain.events import SpendClaimed, parse_event
+from ktpledger.domain.live import LiveProject
 from ktpledger.domain.month_ends import (
     MOST_MONTHS,
     NO_FIGURES,
@@ -247,3 +248,35 @@ def test_a_back_dated_claim_on_a_project_with_a_derived_line_is_never_added_back
         state.apply(parsed, version)
         stale.append(tracker.stale_from)
     assert stale == [None, None, None, (2025, 3), (2025, 2)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=streams(), non_fec=st.booleans())
+def test_a_live_fold_keeps_each_month_folded_whole(raws: list[dict[str, Any]], non_fec: bool) -> None:
+    """The projector's fold (`LiveProject.apply`) ends a month with the figures of the lines it
+    holds, not the state's lines worked out again: on random streams (fec, and non-fec with its
+    derived line), every month it keeps is that month's end folded from every event."""
+    if non_fec:
+        raws = [
+            dict(raws[0], data=dict(raws[0]["data"], methodology="non_fec", budget=NON_FEC_BUDGET)),
+            *raws[1:],
+        ]
+    accepted, _ = accepted_events(raws, track_keys=False)
+    live = LiveProject.new(PROJECT)
+    for version, parsed in enumerate(accepted, start=1):
+        live.apply(parsed, version)
+    events = [(parsed, version, "") for version, parsed in enumerate(accepted, start=1)]
+    tracker = live.month_ends
+    if tracker.stale:
+        tracker.rebuild_held(
+            live.state, [item for item in events if not isinstance(item[0].payload, SpendClaimed)]
+        )
+    kept = tracker.kept()
+    assert kept is not None
+    expected = [
+        figures_as_of(folded)
+        for _, _, folded in month_end_states(
+            PROJECT, events, date(*kept.first, 1), months_between(kept.first, kept.latest)
+        )
+    ]
+    assert [kept.ended[month] for month in sorted(kept.ended)] == expected
