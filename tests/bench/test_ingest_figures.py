@@ -49,3 +49,4 @@ def test_a_single_append_whose_bound_misses_the_target_is_out_of_reach() -> None
         ingest.Report("postgresql", measured(api=1400, plain=2000, bound=1350, bound_floor=1500))
     )
     assert near.bound == 1800 and near.met is False and out_of_reach(near) == ""  # bound 0.9x: not met
+    assert near.note == "1,000 appends alternating with plain single-row INSERTs; bound 0.90x (bound-single)"
