@@ -270,17 +270,7 @@ class HealthFacts(ListedFacts):
                 {"category": key.category, "kind": key.kind, "subject": key.subject, "figures": figures}
                 for key, figures in self.standing.items()
             ],
-            "invoices": [
-                {
-                    "number": invoice.number,
-                    "quarter": invoice.quarter,
-                    "invoiced_on": invoice.invoiced_on.isoformat(),
-                    "due": invoice.due.isoformat(),
-                    "amount": str(invoice.amount),
-                    "paid": str(invoice.paid),
-                }
-                for invoice in self.invoices.values()
-            ],
+            "invoices": self._invoices_json(),
             "claimed": sorted(self.claimed),
             "next_claim": self.next_claim,
             "grant_claimed": str(self.grant_claimed),
@@ -289,6 +279,19 @@ class HealthFacts(ListedFacts):
             "parental_leave": str(self.parental_leave),
             "page": None if self.page is None else self.page.to_json(),
         }
+
+    def _invoices_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "number": invoice.number,
+                "quarter": invoice.quarter,
+                "invoiced_on": invoice.invoiced_on.isoformat(),
+                "due": invoice.due.isoformat(),
+                "amount": str(invoice.amount),
+                "paid": str(invoice.paid),
+            }
+            for invoice in self.invoices.values()
+        ]
 
     def to_text(self) -> str:
         """`to_json` as its canonical text, keys sorted, no spaces, not ASCII-escaped (`json.dumps(
@@ -348,19 +351,7 @@ class HealthFacts(ListedFacts):
                     for key, figures in self.standing.items()
                 ]
             ),
-            "invoices": _canonical(
-                [
-                    {
-                        "number": invoice.number,
-                        "quarter": invoice.quarter,
-                        "invoiced_on": invoice.invoiced_on.isoformat(),
-                        "due": invoice.due.isoformat(),
-                        "amount": str(invoice.amount),
-                        "paid": str(invoice.paid),
-                    }
-                    for invoice in self.invoices.values()
-                ]
-            ),
+            "invoices": _canonical(self._invoices_json()),
             "claimed": _canonical(sorted(self.claimed)),
             "next_claim": _text(self.next_claim),
             "grant_claimed": f'"{self.grant_claimed!s}"',
