@@ -52,17 +52,19 @@ def present_alerts(
     *,
     today: date,
     known: dict[str, ProjectState] | None = None,
+    sending: bool = False,
 ) -> list[dict[str, Any]]:
     """The JSON of `presented`: what a notification carries. `known`: the facts of projects read
     already by the caller's earlier calls (a delivery run presents its rows one at a time, often
-    several of one project's): the others are read and added to it."""
+    several of one project's): the others are read and added to it. `sending`: as `presented`'s."""
     states = None
     if known is not None:
         missing = {row["project"] for row in rows} - known.keys()
         if missing:
             known.update(facts(database, missing))
         states = known
-    return [alert.to_json() for alert in presented(database, rows, today=today, states=states)]
+    shown = presented(database, rows, today=today, states=states, sending=sending)
+    return [alert.to_json() for alert in shown]
 
 
 def presented(
@@ -71,12 +73,19 @@ def presented(
     *,
     today: date,
     states: Mapping[str, ProjectState] | None = None,
+    sending: bool = False,
 ) -> list[ShownAlert]:
     """`rows` (as `alert_json` gives them) with their current figures as of `today` and a message;
     `notified` is false for an alert that is not (and will not be) sent: raised and resolved within
     one append, or raised again soon after the same alert resolved. `states`: the projects' facts
-    (`service.ledger.facts`) when the caller has them already, else they are read."""
-    quietened = suppressed(database, (row["id"] for row in rows if row.get("notified", True)))
+    (`service.ledger.facts`) when the caller has them already, else they are read. `sending`: the
+    rows are alerts whose notification a delivery has just claimed (`notify`'s presenter)."""
+    # Suppressed: every one of the alert's notifications is. An alert being sent has one claimed,
+    # which stays pending until its finish (a claim takes only a pending row, and only the finish
+    # fenced by that claim moves it on): it is not, so a delivery does not ask (a read less an alert).
+    quietened = (
+        set() if sending else suppressed(database, (row["id"] for row in rows if row.get("notified", True)))
+    )
     if quietened:
         rows = [{**row, "notified": False} if row["id"] in quietened else row for row in rows]
     projects = {row["project"] for row in rows}

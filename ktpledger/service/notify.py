@@ -176,7 +176,7 @@ def _ports(
         known: dict[str, ProjectState] = {}
 
         def present_on(rows: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
-            return present_alerts(database, rows, today=today, known=known)
+            return present_alerts(database, rows, today=today, known=known, sending=True)
 
         present = present_on
     return store if store is not None else notification_store(database), present

@@ -345,3 +345,22 @@ def test_a_failed_notification_is_resent_with_its_retry_period_restarted(world: 
     assert resend(world.database, again=True, **again).to_json()["resent"] == 1
     assert world.deliver({"log": log}, now=T0 + 3 * HOUR, policy=one_hour) == DeliveryReport(delivered=1)
     assert [m["delivery_id"] for m in log.sent] == [alert_message_id(row, "log")] * 2  # the same id
+
+
+@pytest.mark.postgres
+def test_two_claiming_units_on_postgres_take_different_rows(postgres_url: str) -> None:
+    """A claim reads its due row `FOR UPDATE SKIP LOCKED`: a second worker claiming at the same
+    time passes over the row the first keeps (and finds none among the alerts it names)."""
+    world = DatabaseWorld(postgres_url)
+    assert world.database is not None
+    try:
+        first, second = world.add_alert(("log",)), world.add_alert(("log",))
+        with world.notifications.write() as one, world.notifications.write() as two:
+            kept = one.deliveries.due(ALERT_OUTBOX, "log", T0, claiming=True)
+            other = two.deliveries.due(ALERT_OUTBOX, "log", T0, claiming=True)
+            named = two.deliveries.due(ALERT_OUTBOX, "log", T0, alert_ids=[first], claiming=True)
+            unclaimed = two.deliveries.due(ALERT_OUTBOX, "log", T0, alert_ids=[first])  # a plain read
+        assert kept is not None and other is not None and unclaimed is not None
+        assert (kept.ref, other.ref, named, unclaimed.ref) == (first, second, None, first)
+    finally:
+        world.database.dispose()
