@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from ktpledger.adapters.database import Database, build_engine
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
@@ -111,6 +112,27 @@ def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if MIGRATED_FOR.intersection(request.fixturenames):
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return f"sqlite:///{path}"
+
+
+def _upgraded(url: str) -> Iterator[Database]:
+    database = Database(build_engine(url))
+    try:
+        upgrade(database)
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    """A SQLite ledger opened on `sqlite_url`, migrated to head, disposed after the test."""
+    yield from _upgraded(sqlite_url)
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[Database]:
+    """A PostgreSQL ledger in `postgres_url`'s fresh schema, migrated to head, disposed after the test."""
+    yield from _upgraded(postgres_url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import pickle
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ktpledger.adapters import ledger_recorder
-from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.database import Database
 from ktpledger.domain import snapshot
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import Event, parse_event
@@ -23,7 +22,6 @@ from ktpledger.domain.rules import Category, Tag
 from ktpledger.domain.snapshot import dump_state, load_state, read_claims, same_state
 from ktpledger.service import ledger_deciding
 from ktpledger.service.ledger import Ledger, fold, new_row
-from ktpledger.service.schema import upgrade
 from tests.ledger.factory import PROJECT, claim, decision, offer, reversal
 
 NOW = datetime(2025, 2, 1, 12, 0, tzinfo=UTC)
@@ -97,11 +95,8 @@ def test_a_loaded_state_holds_no_stand_in_for_a_class() -> None:
 
 
 @pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    chosen = Database(build_engine(sqlite_url))
-    upgrade(chosen)
-    yield chosen
-    chosen.dispose()
+def database(sqlite_database: Database) -> Database:
+    return sqlite_database
 
 
 def test_a_new_process_reads_one_projects_head_with_its_snapshot(

@@ -3,7 +3,6 @@ value must reach the table exactly as given (an INSERT would bind it), whatever 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,9 +10,8 @@ import psycopg
 import pytest
 
 from ktpledger.adapters import ledger_store
-from ktpledger.adapters.database import Database, build_engine
+from ktpledger.adapters.database import Database
 from ktpledger.adapters.errors import BackendDataError
-from ktpledger.service.schema import upgrade
 
 MOMENT = datetime(2026, 12, 6, 10, 30, 5, 123456, tzinfo=UTC)
 
@@ -124,11 +122,8 @@ def test_the_text_comes_in_pieces_of_whole_lines() -> None:
 
 
 @pytest.fixture
-def postgres(postgres_url: str) -> Iterator[Database]:
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
-    yield database
-    database.dispose()
+def postgres(postgres_database: Database) -> Database:
+    return postgres_database
 
 
 @pytest.mark.postgres

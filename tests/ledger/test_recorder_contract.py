@@ -267,13 +267,12 @@ def test_a_totals_snapshot_sent_with_a_single_append_is_kept_whether_or_not_the_
 
 
 def test_postgres_commits_a_totals_snapshot_without_waiting_for_the_disk_and_the_append_as_before(
-    postgres_url: str,
+    postgres_database: Database,
 ) -> None:
     """The totals snapshot sent with a single append commits with `synchronous_commit` off (the
     append's commit, right after it, flushes the WAL for both); the append itself, and the
     connection's later statements, keep the session's setting."""
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
+    database = postgres_database
     recorder = recorder_for(database)
     assert isinstance(recorder, PostgresLedgerRecorder)
     try:
@@ -304,14 +303,14 @@ def test_postgres_commits_a_totals_snapshot_without_waiting_for_the_disk_and_the
         ]
     finally:
         recorder.close()
-        database.dispose()
 
 
-def test_postgres_appends_one_whose_totals_snapshot_fails_and_keeps_its_connection(postgres_url: str) -> None:
+def test_postgres_appends_one_whose_totals_snapshot_fails_and_keeps_its_connection(
+    postgres_database: Database,
+) -> None:
     """A totals snapshot the database refuses (here a format longer than its column) fails alone,
     in its own transaction: the row goes in, and the connection goes on to the next append."""
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
+    database = postgres_database
     recorder = recorder_for(database)
     assert isinstance(recorder, PostgresLedgerRecorder)
     try:
@@ -326,17 +325,15 @@ def test_postgres_appends_one_whose_totals_snapshot_fails_and_keeps_its_connecti
         assert recorder.cold_start(PROJECT, "f" * 41).snapshot is None
     finally:
         recorder.close()
-        database.dispose()
 
 
 def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_takes(
-    postgres_url: str,
+    postgres_database: Database,
 ) -> None:
     """On PostgreSQL, `cold_start` is one statement on a connection of `append_one`'s, in
     autocommit mode (no transaction of its own), left idle for the append that follows; with none
     free it reads in a read transaction instead, alike."""
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
+    database = postgres_database
     recorder = recorder_for(database)
     assert isinstance(recorder, PostgresLedgerRecorder)
     try:
@@ -357,39 +354,36 @@ def test_postgres_reads_a_cold_start_on_the_direct_connection_the_append_then_ta
         assert recorder.cold_start(PROJECT, "f") == ColdStart(3, None, recorder.stream(PROJECT))
     finally:
         recorder.close()
-        database.dispose()
 
 
-def test_postgres_plans_a_cold_start_s_events_on_their_index_once_analyzed(postgres_url: str) -> None:
+def test_postgres_plans_a_cold_start_s_events_on_their_index_once_analyzed(
+    postgres_database: Database,
+) -> None:
     """`START_SQL` reads the events from the snapshot's version on by the (project, version) index,
     planned as a few rows, also once the table is analyzed and one project holds all of it: with
     the events' lower bound alone (its value unknown when planned) the planner counted a third of
     them, and on a table a little wider than this read it whole, 10,000 rows for a dozen (0.8 ms
     of the server's time against 0.07)."""
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
-    try:
-        with database.engine.connect() as connection:
-            connection.exec_driver_sql(
-                "INSERT INTO events (project, version, type, schema_version, key, date, data, "
-                "recorded_at, prev_hash, hash, chain_version) SELECT %(project)s, n, 'SpendClaimed', 1, "
-                '\'c\' || n, DATE \'2025-01-15\', \'{"amount":"1.00","category":"consumables","description":"item \' '
-                '|| n || \'","tags":[]}\', now(), md5(n::text) || md5(n::text), md5(n::text) || md5(n::text), 2 '
-                "FROM generate_series(1, 10000) AS n",
-                {"project": PROJECT},
-            )
-            connection.exec_driver_sql("ANALYZE events")
-            plan = connection.exec_driver_sql(
-                "EXPLAIN " + START_SQL["postgresql"], {"project": PROJECT, "format": "f"}
-            ).fetchall()
-            connection.rollback()
-        shown = "\n".join(line for (line,) in plan)
-        # The scan of the events after the snapshot, estimated (a third of 10,000 without the bound).
-        scan = next(line for (line,) in plan if " on events e " in line)
-        estimated = int(re.search(r"rows=(\d+)", scan).group(1))  # type: ignore[union-attr]
-        assert estimated < 100 and "Seq Scan" not in scan, shown
-    finally:
-        database.dispose()
+    database = postgres_database
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO events (project, version, type, schema_version, key, date, data, "
+            "recorded_at, prev_hash, hash, chain_version) SELECT %(project)s, n, 'SpendClaimed', 1, "
+            '\'c\' || n, DATE \'2025-01-15\', \'{"amount":"1.00","category":"consumables","description":"item \' '
+            '|| n || \'","tags":[]}\', now(), md5(n::text) || md5(n::text), md5(n::text) || md5(n::text), 2 '
+            "FROM generate_series(1, 10000) AS n",
+            {"project": PROJECT},
+        )
+        connection.exec_driver_sql("ANALYZE events")
+        plan = connection.exec_driver_sql(
+            "EXPLAIN " + START_SQL["postgresql"], {"project": PROJECT, "format": "f"}
+        ).fetchall()
+        connection.rollback()
+    shown = "\n".join(line for (line,) in plan)
+    # The scan of the events after the snapshot, estimated (a third of 10,000 without the bound).
+    scan = next(line for (line,) in plan if " on events e " in line)
+    estimated = int(re.search(r"rows=(\d+)", scan).group(1))  # type: ignore[union-attr]
+    assert estimated < 100 and "Seq Scan" not in scan, shown
 
 
 def test_keys_and_streams_of_many_projects_are_read_whole_and_typed(recorder: LedgerRecorder) -> None:
@@ -436,7 +430,7 @@ def test_sqlite_reads_many_keys_and_streams_by_the_index_not_a_scan(tmp_path: An
 
 
 @pytest.mark.postgres
-def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_url: str) -> None:
+def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_database: Database) -> None:
     """An append looks its batch's keys up in the ledger (R-30): each pair one probe of the unique
     index on (project, key), whatever the planner's statistics say. Joined to the pairs, it hashed
     them and read the whole table while the statistics were behind the ledger (a new one, or one
@@ -445,50 +439,44 @@ def test_postgres_reads_a_batch_of_keys_by_the_index_not_a_scan(postgres_url: st
 
     from ktpledger.adapters import ledger_store
 
-    database = Database(build_engine(postgres_url))
-    upgrade(database)
-    try:
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "project": f"KTP-{number % 50:04d}",
-                "version": number // 50 + 1,
-                "type": "SpendClaimed",
-                "schema_version": 1,
-                "key": f"k{number}",
-                "date": now.date(),
-                "data": "{}",
-                "recorded_at": now,
-                "prev_hash": "",
-                "hash": "0" * 64,
-                "chain_version": 2,
-                "recorded_by": None,
-            }
-            for number in range(3000)
-        ]
-        with database.write() as connection:
-            ledger_store.insert(connection, rows)
-            connection.commit()
-        pairs = [(f"KTP-{number % 50:04d}", f"new{number}") for number in range(1000)]
-        pairs += [("KTP-0007", "k7"), ("KTP-0008", "k58")]
-        seen: list[tuple[str, Any]] = []
+    database = postgres_database
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "project": f"KTP-{number % 50:04d}",
+            "version": number // 50 + 1,
+            "type": "SpendClaimed",
+            "schema_version": 1,
+            "key": f"k{number}",
+            "date": now.date(),
+            "data": "{}",
+            "recorded_at": now,
+            "prev_hash": "",
+            "hash": "0" * 64,
+            "chain_version": 2,
+            "recorded_by": None,
+        }
+        for number in range(3000)
+    ]
+    with database.write() as connection:
+        ledger_store.insert(connection, rows)
+        connection.commit()
+    pairs = [(f"KTP-{number % 50:04d}", f"new{number}") for number in range(1000)]
+    pairs += [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+    seen: list[tuple[str, Any]] = []
 
-        def capture(
-            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-        ) -> None:
-            seen.append((statement, parameters))
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append((statement, parameters))
 
-        with database.read() as connection:
-            event.listen(connection, "before_cursor_execute", capture)
-            found = ledger_store.recorded_keys(connection, pairs)
-            event.remove(connection, "before_cursor_execute", capture)
-            assert sorted(found) == [("KTP-0007", "k7"), ("KTP-0008", "k58")]
-            ((statement, parameters),) = seen
-            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
-        assert "Seq Scan on events" not in plan, plan
-        assert "uq_events_project_key" in plan, plan
-    finally:
-        database.dispose()
+    with database.read() as connection:
+        event.listen(connection, "before_cursor_execute", capture)
+        found = ledger_store.recorded_keys(connection, pairs)
+        event.remove(connection, "before_cursor_execute", capture)
+        assert sorted(found) == [("KTP-0007", "k7"), ("KTP-0008", "k58")]
+        ((statement, parameters),) = seen
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert "Seq Scan on events" not in plan, plan
+    assert "uq_events_project_key" in plan, plan
 
 
 def test_keys_and_heads_of_any_text_are_found(recorder: LedgerRecorder) -> None:
