@@ -620,8 +620,11 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 # The statement of `DirectAppender`, prepared on its connection under a name of its own, and the
 # types of its parameters (OIDs: text, int4, text, int4, text, date, text, timestamptz, text, text,
 # int4, text). It does what `ktpledger_append_one` does (migration 0020) without the function's call:
-# the single appends' advisory lock, then the insert if the head is `version - 1` (a version or key
-# taken raises unique_violation). The lock is the row the insert's values are projected from, so
+# the single appends' advisory lock, then the insert if the head is `version - 1` with the hash the
+# row names as its predecessor's (a version or key taken raises unique_violation). The hash, not only
+# the version: the row may have been made on a state folded on with an event whose own append is
+# still under way or failed (`Ledger._append_one`), and the chain must not name a row the ledger
+# does not hold. The lock is the row the insert's values are projected from, so
 # it is held before the position is taken, whatever order the planner evaluates the rest in. No
 # RETURNING: the command's row count says whether the row went in (RETURNING position cost about
 # 5 us a call more, measured), and the position is not needed.
@@ -630,7 +633,7 @@ _APPEND_ONE = (
     b"INSERT INTO events (project, version, type, schema_version, key, date, data, recorded_at, prev_hash, "
     b"hash, chain_version, recorded_by) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
     b"FROM (SELECT pg_advisory_xact_lock(1802793068, 'events'::regclass::oid::integer)) AS locked "
-    b"WHERE $2 = 1 OR EXISTS (SELECT 1 FROM events WHERE project = $1 AND version = $2 - 1)"
+    b"WHERE $2 = 1 OR EXISTS (SELECT 1 FROM events WHERE project = $1 AND version = $2 - 1 AND hash = $9)"
 )
 _APPEND_ONE_TYPES = (25, 23, 25, 23, 25, 1082, 25, 1184, 25, 25, 23, 25)
 _UNIQUE_VIOLATION = b"23505"
@@ -662,8 +665,9 @@ class DirectAppender:
         self._prepared = False
 
     def append(self, row: dict[str, Any]) -> bool:
-        """Append one row in one round trip if the project's head is still `version - 1`: whether
-        it was recorded; False when the head has moved or the key was recorded elsewhere (the
+        """Append one row in one round trip if the project's head is still `version - 1`, the row
+        its `prev_hash` names: whether it was recorded; False when the head has moved (or is not
+        that row) or the key was recorded elsewhere (the
         caller then decides on the general path). Any other error is raised (a `psycopg.Error`)."""
         values = self._values(row)
         if not self._prepared:

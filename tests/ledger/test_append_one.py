@@ -101,6 +101,76 @@ def test_a_key_recorded_by_another_process_is_a_duplicate_and_keeps_the_connecti
     assert first.ledger.verify() == (5, None)
 
 
+def test_a_failed_single_append_leaves_no_folded_state_behind(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached state is folded on before the round trip (`Ledger._append_one`): an append the
+    statement does not record puts that state out of the cache, and the general path decides the
+    event against the ledger, from which the next append loads the state again."""
+    first, _ = pair
+    first.ledger.append([offer(), claim("c1")])
+    first.ledger.append([claim("c2")])  # warm, version 3
+    states = first.ledger.states
+    monkeypatch.setattr(first.ledger.recorder, "append_one", lambda *_: False)
+    inserted: list[int] = []
+    real_insert = ledger_store.insert
+    monkeypatch.setattr(
+        ledger_store, "insert", lambda connection, rows: inserted.append(1) or real_insert(connection, rows)
+    )
+    [general] = first.ledger.append([claim("c3")])
+    assert (general.status, general.version) == ("recorded", 4) and inserted == [1]
+    monkeypatch.undo()
+    # the general path put back its own state, at the ledger's head: the next append goes on it
+    state = states.get(PROJECT)
+    assert state is not None and state.version == 4
+    [after] = first.ledger.append([claim("c4")])
+    assert (after.status, after.version) == ("recorded", 5)
+    assert first.ledger.verify() == (5, None)
+
+
+def test_an_append_that_raises_takes_its_folded_state_out_of_the_cache(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = pair
+    first.ledger.append([offer(), claim("c1")])
+    first.ledger.append([claim("c2")])
+    assert first.ledger.states.get(PROJECT) is not None
+
+    def interrupted(*_: Any) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(first.ledger.recorder, "append_one", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        first.ledger.append([claim("c3")])
+    assert first.ledger.states.get(PROJECT) is None
+    monkeypatch.undo()
+    [again] = first.ledger.append([claim("c3")])
+    assert (again.status, again.version) == ("recorded", 4)
+    assert first.ledger.verify() == (4, None)
+
+
+def test_the_statement_confirms_the_hash_its_row_names(postgres_url: str) -> None:
+    """A row whose `prev_hash` is not the hash of row `version - 1` is not recorded, though that
+    row exists: one made on a state folded on with an event whose own append did not go in (an
+    append of this process meanwhile) must not chain onto the row another process recorded there."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        app.ledger.append([offer(), claim("c1")])
+        head = app.ledger.stream(PROJECT)[-1]
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            appender = ledger_store.DirectAppender(raw)
+            row = {**a_row(PROJECT, 3, "c2", "e" * 64), "date": head.date}
+            assert appender.append(row) is False
+            assert appender.append({**row, "prev_hash": head.hash}) is True
+            raw.autocommit = False
+        assert [e.key for e in app.ledger.stream(PROJECT)][-1] == "c2"
+    finally:
+        app.close()
+
+
 def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url: str) -> None:
     """Migration 0006: no ON CONFLICT, so a taken version is an error the caller sees."""
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
@@ -260,14 +330,26 @@ def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_ur
                 "chain_version": 2,
                 "recorded_by": None,
             }
-            assert ledger_store.DirectAppender(raw).append({**fields, "version": 2, "key": "a"}) is True
+
+            def chained(version: int, key: str) -> dict[str, Any]:
+                """Row `version`, naming row `version - 1`'s hash (the statement confirms it)."""
+                before = row.hash if version == 2 else f"{version - 1:064d}"
+                return {
+                    **fields,
+                    "version": version,
+                    "key": key,
+                    "prev_hash": before,
+                    "hash": f"{version:064d}",
+                }
+
+            assert ledger_store.DirectAppender(raw).append(chained(2, "a")) is True
             again = ledger_store.DirectAppender(raw)  # the statement is prepared already
-            assert again.append({**fields, "version": 3, "key": "b"}) is True
+            assert again.append(chained(3, "b")) is True
             raw.execute("DEALLOCATE ALL")
-            assert again.append({**fields, "version": 4, "key": "c"}) is True
+            assert again.append(chained(4, "c")) is True
             with pytest.raises(psycopg.Error):
-                again.append({**fields, "version": 5, "key": "d", "hash": "f" * 65})  # too long
-            assert again.append({**fields, "version": 5, "key": "d"}) is True
+                again.append({**chained(5, "d"), "hash": "f" * 65})  # too long
+            assert again.append(chained(5, "d")) is True
             raw.autocommit = False
         assert [e.key for e in app.ledger.stream(PROJECT)] == ["offer", "a", "b", "c", "d"]
     finally:
@@ -277,8 +359,9 @@ def test_the_one_round_trip_survives_its_statement_being_deallocated(postgres_ur
 # --- one at a time from taking a position to committing it (migration 0020) ------------------------
 
 
-def a_row(project: str, version: int, key: str) -> dict[str, Any]:
-    """A row for `ktpledger_append_one` (its hashes are not checked there; these tests never verify)."""
+def a_row(project: str, version: int, key: str, after: str = "a" * 64) -> dict[str, Any]:
+    """A row for `ktpledger_append_one` (its hashes are not checked there; these tests never verify),
+    naming `after` as its predecessor's hash (the one-round-trip statement confirms it)."""
     from datetime import UTC, date, datetime
 
     return {
@@ -290,11 +373,16 @@ def a_row(project: str, version: int, key: str) -> dict[str, Any]:
         "date": date(2025, 1, 15),
         "data": '{"amount":"1.00","category":"consumables","description":"d","tags":[]}',
         "recorded_at": datetime.now(UTC),
-        "prev_hash": "a" * 64,
+        "prev_hash": after,
         "hash": "b" * 64,
         "chain_version": 2,
         "recorded_by": None,
     }
+
+
+def head_hash(app: App, project: str) -> str:
+    """The hash of the project's newest row: what a row after it names (`a_row`'s `after`)."""
+    return app.ledger.stream(project)[-1].hash
 
 
 def waits_for_a_lock(app: App, pid: int) -> bool:
@@ -372,9 +460,10 @@ def test_single_appends_take_positions_one_at_a_time(
     reader following positions never sees a later one before an earlier one (migration 0020).
     The function `ktpledger_append_one` takes the same lock as the one-round-trip statement."""
     app, first, second = two_connections
+    a_row_, b_row = (a_row(p, 2, p[-1].lower(), head_hash(app, p)) for p in ("KTP-A", "KTP-B"))
     first.execute("BEGIN")
-    a = holding(first, a_row("KTP-A", 2, "a"))
-    b = held_off(app, first, second, lambda: by_the_statement(second, a_row("KTP-B", 2, "b")))
+    a = holding(first, a_row_)
+    b = held_off(app, first, second, lambda: by_the_statement(second, b_row))
     assert a and b
     [a_position, b_position] = [app.ledger.stream(project)[-1].position for project in ("KTP-A", "KTP-B")]
     assert b_position > a_position
@@ -394,11 +483,10 @@ def test_the_function_still_confirms_the_head(two_connections: tuple[App, Any, A
 
 def test_the_general_paths_lock_holds_off_a_single_append(two_connections: tuple[App, Any, Any]) -> None:
     app, first, second = two_connections
+    row = a_row("KTP-B", 2, "b", head_hash(app, "KTP-B"))
     first.execute("BEGIN")
     first.execute("SELECT ktpledger_lock_events()")
-    b = held_off(
-        app, first, second, lambda: ledger_store.DirectAppender(second).append(a_row("KTP-B", 2, "b"))
-    )
+    b = held_off(app, first, second, lambda: ledger_store.DirectAppender(second).append(row))
     assert b is True
 
 
@@ -406,8 +494,9 @@ def test_an_open_single_append_holds_off_the_general_paths_lock(
     two_connections: tuple[App, Any, Any],
 ) -> None:
     app, first, second = two_connections
+    row = a_row("KTP-A", 2, "a", head_hash(app, "KTP-A"))
     first.execute("BEGIN")
-    assert ledger_store.DirectAppender(first).append(a_row("KTP-A", 2, "a")) is True
+    assert ledger_store.DirectAppender(first).append(row) is True
     locked = held_off(
         app, first, second, lambda: second.execute("BEGIN; SELECT ktpledger_lock_events(); COMMIT")
     )
