@@ -92,6 +92,21 @@ class SqlHeads:
             for project, version in self._connection.execute(query, {"names": list(names)})
         }
 
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        both = self._backend.locked_heads_and_free(self._connection, names, free) if names and free else None
+        if both is None:
+            return (self.lock(names, now) if names else {}), (self.lock_free(free) if free else {})
+        locked, taken = both
+        found = {
+            project: HeadState(int(version), (error or "") if status == FAILED else None)
+            for project, version, status, error in locked
+        }
+        if len(found) < len(names):  # a project's first catch-up: its head made, then locked
+            found |= self.lock([name for name in names if name not in found], now)
+        return found, {project: int(version) for project, version in taken}
+
     def advance(self, moves: Sequence[Row]) -> None:
         self._backend.upsert(self._connection, projection_heads, moves, ("project",))
 

@@ -142,6 +142,13 @@ class HeadRepository(Protocol):
         holder, or their own wake-up, catches them up)."""
         ...
 
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        """`lock(names, now)` and then `lock_free(free)`, in one statement where the backend can
+        (`free` holds none of `names`)."""
+        ...
+
     def advance(self, moves: Sequence[Row]) -> None:
         """Move heads on (rows of project, version, position, clock, updated_at); the quarantine
         columns stay as they are."""

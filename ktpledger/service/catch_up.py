@@ -105,13 +105,12 @@ def _catch_up_many(
     with projections.store.write(durable=False) as unit:
         # The named ones first, waiting for their locks in name order (so two units never
         # deadlock); then the extras that are free, which never waits.
-        heads = unit.heads.lock(named, now) if named else {}
-        if extra:
-            heads |= {
-                name: HeadState(version)
-                for name, version in unit.heads.lock_free(extra).items()
-                if projections.warm.version(name) == version
-            }
+        heads, free = unit.heads.lock_with_free(named, extra, now)
+        heads |= {
+            name: HeadState(version)
+            for name, version in free.items()
+            if projections.warm.version(name) == version
+        }
         names = sorted(heads)
         saved = {name: head.version for name, head in heads.items()}
         active = [name for name in names if heads[name].failed is None]

@@ -117,6 +117,11 @@ class _Heads:
             if name in heads and heads[name]["status"] != FAILED
         }
 
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        return self.lock(names, now), self.lock_free(free)
+
     def advance(self, moves: Sequence[Row]) -> None:
         for move in moves:
             self._unit.tables.heads.setdefault(move["project"], dict(_HEAD_DEFAULTS)).update(move)

@@ -18,7 +18,7 @@ import pytest
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import DatabaseUnavailable, WriteConflict
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.adapters.projection_store import ProjectionStore, ProjectionStoreError
+from ktpledger.adapters.projection_store import HeadState, ProjectionStore, ProjectionStoreError
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.projections import CatchUp, Projector, comparable
@@ -354,6 +354,34 @@ def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres
             holder.heads.lock(["KTP-HELD"], datetime.now(UTC))
             with store.write() as unit:  # a second connection: waits for nothing
                 assert unit.heads.lock_free([PROJECT, "KTP-HELD", "KTP-NONE"]) == {PROJECT: 1}
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(postgres_url: str) -> None:
+    from sqlalchemy import event
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    said: list[str] = []
+    try:
+        store = projection_store(app.database)
+        app.ledger.append([offer(), offer("KTP-HELD"), offer("KTP-FREE")])
+        Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD", "KTP-FREE"])
+        now = datetime.now(UTC)
+        with store.write() as holder:
+            holder.heads.lock(["KTP-HELD"], now)
+            event.listen(app.database.engine, "before_cursor_execute", lambda *a: said.append(a[2]))
+            with store.write() as unit:
+                heads, free = unit.heads.lock_with_free([PROJECT], ["KTP-FREE", "KTP-HELD", "KTP-NONE"], now)
+                assert (heads, free) == ({PROJECT: HeadState(1)}, {"KTP-FREE": 1})
+                assert len(said) == 1
+                with store.write() as other:  # both taken: another unit finds neither free
+                    assert other.heads.lock_free([PROJECT, "KTP-FREE"]) == {}
+            with store.write() as unit:  # a project's first: its head made at 0
+                heads, free = unit.heads.lock_with_free(["KTP-NEW"], ["KTP-HELD"], now)
+                assert (heads, free) == ({"KTP-NEW": HeadState(0)}, {})
     finally:
         app.close()
 
