@@ -32,6 +32,9 @@ class Backend:
         # Each upsert statement built once: building one (its `excluded` columns above all) cost a
         # catch-up more than SQLAlchemy's compiled cache saves; a catch-up upserts three tables.
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+        # Likewise each table's insert that ignores a row already there (alerts raised, their
+        # notifications queued: a catch-up that raises builds both).
+        self._ignores: dict[str, Any] = {}
 
     def insert(self, table: Table) -> Any:
         raise NotImplementedError
@@ -76,7 +79,10 @@ class Backend:
         return False
 
     def insert_ignore(self, table: Table) -> Any:
-        return self.insert(table).on_conflict_do_nothing()
+        statement = self._ignores.get(table.name)
+        if statement is None:
+            statement = self._ignores[table.name] = self.insert(table).on_conflict_do_nothing()
+        return statement
 
     def upsert(
         self, connection: Connection, table: Table, rows: Sequence[Row], keys: tuple[str, ...]

@@ -245,6 +245,19 @@ _RESOLVE = (
         current=None,
     )
 )
+# Built once, not on every call: a catch-up that raises an alert reads what its project resolved
+# lately and inserts the raise, and building the statements cost more CPU than running them.
+_RESOLVED_SINCE = (
+    select(alerts.c.project, alerts.c.category, alerts.c.kind, alerts.c.subject, func.max(alerts.c.id))
+    .where(
+        in_list(alerts.c.project, "names"),
+        alerts.c.status == "resolved",
+        alerts.c.resolved_at >= bindparam("since"),
+    )
+    .group_by(alerts.c.project, alerts.c.category, alerts.c.kind, alerts.c.subject)
+)
+_ADD_ALERTS: dict[Backend, Any] = {}
+
 _CROSSING = (
     alerts.c.id,
     alerts.c.project,
@@ -279,7 +292,9 @@ class SqlAlerts:
             return {}
         # One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLAlchemy's insertmanyvalues):
         # the rows left out are those a unique key refused.
-        statement = self._backend.insert_ignore(alerts).returning(*_CROSSING)
+        statement = _ADD_ALERTS.get(self._backend)
+        if statement is None:  # built once a backend, as `_RESOLVED_SINCE`
+            statement = _ADD_ALERTS[self._backend] = self._backend.insert_ignore(alerts).returning(*_CROSSING)
         return {
             (r.project, r.category, r.kind, r.subject, int(r.raised_at_version)): int(r.id)
             for r in self._connection.execute(statement, list(rows))
@@ -339,14 +354,8 @@ class SqlAlerts:
         found: dict[str, dict[AlertKey, int]] = {}
         if not projects:
             return found
-        c = alerts.c
-        query = (
-            select(c.project, c.category, c.kind, c.subject, func.max(c.id))
-            .where(in_list(c.project, "names"), c.status == "resolved", c.resolved_at >= bindparam("since"))
-            .group_by(c.project, c.category, c.kind, c.subject)
-        )
         for project, category, kind, subject, latest in self._connection.execute(
-            query, {"names": list(projects), "since": since}
+            _RESOLVED_SINCE, {"names": list(projects), "since": since}
         ):
             found.setdefault(str(project), {})[AlertKey(category, kind, subject)] = int(latest)
         return found
