@@ -3,7 +3,7 @@ each acting in the transaction of the connection it is given."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,6 +41,14 @@ from ktpledger.domain.statuses import FAILED, OK, OPEN, NotificationStatus, Syst
 
 def in_list(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
+
+
+def open_figures_of(rows: Iterable[Sequence[Any]]) -> dict[str, dict[AlertKey, str]]:
+    """Open alerts' rows (project, category, kind, subject, current) as `open_figures` gives them."""
+    found: dict[str, dict[AlertKey, str]] = {}
+    for project, category, kind, subject, current in rows:
+        found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
+    return found
 
 
 class SqlHeads:
@@ -273,9 +281,8 @@ class SqlAlerts:
         self._connection, self._backend = connection, backend
 
     def open_figures(self, names: Sequence[str]) -> dict[str, dict[AlertKey, str]]:
-        found: dict[str, dict[AlertKey, str]] = {}
         if not names:
-            return found
+            return {}
         rows = self._backend.open_alert_rows(self._connection, names)
         if rows is None:
             c = alerts.c
@@ -283,9 +290,7 @@ class SqlAlerts:
                 in_list(c.project, "names"), c.status == OPEN
             )
             rows = list(self._connection.execute(query, {"names": list(names)}))
-        for project, category, kind, subject, current in rows:
-            found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
-        return found
+        return open_figures_of(rows)
 
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
         if not rows:

@@ -402,6 +402,13 @@ class ProjectionUnit(Protocol):
 
     def commit(self) -> None: ...
 
+    def read_new(
+        self, versions: Mapping[str, int], open_of: Sequence[str]
+    ) -> tuple[dict[str, list[RecordedEvent]], dict[str, dict[AlertKey, str]]]:
+        """`events.after(versions)` and `alerts.open_figures(open_of)`, in one round trip where the
+        backend can (a catch-up reads both once its heads are locked)."""
+        ...
+
     def pipelined(self) -> AbstractContextManager[None]:
         """Within the block, statements are sent without waiting for each one's answer (on
         PostgreSQL, psycopg's pipeline mode; elsewhere nothing changes), so writes share a round

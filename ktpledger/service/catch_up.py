@@ -145,7 +145,8 @@ def _catch_up_many(
                 return max(starts[name][0].version - 1, 0)
             return 0
 
-        fresh = unit.events.after({name: read_after(name) for name in active})
+        # With the open alerts of those folded on from elsewhere (one round trip on PostgreSQL).
+        fresh, cold_open = unit.read_new({name: read_after(name) for name in active}, [*cold, *behind])
         # One behind with nothing after the saved version (another worker caught it up, events and
         # all) is kept as it is, unfolded: folded from where it is, its gap grew with every wake-up
         # the other worker took. One far behind with something new is read again from where it is.
@@ -157,7 +158,6 @@ def _catch_up_many(
         far = {name: entry.live.version for name, entry in behind.items() if name not in near}
         if far:
             fresh |= unit.events.after(far)
-        cold_open = unit.alerts.open_figures([*cold, *behind])
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
         head_moves: list[Row] = []

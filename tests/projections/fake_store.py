@@ -471,6 +471,11 @@ class FakeUnit:
     def pipelined(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
+    def read_new(
+        self, versions: Mapping[str, int], open_of: Sequence[str]
+    ) -> tuple[dict[str, list[RecordedEvent]], dict[str, dict[AlertKey, str]]]:
+        return self.events.after(versions), self.alerts.open_figures(open_of)
+
     def commit(self) -> None:
         self.store.tables = self.tables
         self.tables = copy.deepcopy(self.tables)
