@@ -398,6 +398,21 @@ def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(postgres_ur
         app.close()
 
 
+def test_the_facts_a_catch_up_writes_are_the_text_a_replay_writes(world: World) -> None:
+    """Byte for byte, names with quotes, backslashes and letters beyond ASCII too (on PostgreSQL
+    the catch-up's facts go into its upsert as the JSON they are, not a string of it)."""
+    world.record([offer(title='Say "naïve" \\ — ok', business="Crumb & Co Ltd")])
+    world.record([claim("c1", "10.00", date="2024-10-16"), claim("c2", "5.00", date="2024-11-16")])
+    world.projector.catch_up(PROJECT)
+    with world.store.read() as unit:
+        caught_up = unit.facts.of_projects([PROJECT])
+    world.projector.replay()
+    with world.store.read() as unit:
+        replayed = unit.facts.of_projects([PROJECT])
+    assert caught_up == replayed
+    assert '"title":"Say \\"naïve\\" \\\\ — ok"' in str(caught_up[0]["facts"])
+
+
 def test_new_events_and_open_alerts_are_read_together_as_apart(world: World) -> None:
     """`read_new` gives what `events.after` and `alerts.open_figures` give (on PostgreSQL sent
     together in one round trip, on psycopg's own cursors)."""
@@ -433,6 +448,8 @@ def test_new_events_and_open_alerts_go_to_postgresql_in_one_pipeline(postgres_ur
             assert said == []  # neither went through SQLAlchemy's execution
             assert [item.version for item in events[PROJECT]] == [1]
             assert open_alerts == {}
+            assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: the driver's too
+            assert said == []
             unit.heads.lock([PROJECT], datetime.now(UTC))  # the transaction carries on
         # A refusal leaves as through SQLAlchemy's execution: translated.
         with pytest.raises(BackendDataError), store.write() as unit:
