@@ -160,7 +160,10 @@ class PostgresBackend(Backend):
             steps = ", ".join(f"u{n} AS ({step})" for n, step in enumerate(before))
             last = f"WITH {steps} {last}"
         held.clear()
-        connection.exec_driver_sql(last, documents)
+        # Within `pipelined` (the only place anything is held), on the driver's own cursor: nothing
+        # is read back, and an error surfaces at the pipeline's end, where `pipelined` takes it.
+        driver: Any = connection.connection.driver_connection
+        driver.execute(last, documents)
 
     def upsert(
         self, connection: Connection, table: Table, rows: Sequence[Row], keys: tuple[str, ...]
@@ -184,15 +187,11 @@ class PostgresBackend(Backend):
         # One row a key, the last given (as an executemany's upserts one after another leave it):
         # one statement may not update a row twice.
         last = {tuple(row[name] for name in keys): row for row in rows}
-        as_json = _JSON_TEXT_COLUMNS.get(table.name)
-        if as_json is None or as_json not in columns:
-            document = json.dumps(
-                [{name: row[name] for name in columns} for row in last.values()],
-                default=_json_value,
-                ensure_ascii=False,
-            )
-        else:
-            document = _with_json_text(list(last.values()), columns, as_json)
+        document = json.dumps(
+            [{name: row[name] for name in columns} for row in last.values()],
+            default=_json_value,
+            ensure_ascii=False,
+        )
         held: list[tuple[str, str, str]] | None = connection.info.get(_HELD)
         if held is None:
             connection.exec_driver_sql(sql, (document,))
@@ -226,7 +225,7 @@ class PostgresBackend(Backend):
         # compiled execution of the same select with its expanding IN (issue 18).
         if connection.dialect.paramstyle not in ("format", "pyformat"):
             return None
-        return list(connection.exec_driver_sql(_LOCKED_HEADS, (list(names),)).fetchall())
+        return _driver_rows(connection, _LOCKED_HEADS, (list(names),))
 
     def locked_heads_and_free(
         self, connection: Connection, names: Sequence[str], free: Sequence[str]
@@ -240,8 +239,8 @@ class PostgresBackend(Backend):
             return None
         locked: list[Any] = []
         taken: list[Any] = []
-        for project, version, status, error, named in connection.exec_driver_sql(
-            _LOCKED_HEADS_AND_FREE, (list(names), list(free), FAILED)
+        for project, version, status, error, named in _driver_rows(
+            connection, _LOCKED_HEADS_AND_FREE, (list(names), list(free), FAILED)
         ):
             if named:
                 locked.append((project, version, status, error))
@@ -279,7 +278,7 @@ class PostgresBackend(Backend):
         # Read by a catch-up for every project it folds on from elsewhere (kept behind, or cold).
         if connection.dialect.paramstyle not in ("format", "pyformat"):
             return None
-        return list(connection.exec_driver_sql(_OPEN_ALERTS, (list(names), OPEN)).fetchall())
+        return _driver_rows(connection, _OPEN_ALERTS, (list(names), OPEN))
 
     def locked_if_free(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
@@ -314,22 +313,16 @@ _OPEN_ALERTS = (
 )
 
 
-# Text columns whose values are JSON texts, which go into an upsert's document as the JSON they are
-# rather than as a string of it: `json_populate_recordset` gives a text column a nested json value's
-# own text, byte for byte, so the same text is stored, without escaping and unescaping every quote
-# of it (a project's facts, ~2 KB, are written at every catch-up that moves it: 4% of a worker's
-# CPU at 2,000 events/s was encoding them as strings).
-_JSON_TEXT_COLUMNS = {"project_facts": "facts"}
-
-
-def _with_json_text(rows: Sequence[Row], columns: tuple[str, ...], as_json: str) -> str:
-    """The JSON array of `rows` (their `columns`), the `as_json` column's JSON text put in as it is."""
-    others = [name for name in columns if name != as_json]
-    items = []
-    for row in rows:
-        rest = json.dumps({name: row[name] for name in others}, default=_json_value, ensure_ascii=False)
-        items.append(f"{rest[:-1]}{', ' if others else ''}{json.dumps(as_json)}: {row[as_json]}}}")
-    return f"[{', '.join(items)}]"
+def _driver_rows(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+    """The rows of `sql` run on the driver's own cursor, an error raised as SQLAlchemy's execution
+    would have raised it (so the store translates it as any other): a catch-up's locks and reads,
+    each of which cost about 30 us of CPU more through SQLAlchemy's execution of driver SQL."""
+    driver: Any = connection.connection.driver_connection
+    failure = connection.dialect.loaded_dbapi.Error
+    try:
+        return list(driver.execute(sql, parameters).fetchall())
+    except failure as error:
+        raise DBAPIError.instance(sql, parameters, error, failure) from error
 
 
 def _json_value(value: object) -> str:

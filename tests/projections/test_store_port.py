@@ -29,6 +29,7 @@ from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 from tests.projections import poison
 from tests.projections.fake_store import FakeProjectionStore
+from tests.projections.sent import statements_sent
 
 TS, CO = "travel_subsistence", "consumables"
 Q, H = "KTP-POISON", "KTP-H1"
@@ -371,12 +372,11 @@ def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres
 
 
 @pytest.mark.postgres
-def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(postgres_url: str) -> None:
-    from sqlalchemy import event
-
+def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
     upgrade(app.database)
-    said: list[str] = []
     try:
         store = projection_store(app.database)
         app.ledger.append([offer(), offer("KTP-HELD"), offer("KTP-FREE")])
@@ -384,7 +384,7 @@ def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(postgres_ur
         now = datetime.now(UTC)
         with store.write() as holder:
             holder.heads.lock(["KTP-HELD"], now)
-            event.listen(app.database.engine, "before_cursor_execute", lambda *a: said.append(a[2]))
+            said = statements_sent(app.database.engine, monkeypatch)
             with store.write() as unit:
                 heads, free = unit.heads.lock_with_free([PROJECT], ["KTP-FREE", "KTP-HELD", "KTP-NONE"], now)
                 assert (heads, free) == ({PROJECT: HeadState(1)}, {"KTP-FREE": 1})
@@ -399,8 +399,8 @@ def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(postgres_ur
 
 
 def test_the_facts_a_catch_up_writes_are_the_text_a_replay_writes(world: World) -> None:
-    """Byte for byte, names with quotes, backslashes and letters beyond ASCII too (on PostgreSQL
-    the catch-up's facts go into its upsert as the JSON they are, not a string of it)."""
+    """Byte for byte, names with quotes, backslashes and letters beyond ASCII too (a catch-up
+    upserts them inside a JSON document on PostgreSQL; a replay inserts them)."""
     world.record([offer(title='Say "naïve" \\ — ok', business="Crumb & Co Ltd")])
     world.record([claim("c1", "10.00", date="2024-10-16"), claim("c2", "5.00", date="2024-11-16")])
     world.projector.catch_up(PROJECT)
@@ -433,23 +433,29 @@ def test_new_events_and_open_alerts_are_read_together_as_apart(world: World) -> 
 
 
 @pytest.mark.postgres
-def test_new_events_and_open_alerts_go_to_postgresql_in_one_pipeline(postgres_url: str) -> None:
-    from sqlalchemy import event
+def test_new_events_and_open_alerts_go_to_postgresql_in_one_pipeline(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
 
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
     upgrade(app.database)
-    said: list[str] = []
     try:
         store = projection_store(app.database)
         app.ledger.append([offer()])
-        event.listen(app.database.engine, "before_cursor_execute", lambda *a: said.append(a[2]))
+        pipelines: list[object] = []
+        pipeline = psycopg.Connection.pipeline
+        monkeypatch.setattr(
+            psycopg.Connection, "pipeline", lambda self: pipelines.append(self) or pipeline(self)
+        )
+        said = statements_sent(app.database.engine, monkeypatch)
         with store.write() as unit:
             events, open_alerts = unit.read_new({PROJECT: 0}, [PROJECT])
-            assert said == []  # neither went through SQLAlchemy's execution
+            assert len(said) == 2 and len(pipelines) == 1  # the two statements, one round trip
             assert [item.version for item in events[PROJECT]] == [1]
             assert open_alerts == {}
-            assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: the driver's too
-            assert said == []
+            assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: no pipeline
+            assert len(said) == 3 and len(pipelines) == 1
             unit.heads.lock([PROJECT], datetime.now(UTC))  # the transaction carries on
         # A refusal leaves as through SQLAlchemy's execution: translated.
         with pytest.raises(BackendDataError), store.write() as unit:
