@@ -56,17 +56,22 @@ def run(url: str, args: argparse.Namespace) -> dict[str, float]:
         turns = random.Random(0)  # which projector takes each wake-up: the same every run
         cold: list[float] = []
         warm: list[float] = []
+        warm_cpu = 0.0  # CPU seconds of the warm rounds' catch-ups: less moved by the machine's load
+        warm_events = 0
         for round_number in range(args.rounds):  # bounded: rounds x projects x claims events
             batch: list[dict[str, Any]] = []
             for n in range(round_number * args.claims, (round_number + 1) * args.claims):
-                batch += [claim(name, f"c{n}", n) for name in names]
+                batch += [claim(name, f"c{n}", n, args.claims_a_month) for name in names]
             app.ledger.append(batch)
             events = len(batch) + (len(names) if round_number == 0 else 0)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for message in chunks(names):
                 turns.choice(projectors).catch_up_many(message)
             took = time.perf_counter() - started
             (cold if round_number == 0 else warm).append(took * 1e6 / events)
+            if round_number:
+                warm_cpu += time.process_time() - cpu_started
+                warm_events += events
             if app.projector.behind():
                 raise SystemExit(f"round {round_number}: {app.projector.behind()} events not caught up")
         total = args.projects * (1 + args.rounds * args.claims)
@@ -78,7 +83,8 @@ def run(url: str, args: argparse.Namespace) -> dict[str, float]:
         if warm:
             print(
                 f"  catch-up, warm (new events only): median {statistics.median(warm):.1f} us/event "
-                f"over {len(warm)} rounds (min {min(warm):.1f}, max {max(warm):.1f})"
+                f"over {len(warm)} rounds (min {min(warm):.1f}, max {max(warm):.1f}); "
+                f"CPU {warm_cpu * 1e6 / warm_events:.1f} us/event"
             )
         started = time.perf_counter()
         read, _ = app.projector.replay(processes=1)
@@ -98,6 +104,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, float]:
         return {
             "cold": cold[0],
             "warm": statistics.median(warm) if warm else float("nan"),
+            "warm_cpu": warm_cpu * 1e6 / warm_events if warm_events else float("nan"),
             "replay": took * 1e6 / read,
             "fold": min(folds),
         }
@@ -112,6 +119,12 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--claims", type=int, default=20, help="claims per project per round")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument(
+        "--claims-a-month",
+        type=int,
+        default=1,
+        help="each project's claims dated this many to a month (bench/lag.py's; default 1: a month a claim)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="times the in-memory fold is timed")
     parser.add_argument(
         "--projectors", type=int, default=1, help="projectors taking the wake-ups at random (default 1)"

@@ -222,6 +222,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
         cpu_before = group_cpu(groups)
         poller.start()
         per_tick = max(1, args.rate // 100)
+        chosen = random.Random(args.seed)  # the same projects in the same order each run: A/B pairs
         ticks = int(args.seconds * 100)
         counters = dict.fromkeys(projects, 0)
         started = time.perf_counter()
@@ -233,7 +234,7 @@ def lag_run(url: str, args: argparse.Namespace, log_dir: Path, broker: str = RED
                 time.sleep(delay)
             batch = []
             for _ in range(per_tick):
-                project = random.choice(projects)
+                project = chosen.choice(projects)
                 counters[project] += 1
                 batch.append(claim(project, f"c{counters[project]}", counters[project], args.claims_a_month))
             results = app.ledger.append(batch)
@@ -359,6 +360,12 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--pool", default="solo", help="each worker process's Celery pool (solo or prefork)")
     parser.add_argument(
         "--redis", default=REDIS, help=f"the broker, a database this run may flush (default {REDIS})"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the claims' projects (default: none, a different stream each run)",
     )
     parser.add_argument("--skip-lag", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")

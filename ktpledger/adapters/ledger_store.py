@@ -268,16 +268,15 @@ def streams_after(connection: Connection, versions: Mapping[str, int]) -> dict[s
     elsewhere; a name no project holds (`stream`) is never sent."""
     found: dict[str, list[RecordedEvent]] = {}
     if connection.dialect.name == "postgresql":
-        wanted = {name: after for name, after in versions.items() if text_problem(name) is None}
-        if wanted and connection.dialect.paramstyle in ("format", "pyformat"):
+        if connection.dialect.paramstyle in ("format", "pyformat"):
             # A catch-up's read, every catch-up: sent by the driver's own SQL and read by
             # `row_reader`, not SQLAlchemy's compiled execution and its mappings (issue 18).
-            read = row_reader(connection.dialect)
-            sql = _PG_STREAMS_AFTER_SQL if any(wanted.values()) else _PG_STREAMS_SQL
-            for values in connection.exec_driver_sql(sql, (list(wanted), list(wanted.values()))).fetchall():
-                item = read(values)
-                found.setdefault(item.project, []).append(item)
-        elif wanted:
+            read = pg_streams_after(versions)
+            if read is not None:
+                found = streams_of_rows(connection.dialect, connection.exec_driver_sql(*read).fetchall())
+            return found
+        wanted = {name: after for name, after in versions.items() if text_problem(name) is None}
+        if wanted:
             parameters = {"projects": list(wanted), "afters": list(wanted.values())}
             query = _PG_STREAMS_AFTER if any(wanted.values()) else _PG_STREAMS
             for row in connection.execute(query, parameters).mappings():
@@ -293,6 +292,27 @@ def streams_after(connection: Connection, versions: Mapping[str, int]) -> dict[s
         rest = stream(connection, name, after_version=after)
         if rest:
             found[name] = rest
+    return found
+
+
+def pg_streams_after(versions: Mapping[str, int]) -> tuple[str, tuple[list[str], list[int]]] | None:
+    """`streams_after`'s PostgreSQL read of `versions` as the driver's SQL and its parameters (None
+    when no name could be a project's), for a caller that may send it beside another statement in
+    one round trip; its rows are read by `streams_of_rows`."""
+    wanted = {name: after for name, after in versions.items() if text_problem(name) is None}
+    if not wanted:
+        return None
+    sql = _PG_STREAMS_AFTER_SQL if any(wanted.values()) else _PG_STREAMS_SQL
+    return sql, (list(wanted), list(wanted.values()))
+
+
+def streams_of_rows(dialect: Dialect, rows: Iterable[Sequence[Any]]) -> dict[str, list[RecordedEvent]]:
+    """The rows of `pg_streams_after`'s read (a driver's own, in order) by project."""
+    read = row_reader(dialect)
+    found: dict[str, list[RecordedEvent]] = {}
+    for values in rows:
+        item = read(values)
+        found.setdefault(item.project, []).append(item)
     return found
 
 

@@ -7,7 +7,7 @@ behind the one port (`projection_store.ProjectionStore`). They share the reposit
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar
 
@@ -30,9 +30,12 @@ from ktpledger.adapters.projection_sql_repositories import (
     SqlSystemAlerts,
     SqlTracker,
     in_list,
+    open_figures_of,
 )
 from ktpledger.adapters.projection_store import PROJECTION_TABLES, ProjectionStore, ProjectionStoreError, Row
 from ktpledger.adapters.tables import alerts, allowance_lines, project_facts, projection_heads
+from ktpledger.domain.alerts import AlertKey
+from ktpledger.domain.recorded import RecordedEvent
 
 WRITE_CHUNK = 5000  # rows per INSERT when a whole projection is rebuilt
 _TABLES = {table.name: table for table in (projection_heads, allowance_lines, alerts, project_facts)}
@@ -86,6 +89,15 @@ class SqlProjectionUnit:
 
     def pipelined(self) -> AbstractContextManager[None]:
         return self._backend.pipelined(self._connection)
+
+    def read_new(
+        self, versions: Mapping[str, int], open_of: Sequence[str]
+    ) -> tuple[dict[str, list[RecordedEvent]], dict[str, dict[AlertKey, str]]]:
+        both = self._backend.events_and_open_alerts(self._connection, versions, open_of)
+        if both is None:
+            return self.events.after(versions), self.alerts.open_figures(open_of)
+        found, rows = both
+        return found, open_figures_of(rows)
 
     def rebuild_project(
         self, project: str, alerts_rows: Sequence[Row], lines: Sequence[Row], facts: Sequence[Row] = ()

@@ -3,7 +3,7 @@ each acting in the transaction of the connection it is given."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,6 +41,14 @@ from ktpledger.domain.statuses import FAILED, OK, OPEN, NotificationStatus, Syst
 
 def in_list(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
+
+
+def open_figures_of(rows: Iterable[Sequence[Any]]) -> dict[str, dict[AlertKey, str]]:
+    """Open alerts' rows (project, category, kind, subject, current) as `open_figures` gives them."""
+    found: dict[str, dict[AlertKey, str]] = {}
+    for project, category, kind, subject, current in rows:
+        found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
+    return found
 
 
 class SqlHeads:
@@ -91,6 +99,21 @@ class SqlHeads:
             project: int(version)
             for project, version in self._connection.execute(query, {"names": list(names)})
         }
+
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        both = self._backend.locked_heads_and_free(self._connection, names, free) if names and free else None
+        if both is None:
+            return (self.lock(names, now) if names else {}), (self.lock_free(free) if free else {})
+        locked, taken = both
+        found = {
+            project: HeadState(int(version), (error or "") if status == FAILED else None)
+            for project, version, status, error in locked
+        }
+        if len(found) < len(names):  # a project's first catch-up: its head made, then locked
+            found |= self.lock([name for name in names if name not in found], now)
+        return found, {project: int(version) for project, version in taken}
 
     def advance(self, moves: Sequence[Row]) -> None:
         self._backend.upsert(self._connection, projection_heads, moves, ("project",))
@@ -230,6 +253,19 @@ _RESOLVE = (
         current=None,
     )
 )
+# Built once, not on every call: a catch-up that raises an alert reads what its project resolved
+# lately and inserts the raise, and building the statements cost more CPU than running them.
+_RESOLVED_SINCE = (
+    select(alerts.c.project, alerts.c.category, alerts.c.kind, alerts.c.subject, func.max(alerts.c.id))
+    .where(
+        in_list(alerts.c.project, "names"),
+        alerts.c.status == "resolved",
+        alerts.c.resolved_at >= bindparam("since"),
+    )
+    .group_by(alerts.c.project, alerts.c.category, alerts.c.kind, alerts.c.subject)
+)
+_ADD_ALERTS: dict[Backend, Any] = {}
+
 _CROSSING = (
     alerts.c.id,
     alerts.c.project,
@@ -245,9 +281,8 @@ class SqlAlerts:
         self._connection, self._backend = connection, backend
 
     def open_figures(self, names: Sequence[str]) -> dict[str, dict[AlertKey, str]]:
-        found: dict[str, dict[AlertKey, str]] = {}
         if not names:
-            return found
+            return {}
         rows = self._backend.open_alert_rows(self._connection, names)
         if rows is None:
             c = alerts.c
@@ -255,16 +290,16 @@ class SqlAlerts:
                 in_list(c.project, "names"), c.status == OPEN
             )
             rows = list(self._connection.execute(query, {"names": list(names)}))
-        for project, category, kind, subject, current in rows:
-            found.setdefault(project, {})[AlertKey(category, kind, subject)] = current or ""
-        return found
+        return open_figures_of(rows)
 
     def add_many(self, rows: Sequence[Row]) -> dict[Crossing, int]:
         if not rows:
             return {}
         # One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (SQLAlchemy's insertmanyvalues):
         # the rows left out are those a unique key refused.
-        statement = self._backend.insert_ignore(alerts).returning(*_CROSSING)
+        statement = _ADD_ALERTS.get(self._backend)
+        if statement is None:  # built once a backend, as `_RESOLVED_SINCE`
+            statement = _ADD_ALERTS[self._backend] = self._backend.insert_ignore(alerts).returning(*_CROSSING)
         return {
             (r.project, r.category, r.kind, r.subject, int(r.raised_at_version)): int(r.id)
             for r in self._connection.execute(statement, list(rows))
@@ -324,14 +359,8 @@ class SqlAlerts:
         found: dict[str, dict[AlertKey, int]] = {}
         if not projects:
             return found
-        c = alerts.c
-        query = (
-            select(c.project, c.category, c.kind, c.subject, func.max(c.id))
-            .where(in_list(c.project, "names"), c.status == "resolved", c.resolved_at >= bindparam("since"))
-            .group_by(c.project, c.category, c.kind, c.subject)
-        )
         for project, category, kind, subject, latest in self._connection.execute(
-            query, {"names": list(projects), "since": since}
+            _RESOLVED_SINCE, {"names": list(projects), "since": since}
         ):
             found.setdefault(str(project), {})[AlertKey(category, kind, subject)] = int(latest)
         return found

@@ -142,6 +142,13 @@ class HeadRepository(Protocol):
         holder, or their own wake-up, catches them up)."""
         ...
 
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        """`lock(names, now)` and then `lock_free(free)`, in one statement where the backend can
+        (`free` holds none of `names`)."""
+        ...
+
     def advance(self, moves: Sequence[Row]) -> None:
         """Move heads on (rows of project, version, position, clock, updated_at); the quarantine
         columns stay as they are."""
@@ -394,6 +401,13 @@ class ProjectionUnit(Protocol):
     def snapshots(self) -> SnapshotRepository: ...
 
     def commit(self) -> None: ...
+
+    def read_new(
+        self, versions: Mapping[str, int], open_of: Sequence[str]
+    ) -> tuple[dict[str, list[RecordedEvent]], dict[str, dict[AlertKey, str]]]:
+        """`events.after(versions)` and `alerts.open_figures(open_of)`, in one round trip where the
+        backend can (a catch-up reads both once its heads are locked)."""
+        ...
 
     def pipelined(self) -> AbstractContextManager[None]:
         """Within the block, statements are sent without waiting for each one's answer (on

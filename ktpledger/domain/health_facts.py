@@ -148,6 +148,7 @@ def _month_text(month: Month) -> str:
     return f"{month[0]:04d}-{month[1]:02d}"
 
 
+@lru_cache(maxsize=4096)  # a project's title, parties and next quarter: the same in each catch-up's row
 def _text(value: str) -> str:
     """A string as JSON, not ASCII-escaped."""
     return json.dumps(value, ensure_ascii=False)
@@ -159,6 +160,12 @@ def _maybe_text(amount: Decimal | None) -> str:
 
 def _canonical(value: Any) -> str:
     """A part of the facts as the whole's canonical text holds it."""
+    # Most projects have no profiles, invoices, claimed quarters or standing conditions: the
+    # encoder costs a few us a call, and a facts row is written a project at every catch-up.
+    if value == []:
+        return "[]"
+    if value == {}:
+        return "{}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

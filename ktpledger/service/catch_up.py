@@ -105,13 +105,12 @@ def _catch_up_many(
     with projections.store.write(durable=False) as unit:
         # The named ones first, waiting for their locks in name order (so two units never
         # deadlock); then the extras that are free, which never waits.
-        heads = unit.heads.lock(named, now) if named else {}
-        if extra:
-            heads |= {
-                name: HeadState(version)
-                for name, version in unit.heads.lock_free(extra).items()
-                if projections.warm.version(name) == version
-            }
+        heads, free = unit.heads.lock_with_free(named, extra, now)
+        heads |= {
+            name: HeadState(version)
+            for name, version in free.items()
+            if projections.warm.version(name) == version
+        }
         names = sorted(heads)
         saved = {name: head.version for name, head in heads.items()}
         active = [name for name in names if heads[name].failed is None]
@@ -146,7 +145,8 @@ def _catch_up_many(
                 return max(starts[name][0].version - 1, 0)
             return 0
 
-        fresh = unit.events.after({name: read_after(name) for name in active})
+        # With the open alerts of those folded on from elsewhere (one round trip on PostgreSQL).
+        fresh, cold_open = unit.read_new({name: read_after(name) for name in active}, [*cold, *behind])
         # One behind with nothing after the saved version (another worker caught it up, events and
         # all) is kept as it is, unfolded: folded from where it is, its gap grew with every wake-up
         # the other worker took. One far behind with something new is read again from where it is.
@@ -158,7 +158,6 @@ def _catch_up_many(
         far = {name: entry.live.version for name, entry in behind.items() if name not in near}
         if far:
             fresh |= unit.events.after(far)
-        cold_open = unit.alerts.open_figures([*cold, *behind])
         line_rows: list[Row] = []
         facts_rows: list[Row] = []
         head_moves: list[Row] = []

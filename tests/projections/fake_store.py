@@ -117,6 +117,11 @@ class _Heads:
             if name in heads and heads[name]["status"] != FAILED
         }
 
+    def lock_with_free(
+        self, names: Sequence[str], free: Sequence[str], now: datetime
+    ) -> tuple[dict[str, HeadState], dict[str, int]]:
+        return self.lock(names, now), self.lock_free(free)
+
     def advance(self, moves: Sequence[Row]) -> None:
         for move in moves:
             self._unit.tables.heads.setdefault(move["project"], dict(_HEAD_DEFAULTS)).update(move)
@@ -465,6 +470,11 @@ class FakeUnit:
 
     def pipelined(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    def read_new(
+        self, versions: Mapping[str, int], open_of: Sequence[str]
+    ) -> tuple[dict[str, list[RecordedEvent]], dict[str, dict[AlertKey, str]]]:
+        return self.events.after(versions), self.alerts.open_figures(open_of)
 
     def commit(self) -> None:
         self.store.tables = self.tables

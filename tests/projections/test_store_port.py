@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from ktpledger.adapters.database import Database, build_engine
-from ktpledger.adapters.errors import DatabaseUnavailable, WriteConflict
+from ktpledger.adapters.errors import BackendDataError, DatabaseUnavailable, WriteConflict
 from ktpledger.adapters.projection_sql import projection_store
-from ktpledger.adapters.projection_store import ProjectionStore, ProjectionStoreError
+from ktpledger.adapters.projection_store import HeadState, ProjectionStore, ProjectionStoreError
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.domain.errors import RuleViolation
 from ktpledger.service.projections import CatchUp, Projector, comparable
@@ -29,6 +29,7 @@ from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, offer, reversal
 from tests.projections import poison
 from tests.projections.fake_store import FakeProjectionStore
+from tests.projections.sent import statements_sent
 
 TS, CO = "travel_subsistence", "consumables"
 Q, H = "KTP-POISON", "KTP-H1"
@@ -246,7 +247,7 @@ def test_a_catch_up_takes_in_the_extra_projects_it_keeps_folded_at_their_saved_v
 
 
 class CountedReads:
-    """A projection store whose units count their reads of the ledger (`events.after`)."""
+    """A projection store whose units count their reads of the ledger (`events.after`, `read_new`)."""
 
     def __init__(self, store: ProjectionStore) -> None:
         self.store = store
@@ -261,17 +262,29 @@ class CountedReads:
     @contextmanager
     def write(self, **options: Any) -> Iterator[Any]:
         with self.store.write(**options) as unit:
-            after = unit.events.after
+            after, read_new = unit.events.after, unit.read_new
+            within = False  # in `read_new`, which may or may not read by `events.after`
 
             def counted(versions: Any) -> Any:
-                self.reads.append(dict(versions))
+                if not within:
+                    self.reads.append(dict(versions))
                 return after(versions)
 
+            def counted_with_alerts(versions: Any, open_of: Any) -> Any:
+                nonlocal within
+                self.reads.append(dict(versions))
+                within = True
+                try:
+                    return read_new(versions, open_of)
+                finally:
+                    within = False
+
             unit.events.after = counted  # type: ignore[method-assign]  # counted, then read as before
+            unit.read_new = counted_with_alerts
             try:
                 yield unit
             finally:
-                unit.events.after = after  # type: ignore[method-assign]  # as it was
+                unit.events.after, unit.read_new = after, read_new  # as they were
 
 
 def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read(
@@ -354,6 +367,99 @@ def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres
             holder.heads.lock(["KTP-HELD"], datetime.now(UTC))
             with store.write() as unit:  # a second connection: waits for nothing
                 assert unit.heads.lock_free([PROJECT, "KTP-HELD", "KTP-NONE"]) == {PROJECT: 1}
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    try:
+        store = projection_store(app.database)
+        app.ledger.append([offer(), offer("KTP-HELD"), offer("KTP-FREE")])
+        Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD", "KTP-FREE"])
+        now = datetime.now(UTC)
+        with store.write() as holder:
+            holder.heads.lock(["KTP-HELD"], now)
+            said = statements_sent(app.database.engine, monkeypatch)
+            with store.write() as unit:
+                heads, free = unit.heads.lock_with_free([PROJECT], ["KTP-FREE", "KTP-HELD", "KTP-NONE"], now)
+                assert (heads, free) == ({PROJECT: HeadState(1)}, {"KTP-FREE": 1})
+                assert len(said) == 1
+                with store.write() as other:  # both taken: another unit finds neither free
+                    assert other.heads.lock_free([PROJECT, "KTP-FREE"]) == {}
+            with store.write() as unit:  # a project's first: its head made at 0
+                heads, free = unit.heads.lock_with_free(["KTP-NEW"], ["KTP-HELD"], now)
+                assert (heads, free) == ({"KTP-NEW": HeadState(0)}, {})
+    finally:
+        app.close()
+
+
+def test_the_facts_a_catch_up_writes_are_the_text_a_replay_writes(world: World) -> None:
+    """Byte for byte, names with quotes, backslashes and letters beyond ASCII too (a catch-up
+    upserts them inside a JSON document on PostgreSQL; a replay inserts them)."""
+    world.record([offer(title='Say "naïve" \\ — ok', business="Crumb & Co Ltd")])
+    world.record([claim("c1", "10.00", date="2024-10-16"), claim("c2", "5.00", date="2024-11-16")])
+    world.projector.catch_up(PROJECT)
+    with world.store.read() as unit:
+        caught_up = unit.facts.of_projects([PROJECT])
+    world.projector.replay()
+    with world.store.read() as unit:
+        replayed = unit.facts.of_projects([PROJECT])
+    assert caught_up == replayed
+    assert '"title":"Say \\"naïve\\" \\\\ — ok"' in str(caught_up[0]["facts"])
+
+
+def test_new_events_and_open_alerts_are_read_together_as_apart(world: World) -> None:
+    """`read_new` gives what `events.after` and `alerts.open_figures` give (on PostgreSQL sent
+    together in one round trip, on psycopg's own cursors)."""
+    world.record([offer(), offer("KTP-OTHER")])
+    world.record([claim("t1", "2100.00", category=TS, date="2024-10-15")])  # 84% of travel: an alert
+    world.projector.catch_up_many([PROJECT, "KTP-OTHER"])
+    world.record([claim("c1", "10.00", date="2024-10-16"), claim("o1", "5.00", project="KTP-OTHER")])
+    versions = {PROJECT: 2, "KTP-OTHER": 0, "KTP-NONE": 0}
+    with world.store.write() as unit:
+        apart = (unit.events.after(versions), unit.alerts.open_figures([PROJECT, "KTP-OTHER"]))
+        together = unit.read_new(versions, [PROJECT, "KTP-OTHER"])
+    assert together == apart
+    assert [item.version for item in together[0][PROJECT]] == [3]
+    assert [item.version for item in together[0]["KTP-OTHER"]] == [1, 2]
+    assert list(together[1]) == [PROJECT]
+    with world.store.write() as unit:  # no open alerts asked for: the events alone
+        assert unit.read_new(versions, []) == (apart[0], {})
+
+
+@pytest.mark.postgres
+def test_new_events_and_open_alerts_go_to_postgresql_in_one_pipeline(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    try:
+        store = projection_store(app.database)
+        app.ledger.append([offer()])
+        pipelines: list[object] = []
+        pipeline = psycopg.Connection.pipeline
+        monkeypatch.setattr(
+            psycopg.Connection, "pipeline", lambda self: pipelines.append(self) or pipeline(self)
+        )
+        said = statements_sent(app.database.engine, monkeypatch)
+        with store.write() as unit:
+            events, open_alerts = unit.read_new({PROJECT: 0}, [PROJECT])
+            assert len(said) == 2 and len(pipelines) == 1  # the two statements, one round trip
+            assert [item.version for item in events[PROJECT]] == [1]
+            assert open_alerts == {}
+            assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: no pipeline
+            assert len(said) == 3 and len(pipelines) == 1
+            unit.heads.lock([PROJECT], datetime.now(UTC))  # the transaction carries on
+        # A refusal leaves as through SQLAlchemy's execution: translated.
+        with pytest.raises(BackendDataError), store.write() as unit:
+            unit.read_new({PROJECT: 2**40}, [PROJECT])  # out of an integer's range
     finally:
         app.close()
 

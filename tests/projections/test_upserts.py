@@ -102,16 +102,17 @@ def test_an_upserted_time_keeps_its_instant_whatever_its_zone(postgres_url: str)
 
 
 @pytest.mark.postgres
-def test_upserts_in_a_pipeline_go_together_as_one_statement_at_the_commit(postgres_url: str) -> None:
+def test_upserts_in_a_pipeline_go_together_as_one_statement_at_the_commit(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In `unit.pipelined()` (a catch-up's writes) PostgreSQL holds the upserts back and sends them
     as one statement when the unit commits; a second upsert of a table already held sends what is
     held first, so the later rows win, as ever."""
-    from sqlalchemy import event
+    from tests.projections.sent import statements_sent
 
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
     upgrade(app.database)
-    sent: list[str] = []
-    event.listen(app.database.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    sent = statements_sent(app.database.engine, monkeypatch)
     try:
         store = projection_store(app.database)
         at = datetime(2026, 12, 6, 13, 5, 7, tzinfo=UTC)
