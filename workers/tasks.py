@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, cast
 from celery.signals import worker_process_init, worker_shutdown
 
 from ktpledger.bootstrap import App, bootstrap
+from ktpledger.service.collector import SurvivorsFrozen
 from ktpledger.service.wakeup import BackgroundDelivery, chunks
 from ktpledger.settings import Settings
 from workers.app import app
@@ -23,6 +24,7 @@ _application: App | None = None
 _raised: RaisedDeliveries | None = None
 _turns: CatchUpsFirst | None = None
 _due: DueProjects | None = None
+_survivors: SurvivorsFrozen | None = None
 
 P = ParamSpec("P")
 R_co = TypeVar("R_co", covariant=True)
@@ -226,14 +228,24 @@ def application() -> App:
     global _application
     if _application is None:
         _application = bootstrap(Settings.from_env(), wakeup=_Dispatcher())
+        survivors().settle()  # what start-up made lives for good: out of every collection's walk
     return _application
+
+
+def survivors() -> SurvivorsFrozen:
+    """This process's `SurvivorsFrozen`: its long-lived objects kept out of the collector's walks."""
+    global _survivors
+    if _survivors is None:
+        _survivors = SurvivorsFrozen()
+    return _survivors
 
 
 @_on_worker_process_init
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share its parent's database connections.
-    global _application, _raised, _due, _turns
+    global _application, _raised, _due, _turns, _survivors
     _application = None
+    _survivors = None  # its own clock of freezes
     _raised = None  # its thread is the parent's: a child gathers and delivers its own
     _turns = None  # and marks its own catch-ups
     _due = None  # nor may it share the parent's Redis connection
@@ -248,6 +260,7 @@ def catch_up(projects: str | list[str]) -> dict[str, Any]:
     names = [projects] if isinstance(projects, str) else list(projects)
     with catch_up_turns().catching_up():
         results = application().projector.catch_up_many(names, also=due_projects().take())
+    survivors().settle()  # between catch-ups: no lock held, no transaction open
     raised = [alert for result in results for alert in result.raised]
     if raised:
         raised_deliveries().add(raised)

@@ -78,6 +78,27 @@ def test_a_catch_up_that_raises_hands_them_over_without_sending_a_task(
     assert answer["raised"] == [7, 8, 9]
 
 
+def test_a_catch_up_settles_the_heap_after_its_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After each catch-up, out of its transaction, the worker freezes what survived
+    (`SurvivorsFrozen.settle`, at most every second): its collections stay short."""
+    order: list[str] = []
+
+    class Projector:
+        def catch_up_many(self, names: list[str], also: list[str]) -> list[Result]:
+            order.append("catch-up")
+            return [Result([])]
+
+    class Survivors:
+        def settle(self) -> None:
+            order.append("settle")
+
+    monkeypatch.setattr(tasks, "application", lambda: FakeApp(Projector()))  # type: ignore[arg-type]
+    monkeypatch.setattr(tasks, "survivors", lambda: Survivors())
+    tasks.catch_up(["KTP-1"])
+    tasks.catch_up(["KTP-2"])
+    assert order == ["catch-up", "settle"] * 2
+
+
 def test_a_delivery_waits_for_a_quiet_gap_between_catch_ups() -> None:
     """Deliveries yield to catch-ups (`CatchUpsFirst`): none goes while a catch-up runs, and what
     was gathered goes once the worker has had none running for `quiet` seconds, a few at a time."""
