@@ -44,6 +44,7 @@ from ktpledger.api import (
 from ktpledger.api.wakeups import SentAfterResponse
 from ktpledger.bootstrap import App, bootstrap
 from ktpledger.serve_settings import ServeLimits
+from ktpledger.service.collector import SurvivorsFrozen
 from ktpledger.service.wakeup import Asleep, InProcess
 from ktpledger.settings import Settings
 
@@ -110,6 +111,25 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class SettledHeap:
+    """Pure ASGI middleware of `ktpledger serve`: after each response, what the process holds for
+    good (its ledger's cached project states above all) is frozen out of the cyclic collector's
+    walks, at most every second (`SurvivorsFrozen`, as a worker does between catch-ups): a full
+    collection otherwise stops every request the process is serving for as long as it takes to walk
+    them all, longer as the cache fills."""
+
+    def __init__(self, app: ASGIApp, survivors: SurvivorsFrozen) -> None:
+        self.app = app
+        self.survivors = survivors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                self.survivors.settle()
+
+
 def headers_for(path: str) -> list[tuple[str, str]]:
     """The headers a response to `path` gets unless it has them already, in the order they are set."""
     dashboard_page = path == "/" or path.startswith("/dashboard")
@@ -126,13 +146,18 @@ def headers_for(path: str) -> list[tuple[str, str]]:
 
 
 def create_app(
-    application: App | None = None, *, settings: Settings | None = None, wakeups_after_response: bool = False
+    application: App | None = None,
+    *,
+    settings: Settings | None = None,
+    wakeups_after_response: bool = False,
+    survivors: SurvivorsFrozen | None = None,
 ) -> FastAPI:
     """The FastAPI app over `application` (built from `settings` and closed with the app when
     not given). The schema must already be at head (`ktpledger serve` makes sure of it).
 
     `wakeups_after_response` (`ktpledger serve`): with a broker, the appends' wake-ups are sent
-    from a thread of their own (`api/wakeups.py`), the last of them when the app shuts down."""
+    from a thread of their own (`api/wakeups.py`), the last of them when the app shuts down.
+    `survivors` (`ktpledger serve`): settled after each response (`SettledHeap`)."""
     owned = application is None
     app_objects = application if application is not None else bootstrap(settings)
     after_response = None
@@ -223,6 +248,8 @@ def create_app(
         )
 
     api.add_middleware(SecurityHeaders)
+    if survivors is not None:
+        api.add_middleware(SettledHeap, survivors=survivors)
 
     return api
 
@@ -237,8 +264,11 @@ def serve(application: App, *, host: str, port: int, limits: ServeLimits, worker
         # A forked worker must not use the connections its parent opened: it opens its own.
         application.database.engine.dispose(close=False)
 
+    survivors = SurvivorsFrozen()
+    served = create_app(application, wakeups_after_response=True, survivors=survivors)
+    survivors.settle()  # start-up's objects, before any fork: each worker process starts frozen
     server.run(
-        create_app(application, wakeups_after_response=True),
+        served,
         host=host,
         port=port,
         limits=limits,
