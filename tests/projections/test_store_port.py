@@ -102,6 +102,17 @@ class DatabaseWorld(World):
         return read_system_alerts(self.app.database, include_resolved=True)
 
 
+@pytest.fixture
+def postgres_app(postgres_url: str) -> Iterator[App]:
+    """An application on PostgreSQL, migrated, woken by nothing (its projections caught up by hand)."""
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
+    upgrade(app.database)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 @pytest.fixture(params=["fake", "sqlite", "postgres"])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     if request.param == "fake":
@@ -356,46 +367,38 @@ def test_a_project_kept_a_few_events_behind_is_read_from_where_it_is_in_one_read
 
 
 @pytest.mark.postgres
-def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres_url: str) -> None:
-    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
-    upgrade(app.database)
-    try:
-        store = projection_store(app.database)
-        app.ledger.append([offer(), offer("KTP-HELD")])
-        Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD"])
-        with store.write() as holder:
-            holder.heads.lock(["KTP-HELD"], datetime.now(UTC))
-            with store.write() as unit:  # a second connection: waits for nothing
-                assert unit.heads.lock_free([PROJECT, "KTP-HELD", "KTP-NONE"]) == {PROJECT: 1}
-    finally:
-        app.close()
+def test_extra_projects_another_unit_holds_are_left_out_without_waiting(postgres_app: App) -> None:
+    app = postgres_app
+    store = projection_store(app.database)
+    app.ledger.append([offer(), offer("KTP-HELD")])
+    Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD"])
+    with store.write() as holder:
+        holder.heads.lock(["KTP-HELD"], datetime.now(UTC))
+        with store.write() as unit:  # a second connection: waits for nothing
+            assert unit.heads.lock_free([PROJECT, "KTP-HELD", "KTP-NONE"]) == {PROJECT: 1}
 
 
 @pytest.mark.postgres
 def test_named_heads_and_free_extra_ones_are_locked_in_one_statement(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
-    upgrade(app.database)
-    try:
-        store = projection_store(app.database)
-        app.ledger.append([offer(), offer("KTP-HELD"), offer("KTP-FREE")])
-        Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD", "KTP-FREE"])
-        now = datetime.now(UTC)
-        with store.write() as holder:
-            holder.heads.lock(["KTP-HELD"], now)
-            said = statements_sent(app.database.engine, monkeypatch)
-            with store.write() as unit:
-                heads, free = unit.heads.lock_with_free([PROJECT], ["KTP-FREE", "KTP-HELD", "KTP-NONE"], now)
-                assert (heads, free) == ({PROJECT: HeadState(1)}, {"KTP-FREE": 1})
-                assert len(said) == 1
-                with store.write() as other:  # both taken: another unit finds neither free
-                    assert other.heads.lock_free([PROJECT, "KTP-FREE"]) == {}
-            with store.write() as unit:  # a project's first: its head made at 0
-                heads, free = unit.heads.lock_with_free(["KTP-NEW"], ["KTP-HELD"], now)
-                assert (heads, free) == ({"KTP-NEW": HeadState(0)}, {})
-    finally:
-        app.close()
+    app = postgres_app
+    store = projection_store(app.database)
+    app.ledger.append([offer(), offer("KTP-HELD"), offer("KTP-FREE")])
+    Projector(app.database, store=store).catch_up_many([PROJECT, "KTP-HELD", "KTP-FREE"])
+    now = datetime.now(UTC)
+    with store.write() as holder:
+        holder.heads.lock(["KTP-HELD"], now)
+        said = statements_sent(app.database.engine, monkeypatch)
+        with store.write() as unit:
+            heads, free = unit.heads.lock_with_free([PROJECT], ["KTP-FREE", "KTP-HELD", "KTP-NONE"], now)
+            assert (heads, free) == ({PROJECT: HeadState(1)}, {"KTP-FREE": 1})
+            assert len(said) == 1
+            with store.write() as other:  # both taken: another unit finds neither free
+                assert other.heads.lock_free([PROJECT, "KTP-FREE"]) == {}
+        with store.write() as unit:  # a project's first: its head made at 0
+            heads, free = unit.heads.lock_with_free(["KTP-NEW"], ["KTP-HELD"], now)
+            assert (heads, free) == ({"KTP-NEW": HeadState(0)}, {})
 
 
 def test_the_facts_a_catch_up_writes_are_the_text_a_replay_writes(world: World) -> None:
@@ -434,34 +437,28 @@ def test_new_events_and_open_alerts_are_read_together_as_apart(world: World) -> 
 
 @pytest.mark.postgres
 def test_new_events_and_open_alerts_go_to_postgresql_in_one_pipeline(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
-    app = bootstrap(Settings(database_url=postgres_url), wakeup=Asleep())
-    upgrade(app.database)
-    try:
-        store = projection_store(app.database)
-        app.ledger.append([offer()])
-        pipelines: list[object] = []
-        pipeline = psycopg.Connection.pipeline
-        monkeypatch.setattr(
-            psycopg.Connection, "pipeline", lambda self: pipelines.append(self) or pipeline(self)
-        )
-        said = statements_sent(app.database.engine, monkeypatch)
-        with store.write() as unit:
-            events, open_alerts = unit.read_new({PROJECT: 0}, [PROJECT])
-            assert len(said) == 2 and len(pipelines) == 1  # the two statements, one round trip
-            assert [item.version for item in events[PROJECT]] == [1]
-            assert open_alerts == {}
-            assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: no pipeline
-            assert len(said) == 3 and len(pipelines) == 1
-            unit.heads.lock([PROJECT], datetime.now(UTC))  # the transaction carries on
-        # A refusal leaves as through SQLAlchemy's execution: translated.
-        with pytest.raises(BackendDataError), store.write() as unit:
-            unit.read_new({PROJECT: 2**40}, [PROJECT])  # out of an integer's range
-    finally:
-        app.close()
+    app = postgres_app
+    store = projection_store(app.database)
+    app.ledger.append([offer()])
+    pipelines: list[object] = []
+    pipeline = psycopg.Connection.pipeline
+    monkeypatch.setattr(psycopg.Connection, "pipeline", lambda self: pipelines.append(self) or pipeline(self))
+    said = statements_sent(app.database.engine, monkeypatch)
+    with store.write() as unit:
+        events, open_alerts = unit.read_new({PROJECT: 0}, [PROJECT])
+        assert len(said) == 2 and len(pipelines) == 1  # the two statements, one round trip
+        assert [item.version for item in events[PROJECT]] == [1]
+        assert open_alerts == {}
+        assert unit.read_new({PROJECT: 0}, [])[0] == events  # the events alone: no pipeline
+        assert len(said) == 3 and len(pipelines) == 1
+        unit.heads.lock([PROJECT], datetime.now(UTC))  # the transaction carries on
+    # A refusal leaves as through SQLAlchemy's execution: translated.
+    with pytest.raises(BackendDataError), store.write() as unit:
+        unit.read_new({PROJECT: 2**40}, [PROJECT])  # out of an integer's range
 
 
 @pytest.mark.postgres
