@@ -642,9 +642,9 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 # int4, text). It does what `ktpledger_append_one` does (migration 0020) without the function's call:
 # the single appends' advisory lock, then the insert if the head is `version - 1` with the hash the
 # row names as its predecessor's (a version or key taken raises unique_violation). The hash, not only
-# the version: the row may have been made on a state folded on with an event whose own append is
-# still under way or failed (`Ledger._append_one`), and the chain must not name a row the ledger
-# does not hold. The lock is the row the insert's values are projected from, so
+# the version: the row is made on a state this process cached, and however that state came to differ
+# from the ledger (a database restored from another history while the process ran, say), the chain
+# must never name a row the ledger does not hold; the index probe is the same one. The lock is the row the insert's values are projected from, so
 # it is held before the position is taken, whatever order the planner evaluates the rest in. No
 # RETURNING: the command's row count says whether the row went in (RETURNING position cost about
 # 5 us a call more, measured), and the position is not needed.

@@ -300,63 +300,35 @@ class Ledger:
         period past the calendar's end, which only folding it finds, after the insert here: the
         general path folds before it inserts, and refuses it.)
 
-        The state is looked up, the row made and the state folded on under one taking of the
-        guard (a warm project's append, the usual one, took it three times: issue 18).
-
-        The fold comes before the round trip, not after it: what runs after a wait runs with the
-        CPU's caches cold (on the 2-core machine a fold took 11 us after the wait, some 3 us just
-        after the check, which read the same state), and nothing else waits on it. Until the
-        answer the cached state holds an event perhaps not recorded, which only this ledger's
-        appends read (`state` folds afresh; the general path takes a cached state only at the
-        head it reads under the lock, and loads one that is ahead of it): an append made on it
-        meanwhile names this event's hash as its predecessor's, which `append_one` confirms, so
-        it goes in only if this event did. Not recorded, the state is put out of the cache."""
+        The state is looked up once, the row made and the state folded on under one taking of the
+        guard each (a warm project's append, the usual one, took it three times: issue 18)."""
         project = event.project
         guard = self._guard
         with guard:
             state = self._cache.get(project)
-            made = None if state is None else self._folded_on(state, event, recorded_by)
+            row = None if state is None else _direct_row(event, state, recorded_by)
+            totals = _totals_due(state, row, self._snapshotted.get(project))
         if state is None:
             if not self._warm_up(project):
                 return None
             with guard:
                 state = self._cache.get(project)
-                made = None if state is None else self._folded_on(state, event, recorded_by)
-        if made is None or state is None:
+                row = None if state is None else _direct_row(event, state, recorded_by)
+                totals = _totals_due(state, row, self._snapshotted.get(project))
+        if row is None or state is None:
             return None
-        row, totals = made
-        recorded = False
-        try:
-            recorded = self.recorder.append_one(row, totals)
-        finally:
-            if not recorded:  # the state holds the event: put out, to be loaded from the ledger
-                with guard:
-                    if self._cache.get(project) is state:
-                        self._cache.evict([project])
-        if not recorded:
-            return None
+        version = row["version"]
+        recorded = self.recorder.append_one(row, totals)
+        with guard:
+            if not recorded:  # the cached state is unchanged: still good to fold on from
+                return None
+            if self._cache.get(project) is state and state.version == version - 1:
+                state.apply(event, version, row["hash"])
+            else:
+                self._cache.evict([project])
         if self.on_appended is not None:
             self.on_appended({project})
-        return recorded_result(index, event.key, project, row["version"])
-
-    def _folded_on(
-        self, state: ProjectState, event: Event, recorded_by: RecordedBy | None
-    ) -> tuple[dict[str, Any], StoredSnapshot | None] | None:
-        """`event`'s row on the cached `state` and the totals snapshot to send with it (of the
-        state before it), the state then folded on with it (`_append_one`); None, the state
-        untouched, where the one-round-trip path does not apply (`_direct_row`). A fold that
-        refuses the event (it should not, once checked) puts the state out of the cache and
-        leaves the event to the general path. Under the guard."""
-        row = _direct_row(event, state, recorded_by)
-        if row is None:
-            return None
-        totals = _totals_due(state, row, self._snapshotted.get(state.project))
-        try:
-            state.apply(event, row["version"], row["hash"])
-        except Exception:  # noqa: BLE001 - half folded, perhaps: the general path folds from the ledger
-            self._cache.evict([state.project])
-            return None
-        return row, totals
+        return recorded_result(index, event.key, project, version)
 
     def _append_parsed(
         self, parsed: list[tuple[int, Event]], recorded_by: RecordedBy | None, look_up_keys: bool = False

@@ -101,12 +101,11 @@ def test_a_key_recorded_by_another_process_is_a_duplicate_and_keeps_the_connecti
     assert first.ledger.verify() == (5, None)
 
 
-def test_a_failed_single_append_leaves_no_folded_state_behind(
+def test_a_single_append_not_recorded_is_decided_on_the_general_path_from_the_state_as_it_was(
     pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The cached state is folded on before the round trip (`Ledger._append_one`): an append the
-    statement does not record puts that state out of the cache, and the general path decides the
-    event against the ledger, from which the next append loads the state again."""
+    """The cached state is folded on only once the statement says the row went in
+    (`Ledger._append_one`): not recorded, the general path decides the event from it, unchanged."""
     first, _ = pair
     first.ledger.append([offer(), claim("c1")])
     first.ledger.append([claim("c2")])  # warm, version 3
@@ -120,7 +119,6 @@ def test_a_failed_single_append_leaves_no_folded_state_behind(
     [general] = first.ledger.append([claim("c3")])
     assert (general.status, general.version) == ("recorded", 4) and inserted == [1]
     monkeypatch.undo()
-    # the general path put back its own state, at the ledger's head: the next append goes on it
     state = states.get(PROJECT)
     assert state is not None and state.version == 4
     [after] = first.ledger.append([claim("c4")])
@@ -128,13 +126,12 @@ def test_a_failed_single_append_leaves_no_folded_state_behind(
     assert first.ledger.verify() == (5, None)
 
 
-def test_an_append_that_raises_takes_its_folded_state_out_of_the_cache(
+def test_an_interrupted_single_append_leaves_the_cached_state_as_it_was(
     pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, _ = pair
     first.ledger.append([offer(), claim("c1")])
     first.ledger.append([claim("c2")])
-    assert first.ledger.states.get(PROJECT) is not None
 
     def interrupted(*_: Any) -> bool:
         raise KeyboardInterrupt
@@ -142,7 +139,8 @@ def test_an_append_that_raises_takes_its_folded_state_out_of_the_cache(
     monkeypatch.setattr(first.ledger.recorder, "append_one", interrupted)
     with pytest.raises(KeyboardInterrupt):
         first.ledger.append([claim("c3")])
-    assert first.ledger.states.get(PROJECT) is None
+    state = first.ledger.states.get(PROJECT)
+    assert state is not None and state.version == 3
     monkeypatch.undo()
     [again] = first.ledger.append([claim("c3")])
     assert (again.status, again.version) == ("recorded", 4)
@@ -151,8 +149,8 @@ def test_an_append_that_raises_takes_its_folded_state_out_of_the_cache(
 
 def test_the_statement_confirms_the_hash_its_row_names(postgres_url: str) -> None:
     """A row whose `prev_hash` is not the hash of row `version - 1` is not recorded, though that
-    row exists: one made on a state folded on with an event whose own append did not go in (an
-    append of this process meanwhile) must not chain onto the row another process recorded there."""
+    row exists: a row made on a cached state that is not the ledger's must never chain onto a row
+    the ledger does not hold."""
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
     try:
         upgrade(app.database)
