@@ -644,8 +644,9 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 # row names as its predecessor's (a version or key taken raises unique_violation). The hash, not only
 # the version: the row is made on a state this process cached, and however that state came to differ
 # from the ledger (a database restored from another history while the process ran, say), the chain
-# must never name a row the ledger does not hold; the index probe is the same one. The lock is the row the insert's values are projected from, so
-# it is held before the position is taken, whatever order the planner evaluates the rest in. No
+# must never name a row the ledger does not hold; the index probe is the same one. The lock is the
+# row the insert's values are projected from, so it is held before the position is taken, whatever
+# order the planner evaluates the rest in. No
 # RETURNING: the command's row count says whether the row went in (RETURNING position cost about
 # 5 us a call more, measured), and the position is not needed.
 _APPEND_ONE_NAME = b"ktpledger_append_row"

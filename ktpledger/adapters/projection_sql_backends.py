@@ -259,19 +259,15 @@ class PostgresBackend(Backend):
         read = ledger_store.pg_streams_after(versions)
         if read is None or connection.dialect.paramstyle not in ("format", "pyformat"):
             return None
+        if not names:  # the events alone: no pipeline to enter and leave
+            return ledger_store.streams_of_rows(connection.dialect, _driver_rows(connection, *read)), []
         driver: Any = connection.connection.driver_connection
-        failure = connection.dialect.loaded_dbapi.Error
-        try:
-            if not names:  # the events alone: no pipeline to enter and leave
-                return ledger_store.streams_of_rows(connection.dialect, driver.execute(*read).fetchall()), []
+        with _raised_as_sqlalchemy(connection, *read):
             with driver.pipeline():
                 events_cursor = driver.execute(*read)
                 alerts_cursor = driver.execute(_OPEN_ALERTS, (list(names), OPEN))
             rows = events_cursor.fetchall()
             open_rows = alerts_cursor.fetchall()
-        except failure as error:
-            # As SQLAlchemy would have raised it, so the store translates it as any other.
-            raise DBAPIError.instance(read[0], read[1], error, failure) from error
         return ledger_store.streams_of_rows(connection.dialect, rows), open_rows
 
     def open_alert_rows(self, connection: Connection, names: Sequence[str]) -> list[Any] | None:
@@ -314,13 +310,21 @@ _OPEN_ALERTS = (
 
 
 def _driver_rows(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-    """The rows of `sql` run on the driver's own cursor, an error raised as SQLAlchemy's execution
-    would have raised it (so the store translates it as any other): a catch-up's locks and reads,
-    each of which cost about 30 us of CPU more through SQLAlchemy's execution of driver SQL."""
+    """The rows of `sql` run on the driver's own cursor (`_raised_as_sqlalchemy`): a catch-up's
+    locks and reads, each of which cost about 30 us of CPU more through SQLAlchemy's execution of
+    driver SQL."""
     driver: Any = connection.connection.driver_connection
+    with _raised_as_sqlalchemy(connection, sql, parameters):
+        return list(driver.execute(sql, parameters).fetchall())
+
+
+@contextmanager
+def _raised_as_sqlalchemy(connection: Connection, sql: str, parameters: Any) -> Iterator[None]:
+    """The driver's errors within the block raised as SQLAlchemy's execution of `sql` would have
+    raised them, so the store translates them as any other."""
     failure = connection.dialect.loaded_dbapi.Error
     try:
-        return list(driver.execute(sql, parameters).fetchall())
+        yield
     except failure as error:
         raise DBAPIError.instance(sql, parameters, error, failure) from error
 
