@@ -184,12 +184,20 @@ def _parts(state: ProjectState) -> tuple[dict[str, Any], bytes]:
 def _pickled(value: object) -> bytes:
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
-    pickler.dispatch_table = {**copyreg.dispatch_table, Claim: _reduce_claim}
+    pickler.dispatch_table = {**copyreg.dispatch_table, **_REDUCERS}
     pickler.dump(value)
     return out.getvalue()
 
 
 _CATEGORIES = {category.value: category for category in Category}
+
+
+def _reducers() -> dict[type, Callable[[Any], Any]]:
+    """How `_pickled` reduces the values a state holds most of. A Decimal and a date by their own
+    `__reduce__`, named: the bytes are the same as pickle's own way (`__reduce_ex__`), which took
+    twice as long (0.7 against 0.35 us a Decimal; a totals snapshot holds a hundred or so, and a
+    batch over many projects pickles one for each it takes past a multiple: issue 18)."""
+    return {Claim: _reduce_claim, Decimal: Decimal.__reduce__, date: date.__reduce__}
 
 
 def _reduce_claim(claim: Claim) -> tuple[Any, tuple[Any, ...]]:
@@ -221,6 +229,9 @@ def _restore_claim(
         reversed=Decimal(reversed_text) if reversed_text else ZERO,
     )
     return claim
+
+
+_REDUCERS = _reducers()
 
 
 def _members_of(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:

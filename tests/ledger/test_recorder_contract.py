@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from psycopg.pq import TransactionStatus
 
+from ktpledger.adapters import snapshot_store
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import WriteConflict
 from ktpledger.adapters.ledger_recorder import (
@@ -234,6 +235,58 @@ def test_a_full_snapshot_is_the_newest_that_holds_claims_and_is_kept_beside_tota
     assert recorder.full_snapshot(PROJECT, 4, "f") == full
     assert recorder.full_snapshot(PROJECT, 4, "other format") is None
     assert recorder.cold_start(PROJECT, "f").snapshot == StoredSnapshot(PROJECT, 4, "f", b"totals 4")
+
+
+def kept_snapshots(recorder: LedgerRecorder) -> dict[str, list[tuple[int, bytes]]]:
+    """Each project's kept snapshots, oldest first: (version, state)."""
+    assert isinstance(recorder, (PostgresLedgerRecorder, SQLiteLedgerRecorder))
+    kept: dict[str, list[tuple[int, bytes]]] = {}
+    with recorder.database.read() as connection:
+        for snapshot in snapshot_store.every(connection):
+            kept.setdefault(snapshot.project, []).append((snapshot.version, snapshot.state))
+    return kept
+
+
+def test_a_batch_s_totals_snapshots_are_saved_together_and_each_project_keeps_its_newest_two(
+    recorder: LedgerRecorder,
+) -> None:
+    """A batch's totals snapshots of many projects, saved together (on PostgreSQL in one
+    statement): each replaces one of its own version, each project keeps its newest two whatever
+    their kind, its full ones are kept until newer full ones replace them, and a project the batch
+    did not touch keeps all it had."""
+    third = "KTP-0044"
+    record(recorder, chained([offer()]) + chained([offer(OTHER)]) + chained([offer(third)]))
+
+    def saved(*snapshots: StoredSnapshot) -> None:
+        with recorder.appending() as session:
+            session.heads([snapshot.project for snapshot in snapshots])
+            session.save_snapshots(list(snapshots))
+            session.commit()
+
+    saved(StoredSnapshot(PROJECT, 100, "f", b"full 100", b"claims 100"))
+    saved(StoredSnapshot(third, 10, "f", b"totals 10"), StoredSnapshot(third, 20, "f", b"totals 20"))
+    saved(StoredSnapshot(third, 30, "f", b"totals 30"))
+    for version in (150, 200, 250):
+        saved(
+            StoredSnapshot(PROJECT, version, "f", f"totals {version}".encode()),
+            StoredSnapshot(OTHER, version, "f", f"totals {version}".encode()),
+        )
+    saved(
+        StoredSnapshot(PROJECT, 250, "f", b"totals 250 again"), StoredSnapshot(OTHER, 260, "f", b"totals 260")
+    )
+    kept = kept_snapshots(recorder)
+    assert kept[PROJECT] == [(100, b"full 100"), (200, b"totals 200"), (250, b"totals 250 again")]
+    assert kept[OTHER] == [(250, b"totals 250"), (260, b"totals 260")]
+    assert kept[third] == [(20, b"totals 20"), (30, b"totals 30")]
+    assert recorder.full_snapshot(PROJECT, 250, "f") == StoredSnapshot(
+        PROJECT, 100, "f", b"full 100", b"claims 100"
+    )
+    saved(StoredSnapshot(PROJECT, 500, "f", b"full 500", b"claims 500"))  # a full one prunes as before
+    assert kept_snapshots(recorder)[PROJECT] == [
+        (100, b"full 100"),
+        (250, b"totals 250 again"),
+        (500, b"full 500"),
+    ]
 
 
 def test_a_totals_snapshot_sent_with_a_single_append_is_kept_whether_or_not_the_row_goes_in(
