@@ -182,10 +182,15 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     # Pooled connections keep SQLite's parsed schema between transactions: a connection opened per
     # checkout cost ~350 us of each single append. Overflow is unbounded, as SQLite's own locks, not
     # the pool, decide who waits; connections beyond the pool's five close when they come back.
+    # The connection given back last is taken first: in WAL mode a connection drops its page cache
+    # whenever another one has written since its last transaction, so handing them out in turn
+    # (the pool's default) had each append of a lone writer read its pages afresh; the same one
+    # each time made a single append 9% faster (0.27 -> 0.245 ms, 3 alternated runs; issue 18).
     kwargs.setdefault("poolclass", QueuePool)
     if kwargs["poolclass"] is QueuePool:
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", -1)
+        kwargs.setdefault("pool_use_lifo", True)
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kwargs)
     keeper = _WalKeeper(engine) if engine.dialect.driver == "pysqlite" else None
 

@@ -28,6 +28,27 @@ def test_connections_are_reused_between_appends(sqlite_url: str) -> None:
         database.dispose()
 
 
+def test_the_connection_given_back_last_is_taken_first(sqlite_url: str) -> None:
+    """A lone writer keeps using one connection, whose page cache its own writes leave good (one
+    taken in turn has dropped its cache: another connection wrote since)."""
+    database = Database(build_engine(sqlite_url))
+    try:
+        upgrade(database)
+        with database.engine.connect() as first, database.engine.connect() as second:
+            given_back_last = first.connection.dbapi_connection  # closed after `second`
+            assert second.connection.dbapi_connection is not given_back_last
+        taken = []
+        for _ in range(3):  # given out in turn, these would alternate between the two
+            with database.engine.connect() as connection:
+                taken.append(connection.connection.dbapi_connection)
+        assert taken == [given_back_last] * 3
+        Ledger(database).append([offer()])
+        with database.engine.connect() as connection:
+            assert connection.connection.dbapi_connection is given_back_last
+    finally:
+        database.dispose()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_opens_its_own_connections_and_the_parent_keeps_its_own(sqlite_url: str) -> None:
     database = Database(build_engine(sqlite_url))
