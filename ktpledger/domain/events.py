@@ -459,12 +459,16 @@ class SpendClaimed:
             if raw_tags
             else ()
         )
-        return cls(
+        # `cls(category=..., amount=..., description=..., tags=...)` without the frozen dataclass's
+        # `__init__`, as `parse_event` makes the event: a claim is most of any ledger (issue 18).
+        claim: SpendClaimed = object.__new__(cls)
+        claim.__dict__.update(
             category=_category(data.get("category")),
             amount=_money(data, "amount"),
             description=_text(data, "description", rule="R-33"),
             tags=tags,
         )
+        return claim
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
@@ -492,18 +496,11 @@ class SpendClaimed:
         """`canonical_json(self.to_data())`, written out directly: its keys in sorted order, each
         text as the encoder writes it (`encode_basestring`, non-ASCII as itself). A claim is most
         of any ledger, and the encoder's own setup cost more than the writing (issue 18)."""
-        return "".join(
-            (
-                '{"amount":',
-                encode_basestring(format_money(self.amount)),
-                ',"category":',
-                encode_basestring(self.category.value),
-                ',"description":',
-                encode_basestring(self.description),
-                ',"tags":[',
-                ",".join([encode_basestring(tag.value) for tag in self.tags]),
-                "]}",
-            )
+        tags = ",".join([encode_basestring(tag.value) for tag in self.tags]) if self.tags else ""
+        return (
+            f'{{"amount":{encode_basestring(format_money(self.amount))}'
+            f',"category":{encode_basestring(self.category.value)}'
+            f',"description":{encode_basestring(self.description)},"tags":[{tags}]}}'
         )
 
 
@@ -1428,7 +1425,15 @@ def parse_event(raw: object) -> Event:
             raise
         raise _offer_category(error, data, when) from None
     _check_as_sent(raw, data, payload)
-    return Event(project=project, key=key, date=when, payload=payload)
+    # `Event(project=..., key=..., date=..., payload=...)`, made without the frozen dataclass's
+    # `__init__` (an `object.__setattr__` a field), as `RecordedEvent.event` makes one: every
+    # submitted event is made here (issue 18). The fields are all set, as that `__init__` sets them.
+    event: Event = _new(Event)
+    event.__dict__.update(project=project, key=key, date=when, payload=payload)
+    return event
+
+
+_new = object.__new__
 
 
 # The free text of each payload, by its field: what `_text` reads, and the one text of an event no
