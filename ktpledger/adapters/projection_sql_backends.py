@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from ktpledger.adapters import ledger_store
+from ktpledger.adapters.database import driver_errors
 from ktpledger.adapters.projection_store import Row
 from ktpledger.domain.recorded import RecordedEvent
 from ktpledger.domain.statuses import FAILED, OPEN
@@ -262,7 +262,7 @@ class PostgresBackend(Backend):
         if not names:  # the events alone: no pipeline to enter and leave
             return ledger_store.streams_of_rows(connection.dialect, _driver_rows(connection, *read)), []
         driver: Any = connection.connection.driver_connection
-        with _raised_as_sqlalchemy(connection, *read):
+        with driver_errors(connection, read[0]):
             with driver.pipeline():
                 events_cursor = driver.execute(*read)
                 alerts_cursor = driver.execute(_OPEN_ALERTS, (list(names), OPEN))
@@ -310,23 +310,12 @@ _OPEN_ALERTS = (
 
 
 def _driver_rows(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-    """The rows of `sql` run on the driver's own cursor (`_raised_as_sqlalchemy`): a catch-up's
-    locks and reads, each of which cost about 30 us of CPU more through SQLAlchemy's execution of
-    driver SQL."""
+    """The rows of `sql` run on the driver's own cursor, its errors raised as the engine's would
+    be (`driver_errors`): a catch-up's locks and reads, each of which cost about 30 us of CPU more
+    through SQLAlchemy's execution of driver SQL."""
     driver: Any = connection.connection.driver_connection
-    with _raised_as_sqlalchemy(connection, sql, parameters):
+    with driver_errors(connection, sql):
         return list(driver.execute(sql, parameters).fetchall())
-
-
-@contextmanager
-def _raised_as_sqlalchemy(connection: Connection, sql: str, parameters: Any) -> Iterator[None]:
-    """The driver's errors within the block raised as SQLAlchemy's execution of `sql` would have
-    raised them, so the store translates them as any other."""
-    failure = connection.dialect.loaded_dbapi.Error
-    try:
-        yield
-    except failure as error:
-        raise DBAPIError.instance(sql, parameters, error, failure) from error
 
 
 def _json_value(value: object) -> str:
