@@ -477,12 +477,14 @@ class SpendClaimed:
         amount = Decimal(data["amount"])
         if not amount.is_finite():
             raise ValueError("amount is not a number")
-        return cls(
-            category=_CATEGORIES.get(data["category"]) or Category(data["category"]),
-            amount=amount,
-            description=data["description"],
-            tags=tuple(map(Tag, data["tags"])),
-        )
+        category = _CATEGORIES.get(data["category"]) or Category(data["category"])
+        description = data["description"]
+        tags = tuple(map(Tag, data["tags"])) if data["tags"] else ()
+        # Made as `parse` makes it (without the frozen dataclass's `__init__`): every claim folded
+        # from the ledger comes through here, 1.25 us a claim against 0.8 (issue 18).
+        claim: SpendClaimed = object.__new__(cls)
+        claim.__dict__.update(category=category, amount=amount, description=description, tags=tags)
+        return claim
 
     def to_data(self) -> dict[str, Any]:
         return {
