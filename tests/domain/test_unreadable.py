@@ -38,6 +38,10 @@ def offer_row(kind: str = "") -> RecordedEvent:
     ("event_type", "data", "cause"),
     [
         ("SpendClaimed", '{"category": ', "its data is not JSON"),
+        # Read by the scanner `json.loads` ends in (`recorded._json_of`): what follows the object is
+        # refused as `json.loads` refuses it, and so is text that is no JSON at all.
+        ("SpendClaimed", canonical_json(CLAIM) + " x", "its data is not JSON (Extra data: line 1 column"),
+        ("SpendClaimed", "nothing", "its data is not JSON (Expecting value: line 1 column 1"),
         ("SpendClaimed", "[1, 2]", "its data is not a JSON object"),
         ("GrantWithdrawn", "{}", 'R-30: unknown event type "GrantWithdrawn"'),
         ("SpendClaimed", canonical_json({**CLAIM, "amount": "12.3.4"}), "R-22: amount must be an amount"),
@@ -67,6 +71,19 @@ def test_a_row_that_cannot_be_rebuilt_is_refused_naming_it(event_type: str, data
         "position": 103,
         "type": event_type,
     }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        canonical_json(CLAIM),
+        f" {canonical_json(CLAIM)}\n",  # whitespace around it, as `json.loads` takes it
+        '{"tags": [], "description": "x", "amount": "10.00", "category": "consumables"}',
+    ],
+)
+def test_a_claim_row_is_read_whatever_its_json_s_spacing(data: str) -> None:
+    payload = row(3, "SpendClaimed", data).event().payload
+    assert payload == SpendClaimed(Category.CONSUMABLES, Decimal("10.00"), "x")
 
 
 def test_a_claim_stored_without_its_tags_is_read_as_parsing_reads_it() -> None:
