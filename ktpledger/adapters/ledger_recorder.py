@@ -190,9 +190,9 @@ class _SqlSession:
         return ledger_store.streams_after(self._connection, versions)
 
     def cold_start(self, project: str, of_format: str) -> ColdStart:
-        """`LedgerRecorder.cold_start` in this transaction (under the lock in an append): one
-        statement on the driver's own cursor where `snapshot_store.start_of` reads the backend,
-        in place of two through SQLAlchemy (the snapshot, then the events from it)."""
+        """`LedgerRecorder.cold_start` in this transaction (under the lock in an append), on the
+        driver's own cursor where `snapshot_store.start_of` reads the backend (one statement on
+        PostgreSQL, three plain ones on SQLite), in place of several through SQLAlchemy."""
         self._lock()
         connection = self._connection
         dialect = connection.dialect
@@ -271,8 +271,9 @@ class _SqlRecorder:
 
     def cold_start(self, project: str, of_format: str) -> ColdStart:
         if self.database.dialect == "sqlite":
-            # sqlite3 as set up here runs in autocommit mode (`build_engine`): the one statement is
-            # its own read transaction, without SQLAlchemy's BEGIN and ROLLBACK around it.
+            # sqlite3 as set up here runs in autocommit mode (`build_engine`): `start_of`'s three
+            # statements need no transaction around them (each read is bounded by the head the
+            # first one read), so no BEGIN or ROLLBACK of SQLAlchemy's.
             try:
                 raw = self.database.engine.raw_connection()
             except Exception:  # noqa: BLE001 - no connection: the general read below says why
