@@ -175,8 +175,9 @@ _new = object.__new__
 
 # The C scanner `json.loads` ends in, called directly: `loads` wraps it in three Python calls and
 # a whitespace regex (1.3 us a row against 0.4, for every row any reader folds: issue 18). A row's
-# data is canonical JSON (`canonical_json`), nothing around it. (An attribute each decoder sets
-# itself, untyped in the stubs: read through `vars`.)
+# data is canonical JSON (`canonical_json`), nothing around it. One scanner for every thread, as
+# `json.loads`'s own default decoder is: it runs no Python code while it scans. (An attribute each
+# decoder sets itself, untyped in the stubs: read through `vars`.)
 _scan_json: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 
 
