@@ -646,9 +646,9 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 # from the ledger (a database restored from another history while the process ran, say), the chain
 # must never name a row the ledger does not hold; the index probe is the same one. The lock is the
 # row the insert's values are projected from, so it is held before the position is taken, whatever
-# order the planner evaluates the rest in. No
-# RETURNING: the command's row count says whether the row went in (RETURNING position cost about
-# 5 us a call more, measured), and the position is not needed.
+# order the planner evaluates the rest in. No RETURNING: the command's row count says whether the
+# row went in (RETURNING position cost about 5 us a call more, measured), and the position is not
+# needed.
 _APPEND_ONE_NAME = b"ktpledger_append_row"
 _APPEND_ONE = (
     b"INSERT INTO events (project, version, type, schema_version, key, date, data, recorded_at, prev_hash, "

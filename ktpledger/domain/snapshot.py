@@ -192,14 +192,6 @@ def _pickled(value: object) -> bytes:
 _CATEGORIES = {category.value: category for category in Category}
 
 
-def _reducers() -> dict[type, Callable[[Any], Any]]:
-    """How `_pickled` reduces the values a state holds most of. A Decimal and a date by their own
-    `__reduce__`, named: the bytes are the same as pickle's own way (`__reduce_ex__`), which took
-    twice as long (0.7 against 0.35 us a Decimal; a totals snapshot holds a hundred or so, and a
-    batch over many projects pickles one for each it takes past a multiple: issue 18)."""
-    return {Claim: _reduce_claim, Decimal: Decimal.__reduce__, date: date.__reduce__}
-
-
 def _reduce_claim(claim: Claim) -> tuple[Any, tuple[Any, ...]]:
     # A claim in plain values, built again by `_restore_claim`: a state holds one a claim, and
     # pickle's own way (an object, then its fields, each Decimal and enum by its constructor) took
@@ -231,7 +223,15 @@ def _restore_claim(
     return claim
 
 
-_REDUCERS = _reducers()
+# How `_pickled` reduces the values a state holds most of. A Decimal and a date by their own
+# `__reduce__`, named: the bytes are the same as pickle's own way (`__reduce_ex__`), which took
+# twice as long (0.7 against 0.35 us a Decimal; a totals snapshot holds a hundred or so, and a
+# batch over many projects pickles one for each it takes past a multiple: issue 18).
+_REDUCERS: dict[type, Callable[[Any], Any]] = {
+    Claim: _reduce_claim,
+    Decimal: Decimal.__reduce__,
+    date: date.__reduce__,
+}
 
 
 def _members_of(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
