@@ -184,7 +184,7 @@ def _parts(state: ProjectState) -> tuple[dict[str, Any], bytes]:
 def _pickled(value: object) -> bytes:
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
-    pickler.dispatch_table = {**copyreg.dispatch_table, **_REDUCERS}
+    pickler.dispatch_table = _DISPATCH
     pickler.dump(value)
     return out.getvalue()
 
@@ -232,6 +232,9 @@ _REDUCERS: dict[type, Callable[[Any], Any]] = {
     Decimal: Decimal.__reduce__,
     date: date.__reduce__,
 }
+# ... with the reducers registered with `copyreg` (none of this package's), merged once: merged
+# a pickle, they took about 1 us of each of a batch's totals snapshots.
+_DISPATCH = {**copyreg.dispatch_table, **_REDUCERS}
 
 
 def _members_of(kind: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
