@@ -459,16 +459,12 @@ class SpendClaimed:
             if raw_tags
             else ()
         )
-        # `cls(category=..., amount=..., description=..., tags=...)` without the frozen dataclass's
-        # `__init__`, as `parse_event` makes the event: a claim is most of any ledger (issue 18).
-        claim: SpendClaimed = object.__new__(cls)
-        claim.__dict__.update(
-            category=_category(data.get("category")),
-            amount=_money(data, "amount"),
-            description=_text(data, "description", rule="R-33"),
-            tags=tags,
+        return cls._made(
+            _category(data.get("category")),
+            _money(data, "amount"),
+            _text(data, "description", rule="R-33"),
+            tags,
         )
-        return claim
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SpendClaimed:
@@ -480,8 +476,16 @@ class SpendClaimed:
         category = _CATEGORIES.get(data["category"]) or Category(data["category"])
         description = data["description"]
         tags = tuple(map(Tag, data["tags"])) if data["tags"] else ()
-        # Made as `parse` makes it (without the frozen dataclass's `__init__`): every claim folded
-        # from the ledger comes through here, 0.65 us an untagged claim against 1.25 (issue 18).
+        return cls._made(category, amount, description, tags)
+
+    @classmethod
+    def _made(
+        cls, category: Category, amount: Decimal, description: str, tags: tuple[Tag, ...]
+    ) -> SpendClaimed:
+        """`cls(category=..., amount=..., description=..., tags=...)` without the frozen
+        dataclass's `__init__` (an `object.__setattr__` a field), every field set as it sets
+        them: a claim is most of any ledger, and every one submitted (`parse`) or folded from it
+        (`restore`) is made here: 0.65 us an untagged claim restored against 1.25 (issue 18)."""
         claim: SpendClaimed = object.__new__(cls)
         claim.__dict__.update(category=category, amount=amount, description=description, tags=tags)
         return claim
@@ -1427,9 +1431,14 @@ def parse_event(raw: object) -> Event:
             raise
         raise _offer_category(error, data, when) from None
     _check_as_sent(raw, data, payload)
-    # `Event(project=..., key=..., date=..., payload=...)`, made without the frozen dataclass's
-    # `__init__` (an `object.__setattr__` a field), as `RecordedEvent.event` makes one: every
-    # submitted event is made here (issue 18). The fields are all set, as that `__init__` sets them.
+    return made_event(project, key, when, payload)
+
+
+def made_event(project: str, key: str, when: date, payload: Payload) -> Event:
+    """`Event(project=..., key=..., date=..., payload=...)` without the frozen dataclass's
+    `__init__` (an `object.__setattr__` a field), every field set as it sets them: every event
+    submitted (`parse_event`) or read back from the ledger (`RecordedEvent.event`) is made here,
+    0.5 us against 0.9 (issue 18)."""
     event: Event = _new(Event)
     event.__dict__.update(project=project, key=key, date=when, payload=payload)
     return event

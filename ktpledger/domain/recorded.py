@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 from ktpledger.domain.chain import ChainLink, canonical_json, format_instant
 from ktpledger.domain.errors import RuleViolation, UnreadableEvent, cause_of
-from ktpledger.domain.events import Event, payload_from_data
+from ktpledger.domain.events import Event, made_event, payload_from_data
 from ktpledger.domain.input_rules import text_problem
 
 # How an event reached the ledger: the HTTP API (`POST /events`), the command line (`record`,
@@ -111,12 +111,7 @@ class RecordedEvent:
             payload = payload_from_data(self.type, data)
         except Exception as error:
             raise unreadable(self, error) from error
-        # `Event(project=..., key=..., date=..., payload=...)`, made without the frozen dataclass's
-        # `__init__` (an `object.__setattr__` a field): 0.5 us against 0.9, for every event read
-        # back and folded (issue 18). The fields are all set, as that `__init__` sets them.
-        event: Event = _new(Event)
-        event.__dict__.update(project=self.project, key=self.key, date=self.date, payload=payload)
-        return event
+        return made_event(self.project, self.key, self.date, payload)
 
     def to_json(self) -> dict[str, Any]:
         """A recorded event (docs/events.md): the submitted fields plus version, position, recorded_at, hash.
@@ -170,8 +165,6 @@ class RecordedEvent:
         name = found.get("name") if isinstance(found, dict) else None
         return name if isinstance(name, str) else "?"
 
-
-_new = object.__new__
 
 # The C scanner `json.loads` ends in, called directly: `loads` wraps it in three Python calls and
 # a whitespace regex (1.3 us a row against 0.4, for every row any reader folds: issue 18). A row's
