@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from ktpledger.adapters import ledger_store
+from ktpledger.adapters import ledger_store, snapshot_store
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.adapters.errors import (
     BackendDataError,
@@ -25,6 +25,7 @@ from ktpledger.adapters.errors import (
 )
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
+from ktpledger.domain.snapshot import StoredSnapshot
 from ktpledger.service.ledger import Ledger, new_row
 from ktpledger.service.schema import ensure_schema, upgrade
 from tests.conftest import free_port
@@ -154,3 +155,25 @@ def test_rows_given_as_they_are_made_are_all_inserted(database: Database, count:
         stored = ledger_store.stream(connection, PROJECT)
     assert [item.key for item in stored] == ["offer", "c1"] + [f"mine-{n}" for n in range(count)]
     assert [item.hash for item in stored[2:]] == [row["hash"] for row in rows]
+
+
+@pytest.mark.parametrize("claims", [b"", b"claims"], ids=["totals", "full"])
+def test_a_snapshot_the_database_refuses_saves_none_of_its_batch_and_keeps_those_before(
+    database: Database, claims: bytes
+) -> None:
+    """`snapshot_store.save` through each backend's own path (SQLite's plain statements on the
+    driver, PostgreSQL's one statement for totals snapshots): a snapshot the database refuses (no
+    state: the column is NOT NULL) is the backend's error from the driver's, and the transaction
+    holds nothing of the batch; the snapshots kept before are as they were."""
+    now = datetime.now(UTC)
+    kept = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"claims 1")
+    with database.write() as connection:
+        snapshot_store.save(connection, [kept], now)
+        connection.commit()
+    good = StoredSnapshot(PROJECT, 2, "f", b"state 2", claims)
+    bad = StoredSnapshot("KTP-OTHER", 2, "f", None, claims)  # type: ignore[arg-type]
+    with pytest.raises(BackendError) as caught, database.write() as connection:
+        snapshot_store.save(connection, [good, bad], now)
+    assert caught.value.driver_message and isinstance(caught.value.__cause__, (sqlite3.Error, psycopg.Error))
+    with database.read() as connection:
+        assert list(snapshot_store.every(connection)) == [kept]
