@@ -573,5 +573,8 @@ class SqlSnapshots:
     def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
         snapshot_store.replace_all(self._connection, snapshots, datetime.now(UTC))
 
+    def keep_heads(self, snapshots: Sequence[StoredSnapshot], previous: Mapping[str, int]) -> None:
+        snapshot_store.keep_heads(self._connection, snapshots, previous, datetime.now(UTC))
+
     def every(self) -> list[StoredSnapshot]:
         return list(snapshot_store.every(self._connection))

@@ -362,6 +362,11 @@ class SnapshotRepository(Protocol):
         """Every snapshot replaced by `snapshots` (replay)."""
         ...
 
+    def keep_heads(self, snapshots: Sequence[StoredSnapshot], previous: Mapping[str, int]) -> None:
+        """Keep totals snapshots at the heads a catch-up moved (a project each), replacing the
+        totals snapshot of each project at its version in `previous` (`snapshot_store.keep_heads`)."""
+        ...
+
     def every(self) -> list[StoredSnapshot]:
         """Every snapshot, by project and version."""
         ...

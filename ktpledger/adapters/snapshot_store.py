@@ -370,6 +370,83 @@ KEEP_TOTALS_SQL = (
 KEEP_TOTALS_TYPES = (25, 23, 25, 17)
 
 
+# A catch-up's totals snapshots at the heads it moved (`keep_heads`), on PostgreSQL in one statement
+# sent in the catch-up's pipeline: each is kept unless a snapshot of its version and format is kept
+# already (an append's, full or totals, is the same state; a full one keeps its claims), and the
+# totals snapshot its writer kept of the project before (its version in `previous`, 0 for none) is
+# deleted, unless it is the same version; full snapshots are never deleted. Parameters: projects,
+# versions, previous versions and states (arrays of one element a snapshot), the format and the time.
+KEEP_HEADS_SQL = (
+    "WITH given AS (SELECT * FROM unnest(%(projects)s::text[], %(versions)s::int4[], "
+    "%(previous)s::int4[], %(states)b::bytea[]) AS g (project, version, previous, state)), "
+    "gone AS (DELETE FROM state_snapshots AS s USING given AS g WHERE s.project = g.project "
+    "AND s.version = g.previous AND s.version <> g.version AND length(s.claims) = 0) "
+    "INSERT INTO state_snapshots (project, version, format, state, claims, written_at) "
+    "SELECT project, version, %(format)s, state, '', %(now)s FROM given "
+    "ON CONFLICT (project, version) DO UPDATE SET format = EXCLUDED.format, state = EXCLUDED.state, "
+    "claims = EXCLUDED.claims, written_at = EXCLUDED.written_at "
+    "WHERE state_snapshots.format <> EXCLUDED.format"
+)
+# SQLite's: the previous one deleted (`_SQLITE_DROP_TOTALS`), then each kept as `KEEP_HEADS_SQL` keeps it.
+_SQLITE_DROP_TOTALS = "DELETE FROM state_snapshots WHERE project = ? AND version = ? AND length(claims) = 0"
+_SQLITE_KEEP_HEAD = (
+    "INSERT INTO state_snapshots (project, version, format, state, claims, written_at) "
+    "VALUES (?, ?, ?, ?, x'', ?) ON CONFLICT (project, version) DO UPDATE SET format = excluded.format, "
+    "state = excluded.state, claims = excluded.claims, written_at = excluded.written_at "
+    "WHERE state_snapshots.format <> excluded.format"
+)
+
+
+def keep_heads(
+    connection: Connection, snapshots: Sequence[StoredSnapshot], previous: Mapping[str, int], now: datetime
+) -> None:
+    """Keep `snapshots` (totals snapshots at the heads a catch-up moved, a project each: the
+    projection workers write them, so that a new process's first append onto a project folds few
+    events or none past its newest snapshot: issue 18), each unless a snapshot of its project,
+    version and format is kept already, and delete the totals snapshot of each project at its
+    version in `previous` (the one its writer kept before; never a full snapshot, nor the one
+    just written). Nothing else is deleted: a catch-up waits on no row an append's `save` deletes
+    but that one, and an append waits on no row a catch-up holds but that one, so the two cannot
+    deadlock; `save` prunes the rest. On another driver than psycopg's or sqlite3's (none this
+    package sets up) nothing is kept: derived data, a new process folds on from the appends' own."""
+    if not snapshots:
+        return
+    if len({s.project for s in snapshots}) != len(snapshots) or len({s.format for s in snapshots}) != 1:
+        raise ValueError("keep_heads keeps one snapshot a project, all of one format")
+    dialect = connection.dialect
+    # The ignore: a checked-out connection's `driver_connection` is never None (typed Optional).
+    driver = connection.connection.driver_connection
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        parameters = {
+            "projects": [s.project for s in snapshots],
+            "versions": [s.version for s in snapshots],
+            "previous": [previous.get(s.project, 0) for s in snapshots],
+            "states": [s.state for s in snapshots],
+            "format": snapshots[0].format,
+            "now": now,
+        }
+        # No answer is read: within a catch-up's pipeline it shares the commit's round trip.
+        with driver_errors(connection, KEEP_HEADS_SQL):
+            driver.execute(KEEP_HEADS_SQL, parameters)  # type: ignore[union-attr]
+    elif dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        gone = [
+            (s.project, previous[s.project])
+            for s in snapshots
+            if previous.get(s.project, 0) and previous[s.project] != s.version
+        ]
+        when = state_snapshots.c.written_at.type.dialect_impl(dialect).bind_processor(dialect)
+        written_at = now if when is None else when(now)
+        kept = [(s.project, s.version, s.format, s.state, written_at) for s in snapshots]
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            with driver_errors(connection, _SQLITE_DROP_TOTALS):
+                cursor.executemany(_SQLITE_DROP_TOTALS, gone)
+            with driver_errors(connection, _SQLITE_KEEP_HEAD):
+                cursor.executemany(_SQLITE_KEEP_HEAD, kept)
+        finally:
+            cursor.close()
+
+
 def replace_all(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """Every snapshot replaced by `snapshots` (at most one a project: replay's), in a few statements."""
     connection.execute(delete(state_snapshots))

@@ -28,6 +28,9 @@ class Warm:
     # The allowance line each written row was made from, with its ordinal: a line the fold has
     # not judged again since is the same object, and its row is not made again to be compared.
     line_sources: dict[str, tuple[int, Allowance]] = field(default_factory=dict)
+    # The version of the totals snapshot this process last kept of the project at its head
+    # (`catch_up.HEAD_SNAPSHOT_EVERY`), replaced by the next; 0: none known.
+    head_snapshot: int = 0
 
 
 class WarmCache(Weighed[str, Warm]):

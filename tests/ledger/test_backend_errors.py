@@ -177,3 +177,24 @@ def test_a_snapshot_the_database_refuses_saves_none_of_its_batch_and_keeps_those
     assert caught.value.driver_message and isinstance(caught.value.__cause__, (sqlite3.Error, psycopg.Error))
     with database.read() as connection:
         assert list(snapshot_store.every(connection)) == [kept]
+
+
+def test_a_head_snapshot_the_database_refuses_keeps_none_of_its_catch_up_s(database: Database) -> None:
+    """`snapshot_store.keep_heads` (a catch-up's totals snapshots at the heads it moved) on each
+    backend: two of one project are refused before anything is sent; one the database refuses
+    (no state) is the backend's error from the driver's, and the transaction keeps none of them;
+    the snapshots kept before are as they were."""
+    now = datetime.now(UTC)
+    kept = StoredSnapshot(PROJECT, 1, "f", b"state 1", b"")
+    with database.write() as connection:
+        snapshot_store.keep_heads(connection, [kept], {}, now)
+        connection.commit()
+    good = StoredSnapshot(PROJECT, 2, "f", b"state 2")
+    with pytest.raises(ValueError, match="one snapshot a project"), database.write() as connection:
+        snapshot_store.keep_heads(connection, [good, good], {PROJECT: 1}, now)
+    bad = StoredSnapshot("KTP-OTHER", 2, "f", None)  # type: ignore[arg-type]
+    with pytest.raises(BackendError) as caught, database.write() as connection:
+        snapshot_store.keep_heads(connection, [good, bad], {PROJECT: 1}, now)
+    assert caught.value.driver_message and isinstance(caught.value.__cause__, (sqlite3.Error, psycopg.Error))
+    with database.read() as connection:
+        assert list(snapshot_store.every(connection)) == [kept]

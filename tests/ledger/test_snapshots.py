@@ -776,3 +776,52 @@ def test_a_key_taken_by_a_row_this_code_cannot_read_is_refused_naming_it() -> No
     assert (result.status, result.error.rule if result.error else None) == ("rejected", "R-30")
     assert result.error is not None and "version 2" in result.error.message
     assert "cannot read" in result.error.message
+
+
+def kept_snapshots(app: App) -> dict[int, StoredSnapshot]:
+    with app.database.read() as connection:
+        return {s.version: s for s in snapshot_store.every(connection) if s.project == PROJECT}
+
+
+def test_a_catch_up_keeps_a_totals_snapshot_at_the_head_it_moved_and_a_new_process_starts_there(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a project is `HEAD_SNAPSHOT_EVERY` events past the head snapshot a worker kept of it, its
+    catch-up keeps another at the head (a totals snapshot, the fold's own state), deleting the
+    one before; an append's snapshot of the same version is left as it is (a full one keeps its
+    claims); and a new process's first append reads nothing past it. On both databases."""
+    monkeypatch.setattr(catch_up, "TOTALS_EVERY", 5)  # a project long enough for one
+    monkeypatch.setattr(catch_up, "HEAD_SNAPSHOT_EVERY", 3)
+    monkeypatch.setattr(ledger_deciding, "SNAPSHOT_EVERY", 1000)  # no append's snapshot in the way
+    monkeypatch.setattr("ktpledger.service.ledger.SNAPSHOT_EVERY", 1000)
+    app.ledger.append(story(6))  # versions 1-8
+    app.projector.catch_up(PROJECT)
+    assert {v: s.claims for v, s in kept_snapshots(app).items()} == {8: b""}
+    head = kept_snapshots(app)[8]
+
+    def whole() -> ProjectState:
+        return fold(PROJECT, app.ledger.stream(PROJECT), ProjectState(PROJECT, track_keys=False))
+
+    assert same_state(load_snapshot(head, ClaimsSource(stored=lambda: None, folded=whole)), whole())
+    app.ledger.append([claim("c7", "7.00"), claim("c8", "8.00")])  # 10: 2 past, none kept
+    app.projector.catch_up(PROJECT)
+    assert sorted(kept_snapshots(app)) == [8]
+    app.ledger.append([claim("c9", "9.00")])  # 11: 3 past, kept there and the one at 8 gone
+    app.projector.catch_up(PROJECT)
+    assert sorted(kept_snapshots(app)) == [11]
+    other = bootstrap(Settings(database_url=str(app.database.engine.url.render_as_string(False))))
+    try:
+        start = other.ledger.recorder.cold_start(PROJECT, SNAPSHOT_FORMAT_NOW)
+        assert start.snapshot is not None and start.snapshot.version == 11
+        assert [event.version for event in start.events] == [11]  # the snapshot's own row alone
+        assert other.ledger.append([claim("c10", "10.00")])[0].version == 12
+        assert check_projections(other.database).ok  # `verify --projections` checks it too
+    finally:
+        other.close()
+    # An append's full snapshot at the head a catch-up reaches is kept, claims and all.
+    monkeypatch.setattr(ledger_deciding, "SNAPSHOT_EVERY", 15)
+    monkeypatch.setattr("ktpledger.service.ledger.SNAPSHOT_EVERY", 15)
+    app.ledger.append([claim(f"d{n}", "1.00") for n in range(3)])  # 13-15: a full snapshot at 15
+    app.projector.catch_up(PROJECT)
+    kept = kept_snapshots(app)
+    assert kept[15].claims and 11 not in kept

@@ -449,6 +449,16 @@ class _Snapshots:
     def replace_all(self, snapshots: Sequence[StoredSnapshot]) -> None:
         self._store.snapshots = {(s.project, s.version): s for s in snapshots}
 
+    def keep_heads(self, snapshots: Sequence[StoredSnapshot], previous: Mapping[str, int]) -> None:
+        for snapshot in snapshots:
+            before = previous.get(snapshot.project, 0)
+            held = self._store.snapshots.get((snapshot.project, before))
+            if before != snapshot.version and held is not None and not held.claims:
+                del self._store.snapshots[(snapshot.project, before)]
+            there = self._store.snapshots.get((snapshot.project, snapshot.version))
+            if there is None or there.format != snapshot.format:  # an append's is the same state
+                self._store.snapshots[(snapshot.project, snapshot.version)] = snapshot
+
     def every(self) -> list[StoredSnapshot]:
         return [self._store.snapshots[key] for key in sorted(self._store.snapshots)]
 
