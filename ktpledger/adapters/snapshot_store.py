@@ -292,10 +292,7 @@ _SQLITE_DELETE = "DELETE FROM state_snapshots WHERE project = ? AND version = ?"
 
 def _save_on_sqlite(connection: Connection, snapshots: Sequence[StoredSnapshot], now: datetime) -> None:
     """`save` on sqlite3's own cursor, in the transaction under way."""
-    dialect = connection.dialect
-    # `written_at` as SQLAlchemy writes it (its reads parse it back): the column type's own text.
-    when = state_snapshots.c.written_at.type.dialect_impl(dialect).bind_processor(dialect)
-    written_at = now if when is None else when(now)
+    written_at = _written_at(connection.dialect, now)
     rows = [(s.project, s.version, s.format, s.state, s.claims, written_at) for s in snapshots]
     # The ignore: a checked-out connection's `driver_connection` is never None (typed Optional).
     driver = connection.connection.driver_connection
@@ -313,6 +310,13 @@ def _save_on_sqlite(connection: Connection, snapshots: Sequence[StoredSnapshot],
                 cursor.executemany(_SQLITE_DELETE, doomed)
     finally:
         cursor.close()
+
+
+def _written_at(dialect: Dialect, now: datetime) -> Any:
+    """`now` as SQLAlchemy writes `written_at` on `dialect` (its reads parse it back), for a
+    statement on the driver's own cursor."""
+    bind = state_snapshots.c.written_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return now if bind is None else bind(now)
 
 
 def _pruned(kinds: Sequence[tuple[int, int]]) -> list[int]:
@@ -434,8 +438,7 @@ def keep_heads(
             for s in snapshots
             if previous.get(s.project, 0) and previous[s.project] != s.version
         ]
-        when = state_snapshots.c.written_at.type.dialect_impl(dialect).bind_processor(dialect)
-        written_at = now if when is None else when(now)
+        written_at = _written_at(dialect, now)
         kept = [(s.project, s.version, s.format, s.state, written_at) for s in snapshots]
         cursor = driver.cursor()  # type: ignore[union-attr]
         try:
