@@ -377,6 +377,10 @@ def as_figures(found: dict[str, float], events: int, backend: str) -> list[figur
             bound_name="" if bound is None else "the warm append plus a plain read's round trip",
         )
 
+    def shown(name: str, value: float, note: str) -> figures.Figure:
+        """A row beside the warm append (its floor), not judged."""
+        return figures.Figure(name, value, "ms", floor=found["warm"], higher_is_better=False, note=note)
+
     physical = []
     if physical_cold is not None:
         physical.append(
@@ -422,24 +426,18 @@ def as_figures(found: dict[str, float], events: int, backend: str) -> list[figur
             "head, snapshot, its row checked, in one read), plus a warm append: what any cold append pays at "
             "least, so when this row misses 2x, every cold append does",
         ),
-        figures.Figure(
+        shown(
             f"warm after a batch, {backend}",
             found["warm after batch"],
-            "ms",
-            floor=found["warm"],
-            higher_is_better=False,
-            note="not judged: the warm append itself, with its state cached, as the first append after "
+            "not judged: the warm append itself, with its state cached, as the first append after "
             "the writer's batches (the floor follows an append like it). What it pays over the floor is "
             "this machine's charge for code and data not used in the last few milliseconds; a cold "
             "append runs its reading code (the snapshot, the rows, the fold) in that state",
         ),
-        figures.Figure(
+        shown(
             f"cold, no snapshot, {backend}",
             found["whole"],
-            "ms",
-            floor=found["warm"],
-            higher_is_better=False,
-            note="the same append folding the whole stream (before snapshots)",
+            "the same append folding the whole stream (before snapshots)",
         ),
         *physical,
     ]

@@ -3,6 +3,7 @@ written with SQLAlchemy Core in the caller's transaction. Nothing here reads the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,14 +279,17 @@ def _save_totals(connection: Connection, snapshots: Sequence[StoredSnapshot], no
 # single append 0.67-0.72 ms against 0.30, this machine's charge for the caches it displaced),
 # where `length(claims)` read on its own is taken from the row's header, its bytes untouched. A
 # snapshot replaces one of its project and version (`OR REPLACE`: the primary key); then each
-# project's snapshots are read newest first, version and kind, and those `_not_kept` leaves out
-# (`_pruned`) deleted (issue 18).
+# project's snapshots are read newest first, version and kind (every project in one statement),
+# and those `_not_kept` leaves out (`_pruned`) deleted (issue 18).
 _SQLITE_SAVE = (
     "INSERT OR REPLACE INTO state_snapshots (project, version, format, state, claims, written_at) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+# The saved projects' snapshots, version and kind, in one statement whatever their number (the
+# projects one JSON array: the statement's text, and so its preparation, is always the same).
 _SQLITE_KINDS = (
-    "SELECT version, length(claims) > 0 FROM state_snapshots WHERE project = ? ORDER BY version DESC"
+    "SELECT project, version, length(claims) > 0 FROM state_snapshots "
+    "WHERE project IN (SELECT value FROM json_each(?)) ORDER BY project, version DESC"
 )
 _SQLITE_DELETE = "DELETE FROM state_snapshots WHERE project = ? AND version = ?"
 
@@ -300,11 +304,12 @@ def _save_on_sqlite(connection: Connection, snapshots: Sequence[StoredSnapshot],
     try:
         with driver_errors(connection, _SQLITE_SAVE):
             cursor.executemany(_SQLITE_SAVE, rows)
-        doomed = []
         with driver_errors(connection, _SQLITE_KINDS):
-            for project in sorted({s.project for s in snapshots}):
-                kinds = cursor.execute(_SQLITE_KINDS, (project,)).fetchall()
-                doomed += [(project, version) for version in _pruned(kinds)]
+            found = cursor.execute(_SQLITE_KINDS, (json.dumps(sorted({s.project for s in snapshots})),))
+            kinds: dict[str, list[tuple[int, int]]] = {}
+            for project, version, full in found:
+                kinds.setdefault(project, []).append((version, full))
+        doomed = [(project, version) for project, held in kinds.items() for version in _pruned(held)]
         if doomed:
             with driver_errors(connection, _SQLITE_DELETE):
                 cursor.executemany(_SQLITE_DELETE, doomed)
