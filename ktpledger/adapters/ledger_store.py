@@ -639,22 +639,34 @@ def all_streams(connection: Connection, *, batch: int = 5000) -> Iterator[Record
 
 # The statement of `DirectAppender`, prepared on its connection under a name of its own, and the
 # types of its parameters (OIDs: text, int4, text, int4, text, date, text, timestamptz, text, text,
-# int4, text). It does what `ktpledger_append_one` does (migration 0020) without the function's call:
-# the single appends' advisory lock, then the insert if the head is `version - 1` with the hash the
-# row names as its predecessor's (a version or key taken raises unique_violation). The hash, not only
-# the version: the row is made on a state this process cached, and however that state came to differ
-# from the ledger (a database restored from another history while the process ran, say), the chain
-# must never name a row the ledger does not hold; the index probe is the same one. The lock is the
-# row the insert's values are projected from, so it is held before the position is taken, whatever
-# order the planner evaluates the rest in. No RETURNING: the command's row count says whether the
-# row went in (RETURNING position cost about 5 us a call more, measured), and the position is not
-# needed.
+# int4, text). It does what `ktpledger_append_one` does (migrations 0020, 0021) without the function's
+# call: the single appends' advisory lock, then the insert if the project's newest row at or below
+# `version - 1` is that version with the hash the row names as its predecessor's (a version or key
+# taken raises unique_violation). The hash, not only the version: the row is made on a state this
+# process cached, and however that state came to differ from the ledger (a database restored from
+# another history while the process ran, say), the chain must never name a row the ledger does not
+# hold. The lock is the row the insert's values are projected from, so it is held before the
+# position is taken, whatever order the planner evaluates the rest in. No RETURNING: the command's
+# row count says whether the row went in (RETURNING position cost about 5 us a call more, measured),
+# and the position is not needed.
+#
+# The predecessor is read as the newest row at or below `version - 1` (`ORDER BY version DESC LIMIT
+# 1`), not by `version = $2 - 1`: PostgreSQL plans a prepared statement once for any parameters (its
+# generic plan, from the sixth call on a connection), and where the table's statistics did not tell
+# the two unique indexes apart (a table small or not yet analyzed when planned), it probed by
+# project alone through (project, key) and read every row of the project to find one: 201 rows for
+# the 201st single append onto a project, 40-100 us of the server's time a call in the benchmark's
+# shapes and growing with the project (issue 18, `bench/ingest.py`). Only (project, version) gives
+# that order, so the probe reads one index entry and one row, however the table was planned
+# (tests/ledger/test_append_one.py holds it to one row).
 _APPEND_ONE_NAME = b"ktpledger_append_row"
 _APPEND_ONE = (
     b"INSERT INTO events (project, version, type, schema_version, key, date, data, recorded_at, prev_hash, "
     b"hash, chain_version, recorded_by) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
     b"FROM (SELECT pg_advisory_xact_lock(1802793068, 'events'::regclass::oid::integer)) AS locked "
-    b"WHERE $2 = 1 OR EXISTS (SELECT 1 FROM events WHERE project = $1 AND version = $2 - 1 AND hash = $9)"
+    b"WHERE $2 = 1 OR EXISTS (SELECT 1 FROM (SELECT version, hash FROM events WHERE project = $1 "
+    b"AND version <= $2 - 1 ORDER BY version DESC LIMIT 1) AS below WHERE below.version = $2 - 1 "
+    b"AND below.hash = $9)"
 )
 _APPEND_ONE_TYPES = (25, 23, 25, 23, 25, 1082, 25, 1184, 25, 25, 23, 25)
 _UNIQUE_VIOLATION = b"23505"

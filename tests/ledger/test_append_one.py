@@ -202,6 +202,96 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
         app.close()
 
 
+def rows_read_from_events(plan: dict[str, Any]) -> int:
+    """The rows every scan of `events` in an EXPLAIN ANALYZE plan (JSON) read: those it returned
+    and those its filter removed."""
+    read = 0
+    if plan.get("Relation Name") == "events":
+        read += plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+    return read + sum(rows_read_from_events(inner) for inner in plan.get("Plans", []))
+
+
+@pytest.mark.parametrize("claims", [3, 60])
+def test_the_statement_reads_one_row_to_confirm_the_head_however_it_was_planned(
+    postgres_url: str, claims: int
+) -> None:
+    """The statement prepared while the ledger is empty and planned once for any parameters (the
+    generic plan PostgreSQL takes from a prepared statement's sixth call): confirming the head of a
+    project of `claims` events reads one row, not the project's. Probed by `version = $2 - 1`, the
+    plan went through (project, key) and read every row of the project (issue 18)."""
+    import psycopg
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            appender = ledger_store.DirectAppender(raw)
+            appender.prepare()
+            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, claims + 1))])
+            head = app.ledger.stream(PROJECT)[-1]
+            row = {**a_row(PROJECT, head.version + 1, "next", head.hash), "date": head.date}
+            values = [row[name] for name in ledger_store.INSERT_COLUMNS]
+            placeholders = ", ".join(["%s"] * len(values))
+            with raw.transaction(force_rollback=True):
+                [(plan,)] = (
+                    psycopg.ClientCursor(raw)
+                    .execute(
+                        f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {ledger_store._APPEND_ONE_NAME.decode()}"
+                        f"({placeholders})",
+                        values,
+                    )
+                    .fetchall()
+                )
+            raw.execute("RESET plan_cache_mode")
+            raw.autocommit = False
+        [inserted] = [p for p in plan[0]["Plan"]["Plans"] if p["Parent Relationship"] == "Outer"]
+        assert inserted["Actual Rows"] == 1  # the row the INSERT was given: the head was confirmed
+        assert rows_read_from_events(plan[0]["Plan"]) == 1
+    finally:
+        app.close()
+
+
+def test_a_cold_start_reads_the_events_after_its_snapshot_however_it_was_planned(postgres_url: str) -> None:
+    """`START_SQL` prepared while the ledger is empty and planned once for any parameters (as
+    psycopg prepares a statement from its sixth call, and PostgreSQL plans it generically from
+    the sixth execution): a project of 310 events with a snapshot at 300 is started from its head
+    (one row) and the events from the snapshot's on (11), not by reading all 310 twice (issue 18)."""
+    import psycopg
+
+    from ktpledger.adapters.snapshot_store import START_SQL_NUMBERED
+    from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            raw.execute(f"PREPARE cold_start (text, text) AS {START_SQL_NUMBERED}")
+            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 300))])  # a snapshot at 300
+            for n in range(300, 310):
+                app.ledger.append([claim(f"c{n}")])
+            with raw.transaction(force_rollback=True):
+                [(plan,)] = (
+                    psycopg.ClientCursor(raw)
+                    .execute(
+                        "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE cold_start (%s, %s)",
+                        [PROJECT, SNAPSHOT_FORMAT_NOW],
+                    )
+                    .fetchall()
+                )
+            raw.execute("RESET plan_cache_mode")
+            raw.autocommit = False
+        assert plan[0]["Plan"]["Actual Rows"] == 12  # the head's row, then versions 300 to 310
+        assert rows_read_from_events(plan[0]["Plan"]) == 1 + 11
+    finally:
+        app.close()
+
+
 def test_threads_appending_at_once_each_take_a_connection_of_their_own(
     pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -522,6 +612,29 @@ def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> 
         app.ledger.append([offer(), claim("c1")])
         [single] = app.ledger.append([claim("c2")])
         assert (single.status, single.version) == ("recorded", 3)
+    finally:
+        app.close()
+
+
+def test_0021_finds_the_row_before_by_the_order_of_versions_and_downgrades_to_0020(postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    from ktpledger.service.schema import migrate
+
+    body = text(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'ktpledger_append_one' "
+        "AND pronamespace = current_schema()::regnamespace"
+    )
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        with app.database.engine.connect() as connection:
+            new = connection.execute(body).scalar_one()
+        assert "ORDER BY version DESC LIMIT 1" in new and "pg_advisory_xact_lock(" in new
+        migrate(app.database, "downgrade", "0020")
+        with app.database.engine.connect() as connection:
+            old = connection.execute(body).scalar_one()
+        assert "ORDER BY" not in old and "version = p_version - 1" in old and "pg_advisory_xact_lock(" in old
     finally:
         app.close()
 
