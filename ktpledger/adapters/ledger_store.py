@@ -76,9 +76,14 @@ STREAMS_CHUNK = 500  # projects per query when loading many streams
 # One index probe per project (the unique index on project, version), however long its stream.
 # PostgreSQL: the names as one JSON array (`json.dumps`, at C speed), not an array psycopg builds
 # element by element in Python (1.2 ms of CPU a batch of 1,000, against 0.2: issue 18).
+# PostgreSQL's heads in the order of versions (`ORDER BY version DESC LIMIT 1`), not `max(version)`:
+# psycopg prepares a query from its sixth call on a connection and PostgreSQL plans a prepared one
+# generically from its sixth execution; planned so on a table small or not yet analyzed, `max`
+# went through (project, key) and read the whole project (issue 18; the single append's probe,
+# `_APPEND_ONE`, has the story). Only (project, version) gives this order: one index entry each.
 _PG_HEADS = (
-    "SELECT p.project, (SELECT max(e.version) FROM events AS e WHERE e.project = p.project) "
-    "FROM json_array_elements_text(%s::json) AS p(project)"
+    "SELECT p.project, (SELECT e.version FROM events AS e WHERE e.project = p.project "
+    "ORDER BY e.version DESC LIMIT 1) FROM json_array_elements_text(%s::json) AS p(project)"
 )
 _SQLITE_HEADS = (
     "SELECT p.value, (SELECT max(e.version) FROM events AS e WHERE e.project = p.value) "
@@ -86,7 +91,7 @@ _SQLITE_HEADS = (
 )
 
 _ONE_HEAD = {
-    "postgresql": "SELECT max(version) FROM events WHERE project = %s",
+    "postgresql": "SELECT version FROM events WHERE project = %s ORDER BY version DESC LIMIT 1",
     "sqlite": "SELECT max(version) FROM events WHERE project = ?",
 }
 

@@ -204,10 +204,11 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
 
 def rows_read_from_events(plan: dict[str, Any]) -> int:
     """The rows every scan of `events` in an EXPLAIN ANALYZE plan (JSON) read: those it returned
-    and those its filter removed."""
+    and those its filter removed, over all its loops (PostgreSQL gives both a loop)."""
     read = 0
     if plan.get("Relation Name") == "events":
-        read += plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        loops = plan.get("Actual Loops", 1)
+        read += round((plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * loops)
     return read + sum(rows_read_from_events(inner) for inner in plan.get("Plans", []))
 
 
@@ -288,6 +289,37 @@ def test_a_cold_start_reads_the_events_after_its_snapshot_however_it_was_planned
             raw.autocommit = False
         assert plan[0]["Plan"]["Actual Rows"] == 12  # the head's row, then versions 300 to 310
         assert rows_read_from_events(plan[0]["Plan"]) == 1 + 11
+    finally:
+        app.close()
+
+
+def test_a_projects_head_is_one_row_read_however_it_was_planned(postgres_url: str) -> None:
+    """One project's head (`_ONE_HEAD`, read under no lock: psycopg prepares it from its sixth
+    call) prepared while the ledger is empty and planned generically (see above): one row read,
+    not its whole stream (by `max(version)` it read all 60 through (project, key))."""
+    import psycopg
+
+    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
+    try:
+        upgrade(app.database)
+        query = ledger_store._ONE_HEAD["postgresql"].replace("%s", "$1")
+        with app.database.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.autocommit = True
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            raw.execute(f"PREPARE head (text) AS {query}")
+            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 60))])
+            with raw.transaction(force_rollback=True):
+                [(plan,)] = (
+                    psycopg.ClientCursor(raw)
+                    .execute("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE head (%s)", [PROJECT])
+                    .fetchall()
+                )
+                found = psycopg.ClientCursor(raw).execute("EXECUTE head (%s)", [PROJECT]).fetchall()
+            raw.execute("RESET plan_cache_mode")
+            raw.autocommit = False
+        assert found == [(60,)]
+        assert rows_read_from_events(plan[0]["Plan"]) == 1
     finally:
         app.close()
 
