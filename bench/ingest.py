@@ -15,12 +15,16 @@ Paths measured on each backend:
   floor-single    plain single-row autocommit INSERTs into the bare table, of rows the ledger
                   recorded in api-batched (claims of the same shape)
   bound-single    the single append's own work on its event in memory (parse, check against the
-                  project's state, the time, canonical JSON and sha256, fold: `domain_one`), then one
-                  plain single-row INSERT into a table of the ledger's shape (`events`' columns, its
-                  versions and keys unique a project, as a ledger's must be; no lock, no head check):
-                  what any single append must at least cost here, so when its
-                  ratio misses the target, no single append can meet it. On the states `domain-only`
-                  folded, after api-single, alternating the same way with plain inserts of its own
+                  project's state, the time, canonical JSON and sha256, fold: `domain_one`), then its
+                  row into a table of the ledger's shape (`events`' columns, its versions and keys
+                  unique a project, as a ledger's must be): on PostgreSQL by the ledger's own
+                  one-round-trip statement (`ledger_store._APPEND_ONE`: the single appends' lock,
+                  which keeps positions visible in order, and the chain's probe, which keeps a row
+                  from naming one the ledger does not hold), each row chained onto the one before;
+                  on SQLite a plain INSERT. What any single append must at least cost here, so when
+                  its ratio misses the target, no single append can meet it. On the states
+                  `domain-only` folded, after api-single, alternating the same way with plain
+                  inserts of its own
   bound-floor     (its ratio is to these): taken between the appends, its domain work warmed the
                   caches the next append used, which made api-single faster than it is
   api-runs        as api-single, but in runs of --round-singles (250) appends, each run followed by
@@ -77,6 +81,7 @@ from urllib.parse import quote
 
 import psycopg
 
+from ktpledger.adapters import ledger_store
 from ktpledger.adapters.database import Database, build_engine
 from ktpledger.domain.chain import format_instant
 from ktpledger.domain.events import parse_event
@@ -481,14 +486,17 @@ class PostgresFloor(Floor):
         self.insert = f"INSERT INTO bare ({COLUMNS}) VALUES ({PLACEHOLDERS_PG})"
         self.cursor = self.autocommit.cursor()
         # The ledger's shape (`events`' columns, unique versions and keys a project, position
-        # identity), empty: what the single append's bound inserts into (`insert_shaped`), by libpq
-        # itself, its statement prepared, as the single append sends its own (`DirectAppender`):
-        # psycopg's cursor costs some 30-40 us a call more, which a bound must not.
+        # identity), empty: what the single append's bound inserts into (`insert_shaped`), by the
+        # ledger's own statement (its lock and chain probe: what a single append must do), on libpq
+        # itself, prepared, as the single append sends it (`DirectAppender`): psycopg's cursor
+        # costs some 30-40 us a call more, which a bound must not.
         self.autocommit.execute("CREATE TABLE shaped (LIKE events INCLUDING ALL)")
-        numbered = ", ".join(f"${number}" for number in range(1, 11))
         self.shaped_pgconn = self.autocommit.pgconn
+        self.shaped_head = ""  # the hash the bound's chain last recorded
         prepared = self.shaped_pgconn.prepare(
-            b"bench_shaped", f"INSERT INTO shaped ({COLUMNS}) VALUES ({numbered})".encode(), None
+            b"bench_shaped",
+            ledger_store._APPEND_ONE.replace(b"events", b"shaped"),
+            ledger_store._APPEND_ONE_TYPES,
         )
         if prepared.status != psycopg.pq.ExecStatus.COMMAND_OK:
             raise RuntimeError(f"the bound's insert was not prepared: {prepared.error_message!r}")
@@ -510,11 +518,12 @@ class PostgresFloor(Floor):
         self.cursor.execute(self.insert, row)
 
     def insert_shaped(self, row: tuple[Any, ...], number: int) -> None:
-        """`row` into the ledger-shaped table, as its `number`-th version under a key of its own,
-        its values written as text as `DirectAppender` writes the append's."""
-        project, _, kind, schema_version, _, when, data, recorded_at, prev_hash, digest = row
+        """`row` into the ledger-shaped table by the ledger's own statement, as version `number` of
+        one project under a key of its own, chained onto the row before (the statement's probe
+        finds it), its values written as text as `DirectAppender` writes the append's."""
+        _, _, kind, schema_version, _, when, data, recorded_at, _, digest = row
         values = [
-            project.encode(),
+            b"bound",
             str(number).encode(),
             kind.encode(),
             str(schema_version).encode(),
@@ -522,12 +531,15 @@ class PostgresFloor(Floor):
             when.isoformat().encode(),
             data.encode(),
             recorded_at.isoformat().encode(),
-            prev_hash.encode(),
+            self.shaped_head.encode(),
             digest.encode(),
+            b"2",
+            None,
         ]
         result = self.shaped_pgconn.exec_prepared(b"bench_shaped", values)
-        if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        if result.status != psycopg.pq.ExecStatus.COMMAND_OK or result.command_tuples != 1:
             raise RuntimeError(f"the bound's insert failed: {result.error_message!r}")
+        self.shaped_head = digest
 
     def close(self) -> None:
         self.transactional.close()
@@ -891,8 +903,9 @@ def brief_figures(
             + bound_shown,
             peer=peers.get("single"),
             bound=bound,
-            bound_name="the append's own parse, check, hash and fold of the event in memory, then a "
-            "plain INSERT into a table of the ledger's shape (bound-single)",
+            bound_name="the append's own parse, check, hash and fold of the event in memory, then its "
+            "row by the ledger's own statement (its lock and chain probe; SQLite: a plain INSERT) "
+            "into a table of the ledger's shape (bound-single)",
         ),
         figures.Figure(
             f"{backend} single, runs",
