@@ -40,3 +40,13 @@ def test_the_ingest_benchmark_runs_on_sqlite() -> None:
 @pytest.mark.postgres
 def test_the_ingest_benchmark_runs_on_postgres(postgres_server: str) -> None:
     check_figures(run_ingest("--postgres"))
+
+
+@pytest.mark.postgres
+def test_the_grown_project_rows_run_on_postgres(postgres_server: str) -> None:
+    """`single_growth` (the brief's "postgresql single, grown" row) runs end to end on a schema of
+    its own, which it drops; its medians are not judged here."""
+    from bench import ingest
+
+    small, large = ingest.single_growth(ingest.DEFAULT_POSTGRES, events=30, pairs=5)
+    assert small > 0 and large > 0
