@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, select, text, tu
 from sqlalchemy.engine import Dialect
 
 from ktpledger.adapters.database import driver_errors, lock_events
-from ktpledger.adapters.tables import events
+from ktpledger.adapters.tables import EVENTS_FACTS_PREDICATE, events
 from ktpledger.domain.input_rules import text_problem
 from ktpledger.domain.month_ends import FACT_TYPES as FACT_EVENT_TYPES
 from ktpledger.domain.recorded import RecordedEvent
@@ -398,12 +398,11 @@ def recorded_keys(
 # project list and the rewording of a refusal their state (`month_ends.FACT_TYPES`).
 FACT_TYPES = tuple(sorted(FACT_EVENT_TYPES))
 
+# Read through the partial index of the fact events (`ix_events_facts`, migration 0022): its
+# predicate, as written there (`tables.EVENTS_FACTS_PREDICATE`), names the types.
 _FACTS = (
     select(*COLUMNS)
-    .where(
-        events.c.project.in_(bindparam("projects", expanding=True)),
-        events.c.type.in_(FACT_TYPES),
-    )
+    .where(events.c.project.in_(bindparam("projects", expanding=True)), text(EVENTS_FACTS_PREDICATE))
     .order_by(events.c.project, events.c.version)
 )
 

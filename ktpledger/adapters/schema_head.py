@@ -13,7 +13,7 @@ from ktpledger.adapters.errors import BackendError
 
 # The newest migration's revision (alembic/versions): a migration that adds one raises this too
 # (tests/ledger/test_migrations.py holds it equal to Alembic's head).
-SCHEMA_HEAD = "0021"
+SCHEMA_HEAD = "0022"
 
 
 def stored_revision(database: Database) -> str | None:
