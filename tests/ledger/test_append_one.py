@@ -212,16 +212,12 @@ def rows_read_from_events(plan: dict[str, Any]) -> int:
     return read + sum(rows_read_from_events(inner) for inner in plan.get("Plans", []))
 
 
-@pytest.mark.parametrize("claims", [3, 60])
-def test_the_statement_reads_one_row_to_confirm_the_head_however_it_was_planned(
-    postgres_url: str, claims: int
-) -> None:
-    """The statement prepared while the ledger is empty and planned once for any parameters (the
-    generic plan PostgreSQL takes from a prepared statement's sixth call): confirming the head of a
-    project of `claims` events reads one row, not the project's. Probed by `version = $2 - 1`, the
-    plan went through (project, key) and read every row of the project (issue 18)."""
-    import psycopg
-
+@pytest.fixture
+def planned_early(postgres_url: str) -> Iterator[tuple[App, Any]]:
+    """A migrated, empty ledger and a psycopg connection of its own (autocommit) whose statements
+    are planned once for any parameters (`plan_cache_mode = force_generic_plan`): what PostgreSQL
+    does with a prepared statement from its sixth execution (psycopg prepares a query from its
+    sixth call), from the statistics of when it first plans it, here while the ledger is empty."""
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
     try:
         upgrade(app.database)
@@ -229,99 +225,74 @@ def test_the_statement_reads_one_row_to_confirm_the_head_however_it_was_planned(
             raw = connection.connection.driver_connection
             raw.autocommit = True
             raw.execute("SET plan_cache_mode = force_generic_plan")
-            appender = ledger_store.DirectAppender(raw)
-            appender.prepare()
-            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, claims + 1))])
-            head = app.ledger.stream(PROJECT)[-1]
-            row = {**a_row(PROJECT, head.version + 1, "next", head.hash), "date": head.date}
-            values = [row[name] for name in ledger_store.INSERT_COLUMNS]
-            placeholders = ", ".join(["%s"] * len(values))
-            with raw.transaction(force_rollback=True):
-                [(plan,)] = (
-                    psycopg.ClientCursor(raw)
-                    .execute(
-                        f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {ledger_store._APPEND_ONE_NAME.decode()}"
-                        f"({placeholders})",
-                        values,
-                    )
-                    .fetchall()
-                )
-            raw.execute("RESET plan_cache_mode")
-            raw.autocommit = False
-        [inserted] = [p for p in plan[0]["Plan"]["Plans"] if p["Parent Relationship"] == "Outer"]
-        assert inserted["Actual Rows"] == 1  # the row the INSERT was given: the head was confirmed
-        assert rows_read_from_events(plan[0]["Plan"]) == 1
+            try:
+                yield app, raw
+            finally:
+                raw.execute("RESET plan_cache_mode")
+                raw.autocommit = False
     finally:
         app.close()
 
 
-def test_a_cold_start_reads_the_events_after_its_snapshot_however_it_was_planned(postgres_url: str) -> None:
-    """`START_SQL` prepared while the ledger is empty and planned once for any parameters (as
-    psycopg prepares a statement from its sixth call, and PostgreSQL plans it generically from
-    the sixth execution): a project of 310 events with a snapshot at 300 is started from its head
-    (one row) and the events from the snapshot's on (11), not by reading all 310 twice (issue 18)."""
+def explained(raw: Any, execute: str, parameters: list[Any]) -> dict[str, Any]:
+    """The plan (JSON) of `EXECUTE` of a prepared statement, run and rolled back."""
     import psycopg
 
+    with raw.transaction(force_rollback=True):
+        cursor = psycopg.ClientCursor(raw)
+        [(plan,)] = cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {execute}", parameters).fetchall()
+    return dict(plan[0]["Plan"])
+
+
+@pytest.mark.parametrize("claims", [3, 60])
+def test_the_statement_reads_one_row_to_confirm_the_head_however_it_was_planned(
+    planned_early: tuple[App, Any], claims: int
+) -> None:
+    """The single append's statement prepared while the ledger is empty: confirming the head of a
+    project of `claims` events reads one row, not the project's. Probed by `version = $2 - 1`, the
+    plan went through (project, key) and read every row of the project (issue 18)."""
+    app, raw = planned_early
+    ledger_store.DirectAppender(raw).prepare()
+    app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, claims + 1))])
+    head = app.ledger.stream(PROJECT)[-1]
+    row = {**a_row(PROJECT, head.version + 1, "next", head.hash), "date": head.date}
+    values = [row[name] for name in ledger_store.INSERT_COLUMNS]
+    placeholders = ", ".join(["%s"] * len(values))
+    plan = explained(raw, f"EXECUTE {ledger_store._APPEND_ONE_NAME.decode()} ({placeholders})", values)
+    [inserted] = [inner for inner in plan["Plans"] if inner["Parent Relationship"] == "Outer"]
+    assert inserted["Actual Rows"] == 1  # the row the INSERT was given: the head was confirmed
+    assert rows_read_from_events(plan) == 1
+
+
+def test_a_cold_start_reads_the_events_after_its_snapshot_however_it_was_planned(
+    planned_early: tuple[App, Any],
+) -> None:
+    """`START_SQL` prepared while the ledger is empty: a project of 310 events with a snapshot at
+    300 is started from its head (one row) and the events from the snapshot's on (11), not by
+    reading all 310 twice (issue 18)."""
     from ktpledger.adapters.snapshot_store import START_SQL_NUMBERED
     from ktpledger.domain.snapshot import SNAPSHOT_FORMAT_NOW
 
-    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
-    try:
-        upgrade(app.database)
-        with app.database.engine.connect() as connection:
-            raw = connection.connection.driver_connection
-            raw.autocommit = True
-            raw.execute("SET plan_cache_mode = force_generic_plan")
-            raw.execute(f"PREPARE cold_start (text, text) AS {START_SQL_NUMBERED}")
-            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 300))])  # a snapshot at 300
-            for n in range(300, 310):
-                app.ledger.append([claim(f"c{n}")])
-            with raw.transaction(force_rollback=True):
-                [(plan,)] = (
-                    psycopg.ClientCursor(raw)
-                    .execute(
-                        "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE cold_start (%s, %s)",
-                        [PROJECT, SNAPSHOT_FORMAT_NOW],
-                    )
-                    .fetchall()
-                )
-            raw.execute("RESET plan_cache_mode")
-            raw.autocommit = False
-        assert plan[0]["Plan"]["Actual Rows"] == 12  # the head's row, then versions 300 to 310
-        assert rows_read_from_events(plan[0]["Plan"]) == 1 + 11
-    finally:
-        app.close()
+    app, raw = planned_early
+    raw.execute(f"PREPARE cold_start (text, text) AS {START_SQL_NUMBERED}")
+    app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 300))])  # a snapshot at 300
+    for n in range(300, 310):
+        app.ledger.append([claim(f"c{n}")])
+    plan = explained(raw, "EXECUTE cold_start (%s, %s)", [PROJECT, SNAPSHOT_FORMAT_NOW])
+    assert plan["Actual Rows"] == 12  # the head's row, then versions 300 to 310
+    assert rows_read_from_events(plan) == 1 + 11
 
 
-def test_a_projects_head_is_one_row_read_however_it_was_planned(postgres_url: str) -> None:
-    """One project's head (`_ONE_HEAD`, read under no lock: psycopg prepares it from its sixth
-    call) prepared while the ledger is empty and planned generically (see above): one row read,
-    not its whole stream (by `max(version)` it read all 60 through (project, key))."""
+def test_a_projects_head_is_one_row_read_however_it_was_planned(planned_early: tuple[App, Any]) -> None:
+    """One project's head (`_ONE_HEAD`, read under no lock) prepared while the ledger is empty:
+    one row read, not its whole stream (by `max(version)` it read all 60 through (project, key))."""
     import psycopg
 
-    app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
-    try:
-        upgrade(app.database)
-        query = ledger_store._ONE_HEAD["postgresql"].replace("%s", "$1")
-        with app.database.engine.connect() as connection:
-            raw = connection.connection.driver_connection
-            raw.autocommit = True
-            raw.execute("SET plan_cache_mode = force_generic_plan")
-            raw.execute(f"PREPARE head (text) AS {query}")
-            app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 60))])
-            with raw.transaction(force_rollback=True):
-                [(plan,)] = (
-                    psycopg.ClientCursor(raw)
-                    .execute("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE head (%s)", [PROJECT])
-                    .fetchall()
-                )
-                found = psycopg.ClientCursor(raw).execute("EXECUTE head (%s)", [PROJECT]).fetchall()
-            raw.execute("RESET plan_cache_mode")
-            raw.autocommit = False
-        assert found == [(60,)]
-        assert rows_read_from_events(plan[0]["Plan"]) == 1
-    finally:
-        app.close()
+    app, raw = planned_early
+    raw.execute(f"PREPARE head (text) AS {ledger_store._ONE_HEAD['postgresql'].replace('%s', '$1')}")
+    app.ledger.append([offer(), *(claim(f"c{n}") for n in range(1, 60))])
+    assert rows_read_from_events(explained(raw, "EXECUTE head (%s)", [PROJECT])) == 1
+    assert psycopg.ClientCursor(raw).execute("EXECUTE head (%s)", [PROJECT]).fetchall() == [(60,)]
 
 
 def test_threads_appending_at_once_each_take_a_connection_of_their_own(
@@ -623,23 +594,27 @@ def test_an_open_single_append_holds_off_the_general_paths_lock(
     assert locked is not None
 
 
-def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> None:
+def function_body(app: App) -> str:
+    """The source of `ktpledger_append_one` as the database holds it."""
     from sqlalchemy import text
 
-    from ktpledger.service.schema import migrate
-
-    body = text(
+    query = text(
         "SELECT prosrc FROM pg_proc WHERE proname = 'ktpledger_append_one' "
         "AND pronamespace = current_schema()::regnamespace"
     )
+    with app.database.engine.connect() as connection:
+        return str(connection.execute(query).scalar_one())
+
+
+def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> None:
+    from ktpledger.service.schema import migrate
+
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
     try:
         upgrade(app.database)
-        with app.database.engine.connect() as connection:
-            assert "pg_advisory_xact_lock(" in connection.execute(body).scalar_one()
+        assert "pg_advisory_xact_lock(" in function_body(app)
         migrate(app.database, "downgrade", "0019")
-        with app.database.engine.connect() as connection:
-            [old] = connection.execute(body).scalars()
+        old = function_body(app)
         assert "PERFORM ktpledger_lock_events();" in old and "advisory" not in old
         app.ledger.append([offer(), claim("c1")])
         [single] = app.ledger.append([claim("c2")])
@@ -649,23 +624,15 @@ def test_downgrading_0020_gives_back_the_function_of_0012(postgres_url: str) -> 
 
 
 def test_0021_finds_the_row_before_by_the_order_of_versions_and_downgrades_to_0020(postgres_url: str) -> None:
-    from sqlalchemy import text
-
     from ktpledger.service.schema import migrate
 
-    body = text(
-        "SELECT prosrc FROM pg_proc WHERE proname = 'ktpledger_append_one' "
-        "AND pronamespace = current_schema()::regnamespace"
-    )
     app = bootstrap(Settings(database_url=postgres_url), wakeup=Quiet())
     try:
         upgrade(app.database)
-        with app.database.engine.connect() as connection:
-            new = connection.execute(body).scalar_one()
+        new = function_body(app)
         assert "ORDER BY version DESC LIMIT 1" in new and "pg_advisory_xact_lock(" in new
         migrate(app.database, "downgrade", "0020")
-        with app.database.engine.connect() as connection:
-            old = connection.execute(body).scalar_one()
+        old = function_body(app)
         assert "ORDER BY" not in old and "version = p_version - 1" in old and "pg_advisory_xact_lock(" in old
     finally:
         app.close()
