@@ -20,7 +20,6 @@ from sqlalchemy.engine import Dialect
 from ktpledger.adapters.database import driver_errors, lock_events
 from ktpledger.adapters.tables import EVENTS_FACTS_PREDICATE, events
 from ktpledger.domain.input_rules import text_problem
-from ktpledger.domain.month_ends import FACT_TYPES as FACT_EVENT_TYPES
 from ktpledger.domain.recorded import RecordedEvent
 
 COLUMNS = (
@@ -393,12 +392,10 @@ def recorded_keys(
     return found
 
 
-# The types that change a project's facts and terms (its offer, its period, open or closed, its
-# invoices and payments, R-44, and grant claims, R-45): folded without the claims, they give the
-# project list and the rewording of a refusal their state (`month_ends.FACT_TYPES`).
-FACT_TYPES = tuple(sorted(FACT_EVENT_TYPES))
-
-# Read through the partial index of the fact events (`ix_events_facts`, migration 0022): its
+# The events that change a project's facts and terms (its offer, its period, open or closed, its
+# invoices and payments, R-44, and grant claims, R-45: `month_ends.FACT_TYPES`): folded without the
+# claims, they give alerts, the project list and the rewording of a refusal their state. Read
+# through the partial index of those events alone (`ix_events_facts`, migration 0022), whose
 # predicate, as written there (`tables.EVENTS_FACTS_PREDICATE`), names the types.
 _FACTS = (
     select(*COLUMNS)

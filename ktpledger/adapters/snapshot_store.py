@@ -95,12 +95,10 @@ def _start_sql(marker: Callable[[str], str]) -> str:
     """`start_of`'s statement, its parameters named by `marker` (the driver's paramstyle).
 
     The head and the events are each read in the order of versions (`ORDER BY version`), which
-    only the (project, version) index gives: planned once for any parameters (psycopg prepares a
-    statement on its sixth call, PostgreSQL plans it generically from its sixth execution) where
-    the table's statistics did not tell the two unique indexes apart (small or not yet analyzed
-    when planned), `max(version)` and the range went through (project, key) instead and read the
-    whole project, twice: 620 rows to start a project of 310 from its snapshot at 300, where 12
-    do (issue 18; tests/ledger/test_append_one.py)."""
+    only the (project, version) index gives, whatever plan PostgreSQL made of the statement
+    (`ledger_store._APPEND_ONE` has why): by `max(version)` and a bare range, a generic plan made
+    on a small table read the whole project twice, 620 rows to start a project of 310 from its
+    snapshot at 300, where 12 do (issue 18; tests/ledger/test_append_one.py)."""
     project, of_format = marker("project"), marker("format")
     events_columns = ", ".join(f"e.{column.name}" for column in COLUMNS)
     no_event = ", ".join("NULL" for _ in COLUMNS)

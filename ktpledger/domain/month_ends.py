@@ -51,8 +51,9 @@ MOST_MONTHS = 12 * 110
 # administrator's corrections, so that a reader sees why the offer or the status moved.
 DECISION_TYPES = frozenset({"LMCDecision", "OfferAmended", "ProjectReopened"})
 # The events a project's facts are folded from without its claims (`service.ledger.facts`, which
-# reads them by these types: `adapters.ledger_store.FACT_TYPES`, the same set, tested so): the
-# projector keeps their versions so that the project page reads them by version, not by type.
+# reads them through a partial index of these types: `adapters.tables.EVENTS_FACTS_PREDICATE` and
+# migration 0022, tests/ledger/test_migrations.py holding the three equal): the projector keeps
+# their versions so that the project page reads them by version, not by type.
 FACT_TYPES = frozenset(
     {
         "GrantOffered",

@@ -14,6 +14,7 @@ from ktpledger.bootstrap import App, bootstrap
 from ktpledger.service.schema import upgrade
 from ktpledger.settings import Settings
 from tests.ledger.factory import PROJECT, claim, decision, offer
+from tests.ledger.plans import rows_read_from_events
 
 pytestmark = pytest.mark.postgres
 
@@ -200,16 +201,6 @@ def test_the_function_raises_unique_violation_rather_than_skipping(postgres_url:
         assert [e.version for e in app.ledger.stream(PROJECT)] == [1, 2]
     finally:
         app.close()
-
-
-def rows_read_from_events(plan: dict[str, Any]) -> int:
-    """The rows every scan of `events` in an EXPLAIN ANALYZE plan (JSON) read: those it returned
-    and those its filter removed, over all its loops (PostgreSQL gives both a loop)."""
-    read = 0
-    if plan.get("Relation Name") == "events":
-        loops = plan.get("Actual Loops", 1)
-        read += round((plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * loops)
-    return read + sum(rows_read_from_events(inner) for inner in plan.get("Plans", []))
 
 
 @pytest.fixture

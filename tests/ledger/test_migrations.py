@@ -6,6 +6,7 @@ from ktpledger.adapters.database import Database, build_engine
 from ktpledger.service.ledger import Ledger
 from ktpledger.service.schema import current_revision, head_revision, migrate, upgrade
 from tests.ledger.factory import claim, offer
+from tests.ledger.plans import rows_read_from_events
 
 
 def test_migrations_go_down_to_base_and_up_to_head(database_url: str) -> None:
@@ -116,7 +117,7 @@ def test_a_projects_facts_are_read_through_the_facts_index(database_url: str) ->
                 )
                 [(plan,)] = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").all()
                 assert "ix_events_facts" in str(plan)
-                assert _rows_read_from_events(plan[0]["Plan"]) == 1
+                assert rows_read_from_events(plan[0]["Plan"]) == 1
             else:
                 sql = str(
                     ledger_store._FACTS.params(projects=[PROJECT]).compile(
@@ -127,14 +128,3 @@ def test_a_projects_facts_are_read_through_the_facts_index(database_url: str) ->
                 assert any("ix_events_facts" in str(row) for row in plan), plan
     finally:
         database.dispose()
-
-
-def _rows_read_from_events(plan: dict[str, object]) -> int:
-    read = 0
-    if plan.get("Relation Name") == "events":
-        loops = plan.get("Actual Loops", 1)
-        assert isinstance(loops, int)
-        read += round((int(plan.get("Actual Rows", 0)) + int(plan.get("Rows Removed by Filter", 0))) * loops)  # type: ignore[call-overload]
-    inner = plan.get("Plans", [])
-    assert isinstance(inner, list)
-    return read + sum(_rows_read_from_events(item) for item in inner)
