@@ -146,9 +146,15 @@ def test_the_worker_keeps_the_page_facts_current(app: App) -> None:
 
 
 def test_the_projector_keeps_the_versions_of_the_events_the_facts_reader_reads() -> None:
-    from ktpledger.adapters.ledger_store import FACT_TYPES as READ_BY_TYPE
+    """The facts reader (`ledger_store.fact_streams`) reads by the partial index's predicate
+    (migration 0022), which names exactly the types whose versions the projector keeps."""
+    import re
 
-    assert set(READ_BY_TYPE) == FACT_TYPES
+    from ktpledger.adapters import ledger_store
+    from ktpledger.adapters.tables import EVENTS_FACTS_PREDICATE
+
+    assert set(re.findall(r"'([A-Za-z]+)'", EVENTS_FACTS_PREDICATE)) == FACT_TYPES
+    assert EVENTS_FACTS_PREDICATE in str(ledger_store._FACTS)
 
 
 def test_a_catch_up_carries_on_when_the_as_of_fold_fails(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
